@@ -1,0 +1,103 @@
+# provd: `make` builds into build/, `make run` serves, `make test` runs every suite.
+# Components add their programs and tests through */*.mk fragments (see ble-agent/, firmware/).
+
+BUILD    ?= build
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+SANFLAGS ?=
+PKGS     := json-c sqlite3 libcrypto
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Werror
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -Ilib -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+
+# Shared code (lib/) is one static library linked into every program that needs it.
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/schema_sql.o
+LIBPROVD := $(BUILD)/libprovd.a
+
+# The FastCGI application: everything in cgi-bin/ except the two programs' mains.
+CGI_MAINS := cgi-bin/main.c cgi-bin/provctl.c
+CGI_SRC  := $(filter-out $(CGI_MAINS),$(wildcard cgi-bin/*.c))
+CGI_OBJ  := $(CGI_SRC:%.c=$(BUILD)/obj/%.o)
+LIBCGI   := $(BUILD)/libprovd-cgi.a
+
+PROGRAMS   := $(BUILD)/provd $(BUILD)/provctl
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all deps run test unit-tests fuzzers install clean node-deps
+all: $(PROGRAMS)
+
+include $(wildcard */*.mk)
+
+all: $(EXTRA_PROGRAMS)
+
+deps:
+	@scripts/deps.sh
+
+node-deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# db/schema.sql and db/migrations/*.sql are compiled in, so a binary never looks for them at run time.
+MIGRATIONS := db/schema.sql $(sort $(wildcard db/migrations/*.sql))
+$(BUILD)/gen/schema_sql.c: $(MIGRATIONS) scripts/embed-sql.sh
+	@mkdir -p $(@D)
+	scripts/embed-sql.sh $(MIGRATIONS) > $@
+
+$(BUILD)/obj/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBPROVD): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBCGI): $(CGI_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/provd: $(BUILD)/obj/cgi-bin/main.o $(LIBCGI) $(LIBPROVD)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lfcgi $(LIBS)
+
+$(BUILD)/provctl: $(BUILD)/obj/cgi-bin/provctl.o $(LIBCGI) $(LIBPROVD)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBCGI) $(LIBPROVD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+unit-tests: $(UNIT_TESTS)
+
+# Fuzz targets: built by `make fuzzers` with clang into build/fuzz-obj (see tests/run.sh).
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIBCGI) $(LIBPROVD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzzers: $(FUZZERS)
+
+# deps runs first, on its own, so that the build that follows sees the libraries it installed.
+run:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	scripts/stack.sh
+
+test:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all unit-tests node-deps
+	tests/run.sh
+
+install: all
+	scripts/install.sh "$(DESTDIR)" "$(PREFIX)"
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,45 @@
+/* What handlers share beyond the router: the worker's configuration, read from PROVD_*
+ * environment variables once at start, and the answer to a failed database call. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "validate.h"
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+bool config_from_env(struct config *c, char *err, size_t err_len)
+{
+    c->db_path = env_or("PROVD_DB", "db/provd.sqlite3");
+
+    const char *policy = env_or("PROVD_REGISTRATION", "approve");
+    if (strcmp(policy, "approve") == 0) {
+        c->registration = REGISTRATION_APPROVE;
+    } else if (strcmp(policy, "open") == 0) {
+        c->registration = REGISTRATION_OPEN;
+    } else if (strcmp(policy, "closed") == 0) {
+        c->registration = REGISTRATION_CLOSED;
+    } else {
+        snprintf(err, err_len, "PROVD_REGISTRATION must be approve, open or closed (not \"%.32s\")", policy);
+        return false;
+    }
+
+    const char *interval = env_or("PROVD_POLL_INTERVAL", "60");
+    if (!parse_int_range(interval, POLL_INTERVAL_MIN, POLL_INTERVAL_MAX, &c->poll_interval)) {
+        snprintf(err, err_len, "PROVD_POLL_INTERVAL must be whole seconds from %d to %d", POLL_INTERVAL_MIN,
+                 POLL_INTERVAL_MAX);
+        return false;
+    }
+    return true;
+}
+
+void respond_store_error(struct app *app, struct response *res)
+{
+    fprintf(stderr, "provd: database: %s\n", store_errmsg(app->store));
+    response_error(res, 500, "internal error: the database failed (see the server log)");
+}

@@ -1,0 +1,48 @@
+/* What every handler is given: the worker's configuration, its database connection and clock. */
+#ifndef PROVD_APP_H
+#define PROVD_APP_H
+
+#include <stdint.h>
+
+#include "http.h"
+#include "store.h"
+
+struct config {
+    const char *db_path;                   /* PROVD_DB */
+    enum registration_policy registration; /* PROVD_REGISTRATION: approve (default), open, closed */
+    int64_t poll_interval;                 /* PROVD_POLL_INTERVAL: seconds, default 60 */
+};
+
+struct app {
+    struct config config;
+    struct store *store;
+    int64_t (*now)(void); /* Unix seconds; tests set their own clock */
+};
+
+/* Reads PROVD_* from the environment; false with the reason in err when a value is invalid. */
+bool config_from_env(struct config *config, char *err, size_t err_len);
+
+typedef void (*handler_fn)(struct app *app, const struct request *req, struct response *res);
+
+/* Routes a request to its handler (see the route table in router.c). */
+void router_dispatch(struct app *app, struct request *req, struct response *res);
+
+/* Handlers, one file per endpoint family. */
+void handle_api_root(struct app *app, const struct request *req, struct response *res);
+void handle_health(struct app *app, const struct request *req, struct response *res);
+void handle_stats(struct app *app, const struct request *req, struct response *res);
+void handle_device_list(struct app *app, const struct request *req, struct response *res);
+void handle_device_register(struct app *app, const struct request *req, struct response *res);
+void handle_device_get(struct app *app, const struct request *req, struct response *res);
+void handle_device_update(struct app *app, const struct request *req, struct response *res);
+void handle_device_delete(struct app *app, const struct request *req, struct response *res);
+void handle_device_new_key(struct app *app, const struct request *req, struct response *res);
+
+/* Admin authentication (auth.c): true when the request carries a valid admin token;
+ * otherwise res holds the 401 to send. */
+bool auth_admin(struct app *app, const struct request *req, struct response *res);
+
+/* Answers 500 for a store failure and logs the reason (never sent to the client). */
+void respond_store_error(struct app *app, struct response *res);
+
+#endif

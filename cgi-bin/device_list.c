@@ -1,0 +1,110 @@
+/* GET /api/devices: the admin's device list, filtered and in keyset pages (ordered by id,
+ * ?after= the last id of the previous page), with a Link header to the next page. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "render.h"
+#include "validate.h"
+
+#define LIMIT_DEFAULT 50
+#define LIMIT_MAX 1000
+#define QUERY_TEXT_MAX 64
+
+struct page {
+    struct app *app;
+    struct json_object *array;
+    int64_t now;
+    char last_id[DEVICE_ID_MAX + 1];
+};
+
+static void add_device(const struct device *d, void *user_data)
+{
+    struct page *p = user_data;
+    json_object_array_add(p->array, device_to_json(d, &p->app->config, p->now));
+    snprintf(p->last_id, sizeof p->last_id, "%s", d->deviceid);
+}
+
+/* The list's query parameters, read and checked; false with the 400 sent. */
+struct list_query {
+    char limit[8], after[DEVICE_ID_MAX + 1], state[16], online[8], q[QUERY_TEXT_MAX + 1];
+    int has_after, has_state, has_online, has_q;
+};
+
+static bool read_query(const struct request *req, struct list_query *lq, struct device_filter *f,
+                       struct response *res)
+{
+    int64_t limit = LIMIT_DEFAULT;
+    int has_limit = query_param(req->query, "limit", lq->limit, sizeof lq->limit);
+    if (has_limit < 0 || (has_limit > 0 && !parse_int_range(lq->limit, 1, LIMIT_MAX, &limit))) {
+        response_error(res, 400, "limit must be a whole number from 1 to %d", LIMIT_MAX);
+        return false;
+    }
+    f->limit = (int)limit;
+    lq->has_after = query_param(req->query, "after", lq->after, sizeof lq->after);
+    if (lq->has_after < 0 || (lq->has_after > 0 && !valid_device_id(lq->after))) {
+        response_error(res, 400, "after must be a device id (the last one of the previous page)");
+        return false;
+    }
+    f->after = lq->has_after > 0 ? lq->after : NULL;
+    lq->has_state = query_param(req->query, "state", lq->state, sizeof lq->state);
+    if (lq->has_state < 0 || (lq->has_state > 0 && !valid_state(lq->state))) {
+        response_error(res, 400, "state must be pending, accepted or rejected");
+        return false;
+    }
+    f->state = lq->has_state > 0 ? lq->state : NULL;
+    lq->has_online = query_param(req->query, "online", lq->online, sizeof lq->online);
+    f->online = -1;
+    if (lq->has_online > 0 && strcmp(lq->online, "true") == 0) {
+        f->online = 1;
+    } else if (lq->has_online > 0 && strcmp(lq->online, "false") == 0) {
+        f->online = 0;
+    } else if (lq->has_online != 0) {
+        response_error(res, 400, "online must be true or false");
+        return false;
+    }
+    lq->has_q = query_param(req->query, "q", lq->q, sizeof lq->q);
+    if (lq->has_q < 0 || (lq->has_q > 0 && !valid_name(lq->q, strlen(lq->q)))) {
+        response_error(res, 400, "q must be at most %d characters of text", QUERY_TEXT_MAX);
+        return false;
+    }
+    f->q = lq->has_q > 0 && lq->q[0] ? lq->q : NULL;
+    return true;
+}
+
+/* Link: </api/devices?limit=..&after=LAST&...>; rel="next", keeping the filters. */
+static void next_link(struct response *res, const struct list_query *lq, const struct device_filter *f,
+                      const char *last_id)
+{
+    char url[512] = "/api/devices", limit[8];
+    snprintf(limit, sizeof limit, "%d", f->limit);
+    bool ok = query_append(url, sizeof url, "limit", limit) && query_append(url, sizeof url, "after", last_id);
+    if (ok && f->state)
+        ok = query_append(url, sizeof url, "state", f->state);
+    if (ok && f->online >= 0)
+        ok = query_append(url, sizeof url, "online", lq->online);
+    if (ok && f->q)
+        ok = query_append(url, sizeof url, "q", f->q);
+    if (ok)
+        response_header(res, "Link", "<%s>; rel=\"next\"", url);
+}
+
+void handle_device_list(struct app *app, const struct request *req, struct response *res)
+{
+    struct list_query lq;
+    struct device_filter f = {0};
+    if (!read_query(req, &lq, &f, res))
+        return;
+    struct page p = {app, json_object_new_array(), app->now(), ""};
+    f.now = p.now;
+    f.default_interval = app->config.poll_interval;
+    int count = 0;
+    if (store_device_list(app->store, &f, add_device, &p, &count) != STORE_OK) {
+        json_object_put(p.array);
+        respond_store_error(app, res);
+        return;
+    }
+    if (count == f.limit)
+        next_link(res, &lq, &f, p.last_id);
+    response_json(res, 200, p.array);
+}

@@ -1,0 +1,287 @@
+/* Device endpoints: registration and heartbeat polls (device-facing), and the admin's view,
+ * list, change, deletion and key generation. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "fields.h"
+#include "render.h"
+#include "secret.h"
+#include "validate.h"
+
+
+/* Hands a found device to the handler that asked for it. */
+struct found {
+    struct app *app;
+    const struct request *req;
+    struct response *res;
+    int status;
+};
+
+static bool check_ipaddr(const struct field_value *v)
+{
+    return strlen(v->str) == v->len && valid_ipaddr(v->str);
+}
+
+static bool check_ssid(const struct field_value *v)
+{
+    return valid_ssid(v->str, v->len);
+}
+
+static bool check_name(const struct field_value *v)
+{
+    return valid_name(v->str, v->len);
+}
+
+static bool check_state(const struct field_value *v)
+{
+    return strlen(v->str) == v->len && valid_state(v->str);
+}
+
+static bool check_data(const struct field_value *v)
+{
+    return v->len <= DATA_MAX;
+}
+
+static bool check_poll_interval(const struct field_value *v)
+{
+    return v->num >= POLL_INTERVAL_MIN && v->num <= POLL_INTERVAL_MAX;
+}
+
+static bool check_cfgsn(const struct field_value *v)
+{
+    return v->num >= 0 && v->num <= (int64_t)1 << 53;
+}
+
+static void etag_header(struct response *res, int64_t cfgsn)
+{
+    response_header(res, "ETag", "\"%lld\"", (long long)cfgsn);
+}
+
+static bool is_rejected(const struct device *d)
+{
+    return strcmp(d->state, "rejected") == 0;
+}
+
+static void reject_device(struct response *res)
+{
+    response_error(res, 403, "Device rejected: an admin has refused this device");
+}
+
+/* The whole device, as admins see it. */
+static void send_device(const struct device *d, void *user_data)
+{
+    struct found *f = user_data;
+    etag_header(f->res, d->cfgsn);
+    response_json(f->res, f->status, device_to_json(d, &f->app->config, f->app->now()));
+}
+
+static void send_device_unless_rejected(const struct device *d, void *user_data)
+{
+    struct found *f = user_data;
+    if (is_rejected(d))
+        reject_device(f->res);
+    else
+        send_device(d, user_data);
+}
+
+static void bad_body(struct response *res, const char *err)
+{
+    response_error(res, 400, "%s", err);
+}
+
+/* POST /api/devices/{id}: a device says it is up, with its address and network. */
+void handle_device_register(struct app *app, const struct request *req, struct response *res)
+{
+    enum { IPADDR, SSID, FIELD_COUNT };
+    static const struct field fields[FIELD_COUNT] = {
+        [IPADDR] = {"ipaddr", FIELD_STRING, false, check_ipaddr, "must be an IPv4 or IPv6 address"},
+        [SSID] = {"ssid", FIELD_STRING, false, check_ssid, "must be at most 32 bytes"},
+    };
+    struct field_value v[FIELD_COUNT];
+    struct fields body;
+    char err[160];
+    if (!fields_parse(&body, req->body, req->body_len, fields, FIELD_COUNT, v, err, sizeof err)) {
+        bad_body(res, err);
+        return;
+    }
+    struct found f = {app, req, res, 200};
+    switch (store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str,
+                                  app->config.registration, app->now(), send_device_unless_rejected, &f)) {
+    case STORE_CREATED:
+        response_reset(res);
+        response_ok(res, 201, "Device Registered");
+        break;
+    case STORE_OK:
+        break;
+    case STORE_REFUSED:
+        response_error(res, 403, "registration is closed: an admin must add this device first");
+        break;
+    default:
+        respond_store_error(app, res);
+    }
+    fields_free(&body);
+}
+
+/* If-None-Match holds the device's current ETag (or "*"): quoting makes "5" not match "15". */
+static bool etag_listed(const char *if_none_match, int64_t cfgsn)
+{
+    char etag[32];
+    if (!if_none_match)
+        return false;
+    if (strcmp(if_none_match, "*") == 0)
+        return true;
+    snprintf(etag, sizeof etag, "\"%lld\"", (long long)cfgsn);
+    return strstr(if_none_match, etag) != NULL;
+}
+
+/* The heartbeat answer: the configuration, or 304 when the device already has it. */
+static void send_config(const struct device *d, void *user_data)
+{
+    struct found *f = user_data;
+    if (is_rejected(d)) {
+        reject_device(f->res);
+        return;
+    }
+    etag_header(f->res, d->cfgsn);
+    if (etag_listed(f->req->if_none_match, d->cfgsn)) {
+        response_empty(f->res, 304);
+        return;
+    }
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "cfgsn", json_object_new_int64(d->cfgsn));
+    json_object_object_add(o, "data", json_raw_new(d->data));
+    json_object_object_add(o, "poll_interval",
+                           json_object_new_int64(device_poll_interval(d, &f->app->config)));
+    response_json(f->res, 200, o);
+}
+
+/* GET /api/devices/{id}: a device's heartbeat poll; with an admin token, the admin's view of
+ * the device, which is not a heartbeat. */
+void handle_device_get(struct app *app, const struct request *req, struct response *res)
+{
+    struct found f = {app, req, res, 200};
+    enum store_status st;
+    if (req->authorization) {
+        if (!auth_admin(app, req, res))
+            return;
+        st = store_device_get(app->store, req->deviceid, send_device, &f);
+    } else {
+        char text[24];
+        int64_t applied = -1;
+        int has = query_param(req->query, "cfgsn", text, sizeof text);
+        if (has < 0 || (has > 0 && !parse_int_range(text, 0, INT64_MAX, &applied))) {
+            response_error(res, 400, "cfgsn must be a non-negative integer");
+            return;
+        }
+        st = store_device_poll(app->store, req->deviceid, applied, app->now(), send_config, &f);
+    }
+    if (st == STORE_NOT_FOUND)
+        response_error(res, 404, "Device NOT Registered");
+    else if (st != STORE_OK)
+        respond_store_error(app, res);
+}
+
+/* If-Match: absent or "*" is no precondition (-1); otherwise it must be one strong ETag. */
+static bool parse_if_match(const char *header, int64_t *cfgsn)
+{
+    *cfgsn = -1;
+    if (!header || strcmp(header, "*") == 0)
+        return true;
+    size_t len = strlen(header);
+    char digits[24];
+    if (len < 3 || len - 2 >= sizeof digits || header[0] != '"' || header[len - 1] != '"')
+        return false;
+    memcpy(digits, header + 1, len - 2);
+    digits[len - 2] = '\0';
+    return parse_int_range(digits, 0, INT64_MAX, cfgsn);
+}
+
+/* PUT /api/devices/{id}: an admin renames, configures, approves or rejects a device, or
+ * creates one (the only way a device gets in when registration is closed). */
+void handle_device_update(struct app *app, const struct request *req, struct response *res)
+{
+    enum { NAME, DATA, STATE, POLL_INTERVAL, CFGSN, FIELD_COUNT };
+    static const struct field fields[FIELD_COUNT] = {
+        [NAME] = {"name", FIELD_STRING, false, check_name,
+                  "must be at most 64 characters of UTF-8 text without control characters"},
+        [DATA] = {"data", FIELD_JSON, false, check_data, "must be JSON of at most 8192 bytes"},
+        [STATE] = {"state", FIELD_STRING, false, check_state, "must be pending, accepted or rejected"},
+        [POLL_INTERVAL] = {"poll_interval", FIELD_INT, true, check_poll_interval,
+                           "must be from 5 to 86400 seconds (null: the server's default)"},
+        [CFGSN] = {"cfgsn", FIELD_INT, false, check_cfgsn, "must be a non-negative integer"},
+    };
+    struct field_value v[FIELD_COUNT];
+    struct fields body;
+    char err[160];
+    struct device_update u = {0};
+    if (!parse_if_match(req->if_match, &u.if_match)) {
+        response_error(res, 400, "If-Match must be the device's ETag, e.g. \"3\"");
+        return;
+    }
+    if (!fields_parse(&body, req->body, req->body_len, fields, FIELD_COUNT, v, err, sizeof err)) {
+        bad_body(res, err);
+        return;
+    }
+    u.name = v[NAME].str;
+    u.data = v[DATA].str;
+    u.state = v[STATE].str;
+    u.set_poll_interval = v[POLL_INTERVAL].present;
+    u.poll_interval = v[POLL_INTERVAL].is_null ? 0 : v[POLL_INTERVAL].num;
+    u.cfgsn = v[CFGSN].present ? v[CFGSN].num : -1;
+
+    struct found f = {app, req, res, 200};
+    enum store_status st = store_device_update(app->store, req->deviceid, &u, app->now(), send_device, &f);
+    if (st == STORE_CREATED) {
+        f.status = 201;
+        res->status = 201;
+    } else if (st == STORE_STALE) {
+        response_error(res, 412, "the device changed since you read it (If-Match %s): reload it and "
+                       "apply your change again", req->if_match);
+    } else if (st != STORE_OK) {
+        respond_store_error(app, res);
+    }
+    fields_free(&body);
+}
+
+/* DELETE /api/devices/{id}: the device and all its telemetry. */
+void handle_device_delete(struct app *app, const struct request *req, struct response *res)
+{
+    switch (store_device_delete(app->store, req->deviceid)) {
+    case STORE_OK:
+        response_empty(res, 204);
+        break;
+    case STORE_NOT_FOUND:
+        response_error(res, 404, "no device %s", req->deviceid);
+        break;
+    default:
+        respond_store_error(app, res);
+    }
+}
+
+/* POST /api/devices/{id}/key: a new random telemetry key, shown this once. */
+void handle_device_new_key(struct app *app, const struct request *req, struct response *res)
+{
+    char key[DEVICE_KEY_LEN + 1];
+    if (!secret_random_hex(key, DEVICE_KEY_LEN / 2)) {
+        response_error(res, 500, "no randomness available");
+        return;
+    }
+    switch (store_device_set_key(app->store, req->deviceid, key)) {
+    case STORE_OK: {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "status", json_object_new_string("OK"));
+        json_object_object_add(o, "deviceid", json_object_new_string(req->deviceid));
+        json_object_object_add(o, "key", json_object_new_string(key));
+        json_object_object_add(o, "message",
+                               json_object_new_string("put this key on the device now: it is not shown again"));
+        response_json(res, 201, o);
+        break;
+    }
+    case STORE_NOT_FOUND:
+        response_error(res, 404, "no device %s", req->deviceid);
+        break;
+    default:
+        respond_store_error(app, res);
+    }
+}

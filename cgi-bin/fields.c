@@ -1,0 +1,110 @@
+/* Body parsing with json-c (strict, UTF-8 checked, depth bounded) against a field table. */
+#include "fields.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define JSON_DEPTH_MAX 32
+
+static const char *type_name(enum field_type type)
+{
+    switch (type) {
+    case FIELD_STRING: return "a string";
+    case FIELD_INT: return "an integer";
+    case FIELD_BOOL: return "true or false";
+    default: return "JSON";
+    }
+}
+
+static bool read_value(struct json_object *v, const struct field *f, struct field_value *out)
+{
+    out->present = true;
+    if (!v) {
+        out->is_null = true;
+        return f->nullable;
+    }
+    switch (f->type) {
+    case FIELD_STRING:
+        if (!json_object_is_type(v, json_type_string))
+            return false;
+        out->str = json_object_get_string(v);
+        out->len = (size_t)json_object_get_string_len(v);
+        return true;
+    case FIELD_INT:
+        if (!json_object_is_type(v, json_type_int))
+            return false;
+        out->num = json_object_get_int64(v);
+        return true;
+    case FIELD_BOOL:
+        if (!json_object_is_type(v, json_type_boolean))
+            return false;
+        out->flag = json_object_get_boolean(v);
+        return true;
+    case FIELD_JSON:
+        out->str = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, &out->len);
+        return true;
+    }
+    return false;
+}
+
+static bool parse_root(struct fields *parsed, const char *body, size_t len, char *err, size_t err_len)
+{
+    if (len == 0) {
+        parsed->root = json_object_new_object();
+        return parsed->root != NULL;
+    }
+    struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH_MAX);
+    if (!tok)
+        return false;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    parsed->root = json_tokener_parse_ex(tok, body, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (jerr != json_tokener_success || used != len) {
+        snprintf(err, err_len, "body is not valid JSON: %s",
+                 jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "trailing data");
+        fields_free(parsed);
+        return false;
+    }
+    if (!json_object_is_type(parsed->root, json_type_object)) {
+        snprintf(err, err_len, "body must be a JSON object");
+        fields_free(parsed);
+        return false;
+    }
+    return true;
+}
+
+bool fields_parse(struct fields *parsed, const char *body, size_t len, const struct field *fields,
+                  size_t count, struct field_value *values, char *err, size_t err_len)
+{
+    parsed->root = NULL;
+    if (!parse_root(parsed, body, len, err, err_len))
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        const struct field *f = &fields[i];
+        struct json_object *v;
+        memset(&values[i], 0, sizeof values[i]);
+        if (!json_object_object_get_ex(parsed->root, f->name, &v))
+            continue;
+        if (!read_value(v, f, &values[i])) {
+            snprintf(err, err_len, "%s must be %s%s", f->name, type_name(f->type),
+                     f->nullable ? " or null" : "");
+            goto fail;
+        }
+        if (!values[i].is_null && f->check && !f->check(&values[i])) {
+            snprintf(err, err_len, "%s %s", f->name, f->rule);
+            goto fail;
+        }
+    }
+    return true;
+fail:
+    fields_free(parsed);
+    return false;
+}
+
+void fields_free(struct fields *parsed)
+{
+    json_object_put(parsed->root);
+    parsed->root = NULL;
+}

@@ -1,0 +1,210 @@
+/* Response building (JSON bodies through json-c into a reused buffer) and query-string
+ * handling: percent-decoding is done by hand because libfcgi and json-c have none. */
+#include "http.h"
+
+#include <json-c/printbuf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void response_init(struct response *res)
+{
+    memset(res, 0, sizeof *res);
+    res->status = 500;
+}
+
+void response_free(struct response *res)
+{
+    free(res->body);
+    res->body = NULL;
+}
+
+void response_reset(struct response *res)
+{
+    res->status = 500;
+    res->headers_len = 0;
+    res->headers[0] = '\0';
+    res->body_len = 0;
+}
+
+void response_header(struct response *res, const char *name, const char *format, ...)
+{
+    size_t room = sizeof res->headers - res->headers_len;
+    int n = snprintf(res->headers + res->headers_len, room, "%s: ", name);
+    if (n < 0 || (size_t)n >= room)
+        return;
+    va_list ap;
+    va_start(ap, format);
+    int m = vsnprintf(res->headers + res->headers_len + n, room - n, format, ap);
+    va_end(ap);
+    if (m < 0 || (size_t)(n + m + 2) >= room) {
+        res->headers[res->headers_len] = '\0';  /* a header that does not fit is left out whole */
+        return;
+    }
+    memcpy(res->headers + res->headers_len + n + m, "\r\n", 3);
+    res->headers_len += n + m + 2;
+}
+
+static void set_body(struct response *res, const char *data, size_t len)
+{
+    if (len + 1 > res->body_cap) {
+        size_t cap = len + 1 > 4096 ? len + 1 : 4096;
+        char *grown = realloc(res->body, cap);
+        if (!grown) {
+            res->status = 500;
+            res->body_len = 0;
+            return;
+        }
+        res->body = grown;
+        res->body_cap = cap;
+    }
+    memcpy(res->body, data, len);
+    res->body[len] = '\0';
+    res->body_len = len;
+}
+
+void response_json(struct response *res, int status, struct json_object *obj)
+{
+    size_t len;
+    const char *text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+    res->status = status;
+    set_body(res, text, len);
+    json_object_put(obj);
+}
+
+void response_empty(struct response *res, int status)
+{
+    res->status = status;
+    res->body_len = 0;
+}
+
+static void status_message(struct response *res, int status, const char *ok, const char *message)
+{
+    struct json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "status", json_object_new_string(ok));
+    json_object_object_add(obj, "message", json_object_new_string(message));
+    response_json(res, status, obj);
+}
+
+void response_ok(struct response *res, int status, const char *message)
+{
+    status_message(res, status, "OK", message);
+}
+
+void response_error(struct response *res, int status, const char *format, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(message, sizeof message, format, ap);
+    va_end(ap);
+    status_message(res, status, "NOK", message);
+}
+
+const char *http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 503: return "Service Unavailable";
+    default: return status < 500 ? "Client Error" : "Internal Server Error";
+    }
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes one application/x-www-form-urlencoded value of len bytes into out. */
+static int decode_value(const char *in, size_t len, char *out, size_t out_len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= len)
+                return -1;
+            int h = hex_value(in[i + 1]), l = hex_value(in[i + 2]);
+            if (h < 0 || l < 0 || (h == 0 && l == 0))
+                return -1;
+            c = (char)(h << 4 | l);
+            i += 2;
+        }
+        if (o + 1 >= out_len)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 1;
+}
+
+int query_param(const char *query, const char *name, char *out, size_t out_len)
+{
+    size_t name_len = strlen(name);
+    for (const char *p = query; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=')
+            return decode_value(p + name_len + 1, len - name_len - 1, out, out_len);
+        if (len == name_len && strncmp(p, name, name_len) == 0)
+            return decode_value("", 0, out, out_len);
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+bool query_append(char *url, size_t url_len, const char *name, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = strlen(url);
+    int n = snprintf(url + o, url_len - o, "%c%s=", strchr(url, '?') ? '&' : '?', name);
+    if (n < 0 || (size_t)n >= url_len - o)
+        return false;
+    o += n;
+    for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+        bool plain = (*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
+                     strchr("-._~", *v);
+        if (o + (plain ? 1 : 3) >= url_len)
+            return false;
+        if (plain) {
+            url[o++] = (char)*v;
+        } else {
+            url[o++] = '%';
+            url[o++] = hex[*v >> 4];
+            url[o++] = hex[*v & 15];
+        }
+    }
+    url[o] = '\0';
+    return true;
+}
+
+static int raw_serializer(struct json_object *jso, struct printbuf *pb, int level, int flags)
+{
+    (void)level;
+    (void)flags;
+    return printbuf_memappend(pb, json_object_get_string(jso), json_object_get_string_len(jso));
+}
+
+struct json_object *json_raw_new(const char *json_text)
+{
+    struct json_object *obj = json_object_new_string(json_text);
+    if (obj)
+        json_object_set_serializer(obj, raw_serializer, NULL, NULL);
+    return obj;
+}

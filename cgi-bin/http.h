@@ -1,0 +1,58 @@
+/* The request a handler reads and the response it fills, independent of FastCGI so that the
+ * router and handlers run the same under libfcgi, in unit tests and in the fuzzer. */
+#ifndef PROVD_HTTP_H
+#define PROVD_HTTP_H
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define BODY_MAX 16384 /* the largest request body read; nginx refuses larger ones first */
+
+struct request {
+    const char *method;        /* "GET", "POST", ... */
+    const char *path;          /* decoded, without the query */
+    const char *query;         /* raw query string, "" when none */
+    const char *authorization; /* header values; NULL when absent */
+    const char *if_match;
+    const char *if_none_match;
+    const char *body;
+    size_t body_len;
+    const char *deviceid;      /* the {id} of the route, set (and validated) by the router */
+};
+
+struct response {
+    int status;
+    char headers[1024];        /* extra header lines, each ending in \r\n */
+    size_t headers_len;
+    char *body;                /* owned; reused from one request to the next */
+    size_t body_len, body_cap;
+};
+
+void response_init(struct response *res);
+void response_free(struct response *res);
+/* Makes the response ready for the next request, keeping its buffer. */
+void response_reset(struct response *res);
+void response_header(struct response *res, const char *name, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Serializes obj as the JSON body and releases it. */
+void response_json(struct response *res, int status, struct json_object *obj);
+void response_empty(struct response *res, int status);
+/* {"status":"OK","message":...} */
+void response_ok(struct response *res, int status, const char *message);
+/* {"status":"NOK","message":...} */
+void response_error(struct response *res, int status, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *http_reason(int status);
+
+/* Query parameters: 1 and the decoded value in out; 0 when absent; -1 when malformed or
+ * longer than out_len - 1 bytes. */
+int query_param(const char *query, const char *name, char *out, size_t out_len);
+/* Appends "&name=value" (or "?name=value" to a bare path), percent-encoding the value. */
+bool query_append(char *url, size_t url_len, const char *name, const char *value);
+
+/* A JSON value whose text is already valid JSON (e.g. a stored configuration), written as is. */
+struct json_object *json_raw_new(const char *json_text);
+
+#endif

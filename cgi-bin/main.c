@@ -1,0 +1,105 @@
+/* provd: the FastCGI worker. Accepts requests from nginx on the socket spawn-fcgi hands it
+ * (stdin), turns each into a struct request, routes it, and writes the response back. */
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "validate.h"
+
+static int64_t wall_clock(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* Reads the body into buf (BODY_MAX + 1 bytes); false with the response set when it cannot. */
+static bool read_body(FCGX_Request *fr, struct request *req, char *buf, struct response *res)
+{
+    const char *length = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+    int64_t len = 0;
+    if (length && *length && !parse_int_range(length, 0, INT64_MAX, &len)) {
+        response_error(res, 400, "bad Content-Length");
+        return false;
+    }
+    if (len > BODY_MAX) {
+        response_error(res, 413, "request body too large (at most %d bytes)", BODY_MAX);
+        return false;
+    }
+    int got = len > 0 ? FCGX_GetStr(buf, (int)len, fr->in) : 0;
+    if (got != len) {
+        response_error(res, 400, "request body shorter than its Content-Length");
+        return false;
+    }
+    buf[len] = '\0';
+    req->body = buf;
+    req->body_len = (size_t)len;
+    return true;
+}
+
+static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct response *res)
+{
+    struct request req = {
+        .method = FCGX_GetParam("REQUEST_METHOD", fr->envp),
+        .path = FCGX_GetParam("DOCUMENT_URI", fr->envp),
+        .query = FCGX_GetParam("QUERY_STRING", fr->envp),
+        .authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp),
+        .if_match = FCGX_GetParam("HTTP_IF_MATCH", fr->envp),
+        .if_none_match = FCGX_GetParam("HTTP_IF_NONE_MATCH", fr->envp),
+    };
+    if (!req.query)
+        req.query = "";
+    response_reset(res);
+    if (!req.method || !req.path)
+        response_error(res, 400, "the web server sent no method or path (see nginx.conf)");
+    else if (read_body(fr, &req, body_buf, res))
+        router_dispatch(app, &req, res);
+
+    FCGX_FPrintF(fr->out, "Status: %d %s\r\n", res->status, http_reason(res->status));
+    if (res->body_len > 0)
+        FCGX_PutS("Content-Type: application/json\r\n", fr->out);
+    FCGX_PutStr(res->headers, (int)res->headers_len, fr->out);
+    FCGX_PutS("\r\n", fr->out);
+    if (res->body_len > 0)
+        FCGX_PutStr(res->body, (int)res->body_len, fr->out);
+}
+
+int main(int argc, char **argv)
+{
+    struct app app = {.now = wall_clock};
+    char err[512];
+    /* A client that hangs up must not kill the worker on the next write. */
+    signal(SIGPIPE, SIG_IGN);
+    if (!config_from_env(&app.config, err, sizeof err)) {
+        fprintf(stderr, "provd: %s\n", err);
+        return 78; /* EX_CONFIG */
+    }
+    app.store = store_open(app.config.db_path, err, sizeof err);
+    if (!app.store) {
+        fprintf(stderr, "provd: cannot open the database: %s\n", err);
+        return 1;
+    }
+    /* --check: validate the configuration and database, then stop (scripts run it first). */
+    if (argc > 1 && strcmp(argv[1], "--check") == 0) {
+        store_free(app.store);
+        return 0;
+    }
+    char *body = malloc(BODY_MAX + 1);
+    FCGX_Request fr;
+    if (!body || FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0) {
+        fprintf(stderr, "provd: cannot start FastCGI (run it under spawn-fcgi)\n");
+        return 1;
+    }
+    struct response res;
+    response_init(&res);
+    while (FCGX_Accept_r(&fr) >= 0) {
+        serve(&app, &fr, body, &res);
+        FCGX_Finish_r(&fr);
+    }
+    response_free(&res);
+    free(body);
+    store_free(app.store);
+    return 0;
+}

@@ -1,0 +1,261 @@
+/* provctl: the admin's command line for a provd database: admin tokens, devices, device keys.
+ * It works on the database file directly, so it needs no running server. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "isotime.h"
+#include "render.h"
+#include "secret.h"
+#include "validate.h"
+
+#define EXIT_USAGE 2
+
+static const char usage[] =
+    "usage: provctl [--db PATH] COMMAND\n"
+    "\n"
+    "Manages a provd database (default: $PROVD_DB, else db/provd.sqlite3).\n"
+    "\n"
+    "commands:\n"
+    "  init                          create the database, or bring its schema up to date\n"
+    "  token create NAME             make an admin API token; it is printed once, only its hash is kept\n"
+    "  token list                    list admin token names and when they were made\n"
+    "  token revoke NAME             delete an admin token\n"
+    "  device list                   list devices: id, state, liveness, last seen, name\n"
+    "  device key ID [--set SECRET]  give a device a new random telemetry key and print it,\n"
+    "                                or set SECRET (1-128 printable characters, no spaces)\n"
+    "\n"
+    "Every command takes --help.\n";
+
+struct command {
+    const char *noun, *verb;
+    int args;             /* positional arguments after the verb */
+    const char *help;
+    int (*run)(struct store *s, char **argv, int argc);
+};
+
+static int64_t now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static int fail_store(struct store *s)
+{
+    fprintf(stderr, "provctl: %s\n", store_errmsg(s));
+    return 1;
+}
+
+static int run_init(struct store *s, char **argv, int argc)
+{
+    (void)s, (void)argv, (void)argc;
+    return 0; /* opening the store created and migrated it */
+}
+
+static bool check_name_arg(const char *name)
+{
+    if (valid_device_id(name))
+        return true;
+    fprintf(stderr, "provctl: NAME must be 1-64 characters of A-Z a-z 0-9 . _ : -\n");
+    return false;
+}
+
+static int run_token_create(struct store *s, char **argv, int argc)
+{
+    (void)argc;
+    char token[TOKEN_LEN + 1];
+    unsigned char hash[STORE_TOKEN_HASH_LEN];
+    if (!check_name_arg(argv[0]))
+        return EXIT_USAGE;
+    if (!secret_new_token(token)) {
+        fprintf(stderr, "provctl: no randomness available\n");
+        return 1;
+    }
+    secret_sha256(token, strlen(token), hash);
+    switch (store_token_add(s, argv[0], hash, now())) {
+    case STORE_OK:
+        printf("%s\n", token);
+        return 0;
+    case STORE_EXISTS:
+        fprintf(stderr, "provctl: a token named %s exists; revoke it first or pick another name\n", argv[0]);
+        return 1;
+    default:
+        return fail_store(s);
+    }
+}
+
+static void print_token(const char *name, int64_t created, void *user_data)
+{
+    (void)user_data;
+    char when[ISOTIME_LEN + 1];
+    isotime_format(created, when);
+    printf("%-32s %s\n", name, when);
+}
+
+static int run_token_list(struct store *s, char **argv, int argc)
+{
+    (void)argv, (void)argc;
+    return store_token_list(s, print_token, NULL) == STORE_OK ? 0 : fail_store(s);
+}
+
+static int run_token_revoke(struct store *s, char **argv, int argc)
+{
+    (void)argc;
+    switch (store_token_revoke(s, argv[0])) {
+    case STORE_OK:
+        return 0;
+    case STORE_NOT_FOUND:
+        fprintf(stderr, "provctl: no token named %s\n", argv[0]);
+        return 1;
+    default:
+        return fail_store(s);
+    }
+}
+
+struct listing {
+    struct config config;
+    int64_t now;
+    char last_id[DEVICE_ID_MAX + 1]; /* where the next page starts */
+};
+
+static void print_device(const struct device *d, void *user_data)
+{
+    static const char *const liveness_names[] = {"online", "overdue", "offline"};
+    struct listing *l = user_data;
+    char seen[ISOTIME_LEN + 1] = "never";
+    if (d->lastseen > 0)
+        isotime_format(d->lastseen, seen);
+    printf("%-24s %-9s %-8s %-20s %s\n", d->deviceid, d->state,
+           liveness_names[device_liveness(d, &l->config, l->now)], seen, d->name);
+    snprintf(l->last_id, sizeof l->last_id, "%s", d->deviceid);
+}
+
+static int run_device_list(struct store *s, char **argv, int argc)
+{
+    (void)argv, (void)argc;
+    char err[256];
+    struct listing l = {.now = now()};
+    if (!config_from_env(&l.config, err, sizeof err)) {
+        fprintf(stderr, "provctl: %s\n", err);
+        return 1;
+    }
+    struct device_filter f = {.online = -1, .limit = 1000, .now = l.now,
+                              .default_interval = l.config.poll_interval, .after = l.last_id};
+    int count;
+    printf("%-24s %-9s %-8s %-20s %s\n", "DEVICEID", "STATE", "LIVENESS", "LASTSEEN", "NAME");
+    do {
+        if (store_device_list(s, &f, print_device, &l, &count) != STORE_OK)
+            return fail_store(s);
+    } while (count == f.limit);
+    return 0;
+}
+
+static int run_device_key(struct store *s, char **argv, int argc)
+{
+    char key[DEVICE_KEY_LEN + 1];
+    const char *secret = key;
+    if (!valid_device_id(argv[0])) {
+        fprintf(stderr, "provctl: ID must be 1-64 characters of A-Z a-z 0-9 . _ : -\n");
+        return EXIT_USAGE;
+    }
+    if (argc == 3 && strcmp(argv[1], "--set") == 0) {
+        secret = argv[2];
+        if (!secret_valid_device_key(secret)) {
+            fprintf(stderr, "provctl: SECRET must be 1-%d printable characters without spaces\n", SECRET_MAX_LEN);
+            return EXIT_USAGE;
+        }
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: provctl device key ID [--set SECRET]\n");
+        return EXIT_USAGE;
+    } else if (!secret_random_hex(key, DEVICE_KEY_LEN / 2)) {
+        fprintf(stderr, "provctl: no randomness available\n");
+        return 1;
+    }
+    switch (store_device_set_key(s, argv[0], secret)) {
+    case STORE_OK:
+        if (secret == key)
+            printf("%s\n", key);
+        return 0;
+    case STORE_NOT_FOUND:
+        fprintf(stderr, "provctl: no device %s\n", argv[0]);
+        return 1;
+    default:
+        return fail_store(s);
+    }
+}
+
+static const struct command commands[] = {
+    {"init", NULL, 0, "provctl init: create the database, or bring its schema up to date", run_init},
+    {"token", "create", 1, "provctl token create NAME: print a new admin API token (shown once)",
+     run_token_create},
+    {"token", "list", 0, "provctl token list: admin token names and creation times", run_token_list},
+    {"token", "revoke", 1, "provctl token revoke NAME: delete the admin token NAME", run_token_revoke},
+    {"device", "list", 0, "provctl device list: every device with state, liveness, last seen and name",
+     run_device_list},
+    {"device", "key", -1,
+     "provctl device key ID [--set SECRET]: print a new random telemetry key for device ID\n"
+     "(32 hex digits, an AES-128 key), or set SECRET as its key",
+     run_device_key},
+};
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    const char *db = getenv("PROVD_DB");
+    int i = 1;
+    if (i + 1 < argc && strcmp(argv[i], "--db") == 0) {
+        db = argv[i + 1];
+        i += 2;
+    }
+    if (!db || !*db)
+        db = "db/provd.sqlite3";
+    if (i >= argc || (wants_help(argc - i, argv + i) && i + 1 >= argc) || strcmp(argv[i], "help") == 0) {
+        fputs(usage, i >= argc ? stderr : stdout);
+        return i >= argc ? EXIT_USAGE : 0;
+    }
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        const struct command *cmd = &commands[c];
+        int skip = cmd->verb ? 2 : 1;
+        if (strcmp(argv[i], cmd->noun) != 0 || (cmd->verb && (i + 1 >= argc || strcmp(argv[i + 1], cmd->verb) != 0)))
+            continue;
+        char **args = argv + i + skip;
+        int nargs = argc - i - skip;
+        if (wants_help(nargs, args)) {
+            printf("%s\n", cmd->help);
+            return 0;
+        }
+        if (cmd->args >= 0 ? nargs != cmd->args : nargs < 1) {
+            fprintf(stderr, "usage: %s\n", cmd->help);
+            return EXIT_USAGE;
+        }
+        char err[512];
+        struct store *s = store_open(db, err, sizeof err);
+        if (!s) {
+            fprintf(stderr, "provctl: %s\n", err);
+            return 1;
+        }
+        int rc = cmd->run(s, args, nargs);
+        store_free(s);
+        return rc;
+    }
+    /* "provctl token --help", or a verb that does not exist: show that noun's commands. */
+    bool noun_known = false;
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        if (strcmp(argv[i], commands[c].noun) == 0) {
+            printf("%s\n", commands[c].help);
+            noun_known = true;
+        }
+    }
+    if (noun_known)
+        return wants_help(argc - i, argv + i) ? 0 : EXIT_USAGE;
+    fprintf(stderr, "provctl: unknown command \"%s\"\n\n%s", argv[i], usage);
+    return EXIT_USAGE;
+}

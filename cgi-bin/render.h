@@ -1,0 +1,16 @@
+/* How a device looks in API answers: stored fields, liveness computed from lastseen and its
+ * poll interval, times as ISO-8601. The telemetry key never appears. */
+#ifndef PROVD_RENDER_H
+#define PROVD_RENDER_H
+
+#include <json-c/json.h>
+
+#include "app.h"
+
+enum liveness { LIVENESS_ONLINE, LIVENESS_OVERDUE, LIVENESS_OFFLINE };
+
+int64_t device_poll_interval(const struct device *d, const struct config *config);
+enum liveness device_liveness(const struct device *d, const struct config *config, int64_t now);
+struct json_object *device_to_json(const struct device *d, const struct config *config, int64_t now);
+
+#endif

@@ -1,0 +1,92 @@
+/* The route table and its dispatcher: method + path pattern -> handler, with 404, 405 + Allow,
+ * admin authentication and validation of the {id} path segment done here, once, for every route. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "validate.h"
+
+enum access { ACCESS_PUBLIC, ACCESS_ADMIN };
+
+struct route {
+    const char *method;
+    const char *pattern; /* "{id}" matches one path segment: a device id */
+    enum access access;
+    handler_fn handler;
+};
+
+static const struct route routes[] = {
+    {"GET", "/api/", ACCESS_PUBLIC, handle_api_root},
+    {"GET", "/api/health", ACCESS_PUBLIC, handle_health},
+    {"GET", "/api/stats", ACCESS_ADMIN, handle_stats},
+    {"GET", "/api/devices", ACCESS_ADMIN, handle_device_list},
+    {"GET", "/api/devices/{id}", ACCESS_PUBLIC, handle_device_get},
+    {"POST", "/api/devices/{id}", ACCESS_PUBLIC, handle_device_register},
+    {"PUT", "/api/devices/{id}", ACCESS_ADMIN, handle_device_update},
+    {"DELETE", "/api/devices/{id}", ACCESS_ADMIN, handle_device_delete},
+    {"POST", "/api/devices/{id}/key", ACCESS_ADMIN, handle_device_new_key},
+};
+
+#define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+/* Matches path against pattern; *id gets where the {id} segment is (length 0 when none). */
+static bool path_matches(const char *pattern, const char *path, const char **id, size_t *id_len)
+{
+    *id_len = 0;
+    while (*pattern && *path) {
+        if (strncmp(pattern, "{id}", 4) == 0) {
+            *id = path;
+            *id_len = strcspn(path, "/");
+            if (*id_len == 0)
+                return false;
+            pattern += 4;
+            path += *id_len;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+void router_dispatch(struct app *app, struct request *req, struct response *res)
+{
+    char allow[64] = "";
+    const struct route *route = NULL;
+    const char *id = NULL;
+    size_t id_len = 0;
+    for (size_t i = 0; i < ROUTE_COUNT && !route; i++) {
+        if (!path_matches(routes[i].pattern, req->path, &id, &id_len))
+            continue;
+        if (strcmp(routes[i].method, req->method) == 0) {
+            route = &routes[i];
+        } else if (!strstr(allow, routes[i].method)) {
+            size_t used = strlen(allow);
+            snprintf(allow + used, sizeof allow - used, "%s%s", used ? ", " : "", routes[i].method);
+        }
+    }
+    if (!route && allow[0]) {
+        response_header(res, "Allow", "%s", allow);
+        response_error(res, 405, "%s is not allowed here; allowed: %s", req->method, allow);
+        return;
+    }
+    if (!route) {
+        response_error(res, 404, "no such endpoint: %.200s", req->path);
+        return;
+    }
+    if (route->access == ACCESS_ADMIN && !auth_admin(app, req, res))
+        return;
+    char deviceid[DEVICE_ID_MAX + 1];
+    if (id_len > 0) {
+        if (id_len <= DEVICE_ID_MAX) {
+            memcpy(deviceid, id, id_len);
+            deviceid[id_len] = '\0';
+        }
+        if (id_len > DEVICE_ID_MAX || !valid_device_id(deviceid)) {
+            response_error(res, 400, "deviceid must be 1-%d characters of A-Z a-z 0-9 . _ : -",
+                           DEVICE_ID_MAX);
+            return;
+        }
+        req->deviceid = deviceid;
+    }
+    route->handler(app, req, res);
+}

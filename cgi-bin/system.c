@@ -1,0 +1,41 @@
+/* Endpoints about the service itself: the API root, a health check for monitors, and counts. */
+#include "app.h"
+
+#define PROVD_VERSION "0.1.0"
+
+void handle_api_root(struct app *app, const struct request *req, struct response *res)
+{
+    (void)app;
+    (void)req;
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "message", json_object_new_string("REST API"));
+    json_object_object_add(o, "name", json_object_new_string("provd"));
+    json_object_object_add(o, "version", json_object_new_string(PROVD_VERSION));
+    response_json(res, 200, o);
+}
+
+void handle_health(struct app *app, const struct request *req, struct response *res)
+{
+    (void)req;
+    if (store_ping(app->store) == STORE_OK) {
+        response_ok(res, 200, "healthy");
+    } else {
+        response_error(res, 503, "the database does not answer");
+    }
+}
+
+void handle_stats(struct app *app, const struct request *req, struct response *res)
+{
+    (void)req;
+    struct store_stats st;
+    if (store_stats(app->store, app->now(), app->config.poll_interval, &st) != STORE_OK) {
+        respond_store_error(app, res);
+        return;
+    }
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "devices", json_object_new_int64(st.devices));
+    json_object_object_add(o, "online", json_object_new_int64(st.online));
+    json_object_object_add(o, "pending", json_object_new_int64(st.pending));
+    json_object_object_add(o, "readings", json_object_new_int64(st.readings));
+    response_json(res, 200, o);
+}

@@ -1,0 +1,533 @@
+/* Storage on SQLite: schema migration at open, a table of prepared statements, and the
+ * store_<noun>_<verb>() operations of store.h. No other file includes sqlite3.h. */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migrations.h"
+
+/* Long enough that a burst of writers queues instead of failing: callers never see "busy". */
+#define BUSY_TIMEOUT_MS 10000
+
+#define DEVICE_COLUMNS                                                                    \
+    "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, " \
+    "poll_interval, datec, key IS NOT NULL, last_seqn"
+
+/* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
+#define ONLINE_SQL(now, def) \
+    "coalesce(lastseen >= " now " - (2 * coalesce(poll_interval, " def ") + 10), 0)"
+
+enum stmt {
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_PING,
+    STMT_DEVICE_TOUCH,
+    STMT_DEVICE_REGISTER,
+    STMT_DEVICE_POLL,
+    STMT_DEVICE_GET,
+    STMT_DEVICE_CURRENT,
+    STMT_DEVICE_CREATE,
+    STMT_DEVICE_UPDATE,
+    STMT_DEVICE_DELETE,
+    STMT_DEVICE_SET_KEY,
+    STMT_DEVICE_LIST,
+    STMT_DEVICE_STATS,
+    STMT_TELEMETRY_COUNT,
+    STMT_TOKEN_ADD,
+    STMT_TOKEN_CHECK,
+    STMT_TOKEN_LIST,
+    STMT_TOKEN_REVOKE,
+    STMT__COUNT
+};
+
+static const char *const stmt_sql[STMT__COUNT] = {
+    [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_PING] = "SELECT 1",
+    [STMT_DEVICE_TOUCH] =
+        "UPDATE devices SET ipaddr = coalesce(?2, ipaddr), ssid = coalesce(?3, ssid), lastseen = ?4 "
+        "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_REGISTER] =
+        "INSERT INTO devices (deviceid, state, ipaddr, ssid, lastseen, datec) "
+        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5, ?5) RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_POLL] =
+        "UPDATE devices SET lastseen = ?2, cfgsn_applied = coalesce(?3, cfgsn_applied) "
+        "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
+    [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
+    [STMT_DEVICE_CREATE] =
+        "INSERT INTO devices (deviceid, state, name, data, poll_interval, cfgsn, datec) "
+        "VALUES (?1, coalesce(?4, 'accepted'), coalesce(?2, ''), coalesce(?3, '{}'), ?6, ?7, ?8) "
+        "RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_UPDATE] =
+        "UPDATE devices SET name = coalesce(?2, name), data = coalesce(?3, data), "
+        "state = coalesce(?4, state), poll_interval = CASE WHEN ?5 THEN ?6 ELSE poll_interval END, "
+        "cfgsn = ?7 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = ?1",
+    [STMT_DEVICE_SET_KEY] = "UPDATE devices SET key = ?2 WHERE deviceid = ?1",
+    [STMT_DEVICE_LIST] =
+        "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid > ?1 "
+        "AND (?2 IS NULL OR state = ?2) "
+        "AND (?3 IS NULL OR " ONLINE_SQL("?4", "?5") " = ?3) "
+        "AND (?6 IS NULL OR instr(lower(deviceid), lower(?6)) > 0 OR instr(lower(name), lower(?6)) > 0) "
+        "ORDER BY deviceid LIMIT ?7",
+    [STMT_DEVICE_STATS] =
+        "SELECT count(*), coalesce(sum(state = 'pending'), 0), "
+        "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
+    [STMT_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
+    [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES (?1, ?2, ?3)",
+    [STMT_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
+    [STMT_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
+    [STMT_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = ?1",
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[STMT__COUNT];
+    char errmsg[256];
+};
+
+int64_t store_online_window(int64_t poll_interval)
+{
+    return 2 * poll_interval + 10;
+}
+
+const char *store_errmsg(const struct store *s)
+{
+    return s->errmsg;
+}
+
+static enum store_status fail(struct store *s, const char *what)
+{
+    snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, sqlite3_errmsg(s->db));
+    return STORE_ERROR;
+}
+
+/* A statement ready for binding: the previous use was reset and its bindings cleared. */
+static sqlite3_stmt *stmt(struct store *s, enum stmt id)
+{
+    return s->stmt[id];
+}
+
+static void stmt_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Runs a statement that returns no rows. */
+static enum store_status exec_stmt(struct store *s, enum stmt id)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc = sqlite3_step(st);
+    stmt_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, stmt_sql[id]);
+}
+
+static enum store_status begin(struct store *s)
+{
+    return exec_stmt(s, STMT_BEGIN);
+}
+
+static enum store_status commit(struct store *s)
+{
+    return exec_stmt(s, STMT_COMMIT);
+}
+
+/* Ends a transaction: commits on success, rolls back otherwise, and passes the status on. */
+static enum store_status finish(struct store *s, enum store_status st)
+{
+    if (st == STORE_OK || st == STORE_CREATED)
+        return commit(s) == STORE_OK ? st : STORE_ERROR;
+    sqlite3_stmt *rb = stmt(s, STMT_ROLLBACK);
+    sqlite3_step(rb);
+    stmt_done(rb);
+    return st;
+}
+
+static const char *column_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t if_null)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? if_null : sqlite3_column_int64(st, i);
+}
+
+static void read_device(sqlite3_stmt *st, struct device *d)
+{
+    d->deviceid = column_text(st, 0);
+    d->name = column_text(st, 1);
+    d->state = column_text(st, 2);
+    d->lastseen = column_int_or(st, 3, 0);
+    d->ssid = column_text(st, 4);
+    d->ipaddr = column_text(st, 5);
+    d->cfgsn = sqlite3_column_int64(st, 6);
+    d->cfgsn_applied = column_int_or(st, 7, -1);
+    d->flags = sqlite3_column_int64(st, 8);
+    d->data = column_text(st, 9);
+    d->poll_interval = column_int_or(st, 10, 0);
+    d->datec = sqlite3_column_int64(st, 11);
+    d->has_key = sqlite3_column_int(st, 12) != 0;
+    d->last_seqn = column_int_or(st, 13, -1);
+}
+
+/* Steps a statement returning device rows, handing each to fn; resets it. */
+static enum store_status device_rows(struct store *s, enum stmt id, store_device_fn fn, void *user_data,
+                                     int *count)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct device d;
+        read_device(st, &d);
+        if (fn)
+            fn(&d, user_data);
+        n++;
+    }
+    enum store_status result = STORE_OK;
+    if (rc != SQLITE_DONE)
+        result = fail(s, stmt_sql[id]);
+    else if (n == 0)
+        result = STORE_NOT_FOUND;
+    stmt_done(st);
+    if (count)
+        *count = n;
+    return result;
+}
+
+static enum store_status migrate(struct store *s)
+{
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "begin migration");
+    sqlite3_stmt *st;
+    int version = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    enum store_status result = STORE_OK;
+    if (version < 0) {
+        result = fail(s, "read schema version");
+    } else if (version > provd_migration_count) {
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "the database has schema version %d; this provd knows %d: upgrade provd", version,
+                 provd_migration_count);
+        result = STORE_ERROR;
+    }
+    for (int i = version; result == STORE_OK && i < provd_migration_count; i++) {
+        if (sqlite3_exec(s->db, provd_migrations[i].sql, NULL, NULL, NULL) != SQLITE_OK)
+            result = fail(s, provd_migrations[i].name);
+    }
+    if (result == STORE_OK && version < provd_migration_count) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", provd_migration_count);
+        if (sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+            result = fail(s, "set schema version");
+    }
+    sqlite3_exec(s->db, result == STORE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    return result;
+}
+
+struct store *store_open(const char *path, char *err, size_t err_len)
+{
+    struct store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, err_len, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* WAL: readers never block the writer. synchronous=NORMAL: a commit is in the WAL (the OS's
+     * page cache) before the answer, so it survives the death of any process; only a power cut
+     * can lose the last commits before a checkpoint. */
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    if (migrate(s) != STORE_OK) {
+        snprintf(err, err_len, "%s: %s", path, s->errmsg);
+        goto fail;
+    }
+    for (int i = 0; i < STMT__COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
+            SQLITE_OK) {
+            snprintf(err, err_len, "prepare %s: %s", stmt_sql[i], sqlite3_errmsg(s->db));
+            goto fail;
+        }
+    }
+    return s;
+fail:
+    store_free(s);
+    return NULL;
+}
+
+void store_free(struct store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < STMT__COUNT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+enum store_status store_ping(struct store *s)
+{
+    sqlite3_stmt *st = stmt(s, STMT_PING);
+    int rc = sqlite3_step(st);
+    stmt_done(st);
+    return rc == SQLITE_ROW ? STORE_OK : fail(s, "ping");
+}
+
+enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
+                                        const char *ssid, enum registration_policy policy, int64_t now,
+                                        store_device_fn fn, void *user_data)
+{
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    sqlite3_stmt *touch = stmt(s, STMT_DEVICE_TOUCH);
+    bind_text(touch, 1, deviceid);
+    bind_text(touch, 2, ipaddr);
+    bind_text(touch, 3, ssid);
+    sqlite3_bind_int64(touch, 4, now);
+    st = device_rows(s, STMT_DEVICE_TOUCH, fn, user_data, NULL);
+    if (st == STORE_NOT_FOUND && policy == REGISTRATION_CLOSED) {
+        st = STORE_REFUSED;
+    } else if (st == STORE_NOT_FOUND) {
+        sqlite3_stmt *ins = stmt(s, STMT_DEVICE_REGISTER);
+        bind_text(ins, 1, deviceid);
+        bind_text(ins, 2, policy == REGISTRATION_OPEN ? "accepted" : "pending");
+        bind_text(ins, 3, ipaddr);
+        bind_text(ins, 4, ssid);
+        sqlite3_bind_int64(ins, 5, now);
+        st = device_rows(s, STMT_DEVICE_REGISTER, fn, user_data, NULL);
+        if (st == STORE_OK)
+            st = STORE_CREATED;
+    }
+    return finish(s, st);
+}
+
+enum store_status store_device_poll(struct store *s, const char *deviceid, int64_t applied, int64_t now,
+                                    store_device_fn fn, void *user_data)
+{
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_POLL);
+    bind_text(st, 1, deviceid);
+    sqlite3_bind_int64(st, 2, now);
+    if (applied >= 0)
+        sqlite3_bind_int64(st, 3, applied);
+    return device_rows(s, STMT_DEVICE_POLL, fn, user_data, NULL);
+}
+
+enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn,
+                                   void *user_data)
+{
+    bind_text(stmt(s, STMT_DEVICE_GET), 1, deviceid);
+    return device_rows(s, STMT_DEVICE_GET, fn, user_data, NULL);
+}
+
+/* Reads the cfgsn and data a device has now, inside the caller's transaction. */
+static enum store_status device_current(struct store *s, const char *deviceid, int64_t *cfgsn,
+                                        char **data)
+{
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_CURRENT);
+    bind_text(st, 1, deviceid);
+    int rc = sqlite3_step(st);
+    enum store_status result = STORE_OK;
+    if (rc == SQLITE_ROW) {
+        *cfgsn = sqlite3_column_int64(st, 0);
+        *data = strdup(column_text(st, 1));
+        if (!*data)
+            result = STORE_ERROR;
+    } else {
+        result = rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
+    }
+    stmt_done(st);
+    return result;
+}
+
+/* The cfgsn after an update: one more when the data changes; an explicit higher one wins. */
+static int64_t next_cfgsn(int64_t current, const char *old_data, const struct device_update *u)
+{
+    int64_t next = current;
+    if (u->data && strcmp(u->data, old_data) != 0)
+        next = current + 1;
+    return u->cfgsn > next ? u->cfgsn : next;
+}
+
+static void bind_update(sqlite3_stmt *st, const char *deviceid, const struct device_update *u)
+{
+    bind_text(st, 1, deviceid);
+    bind_text(st, 2, u->name);
+    bind_text(st, 3, u->data);
+    bind_text(st, 4, u->state);
+    sqlite3_bind_int(st, 5, u->set_poll_interval);
+    if (u->set_poll_interval && u->poll_interval > 0)
+        sqlite3_bind_int64(st, 6, u->poll_interval);
+}
+
+enum store_status store_device_update(struct store *s, const char *deviceid,
+                                      const struct device_update *update, int64_t now,
+                                      store_device_fn fn, void *user_data)
+{
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    int64_t cfgsn = 0;
+    char *old_data = NULL;
+    st = device_current(s, deviceid, &cfgsn, &old_data);
+    if (st == STORE_NOT_FOUND) {
+        sqlite3_stmt *ins = stmt(s, STMT_DEVICE_CREATE);
+        bind_update(ins, deviceid, update);
+        sqlite3_bind_int64(ins, 7, update->cfgsn > 0 ? update->cfgsn : 0);
+        sqlite3_bind_int64(ins, 8, now);
+        st = device_rows(s, STMT_DEVICE_CREATE, fn, user_data, NULL);
+        if (st == STORE_OK)
+            st = STORE_CREATED;
+    } else if (st == STORE_OK && update->if_match >= 0 && update->if_match != cfgsn) {
+        st = STORE_STALE;
+    } else if (st == STORE_OK) {
+        sqlite3_stmt *up = stmt(s, STMT_DEVICE_UPDATE);
+        bind_update(up, deviceid, update);
+        sqlite3_bind_int64(up, 7, next_cfgsn(cfgsn, old_data, update));
+        st = device_rows(s, STMT_DEVICE_UPDATE, fn, user_data, NULL);
+    }
+    free(old_data);
+    return finish(s, st);
+}
+
+/* Runs a write of at most one row; STORE_NOT_FOUND when no row changed. */
+static enum store_status write_one_row(struct store *s, enum stmt id)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc = sqlite3_step(st);
+    stmt_done(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, stmt_sql[id]);
+    return sqlite3_changes(s->db) > 0 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+enum store_status store_device_delete(struct store *s, const char *deviceid)
+{
+    bind_text(stmt(s, STMT_DEVICE_DELETE), 1, deviceid);
+    return write_one_row(s, STMT_DEVICE_DELETE);
+}
+
+enum store_status store_device_set_key(struct store *s, const char *deviceid, const char *key)
+{
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_SET_KEY);
+    bind_text(st, 1, deviceid);
+    bind_text(st, 2, key);
+    return write_one_row(s, STMT_DEVICE_SET_KEY);
+}
+
+enum store_status store_device_list(struct store *s, const struct device_filter *f, store_device_fn fn,
+                                    void *user_data, int *count)
+{
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_LIST);
+    bind_text(st, 1, f->after ? f->after : "");
+    bind_text(st, 2, f->state);
+    if (f->online >= 0)
+        sqlite3_bind_int(st, 3, f->online);
+    sqlite3_bind_int64(st, 4, f->now);
+    sqlite3_bind_int64(st, 5, f->default_interval);
+    bind_text(st, 6, f->q);
+    sqlite3_bind_int(st, 7, f->limit);
+    enum store_status result = device_rows(s, STMT_DEVICE_LIST, fn, user_data, count);
+    return result == STORE_NOT_FOUND ? STORE_OK : result;
+}
+
+/* Runs a statement returning one row of integers into out[0..n). */
+static enum store_status read_counts(struct store *s, enum stmt id, int64_t *out, int n)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        for (int i = 0; i < n; i++)
+            out[i] = sqlite3_column_int64(st, i);
+    stmt_done(st);
+    return rc == SQLITE_ROW ? STORE_OK : fail(s, stmt_sql[id]);
+}
+
+enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,
+                              struct store_stats *out)
+{
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_STATS);
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, default_interval);
+    int64_t devices[3];
+    enum store_status result = read_counts(s, STMT_DEVICE_STATS, devices, 3);
+    if (result == STORE_OK)
+        result = read_counts(s, STMT_TELEMETRY_COUNT, &out->readings, 1);
+    out->devices = devices[0];
+    out->pending = devices[1];
+    out->online = devices[2];
+    return result;
+}
+
+enum store_status store_token_add(struct store *s, const char *name,
+                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
+{
+    sqlite3_stmt *st = stmt(s, STMT_TOKEN_ADD);
+    bind_text(st, 1, name);
+    sqlite3_bind_blob(st, 2, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    int rc = sqlite3_step(st);
+    int extended = sqlite3_extended_errcode(s->db);
+    stmt_done(st);
+    if (rc == SQLITE_DONE)
+        return STORE_OK;
+    if (extended == SQLITE_CONSTRAINT_PRIMARYKEY || extended == SQLITE_CONSTRAINT_UNIQUE)
+        return STORE_EXISTS;
+    return fail(s, "add token");
+}
+
+enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN])
+{
+    sqlite3_stmt *st = stmt(s, STMT_TOKEN_CHECK);
+    sqlite3_bind_blob(st, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    stmt_done(st);
+    if (rc == SQLITE_ROW)
+        return STORE_OK;
+    return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "check token");
+}
+
+enum store_status store_token_list(struct store *s, store_token_fn fn, void *user_data)
+{
+    sqlite3_stmt *st = stmt(s, STMT_TOKEN_LIST);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(column_text(st, 0), sqlite3_column_int64(st, 1), user_data);
+    stmt_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "list tokens");
+}
+
+enum store_status store_token_revoke(struct store *s, const char *name)
+{
+    bind_text(stmt(s, STMT_TOKEN_REVOKE), 1, name);
+    return write_one_row(s, STMT_TOKEN_REVOKE);
+}

@@ -1,0 +1,25 @@
+/* The rules every value from outside must meet before it reaches a handler or the database. */
+#ifndef PROVD_VALIDATE_H
+#define PROVD_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DEVICE_ID_MAX 64     /* characters of [A-Za-z0-9._:-] */
+#define SSID_MAX 32          /* bytes: the 802.11 limit */
+#define NAME_MAX_CHARS 64    /* Unicode characters */
+#define DATA_MAX 8192        /* bytes of configuration JSON */
+#define POLL_INTERVAL_MIN 5
+#define POLL_INTERVAL_MAX 86400
+
+bool valid_device_id(const char *id);
+bool valid_ipaddr(const char *text);
+bool valid_ssid(const char *ssid, size_t len);
+/* At most NAME_MAX_CHARS characters of valid UTF-8, none of them control characters. */
+bool valid_name(const char *name, size_t len);
+bool valid_state(const char *state);
+/* A whole decimal number from min to max, nothing else in the text. */
+bool parse_int_range(const char *text, int64_t min, int64_t max, int64_t *out);
+
+#endif

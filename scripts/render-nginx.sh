@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Writes nginx.conf with its @NAME@ values filled in from the environment (see the defaults
+# below). Values are checked to hold only safe characters, since they land in nginx syntax.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+: "${RUN_DIR:?RUN_DIR is required}" "${SOCKET:?SOCKET is required}" "${PORT:?PORT is required}"
+WWW_DIR=${WWW_DIR:-$top/www}
+CORS_ORIGIN=${CORS_ORIGIN:-*}
+DEVICE_RATE=${DEVICE_RATE:-10r/s}
+DEVICE_BURST=${DEVICE_BURST:-50}
+NGINX_WORKERS=${NGINX_WORKERS:-auto}
+ACCESS_LOG=${ACCESS_LOG:-off}
+# nginx as root would run its workers as nobody, who cannot reach our files: say who they run as.
+USER_LINE=""
+[ "$(id -u)" -eq 0 ] && USER_LINE="user ${NGINX_USER:-root};"
+
+check() {
+    local name=$1 value=$2 pattern=$3
+    if [[ ! "$value" =~ $pattern ]]; then
+        echo "render-nginx: $name=\"$value\" has characters nginx.conf cannot take" >&2
+        exit 1
+    fi
+}
+check RUN_DIR "$RUN_DIR" '^/[A-Za-z0-9._/+-]+$'
+check SOCKET "$SOCKET" '^/[A-Za-z0-9._/+-]+$'
+check WWW_DIR "$WWW_DIR" '^/[A-Za-z0-9._/+-]+$'
+check PORT "$PORT" '^[0-9]{1,5}$'
+check CORS_ORIGIN "$CORS_ORIGIN" '^(\*|https?://[A-Za-z0-9.:-]+)$'
+check DEVICE_RATE "$DEVICE_RATE" '^[0-9]+r/[sm]$'
+check DEVICE_BURST "$DEVICE_BURST" '^[0-9]+$'
+check NGINX_WORKERS "$NGINX_WORKERS" '^(auto|[0-9]+)$'
+check ACCESS_LOG "$ACCESS_LOG" '^(off|/[A-Za-z0-9._/+-]+)$'
+
+sed -e "s|@USER_LINE@|$USER_LINE|" \
+    -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@SOCKET@|$SOCKET|g" -e "s|@PORT@|$PORT|g" \
+    -e "s|@WWW_DIR@|$WWW_DIR|g" -e "s|@CORS_ORIGIN@|$CORS_ORIGIN|g" \
+    -e "s|@DEVICE_RATE@|$DEVICE_RATE|g" -e "s|@DEVICE_BURST@|$DEVICE_BURST|g" \
+    -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" -e "s|@ACCESS_LOG@|$ACCESS_LOG|g" \
+    "$top/nginx.conf"
