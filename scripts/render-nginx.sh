@@ -10,9 +10,10 @@ DEVICE_RATE=${DEVICE_RATE:-10r/s}
 DEVICE_BURST=${DEVICE_BURST:-50}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
 ACCESS_LOG=${ACCESS_LOG:-off}
-# nginx as root would run its workers as nobody, who cannot reach our files: say who they run as.
+LISTEN=${LISTEN:-127.0.0.1}
+NGINX_USER=${NGINX_USER:-}   # a master started as root runs its workers as this user
 USER_LINE=""
-[ "$(id -u)" -eq 0 ] && USER_LINE="user ${NGINX_USER:-root};"
+[ -n "$NGINX_USER" ] && USER_LINE="user $NGINX_USER;"
 
 check() {
     local name=$1 value=$2 pattern=$3
@@ -25,6 +26,8 @@ check RUN_DIR "$RUN_DIR" '^/[A-Za-z0-9._/+-]+$'
 check SOCKET "$SOCKET" '^/[A-Za-z0-9._/+-]+$'
 check WWW_DIR "$WWW_DIR" '^/[A-Za-z0-9._/+-]+$'
 check PORT "$PORT" '^[0-9]{1,5}$'
+check LISTEN "$LISTEN" '^([0-9.]+|\[[0-9a-fA-F:]+\])$'
+check NGINX_USER "$NGINX_USER" '^[a-z_][a-z0-9_-]*$|^$'
 check CORS_ORIGIN "$CORS_ORIGIN" '^(\*|https?://[A-Za-z0-9.:-]+)$'
 check DEVICE_RATE "$DEVICE_RATE" '^[0-9]+r/[sm]$'
 check DEVICE_BURST "$DEVICE_BURST" '^[0-9]+$'
@@ -32,7 +35,7 @@ check NGINX_WORKERS "$NGINX_WORKERS" '^(auto|[0-9]+)$'
 check ACCESS_LOG "$ACCESS_LOG" '^(off|/[A-Za-z0-9._/+-]+)$'
 
 sed -e "s|@USER_LINE@|$USER_LINE|" \
-    -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@SOCKET@|$SOCKET|g" -e "s|@PORT@|$PORT|g" \
+    -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@SOCKET@|$SOCKET|g" -e "s|@PORT@|$PORT|g" -e "s|@LISTEN@|$LISTEN|g" \
     -e "s|@WWW_DIR@|$WWW_DIR|g" -e "s|@CORS_ORIGIN@|$CORS_ORIGIN|g" \
     -e "s|@DEVICE_RATE@|$DEVICE_RATE|g" -e "s|@DEVICE_BURST@|$DEVICE_BURST|g" \
     -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" -e "s|@ACCESS_LOG@|$ACCESS_LOG|g" \

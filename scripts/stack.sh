@@ -15,6 +15,8 @@ export RUN_DIR=$DATA_DIR/run
 export SOCKET=$RUN_DIR/provd.sock
 export PORT
 export PROVD_DB=$DATA_DIR/provd.sqlite3
+# nginx started by root would run its workers as nobody, who cannot reach these files.
+[ "$(id -u)" -eq 0 ] && export NGINX_USER=root
 say() { [ "${QUIET:-0}" = 1 ] || echo "$@"; }
 
 if [ -e "$RUN_DIR/nginx.pid" ] && kill -0 "$(cat "$RUN_DIR/nginx.pid")" 2>/dev/null; then

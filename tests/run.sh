@@ -24,12 +24,14 @@ count() {
 # TAP from cmocka: top-level "ok"/"not ok" lines.
 run_tap() {
     local name=$1; shift
-    local log="$logs/$name.log"
+    local log="$logs/${name//\//-}.log"
     CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$log" 2>&1; local st=$?
     local p f s
     s=$(grep -cE '^ok .*# (SKIP|skip)' "$log")
     p=$(( $(grep -cE '^ok ' "$log") - s ))
     f=$(grep -cE '^not ok ' "$log")
+    # A binary that ran no test at all proves nothing: count it as a failure.
+    [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ] && f=1
     count "$name" "$log" "$st" "$p" "$f" "$s"
 }
 

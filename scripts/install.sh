@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `make install`: binaries, the admin page, the schema, the nginx configuration and the systemd
+# units under DESTDIR/PREFIX. Without DESTDIR, as root, it also creates the provd system user.
+#   LISTEN (0.0.0.0) and PORT (8080): where the installed nginx listens.
+set -euo pipefail
+destdir=${1:-}
+prefix=${2:-/usr/local}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+install -d "$destdir$prefix/bin" "$destdir$prefix/lib/provd" "$destdir$prefix/share/provd" \
+    "$destdir/etc/provd" "$destdir/lib/systemd/system"
+install -m 0755 build/provctl "$destdir$prefix/bin/provctl"
+install -m 0755 build/provd "$destdir$prefix/lib/provd/provd"
+cp -r www "$destdir$prefix/share/provd/"
+cp -r db "$destdir$prefix/share/provd/schema"
+rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/schema/"*.sqlite3*
+
+RUN_DIR=/run/provd-nginx SOCKET=/run/provd/provd.sock WWW_DIR="$prefix/share/provd/www" \
+    LISTEN=${LISTEN:-0.0.0.0} PORT=${PORT:-8080} NGINX_USER= \
+    scripts/render-nginx.sh > "$destdir/etc/provd/nginx.conf"
+for unit in cgi-bin/provd.service cgi-bin/provd-nginx.service; do
+    sed "s|@PREFIX@|$prefix|g" "$unit" > "$destdir/lib/systemd/system/$(basename "$unit")"
+done
+
+if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ]; then
+    id provd >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin provd
+    command -v systemctl >/dev/null && systemctl daemon-reload 2>/dev/null || true
+fi
+cat <<MSG
+installed under $destdir$prefix. Next:
+  systemctl enable --now provd provd-nginx
+  sudo -u provd PROVD_DB=/var/lib/provd/provd.sqlite3 $prefix/bin/provctl token create admin
+MSG
