@@ -62,7 +62,9 @@ if make --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="-O1 -g" \
         [ -x "$f" ] || continue
         name=$(basename "$f")
         corpus=$(mktemp -d)
-        [ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
+        for seeds in tests/fuzz/corpus/"$name" */fuzz/corpus/"$name"; do
+            [ -d "$seeds" ] && cp -r "$seeds/." "$corpus/"
+        done
         log="$logs/fuzz-$name.log"
         "$f" -max_total_time="$FUZZ_SECONDS" -timeout=5 -rss_limit_mb=1024 "$corpus" >"$log" 2>&1; st=$?
         rm -rf "$corpus"
@@ -71,6 +73,11 @@ if make --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="-O1 -g" \
 else
     count "fuzz/build" "$fuzzlog" 1 0 1 0
 fi
+
+# The firmware core must cross-compile for the ESP8266 with every warning an error.
+log="$logs/esp8266.log"
+if make --no-print-directory esp8266 >"$log" 2>&1; then count "esp8266/cross-compile" "$log" 0 1 0 0
+else count "esp8266/cross-compile" "$log" 1 0 1 0; fi
 
 # Node suites (integration through real nginx + provd; browser tests later): one runner each.
 for dir in tests/integration; do

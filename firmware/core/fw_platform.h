@@ -1,0 +1,57 @@
+/* fw_platform.h: what the portable firmware core needs from the device it runs on.
+ * A port fills one struct fw_platform (function pointers + user_data); the core calls nothing else. */
+#ifndef FW_PLATFORM_H
+#define FW_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* fw_http_response.status for "no HTTP answer at all" (DNS, connect, timeout, reset). */
+#define FW_HTTP_NETWORK_ERROR (-1)
+
+struct fw_http_header {
+    const char *name;
+    const char *value;
+};
+
+/* One request. Every pointer stays valid until the host calls fw_http_done() for it. */
+struct fw_http_request {
+    const char *method;                  /* "GET" or "POST" */
+    const char *path;                    /* absolute path with query, e.g. "/api/devices/ab12" */
+    const struct fw_http_header *headers;
+    size_t n_headers;
+    const char *body;                    /* NULL for none */
+    size_t body_len;
+    char *resp_body;                     /* the host writes the response body here ... */
+    size_t resp_cap;                     /* ... at most this many bytes */
+};
+
+struct fw_http_response {
+    int status;       /* HTTP status code, or FW_HTTP_NETWORK_ERROR */
+    size_t body_len;  /* full length of the body; more than resp_cap means it did not fit */
+};
+
+enum fw_log_level { FW_LOG_ERROR, FW_LOG_WARN, FW_LOG_INFO, FW_LOG_DEBUG };
+
+/* Functions returning int return 0 on success and -1 on failure. */
+struct fw_platform {
+    void *user_data;
+    /* Starts a request and returns; the host later (or before returning) hands the answer to
+     * fw_http_done(). -1 means it could not even start: the core treats it as a network error. */
+    int (*http_start)(void *user_data, const struct fw_http_request *req);
+    int (*random)(void *user_data, uint8_t *buf, size_t len);
+    /* AES-CBC without padding (the core pads): len is a multiple of 16; key_len 16, 24 or 32. */
+    int (*aes_cbc_encrypt)(void *user_data, const uint8_t *key, size_t key_len, const uint8_t iv[16],
+                           const uint8_t *in, size_t len, uint8_t *out);
+    /* AES-128-GCM with a 16-byte tag. */
+    int (*aes_gcm_encrypt)(void *user_data, const uint8_t key[16], const uint8_t nonce[12],
+                           const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
+                           uint8_t *out, uint8_t tag[16]);
+    /* A small persistent record (a few bytes, e.g. one flash sector slot or an RTC/NVS entry).
+     * store_read returns the record's length, or -1 when there is none. */
+    int (*store_read)(void *user_data, uint8_t *buf, size_t cap);
+    int (*store_write)(void *user_data, const uint8_t *buf, size_t len);
+    void (*log)(void *user_data, enum fw_log_level level, const char *msg); /* may be NULL */
+};
+
+#endif

@@ -1,0 +1,52 @@
+# firmware/firmware.mk: the portable device core (firmware/core), its cmocka tests over a scripted
+# platform, the JSON reader's fuzzer, and a strict C99 check of the core (included by the Makefile).
+
+FW_CORE_SRC := $(wildcard firmware/core/*.c)
+FW_CORE_HDR := $(wildcard firmware/core/*.h)
+FW_CORE_OBJ := $(FW_CORE_SRC:%.c=$(BUILD)/obj/%.o)
+FW_SCRIPT_OBJ := $(BUILD)/obj/firmware/tests/fw_script.o
+FW_TESTS := $(patsubst firmware/tests/%.c,$(BUILD)/tests/%,$(wildcard firmware/tests/test_fw_*.c))
+# The core is built as gnu11 with the rest; this proves it is also plain C99 (what the device
+# toolchains are promised).
+FW_C99_OK := $(BUILD)/firmware/c99.ok
+
+UNIT_TESTS += $(FW_TESTS)
+FUZZERS += $(BUILD)/fuzz/fuzz_fw_json
+
+.PHONY: fw-c99
+fw-c99: $(FW_C99_OK)
+
+# Tests and the fuzzer include the core's headers by name.
+$(BUILD)/obj/firmware/tests/%.o $(BUILD)/obj/firmware/fuzz/%.o: ALL_CFLAGS += -Ifirmware/core
+
+$(FW_C99_OK): $(FW_CORE_SRC) $(FW_CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) -std=c99 -pedantic $(WARN) -fsyntax-only $(FW_CORE_SRC)
+	@touch $@
+
+$(FW_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/firmware/tests/%.o $(FW_SCRIPT_OBJ) $(FW_CORE_OBJ) | $(FW_C99_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka -lcrypto
+
+$(BUILD)/fuzz/fuzz_fw_json: $(BUILD)/obj/firmware/fuzz/fuzz_fw_json.o $(FW_CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -fsanitize=fuzzer -o $@ $^
+
+# `make esp8266`: the core cross-compiled for the device with Debian's gcc-xtensa-lx106 and
+# picolibc-xtensa-lx106-elf (no vendor SDK needed), as objects and one archive for an SDK build.
+ESP_CC := xtensa-lx106-elf-gcc
+ESP_AR := xtensa-lx106-elf-ar
+ESP_CFLAGS := --specs=/usr/lib/xtensa-lx106-elf/picolibc.specs -std=c99 -pedantic $(WARN) -Os \
+              -mlongcalls -ffunction-sections -fdata-sections
+ESP_OBJ := $(FW_CORE_SRC:firmware/core/%.c=$(BUILD)/esp8266/%.o)
+
+.PHONY: esp8266
+esp8266: $(BUILD)/esp8266/libfwcore.a
+
+$(ESP_OBJ): $(BUILD)/esp8266/%.o: firmware/core/%.c $(FW_CORE_HDR)
+	@mkdir -p $(@D)
+	$(ESP_CC) $(ESP_CFLAGS) -c $< -o $@
+
+$(BUILD)/esp8266/libfwcore.a: $(ESP_OBJ)
+	@rm -f $@
+	$(ESP_AR) rcs $@ $^

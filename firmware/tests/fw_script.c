@@ -1,0 +1,262 @@
+/* fw_script.c: the scripted platform behind the firmware unit tests. Requests are checked
+ * against the transcript with cmocka asserts; AES comes from OpenSSL, independent of the core. */
+#include "fw_script.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+void script_init(struct script *s, uint32_t seed)
+{
+    memset(s, 0, sizeof *s);
+    s->rng = seed ? seed : 1;
+    s->record_len = -1;
+    s->now = 1000;
+}
+
+void script_set_steps(struct script *s, const struct script_step *steps, size_t n)
+{
+    assert_true(n <= SCRIPT_MAX_STEPS);
+    s->steps = steps;
+    s->n_steps = n;
+    s->next = 0;
+}
+
+static const char *header(const struct fw_http_request *req, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < req->n_headers; i++)
+        if (strcmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+static int http_start(void *user_data, const struct fw_http_request *req)
+{
+    struct script *s = user_data;
+    const struct script_step *st;
+    size_t body_len;
+
+    if (s->next >= s->n_steps)
+        fail_msg("unexpected request %s %s after the transcript's end", req->method, req->path);
+    st = &s->steps[s->next];
+    assert_string_equal(req->method, st->method);
+    assert_string_equal(req->path, st->path);
+    if (st->if_none_match)
+        assert_string_equal(header(req, "If-None-Match"), st->if_none_match);
+    else
+        assert_null(header(req, "If-None-Match"));
+    assert_true(req->body_len < FW_TX_MAX);
+    memcpy(s->sent[s->next], req->body ? req->body : "", req->body_len);
+    s->sent[s->next][req->body_len] = '\0';
+    if (st->body)
+        assert_string_equal(s->sent[s->next], st->body);
+    if (req->body)
+        assert_string_equal(header(req, "Content-Type"), "application/json");
+    s->started_at[s->next++] = s->now;
+    if (st->status == SCRIPT_START_FAILS)
+        return -1;
+
+    body_len = st->resp_body ? strlen(st->resp_body) : 0;
+    memcpy(req->resp_body, st->resp_body ? st->resp_body : "",
+           body_len < req->resp_cap ? body_len : req->resp_cap);
+    s->answer.status = st->status;
+    s->answer.body_len = body_len;
+    if (s->sync)
+        assert_int_equal(fw_http_done(s->ctx, &s->answer), 0);
+    else
+        s->answer_pending = true;
+    return 0;
+}
+
+static int rng(void *user_data, uint8_t *buf, size_t len)
+{
+    struct script *s = user_data;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        s->rng ^= s->rng << 13;
+        s->rng ^= s->rng >> 17;
+        s->rng ^= s->rng << 5;
+        buf[i] = (uint8_t)s->rng;
+    }
+    return 0;
+}
+
+static const EVP_CIPHER *cbc_cipher(size_t key_len)
+{
+    return key_len == 16 ? EVP_aes_128_cbc() : key_len == 24 ? EVP_aes_192_cbc() : EVP_aes_256_cbc();
+}
+
+static int aes_cbc(void *user_data, const uint8_t *key, size_t key_len, const uint8_t iv[16],
+                   const uint8_t *in, size_t len, uint8_t *out)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n = 0, fin = 0, ok;
+
+    ok = !((struct script *)user_data)->crypto_fails && c &&
+         EVP_EncryptInit_ex(c, cbc_cipher(key_len), NULL, key, iv) == 1 &&
+         EVP_CIPHER_CTX_set_padding(c, 0) == 1 &&
+         EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 &&
+         EVP_EncryptFinal_ex(c, out + n, &fin) == 1 && (size_t)(n + fin) == len;
+    EVP_CIPHER_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
+static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12],
+                   const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
+                   uint8_t *out, uint8_t tag[16])
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n = 0, fin = 0, ok;
+
+    ok = !((struct script *)user_data)->crypto_fails && c &&
+         EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, nonce) == 1 &&
+         EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len) == 1 &&
+         EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 &&
+         EVP_EncryptFinal_ex(c, out + n, &fin) == 1 &&
+         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+    EVP_CIPHER_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
+static int store_read(void *user_data, uint8_t *buf, size_t cap)
+{
+    struct script *s = user_data;
+
+    if (s->record_len < 0 || (size_t)s->record_len > cap)
+        return -1;
+    memcpy(buf, s->record, (size_t)s->record_len);
+    return s->record_len;
+}
+
+static int store_write(void *user_data, const uint8_t *buf, size_t len)
+{
+    struct script *s = user_data;
+
+    if (s->store_fails || len > sizeof s->record)
+        return -1;
+    memcpy(s->record, buf, len);
+    s->record_len = (int)len;
+    s->writes++;
+    return 0;
+}
+
+static void log_msg(void *user_data, enum fw_log_level level, const char *msg)
+{
+    (void)user_data;
+    print_message("# fw[%d]: %s\n", (int)level, msg);
+}
+
+struct fw_platform script_platform(struct script *s)
+{
+    struct fw_platform p = { s, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_msg };
+
+    return p;
+}
+
+static int apply_config(void *user_data, uint32_t cfgsn, const char *data, size_t len)
+{
+    struct script *s = user_data;
+    unsigned i = s->apply_calls++;
+
+    assert_true(i < SCRIPT_MAX_CALLS);
+    assert_int_equal(strlen(data), len); /* NUL-terminated right after the value */
+    assert_true(len < sizeof s->applied_data[i]);
+    memcpy(s->applied_data[i], data, len + 1);
+    s->applied_cfgsn[i] = cfgsn;
+    return s->apply_rc[i];
+}
+
+static void on_event(void *user_data, enum fw_event ev)
+{
+    struct script *s = user_data;
+
+    s->events[ev]++;
+}
+
+struct fw_app script_app(struct script *s)
+{
+    struct fw_app a = { s, apply_config, on_event };
+
+    return a;
+}
+
+void script_key(uint8_t *key, size_t key_len)
+{
+    size_t i;
+
+    for (i = 0; i < key_len; i++)
+        key[i] = (uint8_t)i;
+}
+
+struct fw_ctx *script_device(struct script *s, enum fw_envelope_version version, size_t key_len)
+{
+    struct fw_platform plat = script_platform(s);
+    struct fw_app app = script_app(s);
+    struct fw_config cfg = { SCRIPT_DEVICE_ID, "10.0.0.7", "lab", { version, { 0 }, key_len }, 0, 0 };
+
+    script_key(cfg.key.key, key_len);
+    s->ctx = fw_new(&cfg, &plat, &app);
+    assert_non_null(s->ctx);
+    return s->ctx;
+}
+
+void script_start(struct script *s, const struct script_step *steps, size_t n)
+{
+    script_set_steps(s, steps, n);
+    script_device(s, FW_ENVELOPE_V2, 16);
+}
+
+void script_run(struct script *s)
+{
+    int guard;
+
+    for (guard = 0; guard < 10000; guard++) {
+        uint64_t wake = fw_step(s->ctx, s->now);
+
+        if (s->answer_pending) {
+            s->answer_pending = false;
+            assert_int_equal(fw_http_done(s->ctx, &s->answer), 0);
+            continue;
+        }
+        if (s->next == s->n_steps)
+            return;
+        if (wake == FW_NEVER)
+            fail_msg("client stopped after %zu of %zu requests", s->next, s->n_steps);
+        assert_true(wake >= s->now);
+        s->now = wake;
+    }
+    fail_msg("transcript not finished");
+}
+
+int fw_test_setup(void **state)
+{
+    struct script *s = calloc(1, sizeof *s);
+
+    if (!s)
+        return -1;
+    script_init(s, 0x9e3779b9u);
+    *state = s;
+    return 0;
+}
+
+int fw_test_teardown(void **state)
+{
+    struct script *s = *state;
+
+    fw_free(s->ctx);
+    free(s);
+    return 0;
+}
+
+void script_play(struct script *s, const struct script_step *steps, size_t n)
+{
+    script_start(s, steps, n);
+    script_run(s);
+}

@@ -1,0 +1,86 @@
+/* fw_script.h: a scripted platform for the firmware core's unit tests: HTTP transcripts (expected
+ * request -> canned answer), a seeded RNG, OpenSSL AES, in-memory storage and a test clock. */
+#ifndef FW_SCRIPT_H
+#define FW_SCRIPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fw_client.h"
+
+#define SCRIPT_MAX_STEPS 256
+#define SCRIPT_MAX_CALLS 8
+#define SCRIPT_DEVICE_ID "a4:cf:12:00:00:01"
+#define SCRIPT_DEV_PATH "/api/devices/" SCRIPT_DEVICE_ID
+
+/* Transcript lines for the usual exchanges. */
+#define SCRIPT_REGISTER(status) \
+    { "POST", SCRIPT_DEV_PATH, NULL, "{\"ipaddr\":\"10.0.0.7\",\"ssid\":\"lab\"}", status, NULL }
+#define SCRIPT_POLL(applied, status, resp) \
+    { "GET", SCRIPT_DEV_PATH "?cfgsn=" #applied, "\"" #applied "\"", NULL, status, resp }
+#define SCRIPT_TELEMETRY(status) { "POST", SCRIPT_DEV_PATH "/telemetry", NULL, NULL, status, NULL }
+
+/* script_step.status: http_start() itself fails (no socket, no memory) and answers nothing. */
+#define SCRIPT_START_FAILS (-2)
+
+/* One exchange. NULL expectations are not checked, except if_none_match: NULL means absent. */
+struct script_step {
+    const char *method;
+    const char *path;
+    const char *if_none_match;
+    const char *body;
+    int status;              /* the answer, FW_HTTP_NETWORK_ERROR or SCRIPT_START_FAILS */
+    const char *resp_body;   /* NULL: empty */
+};
+
+struct script {
+    const struct script_step *steps;
+    size_t n_steps;
+    size_t next;                              /* requests served so far */
+    bool sync;                                /* answer from inside http_start() */
+    uint64_t now;
+    uint64_t started_at[SCRIPT_MAX_STEPS];    /* the clock when each request started */
+    char sent[SCRIPT_MAX_STEPS][FW_TX_MAX];   /* each request's body */
+    struct fw_ctx *ctx;
+    bool answer_pending;
+    struct fw_http_response answer;
+
+    uint32_t rng;                             /* xorshift state, never 0 */
+    uint8_t record[64];
+    int record_len;                           /* -1: nothing stored */
+    unsigned writes;
+    bool store_fails;
+    bool crypto_fails;
+
+    int apply_rc[SCRIPT_MAX_CALLS];           /* what apply_config returns, call by call */
+    unsigned apply_calls;
+    uint32_t applied_cfgsn[SCRIPT_MAX_CALLS];
+    char applied_data[SCRIPT_MAX_CALLS][128];
+    unsigned events[FW_EV_RETRY + 1];
+};
+
+/* Empty storage, a seeded RNG, no steps. */
+void script_init(struct script *s, uint32_t seed);
+void script_set_steps(struct script *s, const struct script_step *steps, size_t n);
+struct fw_platform script_platform(struct script *s);
+struct fw_app script_app(struct script *s);
+/* fw_new() with this script's platform and app; the test device's id, ipaddr "10.0.0.7" and
+ * ssid "lab"; key: bytes 0..key_len-1. */
+struct fw_ctx *script_device(struct script *s, enum fw_envelope_version version, size_t key_len);
+/* script_set_steps() and a v2 device with a 16-byte key. */
+void script_start(struct script *s, const struct script_step *steps, size_t n);
+/* script_start() and script_run(). */
+void script_play(struct script *s, const struct script_step *steps, size_t n);
+/* Drives fw_step(), answering and advancing the clock, until every step has been served and
+ * its answer handled. */
+void script_run(struct script *s);
+/* cmocka fixtures: each test gets a fresh script in *state; its device is freed afterwards,
+ * even when an assertion failed. */
+int fw_test_setup(void **state);
+int fw_test_teardown(void **state);
+#define FW_TEST(f) cmocka_unit_test_setup_teardown(f, fw_test_setup, fw_test_teardown)
+/* The test key, for decrypting what the device sent. */
+void script_key(uint8_t *key, size_t key_len);
+
+#endif
