@@ -7,7 +7,7 @@ CFLAGS   ?= -O2 -g
 SANFLAGS ?=
 PKGS     := json-c sqlite3 libcrypto
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Werror
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -Ilib -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -Ilib -Icgi-bin -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
 LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -28,6 +28,8 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps run test unit-tests fuzzers install clean node-deps
+# Objects are kept between builds even when only a test or fuzzer used them.
+.SECONDARY:
 all: $(PROGRAMS)
 
 include $(wildcard */*.mk)

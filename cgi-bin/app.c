@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "secret.h"
 #include "validate.h"
 
 static const char *env_or(const char *name, const char *fallback)
@@ -33,6 +34,20 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
     if (!parse_int_range(interval, POLL_INTERVAL_MIN, POLL_INTERVAL_MAX, &c->poll_interval)) {
         snprintf(err, err_len, "PROVD_POLL_INTERVAL must be whole seconds from %d to %d", POLL_INTERVAL_MIN,
                  POLL_INTERVAL_MAX);
+        return false;
+    }
+
+    c->fleet_key = getenv("PROVD_FLEET_KEY");
+    if (c->fleet_key && !*c->fleet_key)
+        c->fleet_key = NULL;
+    if (c->fleet_key && !secret_valid_device_key(c->fleet_key)) {
+        snprintf(err, err_len, "PROVD_FLEET_KEY must be 1-%d bytes of UTF-8 text without control characters", SECRET_MAX_LEN);
+        return false;
+    }
+
+    const char *retention = env_or("PROVD_RETENTION_DAYS", "0");
+    if (!parse_int_range(retention, 0, 36500, &c->retention_days)) {
+        snprintf(err, err_len, "PROVD_RETENTION_DAYS must be whole days from 0 (keep all) to 36500");
         return false;
     }
     return true;

@@ -11,12 +11,15 @@ struct config {
     const char *db_path;                   /* PROVD_DB */
     enum registration_policy registration; /* PROVD_REGISTRATION: approve (default), open, closed */
     int64_t poll_interval;                 /* PROVD_POLL_INTERVAL: seconds, default 60 */
+    const char *fleet_key;                 /* PROVD_FLEET_KEY: the secret of devices without one; NULL: none */
+    int64_t retention_days;                /* PROVD_RETENTION_DAYS: readings older are pruned; 0: kept */
 };
 
 struct app {
     struct config config;
     struct store *store;
     int64_t (*now)(void); /* Unix seconds; tests set their own clock */
+    unsigned readings_since_prune;
 };
 
 /* Reads PROVD_* from the environment; false with the reason in err when a value is invalid. */
@@ -37,6 +40,8 @@ void handle_device_get(struct app *app, const struct request *req, struct respon
 void handle_device_update(struct app *app, const struct request *req, struct response *res);
 void handle_device_delete(struct app *app, const struct request *req, struct response *res);
 void handle_device_new_key(struct app *app, const struct request *req, struct response *res);
+void handle_telemetry_post(struct app *app, const struct request *req, struct response *res);
+void handle_telemetry_get(struct app *app, const struct request *req, struct response *res);
 
 /* Admin authentication (auth.c): true when the request carries a valid admin token;
  * otherwise res holds the 401 to send. */

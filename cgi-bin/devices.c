@@ -201,7 +201,7 @@ static bool parse_if_match(const char *header, int64_t *cfgsn)
  * creates one (the only way a device gets in when registration is closed). */
 void handle_device_update(struct app *app, const struct request *req, struct response *res)
 {
-    enum { NAME, DATA, STATE, POLL_INTERVAL, CFGSN, FIELD_COUNT };
+    enum { NAME, DATA, STATE, POLL_INTERVAL, CFGSN, SEQN_RESET, FIELD_COUNT };
     static const struct field fields[FIELD_COUNT] = {
         [NAME] = {"name", FIELD_STRING, false, check_name,
                   "must be at most 64 characters of UTF-8 text without control characters"},
@@ -210,6 +210,7 @@ void handle_device_update(struct app *app, const struct request *req, struct res
         [POLL_INTERVAL] = {"poll_interval", FIELD_INT, true, check_poll_interval,
                            "must be from 5 to 86400 seconds (null: the server's default)"},
         [CFGSN] = {"cfgsn", FIELD_INT, false, check_cfgsn, "must be a non-negative integer"},
+        [SEQN_RESET] = {"seqn_reset", FIELD_BOOL, false, NULL, NULL},
     };
     struct field_value v[FIELD_COUNT];
     struct fields body;
@@ -229,6 +230,7 @@ void handle_device_update(struct app *app, const struct request *req, struct res
     u.set_poll_interval = v[POLL_INTERVAL].present;
     u.poll_interval = v[POLL_INTERVAL].is_null ? 0 : v[POLL_INTERVAL].num;
     u.cfgsn = v[CFGSN].present ? v[CFGSN].num : -1;
+    u.seqn_reset = v[SEQN_RESET].flag;
 
     struct found f = {app, req, res, 200};
     enum store_status st = store_device_update(app->store, req->deviceid, &u, app->now(), send_device, &f);

@@ -22,6 +22,7 @@ void response_free(struct response *res)
 void response_reset(struct response *res)
 {
     res->status = 500;
+    res->streaming = false;
     res->headers_len = 0;
     res->headers[0] = '\0';
     res->body_len = 0;
@@ -45,22 +46,38 @@ void response_header(struct response *res, const char *name, const char *format,
     res->headers_len += n + m + 2;
 }
 
-static void set_body(struct response *res, const char *data, size_t len)
+/* Makes room for len more body bytes; false (and a 500) when memory runs out. */
+static bool body_reserve(struct response *res, size_t len)
 {
-    if (len + 1 > res->body_cap) {
-        size_t cap = len + 1 > 4096 ? len + 1 : 4096;
+    if (res->body_len + len + 1 > res->body_cap) {
+        size_t cap = res->body_cap ? res->body_cap : 4096;
+        while (cap < res->body_len + len + 1)
+            cap *= 2;
         char *grown = realloc(res->body, cap);
         if (!grown) {
             res->status = 500;
             res->body_len = 0;
-            return;
+            return false;
         }
         res->body = grown;
         res->body_cap = cap;
     }
-    memcpy(res->body, data, len);
-    res->body[len] = '\0';
-    res->body_len = len;
+    return true;
+}
+
+static void append_body(struct response *res, const char *data, size_t len)
+{
+    if (!body_reserve(res, len))
+        return;
+    memcpy(res->body + res->body_len, data, len);
+    res->body_len += len;
+    res->body[res->body_len] = '\0';
+}
+
+static void set_body(struct response *res, const char *data, size_t len)
+{
+    res->body_len = 0;
+    append_body(res, data, len);
 }
 
 void response_json(struct response *res, int status, struct json_object *obj)
@@ -119,6 +136,38 @@ const char *http_reason(int status)
     case 503: return "Service Unavailable";
     default: return status < 500 ? "Client Error" : "Internal Server Error";
     }
+}
+
+void response_write_head(const struct response *res, const char *content_type,
+                         void (*put)(void *data, const char *bytes, size_t len), void *data)
+{
+    char line[160];
+    int n = snprintf(line, sizeof line, "Status: %d %s\r\n", res->status, http_reason(res->status));
+    put(data, line, (size_t)n);
+    if (content_type) {
+        n = snprintf(line, sizeof line, "Content-Type: %s\r\n", content_type);
+        put(data, line, (size_t)n);
+    }
+    put(data, res->headers, res->headers_len);
+    put(data, "\r\n", 2);
+}
+
+void response_stream_begin(struct response *res, int status, const char *content_type)
+{
+    res->status = status;
+    res->body_len = 0;
+    if (res->sink) {
+        response_write_head(res, content_type, res->sink, res->sink_data);
+        res->streaming = true;
+    }
+}
+
+void response_stream_write(struct response *res, const char *bytes, size_t len)
+{
+    if (res->streaming)
+        res->sink(res->sink_data, bytes, len);
+    else
+        append_body(res, bytes, len);
 }
 
 static int hex_value(char c)

@@ -22,12 +22,18 @@ struct request {
     const char *deviceid;      /* the {id} of the route, set (and validated) by the router */
 };
 
+/* Where a streamed response goes (the FastCGI output stream in provd); NULL: into body. */
+typedef void (*response_sink_fn)(void *sink_data, const char *bytes, size_t len);
+
 struct response {
     int status;
     char headers[1024];        /* extra header lines, each ending in \r\n */
     size_t headers_len;
     char *body;                /* owned; reused from one request to the next */
     size_t body_len, body_cap;
+    response_sink_fn sink;
+    void *sink_data;
+    bool streaming;            /* headers are out: the rest goes straight to the sink */
 };
 
 void response_init(struct response *res);
@@ -45,6 +51,14 @@ void response_ok(struct response *res, int status, const char *message);
 void response_error(struct response *res, int status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 const char *http_reason(int status);
+
+/* Streaming, for answers too large to hold (CSV exports): sends the status and headers, then
+ * each write goes out at once. Without a sink, everything collects in body (unit tests). */
+void response_stream_begin(struct response *res, int status, const char *content_type);
+void response_stream_write(struct response *res, const char *bytes, size_t len);
+/* The status line and headers as FastCGI wants them; content_type NULL: none. */
+void response_write_head(const struct response *res, const char *content_type,
+                         void (*put)(void *data, const char *bytes, size_t len), void *data);
 
 /* Query parameters: 1 and the decoded value in out; 0 when absent; -1 when malformed or
  * longer than out_len - 1 bytes. */

@@ -39,6 +39,11 @@ static bool read_body(FCGX_Request *fr, struct request *req, char *buf, struct r
     return true;
 }
 
+static void put_fcgi(void *stream, const char *bytes, size_t len)
+{
+    FCGX_PutStr(bytes, (int)len, stream);
+}
+
 static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct response *res)
 {
     struct request req = {
@@ -52,18 +57,18 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
     if (!req.query)
         req.query = "";
     response_reset(res);
+    res->sink = put_fcgi;
+    res->sink_data = fr->out;
     if (!req.method || !req.path)
         response_error(res, 400, "the web server sent no method or path (see nginx.conf)");
     else if (read_body(fr, &req, body_buf, res))
         router_dispatch(app, &req, res);
 
-    FCGX_FPrintF(fr->out, "Status: %d %s\r\n", res->status, http_reason(res->status));
+    if (res->streaming)
+        return; /* the handler wrote everything already */
+    response_write_head(res, res->body_len > 0 ? "application/json" : NULL, put_fcgi, fr->out);
     if (res->body_len > 0)
-        FCGX_PutS("Content-Type: application/json\r\n", fr->out);
-    FCGX_PutStr(res->headers, (int)res->headers_len, fr->out);
-    FCGX_PutS("\r\n", fr->out);
-    if (res->body_len > 0)
-        FCGX_PutStr(res->body, (int)res->body_len, fr->out);
+        put_fcgi(fr->out, res->body, res->body_len);
 }
 
 int main(int argc, char **argv)

@@ -25,7 +25,7 @@ static const char usage[] =
     "  token revoke NAME             delete an admin token\n"
     "  device list                   list devices: id, state, liveness, last seen, name\n"
     "  device key ID [--set SECRET]  give a device a new random telemetry key and print it,\n"
-    "                                or set SECRET (1-128 printable characters, no spaces)\n"
+    "                                or set SECRET (1-256 bytes of text; spaces are fine)\n"
     "\n"
     "Every command takes --help.\n";
 
@@ -162,7 +162,7 @@ static int run_device_key(struct store *s, char **argv, int argc)
     if (argc == 3 && strcmp(argv[1], "--set") == 0) {
         secret = argv[2];
         if (!secret_valid_device_key(secret)) {
-            fprintf(stderr, "provctl: SECRET must be 1-%d printable characters without spaces\n", SECRET_MAX_LEN);
+            fprintf(stderr, "provctl: SECRET must be 1-%d bytes of UTF-8 text without control characters\n", SECRET_MAX_LEN);
             return EXIT_USAGE;
         }
     } else if (argc != 1) {

@@ -25,6 +25,8 @@ static const struct route routes[] = {
     {"PUT", "/api/devices/{id}", ACCESS_ADMIN, handle_device_update},
     {"DELETE", "/api/devices/{id}", ACCESS_ADMIN, handle_device_delete},
     {"POST", "/api/devices/{id}/key", ACCESS_ADMIN, handle_device_new_key},
+    {"POST", "/api/devices/{id}/telemetry", ACCESS_PUBLIC, handle_telemetry_post},
+    {"GET", "/api/devices/{id}/telemetry", ACCESS_ADMIN, handle_telemetry_get},
 };
 
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])

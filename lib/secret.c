@@ -5,6 +5,8 @@
 #include <openssl/rand.h>
 #include <string.h>
 
+#include "validate.h"
+
 bool secret_random_hex(char *out, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
@@ -33,10 +35,5 @@ void secret_sha256(const char *text, size_t len, unsigned char out[32])
 bool secret_valid_device_key(const char *key)
 {
     size_t len = strlen(key);
-    if (len == 0 || len > SECRET_MAX_LEN)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (key[i] <= ' ' || key[i] > '~')
-            return false;
-    return true;
+    return len > 0 && len <= SECRET_MAX_LEN && valid_text(key, len);
 }

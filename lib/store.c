@@ -20,6 +20,12 @@
 #define ONLINE_SQL(now, def) \
     "coalesce(lastseen >= " now " - (2 * coalesce(poll_interval, " def ") + 10), 0)"
 
+/* Readings of one device in a time range, from a SEQN cursor (?4; the sentinel when none). */
+#define READING_LIST_SQL(cursor, order)                                                       \
+    "SELECT seqn, received_at, ts, data FROM telemetry "                                     \
+    "WHERE device = (SELECT id FROM devices WHERE deviceid = ?1) "                           \
+    "AND received_at BETWEEN ?2 AND ?3 AND " cursor " ORDER BY seqn " order " LIMIT ?5"
+
 enum stmt {
     STMT_BEGIN,
     STMT_COMMIT,
@@ -37,6 +43,14 @@ enum stmt {
     STMT_DEVICE_LIST,
     STMT_DEVICE_STATS,
     STMT_TELEMETRY_COUNT,
+    STMT_DEVICE_SECRET,
+    STMT_READING_SEQN_CHECK,
+    STMT_READING_INSERT,
+    STMT_READING_MARK,
+    STMT_READING_LIST_ASC,
+    STMT_READING_LIST_DESC,
+    STMT_READING_BUCKETS,
+    STMT_READING_PRUNE,
     STMT_TOKEN_ADD,
     STMT_TOKEN_CHECK,
     STMT_TOKEN_LIST,
@@ -62,12 +76,13 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CREATE] =
         "INSERT INTO devices (deviceid, state, name, data, poll_interval, cfgsn, datec) "
-        "VALUES (?1, coalesce(?4, 'accepted'), coalesce(?2, ''), coalesce(?3, '{}'), ?6, ?7, ?8) "
+        "VALUES (?1, coalesce(?4, 'accepted'), coalesce(?2, ''), coalesce(?3, '{}'), ?6, ?7, ?9) "
         "RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_UPDATE] =
         "UPDATE devices SET name = coalesce(?2, name), data = coalesce(?3, data), "
         "state = coalesce(?4, state), poll_interval = CASE WHEN ?5 THEN ?6 ELSE poll_interval END, "
-        "cfgsn = ?7 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
+        "cfgsn = ?7, last_seqn = CASE WHEN ?8 THEN NULL ELSE last_seqn END "
+        "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_SET_KEY] = "UPDATE devices SET key = ?2 WHERE deviceid = ?1",
     [STMT_DEVICE_LIST] =
@@ -80,6 +95,24 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "SELECT count(*), coalesce(sum(state = 'pending'), 0), "
         "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
     [STMT_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
+    [STMT_DEVICE_SECRET] = "SELECT state, coalesce(key, '') FROM devices WHERE deviceid = ?1",
+    [STMT_READING_SEQN_CHECK] = "SELECT id, coalesce(last_seqn, -1) FROM devices WHERE deviceid = ?1",
+    [STMT_READING_INSERT] = "INSERT INTO telemetry (device, seqn, received_at, ts, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STMT_READING_MARK] = "UPDATE devices SET last_seqn = ?2, lastseen = ?3 WHERE id = ?1",
+    [STMT_READING_LIST_ASC] = READING_LIST_SQL("seqn > ?4", "ASC"),
+    [STMT_READING_LIST_DESC] = READING_LIST_SQL("seqn < ?4", "DESC"),
+    /* SQLite's JSON1 walks every reading: each numeric leaf, by its path ("list[0]" written
+     * "list.0" as in the CSV export), into its time bucket. */
+    [STMT_READING_BUCKETS] =
+        "SELECT (t.received_at / ?4) * ?4 AS bucket, replace(replace(substr(j.fullkey, 3), '[', '.'), ']', ''), "
+        "min(j.value), avg(j.value), "
+        "max(j.value), count(*) FROM telemetry t, json_tree(t.data) j "
+        "WHERE t.device = (SELECT id FROM devices WHERE deviceid = ?1) "
+        "AND t.received_at BETWEEN ?2 AND ?3 AND j.type IN ('integer', 'real') "
+        "AND j.fullkey NOT IN ('$.SEQN', '$.ts') "
+        "GROUP BY bucket, j.fullkey ORDER BY bucket, j.fullkey",
+    [STMT_READING_PRUNE] =
+        "DELETE FROM telemetry WHERE (device, seqn) IN (SELECT device, seqn FROM telemetry WHERE received_at < ?1 LIMIT ?2)",
     [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES (?1, ?2, ?3)",
     [STMT_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
     [STMT_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
@@ -387,6 +420,7 @@ static void bind_update(sqlite3_stmt *st, const char *deviceid, const struct dev
     sqlite3_bind_int(st, 5, u->set_poll_interval);
     if (u->set_poll_interval && u->poll_interval > 0)
         sqlite3_bind_int64(st, 6, u->poll_interval);
+    sqlite3_bind_int(st, 8, u->seqn_reset);
 }
 
 enum store_status store_device_update(struct store *s, const char *deviceid,
@@ -403,7 +437,7 @@ enum store_status store_device_update(struct store *s, const char *deviceid,
         sqlite3_stmt *ins = stmt(s, STMT_DEVICE_CREATE);
         bind_update(ins, deviceid, update);
         sqlite3_bind_int64(ins, 7, update->cfgsn > 0 ? update->cfgsn : 0);
-        sqlite3_bind_int64(ins, 8, now);
+        sqlite3_bind_int64(ins, 9, now);
         st = device_rows(s, STMT_DEVICE_CREATE, fn, user_data, NULL);
         if (st == STORE_OK)
             st = STORE_CREATED;
@@ -488,6 +522,123 @@ enum store_status store_stats(struct store *s, int64_t now, int64_t default_inte
     return result;
 }
 
+enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
+                                      char *key, size_t key_len)
+{
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_SECRET);
+    bind_text(st, 1, deviceid);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(state, state_len, "%s", column_text(st, 0));
+        snprintf(key, key_len, "%s", column_text(st, 1));
+    }
+    stmt_done(st);
+    if (rc == SQLITE_ROW)
+        return STORE_OK;
+    return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device secret");
+}
+
+enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
+                                    int64_t ts, const char *reading, size_t reading_len)
+{
+    enum store_status result = begin(s);
+    if (result != STORE_OK)
+        return result;
+    sqlite3_stmt *check = stmt(s, STMT_READING_SEQN_CHECK);
+    bind_text(check, 1, deviceid);
+    int rc = sqlite3_step(check);
+    int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(check, 0) : 0;
+    int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(check, 1) : 0;
+    stmt_done(check);
+    if (rc == SQLITE_DONE)
+        return finish(s, STORE_NOT_FOUND);
+    if (rc != SQLITE_ROW)
+        return finish(s, fail(s, "read last SEQN"));
+    if (seqn <= last)
+        return finish(s, STORE_STALE);
+
+    sqlite3_stmt *ins = stmt(s, STMT_READING_INSERT);
+    sqlite3_bind_int64(ins, 1, device);
+    sqlite3_bind_int64(ins, 2, seqn);
+    sqlite3_bind_int64(ins, 3, received_at);
+    if (ts != TS_NONE)
+        sqlite3_bind_int64(ins, 4, ts);
+    sqlite3_bind_text(ins, 5, reading, (int)reading_len, SQLITE_STATIC);
+    rc = sqlite3_step(ins);
+    stmt_done(ins);
+    if (rc != SQLITE_DONE)
+        return finish(s, fail(s, "store reading"));
+    sqlite3_stmt *mark = stmt(s, STMT_READING_MARK);
+    sqlite3_bind_int64(mark, 1, device);
+    sqlite3_bind_int64(mark, 2, seqn);
+    sqlite3_bind_int64(mark, 3, received_at);
+    rc = sqlite3_step(mark);
+    stmt_done(mark);
+    return finish(s, rc == SQLITE_DONE ? STORE_OK : fail(s, "record SEQN"));
+}
+
+enum store_status store_reading_list(struct store *s, const char *deviceid, const struct reading_filter *f,
+                                     store_reading_fn fn, void *user_data)
+{
+    enum stmt id = f->ascending ? STMT_READING_LIST_ASC : STMT_READING_LIST_DESC;
+    sqlite3_stmt *st = stmt(s, id);
+    bind_text(st, 1, deviceid);
+    sqlite3_bind_int64(st, 2, f->since);
+    sqlite3_bind_int64(st, 3, f->until);
+    sqlite3_bind_int64(st, 4, f->after >= 0 ? f->after : f->ascending ? -1 : INT64_MAX);
+    sqlite3_bind_int64(st, 5, f->limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct reading r = {
+            .seqn = sqlite3_column_int64(st, 0),
+            .received_at = sqlite3_column_int64(st, 1),
+            .ts = column_int_or(st, 2, TS_NONE),
+            .reading = column_text(st, 3),
+        };
+        if (!fn(&r, user_data)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    stmt_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "list readings");
+}
+
+enum store_status store_reading_buckets(struct store *s, const char *deviceid, int64_t since, int64_t until,
+                                        int64_t bucket_seconds, store_bucket_fn fn, void *user_data)
+{
+    sqlite3_stmt *st = stmt(s, STMT_READING_BUCKETS);
+    bind_text(st, 1, deviceid);
+    sqlite3_bind_int64(st, 2, since);
+    sqlite3_bind_int64(st, 3, until);
+    sqlite3_bind_int64(st, 4, bucket_seconds);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct bucket_stat b = {
+            .start = sqlite3_column_int64(st, 0),
+            .field = column_text(st, 1),
+            .min = sqlite3_column_double(st, 2),
+            .avg = sqlite3_column_double(st, 3),
+            .max = sqlite3_column_double(st, 4),
+            .count = sqlite3_column_int64(st, 5),
+        };
+        fn(&b, user_data);
+    }
+    stmt_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "bucket readings");
+}
+
+enum store_status store_reading_prune(struct store *s, int64_t before, int max, int *deleted)
+{
+    sqlite3_stmt *st = stmt(s, STMT_READING_PRUNE);
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, max);
+    int rc = sqlite3_step(st);
+    stmt_done(st);
+    *deleted = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "prune readings");
+}
+
 enum store_status store_token_add(struct store *s, const char *name,
                                   const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
 {
@@ -530,4 +681,112 @@ enum store_status store_token_revoke(struct store *s, const char *name)
 {
     bind_text(stmt(s, STMT_TOKEN_REVOKE), 1, name);
     return write_one_row(s, STMT_TOKEN_REVOKE);
+}
+
+/* ---- bulk loading ---- */
+
+/* The id of bulk device n: prefix and n in fixed-width hex; false when it would be too long. */
+static bool bulk_id(const char *prefix, int64_t n, char *buf, size_t len)
+{
+    int w = snprintf(buf, len, "%s%0*llX", prefix, STORE_BULK_ID_DIGITS, (unsigned long long)n);
+    return w > 0 && (size_t)w < len && (size_t)w <= 64;
+}
+
+/* One transaction without syncing: nothing else is acknowledged meanwhile, so only the load
+ * itself is at risk. */
+static enum store_status bulk_begin(struct store *s)
+{
+    if (sqlite3_exec(s->db, "PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "bulk load");
+    return begin(s);
+}
+
+/* Commits or rolls back, puts syncing back and moves the WAL into the database file. */
+static enum store_status bulk_end(struct store *s, enum store_status st)
+{
+    st = finish(s, st);
+    if (sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL,
+                     NULL) != SQLITE_OK && st == STORE_OK)
+        st = fail(s, "end bulk load");
+    return st;
+}
+
+static enum store_status bulk_bad_id(struct store *s, const char *prefix)
+{
+    snprintf(s->errmsg, sizeof s->errmsg, "bulk load: prefix \"%.64s\" makes ids longer than 64", prefix);
+    return STORE_ERROR;
+}
+
+enum store_status store_device_bulk_add(struct store *s, const char *prefix, int64_t first, int64_t count,
+                                        const char *key, int64_t now)
+{
+    char id[80];
+    if (!bulk_id(prefix, first + count - 1, id, sizeof id))
+        return bulk_bad_id(s, prefix);
+    enum store_status st = bulk_begin(s);
+    for (int64_t n = first; st == STORE_OK && n < first + count; n++) {
+        bulk_id(prefix, n, id, sizeof id);
+        sqlite3_stmt *ins = stmt(s, STMT_DEVICE_REGISTER);
+        bind_text(ins, 1, id);
+        bind_text(ins, 2, "accepted");
+        bind_text(ins, 3, "10.0.0.1");
+        bind_text(ins, 4, "bulk");
+        sqlite3_bind_int64(ins, 5, now);
+        st = device_rows(s, STMT_DEVICE_REGISTER, NULL, NULL, NULL);
+        if (st == STORE_OK)
+            st = store_device_set_key(s, id, key);
+    }
+    return bulk_end(s, st);
+}
+
+/* Adds one device's readings 1..per_device inside the bulk transaction. */
+static enum store_status bulk_readings(struct store *s, const char *deviceid, int64_t per_device, int64_t now,
+                                       int64_t step, store_reading_text_fn fn, void *user_data)
+{
+    sqlite3_stmt *check = stmt(s, STMT_READING_SEQN_CHECK);
+    bind_text(check, 1, deviceid);
+    int rc = sqlite3_step(check);
+    int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(check, 0) : 0;
+    stmt_done(check);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "bulk readings: find device");
+    char text[512];
+    for (int64_t seqn = 1; seqn <= per_device; seqn++) {
+        size_t len = fn(seqn, text, sizeof text, user_data);
+        if (len == 0 || len >= sizeof text) {
+            snprintf(s->errmsg, sizeof s->errmsg, "bulk readings: reading %lld has no text", (long long)seqn);
+            return STORE_ERROR;
+        }
+        sqlite3_stmt *ins = stmt(s, STMT_READING_INSERT);
+        sqlite3_bind_int64(ins, 1, device);
+        sqlite3_bind_int64(ins, 2, seqn);
+        sqlite3_bind_int64(ins, 3, now - (per_device - seqn) * step);
+        sqlite3_bind_text(ins, 5, text, (int)len, SQLITE_STATIC);
+        rc = sqlite3_step(ins);
+        stmt_done(ins);
+        if (rc != SQLITE_DONE)
+            return fail(s, "bulk readings: insert");
+    }
+    sqlite3_stmt *mark = stmt(s, STMT_READING_MARK);
+    sqlite3_bind_int64(mark, 1, device);
+    sqlite3_bind_int64(mark, 2, per_device);
+    sqlite3_bind_int64(mark, 3, now);
+    rc = sqlite3_step(mark);
+    stmt_done(mark);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "bulk readings: record SEQN");
+}
+
+enum store_status store_reading_bulk_add(struct store *s, const char *prefix, int64_t first, int64_t count,
+                                         int64_t per_device, int64_t now, int64_t step,
+                                         store_reading_text_fn fn, void *user_data)
+{
+    char id[80];
+    if (!bulk_id(prefix, first + count - 1, id, sizeof id))
+        return bulk_bad_id(s, prefix);
+    enum store_status st = bulk_begin(s);
+    for (int64_t n = first; st == STORE_OK && n < first + count; n++) {
+        bulk_id(prefix, n, id, sizeof id);
+        st = bulk_readings(s, id, per_device, now, step, fn, user_data);
+    }
+    return bulk_end(s, st);
 }

@@ -45,6 +45,7 @@ struct device_update {
     int64_t poll_interval;      /* with set_poll_interval; 0: back to the default */
     int64_t cfgsn;              /* an explicit cfgsn the client sent; -1: none */
     int64_t if_match;           /* the cfgsn the client last saw; -1: no precondition */
+    bool seqn_reset;            /* forget the last accepted SEQN (the device lost its counter) */
 };
 
 struct device_filter {
@@ -60,6 +61,33 @@ struct device_filter {
 struct store_stats {
     int64_t devices, online, pending, readings;
 };
+
+/* A stored reading. reading is the JSON the device sent, borrowed for the callback. */
+struct reading {
+    int64_t seqn;
+    int64_t received_at;
+    int64_t ts;                 /* the device's clock; TS_NONE when it sent none */
+    const char *reading;
+};
+#define TS_NONE INT64_MIN
+/* Returns false to stop the walk early. */
+typedef bool (*store_reading_fn)(const struct reading *r, void *user_data);
+
+struct reading_filter {
+    int64_t since, until;       /* received_at range, inclusive */
+    int64_t after;              /* keyset cursor: SEQN past this one in the order; -1: from the start */
+    bool ascending;             /* oldest first; default newest first */
+    int64_t limit;              /* -1: no limit (exports) */
+};
+
+/* One numeric reading field over one time bucket. field is the JSON path ("data.value"). */
+struct bucket_stat {
+    int64_t start;
+    const char *field;
+    double min, avg, max;
+    int64_t count;
+};
+typedef void (*store_bucket_fn)(const struct bucket_stat *b, void *user_data);
 
 #define STORE_TOKEN_HASH_LEN 32  /* SHA-256 */
 
@@ -94,10 +122,43 @@ enum store_status store_device_list(struct store *s, const struct device_filter 
 enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,
                               struct store_stats *out);
 
+/* The device's state and telemetry secret, copied out ("" when it has none). */
+enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
+                                      char *key, size_t key_len);
+/* Stores a reading if seqn is above the device's last accepted one, in one transaction with
+ * that check: STORE_STALE for a replay or an older SEQN. Also counts as the device being seen. */
+enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
+                                    int64_t ts, const char *reading, size_t reading_len);
+enum store_status store_reading_list(struct store *s, const char *deviceid, const struct reading_filter *f,
+                                     store_reading_fn fn, void *user_data);
+/* min/avg/max of every numeric field per bucket of bucket_seconds, oldest bucket first. */
+enum store_status store_reading_buckets(struct store *s, const char *deviceid, int64_t since, int64_t until,
+                                        int64_t bucket_seconds, store_bucket_fn fn, void *user_data);
+/* Deletes up to max readings received before the given time; *deleted says how many. */
+enum store_status store_reading_prune(struct store *s, int64_t before, int max, int *deleted);
+
 enum store_status store_token_add(struct store *s, const char *name,
                                   const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now);
 enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN]);
 enum store_status store_token_list(struct store *s, store_token_fn fn, void *user_data);
 enum store_status store_token_revoke(struct store *s, const char *name);
+
+/* ---- bulk loading (benchmarks, imports) ----
+ * Each call is one transaction with syncing off, then a checkpoint moves the WAL into the
+ * database file: a crash during a load loses that load only. Device ids are prefix followed by
+ * the number as 6+ upper-case hex digits (fixed width, so id order is number order). */
+#define STORE_BULK_ID_DIGITS 6
+
+/* Writes the text of reading seqn into buf (len bytes); returns its length, 0 when it does not fit. */
+typedef size_t (*store_reading_text_fn)(int64_t seqn, char *buf, size_t len, void *user_data);
+
+/* Adds devices first..first+count-1, accepted, with telemetry secret key, seen at now. */
+enum store_status store_device_bulk_add(struct store *s, const char *prefix, int64_t first, int64_t count,
+                                        const char *key, int64_t now);
+/* Adds readings SEQN 1..per_device to each of devices first..first+count-1 (which exist), one
+ * every step seconds up to now, and records the last SEQN of each. */
+enum store_status store_reading_bulk_add(struct store *s, const char *prefix, int64_t first, int64_t count,
+                                         int64_t per_device, int64_t now, int64_t step,
+                                         store_reading_text_fn fn, void *user_data);
 
 #endif

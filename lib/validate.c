@@ -55,6 +55,11 @@ bool valid_name(const char *name, size_t len)
     return chars >= 0 && chars <= NAME_MAX_CHARS;
 }
 
+bool valid_text(const char *text, size_t len)
+{
+    return utf8_printable_chars((const unsigned char *)text, len) >= 0;
+}
+
 bool valid_state(const char *state)
 {
     return strcmp(state, "pending") == 0 || strcmp(state, "accepted") == 0 ||

@@ -18,6 +18,8 @@ bool valid_ipaddr(const char *text);
 bool valid_ssid(const char *ssid, size_t len);
 /* At most NAME_MAX_CHARS characters of valid UTF-8, none of them control characters. */
 bool valid_name(const char *name, size_t len);
+/* Valid UTF-8 without control characters, of any length. */
+bool valid_text(const char *text, size_t len);
 bool valid_state(const char *state);
 /* A whole decimal number from min to max, nothing else in the text. */
 bool parse_int_range(const char *text, int64_t min, int64_t max, int64_t *out);

@@ -143,7 +143,7 @@ describe('running it', () => {
       assert.equal(provctl(stack.db, 'device', 'key', 'cli01', '--set', 'my-passphrase'), '');
       assert.equal((await stack.api('GET', '/api/devices/cli01', { admin: true })).json.has_key, true);
       assert.throws(() => provctl(stack.db, 'device', 'key', 'nobody'), (e) => /no device/.test(e.stderr));
-      assert.throws(() => provctl(stack.db, 'device', 'key', 'cli01', '--set', 'has space'), (e) => /SECRET/.test(e.stderr) && e.status === 2);
+      assert.throws(() => provctl(stack.db, 'device', 'key', 'cli01', '--set', 'tab\there'), (e) => /SECRET/.test(e.stderr) && e.status === 2);
       for (const args of [['--help'], ['token', '--help'], ['device', 'key', '--help']]) {
         assert.match(execFileSync('build/provctl', args, { encoding: 'utf8' }), /provctl/);
       }

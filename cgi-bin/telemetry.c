@@ -1,0 +1,229 @@
+/* Telemetry: POST ingests an end-to-end-encrypted reading (e2ee.c opens it, the SEQN check and
+ * the insert are one transaction); GET reads readings back as JSON pages or time buckets. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "e2ee.h"
+#include "isotime.h"
+#include "secret.h"
+#include "telemetry.h"
+#include "validate.h"
+
+#define PRUNE_EVERY 256   /* accepted readings between two retention passes of a worker */
+#define PRUNE_BATCH 5000  /* readings deleted at most per pass, so an ingest never stalls long */
+#define SEQN_MAX ((int64_t)1 << 53) /* the largest integer every JSON reader keeps exact */
+
+/* Every refusal before the SEQN check gets exactly this answer: no padding or tag oracle. */
+static void unreadable(struct response *res)
+{
+    response_error(res, 400, "unreadable telemetry message");
+}
+
+/* The reading must be a JSON object with an integer SEQN and, optionally, ts (the device's
+ * clock: Unix seconds or an ISO-8601 UTC string). */
+static bool read_reading(const char *text, size_t len, int64_t *seqn, int64_t *ts)
+{
+    struct json_tokener *tok = json_tokener_new_ex(64);
+    if (!tok)
+        return false;
+    struct json_object *root = json_tokener_parse_ex(tok, text, (int)len);
+    json_tokener_free(tok);
+    struct json_object *v;
+    bool ok = root && json_object_is_type(root, json_type_object) &&
+              json_object_object_get_ex(root, "SEQN", &v) && json_object_is_type(v, json_type_int);
+    if (ok) {
+        *seqn = json_object_get_int64(v);
+        ok = *seqn >= 0 && *seqn <= SEQN_MAX;
+    }
+    *ts = TS_NONE;
+    if (ok && json_object_object_get_ex(root, "ts", &v)) {
+        if (json_object_is_type(v, json_type_int))
+            *ts = json_object_get_int64(v);
+        else
+            ok = json_object_is_type(v, json_type_string) && isotime_parse(json_object_get_string(v), ts);
+    }
+    json_object_put(root);
+    return ok;
+}
+
+/* Retention: now and then, a worker deletes a batch of readings older than the limit. */
+static void maybe_prune(struct app *app)
+{
+    if (app->config.retention_days == 0 || ++app->readings_since_prune < PRUNE_EVERY)
+        return;
+    app->readings_since_prune = 0;
+    int deleted;
+    if (store_reading_prune(app->store, app->now() - app->config.retention_days * 86400, PRUNE_BATCH,
+                            &deleted) != STORE_OK)
+        fprintf(stderr, "provd: retention: %s\n", store_errmsg(app->store));
+}
+
+/* POST /api/devices/{id}/telemetry */
+void handle_telemetry_post(struct app *app, const struct request *req, struct response *res)
+{
+    char state[16], key[SECRET_MAX_LEN + 1];
+    switch (store_device_secret(app->store, req->deviceid, state, sizeof state, key, sizeof key)) {
+    case STORE_OK:
+        break;
+    case STORE_NOT_FOUND:
+        response_error(res, 404, "Device NOT Registered");
+        return;
+    default:
+        respond_store_error(app, res);
+        return;
+    }
+    if (strcmp(state, "accepted") != 0) {
+        response_error(res, 403, "the device is %s: an admin must accept it before it logs telemetry", state);
+        return;
+    }
+    const char *secret = key[0] ? key : app->config.fleet_key;
+    if (!secret) {
+        response_error(res, 403, "the device has no telemetry key: set one (provctl device key, or POST .../key)");
+        return;
+    }
+
+    struct e2ee_msg *msg = NULL;
+    int64_t seqn = 0, ts = TS_NONE;
+    enum e2ee_err err = e2ee_open(req->deviceid, secret, req->body, req->body_len, &msg);
+    bool readable = err == E2EE_OK && read_reading(e2ee_msg_text(msg), e2ee_msg_len(msg), &seqn, &ts);
+    explicit_bzero(key, sizeof key);
+    if (!readable) {
+        fprintf(stderr, "provd: telemetry from %s refused: %s\n", req->deviceid,
+                err != E2EE_OK ? e2ee_strerror(err) : "no object with an integer SEQN (or a bad ts)");
+        e2ee_msg_free(msg);
+        unreadable(res);
+        return;
+    }
+    enum store_status st = store_reading_add(app->store, req->deviceid, seqn, app->now(), ts,
+                                             e2ee_msg_text(msg), e2ee_msg_len(msg));
+    e2ee_msg_free(msg);
+    if (st == STORE_OK) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "status", json_object_new_string("OK"));
+        json_object_object_add(o, "seqn", json_object_new_int64(seqn));
+        response_json(res, 201, o);
+        maybe_prune(app);
+    } else if (st == STORE_STALE) {
+        response_error(res, 409, "SEQN %lld is not above the last accepted one: a replay, or an old message",
+                       (long long)seqn);
+    } else if (st == STORE_NOT_FOUND) {
+        response_error(res, 404, "Device NOT Registered");
+    } else {
+        respond_store_error(app, res);
+    }
+}
+
+/* ---- reading back ---- */
+
+static struct json_object *time_json(int64_t t)
+{
+    char text[ISOTIME_LEN + 1];
+    isotime_format(t, text);
+    return json_object_new_string(text);
+}
+
+struct page {
+    struct json_object *array;
+    int64_t count, last_seqn;
+};
+
+static bool add_reading(const struct reading *r, void *user_data)
+{
+    struct page *p = user_data;
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "seqn", json_object_new_int64(r->seqn));
+    json_object_object_add(o, "received_at", time_json(r->received_at));
+    json_object_object_add(o, "ts", r->ts == TS_NONE ? NULL : time_json(r->ts));
+    json_object_object_add(o, "reading", json_raw_new(r->reading));
+    json_object_array_add(p->array, o);
+    p->count++;
+    p->last_seqn = r->seqn;
+    return true;
+}
+
+/* Link to the next page: the same query from after the last SEQN of this one. */
+static void next_link(struct response *res, const char *deviceid, const struct telemetry_query *q,
+                      int64_t last_seqn)
+{
+    char url[512], number[24];
+    snprintf(url, sizeof url, "/api/devices/%s/telemetry", deviceid);
+    snprintf(number, sizeof number, "%lld", (long long)q->filter.limit);
+    bool ok = query_append(url, sizeof url, "limit", number);
+    snprintf(number, sizeof number, "%lld", (long long)last_seqn);
+    ok = ok && query_append(url, sizeof url, "after", number);
+    if (ok && q->filter.ascending)
+        ok = query_append(url, sizeof url, "order", "asc");
+    if (ok && q->has_since)
+        ok = query_append(url, sizeof url, "since", q->since);
+    if (ok && q->has_until)
+        ok = query_append(url, sizeof url, "until", q->until);
+    if (ok)
+        response_header(res, "Link", "<%s>; rel=\"next\"", url);
+}
+
+struct buckets {
+    struct json_object *array, *current_fields;
+    int64_t current_start;
+};
+
+static void add_bucket_stat(const struct bucket_stat *b, void *user_data)
+{
+    struct buckets *bs = user_data;
+    if (!bs->current_fields || b->start != bs->current_start) {
+        struct json_object *bucket = json_object_new_object();
+        bs->current_fields = json_object_new_object();
+        bs->current_start = b->start;
+        json_object_object_add(bucket, "start", time_json(b->start));
+        json_object_object_add(bucket, "fields", bs->current_fields);
+        json_object_array_add(bs->array, bucket);
+    }
+    struct json_object *stat = json_object_new_object();
+    json_object_object_add(stat, "min", json_object_new_double(b->min));
+    json_object_object_add(stat, "avg", json_object_new_double(b->avg));
+    json_object_object_add(stat, "max", json_object_new_double(b->max));
+    json_object_object_add(stat, "count", json_object_new_int64(b->count));
+    json_object_object_add(bs->current_fields, b->field, stat);
+}
+
+/* GET /api/devices/{id}/telemetry: JSON pages, ?bucket= statistics, or ?format=csv. */
+void handle_telemetry_get(struct app *app, const struct request *req, struct response *res)
+{
+    struct telemetry_query q;
+    if (!telemetry_query_read(req->query, &q, res))
+        return;
+    enum store_status st = store_device_get(app->store, req->deviceid, NULL, NULL);
+    if (st == STORE_NOT_FOUND) {
+        response_error(res, 404, "no device %s", req->deviceid);
+        return;
+    }
+    if (st != STORE_OK) {
+        respond_store_error(app, res);
+        return;
+    }
+    if (q.csv) {
+        telemetry_csv(app, req->deviceid, &q.filter, res);
+        return;
+    }
+    if (q.bucket > 0) {
+        struct buckets bs = {json_object_new_array(), NULL, 0};
+        st = store_reading_buckets(app->store, req->deviceid, q.filter.since, q.filter.until, q.bucket,
+                                   add_bucket_stat, &bs);
+        if (st != STORE_OK) {
+            json_object_put(bs.array);
+            respond_store_error(app, res);
+            return;
+        }
+        response_json(res, 200, bs.array);
+        return;
+    }
+    struct page p = {json_object_new_array(), 0, 0};
+    if (store_reading_list(app->store, req->deviceid, &q.filter, add_reading, &p) != STORE_OK) {
+        json_object_put(p.array);
+        respond_store_error(app, res);
+        return;
+    }
+    if (p.count == q.filter.limit)
+        next_link(res, req->deviceid, &q, p.last_seqn);
+    response_json(res, 200, p.array);
+}

@@ -1,0 +1,257 @@
+/* Telemetry through the router with a real store and a test clock: ingest, replay, the uniform
+ * refusal, reading back in pages and buckets, CSV, SEQN reset and retention pruning. */
+#include "testlib.h"
+
+#include "app.h"
+#include "e2ee.h"
+#include "secret.h"
+#include "telemetry.h"
+
+#define KEY "000102030405060708090a0b0c0d0e0f"
+
+static int64_t clock_now = TEST_T0;
+static int64_t test_clock(void)
+{
+    return clock_now;
+}
+
+struct fixture {
+    struct tempdb db;
+    struct app app;
+    struct response res;
+    char auth[TOKEN_LEN + 16];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    char err[256], token[TOKEN_LEN + 1];
+    unsigned char hash[STORE_TOKEN_HASH_LEN];
+    tempdb_make(&f->db);
+    f->app.config = (struct config){.poll_interval = 60, .registration = REGISTRATION_OPEN, .retention_days = 0};
+    f->app.now = test_clock;
+    f->app.store = store_open(f->db.path, err, sizeof err);
+    assert_non_null(f->app.store);
+    assert_true(secret_new_token(token));
+    secret_sha256(token, strlen(token), hash);
+    assert_int_equal(store_token_add(f->app.store, "t", hash, TEST_T0), STORE_OK);
+    snprintf(f->auth, sizeof f->auth, "Bearer %s", token);
+    response_init(&f->res);
+    clock_now = TEST_T0;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    response_free(&f->res);
+    store_free(f->app.store);
+    tempdb_remove(&f->db);
+    free(f);
+    return 0;
+}
+
+/* One request through the router; the answer is in f->res. */
+static int call(struct fixture *f, const char *method, const char *path, const char *query, const char *body,
+                bool admin)
+{
+    struct request req = {.method = method, .path = path, .query = query ? query : "",
+                          .authorization = admin ? f->auth : NULL, .body = body ? body : "",
+                          .body_len = body ? strlen(body) : 0};
+    response_reset(&f->res);
+    router_dispatch(&f->app, &req, &f->res);
+    return f->res.status;
+}
+
+static void add_device(struct fixture *f, const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/devices/%s", id);
+    assert_int_equal(call(f, "POST", path, NULL, "{}", false), 201);
+    assert_int_equal(store_device_set_key(f->app.store, id, KEY), STORE_OK);
+}
+
+/* Posts a v2 reading sealed for id; returns the status. */
+static int post_reading(struct fixture *f, const char *id, const char *json)
+{
+    char *envelope = NULL, path[128];
+    assert_int_equal(e2ee_seal_v2(id, KEY, NULL, json, strlen(json), &envelope), E2EE_OK);
+    snprintf(path, sizeof path, "/api/devices/%s/telemetry", id);
+    int status = call(f, "POST", path, NULL, envelope, false);
+    free(envelope);
+    return status;
+}
+
+static struct json_object *body_json(struct fixture *f)
+{
+    struct json_object *o = json_tokener_parse(f->res.body);
+    assert_non_null(o);
+    return o;
+}
+
+static void test_ingest_and_replay(void **state)
+{
+    struct fixture *f = *state;
+    add_device(f, "d1");
+    assert_int_equal(post_reading(f, "d1", "{\"SEQN\":5,\"data\":{\"v\":1}}"), 201);
+    struct json_object *o = body_json(f);
+    assert_int_equal(json_object_get_int(json_object_object_get(o, "seqn")), 5);
+    json_object_put(o);
+    assert_int_equal(post_reading(f, "d1", "{\"SEQN\":5}"), 409);
+    assert_int_equal(post_reading(f, "d1", "{\"SEQN\":4}"), 409);
+    assert_int_equal(post_reading(f, "d1", "{\"SEQN\":6}"), 201);
+}
+
+static void test_uniform_refusal(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const bad[] = {"{\"data\":1}", "[1]", "{\"SEQN\":\"1\"}", "{\"SEQN\":-1}",
+                                      "{\"SEQN\":1.5}", "{\"SEQN\":1,\"ts\":\"yesterday\"}",
+                                      "{\"SEQN\":9007199254740993}"};
+    char first[128] = "";
+    add_device(f, "d2");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(post_reading(f, "d2", bad[i]), 400);
+        if (i == 0)
+            copy_text(first, sizeof first, f->res.body);
+        assert_string_equal(f->res.body, first);
+    }
+    assert_int_equal(call(f, "POST", "/api/devices/d2/telemetry", NULL, "{\"v\":2}", false), 400);
+    assert_string_equal(f->res.body, first);
+}
+
+static void test_states_and_keys(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(post_reading(f, "nobody", "{\"SEQN\":1}"), 404);
+    assert_int_equal(call(f, "POST", "/api/devices/keyless", NULL, "{}", false), 201);
+    assert_int_equal(post_reading(f, "keyless", "{\"SEQN\":1}"), 403);
+    f->app.config.fleet_key = KEY;
+    assert_int_equal(post_reading(f, "keyless", "{\"SEQN\":1}"), 201);
+    add_device(f, "d3");
+    assert_int_equal(call(f, "PUT", "/api/devices/d3", NULL, "{\"state\":\"pending\"}", true), 200);
+    assert_int_equal(post_reading(f, "d3", "{\"SEQN\":1}"), 403);
+}
+
+static void test_seqn_reset(void **state)
+{
+    struct fixture *f = *state;
+    add_device(f, "d4");
+    assert_int_equal(post_reading(f, "d4", "{\"SEQN\":100}"), 201);
+    assert_int_equal(call(f, "PUT", "/api/devices/d4", NULL, "{\"seqn_reset\":true}", true), 200);
+    assert_int_equal(post_reading(f, "d4", "{\"SEQN\":1}"), 201);
+    assert_int_equal(call(f, "PUT", "/api/devices/d4", NULL, "{\"seqn_reset\":\"yes\"}", true), 400);
+}
+
+static void test_pages_and_ranges(void **state)
+{
+    struct fixture *f = *state;
+    char json[64];
+    add_device(f, "d5");
+    for (int s = 1; s <= 12; s++) {
+        clock_now = TEST_T0 + s * 60;
+        snprintf(json, sizeof json, "{\"SEQN\":%d,\"data\":{\"v\":%d}}", s, s * 10);
+        assert_int_equal(post_reading(f, "d5", json), 201);
+    }
+    assert_int_equal(call(f, "GET", "/api/devices/d5/telemetry", "limit=5", NULL, true), 200);
+    struct json_object *page = body_json(f);
+    assert_int_equal(json_object_array_length(page), 5);
+    assert_int_equal(json_object_get_int(json_object_object_get(json_object_array_get_idx(page, 0), "seqn")), 12);
+    json_object_put(page);
+    assert_non_null(strstr(f->res.headers, "Link: </api/devices/d5/telemetry?limit=5&after=8>; rel=\"next\""));
+
+    /* TEST_T0 + 3 min .. + 5 min: SEQN 3, 4, 5. */
+    assert_int_equal(call(f, "GET", "/api/devices/d5/telemetry",
+                          "order=asc&since=2026-11-22T08:45:10Z&until=2026-11-22T08:47:10Z", NULL, true), 200);
+    page = body_json(f);
+    assert_int_equal(json_object_array_length(page), 3);
+    assert_int_equal(json_object_get_int(json_object_object_get(json_object_array_get_idx(page, 0), "seqn")), 3);
+    json_object_put(page);
+}
+
+static void test_buckets(void **state)
+{
+    struct fixture *f = *state;
+    char json[64];
+    add_device(f, "d6");
+    for (int s = 1; s <= 6; s++) {
+        clock_now = TEST_T0 - TEST_T0 % 600 + (s <= 3 ? 10 : 610) + s;
+        snprintf(json, sizeof json, "{\"SEQN\":%d,\"data\":{\"v\":%d},\"ok\":true}", s, s);
+        assert_int_equal(post_reading(f, "d6", json), 201);
+    }
+    assert_int_equal(call(f, "GET", "/api/devices/d6/telemetry", "bucket=600", NULL, true), 200);
+    struct json_object *buckets = body_json(f);
+    assert_int_equal(json_object_array_length(buckets), 2);
+    struct json_object *second = json_object_object_get(json_object_array_get_idx(buckets, 1), "fields");
+    struct json_object *v = json_object_object_get(second, "data.v");
+    assert_non_null(v);
+    assert_true(json_object_get_double(json_object_object_get(v, "min")) == 4.0);
+    assert_true(json_object_get_double(json_object_object_get(v, "avg")) == 5.0);
+    assert_true(json_object_get_double(json_object_object_get(v, "max")) == 6.0);
+    assert_null(json_object_object_get(second, "SEQN"));
+    assert_null(json_object_object_get(second, "ok"));
+    json_object_put(buckets);
+}
+
+static void test_csv_without_sink(void **state)
+{
+    struct fixture *f = *state;
+    add_device(f, "d7");
+    assert_int_equal(post_reading(f, "d7", "{\"SEQN\":1,\"a\":{\"b\":[1,\"x\"]}}"), 201);
+    assert_int_equal(post_reading(f, "d7", "{\"SEQN\":2,\"c\":null,\"a\":{\"b\":[2]}}"), 201);
+    assert_int_equal(call(f, "GET", "/api/devices/d7/telemetry", "format=csv&order=asc", NULL, true), 200);
+    const char *csv = f->res.body;
+    assert_true(strncmp(csv, "seqn,received_at,ts,a.b.0,a.b.1,c\r\n", 35) == 0);
+    assert_non_null(strstr(csv, "\r\n1,2026-11-22T08:42:10Z,,1,x,\r\n"));
+    assert_non_null(strstr(csv, "\r\n2,2026-11-22T08:42:10Z,,2,,\r\n"));
+}
+
+static void test_retention_prunes_old_readings(void **state)
+{
+    struct fixture *f = *state;
+    char json[64];
+    add_device(f, "d8");
+    f->app.config.retention_days = 1;
+    clock_now = TEST_T0 - 3 * 86400;
+    for (int s = 1; s <= 100; s++) {
+        snprintf(json, sizeof json, "{\"SEQN\":%d}", s);
+        assert_int_equal(post_reading(f, "d8", json), 201);
+    }
+    clock_now = TEST_T0;
+    for (int s = 101; s <= 300; s++) {
+        snprintf(json, sizeof json, "{\"SEQN\":%d}", s);
+        assert_int_equal(post_reading(f, "d8", json), 201);
+    }
+    struct store_stats st;
+    assert_int_equal(store_stats(f->app.store, TEST_T0, 60, &st), STORE_OK);
+    assert_int_equal(st.readings, 200); /* the 100 old ones went with the pass after 256 readings */
+}
+
+static void test_bad_queries(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const bad[] = {"limit=0", "limit=10001", "since=2026-11-22", "until=x", "after=-1",
+                                      "order=sideways", "bucket=0", "format=pdf"};
+    add_device(f, "d9");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(call(f, "GET", "/api/devices/d9/telemetry", bad[i], NULL, true), 400);
+    assert_int_equal(call(f, "GET", "/api/devices/none/telemetry", NULL, NULL, true), 404);
+    assert_int_equal(call(f, "GET", "/api/devices/d9/telemetry", NULL, NULL, false), 401);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ingest_and_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uniform_refusal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_states_and_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seqn_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pages_and_ranges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buckets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_csv_without_sink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_prunes_old_readings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_queries, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
