@@ -9,7 +9,7 @@
 
 #define LIMIT_DEFAULT 50
 #define LIMIT_MAX 1000
-#define QUERY_TEXT_MAX 64
+#define QUERY_TEXT_MAX 64 /* characters; up to 4 bytes each */
 
 struct page {
     struct app *app;
@@ -27,7 +27,7 @@ static void add_device(const struct device *d, void *user_data)
 
 /* The list's query parameters, read and checked; false with the 400 sent. */
 struct list_query {
-    char limit[8], after[DEVICE_ID_MAX + 1], state[16], online[8], q[QUERY_TEXT_MAX + 1];
+    char limit[8], after[DEVICE_ID_MAX + 1], state[16], online[8], q[4 * QUERY_TEXT_MAX + 1];
     int has_after, has_state, has_online, has_q;
 };
 

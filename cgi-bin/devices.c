@@ -182,10 +182,10 @@ void handle_device_get(struct app *app, const struct request *req, struct respon
         respond_store_error(app, res);
 }
 
-/* If-Match: absent or "*" is no precondition (-1); otherwise it must be one strong ETag. */
+/* If-Match: absent, "*" (the device exists), or one strong ETag. */
 static bool parse_if_match(const char *header, int64_t *cfgsn)
 {
-    *cfgsn = -1;
+    *cfgsn = !header ? IF_MATCH_NONE : IF_MATCH_ANY;
     if (!header || strcmp(header, "*") == 0)
         return true;
     size_t len = strlen(header);
@@ -238,8 +238,8 @@ void handle_device_update(struct app *app, const struct request *req, struct res
         f.status = 201;
         res->status = 201;
     } else if (st == STORE_STALE) {
-        response_error(res, 412, "the device changed since you read it (If-Match %s): reload it and "
-                       "apply your change again", req->if_match);
+        response_error(res, 412, "the device changed or is gone since you read it (If-Match %s): "
+                       "reload it and apply your change again", req->if_match);
     } else if (st != STORE_OK) {
         respond_store_error(app, res);
     }

@@ -1,10 +1,10 @@
-/* Body parsing with json-c (strict, UTF-8 checked, depth bounded) against a field table. */
+/* Body parsing (strict JSON, see json_strict.h) against a field table. */
 #include "fields.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define JSON_DEPTH_MAX 32
+#include "json_strict.h"
 
 static const char *type_name(enum field_type type)
 {
@@ -47,28 +47,27 @@ static bool read_value(struct json_object *v, const struct field *f, struct fiel
     return false;
 }
 
+/* The body must be one strict JSON object without repeated names (json-c would keep only
+ * the last, and json-c alone would store NaN or 1. and later serve them as broken JSON). */
 static bool parse_root(struct fields *parsed, const char *body, size_t len, char *err, size_t err_len)
 {
     if (len == 0) {
         parsed->root = json_object_new_object();
         return parsed->root != NULL;
     }
-    struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH_MAX);
-    if (!tok)
-        return false;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    parsed->root = json_tokener_parse_ex(tok, body, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (jerr != json_tokener_success || used != len) {
-        snprintf(err, err_len, "body is not valid JSON: %s",
-                 jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "trailing data");
-        fields_free(parsed);
+    size_t members = 0;
+    parsed->root = json_strict_parse(body, len, &members);
+    if (!parsed->root) {
+        snprintf(err, err_len, "body is not valid JSON (RFC 8259, UTF-8)");
         return false;
     }
     if (!json_object_is_type(parsed->root, json_type_object)) {
         snprintf(err, err_len, "body must be a JSON object");
+        fields_free(parsed);
+        return false;
+    }
+    if ((size_t)json_object_object_length(parsed->root) != members) {
+        snprintf(err, err_len, "body names a member twice");
         fields_free(parsed);
         return false;
     }

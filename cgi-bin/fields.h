@@ -33,7 +33,8 @@ struct fields {
     struct json_object *root;
 };
 
-/* An empty body counts as {}. Unknown members are ignored (old clients send whole devices).
+/* body[len] must be '\0'. An empty body counts as {}. Unknown members are ignored (old clients
+ * send whole devices).
  * On failure, err says which field is wrong and how, e.g. "ssid must be at most 32 bytes". */
 bool fields_parse(struct fields *parsed, const char *body, size_t len, const struct field *fields,
                   size_t count, struct field_value *values, char *err, size_t err_len);

@@ -36,6 +36,9 @@ struct device {
 };
 typedef void (*store_device_fn)(const struct device *device, void *user_data);
 
+#define IF_MATCH_NONE (-1)
+#define IF_MATCH_ANY (-2) /* If-Match: * -- the device must exist */
+
 /* An admin's change to a device; absent parts stay as they are. */
 struct device_update {
     const char *name;           /* NULL: unchanged */
@@ -44,7 +47,7 @@ struct device_update {
     bool set_poll_interval;
     int64_t poll_interval;      /* with set_poll_interval; 0: back to the default */
     int64_t cfgsn;              /* an explicit cfgsn the client sent; -1: none */
-    int64_t if_match;           /* the cfgsn the client last saw; -1: no precondition */
+    int64_t if_match;           /* the cfgsn the client last saw; IF_MATCH_NONE, IF_MATCH_ANY ("*") */
     bool seqn_reset;            /* forget the last accepted SEQN (the device lost its counter) */
 };
 
@@ -110,7 +113,8 @@ enum store_status store_device_poll(struct store *s, const char *deviceid, int64
                                     store_device_fn fn, void *user_data);
 enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn,
                                    void *user_data);
-/* Creates the device (accepted) when it does not exist: STORE_CREATED. */
+/* Creates the device (accepted) when it does not exist: STORE_CREATED; but any If-Match
+ * names an existing device, so then it is STORE_STALE. */
 enum store_status store_device_update(struct store *s, const char *deviceid,
                                       const struct device_update *update, int64_t now,
                                       store_device_fn fn, void *user_data);

@@ -112,6 +112,16 @@ describe('validation', () => {
     }
   });
 
+  it('JSON that json-c would take but RFC 8259 does not is 400, so devices never get it back', async () => {
+    for (const body of ['{"data":{"x":NaN}}', '{"data":{"x":Infinity}}', '{"data":{"x":1.}}', "{'data':1}",
+      '{"data":{"x":007}}', '{"name":"a","name":"b"}', '{"name":"\u0000"}']) {
+      const r = await api('PUT', '/api/devices/strict01', { admin: true, body, headers: { 'Content-Type': 'application/json' } });
+      assert.equal(r.status, 400, body);
+    }
+    const r = await api('GET', '/api/devices/strict01', { admin: true });
+    assert.equal(r.status, 404, 'nothing was stored');
+  });
+
   it('malformed query values are 400', async () => {
     for (const q of ['limit=0', 'limit=1001', 'limit=abc', 'state=nope', 'online=maybe', 'after=bad%20id']) {
       const r = await api('GET', `/api/devices?${q}`, { admin: true });
@@ -200,6 +210,12 @@ describe('admin device management', () => {
     r = await api('PUT', `/api/devices/${id}`, { admin: true, body: { data: { a: 3 }, cfgsn: 2 } });
     assert.equal(r.json.cfgsn, 8, 'a lower explicit cfgsn is ignored');
     assert.equal(r.headers.get('etag'), '"8"');
+  });
+
+  it('If-Match on a device that is gone is 412, not a re-creation', async () => {
+    const r = await api('PUT', '/api/devices/gone01', { admin: true, headers: { 'If-Match': '"0"' }, body: { name: 'x' } });
+    assert.equal(r.status, 412);
+    assert.equal((await api('GET', '/api/devices/gone01', { admin: true })).status, 404);
   });
 
   it('If-Match guards against lost updates', async () => {
