@@ -41,7 +41,9 @@ static bool read_value(struct json_object *v, const struct field *f, struct fiel
         out->flag = json_object_get_boolean(v);
         return true;
     case FIELD_JSON:
-        out->str = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, &out->len);
+        /* Slashes stay unescaped: the 8 KiB limit counts what the operator wrote. */
+        out->str = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                                     &out->len);
         return true;
     }
     return false;

@@ -83,7 +83,8 @@ static void set_body(struct response *res, const char *data, size_t len)
 void response_json(struct response *res, int status, struct json_object *obj)
 {
     size_t len;
-    const char *text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+    const char *text =
+        json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     res->status = status;
     set_body(res, text, len);
     json_object_put(obj);

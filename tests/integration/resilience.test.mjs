@@ -2,8 +2,11 @@
 // crash durability of acknowledged writes, clean shutdown, two stacks side by side.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
-import { alive, descendants, provctl, startStack, workerPids } from './lib/stack.mjs';
+import { alive, descendants, provctl, startStack, top, workerPids } from './lib/stack.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -104,6 +107,56 @@ describe('under load and failure', () => {
       assert.equal(list.json.length, 25);
       assert.deepEqual(list.json.find((d) => d.deviceid === 'durable-0').data, { keep: true });
     } finally { await stack.stop(); }
+  });
+});
+
+describe('nginx in front', () => {
+  it('device-facing calls over the rate limit get a JSON 429; admin calls are not limited', async () => {
+    const stack = await startStack({ env: { DEVICE_RATE: '1r/s', DEVICE_BURST: '2' } });
+    try {
+      await stack.api('POST', '/api/devices/chatty', { body: {} });
+      const polls = await Promise.all(Array.from({ length: 10 }, () => stack.api('GET', '/api/devices/chatty')));
+      const limited = polls.filter((r) => r.status === 429);
+      assert.ok(limited.length > 0, `statuses: ${polls.map((r) => r.status)}`);
+      assert.deepEqual(limited[0].json, { status: 'NOK', message: 'too many requests: slow down' });
+      assert.equal((await stack.api('GET', '/api/devices/other')).status, 404, 'another device has its own budget');
+      const admin = await Promise.all(Array.from({ length: 10 }, () => stack.api('GET', '/api/devices/chatty', { admin: true })));
+      assert.deepEqual(admin.map((r) => r.status), Array(10).fill(200));
+    } finally { await stack.stop(); }
+  });
+
+  it('when nginx cannot reach provd it answers a JSON 503', async () => {
+    const stack = await startStack();
+    try {
+      fs.rmSync(path.join(stack.dataDir, 'run/provd.sock'));
+      const r = await stack.api('GET', '/api/health');
+      assert.equal(r.status, 503);
+      assert.equal(r.json.status, 'NOK');
+    } finally { await stack.stop(); }
+  });
+
+  it('make install lays out binaries, page, schema, units and an nginx configuration nginx accepts', () => {
+    const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'provd-install-'));
+    try {
+      execFileSync('scripts/install.sh', [dest, '/usr'], { cwd: top, stdio: 'pipe', env: { ...process.env, PORT: '8099' } });
+      for (const f of ['usr/bin/provctl', 'usr/lib/provd/provd', 'usr/share/provd/www/index.html',
+        'usr/share/provd/schema/schema.sql', 'etc/provd/nginx.conf', 'lib/systemd/system/provd.service',
+        'lib/systemd/system/provd-nginx.service']) {
+        assert.ok(fs.existsSync(path.join(dest, f)), f);
+      }
+      const unit = fs.readFileSync(path.join(dest, 'lib/systemd/system/provd.service'), 'utf8');
+      assert.match(unit, /^User=provd$/m);
+      assert.match(unit, /ExecStart=.* \/usr\/lib\/provd\/provd$/m);
+      const conf = fs.readFileSync(path.join(dest, 'etc/provd/nginx.conf'), 'utf8');
+      assert.match(conf, /listen 0\.0\.0\.0:8099;/);
+      const settings = conf.split('\n').filter((line) => !line.trimStart().startsWith('#')).join('\n');
+      assert.doesNotMatch(settings, /@[A-Z_]+@/, 'every placeholder filled in');
+      // nginx -t with the installed file, its run directory moved into the temp tree.
+      const runDir = path.join(dest, 'run');
+      fs.mkdirSync(path.join(runDir, 'tmp'), { recursive: true });
+      fs.writeFileSync(path.join(runDir, 'nginx.conf'), conf.replaceAll('/run/provd-nginx', runDir));
+      execFileSync('nginx', ['-t', '-q', '-p', runDir, '-c', path.join(runDir, 'nginx.conf'), '-e', path.join(runDir, 'e.log')], { stdio: 'pipe' });
+    } finally { fs.rmSync(dest, { recursive: true, force: true }); }
   });
 });
 

@@ -1,0 +1,652 @@
+/* Unit tests of lib/store.c against a real SQLite file in a fresh temporary directory per test:
+ * migration, registration policies, polls, updates and cfgsn rules, listing, stats, tokens. */
+#include "testlib.h"
+
+#include <sqlite3.h>
+
+#include "migrations.h"
+#include "store.h"
+
+#define INTERVAL 60
+
+struct fixture {
+    struct tempdb db;
+    struct store *store;
+};
+
+/* The last device a callback saw, copied out of the borrowed row. */
+struct seen {
+    int calls;
+    char deviceid[128], name[512], state[16], ssid[64], ipaddr[64], data[9000];
+    int64_t lastseen, cfgsn, cfgsn_applied, poll_interval, datec, last_seqn;
+    bool has_key;
+};
+
+static void capture(const struct device *d, void *user_data)
+{
+    struct seen *s = user_data;
+    s->calls++;
+    copy_text(s->deviceid, sizeof s->deviceid, d->deviceid);
+    copy_text(s->name, sizeof s->name, d->name);
+    copy_text(s->state, sizeof s->state, d->state);
+    copy_text(s->ssid, sizeof s->ssid, d->ssid);
+    copy_text(s->ipaddr, sizeof s->ipaddr, d->ipaddr);
+    copy_text(s->data, sizeof s->data, d->data);
+    s->lastseen = d->lastseen;
+    s->cfgsn = d->cfgsn;
+    s->cfgsn_applied = d->cfgsn_applied;
+    s->poll_interval = d->poll_interval;
+    s->datec = d->datec;
+    s->last_seqn = d->last_seqn;
+    s->has_key = d->has_key;
+}
+
+/* The ids of a list page, in order. */
+struct ids {
+    int n;
+    char id[16][128];
+};
+
+static void collect_id(const struct device *d, void *user_data)
+{
+    struct ids *ids = user_data;
+    assert_true(ids->n < 16);
+    copy_text(ids->id[ids->n++], sizeof ids->id[0], d->deviceid);
+}
+
+static struct store *open_store(const char *path)
+{
+    char err[512] = "";
+    struct store *s = store_open(path, err, sizeof err);
+    if (!s)
+        fail_msg("store_open: %s", err);
+    return s;
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    tempdb_make(&fx->db);
+    fx->store = open_store(fx->db.path);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    store_free(fx->store);
+    tempdb_remove(&fx->db);
+    free(fx);
+    return 0;
+}
+
+/* Reads the device as it is stored now; fails when it is absent. */
+static struct seen get(struct store *s, const char *id)
+{
+    struct seen d = {0};
+    assert_int_equal(store_device_get(s, id, capture, &d), STORE_OK);
+    assert_int_equal(d.calls, 1);
+    return d;
+}
+
+static struct device_update no_change(void)
+{
+    return (struct device_update){.cfgsn = -1, .if_match = -1};
+}
+
+static enum store_status update(struct store *s, const char *id, const struct device_update *u,
+                                struct seen *out)
+{
+    return store_device_update(s, id, u, TEST_T0, capture, out);
+}
+
+static int user_version(const char *path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int version = -1;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return version;
+}
+
+static void open_creates_and_migrates_once(void **state)
+{
+    struct fixture *fx = *state;
+    assert_true(provd_migration_count >= 1);
+    assert_int_equal(user_version(fx->db.path), provd_migration_count);
+    assert_int_equal(store_ping(fx->store), STORE_OK);
+    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net", REGISTRATION_APPROVE,
+                                           TEST_T0, NULL, NULL),
+                     STORE_CREATED);
+    store_free(fx->store);
+    /* A second open finds the schema current: it neither migrates again nor loses rows. */
+    fx->store = open_store(fx->db.path);
+    assert_int_equal(user_version(fx->db.path), provd_migration_count);
+    struct seen d = get(fx->store, "kept");
+    assert_string_equal(d.ipaddr, "10.0.0.1");
+}
+
+static void open_refuses_newer_schema(void **state)
+{
+    struct fixture *fx = *state;
+    struct tempdb newer;
+    tempdb_make(&newer);
+    sqlite3 *db;
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", provd_migration_count + 1);
+    assert_int_equal(sqlite3_open(newer.path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, pragma, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    char err[512] = "";
+    struct store *s = store_open(newer.path, err, sizeof err);
+    assert_null(s);
+    char expected[64];
+    snprintf(expected, sizeof expected, "schema version %d", provd_migration_count + 1);
+    if (!strstr(err, expected) || !strstr(err, "upgrade provd"))
+        fail_msg("unclear refusal: \"%s\"", err);
+    assert_int_equal(user_version(newer.path), provd_migration_count + 1); /* left as it was */
+    tempdb_remove(&newer);
+    (void)fx;
+}
+
+static void register_approve_makes_pending(void **state)
+{
+    struct fixture *fx = *state;
+    struct seen d = {0};
+    assert_int_equal(store_device_register(fx->store, "AA:BB:CC:00:00:01", "192.168.1.5", "home",
+                                           REGISTRATION_APPROVE, TEST_T0, capture, &d),
+                     STORE_CREATED);
+    assert_int_equal(d.calls, 1);
+    assert_string_equal(d.state, "pending");
+    assert_string_equal(d.ipaddr, "192.168.1.5");
+    assert_string_equal(d.ssid, "home");
+    assert_int_equal(d.lastseen, TEST_T0);
+    assert_int_equal(d.datec, TEST_T0);
+    assert_int_equal(d.cfgsn, 0);
+    assert_int_equal(d.cfgsn_applied, -1);
+    assert_int_equal(d.poll_interval, 0);
+    assert_int_equal(d.last_seqn, -1);
+    assert_false(d.has_key);
+    assert_string_equal(d.data, "{}");
+}
+
+static void register_open_makes_accepted(void **state)
+{
+    struct fixture *fx = *state;
+    struct seen d = {0};
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.2", "net", REGISTRATION_OPEN, TEST_T0,
+                                           capture, &d),
+                     STORE_CREATED);
+    assert_string_equal(d.state, "accepted");
+    assert_string_equal(get(fx->store, "dev").state, "accepted");
+}
+
+static void register_closed_only_known(void **state)
+{
+    struct fixture *fx = *state;
+    struct seen d = {0};
+    assert_int_equal(store_device_register(fx->store, "stranger", "10.0.0.3", "net", REGISTRATION_CLOSED,
+                                           TEST_T0, capture, &d),
+                     STORE_REFUSED);
+    assert_int_equal(d.calls, 0);
+    assert_int_equal(store_device_get(fx->store, "stranger", NULL, NULL), STORE_NOT_FOUND);
+
+    struct device_update u = no_change();
+    assert_int_equal(update(fx->store, "known", &u, &d), STORE_CREATED);
+    d = (struct seen){0};
+    assert_int_equal(store_device_register(fx->store, "known", "10.0.0.4", "net", REGISTRATION_CLOSED,
+                                           TEST_T0 + 5, capture, &d),
+                     STORE_OK);
+    assert_string_equal(d.ipaddr, "10.0.0.4");
+    assert_string_equal(d.state, "accepted");
+    assert_int_equal(d.lastseen, TEST_T0 + 5);
+}
+
+static void register_known_updates_and_keeps_state(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "one", REGISTRATION_APPROVE, TEST_T0,
+                                           NULL, NULL),
+                     STORE_CREATED);
+    struct device_update u = no_change();
+    u.state = "rejected";
+    struct seen d = {0};
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    /* Registering again under an open policy does not undo the admin's decision. */
+    d = (struct seen){0};
+    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two", REGISTRATION_OPEN, TEST_T0 + 60,
+                                           capture, &d),
+                     STORE_OK);
+    assert_string_equal(d.ipaddr, "fe80::2");
+    assert_string_equal(d.ssid, "two");
+    assert_int_equal(d.lastseen, TEST_T0 + 60);
+    assert_int_equal(d.datec, TEST_T0);
+    assert_string_equal(d.state, "rejected");
+    /* Absent fields keep their values. */
+    assert_int_equal(store_device_register(fx->store, "dev", NULL, NULL, REGISTRATION_OPEN, TEST_T0 + 61, NULL,
+                                           NULL),
+                     STORE_OK);
+    d = get(fx->store, "dev");
+    assert_string_equal(d.ipaddr, "fe80::2");
+    assert_string_equal(d.ssid, "two");
+    assert_int_equal(d.lastseen, TEST_T0 + 61);
+}
+
+static void poll_sets_lastseen_and_applied(void **state)
+{
+    struct fixture *fx = *state;
+    struct seen d = {0};
+    assert_int_equal(store_device_poll(fx->store, "ghost", 3, TEST_T0, capture, &d), STORE_NOT_FOUND);
+    assert_int_equal(d.calls, 0);
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_APPROVE, TEST_T0,
+                                           NULL, NULL),
+                     STORE_CREATED);
+    assert_int_equal(store_device_poll(fx->store, "dev", 4, TEST_T0 + 30, capture, &d), STORE_OK);
+    assert_int_equal(d.lastseen, TEST_T0 + 30);
+    assert_int_equal(d.cfgsn_applied, 4);
+    assert_int_equal(store_device_poll(fx->store, "dev", -1, TEST_T0 + 90, capture, &d), STORE_OK);
+    assert_int_equal(d.lastseen, TEST_T0 + 90);
+    assert_int_equal(d.cfgsn_applied, 4);
+    assert_int_equal(get(fx->store, "dev").cfgsn_applied, 4);
+    assert_int_equal(store_device_poll(fx->store, "dev", 0, TEST_T0 + 91, NULL, NULL), STORE_OK);
+    assert_int_equal(get(fx->store, "dev").cfgsn_applied, 0);
+}
+
+static void update_raises_cfgsn_only_on_change(void **state)
+{
+    struct fixture *fx = *state;
+    struct seen d = {0};
+    struct device_update u = no_change();
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_CREATED);
+    assert_int_equal(d.cfgsn, 0);
+    u.data = "{\"led\":1}";
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.cfgsn, 1);
+    assert_string_equal(d.data, "{\"led\":1}");
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.cfgsn, 1);
+    u.data = "{\"led\":2}";
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.cfgsn, 2);
+    /* A name or state change is not a new configuration. */
+    u = no_change();
+    u.name = "lamp";
+    u.state = "accepted";
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.cfgsn, 2);
+    assert_string_equal(d.name, "lamp");
+    assert_string_equal(d.data, "{\"led\":2}");
+}
+
+static void update_explicit_cfgsn(void **state)
+{
+    struct fixture *fx = *state;
+    struct seen d = {0};
+    struct device_update u = no_change();
+    u.data = "{\"a\":1}";
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_CREATED);
+    u.data = "{\"a\":2}";
+    u.cfgsn = 10;
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.cfgsn, 10);
+    /* Lower than the current one: ignored, the data change still counts once. */
+    u.data = "{\"a\":3}";
+    u.cfgsn = 4;
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.cfgsn, 11);
+    /* Higher without a data change still wins. */
+    u = no_change();
+    u.cfgsn = 20;
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.cfgsn, 20);
+    u.cfgsn = 20;
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.cfgsn, 20);
+}
+
+static void update_if_match(void **state)
+{
+    struct fixture *fx = *state;
+    struct seen d = {0};
+    struct device_update u = no_change();
+    u.data = "{\"v\":1}";
+    u.name = "before";
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_CREATED);
+    u.data = "{\"v\":2}";
+    u.if_match = 0;
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.cfgsn, 1);
+
+    u = no_change();
+    u.data = "{\"v\":3}";
+    u.name = "after";
+    u.state = "rejected";
+    u.set_poll_interval = true;
+    u.poll_interval = 30;
+    u.cfgsn = 50;
+    u.if_match = 0;
+    d = (struct seen){0};
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_STALE);
+    assert_int_equal(d.calls, 0);
+    d = get(fx->store, "dev");
+    assert_int_equal(d.cfgsn, 1);
+    assert_string_equal(d.data, "{\"v\":2}");
+    assert_string_equal(d.name, "before");
+    assert_string_equal(d.state, "accepted");
+    assert_int_equal(d.poll_interval, 0);
+
+    u.if_match = 1;
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.cfgsn, 50);
+    assert_string_equal(d.name, "after");
+}
+
+static void update_poll_interval(void **state)
+{
+    struct fixture *fx = *state;
+    struct seen d = {0};
+    struct device_update u = no_change();
+    u.set_poll_interval = true;
+    u.poll_interval = 30;
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_CREATED);
+    assert_int_equal(d.poll_interval, 30);
+    u = no_change();
+    u.name = "x";
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.poll_interval, 30);
+    u.set_poll_interval = true;
+    u.poll_interval = 0;
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
+    assert_int_equal(d.poll_interval, 0);
+    assert_int_equal(get(fx->store, "dev").poll_interval, 0);
+}
+
+static void update_creates_accepted(void **state)
+{
+    struct fixture *fx = *state;
+    struct seen d = {0};
+    struct device_update u = no_change();
+    u.name = "new one";
+    u.data = "{\"x\":true}";
+    assert_int_equal(update(fx->store, "made", &u, &d), STORE_CREATED);
+    assert_int_equal(d.calls, 1);
+    assert_string_equal(d.deviceid, "made");
+    assert_string_equal(d.state, "accepted");
+    assert_string_equal(d.name, "new one");
+    assert_string_equal(d.data, "{\"x\":true}");
+    assert_int_equal(d.datec, TEST_T0);
+    assert_int_equal(d.lastseen, 0);
+    u = no_change();
+    u.state = "pending";
+    assert_int_equal(update(fx->store, "made-pending", &u, &d), STORE_CREATED);
+    assert_string_equal(d.state, "pending");
+}
+
+static void delete_and_set_key(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"), STORE_NOT_FOUND);
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_APPROVE, TEST_T0,
+                                           NULL, NULL),
+                     STORE_CREATED);
+    assert_false(get(fx->store, "dev").has_key);
+    assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"), STORE_OK);
+    assert_true(get(fx->store, "dev").has_key);
+    assert_int_equal(store_device_delete(fx->store, "dev"), STORE_OK);
+    assert_int_equal(store_device_get(fx->store, "dev", NULL, NULL), STORE_NOT_FOUND);
+    assert_int_equal(store_device_delete(fx->store, "dev"), STORE_NOT_FOUND);
+    assert_int_equal(store_device_poll(fx->store, "dev", -1, TEST_T0, NULL, NULL), STORE_NOT_FOUND);
+}
+
+static void register_at(struct store *s, const char *id, int64_t when)
+{
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "n", REGISTRATION_APPROVE, when, NULL, NULL),
+                     STORE_CREATED);
+}
+
+static struct ids list(struct store *s, const struct device_filter *f)
+{
+    struct ids ids = {0};
+    int count = -1;
+    assert_int_equal(store_device_list(s, f, collect_id, &ids, &count), STORE_OK);
+    assert_int_equal(count, ids.n);
+    return ids;
+}
+
+static struct device_filter all_devices(int limit)
+{
+    return (struct device_filter){.online = -1, .limit = limit, .now = TEST_T0, .default_interval = INTERVAL};
+}
+
+static void list_keyset_pages(void **state)
+{
+    struct fixture *fx = *state;
+    static const char *const order[] = {"dev-01", "dev-02", "dev-03", "dev-04", "dev-05", "dev-06", "dev-07"};
+    /* Registered out of order: pages follow the ids, not the insertion. */
+    static const int insertion[] = {4, 0, 6, 2, 5, 1, 3};
+    for (int i = 0; i < 7; i++)
+        register_at(fx->store, order[insertion[i]], TEST_T0);
+    struct device_filter f = all_devices(3);
+    int seen = 0;
+    for (int page = 0; page < 3; page++) {
+        struct ids ids = list(fx->store, &f);
+        assert_int_equal(ids.n, page < 2 ? 3 : 1);
+        for (int i = 0; i < ids.n; i++)
+            assert_string_equal(ids.id[i], order[seen++]);
+        f.after = order[seen - 1];
+    }
+    assert_int_equal(seen, 7);
+    assert_int_equal(list(fx->store, &f).n, 0); /* after the last one: an empty page */
+    f.after = "dev-035";                         /* a cursor that is no id still orders */
+    struct ids ids = list(fx->store, &f);
+    assert_string_equal(ids.id[0], "dev-04");
+}
+
+static void list_filters(void **state)
+{
+    struct fixture *fx = *state;
+    register_at(fx->store, "alpha", TEST_T0);
+    register_at(fx->store, "bravo", TEST_T0 - 130);   /* online at the edge: 2 * 60 + 10 */
+    register_at(fx->store, "charlie", TEST_T0 - 131); /* just past it */
+    register_at(fx->store, "delta", TEST_T0 - 40);
+    struct device_update u = no_change();
+    struct seen d;
+    u.state = "accepted";
+    u.name = "Kitchen LAMP";
+    assert_int_equal(update(fx->store, "charlie", &u, &d), STORE_OK);
+    u = no_change();
+    u.set_poll_interval = true;
+    u.poll_interval = 10; /* window 30 s: delta, seen 40 s ago, is not online */
+    assert_int_equal(update(fx->store, "delta", &u, &d), STORE_OK);
+
+    struct device_filter f = all_devices(10);
+    f.state = "accepted";
+    struct ids ids = list(fx->store, &f);
+    assert_int_equal(ids.n, 1);
+    assert_string_equal(ids.id[0], "charlie");
+    f.state = "pending";
+    assert_int_equal(list(fx->store, &f).n, 3);
+    f.state = "rejected";
+    assert_int_equal(list(fx->store, &f).n, 0);
+
+    f = all_devices(10);
+    f.online = 1;
+    ids = list(fx->store, &f);
+    assert_int_equal(ids.n, 2);
+    assert_string_equal(ids.id[0], "alpha");
+    assert_string_equal(ids.id[1], "bravo");
+    f.online = 0;
+    ids = list(fx->store, &f);
+    assert_int_equal(ids.n, 2);
+    assert_string_equal(ids.id[0], "charlie");
+    assert_string_equal(ids.id[1], "delta");
+    f.now = TEST_T0 - 100; /* earlier: everyone seen by then is online */
+    f.online = 1;
+    assert_int_equal(list(fx->store, &f).n, 4);
+
+    f = all_devices(10);
+    f.q = "lamp";
+    ids = list(fx->store, &f);
+    assert_int_equal(ids.n, 1);
+    assert_string_equal(ids.id[0], "charlie");
+    f.q = "RAV";
+    ids = list(fx->store, &f);
+    assert_int_equal(ids.n, 1);
+    assert_string_equal(ids.id[0], "bravo");
+    f.q = "a";
+    assert_int_equal(list(fx->store, &f).n, 4);
+    /* No LIKE wildcards: % and _ are plain characters. */
+    f.q = "%";
+    assert_int_equal(list(fx->store, &f).n, 0);
+    f.q = "_";
+    assert_int_equal(list(fx->store, &f).n, 0);
+
+    f = all_devices(10);
+    f.state = "pending";
+    f.online = 1;
+    f.q = "alp";
+    ids = list(fx->store, &f);
+    assert_int_equal(ids.n, 1);
+    assert_string_equal(ids.id[0], "alpha");
+}
+
+static void stats_counts(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_stats st;
+    assert_int_equal(store_stats(fx->store, TEST_T0, INTERVAL, &st), STORE_OK);
+    assert_int_equal(st.devices, 0);
+    assert_int_equal(st.online, 0);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(st.readings, 0);
+    register_at(fx->store, "a", TEST_T0);
+    register_at(fx->store, "b", TEST_T0 - 500);
+    struct device_update u = no_change();
+    struct seen d;
+    assert_int_equal(update(fx->store, "c", &u, &d), STORE_CREATED); /* accepted, never seen */
+    assert_int_equal(store_stats(fx->store, TEST_T0, INTERVAL, &st), STORE_OK);
+    assert_int_equal(st.devices, 3);
+    assert_int_equal(st.online, 1);
+    assert_int_equal(st.pending, 2);
+    assert_int_equal(st.readings, 0);
+    /* With a long default interval, b counts as online too. */
+    assert_int_equal(store_stats(fx->store, TEST_T0, 300, &st), STORE_OK);
+    assert_int_equal(st.online, 2);
+}
+
+struct token_names {
+    int n;
+    char name[4][64];
+    int64_t created[4];
+};
+
+static void collect_token(const char *name, int64_t created, void *user_data)
+{
+    struct token_names *t = user_data;
+    assert_true(t->n < 4);
+    copy_text(t->name[t->n], sizeof t->name[0], name);
+    t->created[t->n++] = created;
+}
+
+static void tokens(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char h1[STORE_TOKEN_HASH_LEN], h2[STORE_TOKEN_HASH_LEN], h3[STORE_TOKEN_HASH_LEN];
+    memset(h1, 0x11, sizeof h1);
+    memset(h2, 0x22, sizeof h2);
+    memcpy(h3, h1, sizeof h3);
+    h3[31] ^= 1;
+    assert_int_equal(store_token_check(fx->store, h1), STORE_NOT_FOUND);
+    assert_int_equal(store_token_add(fx->store, "ops", h1, TEST_T0), STORE_OK);
+    assert_int_equal(store_token_add(fx->store, "ops", h2, TEST_T0), STORE_EXISTS);
+    assert_int_equal(store_token_add(fx->store, "other", h1, TEST_T0), STORE_EXISTS);
+    assert_int_equal(store_token_add(fx->store, "ci", h2, TEST_T0 + 1), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h1), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h3), STORE_NOT_FOUND);
+
+    struct token_names t = {0};
+    assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
+    assert_int_equal(t.n, 2);
+    assert_string_equal(t.name[0], "ci");
+    assert_int_equal(t.created[0], TEST_T0 + 1);
+    assert_string_equal(t.name[1], "ops");
+    assert_int_equal(t.created[1], TEST_T0);
+
+    assert_int_equal(store_token_revoke(fx->store, "ops"), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h1), STORE_NOT_FOUND);
+    assert_int_equal(store_token_check(fx->store, h2), STORE_OK);
+    assert_int_equal(store_token_revoke(fx->store, "ops"), STORE_NOT_FOUND);
+    t = (struct token_names){0};
+    assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
+    assert_int_equal(t.n, 1);
+}
+
+/* Text that would break SQL built by hand is stored and read back byte for byte. */
+static void hostile_text_stored_literally(void **state)
+{
+    struct fixture *fx = *state;
+    static const char *const id = "x'); DROP TABLE devices;--";
+    static const char *const name = "'; DROP TABLE devices; --";
+    static const char *const data = "{\"q\":\"\\\"; DELETE FROM devices; --\",\"r\":\"' OR '1'='1\"}";
+    static const char *const ssid = "\" OR 1=1 --";
+    struct seen d = {0};
+    struct device_update u = no_change();
+    u.name = name;
+    u.data = data;
+    assert_int_equal(update(fx->store, id, &u, &d), STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, id, "::1", ssid, REGISTRATION_CLOSED, TEST_T0, NULL,
+                                           NULL),
+                     STORE_OK);
+    register_at(fx->store, "plain", TEST_T0);
+    d = get(fx->store, id);
+    assert_string_equal(d.deviceid, id);
+    assert_string_equal(d.name, name);
+    assert_string_equal(d.data, data);
+    assert_string_equal(d.ssid, ssid);
+    struct device_filter f = all_devices(10);
+    f.q = "' OR '1'='1";
+    assert_int_equal(list(fx->store, &f).n, 0);
+    f.q = "drop table";
+    struct ids ids = list(fx->store, &f);
+    assert_int_equal(ids.n, 1);
+    assert_string_equal(ids.id[0], id);
+    f = all_devices(10);
+    assert_int_equal(list(fx->store, &f).n, 2);
+    assert_int_equal(store_token_revoke(fx->store, "' OR '1'='1"), STORE_NOT_FOUND);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(open_creates_and_migrates_once),
+        T(open_refuses_newer_schema),
+        T(register_approve_makes_pending),
+        T(register_open_makes_accepted),
+        T(register_closed_only_known),
+        T(register_known_updates_and_keeps_state),
+        T(poll_sets_lastseen_and_applied),
+        T(update_raises_cfgsn_only_on_change),
+        T(update_explicit_cfgsn),
+        T(update_if_match),
+        T(update_poll_interval),
+        T(update_creates_accepted),
+        T(delete_and_set_key),
+        T(list_keyset_pages),
+        T(list_filters),
+        T(stats_counts),
+        T(tokens),
+        T(hostile_text_stored_literally),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
