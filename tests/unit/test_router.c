@@ -1,28 +1,19 @@
 /* In-process tests of router_dispatch and every handler behind it: a real store on a temporary
  * SQLite file, a test clock, and answers checked by parsing their JSON bodies with json-c. */
-#include "testlib.h"
+#include "testapp.h"
 
 #include <json-c/json.h>
 #include <strings.h>
 
-#include "app.h"
 #include "isotime.h"
-#include "secret.h"
 #include "validate.h"
 
-#define INTERVAL 60
+#define INTERVAL 60 /* the poll interval testapp_open() configures */
 
 /* An input a request must refuse with 400, and how the message must start (the field's name). */
 struct refusal {
     const char *input, *field;
 };
-
-static int64_t clock_now;
-
-static int64_t test_clock(void)
-{
-    return clock_now;
-}
 
 struct fixture {
     struct tempdb db;
@@ -30,10 +21,15 @@ struct fixture {
     struct response res;
     struct json_object *json; /* the last answer's body, parsed; NULL when it had none */
     struct json_object *before; /* a device as it was, to compare with after a request */
-    char token[TOKEN_LEN + 1];
-    char auth[TOKEN_LEN + 8]; /* "Bearer " + token */
+    char auth[TOKEN_LEN + 8]; /* "Bearer " + the admin token */
     char header[1024];        /* the last value header() found */
 };
+
+/* The admin token itself, without "Bearer ". */
+static const char *admin_token(const struct fixture *fx)
+{
+    return fx->auth + strlen("Bearer ");
+}
 
 /* One request; target is the path with an optional "?query". */
 struct call {
@@ -45,20 +41,7 @@ static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    tempdb_make(&fx->db);
-    char err[512] = "";
-    fx->app.store = store_open(fx->db.path, err, sizeof err);
-    if (!fx->app.store)
-        fail_msg("store_open: %s", err);
-    fx->app.config = (struct config){.db_path = fx->db.path, .registration = REGISTRATION_APPROVE, .poll_interval = INTERVAL};
-    fx->app.now = test_clock;
-    clock_now = TEST_T0;
-    assert_true(secret_new_token(fx->token));
-    unsigned char hash[STORE_TOKEN_HASH_LEN];
-    secret_sha256(fx->token, strlen(fx->token), hash);
-    assert_int_equal(store_token_add(fx->app.store, "test", hash, TEST_T0), STORE_OK);
-    snprintf(fx->auth, sizeof fx->auth, "Bearer %s", fx->token);
-    response_init(&fx->res);
+    testapp_open(&fx->db, &fx->app, &fx->res, fx->auth, sizeof fx->auth, REGISTRATION_APPROVE);
     *state = fx;
     return 0;
 }
@@ -68,9 +51,7 @@ static int teardown(void **state)
     struct fixture *fx = *state;
     json_object_put(fx->json);
     json_object_put(fx->before);
-    response_free(&fx->res);
-    store_free(fx->app.store);
-    tempdb_remove(&fx->db);
+    testapp_close(&fx->db, &fx->app, &fx->res);
     free(fx);
     return 0;
 }
@@ -326,12 +307,12 @@ static void admin_auth_401(void **state)
 {
     struct fixture *fx = *state;
     char long_auth[400], long_token[300], basic[TOKEN_LEN + 8], lower[TOKEN_LEN + 8];
-    snprintf(basic, sizeof basic, "Basic %s", fx->token);
-    snprintf(lower, sizeof lower, "bearer %s", fx->token);
+    snprintf(basic, sizeof basic, "Basic %s", admin_token(fx));
+    snprintf(lower, sizeof lower, "bearer %s", admin_token(fx));
     snprintf(long_auth, sizeof long_auth, "Bearer %s", repeat(long_token, sizeof long_token, "a", 290));
     const char *refused[] = {
         NULL, "", "Bearer", "Bearer ", "Bearer provd_0000000000000000000000000000000000000000000000000000000000000000",
-        basic, long_auth, fx->token,
+        basic, long_auth, admin_token(fx),
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         struct call c = {.method = "GET", .target = "/api/devices", .authorization = refused[i]};
@@ -357,14 +338,14 @@ static void token_in_query_refused(void **state)
     static const char *const prefixes[] = {"/api/devices?access_token=", "/api/devices?token=",
                                            "/api/devices?limit=5&access_token=", "/api/stats?token="};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-        snprintf(target, sizeof target, "%s%s", prefixes[i], fx->token);
+        snprintf(target, sizeof target, "%s%s", prefixes[i], admin_token(fx));
         assert_int_equal(anon(fx, "GET", target, NULL), 401);
         /* Even with a valid header as well: the URL has leaked the token. */
         assert_int_equal(admin(fx, "GET", target, NULL), 401);
         assert_message_starts(fx, "tokens in the query string");
     }
     register_device(fx, "dev1");
-    snprintf(target, sizeof target, "/api/devices/dev1?access_token=%s", fx->token);
+    snprintf(target, sizeof target, "/api/devices/dev1?access_token=%s", admin_token(fx));
     assert_int_equal(admin(fx, "GET", target, NULL), 401);
     assert_int_equal(admin(fx, "GET", "/api/devices?tokenish=1", NULL), 200);
 }

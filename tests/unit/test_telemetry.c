@@ -1,19 +1,11 @@
 /* Telemetry through the router with a real store and a test clock: ingest, replay, the uniform
  * refusal, reading back in pages and buckets, CSV, SEQN reset and retention pruning. */
-#include "testlib.h"
+#include "testapp.h"
 
-#include "app.h"
 #include "e2ee.h"
-#include "secret.h"
 #include "telemetry.h"
 
 #define KEY "000102030405060708090a0b0c0d0e0f"
-
-static int64_t clock_now = TEST_T0;
-static int64_t test_clock(void)
-{
-    return clock_now;
-}
 
 struct fixture {
     struct tempdb db;
@@ -25,19 +17,8 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    char err[256], token[TOKEN_LEN + 1];
-    unsigned char hash[STORE_TOKEN_HASH_LEN];
-    tempdb_make(&f->db);
-    f->app.config = (struct config){.poll_interval = 60, .registration = REGISTRATION_OPEN, .retention_days = 0};
-    f->app.now = test_clock;
-    f->app.store = store_open(f->db.path, err, sizeof err);
-    assert_non_null(f->app.store);
-    assert_true(secret_new_token(token));
-    secret_sha256(token, strlen(token), hash);
-    assert_int_equal(store_token_add(f->app.store, "t", hash, TEST_T0), STORE_OK);
-    snprintf(f->auth, sizeof f->auth, "Bearer %s", token);
-    response_init(&f->res);
-    clock_now = TEST_T0;
+    assert_non_null(f);
+    testapp_open(&f->db, &f->app, &f->res, f->auth, sizeof f->auth, REGISTRATION_OPEN);
     *state = f;
     return 0;
 }
@@ -45,9 +26,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    response_free(&f->res);
-    store_free(f->app.store);
-    tempdb_remove(&f->db);
+    testapp_close(&f->db, &f->app, &f->res);
     free(f);
     return 0;
 }

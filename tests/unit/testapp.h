@@ -1,0 +1,46 @@
+/* The fixture of handler tests: a real store on a temporary file, a clock the test moves, an
+ * admin token, and a response to fill. Static inline because each test is one object. */
+#ifndef PROVD_TESTAPP_H
+#define PROVD_TESTAPP_H
+
+#include "testlib.h"
+
+#include "app.h"
+#include "secret.h"
+
+static int64_t clock_now = TEST_T0;
+
+static inline int64_t test_clock(void)
+{
+    return clock_now;
+}
+
+/* Opens the store in db, configures app with the test clock, and makes an admin token whose
+ * "Bearer ..." header value goes to auth. */
+static inline void testapp_open(struct tempdb *db, struct app *app, struct response *res, char *auth,
+                                size_t auth_len, enum registration_policy policy)
+{
+    char err[512] = "", token[TOKEN_LEN + 1];
+    unsigned char hash[STORE_TOKEN_HASH_LEN];
+    tempdb_make(db);
+    app->store = store_open(db->path, err, sizeof err);
+    if (!app->store)
+        fail_msg("store_open: %s", err);
+    app->config = (struct config){.db_path = db->path, .registration = policy, .poll_interval = 60};
+    app->now = test_clock;
+    clock_now = TEST_T0;
+    assert_true(secret_new_token(token));
+    secret_sha256(token, strlen(token), hash);
+    assert_int_equal(store_token_add(app->store, "test", hash, TEST_T0), STORE_OK);
+    snprintf(auth, auth_len, "Bearer %s", token);
+    response_init(res);
+}
+
+static inline void testapp_close(struct tempdb *db, struct app *app, struct response *res)
+{
+    response_free(res);
+    store_free(app->store);
+    tempdb_remove(db);
+}
+
+#endif
