@@ -1,32 +1,49 @@
 # firmware/firmware.mk: the portable device core (firmware/core), its cmocka tests over a scripted
-# platform, the JSON reader's fuzzer, and a strict C99 check of the core (included by the Makefile).
+# platform, the JSON reader's fuzzer, a strict C99 check of the core, and the POSIX host with
+# devsim, the fleet simulator (firmware/posix) (included by the Makefile).
 
 FW_CORE_SRC := $(wildcard firmware/core/*.c)
 FW_CORE_HDR := $(wildcard firmware/core/*.h)
 FW_CORE_OBJ := $(FW_CORE_SRC:%.c=$(BUILD)/obj/%.o)
 FW_SCRIPT_OBJ := $(BUILD)/obj/firmware/tests/fw_script.o
 FW_TESTS := $(patsubst firmware/tests/%.c,$(BUILD)/tests/%,$(wildcard firmware/tests/test_fw_*.c))
+# The POSIX host: everything in firmware/posix but devsim's main; its tests are test_posix_*.c.
+FW_POSIX_SRC := $(filter-out firmware/posix/devsim.c,$(wildcard firmware/posix/*.c))
+FW_POSIX_OBJ := $(FW_POSIX_SRC:%.c=$(BUILD)/obj/%.o)
+FW_OPENSSL_OBJ := $(BUILD)/obj/firmware/posix/fw_openssl.o
+FW_POSIX_TESTS := $(patsubst firmware/tests/%.c,$(BUILD)/tests/%,$(wildcard firmware/tests/test_posix_*.c))
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 # The core is built as gnu11 with the rest; this proves it is also plain C99 (what the device
 # toolchains are promised).
 FW_C99_OK := $(BUILD)/firmware/c99.ok
 
-UNIT_TESTS += $(FW_TESTS)
+UNIT_TESTS += $(FW_TESTS) $(FW_POSIX_TESTS)
 FUZZERS += $(BUILD)/fuzz/fuzz_fw_json
+EXTRA_PROGRAMS += $(BUILD)/devsim
 
 .PHONY: fw-c99
 fw-c99: $(FW_C99_OK)
 
-# Tests and the fuzzer include the core's headers by name.
-$(BUILD)/obj/firmware/tests/%.o $(BUILD)/obj/firmware/fuzz/%.o: ALL_CFLAGS += -Ifirmware/core
+# Tests, the fuzzer and the POSIX host include the core's headers by name.
+$(BUILD)/obj/firmware/fuzz/%.o: ALL_CFLAGS += -Ifirmware/core
+$(BUILD)/obj/firmware/tests/%.o $(BUILD)/obj/firmware/posix/%.o: ALL_CFLAGS += -Ifirmware/core -Ifirmware/posix $(CURL_CFLAGS)
 
 $(FW_C99_OK): $(FW_CORE_SRC) $(FW_CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) -std=c99 -pedantic $(WARN) -fsyntax-only $(FW_CORE_SRC)
 	@touch $@
 
-$(FW_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/firmware/tests/%.o $(FW_SCRIPT_OBJ) $(FW_CORE_OBJ) | $(FW_C99_OK)
+$(FW_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/firmware/tests/%.o $(FW_SCRIPT_OBJ) $(FW_OPENSSL_OBJ) $(FW_CORE_OBJ) | $(FW_C99_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka -lcrypto
+
+$(FW_POSIX_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/firmware/tests/%.o $(FW_POSIX_OBJ) $(FW_CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(CURL_LIBS) -lcrypto
+
+$(BUILD)/devsim: $(BUILD)/obj/firmware/posix/devsim.o $(FW_POSIX_OBJ) $(FW_CORE_OBJ) | $(FW_C99_OK)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(CURL_LIBS) -lcrypto
 
 $(BUILD)/fuzz/fuzz_fw_json: $(BUILD)/obj/firmware/fuzz/fuzz_fw_json.o $(FW_CORE_OBJ)
 	@mkdir -p $(@D)

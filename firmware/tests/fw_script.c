@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include <openssl/evp.h>
+
+#include "fw_openssl.h"
 
 void script_init(struct script *s, uint32_t seed)
 {
@@ -88,41 +89,21 @@ static int rng(void *user_data, uint8_t *buf, size_t len)
     return 0;
 }
 
-static const EVP_CIPHER *cbc_cipher(size_t key_len)
-{
-    return key_len == 16 ? EVP_aes_128_cbc() : key_len == 24 ? EVP_aes_192_cbc() : EVP_aes_256_cbc();
-}
-
 static int aes_cbc(void *user_data, const uint8_t *key, size_t key_len, const uint8_t iv[16],
                    const uint8_t *in, size_t len, uint8_t *out)
 {
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int n = 0, fin = 0, ok;
-
-    ok = !((struct script *)user_data)->crypto_fails && c &&
-         EVP_EncryptInit_ex(c, cbc_cipher(key_len), NULL, key, iv) == 1 &&
-         EVP_CIPHER_CTX_set_padding(c, 0) == 1 &&
-         EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 &&
-         EVP_EncryptFinal_ex(c, out + n, &fin) == 1 && (size_t)(n + fin) == len;
-    EVP_CIPHER_CTX_free(c);
-    return ok ? 0 : -1;
+    if (((struct script *)user_data)->crypto_fails)
+        return -1;
+    return fw_openssl_aes_cbc(key, key_len, iv, in, len, out);
 }
 
 static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12],
                    const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
                    uint8_t *out, uint8_t tag[16])
 {
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int n = 0, fin = 0, ok;
-
-    ok = !((struct script *)user_data)->crypto_fails && c &&
-         EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, nonce) == 1 &&
-         EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len) == 1 &&
-         EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 &&
-         EVP_EncryptFinal_ex(c, out + n, &fin) == 1 &&
-         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
-    EVP_CIPHER_CTX_free(c);
-    return ok ? 0 : -1;
+    if (((struct script *)user_data)->crypto_fails)
+        return -1;
+    return fw_openssl_aes_gcm(key, nonce, aad, aad_len, in, len, out, tag);
 }
 
 static int store_read(void *user_data, uint8_t *buf, size_t cap)

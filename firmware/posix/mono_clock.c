@@ -1,0 +1,12 @@
+/* mono_clock.c: CLOCK_MONOTONIC in microseconds (never goes back when the wall clock is set). */
+#include "mono_clock.h"
+
+#include <time.h>
+
+uint64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
