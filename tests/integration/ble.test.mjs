@@ -28,11 +28,13 @@ async function until(what, check, ms = 5000) {
 }
 
 // btvirt's socket paths are fixed under /tmp: it runs in its own mount namespace with a private
-// directory bound over /tmp, so parallel runs do not meet. The shim stands in for AF_ALG.
+// directory bound over /tmp, so parallel runs do not meet. The shim stands in for AF_ALG; it is
+// copied into that directory, since a build tree under /tmp is hidden behind the mount.
 async function startEmulator(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ble-emu-'));
+  fs.copyFileSync(shimPath, path.join(dir, 'afalg_shim.so'));
   const child = spawn('unshare', ['-rm', 'sh', '-c', 'mount --bind "$0" /tmp && exec btvirt -s -L', dir], {
-    env: { ...process.env, LD_PRELOAD: shimPath },
+    env: { ...process.env, LD_PRELOAD: '/tmp/afalg_shim.so' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let errors = '';
