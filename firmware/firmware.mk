@@ -67,3 +67,27 @@ $(ESP_OBJ): $(BUILD)/esp8266/%.o: firmware/core/%.c $(FW_CORE_HDR)
 $(BUILD)/esp8266/libfwcore.a: $(ESP_OBJ)
 	@rm -f $@
 	$(ESP_AR) rcs $@ $^
+
+# firmware/esp8266, the port to the real target. app_logic.c is its SDK-free part: `make esp8266`
+# cross-compiles it with the core, and test_esp_app_logic runs it on the host against the core and
+# its scripted platform. fw_esp8266.c and main/app_main.c need ESP8266_RTOS_SDK headers: only the
+# vendor SDK build compiles them (firmware/esp8266/README.md).
+ESP_PORT_SRC := firmware/esp8266/app_logic.c
+ESP_PORT_OBJ := $(ESP_PORT_SRC:firmware/esp8266/%.c=$(BUILD)/esp8266/port/%.o)
+ESP_APP_TEST := $(BUILD)/tests/test_esp_app_logic
+
+UNIT_TESTS += $(ESP_APP_TEST)
+
+esp8266: $(ESP_PORT_OBJ)
+
+$(ESP_PORT_OBJ): $(BUILD)/esp8266/port/%.o: firmware/esp8266/%.c firmware/esp8266/app_logic.h $(FW_CORE_HDR)
+	@mkdir -p $(@D)
+	$(ESP_CC) $(ESP_CFLAGS) -Ifirmware/core -c $< -o $@
+
+$(BUILD)/obj/firmware/esp8266/%.o: ALL_CFLAGS += -Ifirmware/core
+$(BUILD)/obj/firmware/tests/test_esp_app_logic.o: ALL_CFLAGS += -Ifirmware/esp8266
+
+$(ESP_APP_TEST): $(BUILD)/obj/firmware/tests/test_esp_app_logic.o $(BUILD)/obj/firmware/esp8266/app_logic.o \
+                 $(FW_SCRIPT_OBJ) $(FW_OPENSSL_OBJ) $(FW_CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka -lcrypto

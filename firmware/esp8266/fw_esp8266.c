@@ -1,0 +1,280 @@
+/* fw_esp8266.c: the platform functions on ESP8266_RTOS_SDK v3.4, the only file that includes SDK
+ * headers besides main/app_main.c. Compiled by the vendor SDK build only, not by `make esp8266`.
+ *
+ * HTTP is blocking: http_start() performs the exchange with esp_http_client and calls
+ * fw_http_done() before it returns (the core supports both ways). A device hosts one context with
+ * one request at a time and has nothing else to do meanwhile, so a second task, its stack (several
+ * KiB of an ~80 KiB heap) and a queue handing requests and answers across would buy nothing; every
+ * network stage is bounded by the client's timeout_ms, so the device loop is never stuck. */
+#include "fw_esp8266.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esp_err.h"
+#include "esp_http_client.h"
+#include "esp_log.h"
+#include "esp_system.h"
+#include "esp_timer.h"
+#include "mbedtls/aes.h"
+#include "mbedtls/gcm.h"
+#include "nvs.h"
+
+#if !defined(MBEDTLS_AES_C) || !defined(MBEDTLS_CIPHER_MODE_CBC) || !defined(MBEDTLS_GCM_C)
+#error "the telemetry envelopes need mbedTLS AES, CBC and GCM: enable them in menuconfig (mbedTLS)"
+#endif
+
+#define NVS_NAMESPACE "provd"
+#define NVS_KEY_SEQN "seqn"
+/* The base URL plus the core's request path (its path buffer is 96 bytes). */
+#define URL_MAX (FW_ESP8266_BASE_MAX + 96)
+
+static const char *TAG = "provd";
+
+struct fw_esp8266 {
+    struct fw_ctx *ctx;
+    nvs_handle_t nvs;
+    int timeout_ms;
+    size_t base_len;
+    char url[URL_MAX];      /* the base URL, followed by the path of the request being made */
+};
+
+struct fw_esp8266 *fw_esp8266_new(const char *base_url, int timeout_ms)
+{
+    size_t n = strlen(base_url), scheme;
+    struct fw_esp8266 *p;
+    esp_err_t err;
+
+    while (n > 0 && base_url[n - 1] == '/')
+        n--;
+    scheme = strncmp(base_url, "https://", 8) == 0 ? 8 : strncmp(base_url, "http://", 7) == 0 ? 7 : 0;
+    if (scheme == 0 || n <= scheme || n > FW_ESP8266_BASE_MAX) {
+        ESP_LOGE(TAG, "server URL must be http(s)://... of at most %d characters",
+                 FW_ESP8266_BASE_MAX);
+        return NULL;
+    }
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    memcpy(p->url, base_url, n);
+    p->url[n] = '\0';
+    p->base_len = n;
+    p->timeout_ms = timeout_ms;
+    err = nvs_open(NVS_NAMESPACE, NVS_READWRITE, &p->nvs);
+    if (err != ESP_OK) {
+        ESP_LOGE(TAG, "nvs_open: %s", esp_err_to_name(err));
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void fw_esp8266_free(struct fw_esp8266 *port)
+{
+    if (!port)
+        return;
+    nvs_close(port->nvs);
+    free(port);
+}
+
+void fw_esp8266_attach(struct fw_esp8266 *port, struct fw_ctx *ctx)
+{
+    port->ctx = ctx;
+}
+
+uint64_t fw_esp8266_now_ms(void)
+{
+    return (uint64_t)esp_timer_get_time() / 1000u;
+}
+
+/* Reads the body into req->resp_body. A body that does not fit is reported one byte longer than
+ * resp_cap (or at its Content-Length), which is all the core needs to refuse it. Returns 0, or -1
+ * if the connection broke first. A chunked body has no length to check it against: the core
+ * validates every body it parses as a whole JSON document, so a cut one is refused there. */
+static int read_body(esp_http_client_handle_t c, const struct fw_http_request *req, int content_len,
+                     size_t *body_len)
+{
+    size_t got = 0;
+    char extra;
+
+    while (got < req->resp_cap) {
+        int n = esp_http_client_read(c, req->resp_body + got, (int)(req->resp_cap - got));
+
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got == req->resp_cap && esp_http_client_read(c, &extra, 1) > 0) {
+        *body_len = content_len > 0 && (size_t)content_len > got ? (size_t)content_len : got + 1;
+        return 0;
+    }
+    if (content_len > 0 && got != (size_t)content_len)
+        return -1;
+    *body_len = got;
+    return 0;
+}
+
+/* One exchange on a fresh client (the next poll is a minute away: an idle keep-alive connection
+ * would mostly have been closed by the server by then). resp is left a network error on failure. */
+static void exchange(struct fw_esp8266 *p, const struct fw_http_request *req,
+                     struct fw_http_response *resp)
+{
+    esp_http_client_config_t cfg;
+    esp_http_client_handle_t c;
+    int content_len;
+    size_t i;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.url = p->url;
+    cfg.method = strcmp(req->method, "POST") == 0 ? HTTP_METHOD_POST : HTTP_METHOD_GET;
+    cfg.timeout_ms = p->timeout_ms;
+    cfg.disable_auto_redirect = true;
+    c = esp_http_client_init(&cfg);
+    if (!c) {
+        ESP_LOGW(TAG, "esp_http_client_init failed");
+        return;
+    }
+    for (i = 0; i < req->n_headers; i++)
+        if (esp_http_client_set_header(c, req->headers[i].name, req->headers[i].value) != ESP_OK)
+            goto out;
+    /* open() sends the request line and headers with Content-Length: body_len. */
+    if (esp_http_client_open(c, (int)req->body_len) != ESP_OK)
+        goto out;
+    if (req->body_len > 0 &&
+        esp_http_client_write(c, req->body, (int)req->body_len) != (int)req->body_len)
+        goto out;
+    content_len = esp_http_client_fetch_headers(c);
+    if (content_len < 0 || read_body(c, req, content_len, &resp->body_len) != 0)
+        goto out;
+    resp->status = esp_http_client_get_status_code(c);
+out:
+    if (resp->status == FW_HTTP_NETWORK_ERROR)
+        ESP_LOGD(TAG, "%s %s: no answer", req->method, p->url);
+    esp_http_client_cleanup(c);
+}
+
+static int http_start(void *user_data, const struct fw_http_request *req)
+{
+    struct fw_esp8266 *p = user_data;
+    struct fw_http_response resp = { FW_HTTP_NETWORK_ERROR, 0 };
+    size_t path_len = strlen(req->path);
+
+    if (!p->ctx || p->base_len + path_len >= sizeof p->url || req->body_len > INT_MAX)
+        return -1;
+    memcpy(p->url + p->base_len, req->path, path_len + 1);
+    exchange(p, req, &resp);
+    return fw_http_done(p->ctx, &resp);
+}
+
+/* esp_random() reads the hardware RNG, which is only truly random while the RF is on: the
+ * application starts WiFi before the core draws its first nonce. */
+static int rng(void *user_data, uint8_t *buf, size_t len)
+{
+    (void)user_data;
+    while (len > 0) {
+        uint32_t word = esp_random();
+        size_t n = len < sizeof word ? len : sizeof word;
+
+        memcpy(buf, &word, n);
+        buf += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int aes_cbc(void *user_data, const uint8_t *key, size_t key_len, const uint8_t iv[16],
+                   const uint8_t *in, size_t len, uint8_t *out)
+{
+    mbedtls_aes_context aes;
+    unsigned char chain[16]; /* mbedtls_aes_crypt_cbc() advances the IV in place */
+    int rc;
+
+    (void)user_data;
+    if (len % 16 != 0 || (key_len != 16 && key_len != 24 && key_len != 32))
+        return -1;
+    memcpy(chain, iv, sizeof chain);
+    mbedtls_aes_init(&aes);
+    rc = mbedtls_aes_setkey_enc(&aes, key, (unsigned int)key_len * 8u);
+    if (rc == 0)
+        rc = mbedtls_aes_crypt_cbc(&aes, MBEDTLS_AES_ENCRYPT, len, chain, in, out);
+    mbedtls_aes_free(&aes);
+    return rc == 0 ? 0 : -1;
+}
+
+static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12],
+                   const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
+                   uint8_t *out, uint8_t tag[16])
+{
+    mbedtls_gcm_context gcm;
+    int rc;
+
+    (void)user_data;
+    mbedtls_gcm_init(&gcm);
+    rc = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 128);
+    if (rc == 0)
+        rc = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, len, nonce, 12, aad, aad_len,
+                                       in, out, 16, tag);
+    mbedtls_gcm_free(&gcm);
+    return rc == 0 ? 0 : -1;
+}
+
+/* The SEQN record is one NVS blob: NVS spreads its writes over the partition's sectors, and the
+ * core writes it once per 64 readings. */
+static int store_read(void *user_data, uint8_t *buf, size_t cap)
+{
+    struct fw_esp8266 *p = user_data;
+    size_t len = cap;
+    esp_err_t err = nvs_get_blob(p->nvs, NVS_KEY_SEQN, buf, &len);
+
+    if (err == ESP_ERR_NVS_NOT_FOUND)
+        return -1;
+    if (err != ESP_OK || len > INT_MAX) {
+        ESP_LOGE(TAG, "cannot read the SEQN record: %s", esp_err_to_name(err));
+        return -1;
+    }
+    return (int)len;
+}
+
+static int store_write(void *user_data, const uint8_t *buf, size_t len)
+{
+    struct fw_esp8266 *p = user_data;
+    esp_err_t err = nvs_set_blob(p->nvs, NVS_KEY_SEQN, buf, len);
+
+    if (err == ESP_OK)
+        err = nvs_commit(p->nvs);
+    if (err != ESP_OK) {
+        ESP_LOGE(TAG, "cannot store the SEQN record: %s", esp_err_to_name(err));
+        return -1;
+    }
+    return 0;
+}
+
+static void log_line(void *user_data, enum fw_log_level level, const char *msg)
+{
+    (void)user_data;
+    switch (level) {
+    case FW_LOG_ERROR:
+        ESP_LOGE(TAG, "%s", msg);
+        break;
+    case FW_LOG_WARN:
+        ESP_LOGW(TAG, "%s", msg);
+        break;
+    case FW_LOG_INFO:
+        ESP_LOGI(TAG, "%s", msg);
+        break;
+    case FW_LOG_DEBUG:
+        ESP_LOGD(TAG, "%s", msg);
+        break;
+    }
+}
+
+struct fw_platform fw_esp8266_platform(struct fw_esp8266 *port)
+{
+    struct fw_platform p = { port, http_start, rng, aes_cbc, aes_gcm, store_read, store_write,
+                             log_line };
+
+    return p;
+}
