@@ -27,7 +27,7 @@ PROGRAMS   := $(BUILD)/provd $(BUILD)/provctl
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps run test unit-tests fuzzers install clean node-deps
+.PHONY: all deps run test unit-tests fuzzers install clean node-deps bench
 # Objects are kept between builds even when only a test or fuzzer used them.
 .SECONDARY:
 all: $(PROGRAMS)
@@ -43,6 +43,15 @@ node-deps: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The admin page's plotting library, copied from the npm package pinned in package-lock.json:
+# nginx serves it from www/vendor/ (git-ignored) with the page, no build step and no CDN.
+WWW_VENDOR := www/vendor/uPlot.esm.js www/vendor/uPlot.min.css
+.PHONY: www-vendor
+www-vendor: $(WWW_VENDOR)
+www/vendor/%: node_modules/.package-lock.json
+	@mkdir -p $(@D)
+	cp node_modules/uplot/dist/$* $@
 
 # db/schema.sql and db/migrations/*.sql are compiled in, so a binary never looks for them at run time.
 MIGRATIONS := db/schema.sql $(sort $(wildcard db/migrations/*.sql))
@@ -88,15 +97,19 @@ fuzzers: $(FUZZERS)
 # deps runs first, on its own, so that the build that follows sees the libraries it installed.
 run:
 	@scripts/deps.sh
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all www-vendor
 	scripts/stack.sh
 
 test:
 	@scripts/deps.sh
-	@$(MAKE) --no-print-directory all unit-tests node-deps
+	@$(MAKE) --no-print-directory all unit-tests node-deps www-vendor
 	tests/run.sh
 
-install: all
+# The benchmark table (bench/README.md): a few minutes, loopback only, stops all it starts.
+bench: all bench-tools
+	BUILD=$(BUILD) bench/run.sh
+
+install: all www-vendor
 	scripts/install.sh "$(DESTDIR)" "$(PREFIX)"
 
 clean:

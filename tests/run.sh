@@ -79,8 +79,8 @@ log="$logs/esp8266.log"
 if make --no-print-directory esp8266 >"$log" 2>&1; then count "esp8266/cross-compile" "$log" 0 1 0 0
 else count "esp8266/cross-compile" "$log" 1 0 1 0; fi
 
-# Node suites (integration through real nginx + provd; browser tests later): one runner each.
-for dir in tests/integration; do
+# Node suites: integration through real nginx + provd, and the admin page in headless Chromium.
+for dir in tests/integration tests/browser; do
     files=("$dir"/*.test.mjs)
     [ -e "${files[0]}" ] || continue
     log="$logs/node-$(basename "$dir").log"

@@ -1,0 +1,168 @@
+// The device list: server pages (keyset cursors from the Link header), search and status
+// filters sent to the server, sorting within the page, and refreshes that update rows in
+// place so the page, the sort, focus and scroll position all survive.
+import { $, h, say } from './dom.js';
+import { api, nextCursor } from './api.js';
+import { configSync, deviceStatus, statusBadge, timeAgo } from './format.js';
+
+// Status filter -> the server's filters. The server tells online from not online; overdue
+// and offline are then told apart here from each device's liveness.
+const FILTERS = {
+  online: { state: 'accepted', online: 'true' },
+  overdue: { state: 'accepted', online: 'false' },
+  offline: { state: 'accepted', online: 'false' },
+  pending: { state: 'pending' },
+  rejected: { state: 'rejected' },
+};
+
+const COLUMNS = {
+  deviceid: { cell: (d) => h('a', { href: `#/devices/${d.deviceid}` }, d.deviceid) },
+  name: { cell: (d) => d.name, wrap: true },
+  status: { cell: statusBadge, value: deviceStatus },
+  lastseen: { cell: (d) => timeAgo(d.lastseen) },
+  ipaddr: { cell: (d) => d.ipaddr },
+  ssid: { cell: (d) => d.ssid, wrap: true },
+  cfgsn: { cell: configSync },
+  datec: { cell: (d) => timeAgo(d.datec) },
+};
+
+const state = {
+  cursors: [null],   // the `after` of each page seen so far; page n starts after cursors[n]
+  page: 0,
+  next: null,        // the next page's cursor, null on the last page
+  devices: [],
+  sort: null,        // { key, descending } or null for the server's order (by id)
+};
+const rows = new Map();  // deviceid -> its <tr>, kept across refreshes
+let generation = 0;      // a late answer never overwrites a newer one
+let searchTimer = 0;
+
+function query() {
+  const params = new URLSearchParams({ limit: $('page-size').value });
+  const after = state.cursors[state.page];
+  if (after) params.set('after', after);
+  const q = $('search').value.trim();
+  if (q) params.set('q', q);
+  for (const [name, value] of Object.entries(FILTERS[$('status-filter').value] ?? {}))
+    params.set(name, value);
+  return params;
+}
+
+async function load() {
+  const mine = ++generation;
+  try {
+    const { json, headers } = await api('GET', `/api/devices?${query()}`);
+    if (mine !== generation) return;
+    const status = $('status-filter').value;
+    state.devices = json.filter((d) => !status || deviceStatus(d) === status);
+    state.next = nextCursor(headers);
+    render();
+  } catch (err) {
+    if (mine !== generation) return;
+    $('list-empty').hidden = false;
+    say($('list-empty'), `The device list could not be loaded: ${err.message}`, 'error');
+  }
+}
+
+function compare(a, b) {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a ?? '').localeCompare(String(b ?? ''), undefined, { numeric: true });
+}
+
+function sorted(devices) {
+  if (!state.sort) return devices;
+  const { key, descending } = state.sort;
+  const value = COLUMNS[key].value ?? ((d) => d[key]);
+  const order = descending ? -1 : 1;
+  return [...devices].sort((a, b) => order * compare(value(a), value(b)) || compare(a.deviceid, b.deviceid));
+}
+
+// A cell is replaced only when what it shows changed, so a focused link stays focused.
+function fillRow(tr, device) {
+  for (const [i, [key, column]] of Object.entries(COLUMNS).entries()) {
+    const fresh = h('td', { className: column.wrap ? 'wrap' : '', dataset: { column: key } }, column.cell(device));
+    const td = tr.cells[i];
+    if (!td) tr.append(fresh);
+    else if (!td.isEqualNode(fresh)) td.replaceWith(fresh);
+  }
+}
+
+function render() {
+  const tbody = $('device-table').tBodies[0];
+  const devices = sorted(state.devices);
+  const keep = new Set(devices.map((d) => d.deviceid));
+  for (const [id, tr] of rows) {
+    if (!keep.has(id)) {
+      tr.remove();
+      rows.delete(id);
+    }
+  }
+  devices.forEach((device, i) => {
+    let tr = rows.get(device.deviceid);
+    if (!tr) {
+      tr = h('tr', { dataset: { deviceid: device.deviceid } });
+      rows.set(device.deviceid, tr);
+    }
+    fillRow(tr, device);
+    if (tbody.rows[i] !== tr) tbody.insertBefore(tr, tbody.rows[i] ?? null);
+  });
+
+  const filtered = $('search').value.trim() || $('status-filter').value;
+  $('list-empty').hidden = devices.length > 0;
+  say($('list-empty'), filtered ? 'No device matches the search and status filter on this page.'
+    : 'No devices yet: a device appears here when it first registers (POST /api/devices/ID).');
+  for (const th of $('device-table').tHead.rows[0].cells) {
+    const active = state.sort?.key === th.dataset.sort;
+    th.setAttribute('aria-sort', active ? (state.sort.descending ? 'descending' : 'ascending') : 'none');
+  }
+  const sortedBy = state.sort && $('device-table').querySelector(`th[data-sort="${state.sort.key}"]`).textContent;
+  const order = state.sort ? `sorted by ${sortedBy} on this page` : 'in device id order';
+  $('device-caption').textContent = `Page ${state.page + 1}: ${devices.length} device${devices.length === 1 ? '' : 's'}, ${order}.`;
+  $('page-number').textContent = `Page ${state.page + 1}`;
+  $('page-prev').disabled = state.page === 0;
+  $('page-next').disabled = !state.next;
+}
+
+function restart() {
+  state.cursors = [null];
+  state.page = 0;
+  return load();
+}
+
+$('list-filters').addEventListener('submit', (event) => {
+  event.preventDefault();
+  clearTimeout(searchTimer);
+  restart();
+});
+$('search').addEventListener('input', () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(restart, 250);
+});
+$('status-filter').addEventListener('change', restart);
+$('page-size').addEventListener('change', restart);
+
+$('page-next').addEventListener('click', () => {
+  if (!state.next) return;
+  state.cursors[state.page + 1] = state.next;
+  state.page++;
+  load();
+});
+$('page-prev').addEventListener('click', () => {
+  if (state.page === 0) return;
+  state.page--;
+  load();
+});
+
+for (const th of $('device-table').tHead.rows[0].cells) {
+  th.querySelector('button').addEventListener('click', () => {
+    const key = th.dataset.sort;
+    state.sort = { key, descending: state.sort?.key === key && !state.sort.descending };
+    render();
+  });
+}
+
+export const enter = load;
+export const refresh = load;
+export function leave() {
+  generation++;   // an answer still on its way is dropped
+}
