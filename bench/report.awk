@@ -1,0 +1,81 @@
+#!/usr/bin/awk -f
+# bench/report.awk: turns bench/run.sh's measurements (runs.tsv, and scales_file) into the table
+# it prints and the same figures as JSON (the file named by -v json=...).
+BEGIN { FS = "\t" }
+
+function scale_name(n) {
+    if (n == "-") return "-"
+    if (n >= 1000000 && n % 1000000 == 0) return (n / 1000000) "M"
+    if (n >= 1000 && n % 1000 == 0) return (n / 1000) "k"
+    return n
+}
+function js(s) { gsub(/["\\]/, "\\\\&", s); return "\"" s "\"" }
+
+{
+    runs++
+    scale[runs] = $1; name[runs] = $2; rps[runs] = $3; p50[runs] = $4; p99[runs] = $5
+    status[runs] = $6; sockerr[runs] = $7; requests[runs] = $8
+    if ($2 ~ /^nginx_fastcgi_hello/) { ceiling_sum += $3; ceilings++ }
+}
+
+END {
+    ceiling = ceilings ? ceiling_sum / ceilings : 0
+    printf "provd bench %s: %d cores (%s), %d provd workers, wrk %d threads x %d connections, %d s per run\n\n",
+        date, cores, cpu, workers, threads, connections, duration
+    printf "%-24s %8s %10s %8s %8s %8s %10s\n", "run", "devices", "req/s", "p50 ms", "p99 ms", "errors", "x FastCGI"
+    out = "{\n  " js("date") ": " js(date) ",\n  \"machine\": {\"cores\": " cores ", \"cpu\": " js(cpu) "},\n"
+    out = out "  \"settings\": {\"workers\": " workers ", \"wrk_threads\": " threads ", \"connections\": " connections
+    out = out ", \"seconds_per_run\": " duration "},\n"
+    out = out sprintf("  \"fastcgi_ceiling_per_s\": %.1f,\n  \"runs\": [", ceiling)
+    for (i = 1; i <= runs; i++) {
+        ratio = ceiling > 0 ? rps[i] / ceiling : 0
+        printf "%-24s %8s %10.0f %8.2f %8.2f %8d %10.2f\n", name[i], scale_name(scale[i]), rps[i], p50[i], p99[i],
+            status[i] + sockerr[i], ratio
+        out = out (i > 1 ? "," : "") "\n    {\"run\": " js(name[i]) ", \"devices\": " (scale[i] == "-" ? "null" : scale[i])
+        out = out sprintf(", \"requests_per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f", rps[i], p50[i], p99[i])
+        out = out ", \"status_errors\": " status[i] ", \"socket_errors\": " sockerr[i] ", \"requests\": " requests[i]
+        out = out sprintf(", \"ratio_to_fastcgi\": %.3f}", ratio)
+    }
+    out = out "\n  ],\n  \"scales\": ["
+    printf "\n%-8s %9s %16s %16s %17s %12s %13s\n", "devices", "readings", "worker peak RSS", "DB bytes/device",
+        "DB bytes/reading", "seed devices", "seed readings"
+    n = 0
+    while ((getline line < scales_file) > 0) {
+        split(line, f, "\t")
+        per_device = f[4] / f[1]; per_reading = f[5] / f[2]
+        printf "%-8s %9s %12.1f MiB %16.0f %17.0f %10.1f s %11.1f s\n", scale_name(f[1]), scale_name(f[2]),
+            f[3] / 1024, per_device, per_reading, f[7] - f[6], f[8] - f[7]
+        out = out (n++ ? "," : "") "\n    {\"devices\": " f[1] ", \"readings\": " f[2] ", \"worker_peak_rss_kib\": " f[3]
+        out = out sprintf(", \"db_bytes_per_device\": %.1f, \"db_bytes_per_reading\": %.1f", per_device, per_reading)
+        out = out sprintf(", \"seed_devices_s\": %.2f, \"seed_readings_s\": %.2f}", f[7] - f[6], f[8] - f[7])
+    }
+    out = out "\n  ],\n  \"fleet\": "
+    fleet_steps = 0; largest = 0
+    while ((getline line < fleet_file) > 0) {
+        split(line, f, "\t")
+        if (!fleet_steps++) {
+            printf "\nfleet: devsim devices polling and logging every %d s (each loads the server as %d devices at 60 s)\n",
+                fleet_interval, 60 / fleet_interval
+            printf "%-14s %14s %10s %8s %8s %9s\n", "devsim devices", "as 60 s fleet", "req/s", "p50 ms", "p99 ms", "refused"
+            out = out "{\"interval_s\": " fleet_interval ", \"steps\": ["
+        }
+        printf "%-14s %14s %10.0f %8.2f %8.2f %9d  %s\n", f[1], scale_name(f[1] * 60 / fleet_interval), f[2], f[3], f[4],
+            f[5], f[6] == "ok" ? "" : "(p99 >= 50 ms or refusals)"
+        out = out (fleet_steps > 1 ? ", " : "") sprintf("{\"devices\": %d, \"requests_per_s\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"refused\": %d, \"ok\": %s}",
+            f[1], f[2], f[3], f[4], f[5], f[6] == "ok" ? "true" : "false")
+        if (f[6] == "ok") largest = f[1]
+    }
+    if (fleet_steps) {
+        printf "largest fleet with p99 < 50 ms and nothing refused: %d devsim devices (%s devices at 60 s)\n",
+            largest, scale_name(largest * 60 / fleet_interval)
+        out = out sprintf("], \"largest_ok_devices\": %d, \"largest_ok_fleet_at_60s\": %d}", largest,
+            largest * 60 / fleet_interval)
+    } else {
+        printf "\nfleet: no run (build/devsim is not built)\n"
+        out = out "null"
+    }
+    print out "\n}" > json
+    printf "\nerrors: responses >= 400 and socket errors; x FastCGI: req/s over the mean of the\n"
+    printf "two nginx_fastcgi_hello runs (%.0f req/s), measured first and last.\n", ceiling
+    printf "JSON: %s\n", json
+}
