@@ -125,32 +125,33 @@ static struct json_object *time_json(int64_t t)
 
 struct page {
     struct json_object *array;
-    int64_t count, last_seqn;
+    int64_t count, last_id;
 };
 
 static bool add_reading(const struct reading *r, void *user_data)
 {
     struct page *p = user_data;
     struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_int64(r->id));
     json_object_object_add(o, "seqn", json_object_new_int64(r->seqn));
     json_object_object_add(o, "received_at", time_json(r->received_at));
     json_object_object_add(o, "ts", r->ts == TS_NONE ? NULL : time_json(r->ts));
     json_object_object_add(o, "reading", json_raw_new(r->reading));
     json_object_array_add(p->array, o);
     p->count++;
-    p->last_seqn = r->seqn;
+    p->last_id = r->id;
     return true;
 }
 
-/* Link to the next page: the same query from after the last SEQN of this one. */
+/* Link to the next page: the same query from after the last reading of this one. */
 static void next_link(struct response *res, const char *deviceid, const struct telemetry_query *q,
-                      int64_t last_seqn)
+                      int64_t last_id)
 {
     char url[512], number[24];
     snprintf(url, sizeof url, "/api/devices/%s/telemetry", deviceid);
     snprintf(number, sizeof number, "%lld", (long long)q->filter.limit);
     bool ok = query_append(url, sizeof url, "limit", number);
-    snprintf(number, sizeof number, "%lld", (long long)last_seqn);
+    snprintf(number, sizeof number, "%lld", (long long)last_id);
     ok = ok && query_append(url, sizeof url, "after", number);
     if (ok && q->filter.ascending)
         ok = query_append(url, sizeof url, "order", "asc");
@@ -224,6 +225,6 @@ void handle_telemetry_get(struct app *app, const struct request *req, struct res
         return;
     }
     if (p.count == q.filter.limit)
-        next_link(res, req->deviceid, &q, p.last_seqn);
+        next_link(res, req->deviceid, &q, p.last_id);
     response_json(res, 200, p.array);
 }

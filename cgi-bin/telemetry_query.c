@@ -46,7 +46,7 @@ bool telemetry_query_read(const char *query, struct telemetry_query *q, struct r
         return false;
     }
     if (read_number(query, "after", 0, INT64_MAX, &q->filter.after) < 0) {
-        response_error(res, 400, "after must be a SEQN (the last one of the previous page)");
+        response_error(res, 400, "after must be a reading id (the last one of the previous page)");
         return false;
     }
     if (read_number(query, "bucket", 1, BUCKET_MAX, &q->bucket) < 0) {

@@ -20,11 +20,13 @@
 #define ONLINE_SQL(now, def) \
     "coalesce(lastseen >= " now " - (2 * coalesce(poll_interval, " def ") + 10), 0)"
 
-/* Readings of one device in a time range, from a SEQN cursor (?4; the sentinel when none). */
-#define READING_LIST_SQL(cursor, order)                                                       \
-    "SELECT seqn, received_at, ts, data FROM telemetry "                                     \
-    "WHERE device = (SELECT id FROM devices WHERE deviceid = ?1) "                           \
-    "AND received_at BETWEEN ?2 AND ?3 AND " cursor " ORDER BY seqn " order " LIMIT ?5"
+/* Readings of one device in a time range, in (received_at, id) order -- the time index holds
+ * both -- from the reading whose id is the cursor ?4 (NULL: from the start). */
+#define READING_LIST_SQL(cmp, order)                                                               \
+    "SELECT id, seqn, received_at, ts, data FROM telemetry "                                      \
+    "WHERE device = (SELECT id FROM devices WHERE deviceid = ?1) AND received_at BETWEEN ?2 AND ?3 " \
+    "AND (?4 IS NULL OR (received_at, id) " cmp " (SELECT received_at, id FROM telemetry WHERE id = ?4)) " \
+    "ORDER BY received_at " order ", id " order " LIMIT ?5"
 
 enum stmt {
     STMT_BEGIN,
@@ -81,7 +83,8 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_UPDATE] =
         "UPDATE devices SET name = coalesce(?2, name), data = coalesce(?3, data), "
         "state = coalesce(?4, state), poll_interval = CASE WHEN ?5 THEN ?6 ELSE poll_interval END, "
-        "cfgsn = ?7, last_seqn = CASE WHEN ?8 THEN NULL ELSE last_seqn END "
+        "cfgsn = ?7, last_seqn = CASE WHEN ?8 THEN NULL ELSE last_seqn END, "
+        "seqn_epoch = seqn_epoch + (?8 != 0) "
         "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_SET_KEY] = "UPDATE devices SET key = ?2 WHERE deviceid = ?1",
@@ -96,11 +99,12 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
     [STMT_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
     [STMT_DEVICE_SECRET] = "SELECT state, coalesce(key, '') FROM devices WHERE deviceid = ?1",
-    [STMT_READING_SEQN_CHECK] = "SELECT id, coalesce(last_seqn, -1) FROM devices WHERE deviceid = ?1",
-    [STMT_READING_INSERT] = "INSERT INTO telemetry (device, seqn, received_at, ts, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STMT_READING_SEQN_CHECK] = "SELECT id, coalesce(last_seqn, -1), seqn_epoch FROM devices WHERE deviceid = ?1",
+    [STMT_READING_INSERT] =
+        "INSERT INTO telemetry (device, epoch, seqn, received_at, ts, data) VALUES (?1, ?6, ?2, ?3, ?4, ?5)",
     [STMT_READING_MARK] = "UPDATE devices SET last_seqn = ?2, lastseen = ?3 WHERE id = ?1",
-    [STMT_READING_LIST_ASC] = READING_LIST_SQL("seqn > ?4", "ASC"),
-    [STMT_READING_LIST_DESC] = READING_LIST_SQL("seqn < ?4", "DESC"),
+    [STMT_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
+    [STMT_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
     /* SQLite's JSON1 walks every reading: each numeric leaf, by its path ("list[0]" written
      * "list.0" as in the CSV export), into its time bucket. */
     [STMT_READING_BUCKETS] =
@@ -112,7 +116,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "AND j.fullkey NOT IN ('$.SEQN', '$.ts') "
         "GROUP BY bucket, j.fullkey ORDER BY bucket, j.fullkey",
     [STMT_READING_PRUNE] =
-        "DELETE FROM telemetry WHERE (device, seqn) IN (SELECT device, seqn FROM telemetry WHERE received_at < ?1 LIMIT ?2)",
+        "DELETE FROM telemetry WHERE id IN (SELECT id FROM telemetry WHERE received_at < ?1 LIMIT ?2)",
     [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES (?1, ?2, ?3)",
     [STMT_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
     [STMT_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
@@ -551,6 +555,7 @@ enum store_status store_reading_add(struct store *s, const char *deviceid, int64
     int rc = sqlite3_step(check);
     int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(check, 0) : 0;
     int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(check, 1) : 0;
+    int64_t epoch = rc == SQLITE_ROW ? sqlite3_column_int64(check, 2) : 0;
     stmt_done(check);
     if (rc == SQLITE_DONE)
         return finish(s, STORE_NOT_FOUND);
@@ -566,6 +571,7 @@ enum store_status store_reading_add(struct store *s, const char *deviceid, int64
     if (ts != TS_NONE)
         sqlite3_bind_int64(ins, 4, ts);
     sqlite3_bind_text(ins, 5, reading, (int)reading_len, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 6, epoch);
     rc = sqlite3_step(ins);
     stmt_done(ins);
     if (rc != SQLITE_DONE)
@@ -587,15 +593,17 @@ enum store_status store_reading_list(struct store *s, const char *deviceid, cons
     bind_text(st, 1, deviceid);
     sqlite3_bind_int64(st, 2, f->since);
     sqlite3_bind_int64(st, 3, f->until);
-    sqlite3_bind_int64(st, 4, f->after >= 0 ? f->after : f->ascending ? -1 : INT64_MAX);
+    if (f->after >= 0)
+        sqlite3_bind_int64(st, 4, f->after);
     sqlite3_bind_int64(st, 5, f->limit);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct reading r = {
-            .seqn = sqlite3_column_int64(st, 0),
-            .received_at = sqlite3_column_int64(st, 1),
-            .ts = column_int_or(st, 2, TS_NONE),
-            .reading = column_text(st, 3),
+            .id = sqlite3_column_int64(st, 0),
+            .seqn = sqlite3_column_int64(st, 1),
+            .received_at = sqlite3_column_int64(st, 2),
+            .ts = column_int_or(st, 3, TS_NONE),
+            .reading = column_text(st, 4),
         };
         if (!fn(&r, user_data)) {
             rc = SQLITE_DONE;
@@ -759,6 +767,7 @@ static enum store_status bulk_readings(struct store *s, const char *deviceid, in
     bind_text(check, 1, deviceid);
     int rc = sqlite3_step(check);
     int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(check, 0) : 0;
+    int64_t epoch = rc == SQLITE_ROW ? sqlite3_column_int64(check, 2) : 0;
     stmt_done(check);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "bulk readings: find device");
@@ -774,6 +783,7 @@ static enum store_status bulk_readings(struct store *s, const char *deviceid, in
         sqlite3_bind_int64(ins, 2, seqn);
         sqlite3_bind_int64(ins, 3, now - (per_device - seqn) * step);
         sqlite3_bind_text(ins, 5, text, (int)len, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 6, epoch);
         rc = sqlite3_step(ins);
         stmt_done(ins);
         if (rc != SQLITE_DONE)

@@ -48,7 +48,7 @@ struct device_update {
     int64_t poll_interval;      /* with set_poll_interval; 0: back to the default */
     int64_t cfgsn;              /* an explicit cfgsn the client sent; -1: none */
     int64_t if_match;           /* the cfgsn the client last saw; IF_MATCH_NONE, IF_MATCH_ANY ("*") */
-    bool seqn_reset;            /* forget the last accepted SEQN (the device lost its counter) */
+    bool seqn_reset;            /* the device lost its counter: accept SEQNs from the start again */
 };
 
 struct device_filter {
@@ -67,6 +67,7 @@ struct store_stats {
 
 /* A stored reading. reading is the JSON the device sent, borrowed for the callback. */
 struct reading {
+    int64_t id;                 /* the order of arrival; the cursor of pages */
     int64_t seqn;
     int64_t received_at;
     int64_t ts;                 /* the device's clock; TS_NONE when it sent none */
@@ -78,7 +79,7 @@ typedef bool (*store_reading_fn)(const struct reading *r, void *user_data);
 
 struct reading_filter {
     int64_t since, until;       /* received_at range, inclusive */
-    int64_t after;              /* keyset cursor: SEQN past this one in the order; -1: from the start */
+    int64_t after;              /* keyset cursor: the id of the last reading seen; -1: from the start */
     bool ascending;             /* oldest first; default newest first */
     int64_t limit;              /* -1: no limit (exports) */
 };

@@ -154,6 +154,13 @@ describe('ingest', () => {
     const r = await stack.api('PUT', `/api/devices/${id}`, { admin: true, body: { seqn_reset: true } });
     assert.equal(r.json.last_seqn, null);
     assert.equal((await post(id, v2('{"SEQN":1}', key, id))).status, 201);
+    assert.equal((await post(id, v2('{"SEQN":2}', key, id))).status, 201);
+    // The device loses its counter once more: it may send SEQN 1 and 2 again.
+    await stack.api('PUT', `/api/devices/${id}`, { admin: true, body: { seqn_reset: true } });
+    assert.equal((await post(id, v2('{"SEQN":1}', key, id))).status, 201);
+    assert.equal((await post(id, v2('{"SEQN":1}', key, id))).status, 409);
+    const back = (await readings(id, '?order=asc')).json;
+    assert.deepEqual(back.map((x) => x.seqn), [500, 1, 2, 1], 'every reading kept, in the order they came');
   });
 
   it('ts, the device clock, is kept beside the receive time', async () => {
@@ -208,7 +215,8 @@ describe('reading back', () => {
       url = link ? link.match(/^<([^>]+)>/)[1] : null;
     }
     assert.deepEqual(seqns, Array.from({ length: 25 }, (_, i) => 25 - i));
-    const asc = await readings(id, '?order=asc&limit=3&after=20');
+    const twentieth = (await readings(id, '?order=asc&limit=100')).json.find((x) => x.seqn === 20);
+    const asc = await readings(id, `?order=asc&limit=3&after=${twentieth.id}`);
     assert.deepEqual(asc.json.map((x) => x.seqn), [21, 22, 23]);
   });
 

@@ -157,6 +157,68 @@ static void open_refuses_newer_schema(void **state)
     (void)fx;
 }
 
+static bool count_reading(const struct reading *r, void *user_data)
+{
+    int *n = user_data;
+    (*n)++;
+    assert_true(r->id > 0);
+    return true;
+}
+
+/* A database made by migrations 1 and 2 (telemetry keyed by device and SEQN) keeps its
+ * readings through migration 3, which moves them to per-epoch SEQNs with ids. */
+static void migration_3_keeps_readings(void **state)
+{
+    struct fixture *fx = *state;
+    struct tempdb old;
+    tempdb_make(&old);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(old.path, &db), SQLITE_OK);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(sqlite3_exec(db, provd_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO devices (deviceid, datec, last_seqn) VALUES ('old', 1, 2);"
+                                  "INSERT INTO telemetry VALUES (1, 1, 100, NULL, '{\"SEQN\":1}');"
+                                  "INSERT INTO telemetry VALUES (1, 2, 160, NULL, '{\"SEQN\":2}');"
+                                  "PRAGMA user_version = 2;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    struct store *s = open_store(old.path);
+    assert_int_equal(user_version(old.path), provd_migration_count);
+    struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .ascending = true, .limit = -1};
+    int n = 0;
+    assert_int_equal(store_reading_list(s, "old", &all, count_reading, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_reading_add(s, "old", 2, TEST_T0, TS_NONE, "{\"SEQN\":2}", 10), STORE_STALE);
+    assert_int_equal(store_reading_add(s, "old", 3, TEST_T0, TS_NONE, "{\"SEQN\":3}", 10), STORE_OK);
+    store_free(s);
+    tempdb_remove(&old);
+    (void)fx;
+}
+
+/* After a SEQN reset the device counts from 1 again; the readings of before stay. */
+static void seqn_reset_starts_a_new_epoch(void **state)
+{
+    struct fixture *fx = *state;
+    struct device_update u = no_change();
+    assert_int_equal(store_device_register(fx->store, "lost", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+                     STORE_CREATED);
+    for (int64_t seqn = 1; seqn <= 2; seqn++)
+        assert_int_equal(store_reading_add(fx->store, "lost", seqn, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    struct seen after_reset = {0};
+    u.seqn_reset = true;
+    assert_int_equal(update(fx->store, "lost", &u, &after_reset), STORE_OK);
+    assert_int_equal(after_reset.last_seqn, -1);
+    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2), STORE_STALE);
+    struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .ascending = true, .limit = -1};
+    int n = 0;
+    assert_int_equal(store_reading_list(fx->store, "lost", &all, count_reading, &n), STORE_OK);
+    assert_int_equal(n, 3);
+}
+
 static void register_approve_makes_pending(void **state)
 {
     struct fixture *fx = *state;
@@ -630,6 +692,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(open_creates_and_migrates_once),
         T(open_refuses_newer_schema),
+        T(migration_3_keeps_readings),
+        T(seqn_reset_starts_a_new_epoch),
         T(register_approve_makes_pending),
         T(register_open_makes_accepted),
         T(register_closed_only_known),
