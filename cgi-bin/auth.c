@@ -42,13 +42,8 @@ bool auth_admin(struct app *app, const struct request *req, struct response *res
     }
     secret_sha256(token, len, hash);
     switch (store_token_check(app->store, hash)) {
-    case STORE_OK:
-        return true;
-    case STORE_NOT_FOUND:
-        unauthorized(res, "invalid admin token");
-        return false;
-    default:
-        respond_store_error(app, res);
-        return false;
+    case STORE_OK: return true;
+    case STORE_NOT_FOUND: unauthorized(res, "invalid admin token"); return false;
+    default: respond_store_error(app, res); return false;
     }
 }

@@ -42,8 +42,8 @@ static bool read_value(struct json_object *v, const struct field *f, struct fiel
         return true;
     case FIELD_JSON:
         /* Slashes stay unescaped: the 8 KiB limit counts what the operator wrote. */
-        out->str = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-                                                     &out->len);
+        out->str = json_object_to_json_string_length(
+            v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &out->len);
         return true;
     }
     return false;

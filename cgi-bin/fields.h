@@ -13,10 +13,10 @@ enum field_type { FIELD_STRING, FIELD_INT, FIELD_BOOL, FIELD_JSON };
 struct field_value {
     bool present;
     bool is_null;
-    const char *str;  /* FIELD_STRING: the string; FIELD_JSON: its canonical JSON text */
+    const char *str; /* FIELD_STRING: the string; FIELD_JSON: its canonical JSON text */
     size_t len;
-    int64_t num;      /* FIELD_INT */
-    bool flag;        /* FIELD_BOOL */
+    int64_t num; /* FIELD_INT */
+    bool flag;   /* FIELD_BOOL */
 };
 
 struct field {

@@ -39,7 +39,7 @@ void response_header(struct response *res, const char *name, const char *format,
     int m = vsnprintf(res->headers + res->headers_len + n, room - n, format, ap);
     va_end(ap);
     if (m < 0 || (size_t)(n + m + 2) >= room) {
-        res->headers[res->headers_len] = '\0';  /* a header that does not fit is left out whole */
+        res->headers[res->headers_len] = '\0'; /* a header that does not fit is left out whole */
         return;
     }
     memcpy(res->headers + res->headers_len + n + m, "\r\n", 3);
@@ -173,9 +173,12 @@ void response_stream_write(struct response *res, const char *bytes, size_t len)
 
 static int hex_value(char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 

@@ -17,9 +17,9 @@ struct request {
     const char *authorization; /* header values; NULL when absent */
     const char *if_match;
     const char *if_none_match;
-    const char *body;          /* body_len bytes and then a '\0' */
+    const char *body; /* body_len bytes and then a '\0' */
     size_t body_len;
-    const char *deviceid;      /* the {id} of the route, set (and validated) by the router */
+    const char *deviceid; /* the {id} of the route, set (and validated) by the router */
 };
 
 /* Where a streamed response goes (the FastCGI output stream in provd); NULL: into body. */
@@ -27,13 +27,13 @@ typedef void (*response_sink_fn)(void *sink_data, const char *bytes, size_t len)
 
 struct response {
     int status;
-    char headers[1024];        /* extra header lines, each ending in \r\n */
+    char headers[1024]; /* extra header lines, each ending in \r\n */
     size_t headers_len;
-    char *body;                /* owned; reused from one request to the next */
+    char *body; /* owned; reused from one request to the next */
     size_t body_len, body_cap;
     response_sink_fn sink;
     void *sink_data;
-    bool streaming;            /* headers are out: the rest goes straight to the sink */
+    bool streaming; /* headers are out: the rest goes straight to the sink */
 };
 
 void response_init(struct response *res);

@@ -31,7 +31,7 @@ static const char usage[] =
 
 struct command {
     const char *noun, *verb;
-    int args;             /* positional arguments after the verb */
+    int args; /* positional arguments after the verb */
     const char *help;
     int (*run)(struct store *s, char **argv, int argc);
 };
@@ -74,14 +74,11 @@ static int run_token_create(struct store *s, char **argv, int argc)
     }
     secret_sha256(token, strlen(token), hash);
     switch (store_token_add(s, argv[0], hash, now())) {
-    case STORE_OK:
-        printf("%s\n", token);
-        return 0;
+    case STORE_OK: printf("%s\n", token); return 0;
     case STORE_EXISTS:
         fprintf(stderr, "provctl: a token named %s exists; revoke it first or pick another name\n", argv[0]);
         return 1;
-    default:
-        return fail_store(s);
+    default: return fail_store(s);
     }
 }
 
@@ -103,13 +100,9 @@ static int run_token_revoke(struct store *s, char **argv, int argc)
 {
     (void)argc;
     switch (store_token_revoke(s, argv[0])) {
-    case STORE_OK:
-        return 0;
-    case STORE_NOT_FOUND:
-        fprintf(stderr, "provctl: no token named %s\n", argv[0]);
-        return 1;
-    default:
-        return fail_store(s);
+    case STORE_OK: return 0;
+    case STORE_NOT_FOUND: fprintf(stderr, "provctl: no token named %s\n", argv[0]); return 1;
+    default: return fail_store(s);
     }
 }
 
@@ -140,8 +133,11 @@ static int run_device_list(struct store *s, char **argv, int argc)
         fprintf(stderr, "provctl: %s\n", err);
         return 1;
     }
-    struct device_filter f = {.online = -1, .limit = 1000, .now = l.now,
-                              .default_interval = l.config.poll_interval, .after = l.last_id};
+    struct device_filter f = {.online = -1,
+                              .limit = 1000,
+                              .now = l.now,
+                              .default_interval = l.config.poll_interval,
+                              .after = l.last_id};
     int count;
     printf("%-24s %-9s %-8s %-20s %s\n", "DEVICEID", "STATE", "LIVENESS", "LASTSEEN", "NAME");
     do {
@@ -162,7 +158,8 @@ static int run_device_key(struct store *s, char **argv, int argc)
     if (argc == 3 && strcmp(argv[1], "--set") == 0) {
         secret = argv[2];
         if (!secret_valid_device_key(secret)) {
-            fprintf(stderr, "provctl: SECRET must be 1-%d bytes of UTF-8 text without control characters\n", SECRET_MAX_LEN);
+            fprintf(stderr, "provctl: SECRET must be 1-%d bytes of UTF-8 text without control characters\n",
+                    SECRET_MAX_LEN);
             return EXIT_USAGE;
         }
     } else if (argc != 1) {
@@ -177,11 +174,8 @@ static int run_device_key(struct store *s, char **argv, int argc)
         if (secret == key)
             printf("%s\n", key);
         return 0;
-    case STORE_NOT_FOUND:
-        fprintf(stderr, "provctl: no device %s\n", argv[0]);
-        return 1;
-    default:
-        return fail_store(s);
+    case STORE_NOT_FOUND: fprintf(stderr, "provctl: no device %s\n", argv[0]); return 1;
+    default: return fail_store(s);
     }
 }
 
@@ -224,7 +218,8 @@ int main(int argc, char **argv)
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
         const struct command *cmd = &commands[c];
         int skip = cmd->verb ? 2 : 1;
-        if (strcmp(argv[i], cmd->noun) != 0 || (cmd->verb && (i + 1 >= argc || strcmp(argv[i + 1], cmd->verb) != 0)))
+        if (strcmp(argv[i], cmd->noun) != 0 ||
+            (cmd->verb && (i + 1 >= argc || strcmp(argv[i + 1], cmd->verb) != 0)))
             continue;
         char **args = argv + i + skip;
         int nargs = argc - i - skip;

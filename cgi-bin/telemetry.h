@@ -7,14 +7,14 @@
 #include "isotime.h"
 
 #define READINGS_LIMIT_DEFAULT 100
-#define READINGS_LIMIT_MAX 10000
-#define BUCKET_MAX (366 * 86400)
+#define READINGS_LIMIT_MAX     10000
+#define BUCKET_MAX             (366 * 86400)
 
 struct telemetry_query {
     struct reading_filter filter;
     char since[ISOTIME_LEN + 1], until[ISOTIME_LEN + 1];
     bool has_since, has_until;
-    int64_t bucket;             /* seconds; 0: plain readings */
+    int64_t bucket; /* seconds; 0: plain readings */
     bool csv;
 };
 

@@ -8,7 +8,7 @@
 
 #include "telemetry.h"
 
-#define COLUMNS_MAX 1000
+#define COLUMNS_MAX  1000
 #define PATH_MAX_LEN 256
 
 typedef void (*leaf_fn)(const char *path, struct json_object *value, void *user_data);
@@ -17,7 +17,8 @@ typedef void (*leaf_fn)(const char *path, struct json_object *value, void *user_
 static void flatten(struct json_object *v, char *path, size_t len, leaf_fn fn, void *user_data)
 {
     if (json_object_is_type(v, json_type_object)) {
-        json_object_object_foreach(v, key, child) {
+        json_object_object_foreach(v, key, child)
+        {
             int n = snprintf(path + len, PATH_MAX_LEN - len, "%s%s", len ? "." : "", key);
             if (n > 0 && len + (size_t)n < PATH_MAX_LEN)
                 flatten(child, path, len + n, fn, user_data);
@@ -38,7 +39,8 @@ static void flatten(struct json_object *v, char *path, size_t len, leaf_fn fn, v
 static void for_each_field(struct json_object *reading, leaf_fn fn, void *user_data)
 {
     char path[PATH_MAX_LEN];
-    json_object_object_foreach(reading, key, child) {
+    json_object_object_foreach(reading, key, child)
+    {
         if (strcmp(key, "SEQN") == 0 || strcmp(key, "ts") == 0)
             continue;
         int n = snprintf(path, sizeof path, "%s", key);
@@ -57,11 +59,12 @@ static struct json_object *parse_reading(const char *text)
     return root;
 }
 
-struct export {
+struct export
+{
     struct response *res;
-    struct json_object *columns;   /* path -> column number, in order of first appearance */
+    struct json_object *columns; /* path -> column number, in order of first appearance */
     int column_count;
-    struct json_object **row;      /* pass 2: this reading's value per column (borrowed) */
+    struct json_object **row; /* pass 2: this reading's value per column (borrowed) */
     struct printbuf *line;
 };
 
@@ -176,7 +179,8 @@ void telemetry_csv(struct app *app, const char *deviceid, const struct reading_f
     put_cell(e.line, "seqn", false);
     put_cell(e.line, "received_at", false);
     put_cell(e.line, "ts", false);
-    json_object_object_foreach(e.columns, path, column) {
+    json_object_object_foreach(e.columns, path, column)
+    {
         (void)column;
         put_cell(e.line, path, true);
     }

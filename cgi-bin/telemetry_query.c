@@ -27,8 +27,8 @@ bool telemetry_query_read(const char *query, struct telemetry_query *q, struct r
 {
     char word[8];
     memset(q, 0, sizeof *q);
-    q->filter = (struct reading_filter){.since = 0, .until = INT64_MAX, .after = -1,
-                                        .limit = READINGS_LIMIT_DEFAULT};
+    q->filter =
+        (struct reading_filter){.since = 0, .until = INT64_MAX, .after = -1, .limit = READINGS_LIMIT_DEFAULT};
     int has = read_time(query, "since", q->since, sizeof q->since, &q->filter.since);
     if (has < 0) {
         response_error(res, 400, "since must be an ISO-8601 UTC time, e.g. 2026-11-22T08:00:00Z");

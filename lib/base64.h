@@ -11,8 +11,8 @@
  * short ("Zg=" for "Zg=="), as ESP8266 firmware sends it. Either way: no whitespace, no other
  * alphabet, no '=' inside, and the unused low bits of the last character must be zero. */
 enum b64_flags {
-	B64_STRICT = 0,
-	B64_PAD_OPTIONAL = 1,
+    B64_STRICT = 0,
+    B64_PAD_OPTIONAL = 1,
 };
 
 /* Room b64_decode() needs for len characters: exact for text without '=', else an upper bound. */

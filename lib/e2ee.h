@@ -6,37 +6,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define E2EE_MAX_BODY 16384     /* longest HTTP body accepted or produced (the server takes 16 KiB) */
-#define E2EE_MAX_SECRET 1024    /* longest device secret, in bytes */
-#define E2EE_MAX_DEVICE_ID 64   /* longest device id (DESIGN.md: 1-64 characters) */
-#define E2EE_IV_LEN 16          /* v1 key+IV: AES-CBC IV */
-#define E2EE_SALT_LEN 8         /* v1 passphrase: OpenSSL "Salted__" salt */
-#define E2EE_NONCE_LEN 12       /* v2: AES-GCM nonce */
-#define E2EE_TAG_LEN 16         /* v2: AES-GCM tag, appended to the ciphertext */
+#define E2EE_MAX_BODY      16384 /* longest HTTP body accepted or produced (the server takes 16 KiB) */
+#define E2EE_MAX_SECRET    1024  /* longest device secret, in bytes */
+#define E2EE_MAX_DEVICE_ID 64    /* longest device id (DESIGN.md: 1-64 characters) */
+#define E2EE_IV_LEN        16    /* v1 key+IV: AES-CBC IV */
+#define E2EE_SALT_LEN      8     /* v1 passphrase: OpenSSL "Salted__" salt */
+#define E2EE_NONCE_LEN     12    /* v2: AES-GCM nonce */
+#define E2EE_TAG_LEN       16    /* v2: AES-GCM tag, appended to the ciphertext */
 
 /* Why a body was refused. Only for the server log: a client must get one answer for all of them,
  * or the server becomes a padding oracle. No code carries any of the plaintext. */
 enum e2ee_err {
-	E2EE_OK = 0,
-	E2EE_ERR_ARGS,      /* NULL argument, empty or oversized device id or secret */
-	E2EE_ERR_TOO_LARGE, /* body (or a sealed envelope) longer than E2EE_MAX_BODY */
-	E2EE_ERR_ENVELOPE,  /* body is not exactly one of the three envelope objects */
-	E2EE_ERR_BASE64,    /* "data" is not strict base64 */
-	E2EE_ERR_IV,        /* "iv" or "nonce" is not base64 of the right number of bytes */
-	E2EE_ERR_KEY,       /* the secret is not a key this envelope can use (32/48/64 hex; v2: 32/64) */
-	E2EE_ERR_FORMAT,    /* passphrase data lacks the "Salted__" header and salt */
-	E2EE_ERR_LENGTH,    /* ciphertext length impossible for the cipher */
-	E2EE_ERR_PADDING,   /* v1: PKCS#7 padding wrong (wrong key, tampering) */
-	E2EE_ERR_TAG,       /* v2: tag mismatch (wrong key, tampering, other device) */
-	E2EE_ERR_PLAINTEXT, /* decrypted text is neither UTF-8 JSON nor base64 of it */
-	E2EE_ERR_NOMEM,
-	E2EE_ERR_CRYPTO,    /* libcrypto failed (not the input's fault) */
+    E2EE_OK = 0,
+    E2EE_ERR_ARGS,      /* NULL argument, empty or oversized device id or secret */
+    E2EE_ERR_TOO_LARGE, /* body (or a sealed envelope) longer than E2EE_MAX_BODY */
+    E2EE_ERR_ENVELOPE,  /* body is not exactly one of the three envelope objects */
+    E2EE_ERR_BASE64,    /* "data" is not strict base64 */
+    E2EE_ERR_IV,        /* "iv" or "nonce" is not base64 of the right number of bytes */
+    E2EE_ERR_KEY,       /* the secret is not a key this envelope can use (32/48/64 hex; v2: 32/64) */
+    E2EE_ERR_FORMAT,    /* passphrase data lacks the "Salted__" header and salt */
+    E2EE_ERR_LENGTH,    /* ciphertext length impossible for the cipher */
+    E2EE_ERR_PADDING,   /* v1: PKCS#7 padding wrong (wrong key, tampering) */
+    E2EE_ERR_TAG,       /* v2: tag mismatch (wrong key, tampering, other device) */
+    E2EE_ERR_PLAINTEXT, /* decrypted text is neither UTF-8 JSON nor base64 of it */
+    E2EE_ERR_NOMEM,
+    E2EE_ERR_CRYPTO, /* libcrypto failed (not the input's fault) */
 };
 
 enum e2ee_envelope {
-	E2EE_V1_KEY = 1,    /* {"iv":"<b64 16 bytes>","data":"<b64 AES-CBC ciphertext>"} */
-	E2EE_V1_PASSPHRASE, /* {"data":"<b64 Salted__ || salt || AES-256-CBC ciphertext>"} */
-	E2EE_V2,            /* {"v":2,"nonce":"<b64 12 bytes>","data":"<b64 AES-GCM ciphertext || tag>"} */
+    E2EE_V1_KEY = 1,    /* {"iv":"<b64 16 bytes>","data":"<b64 AES-CBC ciphertext>"} */
+    E2EE_V1_PASSPHRASE, /* {"data":"<b64 Salted__ || salt || AES-256-CBC ciphertext>"} */
+    E2EE_V2,            /* {"v":2,"nonce":"<b64 12 bytes>","data":"<b64 AES-GCM ciphertext || tag>"} */
 };
 
 /* A decrypted message: its bytes and the envelope it came in. */
@@ -51,12 +51,12 @@ struct e2ee_msg;
  * On failure *out is NULL. After decryption the code does the same work whether or not the
  * padding was valid and only then decides, so timing does not tell padding from later errors. */
 enum e2ee_err e2ee_open(const char *device_id, const char *secret, const void *body, size_t len,
-			struct e2ee_msg **out);
+                        struct e2ee_msg **out);
 
 /* Like e2ee_open() but returns the decrypted bytes exactly as sent: no base64 unwrapping, no
  * UTF-8 or JSON check. For tests and tools that compare plaintexts; servers use e2ee_open(). */
 enum e2ee_err e2ee_decrypt(const char *device_id, const char *secret, const void *body, size_t len,
-			   struct e2ee_msg **out);
+                           struct e2ee_msg **out);
 
 /* The message's bytes, NUL-terminated (borrowed, valid until e2ee_msg_free()). */
 const char *e2ee_msg_text(const struct e2ee_msg *msg);
@@ -69,12 +69,12 @@ void e2ee_msg_free(struct e2ee_msg *msg);
 /* Sealers: on success *envelope is a NUL-terminated JSON body that e2ee_open() accepts; the
  * caller releases it with free(). A NULL nonce, iv or salt means a random one (RAND_bytes).
  * The plaintext is sealed as given (bytes, no check), so tests can seal what servers must refuse. */
-enum e2ee_err e2ee_seal_v2(const char *device_id, const char *secret, const uint8_t *nonce,
-			   const void *plain, size_t len, char **envelope);
+enum e2ee_err e2ee_seal_v2(const char *device_id, const char *secret, const uint8_t *nonce, const void *plain,
+                           size_t len, char **envelope);
 enum e2ee_err e2ee_seal_v1_key(const char *secret, const uint8_t *iv, const void *plain, size_t len,
-			       char **envelope);
-enum e2ee_err e2ee_seal_v1_passphrase(const char *secret, const uint8_t *salt, const void *plain,
-				      size_t len, char **envelope);
+                               char **envelope);
+enum e2ee_err e2ee_seal_v1_passphrase(const char *secret, const uint8_t *salt, const void *plain, size_t len,
+                                      char **envelope);
 
 /* A short fixed description of an error code, for the server log. */
 const char *e2ee_strerror(enum e2ee_err err);

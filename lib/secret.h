@@ -5,10 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TOKEN_PREFIX "provd_"
-#define TOKEN_LEN (sizeof TOKEN_PREFIX - 1 + 64)  /* prefix + 32 random bytes in hex */
-#define DEVICE_KEY_LEN 32                        /* 16 random bytes in hex: an AES-128 key */
-#define SECRET_MAX_LEN 256                       /* bytes: the longest device secret accepted */
+#define TOKEN_PREFIX   "provd_"
+#define TOKEN_LEN      (sizeof TOKEN_PREFIX - 1 + 64) /* prefix + 32 random bytes in hex */
+#define DEVICE_KEY_LEN 32                             /* 16 random bytes in hex: an AES-128 key */
+#define SECRET_MAX_LEN 256                            /* bytes: the longest device secret accepted */
 
 /* Fills out with 2*n hex digits from n random bytes and a NUL; false if no randomness. */
 bool secret_random_hex(char *out, size_t n);

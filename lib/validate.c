@@ -62,8 +62,7 @@ bool valid_text(const char *text, size_t len)
 
 bool valid_state(const char *state)
 {
-    return strcmp(state, "pending") == 0 || strcmp(state, "accepted") == 0 ||
-           strcmp(state, "rejected") == 0;
+    return strcmp(state, "pending") == 0 || strcmp(state, "accepted") == 0 || strcmp(state, "rejected") == 0;
 }
 
 bool parse_int_range(const char *text, int64_t min, int64_t max, int64_t *out)

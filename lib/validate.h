@@ -6,10 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DEVICE_ID_MAX 64     /* characters of [A-Za-z0-9._:-] */
-#define SSID_MAX 32          /* bytes: the 802.11 limit */
-#define NAME_MAX_CHARS 64    /* Unicode characters */
-#define DATA_MAX 8192        /* bytes of configuration JSON */
+#define DEVICE_ID_MAX     64   /* characters of [A-Za-z0-9._:-] */
+#define SSID_MAX          32   /* bytes: the 802.11 limit */
+#define NAME_MAX_CHARS    64   /* Unicode characters */
+#define DATA_MAX          8192 /* bytes of configuration JSON */
 #define POLL_INTERVAL_MIN 5
 #define POLL_INTERVAL_MAX 86400
 

@@ -13,9 +13,9 @@
 #include "fw_str.h"
 
 #define BACKOFF_BASE_MS 1000u
-#define BACKOFF_MAX_MS 300000u
-#define DEFAULT_POLL_S 60u
-#define MAX_POLL_S 86400u
+#define BACKOFF_MAX_MS  300000u
+#define DEFAULT_POLL_S  60u
+#define MAX_POLL_S      86400u
 /* A synchronous host answers inside http_start(): fw_step() handles that many in one call. */
 #define MAX_ROUNDS 4
 /* 409s in a row for fresh SEQNs before a reading is given up (each skips twice as far). */
@@ -32,8 +32,8 @@ enum request { REQ_NONE, REQ_REGISTER, REQ_POLL, REQ_TELEMETRY };
 struct reading {
     bool pending;
     bool has_seqn;
-    bool uncertain;      /* an attempt with this SEQN may have been stored (no clear answer) */
-    unsigned skips;      /* 409s answered by skipping ahead */
+    bool uncertain; /* an attempt with this SEQN may have been stored (no clear answer) */
+    unsigned skips; /* 409s answered by skipping ahead */
     uint32_t seqn;
     size_t len;
     char text[FW_READING_MAX];
@@ -51,8 +51,8 @@ struct fw_ctx {
     uint32_t applied_cfgsn;
     uint32_t poll_interval_ms;
     uint64_t poll_due;
-    uint64_t retry_at;       /* no request before this (backoff) */
-    unsigned failures;       /* in a row; reset by a successful poll or telemetry */
+    uint64_t retry_at; /* no request before this (backoff) */
+    unsigned failures; /* in a row; reset by a successful poll or telemetry */
     struct fw_seqn seqn;
     struct reading reading;
 
@@ -64,12 +64,11 @@ struct fw_ctx {
     char path[96];
     char etag[16];
     char tx[FW_TX_MAX];
-    char rx[FW_RX_MAX + 1];  /* + a NUL after the config text handed to the application */
+    char rx[FW_RX_MAX + 1]; /* + a NUL after the config text handed to the application */
     struct fw_envelope_scratch scratch;
 };
 
-static void fw_log(const struct fw_ctx *ctx, enum fw_log_level level, const char *fmt, ...)
-    FW_PRINTF(3, 4);
+static void fw_log(const struct fw_ctx *ctx, enum fw_log_level level, const char *fmt, ...) FW_PRINTF(3, 4);
 
 static void fw_log(const struct fw_ctx *ctx, enum fw_log_level level, const char *fmt, ...)
 {
@@ -100,8 +99,8 @@ static bool valid_id(const char *id)
     for (i = 0; i < n; i++) {
         char c = id[i];
 
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == ':' || c == '-'))
             return false;
     }
     return true;
@@ -120,18 +119,17 @@ static bool copy_text(char *dst, size_t cap, const char *src)
 
 static bool platform_complete(const struct fw_platform *p)
 {
-    return p->http_start && p->random && p->aes_cbc_encrypt && p->aes_gcm_encrypt &&
-           p->store_read && p->store_write;
+    return p->http_start && p->random && p->aes_cbc_encrypt && p->aes_gcm_encrypt && p->store_read &&
+           p->store_write;
 }
 
-struct fw_ctx *fw_new(const struct fw_config *cfg, const struct fw_platform *plat,
-                      const struct fw_app *app)
+struct fw_ctx *fw_new(const struct fw_config *cfg, const struct fw_platform *plat, const struct fw_app *app)
 {
     struct fw_ctx *ctx;
     uint32_t poll_s = cfg->poll_interval_s ? cfg->poll_interval_s : DEFAULT_POLL_S;
 
-    if (!platform_complete(plat) || !app->apply_config || !cfg->device_id ||
-        !valid_id(cfg->device_id) || fw_envelope_key_valid(&cfg->key) != 0 || poll_s > MAX_POLL_S)
+    if (!platform_complete(plat) || !app->apply_config || !cfg->device_id || !valid_id(cfg->device_id) ||
+        fw_envelope_key_valid(&cfg->key) != 0 || poll_s > MAX_POLL_S)
         return NULL;
     ctx = calloc(1, sizeof *ctx);
     if (!ctx)
@@ -182,8 +180,9 @@ static uint32_t backoff_ms(const struct fw_ctx *ctx)
         delay = BACKOFF_MAX_MS;
     if (ctx->plat.random(ctx->plat.user_data, rnd, sizeof rnd) != 0)
         return delay;
-    return delay / 2 + ((uint32_t)rnd[0] | (uint32_t)rnd[1] << 8 | (uint32_t)rnd[2] << 16 |
-                        (uint32_t)rnd[3] << 24) % (delay / 2 + 1);
+    return delay / 2 +
+           ((uint32_t)rnd[0] | (uint32_t)rnd[1] << 8 | (uint32_t)rnd[2] << 16 | (uint32_t)rnd[3] << 24) %
+               (delay / 2 + 1);
 }
 
 static void fail(struct fw_ctx *ctx, uint64_t now, const char *what)
@@ -243,8 +242,8 @@ static bool build_telemetry(struct fw_ctx *ctx, struct fw_str *path, struct fw_s
             return false;
         r->has_seqn = true;
     }
-    return fw_envelope_build(&ctx->plat, &ctx->key, ctx->id, r->text, r->len, r->seqn,
-                             &ctx->scratch, body) == 0;
+    return fw_envelope_build(&ctx->plat, &ctx->key, ctx->id, r->text, r->len, r->seqn, &ctx->scratch, body) ==
+           0;
 }
 
 /* Builds and starts a request; a request that cannot even be built counts as a failure. */
@@ -315,7 +314,7 @@ static void on_register(struct fw_ctx *ctx, uint64_t now, int status)
 /* A 200 poll body {"cfgsn":N,"data":...,"poll_interval":S}; hands a newer config to the app. */
 static bool apply_poll_body(struct fw_ctx *ctx, size_t len)
 {
-    struct fw_json_value v, data = { "null", 4, FW_JSON_NULL };
+    struct fw_json_value v, data = {"null", 4, FW_JSON_NULL};
     uint32_t cfgsn, interval_s;
     enum fw_json_result rc;
 

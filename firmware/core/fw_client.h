@@ -23,10 +23,10 @@
 #ifndef FW_RX_MAX
 #define FW_RX_MAX 2048
 #endif
-#define FW_TX_MAX 1024
-#define FW_ID_MAX 64
+#define FW_TX_MAX     1024
+#define FW_ID_MAX     64
 #define FW_IPADDR_MAX 45
-#define FW_SSID_MAX 32
+#define FW_SSID_MAX   32
 
 struct fw_config {
     const char *device_id;      /* 1-64 of [A-Za-z0-9._:-], e.g. the MAC address */
@@ -38,15 +38,15 @@ struct fw_config {
 };
 
 enum fw_event {
-    FW_EV_REGISTERED,        /* 201 or 200 to the registration */
-    FW_EV_REFUSED,           /* 403 to the registration: the client stops */
-    FW_EV_POLL_OK,           /* 200 to a poll */
-    FW_EV_POLL_UNCHANGED,    /* 304 to a poll */
+    FW_EV_REGISTERED,     /* 201 or 200 to the registration */
+    FW_EV_REFUSED,        /* 403 to the registration: the client stops */
+    FW_EV_POLL_OK,        /* 200 to a poll */
+    FW_EV_POLL_UNCHANGED, /* 304 to a poll */
     FW_EV_CONFIG_APPLIED,
-    FW_EV_CONFIG_FAILED,     /* the callback refused it; it comes again with the next poll */
+    FW_EV_CONFIG_FAILED, /* the callback refused it; it comes again with the next poll */
     FW_EV_READING_ACCEPTED,
-    FW_EV_READING_REFUSED,   /* dropped: the server will not take it */
-    FW_EV_RETRY,             /* a request failed; the next try waits for a backoff */
+    FW_EV_READING_REFUSED, /* dropped: the server will not take it */
+    FW_EV_RETRY,           /* a request failed; the next try waits for a backoff */
 };
 
 struct fw_app {
@@ -68,8 +68,7 @@ struct fw_ctx;
 
 /* Copies what it needs from the three structs; reads the SEQN record from storage.
  * Returns NULL on an invalid configuration or platform, or without memory. */
-struct fw_ctx *fw_new(const struct fw_config *cfg, const struct fw_platform *plat,
-                      const struct fw_app *app);
+struct fw_ctx *fw_new(const struct fw_config *cfg, const struct fw_platform *plat, const struct fw_app *app);
 void fw_free(struct fw_ctx *ctx);
 
 /* Does what is due at now_ms; returns the time to be called again, or FW_NEVER. */

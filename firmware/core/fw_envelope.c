@@ -6,8 +6,8 @@
 #include <string.h>
 
 #define GCM_NONCE_LEN 12
-#define GCM_TAG_LEN 16
-#define AES_BLOCK 16
+#define GCM_TAG_LEN   16
+#define AES_BLOCK     16
 
 int fw_envelope_key_valid(const struct fw_envelope_key *key)
 {
@@ -52,41 +52,38 @@ static void put_envelope(struct fw_str *out, const char *head, const uint8_t *iv
     fw_str_put(out, "\"}");
 }
 
-static int build_v2(const struct fw_platform *plat, const struct fw_envelope_key *key,
-                    const char *device_id, size_t plain_len,
-                    struct fw_envelope_scratch *scratch, struct fw_str *out)
+static int build_v2(const struct fw_platform *plat, const struct fw_envelope_key *key, const char *device_id,
+                    size_t plain_len, struct fw_envelope_scratch *scratch, struct fw_str *out)
 {
     uint8_t nonce[GCM_NONCE_LEN];
 
     if (plat->random(plat->user_data, nonce, sizeof nonce) != 0 ||
-        plat->aes_gcm_encrypt(plat->user_data, key->key, nonce, (const uint8_t *)device_id,
-                              strlen(device_id), (const uint8_t *)scratch->plain, plain_len,
-                              scratch->cipher, scratch->cipher + plain_len) != 0)
+        plat->aes_gcm_encrypt(plat->user_data, key->key, nonce, (const uint8_t *)device_id, strlen(device_id),
+                              (const uint8_t *)scratch->plain, plain_len, scratch->cipher,
+                              scratch->cipher + plain_len) != 0)
         return -1;
-    put_envelope(out, "{\"v\":2,\"nonce\":\"", nonce, sizeof nonce, scratch->cipher,
-                 plain_len + GCM_TAG_LEN);
+    put_envelope(out, "{\"v\":2,\"nonce\":\"", nonce, sizeof nonce, scratch->cipher, plain_len + GCM_TAG_LEN);
     return 0;
 }
 
-static int build_v1(const struct fw_platform *plat, const struct fw_envelope_key *key,
-                    size_t plain_len, struct fw_envelope_scratch *scratch, struct fw_str *out)
+static int build_v1(const struct fw_platform *plat, const struct fw_envelope_key *key, size_t plain_len,
+                    struct fw_envelope_scratch *scratch, struct fw_str *out)
 {
     uint8_t iv[AES_BLOCK];
     size_t pad = AES_BLOCK - plain_len % AES_BLOCK; /* PKCS#7: 1..16 bytes, each worth `pad` */
 
     memset(scratch->plain + plain_len, (int)pad, pad);
     if (plat->random(plat->user_data, iv, sizeof iv) != 0 ||
-        plat->aes_cbc_encrypt(plat->user_data, key->key, key->key_len, iv,
-                              (const uint8_t *)scratch->plain, plain_len + pad,
-                              scratch->cipher) != 0)
+        plat->aes_cbc_encrypt(plat->user_data, key->key, key->key_len, iv, (const uint8_t *)scratch->plain,
+                              plain_len + pad, scratch->cipher) != 0)
         return -1;
     put_envelope(out, "{\"iv\":\"", iv, sizeof iv, scratch->cipher, plain_len + pad);
     return 0;
 }
 
 int fw_envelope_build(const struct fw_platform *plat, const struct fw_envelope_key *key,
-                      const char *device_id, const char *reading, size_t reading_len,
-                      uint32_t seqn, struct fw_envelope_scratch *scratch, struct fw_str *out)
+                      const char *device_id, const char *reading, size_t reading_len, uint32_t seqn,
+                      struct fw_envelope_scratch *scratch, struct fw_str *out)
 {
     size_t plain_len;
     int rc;

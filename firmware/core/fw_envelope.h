@@ -22,7 +22,7 @@ enum fw_envelope_version {
 struct fw_envelope_key {
     enum fw_envelope_version version;
     uint8_t key[32];
-    size_t key_len;     /* v2: 16; v1: 16, 24 or 32 */
+    size_t key_len; /* v2: 16; v1: 16, 24 or 32 */
 };
 
 /* Working memory, kept in the caller's context so nothing large lands on a device stack. */
@@ -37,7 +37,7 @@ int fw_envelope_key_valid(const struct fw_envelope_key *key);
 /* `reading` is a validated JSON object's text; the plaintext is that object with "SEQN" added as
  * its last member. Appends the envelope JSON to `out`. Returns 0, or -1 (crypto, RNG or space). */
 int fw_envelope_build(const struct fw_platform *plat, const struct fw_envelope_key *key,
-                      const char *device_id, const char *reading, size_t reading_len,
-                      uint32_t seqn, struct fw_envelope_scratch *scratch, struct fw_str *out);
+                      const char *device_id, const char *reading, size_t reading_len, uint32_t seqn,
+                      struct fw_envelope_scratch *scratch, struct fw_str *out);
 
 #endif

@@ -56,8 +56,14 @@ static bool scan_string(struct scan *s)
         if (s->p >= s->end)
             return false;
         switch (*s->p++) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-            break;
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't': break;
         case 'u': {
             int i;
 
@@ -66,8 +72,7 @@ static bool scan_string(struct scan *s)
                     return false;
             break;
         }
-        default:
-            return false;
+        default: return false;
         }
     }
     return false;
@@ -120,21 +125,11 @@ static bool scan_token(struct scan *s, enum fw_json_type *type)
         s->p++;
         *type = FW_JSON_ARRAY;
         return true;
-    case '"':
-        *type = FW_JSON_STRING;
-        return scan_string(s);
-    case 't':
-        *type = FW_JSON_BOOL;
-        return scan_word(s, "true");
-    case 'f':
-        *type = FW_JSON_BOOL;
-        return scan_word(s, "false");
-    case 'n':
-        *type = FW_JSON_NULL;
-        return scan_word(s, "null");
-    default:
-        *type = FW_JSON_NUMBER;
-        return scan_number(s);
+    case '"': *type = FW_JSON_STRING; return scan_string(s);
+    case 't': *type = FW_JSON_BOOL; return scan_word(s, "true");
+    case 'f': *type = FW_JSON_BOOL; return scan_word(s, "false");
+    case 'n': *type = FW_JSON_NULL; return scan_word(s, "null");
+    default: *type = FW_JSON_NUMBER; return scan_number(s);
     }
 }
 
@@ -169,7 +164,7 @@ static bool next_element(struct scan *s, uint32_t objects, unsigned *depth)
         bool object = (objects >> (*depth - 1)) & 1u;
 
         skip_ws(s);
-        if (at(s, ','))  {
+        if (at(s, ',')) {
             s->p++;
             return !object || scan_name(s, NULL);
         }
@@ -225,7 +220,7 @@ static bool scan_value(struct scan *s, enum fw_json_type *type)
 
 enum fw_json_result fw_json_parse(const char *json, size_t len, struct fw_json_value *out)
 {
-    struct scan s = { json, json + len };
+    struct scan s = {json, json + len};
     const char *start;
 
     skip_ws(&s);
@@ -238,10 +233,9 @@ enum fw_json_result fw_json_parse(const char *json, size_t len, struct fw_json_v
     return s.p == s.end ? FW_JSON_OK : FW_JSON_INVALID;
 }
 
-enum fw_json_result fw_json_get(const char *json, size_t len, const char *key,
-                                struct fw_json_value *out)
+enum fw_json_result fw_json_get(const char *json, size_t len, const char *key, struct fw_json_value *out)
 {
-    struct scan s = { json, json + len };
+    struct scan s = {json, json + len};
     size_t key_len = strlen(key);
     bool found = false;
 

@@ -38,8 +38,7 @@ enum fw_json_result fw_json_parse(const char *json, size_t len, struct fw_json_v
 /* Finds member `key` of the top-level object. The key is compared with the member name's raw
  * text (no escapes are decoded). The whole document must be valid and the key must occur at
  * most once: a duplicate is FW_JSON_INVALID, since two readers could pick different ones. */
-enum fw_json_result fw_json_get(const char *json, size_t len, const char *key,
-                                struct fw_json_value *out);
+enum fw_json_result fw_json_get(const char *json, size_t len, const char *key, struct fw_json_value *out);
 
 /* Reads a number that is a non-negative integer fitting in uint32_t (no fraction/exponent). */
 enum fw_json_result fw_json_uint32(const struct fw_json_value *v, uint32_t *out);

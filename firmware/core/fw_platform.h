@@ -16,19 +16,19 @@ struct fw_http_header {
 
 /* One request. Every pointer stays valid until the host calls fw_http_done() for it. */
 struct fw_http_request {
-    const char *method;                  /* "GET" or "POST" */
-    const char *path;                    /* absolute path with query, e.g. "/api/devices/ab12" */
+    const char *method; /* "GET" or "POST" */
+    const char *path;   /* absolute path with query, e.g. "/api/devices/ab12" */
     const struct fw_http_header *headers;
     size_t n_headers;
-    const char *body;                    /* NULL for none */
+    const char *body; /* NULL for none */
     size_t body_len;
-    char *resp_body;                     /* the host writes the response body here ... */
-    size_t resp_cap;                     /* ... at most this many bytes */
+    char *resp_body; /* the host writes the response body here ... */
+    size_t resp_cap; /* ... at most this many bytes */
 };
 
 struct fw_http_response {
-    int status;       /* HTTP status code, or FW_HTTP_NETWORK_ERROR */
-    size_t body_len;  /* full length of the body; more than resp_cap means it did not fit */
+    int status;      /* HTTP status code, or FW_HTTP_NETWORK_ERROR */
+    size_t body_len; /* full length of the body; more than resp_cap means it did not fit */
 };
 
 enum fw_log_level { FW_LOG_ERROR, FW_LOG_WARN, FW_LOG_INFO, FW_LOG_DEBUG };
@@ -45,8 +45,8 @@ struct fw_platform {
                            const uint8_t *in, size_t len, uint8_t *out);
     /* AES-128-GCM with a 16-byte tag. */
     int (*aes_gcm_encrypt)(void *user_data, const uint8_t key[16], const uint8_t nonce[12],
-                           const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
-                           uint8_t *out, uint8_t tag[16]);
+                           const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+                           uint8_t tag[16]);
     /* A small persistent record (a few bytes, e.g. one flash sector slot or an RTC/NVS entry).
      * store_read returns the record's length, or -1 when there is none. */
     int (*store_read)(void *user_data, uint8_t *buf, size_t cap);

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-static const uint8_t magic[4] = { 'F', 'W', 'S', 'Q' };
+static const uint8_t magic[4] = {'F', 'W', 'S', 'Q'};
 
 static void put_le32(uint8_t *p, uint32_t v)
 {

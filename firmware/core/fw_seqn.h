@@ -13,8 +13,8 @@
 #define FW_SEQN_RECORD_LEN 12
 
 struct fw_seqn {
-    uint32_t next;   /* the SEQN the next message gets */
-    uint32_t limit;  /* first SEQN not covered by the stored reservation */
+    uint32_t next;  /* the SEQN the next message gets */
+    uint32_t limit; /* first SEQN not covered by the stored reservation */
 };
 
 /* At boot: resumes after the stored reservation (or at 1 without one) and reserves a block.
@@ -22,7 +22,8 @@ struct fw_seqn {
 int fw_seqn_boot(struct fw_seqn *sq, const struct fw_platform *plat);
 
 /* Hands out the next SEQN (seqn may be NULL: only make sure a block is reserved), storing a new
- * reservation first when the block is used up. Returns 0, or -1 if storage failed or the counter is exhausted (nothing is handed out). */
+ * reservation first when the block is used up. Returns 0, or -1 if storage failed or the counter is exhausted
+ * (nothing is handed out). */
 int fw_seqn_take(struct fw_seqn *sq, const struct fw_platform *plat, uint32_t *seqn);
 
 /* Abandons the current block and `blocks - 1` more (the server has seen higher SEQNs). */

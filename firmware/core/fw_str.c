@@ -62,10 +62,10 @@ void fw_str_put_json_string(struct fw_str *s, const char *text)
     fw_str_put(s, "\"");
     for (p = (const unsigned char *)text; *p; p++) {
         if (*p == '"' || *p == '\\') {
-            char esc[2] = { '\\', (char)*p };
+            char esc[2] = {'\\', (char)*p};
             fw_str_putn(s, esc, 2);
         } else if (*p < 0x20) {
-            char esc[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
+            char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
             fw_str_putn(s, esc, 6);
         } else {
             fw_str_putn(s, (const char *)p, 1);
@@ -76,8 +76,7 @@ void fw_str_put_json_string(struct fw_str *s, const char *text)
 
 void fw_str_put_base64(struct fw_str *s, const uint8_t *data, size_t len)
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t i;
 
     for (i = 0; i < len; i += 3) {

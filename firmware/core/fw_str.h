@@ -9,7 +9,7 @@
 
 struct fw_str {
     char *buf;
-    size_t cap;       /* including the terminating NUL */
+    size_t cap; /* including the terminating NUL */
     size_t len;
     bool overflow;
 };

@@ -112,8 +112,7 @@ int app_parse_config(const char *json, size_t len, struct app_settings *settings
     if (rc == FW_JSON_INVALID || (rc == FW_JSON_OK && parse_led(&v, &next.led_on) != 0))
         return -1;
     rc = fw_json_get(json, len, "telemetry_interval", &v);
-    if (rc == FW_JSON_INVALID ||
-        (rc == FW_JSON_OK && parse_interval(&v, &next.telemetry_interval_s) != 0))
+    if (rc == FW_JSON_INVALID || (rc == FW_JSON_OK && parse_interval(&v, &next.telemetry_interval_s) != 0))
         return -1;
     *settings = next;
     return 0;

@@ -30,8 +30,8 @@ struct app_state {
 
 /* One sample of the device's state, turned into a reading by app_build_reading(). */
 struct app_sample {
-    uint16_t adc;        /* TOUT pin, 1/1023 V */
-    uint32_t free_heap;  /* bytes */
+    uint16_t adc;       /* TOUT pin, 1/1023 V */
+    uint32_t free_heap; /* bytes */
     uint32_t uptime_s;
     bool led_on;
 };

@@ -26,7 +26,7 @@
 #endif
 
 #define NVS_NAMESPACE "provd"
-#define NVS_KEY_SEQN "seqn"
+#define NVS_KEY_SEQN  "seqn"
 /* The base URL plus the core's request path (its path buffer is 96 bytes). */
 #define URL_MAX (FW_ESP8266_BASE_MAX + 96)
 
@@ -37,7 +37,7 @@ struct fw_esp8266 {
     nvs_handle_t nvs;
     int timeout_ms;
     size_t base_len;
-    char url[URL_MAX];      /* the base URL, followed by the path of the request being made */
+    char url[URL_MAX]; /* the base URL, followed by the path of the request being made */
 };
 
 struct fw_esp8266 *fw_esp8266_new(const char *base_url, int timeout_ms)
@@ -50,8 +50,7 @@ struct fw_esp8266 *fw_esp8266_new(const char *base_url, int timeout_ms)
         n--;
     scheme = strncmp(base_url, "https://", 8) == 0 ? 8 : strncmp(base_url, "http://", 7) == 0 ? 7 : 0;
     if (scheme == 0 || n <= scheme || n > FW_ESP8266_BASE_MAX) {
-        ESP_LOGE(TAG, "server URL must be http(s)://... of at most %d characters",
-                 FW_ESP8266_BASE_MAX);
+        ESP_LOGE(TAG, "server URL must be http(s)://... of at most %d characters", FW_ESP8266_BASE_MAX);
         return NULL;
     }
     p = calloc(1, sizeof *p);
@@ -119,8 +118,7 @@ static int read_body(esp_http_client_handle_t c, const struct fw_http_request *r
 
 /* One exchange on a fresh client (the next poll is a minute away: an idle keep-alive connection
  * would mostly have been closed by the server by then). resp is left a network error on failure. */
-static void exchange(struct fw_esp8266 *p, const struct fw_http_request *req,
-                     struct fw_http_response *resp)
+static void exchange(struct fw_esp8266 *p, const struct fw_http_request *req, struct fw_http_response *resp)
 {
     esp_http_client_config_t cfg;
     esp_http_client_handle_t c;
@@ -143,8 +141,7 @@ static void exchange(struct fw_esp8266 *p, const struct fw_http_request *req,
     /* open() sends the request line and headers with Content-Length: body_len. */
     if (esp_http_client_open(c, (int)req->body_len) != ESP_OK)
         goto out;
-    if (req->body_len > 0 &&
-        esp_http_client_write(c, req->body, (int)req->body_len) != (int)req->body_len)
+    if (req->body_len > 0 && esp_http_client_write(c, req->body, (int)req->body_len) != (int)req->body_len)
         goto out;
     content_len = esp_http_client_fetch_headers(c);
     if (content_len < 0 || read_body(c, req, content_len, &resp->body_len) != 0)
@@ -159,7 +156,7 @@ out:
 static int http_start(void *user_data, const struct fw_http_request *req)
 {
     struct fw_esp8266 *p = user_data;
-    struct fw_http_response resp = { FW_HTTP_NETWORK_ERROR, 0 };
+    struct fw_http_response resp = {FW_HTTP_NETWORK_ERROR, 0};
     size_t path_len = strlen(req->path);
 
     if (!p->ctx || p->base_len + path_len >= sizeof p->url || req->body_len > INT_MAX)
@@ -204,9 +201,8 @@ static int aes_cbc(void *user_data, const uint8_t *key, size_t key_len, const ui
     return rc == 0 ? 0 : -1;
 }
 
-static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12],
-                   const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
-                   uint8_t *out, uint8_t tag[16])
+static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
+                   size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
 {
     mbedtls_gcm_context gcm;
     int rc;
@@ -215,8 +211,8 @@ static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[1
     mbedtls_gcm_init(&gcm);
     rc = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 128);
     if (rc == 0)
-        rc = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, len, nonce, 12, aad, aad_len,
-                                       in, out, 16, tag);
+        rc = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, len, nonce, 12, aad, aad_len, in, out, 16,
+                                       tag);
     mbedtls_gcm_free(&gcm);
     return rc == 0 ? 0 : -1;
 }
@@ -256,25 +252,16 @@ static void log_line(void *user_data, enum fw_log_level level, const char *msg)
 {
     (void)user_data;
     switch (level) {
-    case FW_LOG_ERROR:
-        ESP_LOGE(TAG, "%s", msg);
-        break;
-    case FW_LOG_WARN:
-        ESP_LOGW(TAG, "%s", msg);
-        break;
-    case FW_LOG_INFO:
-        ESP_LOGI(TAG, "%s", msg);
-        break;
-    case FW_LOG_DEBUG:
-        ESP_LOGD(TAG, "%s", msg);
-        break;
+    case FW_LOG_ERROR: ESP_LOGE(TAG, "%s", msg); break;
+    case FW_LOG_WARN: ESP_LOGW(TAG, "%s", msg); break;
+    case FW_LOG_INFO: ESP_LOGI(TAG, "%s", msg); break;
+    case FW_LOG_DEBUG: ESP_LOGD(TAG, "%s", msg); break;
     }
 }
 
 struct fw_platform fw_esp8266_platform(struct fw_esp8266 *port)
 {
-    struct fw_platform p = { port, http_start, rng, aes_cbc, aes_gcm, store_read, store_write,
-                             log_line };
+    struct fw_platform p = {port, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_line};
 
     return p;
 }

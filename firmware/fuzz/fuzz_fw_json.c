@@ -16,7 +16,7 @@ static void check_span(const char *doc, size_t size, const struct fw_json_value 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const keys[] = { "cfgsn", "data", "poll_interval", "" };
+    static const char *const keys[] = {"cfgsn", "data", "poll_interval", ""};
     const char *doc = (const char *)data;
     struct fw_json_value v;
     size_t i;

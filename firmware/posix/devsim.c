@@ -80,21 +80,24 @@ static void on_tick(const struct fleet_stats *st, uint64_t elapsed_ms, void *use
 static void print_summary(const struct fleet *f, double elapsed_s, const char *result)
 {
     const struct fleet_stats *st = fleet_stats(f);
-    const struct { const char *name; unsigned long long value; } rows[] = {
-        { "devices", st->devices },
-        { "registered", st->registered },
-        { "unregistered", fleet_unregistered(f) },
-        { "registration_refused", st->reg_refused },
-        { "polls", st->polls },
-        { "not_modified", st->not_modified },
-        { "configs_applied", st->configs_applied },
-        { "readings_accepted", st->accepted },
-        { "readings_refused", st->refused },
-        { "readings_skipped", st->skipped },
-        { "readings_unconfirmed", fleet_unconfirmed(f) },
-        { "retries", st->retries },
-        { "requests", st->requests },
-        { "network_errors", st->network_errors },
+    const struct {
+        const char *name;
+        unsigned long long value;
+    } rows[] = {
+        {"devices", st->devices},
+        {"registered", st->registered},
+        {"unregistered", fleet_unregistered(f)},
+        {"registration_refused", st->reg_refused},
+        {"polls", st->polls},
+        {"not_modified", st->not_modified},
+        {"configs_applied", st->configs_applied},
+        {"readings_accepted", st->accepted},
+        {"readings_refused", st->refused},
+        {"readings_skipped", st->skipped},
+        {"readings_unconfirmed", fleet_unconfirmed(f)},
+        {"retries", st->retries},
+        {"requests", st->requests},
+        {"network_errors", st->network_errors},
     };
     size_t i;
 

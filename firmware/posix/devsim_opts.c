@@ -31,24 +31,37 @@ const char devsim_usage[] =
     "Progress goes to stderr once a second, the summary to stdout. Exit status 1 when a device\n"
     "was not registered at the end or a reading was refused, 2 on a usage error.\n";
 
-enum { OPT_SERVER = 256, OPT_DEVICES, OPT_PREFIX, OPT_KEY, OPT_V1, OPT_INTERVAL, OPT_EVERY,
-       OPT_DURATION, OPT_RAMP, OPT_CONNECTIONS, OPT_STATE_DIR, OPT_VERBOSE, OPT_HELP };
+enum {
+    OPT_SERVER = 256,
+    OPT_DEVICES,
+    OPT_PREFIX,
+    OPT_KEY,
+    OPT_V1,
+    OPT_INTERVAL,
+    OPT_EVERY,
+    OPT_DURATION,
+    OPT_RAMP,
+    OPT_CONNECTIONS,
+    OPT_STATE_DIR,
+    OPT_VERBOSE,
+    OPT_HELP
+};
 
 static const struct option options[] = {
-    { "server", required_argument, NULL, OPT_SERVER },
-    { "devices", required_argument, NULL, OPT_DEVICES },
-    { "id-prefix", required_argument, NULL, OPT_PREFIX },
-    { "key", required_argument, NULL, OPT_KEY },
-    { "v1", no_argument, NULL, OPT_V1 },
-    { "interval", required_argument, NULL, OPT_INTERVAL },
-    { "telemetry-every", required_argument, NULL, OPT_EVERY },
-    { "duration", required_argument, NULL, OPT_DURATION },
-    { "ramp", required_argument, NULL, OPT_RAMP },
-    { "connections", required_argument, NULL, OPT_CONNECTIONS },
-    { "state-dir", required_argument, NULL, OPT_STATE_DIR },
-    { "verbose", no_argument, NULL, OPT_VERBOSE },
-    { "help", no_argument, NULL, OPT_HELP },
-    { NULL, 0, NULL, 0 },
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"devices", required_argument, NULL, OPT_DEVICES},
+    {"id-prefix", required_argument, NULL, OPT_PREFIX},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"v1", no_argument, NULL, OPT_V1},
+    {"interval", required_argument, NULL, OPT_INTERVAL},
+    {"telemetry-every", required_argument, NULL, OPT_EVERY},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"ramp", required_argument, NULL, OPT_RAMP},
+    {"connections", required_argument, NULL, OPT_CONNECTIONS},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
 };
 
 /* A whole number in [min, max] written only with digits. */
@@ -69,8 +82,10 @@ static int parse_uint(const char *text, unsigned min, unsigned max, unsigned *ou
 
 static int hex_digit(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* v2 (AES-128-GCM) takes 16 bytes; v1 (AES-CBC) 16, 24 or 32. */
@@ -110,10 +125,16 @@ static int parse_prefix(const char *p)
     size_t n = strlen(p);
 
     return n >= 1 && n <= FLEET_PREFIX_MAX &&
-           strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n ? 0 : -1;
+                   strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n
+               ? 0
+               : -1;
 }
 
-#define FAIL(...) do { snprintf(err, err_len, __VA_ARGS__); return -1; } while (0)
+#define FAIL(...)                                                                                            \
+    do {                                                                                                     \
+        snprintf(err, err_len, __VA_ARGS__);                                                                 \
+        return -1;                                                                                           \
+    } while (0)
 
 /* The values after the loop: what is required, and what depends on other options. */
 static int finish(struct devsim_opts *o, const char *key_hex, bool ramp_set, char *err, size_t err_len)
@@ -150,7 +171,8 @@ int devsim_opts_parse(struct devsim_opts *o, int argc, char **argv, char *err, s
         switch (c) {
         case OPT_SERVER:
             if (parse_server(arg, o->server, sizeof o->server) != 0)
-                FAIL("--server must be an http:// or https:// URL of at most %d characters", HTTP_POOL_BASE_MAX);
+                FAIL("--server must be an http:// or https:// URL of at most %d characters",
+                     HTTP_POOL_BASE_MAX);
             break;
         case OPT_DEVICES:
             if (parse_uint(arg, 1, FLEET_MAX_DEVICES, &o->fleet.devices) != 0)
@@ -161,12 +183,8 @@ int devsim_opts_parse(struct devsim_opts *o, int argc, char **argv, char *err, s
                 FAIL("--id-prefix must be 1-%d of [A-Za-z0-9._:-]", FLEET_PREFIX_MAX);
             o->fleet.id_prefix = arg;
             break;
-        case OPT_KEY:
-            key_hex = arg;
-            break;
-        case OPT_V1:
-            o->fleet.key.version = FW_ENVELOPE_V1;
-            break;
+        case OPT_KEY: key_hex = arg; break;
+        case OPT_V1: o->fleet.key.version = FW_ENVELOPE_V1; break;
         case OPT_INTERVAL:
             if (parse_uint(arg, 1, DEVSIM_MAX_INTERVAL_S, &o->fleet.interval_s) != 0)
                 FAIL("--interval must be whole seconds from 1 to %u", DEVSIM_MAX_INTERVAL_S);
@@ -195,14 +213,11 @@ int devsim_opts_parse(struct devsim_opts *o, int argc, char **argv, char *err, s
                 FAIL("--state-dir must be a path of 1-%d characters", DEVSIM_STATE_DIR_MAX);
             o->fleet.state_dir = arg;
             break;
-        case OPT_VERBOSE:
-            o->fleet.verbose = true;
-            break;
-        case OPT_HELP:
-            o->help = true;
-            break;
+        case OPT_VERBOSE: o->fleet.verbose = true; break;
+        case OPT_HELP: o->help = true; break;
         default:
-            FAIL("unknown option or missing value: %s", optind > 0 && optind <= argc ? argv[optind - 1] : "?");
+            FAIL("unknown option or missing value: %s",
+                 optind > 0 && optind <= argc ? argv[optind - 1] : "?");
         }
     }
     if (optind < argc)

@@ -10,15 +10,15 @@
 #include "fleet.h"
 #include "http_pool.h"
 
-#define DEVSIM_MAX_DURATION_S (30u * 86400u)
-#define DEVSIM_MAX_INTERVAL_S 86400u
-#define DEVSIM_MAX_RAMP_S 3600u
+#define DEVSIM_MAX_DURATION_S      (30u * 86400u)
+#define DEVSIM_MAX_INTERVAL_S      86400u
+#define DEVSIM_MAX_RAMP_S          3600u
 #define DEVSIM_DEFAULT_CONNECTIONS 64u
-#define DEVSIM_STATE_DIR_MAX 1024
+#define DEVSIM_STATE_DIR_MAX       1024
 
 struct devsim_opts {
-    struct fleet_options fleet;    /* its strings point into this struct or argv */
-    uint64_t duration_ms;          /* 0: until SIGINT/SIGTERM */
+    struct fleet_options fleet; /* its strings point into this struct or argv */
+    uint64_t duration_ms;       /* 0: until SIGINT/SIGTERM */
     bool help;
     char server[HTTP_POOL_BASE_MAX + 1];
 };

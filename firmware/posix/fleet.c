@@ -22,11 +22,11 @@ struct sim {
     struct fw_ctx *ctx;
     struct fleet *fleet;
     size_t index;
-    uint64_t step_at;       /* what fw_step() last returned */
-    uint64_t reading_at;    /* when the next reading is made; FW_NEVER: none */
-    uint32_t readings;      /* made so far */
+    uint64_t step_at;    /* what fw_step() last returned */
+    uint64_t reading_at; /* when the next reading is made; FW_NEVER: none */
+    uint32_t readings;   /* made so far */
     bool registered;
-    bool unconfirmed;       /* the last telemetry attempt got no clear answer */
+    bool unconfirmed; /* the last telemetry attempt got no clear answer */
     char id[FW_ID_MAX + 1];
     char ipaddr[16];
 };
@@ -64,20 +64,13 @@ static void on_event(void *user_data, enum fw_event ev)
         st->registered += !s->registered;
         s->registered = true;
         break;
-    case FW_EV_REFUSED:
-        st->reg_refused++;
-        break;
+    case FW_EV_REFUSED: st->reg_refused++; break;
     case FW_EV_POLL_UNCHANGED:
         st->not_modified++;
         /* fall through */
-    case FW_EV_POLL_OK:
-        st->polls++;
-        break;
-    case FW_EV_CONFIG_APPLIED:
-        st->configs_applied++;
-        break;
-    case FW_EV_CONFIG_FAILED:
-        break;
+    case FW_EV_POLL_OK: st->polls++; break;
+    case FW_EV_CONFIG_APPLIED: st->configs_applied++; break;
+    case FW_EV_CONFIG_FAILED: break;
     case FW_EV_READING_ACCEPTED:
         st->accepted++;
         s->unconfirmed = false;
@@ -144,7 +137,7 @@ static void on_answer(void *owner, const struct http_result *res, void *user_dat
 {
     struct sim *s = owner;
     struct fleet *f = user_data;
-    struct fw_http_response resp = { res->status, res->body_len };
+    struct fw_http_response resp = {res->status, res->body_len};
 
     f->st.requests++;
     f->st.network_errors += res->status == FW_HTTP_NETWORK_ERROR;
@@ -160,14 +153,14 @@ static int sim_init(struct fleet *f, struct sim *s, size_t i, char *err, size_t 
 {
     const struct fleet_options *o = &f->opt;
     struct fw_platform plat;
-    struct fw_app app = { s, apply_config, on_event };
-    struct fw_config cfg = { s->id, s->ipaddr, "devsim", o->key, 0, o->interval_s };
+    struct fw_app app = {s, apply_config, on_event};
+    struct fw_config cfg = {s->id, s->ipaddr, "devsim", o->key, 0, o->interval_s};
 
     s->fleet = f;
     s->index = i;
     snprintf(s->id, sizeof s->id, "%s%04zu", o->id_prefix, i);
-    snprintf(s->ipaddr, sizeof s->ipaddr, "10.%zu.%zu.%zu", ((i + 1) >> 16) & 255,
-             ((i + 1) >> 8) & 255, (i + 1) & 255);
+    snprintf(s->ipaddr, sizeof s->ipaddr, "10.%zu.%zu.%zu", ((i + 1) >> 16) & 255, ((i + 1) >> 8) & 255,
+             (i + 1) & 255);
     if (fw_posix_device_init(&s->plat, &f->host, s->id, s) != 0) {
         snprintf(err, err_len, "%s: cannot read its state file in %s: %m", s->id, o->state_dir);
         return -1;
@@ -183,7 +176,7 @@ static int sim_init(struct fleet *f, struct sim *s, size_t i, char *err, size_t 
 
 struct fleet *fleet_new(const struct fleet_options *opt, char *err, size_t err_len)
 {
-    struct http_pool_config pc = { opt->server, opt->connections, opt->devices, FLEET_REQUEST_TIMEOUT_MS };
+    struct http_pool_config pc = {opt->server, opt->connections, opt->devices, FLEET_REQUEST_TIMEOUT_MS};
     struct fleet *f;
     size_t i;
 
@@ -260,8 +253,7 @@ static void fire_due(struct fleet *f, uint64_t now)
     size_t id;
     uint64_t when;
 
-    for (fired = 0; fired < TIMERS_PER_TURN && timer_heap_peek(f->timers, &id, &when) && when <= now;
-         fired++)
+    for (fired = 0; fired < TIMERS_PER_TURN && timer_heap_peek(f->timers, &id, &when) && when <= now; fired++)
         wake(f, &f->sims[id], now);
 }
 
@@ -282,8 +274,8 @@ static int wait_ms(struct fleet *f, uint64_t now, uint64_t next_tick, uint64_t e
     return until <= now ? 0 : until - now > TICK_MS ? (int)TICK_MS : (int)(until - now);
 }
 
-int fleet_run(struct fleet *f, uint64_t duration_ms, const volatile sig_atomic_t *stop,
-              fleet_tick_fn tick, void *user_data)
+int fleet_run(struct fleet *f, uint64_t duration_ms, const volatile sig_atomic_t *stop, fleet_tick_fn tick,
+              void *user_data)
 {
     uint64_t start = now_ms(), next_tick = start + TICK_MS;
     uint64_t end = duration_ms ? start + duration_ms : FW_NEVER;

@@ -10,39 +10,39 @@
 #include "fw_client.h"
 #include "latency.h"
 
-#define FLEET_MAX_DEVICES 100000u
-#define FLEET_PREFIX_MAX 48          /* leaves room for the index within a 64-character id */
+#define FLEET_MAX_DEVICES        100000u
+#define FLEET_PREFIX_MAX         48 /* leaves room for the index within a 64-character id */
 #define FLEET_REQUEST_TIMEOUT_MS 30000L
 
 struct fleet_options {
-    const char *server;              /* base URL, no trailing slash */
-    unsigned devices;                /* 1..FLEET_MAX_DEVICES */
-    const char *id_prefix;           /* ids are the prefix + a 4-digit (or longer) index */
-    struct fw_envelope_key key;      /* every device's telemetry key */
-    unsigned interval_s;             /* poll interval until the server says otherwise */
-    unsigned telemetry_every_s;      /* one reading per device this often; 0: none */
-    unsigned ramp_ms;                /* boots spread evenly over this long */
-    unsigned connections;            /* HTTP connections at most */
-    const char *state_dir;           /* NULL: SEQN records in memory */
+    const char *server;         /* base URL, no trailing slash */
+    unsigned devices;           /* 1..FLEET_MAX_DEVICES */
+    const char *id_prefix;      /* ids are the prefix + a 4-digit (or longer) index */
+    struct fw_envelope_key key; /* every device's telemetry key */
+    unsigned interval_s;        /* poll interval until the server says otherwise */
+    unsigned telemetry_every_s; /* one reading per device this often; 0: none */
+    unsigned ramp_ms;           /* boots spread evenly over this long */
+    unsigned connections;       /* HTTP connections at most */
+    const char *state_dir;      /* NULL: SEQN records in memory */
     bool verbose;
 };
 
 struct fleet_stats {
     unsigned devices;
-    unsigned registered;             /* devices registered at least once */
-    uint64_t reg_refused;            /* 403 to a registration */
-    uint64_t polls;                  /* answered 200 or 304 */
-    uint64_t not_modified;           /* 304 */
+    unsigned registered;   /* devices registered at least once */
+    uint64_t reg_refused;  /* 403 to a registration */
+    uint64_t polls;        /* answered 200 or 304 */
+    uint64_t not_modified; /* 304 */
     uint64_t configs_applied;
-    uint64_t accepted;               /* readings the server stored (201, or 409 to a retry) */
-    uint64_t refused;                /* readings the server would not take */
-    uint64_t skipped;                /* readings not taken because the last one was still pending */
-    uint64_t retries;                /* failed requests, tried again after a backoff */
-    uint64_t requests;               /* answered requests */
-    uint64_t network_errors;         /* requests without an HTTP answer */
-    size_t in_flight;                /* requests waiting or on the wire */
-    struct latency latency;          /* every request since the start */
-    struct latency window;           /* since the last progress tick */
+    uint64_t accepted;       /* readings the server stored (201, or 409 to a retry) */
+    uint64_t refused;        /* readings the server would not take */
+    uint64_t skipped;        /* readings not taken because the last one was still pending */
+    uint64_t retries;        /* failed requests, tried again after a backoff */
+    uint64_t requests;       /* answered requests */
+    uint64_t network_errors; /* requests without an HTTP answer */
+    size_t in_flight;        /* requests waiting or on the wire */
+    struct latency latency;  /* every request since the start */
+    struct latency window;   /* since the last progress tick */
 };
 
 struct fleet;
@@ -56,8 +56,8 @@ void fleet_free(struct fleet *f);
 
 /* Runs until duration_ms has passed (0: no limit) or *stop becomes true, then stops starting
  * requests and waits for the ones on the wire. Returns 0, or -1 if the HTTP layer failed. */
-int fleet_run(struct fleet *f, uint64_t duration_ms, const volatile sig_atomic_t *stop,
-              fleet_tick_fn tick, void *user_data);
+int fleet_run(struct fleet *f, uint64_t duration_ms, const volatile sig_atomic_t *stop, fleet_tick_fn tick,
+              void *user_data);
 
 const struct fleet_stats *fleet_stats(const struct fleet *f);
 /* After fleet_run(): devices not registered at the end, and readings whose last attempt got

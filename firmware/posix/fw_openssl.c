@@ -8,8 +8,10 @@
 
 static const EVP_CIPHER *cbc_cipher(size_t key_len)
 {
-    return key_len == 16 ? EVP_aes_128_cbc() : key_len == 24 ? EVP_aes_192_cbc()
-         : key_len == 32 ? EVP_aes_256_cbc() : NULL;
+    return key_len == 16   ? EVP_aes_128_cbc()
+           : key_len == 24 ? EVP_aes_192_cbc()
+           : key_len == 32 ? EVP_aes_256_cbc()
+                           : NULL;
 }
 
 int fw_openssl_aes_cbc(const uint8_t *key, size_t key_len, const uint8_t iv[16], const uint8_t *in,
@@ -22,16 +24,15 @@ int fw_openssl_aes_cbc(const uint8_t *key, size_t key_len, const uint8_t iv[16],
     if (!cipher || len % 16 != 0 || len > INT_MAX)
         return -1;
     c = EVP_CIPHER_CTX_new();
-    ok = c && EVP_EncryptInit_ex(c, cipher, NULL, key, iv) == 1 &&
-         EVP_CIPHER_CTX_set_padding(c, 0) == 1 &&
-         EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 &&
-         EVP_EncryptFinal_ex(c, out + n, &fin) == 1 && (size_t)n + (size_t)fin == len;
+    ok = c && EVP_EncryptInit_ex(c, cipher, NULL, key, iv) == 1 && EVP_CIPHER_CTX_set_padding(c, 0) == 1 &&
+         EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 && EVP_EncryptFinal_ex(c, out + n, &fin) == 1 &&
+         (size_t)n + (size_t)fin == len;
     EVP_CIPHER_CTX_free(c);
     return ok ? 0 : -1;
 }
 
-int fw_openssl_aes_gcm(const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
-                       size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
+int fw_openssl_aes_gcm(const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                       const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
 {
     EVP_CIPHER_CTX *c;
     int n = 0, fin = 0, ok;
@@ -41,9 +42,8 @@ int fw_openssl_aes_gcm(const uint8_t key[16], const uint8_t nonce[12], const uin
     c = EVP_CIPHER_CTX_new();
     ok = c && EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, nonce) == 1 &&
          EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len) == 1 &&
-         EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 &&
-         EVP_EncryptFinal_ex(c, out + n, &fin) == 1 && (size_t)n + (size_t)fin == len &&
-         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+         EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 && EVP_EncryptFinal_ex(c, out + n, &fin) == 1 &&
+         (size_t)n + (size_t)fin == len && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
     EVP_CIPHER_CTX_free(c);
     return ok ? 0 : -1;
 }

@@ -12,8 +12,8 @@
 int fw_openssl_aes_cbc(const uint8_t *key, size_t key_len, const uint8_t iv[16], const uint8_t *in,
                        size_t len, uint8_t *out);
 /* AES-128-GCM, 12-byte nonce, 16-byte tag. */
-int fw_openssl_aes_gcm(const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
-                       size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16]);
+int fw_openssl_aes_gcm(const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                       const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16]);
 /* Cryptographically strong random bytes (RAND_bytes). */
 int fw_openssl_random(uint8_t *buf, size_t len);
 

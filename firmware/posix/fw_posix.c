@@ -6,8 +6,7 @@
 
 #include "fw_openssl.h"
 
-int fw_posix_device_init(struct fw_posix_device *d, struct fw_posix_host *host, const char *id,
-                         void *owner)
+int fw_posix_device_init(struct fw_posix_device *d, struct fw_posix_host *host, const char *id, void *owner)
 {
     d->host = host;
     d->id = id;
@@ -37,9 +36,8 @@ static int aes_cbc(void *user_data, const uint8_t *key, size_t key_len, const ui
     return fw_openssl_aes_cbc(key, key_len, iv, in, len, out);
 }
 
-static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12],
-                   const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
-                   uint8_t *out, uint8_t tag[16])
+static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
+                   size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
 {
     (void)user_data;
     return fw_openssl_aes_gcm(key, nonce, aad, aad_len, in, len, out, tag);
@@ -50,7 +48,7 @@ static void log_line(void *user_data, enum fw_log_level level, const char *msg)
 {
     struct fw_posix_device *d = user_data;
     struct fw_posix_host *h = d->host;
-    static const char *const names[] = { "error", "warn", "info", "debug" };
+    static const char *const names[] = {"error", "warn", "info", "debug"};
 
     if (level == FW_LOG_DEBUG || (level != FW_LOG_ERROR && !h->verbose))
         return;
@@ -84,7 +82,7 @@ static int store_write(void *user_data, const uint8_t *buf, size_t len)
 
 struct fw_platform fw_posix_platform(struct fw_posix_device *d)
 {
-    struct fw_platform p = { d, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_line };
+    struct fw_platform p = {d, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_line};
 
     return p;
 }

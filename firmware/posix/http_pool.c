@@ -10,7 +10,7 @@
 
 #include "mono_clock.h"
 
-#define URL_MAX (HTTP_POOL_BASE_MAX + 256)
+#define URL_MAX    (HTTP_POOL_BASE_MAX + 256)
 #define HEADER_MAX 256
 
 struct slot {
@@ -144,12 +144,10 @@ void http_pool_free(struct http_pool *pool)
 
 int http_pool_submit(struct http_pool *pool, const struct fw_http_request *req, void *owner)
 {
-    if (pool->q_len == pool->q_cap ||
-        (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0) ||
+    if (pool->q_len == pool->q_cap || (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0) ||
         strlen(pool->base) + strlen(req->path) >= URL_MAX)
         return -1;
-    pool->queue[(pool->q_head + pool->q_len++) % pool->q_cap] =
-        (struct waiting){ req, owner, mono_us() };
+    pool->queue[(pool->q_head + pool->q_len++) % pool->q_cap] = (struct waiting){req, owner, mono_us()};
     return 0;
 }
 
@@ -204,7 +202,7 @@ static int slot_start(struct http_pool *pool, struct slot *s, const struct waiti
 static void slot_finish(struct http_pool *pool, struct slot *s, int status, http_done_fn done,
                         void *user_data)
 {
-    struct http_result res = { s->req, status, s->body_len, mono_us() - s->submitted_us };
+    struct http_result res = {s->req, status, s->body_len, mono_us() - s->submitted_us};
     void *owner = s->owner;
 
     curl_slist_free_all(s->headers);

@@ -10,25 +10,25 @@
 #include "fw_platform.h"
 
 #define HTTP_POOL_MAX_CONNECTIONS 1024
-#define HTTP_POOL_BASE_MAX 256      /* longest server base URL */
+#define HTTP_POOL_BASE_MAX        256 /* longest server base URL */
 
 struct http_pool;
 
 struct http_result {
     const struct fw_http_request *req;
-    int status;               /* HTTP status or FW_HTTP_NETWORK_ERROR */
-    size_t body_len;          /* the full length, even past req->resp_cap (then cut off) */
-    uint64_t latency_us;      /* from http_pool_submit() to the answer, waiting time included */
+    int status;          /* HTTP status or FW_HTTP_NETWORK_ERROR */
+    size_t body_len;     /* the full length, even past req->resp_cap (then cut off) */
+    uint64_t latency_us; /* from http_pool_submit() to the answer, waiting time included */
 };
 
 /* Called once per submitted request, from http_pool_run(); may submit again. */
 typedef void (*http_done_fn)(void *owner, const struct http_result *res, void *user_data);
 
 struct http_pool_config {
-    const char *base_url;     /* scheme://host[:port], no trailing slash; paths are appended */
-    unsigned connections;     /* 1..HTTP_POOL_MAX_CONNECTIONS requests in flight at once */
-    size_t max_waiting;       /* requests queued beyond those (e.g. one per device) */
-    long timeout_ms;          /* whole request, connection included */
+    const char *base_url; /* scheme://host[:port], no trailing slash; paths are appended */
+    unsigned connections; /* 1..HTTP_POOL_MAX_CONNECTIONS requests in flight at once */
+    size_t max_waiting;   /* requests queued beyond those (e.g. one per device) */
+    long timeout_ms;      /* whole request, connection included */
 };
 
 /* Whether url is an http:// or https:// base of at most HTTP_POOL_BASE_MAX characters, without

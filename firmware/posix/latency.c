@@ -19,7 +19,7 @@ static unsigned bucket_of(uint64_t us)
 
     if (us < LATENCY_SUB)
         return (unsigned)us;
-    exp = top_bit(us) - 5;  /* us >= 32: the leading bit is bit 5 or higher */
+    exp = top_bit(us) - 5; /* us >= 32: the leading bit is bit 5 or higher */
     if (exp >= 32)
         return LATENCY_BUCKETS - 1;
     return LATENCY_SUB + exp * LATENCY_SUB + (unsigned)((us >> exp) & (LATENCY_SUB - 1));

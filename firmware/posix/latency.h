@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 /* 32 exact buckets below 32 us, then 32 per power of two up to 2^37 us. */
-#define LATENCY_SUB 32
+#define LATENCY_SUB     32
 #define LATENCY_BUCKETS (LATENCY_SUB + 32 * LATENCY_SUB)
 
 struct latency {

@@ -9,7 +9,7 @@
 #define RECORD_MAX 32
 
 struct record {
-    int len;                    /* -1: nothing stored */
+    int len; /* -1: nothing stored */
     uint8_t bytes[RECORD_MAX];
 };
 

@@ -88,7 +88,7 @@ void timer_heap_set(struct timer_heap *h, size_t id, uint64_t when)
 
     if (at == SIZE_MAX) {
         at = h->size++;
-        place(h, at, (struct entry){ when, id });
+        place(h, at, (struct entry){when, id});
         sift_up(h, at);
         return;
     }

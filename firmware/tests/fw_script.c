@@ -97,9 +97,8 @@ static int aes_cbc(void *user_data, const uint8_t *key, size_t key_len, const ui
     return fw_openssl_aes_cbc(key, key_len, iv, in, len, out);
 }
 
-static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12],
-                   const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
-                   uint8_t *out, uint8_t tag[16])
+static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
+                   size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
 {
     if (((struct script *)user_data)->crypto_fails)
         return -1;
@@ -136,7 +135,7 @@ static void log_msg(void *user_data, enum fw_log_level level, const char *msg)
 
 struct fw_platform script_platform(struct script *s)
 {
-    struct fw_platform p = { s, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_msg };
+    struct fw_platform p = {s, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_msg};
 
     return p;
 }
@@ -163,7 +162,7 @@ static void on_event(void *user_data, enum fw_event ev)
 
 struct fw_app script_app(struct script *s)
 {
-    struct fw_app a = { s, apply_config, on_event };
+    struct fw_app a = {s, apply_config, on_event};
 
     return a;
 }
@@ -180,7 +179,7 @@ struct fw_ctx *script_device(struct script *s, enum fw_envelope_version version,
 {
     struct fw_platform plat = script_platform(s);
     struct fw_app app = script_app(s);
-    struct fw_config cfg = { SCRIPT_DEVICE_ID, "10.0.0.7", "lab", { version, { 0 }, key_len }, 0, 0 };
+    struct fw_config cfg = {SCRIPT_DEVICE_ID, "10.0.0.7", "lab", {version, {0}, key_len}, 0, 0};
 
     script_key(cfg.key.key, key_len);
     s->ctx = fw_new(&cfg, &plat, &app);

@@ -12,14 +12,21 @@
 #define SCRIPT_MAX_STEPS 256
 #define SCRIPT_MAX_CALLS 8
 #define SCRIPT_DEVICE_ID "a4:cf:12:00:00:01"
-#define SCRIPT_DEV_PATH "/api/devices/" SCRIPT_DEVICE_ID
+#define SCRIPT_DEV_PATH  "/api/devices/" SCRIPT_DEVICE_ID
 
 /* Transcript lines for the usual exchanges. */
-#define SCRIPT_REGISTER(status) \
-    { "POST", SCRIPT_DEV_PATH, NULL, "{\"ipaddr\":\"10.0.0.7\",\"ssid\":\"lab\"}", status, NULL }
-#define SCRIPT_POLL(applied, status, resp) \
-    { "GET", SCRIPT_DEV_PATH "?cfgsn=" #applied, "\"" #applied "\"", NULL, status, resp }
-#define SCRIPT_TELEMETRY(status) { "POST", SCRIPT_DEV_PATH "/telemetry", NULL, NULL, status, NULL }
+#define SCRIPT_REGISTER(status)                                                                              \
+    {                                                                                                        \
+        "POST", SCRIPT_DEV_PATH, NULL, "{\"ipaddr\":\"10.0.0.7\",\"ssid\":\"lab\"}", status, NULL            \
+    }
+#define SCRIPT_POLL(applied, status, resp)                                                                   \
+    {                                                                                                        \
+        "GET", SCRIPT_DEV_PATH "?cfgsn=" #applied, "\"" #applied "\"", NULL, status, resp                    \
+    }
+#define SCRIPT_TELEMETRY(status)                                                                             \
+    {                                                                                                        \
+        "POST", SCRIPT_DEV_PATH "/telemetry", NULL, NULL, status, NULL                                       \
+    }
 
 /* script_step.status: http_start() itself fails (no socket, no memory) and answers nothing. */
 #define SCRIPT_START_FAILS (-2)
@@ -30,30 +37,30 @@ struct script_step {
     const char *path;
     const char *if_none_match;
     const char *body;
-    int status;              /* the answer, FW_HTTP_NETWORK_ERROR or SCRIPT_START_FAILS */
-    const char *resp_body;   /* NULL: empty */
+    int status;            /* the answer, FW_HTTP_NETWORK_ERROR or SCRIPT_START_FAILS */
+    const char *resp_body; /* NULL: empty */
 };
 
 struct script {
     const struct script_step *steps;
     size_t n_steps;
-    size_t next;                              /* requests served so far */
-    bool sync;                                /* answer from inside http_start() */
+    size_t next; /* requests served so far */
+    bool sync;   /* answer from inside http_start() */
     uint64_t now;
-    uint64_t started_at[SCRIPT_MAX_STEPS];    /* the clock when each request started */
-    char sent[SCRIPT_MAX_STEPS][FW_TX_MAX];   /* each request's body */
+    uint64_t started_at[SCRIPT_MAX_STEPS];  /* the clock when each request started */
+    char sent[SCRIPT_MAX_STEPS][FW_TX_MAX]; /* each request's body */
     struct fw_ctx *ctx;
     bool answer_pending;
     struct fw_http_response answer;
 
-    uint32_t rng;                             /* xorshift state, never 0 */
+    uint32_t rng; /* xorshift state, never 0 */
     uint8_t record[64];
-    int record_len;                           /* -1: nothing stored */
+    int record_len; /* -1: nothing stored */
     unsigned writes;
     bool store_fails;
     bool crypto_fails;
 
-    int apply_rc[SCRIPT_MAX_CALLS];           /* what apply_config returns, call by call */
+    int apply_rc[SCRIPT_MAX_CALLS]; /* what apply_config returns, call by call */
     unsigned apply_calls;
     uint32_t applied_cfgsn[SCRIPT_MAX_CALLS];
     char applied_data[SCRIPT_MAX_CALLS][128];

@@ -16,7 +16,7 @@
 
 static void test_device_id_from_mac(void **state)
 {
-    static const uint8_t mac[6] = { 0x5c, 0xcf, 0x7f, 0x00, 0x0a, 0xff };
+    static const uint8_t mac[6] = {0x5c, 0xcf, 0x7f, 0x00, 0x0a, 0xff};
     char id[APP_DEVICE_ID_LEN + 4];
 
     (void)state;
@@ -72,13 +72,15 @@ static void test_key_v1_lengths(void **state)
 static void test_key_refused(void **state)
 {
     static const char *const bad[] = {
-        "", "0", "000102030405060708090a0b0c0d0e0",      /* odd */
-        "000102030405060708090a0b0c0d0e",                /* 15 bytes */
-        "000102030405060708090a0b0c0d0e0g",              /* not hex */
+        "",
+        "0",
+        "000102030405060708090a0b0c0d0e0",  /* odd */
+        "000102030405060708090a0b0c0d0e",   /* 15 bytes */
+        "000102030405060708090a0b0c0d0e0g", /* not hex */
         "000102030405060708090a0b0c0d0e 0",
         "0x0102030405060708090a0b0c0d0e0f",
-        KEY16 "00",                                      /* 17 bytes */
-        KEY16 KEY16 "00",                                /* longer than any key */
+        KEY16 "00",       /* 17 bytes */
+        KEY16 KEY16 "00", /* longer than any key */
     };
     struct fw_envelope_key key;
     size_t i;
@@ -94,8 +96,8 @@ static void test_key_refused(void **state)
 
 static void test_reading(void **state)
 {
-    const struct app_sample sample = { 1023, 41234, 86400, true };
-    const struct app_sample zero = { 0, 0, 0, false };
+    const struct app_sample sample = {1023, 41234, 86400, true};
+    const struct app_sample zero = {0, 0, 0, false};
     char buf[FW_READING_MAX];
     struct fw_json_value v, data;
     uint32_t n;
@@ -117,7 +119,7 @@ static void test_reading(void **state)
 
 static void test_reading_too_small(void **state)
 {
-    const struct app_sample sample = { 1, 2, 3, false };
+    const struct app_sample sample = {1, 2, 3, false};
     char buf[64];
     int len = app_build_reading(&sample, buf, sizeof buf);
 
@@ -135,7 +137,7 @@ static int parse(const char *json, struct app_settings *s)
 
 static void test_config_applied(void **state)
 {
-    struct app_settings s = { false, 60 };
+    struct app_settings s = {false, 60};
 
     (void)state;
     assert_int_equal(parse("{\"led\":\"on\"}", &s), 0);
@@ -155,7 +157,7 @@ static void test_config_applied(void **state)
 
 static void test_config_empty_keeps_settings(void **state)
 {
-    struct app_settings s = { true, 120 };
+    struct app_settings s = {true, 120};
 
     (void)state;
     assert_int_equal(parse("{}", &s), 0);
@@ -166,11 +168,22 @@ static void test_config_empty_keeps_settings(void **state)
 static void test_config_refused_whole(void **state)
 {
     static const char *const bad[] = {
-        "null", "[]", "\"on\"", "", "{", "{\"led\":\"on\"",
-        "{\"led\":\"ON\"}", "{\"led\":1}", "{\"led\":null}", "{\"led\":\"o\\u006e\"}",
-        "{\"telemetry_interval\":4}", "{\"telemetry_interval\":86401}",
-        "{\"telemetry_interval\":60.5}", "{\"telemetry_interval\":-60}",
-        "{\"telemetry_interval\":\"60\"}", "{\"telemetry_interval\":4294967296}",
+        "null",
+        "[]",
+        "\"on\"",
+        "",
+        "{",
+        "{\"led\":\"on\"",
+        "{\"led\":\"ON\"}",
+        "{\"led\":1}",
+        "{\"led\":null}",
+        "{\"led\":\"o\\u006e\"}",
+        "{\"telemetry_interval\":4}",
+        "{\"telemetry_interval\":86401}",
+        "{\"telemetry_interval\":60.5}",
+        "{\"telemetry_interval\":-60}",
+        "{\"telemetry_interval\":\"60\"}",
+        "{\"telemetry_interval\":4294967296}",
         /* A valid member does not survive an invalid one beside it. */
         "{\"led\":\"off\",\"telemetry_interval\":0}",
         "{\"telemetry_interval\":10,\"led\":\"dim\"}",
@@ -180,7 +193,7 @@ static void test_config_refused_whole(void **state)
 
     (void)state;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct app_settings s = { true, 60 };
+        struct app_settings s = {true, 60};
 
         assert_int_equal(parse(bad[i], &s), -1);
         assert_true(s.led_on);
@@ -192,7 +205,7 @@ static void test_config_len_bounds_reading(void **state)
 {
     /* Only `len` bytes are read: the text after them is not part of the configuration. */
     static const char text[] = "{\"led\":\"on\"}{\"led\":\"off\"}";
-    struct app_settings s = { false, 60 };
+    struct app_settings s = {false, 60};
 
     (void)state;
     assert_int_equal(app_parse_config(text, 12, &s), 0);
@@ -213,22 +226,23 @@ static void test_sleep(void **state)
     assert_int_equal(app_sleep_ms(1000, FW_NEVER, 31000, 60000), 30000);
     /* Capped. */
     assert_int_equal(app_sleep_ms(0, FW_NEVER, UINT64_MAX, 60000), 60000);
-    assert_int_equal(app_sleep_ms(0, (uint64_t)UINT32_MAX + 10, UINT64_MAX, UINT32_MAX),
-                     UINT32_MAX);
+    assert_int_equal(app_sleep_ms(0, (uint64_t)UINT32_MAX + 10, UINT64_MAX, UINT32_MAX), UINT32_MAX);
 }
 
 /* The application on the core, over the core's scripted platform: the MAC-derived id registers,
  * and configurations from polls reach app_apply_config(); only an applied one counts as applied. */
 #define MAC_PATH "/api/devices/5C:CF:7F:00:00:01"
-#define MAC_POLL(applied, status, resp) \
-    { "GET", MAC_PATH "?cfgsn=" #applied, "\"" #applied "\"", NULL, status, resp }
+#define MAC_POLL(applied, status, resp)                                                                      \
+    {                                                                                                        \
+        "GET", MAC_PATH "?cfgsn=" #applied, "\"" #applied "\"", NULL, status, resp                           \
+    }
 #define CFG(sn, data) "{\"cfgsn\":" #sn ",\"data\":" data ",\"poll_interval\":30}"
 
 static struct fw_ctx *mac_device(struct script *s, struct app_state *state)
 {
-    static const uint8_t mac[6] = { 0x5c, 0xcf, 0x7f, 0x00, 0x00, 0x01 };
+    static const uint8_t mac[6] = {0x5c, 0xcf, 0x7f, 0x00, 0x00, 0x01};
     const struct fw_platform plat = script_platform(s);
-    const struct fw_app app = { state, app_apply_config, NULL };
+    const struct fw_app app = {state, app_apply_config, NULL};
     char id[APP_DEVICE_ID_LEN];
     struct fw_config cfg;
 
@@ -246,7 +260,7 @@ static struct fw_ctx *mac_device(struct script *s, struct app_state *state)
 static void test_config_through_core(void **state)
 {
     static const struct script_step steps[] = {
-        { "POST", MAC_PATH, NULL, "{\"ipaddr\":\"192.168.1.20\",\"ssid\":\"home\"}", 201, NULL },
+        {"POST", MAC_PATH, NULL, "{\"ipaddr\":\"192.168.1.20\",\"ssid\":\"home\"}", 201, NULL},
         MAC_POLL(0, 200, CFG(1, "{\"led\":\"on\",\"telemetry_interval\":300}")),
         MAC_POLL(1, 304, NULL),
         /* An admin typo: refused, so the device goes on reporting cfgsn 1 ... */
@@ -257,7 +271,7 @@ static void test_config_through_core(void **state)
         MAC_POLL(3, 304, NULL),
     };
     struct script *s = *state;
-    struct app_state app = { { false, 60 }, false };
+    struct app_state app = {{false, 60}, false};
 
     script_set_steps(s, steps, 3);
     mac_device(s, &app);

@@ -8,7 +8,7 @@
 
 #include "fw_script.h"
 
-#define CFG_BODY(sn, interval) \
+#define CFG_BODY(sn, interval)                                                                               \
     "{\"cfgsn\":" #sn ",\"data\":{\"led\":\"on\",\"rate\":[1,2]},\"poll_interval\":" #interval "}"
 
 static void test_register_then_unchanged(void **state)
@@ -24,8 +24,8 @@ static void test_register_then_unchanged(void **state)
     assert_int_equal(fw_get_state(s->ctx), FW_STATE_UNREGISTERED);
     script_run(s);
     assert_int_equal(fw_get_state(s->ctx), FW_STATE_REGISTERED);
-    assert_int_equal(s->started_at[1], s->started_at[0]);            /* polls at once */
-    assert_int_equal(s->started_at[2] - s->started_at[1], 60000);    /* the default interval */
+    assert_int_equal(s->started_at[1], s->started_at[0]);         /* polls at once */
+    assert_int_equal(s->started_at[2] - s->started_at[1], 60000); /* the default interval */
     assert_int_equal(s->events[FW_EV_REGISTERED], 1);
     assert_int_equal(s->events[FW_EV_POLL_UNCHANGED], 2);
     assert_int_equal(s->apply_calls, 0);
@@ -37,8 +37,7 @@ static void test_register_known_device(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        { "POST", SCRIPT_DEV_PATH, NULL, NULL, 200,
-          "{\"deviceid\":\"" SCRIPT_DEVICE_ID "\",\"cfgsn\":4}" },
+        {"POST", SCRIPT_DEV_PATH, NULL, NULL, 200, "{\"deviceid\":\"" SCRIPT_DEVICE_ID "\",\"cfgsn\":4}"},
         SCRIPT_POLL(0, 304, NULL),
     };
 
@@ -51,7 +50,7 @@ static void test_register_refused(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        { "POST", SCRIPT_DEV_PATH, NULL, NULL, 403, "{\"status\":\"NOK\",\"message\":\"rejected\"}" },
+        {"POST", SCRIPT_DEV_PATH, NULL, NULL, 403, "{\"status\":\"NOK\",\"message\":\"rejected\"}"},
     };
 
     script_play(s, steps, 1);
@@ -123,8 +122,8 @@ static void test_poll_interval_bounded(void **state)
     };
 
     script_play(s, steps, 4);
-    assert_int_equal(s->started_at[2] - s->started_at[1], 1000);          /* at least 1 s */
-    assert_int_equal(s->started_at[3] - s->started_at[2], 86400000);      /* at most a day */
+    assert_int_equal(s->started_at[2] - s->started_at[1], 1000);     /* at least 1 s */
+    assert_int_equal(s->started_at[3] - s->started_at[2], 86400000); /* at most a day */
 }
 
 /* Asserts that the gaps before steps first..last-1's retries follow the backoff: each within
@@ -148,9 +147,9 @@ static void test_backoff_on_500(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        SCRIPT_REGISTER(500), SCRIPT_REGISTER(502), SCRIPT_REGISTER(503), SCRIPT_REGISTER(500),
-        SCRIPT_REGISTER(500), SCRIPT_REGISTER(500), SCRIPT_REGISTER(500), SCRIPT_REGISTER(500),
-        SCRIPT_REGISTER(500), SCRIPT_REGISTER(500), SCRIPT_REGISTER(500), SCRIPT_REGISTER(201),
+        SCRIPT_REGISTER(500),      SCRIPT_REGISTER(502), SCRIPT_REGISTER(503), SCRIPT_REGISTER(500),
+        SCRIPT_REGISTER(500),      SCRIPT_REGISTER(500), SCRIPT_REGISTER(500), SCRIPT_REGISTER(500),
+        SCRIPT_REGISTER(500),      SCRIPT_REGISTER(500), SCRIPT_REGISTER(500), SCRIPT_REGISTER(201),
         SCRIPT_POLL(0, 304, NULL),
     };
     uint64_t first_run;
@@ -173,12 +172,9 @@ static void test_backoff_on_429_and_network_errors(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        SCRIPT_REGISTER(SCRIPT_START_FAILS),
-        SCRIPT_REGISTER(201),
-        SCRIPT_POLL(0, 429, NULL),
-        SCRIPT_POLL(0, FW_HTTP_NETWORK_ERROR, NULL),
-        SCRIPT_POLL(0, 429, NULL),
-        SCRIPT_POLL(0, 304, NULL),
+        SCRIPT_REGISTER(SCRIPT_START_FAILS), SCRIPT_REGISTER(201),
+        SCRIPT_POLL(0, 429, NULL),           SCRIPT_POLL(0, FW_HTTP_NETWORK_ERROR, NULL),
+        SCRIPT_POLL(0, 429, NULL),           SCRIPT_POLL(0, 304, NULL),
         SCRIPT_POLL(0, 304, NULL),
     };
 
@@ -274,7 +270,10 @@ static void test_synchronous_host_bounded_step(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        SCRIPT_REGISTER(201), SCRIPT_POLL(0, 304, NULL), SCRIPT_TELEMETRY(409), SCRIPT_TELEMETRY(201),
+        SCRIPT_REGISTER(201),
+        SCRIPT_POLL(0, 304, NULL),
+        SCRIPT_TELEMETRY(409),
+        SCRIPT_TELEMETRY(201),
     };
 
     s->sync = true;
@@ -294,7 +293,7 @@ static void test_rejects_bad_config(void **state)
     struct script *s = *state;
     struct fw_platform plat = script_platform(s);
     struct fw_app app = script_app(s);
-    struct fw_config cfg = { "bad/id", "10.0.0.7", "lab", { FW_ENVELOPE_V2, { 0 }, 16 }, 0, 0 };
+    struct fw_config cfg = {"bad/id", "10.0.0.7", "lab", {FW_ENVELOPE_V2, {0}, 16}, 0, 0};
 
     assert_null(fw_new(&cfg, &plat, &app));
     cfg.device_id = "";

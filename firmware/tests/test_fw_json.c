@@ -16,19 +16,22 @@ static enum fw_json_result parse(const char *text, struct fw_json_value *v)
 
 static void test_valid_documents(void **state)
 {
-    static const struct { const char *text; enum fw_json_type type; } cases[] = {
-        { "{}", FW_JSON_OBJECT },
-        { " [ ] ", FW_JSON_ARRAY },
-        { "null", FW_JSON_NULL },
-        { "true", FW_JSON_BOOL },
-        { "false", FW_JSON_BOOL },
-        { "0", FW_JSON_NUMBER },
-        { "-12.5e+3", FW_JSON_NUMBER },
-        { "1E9", FW_JSON_NUMBER },
-        { "\"a\\\"b\\\\c\\/\\b\\f\\n\\r\\t\\u00e9\"", FW_JSON_STRING },
-        { "\"caf\xc3\xa9\"", FW_JSON_STRING },
-        { "{\"a\":[1,{\"b\":null},\"x\",[]],\"c\":{}}", FW_JSON_OBJECT },
-        { "\t\r\n{ \"a\" : [ 1 , 2 ] }\n", FW_JSON_OBJECT },
+    static const struct {
+        const char *text;
+        enum fw_json_type type;
+    } cases[] = {
+        {"{}", FW_JSON_OBJECT},
+        {" [ ] ", FW_JSON_ARRAY},
+        {"null", FW_JSON_NULL},
+        {"true", FW_JSON_BOOL},
+        {"false", FW_JSON_BOOL},
+        {"0", FW_JSON_NUMBER},
+        {"-12.5e+3", FW_JSON_NUMBER},
+        {"1E9", FW_JSON_NUMBER},
+        {"\"a\\\"b\\\\c\\/\\b\\f\\n\\r\\t\\u00e9\"", FW_JSON_STRING},
+        {"\"caf\xc3\xa9\"", FW_JSON_STRING},
+        {"{\"a\":[1,{\"b\":null},\"x\",[]],\"c\":{}}", FW_JSON_OBJECT},
+        {"\t\r\n{ \"a\" : [ 1 , 2 ] }\n", FW_JSON_OBJECT},
     };
     size_t i;
 
@@ -47,10 +50,39 @@ static void test_valid_documents(void **state)
 static void test_invalid_documents(void **state)
 {
     static const char *const cases[] = {
-        "", " ", "{", "}", "[1,]", "[,1]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{a:1}",
-        "{'a':1}", "[1 2]", "{\"a\":1 \"b\":2}", "01", "-", "1.", ".5", "1e", "+1", "tru",
-        "nul", "True", "\"abc", "\"a\\x\"", "\"\\u12G4\"", "\"a\nb\"", "{} {}", "[}", "{]",
-        "{\"a\":[1}", "[\"a\":1]", "1 2", "\"\\u00\"",
+        "",
+        " ",
+        "{",
+        "}",
+        "[1,]",
+        "[,1]",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{a:1}",
+        "{'a':1}",
+        "[1 2]",
+        "{\"a\":1 \"b\":2}",
+        "01",
+        "-",
+        "1.",
+        ".5",
+        "1e",
+        "+1",
+        "tru",
+        "nul",
+        "True",
+        "\"abc",
+        "\"a\\x\"",
+        "\"\\u12G4\"",
+        "\"a\nb\"",
+        "{} {}",
+        "[}",
+        "{]",
+        "{\"a\":[1}",
+        "[\"a\":1]",
+        "1 2",
+        "\"\\u00\"",
     };
     size_t i;
 
@@ -122,10 +154,10 @@ static void test_get_members(void **state)
 static void test_get_refuses(void **state)
 {
     static const char *const cases[] = {
-        "{\"cfgsn\":1,\"cfgsn\":2}",   /* duplicate */
-        "[{\"cfgsn\":1}]",             /* not an object */
-        "{\"cfgsn\":1} x",             /* trailing bytes */
-        "{\"cfgsn\":1,\"b\":[}",       /* invalid after the member */
+        "{\"cfgsn\":1,\"cfgsn\":2}", /* duplicate */
+        "[{\"cfgsn\":1}]",           /* not an object */
+        "{\"cfgsn\":1} x",           /* trailing bytes */
+        "{\"cfgsn\":1,\"b\":[}",     /* invalid after the member */
         "{\"cfgsn\" 1}",
     };
     size_t i;
@@ -140,17 +172,21 @@ static void test_get_refuses(void **state)
 
 static void test_uint32(void **state)
 {
-    static const struct { const char *text; enum fw_json_result rc; uint32_t n; } cases[] = {
-        { "0", FW_JSON_OK, 0 },
-        { "42", FW_JSON_OK, 42 },
-        { "4294967295", FW_JSON_OK, 4294967295u },
-        { "4294967296", FW_JSON_INVALID, 0 },
-        { "99999999999", FW_JSON_INVALID, 0 },
-        { "-1", FW_JSON_INVALID, 0 },
-        { "1.0", FW_JSON_INVALID, 0 },
-        { "1e3", FW_JSON_INVALID, 0 },
-        { "\"5\"", FW_JSON_INVALID, 0 },
-        { "true", FW_JSON_INVALID, 0 },
+    static const struct {
+        const char *text;
+        enum fw_json_result rc;
+        uint32_t n;
+    } cases[] = {
+        {"0", FW_JSON_OK, 0},
+        {"42", FW_JSON_OK, 42},
+        {"4294967295", FW_JSON_OK, 4294967295u},
+        {"4294967296", FW_JSON_INVALID, 0},
+        {"99999999999", FW_JSON_INVALID, 0},
+        {"-1", FW_JSON_INVALID, 0},
+        {"1.0", FW_JSON_INVALID, 0},
+        {"1e3", FW_JSON_INVALID, 0},
+        {"\"5\"", FW_JSON_INVALID, 0},
+        {"true", FW_JSON_INVALID, 0},
     };
     size_t i;
 

@@ -12,8 +12,13 @@
 static void test_base64_rfc4648(void **state)
 {
     static const char *const vectors[][2] = {
-        { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
-        { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
     size_t i;
 
@@ -31,7 +36,7 @@ static void test_base64_rfc4648(void **state)
 
 static void test_base64_all_bytes(void **state)
 {
-    static const uint8_t bytes[] = { 0x00, 0xff, 0xfe, 0x3e, 0x3f, 0xfb, 0xef };
+    static const uint8_t bytes[] = {0x00, 0xff, 0xfe, 0x3e, 0x3f, 0xfb, 0xef};
     char buf[32];
     struct fw_str s;
 
@@ -78,9 +83,9 @@ static void test_overflow_is_sticky(void **state)
     fw_str_init(&s, buf, 6);
     fw_str_put(&s, "abcde");
     assert_true(fw_str_ok(&s));
-    fw_str_put(&s, "f");      /* the NUL needs the last byte */
+    fw_str_put(&s, "f"); /* the NUL needs the last byte */
     assert_false(fw_str_ok(&s));
-    fw_str_put(&s, "");       /* and it stays failed */
+    fw_str_put(&s, ""); /* and it stays failed */
     assert_false(fw_str_ok(&s));
     assert_string_equal(buf, "abcde");
     assert_int_equal(buf[6], 'z'); /* nothing written past the capacity */
@@ -91,10 +96,8 @@ static void test_overflow_is_sticky(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base64_rfc4648),
-        cmocka_unit_test(test_base64_all_bytes),
-        cmocka_unit_test(test_json_string_escapes),
-        cmocka_unit_test(test_u32),
+        cmocka_unit_test(test_base64_rfc4648),      cmocka_unit_test(test_base64_all_bytes),
+        cmocka_unit_test(test_json_string_escapes), cmocka_unit_test(test_u32),
         cmocka_unit_test(test_overflow_is_sticky),
     };
 

@@ -37,8 +37,9 @@ static int open_v2(const char *body, const char *aad, char *plain, size_t cap)
     int consumed = 0, n = 0, fin = 0, ok;
     EVP_CIPHER_CTX *c;
 
-    assert_int_equal(sscanf(body, "{\"v\":2,\"nonce\":\"%63[^\"]\",\"data\":\"%1023[^\"]\"}%n",
-                            nonce_b64, data_b64, &consumed), 2);
+    assert_int_equal(sscanf(body, "{\"v\":2,\"nonce\":\"%63[^\"]\",\"data\":\"%1023[^\"]\"}%n", nonce_b64,
+                            data_b64, &consumed),
+                     2);
     assert_int_equal(consumed, strlen(body));
     nonce_len = b64_decode(nonce_b64, nonce, sizeof nonce);
     data_len = b64_decode(data_b64, data, sizeof data);
@@ -65,11 +66,12 @@ static void open_v1(const char *body, size_t key_len, char *plain, size_t cap)
     size_t iv_len, data_len;
     int consumed = 0, n = 0, fin = 0, ok;
     EVP_CIPHER_CTX *c;
-    const EVP_CIPHER *cipher = key_len == 16 ? EVP_aes_128_cbc() :
-                               key_len == 24 ? EVP_aes_192_cbc() : EVP_aes_256_cbc();
+    const EVP_CIPHER *cipher = key_len == 16   ? EVP_aes_128_cbc()
+                               : key_len == 24 ? EVP_aes_192_cbc()
+                                               : EVP_aes_256_cbc();
 
-    assert_int_equal(sscanf(body, "{\"iv\":\"%63[^\"]\",\"data\":\"%1023[^\"]\"}%n",
-                            iv_b64, data_b64, &consumed), 2);
+    assert_int_equal(
+        sscanf(body, "{\"iv\":\"%63[^\"]\",\"data\":\"%1023[^\"]\"}%n", iv_b64, data_b64, &consumed), 2);
     assert_int_equal(consumed, strlen(body));
     iv_len = b64_decode(iv_b64, iv, sizeof iv);
     data_len = b64_decode(data_b64, data, sizeof data);
@@ -124,7 +126,9 @@ static void test_v2_envelope(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        SCRIPT_REGISTER(201), SCRIPT_POLL(0, 304, NULL), SCRIPT_TELEMETRY(201),
+        SCRIPT_REGISTER(201),
+        SCRIPT_POLL(0, 304, NULL),
+        SCRIPT_TELEMETRY(201),
     };
     char plain[FW_TX_MAX];
 
@@ -139,8 +143,8 @@ static void test_v2_envelope(void **state)
 static void test_v1_envelope_padding(void **state)
 {
     struct script *s = *state;
-    static const size_t key_lens[] = { 16, 24, 32 };
-    struct script_step steps[2 + 17] = { SCRIPT_REGISTER(201), SCRIPT_POLL(0, 304, NULL) };
+    static const size_t key_lens[] = {16, 24, 32};
+    struct script_step steps[2 + 17] = {SCRIPT_REGISTER(201), SCRIPT_POLL(0, 304, NULL)};
     size_t k, i;
 
     for (i = 2; i < 19; i++)
@@ -160,8 +164,7 @@ static void test_v1_envelope_padding(void **state)
             snprintf(reading, sizeof reading, "{\"k\":\"%.*s\"}", x, "xxxxxxxxxxxxxxxxx");
             send_one(s, reading);
             open_v1(s->sent[2 + i], key_lens[k], plain, sizeof plain);
-            snprintf(expect, sizeof expect, "{\"k\":\"%.*s\",\"SEQN\":%zu}", x,
-                     "xxxxxxxxxxxxxxxxx", i + 1);
+            snprintf(expect, sizeof expect, "{\"k\":\"%.*s\",\"SEQN\":%zu}", x, "xxxxxxxxxxxxxxxxx", i + 1);
             assert_string_equal(plain, expect);
             assert_int_equal(strlen(plain), 17 + i);
         }
@@ -180,7 +183,9 @@ static void test_seqn_survives_reboot(void **state)
     struct script *s = *state;
     static struct script_step steps[2 + 100];
     static const struct script_step after[] = {
-        SCRIPT_REGISTER(200), SCRIPT_POLL(0, 304, NULL), SCRIPT_TELEMETRY(201),
+        SCRIPT_REGISTER(200),
+        SCRIPT_POLL(0, 304, NULL),
+        SCRIPT_TELEMETRY(201),
     };
     unsigned long last = 0, seqn;
     size_t i;
@@ -219,7 +224,9 @@ static void test_seqn_survives_reboot(void **state)
 static unsigned long first_seqn_over(struct script *s, const char *record)
 {
     static const struct script_step steps[] = {
-        SCRIPT_REGISTER(201), SCRIPT_POLL(0, 304, NULL), SCRIPT_TELEMETRY(201),
+        SCRIPT_REGISTER(201),
+        SCRIPT_POLL(0, 304, NULL),
+        SCRIPT_TELEMETRY(201),
     };
 
     fw_free(s->ctx);
@@ -246,9 +253,8 @@ static void test_replay_of_fresh_seqn_skips_ahead(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        SCRIPT_REGISTER(201), SCRIPT_POLL(0, 304, NULL),
-        SCRIPT_TELEMETRY(409), SCRIPT_TELEMETRY(409), SCRIPT_TELEMETRY(201),
-        SCRIPT_TELEMETRY(201),
+        SCRIPT_REGISTER(201),  SCRIPT_POLL(0, 304, NULL), SCRIPT_TELEMETRY(409),
+        SCRIPT_TELEMETRY(409), SCRIPT_TELEMETRY(201),     SCRIPT_TELEMETRY(201),
     };
     unsigned long first, second, third;
 
@@ -270,9 +276,9 @@ static void test_replay_after_lost_answer_is_delivered(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        SCRIPT_REGISTER(201), SCRIPT_POLL(0, 304, NULL),
-        SCRIPT_TELEMETRY(500), SCRIPT_TELEMETRY(FW_HTTP_NETWORK_ERROR), SCRIPT_TELEMETRY(409),
-        SCRIPT_POLL(0, 304, NULL), /* and no further telemetry: it was stored once */
+        SCRIPT_REGISTER(201),  SCRIPT_POLL(0, 304, NULL),
+        SCRIPT_TELEMETRY(500), SCRIPT_TELEMETRY(FW_HTTP_NETWORK_ERROR),
+        SCRIPT_TELEMETRY(409), SCRIPT_POLL(0, 304, NULL), /* and no further telemetry: it was stored once */
     };
 
     play_with_reading(s, steps, 6);
@@ -289,7 +295,9 @@ static void test_refused_reading_dropped(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        SCRIPT_REGISTER(201), SCRIPT_POLL(0, 304, NULL), SCRIPT_TELEMETRY(400),
+        SCRIPT_REGISTER(201),
+        SCRIPT_POLL(0, 304, NULL),
+        SCRIPT_TELEMETRY(400),
         SCRIPT_TELEMETRY(201),
     };
 
@@ -318,7 +326,10 @@ static void test_local_failures_delay_telemetry(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        SCRIPT_REGISTER(201), SCRIPT_POLL(0, 304, NULL), SCRIPT_TELEMETRY(201), SCRIPT_TELEMETRY(201),
+        SCRIPT_REGISTER(201),
+        SCRIPT_POLL(0, 304, NULL),
+        SCRIPT_TELEMETRY(201),
+        SCRIPT_TELEMETRY(201),
     };
 
     s->store_fails = true;
@@ -373,9 +384,11 @@ static void test_submit_validation(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        SCRIPT_REGISTER(201), SCRIPT_POLL(0, 304, NULL), SCRIPT_TELEMETRY(201),
+        SCRIPT_REGISTER(201),
+        SCRIPT_POLL(0, 304, NULL),
+        SCRIPT_TELEMETRY(201),
     };
-    static const char *const bad[] = { "[1]", "{", "\"x\"", "{\"a\":1}x", "", "{\"a\":01}" };
+    static const char *const bad[] = {"[1]", "{", "\"x\"", "{\"a\":1}x", "", "{\"a\":01}"};
     char big[FW_READING_MAX + 16];
     char plain[FW_TX_MAX];
     size_t i;

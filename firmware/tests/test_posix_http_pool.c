@@ -22,8 +22,8 @@
 #include "http_pool.h"
 
 #define MAX_CONNS 16
-#define REQ_MAX 4096
-#define BIG_BODY 5000
+#define REQ_MAX   4096
+#define BIG_BODY  5000
 
 struct conn {
     int fd;
@@ -86,9 +86,9 @@ static void serve(int lfd)
     int n = 0, i;
 
     for (;;) {
-        p[0] = (struct pollfd){ lfd, POLLIN, 0 };
+        p[0] = (struct pollfd){lfd, POLLIN, 0};
         for (i = 0; i < n; i++)
-            p[i + 1] = (struct pollfd){ conns[i].fd, POLLIN, 0 };
+            p[i + 1] = (struct pollfd){conns[i].fd, POLLIN, 0};
         if (poll(p, (nfds_t)n + 1, -1) < 0)
             _exit(2);
         for (i = n - 1; i >= 0; i--) {
@@ -131,7 +131,7 @@ struct server {
 static int start_server(void **state)
 {
     struct server *s = calloc(1, sizeof *s);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t alen = sizeof a;
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -179,7 +179,7 @@ static void on_done(void *owner, const struct http_result *res, void *user_data)
 
 static struct http_pool *new_pool(const char *base, unsigned connections, size_t waiting)
 {
-    struct http_pool_config cfg = { base, connections, waiting, 5000 };
+    struct http_pool_config cfg = {base, connections, waiting, 5000};
     struct http_pool *pool = http_pool_new(&cfg);
 
     assert_non_null(pool);
@@ -230,8 +230,8 @@ static void test_post_sends_headers_and_body(void **state)
 {
     struct server *s = *state;
     struct http_pool *pool = new_pool(s->base, 1, 1);
-    const struct fw_http_header headers[] = { { "Content-Type", "application/json" },
-                                              { "If-None-Match", "\"3\"" } };
+    const struct fw_http_header headers[] = {{"Content-Type", "application/json"},
+                                             {"If-None-Match", "\"3\""}};
     struct call c;
 
     prepare(&c, "POST", "/echo");
@@ -247,7 +247,7 @@ static void test_post_sends_headers_and_body(void **state)
     assert_non_null(strstr(c.body, "POST /echo HTTP/1.1\r\n"));
     assert_non_null(strstr(c.body, "\r\nContent-Type: application/json\r\n"));
     assert_non_null(strstr(c.body, "\r\nIf-None-Match: \"3\"\r\n"));
-    assert_null(strcasestr(c.body, "Expect:"));               /* no 100-continue round trip */
+    assert_null(strcasestr(c.body, "Expect:")); /* no 100-continue round trip */
     assert_non_null(strstr(c.body, "\r\n\r\n{\"a\":1}"));
     http_pool_free(pool);
 }
@@ -268,7 +268,7 @@ static void test_oversized_body_is_cut_off(void **state)
     assert_true(c.res.body_len > 64);
     assert_int_equal(c.body[0], 'b');
     assert_int_equal(c.body[63], 'b');
-    assert_int_equal(c.body[64], 'Z');                       /* nothing written past resp_cap */
+    assert_int_equal(c.body[64], 'Z'); /* nothing written past resp_cap */
     http_pool_free(pool);
 }
 
@@ -304,14 +304,14 @@ static void test_refusals(void **state)
     struct server *s = *state;
     struct http_pool *pool = new_pool(s->base, 1, 1);
     struct call a, b, put;
-    struct http_pool_config bad = { s->base, 0, 1, 1000 };
+    struct http_pool_config bad = {s->base, 0, 1, 1000};
 
     prepare(&a, "GET", "/small");
     prepare(&b, "GET", "/small");
     prepare(&put, "PUT", "/small");
-    assert_int_equal(http_pool_submit(pool, &put.req, &put), -1);   /* GET and POST only */
+    assert_int_equal(http_pool_submit(pool, &put.req, &put), -1); /* GET and POST only */
     assert_int_equal(http_pool_submit(pool, &a.req, &a), 0);
-    assert_int_equal(http_pool_submit(pool, &b.req, &b), -1);       /* the queue holds one */
+    assert_int_equal(http_pool_submit(pool, &b.req, &b), -1); /* the queue holds one */
     run_until_idle(pool);
     assert_int_equal(a.res.status, 200);
     assert_false(b.done);

@@ -12,8 +12,8 @@
 #define KEY16 "000102030405060708090a0b0c0d0e0f"
 #define KEY24 KEY16 "1011121314151617"
 #define KEY32 KEY16 "101112131415161718191a1b1c1d1e1f"
-#define BASE "devsim", "--server", "http://127.0.0.1:8080/", "--devices", "300", "--id-prefix", "fw", \
-             "--key", KEY16
+#define BASE                                                                                                 \
+    "devsim", "--server", "http://127.0.0.1:8080/", "--devices", "300", "--id-prefix", "fw", "--key", KEY16
 
 static struct devsim_opts o;
 static char err[256];
@@ -33,13 +33,13 @@ static int parse_args(const char *const *args)
     return devsim_opts_parse(&o, argc, argv, err, sizeof err);
 }
 
-#define PARSE(...) parse_args((const char *const[]){ __VA_ARGS__, NULL })
+#define PARSE(...) parse_args((const char *const[]){__VA_ARGS__, NULL})
 
 static void test_defaults(void **state)
 {
     (void)state;
     assert_int_equal(PARSE(BASE), 0);
-    assert_string_equal(o.fleet.server, "http://127.0.0.1:8080");  /* trailing slash dropped */
+    assert_string_equal(o.fleet.server, "http://127.0.0.1:8080"); /* trailing slash dropped */
     assert_int_equal(o.fleet.devices, 300);
     assert_string_equal(o.fleet.id_prefix, "fw");
     assert_int_equal(o.fleet.key.version, FW_ENVELOPE_V2);
@@ -48,7 +48,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.fleet.interval_s, 60);
     assert_int_equal(o.fleet.telemetry_every_s, 60);
     assert_int_equal(o.fleet.connections, DEVSIM_DEFAULT_CONNECTIONS);
-    assert_int_equal(o.fleet.ramp_ms, 300);                     /* 1 ms per device */
+    assert_int_equal(o.fleet.ramp_ms, 300); /* 1 ms per device */
     assert_int_equal(o.duration_ms, 0);
     assert_null(o.fleet.state_dir);
     assert_false(o.fleet.verbose);
@@ -58,9 +58,9 @@ static void test_defaults(void **state)
 static void test_every_option(void **state)
 {
     (void)state;
-    assert_int_equal(PARSE(BASE, "--interval", "5", "--telemetry-every", "0", "--duration", "90",
-                           "--ramp", "3", "--connections", "1024", "--state-dir", "/tmp/x",
-                           "--verbose"), 0);
+    assert_int_equal(PARSE(BASE, "--interval", "5", "--telemetry-every", "0", "--duration", "90", "--ramp",
+                           "3", "--connections", "1024", "--state-dir", "/tmp/x", "--verbose"),
+                     0);
     assert_int_equal(o.fleet.interval_s, 5);
     assert_int_equal(o.fleet.telemetry_every_s, 0);
     assert_int_equal(o.duration_ms, 90000);
@@ -73,18 +73,28 @@ static void test_every_option(void **state)
 static void test_number_bounds(void **state)
 {
     static const char *const bad[][2] = {
-        { "--devices", "0" }, { "--devices", "100001" }, { "--devices", "-1" }, { "--devices", "12x" },
-        { "--devices", "" }, { "--devices", " 5" }, { "--devices", "+5" }, { "--devices", "99999999999999999999" },
-        { "--interval", "0" }, { "--interval", "86401" }, { "--telemetry-every", "86401" },
-        { "--duration", "2592001" }, { "--ramp", "3601" }, { "--connections", "0" },
-        { "--connections", "1025" },
+        {"--devices", "0"},
+        {"--devices", "100001"},
+        {"--devices", "-1"},
+        {"--devices", "12x"},
+        {"--devices", ""},
+        {"--devices", " 5"},
+        {"--devices", "+5"},
+        {"--devices", "99999999999999999999"},
+        {"--interval", "0"},
+        {"--interval", "86401"},
+        {"--telemetry-every", "86401"},
+        {"--duration", "2592001"},
+        {"--ramp", "3601"},
+        {"--connections", "0"},
+        {"--connections", "1025"},
     };
     size_t i;
 
     (void)state;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(PARSE(BASE, bad[i][0], bad[i][1]), -1);
-        assert_non_null(strstr(err, bad[i][0]));                  /* the message names the option */
+        assert_non_null(strstr(err, bad[i][0])); /* the message names the option */
     }
     assert_int_equal(PARSE(BASE, "--devices", "100000", "--duration", "2592000", "--ramp", "3600"), 0);
     assert_int_equal(o.fleet.devices, 100000);
@@ -93,7 +103,7 @@ static void test_number_bounds(void **state)
 static void test_keys_per_version(void **state)
 {
     (void)state;
-    assert_int_equal(PARSE(BASE, "--key", KEY24), -1);          /* v2 is AES-128-GCM only */
+    assert_int_equal(PARSE(BASE, "--key", KEY24), -1); /* v2 is AES-128-GCM only */
     assert_non_null(strstr(err, "--key"));
     assert_int_equal(PARSE(BASE, "--key", KEY24, "--v1"), 0);
     assert_int_equal(o.fleet.key.version, FW_ENVELOPE_V1);
@@ -135,7 +145,7 @@ static void test_required_and_unknown(void **state)
     assert_non_null(strstr(err, "required"));
     assert_int_equal(PARSE(BASE, "--bogus"), -1);
     assert_non_null(strstr(err, "--bogus"));
-    assert_int_equal(PARSE(BASE, "--devices"), -1);               /* value missing */
+    assert_int_equal(PARSE(BASE, "--devices"), -1); /* value missing */
     assert_int_equal(PARSE(BASE, "extra"), -1);
     assert_non_null(strstr(err, "extra"));
     assert_int_equal(PARSE("devsim", "--help"), 0);

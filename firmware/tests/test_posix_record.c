@@ -45,11 +45,11 @@ static void test_memory_only(void **state)
 
     (void)state;
     assert_int_equal(record_load(&r, NULL, "dev-1"), 0);
-    assert_int_equal(record_read(&r, buf, sizeof buf), -1);      /* nothing yet */
+    assert_int_equal(record_read(&r, buf, sizeof buf), -1); /* nothing yet */
     assert_int_equal(record_write(&r, NULL, "dev-1", rec_a, sizeof rec_a), 0);
     assert_int_equal(record_read(&r, buf, sizeof buf), sizeof rec_a);
     assert_memory_equal(buf, rec_a, sizeof rec_a);
-    assert_int_equal(record_read(&r, buf, 4), -1);               /* does not fit */
+    assert_int_equal(record_read(&r, buf, 4), -1); /* does not fit */
     assert_int_equal(record_write(&r, NULL, "dev-1", buf, RECORD_MAX + 1), -1);
     assert_int_equal(record_read(&r, buf, sizeof buf), sizeof rec_a);
 }
@@ -66,8 +66,8 @@ static void test_file_survives_restart(void **state)
     assert_int_equal(record_write(&r, dir, "dev-1", rec_a, sizeof rec_a), 0);
     assert_int_equal(record_write(&r, dir, "dev-1", rec_b, sizeof rec_b), 0);
     snprintf(path, sizeof path, "%s/dev-1.seqn.tmp", dir);
-    assert_int_equal(access(path, F_OK), -1);                    /* renamed into place */
-    assert_int_equal(record_load(&again, dir, "dev-1"), 0);      /* the "restart" */
+    assert_int_equal(access(path, F_OK), -1);               /* renamed into place */
+    assert_int_equal(record_load(&again, dir, "dev-1"), 0); /* the "restart" */
     assert_int_equal(record_read(&again, buf, sizeof buf), sizeof rec_b);
     assert_memory_equal(buf, rec_b, sizeof rec_b);
 }

@@ -9,7 +9,7 @@
 
 #include "timer_heap.h"
 
-#define N 500
+#define N    500
 #define NONE UINT64_MAX
 
 static uint32_t rng_state = 12345;
@@ -39,12 +39,12 @@ static void test_pops_in_order(void **state)
     struct timer_heap *h = timer_heap_new(N);
     uint64_t last = 0, when;
     size_t i, id, popped = 0;
-    int seen[N] = { 0 };
+    int seen[N] = {0};
 
     (void)state;
     assert_non_null(h);
     for (i = 0; i < N; i++)
-        timer_heap_set(h, i, next_rand() % 1000);  /* many equal deadlines too */
+        timer_heap_set(h, i, next_rand() % 1000); /* many equal deadlines too */
     assert_int_equal(timer_heap_size(h), N);
     while (timer_heap_peek(h, &id, &when)) {
         assert_true(when >= last);
@@ -68,15 +68,15 @@ static void test_set_moves_and_remove_keeps_others(void **state)
     timer_heap_set(h, 0, 50);
     timer_heap_set(h, 1, 20);
     timer_heap_set(h, 2, 30);
-    timer_heap_set(h, 1, 60);          /* later: 2 comes first now */
+    timer_heap_set(h, 1, 60); /* later: 2 comes first now */
     assert_true(timer_heap_peek(h, &id, &when));
     assert_int_equal(id, 2);
     assert_int_equal(when, 30);
-    timer_heap_set(h, 0, 10);          /* earlier */
+    timer_heap_set(h, 0, 10); /* earlier */
     assert_true(timer_heap_peek(h, &id, &when));
     assert_int_equal(id, 0);
     assert_int_equal(timer_heap_size(h), 3);
-    timer_heap_remove(h, 3);           /* not scheduled: nothing happens */
+    timer_heap_remove(h, 3); /* not scheduled: nothing happens */
     timer_heap_remove(h, 0);
     assert_true(timer_heap_peek(h, &id, &when));
     assert_int_equal(id, 2);

@@ -10,11 +10,11 @@
 #include "app.h"
 #include "secret.h"
 
-#define DEVICE "fz"
+#define DEVICE       "fz"
 #define DEVICE_CFGSN 3
-#define DEVICE_DATA "{\"a\":1}"
-#define FUZZ_NOW INT64_C(1795336930)
-#define TEXT_MAX 4096 /* query strings and header values longer than this are cut */
+#define DEVICE_DATA  "{\"a\":1}"
+#define FUZZ_NOW     INT64_C(1795336930)
+#define TEXT_MAX     4096 /* query strings and header values longer than this are cut */
 
 /* Input byte 0: bits 0-1 choose the request, bits 2-3 where the rest of the input goes. */
 enum target { PUT_DEVICE, REGISTER, LIST, POLL };
@@ -35,10 +35,10 @@ static void violated(const char *what)
     abort();
 }
 
-#define CHECK(cond)               \
-    do {                          \
-        if (!(cond))              \
-            violated(#cond);      \
+#define CHECK(cond)                                                                                          \
+    do {                                                                                                     \
+        if (!(cond))                                                                                         \
+            violated(#cond);                                                                                 \
     } while (0)
 
 static int64_t fixed_clock(void)
@@ -52,7 +52,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     char err[256], token[TOKEN_LEN + 1];
     unsigned char hash[STORE_TOKEN_HASH_LEN];
-    app.config = (struct config){.db_path = ":memory:", .registration = REGISTRATION_APPROVE, .poll_interval = 60};
+    app.config =
+        (struct config){.db_path = ":memory:", .registration = REGISTRATION_APPROVE, .poll_interval = 60};
     app.now = fixed_clock;
     app.store = store_open(app.config.db_path, err, sizeof err);
     if (!app.store || !secret_new_token(token)) {
@@ -94,7 +95,11 @@ static bool utf8_valid(const char *text, size_t len)
 static void reset_device(void)
 {
     struct device_update u = {
-        .name = "fuzz", .data = DEVICE_DATA, .state = "accepted", .cfgsn = DEVICE_CFGSN, .if_match = -1,
+        .name = "fuzz",
+        .data = DEVICE_DATA,
+        .state = "accepted",
+        .cfgsn = DEVICE_CFGSN,
+        .if_match = -1,
     };
     store_device_delete(app.store, DEVICE);
     if (store_device_update(app.store, DEVICE, &u, FUZZ_NOW, NULL, NULL) != STORE_CREATED)
@@ -146,7 +151,8 @@ static struct json_object *parse_answer(void)
 {
     struct json_tokener *tok = json_tokener_new();
     struct json_object *obj = json_tokener_parse_ex(tok, res.body, (int)res.body_len);
-    bool whole = json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == res.body_len;
+    bool whole = json_tokener_get_error(tok) == json_tokener_success &&
+                 json_tokener_get_parse_end(tok) == res.body_len;
     json_tokener_free(tok);
     CHECK(whole);
     return obj;
@@ -190,8 +196,10 @@ static void check_answer(enum target target, enum placement placement, struct js
         const int *codes;
         size_t n;
     } allowed[] = {
-        [PUT_DEVICE] = {put_codes, 3}, [REGISTER] = {register_codes, 2},
-        [LIST] = {list_codes, 2}, [POLL] = {poll_codes, 3},
+        [PUT_DEVICE] = {put_codes, 3},
+        [REGISTER] = {register_codes, 2},
+        [LIST] = {list_codes, 2},
+        [POLL] = {poll_codes, 3},
     };
     /* The token is valid; only a token-like parameter in the query may make it a 401. */
     CHECK(status_is(res.status, allowed[target].codes, allowed[target].n) ||

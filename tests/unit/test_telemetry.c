@@ -35,8 +35,11 @@ static int teardown(void **state)
 static int call(struct fixture *f, const char *method, const char *path, const char *query, const char *body,
                 bool admin)
 {
-    struct request req = {.method = method, .path = path, .query = query ? query : "",
-                          .authorization = admin ? f->auth : NULL, .body = body ? body : "",
+    struct request req = {.method = method,
+                          .path = path,
+                          .query = query ? query : "",
+                          .authorization = admin ? f->auth : NULL,
+                          .body = body ? body : "",
                           .body_len = body ? strlen(body) : 0};
     response_reset(&f->res);
     router_dispatch(&f->app, &req, &f->res);
@@ -85,8 +88,12 @@ static void test_ingest_and_replay(void **state)
 static void test_uniform_refusal(void **state)
 {
     struct fixture *f = *state;
-    static const char *const bad[] = {"{\"data\":1}", "[1]", "{\"SEQN\":\"1\"}", "{\"SEQN\":-1}",
-                                      "{\"SEQN\":1.5}", "{\"SEQN\":1,\"ts\":\"yesterday\"}",
+    static const char *const bad[] = {"{\"data\":1}",
+                                      "[1]",
+                                      "{\"SEQN\":\"1\"}",
+                                      "{\"SEQN\":-1}",
+                                      "{\"SEQN\":1.5}",
+                                      "{\"SEQN\":1,\"ts\":\"yesterday\"}",
                                       "{\"SEQN\":9007199254740993}"};
     char first[128] = "";
     add_device(f, "d2");
@@ -136,16 +143,20 @@ static void test_pages_and_ranges(void **state)
     assert_int_equal(call(f, "GET", "/api/devices/d5/telemetry", "limit=5", NULL, true), 200);
     struct json_object *page = body_json(f);
     assert_int_equal(json_object_array_length(page), 5);
-    assert_int_equal(json_object_get_int(json_object_object_get(json_object_array_get_idx(page, 0), "seqn")), 12);
+    assert_int_equal(json_object_get_int(json_object_object_get(json_object_array_get_idx(page, 0), "seqn")),
+                     12);
     json_object_put(page);
-    assert_non_null(strstr(f->res.headers, "Link: </api/devices/d5/telemetry?limit=5&after=8>; rel=\"next\""));
+    assert_non_null(
+        strstr(f->res.headers, "Link: </api/devices/d5/telemetry?limit=5&after=8>; rel=\"next\""));
 
     /* TEST_T0 + 3 min .. + 5 min: SEQN 3, 4, 5. */
     assert_int_equal(call(f, "GET", "/api/devices/d5/telemetry",
-                          "order=asc&since=2026-11-22T08:45:10Z&until=2026-11-22T08:47:10Z", NULL, true), 200);
+                          "order=asc&since=2026-11-22T08:45:10Z&until=2026-11-22T08:47:10Z", NULL, true),
+                     200);
     page = body_json(f);
     assert_int_equal(json_object_array_length(page), 3);
-    assert_int_equal(json_object_get_int(json_object_object_get(json_object_array_get_idx(page, 0), "seqn")), 3);
+    assert_int_equal(json_object_get_int(json_object_object_get(json_object_array_get_idx(page, 0), "seqn")),
+                     3);
     json_object_put(page);
 }
 
@@ -210,8 +221,8 @@ static void test_retention_prunes_old_readings(void **state)
 static void test_bad_queries(void **state)
 {
     struct fixture *f = *state;
-    static const char *const bad[] = {"limit=0", "limit=10001", "since=2026-11-22", "until=x", "after=-1",
-                                      "order=sideways", "bucket=0", "format=pdf"};
+    static const char *const bad[] = {"limit=0",  "limit=10001",    "since=2026-11-22", "until=x",
+                                      "after=-1", "order=sideways", "bucket=0",         "format=pdf"};
     add_device(f, "d9");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(call(f, "GET", "/api/devices/d9/telemetry", bad[i], NULL, true), 400);

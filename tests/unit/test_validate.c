@@ -19,7 +19,7 @@ static void device_id_lengths(void **state)
     assert_true(valid_device_id("aabbccddeeff"));
     assert_true(valid_device_id("esp-8266_node.7"));
     assert_true(valid_device_id(id_chars + strlen(id_chars) - DEVICE_ID_MAX)); /* every class at once */
-    assert_false(valid_device_id(id_chars));                                /* 66 characters */
+    assert_false(valid_device_id(id_chars));                                   /* 66 characters */
 }
 
 /* Every byte outside [A-Za-z0-9._:-] makes an id invalid, wherever it stands. */
@@ -35,7 +35,7 @@ static void device_id_every_forbidden_byte(void **state)
             valid_device_id(last) != allowed)
             fail_msg("byte 0x%02x: expected %s", c, allowed ? "valid" : "invalid");
     }
-    assert_false(valid_device_id("caf\xc3\xa9"));  /* UTF-8 letters are not ASCII letters */
+    assert_false(valid_device_id("caf\xc3\xa9")); /* UTF-8 letters are not ASCII letters */
     assert_false(valid_device_id("a b"));
     assert_false(valid_device_id("../etc"));
     assert_false(valid_device_id("a%2Fb"));
@@ -139,22 +139,22 @@ static void name_malformed_utf8(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "\xc0\xaf",             /* overlong '/' in two bytes */
-        "\xc1\xbf",             /* overlong U+007F */
-        "\xe0\x80\xaf",         /* overlong '/' in three bytes */
-        "\xe0\x9f\xbf",         /* overlong U+07FF */
-        "\xf0\x80\x80\xaf",     /* overlong '/' in four bytes */
-        "\xf0\x8f\xbf\xbf",     /* overlong U+FFFF */
-        "\xed\xa0\x80",         /* U+D800, a high surrogate */
-        "\xed\xbf\xbf",         /* U+DFFF, a low surrogate */
+        "\xc0\xaf",                 /* overlong '/' in two bytes */
+        "\xc1\xbf",                 /* overlong U+007F */
+        "\xe0\x80\xaf",             /* overlong '/' in three bytes */
+        "\xe0\x9f\xbf",             /* overlong U+07FF */
+        "\xf0\x80\x80\xaf",         /* overlong '/' in four bytes */
+        "\xf0\x8f\xbf\xbf",         /* overlong U+FFFF */
+        "\xed\xa0\x80",             /* U+D800, a high surrogate */
+        "\xed\xbf\xbf",             /* U+DFFF, a low surrogate */
         "\xed\xa0\xbd\xed\xb2\xa1", /* a surrogate pair encoded as CESU-8 */
-        "\xf4\x90\x80\x80",     /* U+110000, past Unicode */
-        "\xf8\x88\x80\x80\x80", /* a five-byte form */
-        "\x80",                 /* a continuation byte alone */
+        "\xf4\x90\x80\x80",         /* U+110000, past Unicode */
+        "\xf8\x88\x80\x80\x80",     /* a five-byte form */
+        "\x80",                     /* a continuation byte alone */
         "a\xbf",
-        "\xe2\x82",             /* truncated */
+        "\xe2\x82", /* truncated */
         "\xc3",
-        "\xc3\x28",             /* lead byte without continuation */
+        "\xc3\x28", /* lead byte without continuation */
         "\xfe",
         "\xff",
     };
@@ -176,7 +176,9 @@ static void name_control_characters(void **state)
         if (valid_name(s, sizeof s))
             fail_msg("C0 control 0x%02x accepted", c);
     }
-    assert_false(valid_name("a\x7f" "b", 3));
+    assert_false(valid_name("a\x7f"
+                            "b",
+                            3));
     for (int c = 0x80; c < 0xa0; c++) {
         char s[] = {'a', (char)(0xc0 | c >> 6), (char)(0x80 | (c & 0x3f)), 'b'};
         if (valid_name(s, sizeof s))
@@ -217,8 +219,21 @@ static void int_range_edges(void **state)
     assert_true(v == INT64_MIN);
 
     static const char *const refused[] = {
-        "11", "-1", "", "-", "+1", " 1", "1 ", "1a", "0x10", "1.0", "1e3", "\t1",
-        "9223372036854775808", "-9223372036854775809", "99999999999999999999999",
+        "11",
+        "-1",
+        "",
+        "-",
+        "+1",
+        " 1",
+        "1 ",
+        "1a",
+        "0x10",
+        "1.0",
+        "1e3",
+        "\t1",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "99999999999999999999999",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         v = 42;
@@ -239,8 +254,8 @@ static void isotime_round_trip(void **state)
     assert_string_equal(text, "1970-01-01T00:00:00Z");
     isotime_format(TEST_T0, text);
     assert_string_equal(text, "2026-11-22T08:42:10Z");
-    static const int64_t instants[] = {0, 1, 951782400 /* 2000-02-29 */, TEST_T0,
-                                       1835481599 /* 2028-02-29T23:59:59Z */, 4102444799};
+    static const int64_t instants[] = {
+        0, 1, 951782400 /* 2000-02-29 */, TEST_T0, 1835481599 /* 2028-02-29T23:59:59Z */, 4102444799};
     for (size_t i = 0; i < sizeof instants / sizeof instants[0]; i++) {
         isotime_format(instants[i], text);
         assert_int_equal(strlen(text), ISOTIME_LEN);
@@ -255,10 +270,9 @@ static void isotime_refuses_impossible_dates(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "2026-02-31T00:00:00Z", "2026-02-29T00:00:00Z", "2100-02-29T00:00:00Z",
-        "2026-04-31T12:00:00Z", "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z",
-        "2026-11-00T00:00:00Z", "2026-11-22T24:00:00Z", "2026-11-22T23:60:00Z",
-        "2026-11-22T23:59:60Z",
+        "2026-02-31T00:00:00Z", "2026-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2026-04-31T12:00:00Z",
+        "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-11-00T00:00:00Z", "2026-11-22T24:00:00Z",
+        "2026-11-22T23:60:00Z", "2026-11-22T23:59:60Z",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t v = 42;

@@ -32,7 +32,7 @@
 #define REFUSED_RESTART_MS (3600u * 1000u)
 /* Bytes on this port (StackType_t is a byte): the core's buffers live in its heap context, but
  * esp_http_client, lwIP calls and the mbedTLS GCM context (~400 bytes) run on this stack. */
-#define DEVICE_TASK_STACK 8192
+#define DEVICE_TASK_STACK    8192
 #define DEVICE_TASK_PRIORITY 5
 
 #ifdef CONFIG_PROVD_ENVELOPE_V1
@@ -51,9 +51,9 @@ static const char *TAG = "app";
 
 struct device {
     EventGroupHandle_t net_events;
-    char ipaddr[16];               /* dotted quad of the last IP_EVENT_STA_GOT_IP */
+    char ipaddr[16]; /* dotted quad of the last IP_EVENT_STA_GOT_IP */
     char id[APP_DEVICE_ID_LEN];
-    struct app_state app;          /* what the server's configuration set */
+    struct app_state app; /* what the server's configuration set */
     struct fw_esp8266 *port;
     struct fw_ctx *fw;
 };
@@ -114,7 +114,7 @@ static void led_set(bool on)
 
 static void peripherals_start(void)
 {
-    adc_config_t adc = { ADC_READ_TOUT_MODE, 8 };
+    adc_config_t adc = {ADC_READ_TOUT_MODE, 8};
 
     ESP_ERROR_CHECK(adc_init(&adc));
     ESP_ERROR_CHECK(gpio_set_direction((gpio_num_t)CONFIG_PROVD_LED_GPIO, GPIO_MODE_OUTPUT));
@@ -124,14 +124,13 @@ static void peripherals_start(void)
  * at applied cfgsn 0, so the first poll brings the current configuration back (LED included). */
 static int core_start(struct device *d)
 {
-    const struct fw_app app = { &d->app, app_apply_config, NULL };
+    const struct fw_app app = {&d->app, app_apply_config, NULL};
     struct fw_platform plat;
     struct fw_config cfg;
     uint8_t mac[6];
 
     memset(&cfg, 0, sizeof cfg);
-    if (esp_read_mac(mac, ESP_MAC_WIFI_STA) != ESP_OK ||
-        app_format_device_id(mac, d->id, sizeof d->id) != 0)
+    if (esp_read_mac(mac, ESP_MAC_WIFI_STA) != ESP_OK || app_format_device_id(mac, d->id, sizeof d->id) != 0)
         return -1;
     if (app_parse_key(CONFIG_PROVD_TELEMETRY_KEY, ENVELOPE_VERSION, &cfg.key) != 0) {
         ESP_LOGE(TAG, "PROVD_TELEMETRY_KEY must be 32 hex digits (v1: 32, 48 or 64)");
