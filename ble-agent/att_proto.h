@@ -54,8 +54,9 @@ enum att_ecode {
 	ATT_ECODE_UNLIKELY = 0x0e,
 	ATT_ECODE_UNSUPPORTED_GROUP = 0x10,
 	ATT_ECODE_VALUE_NOT_ALLOWED = 0x13,
-	/* Common profile error (Core Supplement Part B 1.2) */
+	/* Common profile errors (Core Supplement Part B 1.2) */
 	ATT_ECODE_CCC_IMPROPER = 0xfd,
+	ATT_ECODE_PROC_IN_PROGRESS = 0xfe,
 };
 
 #endif

@@ -2,21 +2,24 @@
 # libFuzzer targets, and the tools of its emulator test (build/ble-test/).
 
 BLE_CORE_SRC := $(addprefix ble-agent/,bt_uuid.c gatt_db.c att.c services.c l2cap.c le_sig.c \
-	hci.c adv_data.c hci_host.c)
+	hci.c adv_data.c hci_host.c telemetry_frame.c)
 BLE_CORE_OBJ := $(BLE_CORE_SRC:%.c=$(BUILD)/obj/%.o)
 # Daemon modules that touch the system (files, sockets), still unit-tested.
 BLE_SYS_SRC := $(addprefix ble-agent/,adapter.c battery.c btsnoop.c hci_transport.c \
 	hci_transport_socket.c)
 BLE_SYS_OBJ := $(BLE_SYS_SRC:%.c=$(BUILD)/obj/%.o)
 BLE_TEST_UTIL := $(BUILD)/obj/ble-agent/tests/att_pdu.o
+# The Telemetry In -> provd bridge, the one module that needs libcurl.
+BLE_BRIDGE_OBJ := $(BUILD)/obj/ble-agent/bridge.o
+BLE_CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 
 $(BUILD)/obj/ble-agent/%.o: ALL_CFLAGS += -Ible-agent
 
 EXTRA_PROGRAMS += $(BUILD)/ble-agent $(BUILD)/ble-test/ble-central $(BUILD)/ble-test/afalg_shim.so
 
 $(BUILD)/ble-agent: $(BUILD)/obj/ble-agent/main.o $(BUILD)/obj/ble-agent/hci_transport_userchan.o \
-		$(BLE_SYS_OBJ) $(BLE_CORE_OBJ)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
+		$(BLE_BRIDGE_OBJ) $(BLE_SYS_OBJ) $(BLE_CORE_OBJ)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(BLE_CURL_LIBS) $(LIBS)
 
 BLE_TESTS := $(patsubst ble-agent/tests/%.c,$(BUILD)/tests/%,$(wildcard ble-agent/tests/test_ble_*.c))
 UNIT_TESTS += $(BLE_TESTS)
@@ -24,7 +27,9 @@ UNIT_TESTS += $(BLE_TESTS)
 $(BLE_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/ble-agent/tests/%.o $(BLE_TEST_UTIL) $(BLE_SYS_OBJ) \
 		$(BLE_CORE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(BLE_CURL_LIBS) $(LIBS)
+
+$(BUILD)/tests/test_ble_bridge: $(BLE_BRIDGE_OBJ)
 
 # Emulator test tools (tests/integration/ble.test.mjs): a test central speaking HCI, and the
 # LD_PRELOAD shim btvirt needs on kernels without AF_ALG. Outside build/tests/ on purpose.

@@ -161,6 +161,8 @@ static void conn_drop(struct hci_host *h, struct hci_conn *c)
 	att_server_free(c->att);
 	l2cap_rx_free(c->rx);
 	memset(c, 0, sizeof(*c));
+	if (h->ops->disconnected)
+		h->ops->disconnected(h->user_data, c);
 }
 
 static void conns_drop_all(struct hci_host *h)
@@ -666,31 +668,49 @@ int hci_host_shutdown(struct hci_host *h, uint64_t now_ms)
 	return cmd_flush(h, now_ms);
 }
 
-int hci_host_notify(struct hci_host *h, uint16_t value_handle, const uint8_t *value, size_t len)
+/* A notification on one link: 1 sent, 0 not subscribed (or no room to queue it), or an error. */
+static int notify_one(struct hci_host *h, struct hci_conn *c, uint16_t value_handle,
+		      const uint8_t *value, size_t len)
 {
 	uint8_t out[ATT_MTU_MAX];
+	ssize_t n = att_server_notify(c->att, value_handle, value, len, out, sizeof(out));
+
+	if (n <= 0)
+		return (int)n;
+	int err = send_l2cap(h, c, L2CAP_CID_ATT, out, (size_t)n);
+
+	if (err < 0 && err != -ENOBUFS)
+		return err;
+	return err == 0;
+}
+
+int hci_host_notify(struct hci_host *h, uint16_t value_handle, const uint8_t *value, size_t len)
+{
 	int sent = 0;
 
 	if (h->state != HCI_HOST_READY)
 		return 0;
 	for (size_t i = 0; i < HCI_HOST_MAX_CONNS; i++) {
-		struct hci_conn *c = &h->conns[i];
-
-		if (!c->used)
+		if (!h->conns[i].used)
 			continue;
-		ssize_t n = att_server_notify(c->att, value_handle, value, len, out, sizeof(out));
+		int n = notify_one(h, &h->conns[i], value_handle, value, len);
 
 		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			continue;
-		int err = send_l2cap(h, c, L2CAP_CID_ATT, out, (size_t)n);
-
-		if (err < 0 && err != -ENOBUFS)
-			return err;
-		sent += err == 0;
+			return n;
+		sent += n;
 	}
 	return sent;
+}
+
+int hci_host_notify_conn(struct hci_host *h, void *conn, uint16_t value_handle,
+			 const uint8_t *value, size_t len)
+{
+	if (h->state != HCI_HOST_READY)
+		return 0;
+	for (size_t i = 0; i < HCI_HOST_MAX_CONNS; i++)
+		if (h->conns[i].used && conn == &h->conns[i])
+			return notify_one(h, &h->conns[i], value_handle, value, len);
+	return 0;
 }
 
 enum hci_host_state hci_host_state(const struct hci_host *h)

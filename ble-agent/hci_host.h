@@ -21,6 +21,9 @@ struct hci_host_ops {
 	int (*send)(void *user_data, const uint8_t *pkt, size_t len);
 	/* One line a person can read, for each state change. */
 	void (*log)(void *user_data, const char *line);
+	/* Optional: the link whose ATT server had this conn pointer is gone (disconnected, or
+	 * dropped by a reset); the pointer may name a new link later. */
+	void (*disconnected)(void *user_data, void *conn);
 };
 
 struct hci_host_config {
@@ -65,6 +68,10 @@ int hci_host_shutdown(struct hci_host *h, uint64_t now_ms);
 /* Sends a notification of value to every connection subscribed to value_handle. Returns
  * the number of peers notified, or a negative errno. */
 int hci_host_notify(struct hci_host *h, uint16_t value_handle, const uint8_t *value, size_t len);
+/* The same for one link, named by the conn pointer its value callbacks receive: 1 when
+ * notified, 0 when not subscribed or not connected, or a negative errno. */
+int hci_host_notify_conn(struct hci_host *h, void *conn, uint16_t value_handle,
+			 const uint8_t *value, size_t len);
 
 enum hci_host_state hci_host_state(const struct hci_host *h);
 const char *hci_host_error(const struct hci_host *h);

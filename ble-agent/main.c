@@ -1,5 +1,6 @@
 /* ble-agent: takes a Bluetooth adapter (or BlueZ's emulator socket), advertises, and serves
  * provd's GATT services; options, adapter ownership and the poll() loop live here. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 #include "adapter.h"
 #include "att_proto.h"
 #include "battery.h"
+#include "bridge.h"
 #include "btsnoop.h"
 #include "hci.h"
 #include "hci_host.h"
@@ -36,8 +38,10 @@ struct agent {
 	char name[256];
 	char battery_path[PATH_MAX];
 	const char *btsnoop_path;
+	const char *server;
 
 	struct hci_transport *transport;
+	struct bridge *bridge;
 	struct btsnoop *snoop;
 	struct services *svc;
 	struct hci_host *host;
@@ -107,30 +111,53 @@ static int battery_level(void *user_data)
 	return battery_read(a->battery_path);
 }
 
-/* Telemetry In is accepted and logged; forwarding to provd (libcurl multi) is not built yet. */
+/* Telemetry In: handed to the bridge, which answers later through telemetry_done(). */
 static int telemetry_in(void *user_data, void *conn, const uint8_t *value, size_t len)
 {
-	const uint8_t *nl = memchr(value, '\n', len);
+	struct agent *a = user_data;
 
-	(void)user_data;
-	(void)conn;
-	if (!nl || nl == value)
+	switch (bridge_forward(a->bridge, conn, value, len)) {
+	case 0:
+		return 0;
+	case -EINVAL:
+		say("telemetry refused: not \"device id, newline, envelope\" with an id of 1-64 "
+		    "[A-Za-z0-9._:-]");
 		return -ATT_ECODE_VALUE_NOT_ALLOWED;
-	sayf("telemetry received for device %.*s: %zu bytes (not forwarded: not implemented)",
-	     (int)(nl - value), (const char *)value, len - (size_t)(nl - value) - 1);
-	return 0;
+	case -EBUSY:
+		say("telemetry refused: a forward is still in flight on this connection");
+		return -ATT_ECODE_PROC_IN_PROGRESS;
+	default:
+		say("telemetry refused: cannot start a forward");
+		return -ATT_ECODE_UNLIKELY;
+	}
 }
 
 static int telemetry_result(void *user_data, void *conn, uint8_t *buf, size_t cap)
 {
-	static const char result[] = "{\"status\":501,\"body\":\"forwarding not implemented\"}";
+	struct agent *a = user_data;
+	int n = bridge_result(a->bridge, conn, buf, cap);
 
-	(void)user_data;
-	(void)conn;
-	if (cap < sizeof(result) - 1)
-		return -ATT_ECODE_UNLIKELY;
-	memcpy(buf, result, sizeof(result) - 1);
-	return (int)sizeof(result) - 1;
+	return n < 0 ? -ATT_ECODE_UNLIKELY : n;
+}
+
+/* A forward finished: its connection's subscribers hear the new Telemetry Result. */
+static void telemetry_done(void *user_data, void *conn)
+{
+	struct agent *a = user_data;
+	uint8_t value[GATT_MAX_VALUE_LEN];
+	int n = bridge_result(a->bridge, conn, value, sizeof(value));
+
+	if (n > 0)
+		hci_host_notify_conn(a->host, conn,
+				     services_handle(a->svc, SERVICES_TELEMETRY_RESULT), value,
+				     (size_t)n);
+}
+
+static void host_disconnected(void *user_data, void *conn)
+{
+	struct agent *a = user_data;
+
+	bridge_drop(a->bridge, conn);
 }
 
 static void usage(FILE *out)
@@ -144,6 +171,8 @@ static void usage(FILE *out)
 	      "  --battery-file PATH  battery percentage file (default: the first battery under\n"
 	      "                       /sys/class/power_supply; none: no Battery Service)\n"
 	      "  --btsnoop FILE       record all HCI traffic in btsnoop format\n"
+	      "  --server URL         provd to forward Telemetry In to\n"
+	      "                       (default http://127.0.0.1:8080)\n"
 	      "  --help               this text\n\n"
 	      "Exit codes: 2 usage, 3 no such adapter, 4 hard rfkill block, 5 soft rfkill block,\n"
 	      "6 bluetoothd running, 7 adapter busy, 8 no permission (CAP_NET_ADMIN),\n"
@@ -158,12 +187,14 @@ static int parse_args(struct agent *a, int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "battery-file", required_argument, NULL, 'b' },
 		{ "btsnoop", required_argument, NULL, 'w' },
+		{ "server", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	a->adapter = "hci0";
+	a->server = "http://127.0.0.1:8080";
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
@@ -185,6 +216,14 @@ static int parse_args(struct agent *a, int argc, char **argv)
 			break;
 		case 'w':
 			a->btsnoop_path = optarg;
+			break;
+		case 'u':
+			if (!bridge_server_ok(optarg)) {
+				sayf("--server wants an http:// or https:// URL of at most %d "
+				     "characters, without spaces", BRIDGE_SERVER_MAX);
+				return ADAPTER_EXIT_USAGE;
+			}
+			a->server = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -266,7 +305,7 @@ static int build_services(struct agent *a)
 		.manufacturer = "provd",
 		.model = "ble-agent",
 		.firmware_revision = BLE_AGENT_VERSION,
-		.server = "",
+		.server = a->server,
 		.version = BLE_AGENT_VERSION,
 		.adapter = a->hci_socket ? a->hci_socket : a->adapter,
 		.telemetry_in = telemetry_in,
@@ -287,7 +326,28 @@ static int build_services(struct agent *a)
 	return 0;
 }
 
-static const struct hci_host_ops host_ops = { .send = host_send, .log = host_log };
+static const struct hci_host_ops host_ops = {
+	.send = host_send,
+	.log = host_log,
+	.disconnected = host_disconnected,
+};
+
+static int start_bridge(struct agent *a)
+{
+	struct bridge_config cfg = {
+		.server = a->server,
+		.max_conns = HCI_HOST_MAX_CONNS,
+		.done = telemetry_done,
+		.log = host_log,
+		.user_data = a,
+	};
+
+	if (!(a->bridge = bridge_new(&cfg))) {
+		sayf("cannot start the provd bridge: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
 static int start_host(struct agent *a)
 {
@@ -374,14 +434,17 @@ static int run(struct agent *a, int sig_fd)
 		int timeout = min_timeout(hci_host_timeout_ms(a->host, now),
 					  next_battery > now ? (int)(next_battery - now) : 0);
 
+		timeout = min_timeout(timeout, bridge_timeout_ms(a->bridge));
 		if (stop_by)
 			timeout = min_timeout(timeout, (int)(stop_by - now));
-		struct pollfd fds[2] = {
+		/* The controller, signals, then the sockets of forwards in flight. */
+		struct pollfd fds[2 + BRIDGE_MAX_SOCKETS] = {
 			{ .fd = hci_transport_fd(a->transport), .events = POLLIN },
 			{ .fd = sig_fd, .events = POLLIN },
 		};
+		size_t n_http = bridge_pollfds(a->bridge, fds + 2, BRIDGE_MAX_SOCKETS);
 
-		if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+		if (poll(fds, 2 + n_http, timeout) < 0 && errno != EINTR) {
 			sayf("poll: %s", strerror(errno));
 			return ADAPTER_EXIT_CONTROLLER;
 		}
@@ -400,6 +463,7 @@ static int run(struct agent *a, int sig_fd)
 			return stop_by ? 0 : ADAPTER_EXIT_CONTROLLER;
 		}
 		hci_host_tick(a->host, now_ms());
+		bridge_process(a->bridge, fds + 2, n_http);
 		if (now_ms() >= next_battery) {
 			next_battery = now_ms() + BATTERY_POLL_MS;
 			poll_battery(a);
@@ -420,6 +484,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (a.btsnoop_path && !(a.snoop = btsnoop_open(a.btsnoop_path))) {
 		sayf("cannot write %s: %s", a.btsnoop_path, strerror(errno));
 		return ADAPTER_EXIT_USAGE;
@@ -427,16 +492,19 @@ int main(int argc, char **argv)
 	code = ADAPTER_EXIT_CONTROLLER;
 	if (sig_fd >= 0 && (code = open_transport(&a)) == 0) {
 		code = ADAPTER_EXIT_CONTROLLER;
-		if (build_services(&a) == 0 && start_host(&a) == 0)
+		if (start_bridge(&a) == 0 && build_services(&a) == 0 && start_host(&a) == 0)
 			code = run(&a, sig_fd);
 		else if (a.host)
 			say(hci_host_error(a.host));
 	}
+	/* The host first: dropping its links drops their forwards in the bridge. */
 	hci_host_free(a.host);
+	bridge_free(a.bridge);
 	services_free(a.svc);
 	hci_transport_close(a.transport);
 	btsnoop_close(a.snoop);
 	if (sig_fd >= 0)
 		close(sig_fd);
+	curl_global_cleanup();
 	return code;
 }

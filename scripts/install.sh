@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make install`: binaries, the admin page, the schema, the nginx configuration and the systemd
-# units under DESTDIR/PREFIX. Without DESTDIR, as root, it also creates the provd system user.
+# units (provd, provd-nginx, ble-agent) under DESTDIR/PREFIX. Without DESTDIR, as root, it also
+# creates the provd system user.
 #   LISTEN (0.0.0.0) and PORT (8080): where the installed nginx listens.
 set -euo pipefail
 destdir=${1:-}
@@ -12,6 +13,8 @@ install -d "$destdir$prefix/bin" "$destdir$prefix/lib/provd" "$destdir$prefix/sh
     "$destdir/etc/provd" "$destdir/lib/systemd/system"
 install -m 0755 build/provctl "$destdir$prefix/bin/provctl"
 install -m 0755 build/provd "$destdir$prefix/lib/provd/provd"
+# ble-agent (ble-agent/README.md): installed, not enabled (it stops bluetoothd when it starts).
+install -m 0755 build/ble-agent "$destdir$prefix/bin/ble-agent"
 cp -r www "$destdir$prefix/share/provd/"
 cp -r db "$destdir$prefix/share/provd/schema"
 rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/schema/"*.sqlite3*
@@ -19,7 +22,7 @@ rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/sch
 RUN_DIR=/run/provd-nginx SOCKET=/run/provd/provd.sock WWW_DIR="$prefix/share/provd/www" \
     LISTEN=${LISTEN:-0.0.0.0} PORT=${PORT:-8080} NGINX_USER= \
     scripts/render-nginx.sh > "$destdir/etc/provd/nginx.conf"
-for unit in cgi-bin/provd.service cgi-bin/provd-nginx.service; do
+for unit in cgi-bin/provd.service cgi-bin/provd-nginx.service ble-agent/ble-agent.service; do
     sed "s|@PREFIX@|$prefix|g" "$unit" > "$destdir/lib/systemd/system/$(basename "$unit")"
 done
 
@@ -31,4 +34,5 @@ cat <<MSG
 installed under $destdir$prefix. Next:
   systemctl enable --now provd provd-nginx
   sudo -u provd PROVD_DB=/var/lib/provd/provd.sqlite3 $prefix/bin/provctl token create admin
+  with a Bluetooth adapter: systemctl enable --now ble-agent (options in /etc/default/ble-agent)
 MSG

@@ -1,6 +1,8 @@
 /* Test central for the emulator test: speaks HCI over a btvirt socket, scans for ble-agent,
  * connects and runs ATT against it, then prints what it saw as one JSON object for the test.
- * usage: ble-central SOCKET NAME BATTERY_FILE [--hold]
+ * usage: ble-central SOCKET NAME BATTERY_FILE [--frame FILE]... [--hold]
+ * --frame: a Telemetry In value to write; the central waits for the Telemetry Result
+ * notification and reads the result (in the order given).
  * --hold: after the ATT exchange, print the JSON line, keep the link and report the reason
  * the peripheral gives when it disconnects. */
 #include <errno.h>
@@ -21,7 +23,7 @@
 #include "l2cap.h"
 #include "services.h"
 
-enum { WAIT_MS = 5000, MAX_SERVICES = 16 };
+enum { WAIT_MS = 5000, MAX_SERVICES = 16, MAX_FRAMES = 4 };
 
 struct central {
 	struct hci_transport *t;
@@ -50,6 +52,9 @@ struct central {
 	uint8_t ntf[ATT_MTU_MAX];
 	size_t ntf_len;
 	bool have_ntf;
+	/* Telemetry In values to write */
+	const char *frames[MAX_FRAMES];
+	size_t n_frames;
 };
 
 __attribute__((format(printf, 1, 2), noreturn))
@@ -419,9 +424,76 @@ static uint16_t find_char128(struct central *c, const char *uuid_text)
 	}
 }
 
+static size_t read_file(const char *path, uint8_t *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (!f)
+		die("cannot open %s", path);
+	n = fread(buf, 1, cap, f);
+	if (ferror(f) || !feof(f))
+		die("%s: unreadable or longer than %zu bytes", path, cap);
+	fclose(f);
+	return n;
+}
+
+static void write_req(struct central *c, uint16_t handle, const uint8_t *value, size_t len,
+		      uint8_t *answer)
+{
+	uint8_t req[ATT_MTU_MAX];
+	size_t rlen;
+
+	req[0] = ATT_OP_WRITE_REQ;
+	put_le16(req + 1, handle);
+	memcpy(req + 3, value, len);
+	*answer = att_request(c, req, 3 + len, &rlen)[0];
+}
+
+/* Notifications on: the CCCD right after the value (as in our database). */
+static void subscribe(struct central *c, uint16_t value_handle, const char *what)
+{
+	uint8_t answer;
+
+	write_req(c, (uint16_t)(value_handle + 1), (const uint8_t[]){ 0x01, 0x00 }, 2, &answer);
+	if (answer != ATT_OP_WRITE_RSP)
+		die("%s CCCD write: answer 0x%02x", what, answer);
+}
+
+/* One Telemetry In write (Write Request; frames over one 192-byte ACL packet are reassembled
+ * by the peripheral), then the Telemetry Result notification and a read of the result. */
+static void write_telemetry(struct central *c, const char *path, bool comma)
+{
+	uint8_t frame[GATT_MAX_VALUE_LEN], answer, req[3] = { ATT_OP_READ_REQ };
+	size_t n = read_file(path, frame, sizeof(frame)), len;
+	uint16_t in = find_char128(c, SERVICES_TELEMETRY_IN_UUID);
+	uint16_t result = find_char128(c, SERVICES_TELEMETRY_RESULT_UUID);
+
+	subscribe(c, result, "Telemetry Result");
+	c->have_ntf = false;
+	write_req(c, in, frame, n, &answer);
+	printf("%s{\"bytes\":%zu,\"write\":%u,\"errorCode\":%u", comma ? "," : "", n, answer,
+	       answer == ATT_OP_ERROR_RSP ? c->rsp[4] : 0);
+	if (answer == ATT_OP_WRITE_RSP) {
+		wait_for(c, &c->have_ntf, "a Telemetry Result notification");
+		if (c->ntf_len < 3 || get_le16(c->ntf + 1) != result)
+			die("notification for handle 0x%04x", c->ntf_len < 3 ? 0 : get_le16(c->ntf + 1));
+		printf(",\"notified\":");
+		print_json_string(c->ntf + 3, c->ntf_len - 3);
+	}
+	put_le16(req + 1, result);
+	const uint8_t *rsp = att_request(c, req, 3, &len);
+
+	if (rsp[0] != ATT_OP_READ_RSP)
+		die("Telemetry Result read: answer 0x%02x", rsp[0]);
+	printf(",\"result\":");
+	print_json_string(rsp + 1, len - 1);
+	putchar('}');
+}
+
 static void att_exchange(struct central *c, const char *battery_file)
 {
-	uint8_t value[ATT_MTU_MAX], req[ATT_MTU_MAX];
+	uint8_t value[ATT_MTU_MAX];
 	uint16_t handle;
 	size_t len;
 
@@ -441,13 +513,8 @@ static void att_exchange(struct central *c, const char *battery_file)
 	printf(",\"battery\":%d", len == 1 ? value[0] : -1);
 	int written = len == 1 && value[0] == 33 ? 34 : 33;
 
-	/* Subscribe to Battery Level (CCCD right after the value), change the file, await it. */
-	req[0] = ATT_OP_WRITE_REQ;
-	put_le16(req + 1, (uint16_t)(handle + 1));
-	put_le16(req + 3, 0x0001);
-	rsp = att_request(c, req, 5, &len);
-	if (rsp[0] != ATT_OP_WRITE_RSP)
-		die("CCCD write: answer 0x%02x", rsp[0]);
+	/* Subscribe to Battery Level, change the file, await the notification. */
+	subscribe(c, handle, "Battery Level");
 	FILE *f = fopen(battery_file, "w");
 
 	if (!f || fprintf(f, "%d\n", written) < 0 || fclose(f))
@@ -457,37 +524,28 @@ static void att_exchange(struct central *c, const char *battery_file)
 	printf(",\"batteryWritten\":%d,\"batteryNotified\":%d", written,
 	       c->ntf_len == 4 && get_le16(c->ntf + 1) == handle ? c->ntf[3] : -1);
 
-	/* Telemetry In: a device id, a newline, an envelope; longer than one 192-byte ACL
-	 * packet, so the peripheral reassembles it. */
-	char frame[320];
-	int n = snprintf(frame, sizeof(frame), "dev-1\n{\"v\":2,\"ct\":\"%0280d\"}", 0);
-
-	handle = find_char128(c, SERVICES_TELEMETRY_IN_UUID);
-	req[0] = ATT_OP_WRITE_REQ;
-	put_le16(req + 1, handle);
-	memcpy(req + 3, frame, (size_t)n);
-	rsp = att_request(c, req, 3 + (size_t)n, &len);
-	printf(",\"telemetryWrite\":%u,\"telemetryBytes\":%d", rsp[0], n);
-
-	handle = find_char128(c, SERVICES_TELEMETRY_RESULT_UUID);
-	req[0] = ATT_OP_READ_REQ;
-	put_le16(req + 1, handle);
-	rsp = att_request(c, req, 3, &len);
-	if (rsp[0] != ATT_OP_READ_RSP)
-		die("Telemetry Result read: answer 0x%02x", rsp[0]);
-	printf(",\"telemetryResult\":");
-	print_json_string(rsp + 1, len - 1);
+	printf(",\"telemetry\":[");
+	for (size_t i = 0; i < c->n_frames; i++)
+		write_telemetry(c, c->frames[i], i > 0);
+	putchar(']');
 }
 
 int main(int argc, char **argv)
 {
 	struct central c = { 0 };
+	bool hold = false;
 	int err;
 
-	bool hold = argc == 5 && strcmp(argv[4], "--hold") == 0;
-
-	if (argc != 4 && !hold)
-		die("usage: ble-central SOCKET NAME BATTERY_FILE [--hold]");
+	for (int i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "--hold"))
+			hold = true;
+		else if (!strcmp(argv[i], "--frame") && i + 1 < argc && c.n_frames < MAX_FRAMES)
+			c.frames[c.n_frames++] = argv[++i];
+		else
+			argc = 0;
+	}
+	if (argc < 4)
+		die("usage: ble-central SOCKET NAME BATTERY_FILE [--frame FILE]... [--hold]");
 	c.name = argv[2];
 	if ((err = hci_transport_socket_open(argv[1], &c.t)) < 0)
 		die("%s: %s", argv[1], strerror(-err));

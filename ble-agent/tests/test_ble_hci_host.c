@@ -31,6 +31,8 @@ struct fixture {
 	size_t n_sent, n_read; /* packets sent by the host, and taken by the test */
 	char last_log[256];
 	int n_logs;
+	void *written_conn;      /* the conn pointer of the last write to handle 8 */
+	void *disconnected_conn; /* and of the last link the host reported gone */
 };
 
 static int fake_send(void *user_data, const uint8_t *pkt, size_t len)
@@ -51,10 +53,25 @@ static void fake_log(void *user_data, const char *line)
 	f->n_logs++;
 }
 
-static const struct hci_host_ops ops = { .send = fake_send, .log = fake_log };
+static void fake_disconnected(void *user_data, void *conn)
+{
+	((struct fixture *)user_data)->disconnected_conn = conn;
+}
+
+static int record_conn(void *user_data, void *conn, const uint8_t *value, size_t len)
+{
+	(void)value;
+	(void)len;
+	((struct fixture *)user_data)->written_conn = conn;
+	return 0;
+}
+
+static const struct hci_host_ops ops = { .send = fake_send, .log = fake_log,
+					 .disconnected = fake_disconnected };
 
 /* Database: 1 service 0x1800, 2 decl, 3 Device Name (100 bytes, long enough to fragment),
- * 4 decl, 5 Battery Level 0x2A19 (read, notify), 6 CCCD. */
+ * 4 decl, 5 Battery Level 0x2A19 (read, notify), 6 CCCD, 7 decl, 8 a writable value that
+ * tells the test which conn pointer a link has. */
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -72,6 +89,9 @@ static int setup(void **state)
 					 .props = GATT_PROP_READ | GATT_PROP_NOTIFY,
 					 .value = &level, .value_len = 1 };
 	assert_int_equal(gatt_db_add_char(f->db, &battery), 5);
+	struct gatt_char_def probe = { .uuid = bt_uuid16(0x2a3d), .props = GATT_PROP_WRITE,
+				       .write = record_conn, .user_data = f };
+	assert_int_equal(gatt_db_add_char(f->db, &probe), 8);
 	struct hci_host_config cfg = { .name = "gw", .uuids = &gap, .n_uuids = 1, .db = f->db,
 				       .cmd_timeout_ms = 1000, .ops = &ops, .user_data = f };
 	f->host = hci_host_new(&cfg);
@@ -440,6 +460,44 @@ static void notify_subscribers(void **state)
 	assert_memory_equal(p + 5, ((uint8_t[]){ 0x04, 0x00, 0x04, 0x00, 0x1b, 0x05, 0x00, 55 }), 8);
 }
 
+/* Subscribes the link to Battery Level and returns its conn pointer (from a write to 8). */
+static void *subscribed_link(struct fixture *f, uint16_t handle)
+{
+	size_t len;
+
+	send_acl(f, handle, BYTES(0x05, 0x00, 0x04, 0x00, 0x12, 0x06, 0x00, 0x01, 0x00));
+	assert_int_equal(next_sent(f, &len)[9], ATT_OP_WRITE_RSP);
+	send_acl(f, handle, BYTES(0x04, 0x00, 0x04, 0x00, 0x12, 0x08, 0x00, 0x01));
+	assert_int_equal(next_sent(f, &len)[9], ATT_OP_WRITE_RSP);
+	return f->written_conn;
+}
+
+/* A notification for one link only (a Telemetry Result), and the link's end reported. */
+static void notify_one_link(void **state)
+{
+	struct fixture *f = *state;
+	size_t len;
+	int other;
+
+	connected(f, 8);
+	connect(f, 0x0041);
+	void *first = subscribed_link(f, 0x0040), *second = subscribed_link(f, 0x0041);
+
+	assert_ptr_not_equal(first, second);
+	assert_int_equal(hci_host_notify_conn(f->host, second, 5, BYTES(56)), 1);
+	const uint8_t *p = next_sent(f, &len);
+	assert_memory_equal(p, ((uint8_t[]){ 0x02, 0x41, 0x00, 0x08, 0x00, 0x04, 0x00, 0x04, 0x00,
+					      0x1b, 0x05, 0x00, 56 }), 13);
+	expect_nothing(f);
+	assert_int_equal(hci_host_notify_conn(f->host, &other, 5, BYTES(56)), 0);
+	expect_nothing(f);
+	/* 0x0041 goes: the host says so, and nothing is sent to it any more */
+	feed(f, BYTES(0x04, 0x05, 0x04, 0x00, 0x41, 0x00, 0x13), 0);
+	assert_ptr_equal(f->disconnected_conn, second);
+	assert_int_equal(hci_host_notify_conn(f->host, second, 5, BYTES(57)), 0);
+	expect_nothing(f);
+}
+
 /* A second link reported with a handle in use is refused, and the first one kept. */
 static void duplicate_handle_refused(void **state)
 {
@@ -502,6 +560,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(disconnect_reclaims_and_readvertises, setup, teardown),
 		cmocka_unit_test_setup_teardown(signalling_and_smp, setup, teardown),
 		cmocka_unit_test_setup_teardown(notify_subscribers, setup, teardown),
+		cmocka_unit_test_setup_teardown(notify_one_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_handle_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(hardware_error_restarts, setup, teardown),
 		cmocka_unit_test_setup_teardown(shutdown_disconnects, setup, teardown),

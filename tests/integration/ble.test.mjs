@@ -3,13 +3,14 @@
 // another, and they meet on btvirt's virtual radio. Also the daemon's refusals, from the outside.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { top } from './lib/stack.mjs';
+import { provctl, startStack, top } from './lib/stack.mjs';
 
 // BLE_BUILD: another build tree (e.g. build/asan), default build/.
 const build = path.join(top, process.env.BLE_BUILD ?? 'build');
@@ -64,6 +65,25 @@ function runCentral(socket, name, batteryFile, extra = []) {
   return run;
 }
 
+// A v2 telemetry envelope (AES-GCM, the device id as associated data), sealed as a device would.
+function sealV2(reading, keyHex, id) {
+  const nonce = crypto.randomBytes(12);
+  const cipher = crypto.createCipheriv('aes-128-gcm', Buffer.from(keyHex, 'hex'), nonce);
+  cipher.setAAD(Buffer.from(id));
+  const ct = Buffer.concat([cipher.update(JSON.stringify(reading), 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return JSON.stringify({ v: 2, nonce: nonce.toString('base64'), data: ct.toString('base64') });
+}
+
+// A provd stack with open registration and one accepted device holding a key.
+async function provdWithDevice(t, key) {
+  const stack = await startStack({ env: { PROVD_REGISTRATION: 'open' } });
+  t.after(() => stack.stop());
+  const id = `ble-${crypto.randomBytes(3).toString('hex')}`;
+  assert.equal((await stack.api('POST', `/api/devices/${id}`, { body: {} })).status, 201);
+  provctl(stack.db, 'device', 'key', id, '--set', key);
+  return { stack, id };
+}
+
 function batteryFile(t, value) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ble-battery-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -72,14 +92,26 @@ function batteryFile(t, value) {
   return file;
 }
 
-test('advertises, connects and serves GATT to a test central through btvirt', { skip: noBtvirt }, async (t) => {
-  const socket = await startEmulator(t);
+test('advertises, connects, serves GATT and forwards telemetry to provd, through btvirt', { skip: noBtvirt }, async (t) => {
+  const key = '000102030405060708090a0b0c0d0e0f';
+  const [socket, { stack, id }] = await Promise.all([startEmulator(t), provdWithDevice(t, key)]);
   const battery = batteryFile(t, 77);
-  const snoop = path.join(path.dirname(battery), 'hci.btsnoop');
-  const agent = startAgent(t, ['--hci-socket', socket, '--name', 'provd-it', '--battery-file', battery, '--btsnoop', snoop]);
+  const dir = path.dirname(battery);
+  const snoop = path.join(dir, 'hci.btsnoop');
+  // A real reading, long enough that its frame spans several 192-byte ACL packets; then a
+  // well-formed envelope that does not decrypt; then an id that must never reach a URL.
+  const reading = { data: { value: 42, temp: 21.5 }, SEQN: 1, msg: 'over BLE '.repeat(12) };
+  const frames = { good: `${id}\n${sealV2(reading, key, id)}`,
+    bad: `${id}\n${sealV2({ SEQN: 2 }, 'ffffffffffffffffffffffffffffffff', id)}`,
+    badId: `../admin\n${sealV2({ SEQN: 3 }, key, id)}` };
+  for (const [name, frame] of Object.entries(frames)) fs.writeFileSync(path.join(dir, name), frame);
+  assert.ok(frames.good.length > 192 && frames.good.length <= 512, `frame of ${frames.good.length} bytes`);
+  const agent = startAgent(t, ['--hci-socket', socket, '--name', 'provd-it', '--battery-file', battery,
+    '--btsnoop', snoop, '--server', stack.base]);
   await until('advertising', () => agent.log.includes('advertising as "provd-it"'));
 
-  const central = runCentral(socket, 'provd-it', battery);
+  const central = runCentral(socket, 'provd-it', battery,
+    Object.keys(frames).flatMap((name) => ['--frame', path.join(dir, name)]));
   assert.equal(await central.exited, 0, central.err);
   const seen = JSON.parse(central.out);
   assert.equal(seen.mtu, 517);
@@ -90,15 +122,31 @@ test('advertises, connects and serves GATT to a test central through btvirt', { 
   assert.equal(seen.battery, 77);
   assert.equal(seen.batteryWritten, 33);
   assert.equal(seen.batteryNotified, 33, 'the battery file changed to 33 while subscribed');
-  assert.equal(seen.telemetryWrite, 0x13, 'Write Response to a write longer than one ACL packet');
-  assert.equal(JSON.parse(seen.telemetryResult).status, 501);
+  const [good, bad, badId] = seen.telemetry;
+  assert.equal(good.write, 0x13, 'Write Response to a write longer than one ACL packet');
+  assert.equal(good.bytes, Buffer.byteLength(frames.good));
+  assert.equal(good.notified, good.result, 'the notification carries the whole result at MTU 517');
+  const stored = JSON.parse(good.result);
+  assert.equal(stored.status, 201, good.result);
+  assert.deepEqual(JSON.parse(stored.body), { status: 'OK', seqn: 1 });
+  assert.equal(bad.write, 0x13);
+  assert.equal(JSON.parse(bad.result).status, 400, bad.result);
+  assert.deepEqual(JSON.parse(JSON.parse(bad.result).body), { status: 'NOK', message: 'unreadable telemetry message' });
+  assert.equal(badId.write, 0x01, 'an invalid device id is refused in the Write Response');
+  assert.equal(badId.errorCode, 0x13, 'Value Not Allowed');
+  assert.equal(badId.result, bad.result, 'Telemetry Result still holds the last forward');
+  const back = await stack.api('GET', `/api/devices/${id}/telemetry`, { admin: true });
+  assert.equal(back.status, 200);
+  assert.deepEqual(back.json.map((r) => r.reading), [reading], 'the reading arrived, and only it');
   assert.equal(seen.advertisedGateway, true);
   assert.equal(seen.readvertised, true, 'found advertising again after disconnecting');
 
   agent.child.kill('SIGTERM');
   assert.equal(await agent.exited, 0, agent.log);
+  const envelope = (name) => Buffer.byteLength(frames[name]) - id.length - 1;
   for (const line of ['adapter taken: emulator socket', 'controller: ACL buffers 1 x 192 bytes',
-    'connected: ', `telemetry received for device dev-1: ${seen.telemetryBytes - 6} bytes`,
+    'connected: ', `forwarded: device ${id}, ${envelope('good')} bytes, HTTP 201`,
+    `forwarded: device ${id}, ${envelope('bad')} bytes, HTTP 400`, 'telemetry refused: not "device id',
     'disconnected: handle', 'adapter released']) {
     assert.ok(agent.log.includes(line), `log has "${line}":\n${agent.log}`);
   }
@@ -169,10 +217,10 @@ test('without Bluetooth in the kernel, --adapter fails in one line, never hangs'
   if (code === 9) assert.match(agent.log, /^ble-agent: this kernel has no Bluetooth support/);
 });
 
-test('--help, and bad --adapter or --name values are usage errors', () => {
+test('--help, and bad --adapter, --name or --server values are usage errors', () => {
   const help = spawnSync(agentPath, ['--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
-  for (const opt of ['--adapter', '--hci-socket', '--name', '--battery-file', '--btsnoop']) {
+  for (const opt of ['--adapter', '--hci-socket', '--name', '--battery-file', '--btsnoop', '--server']) {
     assert.ok(help.stdout.includes(opt), opt);
   }
   const bad = spawnSync(agentPath, ['--adapter', 'wlan0'], { encoding: 'utf8' });
@@ -181,4 +229,29 @@ test('--help, and bad --adapter or --name values are usage errors', () => {
   const long = spawnSync(agentPath, ['--name', 'x'.repeat(249)], { encoding: 'utf8' });
   assert.equal(long.status, 2);
   assert.equal(long.stderr, 'ble-agent: --name wants 1 to 248 bytes\n');
+  for (const url of ['ftp://provd', '127.0.0.1:8080', 'http://a b', `http://${'h'.repeat(250)}`]) {
+    const server = spawnSync(agentPath, ['--server', url], { encoding: 'utf8' });
+    assert.equal(server.status, 2, url);
+    assert.equal(server.stderr,
+      'ble-agent: --server wants an http:// or https:// URL of at most 256 characters, without spaces\n');
+  }
+});
+
+test('make install puts ble-agent and a unit systemd accepts in place', (t) => {
+  const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'ble-install-'));
+  t.after(() => fs.rmSync(dest, { recursive: true, force: true }));
+  execFileSync('scripts/install.sh', [dest, '/usr'], { cwd: top, stdio: 'pipe' });
+  const agent = path.join(dest, 'usr/bin/ble-agent');
+  assert.equal(spawnSync(agent, ['--help']).status, 0);
+  const unit = fs.readFileSync(path.join(dest, 'lib/systemd/system/ble-agent.service'), 'utf8');
+  assert.match(unit, /^ExecStart=\/usr\/bin\/ble-agent \$BLE_AGENT_OPTS$/m);
+  assert.match(unit, /^Conflicts=bluetooth\.service$/m);
+  assert.match(unit, /^CapabilityBoundingSet=CAP_NET_ADMIN$/m);
+  assert.doesNotMatch(unit, /@[A-Z_]+@/);
+  // systemd-analyze checks every setting and that ExecStart names an executable.
+  const copy = path.join(dest, 'ble-agent.service');
+  fs.writeFileSync(copy, unit.replace('ExecStart=/usr/bin/', `ExecStart=${dest}/usr/bin/`));
+  const verify = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
+  assert.equal(verify.status, 0, verify.stderr);
+  assert.equal(verify.stderr, '');
 });
