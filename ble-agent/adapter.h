@@ -10,15 +10,15 @@
 
 /* Exit codes of ble-agent, one per reason it could not run. */
 enum adapter_exit {
-	ADAPTER_EXIT_USAGE = 2,
-	ADAPTER_EXIT_NO_ADAPTER = 3,
-	ADAPTER_EXIT_HARD_BLOCKED = 4,
-	ADAPTER_EXIT_SOFT_BLOCKED = 5,
-	ADAPTER_EXIT_BLUETOOTHD = 6,
-	ADAPTER_EXIT_BUSY = 7,
-	ADAPTER_EXIT_NO_PERMISSION = 8,
-	ADAPTER_EXIT_NO_BLUETOOTH = 9,
-	ADAPTER_EXIT_CONTROLLER = 10, /* the controller failed or went away */
+    ADAPTER_EXIT_USAGE = 2,
+    ADAPTER_EXIT_NO_ADAPTER = 3,
+    ADAPTER_EXIT_HARD_BLOCKED = 4,
+    ADAPTER_EXIT_SOFT_BLOCKED = 5,
+    ADAPTER_EXIT_BLUETOOTHD = 6,
+    ADAPTER_EXIT_BUSY = 7,
+    ADAPTER_EXIT_NO_PERMISSION = 8,
+    ADAPTER_EXIT_NO_BLUETOOTH = 9,
+    ADAPTER_EXIT_CONTROLLER = 10, /* the controller failed or went away */
 };
 
 /* "hci0".."hci65535" to its device id; -EINVAL otherwise. */
@@ -30,11 +30,11 @@ pid_t adapter_find_process(const char *proc_root, const char *comm);
 
 /* One rfkill event as /dev/rfkill delivers it (linux/rfkill.h, the 8-byte v1 layout). */
 struct rfkill_entry {
-	uint32_t idx;
-	uint8_t type;
-	uint8_t op;
-	uint8_t soft;
-	uint8_t hard;
+    uint32_t idx;
+    uint8_t type;
+    uint8_t op;
+    uint8_t soft;
+    uint8_t hard;
 };
 
 /* 0, or -EPROTO when len is below the 8 bytes of a v1 event (longer, newer events are fine). */
@@ -45,10 +45,10 @@ int rfkill_event_parse(const uint8_t *buf, size_t len, struct rfkill_entry *e);
 int adapter_rfkill_index(const char *sys_root, int dev_id);
 
 enum rfkill_verdict {
-	RFKILL_CLEAR,        /* not blocked, or no rfkill at all */
-	RFKILL_UNBLOCKED,    /* was soft-blocked; the block is lifted */
-	RFKILL_SOFT_BLOCKED, /* soft-blocked and lifting it was not allowed */
-	RFKILL_HARD_BLOCKED,
+    RFKILL_CLEAR,        /* not blocked, or no rfkill at all */
+    RFKILL_UNBLOCKED,    /* was soft-blocked; the block is lifted */
+    RFKILL_SOFT_BLOCKED, /* soft-blocked and lifting it was not allowed */
+    RFKILL_HARD_BLOCKED,
 };
 
 /* Reads the rfkill state from rfkill_path ("/dev/rfkill") for switch idx, or for every

@@ -9,30 +9,29 @@
 #include "bt_uuid.h"
 
 enum {
-	ADV_DATA_MAX = 31, /* legacy advertising and scan response payloads */
-	/* AD types (Assigned Numbers 2.3) */
-	AD_FLAGS = 0x01,
-	AD_UUID16_SOME = 0x02,
-	AD_UUID16_ALL = 0x03,
-	AD_UUID128_SOME = 0x06,
-	AD_UUID128_ALL = 0x07,
-	AD_NAME_SHORT = 0x08,
-	AD_NAME_COMPLETE = 0x09,
-	AD_FLAG_GENERAL_DISC = 0x02,
-	AD_FLAG_NO_BREDR = 0x04,
+    ADV_DATA_MAX = 31, /* legacy advertising and scan response payloads */
+    /* AD types (Assigned Numbers 2.3) */
+    AD_FLAGS = 0x01,
+    AD_UUID16_SOME = 0x02,
+    AD_UUID16_ALL = 0x03,
+    AD_UUID128_SOME = 0x06,
+    AD_UUID128_ALL = 0x07,
+    AD_NAME_SHORT = 0x08,
+    AD_NAME_COMPLETE = 0x09,
+    AD_FLAG_GENERAL_DISC = 0x02,
+    AD_FLAG_NO_BREDR = 0x04,
 };
 
 struct adv_data {
-	uint8_t adv[ADV_DATA_MAX];
-	size_t adv_len;
-	uint8_t scan_rsp[ADV_DATA_MAX];
-	size_t scan_rsp_len;
+    uint8_t adv[ADV_DATA_MAX];
+    size_t adv_len;
+    uint8_t scan_rsp[ADV_DATA_MAX];
+    size_t scan_rsp_len;
 };
 
 /* 128-bit UUIDs first, then 16-bit ones, each list marked incomplete when not all fit; the
  * name complete when it fits, else shortened at a UTF-8 character boundary. */
-void adv_data_build(struct adv_data *out, const char *name, const struct bt_uuid *uuids,
-		    size_t n_uuids);
+void adv_data_build(struct adv_data *out, const char *name, const struct bt_uuid *uuids, size_t n_uuids);
 
 /* Finds AD type in an advertising payload: the field's data (borrowed) and length, or NULL.
  * Stops at the first malformed field. */

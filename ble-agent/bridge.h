@@ -9,20 +9,20 @@
 #include <stdint.h>
 
 enum {
-	BRIDGE_SERVER_MAX = 256,     /* --server URL length */
-	BRIDGE_TIMEOUT_MS = 10000,   /* a whole forward, connecting included */
-	BRIDGE_ANSWER_MAX = 512,     /* bytes of the server's answer kept; the rest is dropped */
-	BRIDGE_MAX_SOCKETS = 16,     /* sockets libcurl may ask us to watch at once */
+    BRIDGE_SERVER_MAX = 256,   /* --server URL length */
+    BRIDGE_TIMEOUT_MS = 10000, /* a whole forward, connecting included */
+    BRIDGE_ANSWER_MAX = 512,   /* bytes of the server's answer kept; the rest is dropped */
+    BRIDGE_MAX_SOCKETS = 16,   /* sockets libcurl may ask us to watch at once */
 };
 
 struct bridge_config {
-	const char *server;      /* http:// or https:// base URL (bridge_server_ok) */
-	unsigned timeout_ms;     /* 0: BRIDGE_TIMEOUT_MS */
-	size_t max_conns;        /* connections with a forward or a result at once */
-	/* A forward on conn finished: its Telemetry Result changed. */
-	void (*done)(void *user_data, void *conn);
-	void (*log)(void *user_data, const char *line);
-	void *user_data;
+    const char *server;  /* http:// or https:// base URL (bridge_server_ok) */
+    unsigned timeout_ms; /* 0: BRIDGE_TIMEOUT_MS */
+    size_t max_conns;    /* connections with a forward or a result at once */
+    /* A forward on conn finished: its Telemetry Result changed. */
+    void (*done)(void *user_data, void *conn);
+    void (*log)(void *user_data, const char *line);
+    void *user_data;
 };
 
 struct bridge;

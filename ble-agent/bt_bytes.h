@@ -7,13 +7,13 @@
 
 static inline uint16_t get_le16(const uint8_t *p)
 {
-	return (uint16_t)(p[0] | (p[1] << 8));
+    return (uint16_t)(p[0] | (p[1] << 8));
 }
 
 static inline void put_le16(uint8_t *p, uint16_t v)
 {
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
 }
 
 #endif

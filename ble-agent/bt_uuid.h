@@ -9,8 +9,8 @@
 
 /* A value type: len is 2 or 16, le holds the wire bytes (first len bytes used). */
 struct bt_uuid {
-	uint8_t len;
-	uint8_t le[16];
+    uint8_t len;
+    uint8_t le[16];
 };
 
 struct bt_uuid bt_uuid16(uint16_t value);

@@ -13,25 +13,25 @@
 
 /* Well-known attribute types (Assigned Numbers 3.5 and 3.7) */
 enum {
-	GATT_PRIMARY_SERVICE_UUID = 0x2800,
-	GATT_SECONDARY_SERVICE_UUID = 0x2801,
-	GATT_CHARACTERISTIC_UUID = 0x2803,
-	GATT_CCCD_UUID = 0x2902,
+    GATT_PRIMARY_SERVICE_UUID = 0x2800,
+    GATT_SECONDARY_SERVICE_UUID = 0x2801,
+    GATT_CHARACTERISTIC_UUID = 0x2803,
+    GATT_CCCD_UUID = 0x2902,
 };
 
 /* Characteristic properties (Core spec Vol 3 Part G 3.3.1.1) */
 enum {
-	GATT_PROP_READ = 0x02,
-	GATT_PROP_WRITE_NO_RSP = 0x04,
-	GATT_PROP_WRITE = 0x08,
-	GATT_PROP_NOTIFY = 0x10,
-	GATT_PROP_INDICATE = 0x20,
+    GATT_PROP_READ = 0x02,
+    GATT_PROP_WRITE_NO_RSP = 0x04,
+    GATT_PROP_WRITE = 0x08,
+    GATT_PROP_NOTIFY = 0x10,
+    GATT_PROP_INDICATE = 0x20,
 };
 
 /* CCCD bits (Core spec Vol 3 Part G 3.3.3.3) */
 enum {
-	GATT_CCC_NOTIFY = 0x0001,
-	GATT_CCC_INDICATE = 0x0002,
+    GATT_CCC_NOTIFY = 0x0001,
+    GATT_CCC_INDICATE = 0x0002,
 };
 
 /* conn is the per-connection pointer the ATT server was created with.
@@ -45,14 +45,14 @@ typedef int (*gatt_write_fn)(void *user_data, void *conn, const uint8_t *value, 
  * Writes need a write callback. max_len bounds written values (0 means GATT_MAX_VALUE_LEN).
  * A CCCD is added after the value when props has NOTIFY or INDICATE. */
 struct gatt_char_def {
-	struct bt_uuid uuid;
-	uint8_t props;
-	const uint8_t *value;
-	size_t value_len;
-	gatt_read_fn read;
-	gatt_write_fn write;
-	void *user_data;
-	size_t max_len;
+    struct bt_uuid uuid;
+    uint8_t props;
+    const uint8_t *value;
+    size_t value_len;
+    gatt_read_fn read;
+    gatt_write_fn write;
+    void *user_data;
+    size_t max_len;
 };
 
 struct gatt_db;

@@ -11,37 +11,37 @@
 #include "gatt_db.h"
 
 enum {
-	HCI_HOST_MAX_CONNS = 4,
-	HCI_HOST_CMD_TIMEOUT_MS = 3000,
-	HCI_HOST_MAX_QUEUED_FRAMES = 32, /* per connection, awaiting ACL buffer space */
+    HCI_HOST_MAX_CONNS = 4,
+    HCI_HOST_CMD_TIMEOUT_MS = 3000,
+    HCI_HOST_MAX_QUEUED_FRAMES = 32, /* per connection, awaiting ACL buffer space */
 };
 
 struct hci_host_ops {
-	/* Hands one H4 packet to the transport: 0, or a negative errno that stops the host. */
-	int (*send)(void *user_data, const uint8_t *pkt, size_t len);
-	/* One line a person can read, for each state change. */
-	void (*log)(void *user_data, const char *line);
-	/* Optional: the link whose ATT server had this conn pointer is gone (disconnected, or
-	 * dropped by a reset); the pointer may name a new link later. */
-	void (*disconnected)(void *user_data, void *conn);
+    /* Hands one H4 packet to the transport: 0, or a negative errno that stops the host. */
+    int (*send)(void *user_data, const uint8_t *pkt, size_t len);
+    /* One line a person can read, for each state change. */
+    void (*log)(void *user_data, const char *line);
+    /* Optional: the link whose ATT server had this conn pointer is gone (disconnected, or
+     * dropped by a reset); the pointer may name a new link later. */
+    void (*disconnected)(void *user_data, void *conn);
 };
 
 struct hci_host_config {
-	const char *name;             /* advertised in the scan response */
-	const struct bt_uuid *uuids;  /* advertised service UUIDs */
-	size_t n_uuids;
-	struct gatt_db *db;           /* borrowed; served on every connection */
-	unsigned cmd_timeout_ms;      /* 0: HCI_HOST_CMD_TIMEOUT_MS */
-	const struct hci_host_ops *ops;
-	void *user_data;
+    const char *name;            /* advertised in the scan response */
+    const struct bt_uuid *uuids; /* advertised service UUIDs */
+    size_t n_uuids;
+    struct gatt_db *db;      /* borrowed; served on every connection */
+    unsigned cmd_timeout_ms; /* 0: HCI_HOST_CMD_TIMEOUT_MS */
+    const struct hci_host_ops *ops;
+    void *user_data;
 };
 
 enum hci_host_state {
-	HCI_HOST_STARTING,  /* start-up sequence running */
-	HCI_HOST_READY,     /* controller up; advertising or connected */
-	HCI_HOST_STOPPING,  /* disconnecting peers, stopping advertising */
-	HCI_HOST_STOPPED,
-	HCI_HOST_FAILED,    /* see hci_host_error() */
+    HCI_HOST_STARTING, /* start-up sequence running */
+    HCI_HOST_READY,    /* controller up; advertising or connected */
+    HCI_HOST_STOPPING, /* disconnecting peers, stopping advertising */
+    HCI_HOST_STOPPED,
+    HCI_HOST_FAILED, /* see hci_host_error() */
 };
 
 struct hci_host;
@@ -70,8 +70,8 @@ int hci_host_shutdown(struct hci_host *h, uint64_t now_ms);
 int hci_host_notify(struct hci_host *h, uint16_t value_handle, const uint8_t *value, size_t len);
 /* The same for one link, named by the conn pointer its value callbacks receive: 1 when
  * notified, 0 when not subscribed or not connected, or a negative errno. */
-int hci_host_notify_conn(struct hci_host *h, void *conn, uint16_t value_handle,
-			 const uint8_t *value, size_t len);
+int hci_host_notify_conn(struct hci_host *h, void *conn, uint16_t value_handle, const uint8_t *value,
+                         size_t len);
 
 enum hci_host_state hci_host_state(const struct hci_host *h);
 const char *hci_host_error(const struct hci_host *h);

@@ -4,21 +4,21 @@
 
 int hci_transport_send(struct hci_transport *t, const uint8_t *pkt, size_t len)
 {
-	return t->ops->send(t, pkt, len);
+    return t->ops->send(t, pkt, len);
 }
 
 ssize_t hci_transport_recv(struct hci_transport *t, uint8_t *buf, size_t cap)
 {
-	return t->ops->recv(t, buf, cap);
+    return t->ops->recv(t, buf, cap);
 }
 
 int hci_transport_fd(const struct hci_transport *t)
 {
-	return t->fd;
+    return t->fd;
 }
 
 void hci_transport_close(struct hci_transport *t)
 {
-	if (t)
-		t->ops->close(t);
+    if (t)
+        t->ops->close(t);
 }

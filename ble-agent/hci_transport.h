@@ -11,15 +11,15 @@ struct hci_transport;
 
 /* What each backend provides; callers use the hci_transport_*() functions below. */
 struct hci_transport_ops {
-	int (*send)(struct hci_transport *t, const uint8_t *pkt, size_t len);
-	ssize_t (*recv)(struct hci_transport *t, uint8_t *buf, size_t cap);
-	void (*close)(struct hci_transport *t);
+    int (*send)(struct hci_transport *t, const uint8_t *pkt, size_t len);
+    ssize_t (*recv)(struct hci_transport *t, uint8_t *buf, size_t cap);
+    void (*close)(struct hci_transport *t);
 };
 
 /* Backends embed this first. */
 struct hci_transport {
-	const struct hci_transport_ops *ops;
-	int fd;
+    const struct hci_transport_ops *ops;
+    int fd;
 };
 
 /* Connects to an H4 stream server (BlueZ's btvirt -s). 0 or a negative errno. */

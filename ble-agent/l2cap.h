@@ -8,10 +8,10 @@
 #include <stdint.h>
 
 enum {
-	L2CAP_HDR_LEN = 4,      /* length(2) + channel id(2), Core spec Vol 3 Part A 3.1 */
-	L2CAP_CID_ATT = 0x0004,
-	L2CAP_CID_LE_SIGNALING = 0x0005,
-	L2CAP_CID_SMP = 0x0006,
+    L2CAP_HDR_LEN = 4, /* length(2) + channel id(2), Core spec Vol 3 Part A 3.1 */
+    L2CAP_CID_ATT = 0x0004,
+    L2CAP_CID_LE_SIGNALING = 0x0005,
+    L2CAP_CID_SMP = 0x0006,
 };
 
 struct l2cap_rx;
@@ -35,10 +35,10 @@ size_t l2cap_frame(uint16_t cid, const uint8_t *payload, size_t len, uint8_t *ou
 
 /* Walks a frame in ACL payloads of at most acl_mtu bytes. */
 struct l2cap_tx {
-	const uint8_t *frame;
-	size_t len;
-	size_t off;
-	size_t acl_mtu;
+    const uint8_t *frame;
+    size_t len;
+    size_t off;
+    size_t acl_mtu;
 };
 
 void l2cap_tx_init(struct l2cap_tx *tx, const uint8_t *frame, size_t len, size_t acl_mtu);

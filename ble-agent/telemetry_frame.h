@@ -10,9 +10,9 @@
 enum { TELEMETRY_ID_MAX = 64 };
 
 struct telemetry_frame {
-	char id[TELEMETRY_ID_MAX + 1]; /* validated, NUL-terminated */
-	const uint8_t *body;           /* points into the frame */
-	size_t body_len;
+    char id[TELEMETRY_ID_MAX + 1]; /* validated, NUL-terminated */
+    const uint8_t *body;           /* points into the frame */
+    size_t body_len;
 };
 
 /* 1 to TELEMETRY_ID_MAX bytes of [A-Za-z0-9._:-]. */
@@ -26,7 +26,6 @@ int telemetry_frame_parse(const uint8_t *value, size_t len, struct telemetry_fra
  * body is cut at a character boundary so that the whole value fits in cap bytes; invalid UTF-8
  * becomes U+FFFD.
  * Returns the length, or -ENOSPC when cap cannot hold even an empty body. */
-int telemetry_result_format(int status, const uint8_t *body, size_t body_len, char *out,
-			    size_t cap);
+int telemetry_result_format(int status, const uint8_t *body, size_t body_len, char *out, size_t cap);
 
 #endif

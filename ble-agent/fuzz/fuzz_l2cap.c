@@ -11,30 +11,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct l2cap_rx *rx = l2cap_rx_new(64);
-	uint8_t out[LE_SIG_ANSWER_MAX];
+    struct l2cap_rx *rx = l2cap_rx_new(64);
+    uint8_t out[LE_SIG_ANSWER_MAX];
 
-	if (!rx)
-		abort();
-	for (size_t i = 0; i + 2 <= size; ) {
-		bool first = data[i] & 1;
-		size_t len = data[i + 1];
-		i += 2;
-		if (len > size - i)
-			len = size - i;
-		if (l2cap_rx_push(rx, first, data + i, len) == 1) {
-			size_t frame_len;
-			uint16_t cid;
-			const uint8_t *frame = l2cap_rx_frame(rx, &frame_len, &cid);
-			if (frame_len > 64)
-				abort();
-			if (cid == L2CAP_CID_LE_SIGNALING)
-				le_sig_answer(frame, frame_len, out);
-			else if (cid == L2CAP_CID_SMP)
-				smp_answer(frame, frame_len, out);
-		}
-		i += len;
-	}
-	l2cap_rx_free(rx);
-	return 0;
+    if (!rx)
+        abort();
+    for (size_t i = 0; i + 2 <= size;) {
+        bool first = data[i] & 1;
+        size_t len = data[i + 1];
+        i += 2;
+        if (len > size - i)
+            len = size - i;
+        if (l2cap_rx_push(rx, first, data + i, len) == 1) {
+            size_t frame_len;
+            uint16_t cid;
+            const uint8_t *frame = l2cap_rx_frame(rx, &frame_len, &cid);
+            if (frame_len > 64)
+                abort();
+            if (cid == L2CAP_CID_LE_SIGNALING)
+                le_sig_answer(frame, frame_len, out);
+            else if (cid == L2CAP_CID_SMP)
+                smp_answer(frame, frame_len, out);
+        }
+        i += len;
+    }
+    l2cap_rx_free(rx);
+    return 0;
 }

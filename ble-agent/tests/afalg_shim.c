@@ -13,20 +13,20 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len);
 
 int socket(int domain, int type, int protocol)
 {
-	int (*real)(int, int, int) = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+    int (*real)(int, int, int) = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
 
-	if (domain == AF_ALG)
-		return real(AF_UNIX, SOCK_SEQPACKET | (type & (SOCK_CLOEXEC | SOCK_NONBLOCK)), 0);
-	return real(domain, type, protocol);
+    if (domain == AF_ALG)
+        return real(AF_UNIX, SOCK_SEQPACKET | (type & (SOCK_CLOEXEC | SOCK_NONBLOCK)), 0);
+    return real(domain, type, protocol);
 }
 
 int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	int (*real)(int, const struct sockaddr *, socklen_t) =
-		(int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "bind");
+    int (*real)(int, const struct sockaddr *, socklen_t) =
+        (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "bind");
 
-	/* Crypto sockets bind a struct sockaddr_alg; only those are faked. */
-	if (addr && addr->sa_family == AF_ALG)
-		return 0;
-	return real(fd, addr, len);
+    /* Crypto sockets bind a struct sockaddr_alg; only those are faked. */
+    if (addr && addr->sa_family == AF_ALG)
+        return 0;
+    return real(fd, addr, len);
 }
