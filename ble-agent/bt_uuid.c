@@ -3,6 +3,7 @@
 #include "bt_uuid.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <string.h>
 
 #include "bt_bytes.h"
@@ -30,17 +31,6 @@ int bt_uuid_from_le(struct bt_uuid *uuid, const uint8_t *p, size_t len)
     return 0;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int bt_uuid_parse(struct bt_uuid *uuid, const char *text)
 {
     struct bt_uuid out = {.len = 16};
@@ -55,8 +45,8 @@ int bt_uuid_parse(struct bt_uuid *uuid, const char *text)
         }
         if (byte == 16)
             return -EINVAL;
-        int hi = hex_digit(text[i]);
-        int lo = hi < 0 ? -1 : hex_digit(text[i + 1]);
+        int hi = OPENSSL_hexchar2int((unsigned char)text[i]);
+        int lo = hi < 0 ? -1 : OPENSSL_hexchar2int((unsigned char)text[i + 1]);
         if (lo < 0)
             return -EINVAL;
         /* The text is big-endian; the wire form is reversed. */

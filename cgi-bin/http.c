@@ -3,6 +3,7 @@
 #include "http.h"
 
 #include <json-c/printbuf.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,17 +172,6 @@ void response_stream_write(struct response *res, const char *bytes, size_t len)
         append_body(res, bytes, len);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes one application/x-www-form-urlencoded value of len bytes into out. */
 static int decode_value(const char *in, size_t len, char *out, size_t out_len)
 {
@@ -193,7 +183,8 @@ static int decode_value(const char *in, size_t len, char *out, size_t out_len)
         } else if (c == '%') {
             if (i + 2 >= len)
                 return -1;
-            int h = hex_value(in[i + 1]), l = hex_value(in[i + 2]);
+            int h = OPENSSL_hexchar2int((unsigned char)in[i + 1]);
+            int l = OPENSSL_hexchar2int((unsigned char)in[i + 2]);
             if (h < 0 || l < 0 || (h == 0 && l == 0))
                 return -1;
             c = (char)(h << 4 | l);
