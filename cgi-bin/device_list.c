@@ -1,5 +1,5 @@
-/* GET /api/devices: the admin's device list, filtered and in keyset pages (ordered by id,
- * ?after= the last id of the previous page), with a Link header to the next page. */
+/* GET /api/devices: the admin's device list, filtered, sorted by a column and in keyset pages
+ * (?after= the last id of the previous page), with a Link header to the next page. */
 #include <stdio.h>
 #include <string.h>
 
@@ -25,11 +25,49 @@ static void add_device(const struct device *d, void *user_data)
     snprintf(p->last_id, sizeof p->last_id, "%s", d->deviceid);
 }
 
+/* ?sort= names: only these strings choose a sort, and the store maps each to its statement. */
+static const char *const sort_names[DEVICE_SORT__COUNT] = {
+    [DEVICE_SORT_ID] = "deviceid",       [DEVICE_SORT_NAME] = "name",     [DEVICE_SORT_STATE] = "state",
+    [DEVICE_SORT_LASTSEEN] = "lastseen", [DEVICE_SORT_IPADDR] = "ipaddr", [DEVICE_SORT_SSID] = "ssid",
+    [DEVICE_SORT_CFGSN] = "cfgsn",       [DEVICE_SORT_DATEC] = "datec",
+};
+
+static bool find_sort(const char *name, enum device_sort *sort)
+{
+    for (int i = 0; i < DEVICE_SORT__COUNT; i++) {
+        if (strcmp(name, sort_names[i]) == 0) {
+            *sort = (enum device_sort)i;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The list's query parameters, read and checked; false with the 400 sent. */
 struct list_query {
     char limit[8], after[DEVICE_ID_MAX + 1], state[16], online[8], q[4 * QUERY_TEXT_MAX + 1];
     int has_after, has_state, has_online, has_q;
 };
+
+/* ?sort=COLUMN&order=asc|desc; by id ascending when absent. */
+static bool read_sort(const struct request *req, struct device_filter *f, struct response *res)
+{
+    char sort[16], order[8];
+    int has_sort = query_param(req->query, "sort", sort, sizeof sort);
+    f->sort = DEVICE_SORT_ID;
+    if (has_sort < 0 || (has_sort > 0 && !find_sort(sort, &f->sort))) {
+        response_error(res, 400,
+                       "sort must be deviceid, name, state, lastseen, ipaddr, ssid, cfgsn or datec");
+        return false;
+    }
+    int has_order = query_param(req->query, "order", order, sizeof order);
+    f->descending = has_order > 0 && strcmp(order, "desc") == 0;
+    if (has_order < 0 || (has_order > 0 && !f->descending && strcmp(order, "asc") != 0)) {
+        response_error(res, 400, "order must be asc or desc");
+        return false;
+    }
+    return true;
+}
 
 static bool read_query(const struct request *req, struct list_query *lq, struct device_filter *f,
                        struct response *res)
@@ -69,14 +107,16 @@ static bool read_query(const struct request *req, struct list_query *lq, struct 
         return false;
     }
     f->q = lq->has_q > 0 && lq->q[0] ? lq->q : NULL;
-    return true;
+    return read_sort(req, f, res);
 }
 
-/* Link: </api/devices?limit=..&after=LAST&...>; rel="next", keeping the filters. */
+/* Link: </api/devices?limit=..&after=LAST&...>; rel="next", keeping the filters and the sort
+ * (defaults left out). */
 static void next_link(struct response *res, const struct list_query *lq, const struct device_filter *f,
                       const char *last_id)
 {
-    char url[512] = "/api/devices", limit[8];
+    /* Room for every parameter at its longest, percent-encoded (q: 256 bytes, 3 characters each). */
+    char url[1280] = "/api/devices", limit[8];
     snprintf(limit, sizeof limit, "%d", f->limit);
     bool ok = query_append(url, sizeof url, "limit", limit) && query_append(url, sizeof url, "after", last_id);
     if (ok && f->state)
@@ -85,6 +125,10 @@ static void next_link(struct response *res, const struct list_query *lq, const s
         ok = query_append(url, sizeof url, "online", lq->online);
     if (ok && f->q)
         ok = query_append(url, sizeof url, "q", f->q);
+    if (ok && f->sort != DEVICE_SORT_ID)
+        ok = query_append(url, sizeof url, "sort", sort_names[f->sort]);
+    if (ok && f->descending)
+        ok = query_append(url, sizeof url, "order", "desc");
     if (ok)
         response_header(res, "Link", "<%s>; rel=\"next\"", url);
 }
@@ -99,9 +143,14 @@ void handle_device_list(struct app *app, const struct request *req, struct respo
     f.now = p.now;
     f.default_interval = app->config.poll_interval;
     int count = 0;
-    if (store_device_list(app->store, &f, add_device, &p, &count) != STORE_OK) {
+    enum store_status st = store_device_list(app->store, &f, add_device, &p, &count);
+    if (st != STORE_OK) {
         json_object_put(p.array);
-        respond_store_error(app, res);
+        if (st == STORE_NOT_FOUND)
+            response_error(res, 400, "after must be a device id (the last one of the previous page): "
+                                     "that device is gone, so start again from the first page");
+        else
+            respond_store_error(app, res);
         return;
     }
     if (count == f.limit)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "lastseen.h"
 #include "validate.h"
 
 static int64_t wall_clock(void)
@@ -91,6 +92,12 @@ int main(int argc, char **argv)
         store_free(app.store);
         return 0;
     }
+    struct lastseen *seen = lastseen_start(app.config.db_path, err, sizeof err);
+    if (!seen) {
+        fprintf(stderr, "provd: %s\n", err);
+        return 1;
+    }
+    store_set_seen_sink(app.store, lastseen_queue, seen);
     char *body = malloc(BODY_MAX + 1);
     FCGX_Request fr;
     if (!body || FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0) {

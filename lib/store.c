@@ -6,11 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "migrations.h"
 
-/* Long enough that a burst of writers queues instead of failing: callers never see "busy". */
+/* Long enough that a burst of writers queues instead of failing: callers never see "busy".
+ * A writer holds the lock for tens of microseconds, so the wait is in short steps (50 us more
+ * each time, at most 1 ms): sqlite3_busy_timeout()'s 1, 2, 5 ... 100 ms sleeps made the tails. */
 #define BUSY_TIMEOUT_MS 10000
+#define BUSY_STEP_US 50
+#define BUSY_MAX_STEP_US 1000
+
+#define CACHE_KIB "256" /* per connection: the B-tree tops of a million devices fit */
 
 #define DEVICE_COLUMNS                                                                    \
     "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, " \
@@ -28,6 +35,30 @@
     "AND (?4 IS NULL OR (received_at, id) " cmp " (SELECT received_at, id FROM telemetry WHERE id = ?4)) " \
     "ORDER BY received_at " order ", id " order " LIMIT ?5"
 
+/* The device list after the cursor ?1 (the last device of the previous page), filtered by state
+ * ?2, liveness ?3 (at ?4, default interval ?5) and text ?6, ?7 rows. */
+#define DEVICE_LIST_SQL(cursor, order_by)                                                           \
+    "SELECT " DEVICE_COLUMNS " FROM devices WHERE " cursor " AND (?2 IS NULL OR state = ?2) "       \
+    "AND (?3 IS NULL OR " ONLINE_SQL("?4", "?5") " = ?3) "                                           \
+    "AND (?6 IS NULL OR instr(lower(deviceid), lower(?6)) > 0 OR instr(lower(name), lower(?6)) > 0) " \
+    "ORDER BY " order_by " LIMIT ?7"
+
+/* The pair of statements of one sort: ascending at STMT_DEVICE_LIST + 2 * sort, descending next. */
+#define DEVICE_LIST_STMTS(sort, asc, desc) \
+    [STMT_DEVICE_LIST + 2 * (sort)] = asc, [STMT_DEVICE_LIST + 2 * (sort) + 1] = desc
+
+/* By the sort key, then the id. The cursor's place is its row's (key, id), so a cursor that
+ * names no device matches nothing; with no cursor the place is a sentinel before every row (low:
+ * '' for text keys, -1 for the non-negative integer ones) or after it (x'': a blob sorts after
+ * any text or number). Row values make it one range of migration 4's (key, id) index, so a deep
+ * page costs what the first does (keys the devices write have no index: see there). */
+#define DEVICE_LIST_BY(sort, key, low)                                                              \
+    DEVICE_LIST_STMTS(sort,                                                                         \
+        DEVICE_LIST_SQL("(" key ", deviceid) > (SELECT " key ", deviceid FROM devices WHERE deviceid = ?1 " \
+                        "UNION ALL SELECT " low ", '' WHERE ?1 IS NULL)", key ", deviceid"),         \
+        DEVICE_LIST_SQL("(" key ", deviceid) < (SELECT " key ", deviceid FROM devices WHERE deviceid = ?1 " \
+                        "UNION ALL SELECT x'', x'' WHERE ?1 IS NULL)", key " DESC, deviceid DESC"))
+
 enum stmt {
     STMT_BEGIN,
     STMT_COMMIT,
@@ -36,13 +67,15 @@ enum stmt {
     STMT_DEVICE_TOUCH,
     STMT_DEVICE_REGISTER,
     STMT_DEVICE_POLL,
+    STMT_DEVICE_SEEN,
     STMT_DEVICE_GET,
     STMT_DEVICE_CURRENT,
     STMT_DEVICE_CREATE,
     STMT_DEVICE_UPDATE,
     STMT_DEVICE_DELETE,
     STMT_DEVICE_SET_KEY,
-    STMT_DEVICE_LIST,
+    STMT_DEVICE_LIST, /* one per sort and direction: see DEVICE_LIST_STMTS */
+    STMT_DEVICE_LIST_LAST = STMT_DEVICE_LIST + 2 * DEVICE_SORT__COUNT - 1,
     STMT_DEVICE_STATS,
     STMT_TELEMETRY_COUNT,
     STMT_DEVICE_SECRET,
@@ -74,6 +107,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_POLL] =
         "UPDATE devices SET lastseen = ?2, cfgsn_applied = coalesce(?3, cfgsn_applied) "
         "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_SEEN] = "UPDATE devices SET lastseen = ?2 WHERE deviceid = ?1 AND coalesce(lastseen, 0) < ?2",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CREATE] =
@@ -88,12 +122,16 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_SET_KEY] = "UPDATE devices SET key = ?2 WHERE deviceid = ?1",
-    [STMT_DEVICE_LIST] =
-        "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid > ?1 "
-        "AND (?2 IS NULL OR state = ?2) "
-        "AND (?3 IS NULL OR " ONLINE_SQL("?4", "?5") " = ?3) "
-        "AND (?6 IS NULL OR instr(lower(deviceid), lower(?6)) > 0 OR instr(lower(name), lower(?6)) > 0) "
-        "ORDER BY deviceid LIMIT ?7",
+    /* By id any cursor text orders, a device or not: '' and x'' are before and after every id. */
+    DEVICE_LIST_STMTS(DEVICE_SORT_ID, DEVICE_LIST_SQL("deviceid > coalesce(?1, '')", "deviceid"),
+                      DEVICE_LIST_SQL("deviceid < coalesce(?1, x'')", "deviceid DESC")),
+    DEVICE_LIST_BY(DEVICE_SORT_NAME, "name", "''"),
+    DEVICE_LIST_BY(DEVICE_SORT_STATE, "state", "''"),
+    DEVICE_LIST_BY(DEVICE_SORT_LASTSEEN, "coalesce(lastseen, 0)", "-1"),
+    DEVICE_LIST_BY(DEVICE_SORT_IPADDR, "ipaddr", "''"),
+    DEVICE_LIST_BY(DEVICE_SORT_SSID, "ssid", "''"),
+    DEVICE_LIST_BY(DEVICE_SORT_CFGSN, "cfgsn", "-1"),
+    DEVICE_LIST_BY(DEVICE_SORT_DATEC, "datec", "-1"),
     [STMT_DEVICE_STATS] =
         "SELECT count(*), coalesce(sum(state = 'pending'), 0), "
         "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
@@ -126,6 +164,8 @@ static const char *const stmt_sql[STMT__COUNT] = {
 struct store {
     sqlite3 *db;
     sqlite3_stmt *stmt[STMT__COUNT];
+    store_seen_fn seen_sink; /* NULL: heartbeats write lastseen themselves */
+    void *seen_data;
     char errmsg[256];
 };
 
@@ -282,6 +322,18 @@ static enum store_status migrate(struct store *s)
     return result;
 }
 
+/* Waits count steps in all; each is at most 1 ms, so the whole wait stays under BUSY_TIMEOUT_MS. */
+static int busy_wait(void *unused, int count)
+{
+    (void)unused;
+    if (count >= BUSY_TIMEOUT_MS)
+        return 0;
+    long us = BUSY_STEP_US * (long)(count + 1);
+    struct timespec pause = {0, (us < BUSY_MAX_STEP_US ? us : BUSY_MAX_STEP_US) * 1000};
+    nanosleep(&pause, NULL);
+    return 1;
+}
+
 struct store *store_open(const char *path, char *err, size_t err_len)
 {
     struct store *s = calloc(1, sizeof *s);
@@ -294,12 +346,14 @@ struct store *store_open(const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(s->db, busy_wait, NULL);
     /* WAL: readers never block the writer. synchronous=NORMAL: a commit is in the WAL (the OS's
      * page cache) before the answer, so it survives the death of any process; only a power cut
-     * can lose the last commits before a checkpoint. */
+     * can lose the last commits before a checkpoint. The page cache is small (CACHE_KIB): any
+     * other worker's commit empties it, so a bigger one only adds to the worker's memory. */
     if (sqlite3_exec(s->db,
-                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                     "PRAGMA cache_size = -" CACHE_KIB ";",
                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->db));
         goto fail;
@@ -368,9 +422,62 @@ enum store_status store_device_register(struct store *s, const char *deviceid, c
     return finish(s, st);
 }
 
+void store_set_seen_sink(struct store *s, store_seen_fn fn, void *user_data)
+{
+    s->seen_sink = fn;
+    s->seen_data = user_data;
+}
+
+static enum store_status write_seen(struct store *s, const char *deviceid, int64_t at)
+{
+    sqlite3_stmt *up = stmt(s, STMT_DEVICE_SEEN);
+    bind_text(up, 1, deviceid);
+    sqlite3_bind_int64(up, 2, at);
+    return exec_stmt(s, STMT_DEVICE_SEEN);
+}
+
+enum store_status store_device_seen(struct store *s, const struct store_seen *seen, size_t n)
+{
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    for (size_t i = 0; i < n && st == STORE_OK; i++)
+        st = write_seen(s, seen[i].deviceid, seen[i].at);
+    return finish(s, st);
+}
+
+/* lastseen moves: to the sink when there is one and it takes it, else written now. */
+static enum store_status device_seen(struct store *s, const char *deviceid, int64_t now)
+{
+    if (s->seen_sink && s->seen_sink(deviceid, now, s->seen_data))
+        return STORE_OK;
+    return write_seen(s, deviceid, now);
+}
+
+/* Most heartbeats change lastseen alone, and at most once a second: the device is read, and
+ * lastseen written apart only when it moves. A new cfgsn_applied takes the full write. */
 enum store_status store_device_poll(struct store *s, const char *deviceid, int64_t applied, int64_t now,
                                     store_device_fn fn, void *user_data)
 {
+    sqlite3_stmt *get = stmt(s, STMT_DEVICE_GET);
+    bind_text(get, 1, deviceid);
+    int rc = sqlite3_step(get);
+    if (rc == SQLITE_ROW) {
+        struct device d;
+        read_device(get, &d);
+        if (applied < 0 || applied == d.cfgsn_applied) {
+            bool moved = d.lastseen < now;
+            if (moved)
+                d.lastseen = now;
+            if (fn)
+                fn(&d, user_data);
+            stmt_done(get);
+            return moved ? device_seen(s, deviceid, now) : STORE_OK;
+        }
+    }
+    stmt_done(get);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
     sqlite3_stmt *st = stmt(s, STMT_DEVICE_POLL);
     bind_text(st, 1, deviceid);
     sqlite3_bind_int64(st, 2, now);
@@ -487,8 +594,13 @@ enum store_status store_device_set_key(struct store *s, const char *deviceid, co
 enum store_status store_device_list(struct store *s, const struct device_filter *f, store_device_fn fn,
                                     void *user_data, int *count)
 {
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_LIST);
-    bind_text(st, 1, f->after ? f->after : "");
+    if ((unsigned)f->sort >= DEVICE_SORT__COUNT) {
+        snprintf(s->errmsg, sizeof s->errmsg, "list devices: no sort %d", (int)f->sort);
+        return STORE_ERROR;
+    }
+    enum stmt id = STMT_DEVICE_LIST + 2 * f->sort + f->descending;
+    sqlite3_stmt *st = stmt(s, id);
+    bind_text(st, 1, f->after);
     bind_text(st, 2, f->state);
     if (f->online >= 0)
         sqlite3_bind_int(st, 3, f->online);
@@ -496,8 +608,13 @@ enum store_status store_device_list(struct store *s, const struct device_filter 
     sqlite3_bind_int64(st, 5, f->default_interval);
     bind_text(st, 6, f->q);
     sqlite3_bind_int(st, 7, f->limit);
-    enum store_status result = device_rows(s, STMT_DEVICE_LIST, fn, user_data, count);
-    return result == STORE_NOT_FOUND ? STORE_OK : result;
+    enum store_status result = device_rows(s, id, fn, user_data, count);
+    if (result != STORE_NOT_FOUND)
+        return result;
+    /* An empty page: the end, or (sorted by a column) a cursor that names no device. */
+    if (f->after && f->sort != DEVICE_SORT_ID)
+        return store_device_get(s, f->after, NULL, NULL);
+    return STORE_OK;
 }
 
 /* Runs a statement returning one row of integers into out[0..n). */
@@ -718,7 +835,7 @@ static enum store_status bulk_begin(struct store *s)
 static enum store_status bulk_end(struct store *s, enum store_status st)
 {
     st = finish(s, st);
-    if (sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -2000; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL,
+    if (sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -" CACHE_KIB "; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL,
                      NULL) != SQLITE_OK && st == STORE_OK)
         st = fail(s, "end bulk load");
     return st;

@@ -51,8 +51,26 @@ struct device_update {
     bool seqn_reset;            /* the device lost its counter: accept SEQNs from the start again */
 };
 
+/* The orders of the device list: by one column, then by id, ascending or descending. lastseen
+ * sorts a never-seen device as seen at 0 (first ascending, last descending). */
+enum device_sort {
+    DEVICE_SORT_ID,
+    DEVICE_SORT_NAME,
+    DEVICE_SORT_STATE,
+    DEVICE_SORT_LASTSEEN,
+    DEVICE_SORT_IPADDR,
+    DEVICE_SORT_SSID,
+    DEVICE_SORT_CFGSN,
+    DEVICE_SORT_DATEC,
+    DEVICE_SORT__COUNT
+};
+
 struct device_filter {
-    const char *after;          /* keyset cursor: ids greater than this; NULL: from the start */
+    /* keyset cursor: the last device of the previous page; NULL: from the start. Sorted by id,
+     * any text orders; by another column it must name a device (else STORE_NOT_FOUND). */
+    const char *after;
+    enum device_sort sort;
+    bool descending;
     const char *state;          /* NULL: any */
     int online;                 /* -1: any, 0: not online, 1: online */
     const char *q;              /* substring of id or name, case-insensitive; NULL: any */
@@ -109,11 +127,24 @@ enum store_status store_ping(struct store *s);
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
                                         const char *ssid, enum registration_policy policy, int64_t now,
                                         store_device_fn fn, void *user_data);
-/* A heartbeat: sets lastseen (and cfgsn_applied when applied >= 0), then hands over the device. */
+/* A heartbeat: sets lastseen (through the seen sink, when there is one) and cfgsn_applied
+ * (when applied >= 0, at once), then hands over the device as seen now. */
 enum store_status store_device_poll(struct store *s, const char *deviceid, int64_t applied, int64_t now,
                                     store_device_fn fn, void *user_data);
 enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn,
                                    void *user_data);
+
+/* A heartbeat whose lastseen write waits for a batch (see cgi-bin/lastseen.c). */
+struct store_seen {
+    char deviceid[65]; /* DESIGN.md: ids are 1-64 characters */
+    int64_t at;
+};
+/* Takes a lastseen write for later; false when it cannot (the heartbeat then writes it). */
+typedef bool (*store_seen_fn)(const char *deviceid, int64_t at, void *user_data);
+/* From now on store_device_poll hands lastseen writes to fn (NULL: writes them itself). */
+void store_set_seen_sink(struct store *s, store_seen_fn fn, void *user_data);
+/* Moves lastseen forward (never back) for each of the n devices, in one transaction. */
+enum store_status store_device_seen(struct store *s, const struct store_seen *seen, size_t n);
 /* Creates the device (accepted) when it does not exist: STORE_CREATED; but any If-Match
  * names an existing device, so then it is STORE_STALE. */
 enum store_status store_device_update(struct store *s, const char *deviceid,
@@ -121,7 +152,8 @@ enum store_status store_device_update(struct store *s, const char *deviceid,
                                       store_device_fn fn, void *user_data);
 enum store_status store_device_delete(struct store *s, const char *deviceid);
 enum store_status store_device_set_key(struct store *s, const char *deviceid, const char *key);
-/* Calls fn for each device of the page; *count gets how many. */
+/* Calls fn for each device of the page; *count gets how many. STORE_NOT_FOUND: sorted by another
+ * column than the id, the after device does not exist (deleted since the last page). */
 enum store_status store_device_list(struct store *s, const struct device_filter *filter,
                                     store_device_fn fn, void *user_data, int *count);
 enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,

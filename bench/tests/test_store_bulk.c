@@ -1,32 +1,11 @@
 /* Unit tests of the store's bulk loading (store_device_bulk_add, store_reading_bulk_add), which
  * bench/seed uses: the rows they make behave like rows made through the API. */
-#include "testlib.h"
-
-#include "store.h"
+#include "store_fixture.h"
 
 #define KEY "000102030405060708090a0b0c0d0e0f"
 
-/* One database for the group: each test uses its own id prefix, so the bulk functions are also
- * shown to work beside rows that are already there. */
-static struct tempdb db;
-static struct store *store;
-
-static int open_db(void **state)
-{
-    (void)state;
-    char err[512] = "";
-    tempdb_make(&db);
-    store = store_open(db.path, err, sizeof err);
-    return store ? 0 : -1;
-}
-
-static int close_db(void **state)
-{
-    (void)state;
-    store_free(store);
-    tempdb_remove(&db);
-    return 0;
-}
+/* One database for the group (store_fixture.h): each test uses its own id prefix, so the bulk
+ * functions are also shown to work beside rows that are already there. */
 
 /* The parts of the last device a callback saw that bulk loading sets. */
 struct seen {

@@ -162,11 +162,14 @@ describe('admin page', () => {
     assert.ok(await row(SENSOR).locator('.status-online').count());
     assert.equal(await row(OLD).locator('.status').textContent(), 'rejected');
 
-    // Sorting: by name descending puts Kitchen first, the unnamed ones after.
+    // Sorting by name: the unnamed ones (by id) before Kitchen; descending, all of it reversed.
     await page.locator('th[data-sort="name"] button').click();
+    await listedExactly([PENDING, SENSOR, OLD], 'the name order');
+    assert.equal(await page.locator('th[data-sort="name"]').getAttribute('aria-sort'), 'ascending');
     await page.locator('th[data-sort="name"] button').click();
-    assert.equal((await listedIds())[0], OLD);
+    await listedExactly([OLD, SENSOR, PENDING], 'the name order, descending');
     assert.equal(await page.locator('th[data-sort="name"]').getAttribute('aria-sort'), 'descending');
+    assert.match(await text('#device-caption'), /All pages are sorted by Name, descending\./);
     await page.locator('th[data-sort="deviceid"] button').click();
     await listedExactly([PENDING, SENSOR, OLD], 'the id order');
     await screenshot(page, 'list');
@@ -185,6 +188,25 @@ describe('admin page', () => {
     assert.ok(await page.getByRole('button', { name: 'Next page' }).isDisabled());
     await page.getByRole('button', { name: 'Previous page' }).click();
     await listedExactly(ids.slice(0, 25), 'the first page again');
+
+    // Names in the reverse of the id order: sorted by name, the server orders the whole fleet,
+    // so the first id is alone on the second page. A sort starts again from the first page.
+    await Promise.all(ids.map((id, i) => admin('PUT', `/api/devices/${id}`, { name: `pump ${String(25 - i).padStart(2, '0')}` })));
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await listedExactly(ids.slice(25), 'the second page by id');
+    await page.locator('th[data-sort="name"] button').click();
+    const byName = [...ids].reverse();
+    await listedExactly(byName.slice(0, 25), 'the first page by name');
+    assert.equal(await text('#page-number'), 'Page 1');
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await listedExactly(byName.slice(25), 'the second page by name');
+    await sleep(2500);                                               // an auto-refresh keeps page and sort
+    await listedExactly(byName.slice(25), 'the second page by name after a refresh');
+    assert.equal(await page.locator('th[data-sort="name"]').getAttribute('aria-sort'), 'ascending');
+    await page.locator('th[data-sort="name"] button').click();
+    await listedExactly(ids.slice(0, 25), 'the first page by name, descending');
+    await page.locator('th[data-sort="deviceid"] button').click();
+    await listedExactly(ids.slice(0, 25), 'the first page by id');
     await page.getByLabel('Search id or name').fill('');
     await page.getByLabel('Per page').selectOption('50');
   });

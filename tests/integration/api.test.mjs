@@ -295,6 +295,20 @@ describe('admin device management', () => {
   });
 });
 
+// The ids of every page from url on, following Link: <...>; rel="next"; each next url must match keep.
+async function walkPages(url, keep) {
+  const seen = [];
+  for (let guard = 0; url && guard < 10; guard++) {
+    const r = await api('GET', url, { admin: true });
+    assert.equal(r.status, 200);
+    seen.push(...r.json.map((d) => d.deviceid));
+    const link = r.headers.get('link');
+    url = link ? link.match(/^<([^>]+)>; rel="next"$/)[1] : null;
+    if (url) assert.match(url, keep);
+  }
+  return seen;
+}
+
 describe('device list', () => {
   before(async () => {
     for (let i = 0; i < 7; i++) await api('POST', `/api/devices/page-${i}`, { body: {} });
@@ -302,16 +316,7 @@ describe('device list', () => {
   });
 
   it('keyset pages follow the Link header to the end, keeping the filters', async () => {
-    let url = '/api/devices?limit=3&q=page-';
-    const seen = [];
-    for (let guard = 0; url && guard < 10; guard++) {
-      const r = await api('GET', url, { admin: true });
-      assert.equal(r.status, 200);
-      seen.push(...r.json.map((d) => d.deviceid));
-      const link = r.headers.get('link');
-      url = link ? link.match(/^<([^>]+)>; rel="next"$/)[1] : null;
-      if (url) assert.match(url, /q=page-/);
-    }
+    const seen = await walkPages('/api/devices?limit=3&q=page-', /q=page-/);
     assert.deepEqual(seen, [0, 1, 2, 3, 4, 5, 6].map((i) => `page-${i}`));
   });
 
@@ -324,6 +329,27 @@ describe('device list', () => {
     assert.ok(r.json.every((d) => d.online === false));
     r = await api('GET', '/api/devices?online=true&q=page-', { admin: true });
     assert.equal(r.json.length, 7);
+  });
+
+  it('sorts by a column across pages through nginx: the Link keeps sort and order', async () => {
+    const names = { 'sort-0': 'Pump', 'sort-1': 'Attic', 'sort-2': 'Pump', 'sort-3': 'Boiler', 'sort-4': 'Pump' };
+    for (const [id, name] of Object.entries(names)) {
+      await api('POST', `/api/devices/${id}`, { body: {} });
+      await api('PUT', `/api/devices/${id}`, { admin: true, body: { name } });
+    }
+    await api('PUT', '/api/devices/sort-5', { admin: true, body: { name: 'Boiler' } }); // never seen
+    const seen = await walkPages('/api/devices?limit=2&q=sort-&sort=name&order=desc', /&q=sort-&sort=name&order=desc$/);
+    assert.deepEqual(seen, ['sort-4', 'sort-2', 'sort-0', 'sort-5', 'sort-3', 'sort-1']);
+
+    // Never seen sorts as the longest ago: first oldest-first.
+    const r = await api('GET', '/api/devices?q=sort-&sort=lastseen', { admin: true });
+    assert.equal(r.json[0].deviceid, 'sort-5');
+    assert.equal(r.json[0].lastseen, null);
+    for (const [query, field] of [['sort=liveness', 'sort'], ['sort=name%3Bx', 'sort'], ['order=down', 'order']]) {
+      const bad = await api('GET', `/api/devices?${query}`, { admin: true });
+      assert.equal(bad.status, 400);
+      assert.match(bad.json.message, new RegExp(`^${field} `));
+    }
   });
 
   it('stats count devices, online and pending', async () => {

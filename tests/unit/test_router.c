@@ -812,6 +812,10 @@ static void list_query_validation(void **state)
         {"limit=99999999", "limit "}, {"after=bad%20id", "after "}, {"after=%zz", "after "},
         {"state=deleted", "state "}, {"online=maybe", "online "}, {"online=", "online "},
         {"q=%00", "q "},           {"q=a%0Ab", "q "},
+        {"sort=", "sort "},        {"sort=Name", "sort "},   {"sort=name%20", "sort "},
+        {"sort=id", "sort "},      {"sort=liveness", "sort "}, {"sort=name,deviceid", "sort "},
+        {"sort=name%3B+DROP+TABLE+devices", "sort "},         {"order=", "order "},
+        {"order=DESC", "order "},  {"order=up", "order "},   {"sort=name&order=descending", "order "},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(target, sizeof target, "/api/devices?%s", cases[i].input);
@@ -829,6 +833,45 @@ static void list_query_validation(void **state)
         fail_msg("q of 64 two-byte characters: %s", jstr(fx->json, "message"));
     assert_int_equal(admin(fx, "GET", "/api/devices?limit=1", NULL), 200);
     assert_int_equal(admin(fx, "GET", "/api/devices?limit=1000&online=false&state=rejected", NULL), 200);
+}
+
+/* ?sort=&order= across pages: the Link keeps them (and the filters); the defaults are left out. */
+static void list_sorted_link_keeps_sort(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct {
+        const char *id, *name;
+    } fleet[] = {{"a1", "Kitchen"}, {"a2", "Attic"}, {"a3", "Kitchen"}, {"a4", "Kitchen"}, {"a5", "Cellar"}};
+    for (int i = 0; i < 5; i++) {
+        char target[64], body[64];
+        register_device(fx, fleet[i].id);
+        snprintf(target, sizeof target, "/api/devices/%s", fleet[i].id);
+        snprintf(body, sizeof body, "{\"name\":\"%s\"}", fleet[i].name);
+        assert_int_equal(admin(fx, "PUT", target, body), 200);
+    }
+    char ids[8][DEVICE_ID_MAX + 1];
+    int links;
+    assert_int_equal(walk_pages(fx, "/api/devices?limit=2&sort=name&order=desc", ids, 8, &links), 5);
+    assert_int_equal(links, 2);
+    static const char *const by_name_desc[] = {"a4", "a3", "a1", "a5", "a2"};
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(ids[i], by_name_desc[i]);
+    assert_int_equal(admin(fx, "GET", "/api/devices?limit=2&sort=name&order=desc", NULL), 200);
+    assert_string_equal(header(fx, "Link"), "</api/devices?limit=2&after=a3&sort=name&order=desc>; rel=\"next\"");
+    assert_int_equal(admin(fx, "GET", "/api/devices?limit=1&q=kitchen&sort=datec", NULL), 200);
+    assert_string_equal(header(fx, "Link"), "</api/devices?limit=1&after=a1&q=kitchen&sort=datec>; rel=\"next\"");
+    assert_int_equal(admin(fx, "GET", "/api/devices?limit=2&sort=deviceid&order=asc", NULL), 200);
+    assert_string_equal(header(fx, "Link"), "</api/devices?limit=2&after=a2>; rel=\"next\"");
+    assert_int_equal(walk_pages(fx, "/api/devices?limit=2&order=desc", ids, 8, &links), 5);
+    assert_string_equal(ids[0], "a5");
+    assert_string_equal(ids[4], "a1");
+
+    /* The cursor device deleted between pages: a 400 that says so, not a silent end. */
+    assert_int_equal(admin(fx, "DELETE", "/api/devices/a3", NULL), 204);
+    assert_int_equal(admin(fx, "GET", "/api/devices?limit=2&sort=name&order=desc&after=a3", NULL), 400);
+    assert_message_starts(fx, "after ");
+    assert_int_equal(admin(fx, "GET", "/api/devices?limit=2&after=a3", NULL), 200);
+    assert_string_equal(jstr(json_object_array_get_idx(fx->json, 0), "deviceid"), "a4");
 }
 
 /* The liveness the admin sees for dev1 at a given time. */
@@ -992,6 +1035,7 @@ int main(void)
         T(list_paging_with_link),
         T(list_link_keeps_filters),
         T(list_query_validation),
+        T(list_sorted_link_keeps_sort),
         T(liveness_follows_the_clock),
         T(stats_counts),
         T(key_is_shown_once),

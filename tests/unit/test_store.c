@@ -580,6 +580,195 @@ static void list_filters(void **state)
     assert_string_equal(ids.id[0], "alpha");
 }
 
+/* Ten devices whose every sortable column has a run of 4+ equal values (so a run crosses a
+ * page of 3) and three never seen (lastseen NULL); dev-0..dev-6 registered, dev-7..9 created. */
+#define SORT_FLEET 10
+static void make_sort_fleet(struct store *s)
+{
+    for (int i = 0; i < 7; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "dev-%d", i);
+        int64_t when = TEST_T0 - (i < 4 ? 0 : 10 * i);
+        assert_int_equal(store_device_register(s, id, i < 5 ? "10.0.0.1" : "10.0.0.2", i % 2 ? "home" : "lab",
+                                               REGISTRATION_APPROVE, when, NULL, NULL),
+                         STORE_CREATED);
+    }
+    static const struct {
+        const char *id, *name, *state, *data;
+        int64_t cfgsn;
+    } edits[] = {
+        {"dev-1", "Lamp", NULL, NULL, -1},    {"dev-2", "lamp", NULL, "{\"v\":1}", -1},
+        {"dev-3", NULL, NULL, NULL, 5},       {"dev-4", "Lamp", NULL, NULL, -1},
+        {"dev-5", "Zeta", "rejected", NULL, -1}, {"dev-6", NULL, "accepted", NULL, -1},
+        {"dev-7", NULL, NULL, NULL, -1},      {"dev-8", "Lamp", NULL, NULL, -1},
+        {"dev-9", "Lamp", NULL, NULL, -1},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        struct device_update u = no_change();
+        u.name = edits[i].name;
+        u.state = edits[i].state;
+        u.data = edits[i].data;
+        u.cfgsn = edits[i].cfgsn;
+        struct seen d;
+        enum store_status st = update(s, edits[i].id, &u, &d);
+        assert_true(st == STORE_OK || st == STORE_CREATED);
+    }
+}
+
+static int compare_int(int64_t a, int64_t b)
+{
+    return (a > b) - (a < b);
+}
+
+/* The order the store promises, worked out here from the stored values: key, then id. */
+static int compare_by(enum device_sort sort, const struct seen *a, const struct seen *b)
+{
+    int c = 0;
+    switch (sort) {
+    case DEVICE_SORT_ID: break;
+    case DEVICE_SORT_NAME: c = strcmp(a->name, b->name); break;
+    case DEVICE_SORT_STATE: c = strcmp(a->state, b->state); break;
+    case DEVICE_SORT_LASTSEEN: c = compare_int(a->lastseen, b->lastseen); break; /* never seen: 0 */
+    case DEVICE_SORT_IPADDR: c = strcmp(a->ipaddr, b->ipaddr); break;
+    case DEVICE_SORT_SSID: c = strcmp(a->ssid, b->ssid); break;
+    case DEVICE_SORT_CFGSN: c = compare_int(a->cfgsn, b->cfgsn); break;
+    case DEVICE_SORT_DATEC: c = compare_int(a->datec, b->datec); break;
+    case DEVICE_SORT__COUNT: fail();
+    }
+    return c ? c : strcmp(a->deviceid, b->deviceid);
+}
+
+/* Walks every page of f (each of f->limit but the last), the cursor the last id of each page,
+ * into out; returns how many devices and sets *pages (the last, short one included). */
+static int walk_sorted(struct store *s, struct device_filter f, char out[][128], int max, int *pages)
+{
+    int n = 0;
+    char cursor[128];
+    for (*pages = 1;; (*pages)++) {
+        struct ids ids = list(s, &f);
+        assert_true(n + ids.n <= max);
+        for (int i = 0; i < ids.n; i++)
+            copy_text(out[n++], 128, ids.id[i]);
+        if (ids.n < f.limit)
+            return n;
+        copy_text(cursor, sizeof cursor, ids.id[ids.n - 1]);
+        f.after = cursor;
+    }
+}
+
+/* The longest run of devices in a row with equal sort keys. */
+static int longest_tie(enum device_sort sort, const struct seen *d, int n)
+{
+    int best = 1, run = 1;
+    for (int i = 1; i < n; i++) {
+        struct seen a = d[i - 1], b = d[i];
+        copy_text(b.deviceid, sizeof b.deviceid, a.deviceid);
+        run = compare_by(sort, &a, &b) == 0 ? run + 1 : 1;
+        best = run > best ? run : best;
+    }
+    return best;
+}
+
+static void list_sorted_pages(void **state)
+{
+    struct fixture *fx = *state;
+    make_sort_fleet(fx->store);
+    static struct seen d[SORT_FLEET];
+    for (int sort = 0; sort < DEVICE_SORT__COUNT; sort++) {
+        for (int descending = 0; descending <= 1; descending++) {
+            struct device_filter f = all_devices(3);
+            f.sort = (enum device_sort)sort;
+            f.descending = descending;
+            char ids[SORT_FLEET + 1][128];
+            int pages;
+            int n = walk_sorted(fx->store, f, ids, SORT_FLEET, &pages);
+            if (n != SORT_FLEET || pages != 4)
+                fail_msg("sort %d descending %d: %d devices in %d pages", sort, descending, n, pages);
+            for (int i = 0; i < n; i++)
+                d[i] = get(fx->store, ids[i]);
+            for (int i = 1; i < n; i++) {
+                int c = compare_by(f.sort, &d[i - 1], &d[i]);
+                /* Strictly in order: also no device twice. */
+                if (descending ? c <= 0 : c >= 0)
+                    fail_msg("sort %d descending %d: %s then %s", sort, descending, ids[i - 1], ids[i]);
+            }
+            if (f.sort != DEVICE_SORT_ID)
+                assert_true(longest_tie(f.sort, d, n) >= 4);
+        }
+    }
+}
+
+/* Never seen sorts as seen at 0: first oldest-first, last newest-first. */
+static void list_sorted_never_seen_ends(void **state)
+{
+    struct fixture *fx = *state;
+    make_sort_fleet(fx->store);
+    struct device_filter f = all_devices(SORT_FLEET);
+    f.sort = DEVICE_SORT_LASTSEEN;
+    struct ids ids = list(fx->store, &f);
+    assert_int_equal(ids.n, SORT_FLEET);
+    assert_string_equal(ids.id[0], "dev-7");
+    assert_string_equal(ids.id[2], "dev-9");
+    assert_string_equal(ids.id[3], "dev-6"); /* the longest ago of those seen */
+    f.descending = true;
+    ids = list(fx->store, &f);
+    assert_string_equal(ids.id[0], "dev-3"); /* four seen last, at the same time: by id, descending */
+    assert_string_equal(ids.id[3], "dev-0");
+    assert_string_equal(ids.id[7], "dev-9");
+    assert_string_equal(ids.id[9], "dev-7");
+}
+
+/* Sort and filters together: only matching devices, in order, across pages. */
+static void list_sorted_with_filters(void **state)
+{
+    struct fixture *fx = *state;
+    make_sort_fleet(fx->store);
+    struct device_filter f = all_devices(2);
+    f.sort = DEVICE_SORT_NAME;
+    f.descending = true;
+    f.q = "lamp";
+    char ids[SORT_FLEET + 1][128];
+    int pages;
+    assert_int_equal(walk_sorted(fx->store, f, ids, SORT_FLEET, &pages), 5);
+    static const char *const expected[] = {"dev-2", "dev-9", "dev-8", "dev-4", "dev-1"}; /* "lamp" > "Lamp" */
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(ids[i], expected[i]);
+    f = all_devices(2);
+    f.sort = DEVICE_SORT_IPADDR;
+    f.state = "pending";
+    assert_int_equal(walk_sorted(fx->store, f, ids, SORT_FLEET, &pages), 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(get(fx->store, ids[i]).state, "pending");
+}
+
+/* Sorted by a column, the cursor's place comes from its row: once it is deleted the store says so
+ * instead of an empty last page. By id any text still orders. */
+static void list_sorted_cursor_gone(void **state)
+{
+    struct fixture *fx = *state;
+    make_sort_fleet(fx->store);
+    assert_int_equal(store_device_delete(fx->store, "dev-4"), STORE_OK);
+    struct device_filter f = all_devices(3);
+    f.after = "dev-4";
+    for (int sort = 1; sort < DEVICE_SORT__COUNT; sort++) {
+        f.sort = (enum device_sort)sort;
+        assert_int_equal(store_device_list(fx->store, &f, NULL, NULL, NULL), STORE_NOT_FOUND);
+    }
+    f.sort = DEVICE_SORT_ID;
+    struct ids ids = list(fx->store, &f);
+    assert_string_equal(ids.id[0], "dev-5");
+    f.descending = true;
+    ids = list(fx->store, &f);
+    assert_string_equal(ids.id[0], "dev-3");
+    f.sort = (enum device_sort)DEVICE_SORT__COUNT;
+    assert_int_equal(store_device_list(fx->store, &f, NULL, NULL, NULL), STORE_ERROR);
+    /* The end of a sorted walk is an empty page, not an error. */
+    f = all_devices(3);
+    f.sort = DEVICE_SORT_NAME;
+    f.after = "dev-2"; /* "lamp": the last by name (bytes: lower case after "Zeta") */
+    assert_int_equal(list(fx->store, &f).n, 0);
+}
+
 static void stats_counts(void **state)
 {
     struct fixture *fx = *state;
@@ -707,6 +896,10 @@ int main(void)
         T(delete_and_set_key),
         T(list_keyset_pages),
         T(list_filters),
+        T(list_sorted_pages),
+        T(list_sorted_never_seen_ends),
+        T(list_sorted_with_filters),
+        T(list_sorted_cursor_gone),
         T(stats_counts),
         T(tokens),
         T(hostile_text_stored_literally),

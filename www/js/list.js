@@ -1,6 +1,6 @@
-// The device list: server pages (keyset cursors from the Link header), search and status
-// filters sent to the server, sorting within the page, and refreshes that update rows in
-// place so the page, the sort, focus and scroll position all survive.
+// The device list: server pages (keyset cursors from the Link header), search, status filters
+// and the column sort sent to the server (so a sort orders the whole fleet), and refreshes that
+// update rows in place so the page, the sort, focus and scroll position all survive.
 import { $, h, say } from './dom.js';
 import { api, nextCursor } from './api.js';
 import { configSync, deviceStatus, statusBadge, timeAgo } from './format.js';
@@ -15,10 +15,12 @@ const FILTERS = {
   rejected: { state: 'rejected' },
 };
 
+// sort: the server's ?sort= for the column when it is not the column's own name. Status sorts
+// by the approval state; liveness follows from the last seen time, so "Last seen" orders it.
 const COLUMNS = {
   deviceid: { cell: (d) => h('a', { href: `#/devices/${d.deviceid}` }, d.deviceid) },
   name: { cell: (d) => d.name, wrap: true },
-  status: { cell: statusBadge, value: deviceStatus },
+  status: { cell: statusBadge, sort: 'state' },
   lastseen: { cell: (d) => timeAgo(d.lastseen) },
   ipaddr: { cell: (d) => d.ipaddr },
   ssid: { cell: (d) => d.ssid, wrap: true },
@@ -31,7 +33,7 @@ const state = {
   page: 0,
   next: null,        // the next page's cursor, null on the last page
   devices: [],
-  sort: null,        // { key, descending } or null for the server's order (by id)
+  sort: null,        // { key, descending } (a COLUMNS key) or null for the server's order (by id)
 };
 const rows = new Map();  // deviceid -> its <tr>, kept across refreshes
 let generation = 0;      // a late answer never overwrites a newer one
@@ -45,6 +47,10 @@ function query() {
   if (q) params.set('q', q);
   for (const [name, value] of Object.entries(FILTERS[$('status-filter').value] ?? {}))
     params.set(name, value);
+  if (state.sort) {
+    params.set('sort', COLUMNS[state.sort.key].sort ?? state.sort.key);
+    params.set('order', state.sort.descending ? 'desc' : 'asc');
+  }
   return params;
 }
 
@@ -59,22 +65,14 @@ async function load() {
     render();
   } catch (err) {
     if (mine !== generation) return;
+    // Sorted by a column, the page's cursor is a device: when it is deleted, start again.
+    if (err.status === 400 && err.message.startsWith('after ') && state.page > 0) {
+      restart();
+      return;
+    }
     $('list-empty').hidden = false;
     say($('list-empty'), `The device list could not be loaded: ${err.message}`, 'error');
   }
-}
-
-function compare(a, b) {
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return String(a ?? '').localeCompare(String(b ?? ''), undefined, { numeric: true });
-}
-
-function sorted(devices) {
-  if (!state.sort) return devices;
-  const { key, descending } = state.sort;
-  const value = COLUMNS[key].value ?? ((d) => d[key]);
-  const order = descending ? -1 : 1;
-  return [...devices].sort((a, b) => order * compare(value(a), value(b)) || compare(a.deviceid, b.deviceid));
 }
 
 // A cell is replaced only when what it shows changed, so a focused link stays focused.
@@ -89,7 +87,7 @@ function fillRow(tr, device) {
 
 function render() {
   const tbody = $('device-table').tBodies[0];
-  const devices = sorted(state.devices);
+  const devices = state.devices;
   const keep = new Set(devices.map((d) => d.deviceid));
   for (const [id, tr] of rows) {
     if (!keep.has(id)) {
@@ -115,12 +113,19 @@ function render() {
     const active = state.sort?.key === th.dataset.sort;
     th.setAttribute('aria-sort', active ? (state.sort.descending ? 'descending' : 'ascending') : 'none');
   }
-  const sortedBy = state.sort && $('device-table').querySelector(`th[data-sort="${state.sort.key}"]`).textContent;
-  const order = state.sort ? `sorted by ${sortedBy} on this page` : 'in device id order';
-  $('device-caption').textContent = `Page ${state.page + 1}: ${devices.length} device${devices.length === 1 ? '' : 's'}, ${order}.`;
+  const order = state.sort ? `sorted by ${sortLabel()}` : 'in device id order';
+  $('device-caption').textContent = `Page ${state.page + 1}: ${devices.length} device${devices.length === 1 ? '' : 's'}. `
+    + `All pages are ${order}.`;
   $('page-number').textContent = `Page ${state.page + 1}`;
   $('page-prev').disabled = state.page === 0;
   $('page-next').disabled = !state.next;
+}
+
+function sortLabel() {
+  const { key, descending } = state.sort;
+  const label = $('device-table').querySelector(`th[data-sort="${key}"]`).textContent;
+  const states = key === 'status' ? ' (approval state: accepted, pending, rejected)' : '';
+  return `${label}${states}, ${descending ? 'descending' : 'ascending'}`;
 }
 
 function restart() {
@@ -157,7 +162,7 @@ for (const th of $('device-table').tHead.rows[0].cells) {
   th.querySelector('button').addEventListener('click', () => {
     const key = th.dataset.sort;
     state.sort = { key, descending: state.sort?.key === key && !state.sort.descending };
-    render();
+    restart();
   });
 }
 

@@ -1,0 +1,143 @@
+/* Unit tests of the heartbeat's fast path (store_device_poll, store_device_seen, the seen sink)
+ * and of cgi-bin/lastseen.c, the worker's batch writer of heartbeat times. */
+#include "store_fixture.h"
+
+#include <time.h>
+
+#include "lastseen.h"
+
+struct row {
+    int64_t lastseen, cfgsn_applied;
+};
+
+static void capture(const struct device *d, void *user_data)
+{
+    struct row *r = user_data;
+    r->lastseen = d->lastseen;
+    r->cfgsn_applied = d->cfgsn_applied;
+}
+
+/* The row as stored, read by the admin's path. */
+static struct row stored(const char *id)
+{
+    struct row r = {-9, -9};
+    assert_int_equal(store_device_get(store, id, capture, &r), STORE_OK);
+    return r;
+}
+
+static void add(const char *id, int64_t when)
+{
+    assert_int_equal(store_device_register(store, id, "10.0.0.1", "n", REGISTRATION_OPEN, when, NULL, NULL),
+                     STORE_CREATED);
+}
+
+/* The sink of the tests: remembers the last write it was handed, takes it if told to. */
+struct sink {
+    bool take;
+    int calls;
+    char id[80];
+    int64_t at;
+};
+
+static bool record(const char *deviceid, int64_t at, void *user_data)
+{
+    struct sink *k = user_data;
+    k->calls++;
+    copy_text(k->id, sizeof k->id, deviceid);
+    k->at = at;
+    return k->take;
+}
+
+static void poll_writes_lastseen_only_when_it_moves(void **state)
+{
+    (void)state;
+    add("hb-a", TEST_T0);
+    struct sink k = {.take = false};
+    store_set_seen_sink(store, record, &k);
+    struct row r = {0};
+    assert_int_equal(store_device_poll(store, "hb-a", -1, TEST_T0, capture, &r), STORE_OK);
+    assert_int_equal(k.calls, 0); /* the same second: nothing to write */
+    assert_int_equal(r.lastseen, TEST_T0);
+    assert_int_equal(store_device_poll(store, "hb-a", -1, TEST_T0 + 5, capture, &r), STORE_OK);
+    assert_int_equal(k.calls, 1);
+    assert_string_equal(k.id, "hb-a");
+    assert_int_equal(k.at, TEST_T0 + 5);
+    assert_int_equal(r.lastseen, TEST_T0 + 5); /* the device is answered as seen now */
+    assert_int_equal(stored("hb-a").lastseen, TEST_T0 + 5); /* refused by the sink: written */
+    store_set_seen_sink(store, NULL, NULL);
+}
+
+static void poll_leaves_lastseen_to_a_sink_that_takes_it(void **state)
+{
+    (void)state;
+    add("hb-b", TEST_T0);
+    struct sink k = {.take = true};
+    store_set_seen_sink(store, record, &k);
+    struct row r = {0};
+    assert_int_equal(store_device_poll(store, "hb-b", -1, TEST_T0 + 7, capture, &r), STORE_OK);
+    assert_int_equal(k.calls, 1);
+    assert_int_equal(r.lastseen, TEST_T0 + 7);
+    assert_int_equal(stored("hb-b").lastseen, TEST_T0);
+    /* A new cfgsn_applied is written at once, with lastseen, and never handed to the sink. */
+    assert_int_equal(store_device_poll(store, "hb-b", 3, TEST_T0 + 8, capture, &r), STORE_OK);
+    assert_int_equal(k.calls, 1);
+    assert_int_equal(stored("hb-b").cfgsn_applied, 3);
+    assert_int_equal(stored("hb-b").lastseen, TEST_T0 + 8);
+    assert_int_equal(store_device_poll(store, "ghost", -1, TEST_T0 + 9, capture, &r), STORE_NOT_FOUND);
+    assert_int_equal(k.calls, 1);
+    store_set_seen_sink(store, NULL, NULL);
+}
+
+static void seen_moves_lastseen_forward_only(void **state)
+{
+    (void)state;
+    add("hb-c", TEST_T0 + 100);
+    add("hb-d", TEST_T0);
+    struct store_seen batch[3] = {{"hb-c", TEST_T0 + 50}, {"hb-d", TEST_T0 + 60}, {"gone", TEST_T0 + 70}};
+    assert_int_equal(store_device_seen(store, batch, 3), STORE_OK);
+    assert_int_equal(stored("hb-c").lastseen, TEST_T0 + 100);
+    assert_int_equal(stored("hb-d").lastseen, TEST_T0 + 60);
+    assert_int_equal(store_device_seen(store, batch, 0), STORE_OK);
+}
+
+/* Polls stored lastseen until it reads want or about 5 s pass; returns the last value read. */
+static int64_t wait_lastseen(const char *id, int64_t want)
+{
+    const struct timespec step = {0, 10 * 1000000L};
+    int64_t got = 0;
+    for (int i = 0; i < 500 && (got = stored(id).lastseen) != want; i++)
+        nanosleep(&step, NULL);
+    return got;
+}
+
+static void lastseen_thread_writes_the_queue_in_batches(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    add("hb-e", TEST_T0);
+    add("hb-f", TEST_T0);
+    struct lastseen *ls = lastseen_start(db.path, err, sizeof err);
+    assert_non_null(ls);
+    assert_true(lastseen_queue("hb-e", TEST_T0 + 20, ls));
+    assert_true(lastseen_queue("hb-e", TEST_T0 + 10, ls)); /* one entry per device: the latest */
+    assert_true(lastseen_queue("hb-f", TEST_T0 + 30, ls));
+    assert_int_equal(wait_lastseen("hb-e", TEST_T0 + 20), TEST_T0 + 20);
+    assert_int_equal(wait_lastseen("hb-f", TEST_T0 + 30), TEST_T0 + 30);
+    /* After a flush the queue takes new writes again. */
+    assert_true(lastseen_queue("hb-f", TEST_T0 + 40, ls));
+    assert_int_equal(wait_lastseen("hb-f", TEST_T0 + 40), TEST_T0 + 40);
+    char long_id[80];
+    repeat(long_id, sizeof long_id, "x", 65);
+    assert_false(lastseen_queue(long_id, TEST_T0, ls));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(poll_writes_lastseen_only_when_it_moves),
+        cmocka_unit_test(poll_leaves_lastseen_to_a_sink_that_takes_it),
+        cmocka_unit_test(seen_moves_lastseen_forward_only),
+        cmocka_unit_test(lastseen_thread_writes_the_queue_in_batches),
+    };
+    return cmocka_run_group_tests(tests, open_db, close_db);
+}
