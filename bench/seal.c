@@ -21,8 +21,9 @@ int main(int argc, char **argv)
 {
     int64_t first, devices, base, lines;
     if (argc != 8 || (strcmp(argv[1], "v1") != 0 && strcmp(argv[1], "v2") != 0) ||
-        !parse_int_range(argv[4], 0, LINES_MAX, &first) || !parse_int_range(argv[5], 1, LINES_MAX, &devices) ||
-        !parse_int_range(argv[6], 0, INT32_MAX, &base) || !parse_int_range(argv[7], 1, LINES_MAX, &lines))
+        !parse_int_range(argv[4], 0, LINES_MAX, &first) ||
+        !parse_int_range(argv[5], 1, LINES_MAX, &devices) || !parse_int_range(argv[6], 0, INT32_MAX, &base) ||
+        !parse_int_range(argv[7], 1, LINES_MAX, &lines))
         return usage();
     bool v2 = argv[1][1] == '2';
     const char *key = argv[2], *prefix = argv[3];

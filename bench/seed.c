@@ -12,9 +12,10 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: seed --db PATH devices PREFIX COUNT KEY\n"
-                    "       seed --db PATH readings PREFIX FIRST COUNT PER_DEVICE\n"
-                    "Device ids are PREFIX and the number in %d upper-case hex digits, from 0.\n",
+    fprintf(stderr,
+            "usage: seed --db PATH devices PREFIX COUNT KEY\n"
+            "       seed --db PATH readings PREFIX FIRST COUNT PER_DEVICE\n"
+            "Device ids are PREFIX and the number in %d upper-case hex digits, from 0.\n",
             STORE_BULK_ID_DIGITS);
     return 2;
 }

@@ -41,7 +41,8 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
     if (c->fleet_key && !*c->fleet_key)
         c->fleet_key = NULL;
     if (c->fleet_key && !secret_valid_device_key(c->fleet_key)) {
-        snprintf(err, err_len, "PROVD_FLEET_KEY must be 1-%d bytes of UTF-8 text without control characters", SECRET_MAX_LEN);
+        snprintf(err, err_len, "PROVD_FLEET_KEY must be 1-%d bytes of UTF-8 text without control characters",
+                 SECRET_MAX_LEN);
         return false;
     }
 

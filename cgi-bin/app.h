@@ -11,8 +11,8 @@ struct config {
     const char *db_path;                   /* PROVD_DB */
     enum registration_policy registration; /* PROVD_REGISTRATION: approve (default), open, closed */
     int64_t poll_interval;                 /* PROVD_POLL_INTERVAL: seconds, default 60 */
-    const char *fleet_key;                 /* PROVD_FLEET_KEY: the secret of devices without one; NULL: none */
-    int64_t retention_days;                /* PROVD_RETENTION_DAYS: readings older are pruned; 0: kept */
+    const char *fleet_key;  /* PROVD_FLEET_KEY: the secret of devices without one; NULL: none */
+    int64_t retention_days; /* PROVD_RETENTION_DAYS: readings older are pruned; 0: kept */
 };
 
 struct app {

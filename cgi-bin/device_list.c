@@ -7,8 +7,8 @@
 #include "render.h"
 #include "validate.h"
 
-#define LIMIT_DEFAULT 50
-#define LIMIT_MAX 1000
+#define LIMIT_DEFAULT  50
+#define LIMIT_MAX      1000
 #define QUERY_TEXT_MAX 64 /* characters; up to 4 bytes each */
 
 struct page {
@@ -118,7 +118,8 @@ static void next_link(struct response *res, const struct list_query *lq, const s
     /* Room for every parameter at its longest, percent-encoded (q: 256 bytes, 3 characters each). */
     char url[1280] = "/api/devices", limit[8];
     snprintf(limit, sizeof limit, "%d", f->limit);
-    bool ok = query_append(url, sizeof url, "limit", limit) && query_append(url, sizeof url, "after", last_id);
+    bool ok =
+        query_append(url, sizeof url, "limit", limit) && query_append(url, sizeof url, "after", last_id);
     if (ok && f->state)
         ok = query_append(url, sizeof url, "state", f->state);
     if (ok && f->online >= 0)
@@ -147,8 +148,9 @@ void handle_device_list(struct app *app, const struct request *req, struct respo
     if (st != STORE_OK) {
         json_object_put(p.array);
         if (st == STORE_NOT_FOUND)
-            response_error(res, 400, "after must be a device id (the last one of the previous page): "
-                                     "that device is gone, so start again from the first page");
+            response_error(res, 400,
+                           "after must be a device id (the last one of the previous page): "
+                           "that device is gone, so start again from the first page");
         else
             respond_store_error(app, res);
         return;

@@ -9,7 +9,6 @@
 #include "secret.h"
 #include "validate.h"
 
-
 /* Hands a found device to the handler that asked for it. */
 struct found {
     struct app *app;
@@ -112,13 +111,11 @@ void handle_device_register(struct app *app, const struct request *req, struct r
         response_reset(res);
         response_ok(res, 201, "Device Registered");
         break;
-    case STORE_OK:
-        break;
+    case STORE_OK: break;
     case STORE_REFUSED:
         response_error(res, 403, "registration is closed: an admin must add this device first");
         break;
-    default:
-        respond_store_error(app, res);
+    default: respond_store_error(app, res);
     }
     fields_free(&body);
 }
@@ -238,8 +235,10 @@ void handle_device_update(struct app *app, const struct request *req, struct res
         f.status = 201;
         res->status = 201;
     } else if (st == STORE_STALE) {
-        response_error(res, 412, "the device changed or is gone since you read it (If-Match %s): "
-                       "reload it and apply your change again", req->if_match);
+        response_error(res, 412,
+                       "the device changed or is gone since you read it (If-Match %s): "
+                       "reload it and apply your change again",
+                       req->if_match);
     } else if (st != STORE_OK) {
         respond_store_error(app, res);
     }
@@ -250,14 +249,9 @@ void handle_device_update(struct app *app, const struct request *req, struct res
 void handle_device_delete(struct app *app, const struct request *req, struct response *res)
 {
     switch (store_device_delete(app->store, req->deviceid)) {
-    case STORE_OK:
-        response_empty(res, 204);
-        break;
-    case STORE_NOT_FOUND:
-        response_error(res, 404, "no device %s", req->deviceid);
-        break;
-    default:
-        respond_store_error(app, res);
+    case STORE_OK: response_empty(res, 204); break;
+    case STORE_NOT_FOUND: response_error(res, 404, "no device %s", req->deviceid); break;
+    default: respond_store_error(app, res);
     }
 }
 
@@ -275,15 +269,12 @@ void handle_device_new_key(struct app *app, const struct request *req, struct re
         json_object_object_add(o, "status", json_object_new_string("OK"));
         json_object_object_add(o, "deviceid", json_object_new_string(req->deviceid));
         json_object_object_add(o, "key", json_object_new_string(key));
-        json_object_object_add(o, "message",
-                               json_object_new_string("put this key on the device now: it is not shown again"));
+        json_object_object_add(
+            o, "message", json_object_new_string("put this key on the device now: it is not shown again"));
         response_json(res, 201, o);
         break;
     }
-    case STORE_NOT_FOUND:
-        response_error(res, 404, "no device %s", req->deviceid);
-        break;
-    default:
-        respond_store_error(app, res);
+    case STORE_NOT_FOUND: response_error(res, 404, "no device %s", req->deviceid); break;
+    default: respond_store_error(app, res);
     }
 }

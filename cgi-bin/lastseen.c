@@ -12,17 +12,17 @@
 
 #include "validate.h"
 
-#define QUEUE_MAX 4096          /* heartbeats per flush; beyond, a heartbeat writes its own */
-#define SLOTS (2 * QUEUE_MAX)   /* open-addressing index over the queue: one entry per device */
+#define QUEUE_MAX 4096            /* heartbeats per flush; beyond, a heartbeat writes its own */
+#define SLOTS     (2 * QUEUE_MAX) /* open-addressing index over the queue: one entry per device */
 
-_Static_assert(sizeof ((struct store_seen *)0)->deviceid > DEVICE_ID_MAX, "store_seen holds every id");
+_Static_assert(sizeof((struct store_seen *)0)->deviceid > DEVICE_ID_MAX, "store_seen holds every id");
 
 struct lastseen {
     pthread_mutex_t lock;
     pthread_cond_t queued;
     struct store *store; /* the thread's own connection */
     struct store_seen queue[2][QUEUE_MAX];
-    int filling;         /* the queue heartbeats add to; the thread writes the other */
+    int filling; /* the queue heartbeats add to; the thread writes the other */
     size_t count;
     uint16_t slot[SLOTS]; /* 1 + index into queue[filling], 0: free */
 };

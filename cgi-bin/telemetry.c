@@ -10,9 +10,9 @@
 #include "telemetry.h"
 #include "validate.h"
 
-#define PRUNE_EVERY 256   /* accepted readings between two retention passes of a worker */
-#define PRUNE_BATCH 5000  /* readings deleted at most per pass, so an ingest never stalls long */
-#define SEQN_MAX ((int64_t)1 << 53) /* the largest integer every JSON reader keeps exact */
+#define PRUNE_EVERY 256                /* accepted readings between two retention passes of a worker */
+#define PRUNE_BATCH 5000               /* readings deleted at most per pass, so an ingest never stalls long */
+#define SEQN_MAX    ((int64_t)1 << 53) /* the largest integer every JSON reader keeps exact */
 
 /* Every refusal before the SEQN check gets exactly this answer: no padding or tag oracle. */
 static void unreadable(struct response *res)
@@ -64,14 +64,9 @@ void handle_telemetry_post(struct app *app, const struct request *req, struct re
 {
     char state[16], key[SECRET_MAX_LEN + 1];
     switch (store_device_secret(app->store, req->deviceid, state, sizeof state, key, sizeof key)) {
-    case STORE_OK:
-        break;
-    case STORE_NOT_FOUND:
-        response_error(res, 404, "Device NOT Registered");
-        return;
-    default:
-        respond_store_error(app, res);
-        return;
+    case STORE_OK: break;
+    case STORE_NOT_FOUND: response_error(res, 404, "Device NOT Registered"); return;
+    default: respond_store_error(app, res); return;
     }
     if (strcmp(state, "accepted") != 0) {
         response_error(res, 403, "the device is %s: an admin must accept it before it logs telemetry", state);
@@ -79,7 +74,8 @@ void handle_telemetry_post(struct app *app, const struct request *req, struct re
     }
     const char *secret = key[0] ? key : app->config.fleet_key;
     if (!secret) {
-        response_error(res, 403, "the device has no telemetry key: set one (provctl device key, or POST .../key)");
+        response_error(res, 403,
+                       "the device has no telemetry key: set one (provctl device key, or POST .../key)");
         return;
     }
 

@@ -13,38 +13,38 @@
 /* Long enough that a burst of writers queues instead of failing: callers never see "busy".
  * A writer holds the lock for tens of microseconds, so the wait is in short steps (50 us more
  * each time, at most 1 ms): sqlite3_busy_timeout()'s 1, 2, 5 ... 100 ms sleeps made the tails. */
-#define BUSY_TIMEOUT_MS 10000
-#define BUSY_STEP_US 50
+#define BUSY_TIMEOUT_MS  10000
+#define BUSY_STEP_US     50
 #define BUSY_MAX_STEP_US 1000
 
 #define CACHE_KIB "256" /* per connection: the B-tree tops of a million devices fit */
 
-#define DEVICE_COLUMNS                                                                    \
-    "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, " \
+#define DEVICE_COLUMNS                                                                                       \
+    "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                     \
     "poll_interval, datec, key IS NOT NULL, last_seqn"
 
 /* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
-#define ONLINE_SQL(now, def) \
-    "coalesce(lastseen >= " now " - (2 * coalesce(poll_interval, " def ") + 10), 0)"
+#define ONLINE_SQL(now, def) "coalesce(lastseen >= " now " - (2 * coalesce(poll_interval, " def ") + 10), 0)"
 
 /* Readings of one device in a time range, in (received_at, id) order -- the time index holds
  * both -- from the reading whose id is the cursor ?4 (NULL: from the start). */
-#define READING_LIST_SQL(cmp, order)                                                               \
-    "SELECT id, seqn, received_at, ts, data FROM telemetry "                                      \
-    "WHERE device = (SELECT id FROM devices WHERE deviceid = ?1) AND received_at BETWEEN ?2 AND ?3 " \
-    "AND (?4 IS NULL OR (received_at, id) " cmp " (SELECT received_at, id FROM telemetry WHERE id = ?4)) " \
+#define READING_LIST_SQL(cmp, order)                                                                         \
+    "SELECT id, seqn, received_at, ts, data FROM telemetry "                                                 \
+    "WHERE device = (SELECT id FROM devices WHERE deviceid = ?1) AND received_at BETWEEN ?2 AND ?3 "         \
+    "AND (?4 IS NULL OR (received_at, id) " cmp " (SELECT received_at, id FROM telemetry WHERE id = ?4)) "   \
     "ORDER BY received_at " order ", id " order " LIMIT ?5"
 
 /* The device list after the cursor ?1 (the last device of the previous page), filtered by state
  * ?2, liveness ?3 (at ?4, default interval ?5) and text ?6, ?7 rows. */
-#define DEVICE_LIST_SQL(cursor, order_by)                                                           \
-    "SELECT " DEVICE_COLUMNS " FROM devices WHERE " cursor " AND (?2 IS NULL OR state = ?2) "       \
-    "AND (?3 IS NULL OR " ONLINE_SQL("?4", "?5") " = ?3) "                                           \
-    "AND (?6 IS NULL OR instr(lower(deviceid), lower(?6)) > 0 OR instr(lower(name), lower(?6)) > 0) " \
-    "ORDER BY " order_by " LIMIT ?7"
+#define DEVICE_LIST_SQL(cursor, order_by)                                                                    \
+    "SELECT " DEVICE_COLUMNS " FROM devices WHERE " cursor " AND (?2 IS NULL OR state = ?2) "                \
+    "AND (?3 IS NULL OR " ONLINE_SQL("?4", "?5") " = ?3) "                                                   \
+                                                 "AND (?6 IS NULL OR instr(lower(deviceid), lower(?6)) > 0 " \
+                                                 "OR instr(lower(name), lower(?6)) > 0) "                    \
+                                                 "ORDER BY " order_by " LIMIT ?7"
 
 /* The pair of statements of one sort: ascending at STMT_DEVICE_LIST + 2 * sort, descending next. */
-#define DEVICE_LIST_STMTS(sort, asc, desc) \
+#define DEVICE_LIST_STMTS(sort, asc, desc)                                                                   \
     [STMT_DEVICE_LIST + 2 * (sort)] = asc, [STMT_DEVICE_LIST + 2 * (sort) + 1] = desc
 
 /* By the sort key, then the id. The cursor's place is its row's (key, id), so a cursor that
@@ -52,12 +52,15 @@
  * '' for text keys, -1 for the non-negative integer ones) or after it (x'': a blob sorts after
  * any text or number). Row values make it one range of migration 4's (key, id) index, so a deep
  * page costs what the first does (keys the devices write have no index: see there). */
-#define DEVICE_LIST_BY(sort, key, low)                                                              \
-    DEVICE_LIST_STMTS(sort,                                                                         \
-        DEVICE_LIST_SQL("(" key ", deviceid) > (SELECT " key ", deviceid FROM devices WHERE deviceid = ?1 " \
-                        "UNION ALL SELECT " low ", '' WHERE ?1 IS NULL)", key ", deviceid"),         \
-        DEVICE_LIST_SQL("(" key ", deviceid) < (SELECT " key ", deviceid FROM devices WHERE deviceid = ?1 " \
-                        "UNION ALL SELECT x'', x'' WHERE ?1 IS NULL)", key " DESC, deviceid DESC"))
+#define DEVICE_LIST_BY(sort, key, low)                                                                       \
+    DEVICE_LIST_STMTS(                                                                                       \
+        sort,                                                                                                \
+        DEVICE_LIST_SQL("(" key ", deviceid) > (SELECT " key ", deviceid FROM devices WHERE deviceid = ?1 "  \
+                        "UNION ALL SELECT " low ", '' WHERE ?1 IS NULL)",                                    \
+                        key ", deviceid"),                                                                   \
+        DEVICE_LIST_SQL("(" key ", deviceid) < (SELECT " key ", deviceid FROM devices WHERE deviceid = ?1 "  \
+                        "UNION ALL SELECT x'', x'' WHERE ?1 IS NULL)",                                       \
+                        key " DESC, deviceid DESC"))
 
 enum stmt {
     STMT_BEGIN,
@@ -104,10 +107,10 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_REGISTER] =
         "INSERT INTO devices (deviceid, state, ipaddr, ssid, lastseen, datec) "
         "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5, ?5) RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_POLL] =
-        "UPDATE devices SET lastseen = ?2, cfgsn_applied = coalesce(?3, cfgsn_applied) "
-        "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_SEEN] = "UPDATE devices SET lastseen = ?2 WHERE deviceid = ?1 AND coalesce(lastseen, 0) < ?2",
+    [STMT_DEVICE_POLL] = "UPDATE devices SET lastseen = ?2, cfgsn_applied = coalesce(?3, cfgsn_applied) "
+                         "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_SEEN] =
+        "UPDATE devices SET lastseen = ?2 WHERE deviceid = ?1 AND coalesce(lastseen, 0) < ?2",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CREATE] =
@@ -132,12 +135,12 @@ static const char *const stmt_sql[STMT__COUNT] = {
     DEVICE_LIST_BY(DEVICE_SORT_SSID, "ssid", "''"),
     DEVICE_LIST_BY(DEVICE_SORT_CFGSN, "cfgsn", "-1"),
     DEVICE_LIST_BY(DEVICE_SORT_DATEC, "datec", "-1"),
-    [STMT_DEVICE_STATS] =
-        "SELECT count(*), coalesce(sum(state = 'pending'), 0), "
-        "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
+    [STMT_DEVICE_STATS] = "SELECT count(*), coalesce(sum(state = 'pending'), 0), "
+                          "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
     [STMT_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
     [STMT_DEVICE_SECRET] = "SELECT state, coalesce(key, '') FROM devices WHERE deviceid = ?1",
-    [STMT_READING_SEQN_CHECK] = "SELECT id, coalesce(last_seqn, -1), seqn_epoch FROM devices WHERE deviceid = ?1",
+    [STMT_READING_SEQN_CHECK] =
+        "SELECT id, coalesce(last_seqn, -1), seqn_epoch FROM devices WHERE deviceid = ?1",
     [STMT_READING_INSERT] =
         "INSERT INTO telemetry (device, epoch, seqn, received_at, ts, data) VALUES (?1, ?6, ?2, ?3, ?4, ?5)",
     [STMT_READING_MARK] = "UPDATE devices SET last_seqn = ?2, lastseen = ?3 WHERE id = ?1",
@@ -145,14 +148,14 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
     /* SQLite's JSON1 walks every reading: each numeric leaf, by its path ("list[0]" written
      * "list.0" as in the CSV export), into its time bucket. */
-    [STMT_READING_BUCKETS] =
-        "SELECT (t.received_at / ?4) * ?4 AS bucket, replace(replace(substr(j.fullkey, 3), '[', '.'), ']', ''), "
-        "min(j.value), avg(j.value), "
-        "max(j.value), count(*) FROM telemetry t, json_tree(t.data) j "
-        "WHERE t.device = (SELECT id FROM devices WHERE deviceid = ?1) "
-        "AND t.received_at BETWEEN ?2 AND ?3 AND j.type IN ('integer', 'real') "
-        "AND j.fullkey NOT IN ('$.SEQN', '$.ts') "
-        "GROUP BY bucket, j.fullkey ORDER BY bucket, j.fullkey",
+    [STMT_READING_BUCKETS] = "SELECT (t.received_at / ?4) * ?4 AS bucket, replace(replace(substr(j.fullkey, "
+                             "3), '[', '.'), ']', ''), "
+                             "min(j.value), avg(j.value), "
+                             "max(j.value), count(*) FROM telemetry t, json_tree(t.data) j "
+                             "WHERE t.device = (SELECT id FROM devices WHERE deviceid = ?1) "
+                             "AND t.received_at BETWEEN ?2 AND ?3 AND j.type IN ('integer', 'real') "
+                             "AND j.fullkey NOT IN ('$.SEQN', '$.ts') "
+                             "GROUP BY bucket, j.fullkey ORDER BY bucket, j.fullkey",
     [STMT_READING_PRUNE] =
         "DELETE FROM telemetry WHERE id IN (SELECT id FROM telemetry WHERE received_at < ?1 LIMIT ?2)",
     [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES (?1, ?2, ?3)",
@@ -486,16 +489,14 @@ enum store_status store_device_poll(struct store *s, const char *deviceid, int64
     return device_rows(s, STMT_DEVICE_POLL, fn, user_data, NULL);
 }
 
-enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn,
-                                   void *user_data)
+enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn, void *user_data)
 {
     bind_text(stmt(s, STMT_DEVICE_GET), 1, deviceid);
     return device_rows(s, STMT_DEVICE_GET, fn, user_data, NULL);
 }
 
 /* Reads the cfgsn and data a device has now, inside the caller's transaction. */
-static enum store_status device_current(struct store *s, const char *deviceid, int64_t *cfgsn,
-                                        char **data)
+static enum store_status device_current(struct store *s, const char *deviceid, int64_t *cfgsn, char **data)
 {
     sqlite3_stmt *st = stmt(s, STMT_DEVICE_CURRENT);
     bind_text(st, 1, deviceid);
@@ -535,8 +536,8 @@ static void bind_update(sqlite3_stmt *st, const char *deviceid, const struct dev
 }
 
 enum store_status store_device_update(struct store *s, const char *deviceid,
-                                      const struct device_update *update, int64_t now,
-                                      store_device_fn fn, void *user_data)
+                                      const struct device_update *update, int64_t now, store_device_fn fn,
+                                      void *user_data)
 {
     enum store_status st = begin(s);
     if (st != STORE_OK)
@@ -629,8 +630,7 @@ static enum store_status read_counts(struct store *s, enum stmt id, int64_t *out
     return rc == SQLITE_ROW ? STORE_OK : fail(s, stmt_sql[id]);
 }
 
-enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,
-                              struct store_stats *out)
+enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval, struct store_stats *out)
 {
     sqlite3_stmt *st = stmt(s, STMT_DEVICE_STATS);
     sqlite3_bind_int64(st, 1, now);
@@ -825,8 +825,8 @@ static bool bulk_id(const char *prefix, int64_t n, char *buf, size_t len)
 
 static enum store_status bulk_begin(struct store *s)
 {
-    if (sqlite3_exec(s->db, "PRAGMA synchronous = OFF; PRAGMA cache_size = -" BULK_CACHE_KIB, NULL, NULL, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_exec(s->db, "PRAGMA synchronous = OFF; PRAGMA cache_size = -" BULK_CACHE_KIB, NULL, NULL,
+                     NULL) != SQLITE_OK)
         return fail(s, "bulk load");
     return begin(s);
 }
@@ -835,8 +835,11 @@ static enum store_status bulk_begin(struct store *s)
 static enum store_status bulk_end(struct store *s, enum store_status st)
 {
     st = finish(s, st);
-    if (sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -" CACHE_KIB "; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL,
-                     NULL) != SQLITE_OK && st == STORE_OK)
+    if (sqlite3_exec(s->db,
+                     "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -" CACHE_KIB
+                     "; PRAGMA wal_checkpoint(TRUNCATE);",
+                     NULL, NULL, NULL) != SQLITE_OK &&
+        st == STORE_OK)
         st = fail(s, "end bulk load");
     return st;
 }
@@ -849,8 +852,8 @@ static enum store_status bulk_bad_id(struct store *s, const char *prefix)
 
 /* Prepared here, not in stmt_sql[]: a load is rare, and one statement per row (not register
  * plus set-key) keeps a million rows within seconds. */
-#define BULK_DEVICE_SQL                                                                     \
-    "INSERT INTO devices (deviceid, state, ipaddr, ssid, lastseen, datec, key) "           \
+#define BULK_DEVICE_SQL                                                                                      \
+    "INSERT INTO devices (deviceid, state, ipaddr, ssid, lastseen, datec, key) "                             \
     "VALUES (?1, 'accepted', '10.0.0.1', 'bulk', ?2, ?2, ?3)"
 
 enum store_status store_device_bulk_add(struct store *s, const char *prefix, int64_t first, int64_t count,

@@ -9,12 +9,12 @@
 
 enum store_status {
     STORE_OK = 0,
-    STORE_CREATED,   /* a new row was made */
+    STORE_CREATED, /* a new row was made */
     STORE_NOT_FOUND,
-    STORE_EXISTS,    /* the name is taken */
-    STORE_REFUSED,   /* the registration policy refuses a new device */
-    STORE_STALE,     /* If-Match named a cfgsn that is no longer current */
-    STORE_ERROR,     /* the database failed: store_errmsg() says how */
+    STORE_EXISTS,  /* the name is taken */
+    STORE_REFUSED, /* the registration policy refuses a new device */
+    STORE_STALE,   /* If-Match named a cfgsn that is no longer current */
+    STORE_ERROR,   /* the database failed: store_errmsg() says how */
 };
 
 enum registration_policy { REGISTRATION_APPROVE, REGISTRATION_OPEN, REGISTRATION_CLOSED };
@@ -24,31 +24,31 @@ struct store;
 /* A device row. Strings are borrowed from the database row: valid only inside the callback. */
 struct device {
     const char *deviceid, *name, *state, *ssid, *ipaddr;
-    const char *data;        /* configuration properties, JSON text */
-    int64_t lastseen;        /* 0: never seen */
+    const char *data; /* configuration properties, JSON text */
+    int64_t lastseen; /* 0: never seen */
     int64_t cfgsn;
-    int64_t cfgsn_applied;   /* -1: the device never said */
+    int64_t cfgsn_applied; /* -1: the device never said */
     int64_t flags;
-    int64_t poll_interval;   /* 0: the server's default */
+    int64_t poll_interval; /* 0: the server's default */
     int64_t datec;
-    int64_t last_seqn;       /* -1: no telemetry accepted yet */
+    int64_t last_seqn; /* -1: no telemetry accepted yet */
     bool has_key;
 };
 typedef void (*store_device_fn)(const struct device *device, void *user_data);
 
 #define IF_MATCH_NONE (-1)
-#define IF_MATCH_ANY (-2) /* If-Match: * -- the device must exist */
+#define IF_MATCH_ANY  (-2) /* If-Match: * -- the device must exist */
 
 /* An admin's change to a device; absent parts stay as they are. */
 struct device_update {
-    const char *name;           /* NULL: unchanged */
-    const char *data;           /* canonical JSON text; NULL: unchanged */
-    const char *state;          /* NULL: unchanged */
+    const char *name;  /* NULL: unchanged */
+    const char *data;  /* canonical JSON text; NULL: unchanged */
+    const char *state; /* NULL: unchanged */
     bool set_poll_interval;
-    int64_t poll_interval;      /* with set_poll_interval; 0: back to the default */
-    int64_t cfgsn;              /* an explicit cfgsn the client sent; -1: none */
-    int64_t if_match;           /* the cfgsn the client last saw; IF_MATCH_NONE, IF_MATCH_ANY ("*") */
-    bool seqn_reset;            /* the device lost its counter: accept SEQNs from the start again */
+    int64_t poll_interval; /* with set_poll_interval; 0: back to the default */
+    int64_t cfgsn;         /* an explicit cfgsn the client sent; -1: none */
+    int64_t if_match;      /* the cfgsn the client last saw; IF_MATCH_NONE, IF_MATCH_ANY ("*") */
+    bool seqn_reset;       /* the device lost its counter: accept SEQNs from the start again */
 };
 
 /* The orders of the device list: by one column, then by id, ascending or descending. lastseen
@@ -71,9 +71,9 @@ struct device_filter {
     const char *after;
     enum device_sort sort;
     bool descending;
-    const char *state;          /* NULL: any */
-    int online;                 /* -1: any, 0: not online, 1: online */
-    const char *q;              /* substring of id or name, case-insensitive; NULL: any */
+    const char *state; /* NULL: any */
+    int online;        /* -1: any, 0: not online, 1: online */
+    const char *q;     /* substring of id or name, case-insensitive; NULL: any */
     int limit;
     int64_t now;
     int64_t default_interval;
@@ -85,10 +85,10 @@ struct store_stats {
 
 /* A stored reading. reading is the JSON the device sent, borrowed for the callback. */
 struct reading {
-    int64_t id;                 /* the order of arrival; the cursor of pages */
+    int64_t id; /* the order of arrival; the cursor of pages */
     int64_t seqn;
     int64_t received_at;
-    int64_t ts;                 /* the device's clock; TS_NONE when it sent none */
+    int64_t ts; /* the device's clock; TS_NONE when it sent none */
     const char *reading;
 };
 #define TS_NONE INT64_MIN
@@ -96,10 +96,10 @@ struct reading {
 typedef bool (*store_reading_fn)(const struct reading *r, void *user_data);
 
 struct reading_filter {
-    int64_t since, until;       /* received_at range, inclusive */
-    int64_t after;              /* keyset cursor: the id of the last reading seen; -1: from the start */
-    bool ascending;             /* oldest first; default newest first */
-    int64_t limit;              /* -1: no limit (exports) */
+    int64_t since, until; /* received_at range, inclusive */
+    int64_t after;        /* keyset cursor: the id of the last reading seen; -1: from the start */
+    bool ascending;       /* oldest first; default newest first */
+    int64_t limit;        /* -1: no limit (exports) */
 };
 
 /* One numeric reading field over one time bucket. field is the JSON path ("data.value"). */
@@ -111,7 +111,7 @@ struct bucket_stat {
 };
 typedef void (*store_bucket_fn)(const struct bucket_stat *b, void *user_data);
 
-#define STORE_TOKEN_HASH_LEN 32  /* SHA-256 */
+#define STORE_TOKEN_HASH_LEN 32 /* SHA-256 */
 
 typedef void (*store_token_fn)(const char *name, int64_t created, void *user_data);
 
@@ -148,14 +148,14 @@ enum store_status store_device_seen(struct store *s, const struct store_seen *se
 /* Creates the device (accepted) when it does not exist: STORE_CREATED; but any If-Match
  * names an existing device, so then it is STORE_STALE. */
 enum store_status store_device_update(struct store *s, const char *deviceid,
-                                      const struct device_update *update, int64_t now,
-                                      store_device_fn fn, void *user_data);
+                                      const struct device_update *update, int64_t now, store_device_fn fn,
+                                      void *user_data);
 enum store_status store_device_delete(struct store *s, const char *deviceid);
 enum store_status store_device_set_key(struct store *s, const char *deviceid, const char *key);
 /* Calls fn for each device of the page; *count gets how many. STORE_NOT_FOUND: sorted by another
  * column than the id, the after device does not exist (deleted since the last page). */
-enum store_status store_device_list(struct store *s, const struct device_filter *filter,
-                                    store_device_fn fn, void *user_data, int *count);
+enum store_status store_device_list(struct store *s, const struct device_filter *filter, store_device_fn fn,
+                                    void *user_data, int *count);
 enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,
                               struct store_stats *out);
 

@@ -62,7 +62,7 @@ static void poll_writes_lastseen_only_when_it_moves(void **state)
     assert_int_equal(k.calls, 1);
     assert_string_equal(k.id, "hb-a");
     assert_int_equal(k.at, TEST_T0 + 5);
-    assert_int_equal(r.lastseen, TEST_T0 + 5); /* the device is answered as seen now */
+    assert_int_equal(r.lastseen, TEST_T0 + 5);              /* the device is answered as seen now */
     assert_int_equal(stored("hb-a").lastseen, TEST_T0 + 5); /* refused by the sink: written */
     store_set_seen_sink(store, NULL, NULL);
 }

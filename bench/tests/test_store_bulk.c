@@ -53,7 +53,8 @@ static bool collect(const struct reading *r, void *user_data)
 /* How many devices have ids containing prefix (no test's prefix contains another's). */
 static int count_devices(const char *prefix)
 {
-    struct device_filter f = {.online = -1, .q = prefix, .limit = 100, .now = TEST_T0, .default_interval = 60};
+    struct device_filter f = {
+        .online = -1, .q = prefix, .limit = 100, .now = TEST_T0, .default_interval = 60};
     int n = -1;
     assert_int_equal(store_device_list(store, &f, NULL, NULL, &n), STORE_OK);
     return n;
@@ -136,7 +137,8 @@ static void failed_reading_loads_leave_nothing(void **state)
     (void)state;
     assert_int_equal(store_device_bulk_add(store, "G5", 0, 1, KEY, TEST_T0), STORE_OK);
     /* G5000001 does not exist: the readings already added for G5000000 go too. */
-    assert_int_equal(store_reading_bulk_add(store, "G5", 0, 2, 3, TEST_T0, 60, reading_text, NULL), STORE_NOT_FOUND);
+    assert_int_equal(store_reading_bulk_add(store, "G5", 0, 2, 3, TEST_T0, 60, reading_text, NULL),
+                     STORE_NOT_FOUND);
     assert_int_equal(count_readings("G5000000"), 0);
     assert_int_equal(store_reading_bulk_add(store, "G5", 0, 1, 3, TEST_T0, 60, no_text, NULL), STORE_ERROR);
     assert_int_equal(count_readings("G5000000"), 0);

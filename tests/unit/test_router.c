@@ -19,10 +19,10 @@ struct fixture {
     struct tempdb db;
     struct app app;
     struct response res;
-    struct json_object *json; /* the last answer's body, parsed; NULL when it had none */
+    struct json_object *json;   /* the last answer's body, parsed; NULL when it had none */
     struct json_object *before; /* a device as it was, to compare with after a request */
-    char auth[TOKEN_LEN + 8]; /* "Bearer " + the admin token */
-    char header[1024];        /* the last value header() found */
+    char auth[TOKEN_LEN + 8];   /* "Bearer " + the admin token */
+    char header[1024];          /* the last value header() found */
 };
 
 /* The admin token itself, without "Bearer ". */
@@ -61,7 +61,8 @@ static struct json_object *parse_body(const char *body, size_t len)
 {
     struct json_tokener *tok = json_tokener_new();
     struct json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
-    bool whole = json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == len;
+    bool whole =
+        json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == len;
     json_tokener_free(tok);
     if (!whole)
         fail_msg("body is not JSON: %.*s", (int)len, body);
@@ -140,7 +141,8 @@ static int dispatch(struct fixture *fx, const struct call *c)
 
 static int admin(struct fixture *fx, const char *method, const char *target, const char *body)
 {
-    return dispatch(fx, &(struct call){.method = method, .target = target, .authorization = fx->auth, .body = body});
+    return dispatch(
+        fx, &(struct call){.method = method, .target = target, .authorization = fx->auth, .body = body});
 }
 
 static int anon(struct fixture *fx, const char *method, const char *target, const char *body)
@@ -223,8 +225,15 @@ static void unknown_routes_404(void **state)
 {
     struct fixture *fx = *state;
     static const char *const paths[] = {
-        "/", "/api", "/api/nope", "/api/devices/", "/api/devices/a/b", "/api/devices/a/key/x",
-        "/api/devices//key", "/api/devicesx", "/API/devices",
+        "/",
+        "/api",
+        "/api/nope",
+        "/api/devices/",
+        "/api/devices/a/b",
+        "/api/devices/a/key/x",
+        "/api/devices//key",
+        "/api/devicesx",
+        "/API/devices",
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         if (admin(fx, "GET", paths[i], NULL) != 404)
@@ -311,8 +320,14 @@ static void admin_auth_401(void **state)
     snprintf(lower, sizeof lower, "bearer %s", admin_token(fx));
     snprintf(long_auth, sizeof long_auth, "Bearer %s", repeat(long_token, sizeof long_token, "a", 290));
     const char *refused[] = {
-        NULL, "", "Bearer", "Bearer ", "Bearer provd_0000000000000000000000000000000000000000000000000000000000000000",
-        basic, long_auth, admin_token(fx),
+        NULL,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Bearer provd_0000000000000000000000000000000000000000000000000000000000000000",
+        basic,
+        long_auth,
+        admin_token(fx),
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         struct call c = {.method = "GET", .target = "/api/devices", .authorization = refused[i]};
@@ -325,8 +340,8 @@ static void admin_auth_401(void **state)
     assert_int_equal(anon(fx, "DELETE", "/api/devices/dev1", NULL), 401);
     assert_int_equal(anon(fx, "POST", "/api/devices/dev1/key", NULL), 401);
     /* The scheme is case-insensitive (RFC 9110 11.1). */
-    assert_int_equal(dispatch(fx, &(struct call){.method = "GET", .target = "/api/devices", .authorization = lower}),
-                     200);
+    assert_int_equal(
+        dispatch(fx, &(struct call){.method = "GET", .target = "/api/devices", .authorization = lower}), 200);
     assert_int_equal(store_token_revoke(fx->app.store, "test"), STORE_OK);
     assert_int_equal(admin(fx, "GET", "/api/devices", NULL), 401);
 }
@@ -364,7 +379,8 @@ static void admin_get_is_not_a_heartbeat(void **state)
     assert_iso(d, "datec", TEST_T0);
     assert_true(jnull(d, "cfgsn_applied"));
     /* A wrong token is a 401, not a poll. */
-    assert_int_equal(dispatch(fx, &(struct call){.method = "GET", .target = "/api/devices/dev1",
+    assert_int_equal(dispatch(fx, &(struct call){.method = "GET",
+                                                 .target = "/api/devices/dev1",
                                                  .authorization = "Bearer nope"}),
                      401);
     assert_iso(admin_view(fx, "dev1"), "lastseen", TEST_T0);
@@ -380,13 +396,14 @@ static void admin_get_is_not_a_heartbeat(void **state)
 static void registration_201_then_200(void **state)
 {
     struct fixture *fx = *state;
-    assert_int_equal(anon(fx, "POST", "/api/devices/AA:BB:CC:DD:EE:FF", "{\"ipaddr\":\"192.168.4.2\",\"ssid\":\"home\"}"),
-                     201);
+    assert_int_equal(
+        anon(fx, "POST", "/api/devices/AA:BB:CC:DD:EE:FF", "{\"ipaddr\":\"192.168.4.2\",\"ssid\":\"home\"}"),
+        201);
     assert_string_equal(jstr(fx->json, "status"), "OK");
     assert_string_equal(jstr(fx->json, "message"), "Device Registered");
     clock_now += 5;
-    assert_int_equal(anon(fx, "POST", "/api/devices/AA:BB:CC:DD:EE:FF", "{\"ipaddr\":\"fe80::7\",\"ssid\":\"lab\"}"),
-                     200);
+    assert_int_equal(
+        anon(fx, "POST", "/api/devices/AA:BB:CC:DD:EE:FF", "{\"ipaddr\":\"fe80::7\",\"ssid\":\"lab\"}"), 200);
     assert_string_equal(jstr(fx->json, "deviceid"), "AA:BB:CC:DD:EE:FF");
     assert_string_equal(jstr(fx->json, "ipaddr"), "fe80::7");
     assert_string_equal(jstr(fx->json, "ssid"), "lab");
@@ -456,9 +473,10 @@ static void rejected_device_403(void **state)
     assert_string_equal(jstr(fx->json, "state"), "rejected");
     assert_int_equal(anon(fx, "GET", "/api/devices/dev1", NULL), 403);
     assert_int_equal(anon(fx, "GET", "/api/devices/dev1?cfgsn=0", NULL), 403);
-    assert_int_equal(dispatch(fx, &(struct call){.method = "GET", .target = "/api/devices/dev1",
-                                                 .if_none_match = "\"0\""}),
-                     403);
+    assert_int_equal(
+        dispatch(fx,
+                 &(struct call){.method = "GET", .target = "/api/devices/dev1", .if_none_match = "\"0\""}),
+        403);
     assert_int_equal(anon(fx, "POST", "/api/devices/dev1", "{\"ipaddr\":\"10.0.0.8\"}"), 403);
     fx->app.config.registration = REGISTRATION_OPEN;
     assert_int_equal(anon(fx, "POST", "/api/devices/dev1", "{}"), 403);
@@ -481,8 +499,8 @@ static void poll_config_and_applied(void **state)
     assert_string_equal(jstr(data, "mode"), "on");
     assert_int_equal(jint(admin_view(fx, "dev1"), "cfgsn_applied"), 1);
 
-    static const char *const bad[] = {"?cfgsn=abc", "?cfgsn=-1", "?cfgsn=", "?cfgsn=1.5", "?cfgsn=%zz",
-                                      "?cfgsn=99999999999999999999"};
+    static const char *const bad[] = {
+        "?cfgsn=abc", "?cfgsn=-1", "?cfgsn=", "?cfgsn=1.5", "?cfgsn=%zz", "?cfgsn=99999999999999999999"};
     clock_now += 10;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char target[64];
@@ -499,7 +517,8 @@ static void poll_config_and_applied(void **state)
 
 static int poll_with(struct fixture *fx, const char *if_none_match)
 {
-    return dispatch(fx, &(struct call){.method = "GET", .target = "/api/devices/dev1", .if_none_match = if_none_match});
+    return dispatch(
+        fx, &(struct call){.method = "GET", .target = "/api/devices/dev1", .if_none_match = if_none_match});
 }
 
 static void poll_if_none_match(void **state)
@@ -529,9 +548,10 @@ static void put_changes_and_cfgsn(void **state)
 {
     struct fixture *fx = *state;
     register_device(fx, "dev1");
-    assert_int_equal(admin(fx, "PUT", "/api/devices/dev1",
-                           "{\"name\":\"Lamp\",\"data\":{\"led\":1},\"state\":\"accepted\",\"poll_interval\":30}"),
-                     200);
+    assert_int_equal(
+        admin(fx, "PUT", "/api/devices/dev1",
+              "{\"name\":\"Lamp\",\"data\":{\"led\":1},\"state\":\"accepted\",\"poll_interval\":30}"),
+        200);
     assert_string_equal(jstr(fx->json, "name"), "Lamp");
     assert_string_equal(jstr(fx->json, "state"), "accepted");
     assert_int_equal(jint(fx->json, "cfgsn"), 1);
@@ -548,8 +568,9 @@ static void put_changes_and_cfgsn(void **state)
     assert_int_equal(admin(fx, "PUT", "/api/devices/dev1", "{\"cfgsn\":3,\"data\":{\"led\":3}}"), 200);
     assert_int_equal(jint(fx->json, "cfgsn"), 11);
     /* Unknown members (old clients send whole devices) are ignored. */
-    assert_int_equal(admin(fx, "PUT", "/api/devices/dev1", "{\"deviceid\":\"other\",\"lastseen\":\"x\",\"key\":\"k\"}"),
-                     200);
+    assert_int_equal(
+        admin(fx, "PUT", "/api/devices/dev1", "{\"deviceid\":\"other\",\"lastseen\":\"x\",\"key\":\"k\"}"),
+        200);
     assert_string_equal(jstr(fx->json, "deviceid"), "dev1");
     assert_false(jbool(fx->json, "has_key"));
     assert_int_equal(jint(fx->json, "cfgsn"), 11);
@@ -587,7 +608,10 @@ static void put_accepts_limits(void **state)
 static void assert_put_refused(struct fixture *fx, const char *body, size_t body_len, const char *field)
 {
     snapshot(fx, "dev1");
-    struct call c = {.method = "PUT", .target = "/api/devices/dev1", .authorization = fx->auth, .body = body,
+    struct call c = {.method = "PUT",
+                     .target = "/api/devices/dev1",
+                     .authorization = fx->auth,
+                     .body = body,
                      .body_len = body_len};
     if (dispatch(fx, &c) != 400)
         fail_msg("PUT %.80s: %d", body, fx->res.status);
@@ -631,9 +655,11 @@ static void put_validation_names_the_field(void **state)
         assert_put_refused(fx, cases[i].input, 0, cases[i].field);
 
     char name[512], body[20000], big[10000];
-    snprintf(body, sizeof body, "{\"name\":\"%s\"}", repeat(name, sizeof name, "\xc3\xa9", NAME_MAX_CHARS + 1));
+    snprintf(body, sizeof body, "{\"name\":\"%s\"}",
+             repeat(name, sizeof name, "\xc3\xa9", NAME_MAX_CHARS + 1));
     assert_put_refused(fx, body, 0, "name ");
-    snprintf(body, sizeof body, "{\"name\":\"%s\"}", repeat(name, sizeof name, "\xf0\x9f\x92\xa1", NAME_MAX_CHARS + 1));
+    snprintf(body, sizeof body, "{\"name\":\"%s\"}",
+             repeat(name, sizeof name, "\xf0\x9f\x92\xa1", NAME_MAX_CHARS + 1));
     assert_put_refused(fx, body, 0, "name ");
     snprintf(body, sizeof body, "{\"data\":{\"s\":\"%s\"}}", repeat(big, sizeof big, "x", DATA_MAX - 7));
     assert_put_refused(fx, body, 0, "data ");
@@ -646,12 +672,25 @@ static void put_refuses_bad_bodies(void **state)
     struct fixture *fx = *state;
     register_device(fx, "dev1");
     static const char *const bodies[] = {
-        "[1]", "\"x\"", "5", "null", "true",                 /* not an object */
-        "{\"name\":", "{", "}", "{\"name\" \"x\"}", "nul",  /* not JSON */
-        "{} x", "{}{}", "{\"name\":\"a\"},",                 /* trailing garbage */
-        "{\"name\":\"\xff\"}", "{\"name\":\"\xc3\"}",           /* invalid UTF-8 */
-        "{\"data\":\"\xfe\"}", "{\"data\":\"\xe2\x82\"}",
-        "{'name':'x'}", "{\"name\":\"x\",}",                /* not strict JSON */
+        "[1]",
+        "\"x\"",
+        "5",
+        "null",
+        "true", /* not an object */
+        "{\"name\":",
+        "{",
+        "}",
+        "{\"name\" \"x\"}",
+        "nul", /* not JSON */
+        "{} x",
+        "{}{}",
+        "{\"name\":\"a\"},", /* trailing garbage */
+        "{\"name\":\"\xff\"}",
+        "{\"name\":\"\xc3\"}", /* invalid UTF-8 */
+        "{\"data\":\"\xfe\"}",
+        "{\"data\":\"\xe2\x82\"}",
+        "{'name':'x'}",
+        "{\"name\":\"x\",}", /* not strict JSON */
         "{\"data\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
@@ -669,8 +708,8 @@ static void lax_utf8_is_refused(void **state)
 {
     struct fixture *fx = *state;
     register_device(fx, "dev1");
-    static const char *const sequences[] = {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xed\xbf\xbf",
-                                            "\xf4\x90\x80\x80", "\xf0\x80\x80\xaf"};
+    static const char *const sequences[] = {"\xc0\xaf",     "\xe0\x80\xaf",     "\xed\xa0\x80",
+                                            "\xed\xbf\xbf", "\xf4\x90\x80\x80", "\xf0\x80\x80\xaf"};
     char body[128];
     for (size_t i = 0; i < sizeof sequences / sizeof sequences[0]; i++) {
         snprintf(body, sizeof body, "{\"name\":\"%s\"}", sequences[i]);
@@ -688,8 +727,11 @@ static void lax_utf8_is_refused(void **state)
 
 static int put_if_match(struct fixture *fx, const char *if_match, const char *body)
 {
-    return dispatch(fx, &(struct call){.method = "PUT", .target = "/api/devices/dev1", .authorization = fx->auth,
-                                       .if_match = if_match, .body = body});
+    return dispatch(fx, &(struct call){.method = "PUT",
+                                       .target = "/api/devices/dev1",
+                                       .authorization = fx->auth,
+                                       .if_match = if_match,
+                                       .body = body});
 }
 
 static void put_if_match_412(void **state)
@@ -701,8 +743,9 @@ static void put_if_match_412(void **state)
     snapshot(fx, "dev1");
     assert_int_equal(put_if_match(fx, "\"0\"", "{\"data\":{\"v\":2},\"name\":\"lost\"}"), 412);
     assert_unchanged(fx, "dev1");
-    static const char *const malformed[] = {"abc", "\"1", "1", "\"-1\"", "\"\"", "W/\"1\"", "\"1\", \"2\"",
-                                            "\"1x\"", "\"99999999999999999999999\""};
+    static const char *const malformed[] = {"abc",          "\"1",    "1",
+                                            "\"-1\"",       "\"\"",   "W/\"1\"",
+                                            "\"1\", \"2\"", "\"1x\"", "\"99999999999999999999999\""};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
         if (put_if_match(fx, malformed[i], "{\"data\":{\"v\":3}}") != 400)
             fail_msg("If-Match: %s -> %d", malformed[i], fx->res.status);
@@ -781,10 +824,12 @@ static void list_link_keeps_filters(void **state)
         register_device(fx, ids_in[i]);
     assert_int_equal(admin(fx, "PUT", "/api/devices/n1", "{\"name\":\"Lamp & Co/1\"}"), 200);
     assert_int_equal(admin(fx, "PUT", "/api/devices/n3", "{\"name\":\"lamp & co #3\"}"), 200);
-    assert_int_equal(admin(fx, "PUT", "/api/devices/n4", "{\"name\":\"LAMP & CO\",\"state\":\"accepted\"}"), 200);
+    assert_int_equal(admin(fx, "PUT", "/api/devices/n4", "{\"name\":\"LAMP & CO\",\"state\":\"accepted\"}"),
+                     200);
 
     assert_int_equal(admin(fx, "GET", "/api/devices?limit=1&q=lamp+%26+co", NULL), 200);
-    assert_string_equal(header(fx, "Link"), "</api/devices?limit=1&after=n1&q=lamp%20%26%20co>; rel=\"next\"");
+    assert_string_equal(header(fx, "Link"),
+                        "</api/devices?limit=1&after=n1&q=lamp%20%26%20co>; rel=\"next\"");
     char ids[8][DEVICE_ID_MAX + 1];
     int links;
     assert_int_equal(walk_pages(fx, "/api/devices?limit=1&q=lamp+%26+co", ids, 8, &links), 3);
@@ -792,7 +837,8 @@ static void list_link_keeps_filters(void **state)
     assert_string_equal(ids[1], "n3");
     assert_string_equal(ids[2], "n4");
 
-    assert_int_equal(walk_pages(fx, "/api/devices?limit=1&state=pending&online=true&q=Lamp", ids, 8, &links), 2);
+    assert_int_equal(walk_pages(fx, "/api/devices?limit=1&state=pending&online=true&q=Lamp", ids, 8, &links),
+                     2);
     assert_string_equal(ids[0], "n1");
     assert_string_equal(ids[1], "n3");
     assert_int_equal(admin(fx, "GET", "/api/devices?limit=1&state=pending&online=true&q=Lamp", NULL), 200);
@@ -807,15 +853,31 @@ static void list_query_validation(void **state)
     struct fixture *fx = *state;
     char target[512], q[400];
     static const struct refusal cases[] = {
-        {"limit=0", "limit "},     {"limit=1001", "limit "},  {"limit=abc", "limit "},
-        {"limit=-1", "limit "},    {"limit=", "limit "},      {"limit=1.5", "limit "},
-        {"limit=99999999", "limit "}, {"after=bad%20id", "after "}, {"after=%zz", "after "},
-        {"state=deleted", "state "}, {"online=maybe", "online "}, {"online=", "online "},
-        {"q=%00", "q "},           {"q=a%0Ab", "q "},
-        {"sort=", "sort "},        {"sort=Name", "sort "},   {"sort=name%20", "sort "},
-        {"sort=id", "sort "},      {"sort=liveness", "sort "}, {"sort=name,deviceid", "sort "},
-        {"sort=name%3B+DROP+TABLE+devices", "sort "},         {"order=", "order "},
-        {"order=DESC", "order "},  {"order=up", "order "},   {"sort=name&order=descending", "order "},
+        {"limit=0", "limit "},
+        {"limit=1001", "limit "},
+        {"limit=abc", "limit "},
+        {"limit=-1", "limit "},
+        {"limit=", "limit "},
+        {"limit=1.5", "limit "},
+        {"limit=99999999", "limit "},
+        {"after=bad%20id", "after "},
+        {"after=%zz", "after "},
+        {"state=deleted", "state "},
+        {"online=maybe", "online "},
+        {"online=", "online "},
+        {"q=%00", "q "},
+        {"q=a%0Ab", "q "},
+        {"sort=", "sort "},
+        {"sort=Name", "sort "},
+        {"sort=name%20", "sort "},
+        {"sort=id", "sort "},
+        {"sort=liveness", "sort "},
+        {"sort=name,deviceid", "sort "},
+        {"sort=name%3B+DROP+TABLE+devices", "sort "},
+        {"order=", "order "},
+        {"order=DESC", "order "},
+        {"order=up", "order "},
+        {"sort=name&order=descending", "order "},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(target, sizeof target, "/api/devices?%s", cases[i].input);
@@ -857,9 +919,11 @@ static void list_sorted_link_keeps_sort(void **state)
     for (int i = 0; i < 5; i++)
         assert_string_equal(ids[i], by_name_desc[i]);
     assert_int_equal(admin(fx, "GET", "/api/devices?limit=2&sort=name&order=desc", NULL), 200);
-    assert_string_equal(header(fx, "Link"), "</api/devices?limit=2&after=a3&sort=name&order=desc>; rel=\"next\"");
+    assert_string_equal(header(fx, "Link"),
+                        "</api/devices?limit=2&after=a3&sort=name&order=desc>; rel=\"next\"");
     assert_int_equal(admin(fx, "GET", "/api/devices?limit=1&q=kitchen&sort=datec", NULL), 200);
-    assert_string_equal(header(fx, "Link"), "</api/devices?limit=1&after=a1&q=kitchen&sort=datec>; rel=\"next\"");
+    assert_string_equal(header(fx, "Link"),
+                        "</api/devices?limit=1&after=a1&q=kitchen&sort=datec>; rel=\"next\"");
     assert_int_equal(admin(fx, "GET", "/api/devices?limit=2&sort=deviceid&order=asc", NULL), 200);
     assert_string_equal(header(fx, "Link"), "</api/devices?limit=2&after=a2>; rel=\"next\"");
     assert_int_equal(walk_pages(fx, "/api/devices?limit=2&order=desc", ids, 8, &links), 5);

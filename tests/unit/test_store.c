@@ -244,9 +244,9 @@ static void register_open_makes_accepted(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.2", "net", REGISTRATION_OPEN, TEST_T0,
-                                           capture, &d),
-                     STORE_CREATED);
+    assert_int_equal(
+        store_device_register(fx->store, "dev", "10.0.0.2", "net", REGISTRATION_OPEN, TEST_T0, capture, &d),
+        STORE_CREATED);
     assert_string_equal(d.state, "accepted");
     assert_string_equal(get(fx->store, "dev").state, "accepted");
 }
@@ -275,17 +275,17 @@ static void register_closed_only_known(void **state)
 static void register_known_updates_and_keeps_state(void **state)
 {
     struct fixture *fx = *state;
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "one", REGISTRATION_APPROVE, TEST_T0,
-                                           NULL, NULL),
-                     STORE_CREATED);
+    assert_int_equal(
+        store_device_register(fx->store, "dev", "10.0.0.1", "one", REGISTRATION_APPROVE, TEST_T0, NULL, NULL),
+        STORE_CREATED);
     struct device_update u = no_change();
     u.state = "rejected";
     struct seen d = {0};
     assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
     /* Registering again under an open policy does not undo the admin's decision. */
     d = (struct seen){0};
-    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two", REGISTRATION_OPEN, TEST_T0 + 60,
-                                           capture, &d),
+    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two", REGISTRATION_OPEN,
+                                           TEST_T0 + 60, capture, &d),
                      STORE_OK);
     assert_string_equal(d.ipaddr, "fe80::2");
     assert_string_equal(d.ssid, "two");
@@ -293,9 +293,9 @@ static void register_known_updates_and_keeps_state(void **state)
     assert_int_equal(d.datec, TEST_T0);
     assert_string_equal(d.state, "rejected");
     /* Absent fields keep their values. */
-    assert_int_equal(store_device_register(fx->store, "dev", NULL, NULL, REGISTRATION_OPEN, TEST_T0 + 61, NULL,
-                                           NULL),
-                     STORE_OK);
+    assert_int_equal(
+        store_device_register(fx->store, "dev", NULL, NULL, REGISTRATION_OPEN, TEST_T0 + 61, NULL, NULL),
+        STORE_OK);
     d = get(fx->store, "dev");
     assert_string_equal(d.ipaddr, "fe80::2");
     assert_string_equal(d.ssid, "two");
@@ -308,9 +308,9 @@ static void poll_sets_lastseen_and_applied(void **state)
     struct seen d = {0};
     assert_int_equal(store_device_poll(fx->store, "ghost", 3, TEST_T0, capture, &d), STORE_NOT_FOUND);
     assert_int_equal(d.calls, 0);
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_APPROVE, TEST_T0,
-                                           NULL, NULL),
-                     STORE_CREATED);
+    assert_int_equal(
+        store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_APPROVE, TEST_T0, NULL, NULL),
+        STORE_CREATED);
     assert_int_equal(store_device_poll(fx->store, "dev", 4, TEST_T0 + 30, capture, &d), STORE_OK);
     assert_int_equal(d.lastseen, TEST_T0 + 30);
     assert_int_equal(d.cfgsn_applied, 4);
@@ -455,10 +455,11 @@ static void update_creates_accepted(void **state)
 static void delete_and_set_key(void **state)
 {
     struct fixture *fx = *state;
-    assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"), STORE_NOT_FOUND);
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_APPROVE, TEST_T0,
-                                           NULL, NULL),
-                     STORE_CREATED);
+    assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"),
+                     STORE_NOT_FOUND);
+    assert_int_equal(
+        store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_APPROVE, TEST_T0, NULL, NULL),
+        STORE_CREATED);
     assert_false(get(fx->store, "dev").has_key);
     assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"), STORE_OK);
     assert_true(get(fx->store, "dev").has_key);
@@ -507,7 +508,7 @@ static void list_keyset_pages(void **state)
     }
     assert_int_equal(seen, 7);
     assert_int_equal(list(fx->store, &f).n, 0); /* after the last one: an empty page */
-    f.after = "dev-035";                         /* a cursor that is no id still orders */
+    f.after = "dev-035";                        /* a cursor that is no id still orders */
     struct ids ids = list(fx->store, &f);
     assert_string_equal(ids.id[0], "dev-04");
 }
@@ -597,10 +598,10 @@ static void make_sort_fleet(struct store *s)
         const char *id, *name, *state, *data;
         int64_t cfgsn;
     } edits[] = {
-        {"dev-1", "Lamp", NULL, NULL, -1},    {"dev-2", "lamp", NULL, "{\"v\":1}", -1},
-        {"dev-3", NULL, NULL, NULL, 5},       {"dev-4", "Lamp", NULL, NULL, -1},
+        {"dev-1", "Lamp", NULL, NULL, -1},       {"dev-2", "lamp", NULL, "{\"v\":1}", -1},
+        {"dev-3", NULL, NULL, NULL, 5},          {"dev-4", "Lamp", NULL, NULL, -1},
         {"dev-5", "Zeta", "rejected", NULL, -1}, {"dev-6", NULL, "accepted", NULL, -1},
-        {"dev-7", NULL, NULL, NULL, -1},      {"dev-8", "Lamp", NULL, NULL, -1},
+        {"dev-7", NULL, NULL, NULL, -1},         {"dev-8", "Lamp", NULL, NULL, -1},
         {"dev-9", "Lamp", NULL, NULL, -1},
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
@@ -854,9 +855,9 @@ static void hostile_text_stored_literally(void **state)
     u.name = name;
     u.data = data;
     assert_int_equal(update(fx->store, id, &u, &d), STORE_CREATED);
-    assert_int_equal(store_device_register(fx->store, id, "::1", ssid, REGISTRATION_CLOSED, TEST_T0, NULL,
-                                           NULL),
-                     STORE_OK);
+    assert_int_equal(
+        store_device_register(fx->store, id, "::1", ssid, REGISTRATION_CLOSED, TEST_T0, NULL, NULL),
+        STORE_OK);
     register_at(fx->store, "plain", TEST_T0);
     d = get(fx->store, id);
     assert_string_equal(d.deviceid, id);
