@@ -661,6 +661,18 @@ enum store_status store_device_secret(struct store *s, const char *deviceid, cha
     return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device secret");
 }
 
+/* Records a device's last accepted SEQN, and that it was seen then. */
+static enum store_status mark_last_seqn(struct store *s, int64_t device, int64_t seqn, int64_t at)
+{
+    sqlite3_stmt *mark = stmt(s, STMT_READING_MARK);
+    sqlite3_bind_int64(mark, 1, device);
+    sqlite3_bind_int64(mark, 2, seqn);
+    sqlite3_bind_int64(mark, 3, at);
+    int rc = sqlite3_step(mark);
+    stmt_done(mark);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "record SEQN");
+}
+
 enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
                                     int64_t ts, const char *reading, size_t reading_len)
 {
@@ -693,13 +705,7 @@ enum store_status store_reading_add(struct store *s, const char *deviceid, int64
     stmt_done(ins);
     if (rc != SQLITE_DONE)
         return finish(s, fail(s, "store reading"));
-    sqlite3_stmt *mark = stmt(s, STMT_READING_MARK);
-    sqlite3_bind_int64(mark, 1, device);
-    sqlite3_bind_int64(mark, 2, seqn);
-    sqlite3_bind_int64(mark, 3, received_at);
-    rc = sqlite3_step(mark);
-    stmt_done(mark);
-    return finish(s, rc == SQLITE_DONE ? STORE_OK : fail(s, "record SEQN"));
+    return finish(s, mark_last_seqn(s, device, seqn, received_at));
 }
 
 enum store_status store_reading_list(struct store *s, const char *deviceid, const struct reading_filter *f,
@@ -909,13 +915,7 @@ static enum store_status bulk_readings(struct store *s, const char *deviceid, in
         if (rc != SQLITE_DONE)
             return fail(s, "bulk readings: insert");
     }
-    sqlite3_stmt *mark = stmt(s, STMT_READING_MARK);
-    sqlite3_bind_int64(mark, 1, device);
-    sqlite3_bind_int64(mark, 2, per_device);
-    sqlite3_bind_int64(mark, 3, now);
-    rc = sqlite3_step(mark);
-    stmt_done(mark);
-    return rc == SQLITE_DONE ? STORE_OK : fail(s, "bulk readings: record SEQN");
+    return mark_last_seqn(s, device, per_device, now);
 }
 
 enum store_status store_reading_bulk_add(struct store *s, const char *prefix, int64_t first, int64_t count,
