@@ -22,16 +22,11 @@ static void unreadable(struct response *res)
 
 /* The reading must be a JSON object with an integer SEQN and, optionally, ts (the device's
  * clock: Unix seconds or an ISO-8601 UTC string). */
-static bool read_reading(const char *text, size_t len, int64_t *seqn, int64_t *ts)
+static bool read_reading(struct json_object *root, int64_t *seqn, int64_t *ts)
 {
-    struct json_tokener *tok = json_tokener_new_ex(64);
-    if (!tok)
-        return false;
-    struct json_object *root = json_tokener_parse_ex(tok, text, (int)len);
-    json_tokener_free(tok);
     struct json_object *v;
-    bool ok = root && json_object_is_type(root, json_type_object) &&
-              json_object_object_get_ex(root, "SEQN", &v) && json_object_is_type(v, json_type_int);
+    bool ok = json_object_is_type(root, json_type_object) && json_object_object_get_ex(root, "SEQN", &v) &&
+              json_object_is_type(v, json_type_int);
     if (ok) {
         *seqn = json_object_get_int64(v);
         ok = *seqn >= 0 && *seqn <= SEQN_MAX;
@@ -43,7 +38,6 @@ static bool read_reading(const char *text, size_t len, int64_t *seqn, int64_t *t
         else
             ok = json_object_is_type(v, json_type_string) && isotime_parse(json_object_get_string(v), ts);
     }
-    json_object_put(root);
     return ok;
 }
 
@@ -82,7 +76,7 @@ void handle_telemetry_post(struct app *app, const struct request *req, struct re
     struct e2ee_msg *msg = NULL;
     int64_t seqn = 0, ts = TS_NONE;
     enum e2ee_err err = e2ee_open(req->deviceid, secret, req->body, req->body_len, &msg);
-    bool readable = err == E2EE_OK && read_reading(e2ee_msg_text(msg), e2ee_msg_len(msg), &seqn, &ts);
+    bool readable = err == E2EE_OK && read_reading(e2ee_msg_json(msg), &seqn, &ts);
     explicit_bzero(key, sizeof key);
     if (!readable) {
         fprintf(stderr, "provd: telemetry from %s refused: %s\n", req->deviceid,

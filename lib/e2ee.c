@@ -26,6 +26,7 @@ struct e2ee_msg {
     size_t len;  /* bytes in text, before its NUL */
     size_t size; /* bytes allocated for text, all wiped on free */
     char *text;
+    struct json_object *json; /* e2ee_open(): text parsed, so that callers need not parse it again */
 };
 
 /* A parsed body: which envelope, its IV or nonce, and the decoded "data". */
@@ -82,6 +83,7 @@ void e2ee_msg_free(struct e2ee_msg *msg)
 {
     if (!msg)
         return;
+    json_object_put(msg->json);
     OPENSSL_cleanse(msg->text, msg->size);
     free(msg->text);
     free(msg);
@@ -97,6 +99,11 @@ size_t e2ee_msg_len(const struct e2ee_msg *msg)
     return msg->len;
 }
 
+struct json_object *e2ee_msg_json(const struct e2ee_msg *msg)
+{
+    return msg->json;
+}
+
 enum e2ee_envelope e2ee_msg_envelope(const struct e2ee_msg *msg)
 {
     return msg->envelope;
@@ -104,13 +111,13 @@ enum e2ee_envelope e2ee_msg_envelope(const struct e2ee_msg *msg)
 
 /* ---- strict JSON ---- */
 
-static bool json_text_valid(const char *s, size_t n)
+/* Parses the message's text as strict JSON into m->json; false when it is not JSON. */
+static bool parse_json(struct e2ee_msg *m)
 {
     size_t members;
-    struct json_object *obj = json_strict_parse(s, n, &members);
 
-    json_object_put(obj);
-    return obj != NULL;
+    m->json = json_strict_parse(m->text, m->len, &members);
+    return m->json != NULL;
 }
 
 /* Leaves the JSON in m: the text itself, or else its base64 decoding (ESP8266 firmware encodes
@@ -120,13 +127,13 @@ static bool find_json(struct e2ee_msg *m)
 {
     size_t n;
 
-    if (json_text_valid(m->text, m->len))
+    if (parse_json(m))
         return true;
     if (b64_decode(m->text, m->len, B64_PAD_OPTIONAL, (uint8_t *)m->text, m->len, &n) != 0)
         return false;
     m->text[n] = '\0';
     m->len = n;
-    return json_text_valid(m->text, n);
+    return parse_json(m);
 }
 
 /* ---- envelopes ---- */

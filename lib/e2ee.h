@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #define E2EE_MAX_BODY      16384 /* longest HTTP body accepted or produced (the server takes 16 KiB) */
 #define E2EE_MAX_SECRET    1024  /* longest device secret, in bytes */
 #define E2EE_MAX_DEVICE_ID 64    /* longest device id (DESIGN.md: 1-64 characters) */
@@ -62,6 +64,9 @@ enum e2ee_err e2ee_decrypt(const char *device_id, const char *secret, const void
 const char *e2ee_msg_text(const struct e2ee_msg *msg);
 size_t e2ee_msg_len(const struct e2ee_msg *msg);
 enum e2ee_envelope e2ee_msg_envelope(const struct e2ee_msg *msg);
+/* The JSON of a message from e2ee_open(), parsed (borrowed, valid until e2ee_msg_free());
+ * NULL for a message from e2ee_decrypt(). */
+struct json_object *e2ee_msg_json(const struct e2ee_msg *msg);
 
 /* Wipes and frees a message; NULL is fine. */
 void e2ee_msg_free(struct e2ee_msg *msg);
