@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isotime.h"
+
 void response_init(struct response *res)
 {
     memset(res, 0, sizeof *res);
@@ -251,4 +253,11 @@ struct json_object *json_raw_new(const char *json_text)
     if (obj)
         json_object_set_serializer(obj, raw_serializer, NULL, NULL);
     return obj;
+}
+
+struct json_object *json_isotime_new(int64_t unix_seconds)
+{
+    char text[ISOTIME_LEN + 1];
+    isotime_format(unix_seconds, text);
+    return json_object_new_string(text);
 }

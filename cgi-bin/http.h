@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define BODY_MAX 16384 /* the largest request body read; nginx refuses larger ones first */
 
@@ -68,5 +69,7 @@ bool query_append(char *url, size_t url_len, const char *name, const char *value
 
 /* A JSON value whose text is already valid JSON (e.g. a stored configuration), written as is. */
 struct json_object *json_raw_new(const char *json_text);
+/* A time as an ISO-8601 UTC JSON string. */
+struct json_object *json_isotime_new(int64_t unix_seconds);
 
 #endif

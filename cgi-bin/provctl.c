@@ -114,13 +114,12 @@ struct listing {
 
 static void print_device(const struct device *d, void *user_data)
 {
-    static const char *const liveness_names[] = {"online", "overdue", "offline"};
     struct listing *l = user_data;
     char seen[ISOTIME_LEN + 1] = "never";
     if (d->lastseen > 0)
         isotime_format(d->lastseen, seen);
     printf("%-24s %-9s %-8s %-20s %s\n", d->deviceid, d->state,
-           liveness_names[device_liveness(d, &l->config, l->now)], seen, d->name);
+           liveness_name(device_liveness(d, &l->config, l->now)), seen, d->name);
     snprintf(l->last_id, sizeof l->last_id, "%s", d->deviceid);
 }
 

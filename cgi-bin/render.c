@@ -1,11 +1,15 @@
 /* Device -> JSON for the registration answer, the admin list and the admin view of one device. */
 #include "render.h"
 
-#include "isotime.h"
-
 int64_t device_poll_interval(const struct device *d, const struct config *config)
 {
     return d->poll_interval > 0 ? d->poll_interval : config->poll_interval;
+}
+
+const char *liveness_name(enum liveness live)
+{
+    static const char *const names[] = {"online", "overdue", "offline"};
+    return names[live];
 }
 
 enum liveness device_liveness(const struct device *d, const struct config *config, int64_t now)
@@ -20,11 +24,7 @@ enum liveness device_liveness(const struct device *d, const struct config *confi
 
 static struct json_object *time_or_null(int64_t t)
 {
-    char text[ISOTIME_LEN + 1];
-    if (t <= 0)
-        return NULL;
-    isotime_format(t, text);
-    return json_object_new_string(text);
+    return t > 0 ? json_isotime_new(t) : NULL;
 }
 
 static struct json_object *int_or_null(int64_t v)
@@ -34,7 +34,6 @@ static struct json_object *int_or_null(int64_t v)
 
 struct json_object *device_to_json(const struct device *d, const struct config *config, int64_t now)
 {
-    static const char *const liveness_names[] = {"online", "overdue", "offline"};
     enum liveness live = device_liveness(d, config, now);
     int64_t interval = device_poll_interval(d, config);
     struct json_object *o = json_object_new_object();
@@ -51,7 +50,7 @@ struct json_object *device_to_json(const struct device *d, const struct config *
     json_object_object_add(o, "datec", time_or_null(d->datec));
     json_object_object_add(o, "poll_interval", json_object_new_int64(interval));
     json_object_object_add(o, "online", json_object_new_boolean(live == LIVENESS_ONLINE));
-    json_object_object_add(o, "liveness", json_object_new_string(liveness_names[live]));
+    json_object_object_add(o, "liveness", json_object_new_string(liveness_name(live)));
     json_object_object_add(o, "next_expected", time_or_null(d->lastseen > 0 ? d->lastseen + interval : 0));
     json_object_object_add(o, "has_key", json_object_new_boolean(d->has_key));
     json_object_object_add(o, "last_seqn", int_or_null(d->last_seqn));

@@ -10,6 +10,7 @@
 enum liveness { LIVENESS_ONLINE, LIVENESS_OVERDUE, LIVENESS_OFFLINE };
 
 int64_t device_poll_interval(const struct device *d, const struct config *config);
+const char *liveness_name(enum liveness live);
 enum liveness device_liveness(const struct device *d, const struct config *config, int64_t now);
 struct json_object *device_to_json(const struct device *d, const struct config *config, int64_t now);
 

@@ -106,13 +106,6 @@ void handle_telemetry_post(struct app *app, const struct request *req, struct re
 
 /* ---- reading back ---- */
 
-static struct json_object *time_json(int64_t t)
-{
-    char text[ISOTIME_LEN + 1];
-    isotime_format(t, text);
-    return json_object_new_string(text);
-}
-
 struct page {
     struct json_object *array;
     int64_t count, last_id;
@@ -124,8 +117,8 @@ static bool add_reading(const struct reading *r, void *user_data)
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_int64(r->id));
     json_object_object_add(o, "seqn", json_object_new_int64(r->seqn));
-    json_object_object_add(o, "received_at", time_json(r->received_at));
-    json_object_object_add(o, "ts", r->ts == TS_NONE ? NULL : time_json(r->ts));
+    json_object_object_add(o, "received_at", json_isotime_new(r->received_at));
+    json_object_object_add(o, "ts", r->ts == TS_NONE ? NULL : json_isotime_new(r->ts));
     json_object_object_add(o, "reading", json_raw_new(r->reading));
     json_object_array_add(p->array, o);
     p->count++;
@@ -165,7 +158,7 @@ static void add_bucket_stat(const struct bucket_stat *b, void *user_data)
         struct json_object *bucket = json_object_new_object();
         bs->current_fields = json_object_new_object();
         bs->current_start = b->start;
-        json_object_object_add(bucket, "start", time_json(b->start));
+        json_object_object_add(bucket, "start", json_isotime_new(b->start));
         json_object_object_add(bucket, "fields", bs->current_fields);
         json_object_array_add(bs->array, bucket);
     }
