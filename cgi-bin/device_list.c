@@ -52,7 +52,7 @@ struct list_query {
 /* ?sort=COLUMN&order=asc|desc; by id ascending when absent. */
 static bool read_sort(const struct request *req, struct device_filter *f, struct response *res)
 {
-    char sort[16], order[8];
+    char sort[16];
     int has_sort = query_param(req->query, "sort", sort, sizeof sort);
     f->sort = DEVICE_SORT_ID;
     if (has_sort < 0 || (has_sort > 0 && !find_sort(sort, &f->sort))) {
@@ -60,9 +60,7 @@ static bool read_sort(const struct request *req, struct device_filter *f, struct
                        "sort must be deviceid, name, state, lastseen, ipaddr, ssid, cfgsn or datec");
         return false;
     }
-    int has_order = query_param(req->query, "order", order, sizeof order);
-    f->descending = has_order > 0 && strcmp(order, "desc") == 0;
-    if (has_order < 0 || (has_order > 0 && !f->descending && strcmp(order, "asc") != 0)) {
+    if (!query_order(req->query, false, &f->descending)) {
         response_error(res, 400, "order must be asc or desc");
         return false;
     }

@@ -215,6 +215,14 @@ int query_param(const char *query, const char *name, char *out, size_t out_len)
     return 0;
 }
 
+bool query_order(const char *query, bool fallback, bool *descending)
+{
+    char word[8];
+    int has = query_param(query, "order", word, sizeof word);
+    *descending = has > 0 ? strcmp(word, "desc") == 0 : fallback;
+    return has == 0 || (has > 0 && (strcmp(word, "asc") == 0 || strcmp(word, "desc") == 0));
+}
+
 bool query_append(char *url, size_t url_len, const char *name, const char *value)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -64,6 +64,8 @@ void response_write_head(const struct response *res, const char *content_type,
 /* Query parameters: 1 and the decoded value in out; 0 when absent; -1 when malformed or
  * longer than out_len - 1 bytes. */
 int query_param(const char *query, const char *name, char *out, size_t out_len);
+/* ?order=asc|desc: *descending is set (fallback when absent); false when it is malformed. */
+bool query_order(const char *query, bool fallback, bool *descending);
 /* Appends "&name=value" (or "?name=value" to a bare path), percent-encoding the value. */
 bool query_append(char *url, size_t url_len, const char *name, const char *value);
 

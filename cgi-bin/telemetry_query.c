@@ -53,12 +53,12 @@ bool telemetry_query_read(const char *query, struct telemetry_query *q, struct r
         response_error(res, 400, "bucket must be whole seconds from 1 to %d", BUCKET_MAX);
         return false;
     }
-    has = query_param(query, "order", word, sizeof word);
-    if (has != 0 && (has < 0 || (strcmp(word, "asc") != 0 && strcmp(word, "desc") != 0))) {
+    bool descending;
+    if (!query_order(query, true, &descending)) {
         response_error(res, 400, "order must be asc or desc");
         return false;
     }
-    q->filter.ascending = has > 0 && strcmp(word, "asc") == 0;
+    q->filter.ascending = !descending;
     has = query_param(query, "format", word, sizeof word);
     if (has != 0 && (has < 0 || (strcmp(word, "csv") != 0 && strcmp(word, "json") != 0))) {
         response_error(res, 400, "format must be json or csv");
