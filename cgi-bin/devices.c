@@ -232,8 +232,7 @@ void handle_device_update(struct app *app, const struct request *req, struct res
     struct found f = {app, req, res, 200};
     enum store_status st = store_device_update(app->store, req->deviceid, &u, app->now(), send_device, &f);
     if (st == STORE_CREATED) {
-        f.status = 201;
-        res->status = 201;
+        res->status = 201; /* the device was rendered as it was made; only the status differs */
     } else if (st == STORE_STALE) {
         response_error(res, 412,
                        "the device changed or is gone since you read it (If-Match %s): "
