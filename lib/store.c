@@ -19,6 +19,13 @@
 
 #define CACHE_KIB "256" /* per connection: the B-tree tops of a million devices fit */
 
+/* The WAL is copied into the database and started over once it holds this many pages (SQLite's
+ * own default); one that grew larger (a bulk load) is cut back to WAL_LIMIT_BYTES then. A
+ * checkpoint waits for older readers at most CHECKPOINT_WAIT_STEPS of busy_wait (about 5 ms). */
+#define CHECKPOINT_PAGES      1000
+#define CHECKPOINT_WAIT_STEPS 14
+#define WAL_LIMIT_BYTES       "16777216"
+
 #define DEVICE_COLUMNS                                                                                       \
     "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                     \
     "poll_interval, datec, key IS NOT NULL, last_seqn"
@@ -88,6 +95,7 @@ enum stmt {
     STMT_READING_LIST_ASC,
     STMT_READING_LIST_DESC,
     STMT_READING_BUCKETS,
+    STMT_READING_OLDEST,
     STMT_READING_PRUNE,
     STMT_TOKEN_ADD,
     STMT_TOKEN_CHECK,
@@ -156,8 +164,12 @@ static const char *const stmt_sql[STMT__COUNT] = {
                              "AND t.received_at BETWEEN ?2 AND ?3 AND j.type IN ('integer', 'real') "
                              "AND j.fullkey NOT IN ('$.SEQN', '$.ts') "
                              "GROUP BY bucket, j.fullkey ORDER BY bucket, j.fullkey",
+    /* Readings leave in arrival (id) order: of the ?2 first, those received before ?1. Arrival
+     * is time order unless the server's clock steps back; a reading received "earlier" then
+     * waits for the ones before it. No index of all receive times: each reading would write it. */
+    [STMT_READING_OLDEST] = "SELECT coalesce((SELECT received_at FROM telemetry ORDER BY id LIMIT 1) < ?1, 0)",
     [STMT_READING_PRUNE] =
-        "DELETE FROM telemetry WHERE id IN (SELECT id FROM telemetry WHERE received_at < ?1 LIMIT ?2)",
+        "DELETE FROM telemetry WHERE id IN (SELECT id FROM telemetry ORDER BY id LIMIT ?2) AND received_at < ?1",
     [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES (?1, ?2, ?3)",
     [STMT_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
     [STMT_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
@@ -169,6 +181,8 @@ struct store {
     sqlite3_stmt *stmt[STMT__COUNT];
     store_seen_fn seen_sink; /* NULL: heartbeats write lastseen themselves */
     void *seen_data;
+    int checkpoint_at;  /* WAL pages after a commit that start a checkpoint */
+    bool checkpointing; /* busy_wait gives up sooner */
     char errmsg[256];
 };
 
@@ -325,11 +339,32 @@ static enum store_status migrate(struct store *s)
     return result;
 }
 
-/* Waits count steps in all; each is at most 1 ms, so the whole wait stays under BUSY_TIMEOUT_MS. */
-static int busy_wait(void *unused, int count)
+/* After each commit. SQLite's own auto-checkpoint is PASSIVE: it copies only what no reader
+ * still needs, so under steady load, with readers always overlapping, it never finishes and the
+ * WAL grows without bound (hundreds of MB a minute of ingest). RESTART waits for the readers of
+ * older snapshots (they take microseconds), so the WAL is copied in full and the next writer
+ * starts it over. Writers wait meanwhile, so the wait is short: a reader that holds its
+ * snapshot longer (a big CSV export) wins, and this connection tries again once the WAL has
+ * grown by as much again. */
+static int checkpoint_when_full(void *data, sqlite3 *db, const char *schema, int pages)
 {
-    (void)unused;
-    if (count >= BUSY_TIMEOUT_MS)
+    struct store *s = data;
+    if (pages < CHECKPOINT_PAGES)
+        s->checkpoint_at = CHECKPOINT_PAGES; /* someone started the WAL over */
+    if (pages < s->checkpoint_at)
+        return SQLITE_OK;
+    s->checkpointing = true;
+    int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    s->checkpointing = false;
+    s->checkpoint_at = rc == SQLITE_OK ? CHECKPOINT_PAGES : pages + CHECKPOINT_PAGES;
+    return SQLITE_OK;
+}
+
+/* Waits count steps in all; each is at most 1 ms, so the whole wait stays under BUSY_TIMEOUT_MS. */
+static int busy_wait(void *data, int count)
+{
+    const struct store *s = data;
+    if (count >= (s->checkpointing ? CHECKPOINT_WAIT_STEPS : BUSY_TIMEOUT_MS))
         return 0;
     long us = BUSY_STEP_US * (long)(count + 1);
     struct timespec pause = {0, (us < BUSY_MAX_STEP_US ? us : BUSY_MAX_STEP_US) * 1000};
@@ -349,18 +384,20 @@ struct store *store_open(const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
         goto fail;
     }
-    sqlite3_busy_handler(s->db, busy_wait, NULL);
+    sqlite3_busy_handler(s->db, busy_wait, s);
     /* WAL: readers never block the writer. synchronous=NORMAL: a commit is in the WAL (the OS's
      * page cache) before the answer, so it survives the death of any process; only a power cut
      * can lose the last commits before a checkpoint. The page cache is small (CACHE_KIB): any
      * other worker's commit empties it, so a bigger one only adds to the worker's memory. */
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
-                     "PRAGMA cache_size = -" CACHE_KIB ";",
+                     "PRAGMA cache_size = -" CACHE_KIB "; PRAGMA journal_size_limit = " WAL_LIMIT_BYTES ";",
                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->db));
         goto fail;
     }
+    s->checkpoint_at = CHECKPOINT_PAGES;
+    sqlite3_wal_hook(s->db, checkpoint_when_full, s);
     if (migrate(s) != STORE_OK) {
         snprintf(err, err_len, "%s: %s", path, s->errmsg);
         goto fail;
@@ -763,6 +800,12 @@ enum store_status store_reading_buckets(struct store *s, const char *deviceid, i
 
 enum store_status store_reading_prune(struct store *s, int64_t before, int max, int *deleted)
 {
+    *deleted = 0;
+    int64_t any_old; /* first alone: the delete reads max readings even when none is old */
+    sqlite3_bind_int64(stmt(s, STMT_READING_OLDEST), 1, before);
+    enum store_status result = read_counts(s, STMT_READING_OLDEST, &any_old, 1);
+    if (result != STORE_OK || !any_old)
+        return result;
     sqlite3_stmt *st = stmt(s, STMT_READING_PRUNE);
     sqlite3_bind_int64(st, 1, before);
     sqlite3_bind_int(st, 2, max);
