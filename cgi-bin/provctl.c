@@ -47,10 +47,14 @@ static int fail_store(struct store *s)
     return 1;
 }
 
+/* Opening the store created and migrated the database; every statement must then prepare. */
 static int run_init(struct store *s, char **argv, int argc)
 {
-    (void)s, (void)argv, (void)argc;
-    return 0; /* opening the store created and migrated it */
+    (void)argv, (void)argc;
+    if (store_prepare_all(s) == STORE_OK)
+        return 0;
+    fprintf(stderr, "provctl: %s\n", store_errmsg(s));
+    return 1;
 }
 
 static bool check_name_arg(const char *name)

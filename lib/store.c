@@ -202,9 +202,15 @@ static enum store_status fail(struct store *s, const char *what)
     return STORE_ERROR;
 }
 
-/* A statement ready for binding: the previous use was reset and its bindings cleared. */
+/* A statement ready for binding: the previous use was reset and its bindings cleared. It is
+ * prepared at its first use: a connection needs few of the statements (the heartbeat writer's
+ * four) and each prepared one holds kilobytes. Should preparing fail (out of memory), NULL
+ * goes on: SQLite answers every call on it with SQLITE_MISUSE, so the operation fails with
+ * the preparation's error still in sqlite3_errmsg(). */
 static sqlite3_stmt *stmt(struct store *s, enum stmt id)
 {
+    if (!s->stmt[id])
+        sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL);
     return s->stmt[id];
 }
 
@@ -402,13 +408,6 @@ struct store *store_open(const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "%s: %s", path, s->errmsg);
         goto fail;
     }
-    for (int i = 0; i < STMT__COUNT; i++) {
-        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
-            SQLITE_OK) {
-            snprintf(err, err_len, "prepare %s: %s", stmt_sql[i], sqlite3_errmsg(s->db));
-            goto fail;
-        }
-    }
     return s;
 fail:
     store_free(s);
@@ -423,6 +422,17 @@ void store_free(struct store *s)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
     free(s);
+}
+
+enum store_status store_prepare_all(struct store *s)
+{
+    for (int i = 0; i < STMT__COUNT; i++) {
+        if (!stmt(s, i)) {
+            snprintf(s->errmsg, sizeof s->errmsg, "prepare %s: %s", stmt_sql[i], sqlite3_errmsg(s->db));
+            return STORE_ERROR;
+        }
+    }
+    return STORE_OK;
 }
 
 enum store_status store_ping(struct store *s)

@@ -123,6 +123,9 @@ const char *store_errmsg(const struct store *s);
 int64_t store_online_window(int64_t poll_interval);
 
 enum store_status store_ping(struct store *s);
+/* Prepares every statement now, as their first use would: checks that this binary's SQL fits
+ * the database's schema (provctl init, the tests). */
+enum store_status store_prepare_all(struct store *s);
 
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
                                         const char *ssid, enum registration_policy policy, int64_t now,

@@ -125,6 +125,7 @@ static void open_creates_and_migrates_once(void **state)
     assert_true(provd_migration_count >= 1);
     assert_int_equal(user_version(fx->db.path), provd_migration_count);
     assert_int_equal(store_ping(fx->store), STORE_OK);
+    assert_int_equal(store_prepare_all(fx->store), STORE_OK); /* every statement fits the schema */
     assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net", REGISTRATION_APPROVE,
                                            TEST_T0, NULL, NULL),
                      STORE_CREATED);
@@ -190,6 +191,7 @@ static void migration_3_keeps_readings(void **state)
 
     struct store *s = open_store(old.path);
     assert_int_equal(user_version(old.path), provd_migration_count);
+    assert_int_equal(store_prepare_all(s), STORE_OK);
     struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .ascending = true, .limit = -1};
     int n = 0;
     assert_int_equal(store_reading_list(s, "old", &all, count_reading, &n), STORE_OK);
