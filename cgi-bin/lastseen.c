@@ -10,12 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "validate.h"
-
 #define QUEUE_MAX 4096            /* heartbeats per flush; beyond, a heartbeat writes its own */
 #define SLOTS     (2 * QUEUE_MAX) /* open-addressing index over the queue: one entry per device */
-
-_Static_assert(sizeof((struct store_seen *)0)->deviceid > DEVICE_ID_MAX, "store_seen holds every id");
 
 struct lastseen {
     pthread_mutex_t lock;
@@ -27,24 +23,20 @@ struct lastseen {
     uint16_t slot[SLOTS]; /* 1 + index into queue[filling], 0: free */
 };
 
-static uint32_t hash_id(const char *id)
+/* Rows are dense integers: a multiplicative hash spreads neighbours over the slots. */
+static uint32_t slot_of(int64_t row)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 16777619u;
-    return h;
+    return (uint32_t)(((uint64_t)row * UINT64_C(0x9E3779B97F4A7C15)) >> 32) % SLOTS;
 }
 
-bool lastseen_queue(const char *deviceid, int64_t at, void *data)
+bool lastseen_queue(int64_t row, int64_t at, void *data)
 {
     struct lastseen *ls = data;
-    if (strlen(deviceid) > DEVICE_ID_MAX)
-        return false;
     bool taken = true;
     pthread_mutex_lock(&ls->lock);
     struct store_seen *q = ls->queue[ls->filling];
-    uint32_t i = hash_id(deviceid) % SLOTS;
-    while (ls->slot[i] && strcmp(q[ls->slot[i] - 1].deviceid, deviceid) != 0)
+    uint32_t i = slot_of(row);
+    while (ls->slot[i] && q[ls->slot[i] - 1].row != row)
         i = (i + 1) % SLOTS;
     if (ls->slot[i]) {
         struct store_seen *e = &q[ls->slot[i] - 1];
@@ -52,7 +44,7 @@ bool lastseen_queue(const char *deviceid, int64_t at, void *data)
             e->at = at;
     } else if (ls->count < QUEUE_MAX) {
         struct store_seen *e = &q[ls->count++];
-        strcpy(e->deviceid, deviceid);
+        e->row = row;
         e->at = at;
         ls->slot[i] = (uint16_t)ls->count;
         if (ls->count == 1)
@@ -64,7 +56,14 @@ bool lastseen_queue(const char *deviceid, int64_t at, void *data)
     return taken;
 }
 
-/* Waits for a first heartbeat, lets more gather for LASTSEEN_FLUSH_MS, writes them all. */
+static int by_row(const void *a, const void *b)
+{
+    int64_t x = ((const struct store_seen *)a)->row, y = ((const struct store_seen *)b)->row;
+    return (x > y) - (x < y);
+}
+
+/* Waits for a first heartbeat, lets more gather for LASTSEEN_FLUSH_MS, writes them all, in row
+ * order: rows that share a page are written together, and the tree's upper pages stay cached. */
 static void *flush_loop(void *data)
 {
     struct lastseen *ls = data;
@@ -83,6 +82,7 @@ static void *flush_loop(void *data)
         ls->count = 0;
         memset(ls->slot, 0, sizeof ls->slot);
         pthread_mutex_unlock(&ls->lock);
+        qsort(batch, n, sizeof *batch, by_row);
         if (store_device_seen(ls->store, batch, n) != STORE_OK)
             fprintf(stderr, "provd: heartbeat times: %s\n", store_errmsg(ls->store));
     }

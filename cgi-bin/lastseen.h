@@ -16,6 +16,6 @@ struct lastseen;
 struct lastseen *lastseen_start(const char *db_path, char *err, size_t err_len);
 
 /* The store_seen_fn to give store_set_seen_sink(): false when the queue is full. */
-bool lastseen_queue(const char *deviceid, int64_t at, void *lastseen);
+bool lastseen_queue(int64_t row, int64_t at, void *lastseen);
 
 #endif

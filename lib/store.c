@@ -28,7 +28,7 @@
 
 #define DEVICE_COLUMNS                                                                                       \
     "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                     \
-    "poll_interval, datec, key IS NOT NULL, last_seqn"
+    "poll_interval, datec, key IS NOT NULL, last_seqn, id"
 
 /* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
 #define ONLINE_SQL(now, def) "coalesce(lastseen >= " now " - (2 * coalesce(poll_interval, " def ") + 10), 0)"
@@ -118,7 +118,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_POLL] = "UPDATE devices SET lastseen = ?2, cfgsn_applied = coalesce(?3, cfgsn_applied) "
                          "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_SEEN] =
-        "UPDATE devices SET lastseen = ?2 WHERE deviceid = ?1 AND coalesce(lastseen, 0) < ?2",
+        "UPDATE devices SET lastseen = ?2 WHERE id = ?1 AND coalesce(lastseen, 0) < ?2",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CREATE] =
@@ -285,6 +285,7 @@ static void read_device(sqlite3_stmt *st, struct device *d)
     d->datec = sqlite3_column_int64(st, 11);
     d->has_key = sqlite3_column_int(st, 12) != 0;
     d->last_seqn = column_int_or(st, 13, -1);
+    d->row = sqlite3_column_int64(st, 14);
 }
 
 /* Steps a statement returning device rows, handing each to fn; resets it. */
@@ -478,10 +479,10 @@ void store_set_seen_sink(struct store *s, store_seen_fn fn, void *user_data)
     s->seen_data = user_data;
 }
 
-static enum store_status write_seen(struct store *s, const char *deviceid, int64_t at)
+static enum store_status write_seen(struct store *s, int64_t row, int64_t at)
 {
     sqlite3_stmt *up = stmt(s, STMT_DEVICE_SEEN);
-    bind_text(up, 1, deviceid);
+    sqlite3_bind_int64(up, 1, row);
     sqlite3_bind_int64(up, 2, at);
     return exec_stmt(s, STMT_DEVICE_SEEN);
 }
@@ -492,16 +493,16 @@ enum store_status store_device_seen(struct store *s, const struct store_seen *se
     if (st != STORE_OK)
         return st;
     for (size_t i = 0; i < n && st == STORE_OK; i++)
-        st = write_seen(s, seen[i].deviceid, seen[i].at);
+        st = write_seen(s, seen[i].row, seen[i].at);
     return finish(s, st);
 }
 
 /* lastseen moves: to the sink when there is one and it takes it, else written now. */
-static enum store_status device_seen(struct store *s, const char *deviceid, int64_t now)
+static enum store_status device_seen(struct store *s, int64_t row, int64_t now)
 {
-    if (s->seen_sink && s->seen_sink(deviceid, now, s->seen_data))
+    if (s->seen_sink && s->seen_sink(row, now, s->seen_data))
         return STORE_OK;
-    return write_seen(s, deviceid, now);
+    return write_seen(s, row, now);
 }
 
 /* Most heartbeats change lastseen alone, and at most once a second: the device is read, and
@@ -522,7 +523,7 @@ enum store_status store_device_poll(struct store *s, const char *deviceid, int64
             if (fn)
                 fn(&d, user_data);
             stmt_done(get);
-            return moved ? device_seen(s, deviceid, now) : STORE_OK;
+            return moved ? device_seen(s, d.row, now) : STORE_OK;
         }
     }
     stmt_done(get);

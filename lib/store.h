@@ -32,6 +32,7 @@ struct device {
     int64_t poll_interval; /* 0: the server's default */
     int64_t datec;
     int64_t last_seqn; /* -1: no telemetry accepted yet */
+    int64_t row;       /* the row's key in the database (lastseen batches name devices by it) */
     bool has_key;
 };
 typedef void (*store_device_fn)(const struct device *device, void *user_data);
@@ -137,13 +138,16 @@ enum store_status store_device_poll(struct store *s, const char *deviceid, int64
 enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn,
                                    void *user_data);
 
-/* A heartbeat whose lastseen write waits for a batch (see cgi-bin/lastseen.c). */
+/* A heartbeat whose lastseen write waits for a batch (see cgi-bin/lastseen.c). The device is
+ * named by its row, a 16-byte entry and no index lookup to write it. Should the device be
+ * deleted and its row reused by a new one meanwhile, the new device gets this time, which is
+ * within a batch of its own registration. */
 struct store_seen {
-    char deviceid[65]; /* DESIGN.md: ids are 1-64 characters */
+    int64_t row;
     int64_t at;
 };
 /* Takes a lastseen write for later; false when it cannot (the heartbeat then writes it). */
-typedef bool (*store_seen_fn)(const char *deviceid, int64_t at, void *user_data);
+typedef bool (*store_seen_fn)(int64_t row, int64_t at, void *user_data);
 /* From now on store_device_poll hands lastseen writes to fn (NULL: writes them itself). */
 void store_set_seen_sink(struct store *s, store_seen_fn fn, void *user_data);
 /* Moves lastseen forward (never back) for each of the n devices, in one transaction. */

@@ -7,7 +7,7 @@
 #include "lastseen.h"
 
 struct row {
-    int64_t lastseen, cfgsn_applied;
+    int64_t lastseen, cfgsn_applied, key;
 };
 
 static void capture(const struct device *d, void *user_data)
@@ -15,12 +15,13 @@ static void capture(const struct device *d, void *user_data)
     struct row *r = user_data;
     r->lastseen = d->lastseen;
     r->cfgsn_applied = d->cfgsn_applied;
+    r->key = d->row;
 }
 
 /* The row as stored, read by the admin's path. */
 static struct row stored(const char *id)
 {
-    struct row r = {-9, -9};
+    struct row r = {-9, -9, -9};
     assert_int_equal(store_device_get(store, id, capture, &r), STORE_OK);
     return r;
 }
@@ -35,15 +36,14 @@ static void add(const char *id, int64_t when)
 struct sink {
     bool take;
     int calls;
-    char id[80];
-    int64_t at;
+    int64_t row, at;
 };
 
-static bool record(const char *deviceid, int64_t at, void *user_data)
+static bool record(int64_t row, int64_t at, void *user_data)
 {
     struct sink *k = user_data;
     k->calls++;
-    copy_text(k->id, sizeof k->id, deviceid);
+    k->row = row;
     k->at = at;
     return k->take;
 }
@@ -60,7 +60,7 @@ static void poll_writes_lastseen_only_when_it_moves(void **state)
     assert_int_equal(r.lastseen, TEST_T0);
     assert_int_equal(store_device_poll(store, "hb-a", -1, TEST_T0 + 5, capture, &r), STORE_OK);
     assert_int_equal(k.calls, 1);
-    assert_string_equal(k.id, "hb-a");
+    assert_int_equal(k.row, stored("hb-a").key);
     assert_int_equal(k.at, TEST_T0 + 5);
     assert_int_equal(r.lastseen, TEST_T0 + 5);              /* the device is answered as seen now */
     assert_int_equal(stored("hb-a").lastseen, TEST_T0 + 5); /* refused by the sink: written */
@@ -93,8 +93,9 @@ static void seen_moves_lastseen_forward_only(void **state)
     (void)state;
     add("hb-c", TEST_T0 + 100);
     add("hb-d", TEST_T0);
-    struct store_seen batch[3] = {{"hb-c", TEST_T0 + 50}, {"hb-d", TEST_T0 + 60}, {"gone", TEST_T0 + 70}};
-    assert_int_equal(store_device_seen(store, batch, 3), STORE_OK);
+    struct store_seen batch[3] = {
+        {stored("hb-c").key, TEST_T0 + 50}, {stored("hb-d").key, TEST_T0 + 60}, {INT64_MAX, TEST_T0 + 70}};
+    assert_int_equal(store_device_seen(store, batch, 3), STORE_OK); /* a row that is gone is no error */
     assert_int_equal(stored("hb-c").lastseen, TEST_T0 + 100);
     assert_int_equal(stored("hb-d").lastseen, TEST_T0 + 60);
     assert_int_equal(store_device_seen(store, batch, 0), STORE_OK);
@@ -118,17 +119,36 @@ static void lastseen_thread_writes_the_queue_in_batches(void **state)
     add("hb-f", TEST_T0);
     struct lastseen *ls = lastseen_start(db.path, err, sizeof err);
     assert_non_null(ls);
-    assert_true(lastseen_queue("hb-e", TEST_T0 + 20, ls));
-    assert_true(lastseen_queue("hb-e", TEST_T0 + 10, ls)); /* one entry per device: the latest */
-    assert_true(lastseen_queue("hb-f", TEST_T0 + 30, ls));
+    int64_t e = stored("hb-e").key, f = stored("hb-f").key;
+    assert_true(lastseen_queue(e, TEST_T0 + 20, ls));
+    assert_true(lastseen_queue(e, TEST_T0 + 10, ls)); /* one entry per device: the latest */
+    assert_true(lastseen_queue(f, TEST_T0 + 30, ls));
     assert_int_equal(wait_lastseen("hb-e", TEST_T0 + 20), TEST_T0 + 20);
     assert_int_equal(wait_lastseen("hb-f", TEST_T0 + 30), TEST_T0 + 30);
     /* After a flush the queue takes new writes again. */
-    assert_true(lastseen_queue("hb-f", TEST_T0 + 40, ls));
+    assert_true(lastseen_queue(f, TEST_T0 + 40, ls));
     assert_int_equal(wait_lastseen("hb-f", TEST_T0 + 40), TEST_T0 + 40);
-    char long_id[80];
-    repeat(long_id, sizeof long_id, "x", 65);
-    assert_false(lastseen_queue(long_id, TEST_T0, ls));
+}
+
+/* A full queue refuses (the heartbeat then writes its own); the batch still lands. */
+static void lastseen_queue_refuses_when_full(void **state)
+{
+    (void)state;
+    char err[512] = "", id[16];
+    int64_t first = 0;
+    for (int i = 0; i <= 4096; i++) {
+        snprintf(id, sizeof id, "full-%d", i);
+        add(id, TEST_T0);
+        if (i == 0)
+            first = stored(id).key;
+    }
+    struct lastseen *ls = lastseen_start(db.path, err, sizeof err);
+    assert_non_null(ls);
+    int taken = 0;
+    for (int64_t row = first; row <= first + 4096; row++)
+        taken += lastseen_queue(row, TEST_T0 + 5, ls);
+    assert_int_equal(taken, 4096); /* the thread gathers for 250 ms before it swaps queues */
+    assert_int_equal(wait_lastseen("full-0", TEST_T0 + 5), TEST_T0 + 5);
 }
 
 int main(void)
@@ -138,6 +158,7 @@ int main(void)
         cmocka_unit_test(poll_leaves_lastseen_to_a_sink_that_takes_it),
         cmocka_unit_test(seen_moves_lastseen_forward_only),
         cmocka_unit_test(lastseen_thread_writes_the_queue_in_batches),
+        cmocka_unit_test(lastseen_queue_refuses_when_full),
     };
     return cmocka_run_group_tests(tests, open_db, close_db);
 }
