@@ -178,7 +178,9 @@ enum store_status store_reading_list(struct store *s, const char *deviceid, cons
 /* min/avg/max of every numeric field per bucket of bucket_seconds, oldest bucket first. */
 enum store_status store_reading_buckets(struct store *s, const char *deviceid, int64_t since, int64_t until,
                                         int64_t bucket_seconds, store_bucket_fn fn, void *user_data);
-/* Deletes up to max readings received before the given time; *deleted says how many. */
+/* Deletes up to max readings received before the given time, oldest arrivals first (the
+ * readings are walked in arrival order, not by time: see STMT_READING_PRUNE); *deleted says
+ * how many. */
 enum store_status store_reading_prune(struct store *s, int64_t before, int max, int *deleted);
 
 enum store_status store_token_add(struct store *s, const char *name,

@@ -279,6 +279,31 @@ static void wal_stays_bounded_under_steady_reads(void **state)
     assert_true(size <= 16 << 20); /* the store's WAL limit; written in all: ~100 MB */
 }
 
+/* Retention deletes in batches, oldest first, and stops at the first young reading. */
+static void prune_deletes_old_readings_in_batches(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(store_device_register(fx->store, "aging", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+                     STORE_CREATED);
+    for (int64_t seqn = 1; seqn <= 10; seqn++)
+        assert_int_equal(
+            store_reading_add(fx->store, "aging", seqn, TEST_T0 + (seqn > 5 ? 100 : 0), TS_NONE, "{}", 2),
+            STORE_OK);
+    int deleted = -1;
+    assert_int_equal(store_reading_prune(fx->store, TEST_T0 + 50, 3, &deleted), STORE_OK);
+    assert_int_equal(deleted, 3);
+    assert_int_equal(store_reading_prune(fx->store, TEST_T0 + 50, 3, &deleted), STORE_OK);
+    assert_int_equal(deleted, 2);
+    assert_int_equal(store_reading_prune(fx->store, TEST_T0 + 50, 3, &deleted), STORE_OK);
+    assert_int_equal(deleted, 0);
+    struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .ascending = true, .limit = -1};
+    int n = 0;
+    assert_int_equal(store_reading_list(fx->store, "aging", &all, count_reading, &n), STORE_OK);
+    assert_int_equal(n, 5);
+    /* The SEQN check still holds after the old readings went. */
+    assert_int_equal(store_reading_add(fx->store, "aging", 3, TEST_T0 + 200, TS_NONE, "{}", 2), STORE_STALE);
+}
+
 static void register_approve_makes_pending(void **state)
 {
     struct fixture *fx = *state;
@@ -945,6 +970,7 @@ int main(void)
         T(migration_3_keeps_readings),
         T(seqn_reset_starts_a_new_epoch),
         T(wal_stays_bounded_under_steady_reads),
+        T(prune_deletes_old_readings_in_batches),
         T(register_approve_makes_pending),
         T(register_open_makes_accepted),
         T(register_closed_only_known),
