@@ -162,13 +162,18 @@ ceiling_fastcgi() {
 # Telemetry bodies, sealed once: every scale has the same ids and key. Each wrk thread has its own
 # INGEST_DEVICES devices and sends to each in turn, so a device's next body leaves INGEST_DEVICES
 # requests after the last: only a request stalled that long could arrive after its successor (409).
+# A third set, v2 again with SEQNs above the second's, is for the synchronous=FULL row.
+envelope_rank() {
+    case $1 in v1) echo 1 ;; v2) echo 2 ;; v2-full) echo 3 ;; esac
+}
+
 seal_bodies() {
     local t e base
     for t in $(seq 0 $(( THREADS - 1 ))); do
-        for e in v1 v2; do
-            base=$(( ${e#v} * INGEST_SEQN ))
-            "$bin/bench/seal" "$e" "$KEY" "$BENCH_PREFIX" $(( t * INGEST_DEVICES )) "$INGEST_DEVICES" "$base" \
-                "$BODIES" > "$work/$e-$t.txt"
+        for e in v1 v2 v2-full; do
+            base=$(( $(envelope_rank "$e") * INGEST_SEQN ))
+            "$bin/bench/seal" "${e%-full}" "$KEY" "$BENCH_PREFIX" $(( t * INGEST_DEVICES )) "$INGEST_DEVICES" \
+                "$base" "$BODIES" > "$work/$e-$t.txt"
         done
     done
     # One body each for the pre-flight check, with a SEQN below the timed ones of its envelope.
@@ -222,8 +227,16 @@ scale() {
         # A warm-up must not spend the bodies: heartbeats warm the workers instead.
         BENCH_BODY_FILES=$work/$e measure "$n" "ingest_$e" ingest "$url" heartbeat
     done
+    local rss
+    rss=$(peak_rss "$workers_parent")
+    stop_all
 
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$(( readers * READ_PER_DEVICE ))" "$(peak_rss "$workers_parent")" \
+    # The same ingest with every commit fsynced (PROVD_SYNCHRONOUS=full): what power-cut
+    # durability of each reading costs on this disk.
+    PROVD_DB=$db PROVD_SYNCHRONOUS=full serve "$data" "$bin/provd"
+    BENCH_BODY_FILES=$work/v2-full measure "$n" ingest_v2_synced ingest "$url" heartbeat
+
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$(( readers * READ_PER_DEVICE ))" "$rss" \
         "$size_devices" "$(( size_all - size_devices ))" "$t0" "$t1" "$t2" >> "$scales"
     stop_all
     rm -rf "$data"

@@ -51,6 +51,13 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
         snprintf(err, err_len, "PROVD_RETENTION_DAYS must be whole days from 0 (keep all) to 36500");
         return false;
     }
+
+    const char *synchronous = env_or("PROVD_SYNCHRONOUS", "normal");
+    c->sync_every_commit = strcmp(synchronous, "full") == 0;
+    if (!c->sync_every_commit && strcmp(synchronous, "normal") != 0) {
+        snprintf(err, err_len, "PROVD_SYNCHRONOUS must be normal or full (not \"%.32s\")", synchronous);
+        return false;
+    }
     return true;
 }
 

@@ -13,6 +13,7 @@ struct config {
     int64_t poll_interval;                 /* PROVD_POLL_INTERVAL: seconds, default 60 */
     const char *fleet_key;  /* PROVD_FLEET_KEY: the secret of devices without one; NULL: none */
     int64_t retention_days; /* PROVD_RETENTION_DAYS: readings older are pruned; 0: kept */
+    bool sync_every_commit; /* PROVD_SYNCHRONOUS=full: each write fsynced before its answer */
 };
 
 struct app {

@@ -91,6 +91,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "provd: cannot open the database: %s\n", err);
         return 1;
     }
+    if (app.config.sync_every_commit && store_sync_every_commit(app.store) != STORE_OK) {
+        fprintf(stderr, "provd: %s\n", store_errmsg(app.store));
+        return 1;
+    }
     /* --check: validate the configuration and database, then stop (scripts run it first). */
     if (argc > 1 && strcmp(argv[1], "--check") == 0) {
         bool fits = store_prepare_all(app.store) == STORE_OK;

@@ -117,8 +117,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5, ?5) RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_POLL] = "UPDATE devices SET lastseen = ?2, cfgsn_applied = coalesce(?3, cfgsn_applied) "
                          "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_SEEN] =
-        "UPDATE devices SET lastseen = ?2 WHERE id = ?1 AND coalesce(lastseen, 0) < ?2",
+    [STMT_DEVICE_SEEN] = "UPDATE devices SET lastseen = ?2 WHERE id = ?1 AND coalesce(lastseen, 0) < ?2",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CREATE] =
@@ -167,9 +166,10 @@ static const char *const stmt_sql[STMT__COUNT] = {
     /* Readings leave in arrival (id) order: of the ?2 first, those received before ?1. Arrival
      * is time order unless the server's clock steps back; a reading received "earlier" then
      * waits for the ones before it. No index of all receive times: each reading would write it. */
-    [STMT_READING_OLDEST] = "SELECT coalesce((SELECT received_at FROM telemetry ORDER BY id LIMIT 1) < ?1, 0)",
-    [STMT_READING_PRUNE] =
-        "DELETE FROM telemetry WHERE id IN (SELECT id FROM telemetry ORDER BY id LIMIT ?2) AND received_at < ?1",
+    [STMT_READING_OLDEST] =
+        "SELECT coalesce((SELECT received_at FROM telemetry ORDER BY id LIMIT 1) < ?1, 0)",
+    [STMT_READING_PRUNE] = "DELETE FROM telemetry WHERE id IN (SELECT id FROM telemetry ORDER BY id LIMIT "
+                           "?2) AND received_at < ?1",
     [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES (?1, ?2, ?3)",
     [STMT_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
     [STMT_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
@@ -181,8 +181,9 @@ struct store {
     sqlite3_stmt *stmt[STMT__COUNT];
     store_seen_fn seen_sink; /* NULL: heartbeats write lastseen themselves */
     void *seen_data;
-    int checkpoint_at;  /* WAL pages after a commit that start a checkpoint */
-    bool checkpointing; /* busy_wait gives up sooner */
+    int checkpoint_at;       /* WAL pages after a commit that start a checkpoint */
+    bool checkpointing;      /* busy_wait gives up sooner */
+    const char *synchronous; /* this connection's PRAGMA synchronous value */
     char errmsg[256];
 };
 
@@ -403,6 +404,7 @@ struct store *store_open(const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->db));
         goto fail;
     }
+    s->synchronous = "NORMAL";
     s->checkpoint_at = CHECKPOINT_PAGES;
     sqlite3_wal_hook(s->db, checkpoint_when_full, s);
     if (migrate(s) != STORE_OK) {
@@ -433,6 +435,14 @@ enum store_status store_prepare_all(struct store *s)
             return STORE_ERROR;
         }
     }
+    return STORE_OK;
+}
+
+enum store_status store_sync_every_commit(struct store *s)
+{
+    if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "PRAGMA synchronous");
+    s->synchronous = "FULL";
     return STORE_OK;
 }
 
@@ -895,11 +905,11 @@ static enum store_status bulk_begin(struct store *s)
 static enum store_status bulk_end(struct store *s, enum store_status st)
 {
     st = finish(s, st);
-    if (sqlite3_exec(s->db,
-                     "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -" CACHE_KIB
-                     "; PRAGMA wal_checkpoint(TRUNCATE);",
-                     NULL, NULL, NULL) != SQLITE_OK &&
-        st == STORE_OK)
+    char pragmas[128]; /* from this file's constants only */
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA synchronous = %s; PRAGMA cache_size = -" CACHE_KIB "; PRAGMA wal_checkpoint(TRUNCATE);",
+             s->synchronous);
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK && st == STORE_OK)
         st = fail(s, "end bulk load");
     return st;
 }

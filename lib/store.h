@@ -124,6 +124,9 @@ const char *store_errmsg(const struct store *s);
 int64_t store_online_window(int64_t poll_interval);
 
 enum store_status store_ping(struct store *s);
+/* From now on each commit is fsynced before it returns (SQLite's synchronous=FULL): what was
+ * acknowledged survives a power cut too, not only the death of processes. */
+enum store_status store_sync_every_commit(struct store *s);
 /* Prepares every statement now, as their first use would: checks that this binary's SQL fits
  * the database's schema (provctl init, the tests). */
 enum store_status store_prepare_all(struct store *s);

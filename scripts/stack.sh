@@ -2,7 +2,7 @@
 # Serves provd in the foreground: nginx in front, spawn-fcgi + multiwatch keeping WORKERS provd
 # workers on one Unix socket, one SQLite database under DATA_DIR. Used by `make run` and by
 # the tests. Ctrl-C or SIGTERM stops nginx and every worker; nothing is left running.
-#   PORT (8080), DATA_DIR (db), WORKERS (2 x cores), PROVD_REGISTRATION, PROVD_POLL_INTERVAL,
+#   PORT (8080), DATA_DIR (db), WORKERS (2 x cores), PROVD_* (README: Configuration),
 #   CORS_ORIGIN, DEVICE_RATE, DEVICE_BURST, and QUIET=1 to print only errors.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -41,6 +41,7 @@ describe('registration policy', () => {
   it('a bad configuration stops the start with a clear message', async () => {
     await assert.rejects(startStack({ env: { PROVD_REGISTRATION: 'sometimes' } }), /PROVD_REGISTRATION must be/);
     await assert.rejects(startStack({ env: { PROVD_POLL_INTERVAL: '2' } }), /PROVD_POLL_INTERVAL/);
+    await assert.rejects(startStack({ env: { PROVD_SYNCHRONOUS: 'sometimes' } }), /PROVD_SYNCHRONOUS must be normal or full/);
   });
 });
 
@@ -90,8 +91,8 @@ describe('under load and failure', () => {
     } finally { await stack.stop(); }
   });
 
-  it('acknowledged writes survive SIGKILL of every worker and of nginx', async () => {
-    let stack = await startStack();
+  for (const synchronous of ['normal', 'full']) it(`acknowledged writes survive SIGKILL of every worker and of nginx (PROVD_SYNCHRONOUS=${synchronous})`, async () => {
+    let stack = await startStack({ env: { PROVD_SYNCHRONOUS: synchronous } });
     const dataDir = stack.dataDir;
     for (let i = 0; i < 25; i++) {
       assert.equal((await stack.api('POST', `/api/devices/durable-${i}`, { body: {} })).status, 201);

@@ -283,8 +283,9 @@ static void wal_stays_bounded_under_steady_reads(void **state)
 static void prune_deletes_old_readings_in_batches(void **state)
 {
     struct fixture *fx = *state;
-    assert_int_equal(store_device_register(fx->store, "aging", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
-                     STORE_CREATED);
+    assert_int_equal(
+        store_device_register(fx->store, "aging", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+        STORE_CREATED);
     for (int64_t seqn = 1; seqn <= 10; seqn++)
         assert_int_equal(
             store_reading_add(fx->store, "aging", seqn, TEST_T0 + (seqn > 5 ? 100 : 0), TS_NONE, "{}", 2),
@@ -302,6 +303,20 @@ static void prune_deletes_old_readings_in_batches(void **state)
     assert_int_equal(n, 5);
     /* The SEQN check still holds after the old readings went. */
     assert_int_equal(store_reading_add(fx->store, "aging", 3, TEST_T0 + 200, TS_NONE, "{}", 2), STORE_STALE);
+}
+
+/* PROVD_SYNCHRONOUS=full: the connection takes the setting and keeps working; a bulk load,
+ * which turns syncing off while it runs, ends without error. */
+static void sync_every_commit(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(store_sync_every_commit(fx->store), STORE_OK);
+    assert_int_equal(
+        store_device_register(fx->store, "synced", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+        STORE_CREATED);
+    assert_int_equal(store_device_bulk_add(fx->store, "bulk-", 0, 3, NULL, TEST_T0), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "synced", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(get(fx->store, "synced").last_seqn, 1);
 }
 
 static void register_approve_makes_pending(void **state)
@@ -971,6 +986,7 @@ int main(void)
         T(seqn_reset_starts_a_new_epoch),
         T(wal_stays_bounded_under_steady_reads),
         T(prune_deletes_old_readings_in_batches),
+        T(sync_every_commit),
         T(register_approve_makes_pending),
         T(register_open_makes_accepted),
         T(register_closed_only_known),
