@@ -168,8 +168,9 @@ static const char *const stmt_sql[STMT__COUNT] = {
      * waits for the ones before it. No index of all receive times: each reading would write it. */
     [STMT_READING_OLDEST] =
         "SELECT coalesce((SELECT received_at FROM telemetry ORDER BY id LIMIT 1) < ?1, 0)",
-    [STMT_READING_PRUNE] = "DELETE FROM telemetry WHERE id IN (SELECT id FROM telemetry ORDER BY id LIMIT "
-                           "?2) AND received_at < ?1",
+    [STMT_READING_PRUNE] = "DELETE FROM telemetry WHERE id IN "
+                           "(SELECT id FROM telemetry ORDER BY id LIMIT ?2) "
+                           "AND received_at < ?1",
     [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES (?1, ?2, ?3)",
     [STMT_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
     [STMT_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",

@@ -19,7 +19,15 @@ export PROVD_DB=$DATA_DIR/provd.sqlite3
 [ "$(id -u)" -eq 0 ] && export NGINX_USER=root
 say() { [ "${QUIET:-0}" = 1 ] || echo "$@"; }
 
-if [ -e "$RUN_DIR/nginx.pid" ] && kill -0 "$(cat "$RUN_DIR/nginx.pid")" 2>/dev/null; then
+# Another stack serves this DATA_DIR when the nginx of its pid file lives. One killed with
+# SIGKILL can stay a zombie until whoever inherited it reaps it: that one serves nothing.
+serving() {
+    local pid
+    pid=$(cat "$RUN_DIR/nginx.pid" 2>/dev/null) || return 1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ]
+}
+
+if serving; then
     echo "stack: another provd is serving $DATA_DIR (nginx pid $(cat "$RUN_DIR/nginx.pid")); use another DATA_DIR" >&2
     exit 1
 fi
