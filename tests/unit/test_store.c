@@ -2,10 +2,11 @@
  * migration, registration policies, polls, updates and cfgsn rules, listing, stats, tokens. */
 #include "testlib.h"
 
-#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
-#include <stdatomic.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "migrations.h"
 #include "store.h"
@@ -224,38 +225,39 @@ static void seqn_reset_starts_a_new_epoch(void **state)
     assert_int_equal(n, 3);
 }
 
-/* Another connection reading without pause, as busy workers do: a read nearly always overlaps. */
-struct reader {
-    const char *path;
-    atomic_bool stop;
-};
+/* Other workers reading without pause: processes, as provd's workers are, each with its own
+ * connection, until the test kills them (or ends, whatever way it does). */
+#define READERS 3
 
-static void *read_until_stopped(void *data)
+static pid_t start_reader(const char *path)
 {
-    struct reader *r = data;
+    pid_t parent = getpid(), pid = fork();
+    assert_true(pid >= 0);
+    if (pid > 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
     sqlite3 *db;
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_open(r->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM telemetry", -1, &st, NULL), SQLITE_OK);
-    const struct timespec a_while = {0, 200000};
-    while (!atomic_load(&r->stop)) {
-        sqlite3_step(st); /* the snapshot is held until the reset */
-        nanosleep(&a_while, NULL);
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT lastseen FROM devices WHERE deviceid = 'busy'", -1, &st, NULL) !=
+            SQLITE_OK)
+        _exit(1);
+    for (;;) {
+        sqlite3_step(st);
         sqlite3_reset(st);
     }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return NULL;
 }
 
 static off_t file_size(const char *path)
 {
     struct stat sb;
-    return stat(path, &sb) == 0 ? sb.st_size : -1;
+    return stat(path, &sb) == 0 ? sb.st_size : 0;
 }
 
-/* SQLite's own (PASSIVE) checkpoints never finish while reads keep overlapping commits, and the
- * WAL grew by every page written: ~100 MB here. The store's checkpoints start it over. */
+/* SQLite's own (PASSIVE) checkpoints rarely finish while reads keep overlapping commits, and the
+ * WAL grows with what is written (~50 MB here). The store's checkpoints start it over. */
 static void wal_stays_bounded_under_steady_reads(void **state)
 {
     struct fixture *fx = *state;
@@ -263,20 +265,25 @@ static void wal_stays_bounded_under_steady_reads(void **state)
     memset(reading, 'x', sizeof reading - 1);
     assert_int_equal(store_device_register(fx->store, "busy", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
                      STORE_CREATED);
-    struct reader r = {.path = fx->db.path};
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, read_until_stopped, &r), 0);
-    for (int64_t seqn = 1; seqn <= 6000; seqn++)
+    pid_t readers[READERS];
+    for (int i = 0; i < READERS; i++)
+        readers[i] = start_reader(fx->db.path);
+    char wal[sizeof fx->db.path + 4];
+    snprintf(wal, sizeof wal, "%s-wal", fx->db.path);
+    off_t peak = 0;
+    for (int64_t seqn = 1; seqn <= 12000; seqn++) {
         assert_int_equal(
             store_reading_add(fx->store, "busy", seqn, TEST_T0, TS_NONE, reading, sizeof reading - 1),
             STORE_OK);
-    atomic_store(&r.stop, true);
-    pthread_join(thread, NULL);
-    char wal[sizeof fx->db.path + 4];
-    snprintf(wal, sizeof wal, "%s-wal", fx->db.path);
-    off_t size = file_size(wal);
-    assert_true(size > 0);
-    assert_true(size <= 16 << 20); /* the store's WAL limit; written in all: ~100 MB */
+        off_t size = file_size(wal);
+        peak = size > peak ? size : peak;
+    }
+    for (int i = 0; i < READERS; i++) {
+        kill(readers[i], SIGKILL);
+        waitpid(readers[i], NULL, 0);
+    }
+    /* Measured here: 4-12 MB; with SQLite's own checkpoints instead, 16-84 MB and growing. */
+    assert_true(peak > 0 && peak <= 16 << 20);
 }
 
 /* Retention deletes in batches, oldest first, and stops at the first young reading. */
