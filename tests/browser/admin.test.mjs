@@ -329,7 +329,9 @@ describe('admin page', () => {
 
     // A custom range back to raw readings: the last ten minutes.
     await page.getByLabel('Range', { exact: true }).selectOption('custom');
-    const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+    // Whole minutes: Chromium gives back "hh:mm" for "hh:mm:00", and fill() then refuses the value
+    // it typed as malformed (once a minute, when the seconds were 00).
+    const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 16);
     await page.getByLabel('From (local time)').fill(local(Date.now() - 600000));
     await page.getByLabel('To (local time)').fill(local(Date.now() + 60000));
     await page.getByRole('button', { name: 'Show range' }).click();
