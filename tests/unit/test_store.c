@@ -170,6 +170,22 @@ static bool count_reading(const struct reading *r, void *user_data)
     return true;
 }
 
+/* How many readings the device has, all of them. */
+static int stored_readings(struct store *s, const char *id)
+{
+    struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .ascending = true, .limit = -1};
+    int n = 0;
+    assert_int_equal(store_reading_list(s, id, &all, count_reading, &n), STORE_OK);
+    return n;
+}
+
+/* A new device, accepted at once. */
+static void add_open(struct store *s, const char *id)
+{
+    assert_int_equal(store_device_register(s, id, "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+                     STORE_CREATED);
+}
+
 /* A database made by migrations 1 and 2 (telemetry keyed by device and SEQN) keeps its
  * readings through migration 3, which moves them to per-epoch SEQNs with ids. */
 static void migration_3_keeps_readings(void **state)
@@ -193,10 +209,7 @@ static void migration_3_keeps_readings(void **state)
     struct store *s = open_store(old.path);
     assert_int_equal(user_version(old.path), provd_migration_count);
     assert_int_equal(store_prepare_all(s), STORE_OK);
-    struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .ascending = true, .limit = -1};
-    int n = 0;
-    assert_int_equal(store_reading_list(s, "old", &all, count_reading, &n), STORE_OK);
-    assert_int_equal(n, 2);
+    assert_int_equal(stored_readings(s, "old"), 2);
     assert_int_equal(store_reading_add(s, "old", 2, TEST_T0, TS_NONE, "{\"SEQN\":2}", 10), STORE_STALE);
     assert_int_equal(store_reading_add(s, "old", 3, TEST_T0, TS_NONE, "{\"SEQN\":3}", 10), STORE_OK);
     store_free(s);
@@ -209,8 +222,7 @@ static void seqn_reset_starts_a_new_epoch(void **state)
 {
     struct fixture *fx = *state;
     struct device_update u = no_change();
-    assert_int_equal(store_device_register(fx->store, "lost", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
-                     STORE_CREATED);
+    add_open(fx->store, "lost");
     for (int64_t seqn = 1; seqn <= 2; seqn++)
         assert_int_equal(store_reading_add(fx->store, "lost", seqn, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
     struct seen after_reset = {0};
@@ -219,10 +231,7 @@ static void seqn_reset_starts_a_new_epoch(void **state)
     assert_int_equal(after_reset.last_seqn, -1);
     assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2), STORE_OK);
     assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2), STORE_STALE);
-    struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .ascending = true, .limit = -1};
-    int n = 0;
-    assert_int_equal(store_reading_list(fx->store, "lost", &all, count_reading, &n), STORE_OK);
-    assert_int_equal(n, 3);
+    assert_int_equal(stored_readings(fx->store, "lost"), 3);
 }
 
 /* Other workers reading without pause: processes, as provd's workers are, each with its own
@@ -263,8 +272,7 @@ static void wal_stays_bounded_under_steady_reads(void **state)
     struct fixture *fx = *state;
     static char reading[1001];
     memset(reading, 'x', sizeof reading - 1);
-    assert_int_equal(store_device_register(fx->store, "busy", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
-                     STORE_CREATED);
+    add_open(fx->store, "busy");
     pid_t readers[READERS];
     for (int i = 0; i < READERS; i++)
         readers[i] = start_reader(fx->db.path);
@@ -290,9 +298,7 @@ static void wal_stays_bounded_under_steady_reads(void **state)
 static void prune_deletes_old_readings_in_batches(void **state)
 {
     struct fixture *fx = *state;
-    assert_int_equal(
-        store_device_register(fx->store, "aging", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
-        STORE_CREATED);
+    add_open(fx->store, "aging");
     for (int64_t seqn = 1; seqn <= 10; seqn++)
         assert_int_equal(
             store_reading_add(fx->store, "aging", seqn, TEST_T0 + (seqn > 5 ? 100 : 0), TS_NONE, "{}", 2),
@@ -304,10 +310,7 @@ static void prune_deletes_old_readings_in_batches(void **state)
     assert_int_equal(deleted, 2);
     assert_int_equal(store_reading_prune(fx->store, TEST_T0 + 50, 3, &deleted), STORE_OK);
     assert_int_equal(deleted, 0);
-    struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .ascending = true, .limit = -1};
-    int n = 0;
-    assert_int_equal(store_reading_list(fx->store, "aging", &all, count_reading, &n), STORE_OK);
-    assert_int_equal(n, 5);
+    assert_int_equal(stored_readings(fx->store, "aging"), 5);
     /* The SEQN check still holds after the old readings went. */
     assert_int_equal(store_reading_add(fx->store, "aging", 3, TEST_T0 + 200, TS_NONE, "{}", 2), STORE_STALE);
 }
@@ -318,9 +321,7 @@ static void sync_every_commit(void **state)
 {
     struct fixture *fx = *state;
     assert_int_equal(store_sync_every_commit(fx->store), STORE_OK);
-    assert_int_equal(
-        store_device_register(fx->store, "synced", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
-        STORE_CREATED);
+    add_open(fx->store, "synced");
     assert_int_equal(store_device_bulk_add(fx->store, "bulk-", 0, 3, NULL, TEST_T0), STORE_OK);
     assert_int_equal(store_reading_add(fx->store, "synced", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
     assert_int_equal(get(fx->store, "synced").last_seqn, 1);
