@@ -185,7 +185,15 @@ action('reset-seqn', 'actions-message', async () => {
 action('delete-device', 'actions-message', async () => {
   if (!await confirmAction({ title: `Delete ${title()}?`, ok: 'Delete device',
     text: 'The device and all its readings are removed. This cannot be undone; if the device polls again it registers as a new device.' })) return;
-  await api('DELETE', devicePath(deviceId));
+  // No refresh of this view starts from here on: it would ask for the deleted device (404s).
+  const deleting = device;
+  device = null;
+  try {
+    await api('DELETE', devicePath(deviceId));
+  } catch (err) {
+    device = deleting;
+    throw err;
+  }
   flash(`Deleted ${deviceId} and its readings.`);
   location.hash = '#/';
 });
