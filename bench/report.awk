@@ -14,7 +14,7 @@ function js(s) { gsub(/["\\]/, "\\\\&", s); return "\"" s "\"" }
 {
     runs++
     scale[runs] = $1; name[runs] = $2; rps[runs] = $3; p50[runs] = $4; p99[runs] = $5
-    status[runs] = $6; sockerr[runs] = $7; requests[runs] = $8
+    status[runs] = $6; sockerr[runs] = $7; requests[runs] = $8; worker_us[runs] = $9
     if ($2 ~ /^nginx_fastcgi_hello/) { ceiling_sum += $3; ceilings++ }
 }
 
@@ -22,19 +22,21 @@ END {
     ceiling = ceilings ? ceiling_sum / ceilings : 0
     printf "provd bench %s: %d cores (%s), %d provd workers, wrk %d threads x %d connections, %d s per run\n\n",
         date, cores, cpu, workers, threads, connections, duration
-    printf "%-24s %8s %10s %8s %8s %8s %10s\n", "run", "devices", "req/s", "p50 ms", "p99 ms", "errors", "x FastCGI"
+    printf "%-24s %8s %10s %8s %8s %8s %10s %11s\n", "run", "devices", "req/s", "p50 ms", "p99 ms", "errors", "x FastCGI",
+        "worker us"
     out = "{\n  " js("date") ": " js(date) ",\n  \"machine\": {\"cores\": " cores ", \"cpu\": " js(cpu) "},\n"
     out = out "  \"settings\": {\"workers\": " workers ", \"wrk_threads\": " threads ", \"connections\": " connections
     out = out ", \"seconds_per_run\": " duration "},\n"
     out = out sprintf("  \"fastcgi_ceiling_per_s\": %.1f,\n  \"runs\": [", ceiling)
     for (i = 1; i <= runs; i++) {
         ratio = ceiling > 0 ? rps[i] / ceiling : 0
-        printf "%-24s %8s %10.0f %8.2f %8.2f %8d %10.2f\n", name[i], scale_name(scale[i]), rps[i], p50[i], p99[i],
-            status[i] + sockerr[i], ratio
+        printf "%-24s %8s %10.0f %8.2f %8.2f %8d %10.2f %11s\n", name[i], scale_name(scale[i]), rps[i], p50[i], p99[i],
+            status[i] + sockerr[i], ratio, worker_us[i]
         out = out (i > 1 ? "," : "") "\n    {\"run\": " js(name[i]) ", \"devices\": " (scale[i] == "-" ? "null" : scale[i])
         out = out sprintf(", \"requests_per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f", rps[i], p50[i], p99[i])
         out = out ", \"status_errors\": " status[i] ", \"socket_errors\": " sockerr[i] ", \"requests\": " requests[i]
-        out = out sprintf(", \"ratio_to_fastcgi\": %.3f}", ratio)
+        out = out sprintf(", \"ratio_to_fastcgi\": %.3f, \"worker_cpu_us_per_request\": %s}", ratio,
+            worker_us[i] == "-" ? "null" : worker_us[i])
     }
     out = out "\n  ],\n  \"scales\": ["
     printf "\n%-8s %9s %16s %16s %17s %12s %13s\n", "devices", "readings", "worker peak RSS", "DB bytes/device",
@@ -76,6 +78,7 @@ END {
     }
     print out "\n}" > json
     printf "\nerrors: responses >= 400 and socket errors; x FastCGI: req/s over the mean of the\n"
-    printf "two nginx_fastcgi_hello runs (%.0f req/s), measured first and last.\n", ceiling
+    printf "two nginx_fastcgi_hello runs (%.0f req/s), measured first and last; worker us: CPU time\n", ceiling
+    printf "(user + system) of all FastCGI workers over the timed run, per request.\n"
     printf "JSON: %s\n", json
 }

@@ -45,6 +45,8 @@ for n in $SCALES; do
 done
 
 pids=()
+workers_parent=""
+CLOCK_TICKS=$(getconf CLK_TCK)
 stop_all() {
     local i
     for (( i = ${#pids[@]} - 1; i >= 0; i-- )); do
@@ -52,6 +54,7 @@ stop_all() {
         wait "${pids[i]}" 2>/dev/null || true
     done
     pids=()
+    workers_parent=""
 }
 cleanup() {
     trap - EXIT INT TERM
@@ -101,12 +104,27 @@ expect() {
     fi
 }
 
-# measure SCALE NAME SCRIPT URL [WARMUP_SCRIPT]: a short warm-up, then the timed wrk run.
+# CPU time (user + system, clock ticks) the workers under multiwatch process $1 have used so far.
+workers_cpu() {
+    local pid ticks=0
+    for pid in $(pgrep -P "$1"); do
+        ticks=$(( ticks + $(awk '{ print $14 + $15 }' "/proc/$pid/stat") ))
+    done
+    echo "$ticks"
+}
+
+# measure SCALE NAME SCRIPT URL [WARMUP_SCRIPT]: a short warm-up, then the timed wrk run, with the
+# workers' CPU time over it (when serve started workers: workers_parent).
 measure() {
-    local scale=$1 name=$2 script=$3 url=$4 warm=${5:-$3} line
+    local scale=$1 name=$2 script=$3 url=$4 warm=${5:-$3} line cpu0="" cpu_us=-
     (( WARMUP > 0 )) && wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "bench/$warm.lua" "$url" >/dev/null
+    [ -n "$workers_parent" ] && cpu0=$(workers_cpu "$workers_parent")
     line=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "bench/$script.lua" "$url" | grep '^BENCH')
-    printf '%s\t%s\t%s\n' "$scale" "$name" "${line#BENCH$'\t'}" >> "$runs"
+    if [ -n "$cpu0" ]; then
+        cpu_us=$(awk -v t=$(( $(workers_cpu "$workers_parent") - cpu0 )) -v hz="$CLOCK_TICKS" \
+            -v n="$(cut -f7 <<<"$line")" 'BEGIN { printf("%.1f", n > 0 ? t * 1e6 / hz / n : 0) }')
+    fi
+    printf '%s\t%s\t%s\t%s\n' "$scale" "$name" "${line#BENCH$'\t'}" "$cpu_us" >> "$runs"
     printf '  %-24s %s\n' "$name" "$(cut -f2 <<<"$line") req/s" >&2
 }
 
