@@ -1,6 +1,7 @@
 /* Heartbeat times in batches (see lastseen.h). The thread runs as long as the worker: a crash
- * or kill -9 loses at most the last LASTSEEN_FLUSH_MS of heartbeat times, nothing else
- * (configurations, cfgsn_applied, registrations and readings never pass through here). */
+ * or kill -9 loses at most the heartbeat times of the last LASTSEEN_GATHER_MS (and, in the
+ * pool's writer, of the last LASTSEEN_WRITE_MS), nothing else: configurations, cfgsn_applied,
+ * registrations and readings never pass through here. */
 #include "lastseen.h"
 
 #include <pthread.h>
@@ -10,83 +11,134 @@
 #include <string.h>
 #include <time.h>
 
-#define QUEUE_MAX 4096            /* heartbeats per flush; beyond, a heartbeat writes its own */
-#define SLOTS     (2 * QUEUE_MAX) /* open-addressing index over the queue: one entry per device */
+#include "seen_pool.h"
+#include "seen_set.h"
+
+#define QUEUE_MAX 4096  /* heartbeats per batch; beyond, a heartbeat writes its own */
+#define MERGED_MAX 8192 /* the pool writer's merge of every batch; once full, it is written */
 
 struct lastseen {
     pthread_mutex_t lock;
     pthread_cond_t queued;
-    struct store *store; /* the thread's own connection */
-    struct store_seen queue[2][QUEUE_MAX];
-    int filling; /* the queue heartbeats add to; the thread writes the other */
-    size_t count;
-    uint16_t slot[SLOTS]; /* 1 + index into queue[filling], 0: free */
+    pthread_t thread;
+    struct seen_set *queue[2];
+    int filling;   /* the queue heartbeats add to; the thread hands over the other */
+    bool stopping; /* these three under lock */
+    bool leading;
+    struct store *store;     /* the thread's own connection */
+    struct seen_pool *pool;  /* NULL: no pool here, every batch is written by its worker */
+    struct seen_set *merged; /* the writer's: every worker's batches since its last write */
+    struct store_seen inbox[QUEUE_MAX];
 };
-
-/* Rows are dense integers: a multiplicative hash spreads neighbours over the slots. */
-static uint32_t slot_of(int64_t row)
-{
-    return (uint32_t)(((uint64_t)row * UINT64_C(0x9E3779B97F4A7C15)) >> 32) % SLOTS;
-}
 
 bool lastseen_queue(int64_t row, int64_t at, void *data)
 {
     struct lastseen *ls = data;
-    bool taken = true;
     pthread_mutex_lock(&ls->lock);
-    struct store_seen *q = ls->queue[ls->filling];
-    uint32_t i = slot_of(row);
-    while (ls->slot[i] && q[ls->slot[i] - 1].row != row)
-        i = (i + 1) % SLOTS;
-    if (ls->slot[i]) {
-        struct store_seen *e = &q[ls->slot[i] - 1];
-        if (e->at < at)
-            e->at = at;
-    } else if (ls->count < QUEUE_MAX) {
-        struct store_seen *e = &q[ls->count++];
-        e->row = row;
-        e->at = at;
-        ls->slot[i] = (uint16_t)ls->count;
-        if (ls->count == 1)
-            pthread_cond_signal(&ls->queued);
-    } else {
-        taken = false;
-    }
+    struct seen_set *q = ls->queue[ls->filling];
+    bool taken = seen_set_put(q, row, at);
+    if (taken && seen_set_count(q) == 1)
+        pthread_cond_signal(&ls->queued);
     pthread_mutex_unlock(&ls->lock);
     return taken;
 }
 
-static int by_row(const void *a, const void *b)
+bool lastseen_leads(const struct lastseen *ls)
 {
-    int64_t x = ((const struct store_seen *)a)->row, y = ((const struct store_seen *)b)->row;
-    return (x > y) - (x < y);
+    pthread_mutex_lock((pthread_mutex_t *)&ls->lock);
+    bool leading = ls->leading;
+    pthread_mutex_unlock((pthread_mutex_t *)&ls->lock);
+    return leading;
 }
 
-/* Waits for a first heartbeat, lets more gather for LASTSEEN_FLUSH_MS, writes them all, in row
- * order: rows that share a page are written together, and the tree's upper pages stay cached. */
-static void *flush_loop(void *data)
+static int64_t monotonic_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Writes the set in one transaction, in row order, and empties it. */
+static void write_set(struct lastseen *ls, struct seen_set *set)
+{
+    size_t n = seen_set_count(set);
+    if (n > 0 && store_device_seen(ls->store, seen_set_sorted(set), n) != STORE_OK)
+        fprintf(stderr, "provd: heartbeat times: %s\n", store_errmsg(ls->store));
+    seen_set_clear(set);
+}
+
+static void merge(struct lastseen *ls, const struct store_seen *seen, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!seen_set_put(ls->merged, seen[i].row, seen[i].at)) {
+            write_set(ls, ls->merged);
+            seen_set_put(ls->merged, seen[i].row, seen[i].at);
+        }
+    }
+}
+
+/* The pool's writer takes its own batch and every one waiting on the socket, and writes them
+ * all when due (or when stopping); any other worker sends its batch, or writes it itself when
+ * no writer takes it. A stopping worker does not become the writer. */
+static void hand_over(struct lastseen *ls, struct seen_set *batch, bool stopping, int64_t *next_write)
+{
+    bool leading = ls->pool && (ls->leading || !stopping) && seen_pool_lead(ls->pool);
+    pthread_mutex_lock(&ls->lock);
+    ls->leading = leading;
+    pthread_mutex_unlock(&ls->lock);
+    size_t n = seen_set_count(batch);
+    if (leading) {
+        merge(ls, seen_set_sorted(batch), n);
+        size_t got;
+        while ((got = seen_pool_receive(ls->pool, ls->inbox, QUEUE_MAX)) > 0)
+            merge(ls, ls->inbox, got);
+        if (stopping || monotonic_ms() >= *next_write) {
+            write_set(ls, ls->merged);
+            *next_write = monotonic_ms() + LASTSEEN_WRITE_MS;
+        }
+    } else if (n > 0 && !(ls->pool && seen_pool_send(ls->pool, seen_set_sorted(batch), n))) {
+        write_set(ls, batch);
+    }
+    seen_set_clear(batch);
+}
+
+/* Waits for a first heartbeat (the writer does not: other workers' batches come to it), lets
+ * more gather for LASTSEEN_GATHER_MS, hands the queue over. */
+static void *hand_over_loop(void *data)
 {
     struct lastseen *ls = data;
-    const struct timespec gather = {0, LASTSEEN_FLUSH_MS * 1000000L};
-    for (;;) {
+    const struct timespec gather = {0, LASTSEEN_GATHER_MS * 1000000L};
+    int64_t next_write = 0;
+    bool stopping = false;
+    while (!stopping) {
         pthread_mutex_lock(&ls->lock);
-        while (ls->count == 0)
+        while (!ls->stopping && !ls->leading && seen_set_count(ls->queue[ls->filling]) == 0)
             pthread_cond_wait(&ls->queued, &ls->lock);
+        stopping = ls->stopping;
         pthread_mutex_unlock(&ls->lock);
-        nanosleep(&gather, NULL);
+        if (!stopping)
+            nanosleep(&gather, NULL);
 
         pthread_mutex_lock(&ls->lock);
-        struct store_seen *batch = ls->queue[ls->filling];
-        size_t n = ls->count;
+        struct seen_set *batch = ls->queue[ls->filling];
         ls->filling = !ls->filling;
-        ls->count = 0;
-        memset(ls->slot, 0, sizeof ls->slot);
+        stopping = ls->stopping;
         pthread_mutex_unlock(&ls->lock);
-        qsort(batch, n, sizeof *batch, by_row);
-        if (store_device_seen(ls->store, batch, n) != STORE_OK)
-            fprintf(stderr, "provd: heartbeat times: %s\n", store_errmsg(ls->store));
+        hand_over(ls, batch, stopping, &next_write);
     }
     return NULL;
+}
+
+static void free_parts(struct lastseen *ls)
+{
+    seen_pool_free(ls->pool);
+    store_free(ls->store);
+    seen_set_free(ls->queue[0]);
+    seen_set_free(ls->queue[1]);
+    seen_set_free(ls->merged);
+    pthread_cond_destroy(&ls->queued);
+    pthread_mutex_destroy(&ls->lock);
+    free(ls);
 }
 
 struct lastseen *lastseen_start(const char *db_path, char *err, size_t err_len)
@@ -98,16 +150,32 @@ struct lastseen *lastseen_start(const char *db_path, char *err, size_t err_len)
     }
     pthread_mutex_init(&ls->lock, NULL);
     pthread_cond_init(&ls->queued, NULL);
+    ls->queue[0] = seen_set_new(QUEUE_MAX);
+    ls->queue[1] = seen_set_new(QUEUE_MAX);
+    ls->merged = seen_set_new(MERGED_MAX);
+    if (!ls->queue[0] || !ls->queue[1] || !ls->merged) {
+        snprintf(err, err_len, "out of memory");
+        free_parts(ls);
+        return NULL;
+    }
+    ls->pool = seen_pool_open(db_path);
     ls->store = store_open(db_path, err, err_len);
-    pthread_t thread;
-    int rc = ls->store ? pthread_create(&thread, NULL, flush_loop, ls) : -1;
+    int rc = ls->store ? pthread_create(&ls->thread, NULL, hand_over_loop, ls) : -1;
     if (rc != 0) {
         if (rc > 0)
             snprintf(err, err_len, "cannot start the heartbeat writer: %s", strerror(rc));
-        store_free(ls->store);
-        free(ls);
+        free_parts(ls);
         return NULL;
     }
-    pthread_detach(thread);
     return ls;
+}
+
+void lastseen_stop(struct lastseen *ls)
+{
+    pthread_mutex_lock(&ls->lock);
+    ls->stopping = true;
+    pthread_cond_signal(&ls->queued);
+    pthread_mutex_unlock(&ls->lock);
+    pthread_join(ls->thread, NULL);
+    free_parts(ls);
 }

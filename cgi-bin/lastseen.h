@@ -1,5 +1,7 @@
 /* Heartbeat times written in batches: a worker's heartbeats queue their lastseen, and a thread
- * with its own database connection writes the queue in one transaction every LASTSEEN_FLUSH_MS. */
+ * with its own database connection hands the queue every LASTSEEN_GATHER_MS to the pool's
+ * writer (cgi-bin/seen_pool.h), which writes all workers' batches in one transaction every
+ * LASTSEEN_WRITE_MS; with no writer to take it, the thread writes its batch itself. */
 #ifndef PROVD_LASTSEEN_H
 #define PROVD_LASTSEEN_H
 
@@ -8,14 +10,23 @@
 
 #include "store.h"
 
-#define LASTSEEN_FLUSH_MS 250 /* a heartbeat shows in the list within this (and one write) */
+/* A heartbeat shows in the list within LASTSEEN_GATHER_MS + LASTSEEN_WRITE_MS plus one
+ * write (about 0.1 s at a million devices): well within a second. */
+#define LASTSEEN_GATHER_MS 100
+#define LASTSEEN_WRITE_MS  500
 
 struct lastseen;
 
 /* Opens the thread's connection to db_path and starts it; NULL with the reason in err. */
 struct lastseen *lastseen_start(const char *db_path, char *err, size_t err_len);
+/* Stops the thread after writing what it holds, and frees everything (the pool's writer part
+ * passes to another worker). */
+void lastseen_stop(struct lastseen *ls);
 
 /* The store_seen_fn to give store_set_seen_sink(): false when the queue is full. */
 bool lastseen_queue(int64_t row, int64_t at, void *lastseen);
+
+/* Whether this worker writes the pool's heartbeat times (for tests). */
+bool lastseen_leads(const struct lastseen *ls);
 
 #endif

@@ -136,6 +136,7 @@ int main(int argc, char **argv)
     }
     response_free(&res);
     free(body);
+    lastseen_stop(seen); /* writes the heartbeat times it holds */
     store_free(app.store);
     return 0;
 }

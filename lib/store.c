@@ -26,12 +26,16 @@
 #define CHECKPOINT_WAIT_STEPS 14
 #define WAL_LIMIT_BYTES       "16777216"
 
-#define DEVICE_COLUMNS                                                                                       \
-    "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                     \
+/* A device's lastseen, 0 for never: migration 6 keeps heartbeat times in their own table. */
+#define LASTSEEN_SQL "coalesce((SELECT at FROM device_seen WHERE device = devices.id), 0)"
+
+#define DEVICE_COLUMNS_WITH(lastseen)                                                                        \
+    "deviceid, name, state, " lastseen ", ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                 \
     "poll_interval, datec, key IS NOT NULL, last_seqn, id"
+#define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(LASTSEEN_SQL)
 
 /* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
-#define ONLINE_SQL(now, def) "coalesce(lastseen >= " now " - (2 * coalesce(poll_interval, " def ") + 10), 0)"
+#define ONLINE_SQL(now, def) LASTSEEN_SQL " >= " now " - (2 * coalesce(poll_interval, " def ") + 10)"
 
 /* Readings of one device in a time range, in (received_at, id) order -- the time index holds
  * both -- from the reading whose id is the cursor ?4 (NULL: from the start). */
@@ -78,6 +82,8 @@ enum stmt {
     STMT_DEVICE_REGISTER,
     STMT_DEVICE_POLL,
     STMT_DEVICE_SEEN,
+    STMT_DEVICE_SEEN_ADD,
+    STMT_DEVICE_POLL_GET,
     STMT_DEVICE_GET,
     STMT_DEVICE_CURRENT,
     STMT_DEVICE_CREATE,
@@ -109,15 +115,15 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_PING] = "SELECT 1",
-    [STMT_DEVICE_TOUCH] =
-        "UPDATE devices SET ipaddr = coalesce(?2, ipaddr), ssid = coalesce(?3, ssid), lastseen = ?4 "
-        "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_REGISTER] =
-        "INSERT INTO devices (deviceid, state, ipaddr, ssid, lastseen, datec) "
-        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5, ?5) RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_POLL] = "UPDATE devices SET lastseen = ?2, cfgsn_applied = coalesce(?3, cfgsn_applied) "
-                         "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_SEEN] = "UPDATE devices SET lastseen = ?2 WHERE id = ?1 AND coalesce(lastseen, 0) < ?2",
+    [STMT_DEVICE_TOUCH] = "UPDATE devices SET ipaddr = coalesce(?2, ipaddr), ssid = coalesce(?3, ssid) "
+                          "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_REGISTER] = "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec) "
+                             "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5) RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_POLL] = "UPDATE devices SET cfgsn_applied = ?2 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_SEEN] = "UPDATE device_seen SET at = ?2 WHERE device = ?1 AND at < ?2",
+    [STMT_DEVICE_SEEN_ADD] = "INSERT INTO device_seen (device, at) VALUES (?1, ?2)",
+    /* A heartbeat moves lastseen without reading it (the batch writes only move it forward). */
+    [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_COLUMNS_WITH("0") " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CREATE] =
@@ -137,7 +143,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
                       DEVICE_LIST_SQL("deviceid < coalesce(?1, x'')", "deviceid DESC")),
     DEVICE_LIST_BY(DEVICE_SORT_NAME, "name", "''"),
     DEVICE_LIST_BY(DEVICE_SORT_STATE, "state", "''"),
-    DEVICE_LIST_BY(DEVICE_SORT_LASTSEEN, "coalesce(lastseen, 0)", "-1"),
+    DEVICE_LIST_BY(DEVICE_SORT_LASTSEEN, LASTSEEN_SQL, "-1"),
     DEVICE_LIST_BY(DEVICE_SORT_IPADDR, "ipaddr", "''"),
     DEVICE_LIST_BY(DEVICE_SORT_SSID, "ssid", "''"),
     DEVICE_LIST_BY(DEVICE_SORT_CFGSN, "cfgsn", "-1"),
@@ -150,7 +156,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "SELECT id, coalesce(last_seqn, -1), seqn_epoch FROM devices WHERE deviceid = ?1",
     [STMT_READING_INSERT] =
         "INSERT INTO telemetry (device, epoch, seqn, received_at, ts, data) VALUES (?1, ?6, ?2, ?3, ?4, ?5)",
-    [STMT_READING_MARK] = "UPDATE devices SET last_seqn = ?2, lastseen = ?3 WHERE id = ?1",
+    [STMT_READING_MARK] = "UPDATE devices SET last_seqn = ?2 WHERE id = ?1",
     [STMT_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
     [STMT_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
     /* SQLite's JSON1 walks every reading: each numeric leaf, by its path ("list[0]" written
@@ -198,9 +204,10 @@ const char *store_errmsg(const struct store *s)
     return s->errmsg;
 }
 
+/* what may be a statement's SQL: its start names it well enough, and leaves room for the why. */
 static enum store_status fail(struct store *s, const char *what)
 {
-    snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, sqlite3_errmsg(s->db));
+    snprintf(s->errmsg, sizeof s->errmsg, "%.100s: %s", what, sqlite3_errmsg(s->db));
     return STORE_ERROR;
 }
 
@@ -455,6 +462,35 @@ enum store_status store_ping(struct store *s)
     return rc == SQLITE_ROW ? STORE_OK : fail(s, "ping");
 }
 
+/* Gives a written device to the caller as seen at now (its lastseen is written apart), and
+ * remembers its row. */
+struct seen_now {
+    store_device_fn fn;
+    void *user_data;
+    int64_t now, row;
+};
+
+static void hand_as_seen_now(const struct device *d, void *data)
+{
+    struct seen_now *seen = data;
+    struct device copy = *d;
+    copy.lastseen = seen->now;
+    seen->row = d->row;
+    if (seen->fn)
+        seen->fn(&copy, seen->user_data);
+}
+
+/* The heartbeat-time row every device has (at 0: never seen), in the transaction adding it. */
+static enum store_status add_seen_row(struct store *s, int64_t at)
+{
+    sqlite3_stmt *ins = stmt(s, STMT_DEVICE_SEEN_ADD);
+    sqlite3_bind_int64(ins, 1, sqlite3_last_insert_rowid(s->db));
+    sqlite3_bind_int64(ins, 2, at);
+    return exec_stmt(s, STMT_DEVICE_SEEN_ADD);
+}
+
+static enum store_status device_seen(struct store *s, int64_t row, int64_t now);
+
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
                                         const char *ssid, enum registration_policy policy, int64_t now,
                                         store_device_fn fn, void *user_data)
@@ -462,13 +498,15 @@ enum store_status store_device_register(struct store *s, const char *deviceid, c
     enum store_status st = begin(s);
     if (st != STORE_OK)
         return st;
+    struct seen_now seen = {fn, user_data, now, 0};
     sqlite3_stmt *touch = stmt(s, STMT_DEVICE_TOUCH);
     bind_text(touch, 1, deviceid);
     bind_text(touch, 2, ipaddr);
     bind_text(touch, 3, ssid);
-    sqlite3_bind_int64(touch, 4, now);
-    st = device_rows(s, STMT_DEVICE_TOUCH, fn, user_data, NULL);
-    if (st == STORE_NOT_FOUND && policy == REGISTRATION_CLOSED) {
+    st = device_rows(s, STMT_DEVICE_TOUCH, hand_as_seen_now, &seen, NULL);
+    if (st == STORE_OK) {
+        st = device_seen(s, seen.row, now);
+    } else if (st == STORE_NOT_FOUND && policy == REGISTRATION_CLOSED) {
         st = STORE_REFUSED;
     } else if (st == STORE_NOT_FOUND) {
         sqlite3_stmt *ins = stmt(s, STMT_DEVICE_REGISTER);
@@ -477,9 +515,9 @@ enum store_status store_device_register(struct store *s, const char *deviceid, c
         bind_text(ins, 3, ipaddr);
         bind_text(ins, 4, ssid);
         sqlite3_bind_int64(ins, 5, now);
-        st = device_rows(s, STMT_DEVICE_REGISTER, fn, user_data, NULL);
+        st = device_rows(s, STMT_DEVICE_REGISTER, hand_as_seen_now, &seen, NULL);
         if (st == STORE_OK)
-            st = STORE_CREATED;
+            st = add_seen_row(s, now) == STORE_OK ? STORE_CREATED : STORE_ERROR;
     }
     return finish(s, st);
 }
@@ -516,36 +554,35 @@ static enum store_status device_seen(struct store *s, int64_t row, int64_t now)
     return write_seen(s, row, now);
 }
 
-/* Most heartbeats change lastseen alone, and at most once a second: the device is read, and
- * lastseen written apart only when it moves. A new cfgsn_applied takes the full write. */
+/* Most heartbeats change lastseen alone: the device is read (not its heartbeat time), and
+ * lastseen moved apart. A new cfgsn_applied is written at once, with lastseen. */
 enum store_status store_device_poll(struct store *s, const char *deviceid, int64_t applied, int64_t now,
                                     store_device_fn fn, void *user_data)
 {
-    sqlite3_stmt *get = stmt(s, STMT_DEVICE_GET);
+    struct seen_now seen = {fn, user_data, now, 0};
+    sqlite3_stmt *get = stmt(s, STMT_DEVICE_POLL_GET);
     bind_text(get, 1, deviceid);
     int rc = sqlite3_step(get);
     if (rc == SQLITE_ROW) {
         struct device d;
         read_device(get, &d);
         if (applied < 0 || applied == d.cfgsn_applied) {
-            bool moved = d.lastseen < now;
-            if (moved)
-                d.lastseen = now;
-            if (fn)
-                fn(&d, user_data);
+            hand_as_seen_now(&d, &seen);
             stmt_done(get);
-            return moved ? device_seen(s, d.row, now) : STORE_OK;
+            return device_seen(s, d.row, now);
         }
     }
     stmt_done(get);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_POLL);
-    bind_text(st, 1, deviceid);
-    sqlite3_bind_int64(st, 2, now);
-    if (applied >= 0)
-        sqlite3_bind_int64(st, 3, applied);
-    return device_rows(s, STMT_DEVICE_POLL, fn, user_data, NULL);
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    sqlite3_stmt *up = stmt(s, STMT_DEVICE_POLL);
+    bind_text(up, 1, deviceid);
+    sqlite3_bind_int64(up, 2, applied);
+    st = device_rows(s, STMT_DEVICE_POLL, hand_as_seen_now, &seen, NULL);
+    return finish(s, st == STORE_OK ? write_seen(s, seen.row, now) : st);
 }
 
 enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn, void *user_data)
@@ -613,7 +650,7 @@ enum store_status store_device_update(struct store *s, const char *deviceid,
         sqlite3_bind_int64(ins, 9, now);
         st = device_rows(s, STMT_DEVICE_CREATE, fn, user_data, NULL);
         if (st == STORE_OK)
-            st = STORE_CREATED;
+            st = add_seen_row(s, 0) == STORE_OK ? STORE_CREATED : STORE_ERROR;
     } else if (st == STORE_OK && update->if_match >= 0 && update->if_match != cfgsn) {
         st = STORE_STALE;
     } else if (st == STORE_OK) {
@@ -720,16 +757,16 @@ enum store_status store_device_secret(struct store *s, const char *deviceid, cha
     return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device secret");
 }
 
-/* Records a device's last accepted SEQN, and that it was seen then. */
+/* Records a device's last accepted SEQN, and that it was seen then (through the seen sink: a
+ * reading writes no heartbeat-time page of its own). */
 static enum store_status mark_last_seqn(struct store *s, int64_t device, int64_t seqn, int64_t at)
 {
     sqlite3_stmt *mark = stmt(s, STMT_READING_MARK);
     sqlite3_bind_int64(mark, 1, device);
     sqlite3_bind_int64(mark, 2, seqn);
-    sqlite3_bind_int64(mark, 3, at);
     int rc = sqlite3_step(mark);
     stmt_done(mark);
-    return rc == SQLITE_DONE ? STORE_OK : fail(s, "record SEQN");
+    return rc == SQLITE_DONE ? device_seen(s, device, at) : fail(s, "record SEQN");
 }
 
 enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
@@ -924,8 +961,9 @@ static enum store_status bulk_bad_id(struct store *s, const char *prefix)
 /* Prepared here, not in stmt_sql[]: a load is rare, and one statement per row (not register
  * plus set-key) keeps a million rows within seconds. */
 #define BULK_DEVICE_SQL                                                                                      \
-    "INSERT INTO devices (deviceid, state, ipaddr, ssid, lastseen, datec, key) "                             \
-    "VALUES (?1, 'accepted', '10.0.0.1', 'bulk', ?2, ?2, ?3)"
+    "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec, key) "                                       \
+    "VALUES (?1, 'accepted', '10.0.0.1', 'bulk', ?2, ?3)"
+#define BULK_SEEN_SQL "INSERT INTO device_seen (device, at) VALUES (last_insert_rowid(), ?1)"
 
 enum store_status store_device_bulk_add(struct store *s, const char *prefix, int64_t first, int64_t count,
                                         const char *key, int64_t now)
@@ -933,20 +971,26 @@ enum store_status store_device_bulk_add(struct store *s, const char *prefix, int
     char id[80];
     if (!bulk_id(prefix, count > 0 ? first + count - 1 : first, id, sizeof id))
         return bulk_bad_id(s, prefix);
-    sqlite3_stmt *ins;
-    if (sqlite3_prepare_v2(s->db, BULK_DEVICE_SQL, -1, &ins, NULL) != SQLITE_OK)
+    sqlite3_stmt *ins = NULL, *seen = NULL;
+    if (sqlite3_prepare_v2(s->db, BULK_DEVICE_SQL, -1, &ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, BULK_SEEN_SQL, -1, &seen, NULL) != SQLITE_OK) {
+        sqlite3_finalize(ins);
         return fail(s, "bulk devices");
+    }
     enum store_status st = bulk_begin(s);
     sqlite3_bind_int64(ins, 2, now);
     bind_text(ins, 3, key);
+    sqlite3_bind_int64(seen, 1, now);
     for (int64_t n = first; st == STORE_OK && n < first + count; n++) {
         bulk_id(prefix, n, id, sizeof id);
         sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
-        if (sqlite3_step(ins) != SQLITE_DONE)
+        if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_step(seen) != SQLITE_DONE)
             st = fail(s, "bulk devices: insert");
         sqlite3_reset(ins);
+        sqlite3_reset(seen);
     }
     sqlite3_finalize(ins);
+    sqlite3_finalize(seen);
     return bulk_end(s, st);
 }
 

@@ -1,5 +1,5 @@
 /* Unit tests of the heartbeat's fast path (store_device_poll, store_device_seen, the seen sink)
- * and of cgi-bin/lastseen.c, the worker's batch writer of heartbeat times. */
+ * and of cgi-bin/lastseen.c, the workers' batch writers of heartbeat times and their pool. */
 #include "store_fixture.h"
 
 #include <time.h>
@@ -48,22 +48,24 @@ static bool record(int64_t row, int64_t at, void *user_data)
     return k->take;
 }
 
-static void poll_writes_lastseen_only_when_it_moves(void **state)
+/* A heartbeat does not read its device's heartbeat time: each one goes to the sink, and one
+ * the sink refuses is written at once, never moving lastseen back. */
+static void poll_hands_every_heartbeat_to_the_sink(void **state)
 {
     (void)state;
     add("hb-a", TEST_T0);
     struct sink k = {.take = false};
     store_set_seen_sink(store, record, &k);
     struct row r = {0};
-    assert_int_equal(store_device_poll(store, "hb-a", -1, TEST_T0, capture, &r), STORE_OK);
-    assert_int_equal(k.calls, 0); /* the same second: nothing to write */
-    assert_int_equal(r.lastseen, TEST_T0);
     assert_int_equal(store_device_poll(store, "hb-a", -1, TEST_T0 + 5, capture, &r), STORE_OK);
     assert_int_equal(k.calls, 1);
     assert_int_equal(k.row, stored("hb-a").key);
     assert_int_equal(k.at, TEST_T0 + 5);
     assert_int_equal(r.lastseen, TEST_T0 + 5);              /* the device is answered as seen now */
     assert_int_equal(stored("hb-a").lastseen, TEST_T0 + 5); /* refused by the sink: written */
+    assert_int_equal(store_device_poll(store, "hb-a", -1, TEST_T0 + 1, capture, &r), STORE_OK);
+    assert_int_equal(k.calls, 2);
+    assert_int_equal(stored("hb-a").lastseen, TEST_T0 + 5);
     store_set_seen_sink(store, NULL, NULL);
 }
 
@@ -128,6 +130,33 @@ static void lastseen_thread_writes_the_queue_in_batches(void **state)
     /* After a flush the queue takes new writes again. */
     assert_true(lastseen_queue(f, TEST_T0 + 40, ls));
     assert_int_equal(wait_lastseen("hb-f", TEST_T0 + 40), TEST_T0 + 40);
+    lastseen_stop(ls);
+}
+
+/* Two workers' threads on one database: the first to hand over a batch becomes the writer and
+ * writes the other's batches too; once it stops, the other takes over. */
+static void pool_writer_writes_every_workers_batches(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    add("hb-g", TEST_T0);
+    add("hb-h", TEST_T0);
+    int64_t g = stored("hb-g").key, h = stored("hb-h").key;
+    struct lastseen *first = lastseen_start(db.path, err, sizeof err);
+    struct lastseen *second = lastseen_start(db.path, err, sizeof err);
+    assert_non_null(first);
+    assert_non_null(second);
+    assert_true(lastseen_queue(g, TEST_T0 + 1, first));
+    assert_int_equal(wait_lastseen("hb-g", TEST_T0 + 1), TEST_T0 + 1);
+    assert_true(lastseen_leads(first));
+    assert_true(lastseen_queue(h, TEST_T0 + 2, second));
+    assert_int_equal(wait_lastseen("hb-h", TEST_T0 + 2), TEST_T0 + 2);
+    assert_false(lastseen_leads(second)); /* it sent its batch */
+    lastseen_stop(first);
+    assert_true(lastseen_queue(h, TEST_T0 + 3, second));
+    assert_int_equal(wait_lastseen("hb-h", TEST_T0 + 3), TEST_T0 + 3);
+    assert_true(lastseen_leads(second));
+    lastseen_stop(second);
 }
 
 /* A full queue refuses (the heartbeat then writes its own); the batch still lands. */
@@ -147,17 +176,19 @@ static void lastseen_queue_refuses_when_full(void **state)
     int taken = 0;
     for (int64_t row = first; row <= first + 4096; row++)
         taken += lastseen_queue(row, TEST_T0 + 5, ls);
-    assert_int_equal(taken, 4096); /* the thread gathers for 250 ms before it swaps queues */
+    assert_int_equal(taken, 4096); /* the thread gathers for 100 ms before it swaps queues */
     assert_int_equal(wait_lastseen("full-0", TEST_T0 + 5), TEST_T0 + 5);
+    lastseen_stop(ls);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(poll_writes_lastseen_only_when_it_moves),
+        cmocka_unit_test(poll_hands_every_heartbeat_to_the_sink),
         cmocka_unit_test(poll_leaves_lastseen_to_a_sink_that_takes_it),
         cmocka_unit_test(seen_moves_lastseen_forward_only),
         cmocka_unit_test(lastseen_thread_writes_the_queue_in_batches),
+        cmocka_unit_test(pool_writer_writes_every_workers_batches),
         cmocka_unit_test(lastseen_queue_refuses_when_full),
     };
     return cmocka_run_group_tests(tests, open_db, close_db);

@@ -217,6 +217,48 @@ static void migration_3_keeps_readings(void **state)
     (void)fx;
 }
 
+/* Migration 6 moves every device's lastseen to device_seen: a seen device keeps its time (and
+ * counts as online), a never-seen one reads 0, and a device deleted later takes its row along. */
+static void migration_6_keeps_heartbeat_times(void **state)
+{
+    (void)state;
+    struct tempdb old;
+    tempdb_make(&old);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(old.path, &db), SQLITE_OK);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(sqlite3_exec(db, provd_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+    char insert[256];
+    snprintf(insert, sizeof insert,
+             "INSERT INTO devices (deviceid, datec, lastseen) VALUES ('seen', 1, %lld), ('never', 1, NULL);"
+             "PRAGMA user_version = 5;",
+             (long long)TEST_T0 - 5);
+    assert_int_equal(sqlite3_exec(db, insert, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    struct store *s = open_store(old.path);
+    assert_int_equal(store_prepare_all(s), STORE_OK);
+    struct seen got = {0};
+    assert_int_equal(store_device_get(s, "seen", capture, &got), STORE_OK);
+    assert_int_equal(got.lastseen, TEST_T0 - 5);
+    assert_int_equal(store_device_get(s, "never", capture, &got), STORE_OK);
+    assert_int_equal(got.lastseen, 0);
+    struct store_stats st;
+    assert_int_equal(store_stats(s, TEST_T0, INTERVAL, &st), STORE_OK);
+    assert_int_equal(st.devices, 2);
+    assert_int_equal(st.online, 1);
+    assert_int_equal(store_device_delete(s, "seen"), STORE_OK);
+    store_free(s);
+    assert_int_equal(sqlite3_open(old.path, &db), SQLITE_OK);
+    sqlite3_stmt *rows;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM device_seen", -1, &rows, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(rows), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(rows, 0), 1);
+    sqlite3_finalize(rows);
+    sqlite3_close(db);
+    tempdb_remove(&old);
+}
+
 /* After a SEQN reset the device counts from 1 again; the readings of before stay. */
 static void seqn_reset_starts_a_new_epoch(void **state)
 {
@@ -250,7 +292,7 @@ static pid_t start_reader(const char *path)
     sqlite3 *db;
     sqlite3_stmt *st;
     if (sqlite3_open(path, &db) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT lastseen FROM devices WHERE deviceid = 'busy'", -1, &st, NULL) !=
+        sqlite3_prepare_v2(db, "SELECT cfgsn FROM devices WHERE deviceid = 'busy'", -1, &st, NULL) !=
             SQLITE_OK)
         _exit(1);
     for (;;) {
@@ -287,6 +329,7 @@ static void wal_stays_bounded_under_steady_reads(void **state)
         peak = size > peak ? size : peak;
     }
     for (int i = 0; i < READERS; i++) {
+        assert_int_equal(waitpid(readers[i], NULL, WNOHANG), 0); /* it read all along */
         kill(readers[i], SIGKILL);
         waitpid(readers[i], NULL, 0);
     }
@@ -991,6 +1034,7 @@ int main(void)
         T(open_creates_and_migrates_once),
         T(open_refuses_newer_schema),
         T(migration_3_keeps_readings),
+        T(migration_6_keeps_heartbeat_times),
         T(seqn_reset_starts_a_new_epoch),
         T(wal_stays_bounded_under_steady_reads),
         T(prune_deletes_old_readings_in_batches),
