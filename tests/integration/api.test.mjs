@@ -1,7 +1,9 @@
 // The HTTP API through real nginx + provd workers + SQLite: every endpoint, status and error path
 // of the core server, starting with the seed's flow (register, poll, admin edit, new cfgsn, 304).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startStack } from './lib/stack.mjs';
 
 let stack;
@@ -64,6 +66,30 @@ describe('seed flow', () => {
     const r = await api('GET', '/api/devices/never-registered');
     assert.equal(r.status, 404);
     assert.deepEqual(r.json, { status: 'NOK', message: 'Device NOT Registered' });
+  });
+});
+
+describe('heartbeat times', () => {
+  it('heartbeats through either worker show in the list within 0.8 s (asserted: 1.5 s)', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `hbtime-${String(i).padStart(2, '0')}`);
+    for (const id of ids) assert.equal((await api('POST', `/api/devices/${id}`, { body: {} })).status, 201);
+    await sleep(1100); // heartbeats in a later second than the registrations
+    const second = {};
+    for (const id of ids) {
+      second[id] = Math.floor(Date.now() / 1000) * 1000;
+      assert.equal((await api('GET', `/api/devices/${id}`)).status, 200);
+    }
+    const sent = Date.now();
+    let late = ids;
+    while (late.length > 0 && Date.now() - sent < 3000) {
+      const r = await api('GET', '/api/devices?q=hbtime-&limit=50', { admin: true });
+      const seen = Object.fromEntries(r.json.map((d) => [d.deviceid, Date.parse(d.lastseen)]));
+      late = ids.filter((id) => !(seen[id] >= second[id]));
+      if (late.length > 0) await sleep(50);
+    }
+    assert.deepEqual(late, [], 'every heartbeat is in the list');
+    assert.ok(Date.now() - sent < 1500, `shown after ${Date.now() - sent} ms`);
+    assert.ok(fs.existsSync(`${stack.db}-seen.sock`), 'one worker writes for the pool');
   });
 });
 
