@@ -14,8 +14,7 @@
 #include "seen_pool.h"
 #include "seen_set.h"
 
-#define QUEUE_MAX 4096  /* heartbeats per batch; beyond, a heartbeat writes its own */
-#define MERGED_MAX 8192 /* the pool writer's merge of every batch; once full, it is written */
+#define MERGED_MAX (2 * LASTSEEN_QUEUE_MAX) /* the writer's merge of all batches; written once full */
 
 struct lastseen {
     pthread_mutex_t lock;
@@ -28,7 +27,7 @@ struct lastseen {
     struct store *store;     /* the thread's own connection */
     struct seen_pool *pool;  /* NULL: no pool here, every batch is written by its worker */
     struct seen_set *merged; /* the writer's: every worker's batches since its last write */
-    struct store_seen inbox[QUEUE_MAX];
+    struct store_seen inbox[LASTSEEN_QUEUE_MAX];
 };
 
 bool lastseen_queue(int64_t row, int64_t at, void *data)
@@ -90,7 +89,7 @@ static void hand_over(struct lastseen *ls, struct seen_set *batch, bool stopping
     if (leading) {
         merge(ls, seen_set_sorted(batch), n);
         size_t got;
-        while ((got = seen_pool_receive(ls->pool, ls->inbox, QUEUE_MAX)) > 0)
+        while ((got = seen_pool_receive(ls->pool, ls->inbox, LASTSEEN_QUEUE_MAX)) > 0)
             merge(ls, ls->inbox, got);
         if (stopping || monotonic_ms() >= *next_write) {
             write_set(ls, ls->merged);
@@ -150,8 +149,8 @@ struct lastseen *lastseen_start(const char *db_path, char *err, size_t err_len)
     }
     pthread_mutex_init(&ls->lock, NULL);
     pthread_cond_init(&ls->queued, NULL);
-    ls->queue[0] = seen_set_new(QUEUE_MAX);
-    ls->queue[1] = seen_set_new(QUEUE_MAX);
+    ls->queue[0] = seen_set_new(LASTSEEN_QUEUE_MAX);
+    ls->queue[1] = seen_set_new(LASTSEEN_QUEUE_MAX);
     ls->merged = seen_set_new(MERGED_MAX);
     if (!ls->queue[0] || !ls->queue[1] || !ls->merged) {
         snprintf(err, err_len, "out of memory");

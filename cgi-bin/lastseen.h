@@ -15,6 +15,9 @@
  * million devices): it shows in the list within 0.8 s. */
 #define LASTSEEN_GATHER_MS 100
 #define LASTSEEN_WRITE_MS  500
+/* Devices a worker's batch holds (20k heartbeats/s per worker); beyond, a heartbeat writes its
+ * own lastseen at once. */
+#define LASTSEEN_QUEUE_MAX 2048
 
 struct lastseen;
 

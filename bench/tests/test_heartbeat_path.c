@@ -165,7 +165,7 @@ static void lastseen_queue_refuses_when_full(void **state)
     (void)state;
     char err[512] = "", id[16];
     int64_t first = 0;
-    for (int i = 0; i <= 4096; i++) {
+    for (int i = 0; i <= LASTSEEN_QUEUE_MAX; i++) {
         snprintf(id, sizeof id, "full-%d", i);
         add(id, TEST_T0);
         if (i == 0)
@@ -174,9 +174,9 @@ static void lastseen_queue_refuses_when_full(void **state)
     struct lastseen *ls = lastseen_start(db.path, err, sizeof err);
     assert_non_null(ls);
     int taken = 0;
-    for (int64_t row = first; row <= first + 4096; row++)
+    for (int64_t row = first; row <= first + LASTSEEN_QUEUE_MAX; row++)
         taken += lastseen_queue(row, TEST_T0 + 5, ls);
-    assert_int_equal(taken, 4096); /* the thread gathers for 100 ms before it swaps queues */
+    assert_int_equal(taken, LASTSEEN_QUEUE_MAX); /* the thread gathers 100 ms before it swaps */
     assert_int_equal(wait_lastseen("full-0", TEST_T0 + 5), TEST_T0 + 5);
     lastseen_stop(ls);
 }
