@@ -42,11 +42,11 @@ bool lastseen_queue(int64_t row, int64_t at, void *data)
     return taken;
 }
 
-bool lastseen_leads(const struct lastseen *ls)
+bool lastseen_leads(struct lastseen *ls)
 {
-    pthread_mutex_lock((pthread_mutex_t *)&ls->lock);
+    pthread_mutex_lock(&ls->lock);
     bool leading = ls->leading;
-    pthread_mutex_unlock((pthread_mutex_t *)&ls->lock);
+    pthread_mutex_unlock(&ls->lock);
     return leading;
 }
 

@@ -31,6 +31,6 @@ void lastseen_stop(struct lastseen *ls);
 bool lastseen_queue(int64_t row, int64_t at, void *lastseen);
 
 /* Whether this worker writes the pool's heartbeat times (for tests). */
-bool lastseen_leads(const struct lastseen *ls);
+bool lastseen_leads(struct lastseen *ls);
 
 #endif

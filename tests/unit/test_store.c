@@ -186,25 +186,31 @@ static void add_open(struct store *s, const char *id)
                      STORE_CREATED);
 }
 
+/* Makes old a database of the first `version` migrations holding what rows_sql adds. */
+static void old_database(struct tempdb *old, int version, const char *rows_sql)
+{
+    tempdb_make(old);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(old->path, &db), SQLITE_OK);
+    for (int i = 0; i < version; i++)
+        assert_int_equal(sqlite3_exec(db, provd_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version);
+    assert_int_equal(sqlite3_exec(db, rows_sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, pragma, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 /* A database made by migrations 1 and 2 (telemetry keyed by device and SEQN) keeps its
  * readings through migration 3, which moves them to per-epoch SEQNs with ids. */
 static void migration_3_keeps_readings(void **state)
 {
     struct fixture *fx = *state;
     struct tempdb old;
-    tempdb_make(&old);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(old.path, &db), SQLITE_OK);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(sqlite3_exec(db, provd_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "INSERT INTO devices (deviceid, datec, last_seqn) VALUES ('old', 1, 2);"
-                                  "INSERT INTO telemetry VALUES (1, 1, 100, NULL, '{\"SEQN\":1}');"
-                                  "INSERT INTO telemetry VALUES (1, 2, 160, NULL, '{\"SEQN\":2}');"
-                                  "PRAGMA user_version = 2;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
+    old_database(&old, 2,
+                 "INSERT INTO devices (deviceid, datec, last_seqn) VALUES ('old', 1, 2);"
+                 "INSERT INTO telemetry VALUES (1, 1, 100, NULL, '{\"SEQN\":1}');"
+                 "INSERT INTO telemetry VALUES (1, 2, 160, NULL, '{\"SEQN\":2}');");
 
     struct store *s = open_store(old.path);
     assert_int_equal(user_version(old.path), provd_migration_count);
@@ -223,18 +229,11 @@ static void migration_6_keeps_heartbeat_times(void **state)
 {
     (void)state;
     struct tempdb old;
-    tempdb_make(&old);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(old.path, &db), SQLITE_OK);
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(sqlite3_exec(db, provd_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
-    char insert[256];
+    char insert[128];
     snprintf(insert, sizeof insert,
-             "INSERT INTO devices (deviceid, datec, lastseen) VALUES ('seen', 1, %lld), ('never', 1, NULL);"
-             "PRAGMA user_version = 5;",
+             "INSERT INTO devices (deviceid, datec, lastseen) VALUES ('seen', 1, %lld), ('never', 1, NULL);",
              (long long)TEST_T0 - 5);
-    assert_int_equal(sqlite3_exec(db, insert, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    old_database(&old, 5, insert);
 
     struct store *s = open_store(old.path);
     assert_int_equal(store_prepare_all(s), STORE_OK);
@@ -249,6 +248,7 @@ static void migration_6_keeps_heartbeat_times(void **state)
     assert_int_equal(st.online, 1);
     assert_int_equal(store_device_delete(s, "seen"), STORE_OK);
     store_free(s);
+    sqlite3 *db;
     assert_int_equal(sqlite3_open(old.path, &db), SQLITE_OK);
     sqlite3_stmt *rows;
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM device_seen", -1, &rows, NULL), SQLITE_OK);
