@@ -87,7 +87,7 @@ static void hand_over(struct lastseen *ls, struct seen_set *batch, bool stopping
     pthread_mutex_unlock(&ls->lock);
     size_t n = seen_set_count(batch);
     if (leading) {
-        merge(ls, seen_set_sorted(batch), n);
+        merge(ls, seen_set_entries(batch), n);
         size_t got;
         while ((got = seen_pool_receive(ls->pool, ls->inbox, LASTSEEN_QUEUE_MAX)) > 0)
             merge(ls, ls->inbox, got);
@@ -95,7 +95,7 @@ static void hand_over(struct lastseen *ls, struct seen_set *batch, bool stopping
             write_set(ls, ls->merged);
             *next_write = monotonic_ms() + LASTSEEN_WRITE_MS;
         }
-    } else if (n > 0 && !(ls->pool && seen_pool_send(ls->pool, seen_set_sorted(batch), n))) {
+    } else if (n > 0 && !(ls->pool && seen_pool_send(ls->pool, seen_set_entries(batch), n))) {
         write_set(ls, batch);
     }
     seen_set_clear(batch);

@@ -67,6 +67,11 @@ size_t seen_set_count(const struct seen_set *set)
     return set->count;
 }
 
+const struct store_seen *seen_set_entries(const struct seen_set *set)
+{
+    return set->entries;
+}
+
 static int by_row(const void *a, const void *b)
 {
     int64_t x = ((const struct store_seen *)a)->row, y = ((const struct store_seen *)b)->row;

@@ -18,6 +18,8 @@ void seen_set_free(struct seen_set *set);
 bool seen_set_put(struct seen_set *set, int64_t row, int64_t at);
 size_t seen_set_count(const struct seen_set *set);
 
+/* The entries, in no particular order. */
+const struct store_seen *seen_set_entries(const struct seen_set *set);
 /* The entries, sorted by row (rows that share a page are then written together). The set must
  * be cleared before the next put. */
 const struct store_seen *seen_set_sorted(struct seen_set *set);

@@ -462,66 +462,6 @@ enum store_status store_ping(struct store *s)
     return rc == SQLITE_ROW ? STORE_OK : fail(s, "ping");
 }
 
-/* Gives a written device to the caller as seen at now (its lastseen is written apart), and
- * remembers its row. */
-struct seen_now {
-    store_device_fn fn;
-    void *user_data;
-    int64_t now, row;
-};
-
-static void hand_as_seen_now(const struct device *d, void *data)
-{
-    struct seen_now *seen = data;
-    struct device copy = *d;
-    copy.lastseen = seen->now;
-    seen->row = d->row;
-    if (seen->fn)
-        seen->fn(&copy, seen->user_data);
-}
-
-/* The heartbeat-time row every device has (at 0: never seen), in the transaction adding it. */
-static enum store_status add_seen_row(struct store *s, int64_t at)
-{
-    sqlite3_stmt *ins = stmt(s, STMT_DEVICE_SEEN_ADD);
-    sqlite3_bind_int64(ins, 1, sqlite3_last_insert_rowid(s->db));
-    sqlite3_bind_int64(ins, 2, at);
-    return exec_stmt(s, STMT_DEVICE_SEEN_ADD);
-}
-
-static enum store_status device_seen(struct store *s, int64_t row, int64_t now);
-
-enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
-                                        const char *ssid, enum registration_policy policy, int64_t now,
-                                        store_device_fn fn, void *user_data)
-{
-    enum store_status st = begin(s);
-    if (st != STORE_OK)
-        return st;
-    struct seen_now seen = {fn, user_data, now, 0};
-    sqlite3_stmt *touch = stmt(s, STMT_DEVICE_TOUCH);
-    bind_text(touch, 1, deviceid);
-    bind_text(touch, 2, ipaddr);
-    bind_text(touch, 3, ssid);
-    st = device_rows(s, STMT_DEVICE_TOUCH, hand_as_seen_now, &seen, NULL);
-    if (st == STORE_OK) {
-        st = device_seen(s, seen.row, now);
-    } else if (st == STORE_NOT_FOUND && policy == REGISTRATION_CLOSED) {
-        st = STORE_REFUSED;
-    } else if (st == STORE_NOT_FOUND) {
-        sqlite3_stmt *ins = stmt(s, STMT_DEVICE_REGISTER);
-        bind_text(ins, 1, deviceid);
-        bind_text(ins, 2, policy == REGISTRATION_OPEN ? "accepted" : "pending");
-        bind_text(ins, 3, ipaddr);
-        bind_text(ins, 4, ssid);
-        sqlite3_bind_int64(ins, 5, now);
-        st = device_rows(s, STMT_DEVICE_REGISTER, hand_as_seen_now, &seen, NULL);
-        if (st == STORE_OK)
-            st = add_seen_row(s, now) == STORE_OK ? STORE_CREATED : STORE_ERROR;
-    }
-    return finish(s, st);
-}
-
 void store_set_seen_sink(struct store *s, store_seen_fn fn, void *user_data)
 {
     s->seen_sink = fn;
@@ -552,6 +492,64 @@ static enum store_status device_seen(struct store *s, int64_t row, int64_t now)
     if (s->seen_sink && s->seen_sink(row, now, s->seen_data))
         return STORE_OK;
     return write_seen(s, row, now);
+}
+
+/* Gives a written device to the caller as seen at now (its lastseen is written apart), and
+ * remembers its row. */
+struct seen_now {
+    store_device_fn fn;
+    void *user_data;
+    int64_t now, row;
+};
+
+static void hand_as_seen_now(const struct device *d, void *data)
+{
+    struct seen_now *seen = data;
+    struct device copy = *d;
+    copy.lastseen = seen->now;
+    seen->row = d->row;
+    if (seen->fn)
+        seen->fn(&copy, seen->user_data);
+}
+
+/* The heartbeat-time row every device has (at 0: never seen), in the transaction adding it. */
+static enum store_status add_seen_row(struct store *s, int64_t at)
+{
+    sqlite3_stmt *ins = stmt(s, STMT_DEVICE_SEEN_ADD);
+    sqlite3_bind_int64(ins, 1, sqlite3_last_insert_rowid(s->db));
+    sqlite3_bind_int64(ins, 2, at);
+    return exec_stmt(s, STMT_DEVICE_SEEN_ADD);
+}
+
+enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
+                                        const char *ssid, enum registration_policy policy, int64_t now,
+                                        store_device_fn fn, void *user_data)
+{
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    struct seen_now seen = {fn, user_data, now, 0};
+    sqlite3_stmt *touch = stmt(s, STMT_DEVICE_TOUCH);
+    bind_text(touch, 1, deviceid);
+    bind_text(touch, 2, ipaddr);
+    bind_text(touch, 3, ssid);
+    st = device_rows(s, STMT_DEVICE_TOUCH, hand_as_seen_now, &seen, NULL);
+    if (st == STORE_OK) {
+        st = device_seen(s, seen.row, now);
+    } else if (st == STORE_NOT_FOUND && policy == REGISTRATION_CLOSED) {
+        st = STORE_REFUSED;
+    } else if (st == STORE_NOT_FOUND) {
+        sqlite3_stmt *ins = stmt(s, STMT_DEVICE_REGISTER);
+        bind_text(ins, 1, deviceid);
+        bind_text(ins, 2, policy == REGISTRATION_OPEN ? "accepted" : "pending");
+        bind_text(ins, 3, ipaddr);
+        bind_text(ins, 4, ssid);
+        sqlite3_bind_int64(ins, 5, now);
+        st = device_rows(s, STMT_DEVICE_REGISTER, hand_as_seen_now, &seen, NULL);
+        if (st == STORE_OK)
+            st = add_seen_row(s, now) == STORE_OK ? STORE_CREATED : STORE_ERROR;
+    }
+    return finish(s, st);
 }
 
 /* Most heartbeats change lastseen alone: the device is read (not its heartbeat time), and

@@ -151,7 +151,8 @@ struct store_seen {
 };
 /* Takes a lastseen write for later; false when it cannot (the heartbeat then writes it). */
 typedef bool (*store_seen_fn)(int64_t row, int64_t at, void *user_data);
-/* From now on store_device_poll hands lastseen writes to fn (NULL: writes them itself). */
+/* From now on the lastseen writes of heartbeats, re-registrations and readings go to fn (NULL:
+ * the store writes them itself). */
 void store_set_seen_sink(struct store *s, store_seen_fn fn, void *user_data);
 /* Moves lastseen forward (never back) for each of the n devices, in one transaction. */
 enum store_status store_device_seen(struct store *s, const struct store_seen *seen, size_t n);
