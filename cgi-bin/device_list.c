@@ -13,7 +13,7 @@
 
 struct page {
     struct app *app;
-    struct json_object *array;
+    struct json_out out;
     int64_t now;
     char last_id[DEVICE_ID_MAX + 1];
 };
@@ -21,7 +21,7 @@ struct page {
 static void add_device(const struct device *d, void *user_data)
 {
     struct page *p = user_data;
-    json_object_array_add(p->array, device_to_json(d, &p->app->config, p->now));
+    device_write_json(&p->out, d, &p->app->config, p->now);
     snprintf(p->last_id, sizeof p->last_id, "%s", d->deviceid);
 }
 
@@ -138,13 +138,14 @@ void handle_device_list(struct app *app, const struct request *req, struct respo
     struct device_filter f = {0};
     if (!read_query(req, &lq, &f, res))
         return;
-    struct page p = {app, json_object_new_array(), app->now(), ""};
+    struct page p = {.app = app, .now = app->now()};
+    json_out_start(&p.out, res, 200);
+    json_out_open_array(&p.out);
     f.now = p.now;
     f.default_interval = app->config.poll_interval;
     int count = 0;
     enum store_status st = store_device_list(app->store, &f, add_device, &p, &count);
     if (st != STORE_OK) {
-        json_object_put(p.array);
         if (st == STORE_NOT_FOUND)
             response_error(res, 400,
                            "after must be a device id (the last one of the previous page): "
@@ -153,7 +154,7 @@ void handle_device_list(struct app *app, const struct request *req, struct respo
             respond_store_error(app, res);
         return;
     }
+    json_out_close_array(&p.out);
     if (count == f.limit)
         next_link(res, &lq, &f, p.last_id);
-    response_json(res, 200, p.array);
 }

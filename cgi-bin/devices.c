@@ -72,7 +72,9 @@ static void send_device(const struct device *d, void *user_data)
 {
     struct found *f = user_data;
     etag_header(f->res, d->cfgsn);
-    response_json(f->res, f->status, device_to_json(d, &f->app->config, f->app->now()));
+    struct json_out out;
+    json_out_start(&out, f->res, f->status);
+    device_write_json(&out, d, &f->app->config, f->app->now());
 }
 
 static void send_device_unless_rejected(const struct device *d, void *user_data)
@@ -145,12 +147,16 @@ static void send_config(const struct device *d, void *user_data)
         response_empty(f->res, 304);
         return;
     }
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "cfgsn", json_object_new_int64(d->cfgsn));
-    json_object_object_add(o, "data", json_raw_new(d->data));
-    json_object_object_add(o, "poll_interval",
-                           json_object_new_int64(device_poll_interval(d, &f->app->config)));
-    response_json(f->res, 200, o);
+    struct json_out out;
+    json_out_start(&out, f->res, 200);
+    json_out_open_object(&out);
+    json_out_key(&out, "cfgsn");
+    json_out_int(&out, d->cfgsn);
+    json_out_key(&out, "data");
+    json_out_raw(&out, d->data);
+    json_out_key(&out, "poll_interval");
+    json_out_int(&out, device_poll_interval(d, &f->app->config));
+    json_out_close_object(&out);
 }
 
 /* GET /api/devices/{id}: a device's heartbeat poll; with an admin token, the admin's view of

@@ -1,8 +1,7 @@
-/* Response building (JSON bodies through json-c into a reused buffer) and query-string
- * handling: percent-decoding is done by hand because libfcgi and json-c have none. */
+/* Response building (JSON bodies from json-c or json_out.c, into a reused buffer) and query
+ * strings: percent-decoding is done by hand because libfcgi and json-c have none. */
 #include "http.h"
 
-#include <json-c/printbuf.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@ void response_reset(struct response *res)
 {
     res->status = 500;
     res->streaming = false;
+    res->body_failed = false;
     res->headers_len = 0;
     res->headers[0] = '\0';
     res->body_len = 0;
@@ -49,9 +49,12 @@ void response_header(struct response *res, const char *name, const char *format,
     res->headers_len += n + m + 2;
 }
 
-/* Makes room for len more body bytes; false (and a 500) when memory runs out. */
+/* Makes room for len more body bytes; false (and a 500 with no body, for the rest of the
+ * response) when memory runs out. */
 static bool body_reserve(struct response *res, size_t len)
 {
+    if (res->body_failed)
+        return false;
     if (res->body_len + len + 1 > res->body_cap) {
         size_t cap = res->body_cap ? res->body_cap : 4096;
         while (cap < res->body_len + len + 1)
@@ -60,6 +63,7 @@ static bool body_reserve(struct response *res, size_t len)
         if (!grown) {
             res->status = 500;
             res->body_len = 0;
+            res->body_failed = true;
             return false;
         }
         res->body = grown;
@@ -80,6 +84,7 @@ static void append_body(struct response *res, const char *data, size_t len)
 static void set_body(struct response *res, const char *data, size_t len)
 {
     res->body_len = 0;
+    res->body_failed = false;
     append_body(res, data, len);
 }
 
@@ -97,6 +102,18 @@ void response_empty(struct response *res, int status)
 {
     res->status = status;
     res->body_len = 0;
+}
+
+void response_body_start(struct response *res, int status)
+{
+    res->status = status;
+    res->body_len = 0;
+    res->body_failed = false;
+}
+
+void response_body_append(struct response *res, const char *bytes, size_t len)
+{
+    append_body(res, bytes, len);
 }
 
 static void status_message(struct response *res, int status, const char *ok, const char *message)
@@ -246,21 +263,6 @@ bool query_append(char *url, size_t url_len, const char *name, const char *value
     }
     url[o] = '\0';
     return true;
-}
-
-static int raw_serializer(struct json_object *jso, struct printbuf *pb, int level, int flags)
-{
-    (void)level;
-    (void)flags;
-    return printbuf_memappend(pb, json_object_get_string(jso), json_object_get_string_len(jso));
-}
-
-struct json_object *json_raw_new(const char *json_text)
-{
-    struct json_object *obj = json_object_new_string(json_text);
-    if (obj)
-        json_object_set_serializer(obj, raw_serializer, NULL, NULL);
-    return obj;
 }
 
 struct json_object *json_isotime_new(int64_t unix_seconds)

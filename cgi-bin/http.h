@@ -34,7 +34,8 @@ struct response {
     size_t body_len, body_cap;
     response_sink_fn sink;
     void *sink_data;
-    bool streaming; /* headers are out: the rest goes straight to the sink */
+    bool streaming;   /* headers are out: the rest goes straight to the sink */
+    bool body_failed; /* out of memory while writing the body: it stays empty, status 500 */
 };
 
 void response_init(struct response *res);
@@ -46,6 +47,9 @@ void response_header(struct response *res, const char *name, const char *format,
 /* Serializes obj as the JSON body and releases it. */
 void response_json(struct response *res, int status, struct json_object *obj);
 void response_empty(struct response *res, int status);
+/* A body written piece by piece (json_out.h): start over with a status, then append. */
+void response_body_start(struct response *res, int status);
+void response_body_append(struct response *res, const char *bytes, size_t len);
 /* {"status":"OK","message":...} */
 void response_ok(struct response *res, int status, const char *message);
 /* {"status":"NOK","message":...} */
@@ -69,8 +73,6 @@ bool query_order(const char *query, bool fallback, bool *descending);
 /* Appends "&name=value" (or "?name=value" to a bare path), percent-encoding the value. */
 bool query_append(char *url, size_t url_len, const char *name, const char *value);
 
-/* A JSON value whose text is already valid JSON (e.g. a stored configuration), written as is. */
-struct json_object *json_raw_new(const char *json_text);
 /* A time as an ISO-8601 UTC JSON string. */
 struct json_object *json_isotime_new(int64_t unix_seconds);
 

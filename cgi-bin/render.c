@@ -22,37 +22,64 @@ enum liveness device_liveness(const struct device *d, const struct config *confi
     return LIVENESS_OFFLINE;
 }
 
-static struct json_object *time_or_null(int64_t t)
+static void time_or_null(struct json_out *out, const char *key, int64_t t)
 {
-    return t > 0 ? json_isotime_new(t) : NULL;
+    json_out_key(out, key);
+    if (t > 0)
+        json_out_isotime(out, t);
+    else
+        json_out_null(out);
 }
 
-static struct json_object *int_or_null(int64_t v)
+static void int_or_null(struct json_out *out, const char *key, int64_t v)
 {
-    return v < 0 ? NULL : json_object_new_int64(v);
+    json_out_key(out, key);
+    if (v < 0)
+        json_out_null(out);
+    else
+        json_out_int(out, v);
 }
 
-struct json_object *device_to_json(const struct device *d, const struct config *config, int64_t now)
+static void string_member(struct json_out *out, const char *key, const char *value)
+{
+    json_out_key(out, key);
+    json_out_string(out, value);
+}
+
+static void int_member(struct json_out *out, const char *key, int64_t value)
+{
+    json_out_key(out, key);
+    json_out_int(out, value);
+}
+
+static void bool_member(struct json_out *out, const char *key, bool value)
+{
+    json_out_key(out, key);
+    json_out_bool(out, value);
+}
+
+void device_write_json(struct json_out *out, const struct device *d, const struct config *config, int64_t now)
 {
     enum liveness live = device_liveness(d, config, now);
     int64_t interval = device_poll_interval(d, config);
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "deviceid", json_object_new_string(d->deviceid));
-    json_object_object_add(o, "name", json_object_new_string(d->name));
-    json_object_object_add(o, "state", json_object_new_string(d->state));
-    json_object_object_add(o, "lastseen", time_or_null(d->lastseen));
-    json_object_object_add(o, "ssid", json_object_new_string(d->ssid));
-    json_object_object_add(o, "ipaddr", json_object_new_string(d->ipaddr));
-    json_object_object_add(o, "cfgsn", json_object_new_int64(d->cfgsn));
-    json_object_object_add(o, "cfgsn_applied", int_or_null(d->cfgsn_applied));
-    json_object_object_add(o, "flags", json_object_new_int64(d->flags));
-    json_object_object_add(o, "data", json_raw_new(d->data));
-    json_object_object_add(o, "datec", time_or_null(d->datec));
-    json_object_object_add(o, "poll_interval", json_object_new_int64(interval));
-    json_object_object_add(o, "online", json_object_new_boolean(live == LIVENESS_ONLINE));
-    json_object_object_add(o, "liveness", json_object_new_string(liveness_name(live)));
-    json_object_object_add(o, "next_expected", time_or_null(d->lastseen > 0 ? d->lastseen + interval : 0));
-    json_object_object_add(o, "has_key", json_object_new_boolean(d->has_key));
-    json_object_object_add(o, "last_seqn", int_or_null(d->last_seqn));
-    return o;
+    json_out_open_object(out);
+    string_member(out, "deviceid", d->deviceid);
+    string_member(out, "name", d->name);
+    string_member(out, "state", d->state);
+    time_or_null(out, "lastseen", d->lastseen);
+    string_member(out, "ssid", d->ssid);
+    string_member(out, "ipaddr", d->ipaddr);
+    int_member(out, "cfgsn", d->cfgsn);
+    int_or_null(out, "cfgsn_applied", d->cfgsn_applied);
+    int_member(out, "flags", d->flags);
+    json_out_key(out, "data");
+    json_out_raw(out, d->data);
+    time_or_null(out, "datec", d->datec);
+    int_member(out, "poll_interval", interval);
+    bool_member(out, "online", live == LIVENESS_ONLINE);
+    string_member(out, "liveness", liveness_name(live));
+    time_or_null(out, "next_expected", d->lastseen > 0 ? d->lastseen + interval : 0);
+    bool_member(out, "has_key", d->has_key);
+    int_or_null(out, "last_seqn", d->last_seqn);
+    json_out_close_object(out);
 }

@@ -3,15 +3,15 @@
 #ifndef PROVD_RENDER_H
 #define PROVD_RENDER_H
 
-#include <json-c/json.h>
-
 #include "app.h"
+#include "json_out.h"
 
 enum liveness { LIVENESS_ONLINE, LIVENESS_OVERDUE, LIVENESS_OFFLINE };
 
 int64_t device_poll_interval(const struct device *d, const struct config *config);
 const char *liveness_name(enum liveness live);
 enum liveness device_liveness(const struct device *d, const struct config *config, int64_t now);
-struct json_object *device_to_json(const struct device *d, const struct config *config, int64_t now);
+/* The device as one JSON object, written at out's position. */
+void device_write_json(struct json_out *out, const struct device *d, const struct config *config, int64_t now);
 
 #endif

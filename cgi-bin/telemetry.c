@@ -6,6 +6,7 @@
 #include "app.h"
 #include "e2ee.h"
 #include "isotime.h"
+#include "json_out.h"
 #include "secret.h"
 #include "telemetry.h"
 #include "validate.h"
@@ -107,20 +108,28 @@ void handle_telemetry_post(struct app *app, const struct request *req, struct re
 /* ---- reading back ---- */
 
 struct page {
-    struct json_object *array;
+    struct json_out out;
     int64_t count, last_id;
 };
 
 static bool add_reading(const struct reading *r, void *user_data)
 {
     struct page *p = user_data;
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "id", json_object_new_int64(r->id));
-    json_object_object_add(o, "seqn", json_object_new_int64(r->seqn));
-    json_object_object_add(o, "received_at", json_isotime_new(r->received_at));
-    json_object_object_add(o, "ts", r->ts == TS_NONE ? NULL : json_isotime_new(r->ts));
-    json_object_object_add(o, "reading", json_raw_new(r->reading));
-    json_object_array_add(p->array, o);
+    json_out_open_object(&p->out);
+    json_out_key(&p->out, "id");
+    json_out_int(&p->out, r->id);
+    json_out_key(&p->out, "seqn");
+    json_out_int(&p->out, r->seqn);
+    json_out_key(&p->out, "received_at");
+    json_out_isotime(&p->out, r->received_at);
+    json_out_key(&p->out, "ts");
+    if (r->ts == TS_NONE)
+        json_out_null(&p->out);
+    else
+        json_out_isotime(&p->out, r->ts);
+    json_out_key(&p->out, "reading");
+    json_out_raw(&p->out, r->reading);
+    json_out_close_object(&p->out);
     p->count++;
     p->last_id = r->id;
     return true;
@@ -201,13 +210,14 @@ void handle_telemetry_get(struct app *app, const struct request *req, struct res
         response_json(res, 200, bs.array);
         return;
     }
-    struct page p = {json_object_new_array(), 0, 0};
+    struct page p = {.count = 0};
+    json_out_start(&p.out, res, 200);
+    json_out_open_array(&p.out);
     if (store_reading_list(app->store, req->deviceid, &q.filter, add_reading, &p) != STORE_OK) {
-        json_object_put(p.array);
         respond_store_error(app, res);
         return;
     }
+    json_out_close_array(&p.out);
     if (p.count == q.filter.limit)
         next_link(res, req->deviceid, &q, p.last_id);
-    response_json(res, 200, p.array);
 }
