@@ -16,10 +16,13 @@ struct config {
     bool sync_every_commit; /* PROVD_SYNCHRONOUS=full: each write fsynced before its answer */
 };
 
+struct reading_pool;
+
 struct app {
     struct config config;
     struct store *store;
-    int64_t (*now)(void); /* Unix seconds; tests set their own clock */
+    struct reading_pool *readings; /* the pool's committer of readings; NULL: none, take them here */
+    int64_t (*now)(void);          /* Unix seconds; tests set their own clock */
     unsigned readings_since_prune;
 };
 

@@ -13,8 +13,8 @@
 struct json_out {
     struct response *res;
     int depth;
-    bool after_key;                       /* the next value is that key's: no comma before it */
-    bool has_items[JSON_OUT_DEPTH + 1];   /* per open level: a comma goes before the next item */
+    bool after_key;                     /* the next value is that key's: no comma before it */
+    bool has_items[JSON_OUT_DEPTH + 1]; /* per open level: a comma goes before the next item */
 };
 
 /* Starts the body of res over, answering status. */

@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "lastseen.h"
+#include "reading_pool.h"
 #include "validate.h"
 
 static int64_t wall_clock(void)
@@ -122,6 +123,7 @@ int main(int argc, char **argv)
         return 1;
     }
     store_set_seen_sink(app.store, lastseen_queue, seen);
+    app.readings = reading_pool_open(&app.config, lastseen_queue, seen);
     char *body = malloc(BODY_MAX + 1);
     FCGX_Request fr;
     if (!body || FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0) {
@@ -136,7 +138,8 @@ int main(int argc, char **argv)
     }
     response_free(&res);
     free(body);
-    lastseen_stop(seen); /* writes the heartbeat times it holds */
+    reading_pool_free(app.readings); /* answers the readings its committer holds */
+    lastseen_stop(seen);             /* writes the heartbeat times it holds */
     store_free(app.store);
     return 0;
 }

@@ -12,6 +12,7 @@ int64_t device_poll_interval(const struct device *d, const struct config *config
 const char *liveness_name(enum liveness live);
 enum liveness device_liveness(const struct device *d, const struct config *config, int64_t now);
 /* The device as one JSON object, written at out's position. */
-void device_write_json(struct json_out *out, const struct device *d, const struct config *config, int64_t now);
+void device_write_json(struct json_out *out, const struct device *d, const struct config *config,
+                       int64_t now);
 
 #endif

@@ -1,46 +1,18 @@
-/* Telemetry: POST ingests an end-to-end-encrypted reading (e2ee.c opens it, the SEQN check and
- * the insert are one transaction); GET reads readings back as JSON pages or time buckets. */
+/* Telemetry: POST ingests an end-to-end-encrypted reading (ingest.c, here or in the pool's
+ * committer); GET reads readings back as JSON pages or time buckets. */
 #include <stdio.h>
 #include <string.h>
 
 #include "app.h"
-#include "e2ee.h"
+#include "ingest.h"
 #include "isotime.h"
 #include "json_out.h"
-#include "secret.h"
+#include "reading_pool.h"
 #include "telemetry.h"
 #include "validate.h"
 
-#define PRUNE_EVERY 256                /* accepted readings between two retention passes of a worker */
-#define PRUNE_BATCH 5000               /* readings deleted at most per pass, so an ingest never stalls long */
-#define SEQN_MAX    ((int64_t)1 << 53) /* the largest integer every JSON reader keeps exact */
-
-/* Every refusal before the SEQN check gets exactly this answer: no padding or tag oracle. */
-static void unreadable(struct response *res)
-{
-    response_error(res, 400, "unreadable telemetry message");
-}
-
-/* The reading must be a JSON object with an integer SEQN and, optionally, ts (the device's
- * clock: Unix seconds or an ISO-8601 UTC string). */
-static bool read_reading(struct json_object *root, int64_t *seqn, int64_t *ts)
-{
-    struct json_object *v;
-    bool ok = json_object_is_type(root, json_type_object) && json_object_object_get_ex(root, "SEQN", &v) &&
-              json_object_is_type(v, json_type_int);
-    if (ok) {
-        *seqn = json_object_get_int64(v);
-        ok = *seqn >= 0 && *seqn <= SEQN_MAX;
-    }
-    *ts = TS_NONE;
-    if (ok && json_object_object_get_ex(root, "ts", &v)) {
-        if (json_object_is_type(v, json_type_int))
-            *ts = json_object_get_int64(v);
-        else
-            ok = json_object_is_type(v, json_type_string) && isotime_parse(json_object_get_string(v), ts);
-    }
-    return ok;
-}
+#define PRUNE_EVERY 256  /* accepted readings between two retention passes of a worker */
+#define PRUNE_BATCH 5000 /* readings deleted at most per pass, so an ingest never stalls long */
 
 /* Retention: now and then, a worker deletes a batch of readings older than the limit. */
 static void maybe_prune(struct app *app)
@@ -54,55 +26,17 @@ static void maybe_prune(struct app *app)
         fprintf(stderr, "provd: retention: %s\n", store_errmsg(app->store));
 }
 
-/* POST /api/devices/{id}/telemetry */
+/* POST /api/devices/{id}/telemetry: through the pool's committer when there is one. */
 void handle_telemetry_post(struct app *app, const struct request *req, struct response *res)
 {
-    char state[16], key[SECRET_MAX_LEN + 1];
-    switch (store_device_secret(app->store, req->deviceid, state, sizeof state, key, sizeof key)) {
-    case STORE_OK: break;
-    case STORE_NOT_FOUND: response_error(res, 404, "Device NOT Registered"); return;
-    default: respond_store_error(app, res); return;
-    }
-    if (strcmp(state, "accepted") != 0) {
-        response_error(res, 403, "the device is %s: an admin must accept it before it logs telemetry", state);
-        return;
-    }
-    const char *secret = key[0] ? key : app->config.fleet_key;
-    if (!secret) {
-        response_error(res, 403,
-                       "the device has no telemetry key: set one (provctl device key, or POST .../key)");
-        return;
-    }
-
-    struct e2ee_msg *msg = NULL;
-    int64_t seqn = 0, ts = TS_NONE;
-    enum e2ee_err err = e2ee_open(req->deviceid, secret, req->body, req->body_len, &msg);
-    bool readable = err == E2EE_OK && read_reading(e2ee_msg_json(msg), &seqn, &ts);
-    explicit_bzero(key, sizeof key);
-    if (!readable) {
-        fprintf(stderr, "provd: telemetry from %s refused: %s\n", req->deviceid,
-                err != E2EE_OK ? e2ee_strerror(err) : "no object with an integer SEQN (or a bad ts)");
-        e2ee_msg_free(msg);
-        unreadable(res);
-        return;
-    }
-    enum store_status st = store_reading_add(app->store, req->deviceid, seqn, app->now(), ts,
-                                             e2ee_msg_text(msg), e2ee_msg_len(msg));
-    e2ee_msg_free(msg);
-    if (st == STORE_OK) {
-        struct json_object *o = json_object_new_object();
-        json_object_object_add(o, "status", json_object_new_string("OK"));
-        json_object_object_add(o, "seqn", json_object_new_int64(seqn));
-        response_json(res, 201, o);
+    struct ingest_result r;
+    int64_t now = app->now();
+    if (!app->readings ||
+        !reading_pool_submit(app->readings, req->deviceid, req->body, req->body_len, now, &r))
+        ingest_reading(app->store, &app->config, req->deviceid, req->body, req->body_len, now, &r);
+    ingest_respond(&r, res);
+    if (r.outcome == INGEST_STORED)
         maybe_prune(app);
-    } else if (st == STORE_STALE) {
-        response_error(res, 409, "SEQN %lld is not above the last accepted one: a replay, or an old message",
-                       (long long)seqn);
-    } else if (st == STORE_NOT_FOUND) {
-        response_error(res, 404, "Device NOT Registered");
-    } else {
-        respond_store_error(app, res);
-    }
 }
 
 /* ---- reading back ---- */

@@ -77,6 +77,9 @@ enum stmt {
     STMT_BEGIN,
     STMT_COMMIT,
     STMT_ROLLBACK,
+    STMT_SAVEPOINT,
+    STMT_RELEASE,
+    STMT_ROLLBACK_TO,
     STMT_PING,
     STMT_DEVICE_TOUCH,
     STMT_DEVICE_REGISTER,
@@ -114,6 +117,9 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_SAVEPOINT] = "SAVEPOINT operation",
+    [STMT_RELEASE] = "RELEASE operation",
+    [STMT_ROLLBACK_TO] = "ROLLBACK TO operation",
     [STMT_PING] = "SELECT 1",
     [STMT_DEVICE_TOUCH] = "UPDATE devices SET ipaddr = coalesce(?2, ipaddr), ssid = coalesce(?3, ssid) "
                           "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
@@ -191,6 +197,7 @@ struct store {
     int checkpoint_at;       /* WAL pages after a commit that start a checkpoint */
     bool checkpointing;      /* busy_wait gives up sooner */
     const char *synchronous; /* this connection's PRAGMA synchronous value */
+    bool in_batch;           /* between store_batch_begin() and store_batch_commit() */
     char errmsg[256];
 };
 
@@ -246,24 +253,54 @@ static enum store_status exec_stmt(struct store *s, enum stmt id)
     return rc == SQLITE_DONE ? STORE_OK : fail(s, stmt_sql[id]);
 }
 
+/* An operation's transaction; inside a batch, a savepoint of the batch's transaction (none
+ * once an error made SQLite roll the batch back: the rest of it fails, nothing commits alone). */
 static enum store_status begin(struct store *s)
 {
-    return exec_stmt(s, STMT_BEGIN);
+    if (s->in_batch && sqlite3_get_autocommit(s->db)) {
+        snprintf(s->errmsg, sizeof s->errmsg, "the batch's transaction was rolled back");
+        return STORE_ERROR;
+    }
+    return exec_stmt(s, s->in_batch ? STMT_SAVEPOINT : STMT_BEGIN);
 }
 
 static enum store_status commit(struct store *s)
 {
-    return exec_stmt(s, STMT_COMMIT);
+    return exec_stmt(s, s->in_batch ? STMT_RELEASE : STMT_COMMIT);
 }
 
-/* Ends a transaction: commits on success, rolls back otherwise, and passes the status on. */
+static void roll_back(struct store *s)
+{
+    sqlite3_stmt *rb = stmt(s, s->in_batch ? STMT_ROLLBACK_TO : STMT_ROLLBACK);
+    sqlite3_step(rb);
+    stmt_done(rb);
+    if (s->in_batch)
+        commit(s); /* ROLLBACK TO leaves the savepoint open */
+}
+
+/* Ends an operation: commits on success, rolls back otherwise, and passes the status on. An
+ * operation refused inside a batch undoes itself alone. */
 static enum store_status finish(struct store *s, enum store_status st)
 {
     if (st == STORE_OK || st == STORE_CREATED)
         return commit(s) == STORE_OK ? st : STORE_ERROR;
-    sqlite3_stmt *rb = stmt(s, STMT_ROLLBACK);
-    sqlite3_step(rb);
-    stmt_done(rb);
+    roll_back(s);
+    return st;
+}
+
+enum store_status store_batch_begin(struct store *s)
+{
+    enum store_status st = exec_stmt(s, STMT_BEGIN);
+    s->in_batch = st == STORE_OK;
+    return st;
+}
+
+enum store_status store_batch_commit(struct store *s)
+{
+    s->in_batch = false;
+    enum store_status st = exec_stmt(s, STMT_COMMIT);
+    if (st != STORE_OK)
+        roll_back(s);
     return st;
 }
 

@@ -173,6 +173,11 @@ enum store_status store_stats(struct store *s, int64_t now, int64_t default_inte
 /* The device's state and telemetry secret, copied out ("" when it has none). */
 enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
                                       char *key, size_t key_len);
+/* A batch: the operations until store_batch_commit() share one write transaction, each in a
+ * savepoint of it (one that fails undoes itself alone); nothing is durable before the commit,
+ * and when it fails, none of them happened. */
+enum store_status store_batch_begin(struct store *s);
+enum store_status store_batch_commit(struct store *s);
 /* Stores a reading if seqn is above the device's last accepted one, in one transaction with
  * that check: STORE_STALE for a replay or an older SEQN. Also counts as the device being seen. */
 enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,

@@ -6,9 +6,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { v2 } from './lib/seal.mjs';
 import { alive, descendants, provctl, startStack, top, workerPids } from './lib/stack.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const KEY = '000102030405060708090a0b0c0d0e0f';
+
+const postReading = (stack, id, seqn) => stack.api('POST', `/api/devices/${id}/telemetry`,
+  { body: JSON.stringify(v2(JSON.stringify({ SEQN: seqn }), KEY, id)), headers: { 'Content-Type': 'application/json' } });
+const seqnsOf = async (stack, id) =>
+  (await stack.api('GET', `/api/devices/${id}/telemetry?limit=1000&order=asc`, { admin: true })).json.map((r) => r.seqn);
 
 async function waitFor(check, what, ms = 10_000) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (await check()) return;
@@ -91,13 +98,49 @@ describe('under load and failure', () => {
     } finally { await stack.stop(); }
   });
 
+  it('readings are stored once each while the workers committing them are killed', async () => {
+    const env = { PROVD_REGISTRATION: 'open', PROVD_FLEET_KEY: KEY, DEVICE_RATE: '10000r/s', DEVICE_BURST: '10000' };
+    const stack = await startStack({ workers: 2, env });
+    const readings = 100;
+    try {
+      const ids = ['kill-ingest-0', 'kill-ingest-1', 'kill-ingest-2'];
+      for (const id of ids) assert.equal((await stack.api('POST', `/api/devices/${id}`, { body: {} })).status, 201);
+      // Each device sends SEQN 1..readings in order, and one again after an answer it cannot
+      // trust (a 5xx: its worker died); that one may have been stored, so 409 is right then.
+      let answered = 0;
+      const stream = async (id) => {
+        for (let seqn = 1; seqn <= readings; seqn++, answered++) {
+          let r = await postReading(stack, id, seqn);
+          let resent = false;
+          for (; r.status >= 500; resent = true) r = await postReading(stack, id, seqn);
+          assert.ok(r.status === 201 || (resent && r.status === 409), `${id} SEQN ${seqn}: ${r.status}`);
+        }
+      };
+      // Both first workers die, so the one that ran the committer does.
+      const killedAt = [];
+      const killer = async () => {
+        for (const pid of workerPids(stack)) {
+          await sleep(150);
+          killedAt.push(answered);
+          process.kill(pid, 'SIGKILL');
+          await waitFor(() => workerPids(stack).length === 2 && !workerPids(stack).includes(pid), 'a replacement worker');
+        }
+      };
+      await Promise.all([...ids.map(stream), killer()]);
+      assert.ok(killedAt.every((n) => n > 0 && n < ids.length * readings), `killed after ${killedAt} readings`);
+      for (const id of ids) assert.deepEqual(await seqnsOf(stack, id), Array.from({ length: readings }, (_, i) => i + 1));
+    } finally { await stack.stop(); }
+  });
+
   for (const synchronous of ['normal', 'full']) it(`acknowledged writes survive SIGKILL of every worker and of nginx (PROVD_SYNCHRONOUS=${synchronous})`, async () => {
-    let stack = await startStack({ env: { PROVD_SYNCHRONOUS: synchronous } });
+    let stack = await startStack({ env: { PROVD_SYNCHRONOUS: synchronous, PROVD_FLEET_KEY: KEY } });
     const dataDir = stack.dataDir;
     for (let i = 0; i < 25; i++) {
       assert.equal((await stack.api('POST', `/api/devices/durable-${i}`, { body: {} })).status, 201);
     }
-    assert.equal((await stack.api('PUT', '/api/devices/durable-0', { admin: true, body: { data: { keep: true } } })).status, 200);
+    const edit = { data: { keep: true }, state: 'accepted' };
+    assert.equal((await stack.api('PUT', '/api/devices/durable-0', { admin: true, body: edit })).status, 200);
+    for (let seqn = 1; seqn <= 10; seqn++) assert.equal((await postReading(stack, 'durable-0', seqn)).status, 201);
     for (const p of descendants(stack.child.pid)) {
       try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
     }
@@ -107,6 +150,7 @@ describe('under load and failure', () => {
       const list = await stack.api('GET', '/api/devices?q=durable-&limit=100', { admin: true });
       assert.equal(list.json.length, 25);
       assert.deepEqual(list.json.find((d) => d.deviceid === 'durable-0').data, { keep: true });
+      assert.deepEqual(await seqnsOf(stack, 'durable-0'), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     } finally { await stack.stop(); }
   });
 });

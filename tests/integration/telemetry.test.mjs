@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import CryptoJS from 'crypto-js';
+import { v2 } from './lib/seal.mjs';
 import { provctl, startStack, top } from './lib/stack.mjs';
 
 const vectors = JSON.parse(fs.readFileSync(path.join(top, 'tests/vectors/cryptojs-public.json'), 'utf8')).vectors;
@@ -36,16 +37,6 @@ function keyIv(json, keyHex) {
 const passphrase = (json, pass) => ({ data: CryptoJS.AES.encrypt(json, pass).toString() });
 const base64Wrapped = (json, keyHex) =>
   keyIv(CryptoJS.enc.Base64.stringify(CryptoJS.enc.Utf8.parse(json)), keyHex);
-
-// v2: AES-GCM with Node's crypto, the device id as associated data.
-function v2(json, keyHex, id) {
-  const key = Buffer.from(keyHex, 'hex');
-  const nonce = crypto.randomBytes(12);
-  const cipher = crypto.createCipheriv(key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm', key, nonce);
-  cipher.setAAD(Buffer.from(id));
-  const ct = Buffer.concat([cipher.update(json, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-  return { v: 2, nonce: nonce.toString('base64'), data: ct.toString('base64') };
-}
 
 const KEY = '000102030405060708090a0b0c0d0e0f';
 

@@ -276,6 +276,30 @@ static void seqn_reset_starts_a_new_epoch(void **state)
     assert_int_equal(stored_readings(fx->store, "lost"), 3);
 }
 
+/* A batch (the readings committer's): a refused reading undoes itself alone, the others are
+ * stored; nothing of a batch that is not committed is seen by another connection. */
+static void batch_refusal_undoes_itself_alone(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "batched");
+    char err[256];
+    struct store *other = store_open(fx->db.path, err, sizeof err);
+    assert_non_null(other);
+    assert_int_equal(store_batch_begin(fx->store), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "batched", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "batched", 1, TEST_T0, TS_NONE, "{}", 2), STORE_STALE);
+    assert_int_equal(store_reading_add(fx->store, "nobody", 1, TEST_T0, TS_NONE, "{}", 2), STORE_NOT_FOUND);
+    assert_int_equal(store_reading_add(fx->store, "batched", 2, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(stored_readings(other, "batched"), 0);
+    assert_int_equal(store_batch_commit(fx->store), STORE_OK);
+    assert_int_equal(stored_readings(other, "batched"), 2);
+    assert_int_equal(get(other, "batched").last_seqn, 2);
+    /* Outside a batch, each operation is its own transaction again. */
+    assert_int_equal(store_reading_add(fx->store, "batched", 3, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(stored_readings(other, "batched"), 3);
+    store_free(other);
+}
+
 /* Other workers reading without pause: processes, as provd's workers are, each with its own
  * connection, until the test kills them (or ends, whatever way it does). */
 #define READERS 3
@@ -1036,6 +1060,7 @@ int main(void)
         T(migration_3_keeps_readings),
         T(migration_6_keeps_heartbeat_times),
         T(seqn_reset_starts_a_new_epoch),
+        T(batch_refusal_undoes_itself_alone),
         T(wal_stays_bounded_under_steady_reads),
         T(prune_deletes_old_readings_in_batches),
         T(sync_every_commit),

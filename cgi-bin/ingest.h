@@ -1,0 +1,35 @@
+/* Taking one telemetry reading: the device's state and key, the E2EE envelope opened, the SEQN
+ * checked and the reading stored. The worker does this itself, or the pool's committer
+ * (reading_pool.h) does it for a batch of workers' readings in one transaction. */
+#ifndef PROVD_INGEST_H
+#define PROVD_INGEST_H
+
+#include <stdint.h>
+
+#include "app.h"
+
+enum ingest_outcome {
+    INGEST_STORED,       /* 201 */
+    INGEST_UNREADABLE,   /* 400: not an envelope this device's key opens, or no SEQN */
+    INGEST_NOT_ACCEPTED, /* 403: the device is pending or rejected */
+    INGEST_NO_KEY,       /* 403: neither a device key nor a fleet key */
+    INGEST_UNKNOWN,      /* 404 */
+    INGEST_STALE,        /* 409: SEQN not above the last accepted one */
+    INGEST_STORE_FAILED, /* 500 */
+    INGEST__COUNT
+};
+
+/* Plain bytes, so that the committer can send it back to the worker as it is. */
+struct ingest_result {
+    int32_t outcome; /* enum ingest_outcome */
+    char state[16];  /* INGEST_NOT_ACCEPTED: the device's state */
+    int64_t seqn;    /* INGEST_STORED, INGEST_STALE */
+};
+
+/* Takes the reading body (len bytes) of deviceid, received at now, into the store s. */
+void ingest_reading(struct store *s, const struct config *config, const char *deviceid, const char *body,
+                    size_t len, int64_t now, struct ingest_result *r);
+/* The answer to the device. */
+void ingest_respond(const struct ingest_result *r, struct response *res);
+
+#endif

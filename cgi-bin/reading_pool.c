@@ -1,0 +1,336 @@
+/* The pool's committer of readings (see reading_pool.h). The socket is SOCK_SEQPACKET: a
+ * reading arrives whole, each worker has its own connection and waits for the answer before it
+ * sends again, so a batch holds at most one reading per worker and the answers need no ids.
+ * The lock is flock()ed, so a process's death frees it; the socket is private to the
+ * database's owner (mode 0600 beside the database). */
+#define _GNU_SOURCE /* accept4, pipe2 */
+#include "reading_pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "validate.h"
+
+#define WORKERS_MAX 64 /* connections the committer serves; more workers take their own readings */
+
+/* A reading on the socket: this head, then the body. */
+struct reading_head {
+    int64_t now;
+    char deviceid[DEVICE_ID_MAX + 1];
+};
+
+#define MESSAGE_MAX (sizeof(struct reading_head) + BODY_MAX)
+
+/* The committer's part: a thread, its connection, the workers connected to it. */
+struct committer {
+    pthread_t thread;
+    struct store *store;
+    int wake[2];                        /* a pipe: a byte on it stops the thread */
+    struct pollfd fds[2 + WORKERS_MAX]; /* wake[0], the listening socket, the workers */
+    int nfds;
+    char *inbox;                /* one MESSAGE_MAX slot per reading of a batch */
+    int answer_to[WORKERS_MAX]; /* per reading of the batch: its worker's connection */
+    size_t length[WORKERS_MAX]; /* and its length */
+    struct ingest_result results[WORKERS_MAX];
+};
+
+struct reading_pool {
+    const struct config *config;
+    store_seen_fn seen_fn;
+    void *seen_data;
+    struct sockaddr_un addr;
+    int lock_fd;
+    int conn_fd;                 /* this worker's connection to the committer; -1: none yet */
+    char *outbox;                /* the reading being handed over */
+    struct committer *committer; /* non-NULL while this worker runs it */
+};
+
+struct reading_pool *reading_pool_open(const struct config *config, store_seen_fn seen_fn, void *seen_data)
+{
+    struct reading_pool *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return NULL;
+    pool->config = config;
+    pool->seen_fn = seen_fn;
+    pool->seen_data = seen_data;
+    pool->conn_fd = -1;
+    pool->addr.sun_family = AF_UNIX;
+    char lock_path[4096];
+    int len = snprintf(pool->addr.sun_path, sizeof pool->addr.sun_path, "%s-readings.sock", config->db_path);
+    if (len < 0 || (size_t)len >= sizeof pool->addr.sun_path || !(pool->outbox = malloc(MESSAGE_MAX)) ||
+        snprintf(lock_path, sizeof lock_path, "%s-readings.lock", config->db_path) >= (int)sizeof lock_path ||
+        (pool->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+        free(pool->outbox);
+        free(pool);
+        return NULL;
+    }
+    return pool;
+}
+
+/* ---- the committer ---- */
+
+static void drop_worker(struct committer *c, int i)
+{
+    close(c->fds[i].fd);
+    c->fds[i] = c->fds[--c->nfds];
+}
+
+static void accept_workers(struct committer *c)
+{
+    int fd;
+    while ((fd = accept4(c->fds[1].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        if (c->nfds == 2 + WORKERS_MAX)
+            close(fd); /* that worker takes its own readings */
+        else
+            c->fds[c->nfds++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    }
+}
+
+/* One reading from each worker that sent one (every connected worker when all is set);
+ * returns how many. */
+static int receive_batch(struct committer *c, bool all)
+{
+    int n = 0;
+    for (int i = 2; i < c->nfds; i++) {
+        if (!all && !(c->fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        ssize_t got = recv(c->fds[i].fd, c->inbox + (size_t)n * MESSAGE_MAX, MESSAGE_MAX, MSG_TRUNC);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            drop_worker(c, i--);
+        } else if (got > 0) {
+            c->answer_to[n] = c->fds[i].fd;
+            c->length[n++] = (size_t)got;
+        }
+    }
+    return n;
+}
+
+/* A message is a head with a valid device id and at most BODY_MAX bytes of body. */
+static const struct reading_head *read_head(const char *message, size_t len)
+{
+    const struct reading_head *head = (const struct reading_head *)message;
+    if (len < sizeof *head || len > MESSAGE_MAX || !memchr(head->deviceid, '\0', sizeof head->deviceid) ||
+        !valid_device_id(head->deviceid))
+        return NULL;
+    return head;
+}
+
+/* Takes the batch's readings in one transaction and answers each after its commit. */
+static void commit_batch(struct reading_pool *pool, int n)
+{
+    struct committer *c = pool->committer;
+    bool begun = store_batch_begin(c->store) == STORE_OK;
+    for (int i = 0; i < n; i++) {
+        const char *message = c->inbox + (size_t)i * MESSAGE_MAX;
+        const struct reading_head *head = read_head(message, c->length[i]);
+        struct ingest_result *r = &c->results[i];
+        memset(r, 0, sizeof *r);
+        if (!begun)
+            r->outcome = INGEST_STORE_FAILED;
+        else if (!head)
+            r->outcome = INGEST_UNREADABLE;
+        else
+            ingest_reading(c->store, pool->config, head->deviceid, message + sizeof *head,
+                           c->length[i] - sizeof *head, head->now, r);
+    }
+    bool committed = begun && store_batch_commit(c->store) == STORE_OK;
+    if (!committed)
+        fprintf(stderr, "provd: readings: %s\n", store_errmsg(c->store));
+    for (int i = 0; i < n; i++) {
+        if (!committed && c->results[i].outcome == INGEST_STORED)
+            c->results[i].outcome = INGEST_STORE_FAILED;
+        send(c->answer_to[i], &c->results[i], sizeof c->results[i], MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+}
+
+/* Waits for readings; when stopped, answers those already sent before it closes. */
+static void *commit_loop(void *data)
+{
+    struct reading_pool *pool = data;
+    struct committer *c = pool->committer;
+    bool stopping = false;
+    while (!stopping) {
+        if (poll(c->fds, (nfds_t)c->nfds, -1) < 0)
+            continue; /* EINTR */
+        stopping = c->fds[0].revents != 0;
+        if (c->fds[1].revents & POLLIN)
+            accept_workers(c);
+        int n = receive_batch(c, stopping);
+        if (n > 0)
+            commit_batch(pool, n);
+    }
+    return NULL;
+}
+
+static void free_committer(struct committer *c)
+{
+    for (int i = 0; i < c->nfds; i++)
+        close(c->fds[i].fd);
+    if (c->wake[1] >= 0)
+        close(c->wake[1]);
+    store_free(c->store);
+    free(c->inbox);
+    free(c);
+}
+
+/* Binds the socket, replacing the one a dead committer left (holding the lock, this worker is
+ * the only one that may). */
+static int listen_for_workers(const struct sockaddr_un *addr)
+{
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    unlink(addr->sun_path);
+    if (bind(fd, (const struct sockaddr *)addr, sizeof *addr) != 0 || chmod(addr->sun_path, 0600) != 0 ||
+        listen(fd, WORKERS_MAX) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The thread runs with signals blocked: they stay the main thread's (libfcgi stops on SIGTERM). */
+static bool start_thread(struct reading_pool *pool)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    bool started = pthread_create(&pool->committer->thread, NULL, commit_loop, pool) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return started;
+}
+
+static bool start_committer(struct reading_pool *pool)
+{
+    char err[256];
+    struct committer *c = calloc(1, sizeof *c);
+    if (!c)
+        return false;
+    c->wake[0] = c->wake[1] = -1;
+    c->inbox = malloc(WORKERS_MAX * MESSAGE_MAX); /* touched only as far as batches reach */
+    c->store = store_open(pool->config->db_path, err, sizeof err);
+    int listen_fd = c->store && c->inbox ? listen_for_workers(&pool->addr) : -1;
+    if (listen_fd >= 0 && pipe2(c->wake, O_CLOEXEC) != 0)
+        c->wake[0] = c->wake[1] = -1;
+    c->fds[0] = (struct pollfd){.fd = c->wake[0], .events = POLLIN};
+    c->fds[1] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+    c->nfds = 2;
+    bool ready = listen_fd >= 0 && c->wake[0] >= 0 &&
+                 (!pool->config->sync_every_commit || store_sync_every_commit(c->store) == STORE_OK);
+    if (ready) {
+        store_set_seen_sink(c->store, pool->seen_fn, pool->seen_data);
+        pool->committer = c;
+        ready = start_thread(pool);
+    }
+    if (!ready) {
+        fprintf(stderr, "provd: readings are taken by each worker: no committer (%s)\n",
+                c->store ? "socket or thread" : err);
+        pool->committer = NULL;
+        free_committer(c);
+    }
+    return ready;
+}
+
+static void stop_committer(struct reading_pool *pool)
+{
+    struct committer *c = pool->committer;
+    if (write(c->wake[1], "", 1) == 1)
+        pthread_join(c->thread, NULL);
+    unlink(pool->addr.sun_path);
+    free_committer(c);
+    pool->committer = NULL;
+}
+
+/* ---- a worker handing readings over ---- */
+
+/* Becomes the committer if nobody is. */
+static bool lead(struct reading_pool *pool)
+{
+    if (pool->committer || flock(pool->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return false;
+    if (start_committer(pool))
+        return true;
+    flock(pool->lock_fd, LOCK_UN);
+    return false;
+}
+
+static bool connect_committer(struct reading_pool *pool)
+{
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct timeval wait = {READING_POOL_WAIT_MS / 1000, READING_POOL_WAIT_MS % 1000 * 1000};
+    if (fd >= 0 && connect(fd, (const struct sockaddr *)&pool->addr, sizeof pool->addr) == 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait) == 0) {
+        pool->conn_fd = fd;
+        return true;
+    }
+    if (fd >= 0)
+        close(fd);
+    return false;
+}
+
+static void disconnect(struct reading_pool *pool)
+{
+    close(pool->conn_fd);
+    pool->conn_fd = -1;
+}
+
+/* Sends the reading and waits for its answer; false (and disconnected) when there was none. */
+static bool hand_over(struct reading_pool *pool, size_t len, struct ingest_result *r)
+{
+    ssize_t sent = send(pool->conn_fd, pool->outbox, len, MSG_NOSIGNAL);
+    ssize_t got = sent == (ssize_t)len ? recv(pool->conn_fd, r, sizeof *r, 0) : -1;
+    if (got == (ssize_t)sizeof *r && r->outcome >= 0 && r->outcome < INGEST__COUNT) {
+        r->state[sizeof r->state - 1] = '\0';
+        return true;
+    }
+    disconnect(pool);
+    return false;
+}
+
+bool reading_pool_submit(struct reading_pool *pool, const char *deviceid, const char *body, size_t len,
+                         int64_t now, struct ingest_result *r)
+{
+    struct reading_head head = {.now = now};
+    if (len > BODY_MAX || strlen(deviceid) >= sizeof head.deviceid)
+        return false;
+    strcpy(head.deviceid, deviceid);
+    memcpy(pool->outbox, &head, sizeof head);
+    memcpy(pool->outbox + sizeof head, body, len);
+    /* A connection left by a committer that stopped fails once: then connect (or lead) anew. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (pool->conn_fd < 0 && !connect_committer(pool) && !(lead(pool) && connect_committer(pool)))
+            return false;
+        if (hand_over(pool, sizeof head + len, r))
+            return true;
+    }
+    return false;
+}
+
+bool reading_pool_leads(struct reading_pool *pool)
+{
+    return pool->committer != NULL;
+}
+
+void reading_pool_free(struct reading_pool *pool)
+{
+    if (!pool)
+        return;
+    if (pool->conn_fd >= 0)
+        disconnect(pool);
+    if (pool->committer)
+        stop_committer(pool);
+    close(pool->lock_fd); /* frees the lock: another worker commits from its next reading */
+    free(pool->outbox);
+    free(pool);
+}

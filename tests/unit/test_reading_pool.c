@@ -1,0 +1,207 @@
+/* The pool's committer of readings with real sockets, threads and a SQLite file: every worker's
+ * readings stored once with the right answers, a malformed message refused, takeover when the
+ * committer's worker stops, and a batch in which one reading is refused. */
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "testapp.h"
+
+#include "e2ee.h"
+#include "reading_pool.h"
+
+#define KEY      "000102030405060708090a0b0c0d0e0f"
+#define WORKERS  4
+#define READINGS 60 /* per worker */
+
+struct fixture {
+    struct tempdb db;
+    struct app app;
+    struct response res;
+    char auth[TOKEN_LEN + 16];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    testapp_open(&f->db, &f->app, &f->res, f->auth, sizeof f->auth, REGISTRATION_OPEN);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    testapp_close(&f->db, &f->app, &f->res);
+    free(f);
+    return 0;
+}
+
+static void add_device(struct fixture *f, const char *id, const char *key)
+{
+    assert_int_equal(
+        store_device_register(f->app.store, id, "10.0.0.1", "lab", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+        STORE_CREATED);
+    if (key)
+        assert_int_equal(store_device_set_key(f->app.store, id, key), STORE_OK);
+}
+
+/* Hands one reading {"SEQN":seqn} of id to the pool; r says what became of it. */
+static bool submit(struct reading_pool *pool, const char *id, int64_t seqn, struct ingest_result *r)
+{
+    char json[64], *envelope = NULL;
+    int len = snprintf(json, sizeof json, "{\"SEQN\":%lld,\"v\":1}", (long long)seqn);
+    assert_int_equal(e2ee_seal_v2(id, KEY, NULL, json, (size_t)len, &envelope), E2EE_OK);
+    bool taken = reading_pool_submit(pool, id, envelope, strlen(envelope), TEST_T0, r);
+    free(envelope);
+    return taken;
+}
+
+static bool count_reading(const struct reading *r, void *count)
+{
+    (void)r;
+    ++*(int64_t *)count;
+    return true;
+}
+
+static int64_t reading_count(struct fixture *f, const char *id)
+{
+    struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .limit = -1};
+    int64_t n = 0;
+    assert_int_equal(store_reading_list(f->app.store, id, &all, count_reading, &n), STORE_OK);
+    return n;
+}
+
+struct worker {
+    struct fixture *f;
+    char id[16];
+    int stored;
+};
+
+/* A worker of its own (its own pool, so its own lock file and connection). */
+static void *worker_run(void *data)
+{
+    struct worker *w = data;
+    struct reading_pool *pool = reading_pool_open(&w->f->app.config, NULL, NULL);
+    for (int64_t seqn = 1; pool && seqn <= READINGS; seqn++) {
+        struct ingest_result r;
+        if (submit(pool, w->id, seqn, &r) && r.outcome == INGEST_STORED && r.seqn == seqn)
+            w->stored++;
+    }
+    reading_pool_free(pool);
+    return NULL;
+}
+
+static void every_workers_readings_stored_once(void **state)
+{
+    struct fixture *f = *state;
+    struct reading_pool *leader = reading_pool_open(&f->app.config, NULL, NULL);
+    assert_non_null(leader);
+    add_device(f, "first", KEY);
+    struct ingest_result r;
+    assert_true(submit(leader, "first", 1, &r));
+    assert_int_equal(r.outcome, INGEST_STORED);
+    assert_true(reading_pool_leads(leader));
+
+    struct worker workers[WORKERS];
+    pthread_t threads[WORKERS];
+    for (int i = 0; i < WORKERS; i++) {
+        workers[i] = (struct worker){.f = f};
+        snprintf(workers[i].id, sizeof workers[i].id, "w%d", i);
+        add_device(f, workers[i].id, KEY);
+    }
+    for (int i = 0; i < WORKERS; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, worker_run, &workers[i]), 0);
+    for (int i = 0; i < WORKERS; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(workers[i].stored, READINGS);
+        assert_int_equal(reading_count(f, workers[i].id), READINGS);
+    }
+    reading_pool_free(leader);
+}
+
+static void refusals_come_back_through_the_pool(void **state)
+{
+    struct fixture *f = *state;
+    struct reading_pool *pool = reading_pool_open(&f->app.config, NULL, NULL);
+    add_device(f, "keyed", KEY);
+    struct ingest_result r;
+    assert_true(submit(pool, "keyed", 5, &r));
+    assert_int_equal(r.outcome, INGEST_STORED);
+    assert_true(submit(pool, "keyed", 5, &r));
+    assert_int_equal(r.outcome, INGEST_STALE);
+    assert_int_equal(r.seqn, 5);
+    assert_true(submit(pool, "nobody", 1, &r));
+    assert_int_equal(r.outcome, INGEST_UNKNOWN);
+    assert_true(reading_pool_submit(pool, "keyed", "not an envelope", 15, TEST_T0, &r));
+    assert_int_equal(r.outcome, INGEST_UNREADABLE);
+    assert_int_equal(store_device_register(f->app.store, "waiting", "10.0.0.2", "lab", REGISTRATION_APPROVE,
+                                           TEST_T0, NULL, NULL),
+                     STORE_CREATED);
+    assert_true(submit(pool, "waiting", 1, &r));
+    assert_int_equal(r.outcome, INGEST_NOT_ACCEPTED);
+    assert_string_equal(r.state, "pending");
+    assert_int_equal(reading_count(f, "keyed"), 1);
+    reading_pool_free(pool);
+}
+
+/* Bytes on the socket that are no worker's reading: refused, and the committer goes on. */
+static void a_malformed_message_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct reading_pool *pool = reading_pool_open(&f->app.config, NULL, NULL);
+    add_device(f, "keyed", KEY);
+    struct ingest_result r;
+    assert_true(submit(pool, "keyed", 1, &r)); /* starts the committer */
+
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    assert_true(snprintf(addr.sun_path, sizeof addr.sun_path, "%.90s-readings.sock", f->db.path) <
+                (int)sizeof addr.sun_path);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    char junk[200];
+    memset(junk, 'x', sizeof junk); /* a device id with no end */
+    assert_int_equal(send(fd, junk, sizeof junk, 0), (ssize_t)sizeof junk);
+    assert_int_equal(recv(fd, &r, sizeof r, 0), (ssize_t)sizeof r);
+    assert_int_equal(r.outcome, INGEST_UNREADABLE);
+    assert_int_equal(send(fd, "x", 1, 0), 1); /* shorter than a head */
+    assert_int_equal(recv(fd, &r, sizeof r, 0), (ssize_t)sizeof r);
+    assert_int_equal(r.outcome, INGEST_UNREADABLE);
+    close(fd);
+
+    assert_true(submit(pool, "keyed", 2, &r));
+    assert_int_equal(r.outcome, INGEST_STORED);
+    reading_pool_free(pool);
+}
+
+static void the_next_worker_takes_over(void **state)
+{
+    struct fixture *f = *state;
+    struct reading_pool *first = reading_pool_open(&f->app.config, NULL, NULL);
+    struct reading_pool *second = reading_pool_open(&f->app.config, NULL, NULL);
+    add_device(f, "keyed", KEY);
+    struct ingest_result r;
+    assert_true(submit(first, "keyed", 1, &r));
+    assert_true(submit(second, "keyed", 2, &r));
+    assert_true(reading_pool_leads(first));
+    assert_false(reading_pool_leads(second));
+
+    reading_pool_free(first); /* its worker stops: its committer with it */
+    assert_true(submit(second, "keyed", 3, &r));
+    assert_int_equal(r.outcome, INGEST_STORED);
+    assert_true(reading_pool_leads(second));
+    assert_int_equal(reading_count(f, "keyed"), 3);
+    reading_pool_free(second);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(every_workers_readings_stored_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(refusals_come_back_through_the_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_malformed_message_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_next_worker_takes_over, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
