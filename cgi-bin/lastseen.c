@@ -18,13 +18,14 @@
 
 struct lastseen {
     pthread_mutex_t lock;
+    pthread_mutex_t store_lock; /* the connection's user: this thread or the readings committer */
     pthread_cond_t queued;
     pthread_t thread;
     struct seen_set *queue[2];
     int filling;   /* the queue heartbeats add to; the thread hands over the other */
     bool stopping; /* these three under lock */
     bool leading;
-    struct store *store;     /* the thread's own connection */
+    struct store *store;     /* the thread's own connection (see lastseen_lock_store) */
     struct seen_pool *pool;  /* NULL: no pool here, every batch is written by its worker */
     struct seen_set *merged; /* the writer's: every worker's batches since its last write */
     struct store_seen inbox[LASTSEEN_QUEUE_MAX];
@@ -57,12 +58,25 @@ static int64_t monotonic_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+struct store *lastseen_lock_store(struct lastseen *ls)
+{
+    pthread_mutex_lock(&ls->store_lock);
+    return ls->store;
+}
+
+void lastseen_unlock_store(struct lastseen *ls)
+{
+    pthread_mutex_unlock(&ls->store_lock);
+}
+
 /* Writes the set in one transaction, in row order, and empties it. */
 static void write_set(struct lastseen *ls, struct seen_set *set)
 {
     size_t n = seen_set_count(set);
-    if (n > 0 && store_device_seen(ls->store, seen_set_sorted(set), n) != STORE_OK)
-        fprintf(stderr, "provd: heartbeat times: %s\n", store_errmsg(ls->store));
+    struct store *store = lastseen_lock_store(ls);
+    if (n > 0 && store_device_seen(store, seen_set_sorted(set), n) != STORE_OK)
+        fprintf(stderr, "provd: heartbeat times: %s\n", store_errmsg(store));
+    lastseen_unlock_store(ls);
     seen_set_clear(set);
 }
 
@@ -136,6 +150,7 @@ static void free_parts(struct lastseen *ls)
     seen_set_free(ls->queue[1]);
     seen_set_free(ls->merged);
     pthread_cond_destroy(&ls->queued);
+    pthread_mutex_destroy(&ls->store_lock);
     pthread_mutex_destroy(&ls->lock);
     free(ls);
 }
@@ -148,6 +163,7 @@ struct lastseen *lastseen_start(const char *db_path, char *err, size_t err_len)
         return NULL;
     }
     pthread_mutex_init(&ls->lock, NULL);
+    pthread_mutex_init(&ls->store_lock, NULL);
     pthread_cond_init(&ls->queued, NULL);
     ls->queue[0] = seen_set_new(LASTSEEN_QUEUE_MAX);
     ls->queue[1] = seen_set_new(LASTSEEN_QUEUE_MAX);
@@ -159,6 +175,8 @@ struct lastseen *lastseen_start(const char *db_path, char *err, size_t err_len)
     }
     ls->pool = seen_pool_open(db_path);
     ls->store = store_open(db_path, err, err_len);
+    if (ls->store) /* the readings committer's readings queue their lastseen like heartbeats */
+        store_set_seen_sink(ls->store, lastseen_queue, ls);
     int rc = ls->store ? pthread_create(&ls->thread, NULL, hand_over_loop, ls) : -1;
     if (rc != 0) {
         if (rc > 0)

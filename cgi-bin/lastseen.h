@@ -30,6 +30,11 @@ void lastseen_stop(struct lastseen *ls);
 /* The store_seen_fn to give store_set_seen_sink(): false when the queue is full. */
 bool lastseen_queue(int64_t row, int64_t at, void *lastseen);
 
+/* The thread's connection, lent to this worker's readings committer (reading_pool.h) so that
+ * the worker holds one connection less; nothing else uses it until it is given back. */
+struct store *lastseen_lock_store(struct lastseen *ls);
+void lastseen_unlock_store(struct lastseen *ls);
+
 /* Whether this worker writes the pool's heartbeat times (for tests). */
 bool lastseen_leads(struct lastseen *ls);
 

@@ -47,11 +47,14 @@ static bool read_body(FCGX_Request *fr, struct request *req, char *buf, struct r
  * free (an emptied SQLite page cache is 256 KB) and unmaps big blocks when they are freed. The
  * worker then faults the pages in again, and each give-back interrupts the other cores to flush
  * their TLBs: at a million devices, 0.03-0.1 page faults per heartbeat cost it 3-7% of its
- * throughput. Freed memory now stays for reuse; the peak (VmHWM) is what it was. */
-static void keep_freed_memory(void)
+ * throughput. Freed memory now stays for reuse; the peak (VmHWM) is what it was. And one
+ * arena for all threads: the heartbeat-time thread and the readings committer each had a heap
+ * of their own, 0.24 MB more in the committer's worker. */
+static void tune_malloc(void)
 {
     mallopt(M_TRIM_THRESHOLD, 4 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_ARENA_MAX, 1);
 }
 
 static void put_fcgi(void *stream, const char *bytes, size_t len)
@@ -95,7 +98,7 @@ int main(int argc, char **argv)
     /* provd's crypto (AES, SHA-256, random bytes) needs no configuration: not reading
      * openssl.cnf keeps about 0.5 MB of libcrypto out of every worker's memory. */
     OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
-    keep_freed_memory();
+    tune_malloc();
     if (!config_from_env(&app.config, err, sizeof err)) {
         fprintf(stderr, "provd: %s\n", err);
         return 78; /* EX_CONFIG */
@@ -123,7 +126,7 @@ int main(int argc, char **argv)
         return 1;
     }
     store_set_seen_sink(app.store, lastseen_queue, seen);
-    app.readings = reading_pool_open(&app.config, lastseen_queue, seen);
+    app.readings = reading_pool_open(&app.config, seen);
     char *body = malloc(BODY_MAX + 1);
     FCGX_Request fr;
     if (!body || FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0) {

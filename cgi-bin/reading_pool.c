@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lastseen.h"
 #include "validate.h"
 
 #define WORKERS_MAX 64 /* connections the committer serves; more workers take their own readings */
@@ -32,10 +33,9 @@ struct reading_head {
 
 #define MESSAGE_MAX (sizeof(struct reading_head) + BODY_MAX)
 
-/* The committer's part: a thread, its connection, the workers connected to it. */
+/* The committer's part: a thread and the workers connected to it. */
 struct committer {
     pthread_t thread;
-    struct store *store;
     int wake[2];                        /* a pipe: a byte on it stops the thread */
     struct pollfd fds[2 + WORKERS_MAX]; /* wake[0], the listening socket, the workers */
     int nfds;
@@ -47,8 +47,7 @@ struct committer {
 
 struct reading_pool {
     const struct config *config;
-    store_seen_fn seen_fn;
-    void *seen_data;
+    struct lastseen *seen; /* lends the committer its connection */
     struct sockaddr_un addr;
     int lock_fd;
     int conn_fd;                 /* this worker's connection to the committer; -1: none yet */
@@ -56,14 +55,13 @@ struct reading_pool {
     struct committer *committer; /* non-NULL while this worker runs it */
 };
 
-struct reading_pool *reading_pool_open(const struct config *config, store_seen_fn seen_fn, void *seen_data)
+struct reading_pool *reading_pool_open(const struct config *config, struct lastseen *seen)
 {
     struct reading_pool *pool = calloc(1, sizeof *pool);
     if (!pool)
         return NULL;
     pool->config = config;
-    pool->seen_fn = seen_fn;
-    pool->seen_data = seen_data;
+    pool->seen = seen;
     pool->conn_fd = -1;
     pool->addr.sun_family = AF_UNIX;
     char lock_path[4096];
@@ -130,7 +128,8 @@ static const struct reading_head *read_head(const char *message, size_t len)
 static void commit_batch(struct reading_pool *pool, int n)
 {
     struct committer *c = pool->committer;
-    bool begun = store_batch_begin(c->store) == STORE_OK;
+    struct store *store = lastseen_lock_store(pool->seen);
+    bool begun = store_batch_begin(store) == STORE_OK;
     for (int i = 0; i < n; i++) {
         const char *message = c->inbox + (size_t)i * MESSAGE_MAX;
         const struct reading_head *head = read_head(message, c->length[i]);
@@ -141,12 +140,13 @@ static void commit_batch(struct reading_pool *pool, int n)
         else if (!head)
             r->outcome = INGEST_UNREADABLE;
         else
-            ingest_reading(c->store, pool->config, head->deviceid, message + sizeof *head,
+            ingest_reading(store, pool->config, head->deviceid, message + sizeof *head,
                            c->length[i] - sizeof *head, head->now, r);
     }
-    bool committed = begun && store_batch_commit(c->store) == STORE_OK;
+    bool committed = begun && store_batch_commit(store) == STORE_OK;
     if (!committed)
-        fprintf(stderr, "provd: readings: %s\n", store_errmsg(c->store));
+        fprintf(stderr, "provd: readings: %s\n", store_errmsg(store));
+    lastseen_unlock_store(pool->seen);
     for (int i = 0; i < n; i++) {
         if (!committed && c->results[i].outcome == INGEST_STORED)
             c->results[i].outcome = INGEST_STORE_FAILED;
@@ -179,7 +179,6 @@ static void free_committer(struct committer *c)
         close(c->fds[i].fd);
     if (c->wake[1] >= 0)
         close(c->wake[1]);
-    store_free(c->store);
     free(c->inbox);
     free(c);
 }
@@ -211,31 +210,37 @@ static bool start_thread(struct reading_pool *pool)
     return started;
 }
 
+/* PROVD_SYNCHRONOUS=full: the lent connection syncs every commit too (its heartbeat-time
+ * writes as well, twice a second). */
+static bool sync_as_configured(struct reading_pool *pool)
+{
+    if (!pool->config->sync_every_commit)
+        return true;
+    bool synced = store_sync_every_commit(lastseen_lock_store(pool->seen)) == STORE_OK;
+    lastseen_unlock_store(pool->seen);
+    return synced;
+}
+
 static bool start_committer(struct reading_pool *pool)
 {
-    char err[256];
     struct committer *c = calloc(1, sizeof *c);
     if (!c)
         return false;
     c->wake[0] = c->wake[1] = -1;
     c->inbox = malloc(WORKERS_MAX * MESSAGE_MAX); /* touched only as far as batches reach */
-    c->store = store_open(pool->config->db_path, err, sizeof err);
-    int listen_fd = c->store && c->inbox ? listen_for_workers(&pool->addr) : -1;
+    int listen_fd = c->inbox ? listen_for_workers(&pool->addr) : -1;
     if (listen_fd >= 0 && pipe2(c->wake, O_CLOEXEC) != 0)
         c->wake[0] = c->wake[1] = -1;
     c->fds[0] = (struct pollfd){.fd = c->wake[0], .events = POLLIN};
     c->fds[1] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
     c->nfds = 2;
-    bool ready = listen_fd >= 0 && c->wake[0] >= 0 &&
-                 (!pool->config->sync_every_commit || store_sync_every_commit(c->store) == STORE_OK);
+    bool ready = listen_fd >= 0 && c->wake[0] >= 0 && sync_as_configured(pool);
     if (ready) {
-        store_set_seen_sink(c->store, pool->seen_fn, pool->seen_data);
         pool->committer = c;
         ready = start_thread(pool);
     }
     if (!ready) {
-        fprintf(stderr, "provd: readings are taken by each worker: no committer (%s)\n",
-                c->store ? "socket or thread" : err);
+        fprintf(stderr, "provd: readings are taken by each worker: no committer (socket, pipe or thread)\n");
         pool->committer = NULL;
         free_committer(c);
     }

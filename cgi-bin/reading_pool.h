@@ -1,6 +1,6 @@
 /* One committer for every worker's telemetry readings. The worker holding the lock file
- * <db>-readings.lock runs a thread with its own connection that receives readings on the
- * socket <db>-readings.sock and takes those that arrive together in one write transaction
+ * <db>-readings.lock runs a thread that receives readings on the socket
+ * <db>-readings.sock and takes those that arrive together in one write transaction
  * (each in a savepoint), answering each after the commit. Four workers each committing their
  * own reading fought over SQLite's write lock and emptied each other's page caches: a reading
  * cost them ~36 system calls, a handed-over one costs the worker two. When the committer's
@@ -14,6 +14,7 @@
 
 #include "app.h"
 #include "ingest.h"
+#include "lastseen.h"
 
 /* How long a worker waits for the committer's answer before taking the reading itself
  * (as long as SQLite's busy timeout). */
@@ -22,10 +23,10 @@
 struct reading_pool;
 
 /* The pool of config's database: the committer (when this worker becomes it) takes readings
- * with config's keys and hands their heartbeat times to seen_fn (store_set_seen_sink()).
+ * with config's keys, on the connection seen lends it, and queues their heartbeat times there.
  * NULL when there can be none (path too long, lock file not openable): then every worker
  * takes its own readings. */
-struct reading_pool *reading_pool_open(const struct config *config, store_seen_fn seen_fn, void *seen_data);
+struct reading_pool *reading_pool_open(const struct config *config, struct lastseen *seen);
 /* Stops the committer, if this worker had it, after it answered what it received. */
 void reading_pool_free(struct reading_pool *pool);
 

@@ -38,6 +38,29 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A worker's part: its heartbeat-time thread, which lends the committer its connection, and
+ * its pool (its own lock file descriptor and connection to the committer). */
+struct worker_pool {
+    struct lastseen *seen;
+    struct reading_pool *pool;
+};
+
+static struct worker_pool open_pool(struct fixture *f)
+{
+    char err[256];
+    struct worker_pool w = {lastseen_start(f->db.path, err, sizeof err), NULL};
+    assert_non_null(w.seen);
+    w.pool = reading_pool_open(&f->app.config, w.seen);
+    assert_non_null(w.pool);
+    return w;
+}
+
+static void close_pool(struct worker_pool *w)
+{
+    reading_pool_free(w->pool);
+    lastseen_stop(w->seen);
+}
+
 static void add_device(struct fixture *f, const char *id, const char *key)
 {
     assert_int_equal(
@@ -83,26 +106,25 @@ struct worker {
 static void *worker_run(void *data)
 {
     struct worker *w = data;
-    struct reading_pool *pool = reading_pool_open(&w->f->app.config, NULL, NULL);
-    for (int64_t seqn = 1; pool && seqn <= READINGS; seqn++) {
+    struct worker_pool own = open_pool(w->f);
+    for (int64_t seqn = 1; seqn <= READINGS; seqn++) {
         struct ingest_result r;
-        if (submit(pool, w->id, seqn, &r) && r.outcome == INGEST_STORED && r.seqn == seqn)
+        if (submit(own.pool, w->id, seqn, &r) && r.outcome == INGEST_STORED && r.seqn == seqn)
             w->stored++;
     }
-    reading_pool_free(pool);
+    close_pool(&own);
     return NULL;
 }
 
 static void every_workers_readings_stored_once(void **state)
 {
     struct fixture *f = *state;
-    struct reading_pool *leader = reading_pool_open(&f->app.config, NULL, NULL);
-    assert_non_null(leader);
+    struct worker_pool leader = open_pool(f);
     add_device(f, "first", KEY);
     struct ingest_result r;
-    assert_true(submit(leader, "first", 1, &r));
+    assert_true(submit(leader.pool, "first", 1, &r));
     assert_int_equal(r.outcome, INGEST_STORED);
-    assert_true(reading_pool_leads(leader));
+    assert_true(reading_pool_leads(leader.pool));
 
     struct worker workers[WORKERS];
     pthread_t threads[WORKERS];
@@ -118,13 +140,14 @@ static void every_workers_readings_stored_once(void **state)
         assert_int_equal(workers[i].stored, READINGS);
         assert_int_equal(reading_count(f, workers[i].id), READINGS);
     }
-    reading_pool_free(leader);
+    close_pool(&leader);
 }
 
 static void refusals_come_back_through_the_pool(void **state)
 {
     struct fixture *f = *state;
-    struct reading_pool *pool = reading_pool_open(&f->app.config, NULL, NULL);
+    struct worker_pool w = open_pool(f);
+    struct reading_pool *pool = w.pool;
     add_device(f, "keyed", KEY);
     struct ingest_result r;
     assert_true(submit(pool, "keyed", 5, &r));
@@ -143,17 +166,17 @@ static void refusals_come_back_through_the_pool(void **state)
     assert_int_equal(r.outcome, INGEST_NOT_ACCEPTED);
     assert_string_equal(r.state, "pending");
     assert_int_equal(reading_count(f, "keyed"), 1);
-    reading_pool_free(pool);
+    close_pool(&w);
 }
 
 /* Bytes on the socket that are no worker's reading: refused, and the committer goes on. */
 static void a_malformed_message_is_refused(void **state)
 {
     struct fixture *f = *state;
-    struct reading_pool *pool = reading_pool_open(&f->app.config, NULL, NULL);
+    struct worker_pool w = open_pool(f);
     add_device(f, "keyed", KEY);
     struct ingest_result r;
-    assert_true(submit(pool, "keyed", 1, &r)); /* starts the committer */
+    assert_true(submit(w.pool, "keyed", 1, &r)); /* starts the committer */
 
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     assert_true(snprintf(addr.sun_path, sizeof addr.sun_path, "%.90s-readings.sock", f->db.path) <
@@ -170,29 +193,28 @@ static void a_malformed_message_is_refused(void **state)
     assert_int_equal(r.outcome, INGEST_UNREADABLE);
     close(fd);
 
-    assert_true(submit(pool, "keyed", 2, &r));
+    assert_true(submit(w.pool, "keyed", 2, &r));
     assert_int_equal(r.outcome, INGEST_STORED);
-    reading_pool_free(pool);
+    close_pool(&w);
 }
 
 static void the_next_worker_takes_over(void **state)
 {
     struct fixture *f = *state;
-    struct reading_pool *first = reading_pool_open(&f->app.config, NULL, NULL);
-    struct reading_pool *second = reading_pool_open(&f->app.config, NULL, NULL);
+    struct worker_pool first = open_pool(f), second = open_pool(f);
     add_device(f, "keyed", KEY);
     struct ingest_result r;
-    assert_true(submit(first, "keyed", 1, &r));
-    assert_true(submit(second, "keyed", 2, &r));
-    assert_true(reading_pool_leads(first));
-    assert_false(reading_pool_leads(second));
+    assert_true(submit(first.pool, "keyed", 1, &r));
+    assert_true(submit(second.pool, "keyed", 2, &r));
+    assert_true(reading_pool_leads(first.pool));
+    assert_false(reading_pool_leads(second.pool));
 
-    reading_pool_free(first); /* its worker stops: its committer with it */
-    assert_true(submit(second, "keyed", 3, &r));
+    close_pool(&first); /* its worker stops: its committer with it */
+    assert_true(submit(second.pool, "keyed", 3, &r));
     assert_int_equal(r.outcome, INGEST_STORED);
-    assert_true(reading_pool_leads(second));
+    assert_true(reading_pool_leads(second.pool));
     assert_int_equal(reading_count(f, "keyed"), 3);
-    reading_pool_free(second);
+    close_pool(&second);
 }
 
 int main(void)
