@@ -150,12 +150,9 @@ static void send_config(const struct device *d, void *user_data)
     struct json_out out;
     json_out_start(&out, f->res, 200);
     json_out_open_object(&out);
-    json_out_key(&out, "cfgsn");
-    json_out_int(&out, d->cfgsn);
-    json_out_key(&out, "data");
-    json_out_raw(&out, d->data);
-    json_out_key(&out, "poll_interval");
-    json_out_int(&out, device_poll_interval(d, &f->app->config));
+    json_out_member_int(&out, "cfgsn", d->cfgsn);
+    json_out_member_raw(&out, "data", d->data);
+    json_out_member_int(&out, "poll_interval", device_poll_interval(d, &f->app->config));
     json_out_close_object(&out);
 }
 

@@ -148,3 +148,33 @@ void json_out_isotime(struct json_out *out, int64_t unix_seconds)
     isotime_format(unix_seconds, text);
     json_out_string(out, text);
 }
+
+void json_out_member_string(struct json_out *out, const char *key, const char *s)
+{
+    json_out_key(out, key);
+    json_out_string(out, s);
+}
+
+void json_out_member_int(struct json_out *out, const char *key, int64_t v)
+{
+    json_out_key(out, key);
+    json_out_int(out, v);
+}
+
+void json_out_member_bool(struct json_out *out, const char *key, bool v)
+{
+    json_out_key(out, key);
+    json_out_bool(out, v);
+}
+
+void json_out_member_raw(struct json_out *out, const char *key, const char *json_text)
+{
+    json_out_key(out, key);
+    json_out_raw(out, json_text);
+}
+
+void json_out_member_isotime(struct json_out *out, const char *key, int64_t unix_seconds)
+{
+    json_out_key(out, key);
+    json_out_isotime(out, unix_seconds);
+}

@@ -34,4 +34,11 @@ void json_out_raw(struct json_out *out, const char *json_text);
 /* A time as an ISO-8601 UTC string. */
 void json_out_isotime(struct json_out *out, int64_t unix_seconds);
 
+/* A member of the open object: its key, then the value as above. */
+void json_out_member_string(struct json_out *out, const char *key, const char *s);
+void json_out_member_int(struct json_out *out, const char *key, int64_t v);
+void json_out_member_bool(struct json_out *out, const char *key, bool v);
+void json_out_member_raw(struct json_out *out, const char *key, const char *json_text);
+void json_out_member_isotime(struct json_out *out, const char *key, int64_t unix_seconds);
+
 #endif

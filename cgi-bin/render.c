@@ -24,38 +24,22 @@ enum liveness device_liveness(const struct device *d, const struct config *confi
 
 static void time_or_null(struct json_out *out, const char *key, int64_t t)
 {
-    json_out_key(out, key);
-    if (t > 0)
-        json_out_isotime(out, t);
-    else
+    if (t > 0) {
+        json_out_member_isotime(out, key, t);
+    } else {
+        json_out_key(out, key);
         json_out_null(out);
+    }
 }
 
 static void int_or_null(struct json_out *out, const char *key, int64_t v)
 {
-    json_out_key(out, key);
-    if (v < 0)
+    if (v >= 0) {
+        json_out_member_int(out, key, v);
+    } else {
+        json_out_key(out, key);
         json_out_null(out);
-    else
-        json_out_int(out, v);
-}
-
-static void string_member(struct json_out *out, const char *key, const char *value)
-{
-    json_out_key(out, key);
-    json_out_string(out, value);
-}
-
-static void int_member(struct json_out *out, const char *key, int64_t value)
-{
-    json_out_key(out, key);
-    json_out_int(out, value);
-}
-
-static void bool_member(struct json_out *out, const char *key, bool value)
-{
-    json_out_key(out, key);
-    json_out_bool(out, value);
+    }
 }
 
 void device_write_json(struct json_out *out, const struct device *d, const struct config *config, int64_t now)
@@ -63,23 +47,22 @@ void device_write_json(struct json_out *out, const struct device *d, const struc
     enum liveness live = device_liveness(d, config, now);
     int64_t interval = device_poll_interval(d, config);
     json_out_open_object(out);
-    string_member(out, "deviceid", d->deviceid);
-    string_member(out, "name", d->name);
-    string_member(out, "state", d->state);
+    json_out_member_string(out, "deviceid", d->deviceid);
+    json_out_member_string(out, "name", d->name);
+    json_out_member_string(out, "state", d->state);
     time_or_null(out, "lastseen", d->lastseen);
-    string_member(out, "ssid", d->ssid);
-    string_member(out, "ipaddr", d->ipaddr);
-    int_member(out, "cfgsn", d->cfgsn);
+    json_out_member_string(out, "ssid", d->ssid);
+    json_out_member_string(out, "ipaddr", d->ipaddr);
+    json_out_member_int(out, "cfgsn", d->cfgsn);
     int_or_null(out, "cfgsn_applied", d->cfgsn_applied);
-    int_member(out, "flags", d->flags);
-    json_out_key(out, "data");
-    json_out_raw(out, d->data);
+    json_out_member_int(out, "flags", d->flags);
+    json_out_member_raw(out, "data", d->data);
     time_or_null(out, "datec", d->datec);
-    int_member(out, "poll_interval", interval);
-    bool_member(out, "online", live == LIVENESS_ONLINE);
-    string_member(out, "liveness", liveness_name(live));
+    json_out_member_int(out, "poll_interval", interval);
+    json_out_member_bool(out, "online", live == LIVENESS_ONLINE);
+    json_out_member_string(out, "liveness", liveness_name(live));
     time_or_null(out, "next_expected", d->lastseen > 0 ? d->lastseen + interval : 0);
-    bool_member(out, "has_key", d->has_key);
+    json_out_member_bool(out, "has_key", d->has_key);
     int_or_null(out, "last_seqn", d->last_seqn);
     json_out_close_object(out);
 }

@@ -50,19 +50,15 @@ static bool add_reading(const struct reading *r, void *user_data)
 {
     struct page *p = user_data;
     json_out_open_object(&p->out);
-    json_out_key(&p->out, "id");
-    json_out_int(&p->out, r->id);
-    json_out_key(&p->out, "seqn");
-    json_out_int(&p->out, r->seqn);
-    json_out_key(&p->out, "received_at");
-    json_out_isotime(&p->out, r->received_at);
+    json_out_member_int(&p->out, "id", r->id);
+    json_out_member_int(&p->out, "seqn", r->seqn);
+    json_out_member_isotime(&p->out, "received_at", r->received_at);
     json_out_key(&p->out, "ts");
     if (r->ts == TS_NONE)
         json_out_null(&p->out);
     else
         json_out_isotime(&p->out, r->ts);
-    json_out_key(&p->out, "reading");
-    json_out_raw(&p->out, r->reading);
+    json_out_member_raw(&p->out, "reading", r->reading);
     json_out_close_object(&p->out);
     p->count++;
     p->last_id = r->id;

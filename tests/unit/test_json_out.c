@@ -76,6 +76,20 @@ static void keys_are_escaped_too(void **state)
     assert_string_equal(b->res.body, "{\"a\\\"b\":\"2026-11-22T08:42:10Z\"}");
 }
 
+static void members_are_key_then_value(void **state)
+{
+    struct body *b = *state;
+    json_out_open_object(&b->out);
+    json_out_member_string(&b->out, "s", "x");
+    json_out_member_int(&b->out, "i", 7);
+    json_out_member_bool(&b->out, "b", false);
+    json_out_member_raw(&b->out, "r", "[1]");
+    json_out_member_isotime(&b->out, "t", TEST_T0);
+    json_out_close_object(&b->out);
+    assert_string_equal(b->res.body,
+                        "{\"s\":\"x\",\"i\":7,\"b\":false,\"r\":[1],\"t\":\"2026-11-22T08:42:10Z\"}");
+}
+
 /* Every byte from 1 to 127 inside a string, read back by json-c, is the same string. */
 static void every_ascii_byte_reads_back(void **state)
 {
@@ -109,6 +123,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(nesting_and_commas, setup, teardown),
         cmocka_unit_test_setup_teardown(strings_are_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(keys_are_escaped_too, setup, teardown),
+        cmocka_unit_test_setup_teardown(members_are_key_then_value, setup, teardown),
         cmocka_unit_test_setup_teardown(every_ascii_byte_reads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(start_writes_over, setup, teardown),
     };
