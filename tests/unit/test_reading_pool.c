@@ -14,30 +14,6 @@
 #define WORKERS  4
 #define READINGS 60 /* per worker */
 
-struct fixture {
-    struct tempdb db;
-    struct app app;
-    struct response res;
-    char auth[TOKEN_LEN + 16];
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    testapp_open(&f->db, &f->app, &f->res, f->auth, sizeof f->auth, REGISTRATION_OPEN);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    testapp_close(&f->db, &f->app, &f->res);
-    free(f);
-    return 0;
-}
-
 /* A worker's part: its heartbeat-time thread, which lends the committer its connection, and
  * its pool (its own lock file descriptor and connection to the committer). */
 struct worker_pool {
@@ -45,7 +21,7 @@ struct worker_pool {
     struct reading_pool *pool;
 };
 
-static struct worker_pool open_pool(struct fixture *f)
+static struct worker_pool open_pool(struct testapp_fixture *f)
 {
     char err[256];
     struct worker_pool w = {lastseen_start(f->db.path, err, sizeof err), NULL};
@@ -61,7 +37,7 @@ static void close_pool(struct worker_pool *w)
     lastseen_stop(w->seen);
 }
 
-static void add_device(struct fixture *f, const char *id, const char *key)
+static void add_device(struct testapp_fixture *f, const char *id, const char *key)
 {
     assert_int_equal(
         store_device_register(f->app.store, id, "10.0.0.1", "lab", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
@@ -88,7 +64,7 @@ static bool count_reading(const struct reading *r, void *count)
     return true;
 }
 
-static int64_t reading_count(struct fixture *f, const char *id)
+static int64_t reading_count(struct testapp_fixture *f, const char *id)
 {
     struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .limit = -1};
     int64_t n = 0;
@@ -97,7 +73,7 @@ static int64_t reading_count(struct fixture *f, const char *id)
 }
 
 struct worker {
-    struct fixture *f;
+    struct testapp_fixture *f;
     char id[16];
     int stored;
 };
@@ -118,7 +94,7 @@ static void *worker_run(void *data)
 
 static void every_workers_readings_stored_once(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     struct worker_pool leader = open_pool(f);
     add_device(f, "first", KEY);
     struct ingest_result r;
@@ -145,7 +121,7 @@ static void every_workers_readings_stored_once(void **state)
 
 static void refusals_come_back_through_the_pool(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     struct worker_pool w = open_pool(f);
     struct reading_pool *pool = w.pool;
     add_device(f, "keyed", KEY);
@@ -172,7 +148,7 @@ static void refusals_come_back_through_the_pool(void **state)
 /* Bytes on the socket that are no worker's reading: refused, and the committer goes on. */
 static void a_malformed_message_is_refused(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     struct worker_pool w = open_pool(f);
     add_device(f, "keyed", KEY);
     struct ingest_result r;
@@ -200,7 +176,7 @@ static void a_malformed_message_is_refused(void **state)
 
 static void the_next_worker_takes_over(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     struct worker_pool first = open_pool(f), second = open_pool(f);
     add_device(f, "keyed", KEY);
     struct ingest_result r;
@@ -220,10 +196,12 @@ static void the_next_worker_takes_over(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(every_workers_readings_stored_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(refusals_come_back_through_the_pool, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_malformed_message_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(the_next_worker_takes_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(every_workers_readings_stored_once, testapp_setup_open,
+                                        testapp_teardown),
+        cmocka_unit_test_setup_teardown(refusals_come_back_through_the_pool, testapp_setup_open,
+                                        testapp_teardown),
+        cmocka_unit_test_setup_teardown(a_malformed_message_is_refused, testapp_setup_open, testapp_teardown),
+        cmocka_unit_test_setup_teardown(the_next_worker_takes_over, testapp_setup_open, testapp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,33 +7,9 @@
 
 #define KEY "000102030405060708090a0b0c0d0e0f"
 
-struct fixture {
-    struct tempdb db;
-    struct app app;
-    struct response res;
-    char auth[TOKEN_LEN + 16];
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    testapp_open(&f->db, &f->app, &f->res, f->auth, sizeof f->auth, REGISTRATION_OPEN);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    testapp_close(&f->db, &f->app, &f->res);
-    free(f);
-    return 0;
-}
-
 /* One request through the router; the answer is in f->res. */
-static int call(struct fixture *f, const char *method, const char *path, const char *query, const char *body,
-                bool admin)
+static int call(struct testapp_fixture *f, const char *method, const char *path, const char *query,
+                const char *body, bool admin)
 {
     struct request req = {.method = method,
                           .path = path,
@@ -46,7 +22,7 @@ static int call(struct fixture *f, const char *method, const char *path, const c
     return f->res.status;
 }
 
-static void add_device(struct fixture *f, const char *id)
+static void add_device(struct testapp_fixture *f, const char *id)
 {
     char path[128];
     snprintf(path, sizeof path, "/api/devices/%s", id);
@@ -55,7 +31,7 @@ static void add_device(struct fixture *f, const char *id)
 }
 
 /* Posts a v2 reading sealed for id; returns the status. */
-static int post_reading(struct fixture *f, const char *id, const char *json)
+static int post_reading(struct testapp_fixture *f, const char *id, const char *json)
 {
     char *envelope = NULL, path[128];
     assert_int_equal(e2ee_seal_v2(id, KEY, NULL, json, strlen(json), &envelope), E2EE_OK);
@@ -65,7 +41,7 @@ static int post_reading(struct fixture *f, const char *id, const char *json)
     return status;
 }
 
-static struct json_object *body_json(struct fixture *f)
+static struct json_object *body_json(struct testapp_fixture *f)
 {
     struct json_object *o = json_tokener_parse(f->res.body);
     assert_non_null(o);
@@ -74,7 +50,7 @@ static struct json_object *body_json(struct fixture *f)
 
 static void test_ingest_and_replay(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     add_device(f, "d1");
     assert_int_equal(post_reading(f, "d1", "{\"SEQN\":5,\"data\":{\"v\":1}}"), 201);
     struct json_object *o = body_json(f);
@@ -87,7 +63,7 @@ static void test_ingest_and_replay(void **state)
 
 static void test_uniform_refusal(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     static const char *const bad[] = {"{\"data\":1}",
                                       "[1]",
                                       "{\"SEQN\":\"1\"}",
@@ -109,7 +85,7 @@ static void test_uniform_refusal(void **state)
 
 static void test_states_and_keys(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     assert_int_equal(post_reading(f, "nobody", "{\"SEQN\":1}"), 404);
     assert_int_equal(call(f, "POST", "/api/devices/keyless", NULL, "{}", false), 201);
     assert_int_equal(post_reading(f, "keyless", "{\"SEQN\":1}"), 403);
@@ -122,7 +98,7 @@ static void test_states_and_keys(void **state)
 
 static void test_seqn_reset(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     add_device(f, "d4");
     assert_int_equal(post_reading(f, "d4", "{\"SEQN\":100}"), 201);
     assert_int_equal(call(f, "PUT", "/api/devices/d4", NULL, "{\"seqn_reset\":true}", true), 200);
@@ -132,7 +108,7 @@ static void test_seqn_reset(void **state)
 
 static void test_pages_and_ranges(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     char json[64];
     add_device(f, "d5");
     for (int s = 1; s <= 12; s++) {
@@ -162,7 +138,7 @@ static void test_pages_and_ranges(void **state)
 
 static void test_buckets(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     char json[64];
     add_device(f, "d6");
     for (int s = 1; s <= 6; s++) {
@@ -186,7 +162,7 @@ static void test_buckets(void **state)
 
 static void test_csv_without_sink(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     add_device(f, "d7");
     assert_int_equal(post_reading(f, "d7", "{\"SEQN\":1,\"a\":{\"b\":[1,\"x\"]}}"), 201);
     assert_int_equal(post_reading(f, "d7", "{\"SEQN\":2,\"c\":null,\"a\":{\"b\":[2]}}"), 201);
@@ -199,7 +175,7 @@ static void test_csv_without_sink(void **state)
 
 static void test_retention_prunes_old_readings(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     char json[64];
     add_device(f, "d8");
     f->app.config.retention_days = 1;
@@ -220,7 +196,7 @@ static void test_retention_prunes_old_readings(void **state)
 
 static void test_bad_queries(void **state)
 {
-    struct fixture *f = *state;
+    struct testapp_fixture *f = *state;
     static const char *const bad[] = {"limit=0",  "limit=10001",    "since=2026-11-22", "until=x",
                                       "after=-1", "order=sideways", "bucket=0",         "format=pdf"};
     add_device(f, "d9");
@@ -233,15 +209,16 @@ static void test_bad_queries(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ingest_and_replay, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_uniform_refusal, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_states_and_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_seqn_reset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pages_and_ranges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_buckets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_csv_without_sink, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retention_prunes_old_readings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_and_replay, testapp_setup_open, testapp_teardown),
+        cmocka_unit_test_setup_teardown(test_uniform_refusal, testapp_setup_open, testapp_teardown),
+        cmocka_unit_test_setup_teardown(test_states_and_keys, testapp_setup_open, testapp_teardown),
+        cmocka_unit_test_setup_teardown(test_seqn_reset, testapp_setup_open, testapp_teardown),
+        cmocka_unit_test_setup_teardown(test_pages_and_ranges, testapp_setup_open, testapp_teardown),
+        cmocka_unit_test_setup_teardown(test_buckets, testapp_setup_open, testapp_teardown),
+        cmocka_unit_test_setup_teardown(test_csv_without_sink, testapp_setup_open, testapp_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_prunes_old_readings, testapp_setup_open,
+                                        testapp_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_queries, testapp_setup_open, testapp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,4 +43,30 @@ static inline void testapp_close(struct tempdb *db, struct app *app, struct resp
     tempdb_remove(db);
 }
 
+/* The fixture of tests that need no more: an app with open registration, its response and
+ * admin header, as cmocka setup and teardown. */
+struct testapp_fixture {
+    struct tempdb db;
+    struct app app;
+    struct response res;
+    char auth[TOKEN_LEN + 16];
+};
+
+static inline int testapp_setup_open(void **state)
+{
+    struct testapp_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    testapp_open(&f->db, &f->app, &f->res, f->auth, sizeof f->auth, REGISTRATION_OPEN);
+    *state = f;
+    return 0;
+}
+
+static inline int testapp_teardown(void **state)
+{
+    struct testapp_fixture *f = *state;
+    testapp_close(&f->db, &f->app, &f->res);
+    free(f);
+    return 0;
+}
+
 #endif
