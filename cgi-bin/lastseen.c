@@ -1,7 +1,9 @@
 /* Heartbeat times in batches (see lastseen.h). The thread runs as long as the worker: a crash
  * or kill -9 loses at most the heartbeat times of the last LASTSEEN_GATHER_MS (and, in the
  * pool's writer, of the last LASTSEEN_WRITE_MS), nothing else: configurations, cfgsn_applied,
- * registrations and readings never pass through here. */
+ * registrations and readings are never queued here (the readings committer only borrows the
+ * connection, and commits each batch before it answers). */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "lastseen.h"
 
 #include <pthread.h>
@@ -123,6 +125,7 @@ static void *hand_over_loop(void *data)
     const struct timespec gather = {0, LASTSEEN_GATHER_MS * 1000000L};
     int64_t next_write = 0;
     bool stopping = false;
+    pthread_setname_np(pthread_self(), "provd-seen");
     while (!stopping) {
         pthread_mutex_lock(&ls->lock);
         while (!ls->stopping && !ls->leading && seen_set_count(ls->queue[ls->filling]) == 0)

@@ -3,7 +3,7 @@
  * sends again, so a batch holds at most one reading per worker and the answers need no ids.
  * The lock is flock()ed, so a process's death frees it; the socket is private to the
  * database's owner (mode 0600 beside the database). */
-#define _GNU_SOURCE /* accept4, pipe2 */
+#define _GNU_SOURCE /* accept4, pipe2, pthread_setname_np */
 #include "reading_pool.h"
 
 #include <errno.h>
@@ -159,6 +159,7 @@ static void *commit_loop(void *data)
 {
     struct reading_pool *pool = data;
     struct committer *c = pool->committer;
+    pthread_setname_np(pthread_self(), "provd-readings"); /* for top -H, ps -L, strace */
     bool stopping = false;
     while (!stopping) {
         if (poll(c->fds, (nfds_t)c->nfds, -1) < 0)

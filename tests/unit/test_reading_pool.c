@@ -1,6 +1,7 @@
 /* The pool's committer of readings with real sockets, threads and a SQLite file: every worker's
  * readings stored once with the right answers, a malformed message refused, takeover when the
  * committer's worker stops, and a batch in which one reading is refused. */
+#include <dirent.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -92,6 +93,26 @@ static void *worker_run(void *data)
     return NULL;
 }
 
+/* Whether a thread of this process has that name (/proc/self/task/TID/comm). */
+static bool thread_named(const char *name)
+{
+    DIR *tasks = opendir("/proc/self/task");
+    assert_non_null(tasks);
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(tasks));) {
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            found = fgets(comm, sizeof comm, f) && strncmp(comm, name, strlen(name)) == 0 &&
+                    comm[strlen(name)] == '\n';
+            fclose(f);
+        }
+    }
+    closedir(tasks);
+    return found;
+}
+
 static void every_workers_readings_stored_once(void **state)
 {
     struct testapp_fixture *f = *state;
@@ -101,6 +122,8 @@ static void every_workers_readings_stored_once(void **state)
     assert_true(submit(leader.pool, "first", 1, &r));
     assert_int_equal(r.outcome, INGEST_STORED);
     assert_true(reading_pool_leads(leader.pool));
+    assert_true(thread_named("provd-readings"));
+    assert_true(thread_named("provd-seen"));
 
     struct worker workers[WORKERS];
     pthread_t threads[WORKERS];
