@@ -114,14 +114,14 @@ static int receive_batch(struct committer *c, bool all)
     return n;
 }
 
-/* A message is a head with a valid device id and at most BODY_MAX bytes of body. */
-static const struct reading_head *read_head(const char *message, size_t len)
+/* A message is a head with a valid device id and at most BODY_MAX bytes of body; the head is
+ * copied out, not cast in place. */
+static bool read_head(const char *message, size_t len, struct reading_head *head)
 {
-    const struct reading_head *head = (const struct reading_head *)message;
-    if (len < sizeof *head || len > MESSAGE_MAX || !memchr(head->deviceid, '\0', sizeof head->deviceid) ||
-        !valid_device_id(head->deviceid))
-        return NULL;
-    return head;
+    if (len < sizeof *head || len > MESSAGE_MAX)
+        return false;
+    memcpy(head, message, sizeof *head);
+    return memchr(head->deviceid, '\0', sizeof head->deviceid) && valid_device_id(head->deviceid);
 }
 
 /* Takes the batch's readings in one transaction and answers each after its commit. */
@@ -132,16 +132,16 @@ static void commit_batch(struct reading_pool *pool, int n)
     bool begun = store_batch_begin(store) == STORE_OK;
     for (int i = 0; i < n; i++) {
         const char *message = c->inbox + (size_t)i * MESSAGE_MAX;
-        const struct reading_head *head = read_head(message, c->length[i]);
+        struct reading_head head;
         struct ingest_result *r = &c->results[i];
         memset(r, 0, sizeof *r);
         if (!begun)
             r->outcome = INGEST_STORE_FAILED;
-        else if (!head)
+        else if (!read_head(message, c->length[i], &head))
             r->outcome = INGEST_UNREADABLE;
         else
-            ingest_reading(store, pool->config, head->deviceid, message + sizeof *head,
-                           c->length[i] - sizeof *head, head->now, r);
+            ingest_reading(store, pool->config, head.deviceid, message + sizeof head,
+                           c->length[i] - sizeof head, head.now, r);
     }
     bool committed = begun && store_batch_commit(store) == STORE_OK;
     if (!committed)
