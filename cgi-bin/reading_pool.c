@@ -1,8 +1,7 @@
-/* The pool's committer of readings (see reading_pool.h). The socket is SOCK_SEQPACKET: a
- * reading arrives whole, each worker has its own connection and waits for the answer before it
- * sends again, so a batch holds at most one reading per worker and the answers need no ids.
- * The lock is flock()ed, so a process's death frees it; the socket is private to the
- * database's owner (mode 0600 beside the database). */
+/* The pool's committer of readings (see reading_pool.h), with its lock and socket in
+ * pool_files.c. The socket is SOCK_SEQPACKET: a reading arrives whole, each worker has its own
+ * connection and waits for the answer before it sends again, so a batch holds at most one
+ * reading per worker and the answers need no ids. */
 #define _GNU_SOURCE /* accept4, pipe2, pthread_setname_np */
 #include "reading_pool.h"
 
@@ -14,13 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "lastseen.h"
+#include "pool_files.h"
 #include "validate.h"
 
 #define WORKERS_MAX 64 /* connections the committer serves; more workers take their own readings */
@@ -39,19 +37,19 @@ struct committer {
     int wake[2];                        /* a pipe: a byte on it stops the thread */
     struct pollfd fds[2 + WORKERS_MAX]; /* wake[0], the listening socket, the workers */
     int nfds;
-    char *inbox;                /* one MESSAGE_MAX slot per reading of a batch */
-    int answer_to[WORKERS_MAX]; /* per reading of the batch: its worker's connection */
-    size_t length[WORKERS_MAX]; /* and its length */
-    struct ingest_result results[WORKERS_MAX];
+    char *inbox; /* one MESSAGE_MAX slot per reading of a batch */
+    struct {
+        int worker; /* the connection to answer */
+        size_t length;
+        struct ingest_result result;
+    } batch[WORKERS_MAX]; /* per reading of the batch, beside its inbox slot */
 };
 
 struct reading_pool {
     const struct config *config;
     struct lastseen *seen; /* lends the committer its connection */
-    struct sockaddr_un addr;
-    int lock_fd;
+    struct pool_files files;
     int conn_fd;                 /* this worker's connection to the committer; -1: none yet */
-    char *outbox;                /* the reading being handed over */
     struct committer *committer; /* non-NULL while this worker runs it */
 };
 
@@ -63,13 +61,7 @@ struct reading_pool *reading_pool_open(const struct config *config, struct lasts
     pool->config = config;
     pool->seen = seen;
     pool->conn_fd = -1;
-    pool->addr.sun_family = AF_UNIX;
-    char lock_path[4096];
-    int len = snprintf(pool->addr.sun_path, sizeof pool->addr.sun_path, "%s-readings.sock", config->db_path);
-    if (len < 0 || (size_t)len >= sizeof pool->addr.sun_path || !(pool->outbox = malloc(MESSAGE_MAX)) ||
-        snprintf(lock_path, sizeof lock_path, "%s-readings.lock", config->db_path) >= (int)sizeof lock_path ||
-        (pool->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-        free(pool->outbox);
+    if (!pool_files_open(&pool->files, config->db_path, "readings")) {
         free(pool);
         return NULL;
     }
@@ -107,8 +99,8 @@ static int receive_batch(struct committer *c, bool all)
         if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             drop_worker(c, i--);
         } else if (got > 0) {
-            c->answer_to[n] = c->fds[i].fd;
-            c->length[n++] = (size_t)got;
+            c->batch[n].worker = c->fds[i].fd;
+            c->batch[n++].length = (size_t)got;
         }
     }
     return n;
@@ -133,24 +125,26 @@ static void commit_batch(struct reading_pool *pool, int n)
     for (int i = 0; i < n; i++) {
         const char *message = c->inbox + (size_t)i * MESSAGE_MAX;
         struct reading_head head;
-        struct ingest_result *r = &c->results[i];
+        size_t length = c->batch[i].length;
+        struct ingest_result *r = &c->batch[i].result;
         memset(r, 0, sizeof *r);
         if (!begun)
             r->outcome = INGEST_STORE_FAILED;
-        else if (!read_head(message, c->length[i], &head))
+        else if (!read_head(message, length, &head))
             r->outcome = INGEST_UNREADABLE;
         else
-            ingest_reading(store, pool->config, head.deviceid, message + sizeof head,
-                           c->length[i] - sizeof head, head.now, r);
+            ingest_reading(store, pool->config, head.deviceid, message + sizeof head, length - sizeof head,
+                           head.now, r);
     }
     bool committed = begun && store_batch_commit(store) == STORE_OK;
     if (!committed)
         fprintf(stderr, "provd: readings: %s\n", store_errmsg(store));
     lastseen_unlock_store(pool->seen);
     for (int i = 0; i < n; i++) {
-        if (!committed && c->results[i].outcome == INGEST_STORED)
-            c->results[i].outcome = INGEST_STORE_FAILED;
-        send(c->answer_to[i], &c->results[i], sizeof c->results[i], MSG_NOSIGNAL | MSG_DONTWAIT);
+        struct ingest_result *r = &c->batch[i].result;
+        if (!committed && r->outcome == INGEST_STORED)
+            r->outcome = INGEST_STORE_FAILED;
+        send(c->batch[i].worker, r, sizeof *r, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
 }
 
@@ -184,16 +178,10 @@ static void free_committer(struct committer *c)
     free(c);
 }
 
-/* Binds the socket, replacing the one a dead committer left (holding the lock, this worker is
- * the only one that may). */
-static int listen_for_workers(const struct sockaddr_un *addr)
+static int listen_for_workers(const struct pool_files *files)
 {
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    unlink(addr->sun_path);
-    if (bind(fd, (const struct sockaddr *)addr, sizeof *addr) != 0 || chmod(addr->sun_path, 0600) != 0 ||
-        listen(fd, WORKERS_MAX) != 0) {
+    int fd = pool_files_bind(files, SOCK_SEQPACKET);
+    if (fd >= 0 && listen(fd, WORKERS_MAX) != 0) {
         close(fd);
         return -1;
     }
@@ -229,7 +217,7 @@ static bool start_committer(struct reading_pool *pool)
         return false;
     c->wake[0] = c->wake[1] = -1;
     c->inbox = malloc(WORKERS_MAX * MESSAGE_MAX); /* touched only as far as batches reach */
-    int listen_fd = c->inbox ? listen_for_workers(&pool->addr) : -1;
+    int listen_fd = c->inbox ? listen_for_workers(&pool->files) : -1;
     if (listen_fd >= 0 && pipe2(c->wake, O_CLOEXEC) != 0)
         c->wake[0] = c->wake[1] = -1;
     c->fds[0] = (struct pollfd){.fd = c->wake[0], .events = POLLIN};
@@ -253,7 +241,7 @@ static void stop_committer(struct reading_pool *pool)
     struct committer *c = pool->committer;
     if (write(c->wake[1], "", 1) == 1)
         pthread_join(c->thread, NULL);
-    unlink(pool->addr.sun_path);
+    unlink(pool->files.addr.sun_path);
     free_committer(c);
     pool->committer = NULL;
 }
@@ -263,11 +251,11 @@ static void stop_committer(struct reading_pool *pool)
 /* Becomes the committer if nobody is. */
 static bool lead(struct reading_pool *pool)
 {
-    if (pool->committer || flock(pool->lock_fd, LOCK_EX | LOCK_NB) != 0)
+    if (pool->committer || !pool_files_lock(&pool->files))
         return false;
     if (start_committer(pool))
         return true;
-    flock(pool->lock_fd, LOCK_UN);
+    pool_files_unlock(&pool->files);
     return false;
 }
 
@@ -275,7 +263,7 @@ static bool connect_committer(struct reading_pool *pool)
 {
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     struct timeval wait = {READING_POOL_WAIT_MS / 1000, READING_POOL_WAIT_MS % 1000 * 1000};
-    if (fd >= 0 && connect(fd, (const struct sockaddr *)&pool->addr, sizeof pool->addr) == 0 &&
+    if (fd >= 0 && connect(fd, (const struct sockaddr *)&pool->files.addr, sizeof pool->files.addr) == 0 &&
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait) == 0) {
         pool->conn_fd = fd;
         return true;
@@ -291,11 +279,15 @@ static void disconnect(struct reading_pool *pool)
     pool->conn_fd = -1;
 }
 
-/* Sends the reading and waits for its answer; false (and disconnected) when there was none. */
-static bool hand_over(struct reading_pool *pool, size_t len, struct ingest_result *r)
+/* Sends the reading (head, then body: one message) and waits for its answer; false (and
+ * disconnected) when there was none. */
+static bool hand_over(struct reading_pool *pool, const struct reading_head *head, const char *body,
+                      size_t len, struct ingest_result *r)
 {
-    ssize_t sent = send(pool->conn_fd, pool->outbox, len, MSG_NOSIGNAL);
-    ssize_t got = sent == (ssize_t)len ? recv(pool->conn_fd, r, sizeof *r, 0) : -1;
+    struct iovec parts[2] = {{(void *)head, sizeof *head}, {(void *)body, len}};
+    struct msghdr message = {.msg_iov = parts, .msg_iovlen = 2};
+    ssize_t sent = sendmsg(pool->conn_fd, &message, MSG_NOSIGNAL);
+    ssize_t got = sent == (ssize_t)(sizeof *head + len) ? recv(pool->conn_fd, r, sizeof *r, 0) : -1;
     if (got == (ssize_t)sizeof *r && r->outcome >= 0 && r->outcome < INGEST__COUNT) {
         r->state[sizeof r->state - 1] = '\0';
         return true;
@@ -311,13 +303,11 @@ bool reading_pool_submit(struct reading_pool *pool, const char *deviceid, const 
     if (len > BODY_MAX || strlen(deviceid) >= sizeof head.deviceid)
         return false;
     strcpy(head.deviceid, deviceid);
-    memcpy(pool->outbox, &head, sizeof head);
-    memcpy(pool->outbox + sizeof head, body, len);
     /* A connection left by a committer that stopped fails once: then connect (or lead) anew. */
     for (int attempt = 0; attempt < 2; attempt++) {
         if (pool->conn_fd < 0 && !connect_committer(pool) && !(lead(pool) && connect_committer(pool)))
             return false;
-        if (hand_over(pool, sizeof head + len, r))
+        if (hand_over(pool, &head, body, len, r))
             return true;
     }
     return false;
@@ -336,7 +326,6 @@ void reading_pool_free(struct reading_pool *pool)
         disconnect(pool);
     if (pool->committer)
         stop_committer(pool);
-    close(pool->lock_fd); /* frees the lock: another worker commits from its next reading */
-    free(pool->outbox);
+    pool_files_close(&pool->files); /* frees the lock: another worker commits from its next reading */
     free(pool);
 }
