@@ -357,7 +357,8 @@ static void wal_stays_bounded_under_steady_reads(void **state)
         kill(readers[i], SIGKILL);
         waitpid(readers[i], NULL, 0);
     }
-    /* Measured here: 4-12 MB; with SQLite's own checkpoints instead, 16-84 MB and growing. */
+    /* Measured here: 5-8 MB, also with the cores kept busy by other processes; with SQLite's own
+     * checkpoints instead, 16-84 MB and growing. */
     assert_true(peak > 0 && peak <= 16 << 20);
 }
 
