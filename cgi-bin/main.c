@@ -3,7 +3,9 @@
 #include <fcgiapp.h>
 #include <malloc.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,12 @@
 #include "app.h"
 #include "lastseen.h"
 #include "reading_pool.h"
+#include "turns.h"
 #include "validate.h"
+
+/* Request threads per worker: one runs at a time; the others take requests while it waits
+ * for the readings committer (see turns.h). */
+#define REQUEST_THREADS 2
 
 static int64_t wall_clock(void)
 {
@@ -89,6 +96,86 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
         put_fcgi(fr->out, res->body, res->body_len);
 }
 
+/* One request thread: its own request, buffers and way to the readings committer; the
+ * database connection and the rest of the worker's state are the app's, used in turns. */
+struct request_thread {
+    int index;
+    struct app app;
+    struct turns *turns;
+    FCGX_Request fr;
+    struct response res;
+    char *body;
+};
+
+/* SIGTERM and SIGUSR1 stop the worker: libfcgi's accept gives up once told, and the signal
+ * breaks the accept() under way. It may reach a thread other than the one in accept(): then it
+ * is passed on to that one. Written before the second thread starts, read-only afterwards. */
+static pthread_t request_pthreads[REQUEST_THREADS];
+static atomic_int in_accept = -1; /* the index of the thread in accept(); -1: none */
+
+static void stop_on_signal(int sig)
+{
+    FCGX_ShutdownPending();
+    int i = atomic_load(&in_accept);
+    if (i >= 0 && !pthread_equal(request_pthreads[i], pthread_self()))
+        pthread_kill(request_pthreads[i], sig);
+}
+
+/* After FCGX_Init(): these take the place of libfcgi's own handlers, which only mark the
+ * shutdown. No SA_RESTART: accept() must break. */
+static void catch_stop_signals(void)
+{
+    struct sigaction stop = {.sa_handler = stop_on_signal};
+    sigfillset(&stop.sa_mask);
+    sigaction(SIGTERM, &stop, NULL);
+    sigaction(SIGUSR1, &stop, NULL);
+}
+
+static void *request_loop(void *data)
+{
+    struct request_thread *t = data;
+    while (turns_accept(t->turns)) {
+        atomic_store(&in_accept, t->index);
+        int accepted = FCGX_Accept_r(&t->fr);
+        atomic_store(&in_accept, -1);
+        if (accepted < 0) {
+            turns_stop(t->turns);
+            break;
+        }
+        turns_accepted(t->turns);
+        serve(&t->app, &t->fr, t->body, &t->res);
+        turns_done(t->turns);
+        FCGX_Finish_r(&t->fr); /* the answer completes; libfcgi then waits for nginx to hang up */
+    }
+    return NULL;
+}
+
+static bool request_thread_init(struct request_thread *t, int index, const struct app *app,
+                                struct lastseen *seen, struct turns *turns)
+{
+    t->index = index;
+    t->app = *app;
+    t->app.readings = reading_pool_open(&t->app.config, seen, turns);
+    t->turns = turns;
+    t->body = malloc(BODY_MAX + 1);
+    response_init(&t->res);
+    return t->body && FCGX_InitRequest(&t->fr, 0, 0) == 0;
+}
+
+/* The other request threads take no signals but the stop signals passed on to them. */
+static bool start_request_thread(struct request_thread *t)
+{
+    sigset_t others, old;
+    sigfillset(&others);
+    sigdelset(&others, SIGTERM);
+    sigdelset(&others, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &others, &old);
+    bool started = pthread_create(&request_pthreads[t->index], NULL, request_loop, t) == 0 &&
+                   pthread_detach(request_pthreads[t->index]) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return started;
+}
+
 int main(int argc, char **argv)
 {
     struct app app = {.now = wall_clock};
@@ -126,23 +213,24 @@ int main(int argc, char **argv)
         return 1;
     }
     store_set_seen_sink(app.store, lastseen_queue, seen);
-    app.readings = reading_pool_open(&app.config, seen);
-    char *body = malloc(BODY_MAX + 1);
-    FCGX_Request fr;
-    if (!body || FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0) {
+    struct turns *turns = turns_new();
+    struct request_thread threads[REQUEST_THREADS];
+    bool ready = turns && FCGX_Init() == 0;
+    for (int i = 0; ready && i < REQUEST_THREADS; i++)
+        ready = request_thread_init(&threads[i], i, &app, seen, turns);
+    catch_stop_signals();
+    request_pthreads[0] = pthread_self();
+    for (int i = 1; ready && i < REQUEST_THREADS; i++)
+        ready = start_request_thread(&threads[i]);
+    if (!ready) {
         fprintf(stderr, "provd: cannot start FastCGI (run it under spawn-fcgi)\n");
         return 1;
     }
-    struct response res;
-    response_init(&res);
-    while (FCGX_Accept_r(&fr) >= 0) {
-        serve(&app, &fr, body, &res);
-        FCGX_Finish_r(&fr);
-    }
-    response_free(&res);
-    free(body);
-    reading_pool_free(app.readings); /* answers the readings its committer holds */
-    lastseen_stop(seen);             /* writes the heartbeat times it holds */
+    request_loop(&threads[0]);
+    /* No thread runs handler code or waits for the committer any more (turns_stop). */
+    for (int i = 0; i < REQUEST_THREADS; i++)
+        reading_pool_free(threads[i].app.readings); /* the committer answers what it holds */
+    lastseen_stop(seen);                            /* writes the heartbeat times it holds */
     store_free(app.store);
     return 0;
 }

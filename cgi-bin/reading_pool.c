@@ -51,15 +51,18 @@ struct reading_pool {
     struct pool_files files;
     int conn_fd;                 /* this worker's connection to the committer; -1: none yet */
     struct committer *committer; /* non-NULL while this worker runs it */
+    struct turns *turns;         /* stepped aside in while an answer is awaited; may be NULL */
 };
 
-struct reading_pool *reading_pool_open(const struct config *config, struct lastseen *seen)
+struct reading_pool *reading_pool_open(const struct config *config, struct lastseen *seen,
+                                       struct turns *turns)
 {
     struct reading_pool *pool = calloc(1, sizeof *pool);
     if (!pool)
         return NULL;
     pool->config = config;
     pool->seen = seen;
+    pool->turns = turns;
     pool->conn_fd = -1;
     if (!pool_files_open(&pool->files, config->db_path, "readings")) {
         free(pool);
@@ -279,6 +282,17 @@ static void disconnect(struct reading_pool *pool)
     pool->conn_fd = -1;
 }
 
+/* Receives the committer's answer, another request thread of the worker running meanwhile. */
+static ssize_t await_answer(struct reading_pool *pool, struct ingest_result *r)
+{
+    if (!pool->turns)
+        return recv(pool->conn_fd, r, sizeof *r, 0);
+    turns_step_aside(pool->turns);
+    ssize_t got = recv(pool->conn_fd, r, sizeof *r, 0);
+    turns_back(pool->turns);
+    return got;
+}
+
 /* Sends the reading (head, then body: one message) and waits for its answer; false (and
  * disconnected) when there was none. */
 static bool hand_over(struct reading_pool *pool, const struct reading_head *head, const char *body,
@@ -287,7 +301,7 @@ static bool hand_over(struct reading_pool *pool, const struct reading_head *head
     struct iovec parts[2] = {{(void *)head, sizeof *head}, {(void *)body, len}};
     struct msghdr message = {.msg_iov = parts, .msg_iovlen = 2};
     ssize_t sent = sendmsg(pool->conn_fd, &message, MSG_NOSIGNAL);
-    ssize_t got = sent == (ssize_t)(sizeof *head + len) ? recv(pool->conn_fd, r, sizeof *r, 0) : -1;
+    ssize_t got = sent == (ssize_t)(sizeof *head + len) ? await_answer(pool, r) : -1;
     if (got == (ssize_t)sizeof *r && r->outcome >= 0 && r->outcome < INGEST__COUNT) {
         r->state[sizeof r->state - 1] = '\0';
         return true;

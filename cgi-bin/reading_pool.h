@@ -15,6 +15,7 @@
 #include "app.h"
 #include "ingest.h"
 #include "lastseen.h"
+#include "turns.h"
 
 /* How long a worker waits for the committer's answer before taking the reading itself
  * (as long as SQLite's busy timeout). */
@@ -22,11 +23,13 @@
 
 struct reading_pool;
 
-/* The pool of config's database: the committer (when this worker becomes it) takes readings
- * with config's keys, on the connection seen lends it, and queues their heartbeat times there.
- * NULL when there can be none (path too long, lock file not openable): then every worker
- * takes its own readings. */
-struct reading_pool *reading_pool_open(const struct config *config, struct lastseen *seen);
+/* One request thread's way to the pool of config's database: the committer (when this thread
+ * becomes it) takes readings with config's keys, on the connection seen lends it, and queues
+ * their heartbeat times there. While the thread waits for an answer it steps aside in turns
+ * (NULL: no other thread to let run). NULL when there can be no pool (path too long, lock file
+ * not openable): then every worker takes its own readings. */
+struct reading_pool *reading_pool_open(const struct config *config, struct lastseen *seen,
+                                       struct turns *turns);
 /* Stops the committer, if this worker had it, after it answered what it received. */
 void reading_pool_free(struct reading_pool *pool);
 

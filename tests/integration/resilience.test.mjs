@@ -1,7 +1,7 @@
 // The stack as an operator runs it: registration policies, concurrent writers, killed workers,
 // crash durability of acknowledged writes, clean shutdown, two stacks side by side.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,6 +130,41 @@ describe('under load and failure', () => {
       assert.ok(killedAt.every((n) => n > 0 && n < ids.length * readings), `killed after ${killedAt} readings`);
       for (const id of ids) assert.deepEqual(await seqnsOf(stack, id), Array.from({ length: readings }, (_, i) => i + 1));
     } finally { await stack.stop(); }
+  });
+
+  it('a worker answers other requests while its reading waits for the committer', async () => {
+    const env = { PROVD_REGISTRATION: 'open', PROVD_FLEET_KEY: KEY };
+    const stack = await startStack({ workers: 1, env });
+    let holder;
+    try {
+      for (const id of ['waiting-reading', 'meanwhile']) {
+        assert.equal((await stack.api('POST', `/api/devices/${id}`, { body: {} })).status, 201);
+      }
+      // Another program holds the database's write lock: the committer waits for it.
+      holder = spawn('sqlite3', [stack.db], { stdio: ['pipe', 'pipe', 'inherit'] });
+      holder.stdin.write("BEGIN IMMEDIATE; SELECT 'locked';\n");
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      let settled = false;
+      const reading = postReading(stack, 'waiting-reading', 1).finally(() => { settled = true; });
+      await sleep(300); // the one worker has taken the reading and waits for its commit
+      const heartbeat = await stack.api('GET', '/api/devices/meanwhile');
+      assert.equal(heartbeat.status, 200);
+      assert.equal(settled, false, 'the heartbeat was answered while the reading waited');
+      holder.stdin.end('COMMIT;\n');
+      assert.equal((await reading).status, 201);
+      assert.deepEqual(await seqnsOf(stack, 'waiting-reading'), [1]);
+      // The worker's second thread now waits in accept(); SIGTERM still stops the worker.
+      const procs = descendants(stack.child.pid);
+      const stopped = stack.stop().then(() => true);
+      assert.ok(await Promise.race([stopped, sleep(5000).then(() => false)]), 'the stack stopped within 5 s');
+      assert.ok(procs.every((p) => !alive(p.pid)), 'no process of the stack is left');
+    } finally {
+      holder?.kill();
+      for (const p of descendants(stack.child.pid)) {
+        try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+      }
+      await stack.stop();
+    }
   });
 
   for (const synchronous of ['normal', 'full']) it(`acknowledged writes survive SIGKILL of every worker and of nginx (PROVD_SYNCHRONOUS=${synchronous})`, async () => {

@@ -27,7 +27,7 @@ static struct worker_pool open_pool(struct testapp_fixture *f)
     char err[256];
     struct worker_pool w = {lastseen_start(f->db.path, err, sizeof err), NULL};
     assert_non_null(w.seen);
-    w.pool = reading_pool_open(&f->app.config, w.seen);
+    w.pool = reading_pool_open(&f->app.config, w.seen, NULL);
     assert_non_null(w.pool);
     return w;
 }

@@ -1,0 +1,217 @@
+/* turns: one request thread runs at a time; a second sleeps while the first takes every turn and
+ * accepts only when the first steps aside; a thread back from aside waits for the runner; a stop
+ * waits for the runner and ends the turns. Helper threads only record what happened: cmocka's
+ * assertions run in the test's own thread. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "testlib.h"
+#include "turns.h"
+
+/* Long enough for a woken thread to run on a busy machine; only waits that must end use it. */
+#define SETTLE_MS   200
+#define DEADLINE_MS 5000
+
+static void sleep_ms(long ms)
+{
+    struct timespec pause = {ms / 1000, ms % 1000 * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+/* Waits up to DEADLINE_MS for the flag; true once it is set. */
+static bool eventually(atomic_bool *flag)
+{
+    for (int waited = 0; waited < DEADLINE_MS && !atomic_load(flag); waited++)
+        sleep_ms(1);
+    return atomic_load(flag);
+}
+
+/* A worker's turns live as long as it does (threads may sleep in them at exit): kept reachable
+ * here, the test's are no leak either. */
+static struct turns *kept[8];
+static size_t n_kept;
+
+static struct turns *new_turns(void)
+{
+    struct turns *t = turns_new();
+    assert_non_null(t);
+    assert_true(n_kept < sizeof kept / sizeof kept[0]);
+    kept[n_kept++] = t;
+    return t;
+}
+
+static void run_one_request(struct turns *t)
+{
+    assert_true(turns_accept(t));
+    turns_accepted(t);
+    turns_done(t);
+}
+
+/* A thread alone takes turn after turn without waiting for anyone. */
+static void one_thread_takes_every_turn(void **state)
+{
+    (void)state;
+    struct turns *t = new_turns();
+    for (int i = 0; i < 100; i++)
+        run_one_request(t);
+}
+
+struct waiter {
+    struct turns *t;
+    atomic_bool returned;
+    bool result;
+};
+
+static void *accept_once(void *data)
+{
+    struct waiter *w = data;
+    w->result = turns_accept(w->t);
+    atomic_store(&w->returned, true);
+    return NULL;
+}
+
+static void *come_back(void *data)
+{
+    struct waiter *w = data;
+    turns_back(w->t);
+    atomic_store(&w->returned, true);
+    return NULL;
+}
+
+static void *stop(void *data)
+{
+    struct waiter *w = data;
+    turns_stop(w->t);
+    atomic_store(&w->returned, true);
+    return NULL;
+}
+
+/* The second thread sleeps while the first runs request after request (heartbeats: no more
+ * runnable threads than with one), and accepts as soon as the first steps aside. */
+static void second_thread_accepts_only_when_the_first_steps_aside(void **state)
+{
+    (void)state;
+    struct turns *t = new_turns();
+    run_one_request(t);
+    assert_true(turns_accept(t));
+    turns_accepted(t);
+    struct waiter second = {.t = t};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, accept_once, &second), 0);
+    sleep_ms(SETTLE_MS); /* it asks for a turn while the first runs, and sleeps */
+    turns_done(t);
+    for (int i = 0; i < 20; i++)
+        run_one_request(t);
+    sleep_ms(SETTLE_MS);
+    assert_false(atomic_load(&second.returned));
+
+    assert_true(turns_accept(t));
+    turns_accepted(t);
+    turns_step_aside(t); /* waits for the committer: the second thread takes the next request */
+    assert_true(eventually(&second.returned));
+    assert_true(second.result);
+    pthread_join(thread, NULL);
+}
+
+/* Back from aside, a thread waits until the one running now is done. */
+static void back_from_aside_waits_for_the_runner(void **state)
+{
+    (void)state;
+    struct turns *t = new_turns();
+    assert_true(turns_accept(t));
+    turns_accepted(t);
+    turns_step_aside(t);
+    assert_true(turns_accept(t)); /* the other thread's turn, taken here */
+    turns_accepted(t);
+    struct waiter first = {.t = t};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, come_back, &first), 0);
+    sleep_ms(SETTLE_MS);
+    assert_false(atomic_load(&first.returned));
+    turns_done(t);
+    assert_true(eventually(&first.returned));
+    pthread_join(thread, NULL);
+    turns_done(t); /* the first thread's run, back from aside */
+    run_one_request(t);
+}
+
+#define CYCLES 300
+
+struct crowd {
+    struct turns *t;
+    atomic_int running;
+    atomic_int most_running;
+    atomic_int runs;
+};
+
+/* Many request cycles, every third stepping aside mid-run as a reading would, and the last too:
+ * a thread that stops taking requests wakes those asleep behind it only so. */
+static void *run_requests(void *data)
+{
+    struct crowd *c = data;
+    for (int i = 0; i < CYCLES; i++) {
+        if (!turns_accept(c->t))
+            break;
+        turns_accepted(c->t);
+        int now = atomic_fetch_add(&c->running, 1) + 1;
+        int most = atomic_load(&c->most_running);
+        while (now > most && !atomic_compare_exchange_weak(&c->most_running, &most, now)) {
+        }
+        atomic_fetch_add(&c->runs, 1);
+        if (i % 3 == 0 || i == CYCLES - 1) {
+            atomic_fetch_sub(&c->running, 1);
+            turns_step_aside(c->t);
+            sched_yield();
+            turns_back(c->t);
+            atomic_fetch_add(&c->running, 1);
+        }
+        atomic_fetch_sub(&c->running, 1);
+        turns_done(c->t);
+    }
+    return NULL;
+}
+
+/* Three threads, thousands of turns: never two running at once, every request run. */
+static void never_two_run_at_once(void **state)
+{
+    (void)state;
+    struct crowd c = {.t = new_turns()};
+    pthread_t threads[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, run_requests, &c), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(threads[i], NULL);
+    assert_int_equal(atomic_load(&c.most_running), 1);
+    assert_int_equal(atomic_load(&c.runs), 3 * CYCLES);
+}
+
+/* A stop waits for the running thread; then no thread accepts or runs again. */
+static void stop_waits_for_the_runner_then_ends_the_turns(void **state)
+{
+    (void)state;
+    struct turns *t = new_turns();
+    assert_true(turns_accept(t));
+    turns_accepted(t);
+    struct waiter stopper = {.t = t};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, stop, &stopper), 0);
+    sleep_ms(SETTLE_MS);
+    assert_false(atomic_load(&stopper.returned));
+    turns_done(t);
+    assert_true(eventually(&stopper.returned));
+    pthread_join(thread, NULL);
+    assert_false(turns_accept(t));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_thread_takes_every_turn),
+        cmocka_unit_test(second_thread_accepts_only_when_the_first_steps_aside),
+        cmocka_unit_test(back_from_aside_waits_for_the_runner),
+        cmocka_unit_test(never_two_run_at_once),
+        cmocka_unit_test(stop_waits_for_the_runner_then_ends_the_turns),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
