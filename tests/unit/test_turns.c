@@ -87,6 +87,19 @@ static void *stop(void *data)
     return NULL;
 }
 
+/* The running thread here: another thread doing call waits until its run is done, not longer. */
+static void waits_for_the_runner(struct turns *t, void *(*call)(void *))
+{
+    struct waiter other = {.t = t};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, call, &other), 0);
+    sleep_ms(SETTLE_MS);
+    assert_false(atomic_load(&other.returned));
+    turns_done(t);
+    assert_true(eventually(&other.returned));
+    pthread_join(thread, NULL);
+}
+
 /* The second thread sleeps while the first runs request after request (heartbeats: no more
  * runnable threads than with one), and accepts as soon as the first steps aside. */
 static void second_thread_accepts_only_when_the_first_steps_aside(void **state)
@@ -124,14 +137,7 @@ static void back_from_aside_waits_for_the_runner(void **state)
     turns_step_aside(t);
     assert_true(turns_accept(t)); /* the other thread's turn, taken here */
     turns_accepted(t);
-    struct waiter first = {.t = t};
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, come_back, &first), 0);
-    sleep_ms(SETTLE_MS);
-    assert_false(atomic_load(&first.returned));
-    turns_done(t);
-    assert_true(eventually(&first.returned));
-    pthread_join(thread, NULL);
+    waits_for_the_runner(t, come_back);
     turns_done(t); /* the first thread's run, back from aside */
     run_one_request(t);
 }
@@ -193,14 +199,7 @@ static void stop_waits_for_the_runner_then_ends_the_turns(void **state)
     struct turns *t = new_turns();
     assert_true(turns_accept(t));
     turns_accepted(t);
-    struct waiter stopper = {.t = t};
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, stop, &stopper), 0);
-    sleep_ms(SETTLE_MS);
-    assert_false(atomic_load(&stopper.returned));
-    turns_done(t);
-    assert_true(eventually(&stopper.returned));
-    pthread_join(thread, NULL);
+    waits_for_the_runner(t, stop);
     assert_false(turns_accept(t));
 }
 
