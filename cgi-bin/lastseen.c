@@ -178,8 +178,10 @@ struct lastseen *lastseen_start(const char *db_path, char *err, size_t err_len)
     }
     ls->pool = seen_pool_open(db_path);
     ls->store = store_open(db_path, err, err_len);
-    if (ls->store) /* the readings committer's readings queue their lastseen like heartbeats */
+    if (ls->store) { /* the readings committer's readings queue their lastseen like heartbeats */
         store_set_seen_sink(ls->store, lastseen_queue, ls);
+        store_use_small_cache(ls->store);
+    }
     int rc = ls->store ? pthread_create(&ls->thread, NULL, hand_over_loop, ls) : -1;
     if (rc != 0) {
         if (rc > 0)

@@ -17,7 +17,8 @@
 #define BUSY_STEP_US     50
 #define BUSY_MAX_STEP_US 1000
 
-#define CACHE_KIB "256" /* per connection: the B-tree tops of a million devices fit */
+#define CACHE_KIB       "256" /* per connection: the B-tree tops of a million devices fit */
+#define SMALL_CACHE_KIB "128" /* see store_use_small_cache() */
 
 /* The WAL is copied into the database and started over once it holds this many pages (SQLite's
  * own default); one that grew larger (a bulk load) is cut back to WAL_LIMIT_BYTES then. A
@@ -127,9 +128,11 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_PING] = "SELECT 1",
     [STMT_DEVICE_TOUCH] = "UPDATE devices SET ipaddr = coalesce(?2, ipaddr), ssid = coalesce(?3, ssid) "
                           "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_REGISTER] = "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec) "
-                             "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5) RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_POLL] = "UPDATE devices SET cfgsn_applied = ?2 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_REGISTER] =
+        "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec) "
+        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5) RETURNING " DEVICE_COLUMNS,
+    [STMT_DEVICE_POLL] =
+        "UPDATE devices SET cfgsn_applied = ?2 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_SEEN] = "UPDATE device_seen SET at = ?2 WHERE device = ?1 AND at < ?2",
     [STMT_DEVICE_SEEN_ADD] = "INSERT INTO device_seen (device, at) VALUES (?1, ?2)",
     /* A heartbeat moves lastseen without reading it (the batch writes only move it forward). */
@@ -507,6 +510,13 @@ enum store_status store_sync_every_commit(struct store *s)
     if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
         return fail(s, "PRAGMA synchronous");
     s->synchronous = "FULL";
+    return STORE_OK;
+}
+
+enum store_status store_use_small_cache(struct store *s)
+{
+    if (sqlite3_exec(s->db, "PRAGMA cache_size = -" SMALL_CACHE_KIB, NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "PRAGMA cache_size");
     return STORE_OK;
 }
 

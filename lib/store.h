@@ -123,6 +123,10 @@ const char *store_errmsg(const struct store *s);
 /* The seconds since the epoch a device is online within: 2 intervals + 10 s. */
 int64_t store_online_window(int64_t poll_interval);
 
+/* Halves the connection's page cache: for the heartbeat-time writer's connection (which the
+ * readings committer borrows), whose batches at a million devices read most of device_seen's
+ * pages once each, so its cache keeps little from one batch to the next. */
+enum store_status store_use_small_cache(struct store *s);
 enum store_status store_ping(struct store *s);
 /* From now on each commit is fsynced before it returns (SQLite's synchronous=FULL): what was
  * acknowledged survives a power cut too, not only the death of processes. */

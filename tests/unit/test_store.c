@@ -395,6 +395,16 @@ static void sync_every_commit(void **state)
     assert_int_equal(get(fx->store, "synced").last_seqn, 1);
 }
 
+/* The heartbeat-time writer's smaller cache: the connection takes it and keeps working. */
+static void small_cache(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(store_use_small_cache(fx->store), STORE_OK);
+    add_open(fx->store, "cached");
+    assert_int_equal(store_reading_add(fx->store, "cached", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(get(fx->store, "cached").last_seqn, 1);
+}
+
 static void register_approve_makes_pending(void **state)
 {
     struct fixture *fx = *state;
@@ -1065,6 +1075,7 @@ int main(void)
         T(wal_stays_bounded_under_steady_reads),
         T(prune_deletes_old_readings_in_batches),
         T(sync_every_commit),
+        T(small_cache),
         T(register_approve_makes_pending),
         T(register_open_makes_accepted),
         T(register_closed_only_known),
