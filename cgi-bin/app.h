@@ -21,7 +21,7 @@ struct reading_pool;
 struct app {
     struct config config;
     struct store *store;
-    struct reading_pool *readings; /* the pool's committer of readings; NULL: none, take them here */
+    struct reading_pool *readings; /* this request thread's way to the committer; NULL: take them here */
     int64_t (*now)(void);          /* Unix seconds; tests set their own clock */
     unsigned readings_since_prune;
 };

@@ -1,7 +1,7 @@
 /* The pool's committer of readings (see reading_pool.h), with its lock and socket in
- * pool_files.c. The socket is SOCK_SEQPACKET: a reading arrives whole, each worker has its own
- * connection and waits for the answer before it sends again, so a batch holds at most one
- * reading per worker and the answers need no ids. */
+ * pool_files.c. The socket is SOCK_SEQPACKET: a reading arrives whole, each request thread of
+ * each worker has its own connection and waits for the answer before it sends again, so a
+ * batch holds at most one reading per connection and the answers need no ids. */
 #define _GNU_SOURCE /* accept4, pipe2, pthread_setname_np */
 #include "reading_pool.h"
 
@@ -21,7 +21,8 @@
 #include "pool_files.h"
 #include "validate.h"
 
-#define WORKERS_MAX 64 /* connections the committer serves; more workers take their own readings */
+/* Request threads the committer serves (two per worker); more take their own readings. */
+#define CONNECTIONS_MAX 64
 
 /* A reading on the socket: this head, then the body. */
 struct reading_head {
@@ -31,25 +32,25 @@ struct reading_head {
 
 #define MESSAGE_MAX (sizeof(struct reading_head) + BODY_MAX)
 
-/* The committer's part: a thread and the workers connected to it. */
+/* The committer's part: a thread and the request threads connected to it. */
 struct committer {
     pthread_t thread;
-    int wake[2];                        /* a pipe: a byte on it stops the thread */
-    struct pollfd fds[2 + WORKERS_MAX]; /* wake[0], the listening socket, the workers */
+    int wake[2];                            /* a pipe: a byte on it stops the thread */
+    struct pollfd fds[2 + CONNECTIONS_MAX]; /* wake[0], the listening socket, the connections */
     int nfds;
     char *inbox; /* one MESSAGE_MAX slot per reading of a batch */
     struct {
-        int worker; /* the connection to answer */
+        int conn; /* the connection to answer */
         size_t length;
         struct ingest_result result;
-    } batch[WORKERS_MAX]; /* per reading of the batch, beside its inbox slot */
+    } batch[CONNECTIONS_MAX]; /* per reading of the batch, beside its inbox slot */
 };
 
 struct reading_pool {
     const struct config *config;
     struct lastseen *seen; /* lends the committer its connection */
     struct pool_files files;
-    int conn_fd;                 /* this worker's connection to the committer; -1: none yet */
+    int conn_fd;                 /* this request thread's connection to the committer; -1: none */
     struct committer *committer; /* non-NULL while this worker runs it */
     struct turns *turns;         /* stepped aside in while an answer is awaited; may be NULL */
 };
@@ -73,24 +74,24 @@ struct reading_pool *reading_pool_open(const struct config *config, struct lasts
 
 /* ---- the committer ---- */
 
-static void drop_worker(struct committer *c, int i)
+static void drop_connection(struct committer *c, int i)
 {
     close(c->fds[i].fd);
     c->fds[i] = c->fds[--c->nfds];
 }
 
-static void accept_workers(struct committer *c)
+static void accept_connections(struct committer *c)
 {
     int fd;
     while ((fd = accept4(c->fds[1].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-        if (c->nfds == 2 + WORKERS_MAX)
-            close(fd); /* that worker takes its own readings */
+        if (c->nfds == 2 + CONNECTIONS_MAX)
+            close(fd); /* that request thread takes its own readings */
         else
             c->fds[c->nfds++] = (struct pollfd){.fd = fd, .events = POLLIN};
     }
 }
 
-/* One reading from each worker that sent one (every connected worker when all is set);
+/* One reading from each connection that sent one (every connection when all is set);
  * returns how many. */
 static int receive_batch(struct committer *c, bool all)
 {
@@ -100,9 +101,9 @@ static int receive_batch(struct committer *c, bool all)
             continue;
         ssize_t got = recv(c->fds[i].fd, c->inbox + (size_t)n * MESSAGE_MAX, MESSAGE_MAX, MSG_TRUNC);
         if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            drop_worker(c, i--);
+            drop_connection(c, i--);
         } else if (got > 0) {
-            c->batch[n].worker = c->fds[i].fd;
+            c->batch[n].conn = c->fds[i].fd;
             c->batch[n++].length = (size_t)got;
         }
     }
@@ -147,7 +148,7 @@ static void commit_batch(struct reading_pool *pool, int n)
         struct ingest_result *r = &c->batch[i].result;
         if (!committed && r->outcome == INGEST_STORED)
             r->outcome = INGEST_STORE_FAILED;
-        send(c->batch[i].worker, r, sizeof *r, MSG_NOSIGNAL | MSG_DONTWAIT);
+        send(c->batch[i].conn, r, sizeof *r, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
 }
 
@@ -163,7 +164,7 @@ static void *commit_loop(void *data)
             continue; /* EINTR */
         stopping = c->fds[0].revents != 0;
         if (c->fds[1].revents & POLLIN)
-            accept_workers(c);
+            accept_connections(c);
         int n = receive_batch(c, stopping);
         if (n > 0)
             commit_batch(pool, n);
@@ -181,10 +182,10 @@ static void free_committer(struct committer *c)
     free(c);
 }
 
-static int listen_for_workers(const struct pool_files *files)
+static int listen_for_connections(const struct pool_files *files)
 {
     int fd = pool_files_bind(files, SOCK_SEQPACKET);
-    if (fd >= 0 && listen(fd, WORKERS_MAX) != 0) {
+    if (fd >= 0 && listen(fd, CONNECTIONS_MAX) != 0) {
         close(fd);
         return -1;
     }
@@ -219,8 +220,8 @@ static bool start_committer(struct reading_pool *pool)
     if (!c)
         return false;
     c->wake[0] = c->wake[1] = -1;
-    c->inbox = malloc(WORKERS_MAX * MESSAGE_MAX); /* touched only as far as batches reach */
-    int listen_fd = c->inbox ? listen_for_workers(&pool->files) : -1;
+    c->inbox = malloc(CONNECTIONS_MAX * MESSAGE_MAX); /* touched only as far as batches reach */
+    int listen_fd = c->inbox ? listen_for_connections(&pool->files) : -1;
     if (listen_fd >= 0 && pipe2(c->wake, O_CLOEXEC) != 0)
         c->wake[0] = c->wake[1] = -1;
     c->fds[0] = (struct pollfd){.fd = c->wake[0], .events = POLLIN};
