@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "migrations.h"
+#include "seen_blocks.h"
 
 /* Long enough that a burst of writers queues instead of failing: callers never see "busy".
  * A writer holds the lock for tens of microseconds, so the wait is in short steps (50 us more
@@ -31,8 +32,10 @@
 #define CHECKPOINT_WAIT_STEPS_MAX 28
 #define WAL_LIMIT_BYTES           "16777216"
 
-/* A device's lastseen, 0 for never: migration 6 keeps heartbeat times in their own table. */
-#define LASTSEEN_SQL "coalesce((SELECT at FROM device_seen WHERE device = devices.id), 0)"
+/* A device's lastseen, 0 for never: heartbeat times are kept apart, in blocks (seen_blocks.h). */
+#define LASTSEEN_SQL                                                                                         \
+    "coalesce((SELECT seen_time(times, devices.id) FROM heartbeats WHERE block = " SEEN_BLOCK_SQL(           \
+        "devices.id") "), 0)"
 
 #define DEVICE_COLUMNS_WITH(lastseen)                                                                        \
     "deviceid, name, state, " lastseen ", ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                 \
@@ -90,7 +93,7 @@ enum stmt {
     STMT_DEVICE_REGISTER,
     STMT_DEVICE_POLL,
     STMT_DEVICE_SEEN,
-    STMT_DEVICE_SEEN_ADD,
+    STMT_DEVICE_SEEN_SET,
     STMT_DEVICE_POLL_GET,
     STMT_DEVICE_GET,
     STMT_DEVICE_CURRENT,
@@ -133,16 +136,19 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5) RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_POLL] =
         "UPDATE devices SET cfgsn_applied = ?2 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_SEEN] = "UPDATE device_seen SET at = ?2 WHERE device = ?1 AND at < ?2",
-    [STMT_DEVICE_SEEN_ADD] = "INSERT INTO device_seen (device, at) VALUES (?1, ?2)",
+    [STMT_DEVICE_SEEN] = "UPDATE heartbeats SET times = seen_later(times, ?1, ?2) "
+                         "WHERE block = " SEEN_BLOCK_SQL("?1") " AND seen_time(times, ?1) < ?2",
+    [STMT_DEVICE_SEEN_SET] = "INSERT INTO heartbeats (block, times) VALUES (" SEEN_BLOCK_SQL(
+        "?1") ", seen_set(NULL, ?1, ?2)) ON CONFLICT (block) DO UPDATE SET times = seen_set(times, ?1, ?2)",
     /* A heartbeat moves lastseen without reading it (the batch writes only move it forward). */
     [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_COLUMNS_WITH("0") " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
+    /* Never seen yet, whatever time a deleted device with the same id left behind. */
     [STMT_DEVICE_CREATE] =
         "INSERT INTO devices (deviceid, state, name, data, poll_interval, cfgsn, datec) "
         "VALUES (?1, coalesce(?4, 'accepted'), coalesce(?2, ''), coalesce(?3, '{}'), ?6, ?7, ?9) "
-        "RETURNING " DEVICE_COLUMNS,
+        "RETURNING " DEVICE_COLUMNS_WITH("0"),
     [STMT_DEVICE_UPDATE] =
         "UPDATE devices SET name = coalesce(?2, name), data = coalesce(?3, data), "
         "state = coalesce(?4, state), poll_interval = CASE WHEN ?5 THEN ?6 ELSE poll_interval END, "
@@ -460,6 +466,10 @@ struct store *store_open(const char *path, char *err, size_t err_len)
         goto fail;
     }
     sqlite3_busy_handler(s->db, busy_wait, s);
+    if (seen_blocks_register(s->db) != SQLITE_OK) {
+        snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
     /* WAL: readers never block the writer. synchronous=NORMAL: a commit is in the WAL (the OS's
      * page cache) before the answer, so it survives the death of any process; only a power cut
      * can lose the last commits before a checkpoint. The page cache is small (CACHE_KIB): any
@@ -578,13 +588,14 @@ static void hand_as_seen_now(const struct device *d, void *data)
         seen->fn(&copy, seen->user_data);
 }
 
-/* The heartbeat-time row every device has (at 0: never seen), in the transaction adding it. */
-static enum store_status add_seen_row(struct store *s, int64_t at)
+/* The heartbeat time of the device just added (0: never seen), in the transaction adding it: set,
+ * not moved forward, since its id may be a deleted device's, whose time is still there. */
+static enum store_status set_new_device_seen(struct store *s, int64_t at)
 {
-    sqlite3_stmt *ins = stmt(s, STMT_DEVICE_SEEN_ADD);
-    sqlite3_bind_int64(ins, 1, sqlite3_last_insert_rowid(s->db));
-    sqlite3_bind_int64(ins, 2, at);
-    return exec_stmt(s, STMT_DEVICE_SEEN_ADD);
+    sqlite3_stmt *set = stmt(s, STMT_DEVICE_SEEN_SET);
+    sqlite3_bind_int64(set, 1, sqlite3_last_insert_rowid(s->db));
+    sqlite3_bind_int64(set, 2, at);
+    return exec_stmt(s, STMT_DEVICE_SEEN_SET);
 }
 
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
@@ -613,7 +624,7 @@ enum store_status store_device_register(struct store *s, const char *deviceid, c
         sqlite3_bind_int64(ins, 5, now);
         st = device_rows(s, STMT_DEVICE_REGISTER, hand_as_seen_now, &seen, NULL);
         if (st == STORE_OK)
-            st = add_seen_row(s, now) == STORE_OK ? STORE_CREATED : STORE_ERROR;
+            st = set_new_device_seen(s, now) == STORE_OK ? STORE_CREATED : STORE_ERROR;
     }
     return finish(s, st);
 }
@@ -714,7 +725,7 @@ enum store_status store_device_update(struct store *s, const char *deviceid,
         sqlite3_bind_int64(ins, 9, now);
         st = device_rows(s, STMT_DEVICE_CREATE, fn, user_data, NULL);
         if (st == STORE_OK)
-            st = add_seen_row(s, 0) == STORE_OK ? STORE_CREATED : STORE_ERROR;
+            st = set_new_device_seen(s, 0) == STORE_OK ? STORE_CREATED : STORE_ERROR;
     } else if (st == STORE_OK && update->if_match >= 0 && update->if_match != cfgsn) {
         st = STORE_STALE;
     } else if (st == STORE_OK) {
@@ -1027,7 +1038,6 @@ static enum store_status bulk_bad_id(struct store *s, const char *prefix)
 #define BULK_DEVICE_SQL                                                                                      \
     "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec, key) "                                       \
     "VALUES (?1, 'accepted', '10.0.0.1', 'bulk', ?2, ?3)"
-#define BULK_SEEN_SQL "INSERT INTO device_seen (device, at) VALUES (last_insert_rowid(), ?1)"
 
 enum store_status store_device_bulk_add(struct store *s, const char *prefix, int64_t first, int64_t count,
                                         const char *key, int64_t now)
@@ -1035,26 +1045,22 @@ enum store_status store_device_bulk_add(struct store *s, const char *prefix, int
     char id[80];
     if (!bulk_id(prefix, count > 0 ? first + count - 1 : first, id, sizeof id))
         return bulk_bad_id(s, prefix);
-    sqlite3_stmt *ins = NULL, *seen = NULL;
-    if (sqlite3_prepare_v2(s->db, BULK_DEVICE_SQL, -1, &ins, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, BULK_SEEN_SQL, -1, &seen, NULL) != SQLITE_OK) {
-        sqlite3_finalize(ins);
+    sqlite3_stmt *ins = NULL;
+    if (sqlite3_prepare_v2(s->db, BULK_DEVICE_SQL, -1, &ins, NULL) != SQLITE_OK)
         return fail(s, "bulk devices");
-    }
     enum store_status st = bulk_begin(s);
     sqlite3_bind_int64(ins, 2, now);
     bind_text(ins, 3, key);
-    sqlite3_bind_int64(seen, 1, now);
     for (int64_t n = first; st == STORE_OK && n < first + count; n++) {
         bulk_id(prefix, n, id, sizeof id);
         sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
-        if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_step(seen) != SQLITE_DONE)
+        if (sqlite3_step(ins) != SQLITE_DONE)
             st = fail(s, "bulk devices: insert");
         sqlite3_reset(ins);
-        sqlite3_reset(seen);
+        if (st == STORE_OK)
+            st = set_new_device_seen(s, now);
     }
     sqlite3_finalize(ins);
-    sqlite3_finalize(seen);
     return bulk_end(s, st);
 }
 

@@ -103,6 +103,27 @@ static void seen_moves_lastseen_forward_only(void **state)
     assert_int_equal(store_device_seen(store, batch, 0), STORE_OK);
 }
 
+/* Times are kept 64 devices to a row: one batch over several rows moves each device's own. */
+static void seen_batch_across_blocks(void **state)
+{
+    (void)state;
+    enum { DEVICES = 140 };
+    struct store_seen batch[DEVICES];
+    size_t n = 0;
+    char id[32];
+    for (int i = 0; i < DEVICES; i++) {
+        snprintf(id, sizeof id, "blk-%03d", i);
+        add(id, TEST_T0);
+        if (i % 3 == 0)
+            batch[n++] = (struct store_seen){stored(id).key, TEST_T0 + 1 + i};
+    }
+    assert_int_equal(store_device_seen(store, batch, n), STORE_OK);
+    for (int i = 0; i < DEVICES; i++) {
+        snprintf(id, sizeof id, "blk-%03d", i);
+        assert_int_equal(stored(id).lastseen, i % 3 == 0 ? TEST_T0 + 1 + i : TEST_T0);
+    }
+}
+
 /* Polls stored lastseen until it reads want or about 5 s pass; returns the last value read. */
 static int64_t wait_lastseen(const char *id, int64_t want)
 {
@@ -187,6 +208,7 @@ int main(void)
         cmocka_unit_test(poll_hands_every_heartbeat_to_the_sink),
         cmocka_unit_test(poll_leaves_lastseen_to_a_sink_that_takes_it),
         cmocka_unit_test(seen_moves_lastseen_forward_only),
+        cmocka_unit_test(seen_batch_across_blocks),
         cmocka_unit_test(lastseen_thread_writes_the_queue_in_batches),
         cmocka_unit_test(pool_writer_writes_every_workers_batches),
         cmocka_unit_test(lastseen_queue_refuses_when_full),

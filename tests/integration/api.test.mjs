@@ -87,7 +87,7 @@ describe('heartbeat times', () => {
       late = ids.filter((id) => !(seen[id] >= second[id]));
       if (late.length > 0) await sleep(50);
     }
-    assert.deepEqual(late, [], 'every heartbeat is in the list');
+    assert.deepEqual(late, [], `every heartbeat is in the list; provd's log: ${stack.logs().slice(-2000)}`);
     assert.ok(Date.now() - sent < 1500, `shown after ${Date.now() - sent} ms`);
     assert.ok(fs.existsSync(`${stack.db}-seen.sock`), 'one worker writes for the pool');
   });

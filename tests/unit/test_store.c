@@ -223,15 +223,16 @@ static void migration_3_keeps_readings(void **state)
     (void)fx;
 }
 
-/* Migration 6 moves every device's lastseen to device_seen: a seen device keeps its time (and
- * counts as online), a never-seen one reads 0, and a device deleted later takes its row along. */
-static void migration_6_keeps_heartbeat_times(void **state)
+/* Migrations 6 and 7 move every device's lastseen to the heartbeat-time blocks: a seen device
+ * keeps its time (and counts as online), a never-seen one reads 0; a device created later on a
+ * deleted device's id starts as never seen. */
+static void migrations_keep_heartbeat_times(void **state)
 {
     (void)state;
     struct tempdb old;
-    char insert[128];
+    char insert[160];
     snprintf(insert, sizeof insert,
-             "INSERT INTO devices (deviceid, datec, lastseen) VALUES ('seen', 1, %lld), ('never', 1, NULL);",
+             "INSERT INTO devices (deviceid, datec, lastseen) VALUES ('never', 1, NULL), ('seen', 1, %lld);",
              (long long)TEST_T0 - 5);
     old_database(&old, 5, insert);
 
@@ -247,14 +248,20 @@ static void migration_6_keeps_heartbeat_times(void **state)
     assert_int_equal(st.devices, 2);
     assert_int_equal(st.online, 1);
     assert_int_equal(store_device_delete(s, "seen"), STORE_OK);
+    struct device_update u = no_change();
+    assert_int_equal(store_device_update(s, "again", &u, TEST_T0, capture, &got), STORE_CREATED);
+    assert_int_equal(got.lastseen, 0);
+    assert_int_equal(store_stats(s, TEST_T0, INTERVAL, &st), STORE_OK);
+    assert_int_equal(st.online, 0);
     store_free(s);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(old.path, &db), SQLITE_OK);
-    sqlite3_stmt *rows;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM device_seen", -1, &rows, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(rows), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(rows, 0), 1);
-    sqlite3_finalize(rows);
+    sqlite3_stmt *ids;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT id FROM devices WHERE deviceid = 'again'", -1, &ids, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(ids), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(ids, 0), 2); /* the deleted device's id, taken again */
+    sqlite3_finalize(ids);
     sqlite3_close(db);
     tempdb_remove(&old);
 }
@@ -1069,7 +1076,7 @@ int main(void)
         T(open_creates_and_migrates_once),
         T(open_refuses_newer_schema),
         T(migration_3_keeps_readings),
-        T(migration_6_keeps_heartbeat_times),
+        T(migrations_keep_heartbeat_times),
         T(seqn_reset_starts_a_new_epoch),
         T(batch_refusal_undoes_itself_alone),
         T(wal_stays_bounded_under_steady_reads),

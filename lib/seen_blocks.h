@@ -1,0 +1,31 @@
+/* Heartbeat times packed by block (migration 7): the row `block` of table heartbeats holds the
+ * times of the devices whose id >> SEEN_BLOCK_BITS is block, each 4 bytes big-endian Unix
+ * seconds (0: never seen) at slot id & (SEEN_BLOCK_DEVICES - 1). Four bytes a device, a page
+ * holds ~1000 devices' times, against ~340 a row apiece: a batch of a large fleet's heartbeats
+ * rewrites a third of the pages.
+ *
+ * SQLite has no function to read an integer out of a blob, so these are registered on each
+ * connection:
+ *   seen_time(times, device)      the device's time in the block, 0 for none;
+ *   seen_later(times, device, at) the block with the device's time moved forward to at;
+ *   seen_set(times, device, at)   the block with the device's time set to at (times NULL: a
+ *                                 new block, every other time 0);
+ *   seen_block(device, at)        aggregate: the block of these devices' times. */
+#ifndef PROVD_SEEN_BLOCKS_H
+#define PROVD_SEEN_BLOCKS_H
+
+#include <sqlite3.h>
+
+#define SEEN_BLOCK_BITS    6
+#define SEEN_BLOCK_DEVICES (1 << SEEN_BLOCK_BITS)
+#define SEEN_BLOCK_BYTES   (4 * SEEN_BLOCK_DEVICES)
+
+#define SEEN_BLOCK_TEXT(bits)    #bits
+#define SEEN_BLOCK_TEXT_OF(bits) SEEN_BLOCK_TEXT(bits)
+/* The block of the device whose id is the SQL expression id. */
+#define SEEN_BLOCK_SQL(id) "((" id ") >> " SEEN_BLOCK_TEXT_OF(SEEN_BLOCK_BITS) ")"
+
+/* Registers the four functions on db: SQLITE_OK or SQLite's error code. */
+int seen_blocks_register(sqlite3 *db);
+
+#endif
