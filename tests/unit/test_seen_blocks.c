@@ -26,14 +26,21 @@ static int close_db(void **state)
     return 0;
 }
 
-/* The one integer the SQL gives, with ?1.. bound to args (n of them). */
-static int64_t sql_int(const char *sql, const int64_t *args, int n)
+/* The statement of sql with ?1.. bound to args (n of them). */
+static sqlite3_stmt *bound(const char *sql, const int64_t *args, int n)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         fail_msg("%s: %s", sql, sqlite3_errmsg(db));
     for (int i = 0; i < n; i++)
         sqlite3_bind_int64(st, i + 1, args[i]);
+    return st;
+}
+
+/* The one integer the SQL gives. */
+static int64_t sql_int(const char *sql, const int64_t *args, int n)
+{
+    sqlite3_stmt *st = bound(sql, args, n);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     int64_t v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -42,11 +49,7 @@ static int64_t sql_int(const char *sql, const int64_t *args, int n)
 
 static void exec_with(const char *sql, const int64_t *args, int n)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    for (int i = 0; i < n; i++)
-        sqlite3_bind_int64(st, i + 1, args[i]);
+    sqlite3_stmt *st = bound(sql, args, n);
     assert_int_equal(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
 }
