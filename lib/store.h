@@ -124,7 +124,7 @@ const char *store_errmsg(const struct store *s);
 int64_t store_online_window(int64_t poll_interval);
 
 /* Halves the connection's page cache: for the heartbeat-time writer's connection (which the
- * readings committer borrows), whose batches at a million devices read most of device_seen's
+ * readings committer borrows), whose batches at a million devices read most of the heartbeat times'
  * pages once each, so its cache keeps little from one batch to the next. */
 enum store_status store_use_small_cache(struct store *s);
 enum store_status store_ping(struct store *s);
