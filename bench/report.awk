@@ -15,22 +15,73 @@ function js(s) { gsub(/["\\]/, "\\\\&", s); return "\"" s "\"" }
     runs++
     scale[runs] = $1; name[runs] = $2; rps[runs] = $3; p50[runs] = $4; p99[runs] = $5
     status[runs] = $6; sockerr[runs] = $7; requests[runs] = $8; worker_us[runs] = $9
-    if ($2 ~ /^nginx_fastcgi_hello/) { ceiling_sum += $3; ceilings++ }
+    row[$2, $1] = runs
+    if ($1 != "-" && !($1 in seen_scale)) { seen_scale[$1] = 1; scales[++nscales] = $1 }
+    if ($2 ~ /^nginx_fastcgi_hello/) {
+        ceiling_sum[$1] += $3; ceiling_runs[$1]++
+        all_ceilings_sum += $3; all_ceilings++
+    }
+}
+
+# The FastCGI ceiling a row is divided by: the mean of the ceilings measured around its scale's
+# rows, or of all of them for a row of no scale (nginx_return_200).
+function ceiling_of(s) {
+    if (s in ceiling_runs) return ceiling_sum[s] / ceiling_runs[s]
+    return all_ceilings ? all_ceilings_sum / all_ceilings : 0
+}
+function ratio_of(i,    c) { c = ceiling_of(scale[i]); return c > 0 ? rps[i] / c : 0 }
+
+# target(WHAT, SCALE, VALUE, LIMIT, AT_MOST, ERRORS): one line of the targets table and of the
+# JSON; a row with errors misses its target whatever its value.
+function target(what, s, value, limit, at_most, errors,    met) {
+    met = (at_most ? value <= limit : value >= limit) && !errors
+    targets_met += met; targets++
+    printf "%-40s %8s %8.2f %2s %5.2f  %s\n", what, scale_name(s), value, at_most ? "<=" : ">=", limit,
+        met ? "yes" : errors ? "NO (" errors " errors)" : "NO"
+    targets_json = targets_json (targets > 1 ? "," : "") "\n    {\"target\": " js(what) ", \"devices\": " s
+    targets_json = targets_json sprintf(", \"value\": %.3f, \"limit\": %.2f, \"at_most\": %s, \"met\": %s}", value, limit,
+        at_most ? "true" : "false", met ? "true" : "false")
+}
+
+# Issue 7's targets: the ratio ones (with no errors) at every scale, growth from the first scale
+# to the last as the ratio of their ratios (each over its own ceiling), memory over all scales.
+function ratio_target(run, limit, s,    i) {
+    i = row[run, s]
+    if (i) target(run " x FastCGI, no errors", s, ratio_of(i), limit, 0, status[i] + sockerr[i])
+}
+function growth_target(run, small, large,    a, b) {
+    a = row[run, small]; b = row[run, large]
+    if (a && b) target(run " " scale_name(small) " / " scale_name(large) " (x FastCGI)", large,
+        ratio_of(b) > 0 ? ratio_of(a) / ratio_of(b) : 99, 1.3, 1)
+}
+function print_targets(rss_max, rss_scale,    k, s, i, first, last) {
+    printf "\n%-40s %8s %8s %8s  %s\n", "target (issue 7)", "devices", "value", "limit", "met"
+    for (k = 1; k <= nscales; k++) {
+        s = scales[k]
+        ratio_target("heartbeat", 0.8, s); ratio_target("poll_304", 0.85, s)
+        ratio_target("ingest_v1", 0.5, s); ratio_target("ingest_v2", 0.5, s)
+    }
+    first = scales[1]; last = scales[nscales]
+    if (nscales > 1) {
+        growth_target("heartbeat", first, last); growth_target("list_first_page", first, last)
+    }
+    if ((i = row["list_first_page", last])) target("list_first_page p99 ms", last, p99[i], 5, 1)
+    if (rss_scale != "") target("worker peak RSS MB (10^6 bytes)", rss_scale, rss_max * 1024 / 1e6, 8, 1)
+    printf "met: %d of %d\n", targets_met, targets
 }
 
 END {
-    ceiling = ceilings ? ceiling_sum / ceilings : 0
     printf "provd bench %s: %d cores (%s), %d provd workers, wrk %d threads x %d connections, %d s per run\n\n",
         date, cores, cpu, workers, threads, connections, duration
-    printf "%-24s %8s %10s %8s %8s %8s %10s %11s\n", "run", "devices", "req/s", "p50 ms", "p99 ms", "errors", "x FastCGI",
+    printf "%-26s %8s %10s %8s %8s %8s %10s %11s\n", "run", "devices", "req/s", "p50 ms", "p99 ms", "errors", "x FastCGI",
         "worker us"
     out = "{\n  " js("date") ": " js(date) ",\n  \"machine\": {\"cores\": " cores ", \"cpu\": " js(cpu) "},\n"
     out = out "  \"settings\": {\"workers\": " workers ", \"wrk_threads\": " threads ", \"connections\": " connections
     out = out ", \"seconds_per_run\": " duration "},\n"
-    out = out sprintf("  \"fastcgi_ceiling_per_s\": %.1f,\n  \"runs\": [", ceiling)
+    out = out "  \"runs\": ["
     for (i = 1; i <= runs; i++) {
-        ratio = ceiling > 0 ? rps[i] / ceiling : 0
-        printf "%-24s %8s %10.0f %8.2f %8.2f %8d %10.2f %11s\n", name[i], scale_name(scale[i]), rps[i], p50[i], p99[i],
+        ratio = ratio_of(i)
+        printf "%-26s %8s %10.0f %8.2f %8.2f %8d %10.2f %11s\n", name[i], scale_name(scale[i]), rps[i], p50[i], p99[i],
             status[i] + sockerr[i], ratio, worker_us[i]
         out = out (i > 1 ? "," : "") "\n    {\"run\": " js(name[i]) ", \"devices\": " (scale[i] == "-" ? "null" : scale[i])
         out = out sprintf(", \"requests_per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f", rps[i], p50[i], p99[i])
@@ -49,7 +100,9 @@ END {
             f[3] / 1024, per_device, per_reading, f[7] - f[6], f[8] - f[7]
         out = out (n++ ? "," : "") "\n    {\"devices\": " f[1] ", \"readings\": " f[2] ", \"worker_peak_rss_kib\": " f[3]
         out = out sprintf(", \"db_bytes_per_device\": %.1f, \"db_bytes_per_reading\": %.1f", per_device, per_reading)
-        out = out sprintf(", \"seed_devices_s\": %.2f, \"seed_readings_s\": %.2f}", f[7] - f[6], f[8] - f[7])
+        out = out sprintf(", \"seed_devices_s\": %.2f, \"seed_readings_s\": %.2f", f[7] - f[6], f[8] - f[7])
+        out = out sprintf(", \"fastcgi_ceiling_per_s\": %.1f}", ceiling_of(f[1]))
+        if (f[3] > rss_max) { rss_max = f[3]; rss_scale = f[1] }
     }
     out = out "\n  ],\n  \"fleet\": "
     fleet_steps = 0; largest = 0
@@ -76,9 +129,10 @@ END {
         printf "\nfleet: no run (build/devsim is not built)\n"
         out = out "null"
     }
-    print out "\n}" > json
-    printf "\nerrors: responses >= 400 and socket errors; x FastCGI: req/s over the mean of the\n"
-    printf "two nginx_fastcgi_hello runs (%.0f req/s), measured first and last; worker us: CPU time\n", ceiling
-    printf "(user + system) of all FastCGI workers over the timed run, per request.\n"
+    print_targets(rss_max, rss_scale)
+    print out ",\n  \"targets\": [" targets_json "\n  ]\n}" > json
+    printf "\nerrors: responses >= 400 and socket errors; x FastCGI: req/s over the mean of the two\n"
+    printf "nginx_fastcgi_hello runs of the same devices column, measured just before and after its\n"
+    printf "rows; worker us: CPU time (user + system) of all FastCGI workers over the timed run, per request.\n"
     printf "JSON: %s\n", json
 }

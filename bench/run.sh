@@ -171,9 +171,10 @@ serve() {
     wait_http "$url/api/health"
 }
 
+# ceiling_fastcgi SCALE NAME: the FastCGI ceiling, counted with the provd rows of that scale.
 ceiling_fastcgi() {
     serve "$work/fastcgi" "$bin/bench/fcgi_hello"
-    measure - "$1" heartbeat "$url"
+    measure "$1" "$2" heartbeat "$url"
     stop_all
 }
 
@@ -226,10 +227,13 @@ scale() {
     t2=$EPOCHREALTIME
     size_all=$(stat -c %s "$db")
     token=$("$bin/provctl" --db "$db" token create bench)
+    export BENCH_DEVICES=$n BENCH_TOKEN=$token BENCH_READ_DEVICES=$readers
 
+    # The machine drifts during a run (10-25% between its first and last minutes has been seen),
+    # so each scale's rows are measured against the FastCGI ceiling just before and after them.
+    ceiling_fastcgi "$n" nginx_fastcgi_hello
     PROVD_DB=$db serve "$data" "$bin/provd"
     local api=$url/api
-    export BENCH_DEVICES=$n BENCH_TOKEN=$token BENCH_READ_DEVICES=$readers
 
     expect 200 "$api/devices/${BENCH_PREFIX}000000"
     measure "$n" heartbeat heartbeat "$url"
@@ -260,6 +264,7 @@ scale() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$(( readers * READ_PER_DEVICE ))" "$rss" \
         "$size_devices" "$(( size_all - size_devices ))" "$t0" "$t1" "$t2" >> "$scales"
     stop_all
+    ceiling_fastcgi "$n" nginx_fastcgi_hello_after
     rm -rf "$data"
 }
 
@@ -299,13 +304,10 @@ fleet() {
 
 seal_bodies
 ceiling_nginx
-ceiling_fastcgi nginx_fastcgi_hello
 for n in $SCALES; do
     scale "$n"
 done
 fleet
-# The machine drifts during a run: the FastCGI ceiling again at the end, the ratios use the mean.
-ceiling_fastcgi nginx_fastcgi_hello_end
 bench/report.awk -v workers="$WORKERS" -v threads="$THREADS" -v connections="$CONNECTIONS" \
     -v duration="$DURATION" -v cores="$(nproc)" -v cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
     -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v json="$out/results.json" -v scales_file="$scales" \
