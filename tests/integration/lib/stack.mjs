@@ -72,7 +72,12 @@ export async function startStack({ env = {}, dataDir, workers = 2 } = {}) {
         payload = JSON.stringify(body);
         h['Content-Type'] = 'application/json';
       }
-      const res = await fetch(base + urlPath, { method, headers: h, body: payload });
+      let res;
+      try {
+        res = await fetch(base + urlPath, { method, headers: h, body: payload });
+      } catch (err) { // undici says only "fetch failed"; the why is in its cause
+        throw new Error(`${method} ${base}${urlPath}: ${err.message}: ${err.cause?.message ?? err.cause}`);
+      }
       const text = await res.text();
       let json;
       try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
