@@ -103,6 +103,8 @@ static void hand_over(struct lastseen *ls, struct seen_set *batch, bool stopping
     pthread_mutex_unlock(&ls->lock);
     size_t n = seen_set_count(batch);
     if (leading) {
+        if (stopping) /* nothing sent from now on is lost in the socket as it closes */
+            seen_pool_resign(ls->pool);
         merge(ls, seen_set_entries(batch), n);
         size_t got;
         while ((got = seen_pool_receive(ls->pool, ls->inbox, LASTSEEN_QUEUE_MAX)) > 0)

@@ -48,3 +48,8 @@ int pool_files_bind(const struct pool_files *files, int type)
     }
     return fd;
 }
+
+void pool_files_unbind(const struct pool_files *files)
+{
+    unlink(files->addr.sun_path);
+}

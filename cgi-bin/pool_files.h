@@ -24,5 +24,8 @@ void pool_files_unlock(struct pool_files *files);
  * mode 0600, replacing the one a dead leader left (only the lock's holder may); -1 when it
  * cannot be made. */
 int pool_files_bind(const struct pool_files *files, int type);
+/* Takes the bound socket's name away (the lock's holder only): sends to the pool fail from then
+ * on, while what was already sent can still be received. */
+void pool_files_unbind(const struct pool_files *files);
 
 #endif

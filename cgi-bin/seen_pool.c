@@ -59,6 +59,12 @@ bool seen_pool_lead(struct seen_pool *pool)
     return pool->leading;
 }
 
+void seen_pool_resign(struct seen_pool *pool)
+{
+    if (pool->leading)
+        pool_files_unbind(&pool->files);
+}
+
 bool seen_pool_send(struct seen_pool *pool, const struct store_seen *seen, size_t n)
 {
     if (pool->sock_fd < 0)

@@ -23,6 +23,9 @@ void seen_pool_free(struct seen_pool *pool);
 bool seen_pool_lead(struct seen_pool *pool);
 /* Hands n heartbeat times to the writer; false when no writer takes them now (then write them). */
 bool seen_pool_send(struct seen_pool *pool, const struct store_seen *seen, size_t n);
+/* The writer stops taking batches before it stops: later ones are written by their workers
+ * (their sends fail), while those already sent are still received. */
+void seen_pool_resign(struct seen_pool *pool);
 /* The writer's next received batch, at most max entries, without waiting; 0 when none waits. */
 size_t seen_pool_receive(struct seen_pool *pool, struct store_seen *seen, size_t max);
 

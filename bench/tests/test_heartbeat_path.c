@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "lastseen.h"
+#include "seen_pool.h"
 
 struct row {
     int64_t lastseen, cfgsn_applied, key;
@@ -180,6 +181,35 @@ static void pool_writer_writes_every_workers_batches(void **state)
     lastseen_stop(second);
 }
 
+/* A writer resigns before it stops: a batch sent before is still received, a later send fails
+ * (its worker writes it), so none is left in the socket as it closes. */
+static void resigned_writer_receives_what_was_sent_and_refuses_more(void **state)
+{
+    (void)state;
+    struct seen_pool *writer = seen_pool_open(db.path), *worker = seen_pool_open(db.path);
+    assert_non_null(writer);
+    assert_non_null(worker);
+    assert_true(seen_pool_lead(writer));
+    assert_false(seen_pool_lead(worker));
+    const struct store_seen sent = {1, TEST_T0}, late = {2, TEST_T0};
+    assert_true(seen_pool_send(worker, &sent, 1));
+    seen_pool_resign(writer);
+    assert_false(seen_pool_send(worker, &late, 1));
+    struct store_seen got[4];
+    assert_int_equal(seen_pool_receive(writer, got, 4), 1);
+    assert_int_equal(got[0].row, 1);
+    assert_int_equal(seen_pool_receive(writer, got, 4), 0);
+    seen_pool_free(writer);
+    assert_true(seen_pool_lead(worker)); /* the next writer names its socket again */
+    struct seen_pool *other = seen_pool_open(db.path);
+    assert_non_null(other);
+    assert_true(seen_pool_send(other, &late, 1));
+    assert_int_equal(seen_pool_receive(worker, got, 4), 1);
+    assert_int_equal(got[0].row, 2);
+    seen_pool_free(other);
+    seen_pool_free(worker);
+}
+
 /* A full queue refuses (the heartbeat then writes its own); the batch still lands. */
 static void lastseen_queue_refuses_when_full(void **state)
 {
@@ -211,6 +241,7 @@ int main(void)
         cmocka_unit_test(seen_batch_across_blocks),
         cmocka_unit_test(lastseen_thread_writes_the_queue_in_batches),
         cmocka_unit_test(pool_writer_writes_every_workers_batches),
+        cmocka_unit_test(resigned_writer_receives_what_was_sent_and_refuses_more),
         cmocka_unit_test(lastseen_queue_refuses_when_full),
     };
     return cmocka_run_group_tests(tests, open_db, close_db);
