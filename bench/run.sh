@@ -273,7 +273,7 @@ scale() {
 # the server as ten real ones do). Steps grow until p99 reaches 50 ms or anything is refused.
 FLEET_INTERVAL=6
 FLEET_SECONDS=12
-FLEET_STEPS="1000 2000 4000 8000 16000 32000 64000 100000"
+FLEET_STEPS="1000 2000 4000 8000 12000 16000 24000 32000 64000 100000"
 fleet() {
     [ -x "$bin/devsim" ] || { echo "fleet: $bin/devsim is not built: no fleet run" >&2; return 0; }
     local n summary row rps p99 refused verdict
