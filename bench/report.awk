@@ -20,6 +20,8 @@ function js(s) { gsub(/["\\]/, "\\\\&", s); return "\"" s "\"" }
     if ($2 ~ /^nginx_fastcgi_hello/) {
         ceiling_sum[$1] += $3; ceiling_runs[$1]++
         all_ceilings_sum += $3; all_ceilings++
+        if (!($1 in ceiling_low) || $3 < ceiling_low[$1]) ceiling_low[$1] = $3
+        if (!($1 in ceiling_high) || $3 > ceiling_high[$1]) ceiling_high[$1] = $3
     }
 }
 
@@ -30,6 +32,9 @@ function ceiling_of(s) {
     return all_ceilings ? all_ceilings_sum / all_ceilings : 0
 }
 function ratio_of(i,    c) { c = ceiling_of(scale[i]); return c > 0 ? rps[i] / c : 0 }
+# How far apart a size's two ceilings are, over their mean: how much the machine changed speed
+# while its rows ran.
+function ceiling_spread(s) { return s in ceiling_runs ? (ceiling_high[s] - ceiling_low[s]) / ceiling_of(s) : 0 }
 
 # target(WHAT, SCALE, VALUE, LIMIT, AT_MOST, ERRORS): one line of the targets table and of the
 # JSON; a row with errors misses its target whatever its value.
@@ -68,6 +73,12 @@ function print_targets(rss_max, rss_scale,    k, s, i, first, last) {
     if ((i = row["list_first_page", last])) target("list_first_page p99 ms", last, p99[i], 5, 1)
     if (rss_scale != "") target("worker peak RSS MB (10^6 bytes)", rss_scale, rss_max * 1024 / 1e6, 8, 1)
     printf "met: %d of %d\n", targets_met, targets
+    for (k = 1; k <= nscales; k++) {
+        s = scales[k]
+        if (ceiling_spread(s) > 0.15)
+            printf "the two ceilings around %s differ by %.0f%% (%.0f and %.0f req/s): the machine changed speed during these rows, so their ratios are unreliable; run again\n",
+                scale_name(s), 100 * ceiling_spread(s), ceiling_low[s], ceiling_high[s]
+    }
 }
 
 END {
@@ -101,7 +112,8 @@ END {
         out = out (n++ ? "," : "") "\n    {\"devices\": " f[1] ", \"readings\": " f[2] ", \"worker_peak_rss_kib\": " f[3]
         out = out sprintf(", \"db_bytes_per_device\": %.1f, \"db_bytes_per_reading\": %.1f", per_device, per_reading)
         out = out sprintf(", \"seed_devices_s\": %.2f, \"seed_readings_s\": %.2f", f[7] - f[6], f[8] - f[7])
-        out = out sprintf(", \"fastcgi_ceiling_per_s\": %.1f}", ceiling_of(f[1]))
+        out = out sprintf(", \"fastcgi_ceiling_per_s\": %.1f, \"fastcgi_ceiling_spread\": %.3f}", ceiling_of(f[1]),
+            ceiling_spread(f[1]))
         if (f[3] > rss_max) { rss_max = f[3]; rss_scale = f[1] }
     }
     out = out "\n  ],\n  \"fleet\": "

@@ -61,6 +61,7 @@ describe('bench report', () => {
     assert.equal(run('heartbeat', 1000000).ratio_to_fastcgi, 0.7); // 7000 / 10000
     assert.equal(run('nginx_fastcgi_hello_after', 1000).ratio_to_fastcgi, 1.067); // the drift shows
     assert.deepEqual(results.scales.map((s) => s.fastcgi_ceiling_per_s), [15000, 10000]);
+    assert.deepEqual(results.scales.map((s) => s.fastcgi_ceiling_spread), [0.133, 0.2]);
     assert.match(table, /^heartbeat\s+1M\s+7000\s.*\s0\.70\s+40$/m);
   });
 
@@ -73,6 +74,11 @@ describe('bench report', () => {
     const v2 = target('ingest_v2 x FastCGI, no errors', 1000);
     assert.equal(v2.value > 0.5 && !v2.met, true);
     assert.match(table, /^ingest_v2 x FastCGI, no errors\s+1k\s+0\.53 >=  0\.50  NO \(3 errors\)$/m);
+  });
+
+  it('says when the two ceilings of a size are more than 15% apart', () => {
+    assert.match(table, /^the two ceilings around 1M differ by 20% \(9000 and 11000 req\/s\).*run again$/m);
+    assert.doesNotMatch(table, /ceilings around 1k/);
   });
 
   it('compares 1M with 1k by their ratios, so the slower machine at 1M is not counted against it', () => {
