@@ -41,7 +41,7 @@ function ceiling_spread(s) { return s in ceiling_runs ? (ceiling_high[s] - ceili
 function target(what, s, value, limit, at_most, errors,    met) {
     met = (at_most ? value <= limit : value >= limit) && !errors
     targets_met += met; targets++
-    printf "%-40s %8s %8.2f %2s %5.2f  %s\n", what, scale_name(s), value, at_most ? "<=" : ">=", limit,
+    printf "%-40s %8s %8.3f %2s %5.2f  %s\n", what, scale_name(s), value, at_most ? "<=" : ">=", limit,
         met ? "yes" : errors ? "NO (" errors " errors)" : "NO"
     targets_json = targets_json (targets > 1 ? "," : "") "\n    {\"target\": " js(what) ", \"devices\": " s
     targets_json = targets_json sprintf(", \"value\": %.3f, \"limit\": %.2f, \"at_most\": %s, \"met\": %s}", value, limit,
