@@ -147,7 +147,7 @@ ceiling_nginx() {
     nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" -g 'daemon off;' &
     pids+=($!)
     wait_http "http://127.0.0.1:$port/"
-    echo "ceilings" >&2
+    echo "ceiling: nginx alone (the FastCGI one is measured around each fleet size's rows)" >&2
     measure - nginx_return_200 heartbeat "http://127.0.0.1:$port"
     stop_all
 }
