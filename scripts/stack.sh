@@ -51,14 +51,21 @@ trap stop EXIT
 spawn-fcgi -n -s "$SOCKET" -M 0600 -- /usr/bin/multiwatch -f "$WORKERS" -- "$top/build/provd" &
 pids+=($!)
 nginx "${nginx_args[@]}" -g 'daemon off;' &
-pids+=($!)
+nginx_pid=$!
+pids+=($nginx_pid)
 
+# Healthy means our nginx answers: it writes its pid file only once it holds the port, so a
+# server already on that port (another stack, while nginx retries its bind) is not taken for it.
 url="http://127.0.0.1:$PORT/"
+healthy() {
+    [ "$(cat "$RUN_DIR/nginx.pid" 2>/dev/null)" = "$nginx_pid" ] && curl -fsS -o /dev/null "${url}api/health" 2>/dev/null
+}
 for _ in $(seq 100); do
-    curl -fsS -o /dev/null "${url}api/health" 2>/dev/null && break
+    healthy && break
+    kill -0 "$nginx_pid" 2>/dev/null || break
     sleep 0.1
 done
-if ! curl -fsS -o /dev/null "${url}api/health"; then
+if ! healthy; then
     echo "stack: provd did not become healthy on $url; nginx said:" >&2
     tail -n 20 "$RUN_DIR/nginx-error.log" >&2
     exit 1

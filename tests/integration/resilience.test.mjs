@@ -1,7 +1,7 @@
 // The stack as an operator runs it: registration policies, concurrent writers, killed workers,
 // crash durability of acknowledged writes, clean shutdown, two stacks side by side.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -256,6 +256,20 @@ describe('running it', () => {
       await waitFor(() => procs.every((p) => !alive(p.pid)), 'every process of the stopped stack to end', 5000);
       assert.equal((await b.api('GET', '/api/health')).status, 200, 'the other stack is untouched');
     } finally { await a.stop(); await b.stop(); }
+  });
+
+  it('a stack on a port another stack holds stops with nginx\'s bind error, not serving through the other', async () => {
+    const a = await startStack();
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'provd-test-'));
+    try {
+      const second = spawnSync(path.join(top, 'scripts/stack.sh'), [], {
+        env: { ...process.env, PORT: String(a.port), DATA_DIR: dataDir, WORKERS: '1', QUIET: '1' },
+        encoding: 'utf8', timeout: 20_000,
+      });
+      assert.equal(second.status, 1);
+      assert.match(second.stderr, /provd did not become healthy on .*Address already in use/s);
+      assert.equal((await a.api('GET', '/api/health')).status, 200, 'the first stack is untouched');
+    } finally { await a.stop(); fs.rmSync(dataDir, { recursive: true, force: true }); }
   });
 
   it('provctl: tokens, device list, device keys, help', async () => {

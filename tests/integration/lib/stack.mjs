@@ -27,10 +27,31 @@ export function provctl(db, ...args) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+class PortTaken extends Error {}
+
+// Whether the nginx holding the port is this stack's: nginx writes its pid file once bound.
+function ownNginx(child, dataDir) {
+  let pid;
+  try { pid = Number(fs.readFileSync(path.join(dataDir, 'run/nginx.pid'), 'utf8')); } catch { return false; }
+  return descendants(child.pid).some((p) => p.pid === pid);
+}
+
 // Options: env (PROVD_* and stack variables), dataDir (reuse one, e.g. after a crash), workers.
-export async function startStack({ env = {}, dataDir, workers = 2 } = {}) {
+// A port found free can be taken by another test's stack before our nginx binds it: then the
+// stack stops (it checks that its own nginx answers), and it is started again on another port.
+export async function startStack(options = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePort(options);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === 3) throw err;
+    }
+  }
+}
+
+async function startOnFreePort({ env = {}, dataDir: given, workers = 2 }) {
   const port = await freePort();
-  dataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'provd-test-'));
+  const dataDir = given ?? fs.mkdtempSync(path.join(os.tmpdir(), 'provd-test-'));
   let output = '';
   const child = spawn(path.join(top, 'scripts/stack.sh'), [], {
     env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, WORKERS: String(workers), QUIET: '1', ...env },
@@ -43,9 +64,13 @@ export async function startStack({ env = {}, dataDir, workers = 2 } = {}) {
   const db = path.join(dataDir, 'provd.sqlite3');
 
   for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`stack exited ${child.exitCode}:\n${output}`);
+    if (child.exitCode !== null) {
+      if (!/Address already in use/.test(output)) throw new Error(`stack exited ${child.exitCode}:\n${output}`);
+      if (!given) fs.rmSync(dataDir, { recursive: true, force: true });
+      throw new PortTaken(`port ${port} taken`);
+    }
     try {
-      if ((await fetch(`${base}/api/health`)).ok) break;
+      if ((await fetch(`${base}/api/health`)).ok && ownNginx(child, dataDir)) break;
     } catch { /* not listening yet */ }
     if (i > 150) throw new Error(`stack not healthy after 15 s:\n${output}`);
     await sleep(100);
