@@ -123,8 +123,9 @@ void handle_device_register(struct app *app, const struct request *req, struct r
 }
 
 /* If-None-Match holds the device's current ETag (or "*"): quoting makes "5" not match "15". */
-static bool etag_listed(const char *if_none_match, int64_t cfgsn)
+static bool etag_listed(int64_t cfgsn, const void *header)
 {
+    const char *if_none_match = header;
     char etag[32];
     if (!if_none_match)
         return false;
@@ -143,7 +144,7 @@ static void send_config(const struct device *d, void *user_data)
         return;
     }
     etag_header(f->res, d->cfgsn);
-    if (etag_listed(f->req->if_none_match, d->cfgsn)) {
+    if (etag_listed(d->cfgsn, f->req->if_none_match)) {
         response_empty(f->res, 304);
         return;
     }
@@ -154,6 +155,26 @@ static void send_config(const struct device *d, void *user_data)
     json_out_member_raw(&out, "data", d->data);
     json_out_member_int(&out, "poll_interval", device_poll_interval(d, &f->app->config));
     json_out_close_object(&out);
+}
+
+/* A device's heartbeat poll. Most devices hold their configuration already: they get the 304
+ * that reads one index; the others (and those sending no If-None-Match) the full poll. */
+static enum store_status answer_poll(struct found *f, int64_t applied)
+{
+    struct store *store = f->app->store;
+    const struct request *req = f->req;
+    int64_t cfgsn;
+    enum store_status st = STORE_STALE;
+    if (req->if_none_match)
+        st = store_device_poll_current(store, req->deviceid, applied, f->app->now(), etag_listed,
+                                       req->if_none_match, &cfgsn);
+    if (st == STORE_OK) {
+        etag_header(f->res, cfgsn);
+        response_empty(f->res, 304);
+    } else if (st == STORE_STALE) {
+        st = store_device_poll(store, req->deviceid, applied, f->app->now(), send_config, f);
+    }
+    return st;
 }
 
 /* GET /api/devices/{id}: a device's heartbeat poll; with an admin token, the admin's view of
@@ -174,7 +195,7 @@ void handle_device_get(struct app *app, const struct request *req, struct respon
             response_error(res, 400, "cfgsn must be a non-negative integer");
             return;
         }
-        st = store_device_poll(app->store, req->deviceid, applied, app->now(), send_config, &f);
+        st = answer_poll(&f, applied);
     }
     if (st == STORE_NOT_FOUND)
         response_error(res, 404, "Device NOT Registered");

@@ -95,6 +95,7 @@ enum stmt {
     STMT_DEVICE_SEEN,
     STMT_DEVICE_SEEN_SET,
     STMT_DEVICE_POLL_GET,
+    STMT_DEVICE_POLL_CURRENT,
     STMT_DEVICE_GET,
     STMT_DEVICE_CURRENT,
     STMT_DEVICE_CREATE,
@@ -141,6 +142,9 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_SEEN_SET] = "INSERT INTO heartbeats (block, times) VALUES (" SEEN_BLOCK_SQL(
         "?1") ", seen_set(NULL, ?1, ?2)) ON CONFLICT (block) DO UPDATE SET times = seen_set(times, ?1, ?2)",
     /* A heartbeat moves lastseen without reading it (the batch writes only move it forward). */
+    /* INDEXED BY: the planner would take the unique index on deviceid and read the row too. */
+    [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1) "
+                                 "FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
     [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_COLUMNS_WITH("0") " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
@@ -631,6 +635,27 @@ enum store_status store_device_register(struct store *s, const char *deviceid, c
             st = set_new_device_seen(s, now) == STORE_OK ? STORE_CREATED : STORE_ERROR;
     }
     return finish(s, st);
+}
+
+enum store_status store_device_poll_current(struct store *s, const char *deviceid, int64_t applied,
+                                            int64_t now, store_holds_fn holds, const void *user_data,
+                                            int64_t *cfgsn)
+{
+    sqlite3_stmt *get = stmt(s, STMT_DEVICE_POLL_CURRENT);
+    bind_text(get, 1, deviceid);
+    int rc = sqlite3_step(get);
+    if (rc != SQLITE_ROW) {
+        stmt_done(get);
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
+    }
+    int64_t row = sqlite3_column_int64(get, 0);
+    bool rejected = strcmp(column_text(get, 1), "rejected") == 0;
+    *cfgsn = sqlite3_column_int64(get, 2);
+    bool applied_known = applied < 0 || applied == sqlite3_column_int64(get, 3);
+    stmt_done(get);
+    if (rejected || !applied_known || !holds(*cfgsn, user_data))
+        return STORE_STALE;
+    return device_seen(s, row, now);
 }
 
 /* Most heartbeats change lastseen alone: the device is read (not its heartbeat time), and

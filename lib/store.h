@@ -13,8 +13,8 @@ enum store_status {
     STORE_NOT_FOUND,
     STORE_EXISTS,  /* the name is taken */
     STORE_REFUSED, /* the registration policy refuses a new device */
-    STORE_STALE,   /* If-Match named a cfgsn that is no longer current */
-    STORE_ERROR,   /* the database failed: store_errmsg() says how */
+    STORE_STALE, /* what the caller has is not current: If-Match's cfgsn, a SEQN, a poller's configuration */
+    STORE_ERROR, /* the database failed: store_errmsg() says how */
 };
 
 enum registration_policy { REGISTRATION_APPROVE, REGISTRATION_OPEN, REGISTRATION_CLOSED };
@@ -138,6 +138,16 @@ enum store_status store_prepare_all(struct store *s);
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
                                         const char *ssid, enum registration_policy policy, int64_t now,
                                         store_device_fn fn, void *user_data);
+/* Whether the poller already holds the configuration numbered cfgsn. */
+typedef bool (*store_holds_fn)(int64_t cfgsn, const void *user_data);
+/* The heartbeat of a device that may already hold its configuration, read from one index (not
+ * the device's row): when the device is not rejected, has applied `applied` (or applied < 0)
+ * and holds(cfgsn) is true, *cfgsn is set and lastseen moves as store_device_poll() moves it.
+ * STORE_STALE: store_device_poll() must answer instead (a configuration to send, a rejection or
+ * a new cfgsn_applied to write). */
+enum store_status store_device_poll_current(struct store *s, const char *deviceid, int64_t applied,
+                                            int64_t now, store_holds_fn holds, const void *user_data,
+                                            int64_t *cfgsn);
 /* A heartbeat: sets lastseen (through the seen sink, when there is one) and cfgsn_applied
  * (when applied >= 0, at once), then hands over the device as seen now. */
 enum store_status store_device_poll(struct store *s, const char *deviceid, int64_t applied, int64_t now,

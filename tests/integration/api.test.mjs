@@ -37,6 +37,11 @@ describe('seed flow', () => {
     assert.equal(r.status, 304);
     assert.equal(r.text, '');
     assert.equal(r.headers.get('etag'), '"1"');
+    r = await api('GET', `/api/devices/${id}?cfgsn=1`, { headers: { 'If-None-Match': '"1"' } });
+    assert.equal(r.status, 304, 'applied already stored: the 304 read from the poll index');
+    assert.equal(r.headers.get('etag'), '"1"');
+    r = await api('GET', '/api/devices/never-seen-here', { headers: { 'If-None-Match': '"1"' } });
+    assert.equal(r.status, 404);
 
     r = await api('GET', `/api/devices?q=${encodeURIComponent(id)}`, { admin: true });
     const dev = r.json.find((d) => d.deviceid === id);
@@ -266,6 +271,8 @@ describe('admin device management', () => {
     assert.equal(r.json.state, 'rejected');
     r = await api('GET', `/api/devices/${id}`);
     assert.equal(r.status, 403);
+    r = await api('GET', `/api/devices/${id}`, { headers: { 'If-None-Match': '"0"' } });
+    assert.equal(r.status, 403, 'holding its configuration does not spare a rejected device');
     assert.equal((await api('POST', `/api/devices/${id}`, { body: {} })).status, 403);
     await api('PUT', `/api/devices/${id}`, { admin: true, body: { state: 'accepted' } });
     assert.equal((await api('GET', `/api/devices/${id}`)).status, 200);
