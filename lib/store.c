@@ -142,10 +142,10 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_SEEN_SET] = "INSERT INTO heartbeats (block, times) VALUES (" SEEN_BLOCK_SQL(
         "?1") ", seen_set(NULL, ?1, ?2)) ON CONFLICT (block) DO UPDATE SET times = seen_set(times, ?1, ?2)",
     /* A heartbeat moves lastseen without reading it (the batch writes only move it forward). */
+    [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_COLUMNS_WITH("0") " FROM devices WHERE deviceid = ?1",
     /* INDEXED BY: the planner would take the unique index on deviceid and read the row too. */
     [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1) "
                                  "FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
-    [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_COLUMNS_WITH("0") " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     /* Never seen yet, whatever time a deleted device with the same id left behind. */
