@@ -163,16 +163,16 @@ static enum store_status answer_poll(struct found *f, int64_t applied)
 {
     struct store *store = f->app->store;
     const struct request *req = f->req;
-    int64_t cfgsn;
+    int64_t now = f->app->now(), cfgsn;
     enum store_status st = STORE_STALE;
     if (req->if_none_match)
-        st = store_device_poll_current(store, req->deviceid, applied, f->app->now(), etag_listed,
-                                       req->if_none_match, &cfgsn);
+        st = store_device_poll_current(store, req->deviceid, applied, now, etag_listed, req->if_none_match,
+                                       &cfgsn);
     if (st == STORE_OK) {
         etag_header(f->res, cfgsn);
         response_empty(f->res, 304);
     } else if (st == STORE_STALE) {
-        st = store_device_poll(store, req->deviceid, applied, f->app->now(), send_config, f);
+        st = store_device_poll(store, req->deviceid, applied, now, send_config, f);
     }
     return st;
 }
