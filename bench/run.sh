@@ -152,7 +152,7 @@ ceiling_nginx() {
     stop_all
 }
 
-# serve DIR PROGRAM: the provd site as scripts/stack.sh runs it (nginx.conf rendered by
+# serve DIR PROGRAM [ARGS...]: the provd site as scripts/stack.sh runs it (nginx.conf rendered by
 # scripts/render-nginx.sh, WORKERS copies of PROGRAM under spawn-fcgi + multiwatch) on a free
 # port; sets url and workers_parent (multiwatch's pid). The ceiling and provd differ only in PROGRAM.
 serve() {
@@ -161,7 +161,7 @@ serve() {
     export RUN_DIR=$1/run SOCKET=$1/run/fcgi.sock PORT=$port
     mkdir -p "$RUN_DIR/tmp"
     scripts/render-nginx.sh > "$RUN_DIR/nginx.conf"
-    spawn-fcgi -n -s "$SOCKET" -M 0600 -- /usr/bin/multiwatch -f "$WORKERS" -- "$2" &
+    spawn-fcgi -n -s "$SOCKET" -M 0600 -- /usr/bin/multiwatch -f "$WORKERS" -- "${@:2}" &
     workers_parent=$!
     pids+=($!)
     nginx -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/nginx-error.log" -g 'daemon off;' &
@@ -171,9 +171,10 @@ serve() {
     wait_http "$url/api/health"
 }
 
-# ceiling_fastcgi SCALE NAME: the FastCGI ceiling, counted with the provd rows of that scale.
-ceiling_fastcgi() {
-    serve "$work/fastcgi" "$bin/bench/fcgi_hello"
+# hello SCALE NAME [OPTION]: one row of bench/fcgi_hello served like provd. The rows named
+# nginx_fastcgi_hello* are the FastCGI ceiling of that scale's provd rows (report.awk).
+hello() {
+    serve "$work/fastcgi" "$bin/bench/fcgi_hello" "${@:3}"
     measure "$1" "$2" heartbeat "$url"
     stop_all
 }
@@ -231,7 +232,9 @@ scale() {
 
     # The machine drifts during a run (10-25% between its first and last minutes has been seen),
     # so each scale's rows are measured against the FastCGI ceiling just before and after them.
-    ceiling_fastcgi "$n" nginx_fastcgi_hello
+    hello "$n" nginx_fastcgi_hello
+    # Not a ceiling: the same hello closing like provd (see fcgi_hello.c), against the ceiling.
+    hello "$n" hello_closing_at_once --close-at-once
     PROVD_DB=$db serve "$data" "$bin/provd"
     local api=$url/api
 
@@ -264,7 +267,7 @@ scale() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$(( readers * READ_PER_DEVICE ))" "$rss" \
         "$size_devices" "$(( size_all - size_devices ))" "$t0" "$t1" "$t2" >> "$scales"
     stop_all
-    ceiling_fastcgi "$n" nginx_fastcgi_hello_after
+    hello "$n" nginx_fastcgi_hello_after
     rm -rf "$data"
 }
 

@@ -13,6 +13,7 @@ import { top } from './lib/stack.mjs';
 const RUNS = [
   ['nginx_return_200', '-', 40000, 1.0, 0],
   ['nginx_fastcgi_hello', 1000, 14000, 2.0, 0],
+  ['hello_closing_at_once', 1000, 18000, 2.0, 0], // shown against the ceiling, not part of it
   ['heartbeat', 1000, 12000, 3.0, 0],
   ['poll_304', 1000, 11000, 3.0, 0],
   ['list_first_page', 1000, 3000, 4.0, 0],
@@ -60,6 +61,7 @@ describe('bench report', () => {
     assert.equal(run('heartbeat', 1000).ratio_to_fastcgi, 0.8); // 12000 / 15000
     assert.equal(run('heartbeat', 1000000).ratio_to_fastcgi, 0.7); // 7000 / 10000
     assert.equal(run('nginx_fastcgi_hello_after', 1000).ratio_to_fastcgi, 1.067); // the drift shows
+    assert.equal(run('hello_closing_at_once', 1000).ratio_to_fastcgi, 1.2);
     assert.deepEqual(results.scales.map((s) => s.fastcgi_ceiling_per_s), [15000, 10000]);
     assert.deepEqual(results.scales.map((s) => s.fastcgi_ceiling_spread), [0.133, 0.2]);
     assert.match(table, /^heartbeat\s+1M\s+7000\s.*\s0\.70\s+40$/m);
