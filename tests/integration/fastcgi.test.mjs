@@ -1,5 +1,6 @@
 // provd's FastCGI side as nginx sees it: a client speaking the protocol on the workers' own
-// Unix socket (the records are written here by hand: no FastCGI client is packaged for node).
+// Unix socket. Its records are written here by hand: the test needs four record types and a
+// socket it can keep half open after the answer, which a ready-made client would hide.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
