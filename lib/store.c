@@ -83,6 +83,7 @@
 
 enum stmt {
     STMT_BEGIN,
+    STMT_BEGIN_READ,
     STMT_COMMIT,
     STMT_ROLLBACK,
     STMT_SAVEPOINT,
@@ -124,6 +125,7 @@ enum stmt {
 
 static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_BEGIN_READ] = "BEGIN",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_SAVEPOINT] = "SAVEPOINT operation",
@@ -304,6 +306,17 @@ static enum store_status finish(struct store *s, enum store_status st)
         return commit(s) == STORE_OK ? st : STORE_ERROR;
     roll_back(s);
     return st;
+}
+
+enum store_status store_read_begin(struct store *s)
+{
+    return exec_stmt(s, STMT_BEGIN_READ);
+}
+
+void store_read_end(struct store *s)
+{
+    if (exec_stmt(s, STMT_COMMIT) != STORE_OK)
+        roll_back(s);
 }
 
 enum store_status store_batch_begin(struct store *s)

@@ -346,6 +346,35 @@ static void admin_auth_401(void **state)
     assert_int_equal(admin(fx, "GET", "/api/devices", NULL), 401);
 }
 
+/* An admin's GET reads one snapshot (router.c): however it ends, the read is over after it,
+ * so the next write of the same connection goes through and sees what others committed. */
+static void admin_reads_end_their_snapshot(void **state)
+{
+    struct fixture *fx = *state;
+    register_device(fx, "snap1");
+    const struct call reads[] = {
+        {.method = "GET", .target = "/api/devices", .authorization = fx->auth},
+        {.method = "GET", .target = "/api/stats", .authorization = fx->auth},
+        {.method = "GET", .target = "/api/devices?sort=bogus", .authorization = fx->auth},
+        {.method = "GET", .target = "/api/devices", .authorization = "Bearer nope"},
+        {.method = "GET", .target = "/api/devices/bad%20id/telemetry", .authorization = fx->auth},
+        {.method = "GET", .target = "/api/devices/nobody/telemetry", .authorization = fx->auth},
+        {.method = "GET", .target = "/api/devices/snap1/telemetry", .authorization = fx->auth},
+    };
+    const int statuses[] = {200, 200, 400, 401, 400, 404, 200};
+    char name[64];
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        if (dispatch(fx, &reads[i]) != statuses[i])
+            fail_msg("read #%zu: %d", i, fx->res.status);
+        snprintf(name, sizeof name, "{\"name\":\"after read %zu\"}", i);
+        if (admin(fx, "PUT", "/api/devices/snap1", name) != 200)
+            fail_msg("the write after read #%zu: %d", i, fx->res.status);
+        assert_int_equal(admin(fx, "GET", "/api/devices?limit=1", NULL), 200);
+        snprintf(name, sizeof name, "after read %zu", i);
+        assert_string_equal(jstr(json_object_array_get_idx(fx->json, 0), "name"), name);
+    }
+}
+
 static void token_in_query_refused(void **state)
 {
     struct fixture *fx = *state;
@@ -1081,6 +1110,7 @@ int main(void)
         T(method_not_allowed_405),
         T(bad_device_id_400),
         T(admin_auth_401),
+        T(admin_reads_end_their_snapshot),
         T(token_in_query_refused),
         T(admin_get_is_not_a_heartbeat),
         T(registration_201_then_200),

@@ -307,6 +307,25 @@ static void batch_refusal_undoes_itself_alone(void **state)
     store_free(other);
 }
 
+/* A read sees one snapshot: another connection's commit shows only once the read has ended. */
+static void read_sees_one_snapshot(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "snap");
+    char err[256];
+    struct store *other = store_open(fx->db.path, err, sizeof err);
+    assert_non_null(other);
+    assert_int_equal(store_read_begin(fx->store), STORE_OK);
+    assert_int_equal(stored_readings(fx->store, "snap"), 0);
+    assert_int_equal(store_reading_add(other, "snap", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(stored_readings(fx->store, "snap"), 0);
+    store_read_end(fx->store);
+    assert_int_equal(stored_readings(fx->store, "snap"), 1);
+    /* The read is over: the connection writes again. */
+    assert_int_equal(store_reading_add(fx->store, "snap", 2, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    store_free(other);
+}
+
 /* Other workers reading without pause: processes, as provd's workers are, each with its own
  * connection, until the test kills them (or ends, whatever way it does). */
 #define READERS 3
@@ -1079,6 +1098,7 @@ int main(void)
         T(migrations_keep_heartbeat_times),
         T(seqn_reset_starts_a_new_epoch),
         T(batch_refusal_undoes_itself_alone),
+        T(read_sees_one_snapshot),
         T(wal_stays_bounded_under_steady_reads),
         T(prune_deletes_old_readings_in_batches),
         T(sync_every_commit),
