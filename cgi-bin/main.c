@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "checkpointer.h"
 #include "lastseen.h"
 #include "reading_pool.h"
 #include "turns.h"
@@ -195,6 +196,23 @@ static bool start_request_thread(struct request_thread *t)
     return started;
 }
 
+/* The worker's two connections, its own and the heartbeat-time thread's (which the readings
+ * committer borrows), leave their checkpoints to a checkpointer; without one they run them. */
+static struct checkpointer *start_checkpointer(const char *db_path, struct store *store,
+                                               struct lastseen *seen)
+{
+    char err[512];
+    struct checkpointer *checkpointer = checkpointer_start(db_path, err, sizeof err);
+    if (!checkpointer) {
+        fprintf(stderr, "provd: commits checkpoint themselves: %s\n", err);
+        return NULL;
+    }
+    store_set_checkpointer(store, checkpointer_wake, checkpointer);
+    store_set_checkpointer(lastseen_lock_store(seen), checkpointer_wake, checkpointer);
+    lastseen_unlock_store(seen);
+    return checkpointer;
+}
+
 int main(int argc, char **argv)
 {
     struct app app = {.now = wall_clock};
@@ -232,6 +250,7 @@ int main(int argc, char **argv)
         return 1;
     }
     store_set_seen_sink(app.store, lastseen_queue, seen);
+    struct checkpointer *checkpointer = start_checkpointer(app.config.db_path, app.store, seen);
     struct turns *turns = turns_new();
     struct request_thread threads[REQUEST_THREADS];
     bool ready = turns && FCGX_Init() == 0;
@@ -252,5 +271,7 @@ int main(int argc, char **argv)
         reading_pool_free(threads[i].app.readings); /* the committer answers what it holds */
     lastseen_stop(seen);                            /* writes the heartbeat times it holds */
     store_free(app.store);
+    if (checkpointer)
+        checkpointer_stop(checkpointer);
     return 0;
 }

@@ -31,6 +31,11 @@
 #define CHECKPOINT_RETRY_PAGES    250
 #define CHECKPOINT_WAIT_STEPS_MAX 28
 #define WAL_LIMIT_BYTES           "16777216"
+/* A connection with a checkpointer (store_set_checkpointer) wakes it after each commit that
+ * leaves CHECKPOINT_WAKE_PAGES or more in the WAL; should the WAL reach CHECKPOINT_FALLBACK_PAGES
+ * all the same (the checkpointer stopped or fell behind), the commit checkpoints itself. */
+#define CHECKPOINT_WAKE_PAGES     250
+#define CHECKPOINT_FALLBACK_PAGES (4 * CHECKPOINT_PAGES)
 
 /* A device's lastseen, 0 for never: heartbeat times are kept apart, in blocks (seen_blocks.h). */
 #define LASTSEEN_SQL                                                                                         \
@@ -213,6 +218,8 @@ struct store {
     sqlite3_stmt *stmt[STMT__COUNT];
     store_seen_fn seen_sink; /* NULL: heartbeats write lastseen themselves */
     void *seen_data;
+    store_checkpointer_fn checkpointer; /* NULL: commits checkpoint themselves */
+    void *checkpointer_data;
     int checkpoint_at;       /* WAL pages after a commit that start a checkpoint */
     int checkpoint_steps;    /* busy_wait steps the next checkpoint may wait for readers */
     bool checkpointing;      /* busy_wait gives up after checkpoint_steps */
@@ -433,23 +440,23 @@ static enum store_status migrate(struct store *s)
  * the WAL grew to 24-58 MB in test_store's bound test with the cores busy, with them 6-8 MB.
  * A PASSIVE pass goes first: it copies and syncs nearly everything while other writers go on,
  * so RESTART, which holds them off, has little left (at 1M devices, registrations' p99 32-49 ms
- * instead of 49-70: they no longer wait out a whole checkpoint). */
+ * instead of 49-70: they no longer wait out a whole checkpoint). With a checkpointer, its own
+ * connection does both, woken by the commits (cgi-bin/checkpointer.h says why). */
 static void checkpoint_schedule_first(struct store *s)
 {
     s->checkpoint_at = CHECKPOINT_PAGES;
     s->checkpoint_steps = CHECKPOINT_WAIT_STEPS;
 }
 
-static int checkpoint_when_full(void *data, sqlite3 *db, const char *schema, int pages)
+/* The RESTART part, once the WAL holds pages, its PASSIVE pass done. */
+static void restart_when_full(struct store *s, const char *schema, int pages)
 {
-    struct store *s = data;
     if (pages < CHECKPOINT_PAGES)
         checkpoint_schedule_first(s); /* someone started the WAL over */
     if (pages < s->checkpoint_at)
-        return SQLITE_OK;
-    sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return;
     s->checkpointing = true;
-    int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    int rc = sqlite3_wal_checkpoint_v2(s->db, schema, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
     s->checkpointing = false;
     if (rc == SQLITE_OK) {
         checkpoint_schedule_first(s);
@@ -459,7 +466,32 @@ static int checkpoint_when_full(void *data, sqlite3 *db, const char *schema, int
         if (s->checkpoint_steps > CHECKPOINT_WAIT_STEPS_MAX)
             s->checkpoint_steps = CHECKPOINT_WAIT_STEPS_MAX;
     }
+}
+
+static int checkpoint_when_full(void *data, sqlite3 *db, const char *schema, int pages)
+{
+    struct store *s = data;
+    if (s->checkpointer && pages >= CHECKPOINT_WAKE_PAGES && pages < CHECKPOINT_FALLBACK_PAGES) {
+        s->checkpointer(s->checkpointer_data);
+        return SQLITE_OK;
+    }
+    if (pages >= s->checkpoint_at)
+        sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    restart_when_full(s, schema, pages);
     return SQLITE_OK;
+}
+
+void store_set_checkpointer(struct store *s, store_checkpointer_fn fn, void *user_data)
+{
+    s->checkpointer = fn;
+    s->checkpointer_data = user_data;
+}
+
+void store_checkpoint(struct store *s)
+{
+    int pages = -1;
+    if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &pages, NULL) == SQLITE_OK)
+        restart_when_full(s, NULL, pages);
 }
 
 /* Waits count steps in all; each is at most 1 ms, so the whole wait stays under BUSY_TIMEOUT_MS. */

@@ -168,6 +168,15 @@ typedef bool (*store_seen_fn)(int64_t row, int64_t at, void *user_data);
 /* From now on the lastseen writes of heartbeats, re-registrations and readings go to fn (NULL:
  * the store writes them itself). */
 void store_set_seen_sink(struct store *s, store_seen_fn fn, void *user_data);
+/* Checkpoints by another thread: a commit that leaves the WAL long enough calls fn (which must
+ * not block) instead of copying the WAL into the database itself, unless the WAL has grown
+ * four times as long as a checkpoint lets it. NULL: commits checkpoint themselves. */
+typedef void (*store_checkpointer_fn)(void *user_data);
+void store_set_checkpointer(struct store *s, store_checkpointer_fn fn, void *user_data);
+/* A checkpoint on the checkpointer's own connection: copies what it can of the WAL into the
+ * database while writers go on, and starts the WAL over when it is as long as a commit's
+ * checkpoint would. What it cannot do now, the next one does. */
+void store_checkpoint(struct store *s);
 /* Moves lastseen forward (never back) for each of the n devices, in one transaction. */
 enum store_status store_device_seen(struct store *s, const struct store_seen *seen, size_t n);
 /* Creates the device (accepted) when it does not exist: STORE_CREATED; but any If-Match
