@@ -1,5 +1,5 @@
 /* The checkpointer (see checkpointer.h): a flag under a lock, and a thread that runs
- * store_checkpoint() each time it finds the flag set. Wakes while it runs collapse into one. */
+ * store_checkpoint() each time it finds the flag set. Asks while it runs collapse into one. */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "checkpointer.h"
 
@@ -15,7 +15,9 @@ struct checkpointer {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t woken;
-    bool wanted; /* a commit asked for a checkpoint since the last one began */
+    bool wanted;      /* a commit asked for a checkpoint since the last one began */
+    int asked_at;     /* the WAL's pages then */
+    int last_started; /* the WAL's pages when the last checkpoint began */
     bool stopping;
     struct store *store;
 };
@@ -31,6 +33,7 @@ static void *checkpoint_loop(void *data)
         if (!c->wanted)
             break;
         c->wanted = false;
+        c->last_started = c->asked_at;
         pthread_mutex_unlock(&c->lock);
         store_checkpoint(c->store);
         pthread_mutex_lock(&c->lock);
@@ -69,12 +72,17 @@ struct checkpointer *checkpointer_start(const char *db_path, char *err, size_t e
     return NULL;
 }
 
-void checkpointer_wake(void *checkpointer)
+void checkpointer_wake(int wal_pages, void *checkpointer)
 {
     struct checkpointer *c = checkpointer;
     pthread_mutex_lock(&c->lock);
-    c->wanted = true;
-    pthread_cond_signal(&c->woken);
+    if (wal_pages < c->last_started)
+        c->last_started = 0; /* the WAL was started over */
+    if (!c->wanted && wal_pages >= c->last_started + CHECKPOINTER_STEP_PAGES) {
+        c->wanted = true;
+        c->asked_at = wal_pages;
+        pthread_cond_signal(&c->woken);
+    }
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -2,6 +2,7 @@
  * store_<noun>_<verb>() operations of store.h. No other file includes sqlite3.h. */
 #include "store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +32,9 @@
 #define CHECKPOINT_RETRY_PAGES    250
 #define CHECKPOINT_WAIT_STEPS_MAX 28
 #define WAL_LIMIT_BYTES           "16777216"
-/* A connection with a checkpointer (store_set_checkpointer) wakes it after each commit that
- * leaves CHECKPOINT_WAKE_PAGES or more in the WAL; should the WAL reach CHECKPOINT_FALLBACK_PAGES
- * all the same (the checkpointer stopped or fell behind), the commit checkpoints itself. */
-#define CHECKPOINT_WAKE_PAGES     250
+/* A connection with a checkpointer (store_set_checkpointer) leaves the checkpoints to it; should
+ * the WAL reach CHECKPOINT_FALLBACK_PAGES all the same (the checkpointer stopped or fell behind),
+ * the commit checkpoints itself. */
 #define CHECKPOINT_FALLBACK_PAGES (4 * CHECKPOINT_PAGES)
 
 /* A device's lastseen, 0 for never: heartbeat times are kept apart, in blocks (seen_blocks.h). */
@@ -471,8 +471,10 @@ static void restart_when_full(struct store *s, const char *schema, int pages)
 static int checkpoint_when_full(void *data, sqlite3 *db, const char *schema, int pages)
 {
     struct store *s = data;
-    if (s->checkpointer && pages >= CHECKPOINT_WAKE_PAGES && pages < CHECKPOINT_FALLBACK_PAGES) {
-        s->checkpointer(s->checkpointer_data);
+    if (s->checkpointer && pages < CHECKPOINT_FALLBACK_PAGES) {
+        if (pages < CHECKPOINT_PAGES)
+            checkpoint_schedule_first(s); /* started over: a fallback's retries start afresh */
+        s->checkpointer(pages, s->checkpointer_data);
         return SQLITE_OK;
     }
     if (pages >= s->checkpoint_at)
@@ -506,6 +508,16 @@ static int busy_wait(void *data, int count)
     return 1;
 }
 
+/* SQLite sets 20 pages (~90 KB) aside for each connection's cache at its first read. A
+ * connection that reads little (the checkpointer's) would keep them for nothing, and the others
+ * fill their cache page by page all the same. Process-wide: once, before the first connection. */
+static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
 struct store *store_open(const char *path, char *err, size_t err_len)
 {
     struct store *s = calloc(1, sizeof *s);
@@ -513,6 +525,7 @@ struct store *store_open(const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    pthread_once(&sqlite_configured, configure_sqlite);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         snprintf(err, err_len, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");

@@ -168,10 +168,10 @@ typedef bool (*store_seen_fn)(int64_t row, int64_t at, void *user_data);
 /* From now on the lastseen writes of heartbeats, re-registrations and readings go to fn (NULL:
  * the store writes them itself). */
 void store_set_seen_sink(struct store *s, store_seen_fn fn, void *user_data);
-/* Checkpoints by another thread: a commit that leaves the WAL long enough calls fn (which must
- * not block) instead of copying the WAL into the database itself, unless the WAL has grown
+/* Checkpoints by another thread: after each commit the connection tells fn (which must not
+ * block) how many pages the WAL holds, and leaves the checkpoints to it, unless the WAL has grown
  * four times as long as a checkpoint lets it. NULL: commits checkpoint themselves. */
-typedef void (*store_checkpointer_fn)(void *user_data);
+typedef void (*store_checkpointer_fn)(int wal_pages, void *user_data);
 void store_set_checkpointer(struct store *s, store_checkpointer_fn fn, void *user_data);
 /* A checkpoint on the checkpointer's own connection: copies what it can of the WAL into the
  * database while writers go on, and starts the WAL over when it is as long as a commit's

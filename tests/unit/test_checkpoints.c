@@ -1,9 +1,10 @@
-/* Checkpoints away from the commits: a connection with a checkpointer wakes it instead of
- * checkpointing, until the WAL grows four times as long as a checkpoint lets it; a checkpoint on
- * another connection starts the WAL over; the checkpointer thread runs one when woken, the one
- * asked for last even as it stops. A WAL that was started over takes the next frames at its
- * beginning, so its file does not grow: that is what the tests look at. */
-#include <time.h>
+/* Checkpoints away from the commits: a connection with a checkpointer tells it the WAL's length
+ * instead of checkpointing, until the WAL grows four times as long as a checkpoint lets it; a
+ * checkpoint on another connection starts the WAL over; the checkpointer thread runs one once the
+ * WAL has grown by a step, the one asked for last even as it stops. A WAL that was started over
+ * takes the next frames at its beginning, so its file does not grow: that is what the tests look
+ * at. */
+#include <sys/stat.h>
 
 #include "checkpointer.h"
 #include "store.h"
@@ -54,12 +55,12 @@ static int teardown(void **state)
 
 static off_t wal_size(const struct fixture *fx)
 {
-    return file_size(fx->wal);
+    struct stat sb;
+    return stat(fx->wal, &sb) == 0 ? sb.st_size : 0;
 }
 
-/* n readings of 1 KB, a commit each (three or four frames), pause_us apart; returns the WAL's
- * largest size. */
-static off_t write_readings_apart(struct fixture *fx, int n, long pause_us)
+/* n readings of 1 KB, a commit each (three or four frames); returns the WAL's largest size. */
+static off_t write_readings(struct fixture *fx, int n)
 {
     static char reading[1001];
     memset(reading, 'x', sizeof reading - 1);
@@ -70,31 +71,33 @@ static off_t write_readings_apart(struct fixture *fx, int n, long pause_us)
                          STORE_OK);
         off_t size = wal_size(fx);
         peak = size > peak ? size : peak;
-        if (pause_us)
-            nanosleep(&(struct timespec){0, pause_us * 1000}, NULL);
     }
     return peak;
 }
 
-static off_t write_readings(struct fixture *fx, int n)
+/* Told after each commit: the WAL's length in pages then. */
+struct wal_lengths {
+    int told;
+    int longest;
+};
+
+static void note_length(int wal_pages, void *lengths)
 {
-    return write_readings_apart(fx, n, 0);
+    struct wal_lengths *l = lengths;
+    l->told++;
+    l->longest = wal_pages > l->longest ? wal_pages : l->longest;
 }
 
-static void count_wake(void *wakes)
+static void ignore_length(int wal_pages, void *unused)
 {
-    ++*(int *)wakes;
-}
-
-static void ignore_wake(void *unused)
-{
+    (void)wal_pages;
     (void)unused;
 }
 
 /* Writes until the WAL holds more than 1100 frames, none of them checkpointed. */
 static void fill_wal_past_a_checkpoint(struct fixture *fx)
 {
-    store_set_checkpointer(fx->store, ignore_wake, NULL);
+    store_set_checkpointer(fx->store, ignore_length, NULL);
     for (int rounds = 0; wal_size(fx) <= 1100 * FRAME_BYTES; rounds++) {
         assert_true(rounds < 40); /* 2000 readings: some 7000 frames */
         write_readings(fx, 50);
@@ -106,10 +109,11 @@ static void fill_wal_past_a_checkpoint(struct fixture *fx)
 static void commits_leave_checkpoints_to_the_checkpointer(void **state)
 {
     struct fixture *fx = *state;
-    int wakes = 0;
-    store_set_checkpointer(fx->store, count_wake, &wakes);
+    struct wal_lengths lengths = {0};
+    store_set_checkpointer(fx->store, note_length, &lengths);
     off_t peak = write_readings(fx, 12000);
-    assert_true(wakes > 0);
+    assert_true(lengths.told > 0);
+    assert_true(lengths.longest > 1100 && (off_t)lengths.longest * FRAME_BYTES <= peak);
     assert_true(peak > 1100 * FRAME_BYTES);
     assert_true(peak < 4100 * FRAME_BYTES);
 }
@@ -125,40 +129,37 @@ static void a_checkpoint_starts_the_wal_over(void **state)
     assert_true(write_readings(fx, 200) == filled);
 }
 
-/* The wake comes just before the stop: the thread runs its checkpoint before it ends. */
+static struct checkpointer *start_checkpointer(const struct fixture *fx)
+{
+    char err[512] = "";
+    struct checkpointer *c = checkpointer_start(fx->db.path, err, sizeof err);
+    if (!c)
+        fail_msg("checkpointer_start: %s", err);
+    return c;
+}
+
+/* Told the WAL's length just before the stop: the thread runs its checkpoint before it ends. */
 static void the_checkpointer_runs_the_checkpoint_asked_for(void **state)
 {
     struct fixture *fx = *state;
     fill_wal_past_a_checkpoint(fx);
     off_t filled = wal_size(fx);
-    char err[512] = "";
-    struct checkpointer *c = checkpointer_start(fx->db.path, err, sizeof err);
-    if (!c)
-        fail_msg("checkpointer_start: %s", err);
-    checkpointer_wake(c);
+    struct checkpointer *c = start_checkpointer(fx);
+    checkpointer_wake((int)(filled / FRAME_BYTES), c);
     checkpointer_stop(c);
     assert_true(write_readings(fx, 200) == filled);
 }
 
-/* With readers always overlapping the commits, a PASSIVE pass alone leaves the WAL to grow until
- * the commits' fallback at 4000 pages (16.7 MB here); the checkpointer's RESTART keeps it near
- * 1000 (4.0-5.1 MB, 5.0-6.0 with both cores kept busy by other processes). The commits come
- * apart, as a committer's do: back to back, they would leave the RESTART no turn at the lock. */
-static void the_checkpointer_bounds_the_wal_under_steady_reads(void **state)
+/* A WAL shorter than a step asks for nothing: the WAL is not started over, its file grows. */
+static void the_checkpointer_waits_for_a_step_of_growth(void **state)
 {
     struct fixture *fx = *state;
-    char err[512] = "";
-    struct checkpointer *c = checkpointer_start(fx->db.path, err, sizeof err);
-    if (!c)
-        fail_msg("checkpointer_start: %s", err);
-    store_set_checkpointer(fx->store, checkpointer_wake, c);
-    struct readers readers;
-    start_readers(&readers, fx->db.path, "SELECT count(*) FROM telemetry");
-    off_t peak = write_readings_apart(fx, 6000, 50);
-    stop_readers(&readers);
-    store_set_checkpointer(fx->store, NULL, NULL);
+    fill_wal_past_a_checkpoint(fx);
+    off_t filled = wal_size(fx);
+    struct checkpointer *c = start_checkpointer(fx);
+    checkpointer_wake(CHECKPOINTER_STEP_PAGES - 1, c);
     checkpointer_stop(c);
-    assert_true(peak < 3000 * FRAME_BYTES);
+    assert_true(write_readings(fx, 200) > filled);
 }
 
 int main(void)
@@ -168,7 +169,7 @@ int main(void)
         T(commits_leave_checkpoints_to_the_checkpointer),
         T(a_checkpoint_starts_the_wal_over),
         T(the_checkpointer_runs_the_checkpoint_asked_for),
-        T(the_checkpointer_bounds_the_wal_under_steady_reads),
+        T(the_checkpointer_waits_for_a_step_of_growth),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
