@@ -20,15 +20,6 @@ struct fixture {
     int64_t next_seqn;
 };
 
-static struct store *open_store(const char *path)
-{
-    char err[512] = "";
-    struct store *s = store_open(path, err, sizeof err);
-    if (!s)
-        fail_msg("store_open: %s", err);
-    return s;
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);

@@ -58,15 +58,6 @@ static void collect_id(const struct device *d, void *user_data)
     copy_text(ids->id[ids->n++], sizeof ids->id[0], d->deviceid);
 }
 
-static struct store *open_store(const char *path)
-{
-    char err[512] = "";
-    struct store *s = store_open(path, err, sizeof err);
-    if (!s)
-        fail_msg("store_open: %s", err);
-    return s;
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);

@@ -20,12 +20,10 @@ static inline int64_t test_clock(void)
 static inline void testapp_open(struct tempdb *db, struct app *app, struct response *res, char *auth,
                                 size_t auth_len, enum registration_policy policy)
 {
-    char err[512] = "", token[TOKEN_LEN + 1];
+    char token[TOKEN_LEN + 1];
     unsigned char hash[STORE_TOKEN_HASH_LEN];
     tempdb_make(db);
-    app->store = store_open(db->path, err, sizeof err);
-    if (!app->store)
-        fail_msg("store_open: %s", err);
+    app->store = open_store(db->path);
     app->config = (struct config){.db_path = db->path, .registration = policy, .poll_interval = 60};
     app->now = test_clock;
     clock_now = TEST_T0;

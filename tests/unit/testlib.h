@@ -1,5 +1,6 @@
 /* Helpers shared by the unit tests: a temporary directory for a real SQLite file, removed with
- * its WAL files afterwards. Static inline because the Makefile links one object per test. */
+ * its WAL files afterwards, and the store opened on it. Static inline because the Makefile links
+ * one object per test. */
 #ifndef PROVD_TESTLIB_H
 #define PROVD_TESTLIB_H
 
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "store.h"
 
 /* A fixed instant for tests: 2026-11-22T08:42:10Z. */
 #define TEST_T0 INT64_C(1795336930)
@@ -40,6 +43,16 @@ static inline void tempdb_remove(struct tempdb *t)
         unlink(file);
     }
     assert_int_equal(rmdir(t->dir), 0);
+}
+
+/* The store at path, failing the test with SQLite's reason when it does not open. */
+static inline struct store *open_store(const char *path)
+{
+    char err[512] = "";
+    struct store *s = store_open(path, err, sizeof err);
+    if (!s)
+        fail_msg("store_open: %s", err);
+    return s;
 }
 
 /* Copies src into a fixed buffer, failing the test rather than truncating. */
