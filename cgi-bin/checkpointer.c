@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "store.h"
+#include "store_sqlite.h"
 
 struct checkpointer {
     pthread_t thread;

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "store.h"
+#include "store_sqlite.h"
 
 /* A heartbeat waits in its worker's queue up to LASTSEEN_GATHER_MS, in the writer's socket up
  * to as long again, then up to LASTSEEN_WRITE_MS, and takes one write (about 0.1 s at a

@@ -17,6 +17,7 @@
 #include "checkpointer.h"
 #include "lastseen.h"
 #include "reading_pool.h"
+#include "store_sqlite.h"
 #include "turns.h"
 #include "validate.h"
 
@@ -175,7 +176,7 @@ static bool request_thread_init(struct request_thread *t, int index, const struc
 {
     t->index = index;
     t->app = *app;
-    t->app.readings = reading_pool_open(&t->app.config, seen, turns);
+    t->app.readings = seen ? reading_pool_open(&t->app.config, seen, turns) : NULL;
     t->turns = turns;
     t->body = malloc(BODY_MAX + 1);
     response_init(&t->res);
@@ -196,8 +197,8 @@ static bool start_request_thread(struct request_thread *t)
     return started;
 }
 
-/* The worker's two connections, its own and the heartbeat-time thread's (which the readings
- * committer borrows), leave their checkpoints to a checkpointer; without one they run them. */
+/* The worker's connections, its own and the heartbeat-time thread's (which the readings committer
+ * borrows), leave their checkpoints to a checkpointer; without one they run them. */
 static struct checkpointer *start_checkpointer(const char *db_path, struct store *store,
                                                struct lastseen *seen)
 {
@@ -208,8 +209,10 @@ static struct checkpointer *start_checkpointer(const char *db_path, struct store
         return NULL;
     }
     store_set_checkpointer(store, checkpointer_wake, checkpointer);
-    store_set_checkpointer(lastseen_lock_store(seen), checkpointer_wake, checkpointer);
-    lastseen_unlock_store(seen);
+    if (seen) {
+        store_set_checkpointer(lastseen_lock_store(seen), checkpointer_wake, checkpointer);
+        lastseen_unlock_store(seen);
+    }
     return checkpointer;
 }
 
@@ -244,13 +247,21 @@ int main(int argc, char **argv)
         store_free(app.store);
         return fits ? 0 : 1;
     }
-    struct lastseen *seen = lastseen_start(app.config.db_path, err, sizeof err);
-    if (!seen) {
-        fprintf(stderr, "provd: %s\n", err);
-        return 1;
+    /* A backend with one writer at a time gets the group-committing writers (heartbeat times,
+     * readings); one with many (PostgreSQL) is written by every request directly. */
+    unsigned needs = store_needs(app.store);
+    struct lastseen *seen = NULL;
+    if (needs & STORE_NEEDS_GROUP_COMMIT) {
+        seen = lastseen_start(app.config.db_path, err, sizeof err);
+        if (!seen) {
+            fprintf(stderr, "provd: %s\n", err);
+            return 1;
+        }
+        store_set_seen_sink(app.store, lastseen_queue, seen);
     }
-    store_set_seen_sink(app.store, lastseen_queue, seen);
-    struct checkpointer *checkpointer = start_checkpointer(app.config.db_path, app.store, seen);
+    struct checkpointer *checkpointer = NULL;
+    if (needs & STORE_NEEDS_CHECKPOINTS)
+        checkpointer = start_checkpointer(app.config.db_path, app.store, seen);
     struct turns *turns = turns_new();
     struct request_thread threads[REQUEST_THREADS];
     bool ready = turns && FCGX_Init() == 0;
@@ -269,7 +280,8 @@ int main(int argc, char **argv)
     /* No thread runs handler code or waits for the committer any more (turns_stop). */
     for (int i = 0; i < REQUEST_THREADS; i++)
         reading_pool_free(threads[i].app.readings); /* the committer answers what it holds */
-    lastseen_stop(seen);                            /* writes the heartbeat times it holds */
+    if (seen)
+        lastseen_stop(seen); /* writes the heartbeat times it holds */
     store_free(app.store);
     if (checkpointer)
         checkpointer_stop(checkpointer);

@@ -19,6 +19,7 @@
 
 #include "lastseen.h"
 #include "pool_files.h"
+#include "store_sqlite.h"
 #include "validate.h"
 
 /* Request threads the committer serves (two per worker); more take their own readings. */

@@ -1,236 +1,26 @@
-/* Storage on SQLite: schema migration at open, a table of prepared statements, and the
- * store_<noun>_<verb>() operations of store.h. No other file includes sqlite3.h. */
+/* The store.h operations, each passed on to the backend that opened the store (store_backend.h),
+ * and the choice of that backend by the database's name. */
 #include "store.h"
 
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "migrations.h"
-#include "seen_blocks.h"
+#include "store_backend.h"
 
-/* Long enough that a burst of writers queues instead of failing: callers never see "busy".
- * A writer holds the lock for tens of microseconds, so the wait is in short steps (50 us more
- * each time, at most 1 ms): sqlite3_busy_timeout()'s 1, 2, 5 ... 100 ms sleeps made the tails. */
-#define BUSY_TIMEOUT_MS  10000
-#define BUSY_STEP_US     50
-#define BUSY_MAX_STEP_US 1000
-
-#define CACHE_KIB       "256" /* per connection: the B-tree tops of a million devices fit */
-#define SMALL_CACHE_KIB "128" /* see store_use_small_cache() */
-
-/* The WAL is copied into the database and started over once it holds this many pages (SQLite's
- * own default); one that grew larger (a bulk load) is cut back to WAL_LIMIT_BYTES then. A
- * checkpoint waits for older readers at most CHECKPOINT_WAIT_STEPS of busy_wait (about 5 ms);
- * one that could not finish is tried again CHECKPOINT_RETRY_PAGES later, waiting twice as long
- * each time up to CHECKPOINT_WAIT_STEPS_MAX (about 19 ms). */
-#define CHECKPOINT_PAGES          1000
-#define CHECKPOINT_WAIT_STEPS     14
-#define CHECKPOINT_RETRY_PAGES    250
-#define CHECKPOINT_WAIT_STEPS_MAX 28
-#define WAL_LIMIT_BYTES           "16777216"
-/* A connection with a checkpointer (store_set_checkpointer) leaves the checkpoints to it; should
- * the WAL reach CHECKPOINT_FALLBACK_PAGES all the same (the checkpointer stopped or fell behind),
- * the commit checkpoints itself. */
-#define CHECKPOINT_FALLBACK_PAGES (4 * CHECKPOINT_PAGES)
-
-/* A device's lastseen, 0 for never: heartbeat times are kept apart, in blocks (seen_blocks.h). */
-#define LASTSEEN_SQL                                                                                         \
-    "coalesce((SELECT seen_time(times, devices.id) FROM heartbeats WHERE block = " SEEN_BLOCK_SQL(           \
-        "devices.id") "), 0)"
-
-#define DEVICE_COLUMNS_WITH(lastseen)                                                                        \
-    "deviceid, name, state, " lastseen ", ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                 \
-    "poll_interval, datec, key IS NOT NULL, last_seqn, id"
-#define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(LASTSEEN_SQL)
-
-/* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
-#define ONLINE_SQL(now, def) LASTSEEN_SQL " >= " now " - (2 * coalesce(poll_interval, " def ") + 10)"
-
-/* Readings of one device in a time range, in (received_at, id) order -- the time index holds
- * both -- from the reading whose id is the cursor ?4 (NULL: from the start). */
-#define READING_LIST_SQL(cmp, order)                                                                         \
-    "SELECT id, seqn, received_at, ts, data FROM telemetry "                                                 \
-    "WHERE device = (SELECT id FROM devices WHERE deviceid = ?1) AND received_at BETWEEN ?2 AND ?3 "         \
-    "AND (?4 IS NULL OR (received_at, id) " cmp " (SELECT received_at, id FROM telemetry WHERE id = ?4)) "   \
-    "ORDER BY received_at " order ", id " order " LIMIT ?5"
-
-/* The device list after the cursor ?1 (the last device of the previous page), filtered by state
- * ?2, liveness ?3 (at ?4, default interval ?5) and text ?6, ?7 rows. */
-#define DEVICE_LIST_SQL(cursor, order_by)                                                                    \
-    "SELECT " DEVICE_COLUMNS " FROM devices WHERE " cursor " AND (?2 IS NULL OR state = ?2) "                \
-    "AND (?3 IS NULL OR " ONLINE_SQL("?4", "?5") " = ?3) "                                                   \
-                                                 "AND (?6 IS NULL OR instr(lower(deviceid), lower(?6)) > 0 " \
-                                                 "OR instr(lower(name), lower(?6)) > 0) "                    \
-                                                 "ORDER BY " order_by " LIMIT ?7"
-
-/* The pair of statements of one sort: ascending at STMT_DEVICE_LIST + 2 * sort, descending next. */
-#define DEVICE_LIST_STMTS(sort, asc, desc)                                                                   \
-    [STMT_DEVICE_LIST + 2 * (sort)] = asc, [STMT_DEVICE_LIST + 2 * (sort) + 1] = desc
-
-/* By the sort key, then the id. The cursor's place is its row's (key, id), so a cursor that
- * names no device matches nothing; with no cursor the place is a sentinel before every row (low:
- * '' for text keys, -1 for the non-negative integer ones) or after it (x'': a blob sorts after
- * any text or number). Row values make it one range of migration 4's (key, id) index, so a deep
- * page costs what the first does (keys the devices write have no index: see there). */
-#define DEVICE_LIST_BY(sort, key, low)                                                                       \
-    DEVICE_LIST_STMTS(                                                                                       \
-        sort,                                                                                                \
-        DEVICE_LIST_SQL("(" key ", deviceid) > (SELECT " key ", deviceid FROM devices WHERE deviceid = ?1 "  \
-                        "UNION ALL SELECT " low ", '' WHERE ?1 IS NULL)",                                    \
-                        key ", deviceid"),                                                                   \
-        DEVICE_LIST_SQL("(" key ", deviceid) < (SELECT " key ", deviceid FROM devices WHERE deviceid = ?1 "  \
-                        "UNION ALL SELECT x'', x'' WHERE ?1 IS NULL)",                                       \
-                        key " DESC, deviceid DESC"))
-
-enum stmt {
-    STMT_BEGIN,
-    STMT_BEGIN_READ,
-    STMT_COMMIT,
-    STMT_ROLLBACK,
-    STMT_SAVEPOINT,
-    STMT_RELEASE,
-    STMT_ROLLBACK_TO,
-    STMT_PING,
-    STMT_DEVICE_TOUCH,
-    STMT_DEVICE_REGISTER,
-    STMT_DEVICE_POLL,
-    STMT_DEVICE_SEEN,
-    STMT_DEVICE_SEEN_SET,
-    STMT_DEVICE_POLL_GET,
-    STMT_DEVICE_POLL_CURRENT,
-    STMT_DEVICE_GET,
-    STMT_DEVICE_CURRENT,
-    STMT_DEVICE_CREATE,
-    STMT_DEVICE_UPDATE,
-    STMT_DEVICE_DELETE,
-    STMT_DEVICE_SET_KEY,
-    STMT_DEVICE_LIST, /* one per sort and direction: see DEVICE_LIST_STMTS */
-    STMT_DEVICE_LIST_LAST = STMT_DEVICE_LIST + 2 * DEVICE_SORT__COUNT - 1,
-    STMT_DEVICE_STATS,
-    STMT_TELEMETRY_COUNT,
-    STMT_DEVICE_SECRET,
-    STMT_READING_SEQN_CHECK,
-    STMT_READING_INSERT,
-    STMT_READING_MARK,
-    STMT_READING_LIST_ASC,
-    STMT_READING_LIST_DESC,
-    STMT_READING_BUCKETS,
-    STMT_READING_OLDEST,
-    STMT_READING_PRUNE,
-    STMT_TOKEN_ADD,
-    STMT_TOKEN_CHECK,
-    STMT_TOKEN_LIST,
-    STMT_TOKEN_REVOKE,
-    STMT__COUNT
-};
-
-static const char *const stmt_sql[STMT__COUNT] = {
-    [STMT_BEGIN] = "BEGIN IMMEDIATE",
-    [STMT_BEGIN_READ] = "BEGIN",
-    [STMT_COMMIT] = "COMMIT",
-    [STMT_ROLLBACK] = "ROLLBACK",
-    [STMT_SAVEPOINT] = "SAVEPOINT operation",
-    [STMT_RELEASE] = "RELEASE operation",
-    [STMT_ROLLBACK_TO] = "ROLLBACK TO operation",
-    [STMT_PING] = "SELECT 1",
-    [STMT_DEVICE_TOUCH] = "UPDATE devices SET ipaddr = coalesce(?2, ipaddr), ssid = coalesce(?3, ssid) "
-                          "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_REGISTER] =
-        "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec) "
-        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5) RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_POLL] =
-        "UPDATE devices SET cfgsn_applied = ?2 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_SEEN] = "UPDATE heartbeats SET times = seen_later(times, ?1, ?2) "
-                         "WHERE block = " SEEN_BLOCK_SQL("?1") " AND seen_time(times, ?1) < ?2",
-    [STMT_DEVICE_SEEN_SET] = "INSERT INTO heartbeats (block, times) VALUES (" SEEN_BLOCK_SQL(
-        "?1") ", seen_set(NULL, ?1, ?2)) ON CONFLICT (block) DO UPDATE SET times = seen_set(times, ?1, ?2)",
-    /* A heartbeat moves lastseen without reading it (the batch writes only move it forward). */
-    [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_COLUMNS_WITH("0") " FROM devices WHERE deviceid = ?1",
-    /* INDEXED BY: the planner would take the unique index on deviceid and read the row too. */
-    [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1) "
-                                 "FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
-    [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
-    [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
-    /* Never seen yet, whatever time a deleted device with the same id left behind. */
-    [STMT_DEVICE_CREATE] =
-        "INSERT INTO devices (deviceid, state, name, data, poll_interval, cfgsn, datec) "
-        "VALUES (?1, coalesce(?4, 'accepted'), coalesce(?2, ''), coalesce(?3, '{}'), ?6, ?7, ?9) "
-        "RETURNING " DEVICE_COLUMNS_WITH("0"),
-    [STMT_DEVICE_UPDATE] =
-        "UPDATE devices SET name = coalesce(?2, name), data = coalesce(?3, data), "
-        "state = coalesce(?4, state), poll_interval = CASE WHEN ?5 THEN ?6 ELSE poll_interval END, "
-        "cfgsn = ?7, last_seqn = CASE WHEN ?8 THEN NULL ELSE last_seqn END, "
-        "seqn_epoch = seqn_epoch + (?8 != 0) "
-        "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = ?1",
-    [STMT_DEVICE_SET_KEY] = "UPDATE devices SET key = ?2 WHERE deviceid = ?1",
-    /* By id any cursor text orders, a device or not: '' and x'' are before and after every id. */
-    DEVICE_LIST_STMTS(DEVICE_SORT_ID, DEVICE_LIST_SQL("deviceid > coalesce(?1, '')", "deviceid"),
-                      DEVICE_LIST_SQL("deviceid < coalesce(?1, x'')", "deviceid DESC")),
-    DEVICE_LIST_BY(DEVICE_SORT_NAME, "name", "''"),
-    DEVICE_LIST_BY(DEVICE_SORT_STATE, "state", "''"),
-    DEVICE_LIST_BY(DEVICE_SORT_LASTSEEN, LASTSEEN_SQL, "-1"),
-    DEVICE_LIST_BY(DEVICE_SORT_IPADDR, "ipaddr", "''"),
-    DEVICE_LIST_BY(DEVICE_SORT_SSID, "ssid", "''"),
-    DEVICE_LIST_BY(DEVICE_SORT_CFGSN, "cfgsn", "-1"),
-    DEVICE_LIST_BY(DEVICE_SORT_DATEC, "datec", "-1"),
-    [STMT_DEVICE_STATS] = "SELECT count(*), coalesce(sum(state = 'pending'), 0), "
-                          "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
-    [STMT_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
-    [STMT_DEVICE_SECRET] = "SELECT state, coalesce(key, '') FROM devices WHERE deviceid = ?1",
-    [STMT_READING_SEQN_CHECK] =
-        "SELECT id, coalesce(last_seqn, -1), seqn_epoch FROM devices WHERE deviceid = ?1",
-    [STMT_READING_INSERT] =
-        "INSERT INTO telemetry (device, epoch, seqn, received_at, ts, data) VALUES (?1, ?6, ?2, ?3, ?4, ?5)",
-    [STMT_READING_MARK] = "UPDATE devices SET last_seqn = ?2 WHERE id = ?1",
-    [STMT_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
-    [STMT_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
-    /* SQLite's JSON1 walks every reading: each numeric leaf, by its path ("list[0]" written
-     * "list.0" as in the CSV export), into its time bucket. */
-    [STMT_READING_BUCKETS] = "SELECT (t.received_at / ?4) * ?4 AS bucket, replace(replace(substr(j.fullkey, "
-                             "3), '[', '.'), ']', ''), "
-                             "min(j.value), avg(j.value), "
-                             "max(j.value), count(*) FROM telemetry t, json_tree(t.data) j "
-                             "WHERE t.device = (SELECT id FROM devices WHERE deviceid = ?1) "
-                             "AND t.received_at BETWEEN ?2 AND ?3 AND j.type IN ('integer', 'real') "
-                             "AND j.fullkey NOT IN ('$.SEQN', '$.ts') "
-                             "GROUP BY bucket, j.fullkey ORDER BY bucket, j.fullkey",
-    /* Readings leave in arrival (id) order: of the ?2 first, those received before ?1. Arrival
-     * is time order unless the server's clock steps back; a reading received "earlier" then
-     * waits for the ones before it. No index of all receive times: each reading would write it. */
-    [STMT_READING_OLDEST] =
-        "SELECT coalesce((SELECT received_at FROM telemetry ORDER BY id LIMIT 1) < ?1, 0)",
-    [STMT_READING_PRUNE] = "DELETE FROM telemetry WHERE id IN "
-                           "(SELECT id FROM telemetry ORDER BY id LIMIT ?2) "
-                           "AND received_at < ?1",
-    [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES (?1, ?2, ?3)",
-    [STMT_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
-    [STMT_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
-    [STMT_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = ?1",
-};
-
-struct store {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[STMT__COUNT];
-    store_seen_fn seen_sink; /* NULL: heartbeats write lastseen themselves */
-    void *seen_data;
-    store_checkpointer_fn checkpointer; /* NULL: commits checkpoint themselves */
-    void *checkpointer_data;
-    int checkpoint_at;       /* WAL pages after a commit that start a checkpoint */
-    int checkpoint_steps;    /* busy_wait steps the next checkpoint may wait for readers */
-    bool checkpointing;      /* busy_wait gives up after checkpoint_steps */
-    const char *synchronous; /* this connection's PRAGMA synchronous value */
-    bool in_batch;           /* between store_batch_begin() and store_batch_commit() */
-    char errmsg[256];
-};
-
-int64_t store_online_window(int64_t poll_interval)
+bool store_target_is_pg(const char *target)
 {
-    return 2 * poll_interval + 10;
+    return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
+}
+
+struct store *store_open(const char *target, char *err, size_t err_len)
+{
+    return store_target_is_pg(target) ? store_pg_open(target, err, err_len)
+                                      : store_sqlite_open(target, err, err_len);
+}
+
+unsigned store_needs(const struct store *s)
+{
+    return s->ops->needs;
 }
 
 const char *store_errmsg(const struct store *s)
@@ -238,963 +28,160 @@ const char *store_errmsg(const struct store *s)
     return s->errmsg;
 }
 
-/* what may be a statement's SQL: its start names it well enough, and leaves room for the why. */
-static enum store_status fail(struct store *s, const char *what)
+int64_t store_online_window(int64_t poll_interval)
 {
-    snprintf(s->errmsg, sizeof s->errmsg, "%.100s: %s", what, sqlite3_errmsg(s->db));
-    return STORE_ERROR;
+    return 2 * poll_interval + 10;
 }
 
-/* A statement ready for binding: the previous use was reset and its bindings cleared. It is
- * prepared at its first use: a connection needs few of the statements (the heartbeat writer's
- * four) and each prepared one holds kilobytes. Should preparing fail (out of memory), NULL
- * goes on: SQLite answers every call on it with SQLITE_MISUSE, so the operation fails with
- * the preparation's error still in sqlite3_errmsg(). */
-static sqlite3_stmt *stmt(struct store *s, enum stmt id)
+bool store_bulk_id(const char *prefix, int64_t n, char *buf, size_t len)
 {
-    if (!s->stmt[id])
-        sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL);
-    return s->stmt[id];
-}
-
-static void stmt_done(sqlite3_stmt *st)
-{
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-/* Runs a statement that returns no rows. */
-static enum store_status exec_stmt(struct store *s, enum stmt id)
-{
-    sqlite3_stmt *st = stmt(s, id);
-    int rc = sqlite3_step(st);
-    stmt_done(st);
-    return rc == SQLITE_DONE ? STORE_OK : fail(s, stmt_sql[id]);
-}
-
-/* An operation's transaction; inside a batch, a savepoint of the batch's transaction (none
- * once an error made SQLite roll the batch back: the rest of it fails, nothing commits alone). */
-static enum store_status begin(struct store *s)
-{
-    if (s->in_batch && sqlite3_get_autocommit(s->db)) {
-        snprintf(s->errmsg, sizeof s->errmsg, "the batch's transaction was rolled back");
-        return STORE_ERROR;
-    }
-    return exec_stmt(s, s->in_batch ? STMT_SAVEPOINT : STMT_BEGIN);
-}
-
-static enum store_status commit(struct store *s)
-{
-    return exec_stmt(s, s->in_batch ? STMT_RELEASE : STMT_COMMIT);
-}
-
-static void roll_back(struct store *s)
-{
-    sqlite3_stmt *rb = stmt(s, s->in_batch ? STMT_ROLLBACK_TO : STMT_ROLLBACK);
-    sqlite3_step(rb);
-    stmt_done(rb);
-    if (s->in_batch)
-        commit(s); /* ROLLBACK TO leaves the savepoint open */
-}
-
-/* Ends an operation: commits on success, rolls back otherwise, and passes the status on. An
- * operation refused inside a batch undoes itself alone. */
-static enum store_status finish(struct store *s, enum store_status st)
-{
-    if (st == STORE_OK || st == STORE_CREATED)
-        return commit(s) == STORE_OK ? st : STORE_ERROR;
-    roll_back(s);
-    return st;
-}
-
-enum store_status store_read_begin(struct store *s)
-{
-    return exec_stmt(s, STMT_BEGIN_READ);
-}
-
-void store_read_end(struct store *s)
-{
-    if (exec_stmt(s, STMT_COMMIT) != STORE_OK)
-        roll_back(s);
-}
-
-enum store_status store_batch_begin(struct store *s)
-{
-    enum store_status st = exec_stmt(s, STMT_BEGIN);
-    s->in_batch = st == STORE_OK;
-    return st;
-}
-
-enum store_status store_batch_commit(struct store *s)
-{
-    s->in_batch = false;
-    enum store_status st = exec_stmt(s, STMT_COMMIT);
-    if (st != STORE_OK)
-        roll_back(s);
-    return st;
-}
-
-static const char *column_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
-}
-
-static int64_t column_int_or(sqlite3_stmt *st, int i, int64_t if_null)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? if_null : sqlite3_column_int64(st, i);
-}
-
-static void read_device(sqlite3_stmt *st, struct device *d)
-{
-    d->deviceid = column_text(st, 0);
-    d->name = column_text(st, 1);
-    d->state = column_text(st, 2);
-    d->lastseen = column_int_or(st, 3, 0);
-    d->ssid = column_text(st, 4);
-    d->ipaddr = column_text(st, 5);
-    d->cfgsn = sqlite3_column_int64(st, 6);
-    d->cfgsn_applied = column_int_or(st, 7, -1);
-    d->flags = sqlite3_column_int64(st, 8);
-    d->data = column_text(st, 9);
-    d->poll_interval = column_int_or(st, 10, 0);
-    d->datec = sqlite3_column_int64(st, 11);
-    d->has_key = sqlite3_column_int(st, 12) != 0;
-    d->last_seqn = column_int_or(st, 13, -1);
-    d->row = sqlite3_column_int64(st, 14);
-}
-
-/* Steps a statement returning device rows, handing each to fn; resets it. */
-static enum store_status device_rows(struct store *s, enum stmt id, store_device_fn fn, void *user_data,
-                                     int *count)
-{
-    sqlite3_stmt *st = stmt(s, id);
-    int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct device d;
-        read_device(st, &d);
-        if (fn)
-            fn(&d, user_data);
-        n++;
-    }
-    enum store_status result = STORE_OK;
-    if (rc != SQLITE_DONE)
-        result = fail(s, stmt_sql[id]);
-    else if (n == 0)
-        result = STORE_NOT_FOUND;
-    stmt_done(st);
-    if (count)
-        *count = n;
-    return result;
-}
-
-static enum store_status migrate(struct store *s)
-{
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, "begin migration");
-    sqlite3_stmt *st;
-    int version = -1;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW)
-            version = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
-    }
-    enum store_status result = STORE_OK;
-    if (version < 0) {
-        result = fail(s, "read schema version");
-    } else if (version > provd_migration_count) {
-        snprintf(s->errmsg, sizeof s->errmsg,
-                 "the database has schema version %d; this provd knows %d: upgrade provd", version,
-                 provd_migration_count);
-        result = STORE_ERROR;
-    }
-    for (int i = version; result == STORE_OK && i < provd_migration_count; i++) {
-        if (sqlite3_exec(s->db, provd_migrations[i].sql, NULL, NULL, NULL) != SQLITE_OK)
-            result = fail(s, provd_migrations[i].name);
-    }
-    if (result == STORE_OK && version < provd_migration_count) {
-        char pragma[64];
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", provd_migration_count);
-        if (sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
-            result = fail(s, "set schema version");
-    }
-    sqlite3_exec(s->db, result == STORE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
-    return result;
-}
-
-/* After each commit. SQLite's own auto-checkpoint is PASSIVE: it copies only what no reader
- * still needs, so under steady load, with readers always overlapping, it never finishes and the
- * WAL grows without bound (hundreds of MB a minute of ingest). RESTART waits for the readers of
- * older snapshots (they take microseconds), so the WAL is copied in full and the next writer
- * starts it over. Writers wait meanwhile, so the wait is short: a reader that holds its
- * snapshot longer (a big CSV export) wins. So does, on a busy machine, a reader descheduled in
- * the middle of its read; hence the sooner, longer retries: with 1000 pages and 5 ms each time,
- * the WAL grew to 24-58 MB in test_store's bound test with the cores busy, with them 6-8 MB.
- * A PASSIVE pass goes first: it copies and syncs nearly everything while other writers go on,
- * so RESTART, which holds them off, has little left (at 1M devices, registrations' p99 32-49 ms
- * instead of 49-70: they no longer wait out a whole checkpoint). With a checkpointer, its own
- * connection does both, woken by the commits (cgi-bin/checkpointer.h says why). */
-static void checkpoint_schedule_first(struct store *s)
-{
-    s->checkpoint_at = CHECKPOINT_PAGES;
-    s->checkpoint_steps = CHECKPOINT_WAIT_STEPS;
-}
-
-/* The RESTART part, once the WAL holds pages, its PASSIVE pass done. */
-static void restart_when_full(struct store *s, const char *schema, int pages)
-{
-    if (pages < CHECKPOINT_PAGES)
-        checkpoint_schedule_first(s); /* someone started the WAL over */
-    if (pages < s->checkpoint_at)
-        return;
-    s->checkpointing = true;
-    int rc = sqlite3_wal_checkpoint_v2(s->db, schema, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-    s->checkpointing = false;
-    if (rc == SQLITE_OK) {
-        checkpoint_schedule_first(s);
-    } else {
-        s->checkpoint_at = pages + CHECKPOINT_RETRY_PAGES;
-        s->checkpoint_steps *= 2;
-        if (s->checkpoint_steps > CHECKPOINT_WAIT_STEPS_MAX)
-            s->checkpoint_steps = CHECKPOINT_WAIT_STEPS_MAX;
-    }
-}
-
-static int checkpoint_when_full(void *data, sqlite3 *db, const char *schema, int pages)
-{
-    struct store *s = data;
-    if (s->checkpointer && pages < CHECKPOINT_FALLBACK_PAGES) {
-        if (pages < CHECKPOINT_PAGES)
-            checkpoint_schedule_first(s); /* started over: a fallback's retries start afresh */
-        s->checkpointer(pages, s->checkpointer_data);
-        return SQLITE_OK;
-    }
-    if (pages >= s->checkpoint_at)
-        sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    restart_when_full(s, schema, pages);
-    return SQLITE_OK;
-}
-
-void store_set_checkpointer(struct store *s, store_checkpointer_fn fn, void *user_data)
-{
-    s->checkpointer = fn;
-    s->checkpointer_data = user_data;
-}
-
-void store_checkpoint(struct store *s)
-{
-    int pages = -1;
-    if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &pages, NULL) == SQLITE_OK)
-        restart_when_full(s, NULL, pages);
-}
-
-/* Waits count steps in all; each is at most 1 ms, so the whole wait stays under BUSY_TIMEOUT_MS. */
-static int busy_wait(void *data, int count)
-{
-    const struct store *s = data;
-    if (count >= (s->checkpointing ? s->checkpoint_steps : BUSY_TIMEOUT_MS))
-        return 0;
-    long us = BUSY_STEP_US * (long)(count + 1);
-    struct timespec pause = {0, (us < BUSY_MAX_STEP_US ? us : BUSY_MAX_STEP_US) * 1000};
-    nanosleep(&pause, NULL);
-    return 1;
-}
-
-/* SQLite sets 20 pages (~90 KB) aside for each connection's cache at its first read. A
- * connection that reads little (the checkpointer's) would keep them for nothing, and the others
- * fill their cache page by page all the same. Process-wide: once, before the first connection. */
-static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
-
-static void configure_sqlite(void)
-{
-    sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
-}
-
-struct store *store_open(const char *path, char *err, size_t err_len)
-{
-    struct store *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, err_len, "out of memory");
-        return NULL;
-    }
-    pthread_once(&sqlite_configured, configure_sqlite);
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        snprintf(err, err_len, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
-        goto fail;
-    }
-    sqlite3_busy_handler(s->db, busy_wait, s);
-    if (seen_blocks_register(s->db) != SQLITE_OK) {
-        snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->db));
-        goto fail;
-    }
-    /* WAL: readers never block the writer. synchronous=NORMAL: a commit is in the WAL (the OS's
-     * page cache) before the answer, so it survives the death of any process; only a power cut
-     * can lose the last commits before a checkpoint. The page cache is small (CACHE_KIB): any
-     * other worker's commit empties it, so a bigger one only adds to the worker's memory. */
-    if (sqlite3_exec(s->db,
-                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
-                     "PRAGMA cache_size = -" CACHE_KIB "; PRAGMA journal_size_limit = " WAL_LIMIT_BYTES ";",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->db));
-        goto fail;
-    }
-    s->synchronous = "NORMAL";
-    checkpoint_schedule_first(s);
-    sqlite3_wal_hook(s->db, checkpoint_when_full, s);
-    if (migrate(s) != STORE_OK) {
-        snprintf(err, err_len, "%s: %s", path, s->errmsg);
-        goto fail;
-    }
-    return s;
-fail:
-    store_free(s);
-    return NULL;
+    int w = snprintf(buf, len, "%s%0*llX", prefix, STORE_BULK_ID_DIGITS, (unsigned long long)n);
+    return w > 0 && (size_t)w < len && (size_t)w <= 64; /* DESIGN.md: ids are 1-64 characters */
 }
 
 void store_free(struct store *s)
 {
-    if (!s)
-        return;
-    for (int i = 0; i < STMT__COUNT; i++)
-        sqlite3_finalize(s->stmt[i]);
-    sqlite3_close(s->db);
-    free(s);
-}
-
-enum store_status store_prepare_all(struct store *s)
-{
-    for (int i = 0; i < STMT__COUNT; i++) {
-        if (!stmt(s, i)) {
-            snprintf(s->errmsg, sizeof s->errmsg, "prepare %s: %s", stmt_sql[i], sqlite3_errmsg(s->db));
-            return STORE_ERROR;
-        }
-    }
-    return STORE_OK;
-}
-
-enum store_status store_sync_every_commit(struct store *s)
-{
-    if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, "PRAGMA synchronous");
-    s->synchronous = "FULL";
-    return STORE_OK;
-}
-
-enum store_status store_use_small_cache(struct store *s)
-{
-    if (sqlite3_exec(s->db, "PRAGMA cache_size = -" SMALL_CACHE_KIB, NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, "PRAGMA cache_size");
-    return STORE_OK;
+    if (s)
+        s->ops->free(s);
 }
 
 enum store_status store_ping(struct store *s)
 {
-    sqlite3_stmt *st = stmt(s, STMT_PING);
-    int rc = sqlite3_step(st);
-    stmt_done(st);
-    return rc == SQLITE_ROW ? STORE_OK : fail(s, "ping");
+    return s->ops->ping(s);
 }
 
-void store_set_seen_sink(struct store *s, store_seen_fn fn, void *user_data)
+enum store_status store_sync_every_commit(struct store *s)
 {
-    s->seen_sink = fn;
-    s->seen_data = user_data;
+    return s->ops->sync_every_commit(s);
 }
 
-static enum store_status write_seen(struct store *s, int64_t row, int64_t at)
+enum store_status store_prepare_all(struct store *s)
 {
-    sqlite3_stmt *up = stmt(s, STMT_DEVICE_SEEN);
-    sqlite3_bind_int64(up, 1, row);
-    sqlite3_bind_int64(up, 2, at);
-    return exec_stmt(s, STMT_DEVICE_SEEN);
+    return s->ops->prepare_all(s);
 }
 
-enum store_status store_device_seen(struct store *s, const struct store_seen *seen, size_t n)
+enum store_status store_read_begin(struct store *s)
 {
-    enum store_status st = begin(s);
-    if (st != STORE_OK)
-        return st;
-    for (size_t i = 0; i < n && st == STORE_OK; i++)
-        st = write_seen(s, seen[i].row, seen[i].at);
-    return finish(s, st);
+    return s->ops->read_begin(s);
 }
 
-/* lastseen moves: to the sink when there is one and it takes it, else written now. */
-static enum store_status device_seen(struct store *s, int64_t row, int64_t now)
+void store_read_end(struct store *s)
 {
-    if (s->seen_sink && s->seen_sink(row, now, s->seen_data))
-        return STORE_OK;
-    return write_seen(s, row, now);
-}
-
-/* Gives a written device to the caller as seen at now (its lastseen is written apart), and
- * remembers its row. */
-struct seen_now {
-    store_device_fn fn;
-    void *user_data;
-    int64_t now, row;
-};
-
-static void hand_as_seen_now(const struct device *d, void *data)
-{
-    struct seen_now *seen = data;
-    struct device copy = *d;
-    copy.lastseen = seen->now;
-    seen->row = d->row;
-    if (seen->fn)
-        seen->fn(&copy, seen->user_data);
-}
-
-/* The heartbeat time of the device just added (0: never seen), in the transaction adding it: set,
- * not moved forward, since its id may be a deleted device's, whose time is still there. */
-static enum store_status set_new_device_seen(struct store *s, int64_t at)
-{
-    sqlite3_stmt *set = stmt(s, STMT_DEVICE_SEEN_SET);
-    sqlite3_bind_int64(set, 1, sqlite3_last_insert_rowid(s->db));
-    sqlite3_bind_int64(set, 2, at);
-    return exec_stmt(s, STMT_DEVICE_SEEN_SET);
+    s->ops->read_end(s);
 }
 
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
                                         const char *ssid, enum registration_policy policy, int64_t now,
                                         store_device_fn fn, void *user_data)
 {
-    enum store_status st = begin(s);
-    if (st != STORE_OK)
-        return st;
-    struct seen_now seen = {fn, user_data, now, 0};
-    sqlite3_stmt *touch = stmt(s, STMT_DEVICE_TOUCH);
-    bind_text(touch, 1, deviceid);
-    bind_text(touch, 2, ipaddr);
-    bind_text(touch, 3, ssid);
-    st = device_rows(s, STMT_DEVICE_TOUCH, hand_as_seen_now, &seen, NULL);
-    if (st == STORE_OK) {
-        st = device_seen(s, seen.row, now);
-    } else if (st == STORE_NOT_FOUND && policy == REGISTRATION_CLOSED) {
-        st = STORE_REFUSED;
-    } else if (st == STORE_NOT_FOUND) {
-        sqlite3_stmt *ins = stmt(s, STMT_DEVICE_REGISTER);
-        bind_text(ins, 1, deviceid);
-        bind_text(ins, 2, policy == REGISTRATION_OPEN ? "accepted" : "pending");
-        bind_text(ins, 3, ipaddr);
-        bind_text(ins, 4, ssid);
-        sqlite3_bind_int64(ins, 5, now);
-        st = device_rows(s, STMT_DEVICE_REGISTER, hand_as_seen_now, &seen, NULL);
-        if (st == STORE_OK)
-            st = set_new_device_seen(s, now) == STORE_OK ? STORE_CREATED : STORE_ERROR;
-    }
-    return finish(s, st);
+    return s->ops->device_register(s, deviceid, ipaddr, ssid, policy, now, fn, user_data);
 }
 
 enum store_status store_device_poll_current(struct store *s, const char *deviceid, int64_t applied,
                                             int64_t now, store_holds_fn holds, const void *user_data,
                                             int64_t *cfgsn)
 {
-    sqlite3_stmt *get = stmt(s, STMT_DEVICE_POLL_CURRENT);
-    bind_text(get, 1, deviceid);
-    int rc = sqlite3_step(get);
-    if (rc != SQLITE_ROW) {
-        stmt_done(get);
-        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
-    }
-    int64_t row = sqlite3_column_int64(get, 0);
-    bool rejected = strcmp(column_text(get, 1), "rejected") == 0;
-    *cfgsn = sqlite3_column_int64(get, 2);
-    bool applied_known = applied < 0 || applied == sqlite3_column_int64(get, 3);
-    stmt_done(get);
-    if (rejected || !applied_known || !holds(*cfgsn, user_data))
-        return STORE_STALE;
-    return device_seen(s, row, now);
+    return s->ops->device_poll_current(s, deviceid, applied, now, holds, user_data, cfgsn);
 }
 
-/* Most heartbeats change lastseen alone: the device is read (not its heartbeat time), and
- * lastseen moved apart. A new cfgsn_applied is written at once, with lastseen. */
 enum store_status store_device_poll(struct store *s, const char *deviceid, int64_t applied, int64_t now,
                                     store_device_fn fn, void *user_data)
 {
-    struct seen_now seen = {fn, user_data, now, 0};
-    sqlite3_stmt *get = stmt(s, STMT_DEVICE_POLL_GET);
-    bind_text(get, 1, deviceid);
-    int rc = sqlite3_step(get);
-    if (rc == SQLITE_ROW) {
-        struct device d;
-        read_device(get, &d);
-        if (applied < 0 || applied == d.cfgsn_applied) {
-            hand_as_seen_now(&d, &seen);
-            stmt_done(get);
-            return device_seen(s, d.row, now);
-        }
-    }
-    stmt_done(get);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
-    enum store_status st = begin(s);
-    if (st != STORE_OK)
-        return st;
-    sqlite3_stmt *up = stmt(s, STMT_DEVICE_POLL);
-    bind_text(up, 1, deviceid);
-    sqlite3_bind_int64(up, 2, applied);
-    st = device_rows(s, STMT_DEVICE_POLL, hand_as_seen_now, &seen, NULL);
-    return finish(s, st == STORE_OK ? write_seen(s, seen.row, now) : st);
+    return s->ops->device_poll(s, deviceid, applied, now, fn, user_data);
 }
 
 enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn, void *user_data)
 {
-    bind_text(stmt(s, STMT_DEVICE_GET), 1, deviceid);
-    return device_rows(s, STMT_DEVICE_GET, fn, user_data, NULL);
-}
-
-/* Reads the cfgsn and data a device has now, inside the caller's transaction. */
-static enum store_status device_current(struct store *s, const char *deviceid, int64_t *cfgsn, char **data)
-{
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_CURRENT);
-    bind_text(st, 1, deviceid);
-    int rc = sqlite3_step(st);
-    enum store_status result = STORE_OK;
-    if (rc == SQLITE_ROW) {
-        *cfgsn = sqlite3_column_int64(st, 0);
-        *data = strdup(column_text(st, 1));
-        if (!*data)
-            result = STORE_ERROR;
-    } else {
-        result = rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
-    }
-    stmt_done(st);
-    return result;
-}
-
-/* The cfgsn after an update: one more when the data changes; an explicit higher one wins. */
-static int64_t next_cfgsn(int64_t current, const char *old_data, const struct device_update *u)
-{
-    int64_t next = current;
-    if (u->data && strcmp(u->data, old_data) != 0)
-        next = current + 1;
-    return u->cfgsn > next ? u->cfgsn : next;
-}
-
-static void bind_update(sqlite3_stmt *st, const char *deviceid, const struct device_update *u)
-{
-    bind_text(st, 1, deviceid);
-    bind_text(st, 2, u->name);
-    bind_text(st, 3, u->data);
-    bind_text(st, 4, u->state);
-    sqlite3_bind_int(st, 5, u->set_poll_interval);
-    if (u->set_poll_interval && u->poll_interval > 0)
-        sqlite3_bind_int64(st, 6, u->poll_interval);
-    sqlite3_bind_int(st, 8, u->seqn_reset);
+    return s->ops->device_get(s, deviceid, fn, user_data);
 }
 
 enum store_status store_device_update(struct store *s, const char *deviceid,
                                       const struct device_update *update, int64_t now, store_device_fn fn,
                                       void *user_data)
 {
-    enum store_status st = begin(s);
-    if (st != STORE_OK)
-        return st;
-    int64_t cfgsn = 0;
-    char *old_data = NULL;
-    st = device_current(s, deviceid, &cfgsn, &old_data);
-    if (st == STORE_NOT_FOUND && update->if_match != IF_MATCH_NONE) {
-        st = STORE_STALE;
-    } else if (st == STORE_NOT_FOUND) {
-        sqlite3_stmt *ins = stmt(s, STMT_DEVICE_CREATE);
-        bind_update(ins, deviceid, update);
-        sqlite3_bind_int64(ins, 7, update->cfgsn > 0 ? update->cfgsn : 0);
-        sqlite3_bind_int64(ins, 9, now);
-        st = device_rows(s, STMT_DEVICE_CREATE, fn, user_data, NULL);
-        if (st == STORE_OK)
-            st = set_new_device_seen(s, 0) == STORE_OK ? STORE_CREATED : STORE_ERROR;
-    } else if (st == STORE_OK && update->if_match >= 0 && update->if_match != cfgsn) {
-        st = STORE_STALE;
-    } else if (st == STORE_OK) {
-        sqlite3_stmt *up = stmt(s, STMT_DEVICE_UPDATE);
-        bind_update(up, deviceid, update);
-        sqlite3_bind_int64(up, 7, next_cfgsn(cfgsn, old_data, update));
-        st = device_rows(s, STMT_DEVICE_UPDATE, fn, user_data, NULL);
-    }
-    free(old_data);
-    return finish(s, st);
-}
-
-/* Runs a write of at most one row; STORE_NOT_FOUND when no row changed. */
-static enum store_status write_one_row(struct store *s, enum stmt id)
-{
-    sqlite3_stmt *st = stmt(s, id);
-    int rc = sqlite3_step(st);
-    stmt_done(st);
-    if (rc != SQLITE_DONE)
-        return fail(s, stmt_sql[id]);
-    return sqlite3_changes(s->db) > 0 ? STORE_OK : STORE_NOT_FOUND;
+    return s->ops->device_update(s, deviceid, update, now, fn, user_data);
 }
 
 enum store_status store_device_delete(struct store *s, const char *deviceid)
 {
-    bind_text(stmt(s, STMT_DEVICE_DELETE), 1, deviceid);
-    return write_one_row(s, STMT_DEVICE_DELETE);
+    return s->ops->device_delete(s, deviceid);
 }
 
 enum store_status store_device_set_key(struct store *s, const char *deviceid, const char *key)
 {
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_SET_KEY);
-    bind_text(st, 1, deviceid);
-    bind_text(st, 2, key);
-    return write_one_row(s, STMT_DEVICE_SET_KEY);
+    return s->ops->device_set_key(s, deviceid, key);
 }
 
-enum store_status store_device_list(struct store *s, const struct device_filter *f, store_device_fn fn,
+enum store_status store_device_list(struct store *s, const struct device_filter *filter, store_device_fn fn,
                                     void *user_data, int *count)
 {
-    if ((unsigned)f->sort >= DEVICE_SORT__COUNT) {
-        snprintf(s->errmsg, sizeof s->errmsg, "list devices: no sort %d", (int)f->sort);
-        return STORE_ERROR;
-    }
-    enum stmt id = STMT_DEVICE_LIST + 2 * f->sort + f->descending;
-    sqlite3_stmt *st = stmt(s, id);
-    bind_text(st, 1, f->after);
-    bind_text(st, 2, f->state);
-    if (f->online >= 0)
-        sqlite3_bind_int(st, 3, f->online);
-    sqlite3_bind_int64(st, 4, f->now);
-    sqlite3_bind_int64(st, 5, f->default_interval);
-    bind_text(st, 6, f->q);
-    sqlite3_bind_int(st, 7, f->limit);
-    enum store_status result = device_rows(s, id, fn, user_data, count);
-    if (result != STORE_NOT_FOUND)
-        return result;
-    /* An empty page: the end, or (sorted by a column) a cursor that names no device. */
-    if (f->after && f->sort != DEVICE_SORT_ID)
-        return store_device_get(s, f->after, NULL, NULL);
-    return STORE_OK;
-}
-
-/* Runs a statement returning one row of integers into out[0..n). */
-static enum store_status read_counts(struct store *s, enum stmt id, int64_t *out, int n)
-{
-    sqlite3_stmt *st = stmt(s, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        for (int i = 0; i < n; i++)
-            out[i] = sqlite3_column_int64(st, i);
-    stmt_done(st);
-    return rc == SQLITE_ROW ? STORE_OK : fail(s, stmt_sql[id]);
+    return s->ops->device_list(s, filter, fn, user_data, count);
 }
 
 enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval, struct store_stats *out)
 {
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_STATS);
-    sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_int64(st, 2, default_interval);
-    int64_t devices[3];
-    enum store_status result = read_counts(s, STMT_DEVICE_STATS, devices, 3);
-    if (result == STORE_OK)
-        result = read_counts(s, STMT_TELEMETRY_COUNT, &out->readings, 1);
-    out->devices = devices[0];
-    out->pending = devices[1];
-    out->online = devices[2];
-    return result;
+    return s->ops->stats(s, now, default_interval, out);
 }
 
 enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
                                       char *key, size_t key_len)
 {
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_SECRET);
-    bind_text(st, 1, deviceid);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        snprintf(state, state_len, "%s", column_text(st, 0));
-        snprintf(key, key_len, "%s", column_text(st, 1));
-    }
-    stmt_done(st);
-    if (rc == SQLITE_ROW)
-        return STORE_OK;
-    return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device secret");
-}
-
-/* Records a device's last accepted SEQN, and that it was seen then (through the seen sink: a
- * reading writes no heartbeat-time page of its own). */
-static enum store_status mark_last_seqn(struct store *s, int64_t device, int64_t seqn, int64_t at)
-{
-    sqlite3_stmt *mark = stmt(s, STMT_READING_MARK);
-    sqlite3_bind_int64(mark, 1, device);
-    sqlite3_bind_int64(mark, 2, seqn);
-    int rc = sqlite3_step(mark);
-    stmt_done(mark);
-    return rc == SQLITE_DONE ? device_seen(s, device, at) : fail(s, "record SEQN");
+    return s->ops->device_secret(s, deviceid, state, state_len, key, key_len);
 }
 
 enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
                                     int64_t ts, const char *reading, size_t reading_len)
 {
-    enum store_status result = begin(s);
-    if (result != STORE_OK)
-        return result;
-    sqlite3_stmt *check = stmt(s, STMT_READING_SEQN_CHECK);
-    bind_text(check, 1, deviceid);
-    int rc = sqlite3_step(check);
-    int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(check, 0) : 0;
-    int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(check, 1) : 0;
-    int64_t epoch = rc == SQLITE_ROW ? sqlite3_column_int64(check, 2) : 0;
-    stmt_done(check);
-    if (rc == SQLITE_DONE)
-        return finish(s, STORE_NOT_FOUND);
-    if (rc != SQLITE_ROW)
-        return finish(s, fail(s, "read last SEQN"));
-    if (seqn <= last)
-        return finish(s, STORE_STALE);
-
-    sqlite3_stmt *ins = stmt(s, STMT_READING_INSERT);
-    sqlite3_bind_int64(ins, 1, device);
-    sqlite3_bind_int64(ins, 2, seqn);
-    sqlite3_bind_int64(ins, 3, received_at);
-    if (ts != TS_NONE)
-        sqlite3_bind_int64(ins, 4, ts);
-    sqlite3_bind_text(ins, 5, reading, (int)reading_len, SQLITE_STATIC);
-    sqlite3_bind_int64(ins, 6, epoch);
-    rc = sqlite3_step(ins);
-    stmt_done(ins);
-    if (rc != SQLITE_DONE)
-        return finish(s, fail(s, "store reading"));
-    return finish(s, mark_last_seqn(s, device, seqn, received_at));
+    return s->ops->reading_add(s, deviceid, seqn, received_at, ts, reading, reading_len);
 }
 
 enum store_status store_reading_list(struct store *s, const char *deviceid, const struct reading_filter *f,
                                      store_reading_fn fn, void *user_data)
 {
-    enum stmt id = f->ascending ? STMT_READING_LIST_ASC : STMT_READING_LIST_DESC;
-    sqlite3_stmt *st = stmt(s, id);
-    bind_text(st, 1, deviceid);
-    sqlite3_bind_int64(st, 2, f->since);
-    sqlite3_bind_int64(st, 3, f->until);
-    if (f->after >= 0)
-        sqlite3_bind_int64(st, 4, f->after);
-    sqlite3_bind_int64(st, 5, f->limit);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct reading r = {
-            .id = sqlite3_column_int64(st, 0),
-            .seqn = sqlite3_column_int64(st, 1),
-            .received_at = sqlite3_column_int64(st, 2),
-            .ts = column_int_or(st, 3, TS_NONE),
-            .reading = column_text(st, 4),
-        };
-        if (!fn(&r, user_data)) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    stmt_done(st);
-    return rc == SQLITE_DONE ? STORE_OK : fail(s, "list readings");
+    return s->ops->reading_list(s, deviceid, f, fn, user_data);
 }
 
 enum store_status store_reading_buckets(struct store *s, const char *deviceid, int64_t since, int64_t until,
                                         int64_t bucket_seconds, store_bucket_fn fn, void *user_data)
 {
-    sqlite3_stmt *st = stmt(s, STMT_READING_BUCKETS);
-    bind_text(st, 1, deviceid);
-    sqlite3_bind_int64(st, 2, since);
-    sqlite3_bind_int64(st, 3, until);
-    sqlite3_bind_int64(st, 4, bucket_seconds);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct bucket_stat b = {
-            .start = sqlite3_column_int64(st, 0),
-            .field = column_text(st, 1),
-            .min = sqlite3_column_double(st, 2),
-            .avg = sqlite3_column_double(st, 3),
-            .max = sqlite3_column_double(st, 4),
-            .count = sqlite3_column_int64(st, 5),
-        };
-        fn(&b, user_data);
-    }
-    stmt_done(st);
-    return rc == SQLITE_DONE ? STORE_OK : fail(s, "bucket readings");
+    return s->ops->reading_buckets(s, deviceid, since, until, bucket_seconds, fn, user_data);
 }
 
 enum store_status store_reading_prune(struct store *s, int64_t before, int max, int *deleted)
 {
-    *deleted = 0;
-    int64_t any_old; /* first alone: the delete reads max readings even when none is old */
-    sqlite3_bind_int64(stmt(s, STMT_READING_OLDEST), 1, before);
-    enum store_status result = read_counts(s, STMT_READING_OLDEST, &any_old, 1);
-    if (result != STORE_OK || !any_old)
-        return result;
-    sqlite3_stmt *st = stmt(s, STMT_READING_PRUNE);
-    sqlite3_bind_int64(st, 1, before);
-    sqlite3_bind_int(st, 2, max);
-    int rc = sqlite3_step(st);
-    stmt_done(st);
-    *deleted = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
-    return rc == SQLITE_DONE ? STORE_OK : fail(s, "prune readings");
+    return s->ops->reading_prune(s, before, max, deleted);
 }
 
 enum store_status store_token_add(struct store *s, const char *name,
                                   const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
 {
-    sqlite3_stmt *st = stmt(s, STMT_TOKEN_ADD);
-    bind_text(st, 1, name);
-    sqlite3_bind_blob(st, 2, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now);
-    int rc = sqlite3_step(st);
-    int extended = sqlite3_extended_errcode(s->db);
-    stmt_done(st);
-    if (rc == SQLITE_DONE)
-        return STORE_OK;
-    if (extended == SQLITE_CONSTRAINT_PRIMARYKEY || extended == SQLITE_CONSTRAINT_UNIQUE)
-        return STORE_EXISTS;
-    return fail(s, "add token");
+    return s->ops->token_add(s, name, hash, now);
 }
 
 enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN])
 {
-    sqlite3_stmt *st = stmt(s, STMT_TOKEN_CHECK);
-    sqlite3_bind_blob(st, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    stmt_done(st);
-    if (rc == SQLITE_ROW)
-        return STORE_OK;
-    return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "check token");
+    return s->ops->token_check(s, hash);
 }
 
 enum store_status store_token_list(struct store *s, store_token_fn fn, void *user_data)
 {
-    sqlite3_stmt *st = stmt(s, STMT_TOKEN_LIST);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        fn(column_text(st, 0), sqlite3_column_int64(st, 1), user_data);
-    stmt_done(st);
-    return rc == SQLITE_DONE ? STORE_OK : fail(s, "list tokens");
+    return s->ops->token_list(s, fn, user_data);
 }
 
 enum store_status store_token_revoke(struct store *s, const char *name)
 {
-    bind_text(stmt(s, STMT_TOKEN_REVOKE), 1, name);
-    return write_one_row(s, STMT_TOKEN_REVOKE);
+    return s->ops->token_revoke(s, name);
 }
-
-/* ---- bulk loading ---- */
-
-/* The id of bulk device n: prefix and n in fixed-width hex; false when it would be too long. */
-static bool bulk_id(const char *prefix, int64_t n, char *buf, size_t len)
-{
-    int w = snprintf(buf, len, "%s%0*llX", prefix, STORE_BULK_ID_DIGITS, (unsigned long long)n);
-    return w > 0 && (size_t)w < len && (size_t)w <= 64; /* DESIGN.md: ids are 1-64 characters */
-}
-
-/* One transaction without syncing: nothing else is acknowledged meanwhile, so only the load
- * itself is at risk. A large cache writes each page to the WAL once, at commit. */
-#define BULK_CACHE_KIB "1048576"
-
-static enum store_status bulk_begin(struct store *s)
-{
-    if (sqlite3_exec(s->db, "PRAGMA synchronous = OFF; PRAGMA cache_size = -" BULK_CACHE_KIB, NULL, NULL,
-                     NULL) != SQLITE_OK)
-        return fail(s, "bulk load");
-    return begin(s);
-}
-
-/* Commits or rolls back, puts syncing back and moves the WAL into the database file. */
-static enum store_status bulk_end(struct store *s, enum store_status st)
-{
-    st = finish(s, st);
-    char pragmas[128]; /* from this file's constants only */
-    snprintf(pragmas, sizeof pragmas,
-             "PRAGMA synchronous = %s; PRAGMA cache_size = -" CACHE_KIB "; PRAGMA wal_checkpoint(TRUNCATE);",
-             s->synchronous);
-    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK && st == STORE_OK)
-        st = fail(s, "end bulk load");
-    return st;
-}
-
-static enum store_status bulk_bad_id(struct store *s, const char *prefix)
-{
-    snprintf(s->errmsg, sizeof s->errmsg, "bulk load: prefix \"%.64s\" makes ids longer than 64", prefix);
-    return STORE_ERROR;
-}
-
-/* Prepared here, not in stmt_sql[]: a load is rare, and one statement per row (not register
- * plus set-key) keeps a million rows within seconds. */
-#define BULK_DEVICE_SQL                                                                                      \
-    "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec, key) "                                       \
-    "VALUES (?1, 'accepted', '10.0.0.1', 'bulk', ?2, ?3)"
 
 enum store_status store_device_bulk_add(struct store *s, const char *prefix, int64_t first, int64_t count,
                                         const char *key, int64_t now)
 {
-    char id[80];
-    if (!bulk_id(prefix, count > 0 ? first + count - 1 : first, id, sizeof id))
-        return bulk_bad_id(s, prefix);
-    sqlite3_stmt *ins = NULL;
-    if (sqlite3_prepare_v2(s->db, BULK_DEVICE_SQL, -1, &ins, NULL) != SQLITE_OK)
-        return fail(s, "bulk devices");
-    enum store_status st = bulk_begin(s);
-    sqlite3_bind_int64(ins, 2, now);
-    bind_text(ins, 3, key);
-    for (int64_t n = first; st == STORE_OK && n < first + count; n++) {
-        bulk_id(prefix, n, id, sizeof id);
-        sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
-        if (sqlite3_step(ins) != SQLITE_DONE)
-            st = fail(s, "bulk devices: insert");
-        sqlite3_reset(ins);
-        if (st == STORE_OK)
-            st = set_new_device_seen(s, now);
-    }
-    sqlite3_finalize(ins);
-    return bulk_end(s, st);
-}
-
-/* Adds one device's readings 1..per_device inside the bulk transaction. */
-static enum store_status bulk_readings(struct store *s, const char *deviceid, int64_t per_device, int64_t now,
-                                       int64_t step, store_reading_text_fn fn, void *user_data)
-{
-    sqlite3_stmt *check = stmt(s, STMT_READING_SEQN_CHECK);
-    bind_text(check, 1, deviceid);
-    int rc = sqlite3_step(check);
-    int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(check, 0) : 0;
-    int64_t epoch = rc == SQLITE_ROW ? sqlite3_column_int64(check, 2) : 0;
-    stmt_done(check);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "bulk readings: find device");
-    char text[512];
-    for (int64_t seqn = 1; seqn <= per_device; seqn++) {
-        size_t len = fn(seqn, text, sizeof text, user_data);
-        if (len == 0 || len >= sizeof text) {
-            snprintf(s->errmsg, sizeof s->errmsg, "bulk readings: reading %lld has no text", (long long)seqn);
-            return STORE_ERROR;
-        }
-        sqlite3_stmt *ins = stmt(s, STMT_READING_INSERT);
-        sqlite3_bind_int64(ins, 1, device);
-        sqlite3_bind_int64(ins, 2, seqn);
-        sqlite3_bind_int64(ins, 3, now - (per_device - seqn) * step);
-        sqlite3_bind_text(ins, 5, text, (int)len, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 6, epoch);
-        rc = sqlite3_step(ins);
-        stmt_done(ins);
-        if (rc != SQLITE_DONE)
-            return fail(s, "bulk readings: insert");
-    }
-    return mark_last_seqn(s, device, per_device, now);
+    return s->ops->device_bulk_add(s, prefix, first, count, key, now);
 }
 
 enum store_status store_reading_bulk_add(struct store *s, const char *prefix, int64_t first, int64_t count,
                                          int64_t per_device, int64_t now, int64_t step,
                                          store_reading_text_fn fn, void *user_data)
 {
-    char id[80];
-    if (!bulk_id(prefix, count > 0 ? first + count - 1 : first, id, sizeof id))
-        return bulk_bad_id(s, prefix);
-    enum store_status st = bulk_begin(s);
-    for (int64_t n = first; st == STORE_OK && n < first + count; n++) {
-        bulk_id(prefix, n, id, sizeof id);
-        st = bulk_readings(s, id, per_device, now, step, fn, user_data);
-    }
-    return bulk_end(s, st);
+    return s->ops->reading_bulk_add(s, prefix, first, count, per_device, now, step, fn, user_data);
 }

@@ -1,5 +1,6 @@
-/* Storage: the only module that talks to SQLite (provd workers and provctl both use it).
- * Every statement is prepared once per connection from a table and bound with parameters. */
+/* Storage in the domain's terms, for provd workers and provctl: devices, readings, tokens. One
+ * backend per file behind it (store_sqlite.c, store_pg.c), chosen by the database's name; every
+ * statement is prepared once per connection from a table and bound with parameters. */
 #ifndef PROVD_STORE_H
 #define PROVD_STORE_H
 
@@ -15,6 +16,19 @@ enum store_status {
     STORE_REFUSED, /* the registration policy refuses a new device */
     STORE_STALE, /* what the caller has is not current: If-Match's cfgsn, a SEQN, a poller's configuration */
     STORE_ERROR, /* the database failed: store_errmsg() says how */
+    STORE_UNAVAILABLE, /* the database cannot be reached now (a later call reconnects): store_errmsg() */
+};
+
+/* What a backend needs from the program running it (store_needs()). */
+enum store_need {
+    /* One writer at a time: readings and heartbeat times want one group-committing writer per
+     * database (store_sqlite.h), not every worker writing its own. */
+    STORE_NEEDS_GROUP_COMMIT = 1 << 0,
+    /* Its write-ahead log is copied into the database by checkpoints the program runs. */
+    STORE_NEEDS_CHECKPOINTS = 1 << 1,
+    /* Retention is the writers' job, a batch now and then; without it, store_reading_prune() is
+     * one scheduled job for the whole deployment (provctl prune). */
+    STORE_NEEDS_PRUNE_BY_WRITERS = 1 << 2,
 };
 
 enum registration_policy { REGISTRATION_APPROVE, REGISTRATION_OPEN, REGISTRATION_CLOSED };
@@ -32,7 +46,6 @@ struct device {
     int64_t poll_interval; /* 0: the server's default */
     int64_t datec;
     int64_t last_seqn; /* -1: no telemetry accepted yet */
-    int64_t row;       /* the row's key in the database (lastseen batches name devices by it) */
     bool has_key;
 };
 typedef void (*store_device_fn)(const struct device *device, void *user_data);
@@ -116,17 +129,19 @@ typedef void (*store_bucket_fn)(const struct bucket_stat *b, void *user_data);
 
 typedef void (*store_token_fn)(const char *name, int64_t created, void *user_data);
 
-/* Opens (creating if absent) and migrates the database; err gets the reason on failure. */
-struct store *store_open(const char *path, char *err, size_t err_len);
+/* Opens and migrates the database named by target: a libpq connection URI (postgresql://... or
+ * postgres://...) for PostgreSQL, otherwise the path of a SQLite file (created if absent); err
+ * gets the reason on failure. */
+struct store *store_open(const char *target, char *err, size_t err_len);
+/* Whether target names a PostgreSQL database. */
+bool store_target_is_pg(const char *target);
+/* STORE_NEEDS_* */
+unsigned store_needs(const struct store *s);
 void store_free(struct store *s);
 const char *store_errmsg(const struct store *s);
 /* The seconds since the epoch a device is online within: 2 intervals + 10 s. */
 int64_t store_online_window(int64_t poll_interval);
 
-/* Halves the connection's page cache: for the heartbeat-time writer's connection (which the
- * readings committer borrows), whose batches at a million devices read most of the heartbeat times'
- * pages once each, so its cache keeps little from one batch to the next. */
-enum store_status store_use_small_cache(struct store *s);
 enum store_status store_ping(struct store *s);
 /* From now on each commit is fsynced before it returns (SQLite's synchronous=FULL): what was
  * acknowledged survives a power cut too, not only the death of processes. */
@@ -155,30 +170,6 @@ enum store_status store_device_poll(struct store *s, const char *deviceid, int64
 enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn,
                                    void *user_data);
 
-/* A heartbeat whose lastseen write waits for a batch (see cgi-bin/lastseen.c). The device is
- * named by its row, a 16-byte entry and no index lookup to write it. Should the device be
- * deleted and its row reused by a new one meanwhile, the new device gets this time, which is
- * within a batch of its own registration. */
-struct store_seen {
-    int64_t row;
-    int64_t at;
-};
-/* Takes a lastseen write for later; false when it cannot (the heartbeat then writes it). */
-typedef bool (*store_seen_fn)(int64_t row, int64_t at, void *user_data);
-/* From now on the lastseen writes of heartbeats, re-registrations and readings go to fn (NULL:
- * the store writes them itself). */
-void store_set_seen_sink(struct store *s, store_seen_fn fn, void *user_data);
-/* Checkpoints by another thread: after each commit the connection tells fn (which must not
- * block) how many pages the WAL holds, and leaves the checkpoints to it, unless the WAL has grown
- * four times as long as a checkpoint lets it. NULL: commits checkpoint themselves. */
-typedef void (*store_checkpointer_fn)(int wal_pages, void *user_data);
-void store_set_checkpointer(struct store *s, store_checkpointer_fn fn, void *user_data);
-/* A checkpoint on the checkpointer's own connection: copies what it can of the WAL into the
- * database while writers go on, and starts the WAL over when it is as long as a commit's
- * checkpoint would. What it cannot do now, the next one does. */
-void store_checkpoint(struct store *s);
-/* Moves lastseen forward (never back) for each of the n devices, in one transaction. */
-enum store_status store_device_seen(struct store *s, const struct store_seen *seen, size_t n);
 /* Creates the device (accepted) when it does not exist: STORE_CREATED; but any If-Match
  * names an existing device, so then it is STORE_STALE. */
 enum store_status store_device_update(struct store *s, const char *deviceid,
@@ -201,11 +192,6 @@ enum store_status store_device_secret(struct store *s, const char *deviceid, cha
  * not belong in it: an operation's own transaction cannot begin inside. */
 enum store_status store_read_begin(struct store *s);
 void store_read_end(struct store *s);
-/* A batch: the operations until store_batch_commit() share one write transaction, each in a
- * savepoint of it (one that fails undoes itself alone); nothing is durable before the commit,
- * and when it fails, none of them happened. */
-enum store_status store_batch_begin(struct store *s);
-enum store_status store_batch_commit(struct store *s);
 /* Stores a reading if seqn is above the device's last accepted one, in one transaction with
  * that check: STORE_STALE for a replay or an older SEQN. Also counts as the device being seen. */
 enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,

@@ -2,13 +2,14 @@
  * and of cgi-bin/lastseen.c, the workers' batch writers of heartbeat times and their pool. */
 #include "store_fixture.h"
 
+#include <sqlite3.h>
 #include <time.h>
 
 #include "lastseen.h"
 #include "seen_pool.h"
 
 struct row {
-    int64_t lastseen, cfgsn_applied, key;
+    int64_t lastseen, cfgsn_applied;
 };
 
 static void capture(const struct device *d, void *user_data)
@@ -16,15 +17,32 @@ static void capture(const struct device *d, void *user_data)
     struct row *r = user_data;
     r->lastseen = d->lastseen;
     r->cfgsn_applied = d->cfgsn_applied;
-    r->key = d->row;
 }
 
 /* The row as stored, read by the admin's path. */
 static struct row stored(const char *id)
 {
-    struct row r = {-9, -9, -9};
+    struct row r = {-9, -9};
     assert_int_equal(store_device_get(store, id, capture, &r), STORE_OK);
     return r;
+}
+
+/* The device's row key, which names it in heartbeat-time batches: read from the file itself,
+ * since the store speaks of devices by id only. */
+static int64_t row_of(const char *id)
+{
+    sqlite3 *db_conn;
+    sqlite3_stmt *st;
+    int64_t row = -1;
+    assert_int_equal(sqlite3_open_v2(db.path, &db_conn, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db_conn, "SELECT id FROM devices WHERE deviceid = ?1", -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        row = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db_conn);
+    return row;
 }
 
 static void add(const char *id, int64_t when)
@@ -60,7 +78,7 @@ static void poll_hands_every_heartbeat_to_the_sink(void **state)
     struct row r = {0};
     assert_int_equal(store_device_poll(store, "hb-a", -1, TEST_T0 + 5, capture, &r), STORE_OK);
     assert_int_equal(k.calls, 1);
-    assert_int_equal(k.row, stored("hb-a").key);
+    assert_int_equal(k.row, row_of("hb-a"));
     assert_int_equal(k.at, TEST_T0 + 5);
     assert_int_equal(r.lastseen, TEST_T0 + 5);              /* the device is answered as seen now */
     assert_int_equal(stored("hb-a").lastseen, TEST_T0 + 5); /* refused by the sink: written */
@@ -137,7 +155,7 @@ static void seen_moves_lastseen_forward_only(void **state)
     add("hb-c", TEST_T0 + 100);
     add("hb-d", TEST_T0);
     struct store_seen batch[3] = {
-        {stored("hb-c").key, TEST_T0 + 50}, {stored("hb-d").key, TEST_T0 + 60}, {INT64_MAX, TEST_T0 + 70}};
+        {row_of("hb-c"), TEST_T0 + 50}, {row_of("hb-d"), TEST_T0 + 60}, {INT64_MAX, TEST_T0 + 70}};
     assert_int_equal(store_device_seen(store, batch, 3), STORE_OK); /* a row that is gone is no error */
     assert_int_equal(stored("hb-c").lastseen, TEST_T0 + 100);
     assert_int_equal(stored("hb-d").lastseen, TEST_T0 + 60);
@@ -156,7 +174,7 @@ static void seen_batch_across_blocks(void **state)
         snprintf(id, sizeof id, "blk-%03d", i);
         add(id, TEST_T0);
         if (i % 3 == 0)
-            batch[n++] = (struct store_seen){stored(id).key, TEST_T0 + 1 + i};
+            batch[n++] = (struct store_seen){row_of(id), TEST_T0 + 1 + i};
     }
     assert_int_equal(store_device_seen(store, batch, n), STORE_OK);
     for (int i = 0; i < DEVICES; i++) {
@@ -183,7 +201,7 @@ static void lastseen_thread_writes_the_queue_in_batches(void **state)
     add("hb-f", TEST_T0);
     struct lastseen *ls = lastseen_start(db.path, err, sizeof err);
     assert_non_null(ls);
-    int64_t e = stored("hb-e").key, f = stored("hb-f").key;
+    int64_t e = row_of("hb-e"), f = row_of("hb-f");
     assert_true(lastseen_queue(e, TEST_T0 + 20, ls));
     assert_true(lastseen_queue(e, TEST_T0 + 10, ls)); /* one entry per device: the latest */
     assert_true(lastseen_queue(f, TEST_T0 + 30, ls));
@@ -203,7 +221,7 @@ static void pool_writer_writes_every_workers_batches(void **state)
     char err[512] = "";
     add("hb-g", TEST_T0);
     add("hb-h", TEST_T0);
-    int64_t g = stored("hb-g").key, h = stored("hb-h").key;
+    int64_t g = row_of("hb-g"), h = row_of("hb-h");
     struct lastseen *first = lastseen_start(db.path, err, sizeof err);
     struct lastseen *second = lastseen_start(db.path, err, sizeof err);
     assert_non_null(first);
@@ -260,7 +278,7 @@ static void lastseen_queue_refuses_when_full(void **state)
         snprintf(id, sizeof id, "full-%d", i);
         add(id, TEST_T0);
         if (i == 0)
-            first = stored(id).key;
+            first = row_of(id);
     }
     struct lastseen *ls = lastseen_start(db.path, err, sizeof err);
     assert_non_null(ls);

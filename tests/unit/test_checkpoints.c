@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "checkpointer.h"
-#include "store.h"
+#include "store_sqlite.h"
 #include "testlib.h"
 
 /* A WAL frame: a 24-byte header and a 4 KiB page (SQLite's default page size). */

@@ -1,6 +1,7 @@
 /* Unit tests of lib/store.c against a real SQLite file in a fresh temporary directory per test:
  * migration, registration policies, polls, updates and cfgsn rules, listing, stats, tokens. */
 #include "testlib.h"
+#include "store_sqlite.h"
 
 #include <signal.h>
 #include <sqlite3.h>

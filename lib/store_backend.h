@@ -1,0 +1,75 @@
+/* What a storage backend provides behind store.h: one table of operations per backend file
+ * (store_sqlite.c, store_pg.c), each with the contract of the store.h function of the same name.
+ * Only lib/store*.c include this. */
+#ifndef PROVD_STORE_BACKEND_H
+#define PROVD_STORE_BACKEND_H
+
+#include "store.h"
+
+struct store_ops {
+    unsigned needs; /* STORE_NEEDS_* */
+    void (*free)(struct store *s);
+    enum store_status (*ping)(struct store *s);
+    enum store_status (*sync_every_commit)(struct store *s);
+    enum store_status (*prepare_all)(struct store *s);
+    enum store_status (*read_begin)(struct store *s);
+    void (*read_end)(struct store *s);
+
+    enum store_status (*device_register)(struct store *s, const char *deviceid, const char *ipaddr,
+                                         const char *ssid, enum registration_policy policy, int64_t now,
+                                         store_device_fn fn, void *user_data);
+    enum store_status (*device_poll_current)(struct store *s, const char *deviceid, int64_t applied,
+                                             int64_t now, store_holds_fn holds, const void *user_data,
+                                             int64_t *cfgsn);
+    enum store_status (*device_poll)(struct store *s, const char *deviceid, int64_t applied, int64_t now,
+                                     store_device_fn fn, void *user_data);
+    enum store_status (*device_get)(struct store *s, const char *deviceid, store_device_fn fn,
+                                    void *user_data);
+    enum store_status (*device_update)(struct store *s, const char *deviceid,
+                                       const struct device_update *update, int64_t now, store_device_fn fn,
+                                       void *user_data);
+    enum store_status (*device_delete)(struct store *s, const char *deviceid);
+    enum store_status (*device_set_key)(struct store *s, const char *deviceid, const char *key);
+    enum store_status (*device_list)(struct store *s, const struct device_filter *filter, store_device_fn fn,
+                                     void *user_data, int *count);
+    enum store_status (*stats)(struct store *s, int64_t now, int64_t default_interval,
+                               struct store_stats *out);
+    enum store_status (*device_secret)(struct store *s, const char *deviceid, char *state, size_t state_len,
+                                       char *key, size_t key_len);
+
+    enum store_status (*reading_add)(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
+                                     int64_t ts, const char *reading, size_t reading_len);
+    enum store_status (*reading_list)(struct store *s, const char *deviceid, const struct reading_filter *f,
+                                      store_reading_fn fn, void *user_data);
+    enum store_status (*reading_buckets)(struct store *s, const char *deviceid, int64_t since, int64_t until,
+                                         int64_t bucket_seconds, store_bucket_fn fn, void *user_data);
+    enum store_status (*reading_prune)(struct store *s, int64_t before, int max, int *deleted);
+
+    enum store_status (*token_add)(struct store *s, const char *name,
+                                   const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now);
+    enum store_status (*token_check)(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN]);
+    enum store_status (*token_list)(struct store *s, store_token_fn fn, void *user_data);
+    enum store_status (*token_revoke)(struct store *s, const char *name);
+
+    enum store_status (*device_bulk_add)(struct store *s, const char *prefix, int64_t first, int64_t count,
+                                         const char *key, int64_t now);
+    enum store_status (*reading_bulk_add)(struct store *s, const char *prefix, int64_t first, int64_t count,
+                                          int64_t per_device, int64_t now, int64_t step,
+                                          store_reading_text_fn fn, void *user_data);
+};
+
+/* Backends embed this first. errmsg holds the reason of the last STORE_ERROR/STORE_UNAVAILABLE. */
+struct store {
+    const struct store_ops *ops;
+    char errmsg[256];
+};
+
+/* Each backend's open: the database named by target (a file path; a libpq connection URI),
+ * migrated to this binary's schema; NULL with the reason in err. */
+struct store *store_sqlite_open(const char *path, char *err, size_t err_len);
+struct store *store_pg_open(const char *uri, char *err, size_t err_len);
+
+/* The id of bulk device n (store.h): false when it would be longer than a device id may be. */
+bool store_bulk_id(const char *prefix, int64_t n, char *buf, size_t len);
+
+#endif

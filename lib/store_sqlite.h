@@ -1,0 +1,44 @@
+/* What only the SQLite backend has, for the single writer that serves it (STORE_NEEDS_GROUP_COMMIT,
+ * STORE_NEEDS_CHECKPOINTS): heartbeat times written in batches, checkpoints on another
+ * connection, a smaller page cache, and batches of operations in one transaction. Each call
+ * takes a store opened on a SQLite file (store_needs() has those needs). */
+#ifndef PROVD_STORE_SQLITE_H
+#define PROVD_STORE_SQLITE_H
+
+#include "store.h"
+
+/* Halves the connection's page cache: for the heartbeat-time writer's connection (which the
+ * readings committer borrows), whose batches at a million devices read most of the heartbeat times'
+ * pages once each, so its cache keeps little from one batch to the next. */
+enum store_status store_use_small_cache(struct store *s);
+/* A heartbeat whose lastseen write waits for a batch (see cgi-bin/lastseen.c). The device is
+ * named by its row, a 16-byte entry and no index lookup to write it. Should the device be
+ * deleted and its row reused by a new one meanwhile, the new device gets this time, which is
+ * within a batch of its own registration. */
+struct store_seen {
+    int64_t row;
+    int64_t at;
+};
+/* Takes a lastseen write for later; false when it cannot (the heartbeat then writes it). */
+typedef bool (*store_seen_fn)(int64_t row, int64_t at, void *user_data);
+/* From now on the lastseen writes of heartbeats, re-registrations and readings go to fn (NULL:
+ * the store writes them itself). */
+void store_set_seen_sink(struct store *s, store_seen_fn fn, void *user_data);
+/* Checkpoints by another thread: after each commit the connection tells fn (which must not
+ * block) how many pages the WAL holds, and leaves the checkpoints to it, unless the WAL has grown
+ * four times as long as a checkpoint lets it. NULL: commits checkpoint themselves. */
+typedef void (*store_checkpointer_fn)(int wal_pages, void *user_data);
+void store_set_checkpointer(struct store *s, store_checkpointer_fn fn, void *user_data);
+/* A checkpoint on the checkpointer's own connection: copies what it can of the WAL into the
+ * database while writers go on, and starts the WAL over when it is as long as a commit's
+ * checkpoint would. What it cannot do now, the next one does. */
+void store_checkpoint(struct store *s);
+/* Moves lastseen forward (never back) for each of the n devices, in one transaction. */
+enum store_status store_device_seen(struct store *s, const struct store_seen *seen, size_t n);
+/* A batch: the operations until store_batch_commit() share one write transaction, each in a
+ * savepoint of it (one that fails undoes itself alone); nothing is durable before the commit,
+ * and when it fails, none of them happened. */
+enum store_status store_batch_begin(struct store *s);
+enum store_status store_batch_commit(struct store *s);
+
+#endif
