@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Writes nginx.conf with its @NAME@ values filled in from the environment (see the defaults
 # below). Values are checked to hold only safe characters, since they land in nginx syntax.
+# nginx's upstream: the FastCGI hosts of PROVD_UPSTREAM (host:port,...) when set, else the
+# workers' PROVD_LISTEN (host:port) when set, else their Unix SOCKET.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${RUN_DIR:?RUN_DIR is required}" "${SOCKET:?SOCKET is required}" "${PORT:?PORT is required}"
@@ -12,6 +14,8 @@ NGINX_WORKERS=${NGINX_WORKERS:-auto}
 ACCESS_LOG=${ACCESS_LOG:-off}
 LISTEN=${LISTEN:-127.0.0.1}
 NGINX_USER=${NGINX_USER:-}   # a master started as root runs its workers as this user
+PROVD_LISTEN=${PROVD_LISTEN:-}
+PROVD_UPSTREAM=${PROVD_UPSTREAM:-}
 USER_LINE=""
 [ -n "$NGINX_USER" ] && USER_LINE="user $NGINX_USER;"
 
@@ -22,6 +26,7 @@ check() {
         exit 1
     fi
 }
+host_port='([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):[0-9]{1,5}'
 check RUN_DIR "$RUN_DIR" '^/[A-Za-z0-9._/+-]+$'
 check SOCKET "$SOCKET" '^/[A-Za-z0-9._/+-]+$'
 check WWW_DIR "$WWW_DIR" '^/[A-Za-z0-9._/+-]+$'
@@ -33,9 +38,25 @@ check DEVICE_RATE "$DEVICE_RATE" '^[0-9]+r/[sm]$'
 check DEVICE_BURST "$DEVICE_BURST" '^[0-9]+$'
 check NGINX_WORKERS "$NGINX_WORKERS" '^(auto|[0-9]+)$'
 check ACCESS_LOG "$ACCESS_LOG" '^(off|/[A-Za-z0-9._/+-]+)$'
+check PROVD_LISTEN "$PROVD_LISTEN" "^($host_port)?\$"
+check PROVD_UPSTREAM "$PROVD_UPSTREAM" "^($host_port(,$host_port)*)?\$"
+
+# One server line each; with several, a host that fails is left alone for fail_timeout while
+# nginx's round robin sends to the others (a request it could not hand over goes to the next).
+if [ -n "$PROVD_UPSTREAM" ]; then
+    UPSTREAM_SERVERS=""
+    IFS=, read -ra hosts <<<"$PROVD_UPSTREAM"
+    for host in "${hosts[@]}"; do
+        UPSTREAM_SERVERS+="${UPSTREAM_SERVERS:+\\n        }server $host max_fails=1 fail_timeout=10s;"
+    done
+elif [ -n "$PROVD_LISTEN" ]; then
+    UPSTREAM_SERVERS="server $PROVD_LISTEN;"
+else
+    UPSTREAM_SERVERS="server unix:$SOCKET;"
+fi
 
 sed -e "s|@USER_LINE@|$USER_LINE|" \
-    -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@SOCKET@|$SOCKET|g" -e "s|@PORT@|$PORT|g" -e "s|@LISTEN@|$LISTEN|g" \
+    -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@UPSTREAM_SERVERS@|$UPSTREAM_SERVERS|g" -e "s|@PORT@|$PORT|g" -e "s|@LISTEN@|$LISTEN|g" \
     -e "s|@WWW_DIR@|$WWW_DIR|g" -e "s|@CORS_ORIGIN@|$CORS_ORIGIN|g" \
     -e "s|@DEVICE_RATE@|$DEVICE_RATE|g" -e "s|@DEVICE_BURST@|$DEVICE_BURST|g" \
     -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" -e "s|@ACCESS_LOG@|$ACCESS_LOG|g" \

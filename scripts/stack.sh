@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Serves provd in the foreground: nginx in front, spawn-fcgi + multiwatch keeping WORKERS provd
-# workers on one Unix socket, one SQLite database under DATA_DIR. Used by `make run` and by
-# the tests. Ctrl-C or SIGTERM stops nginx and every worker; nothing is left running.
+# workers on one Unix socket (or PROVD_LISTEN), one database. Used by `make run` and by the
+# tests. Ctrl-C or SIGTERM stops nginx and every worker; nothing is left running.
 #   PORT (8080), DATA_DIR (db), WORKERS (2 x cores), PROVD_* (README: Configuration),
 #   CORS_ORIGIN, DEVICE_RATE, DEVICE_BURST, and QUIET=1 to print only errors.
+#   PROVD_DB: unset, the SQLite file DATA_DIR/provd.sqlite3; set, used as given (a file path, or a
+#     postgresql:// URI, whose password is never printed).
+#   PROVD_LISTEN=host:port: the workers take FastCGI over TCP there instead of the Unix socket.
+#   PROVD_UPSTREAM=host:port[,host:port...]: nginx sends /api/ to these FastCGI hosts (round robin,
+#     a dead one skipped) instead of this stack's workers; WORKERS=0 then starts nginx alone.
+#   PRUNE_INTERVAL (3600): with PostgreSQL and PROVD_RETENTION_DAYS, seconds between two
+#     `provctl prune` runs (SQLite's workers prune as they ingest).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-8080}
@@ -11,13 +18,41 @@ DATA_DIR=${DATA_DIR:-$top/db}
 mkdir -p "$DATA_DIR"
 DATA_DIR=$(cd "$DATA_DIR" && pwd)
 WORKERS=${WORKERS:-$(( 2 * $(nproc) ))}
+PROVD_LISTEN=${PROVD_LISTEN:-}
+PROVD_UPSTREAM=${PROVD_UPSTREAM:-}
+PRUNE_INTERVAL=${PRUNE_INTERVAL:-3600}
 export RUN_DIR=$DATA_DIR/run
 export SOCKET=$RUN_DIR/provd.sock
-export PORT
-export PROVD_DB=$DATA_DIR/provd.sqlite3
+export PORT PROVD_LISTEN PROVD_UPSTREAM
+export PROVD_DB=${PROVD_DB:-$DATA_DIR/provd.sqlite3}
 # nginx started by root would run its workers as nobody, who cannot reach these files.
 [ "$(id -u)" -eq 0 ] && export NGINX_USER=root
 say() { [ "${QUIET:-0}" = 1 ] || echo "$@"; }
+die() { echo "stack: $*" >&2; exit 1; }
+
+is_pg() { [[ "$PROVD_DB" =~ ^postgres(ql)?:// ]]; }
+# A text with every password of PROVD_DB's URI masked: user:PASSWORD@ and password=... .
+redact() {
+    sed -E -e 's#(postgres(ql)?://[^:/@[:space:]]*:)[^@[:space:]]*@#\1***@#g' \
+        -e 's#(password=)[^&[:space:]]*#\1***#g' <<<"$1"
+}
+shown_db=$(redact "$PROVD_DB")
+
+[[ "$WORKERS" =~ ^[0-9]+$ ]] || die "WORKERS must be a number (not \"$WORKERS\")"
+[[ "$PRUNE_INTERVAL" =~ ^[1-9][0-9]*$ ]] || die "PRUNE_INTERVAL must be whole seconds (not \"$PRUNE_INTERVAL\")"
+if [ "$WORKERS" -eq 0 ] && [ -z "$PROVD_UPSTREAM" ]; then
+    die "WORKERS=0 starts no worker: it needs PROVD_UPSTREAM (the FastCGI hosts nginx sends to)"
+fi
+if [ "$WORKERS" -gt 0 ] && [ -n "$PROVD_UPSTREAM" ] && [ -z "$PROVD_LISTEN" ]; then
+    die "with PROVD_UPSTREAM nginx cannot reach workers on the Unix socket: set WORKERS=0, or PROVD_LISTEN (and list it in PROVD_UPSTREAM)"
+fi
+listen_host='' listen_port=''
+if [ -n "$PROVD_LISTEN" ]; then
+    [[ "$PROVD_LISTEN" =~ ^(\[([0-9a-fA-F:]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$ ]] ||
+        die "PROVD_LISTEN must be host:port (not \"$PROVD_LISTEN\")"
+    listen_host=${BASH_REMATCH[2]:-${BASH_REMATCH[3]}}
+    listen_port=${BASH_REMATCH[4]}
+fi
 
 # Another stack serves this DATA_DIR when the nginx of its pid file lives. One killed with
 # SIGKILL can stay a zombie until whoever inherited it reaps it: that one serves nothing.
@@ -28,12 +63,17 @@ serving() {
 }
 
 if serving; then
-    echo "stack: another provd is serving $DATA_DIR (nginx pid $(cat "$RUN_DIR/nginx.pid")); use another DATA_DIR" >&2
-    exit 1
+    die "another provd is serving $DATA_DIR (nginx pid $(cat "$RUN_DIR/nginx.pid")); use another DATA_DIR"
 fi
 mkdir -p "$RUN_DIR/tmp"
 rm -f "$SOCKET"
-"$top/build/provd" --check            # configuration and database, before anything starts
+# The configuration and database, before anything starts: a wrong or unreachable PROVD_DB stops
+# the stack here with provd's reason on one line, rather than workers failing over and over.
+if [ "$WORKERS" -gt 0 ] && ! check=$("$top/build/provd" --check 2>&1); then
+    check=$(redact "$(tr -s '\n\t' '  ' <<<"$check" | sed 's/ *$//')")
+    [[ "$check" == *"$shown_db"* ]] || check="$check (PROVD_DB=$shown_db)"
+    die "$check"
+fi
 "$top/scripts/render-nginx.sh" > "$RUN_DIR/nginx.conf"
 nginx_args=(-p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/nginx-error.log")
 nginx -t -q "${nginx_args[@]}"
@@ -48,17 +88,27 @@ stop() {
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
 
-spawn-fcgi -n -s "$SOCKET" -M 0600 -- /usr/bin/multiwatch -f "$WORKERS" -- "$top/build/provd" &
-pids+=($!)
+if [ "$WORKERS" -gt 0 ]; then
+    if [ -n "$PROVD_LISTEN" ]; then
+        fcgi_at=(-a "$listen_host" -p "$listen_port")
+    else
+        fcgi_at=(-s "$SOCKET" -M 0600)
+    fi
+    spawn-fcgi -n "${fcgi_at[@]}" -- /usr/bin/multiwatch -f "$WORKERS" -- "$top/build/provd" &
+    pids+=($!)
+fi
 nginx "${nginx_args[@]}" -g 'daemon off;' &
 nginx_pid=$!
 pids+=($nginx_pid)
 
 # Healthy means our nginx answers: it writes its pid file only once it holds the port, so a
 # server already on that port (another stack, while nginx retries its bind) is not taken for it.
+# nginx alone (WORKERS=0) is healthy once it answers at all: its upstream hosts may come later.
 url="http://127.0.0.1:$PORT/"
 healthy() {
-    [ "$(cat "$RUN_DIR/nginx.pid" 2>/dev/null)" = "$nginx_pid" ] && curl -fsS -o /dev/null "${url}api/health" 2>/dev/null
+    local fail=-f
+    [ "$WORKERS" -eq 0 ] && fail=
+    [ "$(cat "$RUN_DIR/nginx.pid" 2>/dev/null)" = "$nginx_pid" ] && curl $fail -sS -o /dev/null "${url}api/health" 2>/dev/null
 }
 for _ in $(seq 100); do
     healthy && break
@@ -70,9 +120,36 @@ if ! healthy; then
     tail -n 20 "$RUN_DIR/nginx-error.log" >&2
     exit 1
 fi
-say "provd is serving $url (data in $DATA_DIR, $WORKERS workers). Ctrl-C stops it."
-say "Create an admin token with:"
-say "  $top/build/provctl --db $PROVD_DB token create admin"
+
+# Retention on PostgreSQL is one job for the whole database, not each worker's as on SQLite.
+if [ "$WORKERS" -gt 0 ] && is_pg && [ "${PROVD_RETENTION_DAYS:-0}" != 0 ]; then
+    if ! "$top/build/provctl" prune --help >/dev/null 2>&1; then
+        echo "stack: this provctl has no prune command: readings older than PROVD_RETENTION_DAYS are kept" >&2
+    else
+        (
+            sleeper=''
+            trap '[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null; exit 0' TERM
+            while :; do
+                "$top/build/provctl" --db "$PROVD_DB" prune 2>&1 | sed 's/^/stack: retention: /' >&2 || true
+                sleep "$PRUNE_INTERVAL" & sleeper=$!
+                wait "$sleeper" || true
+            done
+        ) &
+        pids+=($!)
+    fi
+fi
+
+if [ "$WORKERS" -eq 0 ]; then
+    say "nginx is serving $url, sending /api/ to $PROVD_UPSTREAM. Ctrl-C stops it."
+else
+    say "provd is serving $url (database $shown_db, $WORKERS workers${PROVD_LISTEN:+ on $PROVD_LISTEN}). Ctrl-C stops it."
+    say "Create an admin token with:"
+    if [ "$shown_db" = "$PROVD_DB" ]; then
+        say "  $top/build/provctl --db $PROVD_DB token create admin"
+    else
+        say "  $top/build/provctl token create admin    (with this PROVD_DB in its environment)"
+    fi
+fi
 
 # Either part dying ends the whole stack, so it never runs half-alive.
 wait -n "${pids[@]}" || true

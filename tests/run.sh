@@ -1,30 +1,44 @@
 #!/usr/bin/env bash
 # Runs every suite and ends with the one line `N passed, N failed[, N skipped]`.
-# Suites: C unit tests (plain and ASan/UBSan), libFuzzer targets (briefly), Node integration tests.
-# Each suite's full output goes to build/test-logs/; a failing suite's tail is shown.
+# Suites: C unit tests (plain and ASan/UBSan), libFuzzer targets (briefly), Node integration tests;
+# the store's unit tests and the integration and browser suites again on PostgreSQL (-pg), on a
+# throwaway cluster started here under build/ and stopped at the end, whatever happens.
+# Each suite's full output goes to build/test-logs/; a failing suite's tail is shown, and each
+# suite's line ends with its time.
+#   FUZZ_SECONDS (15); PG_PORT: the cluster's port (default: a free one);
+#   PROVD_TEST_PG=postgresql://...: run the -pg suites on that server instead of a cluster of ours.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+# A PROVD_DB of the caller's shell must not reach the stacks the tests start.
+unset PROVD_DB
 logs=build/test-logs
 rm -rf "$logs"; mkdir -p "$logs"
 passed=0 failed=0 skipped=0
+started=$SECONDS
+suite_start=$SECONDS
 
-# count NAME LOGFILE STATUS P F S: adds one suite's counts and reports it.
+# count NAME LOGFILE STATUS P F S: adds one suite's counts and reports it, with the seconds since
+# the suite began (suite_start, set by begin).
 count() {
     local name=$1 log=$2 status=$3 p=$4 f=$5 s=$6
     # A suite that exits non-zero but reported no failure still failed (crash, build error).
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-    printf '%-40s %4d passed, %d failed%s\n' "$name" "$p" "$f" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
+    printf '%-40s %4d passed, %d failed%s  (%d s)\n' "$name" "$p" "$f" "$([ "$s" -gt 0 ] && echo ", $s skipped")" \
+        $((SECONDS - suite_start))
     if [ "$f" -gt 0 ]; then
         echo "---- $log (last 40 lines) ----"; tail -n 40 "$log"; echo "----"
     fi
+    suite_start=$SECONDS
 }
+begin() { suite_start=$SECONDS; }
 
 # TAP from cmocka: top-level "ok"/"not ok" lines.
 run_tap() {
     local name=$1; shift
     local log="$logs/${name//\//-}.log"
+    begin
     CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$log" 2>&1; local st=$?
     local p f s
     s=$(grep -cE '^ok .*# (SKIP|skip)' "$log")
@@ -43,9 +57,71 @@ run_unit_dir() {
     done
 }
 
+# node --test over FILES... as suite NAME, its TAP counted; the environment is the caller's.
+run_node() {
+    local name=$1; shift
+    local log="$logs/${name//\//-}.log"
+    begin
+    node --test --test-reporter=tap "$@" >"$log" 2>&1; local st=$?
+    num() { grep -E "^# $1 [0-9]+" "$log" | tail -n 1 | awk '{print $3}'; }
+    local p f c s
+    p=$(num pass); f=$(num fail); c=$(num cancelled); s=$(num skipped)
+    count "$name" "$log" "$st" "${p:-0}" "$(( ${f:-0} + ${c:-0} ))" "${s:-0}"
+}
+
+# The PostgreSQL cluster every -pg suite shares (each test makes its own database on it): started
+# now, so that a cluster that cannot start is known before the long suites, and stopped on any exit.
+pg_dir=build/pg-test
+pg_base=${PROVD_TEST_PG:-}
+pg_log="$logs/pg-cluster.log"
+stop_cluster() { scripts/pg-cluster.sh stop "$pg_dir" >>"$pg_log" 2>&1; }
+free_port() {
+    local port
+    for _ in $(seq 50); do
+        port=$(shuf -i 20000-59999 -n 1)
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return 0; }
+    done
+    return 1
+}
+if [ -z "$pg_base" ]; then
+    begin
+    stop_cluster # one a killed run left behind
+    rm -rf "$pg_dir"
+    trap stop_cluster EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    # A port found free can be taken before the server binds it: then another one.
+    for _ in 1 2 3; do
+        port=${PG_PORT:-$(free_port)} || break
+        pg_base=$(scripts/pg-cluster.sh start "$pg_dir" "$port" 2>>"$pg_log") && break
+        pg_base=''
+        [ -n "${PG_PORT:-}" ] && break
+    done
+    if [ -n "$pg_base" ]; then
+        echo "PostgreSQL test cluster: $pg_base (data in $pg_dir)" >>"$pg_log"
+    else
+        count "pg/cluster" "$pg_log" 1 0 1 0
+    fi
+fi
+
 # Plain unit tests were built by `make test`; the sanitizer build goes to its own tree.
 run_unit_dir unit build/tests
 
+# The store's tests again on PostgreSQL: PROVD_TEST_PG is the server's base URI (each test makes
+# its database there). test_store_pg is PostgreSQL's own and runs only here.
+if [ -n "$pg_base" ]; then
+    for t in test_store test_router test_telemetry test_store_bulk test_store_pg; do
+        if [ -x "build/tests/$t" ]; then
+            run_tap "unit-pg/$t" env PROVD_TEST_PG="$pg_base" "build/tests/$t"
+        else
+            log="$logs/unit-pg-$t.log"
+            echo "build/tests/$t was not built (tests/unit/$t.c missing?)" >"$log"
+            begin; count "unit-pg/$t" "$log" 1 0 1 0
+        fi
+    done
+fi
+
+begin
 sanlog="$logs/build-asan.log"
 if make --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
         SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" unit-tests >"$sanlog" 2>&1; then
@@ -55,11 +131,13 @@ else
 fi
 
 # Fuzz targets, each for FUZZ_SECONDS from its committed seed corpus (copied: runs add files).
+begin
 fuzzlog="$logs/build-fuzz.log"
 if make --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="-O1 -g" \
         SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" fuzzers >"$fuzzlog" 2>&1; then
     for f in build/fuzz/fuzz/*; do
         [ -x "$f" ] || continue
+        begin
         name=$(basename "$f")
         corpus=$(mktemp -d)
         for seeds in tests/fuzz/corpus/"$name" */fuzz/corpus/"$name"; do
@@ -75,22 +153,23 @@ else
 fi
 
 # The firmware core must cross-compile for the ESP8266 with every warning an error.
+begin
 log="$logs/esp8266.log"
 if make --no-print-directory esp8266 >"$log" 2>&1; then count "esp8266/cross-compile" "$log" 0 1 0 0
 else count "esp8266/cross-compile" "$log" 1 0 1 0; fi
 
-# Node suites: integration through real nginx + provd, and the admin page in headless Chromium.
+# Node suites: integration through real nginx + provd, and the admin page in headless Chromium;
+# each on SQLite, then on PostgreSQL (tests/integration/lib/stack.mjs: a database per stack).
 for dir in tests/integration tests/browser; do
     files=("$dir"/*.test.mjs)
     [ -e "${files[0]}" ] || continue
-    log="$logs/node-$(basename "$dir").log"
-    node --test --test-reporter=tap "${files[@]}" >"$log" 2>&1; st=$?
-    num() { grep -E "^# $1 [0-9]+" "$log" | tail -n 1 | awk '{print $3}'; }
-    p=$(num pass); f=$(num fail); c=$(num cancelled); s=$(num skipped)
-    count "node/$(basename "$dir")" "$log" "$st" "${p:-0}" "$(( ${f:-0} + ${c:-0} ))" "${s:-0}"
+    suite="node/$(basename "$dir")"
+    PROVD_TEST_PG='' run_node "$suite" "${files[@]}"
+    [ -n "$pg_base" ] && PROVD_TEST_PG="$pg_base" run_node "$suite-pg" "${files[@]}"
 done
 
 echo
+echo "all suites: $((SECONDS - started)) s"
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"

@@ -1,5 +1,7 @@
 // Starts the real stack for a test: scripts/stack.sh (nginx + spawn-fcgi/multiwatch + provd) on a
-// free port with a fresh data directory, and an admin token made with provctl.
+// free port with a fresh data directory and database, and an admin token made with provctl.
+// The database is a SQLite file in the data directory, or with PROVD_TEST_PG=<base URI> (tests/run.sh
+// sets it) a fresh PostgreSQL database of its own on that server.
 import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -10,6 +12,33 @@ import { fileURLToPath } from 'node:url';
 
 export const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const provctlPath = path.join(top, 'build/provctl');
+
+// The backend the suite runs against: PROVD_TEST_PG's server, else SQLite.
+export const pgBase = process.env.PROVD_TEST_PG || null;
+export const backend = pgBase ? 'postgresql' : 'sqlite';
+
+// The URI of database name on PROVD_TEST_PG's server (its path replaced, its parameters kept).
+export function pgUri(name) {
+  const m = pgBase.match(/^(postgres(?:ql)?:\/\/[^/?]*)(?:\/[^?]*)?(\?.*)?$/);
+  if (!m) throw new Error('PROVD_TEST_PG must be a postgresql:// URI');
+  return `${m[1]}/${name}${m[2] ?? ''}`;
+}
+
+function psql(sql) {
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', pgUri('postgres'), '-c', sql], { stdio: 'pipe' });
+}
+
+let databases = 0;
+// A new empty database on PROVD_TEST_PG's server, named after this process so suites never meet.
+export function pgCreateDatabase() {
+  const name = `provd_test_${process.pid}_${++databases}_${Date.now().toString(36)}`;
+  psql(`CREATE DATABASE "${name}"`);
+  return name;
+}
+
+export function pgDropDatabase(name) {
+  psql(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+}
 
 export async function freePort() {
   const server = net.createServer();
@@ -37,42 +66,67 @@ function ownNginx(child, dataDir) {
 }
 
 // Options: env (PROVD_* and stack variables), dataDir (reuse one, e.g. after a crash), workers.
+// The stack's database: env.PROVD_DB when given (another stack's, say: this stack does not own
+// it); else with PostgreSQL the one recorded in a reused dataDir, or a new one recorded there;
+// else the SQLite file in dataDir. stop() drops a database the stack owns, unless keepData.
 // A port found free can be taken by another test's stack before our nginx binds it: then the
 // stack stops (it checks that its own nginx answers), and it is started again on another port.
 export async function startStack(options = {}) {
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'provd-test-'));
+  const pgNameFile = path.join(dataDir, 'pg-database');
+  let db = options.env?.PROVD_DB;
+  let pgName = null;
+  if (!db && pgBase) {
+    try { pgName = fs.readFileSync(pgNameFile, 'utf8').trim(); } catch { /* a new data directory */ }
+    if (!pgName) {
+      pgName = pgCreateDatabase();
+      fs.writeFileSync(pgNameFile, `${pgName}\n`);
+    }
+    db = pgUri(pgName);
+  }
+  db ??= path.join(dataDir, 'provd.sqlite3');
+  const forget = () => {
+    if (options.dataDir) return; // the caller's data directory, and its database, stay
+    if (pgName) pgDropDatabase(pgName);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnFreePort(options);
+      return await startOnFreePort({ ...options, dataDir, db, pgName });
     } catch (err) {
-      if (!(err instanceof PortTaken) || attempt === 3) throw err;
+      if (!(err instanceof PortTaken) || attempt === 3) {
+        forget();
+        throw err;
+      }
     }
   }
 }
 
-async function startOnFreePort({ env = {}, dataDir: given, workers = 2 }) {
+async function startOnFreePort({ env = {}, dataDir, db, pgName, workers = 2 }) {
   const port = await freePort();
-  const dataDir = given ?? fs.mkdtempSync(path.join(os.tmpdir(), 'provd-test-'));
   let output = '';
   const child = spawn(path.join(top, 'scripts/stack.sh'), [], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, WORKERS: String(workers), QUIET: '1', ...env },
+    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, WORKERS: String(workers), QUIET: '1', ...env, PROVD_DB: db },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
   const exited = once(child, 'exit');
   const base = `http://127.0.0.1:${port}`;
-  const db = path.join(dataDir, 'provd.sqlite3');
 
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) {
       if (!/Address already in use/.test(output)) throw new Error(`stack exited ${child.exitCode}:\n${output}`);
-      if (!given) fs.rmSync(dataDir, { recursive: true, force: true });
       throw new PortTaken(`port ${port} taken`);
     }
     try {
       if ((await fetch(`${base}/api/health`)).ok && ownNginx(child, dataDir)) break;
     } catch { /* not listening yet */ }
-    if (i > 150) throw new Error(`stack not healthy after 15 s:\n${output}`);
+    if (i > 150) {
+      child.kill('SIGTERM');
+      await exited;
+      throw new Error(`stack not healthy after 15 s:\n${output}`);
+    }
     await sleep(100);
   }
 
@@ -80,13 +134,16 @@ async function startOnFreePort({ env = {}, dataDir: given, workers = 2 }) {
     base, port, db, dataDir, child,
     token: provctl(db, 'token', 'create', `test-${port}`),
     logs: () => output,
-    // Stops the stack with SIGTERM, as Ctrl-C would; keepData leaves the directory for a restart.
+    // Stops the stack with SIGTERM, as Ctrl-C would; keepData leaves the directory (and the
+    // PostgreSQL database it names) for a restart.
     async stop({ keepData = false } = {}) {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await exited;
       }
-      if (!keepData) fs.rmSync(dataDir, { recursive: true, force: true });
+      if (keepData) return;
+      if (pgName && fs.existsSync(dataDir)) pgDropDatabase(pgName);
+      fs.rmSync(dataDir, { recursive: true, force: true });
     },
     // One API call: { status, headers, text, json }. `admin: true` sends the stack's token.
     async api(method, urlPath, { body, admin = false, headers = {} } = {}) {
