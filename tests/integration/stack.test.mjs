@@ -53,15 +53,16 @@ describe('the database', () => {
   if (pgBase) it('a PostgreSQL PROVD_DB is used as given; what the stack prints shows no password', async () => {
     const name = pgCreateDatabase();
     const db = pgUri(name).replace('://provd@', '://provd:hunter2-secret@');
-    const stack = await startStack({ env: { PROVD_DB: db, QUIET: '0' } });
+    let stack;
     try {
+      stack = await startStack({ env: { PROVD_DB: db, QUIET: '0' } });
       assert.equal((await stack.api('POST', '/api/devices/given-db', { body: {} })).status, 201);
       const list = execFileSync('psql', ['-X', '-qAt', '-d', pgUri(name), '-c', 'SELECT count(*) FROM devices'], { encoding: 'utf8' });
       assert.equal(list.trim(), '1', 'the device is in the database given');
       assert.match(stack.logs(), /provd is serving/);
       assert.doesNotMatch(stack.logs(), /hunter2/);
     } finally {
-      await stack.stop();
+      await stack?.stop();
       pgDropDatabase(name);
     }
   });
