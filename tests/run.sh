@@ -18,35 +18,42 @@ passed=0 failed=0 skipped=0
 started=$SECONDS
 suite_start=$SECONDS
 
-# count NAME LOGFILE STATUS P F S: adds one suite's counts and reports it, with the seconds since
-# the suite began (suite_start, set by begin).
+# count NAME LOGFILE STATUS P F S [SECONDS]: adds one suite's counts and reports it, with its
+# time: SECONDS, else the time since the suite began (suite_start, set by begin).
 count() {
-    local name=$1 log=$2 status=$3 p=$4 f=$5 s=$6
+    local name=$1 log=$2 status=$3 p=$4 f=$5 s=$6 secs=${7:-$((SECONDS - suite_start))}
     # A suite that exits non-zero but reported no failure still failed (crash, build error).
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-    printf '%-40s %4d passed, %d failed%s  (%d s)\n' "$name" "$p" "$f" "$([ "$s" -gt 0 ] && echo ", $s skipped")" \
-        $((SECONDS - suite_start))
+    printf '%-40s %4d passed, %d failed%s  (%d s)\n' "$name" "$p" "$f" "$([ "$s" -gt 0 ] && echo ", $s skipped")" "$secs"
     if [ "$f" -gt 0 ]; then
         echo "---- $log (last 40 lines) ----"; tail -n 40 "$log"; echo "----"
     fi
     suite_start=$SECONDS
 }
 begin() { suite_start=$SECONDS; }
+# A build's time, on a line of its own (a build is no test; one that fails is counted as a suite).
+built() { printf '%-40s built  (%d s)\n' "$1" $((SECONDS - suite_start)); }
 
 # TAP from cmocka: top-level "ok"/"not ok" lines.
 run_tap() {
     local name=$1; shift
     local log="$logs/${name//\//-}.log"
     begin
-    CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$log" 2>&1; local st=$?
+    CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$log" 2>&1
+    tally_tap "$name" "$log" $?
+}
+
+# tally_tap NAME LOG STATUS [SECONDS]: counts a cmocka binary's TAP log.
+tally_tap() {
+    local name=$1 log=$2 st=$3 secs=${4:-}
     local p f s
     s=$(grep -cE '^ok .*# (SKIP|skip)' "$log")
     p=$(( $(grep -cE '^ok ' "$log") - s ))
     f=$(grep -cE '^not ok ' "$log")
     # A binary that ran no test at all proves nothing: count it as a failure.
     [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ] && f=1
-    count "$name" "$log" "$st" "$p" "$f" "$s"
+    count "$name" "$log" "$st" "$p" "$f" "$s" $secs
 }
 
 run_unit_dir() {
@@ -74,7 +81,15 @@ run_node() {
 pg_dir=build/pg-test
 pg_base=${PROVD_TEST_PG:-}
 pg_log="$logs/pg-cluster.log"
+unit_pg_pid='' own_cluster=0
 stop_cluster() { scripts/pg-cluster.sh stop "$pg_dir" >>"$pg_log" 2>&1; }
+cleanup() {
+    [ -n "$unit_pg_pid" ] && kill $(ps -o pid= --ppid "$unit_pg_pid") "$unit_pg_pid" 2>/dev/null
+    [ "$own_cluster" = 1 ] && stop_cluster
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 free_port() {
     local port
     for _ in $(seq 50); do
@@ -87,9 +102,15 @@ if [ -z "$pg_base" ]; then
     begin
     stop_cluster # one a killed run left behind
     rm -rf "$pg_dir"
-    trap stop_cluster EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    # As root the server runs as postgres, who may not reach build/ (a checkout under a private
+    # home directory): then the cluster lives in a directory of its own under /tmp.
+    if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x build 2>/dev/null; then
+        pg_dir=$(mktemp -d /tmp/provd-pg-test.XXXXXX)
+        chmod 755 "$pg_dir"
+        echo "user postgres cannot reach build/: the cluster is in $pg_dir" >>"$pg_log"
+        stop_cluster() { scripts/pg-cluster.sh stop "$pg_dir" >>"$pg_log" 2>&1; rm -rf "$pg_dir"; }
+    fi
+    own_cluster=1
     # A port found free can be taken before the server binds it: then another one.
     for _ in 1 2 3; do
         port=${PG_PORT:-$(free_port)} || break
@@ -108,23 +129,30 @@ fi
 run_unit_dir unit build/tests
 
 # The store's tests again on PostgreSQL: PROVD_TEST_PG is the server's base URI (each test makes
-# its database there). test_store_pg is PostgreSQL's own and runs only here.
+# its database there). test_store_pg is PostgreSQL's own and runs only here. They mostly wait for
+# the server (a database per test), so they run beside the sanitizer build and the fuzzers, each
+# binary's log and "NAME STATUS SECONDS" line written for the count after those.
+unit_pg=(test_store test_router test_telemetry test_store_bulk test_store_pg)
 if [ -n "$pg_base" ]; then
-    for t in test_store test_router test_telemetry test_store_bulk test_store_pg; do
-        if [ -x "build/tests/$t" ]; then
-            run_tap "unit-pg/$t" env PROVD_TEST_PG="$pg_base" "build/tests/$t"
-        else
-            log="$logs/unit-pg-$t.log"
-            echo "build/tests/$t was not built (tests/unit/$t.c missing?)" >"$log"
-            begin; count "unit-pg/$t" "$log" 1 0 1 0
-        fi
-    done
+    (
+        for t in "${unit_pg[@]}"; do
+            log="$logs/unit-pg-$t.log" t0=$SECONDS
+            if [ -x "build/tests/$t" ]; then
+                CMOCKA_MESSAGE_OUTPUT=TAP PROVD_TEST_PG="$pg_base" "build/tests/$t" >"$log" 2>&1; st=$?
+            else
+                echo "build/tests/$t was not built (no tests/unit/$t.c?)" >"$log"; st=127
+            fi
+            echo "$t $st $((SECONDS - t0))" >>"$logs/unit-pg.status"
+        done
+    ) &
+    unit_pg_pid=$!
 fi
 
 begin
 sanlog="$logs/build-asan.log"
 if make --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
         SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" unit-tests >"$sanlog" 2>&1; then
+    built asan/build
     ASAN_OPTIONS=detect_leaks=1 run_unit_dir asan build/asan/tests
 else
     count "asan/build" "$sanlog" 1 0 1 0
@@ -135,6 +163,7 @@ begin
 fuzzlog="$logs/build-fuzz.log"
 if make --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="-O1 -g" \
         SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" fuzzers >"$fuzzlog" 2>&1; then
+    built fuzz/build
     for f in build/fuzz/fuzz/*; do
         [ -x "$f" ] || continue
         begin
@@ -157,6 +186,16 @@ begin
 log="$logs/esp8266.log"
 if make --no-print-directory esp8266 >"$log" 2>&1; then count "esp8266/cross-compile" "$log" 0 1 0 0
 else count "esp8266/cross-compile" "$log" 1 0 1 0; fi
+
+if [ -n "$unit_pg_pid" ]; then
+    wait "$unit_pg_pid"
+    unit_pg_pid=''
+    for t in "${unit_pg[@]}"; do
+        st='' secs=''
+        read -r _ st secs < <(grep "^$t " "$logs/unit-pg.status")
+        tally_tap "unit-pg/$t" "$logs/unit-pg-$t.log" "${st:-1}" "${secs:-0}"
+    done
+fi
 
 # Node suites: integration through real nginx + provd, and the admin page in headless Chromium;
 # each on SQLite, then on PostgreSQL (tests/integration/lib/stack.mjs: a database per stack).
