@@ -62,6 +62,13 @@ static int64_t query_int(PGconn *conn, const char *sql)
     return strtoll(query_text(conn, sql, text, sizeof text), NULL, 10);
 }
 
+static size_t reading_text(int64_t seqn, char *buf, size_t len, void *user_data)
+{
+    (void)user_data;
+    int w = snprintf(buf, len, "{\"SEQN\":%lld,\"s\":\"tab\\there\"}", (long long)seqn);
+    return w > 0 && (size_t)w < len ? (size_t)w : 0;
+}
+
 /* ---- racers: processes that each open the store, wait for the others, then do one thing ---- */
 
 typedef enum store_status (*race_fn)(struct store *s, int i, const void *arg);
@@ -396,6 +403,37 @@ static void delete_takes_readings_from_every_partition(void **state)
     assert_int_equal(query_int(fx->conn, "SELECT count(*) FROM telemetry"), 0);
 }
 
+static bool first_text(const struct reading *r, void *user_data)
+{
+    copy_text(user_data, 64, r->reading);
+    return false;
+}
+
+static bool take_three(const struct reading *r, void *user_data)
+{
+    (void)r;
+    return ++*(int *)user_data < 3;
+}
+
+/* An export stopped early (its rows come one at a time) cancels the rest; the connection goes on. */
+static void stopped_walk_leaves_the_connection_usable(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "long");
+    assert_int_equal(store_device_bulk_add(fx->store, "L", 0, 1, NULL, TEST_T0), STORE_OK);
+    assert_int_equal(store_reading_bulk_add(fx->store, "L", 0, 1, 20000, TEST_T0, 1, reading_text, NULL),
+                     STORE_OK);
+    struct reading_filter all = {.since = INT64_MIN, .until = INT64_MAX, .after = -1, .limit = -1};
+    int n = 0;
+    assert_int_equal(store_reading_list(fx->store, "L000000", &all, take_three, &n), STORE_OK);
+    assert_int_equal(n, 3);
+    char text[64]; /* COPY's escapes undone: the text as the callback wrote it */
+    assert_int_equal(store_reading_list(fx->store, "L000000", &all, first_text, text), STORE_OK);
+    assert_string_equal(text, "{\"SEQN\":20000,\"s\":\"tab\\there\"}");
+    assert_int_equal(store_reading_add(fx->store, "L000000", 20001, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(stored_readings(fx->store, "L000000"), 20001);
+}
+
 /* ---- connections ---- */
 
 /* The store's connection cut by the server: the next operation says the database is unavailable
@@ -565,6 +603,7 @@ int main(void)
         T(prune_drops_old_days),
         T(day_already_in_default_is_skipped),
         T(delete_takes_readings_from_every_partition),
+        T(stopped_walk_leaves_the_connection_usable),
         T(reconnects_after_a_lost_connection),
         T(open_failures_are_clear_and_keep_the_password),
         T(open_refuses_newer_schema),
