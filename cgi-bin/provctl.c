@@ -26,6 +26,8 @@ static const char usage[] =
     "  device list                   list devices: id, state, liveness, last seen, name\n"
     "  device key ID [--set SECRET]  give a device a new random telemetry key and print it,\n"
     "                                or set SECRET (1-256 bytes of text; spaces are fine)\n"
+    "  prune DAYS                    delete readings older than DAYS days (0: none); on PostgreSQL\n"
+    "                                also make the coming days' partitions: run it daily\n"
     "\n"
     "Every command takes --help.\n";
 
@@ -182,6 +184,28 @@ static int run_device_key(struct store *s, char **argv, int argc)
     }
 }
 
+#define PRUNE_BATCH 5000 /* readings deleted per transaction */
+
+/* Retention as one scheduled job (store.h): batches until one falls short. */
+static int run_prune(struct store *s, char **argv, int argc)
+{
+    (void)argc;
+    int64_t days;
+    if (!parse_int_range(argv[0], 0, 100000, &days)) {
+        fprintf(stderr, "provctl: DAYS must be a whole number from 0 to 100000\n");
+        return EXIT_USAGE;
+    }
+    int64_t before = days > 0 ? now() - days * 86400 : 0, total = 0;
+    int deleted;
+    do {
+        if (store_reading_prune(s, before, PRUNE_BATCH, &deleted) != STORE_OK)
+            return fail_store(s);
+        total += deleted;
+    } while (deleted >= PRUNE_BATCH);
+    printf("%lld readings deleted\n", (long long)total);
+    return 0;
+}
+
 static const struct command commands[] = {
     {"init", NULL, 0, "provctl init: create the database, or bring its schema up to date", run_init},
     {"token", "create", 1, "provctl token create NAME: print a new admin API token (shown once)",
@@ -194,6 +218,10 @@ static const struct command commands[] = {
      "provctl device key ID [--set SECRET]: print a new random telemetry key for device ID\n"
      "(32 hex digits, an AES-128 key), or set SECRET as its key",
      run_device_key},
+    {"prune", NULL, 1,
+     "provctl prune DAYS: delete readings received more than DAYS days ago (0: none); on PostgreSQL\n"
+     "also make the day partitions of the coming two weeks. Run it daily (cron, a systemd timer).",
+     run_prune},
 };
 
 static bool wants_help(int argc, char **argv)

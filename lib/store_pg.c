@@ -11,7 +11,7 @@
 
 #define CONNECT_TIMEOUT "2"          /* seconds, unless the URI says otherwise; also bounds a reconnect */
 #define DAYS_AHEAD      14           /* day partitions made ahead, by open and by each prune */
-#define MIGRATION_LOCK  "7073400000" /* pg_advisory_xact_lock keys: migrations; (db/pg) partitions +1 */
+#define MIGRATION_LOCK  "7073400000" /* pg_advisory_xact_lock key; the partitions' is the next (db/pg) */
 #define MAX_PARAMS      10
 #define BULK_CHUNK      10000     /* devices per claim and COPY of store_reading_bulk_add() */
 #define COPY_BUFFER     (1 << 18) /* bytes of COPY text sent at once */
@@ -26,29 +26,30 @@
     "lastseen >= " now "::bigint - (2 * coalesce(poll_interval, " def "::bigint) + 10)"
 
 /* A heartbeat time alone may be lost in a crash of PostgreSQL (the next heartbeat writes it again):
- * its transaction commits without waiting for the WAL's flush, which made heartbeats several
- * times faster (measured with pgbench: see the report of the backend's commit). Everything
- * else, readings and admin changes included, commits with synchronous_commit on. */
+ * its transaction commits without waiting for the WAL's flush. The flush was the heartbeat's
+ * bottleneck: pgbench of this UPDATE, 8 clients on this 2-core VM, 6.7k/s with it, 14.7k/s
+ * without (9.5k/s with synchronous_commit off for the whole session), pgbench -S 23k/s.
+ * Everything else, readings and admin changes included, commits with synchronous_commit on. */
 #define ASYNC_COMMIT "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) "
 
 /* The device list ($1 cursor, the last device of the previous page; filtered by state $2, liveness
  * $3 at $4 with default interval $5, text $6; $7 rows): the same pages as SQLite's. The text is
  * a case-insensitive substring of the id or name: lower() in the "C" collation folds ASCII only,
  * as SQLite's does; strpos() takes % and _ literally. */
+/* clang-format off */
 #define DEVICE_LIST_SQL(cursor, order_by)                                                                    \
     "SELECT " DEVICE_COLUMNS " FROM devices WHERE " cursor " AND ($2::text IS NULL OR state = $2) "          \
-    "AND ($3::boolean IS NULL OR (" ONLINE_SQL(                                                              \
-        "$4", "$5") ") = $3) "                                                                               \
-                    "AND ($6::text IS NULL OR strpos(lower(deviceid), lower($6::text COLLATE \"C\")) > 0 "   \
-                    "OR strpos(lower(name), lower($6::text COLLATE \"C\")) > 0) "                            \
-                    "ORDER BY " order_by " LIMIT $7"
+    "AND ($3::boolean IS NULL OR (" ONLINE_SQL("$4", "$5") ") = $3) "                                        \
+    "AND ($6::text IS NULL OR strpos(lower(deviceid), lower($6::text COLLATE \"C\")) > 0 "                   \
+    "OR strpos(lower(name), lower($6::text COLLATE \"C\")) > 0) "                                            \
+    "ORDER BY " order_by " LIMIT $7"
 
 /* Four statements per sort: ascending from the start, ascending after the cursor, then the same
- * descending (device_list_stmt()). Split by cursor so that each is one range of an index. */
+ * descending (pg_device_list()). Split by cursor so that each is one range of an index. */
 #define DEVICE_LIST_STMTS(sort, asc_first, asc_after, desc_first, desc_after)                                \
     [PG_DEVICE_LIST + 4 * (sort)] = asc_first, [PG_DEVICE_LIST + 4 * (sort) + 1] = asc_after,                \
-                          [PG_DEVICE_LIST + 4 * (sort) + 2] = desc_first,                                    \
-                          [PG_DEVICE_LIST + 4 * (sort) + 3] = desc_after
+    [PG_DEVICE_LIST + 4 * (sort) + 2] = desc_first, [PG_DEVICE_LIST + 4 * (sort) + 3] = desc_after
+/* clang-format on */
 
 /* By the sort key, then the id. The cursor's place is its row's (key, id): a cursor that names
  * no device makes the key NULL, and the row comparison with NULL matches nothing. */
@@ -188,23 +189,30 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
     [PG_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
     /* SQLite's json_tree query (store_sqlite.c) walked by hand: every leaf of each reading with
-     * its path as SQLite 3.40 writes it ("$.a.b[0]": keys as written, unquoted), the numeric ones
-     * grouped by bucket and path in the same byte order; the path is given as "a.b.0". The json
-     * type (not jsonb) keeps duplicate names, as json_tree does. */
+     * its path as SQLite 3.40 writes it ("$.a.b[0]"; a key that is not a letter and letters or
+     * digits quoted, "$.\"k_1\"", with JSON's escapes: PostgreSQL's, which differ from the
+     * device's own only for a key written with needless \u escapes), the numeric ones grouped by
+     * bucket and path in the same byte order; the field is the path as "a.b.0". The json type
+     * (not jsonb) keeps duplicate names and their order, as json_tree does. The mean is SQLite's,
+     * a sum of doubles over the count (avg(float8) would fail on values whose squares overflow,
+     * and so would that sum near the double's limit: there, a numeric sum). */
     [PG_READING_BUCKETS] =
         "WITH RECURSIVE walk (bucket, fullkey, value) AS ("
         "SELECT (received_at / $4::bigint) * $4::bigint, '$'::text COLLATE \"C\", data::json FROM telemetry "
         "WHERE deviceid = $1 AND received_at BETWEEN $2::bigint AND $3::bigint "
         "UNION ALL "
         "SELECT w.bucket, w.fullkey || e.step, e.value FROM walk AS w CROSS JOIN LATERAL ("
-        "SELECT '.' || substr(to_json(o.key)::text, 2, length(to_json(o.key)::text) - 2) AS step, o.value "
+        "SELECT '.' || CASE WHEN o.key ~ '^[A-Za-z][A-Za-z0-9]*$' THEN o.key ELSE to_json(o.key)::text END "
+        "AS step, o.value "
         "FROM json_each(CASE WHEN json_typeof(w.value) = 'object' THEN w.value ELSE '{}' END) AS o "
         "UNION ALL "
         "SELECT '[' || (a.i - 1) || ']', a.value "
         "FROM json_array_elements(CASE WHEN json_typeof(w.value) = 'array' THEN w.value ELSE '[]' END) "
         "WITH ORDINALITY AS a (value, i)) AS e) "
         "SELECT bucket, replace(replace(substr(fullkey, 3), '[', '.'), ']', ''), "
-        "min(n), avg(n), max(n), count(*) FROM ("
+        "min(n), CASE WHEN count(*) FILTER (WHERE abs(n) >= 1e300) = 0 "
+        "THEN sum(n) FILTER (WHERE abs(n) < 1e300) / count(*) ELSE (sum(n::numeric) / count(*))::float8 END, "
+        "max(n), count(*) FROM ("
         "SELECT bucket, fullkey, provd_json_number(value::text) AS n FROM walk "
         "WHERE json_typeof(value) = 'number' AND fullkey NOT IN ('$.SEQN', '$.ts')) AS leaves "
         "GROUP BY bucket, fullkey ORDER BY bucket, fullkey",
@@ -227,8 +235,8 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     /* The bulk readings' devices $2..$3 of prefix $1: last SEQN $4, seen at $5; their epochs. */
     [PG_BULK_CLAIM] =
         "WITH claimed AS (UPDATE devices SET last_seqn = $4::bigint, "
-        "lastseen = greatest(lastseen, $5::bigint) WHERE deviceid IN "
-        "(SELECT provd_bulk_id($1, n) FROM generate_series($2::bigint, $3::bigint) AS n) "
+        "lastseen = greatest(lastseen, $5::bigint) "
+        "FROM generate_series($2::bigint, $3::bigint) AS n WHERE deviceid = provd_bulk_id($1, n) "
         "RETURNING deviceid, seqn_epoch) SELECT deviceid, seqn_epoch FROM claimed ORDER BY deviceid",
 };
 
@@ -937,11 +945,26 @@ static enum store_status pg_reading_add(struct store *base, const char *deviceid
     return st != STORE_OK ? st : rows > 0 ? STORE_STALE : STORE_NOT_FOUND;
 }
 
+/* Stops the connection's running statement (the caller then reads its results to the end). */
+static void cancel(struct pg_store *s)
+{
+    PGcancel *c = PQgetCancel(s->conn);
+    char why[128];
+    if (c)
+        PQcancel(c, why, sizeof why);
+    PQfreeCancel(c);
+}
+
+/* The rows come one at a time (single-row mode), so that an export of all of a device's readings
+ * holds one in memory, not all of them; a walk stopped early cancels the rest. */
 static enum store_status pg_reading_list(struct store *base, const char *deviceid,
                                          const struct reading_filter *f, store_reading_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
+    enum pg_stmt id = f->ascending ? PG_READING_LIST_ASC : PG_READING_LIST_DESC;
     enum store_status st = connected(s);
+    if (st == STORE_OK)
+        st = prepare(s, id);
     if (st != STORE_OK)
         return st;
     struct params p = {0};
@@ -950,23 +973,31 @@ static enum store_status pg_reading_list(struct store *base, const char *devicei
     param_int(&p, f->until);
     param_int_or_null(&p, f->after >= 0, f->after);
     param_int_or_null(&p, f->limit >= 0, f->limit); /* LIMIT NULL: all */
-    PGresult *res =
-        run(s, f->ascending ? PG_READING_LIST_ASC : PG_READING_LIST_DESC, &p, "list readings", &st);
-    if (!res)
-        return st;
-    for (int i = 0, n = PQntuples(res); i < n; i++) {
-        struct reading r = {
-            .id = col_int(res, i, 0, 0),
-            .seqn = col_int(res, i, 1, 0),
-            .received_at = col_int(res, i, 2, 0),
-            .ts = col_int(res, i, 3, TS_NONE),
-            .reading = PQgetvalue(res, i, 4),
-        };
-        if (!fn(&r, user_data))
-            break;
+    char name[32];
+    if (!PQsendQueryPrepared(s->conn, stmt_name(id, name, sizeof name), p.n, p.value, p.length, p.format, 0))
+        return fail(s, "list readings", NULL);
+    PQsetSingleRowMode(s->conn);
+    bool walking = true;
+    PGresult *res;
+    while ((res = PQgetResult(s->conn))) {
+        ExecStatusType rs = PQresultStatus(res);
+        if (rs == PGRES_SINGLE_TUPLE && walking) {
+            struct reading r = {
+                .id = col_int(res, 0, 0, 0),
+                .seqn = col_int(res, 0, 1, 0),
+                .received_at = col_int(res, 0, 2, 0),
+                .ts = col_int(res, 0, 3, TS_NONE),
+                .reading = PQgetvalue(res, 0, 4),
+            };
+            walking = fn(&r, user_data);
+            if (!walking)
+                cancel(s);
+        } else if (rs != PGRES_SINGLE_TUPLE && rs != PGRES_TUPLES_OK && walking && st == STORE_OK) {
+            st = fail(s, "list readings", res);
+        }
+        PQclear(res);
     }
-    PQclear(res);
-    return STORE_OK;
+    return st;
 }
 
 static enum store_status pg_reading_buckets(struct store *base, const char *deviceid, int64_t since,
@@ -1162,8 +1193,9 @@ static enum store_status copy_readings(struct pg_store *s, const PGresult *claim
                 st = STORE_ERROR;
                 break;
             }
-            if (b->len + 2 * (strlen(deviceid) + len) + 128 > COPY_BUFFER)
-                st = copy_flush(s, b);
+            if (b->len + 2 * (strlen(deviceid) + len) + 128 > COPY_BUFFER &&
+                (st = copy_flush(s, b)) != STORE_OK)
+                break;
             copy_escaped(b, deviceid, strlen(deviceid));
             b->len += (size_t)snprintf(b->data + b->len, COPY_BUFFER - b->len, "\t%s\t%lld\t%lld\t", epoch,
                                        (long long)seqn, (long long)(now - (per_device - seqn) * step));
