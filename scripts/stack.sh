@@ -9,8 +9,8 @@
 #   PROVD_LISTEN=host:port: the workers take FastCGI over TCP there instead of the Unix socket.
 #   PROVD_UPSTREAM=host:port[,host:port...]: nginx sends /api/ to these FastCGI hosts (round robin,
 #     a dead one skipped) instead of this stack's workers; WORKERS=0 then starts nginx alone.
-#   PRUNE_INTERVAL (3600): with PostgreSQL and PROVD_RETENTION_DAYS, seconds between two
-#     `provctl prune` runs (SQLite's workers prune as they ingest).
+#   PRUNE_INTERVAL (3600): with PostgreSQL, seconds between two `provctl prune` runs (retention
+#     and the coming days' partitions); SQLite's workers prune as they ingest.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-8080}
@@ -121,22 +121,24 @@ if ! healthy; then
     exit 1
 fi
 
-# Retention on PostgreSQL is one job for the whole database, not each worker's as on SQLite.
-if [ "$WORKERS" -gt 0 ] && is_pg && [ "${PROVD_RETENTION_DAYS:-0}" != 0 ]; then
-    if ! "$top/build/provctl" prune --help >/dev/null 2>&1; then
-        echo "stack: this provctl has no prune command: readings older than PROVD_RETENTION_DAYS are kept" >&2
-    else
-        (
-            sleeper=''
-            trap '[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null; exit 0' TERM
-            while :; do
-                "$top/build/provctl" --db "$PROVD_DB" prune 2>&1 | sed 's/^/stack: retention: /' >&2 || true
-                sleep "$PRUNE_INTERVAL" & sleeper=$!
-                wait "$sleeper" || true
-            done
-        ) &
-        pids+=($!)
-    fi
+# On PostgreSQL retention is one job for the whole database, not each worker's as on SQLite: it
+# also makes the coming days' partitions, so it runs with PROVD_RETENTION_DAYS unset (0) too.
+if [ "$WORKERS" -gt 0 ] && is_pg; then
+    (
+        sleeper=''
+        # The sleep is ended and reaped here: left to init, it could stay a zombie.
+        trap '[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null && wait "$sleeper"; exit 0' TERM
+        while :; do
+            if out=$("$top/build/provctl" --db "$PROVD_DB" prune "${PROVD_RETENTION_DAYS:-0}" 2>&1); then
+                say "stack: retention: $out"
+            else
+                echo "stack: retention: $(redact "$out")" >&2
+            fi
+            sleep "$PRUNE_INTERVAL" & sleeper=$!
+            wait "$sleeper" || true
+        done
+    ) &
+    pids+=($!)
 fi
 
 if [ "$WORKERS" -eq 0 ]; then

@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { freePort, pgBase, pgCreateDatabase, pgDropDatabase, pgUri, startStack, top, workerPids } from './lib/stack.mjs';
+import { alive, descendants, freePort, pgBase, pgCreateDatabase, pgDropDatabase, pgUri, startStack, top, workerPids } from './lib/stack.mjs';
 
 // scripts/stack.sh run to its end (it stops by itself on these errors): { status, stderr, ms }.
 function stackRun(env) {
@@ -21,6 +21,12 @@ function stackRun(env) {
     });
     return { status: r.status, stderr: r.stderr, ms: Date.now() - t0 };
   } finally { fs.rmSync(dataDir, { recursive: true, force: true }); }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+async function waitFor(check, what, ms = 10_000) {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (await check()) return;
+  assert.fail(`timed out waiting for ${what}`);
 }
 
 const connects = (port) => new Promise((resolve) => {
@@ -59,12 +65,25 @@ describe('the database', () => {
       assert.equal((await stack.api('POST', '/api/devices/given-db', { body: {} })).status, 201);
       const list = execFileSync('psql', ['-X', '-qAt', '-d', pgUri(name), '-c', 'SELECT count(*) FROM devices'], { encoding: 'utf8' });
       assert.equal(list.trim(), '1', 'the device is in the database given');
-      assert.match(stack.logs(), /provd is serving/);
+      await waitFor(() => /^stack: retention: /m.test(stack.logs()), 'what the stack prints once serving');
+      assert.match(stack.logs(), /provd is serving .*\(database postgresql:\/\/provd:\*\*\*@/);
       assert.doesNotMatch(stack.logs(), /hunter2/);
     } finally {
       await stack?.stop();
       pgDropDatabase(name);
     }
+  });
+
+  // PostgreSQL only: there retention (and the coming days' partitions) is one job, not the workers'.
+  if (pgBase) it('on PostgreSQL the stack runs provctl prune as one job, which stops with it', async () => {
+    const stack = await startStack({ env: { PROVD_RETENTION_DAYS: '30', QUIET: '0' } });
+    let procs;
+    try {
+      await waitFor(() => /^stack: retention: 0 readings deleted$/m.test(stack.logs()), 'the first prune');
+      procs = descendants(stack.child.pid);
+      assert.ok(procs.some((p) => /^sleep 3600$/.test(p.args)), `the job waits for its next run: ${procs.map((p) => p.args)}`);
+    } finally { await stack.stop(); }
+    assert.ok(procs.every((p) => !alive(p.pid)), 'nothing of the stack is left');
   });
 });
 
