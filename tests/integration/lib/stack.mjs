@@ -84,6 +84,8 @@ export async function startStack(options = {}) {
     }
     db = pgUri(pgName);
   }
+  // Without PROVD_DB stack.sh takes its default, the SQLite file in DATA_DIR.
+  const stackDb = db;
   db ??= path.join(dataDir, 'provd.sqlite3');
   const forget = () => {
     if (options.dataDir) return; // the caller's data directory, and its database, stay
@@ -92,7 +94,7 @@ export async function startStack(options = {}) {
   };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnFreePort({ ...options, dataDir, db, pgName });
+      return await startOnFreePort({ ...options, dataDir, db, stackDb, pgName });
     } catch (err) {
       if (!(err instanceof PortTaken) || attempt === 3) {
         forget();
@@ -102,13 +104,12 @@ export async function startStack(options = {}) {
   }
 }
 
-async function startOnFreePort({ env = {}, dataDir, db, pgName, workers = 2 }) {
+async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers = 2 }) {
   const port = await freePort();
   let output = '';
-  const child = spawn(path.join(top, 'scripts/stack.sh'), [], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, WORKERS: String(workers), QUIET: '1', ...env, PROVD_DB: db },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const childEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir, WORKERS: String(workers), QUIET: '1', ...env, PROVD_DB: stackDb };
+  if (!stackDb) delete childEnv.PROVD_DB; // never the caller's
+  const child = spawn(path.join(top, 'scripts/stack.sh'), [], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
   const exited = once(child, 'exit');
