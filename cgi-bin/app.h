@@ -51,7 +51,9 @@ void handle_telemetry_get(struct app *app, const struct request *req, struct res
  * otherwise res holds the 401 to send. */
 bool auth_admin(struct app *app, const struct request *req, struct response *res);
 
-/* Answers 500 for a store failure and logs the reason (never sent to the client). */
-void respond_store_error(struct app *app, struct response *res);
+/* Answers a store failure st and logs the reason (never sent to the client): 503 with Retry-After
+ * when the database cannot be reached now, 500 otherwise. */
+#define DATABASE_RETRY_AFTER_S 2
+void respond_store_error(struct app *app, struct response *res, enum store_status st);
 
 #endif

@@ -107,8 +107,10 @@ void handle_device_register(struct app *app, const struct request *req, struct r
         return;
     }
     struct found f = {app, req, res, 200};
-    switch (store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str,
-                                  app->config.registration, app->now(), send_device_unless_rejected, &f)) {
+    enum store_status st = store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str,
+                                                 app->config.registration, app->now(),
+                                                 send_device_unless_rejected, &f);
+    switch (st) {
     case STORE_CREATED:
         response_reset(res);
         response_ok(res, 201, "Device Registered");
@@ -117,7 +119,7 @@ void handle_device_register(struct app *app, const struct request *req, struct r
     case STORE_REFUSED:
         response_error(res, 403, "registration is closed: an admin must add this device first");
         break;
-    default: respond_store_error(app, res);
+    default: respond_store_error(app, res, st);
     }
     fields_free(&body);
 }
@@ -200,7 +202,7 @@ void handle_device_get(struct app *app, const struct request *req, struct respon
     if (st == STORE_NOT_FOUND)
         response_error(res, 404, "Device NOT Registered");
     else if (st != STORE_OK)
-        respond_store_error(app, res);
+        respond_store_error(app, res, st);
 }
 
 /* If-Match: absent, "*" (the device exists), or one strong ETag. */
@@ -263,7 +265,7 @@ void handle_device_update(struct app *app, const struct request *req, struct res
                        "reload it and apply your change again",
                        req->if_match);
     } else if (st != STORE_OK) {
-        respond_store_error(app, res);
+        respond_store_error(app, res, st);
     }
     fields_free(&body);
 }
@@ -271,10 +273,11 @@ void handle_device_update(struct app *app, const struct request *req, struct res
 /* DELETE /api/devices/{id}: the device and all its telemetry. */
 void handle_device_delete(struct app *app, const struct request *req, struct response *res)
 {
-    switch (store_device_delete(app->store, req->deviceid)) {
+    enum store_status st = store_device_delete(app->store, req->deviceid);
+    switch (st) {
     case STORE_OK: response_empty(res, 204); break;
     case STORE_NOT_FOUND: response_error(res, 404, "no device %s", req->deviceid); break;
-    default: respond_store_error(app, res);
+    default: respond_store_error(app, res, st);
     }
 }
 
@@ -286,7 +289,8 @@ void handle_device_new_key(struct app *app, const struct request *req, struct re
         response_error(res, 500, "no randomness available");
         return;
     }
-    switch (store_device_set_key(app->store, req->deviceid, key)) {
+    enum store_status st = store_device_set_key(app->store, req->deviceid, key);
+    switch (st) {
     case STORE_OK: {
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "status", json_object_new_string("OK"));
@@ -298,6 +302,6 @@ void handle_device_new_key(struct app *app, const struct request *req, struct re
         break;
     }
     case STORE_NOT_FOUND: response_error(res, 404, "no device %s", req->deviceid); break;
-    default: respond_store_error(app, res);
+    default: respond_store_error(app, res, st);
     }
 }

@@ -16,6 +16,7 @@ enum ingest_outcome {
     INGEST_UNKNOWN,      /* 404 */
     INGEST_STALE,        /* 409: SEQN not above the last accepted one */
     INGEST_STORE_FAILED, /* 500 */
+    INGEST_UNAVAILABLE,  /* 503: the database cannot be reached now */
     INGEST__COUNT
 };
 

@@ -14,10 +14,13 @@
 #define PRUNE_EVERY 256  /* accepted readings between two retention passes of a worker */
 #define PRUNE_BATCH 5000 /* readings deleted at most per pass, so an ingest never stalls long */
 
-/* Retention: now and then, a worker deletes a batch of readings older than the limit. */
+/* Retention, for a backend that leaves it to its writers (STORE_NEEDS_PRUNE_BY_WRITERS): now and
+ * then, a worker deletes a batch of readings older than the limit. Others have one scheduled job
+ * for the whole deployment (provctl prune). */
 static void maybe_prune(struct app *app)
 {
-    if (app->config.retention_days == 0 || ++app->readings_since_prune < PRUNE_EVERY)
+    if (app->config.retention_days == 0 || !(store_needs(app->store) & STORE_NEEDS_PRUNE_BY_WRITERS) ||
+        ++app->readings_since_prune < PRUNE_EVERY)
         return;
     app->readings_since_prune = 0;
     int deleted;
@@ -121,7 +124,7 @@ void handle_telemetry_get(struct app *app, const struct request *req, struct res
         return;
     }
     if (st != STORE_OK) {
-        respond_store_error(app, res);
+        respond_store_error(app, res, st);
         return;
     }
     if (q.csv) {
@@ -134,7 +137,7 @@ void handle_telemetry_get(struct app *app, const struct request *req, struct res
                                    add_bucket_stat, &bs);
         if (st != STORE_OK) {
             json_object_put(bs.array);
-            respond_store_error(app, res);
+            respond_store_error(app, res, st);
             return;
         }
         response_json(res, 200, bs.array);
@@ -143,8 +146,9 @@ void handle_telemetry_get(struct app *app, const struct request *req, struct res
     struct page p = {.count = 0};
     json_out_start(&p.out, res, 200);
     json_out_open_array(&p.out);
-    if (store_reading_list(app->store, req->deviceid, &q.filter, add_reading, &p) != STORE_OK) {
-        respond_store_error(app, res);
+    st = store_reading_list(app->store, req->deviceid, &q.filter, add_reading, &p);
+    if (st != STORE_OK) {
+        respond_store_error(app, res, st);
         return;
     }
     json_out_close_array(&p.out);

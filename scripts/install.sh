@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make install`: binaries, the admin page, the schema, the nginx configuration and the systemd
-# units (provd, provd-nginx, ble-agent) under DESTDIR/PREFIX. Without DESTDIR, as root, it also
+# units (provd, provd-nginx, provd-prune.timer, ble-agent) under DESTDIR/PREFIX. Without DESTDIR, as root, it also
 # creates the provd system user.
 #   LISTEN (0.0.0.0) and PORT (8080): where the installed nginx listens.
 set -euo pipefail
@@ -22,7 +22,8 @@ rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/sch
 RUN_DIR=/run/provd-nginx SOCKET=/run/provd/provd.sock WWW_DIR="$prefix/share/provd/www" \
     LISTEN=${LISTEN:-0.0.0.0} PORT=${PORT:-8080} NGINX_USER= \
     scripts/render-nginx.sh > "$destdir/etc/provd/nginx.conf"
-for unit in cgi-bin/provd.service cgi-bin/provd-nginx.service ble-agent/ble-agent.service; do
+for unit in cgi-bin/provd.service cgi-bin/provd-nginx.service cgi-bin/provd-prune.service \
+    cgi-bin/provd-prune.timer ble-agent/ble-agent.service; do
     sed "s|@PREFIX@|$prefix|g" "$unit" > "$destdir/lib/systemd/system/$(basename "$unit")"
 done
 
@@ -33,6 +34,7 @@ fi
 cat <<MSG
 installed under $destdir$prefix. Next:
   systemctl enable --now provd provd-nginx
+  with PROVD_RETENTION_DAYS set (/etc/default/provd): systemctl enable --now provd-prune.timer
   sudo -u provd PROVD_DB=/var/lib/provd/provd.sqlite3 $prefix/bin/provctl token create admin
   with a Bluetooth adapter: systemctl enable --now ble-agent (options in /etc/default/ble-agent)
 MSG
