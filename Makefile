@@ -27,7 +27,7 @@ PROGRAMS   := $(BUILD)/provd $(BUILD)/provctl
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps run test unit-tests fuzzers install clean node-deps bench
+.PHONY: all deps run run-cluster test unit-tests fuzzers install clean node-deps bench
 # Objects are kept between builds even when only a test or fuzzer used them.
 .SECONDARY:
 all: $(PROGRAMS)
@@ -99,6 +99,12 @@ run:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory all www-vendor
 	scripts/stack.sh
+
+# Two provd hosts on one throwaway PostgreSQL (scripts/cluster.sh), for trying a cluster locally.
+run-cluster:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all www-vendor
+	scripts/cluster.sh
 
 test:
 	@scripts/deps.sh

@@ -115,6 +115,7 @@ enum stmt {
     STMT_TELEMETRY_COUNT,
     STMT_DEVICE_SECRET,
     STMT_READING_SEQN_CHECK,
+    STMT_READING_CLAIM,
     STMT_READING_INSERT,
     STMT_READING_MARK,
     STMT_READING_LIST_ASC,
@@ -188,6 +189,10 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_READING_INSERT] =
         "INSERT INTO telemetry (device, epoch, seqn, received_at, ts, data) VALUES (?1, ?6, ?2, ?3, ?4, ?5)",
     [STMT_READING_MARK] = "UPDATE devices SET last_seqn = ?2 WHERE id = ?1",
+    /* The SEQN check and its move are one statement: a SEQN is taken once, by whoever moves
+     * last_seqn past it (the same statement as on PostgreSQL, where writers are concurrent). */
+    [STMT_READING_CLAIM] = "UPDATE devices SET last_seqn = ?2 WHERE deviceid = ?1 AND coalesce(last_seqn, -1) < ?2 "
+                           "RETURNING id, seqn_epoch",
     [STMT_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
     [STMT_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
     /* SQLite's JSON1 walks every reading: each numeric leaf, by its path ("list[0]" written
@@ -970,19 +975,25 @@ static enum store_status sqlite_reading_add(struct store *base, const char *devi
     enum store_status result = begin(s);
     if (result != STORE_OK)
         return result;
-    sqlite3_stmt *check = stmt(s, STMT_READING_SEQN_CHECK);
-    bind_text(check, 1, deviceid);
-    int rc = sqlite3_step(check);
-    int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(check, 0) : 0;
-    int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(check, 1) : 0;
-    int64_t epoch = rc == SQLITE_ROW ? sqlite3_column_int64(check, 2) : 0;
-    stmt_done(check);
-    if (rc == SQLITE_DONE)
-        return finish(s, STORE_NOT_FOUND);
-    if (rc != SQLITE_ROW)
-        return finish(s, fail(s, "read last SEQN"));
-    if (seqn <= last)
-        return finish(s, STORE_STALE);
+    sqlite3_stmt *claim = stmt(s, STMT_READING_CLAIM);
+    bind_text(claim, 1, deviceid);
+    sqlite3_bind_int64(claim, 2, seqn);
+    int rc = sqlite3_step(claim);
+    int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(claim, 0) : 0;
+    int64_t epoch = rc == SQLITE_ROW ? sqlite3_column_int64(claim, 1) : 0;
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(claim); /* RETURNING's statement is done only once stepped to the end */
+    stmt_done(claim);
+    if (rc != SQLITE_DONE)
+        return finish(s, fail(s, "claim SEQN"));
+    if (device == 0) { /* nothing claimed: no such device, or a SEQN not above its last one */
+        bind_text(stmt(s, STMT_DEVICE_SECRET), 1, deviceid);
+        rc = sqlite3_step(stmt(s, STMT_DEVICE_SECRET));
+        stmt_done(stmt(s, STMT_DEVICE_SECRET));
+        if (rc == SQLITE_ROW)
+            return finish(s, STORE_STALE);
+        return finish(s, rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device"));
+    }
 
     sqlite3_stmt *ins = stmt(s, STMT_READING_INSERT);
     sqlite3_bind_int64(ins, 1, device);
@@ -996,7 +1007,7 @@ static enum store_status sqlite_reading_add(struct store *base, const char *devi
     stmt_done(ins);
     if (rc != SQLITE_DONE)
         return finish(s, fail(s, "store reading"));
-    return finish(s, mark_last_seqn(s, device, seqn, received_at));
+    return finish(s, device_seen(s, device, received_at));
 }
 
 static enum store_status sqlite_reading_list(struct store *base, const char *deviceid,
