@@ -27,6 +27,15 @@ for unit in cgi-bin/provd.service cgi-bin/provd-nginx.service cgi-bin/provd-prun
     sed "s|@PREFIX@|$prefix|g" "$unit" > "$destdir/lib/systemd/system/$(basename "$unit")"
 done
 
+# The settings file the units read, made once: PROVD_DB from the environment of `make install`
+# (a SQLite file by default, or a postgresql:// URI), private since a URI may hold a password.
+settings=$destdir/etc/default/provd
+if [ ! -e "$settings" ]; then
+    install -d "$destdir/etc/default"
+    (umask 077 && printf '# provd settings (README: Configuration), read by provd.service and provd-prune.service\nPROVD_DB=%s\n' \
+        "${PROVD_DB:-/var/lib/provd/provd.sqlite3}" > "$settings")
+fi
+
 if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ]; then
     id provd >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin provd
     command -v systemctl >/dev/null && systemctl daemon-reload 2>/dev/null || true
@@ -35,6 +44,6 @@ cat <<MSG
 installed under $destdir$prefix. Next:
   systemctl enable --now provd provd-nginx
   with PROVD_RETENTION_DAYS set (/etc/default/provd): systemctl enable --now provd-prune.timer
-  sudo -u provd PROVD_DB=/var/lib/provd/provd.sqlite3 $prefix/bin/provctl token create admin
+  sudo -u provd env "\$(grep ^PROVD_DB= /etc/default/provd)" $prefix/bin/provctl token create admin
   with a Bluetooth adapter: systemctl enable --now ble-agent (options in /etc/default/ble-agent)
 MSG
