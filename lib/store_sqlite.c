@@ -1,5 +1,6 @@
 /* The SQLite backend of store.h: schema migration at open, a table of prepared statements, the
- * operations, and the SQLite-only parts of store_sqlite.h. No other file includes sqlite3.h. */
+ * operations, and the SQLite-only parts of store_sqlite.h. Only it and the SQL
+ * functions of seen_blocks.c include sqlite3.h. */
 #include "store_sqlite.h"
 
 #include <pthread.h>
