@@ -28,7 +28,8 @@ static const char usage[] =
     "  device list                   list devices: id, state, liveness, last seen, name\n"
     "  device key ID [--set SECRET]  give a device a new random telemetry key and print it,\n"
     "                                or set SECRET (1-256 bytes of text; spaces are fine)\n"
-    "  prune [DAYS]                  delete readings older than DAYS (default $PROVD_RETENTION_DAYS)\n"
+    "  prune [DAYS]                  delete readings older than DAYS (default $PROVD_RETENTION_DAYS);\n"
+    "                                on PostgreSQL also make the coming days' partitions: run it daily\n"
     "\n"
     "Every command takes --help.\n";
 
@@ -188,6 +189,8 @@ static int run_device_key(struct store *s, char **argv, int argc)
 /* Batches of this many, so that a SQLite writer never waits long for the lock between two. */
 #define PRUNE_BATCH 5000
 
+/* Retention as one scheduled job (store.h). With no retention nothing is deleted, but the call
+ * still makes the coming days' partitions (PostgreSQL). */
 static int run_prune(struct store *s, char **argv, int argc)
 {
     char err[256];
@@ -197,21 +200,21 @@ static int run_prune(struct store *s, char **argv, int argc)
         return 1;
     }
     int64_t days = config.retention_days;
-    if (argc == 1 && !parse_int_range(argv[0], 1, 36500, &days)) {
-        fprintf(stderr, "provctl: DAYS must be whole days from 1 to 36500\n");
+    if (argc == 1 && !parse_int_range(argv[0], 0, 36500, &days)) {
+        fprintf(stderr, "provctl: DAYS must be whole days from 0 (keep all) to 36500\n");
         return EXIT_USAGE;
     }
-    if (days == 0) {
-        printf("retention is off (PROVD_RETENTION_DAYS unset or 0): every reading is kept\n");
-        return 0;
-    }
-    int64_t before = now() - days * 86400, total = 0;
+    int64_t before = days > 0 ? now() - days * 86400 : 0, total = 0;
     int deleted;
     do {
         if (store_reading_prune(s, before, PRUNE_BATCH, &deleted) != STORE_OK)
             return fail_store(s);
         total += deleted;
     } while (deleted > 0);
+    if (days == 0) {
+        printf("retention is off (PROVD_RETENTION_DAYS unset or 0): every reading is kept\n");
+        return 0;
+    }
     char when[ISOTIME_LEN + 1];
     isotime_format(before, when);
     printf("pruned %lld readings received before %s\n", (long long)total, when);
@@ -232,8 +235,8 @@ static const struct command commands[] = {
      run_device_key},
     {"prune", NULL, -2,
      "provctl prune [DAYS]: delete the readings received more than DAYS days ago (default\n"
-     "$PROVD_RETENTION_DAYS); on PostgreSQL whole days of readings go at once. Run it daily\n"
-     "(provd-prune.timer) where the workers do not prune themselves (PostgreSQL).",
+     "$PROVD_RETENTION_DAYS, 0: keep all); on PostgreSQL whole days of readings go at once, and\n"
+     "the coming two weeks' day partitions are made. Run it daily (provd-prune.timer).",
      run_prune},
 };
 

@@ -43,7 +43,7 @@ fi
 cat <<MSG
 installed under $destdir$prefix. Next:
   systemctl enable --now provd provd-nginx
-  with PROVD_RETENTION_DAYS set (/etc/default/provd): systemctl enable --now provd-prune.timer
+  systemctl enable --now provd-prune.timer (retention; with PostgreSQL also the coming days' partitions)
   sudo -u provd env "\$(grep ^PROVD_DB= /etc/default/provd)" $prefix/bin/provctl token create admin
   with a Bluetooth adapter: systemctl enable --now ble-agent (options in /etc/default/ble-agent)
 MSG
