@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "store_backend.h"
-#include "validate.h"
 
 bool store_target_is_pg(const char *target)
 {
@@ -32,12 +31,6 @@ const char *store_errmsg(const struct store *s)
 int64_t store_online_window(int64_t poll_interval)
 {
     return 2 * poll_interval + 10;
-}
-
-bool store_bulk_id(const char *prefix, int64_t n, char *buf, size_t len)
-{
-    int w = snprintf(buf, len, "%s%0*llX", prefix, STORE_BULK_ID_DIGITS, (unsigned long long)n);
-    return w > 0 && (size_t)w < len && (size_t)w <= DEVICE_ID_MAX;
 }
 
 void store_free(struct store *s)

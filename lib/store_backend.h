@@ -69,6 +69,14 @@ struct store {
 struct store *store_sqlite_open(const char *path, char *err, size_t err_len);
 struct store *store_pg_open(const char *uri, char *err, size_t err_len);
 
+/* The PostgreSQL backend is a module of its own, PG_MODULE_NAME (store_pg.c linked with libpq),
+ * which store_pg_open() loads at its first call and whose PG_MODULE_OPEN it then calls: programs
+ * on SQLite never map libpq and the libraries it brings. */
+#define PG_MODULE_NAME "provd-pg.so"
+#define PG_MODULE_OPEN "store_pg_module_open"
+typedef struct store *(*store_open_fn)(const char *target, char *err, size_t err_len);
+struct store *store_pg_module_open(const char *uri, char *err, size_t err_len);
+
 /* The id of bulk device n (store.h): false when it would be longer than a device id may be. */
 bool store_bulk_id(const char *prefix, int64_t n, char *buf, size_t len);
 

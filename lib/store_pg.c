@@ -568,7 +568,7 @@ static void pg_free(struct store *base)
 }
 
 /* uri is expanded by libpq (expand_dbname): its own settings win over the defaults before it. */
-struct store *store_pg_open(const char *uri, char *err, size_t err_len)
+struct store *store_pg_module_open(const char *uri, char *err, size_t err_len)
 {
     struct pg_store *s = calloc(1, sizeof *s);
     if (!s) {
