@@ -13,6 +13,8 @@ install -d "$destdir$prefix/bin" "$destdir$prefix/lib/provd" "$destdir$prefix/sh
     "$destdir/etc/provd" "$destdir/lib/systemd/system"
 install -m 0755 build/provctl "$destdir$prefix/bin/provctl"
 install -m 0755 build/provd "$destdir$prefix/lib/provd/provd"
+# PostgreSQL support, loaded by provd and provctl only for a postgresql:// PROVD_DB.
+install -m 0644 build/provd-pg.so "$destdir$prefix/lib/provd/provd-pg.so"
 # ble-agent (ble-agent/README.md): installed, not enabled (it stops bluetoothd when it starts).
 install -m 0755 build/ble-agent "$destdir$prefix/bin/ble-agent"
 cp -r www "$destdir$prefix/share/provd/"
