@@ -109,3 +109,14 @@ int seen_blocks_register(sqlite3 *db)
                                      seen_block_final);
     return rc;
 }
+
+void seen_blocks_unregister(sqlite3 *db)
+{
+    static const struct {
+        const char *name;
+        int args;
+    } functions[] = {{"seen_time", 2}, {"seen_later", 3}, {"seen_set", 3}, {"seen_block", 2}};
+    for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++)
+        sqlite3_create_function(db, functions[i].name, functions[i].args, SQLITE_UTF8, NULL, NULL, NULL,
+                                NULL);
+}
