@@ -405,10 +405,9 @@ static enum store_status device_rows(struct sqlite_store *s, enum stmt id, store
     return result;
 }
 
-static enum store_status migrate(struct sqlite_store *s)
+/* The migrations applied; -1 when it cannot be read. */
+static int schema_version(struct sqlite_store *s)
 {
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, "begin migration");
     sqlite3_stmt *st;
     int version = -1;
     if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
@@ -416,6 +415,18 @@ static enum store_status migrate(struct sqlite_store *s)
             version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
     }
+    return version;
+}
+
+/* A database already migrated is only read: opening a connection then never waits for a
+ * writer (the writer's connection is opened while another program may hold the write lock). */
+static enum store_status migrate(struct sqlite_store *s)
+{
+    if (schema_version(s) == provd_migration_count)
+        return STORE_OK;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "begin migration");
+    int version = schema_version(s);
     enum store_status result = STORE_OK;
     if (version < 0) {
         result = fail(s, "read schema version");
