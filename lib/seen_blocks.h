@@ -10,11 +10,8 @@
  * rewrites a third of the pages.
  *
  * SQLite has no function to read an integer out of a blob, hence:
- *   seen_time(times, device)      the device's time in the block, 0 for none;
- *   seen_later(times, device, at) the block with the device's time moved forward to at;
- *   seen_set(times, device, at)   the block with the device's time set to at (times NULL: a
- *                                 new block, every other time 0);
- *   seen_block(device, at)        aggregate: the block of these devices' times. */
+ *   seen_block(device, at)   aggregate: the block of these devices' times (migration 7);
+ *   seen_time(times, device) the device's time in the block, 0 for none (migration 9). */
 #ifndef PROVD_SEEN_BLOCKS_H
 #define PROVD_SEEN_BLOCKS_H
 
@@ -32,7 +29,7 @@
 /* The last migration that calls them (0009-heartbeat-times-plain.sql). */
 #define SEEN_BLOCKS_LAST_MIGRATION 9
 
-/* Registers the four functions on db: SQLITE_OK or SQLite's error code. */
+/* Registers the two functions on db: SQLITE_OK or SQLite's error code. */
 int seen_blocks_register(sqlite3 *db);
 /* Takes them away again. */
 void seen_blocks_unregister(sqlite3 *db);
