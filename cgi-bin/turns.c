@@ -16,6 +16,7 @@ struct turns {
     bool stopping;
     int aside;    /* threads stepped aside */
     int want_run; /* threads waiting to run */
+    int idling;   /* threads doing the idle work */
     turns_idle_fn idle;
     void *idle_data;
 };
@@ -52,11 +53,14 @@ static void wait_idle(struct turns *t, int *wait_ms)
     long ns = until.tv_nsec + (long)(*wait_ms % 1000) * 1000000L;
     until.tv_sec += *wait_ms / 1000 + ns / 1000000000L;
     until.tv_nsec = ns % 1000000000L;
-    if (pthread_cond_timedwait(&t->changed, &t->lock, &until) != ETIMEDOUT)
+    if (pthread_cond_timedwait(&t->changed, &t->lock, &until) != ETIMEDOUT || t->stopping)
         return;
+    t->idling++; /* turns_stop() waits for it: the work's data may go once the worker stops */
     pthread_mutex_unlock(&t->lock);
     int next = t->idle(t->idle_data);
     pthread_mutex_lock(&t->lock);
+    if (--t->idling == 0 && t->stopping)
+        pthread_cond_broadcast(&t->changed);
     *wait_ms = next > 0 && next < TURNS_IDLE_MS ? next : TURNS_IDLE_MS;
 }
 
@@ -124,7 +128,7 @@ void turns_stop(struct turns *t)
     t->stopping = true;
     t->accepting = false;
     pthread_cond_broadcast(&t->changed);
-    while (t->running || t->aside > 0)
+    while (t->running || t->aside > 0 || t->idling > 0)
         pthread_cond_wait(&t->changed, &t->lock);
     pthread_mutex_unlock(&t->lock);
 }

@@ -1,10 +1,10 @@
 /* The request threads of one worker take turns. One thread at a time runs handler code (the
  * worker's database connection and state are not shared between threads), one at a time
  * waits in accept(), and the others sleep. A running thread that is about to wait for the
- * readings committer steps aside, so that the worker takes the next request meanwhile: with
- * one thread per worker, four workers had at most four readings in flight and the committer's
- * batches stayed small while a sixth of the two cores sat idle. A worker whose threads never
- * step aside (heartbeats, lists) runs as if it had one thread: the others stay asleep, so the
+ * writer's answer to a reading (sqlite_writer.h) steps aside, so that the worker takes the next
+ * request meanwhile: with one thread per worker, four workers had at most four readings in
+ * flight and the writer's batches stayed small while a sixth of the two cores sat idle. A worker whose
+ * threads never step aside (heartbeats, lists) runs as if it had one thread: the others stay asleep, so the
  * cores are not shared by more runnable workers than before. */
 #ifndef PROVD_TURNS_H
 #define PROVD_TURNS_H
@@ -34,8 +34,8 @@ void turns_done(struct turns *t);
 void turns_step_aside(struct turns *t);
 /* Waits until the thread that stepped aside may run again. */
 void turns_back(struct turns *t);
-/* The worker stops: waits until no thread runs or is stepped aside, then lets none run or
- * accept again (those waiting to run sleep until the worker exits). */
+/* The worker stops: waits until no thread runs, is stepped aside or does the idle work, then
+ * lets none run, accept or do idle work again (those waiting to run sleep until the worker exits). */
 void turns_stop(struct turns *t);
 
 #endif

@@ -121,7 +121,7 @@ static void second_thread_accepts_only_when_the_first_steps_aside(void **state)
 
     assert_true(turns_accept(t));
     turns_accepted(t);
-    turns_step_aside(t); /* waits for the committer: the second thread takes the next request */
+    turns_step_aside(t); /* waits for the writer: the second thread takes the next request */
     assert_true(eventually(&second.returned));
     assert_true(second.result);
     pthread_join(thread, NULL);
@@ -235,6 +235,35 @@ static void a_thread_waiting_to_accept_does_the_idle_work(void **state)
     assert_int_equal(atomic_load(&idle_calls), calls);
 }
 
+static atomic_bool slow_started, slow_finished;
+
+static int slow_idle(void *data)
+{
+    (void)data;
+    atomic_store(&slow_started, true);
+    sleep_ms(SETTLE_MS);
+    atomic_store(&slow_finished, true);
+    return -1;
+}
+
+/* A stop waits for idle work under way (the worker frees what it works on next). */
+static void stop_waits_for_the_idle_work(void **state)
+{
+    (void)state;
+    struct turns *t = new_turns();
+    turns_set_idle(t, slow_idle, NULL);
+    assert_true(turns_accept(t));
+    struct waiter second = {.t = t};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, accept_once, &second), 0);
+    assert_true(eventually(&slow_started));
+    turns_stop(t);
+    assert_true(atomic_load(&slow_finished));
+    assert_true(eventually(&second.returned));
+    assert_false(second.result);
+    pthread_join(thread, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +273,7 @@ int main(void)
         cmocka_unit_test(never_two_run_at_once),
         cmocka_unit_test(stop_waits_for_the_runner_then_ends_the_turns),
         cmocka_unit_test(a_thread_waiting_to_accept_does_the_idle_work),
+        cmocka_unit_test(stop_waits_for_the_idle_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
