@@ -21,7 +21,7 @@ $(BUILD)/tests/test_store_bulk: $(BUILD)/obj/bench/tests/test_store_bulk.o $(LIB
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS) $(PG_LIBS)
 
-# The heartbeat's fast path in the store and the worker's batch writer of heartbeat times.
+# The heartbeat's fast path in the store.
 UNIT_TESTS += $(BUILD)/tests/test_heartbeat_path
 $(BUILD)/tests/test_heartbeat_path: $(BUILD)/obj/bench/tests/test_heartbeat_path.o $(LIBCGI) $(LIBPROVD)
 	@mkdir -p $(@D)

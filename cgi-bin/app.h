@@ -16,13 +16,14 @@ struct config {
     bool sync_every_commit; /* PROVD_SYNCHRONOUS=full: each write fsynced before its answer */
 };
 
-struct reading_pool;
+struct sqlite_writer;
 
 struct app {
     struct config config;
     struct store *store;
-    struct reading_pool *readings; /* this request thread's way to the committer; NULL: take them here */
-    int64_t (*now)(void);          /* Unix seconds; tests set their own clock */
+    struct sqlite_writer *writer; /* the stack's one writer (SQLite); NULL: write here */
+    int thread;                   /* this request thread's number, for the writer */
+    int64_t (*now)(void);         /* Unix seconds; tests set their own clock */
     unsigned readings_since_prune;
 };
 

@@ -1,5 +1,5 @@
-/* Telemetry: POST ingests an end-to-end-encrypted reading (ingest.c, here or in the pool's
- * committer); GET reads readings back as JSON pages or time buckets. */
+/* Telemetry: POST ingests an end-to-end-encrypted reading (ingest.c, here or in the stack's
+ * writer); GET reads readings back as JSON pages or time buckets. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,7 +7,7 @@
 #include "ingest.h"
 #include "isotime.h"
 #include "json_out.h"
-#include "reading_pool.h"
+#include "sqlite_writer.h"
 #include "telemetry.h"
 #include "validate.h"
 
@@ -29,13 +29,13 @@ static void maybe_prune(struct app *app)
         fprintf(stderr, "provd: retention: %s\n", store_errmsg(app->store));
 }
 
-/* POST /api/devices/{id}/telemetry: through the pool's committer when there is one. */
+/* POST /api/devices/{id}/telemetry: through the stack's writer when there is one. */
 void handle_telemetry_post(struct app *app, const struct request *req, struct response *res)
 {
     struct ingest_result r;
     int64_t now = app->now();
-    if (!app->readings ||
-        !reading_pool_submit(app->readings, req->deviceid, req->body, req->body_len, now, &r))
+    if (!app->writer ||
+        !sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body, req->body_len, now, &r))
         ingest_reading(app->store, &app->config, req->deviceid, req->body, req->body_len, now, &r);
     ingest_respond(&r, res);
     if (r.outcome == INGEST_STORED)
