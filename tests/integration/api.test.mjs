@@ -94,7 +94,7 @@ describe('heartbeat times', () => {
     }
     assert.deepEqual(late, [], `every heartbeat is in the list; provd's log: ${stack.logs().slice(-2000)}`);
     assert.ok(Date.now() - sent < 1500, `shown after ${Date.now() - sent} ms`);
-    assert.ok(fs.existsSync(`${stack.db}-seen.sock`), 'one worker writes for the pool');
+    assert.ok(fs.existsSync(`${stack.db}-writer.sock`), 'one worker writes for the stack');
   });
 });
 
