@@ -5,7 +5,7 @@ BUILD    ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 SANFLAGS ?=
-PKGS     := json-c sqlite3 libcrypto
+PKGS     := json-c sqlite3 libcrypto libpq
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Werror
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -Ilib -Icgi-bin -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
 LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -14,7 +14,7 @@ DESTDIR  ?=
 
 # Shared code (lib/) is one static library linked into every program that needs it.
 LIB_SRC  := $(wildcard lib/*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/schema_sql.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/schema_sql.o $(BUILD)/obj/gen/pg_schema_sql.o
 LIBPROVD := $(BUILD)/libprovd.a
 
 # The FastCGI application: everything in cgi-bin/ except the two programs' mains.
@@ -53,13 +53,20 @@ www/vendor/%: node_modules/.package-lock.json
 	@mkdir -p $(@D)
 	cp node_modules/uplot/dist/$* $@
 
-# db/schema.sql and db/migrations/*.sql are compiled in, so a binary never looks for them at run time.
+# db/schema.sql and db/migrations/*.sql (and db/pg/*.sql) are compiled in, so a binary never looks
+# for them at run time.
 MIGRATIONS := db/schema.sql $(sort $(wildcard db/migrations/*.sql))
 $(BUILD)/gen/schema_sql.c: $(MIGRATIONS) scripts/embed-sql.sh
 	@mkdir -p $(@D)
 	scripts/embed-sql.sh $(MIGRATIONS) > $@
 
-$(BUILD)/obj/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
+# The PostgreSQL backend's own series, db/pg/*.sql (lib/store_pg.c).
+PG_MIGRATIONS := $(sort $(wildcard db/pg/*.sql))
+$(BUILD)/gen/pg_schema_sql.c: $(PG_MIGRATIONS) scripts/embed-sql.sh
+	@mkdir -p $(@D)
+	scripts/embed-sql.sh -p provd_pg $(PG_MIGRATIONS) > $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 

@@ -1,11 +1,1256 @@
-/* placeholder until the PostgreSQL backend lands: refuses every PostgreSQL URI. */
+/* The PostgreSQL backend of store.h, for many workers on several hosts writing at once: each
+ * invariant is one statement's under READ COMMITTED, with no lock of ours. Only file with libpq-fe.h. */
+#include <libpq-fe.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "migrations.h"
 #include "store_backend.h"
 
-struct store *store_pg_open(const char *uri, char *err, size_t err_len)
+#define CONNECT_TIMEOUT "2"          /* seconds, unless the URI says otherwise; also bounds a reconnect */
+#define DAYS_AHEAD      14           /* day partitions made ahead, by open and by each prune */
+#define MIGRATION_LOCK  "7073400000" /* pg_advisory_xact_lock keys: migrations; (db/pg) partitions +1 */
+#define MAX_PARAMS      10
+#define BULK_CHUNK      10000     /* devices per claim and COPY of store_reading_bulk_add() */
+#define COPY_BUFFER     (1 << 18) /* bytes of COPY text sent at once */
+
+/* The columns of a device (read_device()): lastseen is 0 for never seen. */
+#define DEVICE_COLUMNS                                                                                       \
+    "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, poll_interval, "      \
+    "datec, key IS NOT NULL, last_seqn"
+
+/* Online: seen within 2 poll intervals + 10 s (store_online_window()), at now, default interval. */
+#define ONLINE_SQL(now, def)                                                                                 \
+    "lastseen >= " now "::bigint - (2 * coalesce(poll_interval, " def "::bigint) + 10)"
+
+/* A heartbeat time alone may be lost in a crash of PostgreSQL (the next heartbeat writes it again):
+ * its transaction commits without waiting for the WAL's flush, which made heartbeats several
+ * times faster (measured with pgbench: see the report of the backend's commit). Everything
+ * else, readings and admin changes included, commits with synchronous_commit on. */
+#define ASYNC_COMMIT "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) "
+
+/* The device list ($1 cursor, the last device of the previous page; filtered by state $2, liveness
+ * $3 at $4 with default interval $5, text $6; $7 rows): the same pages as SQLite's. The text is
+ * a case-insensitive substring of the id or name: lower() in the "C" collation folds ASCII only,
+ * as SQLite's does; strpos() takes % and _ literally. */
+#define DEVICE_LIST_SQL(cursor, order_by)                                                                    \
+    "SELECT " DEVICE_COLUMNS " FROM devices WHERE " cursor " AND ($2::text IS NULL OR state = $2) "          \
+    "AND ($3::boolean IS NULL OR (" ONLINE_SQL(                                                              \
+        "$4", "$5") ") = $3) "                                                                               \
+                    "AND ($6::text IS NULL OR strpos(lower(deviceid), lower($6::text COLLATE \"C\")) > 0 "   \
+                    "OR strpos(lower(name), lower($6::text COLLATE \"C\")) > 0) "                            \
+                    "ORDER BY " order_by " LIMIT $7"
+
+/* Four statements per sort: ascending from the start, ascending after the cursor, then the same
+ * descending (device_list_stmt()). Split by cursor so that each is one range of an index. */
+#define DEVICE_LIST_STMTS(sort, asc_first, asc_after, desc_first, desc_after)                                \
+    [PG_DEVICE_LIST + 4 * (sort)] = asc_first, [PG_DEVICE_LIST + 4 * (sort) + 1] = asc_after,                \
+                          [PG_DEVICE_LIST + 4 * (sort) + 2] = desc_first,                                    \
+                          [PG_DEVICE_LIST + 4 * (sort) + 3] = desc_after
+
+/* By the sort key, then the id. The cursor's place is its row's (key, id): a cursor that names
+ * no device makes the key NULL, and the row comparison with NULL matches nothing. */
+#define DEVICE_LIST_BY(sort, key)                                                                            \
+    DEVICE_LIST_STMTS(                                                                                       \
+        sort, DEVICE_LIST_SQL("$1::text IS NULL", key ", deviceid"),                                         \
+        DEVICE_LIST_SQL("(" key ", deviceid) > ((SELECT " key " FROM devices WHERE deviceid = $1), $1)",     \
+                        key ", deviceid"),                                                                   \
+        DEVICE_LIST_SQL("$1::text IS NULL", key " DESC, deviceid DESC"),                                     \
+        DEVICE_LIST_SQL("(" key ", deviceid) < ((SELECT " key " FROM devices WHERE deviceid = $1), $1)",     \
+                        key " DESC, deviceid DESC"))
+
+/* Readings of device $1 in the time range $2..$3, in (received_at, id) order, from the reading
+ * whose id is the cursor $4 (NULL: from the start), $5 at most (NULL: all). A cursor that is
+ * not one of the device's readings matches nothing: it is looked up by (deviceid, id), the
+ * primary key, not by id across every partition. */
+#define READING_LIST_SQL(cmp, order)                                                                         \
+    "SELECT id, seqn, received_at, ts, data FROM telemetry "                                                 \
+    "WHERE deviceid = $1 AND received_at BETWEEN $2::bigint AND $3::bigint "                                 \
+    "AND ($4::bigint IS NULL OR (received_at, id) " cmp " "                                                  \
+    "(SELECT received_at, id FROM telemetry WHERE deviceid = $1 AND id = $4)) "                              \
+    "ORDER BY received_at " order ", id " order " LIMIT $5::bigint"
+
+enum pg_stmt {
+    PG_PING,
+    PG_BEGIN,
+    PG_BEGIN_READ,
+    PG_COMMIT,
+    PG_ROLLBACK,
+    PG_DEVICE_REGISTER,
+    PG_DEVICE_TOUCH,
+    PG_DEVICE_POLL_CURRENT,
+    PG_DEVICE_POLL,
+    PG_DEVICE_APPLIED,
+    PG_DEVICE_GET,
+    PG_DEVICE_EXISTS,
+    PG_DEVICE_UPDATE,
+    PG_DEVICE_CREATE,
+    PG_DEVICE_DELETE,
+    PG_DEVICE_SET_KEY,
+    PG_DEVICE_LIST, /* four per sort: see DEVICE_LIST_STMTS */
+    PG_DEVICE_LIST_LAST = PG_DEVICE_LIST + 4 * DEVICE_SORT__COUNT - 1,
+    PG_DEVICE_STATS,
+    PG_TELEMETRY_COUNT,
+    PG_DEVICE_SECRET,
+    PG_READING_ADD,
+    PG_READING_LIST_ASC,
+    PG_READING_LIST_DESC,
+    PG_READING_BUCKETS,
+    PG_PARTITIONS_MAKE,
+    PG_PARTITIONS_DROP,
+    PG_PRUNE_DEFAULT,
+    PG_TOKEN_ADD,
+    PG_TOKEN_CHECK,
+    PG_TOKEN_LIST,
+    PG_TOKEN_REVOKE,
+    PG_BULK_DEVICES,
+    PG_BULK_CLAIM,
+    PG__COUNT
+};
+
+static const char *const pg_stmt_sql[PG__COUNT] = {
+    [PG_PING] = "SELECT 1",
+    [PG_BEGIN] = "BEGIN",
+    /* One snapshot for the lookups of a read (store_read_begin()). */
+    [PG_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    [PG_COMMIT] = "COMMIT",
+    [PG_ROLLBACK] = "ROLLBACK",
+    /* Approve or open ($2 the new device's state): the first of concurrent registrations of one id
+     * inserts, the others wait for it and update its row (xmax is 0 only on an inserted row). */
+    [PG_DEVICE_REGISTER] =
+        "INSERT INTO devices AS d (deviceid, state, ipaddr, ssid, datec, lastseen) "
+        "VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''), $5::bigint, $5::bigint) "
+        "ON CONFLICT (deviceid) DO UPDATE SET ipaddr = coalesce($3, d.ipaddr), ssid = coalesce($4, d.ssid), "
+        "lastseen = greatest(d.lastseen, $5::bigint) RETURNING " DEVICE_COLUMNS ", d.xmax = 0",
+    /* Closed: only a known device, seen again. */
+    [PG_DEVICE_TOUCH] =
+        "UPDATE devices SET ipaddr = coalesce($2, ipaddr), ssid = coalesce($3, ssid), "
+        "lastseen = greatest(lastseen, $4::bigint) WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
+    /* The 304 of a heartbeat: one round trip, a HOT update of lastseen alone (never backwards). */
+    [PG_DEVICE_POLL_CURRENT] = ASYNC_COMMIT "UPDATE devices SET lastseen = greatest(lastseen, $2::bigint) "
+                                            "FROM async WHERE deviceid = $1 "
+                                            "RETURNING state, cfgsn, coalesce(cfgsn_applied, -1)",
+    [PG_DEVICE_POLL] = ASYNC_COMMIT "UPDATE devices SET lastseen = greatest(lastseen, $2::bigint) "
+                                    "FROM async WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
+    [PG_DEVICE_APPLIED] =
+        "UPDATE devices SET cfgsn_applied = $2::bigint WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
+    [PG_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = $1",
+    [PG_DEVICE_EXISTS] = "SELECT 1 FROM devices WHERE deviceid = $1",
+    /* An admin's change if the device's cfgsn is still $9 (when $9 >= 0): concurrent changes with
+     * one If-Match queue on the row lock and each re-checks the cfgsn the one before left, so one
+     * of them wins. The cfgsn as next_cfgsn() in store_sqlite.c: one more when the data changes
+     * (SET's right-hand sides read the row as it was), an explicit higher one ($7) wins. */
+    [PG_DEVICE_UPDATE] =
+        "UPDATE devices SET name = coalesce($2, name), data = coalesce($3, data), state = coalesce($4, "
+        "state), "
+        "poll_interval = CASE WHEN $5::boolean THEN $6::bigint ELSE poll_interval END, "
+        "cfgsn = greatest(CASE WHEN $3 IS NOT NULL AND $3 <> data THEN cfgsn + 1 ELSE cfgsn END, "
+        "$7::bigint), "
+        "last_seqn = CASE WHEN $8::boolean THEN NULL ELSE last_seqn END, "
+        "seqn_epoch = seqn_epoch + CASE WHEN $8::boolean THEN 1 ELSE 0 END "
+        "WHERE deviceid = $1 AND ($9::bigint < 0 OR cfgsn = $9::bigint) RETURNING " DEVICE_COLUMNS,
+    /* Never seen yet. No row when a concurrent create came first: the caller updates that one. */
+    [PG_DEVICE_CREATE] = "INSERT INTO devices (deviceid, name, data, state, poll_interval, cfgsn, datec) "
+                         "VALUES ($1, coalesce($2, ''), coalesce($3, '{}'), coalesce($4, 'accepted'), "
+                         "$5::bigint, $6::bigint, $7::bigint) "
+                         "ON CONFLICT (deviceid) DO NOTHING RETURNING " DEVICE_COLUMNS,
+    [PG_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = $1",
+    [PG_DEVICE_SET_KEY] = "UPDATE devices SET key = $2 WHERE deviceid = $1",
+    /* By id any cursor text orders, a device or not. */
+    DEVICE_LIST_STMTS(DEVICE_SORT_ID, DEVICE_LIST_SQL("$1::text IS NULL", "deviceid"),
+                      DEVICE_LIST_SQL("deviceid > $1", "deviceid"),
+                      DEVICE_LIST_SQL("$1::text IS NULL", "deviceid DESC"),
+                      DEVICE_LIST_SQL("deviceid < $1", "deviceid DESC")),
+    DEVICE_LIST_BY(DEVICE_SORT_NAME, "name"),
+    DEVICE_LIST_BY(DEVICE_SORT_STATE, "state"),
+    DEVICE_LIST_BY(DEVICE_SORT_LASTSEEN, "lastseen"),
+    DEVICE_LIST_BY(DEVICE_SORT_IPADDR, "ipaddr"),
+    DEVICE_LIST_BY(DEVICE_SORT_SSID, "ssid"),
+    DEVICE_LIST_BY(DEVICE_SORT_CFGSN, "cfgsn"),
+    DEVICE_LIST_BY(DEVICE_SORT_DATEC, "datec"),
+    [PG_DEVICE_STATS] = "SELECT count(*), count(*) FILTER (WHERE state = 'pending'), "
+                        "count(*) FILTER (WHERE " ONLINE_SQL("$1", "$2") ") FROM devices",
+    [PG_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
+    [PG_DEVICE_SECRET] = "SELECT state, coalesce(key, '') FROM devices WHERE deviceid = $1",
+    /* A reading in one statement: the device's last SEQN moves up to $2 only if $2 is above it, and
+     * only then is the reading inserted, in the device's SEQN epoch. Concurrent sends of one
+     * reading queue on the device's row lock; the later ones re-check the SEQN the first left
+     * (READ COMMITTED) and insert nothing. Also counts as the device being seen at $3. */
+    [PG_READING_ADD] = "WITH claimed AS (UPDATE devices SET last_seqn = $2::bigint, "
+                       "lastseen = greatest(lastseen, $3::bigint) "
+                       "WHERE deviceid = $1 AND coalesce(last_seqn, -1) < $2::bigint "
+                       "RETURNING deviceid, seqn_epoch) "
+                       "INSERT INTO telemetry (deviceid, epoch, seqn, received_at, ts, data) "
+                       "SELECT deviceid, seqn_epoch, $2::bigint, $3::bigint, $4::bigint, $5 FROM claimed "
+                       "RETURNING id",
+    [PG_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
+    [PG_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
+    /* SQLite's json_tree query (store_sqlite.c) walked by hand: every leaf of each reading with
+     * its path as SQLite 3.40 writes it ("$.a.b[0]": keys as written, unquoted), the numeric ones
+     * grouped by bucket and path in the same byte order; the path is given as "a.b.0". The json
+     * type (not jsonb) keeps duplicate names, as json_tree does. */
+    [PG_READING_BUCKETS] =
+        "WITH RECURSIVE walk (bucket, fullkey, value) AS ("
+        "SELECT (received_at / $4::bigint) * $4::bigint, '$'::text COLLATE \"C\", data::json FROM telemetry "
+        "WHERE deviceid = $1 AND received_at BETWEEN $2::bigint AND $3::bigint "
+        "UNION ALL "
+        "SELECT w.bucket, w.fullkey || e.step, e.value FROM walk AS w CROSS JOIN LATERAL ("
+        "SELECT '.' || substr(to_json(o.key)::text, 2, length(to_json(o.key)::text) - 2) AS step, o.value "
+        "FROM json_each(CASE WHEN json_typeof(w.value) = 'object' THEN w.value ELSE '{}' END) AS o "
+        "UNION ALL "
+        "SELECT '[' || (a.i - 1) || ']', a.value "
+        "FROM json_array_elements(CASE WHEN json_typeof(w.value) = 'array' THEN w.value ELSE '[]' END) "
+        "WITH ORDINALITY AS a (value, i)) AS e) "
+        "SELECT bucket, replace(replace(substr(fullkey, 3), '[', '.'), ']', ''), "
+        "min(n), avg(n), max(n), count(*) FROM ("
+        "SELECT bucket, fullkey, provd_json_number(value::text) AS n FROM walk "
+        "WHERE json_typeof(value) = 'number' AND fullkey NOT IN ('$.SEQN', '$.ts')) AS leaves "
+        "GROUP BY bucket, fullkey ORDER BY bucket, fullkey",
+    /* db/pg/0001-schema.sql: day partitions from the day of $1 to $2 days ahead; those over by $1. */
+    [PG_PARTITIONS_MAKE] = "SELECT provd_make_partitions($1::bigint, $2::integer)",
+    [PG_PARTITIONS_DROP] = "SELECT provd_drop_partitions($1::bigint)",
+    /* Readings of days without a partition of their own: the oldest arrivals first, $2 at most. */
+    [PG_PRUNE_DEFAULT] = "DELETE FROM telemetry_default WHERE ctid = ANY (ARRAY("
+                         "SELECT ctid FROM telemetry_default WHERE received_at < $1::bigint "
+                         "ORDER BY id LIMIT $2::bigint))",
+    [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES ($1, $2::bytea, $3::bigint)",
+    [PG_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = $1::bytea",
+    [PG_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
+    [PG_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = $1",
+    /* Devices $2..$3 of prefix $1 (store_bulk_id()), accepted with key $5, seen at $4. */
+    [PG_BULK_DEVICES] =
+        "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec, key, lastseen) "
+        "SELECT provd_bulk_id($1, n), 'accepted', '10.0.0.1', 'bulk', $4::bigint, $5, $4::bigint "
+        "FROM generate_series($2::bigint, $3::bigint) AS n",
+    /* The bulk readings' devices $2..$3 of prefix $1: last SEQN $4, seen at $5; their epochs. */
+    [PG_BULK_CLAIM] =
+        "WITH claimed AS (UPDATE devices SET last_seqn = $4::bigint, "
+        "lastseen = greatest(lastseen, $5::bigint) WHERE deviceid IN "
+        "(SELECT provd_bulk_id($1, n) FROM generate_series($2::bigint, $3::bigint) AS n) "
+        "RETURNING deviceid, seqn_epoch) SELECT deviceid, seqn_epoch FROM claimed ORDER BY deviceid",
+};
+
+struct pg_store {
+    struct store base;
+    PGconn *conn;
+    bool prepared[PG__COUNT]; /* on this connection: forgotten when it is reset */
+    char where[128];          /* host:port/database, for messages (never the URI: its password) */
+    char sqlstate[6];         /* of the last failure: "" when it had none */
+};
+
+static const struct store_ops pg_ops;
+
+static struct pg_store *pg_of(struct store *base)
 {
-    (void)uri;
-    snprintf(err, err_len, "this provd was built without PostgreSQL");
+    return (struct pg_store *)base;
+}
+
+/* ---- messages ---- */
+
+/* Copies the first line of msg into dst. */
+static void first_line(char *dst, size_t len, const char *msg)
+{
+    size_t n = strcspn(msg, "\n");
+    snprintf(dst, len, "%.*s", (int)n, msg);
+}
+
+/* Blots out every copy of secret in msg (a password libpq might echo). */
+static void scrub(char *msg, const char *secret)
+{
+    size_t n = secret ? strlen(secret) : 0;
+    if (n == 0)
+        return;
+    for (char *p = strstr(msg, secret); p; p = strstr(p + n, secret))
+        memset(p, '*', n);
+}
+
+/* Removes what libpq quotes of a URI it cannot parse (it may be the password): "x" becomes "". */
+static void drop_quoted(char *msg)
+{
+    char *out = msg;
+    bool quoted = false;
+    for (const char *p = msg; *p; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        if (*p == '"' || !quoted)
+            *out++ = *p;
+    }
+    *out = '\0';
+}
+
+/* what: the operation. The reason is the result's own message when there is one, else the
+ * connection's; a lost connection is STORE_UNAVAILABLE (the next operation reconnects). */
+static enum store_status fail(struct pg_store *s, const char *what, const PGresult *res)
+{
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(s->sqlstate, sizeof s->sqlstate, "%s", code ? code : "");
+    char line[200];
+    first_line(line, sizeof line, msg ? msg : PQerrorMessage(s->conn));
+    if (PQstatus(s->conn) == CONNECTION_BAD) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg, "%.60s: PostgreSQL at %.50s: %.120s", what, s->where,
+                 line);
+        return STORE_UNAVAILABLE;
+    }
+    snprintf(s->base.errmsg, sizeof s->base.errmsg, "%.60s: %.180s", what, line);
+    return STORE_ERROR;
+}
+
+/* ---- the connection and its statements ---- */
+
+/* At the start of every operation: a connection found lost is reset once (connect_timeout
+ * bounds the wait), and its statements are prepared again as they are used. */
+static enum store_status connected(struct pg_store *s)
+{
+    if (PQstatus(s->conn) == CONNECTION_OK)
+        return STORE_OK;
+    PQreset(s->conn);
+    memset(s->prepared, 0, sizeof s->prepared);
+    if (PQstatus(s->conn) == CONNECTION_OK)
+        return STORE_OK;
+    return fail(s, "reconnect", NULL);
+}
+
+/* A statement's parameters, $1 first: text (NULL for SQL NULL), integers, booleans, or bytes
+ * (binary, with their length). */
+struct params {
+    int n;
+    const char *value[MAX_PARAMS];
+    int length[MAX_PARAMS];
+    int format[MAX_PARAMS];
+    char digits[MAX_PARAMS][24];
+};
+
+static void param_text(struct params *p, const char *v)
+{
+    p->value[p->n++] = v;
+}
+
+static void param_int(struct params *p, int64_t v)
+{
+    snprintf(p->digits[p->n], sizeof p->digits[0], "%lld", (long long)v);
+    param_text(p, p->digits[p->n]);
+}
+
+static void param_int_or_null(struct params *p, bool has, int64_t v)
+{
+    if (has)
+        param_int(p, v);
+    else
+        param_text(p, NULL);
+}
+
+static void param_bool(struct params *p, bool v)
+{
+    param_text(p, v ? "t" : "f");
+}
+
+static void param_bytes(struct params *p, const void *v, size_t len)
+{
+    p->length[p->n] = (int)len;
+    p->format[p->n] = 1;
+    param_text(p, v);
+}
+
+static const char *stmt_name(enum pg_stmt id, char *buf, size_t len)
+{
+    snprintf(buf, len, "provd_%d", (int)id);
+    return buf;
+}
+
+static enum store_status prepare(struct pg_store *s, enum pg_stmt id)
+{
+    if (s->prepared[id])
+        return STORE_OK;
+    char name[32];
+    PGresult *res = PQprepare(s->conn, stmt_name(id, name, sizeof name), pg_stmt_sql[id], 0, NULL);
+    enum store_status st = STORE_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        st = fail(s, pg_stmt_sql[id], res);
+    PQclear(res);
+    s->prepared[id] = st == STORE_OK;
+    return st;
+}
+
+/* Runs statement id (prepared first on this connection if it is not yet). Returns its result,
+ * which the caller PQclear()s, or NULL with *st saying why (what names the operation). */
+static PGresult *run(struct pg_store *s, enum pg_stmt id, const struct params *p, const char *what,
+                     enum store_status *st)
+{
+    *st = prepare(s, id);
+    if (*st != STORE_OK)
+        return NULL;
+    char name[32];
+    PGresult *res = PQexecPrepared(s->conn, stmt_name(id, name, sizeof name), p ? p->n : 0,
+                                   p ? p->value : NULL, p ? p->length : NULL, p ? p->format : NULL, 0);
+    ExecStatusType rs = PQresultStatus(res);
+    if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)
+        return res;
+    *st = fail(s, what, res);
+    PQclear(res);
     return NULL;
 }
+
+/* Runs a statement whose rows the caller does not read; *rows (when not NULL) gets how many it
+ * changed or returned. */
+static enum store_status exec_stmt(struct pg_store *s, enum pg_stmt id, const struct params *p,
+                                   const char *what, int64_t *rows)
+{
+    enum store_status st;
+    PGresult *res = run(s, id, p, what, &st);
+    if (res && rows) {
+        const char *changed = PQcmdTuples(res);
+        *rows = *changed ? strtoll(changed, NULL, 10) : PQntuples(res);
+    }
+    PQclear(res);
+    return st;
+}
+
+static int64_t col_int(const PGresult *res, int row, int col, int64_t if_null)
+{
+    return PQgetisnull(res, row, col) ? if_null : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* A device row of DEVICE_COLUMNS; its strings are borrowed from res. */
+static void read_device(const PGresult *res, int row, struct device *d)
+{
+    d->deviceid = PQgetvalue(res, row, 0);
+    d->name = PQgetvalue(res, row, 1);
+    d->state = PQgetvalue(res, row, 2);
+    d->lastseen = col_int(res, row, 3, 0);
+    d->ssid = PQgetvalue(res, row, 4);
+    d->ipaddr = PQgetvalue(res, row, 5);
+    d->cfgsn = col_int(res, row, 6, 0);
+    d->cfgsn_applied = col_int(res, row, 7, -1);
+    d->flags = col_int(res, row, 8, 0);
+    d->data = PQgetvalue(res, row, 9);
+    d->poll_interval = col_int(res, row, 10, 0);
+    d->datec = col_int(res, row, 11, 0);
+    d->has_key = PQgetvalue(res, row, 12)[0] == 't';
+    d->last_seqn = col_int(res, row, 13, -1);
+}
+
+/* Hands each device row of res to fn (when not NULL), as seen at *seen_now when that is not NULL
+ * (what the SQLite backend hands over); returns how many there were. */
+static int hand_devices(const PGresult *res, store_device_fn fn, void *user_data, const int64_t *seen_now)
+{
+    int n = PQntuples(res);
+    for (int i = 0; fn && i < n; i++) {
+        struct device d;
+        read_device(res, i, &d);
+        if (seen_now)
+            d.lastseen = *seen_now;
+        fn(&d, user_data);
+    }
+    return n;
+}
+
+/* Runs a statement returning device rows and hands them over: STORE_NOT_FOUND for none. */
+static enum store_status device_rows(struct pg_store *s, enum pg_stmt id, const struct params *p,
+                                     const char *what, store_device_fn fn, void *user_data,
+                                     const int64_t *seen_now, int *count)
+{
+    enum store_status st;
+    PGresult *res = run(s, id, p, what, &st);
+    if (!res)
+        return st;
+    int n = hand_devices(res, fn, user_data, seen_now);
+    PQclear(res);
+    if (count)
+        *count = n;
+    return n > 0 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+/* Reads one row of integers into out[0..n); STORE_NOT_FOUND when there is no row. */
+static enum store_status read_ints(struct pg_store *s, enum pg_stmt id, const struct params *p,
+                                   const char *what, int64_t *out, int n)
+{
+    enum store_status st;
+    PGresult *res = run(s, id, p, what, &st);
+    if (!res)
+        return st;
+    st = PQntuples(res) > 0 ? STORE_OK : STORE_NOT_FOUND;
+    for (int i = 0; st == STORE_OK && i < n; i++)
+        out[i] = col_int(res, 0, i, 0);
+    PQclear(res);
+    return st;
+}
+
+/* ---- opening: connection, migration, partitions ---- */
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg, (void)message;
+}
+
+/* Runs one of the migration's own statements (constant text, no parameters). */
+static enum store_status exec_text(struct pg_store *s, const char *sql, const char *what)
+{
+    PGresult *res = PQexec(s->conn, sql);
+    enum store_status st = STORE_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        st = fail(s, what, res);
+    PQclear(res);
+    return st;
+}
+
+/* db/pg/ in one transaction. The advisory lock first: the workers of every host may start at
+ * once, and one of them migrates while the others wait, then find the schema current. */
+static enum store_status migrate(struct pg_store *s)
+{
+    enum store_status st = exec_text(s, "BEGIN", "begin migration");
+    if (st != STORE_OK)
+        return st;
+    st = exec_text(s,
+                   "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK "); "
+                   "CREATE TABLE IF NOT EXISTS provd_schema (version integer NOT NULL)",
+                   "lock schema");
+    int version = -1;
+    if (st == STORE_OK) {
+        PGresult *res = PQexec(s->conn, "SELECT coalesce(max(version), 0) FROM provd_schema");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+            version = atoi(PQgetvalue(res, 0, 0));
+        else
+            st = fail(s, "read schema version", res);
+        PQclear(res);
+    }
+    if (st == STORE_OK && version > provd_pg_migration_count) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg,
+                 "the database has schema version %d; this provd knows %d: upgrade provd", version,
+                 provd_pg_migration_count);
+        st = STORE_ERROR;
+    }
+    for (int i = version; st == STORE_OK && i < provd_pg_migration_count; i++)
+        st = exec_text(s, provd_pg_migrations[i].sql, provd_pg_migrations[i].name);
+    if (st == STORE_OK && version < provd_pg_migration_count) {
+        char count[16];
+        snprintf(count, sizeof count, "%d", provd_pg_migration_count);
+        const char *values[] = {count};
+        st = exec_text(s, "DELETE FROM provd_schema", "set schema version");
+        PGresult *res = st == STORE_OK
+                            ? PQexecParams(s->conn, "INSERT INTO provd_schema VALUES ($1::integer)", 1, NULL,
+                                           values, NULL, NULL, 0)
+                            : NULL;
+        if (res && PQresultStatus(res) != PGRES_COMMAND_OK)
+            st = fail(s, "set schema version", res);
+        PQclear(res);
+    }
+    enum store_status end = exec_text(s, st == STORE_OK ? "COMMIT" : "ROLLBACK", "end migration");
+    return st == STORE_OK ? end : st;
+}
+
+/* The day partitions from the day of first_at (yesterday at the earliest) to DAYS_AHEAD ahead. */
+static enum store_status make_partitions(struct pg_store *s, int64_t first_at)
+{
+    struct params p = {0};
+    param_int(&p, first_at);
+    param_int(&p, DAYS_AHEAD);
+    return exec_stmt(s, PG_PARTITIONS_MAKE, &p, "make partitions", NULL);
+}
+
+static void pg_free(struct store *base)
+{
+    struct pg_store *s = pg_of(base);
+    if (!s)
+        return;
+    PQfinish(s->conn);
+    free(s);
+}
+
+/* uri is expanded by libpq (expand_dbname): its own settings win over the defaults before it. */
+struct store *store_pg_open(const char *uri, char *err, size_t err_len)
+{
+    struct pg_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    s->base.ops = &pg_ops;
+    char *parse_err = NULL;
+    PQconninfoOption *options = PQconninfoParse(uri, &parse_err);
+    if (!options) {
+        char line[200];
+        first_line(line, sizeof line, parse_err ? parse_err : "out of memory");
+        drop_quoted(line);
+        snprintf(err, err_len, "malformed PostgreSQL URI: %s", line);
+        PQfreemem(parse_err);
+        free(s);
+        return NULL;
+    }
+    const char *password = NULL;
+    for (PQconninfoOption *o = options; o->keyword; o++)
+        if (strcmp(o->keyword, "password") == 0)
+            password = o->val;
+
+    static const char *const keywords[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+    const char *values[] = {CONNECT_TIMEOUT, "provd", uri, NULL};
+    s->conn = PQconnectdbParams(keywords, values, 1);
+    if (!s->conn) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
+    PQsetNoticeProcessor(s->conn, ignore_notice, NULL); /* "already exists, skipping" and such */
+    snprintf(s->where, sizeof s->where, "%.60s:%.8s/%.50s", PQhost(s->conn) ? PQhost(s->conn) : "",
+             PQport(s->conn) ? PQport(s->conn) : "", PQdb(s->conn) ? PQdb(s->conn) : "");
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        char line[200];
+        first_line(line, sizeof line, PQerrorMessage(s->conn));
+        snprintf(err, err_len, "cannot connect to PostgreSQL at %s: %s", s->where, line);
+        goto fail;
+    }
+    if (migrate(s) != STORE_OK || make_partitions(s, 0) != STORE_OK) {
+        snprintf(err, err_len, "PostgreSQL at %s: %s", s->where, s->base.errmsg);
+        goto fail;
+    }
+    PQconninfoFree(options);
+    return &s->base;
+fail:
+    scrub(err, password);
+    PQconninfoFree(options);
+    pg_free(&s->base);
+    return NULL;
+}
+
+/* ---- operations ---- */
+
+static enum store_status pg_ping(struct store *base)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    return st == STORE_OK ? exec_stmt(s, PG_PING, NULL, "ping", NULL) : st;
+}
+
+/* Each commit is flushed to disk before it returns already (synchronous_commit is on by
+ * default, and the heartbeat times alone are written without it). */
+static enum store_status pg_sync_every_commit(struct store *base)
+{
+    (void)base;
+    return STORE_OK;
+}
+
+static enum store_status pg_prepare_all(struct store *base)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    for (int i = 0; st == STORE_OK && i < PG__COUNT; i++)
+        st = prepare(s, i);
+    return st;
+}
+
+static enum store_status pg_read_begin(struct store *base)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    return st == STORE_OK ? exec_stmt(s, PG_BEGIN_READ, NULL, "begin read", NULL) : st;
+}
+
+static void pg_read_end(struct store *base)
+{
+    struct pg_store *s = pg_of(base);
+    if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        exec_stmt(s, PG_COMMIT, NULL, "end read", NULL);
+}
+
+static enum store_status pg_device_register(struct store *base, const char *deviceid, const char *ipaddr,
+                                            const char *ssid, enum registration_policy policy, int64_t now,
+                                            store_device_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    if (policy == REGISTRATION_CLOSED) {
+        param_text(&p, ipaddr);
+        param_text(&p, ssid);
+        param_int(&p, now);
+        st = device_rows(s, PG_DEVICE_TOUCH, &p, "register device", fn, user_data, &now, NULL);
+        return st == STORE_NOT_FOUND ? STORE_REFUSED : st;
+    }
+    param_text(&p, policy == REGISTRATION_OPEN ? "accepted" : "pending");
+    param_text(&p, ipaddr);
+    param_text(&p, ssid);
+    param_int(&p, now);
+    PGresult *res = run(s, PG_DEVICE_REGISTER, &p, "register device", &st);
+    if (!res)
+        return st;
+    bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, 14)[0] == 't';
+    hand_devices(res, fn, user_data, &now);
+    PQclear(res);
+    return created ? STORE_CREATED : STORE_OK;
+}
+
+static enum store_status pg_device_poll_current(struct store *base, const char *deviceid, int64_t applied,
+                                                int64_t now, store_holds_fn holds, const void *user_data,
+                                                int64_t *cfgsn)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_int(&p, now);
+    PGresult *res = run(s, PG_DEVICE_POLL_CURRENT, &p, "poll device", &st);
+    if (!res)
+        return st;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return STORE_NOT_FOUND;
+    }
+    bool rejected = strcmp(PQgetvalue(res, 0, 0), "rejected") == 0;
+    *cfgsn = col_int(res, 0, 1, 0);
+    bool applied_known = applied < 0 || applied == col_int(res, 0, 2, -1);
+    PQclear(res);
+    /* lastseen has moved already; store_device_poll(), which answers a STORE_STALE, moves it to
+     * the same time. */
+    if (rejected || !applied_known || !holds(*cfgsn, user_data))
+        return STORE_STALE;
+    return STORE_OK;
+}
+
+/* lastseen first (a heartbeat-only write); a new cfgsn_applied, rarely, in a durable commit. */
+static enum store_status pg_device_poll(struct store *base, const char *deviceid, int64_t applied,
+                                        int64_t now, store_device_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_int(&p, now);
+    PGresult *res = run(s, PG_DEVICE_POLL, &p, "poll device", &st);
+    if (!res)
+        return st;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return STORE_NOT_FOUND;
+    }
+    if (applied < 0 || applied == col_int(res, 0, 7, -1)) {
+        hand_devices(res, fn, user_data, &now);
+        PQclear(res);
+        return STORE_OK;
+    }
+    PQclear(res);
+    p = (struct params){0};
+    param_text(&p, deviceid);
+    param_int(&p, applied);
+    return device_rows(s, PG_DEVICE_APPLIED, &p, "poll device", fn, user_data, &now, NULL);
+}
+
+static enum store_status pg_device_get(struct store *base, const char *deviceid, store_device_fn fn,
+                                       void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    return device_rows(s, PG_DEVICE_GET, &p, "read device", fn, user_data, NULL, NULL);
+}
+
+/* How many times an update and a create may lose to concurrent deletes and creates in a row. */
+#define UPDATE_ATTEMPTS 3
+
+/* The conditional update; when no row matched, STORE_STALE if an If-Match was given (the
+ * device has another cfgsn, or does not exist), else the create (PG_DEVICE_CREATE), and should
+ * a concurrent create come first, the update again. */
+static enum store_status pg_device_update(struct store *base, const char *deviceid,
+                                          const struct device_update *u, int64_t now, store_device_fn fn,
+                                          void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    int64_t poll_interval = u->set_poll_interval && u->poll_interval > 0 ? u->poll_interval : 0;
+    for (int attempt = 0; st == STORE_OK && attempt < UPDATE_ATTEMPTS; attempt++) {
+        struct params p = {0};
+        param_text(&p, deviceid);
+        param_text(&p, u->name);
+        param_text(&p, u->data);
+        param_text(&p, u->state);
+        param_bool(&p, u->set_poll_interval);
+        param_int_or_null(&p, poll_interval > 0, poll_interval);
+        param_int(&p, u->cfgsn);
+        param_bool(&p, u->seqn_reset);
+        param_int(&p, u->if_match);
+        st = device_rows(s, PG_DEVICE_UPDATE, &p, "update device", fn, user_data, NULL, NULL);
+        if (st != STORE_NOT_FOUND)
+            return st;
+        if (u->if_match != IF_MATCH_NONE)
+            return STORE_STALE;
+        p = (struct params){0};
+        param_text(&p, deviceid);
+        param_text(&p, u->name);
+        param_text(&p, u->data);
+        param_text(&p, u->state);
+        param_int_or_null(&p, poll_interval > 0, poll_interval);
+        param_int(&p, u->cfgsn > 0 ? u->cfgsn : 0);
+        param_int(&p, now);
+        st = device_rows(s, PG_DEVICE_CREATE, &p, "create device", fn, user_data, NULL, NULL);
+        if (st != STORE_NOT_FOUND)
+            return st == STORE_OK ? STORE_CREATED : st;
+        st = STORE_OK; /* a concurrent create came first: update that device */
+    }
+    if (st == STORE_OK) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg,
+                 "update device: created and deleted meanwhile, %d times", UPDATE_ATTEMPTS);
+        st = STORE_ERROR;
+    }
+    return st;
+}
+
+/* A write of at most one row: STORE_NOT_FOUND when none changed. */
+static enum store_status write_one_row(struct pg_store *s, enum pg_stmt id, const struct params *p,
+                                       const char *what)
+{
+    int64_t rows = 0;
+    enum store_status st = exec_stmt(s, id, p, what, &rows);
+    return st == STORE_OK && rows == 0 ? STORE_NOT_FOUND : st;
+}
+
+static enum store_status pg_device_delete(struct store *base, const char *deviceid)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    return write_one_row(s, PG_DEVICE_DELETE, &p, "delete device");
+}
+
+static enum store_status pg_device_set_key(struct store *base, const char *deviceid, const char *key)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_text(&p, key);
+    return write_one_row(s, PG_DEVICE_SET_KEY, &p, "set device key");
+}
+
+static enum store_status pg_device_list(struct store *base, const struct device_filter *f, store_device_fn fn,
+                                        void *user_data, int *count)
+{
+    struct pg_store *s = pg_of(base);
+    if ((unsigned)f->sort >= DEVICE_SORT__COUNT) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg, "list devices: no sort %d", (int)f->sort);
+        return STORE_ERROR;
+    }
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    enum pg_stmt id = PG_DEVICE_LIST + 4 * f->sort + 2 * f->descending + (f->after != NULL);
+    struct params p = {0};
+    param_text(&p, f->after);
+    param_text(&p, f->state);
+    if (f->online >= 0)
+        param_bool(&p, f->online != 0);
+    else
+        param_text(&p, NULL); /* any */
+    param_int(&p, f->now);
+    param_int(&p, f->default_interval);
+    param_text(&p, f->q);
+    param_int(&p, f->limit);
+    int n = 0;
+    st = device_rows(s, id, &p, "list devices", fn, user_data, NULL, &n);
+    if (count)
+        *count = n;
+    if (st != STORE_NOT_FOUND)
+        return st;
+    /* An empty page: the end, or (sorted by a column) a cursor that names no device. */
+    if (f->after && f->sort != DEVICE_SORT_ID)
+        return pg_device_get(base, f->after, NULL, NULL);
+    return STORE_OK;
+}
+
+static enum store_status pg_stats(struct store *base, int64_t now, int64_t default_interval,
+                                  struct store_stats *out)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, now);
+    param_int(&p, default_interval);
+    int64_t devices[3] = {0};
+    st = read_ints(s, PG_DEVICE_STATS, &p, "count devices", devices, 3);
+    if (st == STORE_OK)
+        st = read_ints(s, PG_TELEMETRY_COUNT, NULL, "count readings", &out->readings, 1);
+    out->devices = devices[0];
+    out->pending = devices[1];
+    out->online = devices[2];
+    return st;
+}
+
+static enum store_status pg_device_secret(struct store *base, const char *deviceid, char *state,
+                                          size_t state_len, char *key, size_t key_len)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    PGresult *res = run(s, PG_DEVICE_SECRET, &p, "read device secret", &st);
+    if (!res)
+        return st;
+    st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
+    if (st == STORE_OK) {
+        snprintf(state, state_len, "%s", PQgetvalue(res, 0, 0));
+        snprintf(key, key_len, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return st;
+}
+
+/* PG_READING_ADD; no row: the device does not exist, or the SEQN is not above its last one. */
+static enum store_status pg_reading_add(struct store *base, const char *deviceid, int64_t seqn,
+                                        int64_t received_at, int64_t ts, const char *reading,
+                                        size_t reading_len)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_int(&p, seqn);
+    param_int(&p, received_at);
+    param_int_or_null(&p, ts != TS_NONE, ts);
+    param_bytes(&p, reading, reading_len); /* binary: exactly reading_len bytes of text */
+    int64_t rows = 0;
+    st = exec_stmt(s, PG_READING_ADD, &p, "store reading", &rows);
+    if (st != STORE_OK || rows > 0)
+        return st;
+    p = (struct params){0};
+    param_text(&p, deviceid);
+    st = exec_stmt(s, PG_DEVICE_EXISTS, &p, "read last SEQN", &rows);
+    return st != STORE_OK ? st : rows > 0 ? STORE_STALE : STORE_NOT_FOUND;
+}
+
+static enum store_status pg_reading_list(struct store *base, const char *deviceid,
+                                         const struct reading_filter *f, store_reading_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_int(&p, f->since);
+    param_int(&p, f->until);
+    param_int_or_null(&p, f->after >= 0, f->after);
+    param_int_or_null(&p, f->limit >= 0, f->limit); /* LIMIT NULL: all */
+    PGresult *res =
+        run(s, f->ascending ? PG_READING_LIST_ASC : PG_READING_LIST_DESC, &p, "list readings", &st);
+    if (!res)
+        return st;
+    for (int i = 0, n = PQntuples(res); i < n; i++) {
+        struct reading r = {
+            .id = col_int(res, i, 0, 0),
+            .seqn = col_int(res, i, 1, 0),
+            .received_at = col_int(res, i, 2, 0),
+            .ts = col_int(res, i, 3, TS_NONE),
+            .reading = PQgetvalue(res, i, 4),
+        };
+        if (!fn(&r, user_data))
+            break;
+    }
+    PQclear(res);
+    return STORE_OK;
+}
+
+static enum store_status pg_reading_buckets(struct store *base, const char *deviceid, int64_t since,
+                                            int64_t until, int64_t bucket_seconds, store_bucket_fn fn,
+                                            void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_int(&p, since);
+    param_int(&p, until);
+    param_int(&p, bucket_seconds);
+    PGresult *res = run(s, PG_READING_BUCKETS, &p, "bucket readings", &st);
+    if (!res)
+        return st;
+    for (int i = 0, n = PQntuples(res); i < n; i++) {
+        struct bucket_stat b = {
+            .start = col_int(res, i, 0, 0),
+            .field = PQgetvalue(res, i, 1),
+            .min = strtod(PQgetvalue(res, i, 2), NULL),
+            .avg = strtod(PQgetvalue(res, i, 3), NULL),
+            .max = strtod(PQgetvalue(res, i, 4), NULL),
+            .count = col_int(res, i, 5, 0),
+        };
+        fn(&b, user_data);
+    }
+    PQclear(res);
+    return STORE_OK;
+}
+
+/* Retention by days: the day partitions over by `before` are dropped whole (their readings
+ * counted first), and of the readings in the default partition (days without a partition of
+ * their own) up to max received before it deleted, oldest arrivals first. A reading in a day
+ * partition goes with its day, so at most a day after `before`; *deleted may exceed max. Then
+ * the partitions ahead are made, from the day of `before` on (never a day just dropped). */
+static enum store_status pg_reading_prune(struct store *base, int64_t before, int max, int *deleted)
+{
+    struct pg_store *s = pg_of(base);
+    *deleted = 0;
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, before);
+    int64_t dropped = 0, rows = 0;
+    st = read_ints(s, PG_PARTITIONS_DROP, &p, "drop old partitions", &dropped, 1);
+    if (st == STORE_OK) {
+        param_int(&p, max);
+        st = exec_stmt(s, PG_PRUNE_DEFAULT, &p, "prune readings", &rows);
+    }
+    if (st == STORE_OK)
+        st = make_partitions(s, before);
+    int64_t total = dropped + rows;
+    *deleted = total > INT_MAX ? INT_MAX : (int)total;
+    return st;
+}
+
+static enum store_status pg_token_add(struct store *base, const char *name,
+                                      const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, name);
+    param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
+    param_int(&p, now);
+    st = exec_stmt(s, PG_TOKEN_ADD, &p, "add token", NULL);
+    return st == STORE_ERROR && strcmp(s->sqlstate, "23505") == 0 ? STORE_EXISTS : st; /* the name or hash */
+}
+
+static enum store_status pg_token_check(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN])
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
+    int64_t rows = 0;
+    st = exec_stmt(s, PG_TOKEN_CHECK, &p, "check token", &rows);
+    return st == STORE_OK && rows == 0 ? STORE_NOT_FOUND : st;
+}
+
+static enum store_status pg_token_list(struct store *base, store_token_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    PGresult *res = run(s, PG_TOKEN_LIST, NULL, "list tokens", &st);
+    for (int i = 0, n = res ? PQntuples(res) : 0; i < n; i++)
+        fn(PQgetvalue(res, i, 0), col_int(res, i, 1, 0), user_data);
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_token_revoke(struct store *base, const char *name)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, name);
+    return write_one_row(s, PG_TOKEN_REVOKE, &p, "revoke token");
+}
+
+/* ---- bulk loading ---- */
+
+static enum store_status bulk_bad_id(struct pg_store *s, const char *prefix)
+{
+    snprintf(s->base.errmsg, sizeof s->base.errmsg, "bulk load: prefix \"%.64s\" makes ids longer than 64",
+             prefix);
+    return STORE_ERROR;
+}
+
+/* One statement, so one transaction: a clash with an existing id leaves none of the batch. */
+static enum store_status pg_device_bulk_add(struct store *base, const char *prefix, int64_t first,
+                                            int64_t count, const char *key, int64_t now)
+{
+    struct pg_store *s = pg_of(base);
+    char id[80];
+    if (!store_bulk_id(prefix, count > 0 ? first + count - 1 : first, id, sizeof id))
+        return bulk_bad_id(s, prefix);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, prefix);
+    param_int(&p, first);
+    param_int(&p, first + count - 1);
+    param_int(&p, now);
+    param_text(&p, key);
+    return exec_stmt(s, PG_BULK_DEVICES, &p, "bulk devices", NULL);
+}
+
+/* COPY text: what the reading text needs escaped. */
+struct copy_buffer {
+    char *data;
+    size_t len;
+};
+
+static void copy_escaped(struct copy_buffer *b, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        const char *esc = c == '\\'   ? "\\\\"
+                          : c == '\t' ? "\\t"
+                          : c == '\n' ? "\\n"
+                          : c == '\r' ? "\\r"
+                                      : NULL;
+        if (esc) {
+            memcpy(b->data + b->len, esc, 2);
+            b->len += 2;
+        } else {
+            b->data[b->len++] = c;
+        }
+    }
+}
+
+static enum store_status copy_flush(struct pg_store *s, struct copy_buffer *b)
+{
+    if (b->len > 0 && PQputCopyData(s->conn, b->data, (int)b->len) != 1)
+        return fail(s, "bulk readings: copy", NULL);
+    b->len = 0;
+    return STORE_OK;
+}
+
+/* The readings of the claimed devices (res: deviceid, seqn_epoch) as one COPY. */
+static enum store_status copy_readings(struct pg_store *s, const PGresult *claimed, int64_t per_device,
+                                       int64_t now, int64_t step, store_reading_text_fn fn, void *user_data,
+                                       struct copy_buffer *b)
+{
+    PGresult *res = PQexec(s->conn, "COPY telemetry (deviceid, epoch, seqn, received_at, data) FROM STDIN");
+    enum store_status st =
+        PQresultStatus(res) == PGRES_COPY_IN ? STORE_OK : fail(s, "bulk readings: copy", res);
+    PQclear(res);
+    if (st != STORE_OK)
+        return st;
+    char text[512];
+    for (int i = 0, n = PQntuples(claimed); st == STORE_OK && i < n; i++) {
+        const char *deviceid = PQgetvalue(claimed, i, 0), *epoch = PQgetvalue(claimed, i, 1);
+        for (int64_t seqn = 1; st == STORE_OK && seqn <= per_device; seqn++) {
+            size_t len = fn(seqn, text, sizeof text, user_data);
+            if (len == 0 || len >= sizeof text) {
+                snprintf(s->base.errmsg, sizeof s->base.errmsg, "bulk readings: reading %lld has no text",
+                         (long long)seqn);
+                st = STORE_ERROR;
+                break;
+            }
+            if (b->len + 2 * (strlen(deviceid) + len) + 128 > COPY_BUFFER)
+                st = copy_flush(s, b);
+            copy_escaped(b, deviceid, strlen(deviceid));
+            b->len += (size_t)snprintf(b->data + b->len, COPY_BUFFER - b->len, "\t%s\t%lld\t%lld\t", epoch,
+                                       (long long)seqn, (long long)(now - (per_device - seqn) * step));
+            copy_escaped(b, text, len);
+            b->data[b->len++] = '\n';
+        }
+    }
+    if (st == STORE_OK)
+        st = copy_flush(s, b);
+    if (PQputCopyEnd(s->conn, st == STORE_OK ? NULL : "bulk load abandoned") != 1 && st == STORE_OK)
+        st = fail(s, "bulk readings: copy", NULL);
+    while ((res = PQgetResult(s->conn))) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && st == STORE_OK)
+            st = fail(s, "bulk readings: copy", res);
+        PQclear(res);
+    }
+    return st;
+}
+
+/* One transaction: per chunk of devices, their last SEQN and heartbeat time claimed (all must
+ * exist, else STORE_NOT_FOUND and nothing stays), then their readings copied in. */
+static enum store_status pg_reading_bulk_add(struct store *base, const char *prefix, int64_t first,
+                                             int64_t count, int64_t per_device, int64_t now, int64_t step,
+                                             store_reading_text_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    char id[80];
+    if (!store_bulk_id(prefix, count > 0 ? first + count - 1 : first, id, sizeof id))
+        return bulk_bad_id(s, prefix);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct copy_buffer b = {malloc(COPY_BUFFER), 0};
+    if (!b.data) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg, "bulk readings: out of memory");
+        return STORE_ERROR;
+    }
+    st = exec_stmt(s, PG_BEGIN, NULL, "bulk readings: begin", NULL);
+    for (int64_t n = first; st == STORE_OK && n < first + count; n += BULK_CHUNK) {
+        int64_t last = n + BULK_CHUNK - 1 < first + count - 1 ? n + BULK_CHUNK - 1 : first + count - 1;
+        struct params p = {0};
+        param_text(&p, prefix);
+        param_int(&p, n);
+        param_int(&p, last);
+        param_int(&p, per_device);
+        param_int(&p, now);
+        PGresult *claimed = run(s, PG_BULK_CLAIM, &p, "bulk readings: find devices", &st);
+        if (claimed && PQntuples(claimed) != last - n + 1)
+            st = STORE_NOT_FOUND;
+        if (st == STORE_OK)
+            st = copy_readings(s, claimed, per_device, now, step, fn, user_data, &b);
+        PQclear(claimed);
+    }
+    free(b.data);
+    if (st == STORE_OK)
+        return exec_stmt(s, PG_COMMIT, NULL, "bulk readings: commit", NULL);
+    if (PQstatus(s->conn) == CONNECTION_OK)
+        exec_stmt(s, PG_ROLLBACK, NULL, "bulk readings: roll back", NULL);
+    return st;
+}
+
+static const struct store_ops pg_ops = {
+    .needs = 0, /* no group commit, no checkpoints; retention is a scheduled job (provctl prune) */
+    .free = pg_free,
+    .ping = pg_ping,
+    .sync_every_commit = pg_sync_every_commit,
+    .prepare_all = pg_prepare_all,
+    .read_begin = pg_read_begin,
+    .read_end = pg_read_end,
+    .device_register = pg_device_register,
+    .device_poll_current = pg_device_poll_current,
+    .device_poll = pg_device_poll,
+    .device_get = pg_device_get,
+    .device_update = pg_device_update,
+    .device_delete = pg_device_delete,
+    .device_set_key = pg_device_set_key,
+    .device_list = pg_device_list,
+    .stats = pg_stats,
+    .device_secret = pg_device_secret,
+    .reading_add = pg_reading_add,
+    .reading_list = pg_reading_list,
+    .reading_buckets = pg_reading_buckets,
+    .reading_prune = pg_reading_prune,
+    .token_add = pg_token_add,
+    .token_check = pg_token_check,
+    .token_list = pg_token_list,
+    .token_revoke = pg_token_revoke,
+    .device_bulk_add = pg_device_bulk_add,
+    .reading_bulk_add = pg_reading_bulk_add,
+};

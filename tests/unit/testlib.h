@@ -1,6 +1,7 @@
-/* Helpers shared by the unit tests: a temporary directory for a real SQLite file, removed with
- * its WAL files afterwards, and the store opened on it. Static inline because the Makefile links
- * one object per test. */
+/* Helpers shared by the unit tests: a temporary database, removed afterwards, and the store
+ * opened on it: a real SQLite file in a temporary directory, or with PROVD_TEST_PG set (a base
+ * URI such as postgresql://provd@127.0.0.1:55440/, see scripts/pg-cluster.sh) a new database of
+ * that PostgreSQL cluster. Static inline because the Makefile links one object per test. */
 #ifndef PROVD_TESTLIB_H
 #define PROVD_TESTLIB_H
 
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "store.h"
 
@@ -21,20 +23,101 @@
 #define TEST_T0 INT64_C(1795336930)
 
 struct tempdb {
-    char dir[256];
-    char path[300];
+    char dir[256];   /* SQLite: the directory of the file */
+    char path[300];  /* what store_open() takes: the file, or the database's URI */
+    char pgname[64]; /* PostgreSQL: the database's name; "" for SQLite */
 };
 
-static inline void tempdb_make(struct tempdb *t)
+/* PROVD_TEST_PG, or NULL when the tests run on SQLite. */
+static inline const char *test_pg_base(void)
+{
+    const char *base = getenv("PROVD_TEST_PG");
+    return base && *base ? base : NULL;
+}
+
+static inline void test_pg_quiet(void *arg, const char *message)
+{
+    (void)arg, (void)message;
+}
+
+/* A connection to the database named name of the PROVD_TEST_PG cluster (its other settings
+ * kept), failing the test when there is none. */
+static inline PGconn *test_pg_connect(const char *name)
+{
+    const char *base = test_pg_base();
+    if (!base)
+        fail_msg("PROVD_TEST_PG is not set");
+    static const char *const keywords[] = {"dbname", "dbname", NULL};
+    const char *values[] = {base, name, NULL};
+    PGconn *conn = PQconnectdbParams(keywords, values, 1);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", PQerrorMessage(conn));
+        PQfinish(conn);
+        fail_msg("PROVD_TEST_PG=%s, database %s: %s", base, name, why);
+    }
+    PQsetNoticeProcessor(conn, test_pg_quiet, NULL); /* "does not exist, skipping" */
+    return conn;
+}
+
+/* Runs sql (text of the test's own, no parameters) and fails the test unless it succeeds. */
+static inline void test_pg_exec(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", PQresultErrorMessage(res));
+        PQclear(res);
+        fail_msg("%s: %s", sql, why);
+    }
+    PQclear(res);
+}
+
+/* A new SQLite file's path, whatever PROVD_TEST_PG says (the SQLite-only tests). */
+static inline void tempdb_make_sqlite(struct tempdb *t)
 {
     const char *tmp = getenv("TMPDIR");
+    t->pgname[0] = '\0';
     snprintf(t->dir, sizeof t->dir, "%s/provd-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     assert_non_null(mkdtemp(t->dir));
     snprintf(t->path, sizeof t->path, "%s/provd.sqlite3", t->dir);
 }
 
+/* A new empty database: a SQLite file, or with PROVD_TEST_PG a PostgreSQL database of its own. */
+static inline void tempdb_make(struct tempdb *t)
+{
+    const char *base = test_pg_base();
+    if (!base) {
+        tempdb_make_sqlite(t);
+        return;
+    }
+    static unsigned made;
+    size_t len = strlen(base);
+    if (len == 0 || base[len - 1] != '/')
+        fail_msg("PROVD_TEST_PG=%s: a base URI ending in '/' (postgresql://user@host:port/)", base);
+    snprintf(t->pgname, sizeof t->pgname, "provd_test_%ld_%u", (long)getpid(), made++);
+    t->dir[0] = '\0';
+    snprintf(t->path, sizeof t->path, "%s%s", base, t->pgname);
+    PGconn *conn = test_pg_connect("postgres");
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", t->pgname); /* a crashed run's */
+    test_pg_exec(conn, sql);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", t->pgname);
+    test_pg_exec(conn, sql);
+    PQfinish(conn);
+}
+
 static inline void tempdb_remove(struct tempdb *t)
 {
+    if (t->pgname[0]) {
+        PGconn *conn = test_pg_connect("postgres");
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", t->pgname);
+        test_pg_exec(conn, sql);
+        PQfinish(conn);
+        return;
+    }
     static const char *const suffixes[] = {"",           "-wal",       "-shm",           "-journal",
                                            "-seen.lock", "-seen.sock", "-readings.lock", "-readings.sock"};
     char file[sizeof t->path + 16];
@@ -45,7 +128,7 @@ static inline void tempdb_remove(struct tempdb *t)
     assert_int_equal(rmdir(t->dir), 0);
 }
 
-/* The store at path, failing the test with SQLite's reason when it does not open. */
+/* The store at path, failing the test with the reason when it does not open. */
 static inline struct store *open_store(const char *path)
 {
     char err[512] = "";
