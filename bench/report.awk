@@ -148,7 +148,7 @@ END {
     kind_label["fastcgi"] = "FastCGI"; kind_label["keepalive"] = "keep-alive FastCGI"; kind_label["pgbench"] = "pgbench -S"
     printf "provd bench %s: %d cores (%s), %d provd workers, wrk %d threads x %d connections, %d s per run\n\n",
         date, cores, cpu, workers, threads, connections, duration
-    printf "%-30s %8s %10s %8s %8s %8s %10s %12s %10s %11s\n", "run", "devices", "req/s", "p50 ms", "p99 ms", "errors",
+    printf "%-32s %8s %10s %8s %8s %8s %10s %12s %10s %11s\n", "run", "devices", "req/s", "p50 ms", "p99 ms", "errors",
         "x FastCGI", "x keep-alive", "x pgbench", "worker us"
     out = "{\n  " js("date") ": " js(date) ",\n  \"machine\": {\"cores\": " cores ", \"cpu\": " js(cpu) "},\n"
     out = out "  \"settings\": {\"workers\": " workers ", \"wrk_threads\": " threads ", \"connections\": " connections
@@ -158,7 +158,7 @@ END {
     out = out "  \"runs\": ["
     for (i = 1; i <= runs; i++) {
         ratio = ratio_of(i)
-        printf "%-30s %8s %10.0f %8.2f %8.2f %8d %10.2f %12s %10s %11s\n", name[i], scale_name(scale[i]), rps[i], p50[i],
+        printf "%-32s %8s %10.0f %8.2f %8.2f %8d %10.2f %12s %10s %11s\n", name[i], scale_name(scale[i]), rps[i], p50[i],
             p99[i], status[i] + sockerr[i], ratio, ratio_text(i, "keepalive"), ratio_text(i, "pgbench"), worker_us[i]
         out = out (i > 1 ? "," : "") "\n    {\"run\": " js(name[i]) ", \"devices\": " (scale[i] == "-" ? "null" : scale[i])
         out = out ", \"backend\": " (backend[i] == "pg" ? js("postgresql") : backend[i] == "sqlite" ? js("sqlite") : "null")
@@ -217,7 +217,7 @@ END {
         out = out sprintf("], \"largest_ok_devices\": %d, \"largest_ok_fleet_at_60s\": %d}", largest,
             largest * 60 / fleet_interval)
     } else {
-        printf "\nfleet: no run (build/devsim is not built)\n"
+        printf "\nfleet: no run (%s)\n", fleet_skipped ? "it runs on SQLite, which BENCH_BACKENDS leaves out" : "build/devsim is not built"
         out = out "null"
     }
     print_targets(rss_max, rss_scale)

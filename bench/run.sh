@@ -256,12 +256,15 @@ pg_start() {
 pgbench_run() {
     local scale=$1 name=$2 db=$3 log=$work/pgbench-log out tps failed n p
     shift 3
-    (( WARMUP > 0 )) && "$pg_bin/pgbench" -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$WARMUP" "$@" "$db" \
-        >/dev/null 2>&1
+    if (( WARMUP > 0 )); then
+        out=$("$pg_bin/pgbench" -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$WARMUP" "$@" "$db" 2>&1) ||
+            { echo "bench: pgbench (warm-up of $name) said:" >&2; echo "$out" >&2; exit 1; }
+    fi
     rm -rf "$log"
     mkdir -p "$log"
     out=$("$pg_bin/pgbench" -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" -l \
-        --log-prefix="$log/tx" "$@" "$db" 2>&1) || { echo "$out" >&2; exit 1; }
+        --log-prefix="$log/tx" "$@" "$db" 2>&1) ||
+        { echo "bench: pgbench ($name) said:" >&2; echo "$out" >&2; exit 1; }
     tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' <<<"$out")
     n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
@@ -484,7 +487,7 @@ done
 pg_stop
 [ -n "$want_sqlite" ] && fleet                # devsim's fleet runs on SQLite
 bench/report.awk -v workers="$WORKERS" -v threads="$THREADS" -v connections="$CONNECTIONS" \
-    -v backends="$(echo $BACKENDS)" -v keepalive_processes="$KEEPALIVE_PROCESSES" \
+    -v backends="$(echo $BACKENDS)" -v fleet_skipped="$([ -n "$want_sqlite" ] || echo 1)" -v keepalive_processes="$KEEPALIVE_PROCESSES" \
     -v pgbench_scale="$([ -n "$want_pg" ] && echo "$PGBENCH_SCALE")" -v duration="$DURATION" -v cores="$(nproc)" -v cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
     -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v json="$out/results.json" -v scales_file="$scales" \
     -v fleet_file="$fleet" -v fleet_interval="$FLEET_INTERVAL" "$runs"
