@@ -1,6 +1,5 @@
-/* provctl: the admin's command line for a provd database: admin tokens, devices, device keys,
- * retention. It works on the database directly (a SQLite file or a PostgreSQL URI), so it needs no
- * running server. */
+/* provctl: the admin's command line for a provd database: admin tokens, devices, device keys.
+ * It works on the database file directly, so it needs no running server. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +14,9 @@
 #define EXIT_USAGE 2
 
 static const char usage[] =
-    "usage: provctl [--db PATH|URI] COMMAND\n"
+    "usage: provctl [--db PATH] COMMAND\n"
     "\n"
-    "Manages a provd database (default: $PROVD_DB, else db/provd.sqlite3); a postgresql:// URI\n"
-    "names a PostgreSQL database.\n"
+    "Manages a provd database (default: $PROVD_DB, else db/provd.sqlite3).\n"
     "\n"
     "commands:\n"
     "  init                          create the database, or bring its schema up to date\n"
@@ -28,13 +26,14 @@ static const char usage[] =
     "  device list                   list devices: id, state, liveness, last seen, name\n"
     "  device key ID [--set SECRET]  give a device a new random telemetry key and print it,\n"
     "                                or set SECRET (1-256 bytes of text; spaces are fine)\n"
-    "  prune [DAYS]                  delete readings older than DAYS (default $PROVD_RETENTION_DAYS)\n"
+    "  prune DAYS                    delete readings older than DAYS days (0: none); on PostgreSQL\n"
+    "                                also make the coming days' partitions: run it daily\n"
     "\n"
     "Every command takes --help.\n";
 
 struct command {
     const char *noun, *verb;
-    int args; /* positional arguments after the verb; -1: one or more; -2: none or one */
+    int args; /* positional arguments after the verb */
     const char *help;
     int (*run)(struct store *s, char **argv, int argc);
 };
@@ -185,36 +184,25 @@ static int run_device_key(struct store *s, char **argv, int argc)
     }
 }
 
-/* Batches of this many, so that a SQLite writer never waits long for the lock between two. */
-#define PRUNE_BATCH 5000
+#define PRUNE_BATCH 5000 /* readings deleted per transaction */
 
+/* Retention as one scheduled job (store.h): batches until one falls short. */
 static int run_prune(struct store *s, char **argv, int argc)
 {
-    char err[256];
-    struct config config;
-    if (!config_from_env(&config, err, sizeof err)) {
-        fprintf(stderr, "provctl: %s\n", err);
-        return 1;
-    }
-    int64_t days = config.retention_days;
-    if (argc == 1 && !parse_int_range(argv[0], 1, 36500, &days)) {
-        fprintf(stderr, "provctl: DAYS must be whole days from 1 to 36500\n");
+    (void)argc;
+    int64_t days;
+    if (!parse_int_range(argv[0], 0, 100000, &days)) {
+        fprintf(stderr, "provctl: DAYS must be a whole number from 0 to 100000\n");
         return EXIT_USAGE;
     }
-    if (days == 0) {
-        printf("retention is off (PROVD_RETENTION_DAYS unset or 0): every reading is kept\n");
-        return 0;
-    }
-    int64_t before = now() - days * 86400, total = 0;
+    int64_t before = days > 0 ? now() - days * 86400 : 0, total = 0;
     int deleted;
     do {
         if (store_reading_prune(s, before, PRUNE_BATCH, &deleted) != STORE_OK)
             return fail_store(s);
         total += deleted;
-    } while (deleted > 0);
-    char when[ISOTIME_LEN + 1];
-    isotime_format(before, when);
-    printf("pruned %lld readings received before %s\n", (long long)total, when);
+    } while (deleted >= PRUNE_BATCH);
+    printf("%lld readings deleted\n", (long long)total);
     return 0;
 }
 
@@ -230,10 +218,9 @@ static const struct command commands[] = {
      "provctl device key ID [--set SECRET]: print a new random telemetry key for device ID\n"
      "(32 hex digits, an AES-128 key), or set SECRET as its key",
      run_device_key},
-    {"prune", NULL, -2,
-     "provctl prune [DAYS]: delete the readings received more than DAYS days ago (default\n"
-     "$PROVD_RETENTION_DAYS); on PostgreSQL whole days of readings go at once. Run it daily\n"
-     "(provd-prune.timer) where the workers do not prune themselves (PostgreSQL).",
+    {"prune", NULL, 1,
+     "provctl prune DAYS: delete readings received more than DAYS days ago (0: none); on PostgreSQL\n"
+     "also make the day partitions of the coming two weeks. Run it daily (cron, a systemd timer).",
      run_prune},
 };
 
@@ -271,8 +258,7 @@ int main(int argc, char **argv)
             printf("%s\n", cmd->help);
             return 0;
         }
-        bool fits = cmd->args >= 0 ? nargs == cmd->args : cmd->args == -1 ? nargs >= 1 : nargs <= 1;
-        if (!fits) {
+        if (cmd->args >= 0 ? nargs != cmd->args : nargs < 1) {
             fprintf(stderr, "usage: %s\n", cmd->help);
             return EXIT_USAGE;
         }

@@ -188,23 +188,30 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
     [PG_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
     /* SQLite's json_tree query (store_sqlite.c) walked by hand: every leaf of each reading with
-     * its path as SQLite 3.40 writes it ("$.a.b[0]": keys as written, unquoted), the numeric ones
-     * grouped by bucket and path in the same byte order; the path is given as "a.b.0". The json
-     * type (not jsonb) keeps duplicate names, as json_tree does. */
+     * its path as SQLite 3.40 writes it ("$.a.b[0]"; a key that is not a letter and letters or
+     * digits quoted, "$.\"k_1\"", with JSON's escapes: PostgreSQL's, which differ from the
+     * device's own only for a key written with needless \u escapes), the numeric ones grouped by
+     * bucket and path in the same byte order; the field is the path as "a.b.0". The json type
+     * (not jsonb) keeps duplicate names and their order, as json_tree does. The mean is SQLite's,
+     * a sum of doubles over the count (avg(float8) would fail on values whose squares overflow,
+     * and so would that sum near the double's limit: there, a numeric sum). */
     [PG_READING_BUCKETS] =
         "WITH RECURSIVE walk (bucket, fullkey, value) AS ("
         "SELECT (received_at / $4::bigint) * $4::bigint, '$'::text COLLATE \"C\", data::json FROM telemetry "
         "WHERE deviceid = $1 AND received_at BETWEEN $2::bigint AND $3::bigint "
         "UNION ALL "
         "SELECT w.bucket, w.fullkey || e.step, e.value FROM walk AS w CROSS JOIN LATERAL ("
-        "SELECT '.' || substr(to_json(o.key)::text, 2, length(to_json(o.key)::text) - 2) AS step, o.value "
+        "SELECT '.' || CASE WHEN o.key ~ '^[A-Za-z][A-Za-z0-9]*$' THEN o.key ELSE to_json(o.key)::text END "
+        "AS step, o.value "
         "FROM json_each(CASE WHEN json_typeof(w.value) = 'object' THEN w.value ELSE '{}' END) AS o "
         "UNION ALL "
         "SELECT '[' || (a.i - 1) || ']', a.value "
         "FROM json_array_elements(CASE WHEN json_typeof(w.value) = 'array' THEN w.value ELSE '[]' END) "
         "WITH ORDINALITY AS a (value, i)) AS e) "
         "SELECT bucket, replace(replace(substr(fullkey, 3), '[', '.'), ']', ''), "
-        "min(n), avg(n), max(n), count(*) FROM ("
+        "min(n), CASE WHEN count(*) FILTER (WHERE abs(n) >= 1e300) = 0 "
+        "THEN sum(n) FILTER (WHERE abs(n) < 1e300) / count(*) ELSE (sum(n::numeric) / count(*))::float8 END, "
+        "max(n), count(*) FROM ("
         "SELECT bucket, fullkey, provd_json_number(value::text) AS n FROM walk "
         "WHERE json_typeof(value) = 'number' AND fullkey NOT IN ('$.SEQN', '$.ts')) AS leaves "
         "GROUP BY bucket, fullkey ORDER BY bucket, fullkey",

@@ -1,0 +1,575 @@
+/* Unit tests of what only the PostgreSQL backend has, on a database of the PROVD_TEST_PG cluster made
+ * afresh per test (it fails without one): its invariants under concurrent writers (processes, each
+ * with its own connection, as provd's workers on several hosts), day partitions and retention,
+ * reconnecting after a lost connection, refusals at open, and bucket answers equal to SQLite's. */
+#include "testlib.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "migrations.h"
+#include "store.h"
+
+#define MAX_RACERS 64
+
+struct fixture {
+    struct tempdb db;
+    struct store *store;
+    PGconn *conn; /* the test's own connection to the same database */
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    tempdb_make(&fx->db);
+    fx->store = open_store(fx->db.path);
+    fx->conn = test_pg_connect(fx->db.pgname);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    PQfinish(fx->conn);
+    store_free(fx->store);
+    tempdb_remove(&fx->db);
+    free(fx);
+    return 0;
+}
+
+/* The one value of a query of the test's own, as text copied into out. */
+static char *query_text(PGconn *conn, const char *sql, char *out, size_t len)
+{
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", PQresultErrorMessage(res));
+        PQclear(res);
+        fail_msg("%s: %s", sql, why);
+    }
+    snprintf(out, len, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return out;
+}
+
+static int64_t query_int(PGconn *conn, const char *sql)
+{
+    char text[32];
+    return strtoll(query_text(conn, sql, text, sizeof text), NULL, 10);
+}
+
+/* ---- racers: processes that each open the store, wait for the others, then do one thing ---- */
+
+typedef enum store_status (*race_fn)(struct store *s, int i, const void *arg);
+
+struct race {
+    int n;
+    int count[STORE_UNAVAILABLE + 2]; /* how many ended with each status; the last: no store */
+};
+
+/* Runs fn in n processes at once (each with its own store on path: its own connection), started
+ * together once all are connected. */
+static struct race race(const char *path, int n, race_fn fn, const void *arg)
+{
+    assert_true(n <= MAX_RACERS);
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t parent = getpid(), pids[MAX_RACERS];
+    for (int i = 0; i < n; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] > 0)
+            continue;
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(STORE_UNAVAILABLE + 1);
+        close(ready[0]);
+        close(go[1]);
+        char err[512], byte = 1;
+        char uri[sizeof((struct tempdb *)0)->path + 32];
+        snprintf(uri, sizeof uri, "%s?connect_timeout=30", path); /* 50 connecting at once, on 2 cores */
+        struct store *s = store_open(uri, err, sizeof err);
+        if (!s)
+            fprintf(stderr, "racer %d: %s\n", i, err);
+        if (write(ready[1], &byte, 1) != 1 || !s)
+            _exit(STORE_UNAVAILABLE + 1);
+        if (read(go[0], &byte, 1) != 0) /* the end of the pipe: everyone is ready */
+            _exit(STORE_UNAVAILABLE + 1);
+        enum store_status st = fn(s, i, arg);
+        if (st == STORE_ERROR || st == STORE_UNAVAILABLE)
+            fprintf(stderr, "racer %d: %s\n", i, store_errmsg(s));
+        store_free(s);
+        _exit(st);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char byte;
+    for (int i = 0; i < n; i++)
+        assert_int_equal(read(ready[0], &byte, 1), 1);
+    close(go[1]);
+    close(ready[0]);
+    struct race r = {.n = n};
+    for (int i = 0; i < n; i++) {
+        int status;
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        int code = WEXITSTATUS(status);
+        assert_true(code >= 0 && code <= STORE_UNAVAILABLE + 1);
+        r.count[code]++;
+    }
+    return r;
+}
+
+static void add_open(struct store *s, const char *id)
+{
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "net", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+                     STORE_CREATED);
+}
+
+static enum store_status send_reading(struct store *s, int i, const void *arg)
+{
+    (void)i;
+    const int64_t *seqn = arg;
+    char json[64];
+    int len = snprintf(json, sizeof json, "{\"SEQN\":%lld}", (long long)*seqn);
+    return store_reading_add(s, "racer", *seqn, TEST_T0, TS_NONE, json, (size_t)len);
+}
+
+static bool count_reading(const struct reading *r, void *user_data)
+{
+    (void)r;
+    (*(int *)user_data)++;
+    return true;
+}
+
+static int stored_readings(struct store *s, const char *id)
+{
+    struct reading_filter all = {
+        .since = INT64_MIN, .until = INT64_MAX, .after = -1, .ascending = true, .limit = -1};
+    int n = 0;
+    assert_int_equal(store_reading_list(s, id, &all, count_reading, &n), STORE_OK);
+    return n;
+}
+
+/* The same reading sent by 8 workers at once: one stores it, the others are told it is stale. */
+static void same_reading_at_once_stored_once(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "racer");
+    for (int64_t seqn = 1; seqn <= 5; seqn++) {
+        struct race r = race(fx->db.path, 8, send_reading, &seqn);
+        if (r.count[STORE_OK] != 1 || r.count[STORE_STALE] != 7)
+            fail_msg("SEQN %lld: %d stored, %d stale of 8", (long long)seqn, r.count[STORE_OK],
+                     r.count[STORE_STALE]);
+    }
+    assert_int_equal(stored_readings(fx->store, "racer"), 5);
+    assert_int_equal(query_int(fx->conn, "SELECT last_seqn FROM devices WHERE deviceid = 'racer'"), 5);
+}
+
+struct if_match {
+    int64_t cfgsn;
+    int round; /* in the data too: each change is a change (the same data keeps the cfgsn) */
+};
+
+static enum store_status put_if_match(struct store *s, int i, const void *arg)
+{
+    const struct if_match *m = arg;
+    char data[32];
+    snprintf(data, sizeof data, "{\"v\":%d,\"r\":%d}", i, m->round);
+    struct device_update u = {.data = data, .cfgsn = -1, .if_match = m->cfgsn};
+    return store_device_update(s, "contested", &u, TEST_T0, NULL, NULL);
+}
+
+static void capture_cfgsn(const struct device *d, void *user_data)
+{
+    *(int64_t *)user_data = d->cfgsn;
+}
+
+static int64_t cfgsn_of(struct store *s, const char *id)
+{
+    int64_t cfgsn = -1;
+    assert_int_equal(store_device_get(s, id, capture_cfgsn, &cfgsn), STORE_OK);
+    return cfgsn;
+}
+
+/* 50 admins change one device with the same If-Match at once: one wins per cfgsn, the others are
+ * told theirs is stale. */
+static void same_if_match_at_once_one_wins(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "contested");
+    for (int round = 0; round < 3; round++) {
+        struct if_match m = {cfgsn_of(fx->store, "contested"), round};
+        assert_int_equal(m.cfgsn, round);
+        struct race r = race(fx->db.path, 50, put_if_match, &m);
+        if (r.count[STORE_OK] != 1 || r.count[STORE_STALE] != 49)
+            fail_msg("round %d: %d won, %d stale of 50", round, r.count[STORE_OK], r.count[STORE_STALE]);
+        assert_int_equal(cfgsn_of(fx->store, "contested"), round + 1);
+    }
+}
+
+static enum store_status put_any(struct store *s, int i, const void *arg)
+{
+    (void)arg;
+    char data[32];
+    snprintf(data, sizeof data, "{\"v\":%d}", i);
+    struct device_update u = {.data = data, .cfgsn = -1, .if_match = IF_MATCH_NONE};
+    return store_device_update(s, "fresh", &u, TEST_T0, NULL, NULL);
+}
+
+/* 20 admins create one device at once without If-Match: one creates it, the others change it, each
+ * change of the data counted once. */
+static void concurrent_creates_become_updates(void **state)
+{
+    struct fixture *fx = *state;
+    struct race r = race(fx->db.path, 20, put_any, NULL);
+    if (r.count[STORE_CREATED] != 1 || r.count[STORE_OK] != 19)
+        fail_msg("%d created, %d changed of 20", r.count[STORE_CREATED], r.count[STORE_OK]);
+    assert_int_equal(cfgsn_of(fx->store, "fresh"), 19);
+}
+
+static enum store_status register_newborn(struct store *s, int i, const void *arg)
+{
+    (void)i, (void)arg;
+    return store_device_register(s, "newborn", "10.0.0.9", "net", REGISTRATION_APPROVE, TEST_T0, NULL, NULL);
+}
+
+/* 30 first registrations of one id at once: one row, one STORE_CREATED, the rest STORE_OK. */
+static void first_registrations_at_once_make_one_device(void **state)
+{
+    struct fixture *fx = *state;
+    struct race r = race(fx->db.path, 30, register_newborn, NULL);
+    if (r.count[STORE_CREATED] != 1 || r.count[STORE_OK] != 29)
+        fail_msg("%d created, %d registered of 30", r.count[STORE_CREATED], r.count[STORE_OK]);
+    assert_int_equal(query_int(fx->conn, "SELECT count(*) FROM devices WHERE deviceid = 'newborn'"), 1);
+}
+
+static enum store_status open_only(struct store *s, int i, const void *arg)
+{
+    (void)i, (void)arg;
+    return store_ping(s);
+}
+
+/* Workers of every host start at once on an empty database: one migrates, all open. */
+static void concurrent_opens_migrate_once(void **state)
+{
+    (void)state;
+    struct tempdb fresh;
+    tempdb_make(&fresh);
+    struct race r = race(fresh.path, 12, open_only, NULL);
+    assert_int_equal(r.count[STORE_OK], 12);
+    PGconn *conn = test_pg_connect(fresh.pgname);
+    assert_int_equal(query_int(conn, "SELECT count(*) FROM provd_schema"), 1);
+    assert_int_equal(query_int(conn, "SELECT version FROM provd_schema"), provd_pg_migration_count);
+    PQfinish(conn);
+    tempdb_remove(&fresh);
+}
+
+/* ---- partitions and retention ---- */
+
+/* The start of the UTC day of t. */
+static int64_t day_start(int64_t t)
+{
+    return t - t % 86400;
+}
+
+/* Which partition holds the device's reading seqn. */
+static char *partition_of(PGconn *conn, const char *deviceid, int64_t seqn, char *out, size_t len)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT tableoid::regclass::text FROM telemetry WHERE deviceid = '%s' AND seqn = %lld", deviceid,
+             (long long)seqn);
+    return query_text(conn, sql, out, len);
+}
+
+static char *day_partition(int64_t t, char *out, size_t len)
+{
+    time_t when = (time_t)t;
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    strftime(out, len, "telemetry_%Y%m%d", &tm);
+    return out;
+}
+
+static bool partition_exists(PGconn *conn, const char *name)
+{
+    char sql[128], text[8];
+    snprintf(sql, sizeof sql, "SELECT to_regclass('%s') IS NOT NULL", name);
+    return query_text(conn, sql, text, sizeof text)[0] == 't';
+}
+
+/* Readings land in their day's partition (made ahead, yesterday to two weeks on), or for a day
+ * without one in the default partition, and are listed alike. */
+static void readings_land_in_their_day(void **state)
+{
+    struct fixture *fx = *state;
+    int64_t now = time(NULL);
+    add_open(fx->store, "daily");
+    assert_int_equal(store_reading_add(fx->store, "daily", 1, now - 86400, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "daily", 2, now, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "daily", 3, now + 14 * 86400, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "daily", 4, now + 100 * 86400, TS_NONE, "{}", 2), STORE_OK);
+    char got[64], want[64];
+    assert_string_equal(partition_of(fx->conn, "daily", 1, got, sizeof got),
+                        day_partition(now - 86400, want, sizeof want));
+    assert_string_equal(partition_of(fx->conn, "daily", 2, got, sizeof got),
+                        day_partition(now, want, sizeof want));
+    assert_string_equal(partition_of(fx->conn, "daily", 3, got, sizeof got),
+                        day_partition(now + 14 * 86400, want, sizeof want));
+    assert_string_equal(partition_of(fx->conn, "daily", 4, got, sizeof got), "telemetry_default");
+    assert_int_equal(stored_readings(fx->store, "daily"), 4);
+    struct store_stats st;
+    assert_int_equal(store_stats(fx->store, now, 60, &st), STORE_OK);
+    assert_int_equal(st.readings, 4);
+}
+
+/* Retention drops the day partitions that are over, counting their readings, deletes the old
+ * readings of the default partition up to the batch size, and keeps the rest. */
+static void prune_drops_old_days(void **state)
+{
+    struct fixture *fx = *state;
+    int64_t now = time(NULL), today = day_start(now);
+    char yesterday[64], current[64];
+    day_partition(today - 86400, yesterday, sizeof yesterday);
+    day_partition(today, current, sizeof current);
+    add_open(fx->store, "aging");
+    int64_t seqn = 0;
+    for (int i = 0; i < 3; i++) /* a day with no partition: the default one */
+        assert_int_equal(
+            store_reading_add(fx->store, "aging", ++seqn, TEST_T0 - 40 * 86400, TS_NONE, "{}", 2), STORE_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(store_reading_add(fx->store, "aging", ++seqn, today - 3600, TS_NONE, "{}", 2),
+                         STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "aging", ++seqn, today + 60, TS_NONE, "{}", 2), STORE_OK);
+    assert_true(partition_exists(fx->conn, yesterday));
+
+    int deleted = -1;
+    /* Yesterday's day is not over before the last of its seconds. */
+    assert_int_equal(store_reading_prune(fx->store, today - 1, 2, &deleted), STORE_OK);
+    assert_int_equal(deleted, 2); /* of the default partition, 2 at most */
+    assert_true(partition_exists(fx->conn, yesterday));
+    assert_int_equal(store_reading_prune(fx->store, today, 2, &deleted), STORE_OK);
+    assert_int_equal(deleted, 4 + 1);
+    assert_false(partition_exists(fx->conn, yesterday)); /* and not made again by the prune */
+    assert_true(partition_exists(fx->conn, current));
+    assert_int_equal(store_reading_prune(fx->store, today, 2, &deleted), STORE_OK);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(stored_readings(fx->store, "aging"), 1);
+    /* The SEQN check holds after its readings went. */
+    assert_int_equal(store_reading_add(fx->store, "aging", seqn, now, TS_NONE, "{}", 2), STORE_STALE);
+    assert_int_equal(store_reading_add(fx->store, "aging", seqn + 1, now, TS_NONE, "{}", 2), STORE_OK);
+}
+
+/* A day whose readings the default partition already holds gets no partition of its own: making
+ * it is skipped without error, the readings stay where they are, and the next days are made. */
+static void day_already_in_default_is_skipped(void **state)
+{
+    struct fixture *fx = *state;
+    int64_t later = day_start(time(NULL)) + 20 * 86400;
+    add_open(fx->store, "early");
+    assert_int_equal(store_reading_add(fx->store, "early", 1, later + 5, TS_NONE, "{}", 2), STORE_OK);
+    char sql[128], name[64], next[64];
+    snprintf(sql, sizeof sql, "SELECT provd_make_partitions(%lld, 30)", (long long)later);
+    assert_true(query_int(fx->conn, sql) > 0);
+    assert_false(partition_exists(fx->conn, day_partition(later, name, sizeof name)));
+    assert_true(partition_exists(fx->conn, day_partition(later + 86400, next, sizeof next)));
+    assert_string_equal(partition_of(fx->conn, "early", 1, name, sizeof name), "telemetry_default");
+    assert_int_equal(stored_readings(fx->store, "early"), 1);
+}
+
+/* A device's readings go with it, from every partition. */
+static void delete_takes_readings_from_every_partition(void **state)
+{
+    struct fixture *fx = *state;
+    int64_t now = time(NULL);
+    add_open(fx->store, "gone");
+    assert_int_equal(store_reading_add(fx->store, "gone", 1, now, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "gone", 2, TEST_T0 - 400 * 86400, TS_NONE, "{}", 2),
+                     STORE_OK);
+    assert_int_equal(store_device_delete(fx->store, "gone"), STORE_OK);
+    assert_int_equal(query_int(fx->conn, "SELECT count(*) FROM telemetry"), 0);
+}
+
+/* ---- connections ---- */
+
+/* The store's connection cut by the server: the next operation says the database is unavailable
+ * or (having reconnected) succeeds, and the one after works, its statements prepared again. */
+static void reconnects_after_a_lost_connection(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "steady");
+    assert_int_equal(store_reading_add(fx->store, "steady", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    for (int round = 0; round < 2; round++) {
+        int64_t killed =
+            query_int(fx->conn, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND application_name = 'provd'");
+        assert_int_equal(killed, 1);
+        enum store_status st = store_device_get(fx->store, "steady", NULL, NULL);
+        if (st != STORE_UNAVAILABLE && st != STORE_OK)
+            fail_msg("after the cut: %d %s", st, store_errmsg(fx->store));
+        if (st == STORE_UNAVAILABLE)
+            assert_true(strlen(store_errmsg(fx->store)) > 0);
+        assert_int_equal(store_device_get(fx->store, "steady", NULL, NULL), STORE_OK);
+        assert_int_equal(store_reading_add(fx->store, "steady", 2 + round, TEST_T0, TS_NONE, "{}", 2),
+                         STORE_OK);
+        assert_int_equal(store_prepare_all(fx->store), STORE_OK);
+    }
+    assert_int_equal(stored_readings(fx->store, "steady"), 3);
+}
+
+/* What store_open() says when it cannot open: one line, and never the password. */
+static void open_failures_are_clear_and_keep_the_password(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *uri, *expected;
+    } cases[] = {
+        {"postgresql://provd:S3cretPw@127.0.0.1:1/provd", "cannot connect"},
+        {"postgresql://provd:S3cretPw@[::1/provd", "malformed"},
+        {"postgresql://provd:S3cretPw@127.0.0.1/provd?S3cretPw=1", "malformed"},
+        {"postgresql://provd:S3cretPw@127.0.0.1:S3cretPw/provd", "cannot connect"},
+        {"postgres://provd:S3cretPw@%zz/provd", "malformed"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[512] = "";
+        struct store *s = store_open(cases[i].uri, err, sizeof err);
+        assert_null(s);
+        if (!strstr(err, cases[i].expected) || strstr(err, "S3cretPw") || strchr(err, '\n'))
+            fail_msg("%s: \"%s\"", cases[i].uri, err);
+    }
+    /* A database that does not exist: its name in the message. */
+    char uri[400], err[512] = "";
+    snprintf(uri, sizeof uri, "%sprovd_no_such_database", test_pg_base());
+    assert_null(store_open(uri, err, sizeof err));
+    if (!strstr(err, "provd_no_such_database"))
+        fail_msg("\"%s\"", err);
+}
+
+static void open_refuses_newer_schema(void **state)
+{
+    struct fixture *fx = *state;
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE provd_schema SET version = %d", provd_pg_migration_count + 1);
+    test_pg_exec(fx->conn, sql);
+    char err[512] = "", expected[64];
+    assert_null(store_open(fx->db.path, err, sizeof err));
+    snprintf(expected, sizeof expected, "schema version %d", provd_pg_migration_count + 1);
+    if (!strstr(err, expected) || !strstr(err, "upgrade provd"))
+        fail_msg("unclear refusal: \"%s\"", err);
+    assert_int_equal(query_int(fx->conn, "SELECT version FROM provd_schema"), provd_pg_migration_count + 1);
+}
+
+/* ---- answers equal to SQLite's ---- */
+
+#define MAX_BUCKETS 64
+
+struct buckets {
+    int n;
+    struct {
+        int64_t start, count;
+        char field[64];
+        double min, avg, max;
+    } b[MAX_BUCKETS];
+};
+
+static void collect_bucket(const struct bucket_stat *b, void *user_data)
+{
+    struct buckets *out = user_data;
+    assert_true(out->n < MAX_BUCKETS);
+    out->b[out->n].start = b->start;
+    out->b[out->n].count = b->count;
+    copy_text(out->b[out->n].field, sizeof out->b[0].field, b->field);
+    out->b[out->n].min = b->min;
+    out->b[out->n].avg = b->avg;
+    out->b[out->n].max = b->max;
+    out->n++;
+}
+
+static const char *const bucket_readings[] = {
+    "{\"SEQN\":1,\"ts\":5,\"v\":1,\"a\":{\"b\":[1,2.5,{\"c\":3}],\"s\":\"x\"},\"list\":[10,20],\"t\":true}",
+    "{\"SEQN\":2,\"v\":-4.25,\"a\":{\"b\":[7]},\"list\":[30],\"n\":null,\"k_1\":1e3,\"Z\":0}",
+    "{\"SEQN\":3,\"v\":1e300,\"d\":{\"w\":1,\"w\":2},\"list\":[[1,2],[3]],\"a\":{\"B\":-0.5}}",
+    "{\"SEQN\":4,\"v\":2,\"e\":[{\"x\":1},{\"x\":2,\"y\":[0.25]}],\"big\":9007199254740993}",
+    "{\"SEQN\":5,\"v\":3,\"list\":[],\"a\":{},\"key with space\":1,\"q\\\"uote\":2}",
+};
+
+static void add_bucket_readings(struct store *s)
+{
+    add_open(s, "meter");
+    for (size_t i = 0; i < sizeof bucket_readings / sizeof bucket_readings[0]; i++) {
+        const char *r = bucket_readings[i];
+        assert_int_equal(
+            store_reading_add(s, "meter", (int64_t)i + 1, TEST_T0 + 200 * (int64_t)i, TS_NONE, r, strlen(r)),
+            STORE_OK);
+    }
+}
+
+/* Every numeric leaf, nested objects, arrays, duplicate names and odd keys included, gives the same
+ * buckets, fields, order and values on both backends. */
+static void buckets_equal_sqlite(void **state)
+{
+    struct fixture *fx = *state;
+    struct tempdb lite;
+    tempdb_make_sqlite(&lite);
+    struct store *sqlite = open_store(lite.path);
+    add_bucket_readings(sqlite);
+    add_bucket_readings(fx->store);
+    static const int64_t widths[] = {1, 300, 600, 3600};
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        static struct buckets want, got;
+        want.n = got.n = 0;
+        assert_int_equal(
+            store_reading_buckets(sqlite, "meter", TEST_T0, TEST_T0 + 1000, widths[w], collect_bucket, &want),
+            STORE_OK);
+        if (store_reading_buckets(fx->store, "meter", TEST_T0, TEST_T0 + 1000, widths[w], collect_bucket,
+                                  &got) != STORE_OK)
+            fail_msg("%s", store_errmsg(fx->store));
+        assert_true(want.n > 10);
+        assert_int_equal(got.n, want.n);
+        for (int i = 0; i < want.n; i++) {
+            if (got.b[i].start != want.b[i].start || strcmp(got.b[i].field, want.b[i].field) != 0 ||
+                got.b[i].count != want.b[i].count || got.b[i].min != want.b[i].min ||
+                got.b[i].avg != want.b[i].avg || got.b[i].max != want.b[i].max)
+                fail_msg("width %lld, row %d: PostgreSQL %lld %s %g %g %g %lld, SQLite %lld %s %g %g %g %lld",
+                         (long long)widths[w], i, (long long)got.b[i].start, got.b[i].field, got.b[i].min,
+                         got.b[i].avg, got.b[i].max, (long long)got.b[i].count, (long long)want.b[i].start,
+                         want.b[i].field, want.b[i].min, want.b[i].avg, want.b[i].max,
+                         (long long)want.b[i].count);
+        }
+    }
+    store_free(sqlite);
+    tempdb_remove(&lite);
+}
+
+int main(void)
+{
+    if (!test_pg_base()) {
+        fprintf(stderr, "test_store_pg: PROVD_TEST_PG is not set: it needs a PostgreSQL cluster's base URI, "
+                        "e.g. PROVD_TEST_PG=$(scripts/pg-cluster.sh start build/pg 55440)\n");
+        return 1;
+    }
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(same_reading_at_once_stored_once),
+        T(same_if_match_at_once_one_wins),
+        T(concurrent_creates_become_updates),
+        T(first_registrations_at_once_make_one_device),
+        T(concurrent_opens_migrate_once),
+        T(readings_land_in_their_day),
+        T(prune_drops_old_days),
+        T(day_already_in_default_is_skipped),
+        T(delete_takes_readings_from_every_partition),
+        T(reconnects_after_a_lost_connection),
+        T(open_failures_are_clear_and_keep_the_password),
+        T(open_refuses_newer_schema),
+        T(buckets_equal_sqlite),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
