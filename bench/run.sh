@@ -110,11 +110,16 @@ NGINX_USER=""
 [ "$(id -u)" -eq 0 ] && NGINX_USER=root    # as scripts/stack.sh: workers must reach our files
 export NGINX_USER
 
+# A port nothing uses, below the kernel's ephemeral range when there is room: the run's own
+# client connections (wrk, pgbench, libpq, curl) take local ports from that range, and one of
+# them holding the port makes nginx's or PostgreSQL's bind() fail.
 free_port() {
-    local p
+    local p low=32768 lo=20000 span=40000
+    read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    (( low > 11024 )) && { lo=10000; span=$(( low - 10000 )); }
     while :; do
-        p=$(( 20000 + RANDOM % 40000 ))
-        [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return; }
+        p=$(( lo + (RANDOM * 32768 + RANDOM) % span ))
+        [ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
     done
 }
 
