@@ -125,9 +125,8 @@ void handle_device_register(struct app *app, const struct request *req, struct r
 }
 
 /* If-None-Match holds the device's current ETag (or "*"): quoting makes "5" not match "15". */
-static bool etag_listed(int64_t cfgsn, const void *header)
+static bool etag_listed(int64_t cfgsn, const char *if_none_match)
 {
-    const char *if_none_match = header;
     char etag[32];
     if (!if_none_match)
         return false;
@@ -165,18 +164,24 @@ static enum store_status answer_poll(struct found *f, int64_t applied)
 {
     struct store *store = f->app->store;
     const struct request *req = f->req;
-    int64_t now = f->app->now(), cfgsn;
-    enum store_status st = STORE_STALE;
-    if (req->if_none_match)
-        st = store_device_poll_current(store, req->deviceid, applied, now, etag_listed, req->if_none_match,
-                                       &cfgsn);
-    if (st == STORE_OK) {
-        etag_header(f->res, cfgsn);
-        response_empty(f->res, 304);
-    } else if (st == STORE_STALE) {
-        st = store_device_poll(store, req->deviceid, applied, now, send_config, f);
+    int64_t now = f->app->now();
+    if (req->if_none_match) {
+        struct poll_facts facts;
+        enum store_status st = store_device_heartbeat(store, req->deviceid, now, &facts);
+        if (st != STORE_OK)
+            return st;
+        if (facts.rejected) {
+            reject_device(f->res);
+            return STORE_OK;
+        }
+        bool applied_known = applied < 0 || applied == facts.cfgsn_applied;
+        if (applied_known && etag_listed(facts.cfgsn, req->if_none_match)) {
+            etag_header(f->res, facts.cfgsn);
+            response_empty(f->res, 304);
+            return STORE_OK;
+        }
     }
-    return st;
+    return store_device_poll(store, req->deviceid, applied, now, send_config, f);
 }
 
 /* GET /api/devices/{id}: a device's heartbeat poll; with an admin token, the admin's view of

@@ -71,11 +71,10 @@ enum store_status store_device_register(struct store *s, const char *deviceid, c
     return s->ops->device_register(s, deviceid, ipaddr, ssid, policy, now, fn, user_data);
 }
 
-enum store_status store_device_poll_current(struct store *s, const char *deviceid, int64_t applied,
-                                            int64_t now, store_holds_fn holds, const void *user_data,
-                                            int64_t *cfgsn)
+enum store_status store_device_heartbeat(struct store *s, const char *deviceid, int64_t now,
+                                         struct poll_facts *facts)
 {
-    return s->ops->device_poll_current(s, deviceid, applied, now, holds, user_data, cfgsn);
+    return s->ops->device_heartbeat(s, deviceid, now, facts);
 }
 
 enum store_status store_device_poll(struct store *s, const char *deviceid, int64_t applied, int64_t now,

@@ -18,9 +18,8 @@ struct store_ops {
     enum store_status (*device_register)(struct store *s, const char *deviceid, const char *ipaddr,
                                          const char *ssid, enum registration_policy policy, int64_t now,
                                          store_device_fn fn, void *user_data);
-    enum store_status (*device_poll_current)(struct store *s, const char *deviceid, int64_t applied,
-                                             int64_t now, store_holds_fn holds, const void *user_data,
-                                             int64_t *cfgsn);
+    enum store_status (*device_heartbeat)(struct store *s, const char *deviceid, int64_t now,
+                                          struct poll_facts *facts);
     enum store_status (*device_poll)(struct store *s, const char *deviceid, int64_t applied, int64_t now,
                                      store_device_fn fn, void *user_data);
     enum store_status (*device_get)(struct store *s, const char *deviceid, store_device_fn fn,

@@ -726,9 +726,8 @@ static enum store_status sqlite_device_register(struct store *base, const char *
     return finish(s, st);
 }
 
-static enum store_status sqlite_device_poll_current(struct store *base, const char *deviceid, int64_t applied,
-                                                    int64_t now, store_holds_fn holds, const void *user_data,
-                                                    int64_t *cfgsn)
+static enum store_status sqlite_device_heartbeat(struct store *base, const char *deviceid, int64_t now,
+                                                 struct poll_facts *facts)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *get = stmt(s, STMT_DEVICE_POLL_CURRENT);
@@ -739,12 +738,10 @@ static enum store_status sqlite_device_poll_current(struct store *base, const ch
         return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
     }
     int64_t row = sqlite3_column_int64(get, 0);
-    bool rejected = strcmp(column_text(get, 1), "rejected") == 0;
-    *cfgsn = sqlite3_column_int64(get, 2);
-    bool applied_known = applied < 0 || applied == sqlite3_column_int64(get, 3);
+    facts->rejected = strcmp(column_text(get, 1), "rejected") == 0;
+    facts->cfgsn = sqlite3_column_int64(get, 2);
+    facts->cfgsn_applied = sqlite3_column_int64(get, 3);
     stmt_done(get);
-    if (rejected || !applied_known || !holds(*cfgsn, user_data))
-        return STORE_STALE;
     return device_seen(s, row, now);
 }
 
@@ -1267,7 +1264,7 @@ static const struct store_ops sqlite_ops = {
     .read_begin = sqlite_read_begin,
     .read_end = sqlite_read_end,
     .device_register = sqlite_device_register,
-    .device_poll_current = sqlite_device_poll_current,
+    .device_heartbeat = sqlite_device_heartbeat,
     .device_poll = sqlite_device_poll,
     .device_get = sqlite_device_get,
     .device_update = sqlite_device_update,

@@ -1,4 +1,4 @@
-/* Unit tests of the heartbeat's fast path in the store (store_device_poll, store_device_poll_current,
+/* Unit tests of the heartbeat's fast path in the store (store_device_poll, store_device_heartbeat,
  * store_device_seen, the seen sink); the writer that takes the sink's times is test_sqlite_writer. */
 #include "store_fixture.h"
 
@@ -107,44 +107,35 @@ static void poll_leaves_lastseen_to_a_sink_that_takes_it(void **state)
     store_set_seen_sink(store, NULL, NULL);
 }
 
-static bool holds_cfgsn(int64_t cfgsn, const void *user_data)
-{
-    return cfgsn == *(const int64_t *)user_data;
-}
-
-/* The 304 read from the poll index: lastseen moves when the device holds its configuration and
- * reported it applied; anything else is left to the full poll, which writes nothing here. */
-static void poll_current_answers_a_device_that_holds_its_configuration(void **state)
+/* The heartbeat read from the poll index: lastseen moves, and the facts the answer depends on
+ * come back, nothing written but the time. */
+static void heartbeat_gives_the_facts_from_the_poll_index(void **state)
 {
     (void)state;
     add("hb-e1", TEST_T0);
     struct device_update u = {.data = "{\"led\":1}", .cfgsn = -1, .if_match = IF_MATCH_NONE};
     struct row r = {0};
     assert_int_equal(store_device_update(store, "hb-e1", &u, TEST_T0, capture, &r), STORE_OK);
-    int64_t held = 1, cfgsn = -9;
-    assert_int_equal(store_device_poll_current(store, "hb-e1", -1, TEST_T0 + 3, holds_cfgsn, &held, &cfgsn),
-                     STORE_OK);
-    assert_int_equal(cfgsn, 1);
+    struct poll_facts facts = {.rejected = true, .cfgsn = -9, .cfgsn_applied = -9};
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 3, &facts), STORE_OK);
+    assert_false(facts.rejected);
+    assert_int_equal(facts.cfgsn, 1);
+    assert_int_equal(facts.cfgsn_applied, -1); /* never reported */
     assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 3);
+    assert_int_equal(stored("hb-e1").cfgsn_applied, -1);
 
-    int64_t old = 0;
-    assert_int_equal(store_device_poll_current(store, "hb-e1", -1, TEST_T0 + 4, holds_cfgsn, &old, &cfgsn),
-                     STORE_STALE); /* a configuration to send */
-    assert_int_equal(store_device_poll_current(store, "hb-e1", 1, TEST_T0 + 5, holds_cfgsn, &held, &cfgsn),
-                     STORE_STALE); /* a new cfgsn_applied to write */
-    assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 3);
     assert_int_equal(store_device_poll(store, "hb-e1", 1, TEST_T0 + 5, capture, &r), STORE_OK);
-    assert_int_equal(store_device_poll_current(store, "hb-e1", 1, TEST_T0 + 6, holds_cfgsn, &held, &cfgsn),
-                     STORE_OK);
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 6, &facts), STORE_OK);
+    assert_int_equal(facts.cfgsn_applied, 1);
     assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 6);
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 1, &facts), STORE_OK);
+    assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 6); /* never back */
 
     u = (struct device_update){.state = "rejected", .cfgsn = -1, .if_match = IF_MATCH_NONE};
     assert_int_equal(store_device_update(store, "hb-e1", &u, TEST_T0, capture, &r), STORE_OK);
-    assert_int_equal(store_device_poll_current(store, "hb-e1", 1, TEST_T0 + 7, holds_cfgsn, &held, &cfgsn),
-                     STORE_STALE); /* the full poll refuses it */
-    assert_int_equal(store_device_poll_current(store, "ghost", -1, TEST_T0 + 7, holds_cfgsn, &held, &cfgsn),
-                     STORE_NOT_FOUND);
-    assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 6);
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 7, &facts), STORE_OK);
+    assert_true(facts.rejected);
+    assert_int_equal(store_device_heartbeat(store, "ghost", TEST_T0 + 7, &facts), STORE_NOT_FOUND);
 }
 
 static void seen_moves_lastseen_forward_only(void **state)
@@ -186,7 +177,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(poll_hands_every_heartbeat_to_the_sink),
         cmocka_unit_test(poll_leaves_lastseen_to_a_sink_that_takes_it),
-        cmocka_unit_test(poll_current_answers_a_device_that_holds_its_configuration),
+        cmocka_unit_test(heartbeat_gives_the_facts_from_the_poll_index),
         cmocka_unit_test(seen_moves_lastseen_forward_only),
         cmocka_unit_test(seen_batch_of_many_devices),
     };
