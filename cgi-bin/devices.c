@@ -107,9 +107,9 @@ void handle_device_register(struct app *app, const struct request *req, struct r
         return;
     }
     struct found f = {app, req, res, 200};
-    enum store_status st = store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str,
-                                                 app->config.registration, app->now(),
-                                                 send_device_unless_rejected, &f);
+    enum store_status st =
+        store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str, app->config.registration,
+                              app->now(), send_device_unless_rejected, &f);
     switch (st) {
     case STORE_CREATED:
         response_reset(res);
