@@ -56,9 +56,9 @@ static bool read_body(FCGX_Request *fr, struct request *req, char *buf, struct r
 /* glibc gives freed memory back to the kernel: it trims the heap once 128 KB at its top are
  * free (an emptied SQLite page cache is 256 KB) and unmaps big blocks when they are freed. The
  * worker then faults the pages in again, and each give-back interrupts the other cores to flush
- * their TLBs: at a million devices, 0.03-0.1 page faults per heartbeat cost it 3-7% of its
- * throughput. Freed memory now stays for reuse; the peak (VmHWM) is what it was. And one
- * arena for all threads: the writer's thread had a heap of its own, 0.24 MB more in its worker. */
+ * their TLBs (what that cost, measured: bench/README.md, Memory). Freed memory now stays for
+ * reuse; the peak (VmHWM) is what it was. And one arena for all threads, so that the writer's
+ * thread has no heap of its own. */
 static void tune_malloc(void)
 {
     mallopt(M_TRIM_THRESHOLD, 4 << 20);
@@ -99,7 +99,7 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
 }
 
 /* libfcgi ends a connection by shutting down its side and waiting until nginx hangs up (a
- * sleep and a wake-up per request: about a tenth of a 1M heartbeat's CPU here), so that a TCP
+ * sleep and a wake-up per request; measured: bench/README.md), so that a TCP
  * reset cannot destroy an answer nginx has not read yet. On a Unix socket a close never
  * discards what was sent, and nginx has the whole answer once it has the END_REQUEST record:
  * there the worker closes at once (FCGX_Detach turns libfcgi's close into a plain close()). */

@@ -25,12 +25,8 @@
  * thread: its commits run one once the WAL holds 1000 pages (before that batch is answered), and
  * its loop runs one every WRITER_CHECKPOINT_MS between batches, for the WAL the other workers'
  * commits grow; their connections leave checkpoints to it (store_leave_checkpoints) up to a
- * fallback length. Not on a thread of their own: that needs a third connection in the writer's
- * worker, and what such a thread was measured to gain (README, "Checkpoints on a thread of their
- * own": ingest at 1M +5.2% and +6.0%, in an A/B whose harness favoured one side by ~2.6%) is at
- * the ~5% that would pay for it; a checkpoint run after the batch's answers instead of inside its
- * commit measured as noise (-6% to +11%). The lead's A/B decides: if ingest at 1M falls below
- * 0.95x, the thread is the remedy. */
+ * fallback length. Not on a thread of their own: that would need a third connection in the
+ * writer's worker (why, measured: bench/README.md, History). */
 #ifndef PROVD_SQLITE_WRITER_H
 #define PROVD_SQLITE_WRITER_H
 

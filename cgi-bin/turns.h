@@ -2,8 +2,8 @@
  * worker's database connection and state are not shared between threads), one at a time
  * waits in accept(), and the others sleep. A running thread that is about to wait for the
  * writer's answer to a reading (sqlite_writer.h) steps aside, so that the worker takes the next
- * request meanwhile: with one thread per worker, four workers had at most four readings in
- * flight and the writer's batches stayed small while a sixth of the two cores sat idle. A worker whose
+ * request meanwhile, a reading too, which then joins the same batch of the writer's (why,
+ * measured: bench/README.md, "Two request threads per worker"). A worker whose
  * threads never step aside (heartbeats, lists) runs as if it had one thread: the others stay asleep, so the
  * cores are not shared by more runnable workers than before. */
 #ifndef PROVD_TURNS_H

@@ -191,7 +191,7 @@ enum store_status store_stats(struct store *s, int64_t now, int64_t default_inte
 enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
                                       char *key, size_t key_len);
 /* A read: the lookups until store_read_end() see one snapshot of the database and take its
- * read lock once (on this VM each lock and unlock is a system call of several us). Writes do
+ * read lock once (on SQLite each lock and unlock is a system call). Writes do
  * not belong in it: an operation's own transaction cannot begin inside. */
 enum store_status store_read_begin(struct store *s);
 void store_read_end(struct store *s);
