@@ -21,7 +21,10 @@
 #include "store_sqlite.h"
 #include "validate.h"
 
-#define CONNECTIONS_MAX 64 /* the writer serves this many connections; more write themselves */
+/* The connections the writer serves: three per worker (two request threads and the times), so
+ * stacks of up to 85 workers; the inbox is touched only as far as batches reach. A connection past
+ * it is closed at once, and its worker writes its own readings and times from then on. */
+#define CONNECTIONS_MAX 256
 #define MERGED_MAX      (8 * WRITER_QUEUE_MAX) /* the writer's merge of times; written when full */
 
 enum kind { KIND_READING = 1, KIND_TIMES, KIND_ANSWER };

@@ -159,7 +159,7 @@ struct poll_facts {
     int64_t cfgsn;
     int64_t cfgsn_applied; /* -1: the device never said */
 };
-/* A heartbeat, read from one index (not the device's row): records the device as seen at now,
+/* A heartbeat (on SQLite read from one index, not the device's row): records the device as seen at now,
  * as store_device_poll() does, and gives the facts its answer depends on; it writes nothing else.
  * The caller decides: a device that holds cfgsn and reports the cfgsn_applied already stored
  * needs nothing more; one that needs its configuration, or reports a new cfgsn_applied, gets

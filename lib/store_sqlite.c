@@ -684,8 +684,8 @@ static void hand_as_seen_now(const struct device *d, void *data)
         seen->fn(&copy, seen->user_data);
 }
 
-/* The heartbeat time of the device just added (0: never seen), in the transaction adding it: set,
- * not moved forward, since its id may be a deleted device's, whose time is still there. */
+/* The heartbeat time of the device just added (0: never seen), in the transaction adding it, so
+ * that every device has its row and a heartbeat only ever updates one. */
 static enum store_status set_new_device_seen(struct sqlite_store *s, int64_t at)
 {
     sqlite3_stmt *set = stmt(s, STMT_DEVICE_SEEN_SET);

@@ -1,5 +1,5 @@
 -- Migration 9: heartbeat times in a plain table again, a row per device (0: never seen), out of
--- migration 7's blocks. The blocks were worth +1..+9% to the 1M heartbeat (README), under the
+-- migration 7's blocks. The blocks were worth +1..+9% to the 1M heartbeat (bench/README.md), under the
 -- 10% that would pay for their SQL functions, and one writer for the whole stack now batches
 -- the writes anyway. The SQL functions of lib/seen_blocks.h read the blocks here a last time.
 CREATE TABLE heartbeat_times (
