@@ -5,17 +5,22 @@ BUILD    ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 SANFLAGS ?=
-PKGS     := json-c sqlite3 libcrypto libpq
+PKGS     := json-c sqlite3 libcrypto
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Werror
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -Ilib -Icgi-bin -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -Ilib -Icgi-bin -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) libpq)
 LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 
-# Shared code (lib/) is one static library linked into every program that needs it.
-LIB_SRC  := $(wildcard lib/*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/schema_sql.o $(BUILD)/obj/gen/pg_schema_sql.o
+# Shared code (lib/) is one static library linked into every program that needs it, but for the
+# PostgreSQL backend: a module of its own (lib/store_backend.h), loaded only by programs opening a
+# PostgreSQL database, so that those on SQLite never map libpq and the libraries it brings.
+PG_MODULE_SRC := lib/store_pg.c lib/bulk_id.c
+LIB_SRC  := $(filter-out lib/store_pg.c,$(wildcard lib/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/schema_sql.o
 LIBPROVD := $(BUILD)/libprovd.a
+PG_MODULE := $(BUILD)/provd-pg.so
+PG_LIBS  := $(shell pkg-config --libs libpq 2>/dev/null)
 
 # The FastCGI application: everything in cgi-bin/ except the two programs' mains.
 CGI_MAINS := cgi-bin/main.c cgi-bin/provctl.c
@@ -23,11 +28,11 @@ CGI_SRC  := $(filter-out $(CGI_MAINS),$(wildcard cgi-bin/*.c))
 CGI_OBJ  := $(CGI_SRC:%.c=$(BUILD)/obj/%.o)
 LIBCGI   := $(BUILD)/libprovd-cgi.a
 
-PROGRAMS   := $(BUILD)/provd $(BUILD)/provctl
+PROGRAMS   := $(BUILD)/provd $(BUILD)/provctl $(PG_MODULE)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps run test unit-tests fuzzers install clean node-deps bench
+.PHONY: all deps run run-cluster test unit-tests fuzzers install clean node-deps bench
 # Objects are kept between builds even when only a test or fuzzer used them.
 .SECONDARY:
 all: $(PROGRAMS)
@@ -74,6 +79,17 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(BUILD)/pic/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
+
+$(PG_MODULE): $(PG_MODULE_SRC:%.c=$(BUILD)/pic/%.o) $(BUILD)/pic/gen/pg_schema_sql.o
+	$(CC) $(CFLAGS) $(SANFLAGS) -shared -o $@ $^ $(PG_LIBS)
+
 $(LIBPROVD): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -88,11 +104,15 @@ $(BUILD)/provd: $(BUILD)/obj/cgi-bin/main.o $(LIBCGI) $(LIBPROVD)
 $(BUILD)/provctl: $(BUILD)/obj/cgi-bin/provctl.o $(LIBCGI) $(LIBPROVD)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
+# The tests make and drop their PostgreSQL databases with libpq themselves (testlib.h).
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBCGI) $(LIBPROVD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS) $(PG_LIBS)
 
-unit-tests: $(UNIT_TESTS)
+# test_store_pg checks the schema version against the module's own migrations.
+$(BUILD)/tests/test_store_pg: $(BUILD)/obj/gen/pg_schema_sql.o
+
+unit-tests: $(UNIT_TESTS) $(PG_MODULE)
 
 # Fuzz targets: built by `make fuzzers` with clang into build/fuzz-obj (see tests/run.sh).
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIBCGI) $(LIBPROVD)
@@ -106,6 +126,12 @@ run:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory all www-vendor
 	scripts/stack.sh
+
+# Two provd hosts on one throwaway PostgreSQL (scripts/cluster.sh), for trying a cluster locally.
+run-cluster:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all www-vendor
+	scripts/cluster.sh
 
 test:
 	@scripts/deps.sh
@@ -122,4 +148,4 @@ install: all www-vendor
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)

@@ -19,10 +19,10 @@ UNIT_TESTS += $(BUILD)/tests/test_store_bulk
 $(BUILD)/obj/bench/tests/%.o: ALL_CFLAGS += -Itests/unit
 $(BUILD)/tests/test_store_bulk: $(BUILD)/obj/bench/tests/test_store_bulk.o $(LIBPROVD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS) $(PG_LIBS)
 
-# The heartbeat's fast path in the store and the worker's batch writer of heartbeat times.
+# The heartbeat's fast path in the store.
 UNIT_TESTS += $(BUILD)/tests/test_heartbeat_path
 $(BUILD)/tests/test_heartbeat_path: $(BUILD)/obj/bench/tests/test_heartbeat_path.o $(LIBCGI) $(LIBPROVD)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcmocka $(LIBS) $(PG_LIBS)

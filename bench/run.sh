@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `make bench`: measures the two ceilings (nginx `return 200`, nginx -> a one-line libfcgi
-# responder) and provd at 1k and 1M devices with wrk, in one run on this machine; prints a table
-# and writes it as JSON to build/bench/results.json. See bench/README.md for the method.
+# `make bench`: measures the ceilings (nginx `return 200`; nginx -> a one-line libfcgi responder,
+# closing each connection as the provd site does and kept alive; PostgreSQL's own `pgbench -S`)
+# and provd on SQLite and on PostgreSQL at 1k and 1M devices with wrk, in one run on this
+# machine; prints a table and writes it as JSON to build/bench/results.json. See bench/README.md.
 #   BUILD (build), WORKERS (2 x cores, as make run), BENCH_DURATION (5 s per run, at most 10),
-#   BENCH_WARMUP (1 s), BENCH_SCALES ("1000 1000000"), BENCH_CONNECTIONS (16).
+#   BENCH_WARMUP (1 s), BENCH_SCALES ("1000 1000000"), BENCH_CONNECTIONS (16),
+#   BENCH_BACKENDS ("sqlite pg"; "sqlite" alone starts no PostgreSQL).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -15,6 +17,7 @@ DURATION=${BENCH_DURATION:-5}
 WARMUP=${BENCH_WARMUP:-1}
 SCALES=${BENCH_SCALES:-1000 1000000}
 CONNECTIONS=${BENCH_CONNECTIONS:-16}
+BACKENDS=${BENCH_BACKENDS:-sqlite pg}
 THREADS=2
 WORKERS=${WORKERS:-$(( 2 * $(nproc) ))}
 # The device-facing rate limit (per address and URL) would refuse a load generator on one
@@ -26,6 +29,15 @@ INGEST_DEVICES=500                          # per wrk thread: thread t sends for
 INGEST_SEQN=1000000                         # v1's first SEQN - 1, v2's is twice that: above the seeded
 BODIES=${BENCH_BODIES:-100000}              # per wrk thread and envelope: more than one run can send
 READ_PER_DEVICE=1000                        # readings per device that has any
+PGBENCH_SCALE=1                             # pgbench -i -s: 100,000 pgbench_accounts rows
+# The keep-alive FastCGI ceiling: a libfcgi process serves one connection at a time and keeps it
+# while nginx does, so every upstream connection nginx may hold needs a process of its own: up to
+# CONNECTIONS in use plus the idle ones each nginx worker (one per core: worker_processes auto)
+# caches, KEEPALIVE_CACHE each. With fewer processes a kept connection waits for one forever.
+nginx_workers=${NGINX_WORKERS:-auto}
+[ "$nginx_workers" = auto ] && nginx_workers=$(nproc)
+KEEPALIVE_CACHE=$(( (CONNECTIONS + nginx_workers - 1) / nginx_workers ))
+KEEPALIVE_PROCESSES=$(( CONNECTIONS + nginx_workers * KEEPALIVE_CACHE ))
 
 for tool in wrk nginx spawn-fcgi multiwatch curl; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install $tool)" >&2; exit 1; }
@@ -37,6 +49,22 @@ if (( DURATION < 1 || DURATION > 10 || WARMUP > 5 )); then
     echo "bench: BENCH_DURATION must be 1-10 s and BENCH_WARMUP at most 5 s" >&2
     exit 1
 fi
+want_sqlite="" want_pg=""
+for b in $BACKENDS; do
+    case $b in
+    sqlite) want_sqlite=1 ;;
+    pg) want_pg=1 ;;
+    *) echo "bench: BENCH_BACKENDS takes sqlite and pg, not \"$b\"" >&2; exit 1 ;;
+    esac
+done
+[ -n "$want_sqlite$want_pg" ] || { echo "bench: BENCH_BACKENDS names no backend" >&2; exit 1; }
+pg_bin=""
+if [ -n "$want_pg" ]; then
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    for f in pg_ctl pgbench psql; do
+        [ -x "$pg_bin/$f" ] || { echo "bench: $f is missing (apt-get install postgresql-15), or BENCH_BACKENDS=sqlite" >&2; exit 1; }
+    done
+fi
 for n in $SCALES; do
     if (( n < THREADS * INGEST_DEVICES )); then
         echo "bench: a scale needs at least $(( THREADS * INGEST_DEVICES )) devices (ingest uses them)" >&2
@@ -46,6 +74,8 @@ done
 
 pids=()
 workers_parent=""
+pg_dir=$work/pg pg_base=""                  # the throwaway PostgreSQL cluster and its base URI
+row_backend=-                               # the backend of the rows measure() writes: - sqlite pg
 CLOCK_TICKS=$(getconf CLK_TCK)
 stop_all() {
     local i
@@ -56,14 +86,19 @@ stop_all() {
     pids=()
     workers_parent=""
 }
+pg_stop() {
+    [ -n "$want_pg" ] && scripts/pg-cluster.sh stop "$pg_dir" 2>/dev/null || true
+}
 cleanup() {
     trap - EXIT INT TERM
     stop_all
+    pg_stop
     rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+pg_stop                                     # a cluster left by a run killed with SIGKILL
 rm -rf "$work"
 mkdir -p "$work"
 rm -f "$out/results.json"
@@ -75,11 +110,16 @@ NGINX_USER=""
 [ "$(id -u)" -eq 0 ] && NGINX_USER=root    # as scripts/stack.sh: workers must reach our files
 export NGINX_USER
 
+# A port nothing uses, below the kernel's ephemeral range when there is room: the run's own
+# client connections (wrk, pgbench, libpq, curl) take local ports from that range, and one of
+# them holding the port makes nginx's or PostgreSQL's bind() fail.
 free_port() {
-    local p
+    local p low=32768 lo=20000 span=40000
+    read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    (( low > 11024 )) && { lo=10000; span=$(( low - 10000 )); }
     while :; do
-        p=$(( 20000 + RANDOM % 40000 ))
-        [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return; }
+        p=$(( lo + (RANDOM * 32768 + RANDOM) % span ))
+        [ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
     done
 }
 
@@ -124,7 +164,7 @@ measure() {
         cpu_us=$(awk -v t=$(( $(workers_cpu "$workers_parent") - cpu0 )) -v hz="$CLOCK_TICKS" \
             -v n="$(cut -f7 <<<"$line")" 'BEGIN { printf("%.1f", n > 0 ? t * 1e6 / hz / n : 0) }')
     fi
-    printf '%s\t%s\t%s\t%s\n' "$scale" "$name" "${line#BENCH$'\t'}" "$cpu_us" >> "$runs"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$scale" "$name" "${line#BENCH$'\t'}" "$cpu_us" "$row_backend" >> "$runs"
     printf '  %-24s %s\n' "$name" "$(cut -f2 <<<"$line") req/s" >&2
 }
 
@@ -155,13 +195,25 @@ ceiling_nginx() {
 # serve DIR PROGRAM [ARGS...]: the provd site as scripts/stack.sh runs it (nginx.conf rendered by
 # scripts/render-nginx.sh, WORKERS copies of PROGRAM under spawn-fcgi + multiwatch) on a free
 # port; sets url and workers_parent (multiwatch's pid). The ceiling and provd differ only in PROGRAM.
+# With FASTCGI_KEEPALIVE=1 (the keep-alive ceiling only), the same site with its upstream kept
+# alive (`keepalive` in the upstream, `fastcgi_keep_conn on`) and KEEPALIVE_PROCESSES copies.
+# PROVD_DB in the caller's environment reaches the workers as it is (a path or a URI).
 serve() {
-    local port
+    local port procs=$WORKERS
     port=$(free_port)
     export RUN_DIR=$1/run SOCKET=$1/run/fcgi.sock PORT=$port
     mkdir -p "$RUN_DIR/tmp"
     scripts/render-nginx.sh > "$RUN_DIR/nginx.conf"
-    spawn-fcgi -n -s "$SOCKET" -M 0600 -- /usr/bin/multiwatch -f "$WORKERS" -- "${@:2}" &
+    if [ "${FASTCGI_KEEPALIVE:-0}" = 1 ]; then
+        procs=$KEEPALIVE_PROCESSES
+        sed -i -e "/^ *upstream provd {/a\\        keepalive $KEEPALIVE_CACHE;" \
+            -e 's|^\( *\)fastcgi_pass provd;|&\n\1fastcgi_keep_conn on;|' "$RUN_DIR/nginx.conf"
+        if [ "$(grep -c -e "keepalive $KEEPALIVE_CACHE;" -e 'fastcgi_keep_conn on;' "$RUN_DIR/nginx.conf")" != 2 ]; then
+            echo "bench: nginx.conf no longer has the upstream and fastcgi_pass the keep-alive ceiling edits" >&2
+            exit 1
+        fi
+    fi
+    spawn-fcgi -n -s "$SOCKET" -M 0600 -- /usr/bin/multiwatch -f "$procs" -- "${@:2}" &
     workers_parent=$!
     pids+=($!)
     nginx -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/nginx-error.log" -g 'daemon off;' &
@@ -177,6 +229,115 @@ hello() {
     serve "$work/fastcgi" "$bin/bench/fcgi_hello" "${@:3}"
     measure "$1" "$2" heartbeat "$url"
     stop_all
+}
+
+# ceilings SCALE SUFFIX: the FastCGI ceiling and the keep-alive one (nginx_fastcgi_keepalive*),
+# measured before a scale's provd rows (SUFFIX empty) and after each backend's (_after, _after_pg).
+ceilings() {
+    local row_backend=-
+    hello "$1" "nginx_fastcgi_hello$2"
+    FASTCGI_KEEPALIVE=1 hello "$1" "nginx_fastcgi_keepalive$2"
+}
+
+# --- PostgreSQL: a throwaway cluster (scripts/pg-cluster.sh) under $work/pg, on a free port.
+pg_psql() {
+    "$pg_bin/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$1" "${@:2}"
+}
+
+pg_start() {
+    local t0=$EPOCHREALTIME
+    # Shared buffers that hold the 1M fleet's devices and indexes (~400 MB), as an operator
+    # would size them for such a fleet; PostgreSQL's default 128 MB would measure its misses.
+    pg_base=$(PG_SHARED_BUFFERS=1GB scripts/pg-cluster.sh start "$pg_dir" "$(free_port)")
+    scripts/pg-cluster.sh createdb "$pg_dir" pgbench
+    # pgbench's own tables for `pgbench -S`, at a small scale (cached whole, as a hot devices table).
+    "$pg_bin/pgbench" -i -q -s "$PGBENCH_SCALE" "${pg_base}pgbench" >"$work/pgbench-init.log" 2>&1 ||
+        { cat "$work/pgbench-init.log" >&2; exit 1; }
+    printf 'postgresql: cluster at %s, pgbench -i -s %s, in %.1f s\n' "$pg_base" "$PGBENCH_SCALE" \
+        "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" >&2
+}
+
+# pgbench_run SCALE NAME DATABASE [ARGS...]: a warm-up, then one timed pgbench run of CONNECTIONS
+# clients on THREADS threads, prepared statements, over TCP as provd connects; written as a row
+# like measure()'s: p50/p99 from pgbench's per-transaction log (latency in us, field 3).
+pgbench_run() {
+    local scale=$1 name=$2 db=$3 log=$work/pgbench-log out tps failed n p
+    shift 3
+    if (( WARMUP > 0 )); then
+        out=$("$pg_bin/pgbench" -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$WARMUP" "$@" "$db" 2>&1) ||
+            { echo "bench: pgbench (warm-up of $name) said:" >&2; echo "$out" >&2; exit 1; }
+    fi
+    rm -rf "$log"
+    mkdir -p "$log"
+    out=$("$pg_bin/pgbench" -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" -l \
+        --log-prefix="$log/tx" "$@" "$db" 2>&1) ||
+        { echo "bench: pgbench ($name) said:" >&2; echo "$out" >&2; exit 1; }
+    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' <<<"$out")
+    n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
+    [ -n "$tps" ] && [ -n "$n" ] || { echo "bench: pgbench said:" >&2; echo "$out" >&2; exit 1; }
+    p=$(cat "$log"/tx* | awk '{ print $3 }' | sort -n | awk '
+        { v[NR] = $1 }
+        END { if (!NR) { print "0\t0"; exit } i50 = int(NR * 0.50); i99 = int(NR * 0.99)
+              if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
+              printf "%.3f\t%.3f\n", v[i50] / 1000, v[i99] / 1000 }')
+    printf '%s\t%s\t%s\t%s\t%s\t0\t%s\t-\t%s\n' "$scale" "$name" "$tps" "$p" "${failed:-0}" "$n" "$row_backend" >> "$runs"
+    printf '  %-24s %.1f req/s\n' "$name" "$tps" >&2
+    rm -rf "$log"
+}
+
+# pgbench's select-only run (-S) on its own tables: PostgreSQL's ceiling of the scale's rows.
+pgbench_select() {
+    local row_backend=-
+    pgbench_run "$1" "$2" "${pg_base}pgbench" -S
+}
+
+# pg_seed SCALE READERS: a fresh database bench_SCALE seeded as the SQLite one (bench/seed through
+# the store's bulk loads), then VACUUM (ANALYZE) and a CHECKPOINT so that neither autovacuum nor
+# the checkpointer writes the seed back during the rows. Prints URI, seconds for the devices and
+# for the readings (their VACUUM and CHECKPOINT included), and the database's bytes before and
+# after each (pg_database_size: tables, indexes and catalogs, not the cluster's WAL).
+pg_seed() {
+    local n=$1 readers=$2 uri t0 t1 t2 s0 s1 s2
+    scripts/pg-cluster.sh createdb "$pg_dir" "bench_$n"
+    uri=${pg_base}bench_$n
+    "$bin/provctl" --db "$uri" init >&2
+    s0=$(pg_psql "$uri" -c 'SELECT pg_database_size(current_database())')
+    t0=$EPOCHREALTIME
+    "$bin/bench/seed" --db "$uri" devices "$BENCH_PREFIX" "$n" "$KEY" >&2
+    pg_psql "$uri" -c 'VACUUM (ANALYZE) devices'
+    t1=$EPOCHREALTIME
+    s1=$(pg_psql "$uri" -c 'SELECT pg_database_size(current_database())')
+    "$bin/bench/seed" --db "$uri" readings "$BENCH_PREFIX" 0 "$readers" "$READ_PER_DEVICE" >&2
+    pg_psql "$uri" -c 'VACUUM (ANALYZE)' -c 'CHECKPOINT'
+    t2=$EPOCHREALTIME
+    s2=$(pg_psql "$uri" -c 'SELECT pg_database_size(current_database())')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$uri" "$t0" "$t1" "$t2" "$s0" "$s1" "$s2"
+}
+
+# provd_rows SCALE URL API: the rows both backends have, each after one request of its shape got
+# the status the row is about. ROWS (all: the SQLite set) picks the PostgreSQL set; PREFIX names them.
+provd_rows() {
+    local n=$1 url=$2 api=$2/api pre=${ROW_PREFIX:-} e
+    expect 200 "$api/devices/${BENCH_PREFIX}000000"
+    measure "$n" "${pre}heartbeat" heartbeat "$url"
+    expect 304 -H 'If-None-Match: "0"' "$api/devices/${BENCH_PREFIX}000000"
+    measure "$n" "${pre}poll_304" poll304 "$url"
+    expect 200 -X POST -H 'Content-Type: application/json' -d '{"ipaddr":"192.168.1.20","ssid":"bench"}' \
+        "$api/devices/${BENCH_PREFIX}000000"
+    measure "$n" "${pre}register" register "$url"
+    expect 200 -H "Authorization: Bearer $BENCH_TOKEN" "$api/devices"
+    measure "$n" "${pre}list_first_page" list "$url"
+    if [ -z "$pre" ]; then
+        expect 200 -H "Authorization: Bearer $BENCH_TOKEN" "$api/devices/${BENCH_PREFIX}000000/telemetry"
+        measure "$n" telemetry_read read "$url"
+    fi
+    for e in v1 v2; do
+        [ -n "$pre" ] && [ "$e" = v1 ] && continue
+        check_ingest "$url" "$e"
+        # A warm-up must not spend the bodies: heartbeats warm the workers instead.
+        BENCH_BODY_FILES=$work/$e measure "$n" "${pre}ingest_$e" ingest "$url" heartbeat
+    done
 }
 
 # Telemetry bodies, sealed once: every scale has the same ids and key. Each wrk thread has its own
@@ -211,63 +372,82 @@ check_ingest() {
 }
 
 scale() {
-    local n=$1 data=$work/scale-$n readers t0 t1 t2 size_devices size_all token
+    local n=$1 data=$work/scale-$n readers t0 t1 t2 size_devices size_all token pg_uri="" pg_token rss
+    local pg_t0 pg_t1 pg_t2 pg_s0 pg_s1 pg_s2
     readers=$(( n / 1000 ))                 # devices with readings: 1M readings at 1M devices
     (( readers < 1 )) && readers=1
     mkdir -p "$data"
     local db=$data/provd.sqlite3
-    echo "$n devices: seeding" >&2
-    t0=$EPOCHREALTIME
-    "$bin/bench/seed" --db "$db" devices "$BENCH_PREFIX" "$n" "$KEY"
-    size_devices=$(stat -c %s "$db")
-    t1=$EPOCHREALTIME
-    "$bin/bench/seed" --db "$db" readings "$BENCH_PREFIX" 0 "$readers" "$READ_PER_DEVICE"
-    # The seed's pages on disk now: at 1M, 240 MB left dirty were written back by the kernel
-    # about 30 s later, in the middle of the first measurements.
-    sync "$db"
-    t2=$EPOCHREALTIME
-    size_all=$(stat -c %s "$db")
-    token=$("$bin/provctl" --db "$db" token create bench)
-    export BENCH_DEVICES=$n BENCH_TOKEN=$token BENCH_READ_DEVICES=$readers
+    export BENCH_DEVICES=$n BENCH_READ_DEVICES=$readers
+    # Every database of the scale is seeded before its first ceiling, so no seed (nor its writeback)
+    # runs during a measurement.
+    if [ -n "$want_sqlite" ]; then
+        echo "$n devices: seeding SQLite" >&2
+        t0=$EPOCHREALTIME
+        "$bin/bench/seed" --db "$db" devices "$BENCH_PREFIX" "$n" "$KEY"
+        size_devices=$(stat -c %s "$db")
+        t1=$EPOCHREALTIME
+        "$bin/bench/seed" --db "$db" readings "$BENCH_PREFIX" 0 "$readers" "$READ_PER_DEVICE"
+        # The seed's pages on disk now: at 1M, 240 MB left dirty were written back by the kernel
+        # about 30 s later, in the middle of the first measurements.
+        sync "$db"
+        t2=$EPOCHREALTIME
+        size_all=$(stat -c %s "$db")
+        token=$("$bin/provctl" --db "$db" token create bench)
+    fi
+    if [ -n "$want_pg" ]; then
+        echo "$n devices: seeding PostgreSQL" >&2
+        pg_seed "$n" "$readers" > "$work/pg-seed.tsv"
+        IFS=$'\t' read -r pg_uri pg_t0 pg_t1 pg_t2 pg_s0 pg_s1 pg_s2 < "$work/pg-seed.tsv"
+        printf '  devices %.1f s, readings %.1f s (VACUUM and CHECKPOINT included)\n' \
+            "$(awk -v a="$pg_t0" -v b="$pg_t1" 'BEGIN { print b - a }')" \
+            "$(awk -v a="$pg_t1" -v b="$pg_t2" 'BEGIN { print b - a }')" >&2
+        pg_token=$("$bin/provctl" --db "$pg_uri" token create bench)
+    fi
 
     # The machine drifts during a run (10-25% between its first and last minutes has been seen),
-    # so each scale's rows are measured against the FastCGI ceiling just before and after them.
-    hello "$n" nginx_fastcgi_hello
+    # so each backend's rows are measured against the ceilings just before and after them.
+    ceilings "$n" ""
     # Not a ceiling: the same hello closing like provd (see fcgi_hello.c), against the ceiling.
     hello "$n" hello_closing_at_once --close-at-once
-    PROVD_DB=$db serve "$data" "$bin/provd"
-    local api=$url/api
 
-    expect 200 "$api/devices/${BENCH_PREFIX}000000"
-    measure "$n" heartbeat heartbeat "$url"
-    expect 304 -H 'If-None-Match: "0"' "$api/devices/${BENCH_PREFIX}000000"
-    measure "$n" poll_304 poll304 "$url"
-    expect 200 -X POST -H 'Content-Type: application/json' -d '{"ipaddr":"192.168.1.20","ssid":"bench"}' \
-        "$api/devices/${BENCH_PREFIX}000000"
-    measure "$n" register register "$url"
-    expect 200 -H "Authorization: Bearer $token" "$api/devices"
-    measure "$n" list_first_page list "$url"
-    expect 200 -H "Authorization: Bearer $token" "$api/devices/${BENCH_PREFIX}000000/telemetry"
-    measure "$n" telemetry_read read "$url"
-    local e
-    for e in v1 v2; do
-        check_ingest "$url" "$e"
-        # A warm-up must not spend the bodies: heartbeats warm the workers instead.
-        BENCH_BODY_FILES=$work/$e measure "$n" "ingest_$e" ingest "$url" heartbeat
-    done
-    local rss
-    rss=$(peak_rss "$workers_parent")
-    stop_all
+    if [ -n "$want_sqlite" ]; then
+        local row_backend=sqlite
+        PROVD_DB=$db serve "$data" "$bin/provd"
+        BENCH_TOKEN=$token provd_rows "$n" "$url"
+        rss=$(peak_rss "$workers_parent")
+        stop_all
 
-    # The same ingest with every commit fsynced (PROVD_SYNCHRONOUS=full): what power-cut
-    # durability of each reading costs on this disk.
-    PROVD_DB=$db PROVD_SYNCHRONOUS=full serve "$data" "$bin/provd"
-    BENCH_BODY_FILES=$work/v2-full measure "$n" ingest_v2_synced ingest "$url" heartbeat
+        # The same ingest with every commit fsynced (PROVD_SYNCHRONOUS=full): what power-cut
+        # durability of each reading costs on this disk.
+        PROVD_DB=$db PROVD_SYNCHRONOUS=full serve "$data" "$bin/provd"
+        BENCH_BODY_FILES=$work/v2-full measure "$n" ingest_v2_synced ingest "$url" heartbeat
+        stop_all
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\tsqlite\n' "$n" "$(( readers * READ_PER_DEVICE ))" "$rss" \
+            "$size_devices" "$(( size_all - size_devices ))" "$t0" "$t1" "$t2" >> "$scales"
+        row_backend=-
+        ceilings "$n" _after
+        rm -f "$db" "$db"-*
+    fi
 
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$(( readers * READ_PER_DEVICE ))" "$rss" \
-        "$size_devices" "$(( size_all - size_devices ))" "$t0" "$t1" "$t2" >> "$scales"
-    stop_all
-    hello "$n" nginx_fastcgi_hello_after
+    if [ -n "$want_pg" ]; then
+        # PostgreSQL's own ceiling around its rows: pgbench -S on its own tables; and, not a
+        # ceiling, the same select-only load on provd's devices table by primary key.
+        pgbench_select "$n" pgbench_select
+        row_backend=- pgbench_run "$n" pgbench_devices_pk "$pg_uri" -f bench/pgbench-devices.sql \
+            -D devices="$n" -D prefix="$BENCH_PREFIX"
+        local row_backend=pg
+        PROVD_DB=$pg_uri serve "$data" "$bin/provd"
+        BENCH_TOKEN=$pg_token ROW_PREFIX=pg_ provd_rows "$n" "$url"
+        rss=$(peak_rss "$workers_parent")
+        stop_all
+        row_backend=-
+        pgbench_select "$n" pgbench_select_after
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\tpg\n' "$n" "$(( readers * READ_PER_DEVICE ))" "$rss" \
+            "$(( pg_s1 - pg_s0 ))" "$(( pg_s2 - pg_s1 ))" "$pg_t0" "$pg_t1" "$pg_t2" >> "$scales"
+        ceilings "$n" _after_pg
+        pg_psql "${pg_base}postgres" -c "DROP DATABASE bench_$n WITH (FORCE)"
+    fi
     rm -rf "$data"
 }
 
@@ -306,12 +486,15 @@ fleet() {
 }
 
 seal_bodies
+[ -n "$want_pg" ] && pg_start
 ceiling_nginx
 for n in $SCALES; do
     scale "$n"
 done
-fleet
+pg_stop
+[ -n "$want_sqlite" ] && fleet                # devsim's fleet runs on SQLite
 bench/report.awk -v workers="$WORKERS" -v threads="$THREADS" -v connections="$CONNECTIONS" \
-    -v duration="$DURATION" -v cores="$(nproc)" -v cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
+    -v backends="$(echo $BACKENDS)" -v fleet_skipped="$([ -n "$want_sqlite" ] || echo 1)" -v keepalive_processes="$KEEPALIVE_PROCESSES" \
+    -v pgbench_scale="$([ -n "$want_pg" ] && echo "$PGBENCH_SCALE")" -v duration="$DURATION" -v cores="$(nproc)" -v cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
     -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v json="$out/results.json" -v scales_file="$scales" \
     -v fleet_file="$fleet" -v fleet_interval="$FLEET_INTERVAL" "$runs"

@@ -61,8 +61,13 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
     return true;
 }
 
-void respond_store_error(struct app *app, struct response *res)
+void respond_store_error(struct app *app, struct response *res, enum store_status st)
 {
     fprintf(stderr, "provd: database: %s\n", store_errmsg(app->store));
-    response_error(res, 500, "internal error: the database failed (see the server log)");
+    if (st == STORE_UNAVAILABLE) {
+        response_error(res, 503, "the database is unavailable: try again shortly");
+        response_header(res, "Retry-After", "%d", DATABASE_RETRY_AFTER_S);
+    } else {
+        response_error(res, 500, "internal error: the database failed (see the server log)");
+    }
 }

@@ -16,13 +16,14 @@ struct config {
     bool sync_every_commit; /* PROVD_SYNCHRONOUS=full: each write fsynced before its answer */
 };
 
-struct reading_pool;
+struct sqlite_writer;
 
 struct app {
     struct config config;
     struct store *store;
-    struct reading_pool *readings; /* this request thread's way to the committer; NULL: take them here */
-    int64_t (*now)(void);          /* Unix seconds; tests set their own clock */
+    struct sqlite_writer *writer; /* the stack's one writer (SQLite); NULL: write here */
+    int thread;                   /* this request thread's number, for the writer */
+    int64_t (*now)(void);         /* Unix seconds; tests set their own clock */
     unsigned readings_since_prune;
 };
 
@@ -51,7 +52,9 @@ void handle_telemetry_get(struct app *app, const struct request *req, struct res
  * otherwise res holds the 401 to send. */
 bool auth_admin(struct app *app, const struct request *req, struct response *res);
 
-/* Answers 500 for a store failure and logs the reason (never sent to the client). */
-void respond_store_error(struct app *app, struct response *res);
+/* Answers a store failure st and logs the reason (never sent to the client): 503 with Retry-After
+ * when the database cannot be reached now, 500 otherwise. */
+#define DATABASE_RETRY_AFTER_S 2
+void respond_store_error(struct app *app, struct response *res, enum store_status st);
 
 #endif

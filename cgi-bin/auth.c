@@ -41,9 +41,10 @@ bool auth_admin(struct app *app, const struct request *req, struct response *res
         return false;
     }
     secret_sha256(token, len, hash);
-    switch (store_token_check(app->store, hash)) {
+    enum store_status st = store_token_check(app->store, hash);
+    switch (st) {
     case STORE_OK: return true;
     case STORE_NOT_FOUND: unauthorized(res, "invalid admin token"); return false;
-    default: respond_store_error(app, res); return false;
+    default: respond_store_error(app, res, st); return false;
     }
 }

@@ -151,7 +151,7 @@ void handle_device_list(struct app *app, const struct request *req, struct respo
                            "after must be a device id (the last one of the previous page): "
                            "that device is gone, so start again from the first page");
         else
-            respond_store_error(app, res);
+            respond_store_error(app, res, st);
         return;
     }
     json_out_close_array(&p.out);

@@ -107,8 +107,10 @@ void handle_device_register(struct app *app, const struct request *req, struct r
         return;
     }
     struct found f = {app, req, res, 200};
-    switch (store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str,
-                                  app->config.registration, app->now(), send_device_unless_rejected, &f)) {
+    enum store_status st =
+        store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str, app->config.registration,
+                              app->now(), send_device_unless_rejected, &f);
+    switch (st) {
     case STORE_CREATED:
         response_reset(res);
         response_ok(res, 201, "Device Registered");
@@ -117,15 +119,14 @@ void handle_device_register(struct app *app, const struct request *req, struct r
     case STORE_REFUSED:
         response_error(res, 403, "registration is closed: an admin must add this device first");
         break;
-    default: respond_store_error(app, res);
+    default: respond_store_error(app, res, st);
     }
     fields_free(&body);
 }
 
 /* If-None-Match holds the device's current ETag (or "*"): quoting makes "5" not match "15". */
-static bool etag_listed(int64_t cfgsn, const void *header)
+static bool etag_listed(int64_t cfgsn, const char *if_none_match)
 {
-    const char *if_none_match = header;
     char etag[32];
     if (!if_none_match)
         return false;
@@ -163,18 +164,24 @@ static enum store_status answer_poll(struct found *f, int64_t applied)
 {
     struct store *store = f->app->store;
     const struct request *req = f->req;
-    int64_t now = f->app->now(), cfgsn;
-    enum store_status st = STORE_STALE;
-    if (req->if_none_match)
-        st = store_device_poll_current(store, req->deviceid, applied, now, etag_listed, req->if_none_match,
-                                       &cfgsn);
-    if (st == STORE_OK) {
-        etag_header(f->res, cfgsn);
-        response_empty(f->res, 304);
-    } else if (st == STORE_STALE) {
-        st = store_device_poll(store, req->deviceid, applied, now, send_config, f);
+    int64_t now = f->app->now();
+    if (req->if_none_match) {
+        struct poll_facts facts;
+        enum store_status st = store_device_heartbeat(store, req->deviceid, now, &facts);
+        if (st != STORE_OK)
+            return st;
+        if (facts.rejected) {
+            reject_device(f->res);
+            return STORE_OK;
+        }
+        bool applied_known = applied < 0 || applied == facts.cfgsn_applied;
+        if (applied_known && etag_listed(facts.cfgsn, req->if_none_match)) {
+            etag_header(f->res, facts.cfgsn);
+            response_empty(f->res, 304);
+            return STORE_OK;
+        }
     }
-    return st;
+    return store_device_poll(store, req->deviceid, applied, now, send_config, f);
 }
 
 /* GET /api/devices/{id}: a device's heartbeat poll; with an admin token, the admin's view of
@@ -200,7 +207,7 @@ void handle_device_get(struct app *app, const struct request *req, struct respon
     if (st == STORE_NOT_FOUND)
         response_error(res, 404, "Device NOT Registered");
     else if (st != STORE_OK)
-        respond_store_error(app, res);
+        respond_store_error(app, res, st);
 }
 
 /* If-Match: absent, "*" (the device exists), or one strong ETag. */
@@ -263,7 +270,7 @@ void handle_device_update(struct app *app, const struct request *req, struct res
                        "reload it and apply your change again",
                        req->if_match);
     } else if (st != STORE_OK) {
-        respond_store_error(app, res);
+        respond_store_error(app, res, st);
     }
     fields_free(&body);
 }
@@ -271,10 +278,11 @@ void handle_device_update(struct app *app, const struct request *req, struct res
 /* DELETE /api/devices/{id}: the device and all its telemetry. */
 void handle_device_delete(struct app *app, const struct request *req, struct response *res)
 {
-    switch (store_device_delete(app->store, req->deviceid)) {
+    enum store_status st = store_device_delete(app->store, req->deviceid);
+    switch (st) {
     case STORE_OK: response_empty(res, 204); break;
     case STORE_NOT_FOUND: response_error(res, 404, "no device %s", req->deviceid); break;
-    default: respond_store_error(app, res);
+    default: respond_store_error(app, res, st);
     }
 }
 
@@ -286,7 +294,8 @@ void handle_device_new_key(struct app *app, const struct request *req, struct re
         response_error(res, 500, "no randomness available");
         return;
     }
-    switch (store_device_set_key(app->store, req->deviceid, key)) {
+    enum store_status st = store_device_set_key(app->store, req->deviceid, key);
+    switch (st) {
     case STORE_OK: {
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "status", json_object_new_string("OK"));
@@ -298,6 +307,6 @@ void handle_device_new_key(struct app *app, const struct request *req, struct re
         break;
     }
     case STORE_NOT_FOUND: response_error(res, 404, "no device %s", req->deviceid); break;
-    default: respond_store_error(app, res);
+    default: respond_store_error(app, res, st);
     }
 }

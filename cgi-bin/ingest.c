@@ -32,20 +32,21 @@ static bool read_reading(struct json_object *root, int64_t *seqn, int64_t *ts)
     return ok;
 }
 
-static enum ingest_outcome store_failed(struct store *s)
+static enum ingest_outcome store_failed(struct store *s, enum store_status st)
 {
     fprintf(stderr, "provd: database: %s\n", store_errmsg(s));
-    return INGEST_STORE_FAILED;
+    return st == STORE_UNAVAILABLE ? INGEST_UNAVAILABLE : INGEST_STORE_FAILED;
 }
 
 static enum ingest_outcome open_and_store(struct store *s, const struct config *config, const char *deviceid,
                                           const char *body, size_t len, int64_t now, struct ingest_result *r)
 {
     char key[SECRET_MAX_LEN + 1];
-    switch (store_device_secret(s, deviceid, r->state, sizeof r->state, key, sizeof key)) {
+    enum store_status st = store_device_secret(s, deviceid, r->state, sizeof r->state, key, sizeof key);
+    switch (st) {
     case STORE_OK: break;
     case STORE_NOT_FOUND: return INGEST_UNKNOWN;
-    default: return store_failed(s);
+    default: return store_failed(s, st);
     }
     if (strcmp(r->state, "accepted") != 0)
         return INGEST_NOT_ACCEPTED;
@@ -64,14 +65,13 @@ static enum ingest_outcome open_and_store(struct store *s, const struct config *
         e2ee_msg_free(msg);
         return INGEST_UNREADABLE;
     }
-    enum store_status st =
-        store_reading_add(s, deviceid, r->seqn, now, ts, e2ee_msg_text(msg), e2ee_msg_len(msg));
+    st = store_reading_add(s, deviceid, r->seqn, now, ts, e2ee_msg_text(msg), e2ee_msg_len(msg));
     e2ee_msg_free(msg);
     switch (st) {
     case STORE_OK: return INGEST_STORED;
     case STORE_STALE: return INGEST_STALE;
     case STORE_NOT_FOUND: return INGEST_UNKNOWN;
-    default: return store_failed(s);
+    default: return store_failed(s, st);
     }
 }
 
@@ -105,6 +105,10 @@ void ingest_respond(const struct ingest_result *r, struct response *res)
     case INGEST_STALE:
         response_error(res, 409, "SEQN %lld is not above the last accepted one: a replay, or an old message",
                        (long long)r->seqn);
+        break;
+    case INGEST_UNAVAILABLE:
+        response_error(res, 503, "the database is unavailable: try again shortly");
+        response_header(res, "Retry-After", "%d", DATABASE_RETRY_AFTER_S);
         break;
     default: response_error(res, 500, "internal error: the database failed (see the server log)");
     }

@@ -1,6 +1,6 @@
 /* Taking one telemetry reading: the device's state and key, the E2EE envelope opened, the SEQN
- * checked and the reading stored. The worker does this itself, or the pool's committer
- * (reading_pool.h) does it for a batch of workers' readings in one transaction. */
+ * checked and the reading stored. The worker does this itself, or the stack's writer
+ * (sqlite_writer.h) does it for a batch of workers' readings in one transaction. */
 #ifndef PROVD_INGEST_H
 #define PROVD_INGEST_H
 
@@ -16,10 +16,11 @@ enum ingest_outcome {
     INGEST_UNKNOWN,      /* 404 */
     INGEST_STALE,        /* 409: SEQN not above the last accepted one */
     INGEST_STORE_FAILED, /* 500 */
+    INGEST_UNAVAILABLE,  /* 503: the database cannot be reached now */
     INGEST__COUNT
 };
 
-/* Plain bytes, so that the committer can send it back to the worker as it is. */
+/* What the writer answers a worker (sqlite_writer.h copies each field into its message). */
 struct ingest_result {
     int32_t outcome; /* enum ingest_outcome */
     char state[16];  /* INGEST_NOT_ACCEPTED: the device's state */

@@ -14,16 +14,15 @@
 #include <time.h>
 
 #include "app.h"
-#include "checkpointer.h"
-#include "lastseen.h"
-#include "reading_pool.h"
+#include "sqlite_writer.h"
 #include "store_sqlite.h"
 #include "turns.h"
 #include "validate.h"
 
 /* Request threads per worker: one runs at a time; the others take requests while it waits
- * for the readings committer (see turns.h). */
+ * for the writer's answer to a reading (see turns.h). */
 #define REQUEST_THREADS 2
+_Static_assert(REQUEST_THREADS <= SQLITE_WRITER_THREADS, "a writer connection per request thread");
 
 static int64_t wall_clock(void)
 {
@@ -57,10 +56,9 @@ static bool read_body(FCGX_Request *fr, struct request *req, char *buf, struct r
 /* glibc gives freed memory back to the kernel: it trims the heap once 128 KB at its top are
  * free (an emptied SQLite page cache is 256 KB) and unmaps big blocks when they are freed. The
  * worker then faults the pages in again, and each give-back interrupts the other cores to flush
- * their TLBs: at a million devices, 0.03-0.1 page faults per heartbeat cost it 3-7% of its
- * throughput. Freed memory now stays for reuse; the peak (VmHWM) is what it was. And one
- * arena for all threads: the heartbeat-time thread and the readings committer each had a heap
- * of their own, 0.24 MB more in the committer's worker. */
+ * their TLBs (what that cost, measured: bench/README.md, Memory). Freed memory now stays for
+ * reuse; the peak (VmHWM) is what it was. And one arena for all threads, so that the writer's
+ * thread has no heap of its own. */
 static void tune_malloc(void)
 {
     mallopt(M_TRIM_THRESHOLD, 4 << 20);
@@ -101,7 +99,7 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
 }
 
 /* libfcgi ends a connection by shutting down its side and waiting until nginx hangs up (a
- * sleep and a wake-up per request: about a tenth of a 1M heartbeat's CPU here), so that a TCP
+ * sleep and a wake-up per request; measured: bench/README.md), so that a TCP
  * reset cannot destroy an answer nginx has not read yet. On a Unix socket a close never
  * discards what was sent, and nginx has the whole answer once it has the END_REQUEST record:
  * there the worker closes at once (FCGX_Detach turns libfcgi's close into a plain close()). */
@@ -115,8 +113,8 @@ static bool listens_on_unix_socket(void)
            addr.ss_family == AF_UNIX;
 }
 
-/* One request thread: its own request, buffers and way to the readings committer; the
- * database connection and the rest of the worker's state are the app's, used in turns. */
+/* One request thread: its own request, buffers and connection to the writer; the database
+ * connection and the rest of the worker's state are the app's, used in turns. */
 struct request_thread {
     int index;
     struct app app;
@@ -163,6 +161,8 @@ static void *request_loop(void *data)
         }
         turns_accepted(t->turns);
         serve(&t->app, &t->fr, t->body, &t->res);
+        if (t->app.writer) /* while this thread may use the connection, should it write them */
+            sqlite_writer_hand_over(t->app.writer, t->app.store);
         turns_done(t->turns);
         if (close_at_once)
             FCGX_Detach(&t->fr);
@@ -172,11 +172,11 @@ static void *request_loop(void *data)
 }
 
 static bool request_thread_init(struct request_thread *t, int index, const struct app *app,
-                                struct lastseen *seen, struct turns *turns)
+                                struct turns *turns)
 {
     t->index = index;
     t->app = *app;
-    t->app.readings = seen ? reading_pool_open(&t->app.config, seen, turns) : NULL;
+    t->app.thread = index;
     t->turns = turns;
     t->body = malloc(BODY_MAX + 1);
     response_init(&t->res);
@@ -197,23 +197,10 @@ static bool start_request_thread(struct request_thread *t)
     return started;
 }
 
-/* The worker's connections, its own and the heartbeat-time thread's (which the readings committer
- * borrows), leave their checkpoints to a checkpointer; without one they run them. */
-static struct checkpointer *start_checkpointer(const char *db_path, struct store *store,
-                                               struct lastseen *seen)
+/* The idle work of a request thread waiting its turn: the worker's queued heartbeat times. */
+static int hand_over_times(void *writer)
 {
-    char err[512];
-    struct checkpointer *checkpointer = checkpointer_start(db_path, err, sizeof err);
-    if (!checkpointer) {
-        fprintf(stderr, "provd: commits checkpoint themselves: %s\n", err);
-        return NULL;
-    }
-    store_set_checkpointer(store, checkpointer_wake, checkpointer);
-    if (seen) {
-        store_set_checkpointer(lastseen_lock_store(seen), checkpointer_wake, checkpointer);
-        lastseen_unlock_store(seen);
-    }
-    return checkpointer;
+    return sqlite_writer_hand_over(writer, NULL);
 }
 
 int main(int argc, char **argv)
@@ -247,27 +234,24 @@ int main(int argc, char **argv)
         store_free(app.store);
         return fits ? 0 : 1;
     }
-    /* A backend with one writer at a time gets the group-committing writers (heartbeat times,
-     * readings); one with many (PostgreSQL) is written by every request directly. */
+    /* A backend with one writer at a time gets the stack's one writer (sqlite_writer.h: readings,
+     * heartbeat times, checkpoints); one with many (PostgreSQL) is written by every request
+     * directly. Without a writer (it cannot be had here) the worker writes everything itself. */
     unsigned needs = store_needs(app.store);
-    struct lastseen *seen = NULL;
-    if (needs & STORE_NEEDS_GROUP_COMMIT) {
-        seen = lastseen_start(app.config.db_path, err, sizeof err);
-        if (!seen) {
-            fprintf(stderr, "provd: %s\n", err);
-            return 1;
-        }
-        store_set_seen_sink(app.store, lastseen_queue, seen);
-    }
-    struct checkpointer *checkpointer = NULL;
-    if (needs & STORE_NEEDS_CHECKPOINTS)
-        checkpointer = start_checkpointer(app.config.db_path, app.store, seen);
     struct turns *turns = turns_new();
+    if (turns && (needs & STORE_NEEDS_GROUP_COMMIT))
+        app.writer = sqlite_writer_open(&app.config, turns);
+    if (app.writer) {
+        store_set_seen_sink(app.store, sqlite_writer_seen, app.writer);
+        turns_set_idle(turns, hand_over_times, app.writer);
+        if (needs & STORE_NEEDS_CHECKPOINTS)
+            store_leave_checkpoints(app.store);
+    }
     struct request_thread threads[REQUEST_THREADS];
     bool ready = turns && FCGX_Init() == 0;
     close_at_once = listens_on_unix_socket();
     for (int i = 0; ready && i < REQUEST_THREADS; i++)
-        ready = request_thread_init(&threads[i], i, &app, seen, turns);
+        ready = request_thread_init(&threads[i], i, &app, turns);
     catch_stop_signals();
     request_pthreads[0] = pthread_self();
     for (int i = 1; ready && i < REQUEST_THREADS; i++)
@@ -277,13 +261,9 @@ int main(int argc, char **argv)
         return 1;
     }
     request_loop(&threads[0]);
-    /* No thread runs handler code or waits for the committer any more (turns_stop). */
-    for (int i = 0; i < REQUEST_THREADS; i++)
-        reading_pool_free(threads[i].app.readings); /* the committer answers what it holds */
-    if (seen)
-        lastseen_stop(seen); /* writes the heartbeat times it holds */
+    /* No thread runs handler code or waits for the writer any more (turns_stop): the writer, if
+     * it is here, answers what it was sent, and the heartbeat times queued here are handed over. */
+    sqlite_writer_free(app.writer, app.store);
     store_free(app.store);
-    if (checkpointer)
-        checkpointer_stop(checkpointer);
     return 0;
 }

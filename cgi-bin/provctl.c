@@ -1,5 +1,6 @@
-/* provctl: the admin's command line for a provd database: admin tokens, devices, device keys.
- * It works on the database file directly, so it needs no running server. */
+/* provctl: the admin's command line for a provd database: admin tokens, devices, device keys,
+ * retention. It works on the database directly (a SQLite file or a PostgreSQL URI), so it needs no
+ * running server. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,10 @@
 #define EXIT_USAGE 2
 
 static const char usage[] =
-    "usage: provctl [--db PATH] COMMAND\n"
+    "usage: provctl [--db PATH|URI] COMMAND\n"
     "\n"
-    "Manages a provd database (default: $PROVD_DB, else db/provd.sqlite3).\n"
+    "Manages a provd database (default: $PROVD_DB, else db/provd.sqlite3); a postgresql:// URI\n"
+    "names a PostgreSQL database.\n"
     "\n"
     "commands:\n"
     "  init                          create the database, or bring its schema up to date\n"
@@ -26,14 +28,14 @@ static const char usage[] =
     "  device list                   list devices: id, state, liveness, last seen, name\n"
     "  device key ID [--set SECRET]  give a device a new random telemetry key and print it,\n"
     "                                or set SECRET (1-256 bytes of text; spaces are fine)\n"
-    "  prune DAYS                    delete readings older than DAYS days (0: none); on PostgreSQL\n"
-    "                                also make the coming days' partitions: run it daily\n"
+    "  prune [DAYS]                  delete readings older than DAYS (default $PROVD_RETENTION_DAYS);\n"
+    "                                on PostgreSQL also make the coming days' partitions: run it daily\n"
     "\n"
     "Every command takes --help.\n";
 
 struct command {
     const char *noun, *verb;
-    int args; /* positional arguments after the verb */
+    int args; /* positional arguments after the verb; -1: one or more; -2: none or one */
     const char *help;
     int (*run)(struct store *s, char **argv, int argc);
 };
@@ -184,15 +186,22 @@ static int run_device_key(struct store *s, char **argv, int argc)
     }
 }
 
-#define PRUNE_BATCH 5000 /* readings deleted per transaction */
+/* Batches of this many, so that a SQLite writer never waits long for the lock between two. */
+#define PRUNE_BATCH 5000
 
-/* Retention as one scheduled job (store.h): batches until one falls short. */
+/* Retention as one scheduled job (store.h). With no retention nothing is deleted, but the call
+ * still makes the coming days' partitions (PostgreSQL). */
 static int run_prune(struct store *s, char **argv, int argc)
 {
-    (void)argc;
-    int64_t days;
-    if (!parse_int_range(argv[0], 0, 100000, &days)) {
-        fprintf(stderr, "provctl: DAYS must be a whole number from 0 to 100000\n");
+    char err[256];
+    struct config config;
+    if (!config_from_env(&config, err, sizeof err)) {
+        fprintf(stderr, "provctl: %s\n", err);
+        return 1;
+    }
+    int64_t days = config.retention_days;
+    if (argc == 1 && !parse_int_range(argv[0], 0, 36500, &days)) {
+        fprintf(stderr, "provctl: DAYS must be whole days from 0 (keep all) to 36500\n");
         return EXIT_USAGE;
     }
     int64_t before = days > 0 ? now() - days * 86400 : 0, total = 0;
@@ -201,8 +210,14 @@ static int run_prune(struct store *s, char **argv, int argc)
         if (store_reading_prune(s, before, PRUNE_BATCH, &deleted) != STORE_OK)
             return fail_store(s);
         total += deleted;
-    } while (deleted >= PRUNE_BATCH);
-    printf("%lld readings deleted\n", (long long)total);
+    } while (deleted > 0);
+    if (days == 0) {
+        printf("retention is off (PROVD_RETENTION_DAYS unset or 0): every reading is kept\n");
+        return 0;
+    }
+    char when[ISOTIME_LEN + 1];
+    isotime_format(before, when);
+    printf("pruned %lld readings received before %s\n", (long long)total, when);
     return 0;
 }
 
@@ -218,9 +233,10 @@ static const struct command commands[] = {
      "provctl device key ID [--set SECRET]: print a new random telemetry key for device ID\n"
      "(32 hex digits, an AES-128 key), or set SECRET as its key",
      run_device_key},
-    {"prune", NULL, 1,
-     "provctl prune DAYS: delete readings received more than DAYS days ago (0: none); on PostgreSQL\n"
-     "also make the day partitions of the coming two weeks. Run it daily (cron, a systemd timer).",
+    {"prune", NULL, -2,
+     "provctl prune [DAYS]: delete the readings received more than DAYS days ago (default\n"
+     "$PROVD_RETENTION_DAYS, 0: keep all); on PostgreSQL whole days of readings go at once, and\n"
+     "the coming two weeks' day partitions are made. Run it daily (provd-prune.timer).",
      run_prune},
 };
 
@@ -258,7 +274,8 @@ int main(int argc, char **argv)
             printf("%s\n", cmd->help);
             return 0;
         }
-        if (cmd->args >= 0 ? nargs != cmd->args : nargs < 1) {
+        bool fits = cmd->args >= 0 ? nargs == cmd->args : cmd->args == -1 ? nargs >= 1 : nargs <= 1;
+        if (!fits) {
             fprintf(stderr, "usage: %s\n", cmd->help);
             return EXIT_USAGE;
         }

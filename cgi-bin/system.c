@@ -28,8 +28,9 @@ void handle_stats(struct app *app, const struct request *req, struct response *r
 {
     (void)req;
     struct store_stats st;
-    if (store_stats(app->store, app->now(), app->config.poll_interval, &st) != STORE_OK) {
-        respond_store_error(app, res);
+    enum store_status status = store_stats(app->store, app->now(), app->config.poll_interval, &st);
+    if (status != STORE_OK) {
+        respond_store_error(app, res, status);
         return;
     }
     struct json_object *o = json_object_new_object();

@@ -1,5 +1,5 @@
-/* Telemetry: POST ingests an end-to-end-encrypted reading (ingest.c, here or in the pool's
- * committer); GET reads readings back as JSON pages or time buckets. */
+/* Telemetry: POST ingests an end-to-end-encrypted reading (ingest.c, here or in the stack's
+ * writer); GET reads readings back as JSON pages or time buckets. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,17 +7,20 @@
 #include "ingest.h"
 #include "isotime.h"
 #include "json_out.h"
-#include "reading_pool.h"
+#include "sqlite_writer.h"
 #include "telemetry.h"
 #include "validate.h"
 
 #define PRUNE_EVERY 256  /* accepted readings between two retention passes of a worker */
 #define PRUNE_BATCH 5000 /* readings deleted at most per pass, so an ingest never stalls long */
 
-/* Retention: now and then, a worker deletes a batch of readings older than the limit. */
+/* Retention, for a backend that leaves it to its writers (STORE_NEEDS_PRUNE_BY_WRITERS): now and
+ * then, a worker deletes a batch of readings older than the limit. Others have one scheduled job
+ * for the whole deployment (provctl prune). */
 static void maybe_prune(struct app *app)
 {
-    if (app->config.retention_days == 0 || ++app->readings_since_prune < PRUNE_EVERY)
+    if (app->config.retention_days == 0 || !(store_needs(app->store) & STORE_NEEDS_PRUNE_BY_WRITERS) ||
+        ++app->readings_since_prune < PRUNE_EVERY)
         return;
     app->readings_since_prune = 0;
     int deleted;
@@ -26,13 +29,13 @@ static void maybe_prune(struct app *app)
         fprintf(stderr, "provd: retention: %s\n", store_errmsg(app->store));
 }
 
-/* POST /api/devices/{id}/telemetry: through the pool's committer when there is one. */
+/* POST /api/devices/{id}/telemetry: through the stack's writer when there is one. */
 void handle_telemetry_post(struct app *app, const struct request *req, struct response *res)
 {
     struct ingest_result r;
     int64_t now = app->now();
-    if (!app->readings ||
-        !reading_pool_submit(app->readings, req->deviceid, req->body, req->body_len, now, &r))
+    if (!app->writer ||
+        !sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body, req->body_len, now, &r))
         ingest_reading(app->store, &app->config, req->deviceid, req->body, req->body_len, now, &r);
     ingest_respond(&r, res);
     if (r.outcome == INGEST_STORED)
@@ -121,7 +124,7 @@ void handle_telemetry_get(struct app *app, const struct request *req, struct res
         return;
     }
     if (st != STORE_OK) {
-        respond_store_error(app, res);
+        respond_store_error(app, res, st);
         return;
     }
     if (q.csv) {
@@ -134,7 +137,7 @@ void handle_telemetry_get(struct app *app, const struct request *req, struct res
                                    add_bucket_stat, &bs);
         if (st != STORE_OK) {
             json_object_put(bs.array);
-            respond_store_error(app, res);
+            respond_store_error(app, res, st);
             return;
         }
         response_json(res, 200, bs.array);
@@ -143,8 +146,9 @@ void handle_telemetry_get(struct app *app, const struct request *req, struct res
     struct page p = {.count = 0};
     json_out_start(&p.out, res, 200);
     json_out_open_array(&p.out);
-    if (store_reading_list(app->store, req->deviceid, &q.filter, add_reading, &p) != STORE_OK) {
-        respond_store_error(app, res);
+    st = store_reading_list(app->store, req->deviceid, &q.filter, add_reading, &p);
+    if (st != STORE_OK) {
+        respond_store_error(app, res, st);
         return;
     }
     json_out_close_array(&p.out);

@@ -164,9 +164,13 @@ void telemetry_csv(struct app *app, const char *deviceid, const struct reading_f
     struct reading_filter all = *filter;
     all.limit = -1;
     struct export e = {.res = res, .columns = json_object_new_object(), .line = printbuf_new()};
-    if (!e.columns || !e.line ||
-        store_reading_list(app->store, deviceid, &all, collect_columns, &e) != STORE_OK) {
-        respond_store_error(app, res);
+    if (!e.columns || !e.line) {
+        response_error(res, 500, "out of memory");
+        goto done;
+    }
+    enum store_status st = store_reading_list(app->store, deviceid, &all, collect_columns, &e);
+    if (st != STORE_OK) {
+        respond_store_error(app, res, st);
         goto done;
     }
     e.row = calloc((size_t)(e.column_count ? e.column_count : 1), sizeof *e.row);

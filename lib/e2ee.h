@@ -1,4 +1,4 @@
-/* End-to-end-encrypted telemetry envelopes (DESIGN.md "End-to-end-encrypted telemetry"): pure
+/* End-to-end-encrypted telemetry envelopes (README "End-to-end-encrypted telemetry"): pure
  * decoders for crypto-js v1 (key+IV, passphrase) and AES-GCM v2 bodies, and the matching sealers. */
 #ifndef PROVD_E2EE_H
 #define PROVD_E2EE_H
@@ -10,7 +10,7 @@
 
 #define E2EE_MAX_BODY      16384 /* longest HTTP body accepted or produced (the server takes 16 KiB) */
 #define E2EE_MAX_SECRET    1024  /* longest device secret, in bytes */
-#define E2EE_MAX_DEVICE_ID 64    /* longest device id (DESIGN.md: 1-64 characters) */
+#define E2EE_MAX_DEVICE_ID 64    /* longest device id: 1-64 characters */
 #define E2EE_IV_LEN        16    /* v1 key+IV: AES-CBC IV */
 #define E2EE_SALT_LEN      8     /* v1 passphrase: OpenSSL "Salted__" salt */
 #define E2EE_NONCE_LEN     12    /* v2: AES-GCM nonce */

@@ -36,45 +36,11 @@ static bool whole_block(sqlite3_value *v)
     return sqlite3_value_type(v) == SQLITE_BLOB && sqlite3_value_bytes(v) == SEEN_BLOCK_BYTES;
 }
 
-/* The block in v copied to out; anything but a whole block (NULL, a damaged row) reads as all 0. */
-static void copy_block(sqlite3_value *v, unsigned char out[SEEN_BLOCK_BYTES])
-{
-    if (whole_block(v))
-        memcpy(out, sqlite3_value_blob(v), SEEN_BLOCK_BYTES);
-    else
-        memset(out, 0, SEEN_BLOCK_BYTES);
-}
-
 static void seen_time(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
     const unsigned char *block = whole_block(argv[0]) ? sqlite3_value_blob(argv[0]) : NULL;
     sqlite3_result_int64(ctx, block ? time_at(block, slot_of(argv[1])) : 0);
-}
-
-/* The block of argv[0] with the time of device argv[1] put to argv[2] (when later only, if
- * forward_only). */
-static void put(sqlite3_context *ctx, sqlite3_value **argv, bool forward_only)
-{
-    unsigned char block[SEEN_BLOCK_BYTES];
-    copy_block(argv[0], block);
-    unsigned slot = slot_of(argv[1]);
-    uint32_t t = seconds(sqlite3_value_int64(argv[2]));
-    if (!forward_only || t > time_at(block, slot))
-        put_time(block, slot, t);
-    sqlite3_result_blob(ctx, block, SEEN_BLOCK_BYTES, SQLITE_TRANSIENT);
-}
-
-static void seen_later(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    put(ctx, argv, true);
-}
-
-static void seen_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    put(ctx, argv, false);
 }
 
 static void seen_block_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -101,11 +67,18 @@ int seen_blocks_register(sqlite3 *db)
     const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
     int rc = sqlite3_create_function(db, "seen_time", 2, flags, NULL, seen_time, NULL, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_create_function(db, "seen_later", 3, flags, NULL, seen_later, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_create_function(db, "seen_set", 3, flags, NULL, seen_set, NULL, NULL);
-    if (rc == SQLITE_OK)
         rc = sqlite3_create_function(db, "seen_block", 2, flags, NULL, NULL, seen_block_step,
                                      seen_block_final);
     return rc;
+}
+
+void seen_blocks_unregister(sqlite3 *db)
+{
+    static const struct {
+        const char *name;
+        int args;
+    } functions[] = {{"seen_time", 2}, {"seen_later", 3}, {"seen_set", 3}, {"seen_block", 2}};
+    for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++)
+        sqlite3_create_function(db, functions[i].name, functions[i].args, SQLITE_UTF8, NULL, NULL, NULL,
+                                NULL);
 }

@@ -33,12 +33,6 @@ int64_t store_online_window(int64_t poll_interval)
     return 2 * poll_interval + 10;
 }
 
-bool store_bulk_id(const char *prefix, int64_t n, char *buf, size_t len)
-{
-    int w = snprintf(buf, len, "%s%0*llX", prefix, STORE_BULK_ID_DIGITS, (unsigned long long)n);
-    return w > 0 && (size_t)w < len && (size_t)w <= 64; /* DESIGN.md: ids are 1-64 characters */
-}
-
 void store_free(struct store *s)
 {
     if (s)
@@ -77,11 +71,10 @@ enum store_status store_device_register(struct store *s, const char *deviceid, c
     return s->ops->device_register(s, deviceid, ipaddr, ssid, policy, now, fn, user_data);
 }
 
-enum store_status store_device_poll_current(struct store *s, const char *deviceid, int64_t applied,
-                                            int64_t now, store_holds_fn holds, const void *user_data,
-                                            int64_t *cfgsn)
+enum store_status store_device_heartbeat(struct store *s, const char *deviceid, int64_t now,
+                                         struct poll_facts *facts)
 {
-    return s->ops->device_poll_current(s, deviceid, applied, now, holds, user_data, cfgsn);
+    return s->ops->device_heartbeat(s, deviceid, now, facts);
 }
 
 enum store_status store_device_poll(struct store *s, const char *deviceid, int64_t applied, int64_t now,

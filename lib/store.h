@@ -153,16 +153,19 @@ enum store_status store_prepare_all(struct store *s);
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
                                         const char *ssid, enum registration_policy policy, int64_t now,
                                         store_device_fn fn, void *user_data);
-/* Whether the poller already holds the configuration numbered cfgsn. */
-typedef bool (*store_holds_fn)(int64_t cfgsn, const void *user_data);
-/* The heartbeat of a device that may already hold its configuration, read from one index (not
- * the device's row): when the device is not rejected, has applied `applied` (or applied < 0)
- * and holds(cfgsn) is true, *cfgsn is set and lastseen moves as store_device_poll() moves it.
- * STORE_STALE: store_device_poll() must answer instead (a configuration to send, a rejection or
- * a new cfgsn_applied to write). */
-enum store_status store_device_poll_current(struct store *s, const char *deviceid, int64_t applied,
-                                            int64_t now, store_holds_fn holds, const void *user_data,
-                                            int64_t *cfgsn);
+/* What a heartbeat's answer depends on. */
+struct poll_facts {
+    bool rejected;
+    int64_t cfgsn;
+    int64_t cfgsn_applied; /* -1: the device never said */
+};
+/* A heartbeat (on SQLite read from one index, not the device's row): records the device as seen at now,
+ * as store_device_poll() does, and gives the facts its answer depends on; it writes nothing else.
+ * The caller decides: a device that holds cfgsn and reports the cfgsn_applied already stored
+ * needs nothing more; one that needs its configuration, or reports a new cfgsn_applied, gets
+ * store_device_poll(). */
+enum store_status store_device_heartbeat(struct store *s, const char *deviceid, int64_t now,
+                                         struct poll_facts *facts);
 /* A heartbeat: sets lastseen (through the seen sink, when there is one) and cfgsn_applied
  * (when applied >= 0, at once), then hands over the device as seen now. */
 enum store_status store_device_poll(struct store *s, const char *deviceid, int64_t applied, int64_t now,
@@ -188,7 +191,7 @@ enum store_status store_stats(struct store *s, int64_t now, int64_t default_inte
 enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
                                       char *key, size_t key_len);
 /* A read: the lookups until store_read_end() see one snapshot of the database and take its
- * read lock once (on this VM each lock and unlock is a system call of several us). Writes do
+ * read lock once (on SQLite each lock and unlock is a system call). Writes do
  * not belong in it: an operation's own transaction cannot begin inside. */
 enum store_status store_read_begin(struct store *s);
 void store_read_end(struct store *s);

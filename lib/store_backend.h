@@ -18,9 +18,8 @@ struct store_ops {
     enum store_status (*device_register)(struct store *s, const char *deviceid, const char *ipaddr,
                                          const char *ssid, enum registration_policy policy, int64_t now,
                                          store_device_fn fn, void *user_data);
-    enum store_status (*device_poll_current)(struct store *s, const char *deviceid, int64_t applied,
-                                             int64_t now, store_holds_fn holds, const void *user_data,
-                                             int64_t *cfgsn);
+    enum store_status (*device_heartbeat)(struct store *s, const char *deviceid, int64_t now,
+                                          struct poll_facts *facts);
     enum store_status (*device_poll)(struct store *s, const char *deviceid, int64_t applied, int64_t now,
                                      store_device_fn fn, void *user_data);
     enum store_status (*device_get)(struct store *s, const char *deviceid, store_device_fn fn,
@@ -68,6 +67,14 @@ struct store {
  * migrated to this binary's schema; NULL with the reason in err. */
 struct store *store_sqlite_open(const char *path, char *err, size_t err_len);
 struct store *store_pg_open(const char *uri, char *err, size_t err_len);
+
+/* The PostgreSQL backend is a module of its own, PG_MODULE_NAME (store_pg.c linked with libpq),
+ * which store_pg_open() loads at its first call and whose PG_MODULE_OPEN it then calls: programs
+ * on SQLite never map libpq and the libraries it brings. */
+#define PG_MODULE_NAME "provd-pg.so"
+#define PG_MODULE_OPEN "store_pg_module_open"
+typedef struct store *(*store_open_fn)(const char *target, char *err, size_t err_len);
+struct store *store_pg_module_open(const char *uri, char *err, size_t err_len);
 
 /* The id of bulk device n (store.h): false when it would be longer than a device id may be. */
 bool store_bulk_id(const char *prefix, int64_t n, char *buf, size_t len);

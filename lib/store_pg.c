@@ -568,7 +568,7 @@ static void pg_free(struct store *base)
 }
 
 /* uri is expanded by libpq (expand_dbname): its own settings win over the defaults before it. */
-struct store *store_pg_open(const char *uri, char *err, size_t err_len)
+struct store *store_pg_module_open(const char *uri, char *err, size_t err_len)
 {
     struct pg_store *s = calloc(1, sizeof *s);
     if (!s) {
@@ -691,9 +691,8 @@ static enum store_status pg_device_register(struct store *base, const char *devi
     return created ? STORE_CREATED : STORE_OK;
 }
 
-static enum store_status pg_device_poll_current(struct store *base, const char *deviceid, int64_t applied,
-                                                int64_t now, store_holds_fn holds, const void *user_data,
-                                                int64_t *cfgsn)
+static enum store_status pg_device_heartbeat(struct store *base, const char *deviceid, int64_t now,
+                                             struct poll_facts *facts)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -709,14 +708,10 @@ static enum store_status pg_device_poll_current(struct store *base, const char *
         PQclear(res);
         return STORE_NOT_FOUND;
     }
-    bool rejected = strcmp(PQgetvalue(res, 0, 0), "rejected") == 0;
-    *cfgsn = col_int(res, 0, 1, 0);
-    bool applied_known = applied < 0 || applied == col_int(res, 0, 2, -1);
+    facts->rejected = strcmp(PQgetvalue(res, 0, 0), "rejected") == 0;
+    facts->cfgsn = col_int(res, 0, 1, 0);
+    facts->cfgsn_applied = col_int(res, 0, 2, -1);
     PQclear(res);
-    /* lastseen has moved already; store_device_poll(), which answers a STORE_STALE, moves it to
-     * the same time. */
-    if (rejected || !applied_known || !holds(*cfgsn, user_data))
-        return STORE_STALE;
     return STORE_OK;
 }
 
@@ -1266,7 +1261,7 @@ static const struct store_ops pg_ops = {
     .read_begin = pg_read_begin,
     .read_end = pg_read_end,
     .device_register = pg_device_register,
-    .device_poll_current = pg_device_poll_current,
+    .device_heartbeat = pg_device_heartbeat,
     .device_poll = pg_device_poll,
     .device_get = pg_device_get,
     .device_update = pg_device_update,

@@ -1,5 +1,6 @@
 /* The SQLite backend of store.h: schema migration at open, a table of prepared statements, the
- * operations, and the SQLite-only parts of store_sqlite.h. No other file includes sqlite3.h. */
+ * operations, and the SQLite-only parts of store_sqlite.h. Only it and the SQL
+ * functions of seen_blocks.c include sqlite3.h. */
 #include "store_sqlite.h"
 
 #include <pthread.h>
@@ -33,15 +34,12 @@
 #define CHECKPOINT_RETRY_PAGES    250
 #define CHECKPOINT_WAIT_STEPS_MAX 28
 #define WAL_LIMIT_BYTES           "16777216"
-/* A connection with a checkpointer (store_set_checkpointer) leaves the checkpoints to it; should
- * the WAL reach CHECKPOINT_FALLBACK_PAGES all the same (the checkpointer stopped or fell behind),
- * the commit checkpoints itself. */
+/* A connection that leaves its checkpoints to the writer (store_leave_checkpoints) runs one all
+ * the same when the WAL reaches CHECKPOINT_FALLBACK_PAGES (the writer stopped or fell behind). */
 #define CHECKPOINT_FALLBACK_PAGES (4 * CHECKPOINT_PAGES)
 
-/* A device's lastseen, 0 for never: heartbeat times are kept apart, in blocks (seen_blocks.h). */
-#define LASTSEEN_SQL                                                                                         \
-    "coalesce((SELECT seen_time(times, devices.id) FROM heartbeats WHERE block = " SEEN_BLOCK_SQL(           \
-        "devices.id") "), 0)"
+/* A device's lastseen, 0 for never: heartbeat times are kept apart, a row per device (migration 9). */
+#define LASTSEEN_SQL "coalesce((SELECT at FROM heartbeat_times WHERE device = devices.id), 0)"
 
 #define DEVICE_COLUMNS_WITH(lastseen)                                                                        \
     "deviceid, name, state, " lastseen ", ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                 \
@@ -115,6 +113,7 @@ enum stmt {
     STMT_TELEMETRY_COUNT,
     STMT_DEVICE_SECRET,
     STMT_READING_SEQN_CHECK,
+    STMT_READING_CLAIM,
     STMT_READING_INSERT,
     STMT_READING_MARK,
     STMT_READING_LIST_ASC,
@@ -145,10 +144,10 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5) RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_POLL] =
         "UPDATE devices SET cfgsn_applied = ?2 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
-    [STMT_DEVICE_SEEN] = "UPDATE heartbeats SET times = seen_later(times, ?1, ?2) "
-                         "WHERE block = " SEEN_BLOCK_SQL("?1") " AND seen_time(times, ?1) < ?2",
-    [STMT_DEVICE_SEEN_SET] = "INSERT INTO heartbeats (block, times) VALUES (" SEEN_BLOCK_SQL(
-        "?1") ", seen_set(NULL, ?1, ?2)) ON CONFLICT (block) DO UPDATE SET times = seen_set(times, ?1, ?2)",
+    /* The FK column is not written: no lookup of the device. A row that is gone changes nothing. */
+    [STMT_DEVICE_SEEN] = "UPDATE heartbeat_times SET at = ?2 WHERE device = ?1 AND at < ?2",
+    [STMT_DEVICE_SEEN_SET] = "INSERT INTO heartbeat_times (device, at) VALUES (?1, ?2) "
+                             "ON CONFLICT (device) DO UPDATE SET at = excluded.at",
     /* A heartbeat moves lastseen without reading it (the batch writes only move it forward). */
     [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_COLUMNS_WITH("0") " FROM devices WHERE deviceid = ?1",
     /* INDEXED BY: the planner would take the unique index on deviceid and read the row too. */
@@ -188,6 +187,11 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_READING_INSERT] =
         "INSERT INTO telemetry (device, epoch, seqn, received_at, ts, data) VALUES (?1, ?6, ?2, ?3, ?4, ?5)",
     [STMT_READING_MARK] = "UPDATE devices SET last_seqn = ?2 WHERE id = ?1",
+    /* The SEQN check and its move are one statement: a SEQN is taken once, by whoever moves
+     * last_seqn past it (the same statement as on PostgreSQL, where writers are concurrent). */
+    [STMT_READING_CLAIM] =
+        "UPDATE devices SET last_seqn = ?2 WHERE deviceid = ?1 AND coalesce(last_seqn, -1) < ?2 "
+        "RETURNING id, seqn_epoch",
     [STMT_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
     [STMT_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
     /* SQLite's JSON1 walks every reading: each numeric leaf, by its path ("list[0]" written
@@ -220,13 +224,12 @@ struct sqlite_store {
     sqlite3_stmt *stmt[STMT__COUNT];
     store_seen_fn seen_sink; /* NULL: heartbeats write lastseen themselves */
     void *seen_data;
-    store_checkpointer_fn checkpointer; /* NULL: commits checkpoint themselves */
-    void *checkpointer_data;
-    int checkpoint_at;       /* WAL pages after a commit that start a checkpoint */
-    int checkpoint_steps;    /* busy_wait steps the next checkpoint may wait for readers */
-    bool checkpointing;      /* busy_wait gives up after checkpoint_steps */
-    const char *synchronous; /* this connection's PRAGMA synchronous value */
-    bool in_batch;           /* between store_batch_begin() and store_batch_commit() */
+    bool checkpoints_elsewhere; /* store_leave_checkpoints() */
+    int checkpoint_at;          /* WAL pages after a commit that start a checkpoint */
+    int checkpoint_steps;       /* busy_wait steps the next checkpoint may wait for readers */
+    bool checkpointing;         /* busy_wait gives up after checkpoint_steps */
+    const char *synchronous;    /* this connection's PRAGMA synchronous value */
+    bool in_batch;              /* between store_batch_begin() and store_batch_commit() */
 };
 
 static const struct store_ops sqlite_ops;
@@ -244,10 +247,10 @@ static enum store_status fail(struct sqlite_store *s, const char *what)
 }
 
 /* A statement ready for binding: the previous use was reset and its bindings cleared. It is
- * prepared at its first use: a connection needs few of the statements (the heartbeat writer's
- * four) and each prepared one holds kilobytes. Should preparing fail (out of memory), NULL
- * goes on: SQLite answers every call on it with SQLITE_MISUSE, so the operation fails with
- * the preparation's error still in sqlite3_errmsg(). */
+ * prepared at its first use: a connection needs few of the statements (the writer's a dozen) and each
+ * prepared one holds kilobytes. Should preparing fail (out of memory), NULL goes on: SQLite answers every
+ * call on it with SQLITE_MISUSE, so the operation fails with the preparation's error still in
+ * sqlite3_errmsg(). */
 static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt id)
 {
     if (!s->stmt[id])
@@ -403,10 +406,9 @@ static enum store_status device_rows(struct sqlite_store *s, enum stmt id, store
     return result;
 }
 
-static enum store_status migrate(struct sqlite_store *s)
+/* The migrations applied; -1 when it cannot be read. */
+static int schema_version(struct sqlite_store *s)
 {
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, "begin migration");
     sqlite3_stmt *st;
     int version = -1;
     if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
@@ -414,6 +416,18 @@ static enum store_status migrate(struct sqlite_store *s)
             version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
     }
+    return version;
+}
+
+/* A database already migrated is only read: opening a connection then never waits for a
+ * writer (the writer's connection is opened while another program may hold the write lock). */
+static enum store_status migrate(struct sqlite_store *s)
+{
+    if (schema_version(s) == provd_migration_count)
+        return STORE_OK;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "begin migration");
+    int version = schema_version(s);
     enum store_status result = STORE_OK;
     if (version < 0) {
         result = fail(s, "read schema version");
@@ -423,6 +437,10 @@ static enum store_status migrate(struct sqlite_store *s)
                  provd_migration_count);
         result = STORE_ERROR;
     }
+    /* Only the migrations that read or write heartbeat-time blocks call their functions. */
+    if (result == STORE_OK && version < SEEN_BLOCKS_LAST_MIGRATION &&
+        seen_blocks_register(s->db) != SQLITE_OK)
+        result = fail(s, "register the heartbeat-time block functions");
     for (int i = version; result == STORE_OK && i < provd_migration_count; i++) {
         if (sqlite3_exec(s->db, provd_migrations[i].sql, NULL, NULL, NULL) != SQLITE_OK)
             result = fail(s, provd_migrations[i].name);
@@ -434,6 +452,8 @@ static enum store_status migrate(struct sqlite_store *s)
             result = fail(s, "set schema version");
     }
     sqlite3_exec(s->db, result == STORE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    if (version < SEEN_BLOCKS_LAST_MIGRATION)
+        seen_blocks_unregister(s->db);
     return result;
 }
 
@@ -447,8 +467,8 @@ static enum store_status migrate(struct sqlite_store *s)
  * the WAL grew to 24-58 MB in test_store's bound test with the cores busy, with them 6-8 MB.
  * A PASSIVE pass goes first: it copies and syncs nearly everything while other writers go on,
  * so RESTART, which holds them off, has little left (at 1M devices, registrations' p99 32-49 ms
- * instead of 49-70: they no longer wait out a whole checkpoint). With a checkpointer, its own
- * connection does both, woken by the commits (cgi-bin/checkpointer.h says why). */
+ * instead of 49-70: they no longer wait out a whole checkpoint). Under a writer, its connection
+ * does both, between its batches (cgi-bin/sqlite_writer.h). */
 static void checkpoint_schedule_first(struct sqlite_store *s)
 {
     s->checkpoint_at = CHECKPOINT_PAGES;
@@ -478,10 +498,9 @@ static void restart_when_full(struct sqlite_store *s, const char *schema, int pa
 static int checkpoint_when_full(void *data, sqlite3 *db, const char *schema, int pages)
 {
     struct sqlite_store *s = data;
-    if (s->checkpointer && pages < CHECKPOINT_FALLBACK_PAGES) {
+    if (s->checkpoints_elsewhere && pages < CHECKPOINT_FALLBACK_PAGES) {
         if (pages < CHECKPOINT_PAGES)
             checkpoint_schedule_first(s); /* started over: a fallback's retries start afresh */
-        s->checkpointer(pages, s->checkpointer_data);
         return SQLITE_OK;
     }
     if (pages >= s->checkpoint_at)
@@ -490,11 +509,9 @@ static int checkpoint_when_full(void *data, sqlite3 *db, const char *schema, int
     return SQLITE_OK;
 }
 
-void store_set_checkpointer(struct store *base, store_checkpointer_fn fn, void *user_data)
+void store_leave_checkpoints(struct store *base)
 {
-    struct sqlite_store *s = sqlite_of(base);
-    s->checkpointer = fn;
-    s->checkpointer_data = user_data;
+    sqlite_of(base)->checkpoints_elsewhere = true;
 }
 
 void store_checkpoint(struct store *base)
@@ -518,7 +535,7 @@ static int busy_wait(void *data, int count)
 }
 
 /* SQLite sets 20 pages (~90 KB) aside for each connection's cache at its first read. A
- * connection that reads little (the checkpointer's) would keep them for nothing, and the others
+ * connection that reads little would keep them for nothing, and the others
  * fill their cache page by page all the same. Process-wide: once, before the first connection. */
 static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
 
@@ -553,10 +570,6 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_len)
         goto fail;
     }
     sqlite3_busy_handler(s->db, busy_wait, s);
-    if (seen_blocks_register(s->db) != SQLITE_OK) {
-        snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->db));
-        goto fail;
-    }
     /* WAL: readers never block the writer. synchronous=NORMAL: a commit is in the WAL (the OS's
      * page cache) before the answer, so it survives the death of any process; only a power cut
      * can lose the last commits before a checkpoint. The page cache is small (CACHE_KIB): any
@@ -671,8 +684,8 @@ static void hand_as_seen_now(const struct device *d, void *data)
         seen->fn(&copy, seen->user_data);
 }
 
-/* The heartbeat time of the device just added (0: never seen), in the transaction adding it: set,
- * not moved forward, since its id may be a deleted device's, whose time is still there. */
+/* The heartbeat time of the device just added (0: never seen), in the transaction adding it, so
+ * that every device has its row and a heartbeat only ever updates one. */
 static enum store_status set_new_device_seen(struct sqlite_store *s, int64_t at)
 {
     sqlite3_stmt *set = stmt(s, STMT_DEVICE_SEEN_SET);
@@ -713,9 +726,8 @@ static enum store_status sqlite_device_register(struct store *base, const char *
     return finish(s, st);
 }
 
-static enum store_status sqlite_device_poll_current(struct store *base, const char *deviceid, int64_t applied,
-                                                    int64_t now, store_holds_fn holds, const void *user_data,
-                                                    int64_t *cfgsn)
+static enum store_status sqlite_device_heartbeat(struct store *base, const char *deviceid, int64_t now,
+                                                 struct poll_facts *facts)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *get = stmt(s, STMT_DEVICE_POLL_CURRENT);
@@ -726,12 +738,10 @@ static enum store_status sqlite_device_poll_current(struct store *base, const ch
         return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
     }
     int64_t row = sqlite3_column_int64(get, 0);
-    bool rejected = strcmp(column_text(get, 1), "rejected") == 0;
-    *cfgsn = sqlite3_column_int64(get, 2);
-    bool applied_known = applied < 0 || applied == sqlite3_column_int64(get, 3);
+    facts->rejected = strcmp(column_text(get, 1), "rejected") == 0;
+    facts->cfgsn = sqlite3_column_int64(get, 2);
+    facts->cfgsn_applied = sqlite3_column_int64(get, 3);
     stmt_done(get);
-    if (rejected || !applied_known || !holds(*cfgsn, user_data))
-        return STORE_STALE;
     return device_seen(s, row, now);
 }
 
@@ -970,19 +980,25 @@ static enum store_status sqlite_reading_add(struct store *base, const char *devi
     enum store_status result = begin(s);
     if (result != STORE_OK)
         return result;
-    sqlite3_stmt *check = stmt(s, STMT_READING_SEQN_CHECK);
-    bind_text(check, 1, deviceid);
-    int rc = sqlite3_step(check);
-    int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(check, 0) : 0;
-    int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(check, 1) : 0;
-    int64_t epoch = rc == SQLITE_ROW ? sqlite3_column_int64(check, 2) : 0;
-    stmt_done(check);
-    if (rc == SQLITE_DONE)
-        return finish(s, STORE_NOT_FOUND);
-    if (rc != SQLITE_ROW)
-        return finish(s, fail(s, "read last SEQN"));
-    if (seqn <= last)
-        return finish(s, STORE_STALE);
+    sqlite3_stmt *claim = stmt(s, STMT_READING_CLAIM);
+    bind_text(claim, 1, deviceid);
+    sqlite3_bind_int64(claim, 2, seqn);
+    int rc = sqlite3_step(claim);
+    int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(claim, 0) : 0;
+    int64_t epoch = rc == SQLITE_ROW ? sqlite3_column_int64(claim, 1) : 0;
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(claim); /* RETURNING's statement is done only once stepped to the end */
+    stmt_done(claim);
+    if (rc != SQLITE_DONE)
+        return finish(s, fail(s, "claim SEQN"));
+    if (device == 0) { /* nothing claimed: no such device, or a SEQN not above its last one */
+        bind_text(stmt(s, STMT_DEVICE_SECRET), 1, deviceid);
+        rc = sqlite3_step(stmt(s, STMT_DEVICE_SECRET));
+        stmt_done(stmt(s, STMT_DEVICE_SECRET));
+        if (rc == SQLITE_ROW)
+            return finish(s, STORE_STALE);
+        return finish(s, rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device"));
+    }
 
     sqlite3_stmt *ins = stmt(s, STMT_READING_INSERT);
     sqlite3_bind_int64(ins, 1, device);
@@ -996,7 +1012,7 @@ static enum store_status sqlite_reading_add(struct store *base, const char *devi
     stmt_done(ins);
     if (rc != SQLITE_DONE)
         return finish(s, fail(s, "store reading"));
-    return finish(s, mark_last_seqn(s, device, seqn, received_at));
+    return finish(s, device_seen(s, device, received_at));
 }
 
 static enum store_status sqlite_reading_list(struct store *base, const char *deviceid,
@@ -1248,7 +1264,7 @@ static const struct store_ops sqlite_ops = {
     .read_begin = sqlite_read_begin,
     .read_end = sqlite_read_end,
     .device_register = sqlite_device_register,
-    .device_poll_current = sqlite_device_poll_current,
+    .device_heartbeat = sqlite_device_heartbeat,
     .device_poll = sqlite_device_poll,
     .device_get = sqlite_device_get,
     .device_update = sqlite_device_update,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make install`: binaries, the admin page, the schema, the nginx configuration and the systemd
-# units (provd, provd-nginx, ble-agent) under DESTDIR/PREFIX. Without DESTDIR, as root, it also
+# units (provd, provd-nginx, provd-prune.timer, ble-agent) under DESTDIR/PREFIX. Without DESTDIR, as root, it also
 # creates the provd system user.
 #   LISTEN (0.0.0.0) and PORT (8080): where the installed nginx listens.
 set -euo pipefail
@@ -13,6 +13,8 @@ install -d "$destdir$prefix/bin" "$destdir$prefix/lib/provd" "$destdir$prefix/sh
     "$destdir/etc/provd" "$destdir/lib/systemd/system"
 install -m 0755 build/provctl "$destdir$prefix/bin/provctl"
 install -m 0755 build/provd "$destdir$prefix/lib/provd/provd"
+# PostgreSQL support, loaded by provd and provctl only for a postgresql:// PROVD_DB.
+install -m 0644 build/provd-pg.so "$destdir$prefix/lib/provd/provd-pg.so"
 # ble-agent (ble-agent/README.md): installed, not enabled (it stops bluetoothd when it starts).
 install -m 0755 build/ble-agent "$destdir$prefix/bin/ble-agent"
 cp -r www "$destdir$prefix/share/provd/"
@@ -22,9 +24,19 @@ rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/sch
 RUN_DIR=/run/provd-nginx SOCKET=/run/provd/provd.sock WWW_DIR="$prefix/share/provd/www" \
     LISTEN=${LISTEN:-0.0.0.0} PORT=${PORT:-8080} NGINX_USER= \
     scripts/render-nginx.sh > "$destdir/etc/provd/nginx.conf"
-for unit in cgi-bin/provd.service cgi-bin/provd-nginx.service ble-agent/ble-agent.service; do
+for unit in cgi-bin/provd.service cgi-bin/provd-nginx.service cgi-bin/provd-prune.service \
+    cgi-bin/provd-prune.timer ble-agent/ble-agent.service; do
     sed "s|@PREFIX@|$prefix|g" "$unit" > "$destdir/lib/systemd/system/$(basename "$unit")"
 done
+
+# The settings file the units read, made once: PROVD_DB from the environment of `make install`
+# (a SQLite file by default, or a postgresql:// URI), private since a URI may hold a password.
+settings=$destdir/etc/default/provd
+if [ ! -e "$settings" ]; then
+    install -d "$destdir/etc/default"
+    (umask 077 && printf '# provd settings (README: Configuration), read by provd.service and provd-prune.service\nPROVD_DB=%s\n' \
+        "${PROVD_DB:-/var/lib/provd/provd.sqlite3}" > "$settings")
+fi
 
 if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ]; then
     id provd >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin provd
@@ -33,6 +45,7 @@ fi
 cat <<MSG
 installed under $destdir$prefix. Next:
   systemctl enable --now provd provd-nginx
-  sudo -u provd PROVD_DB=/var/lib/provd/provd.sqlite3 $prefix/bin/provctl token create admin
+  systemctl enable --now provd-prune.timer (retention; with PostgreSQL also the coming days' partitions)
+  sudo -u provd env "\$(grep ^PROVD_DB= /etc/default/provd)" $prefix/bin/provctl token create admin
   with a Bluetooth adapter: systemctl enable --now ble-agent (options in /etc/default/ble-agent)
 MSG

@@ -8,6 +8,7 @@
 #   pg-cluster.sh stop DIR         fast shutdown (connections cut, nothing committed lost)
 #   pg-cluster.sh restart DIR      stop and start again on the same port
 #   pg-cluster.sh createdb DIR NAME  a new empty database NAME
+# PG_SHARED_BUFFERS (PostgreSQL's default, 128MB): its page cache; the bench sizes it for 1M devices.
 set -euo pipefail
 cmd=${1:-}
 dir=${2:-}
@@ -38,7 +39,7 @@ start() {
     fi
     echo "$port" >"$dir/port"
     as_owner "$bindir/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300" \
+        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 -c shared_buffers=${PG_SHARED_BUFFERS:-128MB}" \
         start >/dev/null || { tail -n 20 "$dir/server.log" >&2; exit 1; }
     echo "postgresql://provd@127.0.0.1:$port/"
 }

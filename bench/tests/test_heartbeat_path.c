@@ -1,12 +1,10 @@
-/* Unit tests of the heartbeat's fast path (store_device_poll, store_device_seen, the seen sink)
- * and of cgi-bin/lastseen.c, the workers' batch writers of heartbeat times and their pool. */
+/* Unit tests of the heartbeat's fast path in the store (store_device_poll, store_device_heartbeat,
+ * store_device_seen, the seen sink); the writer that takes the sink's times is test_sqlite_writer. */
 #include "store_fixture.h"
 
 #include <sqlite3.h>
-#include <time.h>
 
-#include "lastseen.h"
-#include "seen_pool.h"
+#include "store_sqlite.h"
 
 struct row {
     int64_t lastseen, cfgsn_applied;
@@ -109,44 +107,35 @@ static void poll_leaves_lastseen_to_a_sink_that_takes_it(void **state)
     store_set_seen_sink(store, NULL, NULL);
 }
 
-static bool holds_cfgsn(int64_t cfgsn, const void *user_data)
-{
-    return cfgsn == *(const int64_t *)user_data;
-}
-
-/* The 304 read from the poll index: lastseen moves when the device holds its configuration and
- * reported it applied; anything else is left to the full poll, which writes nothing here. */
-static void poll_current_answers_a_device_that_holds_its_configuration(void **state)
+/* The heartbeat read from the poll index: lastseen moves, and the facts the answer depends on
+ * come back, nothing written but the time. */
+static void heartbeat_gives_the_facts_from_the_poll_index(void **state)
 {
     (void)state;
     add("hb-e1", TEST_T0);
     struct device_update u = {.data = "{\"led\":1}", .cfgsn = -1, .if_match = IF_MATCH_NONE};
     struct row r = {0};
     assert_int_equal(store_device_update(store, "hb-e1", &u, TEST_T0, capture, &r), STORE_OK);
-    int64_t held = 1, cfgsn = -9;
-    assert_int_equal(store_device_poll_current(store, "hb-e1", -1, TEST_T0 + 3, holds_cfgsn, &held, &cfgsn),
-                     STORE_OK);
-    assert_int_equal(cfgsn, 1);
+    struct poll_facts facts = {.rejected = true, .cfgsn = -9, .cfgsn_applied = -9};
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 3, &facts), STORE_OK);
+    assert_false(facts.rejected);
+    assert_int_equal(facts.cfgsn, 1);
+    assert_int_equal(facts.cfgsn_applied, -1); /* never reported */
     assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 3);
+    assert_int_equal(stored("hb-e1").cfgsn_applied, -1);
 
-    int64_t old = 0;
-    assert_int_equal(store_device_poll_current(store, "hb-e1", -1, TEST_T0 + 4, holds_cfgsn, &old, &cfgsn),
-                     STORE_STALE); /* a configuration to send */
-    assert_int_equal(store_device_poll_current(store, "hb-e1", 1, TEST_T0 + 5, holds_cfgsn, &held, &cfgsn),
-                     STORE_STALE); /* a new cfgsn_applied to write */
-    assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 3);
     assert_int_equal(store_device_poll(store, "hb-e1", 1, TEST_T0 + 5, capture, &r), STORE_OK);
-    assert_int_equal(store_device_poll_current(store, "hb-e1", 1, TEST_T0 + 6, holds_cfgsn, &held, &cfgsn),
-                     STORE_OK);
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 6, &facts), STORE_OK);
+    assert_int_equal(facts.cfgsn_applied, 1);
     assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 6);
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 1, &facts), STORE_OK);
+    assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 6); /* never back */
 
     u = (struct device_update){.state = "rejected", .cfgsn = -1, .if_match = IF_MATCH_NONE};
     assert_int_equal(store_device_update(store, "hb-e1", &u, TEST_T0, capture, &r), STORE_OK);
-    assert_int_equal(store_device_poll_current(store, "hb-e1", 1, TEST_T0 + 7, holds_cfgsn, &held, &cfgsn),
-                     STORE_STALE); /* the full poll refuses it */
-    assert_int_equal(store_device_poll_current(store, "ghost", -1, TEST_T0 + 7, holds_cfgsn, &held, &cfgsn),
-                     STORE_NOT_FOUND);
-    assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 6);
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 7, &facts), STORE_OK);
+    assert_true(facts.rejected);
+    assert_int_equal(store_device_heartbeat(store, "ghost", TEST_T0 + 7, &facts), STORE_NOT_FOUND);
 }
 
 static void seen_moves_lastseen_forward_only(void **state)
@@ -162,8 +151,8 @@ static void seen_moves_lastseen_forward_only(void **state)
     assert_int_equal(store_device_seen(store, batch, 0), STORE_OK);
 }
 
-/* Times are kept 64 devices to a row: one batch over several rows moves each device's own. */
-static void seen_batch_across_blocks(void **state)
+/* One batch over many devices (more than migration 7's blocks held) moves each device's own. */
+static void seen_batch_of_many_devices(void **state)
 {
     (void)state;
     enum { DEVICES = 140 };
@@ -183,125 +172,14 @@ static void seen_batch_across_blocks(void **state)
     }
 }
 
-/* Polls stored lastseen until it reads want or about 5 s pass; returns the last value read. */
-static int64_t wait_lastseen(const char *id, int64_t want)
-{
-    const struct timespec step = {0, 10 * 1000000L};
-    int64_t got = 0;
-    for (int i = 0; i < 500 && (got = stored(id).lastseen) != want; i++)
-        nanosleep(&step, NULL);
-    return got;
-}
-
-static void lastseen_thread_writes_the_queue_in_batches(void **state)
-{
-    (void)state;
-    char err[512] = "";
-    add("hb-e", TEST_T0);
-    add("hb-f", TEST_T0);
-    struct lastseen *ls = lastseen_start(db.path, err, sizeof err);
-    assert_non_null(ls);
-    int64_t e = row_of("hb-e"), f = row_of("hb-f");
-    assert_true(lastseen_queue(e, TEST_T0 + 20, ls));
-    assert_true(lastseen_queue(e, TEST_T0 + 10, ls)); /* one entry per device: the latest */
-    assert_true(lastseen_queue(f, TEST_T0 + 30, ls));
-    assert_int_equal(wait_lastseen("hb-e", TEST_T0 + 20), TEST_T0 + 20);
-    assert_int_equal(wait_lastseen("hb-f", TEST_T0 + 30), TEST_T0 + 30);
-    /* After a flush the queue takes new writes again. */
-    assert_true(lastseen_queue(f, TEST_T0 + 40, ls));
-    assert_int_equal(wait_lastseen("hb-f", TEST_T0 + 40), TEST_T0 + 40);
-    lastseen_stop(ls);
-}
-
-/* Two workers' threads on one database: the first to hand over a batch becomes the writer and
- * writes the other's batches too; once it stops, the other takes over. */
-static void pool_writer_writes_every_workers_batches(void **state)
-{
-    (void)state;
-    char err[512] = "";
-    add("hb-g", TEST_T0);
-    add("hb-h", TEST_T0);
-    int64_t g = row_of("hb-g"), h = row_of("hb-h");
-    struct lastseen *first = lastseen_start(db.path, err, sizeof err);
-    struct lastseen *second = lastseen_start(db.path, err, sizeof err);
-    assert_non_null(first);
-    assert_non_null(second);
-    assert_true(lastseen_queue(g, TEST_T0 + 1, first));
-    assert_int_equal(wait_lastseen("hb-g", TEST_T0 + 1), TEST_T0 + 1);
-    assert_true(lastseen_leads(first));
-    assert_true(lastseen_queue(h, TEST_T0 + 2, second));
-    assert_int_equal(wait_lastseen("hb-h", TEST_T0 + 2), TEST_T0 + 2);
-    assert_false(lastseen_leads(second)); /* it sent its batch */
-    lastseen_stop(first);
-    assert_true(lastseen_queue(h, TEST_T0 + 3, second));
-    assert_int_equal(wait_lastseen("hb-h", TEST_T0 + 3), TEST_T0 + 3);
-    assert_true(lastseen_leads(second));
-    lastseen_stop(second);
-}
-
-/* A writer resigns before it stops: a batch sent before is still received, a later send fails
- * (its worker writes it), so none is left in the socket as it closes. */
-static void resigned_writer_receives_what_was_sent_and_refuses_more(void **state)
-{
-    (void)state;
-    struct seen_pool *writer = seen_pool_open(db.path), *worker = seen_pool_open(db.path);
-    assert_non_null(writer);
-    assert_non_null(worker);
-    assert_true(seen_pool_lead(writer));
-    assert_false(seen_pool_lead(worker));
-    const struct store_seen sent = {1, TEST_T0}, late = {2, TEST_T0};
-    assert_true(seen_pool_send(worker, &sent, 1));
-    seen_pool_resign(writer);
-    assert_false(seen_pool_send(worker, &late, 1));
-    struct store_seen got[4];
-    assert_int_equal(seen_pool_receive(writer, got, 4), 1);
-    assert_int_equal(got[0].row, 1);
-    assert_int_equal(seen_pool_receive(writer, got, 4), 0);
-    seen_pool_free(writer);
-    assert_true(seen_pool_lead(worker)); /* the next writer names its socket again */
-    struct seen_pool *other = seen_pool_open(db.path);
-    assert_non_null(other);
-    assert_true(seen_pool_send(other, &late, 1));
-    assert_int_equal(seen_pool_receive(worker, got, 4), 1);
-    assert_int_equal(got[0].row, 2);
-    seen_pool_free(other);
-    seen_pool_free(worker);
-}
-
-/* A full queue refuses (the heartbeat then writes its own); the batch still lands. */
-static void lastseen_queue_refuses_when_full(void **state)
-{
-    (void)state;
-    char err[512] = "", id[16];
-    int64_t first = 0;
-    for (int i = 0; i <= LASTSEEN_QUEUE_MAX; i++) {
-        snprintf(id, sizeof id, "full-%d", i);
-        add(id, TEST_T0);
-        if (i == 0)
-            first = row_of(id);
-    }
-    struct lastseen *ls = lastseen_start(db.path, err, sizeof err);
-    assert_non_null(ls);
-    int taken = 0;
-    for (int64_t row = first; row <= first + LASTSEEN_QUEUE_MAX; row++)
-        taken += lastseen_queue(row, TEST_T0 + 5, ls);
-    assert_int_equal(taken, LASTSEEN_QUEUE_MAX); /* the thread gathers 100 ms before it swaps */
-    assert_int_equal(wait_lastseen("full-0", TEST_T0 + 5), TEST_T0 + 5);
-    lastseen_stop(ls);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(poll_hands_every_heartbeat_to_the_sink),
         cmocka_unit_test(poll_leaves_lastseen_to_a_sink_that_takes_it),
-        cmocka_unit_test(poll_current_answers_a_device_that_holds_its_configuration),
+        cmocka_unit_test(heartbeat_gives_the_facts_from_the_poll_index),
         cmocka_unit_test(seen_moves_lastseen_forward_only),
-        cmocka_unit_test(seen_batch_across_blocks),
-        cmocka_unit_test(lastseen_thread_writes_the_queue_in_batches),
-        cmocka_unit_test(pool_writer_writes_every_workers_batches),
-        cmocka_unit_test(resigned_writer_receives_what_was_sent_and_refuses_more),
-        cmocka_unit_test(lastseen_queue_refuses_when_full),
+        cmocka_unit_test(seen_batch_of_many_devices),
     };
     return cmocka_run_group_tests(tests, open_db, close_db);
 }

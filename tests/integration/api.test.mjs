@@ -94,8 +94,8 @@ describe('heartbeat times', () => {
     }
     assert.deepEqual(late, [], `every heartbeat is in the list; provd's log: ${stack.logs().slice(-2000)}`);
     assert.ok(Date.now() - sent < 1500, `shown after ${Date.now() - sent} ms`);
-    // SQLite only: its one writer gets the heartbeat times through a pool; PostgreSQL's workers write them.
-    if (backend === 'sqlite') assert.ok(fs.existsSync(`${stack.db}-seen.sock`), 'one worker writes for the pool');
+    // SQLite only: its one writer takes every worker's writes; PostgreSQL's workers write themselves.
+    if (backend === 'sqlite') assert.ok(fs.existsSync(`${stack.db}-writer.sock`), 'one worker writes for the stack');
   });
 });
 

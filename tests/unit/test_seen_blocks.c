@@ -1,5 +1,5 @@
-/* Unit tests of lib/seen_blocks.c: the SQL functions that read and write heartbeat times packed
- * 64 devices to a blob, called through SQL as the store calls them. */
+/* Unit tests of lib/seen_blocks.c: the SQL functions with which migration 7 packed heartbeat times
+ * 64 devices to a blob and migration 9 reads them back, called through SQL as they do. */
 #include "testlib.h"
 
 #include <sqlite3.h>
@@ -54,11 +54,6 @@ static void exec_with(const char *sql, const int64_t *args, int n)
     sqlite3_finalize(st);
 }
 
-#define SET_SQL                                                                                              \
-    "INSERT INTO b (block, times) VALUES (" SEEN_BLOCK_SQL(                                                  \
-        "?1") ", seen_set(NULL, ?1, ?2)) "                                                                   \
-              "ON CONFLICT (block) DO UPDATE SET times = seen_set(times, ?1, ?2)"
-#define LATER_SQL "UPDATE b SET times = seen_later(times, ?1, ?2) WHERE block = " SEEN_BLOCK_SQL("?1")
 #define TIME_SQL                                                                                             \
     "SELECT coalesce((SELECT seen_time(times, ?1) FROM b WHERE block = " SEEN_BLOCK_SQL("?1") "), -1)"
 
@@ -67,20 +62,30 @@ static int64_t time_of(int64_t device)
     return sql_int(TIME_SQL, &device, 1);
 }
 
-static void put(const char *sql, int64_t device, int64_t at)
+/* Packs the n devices' times into blocks as migration 7 did (rows of b replaced). */
+static void pack(const int64_t *devices, const int64_t *ats, size_t n)
 {
-    const int64_t args[] = {device, at};
-    exec_with(sql, args, 2);
+    exec_with("CREATE TEMP TABLE IF NOT EXISTS seen (device INTEGER PRIMARY KEY, at INTEGER)", NULL, 0);
+    exec_with("DELETE FROM seen", NULL, 0);
+    for (size_t i = 0; i < n; i++) {
+        const int64_t args[] = {devices[i], ats[i]};
+        exec_with("INSERT INTO seen VALUES (?1, ?2)", args, 2);
+    }
+    exec_with("INSERT OR REPLACE INTO b (block, times) SELECT device >> 6, seen_block(device, at) FROM seen "
+              "GROUP BY device >> 6",
+              NULL, 0);
 }
 
-/* Devices on both sides of a block's edges keep their own times; a new block reads 0 elsewhere. */
+/* Devices on both sides of a block's edges keep their own times; the rest of a block reads 0. */
 static void each_device_its_own_time(void **state)
 {
     (void)state;
     const int64_t devices[] = {1, 62, 63, 64, 65, 127, 128, 1000000};
+    int64_t ats[8];
     size_t n = sizeof devices / sizeof devices[0];
     for (size_t i = 0; i < n; i++)
-        put(SET_SQL, devices[i], TEST_T0 + (int64_t)i);
+        ats[i] = TEST_T0 + (int64_t)i;
+    pack(devices, ats, n);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(time_of(devices[i]), TEST_T0 + (int64_t)i);
     assert_int_equal(time_of(2), 0); /* in a block, never set */
@@ -92,61 +97,43 @@ static void each_device_its_own_time(void **state)
     assert_int_equal(sql_int("SELECT length(times) FROM b LIMIT 1", NULL, 0), SEEN_BLOCK_BYTES);
 }
 
-static void later_moves_forward_only_set_moves_anywhere(void **state)
-{
-    (void)state;
-    put(SET_SQL, 300, TEST_T0);
-    put(LATER_SQL, 300, TEST_T0 - 10);
-    assert_int_equal(time_of(300), TEST_T0);
-    put(LATER_SQL, 300, TEST_T0 + 10);
-    assert_int_equal(time_of(300), TEST_T0 + 10);
-    put(SET_SQL, 300, 0); /* a new device on an old id: never seen */
-    assert_int_equal(time_of(300), 0);
-    put(LATER_SQL, 301, TEST_T0); /* its neighbour, untouched by either */
-    assert_int_equal(time_of(301), TEST_T0);
-    assert_int_equal(time_of(300), 0);
-}
-
 /* Times outside 32 bits are kept as the nearest; a damaged or short blob reads as never seen. */
 static void out_of_range_times_and_damaged_rows(void **state)
 {
     (void)state;
-    put(SET_SQL, 400, -5);
+    const int64_t devices[] = {400, 401}, ats[] = {-5, INT64_C(1) << 40};
+    pack(devices, ats, 2);
     assert_int_equal(time_of(400), 0);
-    put(SET_SQL, 400, INT64_C(1) << 40);
-    assert_int_equal(time_of(400), UINT32_MAX);
+    assert_int_equal(time_of(401), UINT32_MAX);
     exec_with("INSERT INTO b (block, times) VALUES (100, x'00000001')", NULL, 0);
-    assert_int_equal(time_of(6400), 0);
-    put(LATER_SQL, 6401, TEST_T0); /* rewritten whole, the rest 0 */
-    assert_int_equal(time_of(6401), TEST_T0);
     assert_int_equal(time_of(6400), 0);
     assert_int_equal(sql_int("SELECT seen_time(NULL, 1)", NULL, 0), 0);
     assert_int_equal(sql_int("SELECT seen_time('text', 1)", NULL, 0), 0);
 }
 
-/* The aggregate migration 7 builds blocks with: one blob per group, each time in its slot. */
-static void aggregate_builds_a_block(void **state)
+/* Migration 9 reads every device's time out of the blocks with seen_time (0 for none). */
+static void migration_9_reads_the_blocks_back(void **state)
 {
     (void)state;
-    exec_with("CREATE TEMP TABLE seen (device INTEGER PRIMARY KEY, at INTEGER)", NULL, 0);
-    exec_with("INSERT INTO seen VALUES (640, 7), (641, 8), (703, 9), (704, 10)", NULL, 0);
-    exec_with("INSERT INTO b (block, times) SELECT device >> 6, seen_block(device, at) FROM seen "
-              "GROUP BY device >> 6",
-              NULL, 0);
-    assert_int_equal(time_of(640), 7);
-    assert_int_equal(time_of(641), 8);
-    assert_int_equal(time_of(642), 0);
-    assert_int_equal(time_of(703), 9);
-    assert_int_equal(time_of(704), 10);
+    const int64_t devices[] = {640, 641, 703, 704}, ats[] = {7, 8, 9, 10};
+    pack(devices, ats, 4);
+    exec_with("CREATE TEMP TABLE d (id INTEGER PRIMARY KEY)", NULL, 0);
+    exec_with("INSERT INTO d VALUES (640), (641), (642), (703), (704), (90000)", NULL, 0);
+    const int64_t want[][2] = {{640, 7}, {641, 8}, {642, 0}, {703, 9}, {704, 10}, {90000, 0}};
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(
+            sql_int("SELECT seen_time(h.times, d.id) FROM d LEFT JOIN b h ON h.block = d.id >> 6 "
+                    "WHERE d.id = ?1",
+                    want[i], 1),
+            want[i][1]);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_device_its_own_time),
-        cmocka_unit_test(later_moves_forward_only_set_moves_anywhere),
         cmocka_unit_test(out_of_range_times_and_damaged_rows),
-        cmocka_unit_test(aggregate_builds_a_block),
+        cmocka_unit_test(migration_9_reads_the_blocks_back),
     };
     return cmocka_run_group_tests(tests, open_db, close_db);
 }

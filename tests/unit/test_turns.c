@@ -121,7 +121,7 @@ static void second_thread_accepts_only_when_the_first_steps_aside(void **state)
 
     assert_true(turns_accept(t));
     turns_accepted(t);
-    turns_step_aside(t); /* waits for the committer: the second thread takes the next request */
+    turns_step_aside(t); /* waits for the writer: the second thread takes the next request */
     assert_true(eventually(&second.returned));
     assert_true(second.result);
     pthread_join(thread, NULL);
@@ -203,6 +203,67 @@ static void stop_waits_for_the_runner_then_ends_the_turns(void **state)
     assert_false(turns_accept(t));
 }
 
+static atomic_int idle_calls;
+
+static int count_idle(void *data)
+{
+    (void)data;
+    atomic_fetch_add(&idle_calls, 1);
+    return 10;
+}
+
+/* The thread that waits its turn to accept while another is in accept() does the idle work, as
+ * often as the work asks; nobody does it while no thread waits so. */
+static void a_thread_waiting_to_accept_does_the_idle_work(void **state)
+{
+    (void)state;
+    struct turns *t = new_turns();
+    turns_set_idle(t, count_idle, NULL);
+    assert_true(turns_accept(t)); /* this thread is "in accept()" */
+    struct waiter second = {.t = t};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, accept_once, &second), 0);
+    sleep_ms(TURNS_IDLE_MS + 3 * SETTLE_MS);
+    assert_true(atomic_load(&idle_calls) >= 3); /* the first after TURNS_IDLE_MS, then every 10 ms */
+    assert_false(atomic_load(&second.returned));
+    turns_accepted(t);
+    turns_done(t);
+    assert_true(eventually(&second.returned)); /* it accepts now */
+    pthread_join(thread, NULL);
+    int calls = atomic_load(&idle_calls);
+    sleep_ms(TURNS_IDLE_MS + SETTLE_MS);
+    assert_int_equal(atomic_load(&idle_calls), calls);
+}
+
+static atomic_bool slow_started, slow_finished;
+
+static int slow_idle(void *data)
+{
+    (void)data;
+    atomic_store(&slow_started, true);
+    sleep_ms(SETTLE_MS);
+    atomic_store(&slow_finished, true);
+    return -1;
+}
+
+/* A stop waits for idle work under way (the worker frees what it works on next). */
+static void stop_waits_for_the_idle_work(void **state)
+{
+    (void)state;
+    struct turns *t = new_turns();
+    turns_set_idle(t, slow_idle, NULL);
+    assert_true(turns_accept(t));
+    struct waiter second = {.t = t};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, accept_once, &second), 0);
+    assert_true(eventually(&slow_started));
+    turns_stop(t);
+    assert_true(atomic_load(&slow_finished));
+    assert_true(eventually(&second.returned));
+    assert_false(second.result);
+    pthread_join(thread, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +272,8 @@ int main(void)
         cmocka_unit_test(back_from_aside_waits_for_the_runner),
         cmocka_unit_test(never_two_run_at_once),
         cmocka_unit_test(stop_waits_for_the_runner_then_ends_the_turns),
+        cmocka_unit_test(a_thread_waiting_to_accept_does_the_idle_work),
+        cmocka_unit_test(stop_waits_for_the_idle_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
