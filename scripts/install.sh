@@ -22,7 +22,7 @@ cp -r db "$destdir$prefix/share/provd/schema"
 rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/schema/"*.sqlite3*
 
 RUN_DIR=/run/provd-nginx SOCKET=/run/provd/provd.sock WWW_DIR="$prefix/share/provd/www" \
-    LISTEN=${LISTEN:-0.0.0.0} PORT=${PORT:-8080} NGINX_USER= \
+    LISTEN=${LISTEN:-0.0.0.0} PORT=${PORT:-8080} NGINX_USER= PROVD_LISTEN= PROVD_UPSTREAM= \
     scripts/render-nginx.sh > "$destdir/etc/provd/nginx.conf"
 for unit in cgi-bin/provd.service cgi-bin/provd-nginx.service cgi-bin/provd-prune.service \
     cgi-bin/provd-prune.timer ble-agent/ble-agent.service; do
