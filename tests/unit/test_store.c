@@ -2,43 +2,7 @@
  * file, or a PostgreSQL database with PROVD_TEST_PG): reopening, registration policies, polls,
  * updates and cfgsn rules, readings and retention, listing, stats, tokens. What only the SQLite
  * backend has is in test_store_sqlite.c, only PostgreSQL's in test_store_pg.c. */
-#include "testlib.h"
-
-#include "store.h"
-
-#define INTERVAL 60
-
-struct fixture {
-    struct tempdb db;
-    struct store *store;
-};
-
-/* The last device a callback saw, copied out of the borrowed row. */
-struct seen {
-    int calls;
-    char deviceid[128], name[512], state[16], ssid[64], ipaddr[64], data[9000];
-    int64_t lastseen, cfgsn, cfgsn_applied, poll_interval, datec, last_seqn;
-    bool has_key;
-};
-
-static void capture(const struct device *d, void *user_data)
-{
-    struct seen *s = user_data;
-    s->calls++;
-    copy_text(s->deviceid, sizeof s->deviceid, d->deviceid);
-    copy_text(s->name, sizeof s->name, d->name);
-    copy_text(s->state, sizeof s->state, d->state);
-    copy_text(s->ssid, sizeof s->ssid, d->ssid);
-    copy_text(s->ipaddr, sizeof s->ipaddr, d->ipaddr);
-    copy_text(s->data, sizeof s->data, d->data);
-    s->lastseen = d->lastseen;
-    s->cfgsn = d->cfgsn;
-    s->cfgsn_applied = d->cfgsn_applied;
-    s->poll_interval = d->poll_interval;
-    s->datec = d->datec;
-    s->last_seqn = d->last_seqn;
-    s->has_key = d->has_key;
-}
+#include "store_testlib.h"
 
 /* The ids of a list page, in order. */
 struct ids {
@@ -55,35 +19,7 @@ static void collect_id(const struct device *d, void *user_data)
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    tempdb_make(&fx->db);
-    fx->store = open_store(fx->db.path);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    store_free(fx->store);
-    tempdb_remove(&fx->db);
-    free(fx);
-    return 0;
-}
-
-/* Reads the device as it is stored now; fails when it is absent. */
-static struct seen get(struct store *s, const char *id)
-{
-    struct seen d = {0};
-    assert_int_equal(store_device_get(s, id, capture, &d), STORE_OK);
-    assert_int_equal(d.calls, 1);
-    return d;
-}
-
-static struct device_update no_change(void)
-{
-    return (struct device_update){.cfgsn = -1, .if_match = -1};
+    return store_setup_with(state, tempdb_make);
 }
 
 static enum store_status update(struct store *s, const char *id, const struct device_update *u,
@@ -108,31 +44,6 @@ static void open_again_keeps_rows(void **state)
     assert_string_equal(d.ipaddr, "10.0.0.1");
 }
 
-static bool count_reading(const struct reading *r, void *user_data)
-{
-    int *n = user_data;
-    (*n)++;
-    assert_true(r->id > 0);
-    return true;
-}
-
-/* How many readings the device has, all of them. */
-static int stored_readings(struct store *s, const char *id)
-{
-    struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .ascending = true, .limit = -1};
-    int n = 0;
-    assert_int_equal(store_reading_list(s, id, &all, count_reading, &n), STORE_OK);
-    return n;
-}
-
-/* A new device, accepted at once. */
-static void add_open(struct store *s, const char *id)
-{
-    assert_int_equal(store_device_register(s, id, "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
-                     STORE_CREATED);
-}
-
-/* After a SEQN reset the device counts from 1 again; the readings of before stay. */
 static void seqn_reset_starts_a_new_epoch(void **state)
 {
     struct fixture *fx = *state;

@@ -1,7 +1,7 @@
 /* Unit tests of what only the SQLite backend has, on a real SQLite file in a fresh temporary
  * directory per test (whatever PROVD_TEST_PG says): the schema version in PRAGMA user_version and
  * the migrations of old files, batches, the WAL's bound, the heartbeat writer's small cache. */
-#include "testlib.h"
+#include "store_testlib.h"
 #include "store_sqlite.h"
 
 #include <signal.h>
@@ -11,86 +11,10 @@
 #include <sys/wait.h>
 
 #include "migrations.h"
-#include "store.h"
-
-#define INTERVAL 60
-
-struct fixture {
-    struct tempdb db;
-    struct store *store;
-};
-
-/* The parts of the last device a callback saw that these tests look at. */
-struct seen {
-    int calls;
-    int64_t lastseen, last_seqn;
-    char ipaddr[64];
-};
-
-static void capture(const struct device *d, void *user_data)
-{
-    struct seen *s = user_data;
-    s->calls++;
-    s->lastseen = d->lastseen;
-    s->last_seqn = d->last_seqn;
-    copy_text(s->ipaddr, sizeof s->ipaddr, d->ipaddr);
-}
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    tempdb_make_sqlite(&fx->db);
-    fx->store = open_store(fx->db.path);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    store_free(fx->store);
-    tempdb_remove(&fx->db);
-    free(fx);
-    return 0;
-}
-
-/* Reads the device as it is stored now; fails when it is absent. */
-static struct seen get(struct store *s, const char *id)
-{
-    struct seen d = {0};
-    assert_int_equal(store_device_get(s, id, capture, &d), STORE_OK);
-    assert_int_equal(d.calls, 1);
-    return d;
-}
-
-static struct device_update no_change(void)
-{
-    return (struct device_update){.cfgsn = -1, .if_match = -1};
-}
-
-static bool count_reading(const struct reading *r, void *user_data)
-{
-    int *n = user_data;
-    (*n)++;
-    assert_true(r->id > 0);
-    return true;
-}
-
-/* How many readings the device has, all of them. */
-static int stored_readings(struct store *s, const char *id)
-{
-    struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .ascending = true, .limit = -1};
-    int n = 0;
-    assert_int_equal(store_reading_list(s, id, &all, count_reading, &n), STORE_OK);
-    return n;
-}
-
-/* A new device, accepted at once. */
-static void add_open(struct store *s, const char *id)
-{
-    assert_int_equal(store_device_register(s, id, "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
-                     STORE_CREATED);
+    return store_setup_with(state, tempdb_make_sqlite);
 }
 
 static int user_version(const char *path)
