@@ -125,17 +125,18 @@ fi
 # also makes the coming days' partitions, so it runs with PROVD_RETENTION_DAYS unset (0) too.
 if [ "$WORKERS" -gt 0 ] && is_pg; then
     (
-        sleeper=''
-        # The sleep is ended and reaped here: left to init, it could stay a zombie.
-        trap '[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null && wait "$sleeper"; exit 0' TERM
+        # Whatever this job has started (the sleep, a prune) is ended and reaped with it, also
+        # a sleep started just before the signal, whose pid the job had not noted yet; and the
+        # sleep holds none of the stack's output, so that nothing waits on it.
+        trap 'pkill -P "$BASHPID" 2>/dev/null; wait; exit 0' TERM
         while :; do
             if out=$("$top/build/provctl" --db "$PROVD_DB" prune "${PROVD_RETENTION_DAYS:-0}" 2>&1); then
                 say "stack: retention: $out"
             else
                 echo "stack: retention: $(redact "$out")" >&2
             fi
-            sleep "$PRUNE_INTERVAL" & sleeper=$!
-            wait "$sleeper" || true
+            sleep "$PRUNE_INTERVAL" </dev/null >/dev/null 2>&1 &
+            wait $! || true
         done
     ) &
     pids+=($!)
