@@ -42,9 +42,11 @@ static int teardown(void **state)
 }
 
 /* The one value of a query of the test's own, as text copied into out. */
-static char *query_text(PGconn *conn, const char *sql, char *out, size_t len)
+/* The one value sql returns, with the text parameters $1..$n; fails the test otherwise. */
+static char *query_text_with(PGconn *conn, const char *sql, int n, const char *const *params, char *out,
+                             size_t len)
 {
-    PGresult *res = PQexec(conn, sql);
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         char why[256];
         snprintf(why, sizeof why, "%s", PQresultErrorMessage(res));
@@ -56,10 +58,15 @@ static char *query_text(PGconn *conn, const char *sql, char *out, size_t len)
     return out;
 }
 
-static int64_t query_int(PGconn *conn, const char *sql)
+static int64_t query_int_with(PGconn *conn, const char *sql, int n, const char *const *params)
 {
     char text[32];
-    return strtoll(query_text(conn, sql, text, sizeof text), NULL, 10);
+    return strtoll(query_text_with(conn, sql, n, params, text, sizeof text), NULL, 10);
+}
+
+static int64_t query_int(PGconn *conn, const char *sql)
+{
+    return query_int_with(conn, sql, 0, NULL);
 }
 
 static size_t reading_text(int64_t seqn, char *buf, size_t len, void *user_data)
@@ -288,11 +295,12 @@ static int64_t day_start(int64_t t)
 /* Which partition holds the device's reading seqn. */
 static char *partition_of(PGconn *conn, const char *deviceid, int64_t seqn, char *out, size_t len)
 {
-    char sql[200];
-    snprintf(sql, sizeof sql,
-             "SELECT tableoid::regclass::text FROM telemetry WHERE deviceid = '%s' AND seqn = %lld", deviceid,
-             (long long)seqn);
-    return query_text(conn, sql, out, len);
+    char number[24];
+    snprintf(number, sizeof number, "%lld", (long long)seqn);
+    const char *params[] = {deviceid, number};
+    return query_text_with(
+        conn, "SELECT tableoid::regclass::text FROM telemetry WHERE deviceid = $1 AND seqn = $2::bigint", 2,
+        params, out, len);
 }
 
 static char *day_partition(int64_t t, char *out, size_t len)
@@ -306,9 +314,10 @@ static char *day_partition(int64_t t, char *out, size_t len)
 
 static bool partition_exists(PGconn *conn, const char *name)
 {
-    char sql[128], text[8];
-    snprintf(sql, sizeof sql, "SELECT to_regclass('%s') IS NOT NULL", name);
-    return query_text(conn, sql, text, sizeof text)[0] == 't';
+    char text[8];
+    const char *params[] = {name};
+    return query_text_with(conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, text, sizeof text)[0] ==
+           't';
 }
 
 /* Readings land in their day's partition (made ahead, yesterday to two weeks on), or for a day
@@ -381,9 +390,10 @@ static void day_already_in_default_is_skipped(void **state)
     int64_t later = day_start(time(NULL)) + 20 * 86400;
     add_open(fx->store, "early");
     assert_int_equal(store_reading_add(fx->store, "early", 1, later + 5, TS_NONE, "{}", 2), STORE_OK);
-    char sql[128], name[64], next[64];
-    snprintf(sql, sizeof sql, "SELECT provd_make_partitions(%lld, 30)", (long long)later);
-    assert_true(query_int(fx->conn, sql) > 0);
+    char first[24], name[64], next[64];
+    snprintf(first, sizeof first, "%lld", (long long)later);
+    const char *params[] = {first};
+    assert_true(query_int_with(fx->conn, "SELECT provd_make_partitions($1::bigint, 30)", 1, params) > 0);
     assert_false(partition_exists(fx->conn, day_partition(later, name, sizeof name)));
     assert_true(partition_exists(fx->conn, day_partition(later + 86400, next, sizeof next)));
     assert_string_equal(partition_of(fx->conn, "early", 1, name, sizeof name), "telemetry_default");
@@ -492,9 +502,14 @@ static void open_failures_are_clear_and_keep_the_password(void **state)
 static void open_refuses_newer_schema(void **state)
 {
     struct fixture *fx = *state;
-    char sql[128];
-    snprintf(sql, sizeof sql, "UPDATE provd_schema SET version = %d", provd_pg_migration_count + 1);
-    test_pg_exec(fx->conn, sql);
+    char newer[16];
+    snprintf(newer, sizeof newer, "%d", provd_pg_migration_count + 1);
+    const char *params[] = {newer};
+    assert_int_equal(query_int_with(fx->conn,
+                                    "WITH u AS (UPDATE provd_schema SET version = $1::int RETURNING 1) "
+                                    "SELECT count(*) FROM u",
+                                    1, params),
+                     1);
     char err[512] = "", expected[64];
     assert_null(store_open(fx->db.path, err, sizeof err));
     snprintf(expected, sizeof expected, "schema version %d", provd_pg_migration_count + 1);
