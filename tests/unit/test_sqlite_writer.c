@@ -467,17 +467,27 @@ static off_t file_size(const char *path)
     return stat(path, &sb) == 0 ? sb.st_size : 0;
 }
 
+/* Two workers on f's database: *writer elected by its first reading of device "meter", which *w
+ * added. */
+static void elect_with_meter(struct testapp_fixture *f, struct worker **writer, struct worker **w)
+{
+    *writer = open_worker(f->db.path);
+    *w = open_worker(f->db.path);
+    add_device((*w)->store, "meter");
+    struct ingest_result r;
+    assert_true(submit(*writer, 0, "meter", 1, &r));
+    assert_true(sqlite_writer_leads((*writer)->writer));
+}
+
 /* A stream of 1 KB readings through the writer (three or four frames each, some 10000 in all):
  * its checkpoints, between its batches, keep the WAL far shorter than the fallback (4000 frames)
  * or no checkpoints at all would. */
 static void the_writers_checkpoints_keep_the_wal_bounded(void **state)
 {
     struct testapp_fixture *f = *state;
-    struct worker *writer = open_worker(f->db.path), *w = open_worker(f->db.path);
-    add_device(w->store, "meter");
+    struct worker *writer, *w;
     struct ingest_result r;
-    assert_true(submit(writer, 0, "meter", 1, &r));
-    assert_true(sqlite_writer_leads(writer->writer));
+    elect_with_meter(f, &writer, &w);
     char wal[sizeof f->db.path + 4], json[1100], *envelope = NULL;
     snprintf(wal, sizeof wal, "%s-wal", f->db.path);
     off_t peak = 0;
@@ -501,11 +511,8 @@ static void the_writers_checkpoints_keep_the_wal_bounded(void **state)
 static void the_writer_checkpoints_other_workers_commits(void **state)
 {
     struct testapp_fixture *f = *state;
-    struct worker *writer = open_worker(f->db.path), *w = open_worker(f->db.path);
-    add_device(w->store, "meter");
-    struct ingest_result r;
-    assert_true(submit(writer, 0, "meter", 1, &r));
-    assert_true(sqlite_writer_leads(writer->writer));
+    struct worker *writer, *w;
+    elect_with_meter(f, &writer, &w);
     char wal[sizeof f->db.path + 4];
     snprintf(wal, sizeof wal, "%s-wal", f->db.path);
     static char reading[1001];
