@@ -197,10 +197,16 @@ static bool start_request_thread(struct request_thread *t)
     return started;
 }
 
-/* The idle work of a request thread waiting its turn: the worker's queued heartbeat times. */
+/* The idle work of a request thread waiting its turn: the worker's queued heartbeat times, handed
+ * to the writer or written by the store itself. */
 static int hand_over_times(void *writer)
 {
     return sqlite_writer_hand_over(writer, NULL);
+}
+
+static int flush_store(void *store)
+{
+    return store_flush(store, false);
 }
 
 int main(int argc, char **argv)
@@ -246,6 +252,8 @@ int main(int argc, char **argv)
         turns_set_idle(turns, hand_over_times, app.writer);
         if (needs & STORE_NEEDS_CHECKPOINTS)
             store_leave_checkpoints(app.store);
+    } else if (turns && (needs & STORE_NEEDS_FLUSHES)) {
+        turns_set_idle(turns, flush_store, app.store);
     }
     struct request_thread threads[REQUEST_THREADS];
     bool ready = turns && FCGX_Init() == 0;

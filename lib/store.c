@@ -44,6 +44,11 @@ enum store_status store_ping(struct store *s)
     return s->ops->ping(s);
 }
 
+int store_flush(struct store *s, bool all)
+{
+    return s->ops->flush ? s->ops->flush(s, all) : -1;
+}
+
 enum store_status store_sync_every_commit(struct store *s)
 {
     return s->ops->sync_every_commit(s);

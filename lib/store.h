@@ -29,6 +29,9 @@ enum store_need {
     /* Retention is the writers' job, a batch now and then; without it, store_reading_prune() is
      * one scheduled job for the whole deployment (provctl prune). */
     STORE_NEEDS_PRUNE_BY_WRITERS = 1 << 2,
+    /* It keeps some writes back for a moment to make one of many (PostgreSQL: heartbeat times),
+     * and wants store_flush() called while the program is idle, so that none waits long. */
+    STORE_NEEDS_FLUSHES = 1 << 3,
 };
 
 enum registration_policy { REGISTRATION_APPROVE, REGISTRATION_OPEN, REGISTRATION_CLOSED };
@@ -137,7 +140,12 @@ struct store *store_open(const char *target, char *err, size_t err_len);
 bool store_target_is_pg(const char *target);
 /* STORE_NEEDS_* */
 unsigned store_needs(const struct store *s);
+/* Writes, and frees, all the backend kept back. */
 void store_free(struct store *s);
+/* Writes what the backend kept back (STORE_NEEDS_FLUSHES): all of it, or only once it is due;
+ * returns the ms until it wants to be called again, -1 when it keeps nothing back. Never inside a
+ * read (store_read_begin()). */
+int store_flush(struct store *s, bool all);
 const char *store_errmsg(const struct store *s);
 /* The seconds since the epoch a device is online within: 2 intervals + 10 s. */
 int64_t store_online_window(int64_t poll_interval);
