@@ -380,6 +380,7 @@ test('make install puts ble-agent and a unit systemd accepts in place', (t) => {
   assert.match(unit, /^ExecStart=\/usr\/bin\/ble-agent \$BLE_AGENT_OPTS$/m);
   assert.match(unit, /^Conflicts=bluetooth\.service$/m);
   assert.match(unit, /^CapabilityBoundingSet=CAP_NET_ADMIN$/m);
+  assert.match(unit, /^StateDirectory=ble-agent$/m, 'the spool\'s directory, writable under ProtectSystem=strict');
   assert.doesNotMatch(unit, /@[A-Z_]+@/);
   // systemd-analyze checks every setting and that ExecStart names an executable.
   const copy = path.join(dest, 'ble-agent.service');
