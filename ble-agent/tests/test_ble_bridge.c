@@ -388,9 +388,10 @@ static void definitive_answers(void **state)
     f->srv.replies[0] = CONFLICT;
     f->srv.replies[1] = NOT_FOUND;
     f->srv.replies[2] = CREATED;
-    assert_int_equal(bridge_submit(f->bridge, &f->conn_a, FRAME("dev-1\n{1}")), 0);
-    assert_int_equal(bridge_submit(f->bridge, &f->conn_a, FRAME("dev-1\n{2}")), 0);
-    assert_int_equal(bridge_submit(f->bridge, &f->conn_a, FRAME("dev-1\n{3}")), 0);
+    static const char *const frames[] = {"dev-1\n{1}", "dev-1\n{2}", "dev-1\n{3}"};
+
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(bridge_submit(f->bridge, &f->conn_a, FRAME(frames[i])), 0);
     run_until(f, spool_empty, 3000);
     assert_int_equal(f->srv.requests, 3);
     assert_string_equal(f->log, "forwarded: device dev-1, 3 bytes, HTTP 409\n"
