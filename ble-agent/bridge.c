@@ -62,6 +62,7 @@ struct bridge {
     size_t n_watched;
     struct watched watched[BRIDGE_MAX_SOCKETS];
     bool rescan; /* the spool may hold a frame that can start now */
+    char cursor[TELEMETRY_ID_MAX + 1]; /* the device started last: the next pass begins after it */
     struct forward forwards[BRIDGE_MAX_IN_FLIGHT];
     /* At most one entry per device in the spool, so bounded by the spool's frame limit. */
     struct backoff *backoffs;
@@ -362,11 +363,14 @@ static bool start_head(void *user_data, const struct spool_frame *frame)
     }
     if (e)
         e->next_ms = NO_DEADLINE; /* set again by its outcome */
+    memcpy(b->cursor, b->forwards[slot].id, sizeof(b->cursor));
     return true;
 }
 
-/* Starts what may start. Backoffs still due after a whole pass name devices that have no frame
- * any more (or could not start): they go, so that a due backoff never spins the loop. */
+/* Starts what may start, the devices in turn from the one after the last started (so that a
+ * device with a long queue takes no more than its share of the forwards). Backoffs still due
+ * after a whole pass name devices that have no frame any more (or could not start): they go, so
+ * that a due backoff never spins the loop. */
 static void pump(struct bridge *b)
 {
     uint64_t now = mono_ms();
@@ -374,7 +378,7 @@ static void pump(struct bridge *b)
     if (!b->rescan)
         return;
     b->rescan = false;
-    if (spool_heads(b->spool, start_head, b) < 0) {
+    if (spool_heads(b->spool, b->cursor, start_head, b) < 0) {
         say(b, "spool: %s", spool_error(b->spool));
         return;
     }
@@ -402,7 +406,7 @@ int bridge_submit(struct bridge *b, void *conn, const uint8_t *value, size_t len
     int64_t seq;
     int err;
 
-    if (!conn || telemetry_frame_parse(value, len, &tf) < 0)
+    if (telemetry_frame_parse(value, len, &tf) < 0)
         return -EINVAL;
     if ((err = spool_put(b->spool, tf.id, tf.body, tf.body_len, &seq)) < 0) {
         if (err == -EIO)

@@ -19,7 +19,8 @@
 
 enum stmt {
     STMT_PUT,
-    STMT_HEADS,
+    STMT_NEXT_DEVICE,
+    STMT_HEAD_OF,
     STMT_SIZE_OF,
     STMT_REMOVE,
     STMT_TOTALS,
@@ -28,9 +29,9 @@ enum stmt {
 
 static const char *const stmts[STMT_COUNT] = {
     [STMT_PUT] = "INSERT INTO frames (device, body) VALUES (?, ?)",
-    /* SQLite takes a bare column's value from the row that holds the min() (its documented
-     * "bare columns in an aggregate query" rule): the oldest frame of each device. */
-    [STMT_HEADS] = "SELECT min(seq), device, body FROM frames GROUP BY device ORDER BY 1",
+    /* Both walk the (device, seq) index: a skip to the next device, its oldest frame. */
+    [STMT_NEXT_DEVICE] = "SELECT device FROM frames WHERE device > ? ORDER BY device LIMIT 1",
+    [STMT_HEAD_OF] = "SELECT seq, body FROM frames WHERE device = ? ORDER BY seq LIMIT 1",
     [STMT_SIZE_OF] = "SELECT length(device) + 1 + length(body) FROM frames WHERE seq = ?",
     [STMT_REMOVE] = "DELETE FROM frames WHERE seq = ?",
     [STMT_TOTALS] = "SELECT count(*), coalesce(sum(length(device) + 1 + length(body)), 0) FROM frames",
@@ -175,6 +176,8 @@ int spool_put(struct spool *sp, const char *id, const uint8_t *body, size_t body
     sqlite3_stmt *st = sp->stmt[STMT_PUT];
     int err;
 
+    if (strlen(id) > TELEMETRY_ID_MAX)
+        return -EINVAL;
     if (sp->frames + 1 > sp->limits.max_frames || sp->bytes + size > sp->limits.max_bytes)
         return -ENOSPC;
     if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -190,26 +193,74 @@ int spool_put(struct spool *sp, const char *id, const uint8_t *body, size_t body
     return 0;
 }
 
-int spool_heads(struct spool *sp, bool (*fn)(void *user_data, const struct spool_frame *f), void *user_data)
+/* The first device after `after` into dev: 1, 0 when there is none, or -EIO. */
+static int next_device(struct spool *sp, const char *after, char dev[TELEMETRY_ID_MAX + 1])
 {
-    sqlite3_stmt *st = sp->stmt[STMT_HEADS];
+    sqlite3_stmt *st = sp->stmt[STMT_NEXT_DEVICE];
     int rc;
 
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct spool_frame f = {
-            .seq = sqlite3_column_int64(st, 0),
-            .id = (const char *)sqlite3_column_text(st, 1),
-            .body = sqlite3_column_blob(st, 2),
-            .body_len = (size_t)sqlite3_column_bytes(st, 2),
-        };
+    sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(st, 0);
 
-        if (!f.id || !f.body || !fn(user_data, &f)) {
-            rc = SQLITE_DONE;
-            break;
-        }
+        if (text)
+            snprintf(dev, TELEMETRY_ID_MAX + 1, "%s", text);
+        else
+            rc = SQLITE_NOMEM;
     }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : fail(sp, "reading the spool");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(sp, "reading the spool");
+    return rc == SQLITE_ROW;
+}
+
+/* fn with the oldest frame of dev: its answer, or -EIO (as a negative int). */
+static int head_of(struct spool *sp, const char *dev, bool (*fn)(void *user_data, const struct spool_frame *f),
+                   void *user_data)
+{
+    sqlite3_stmt *st = sp->stmt[STMT_HEAD_OF];
+    int rc, go = 1;
+
+    sqlite3_bind_text(st, 1, dev, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct spool_frame f = {
+            .seq = sqlite3_column_int64(st, 0),
+            .id = dev,
+            .body = sqlite3_column_blob(st, 1),
+            .body_len = (size_t)sqlite3_column_bytes(st, 1),
+        };
+
+        go = f.body ? fn(user_data, &f) : 1;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(sp, "reading the spool");
+    return go;
+}
+
+int spool_heads(struct spool *sp, const char *after, bool (*fn)(void *user_data, const struct spool_frame *f),
+                void *user_data)
+{
+    char dev[TELEMETRY_ID_MAX + 1], at[TELEMETRY_ID_MAX + 1];
+    bool wrapped = false;
+    int got;
+
+    snprintf(at, sizeof(at), "%s", after);
+    for (;;) {
+        if ((got = next_device(sp, at, dev)) < 0)
+            return got;
+        /* Past the end: once round from the first device up to `after` itself. */
+        if (!got && !wrapped && after[0]) {
+            wrapped = true;
+            at[0] = '\0';
+            continue;
+        }
+        if (!got || (wrapped && strcmp(dev, after) > 0))
+            return 0;
+        if ((got = head_of(sp, dev, fn, user_data)) <= 0)
+            return got;
+        memcpy(at, dev, sizeof(at));
+    }
 }
 
 int spool_remove(struct spool *sp, int64_t seq)

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "telemetry_frame.h"
+
 enum {
     SPOOL_BYTES_MIN = 512,                  /* one frame always fits */
     SPOOL_BYTES_MAX = 1024 * 1024 * 1024,   /* 1 GiB */
@@ -44,11 +46,15 @@ void spool_close(struct spool *sp);
 const char *spool_error(const struct spool *sp);
 
 /* Appends a frame and returns only once it is on disk (fsync'd): 0 with its seq in *seq,
- * -ENOSPC when it would pass a limit (nothing stored), or -EIO. */
+ * -ENOSPC when it would pass a limit (nothing stored), -EINVAL for an id of more than
+ * TELEMETRY_ID_MAX bytes, or -EIO. */
 int spool_put(struct spool *sp, const char *id, const uint8_t *body, size_t body_len, int64_t *seq);
-/* Calls fn with the oldest frame of each device, oldest first, until fn returns false.
- * 0 or -EIO. */
-int spool_heads(struct spool *sp, bool (*fn)(void *user_data, const struct spool_frame *f), void *user_data);
+/* Calls fn with the oldest frame of each device, devices in id order (bytewise) starting with
+ * the first after `after` and wrapping around ("": from the first), each once, until fn returns
+ * false: a caller that passes the last device it served goes round them all in turn. Each step
+ * is an index lookup, so a long queue of one device costs nothing to skip. 0 or -EIO. */
+int spool_heads(struct spool *sp, const char *after, bool (*fn)(void *user_data, const struct spool_frame *f),
+                void *user_data);
 /* The frame's life has ended: 0 (also when it was not there) or -EIO. */
 int spool_remove(struct spool *sp, int64_t seq);
 

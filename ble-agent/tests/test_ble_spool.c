@@ -90,19 +90,20 @@ static bool note(void *user_data, const struct spool_frame *fr)
     return true;
 }
 
-static void heads(struct spool *sp, struct seen *s)
+/* The heads from the first device after `after`. */
+static void heads(struct spool *sp, const char *after, struct seen *s)
 {
     memset(s, 0, sizeof(*s));
-    assert_int_equal(spool_heads(sp, note, s), 0);
+    assert_int_equal(spool_heads(sp, after, note, s), 0);
 }
 
-/* The heads as "id:body" joined by spaces must be want. */
-static void expect_heads(struct spool *sp, const char *want)
+/* The heads from the first device after `after`, as "id:body" joined by spaces, must be want. */
+static void expect_heads(struct spool *sp, const char *after, const char *want)
 {
     struct seen h;
     char got[MAX_SEEN * 81] = "";
 
-    heads(sp, &h);
+    heads(sp, after, &h);
     for (size_t i = 0; i < h.n; i++)
         snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? " " : "", h.text[i]);
     assert_string_equal(got, want);
@@ -115,7 +116,7 @@ static void drain(struct spool *sp, struct seen *all)
     struct seen h;
 
     memset(all, 0, sizeof(*all));
-    for (heads(sp, &h); h.n > 0; heads(sp, &h)) {
+    for (heads(sp, "", &h); h.n > 0; heads(sp, "", &h)) {
         for (size_t i = 0; i < h.n; i++) {
             assert_true(all->n < MAX_SEEN);
             all->seq[all->n] = h.seq[i];
@@ -138,10 +139,15 @@ static void order_and_heads(void **state)
     assert_true(a1 < b1 && b1 < a2 && a2 < c1 && c1 < b2);
     assert_int_equal(spool_frames(sp), 5);
     assert_int_equal(spool_bytes(sp), 5 * strlen("a\n{1}"));
-    /* The oldest frame of each device, oldest first */
-    expect_heads(sp, "a:{1} b:{2} c:{4}");
+    /* The oldest frame of each device, the devices in turn from the one after `after` */
+    expect_heads(sp, "", "a:{1} b:{2} c:{4}");
     assert_int_equal(spool_remove(sp, a1), 0);
-    expect_heads(sp, "b:{2} a:{3} c:{4}");
+    expect_heads(sp, "", "a:{3} b:{2} c:{4}");
+    expect_heads(sp, "a", "b:{2} c:{4} a:{3}");
+    expect_heads(sp, "b", "c:{4} a:{3} b:{2}");
+    expect_heads(sp, "c", "a:{3} b:{2} c:{4}");
+    expect_heads(sp, "bb", "c:{4} a:{3} b:{2}");
+    expect_heads(sp, "zz", "a:{3} b:{2} c:{4}");
     /* Removing what is not there changes nothing */
     assert_int_equal(spool_remove(sp, a1), 0);
     assert_int_equal(spool_frames(sp), 4);
@@ -149,12 +155,21 @@ static void order_and_heads(void **state)
     sp = open_spool(f, &roomy);
     assert_int_equal(spool_frames(sp), 4);
     assert_int_equal(spool_bytes(sp), 4 * strlen("a\n{1}"));
-    expect_heads(sp, "b:{2} a:{3} c:{4}");
-    heads(sp, &h);
-    assert_int_equal(h.seq[0], b1);
+    expect_heads(sp, "", "a:{3} b:{2} c:{4}");
+    heads(sp, "", &h);
+    assert_int_equal(h.seq[1], b1);
     /* A seq is never given twice, even once the newest frame is gone */
     assert_int_equal(spool_remove(sp, b2), 0);
     assert_true(put(sp, "b", "{6}") > b2);
+    /* An id longer than any Telemetry In id is no frame of ours */
+    char long_id[TELEMETRY_ID_MAX + 2];
+    int64_t seq;
+
+    memset(long_id, 'i', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    assert_int_equal(spool_put(sp, long_id, (const uint8_t *)"{}", 2, &seq), -EINVAL);
+    long_id[TELEMETRY_ID_MAX] = '\0';
+    put(sp, long_id, "{}");
 }
 
 static void limits(void **state)
