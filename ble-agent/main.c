@@ -34,6 +34,7 @@ enum {
     STOP_GRACE_MS = 3000,   /* how long SIGTERM waits for peers to be disconnected */
     IDLE_TIMEOUT_S = 30,    /* --idle-timeout default */
     IDLE_TIMEOUT_MAX_S = 3600,
+    STATE_DIR_MAX = PATH_MAX - 32, /* room for "/spool.sqlite3" and SQLite's "-wal" after it */
 };
 
 #define DEFAULT_STATE_DIR "/var/lib/ble-agent"
@@ -213,7 +214,9 @@ static int parse_args(struct agent *a, int argc, char **argv)
     a->adapter = "hci0";
     a->server = "http://127.0.0.1:8080";
     /* systemd's StateDirectory=ble-agent sets STATE_DIRECTORY (one directory: no colon list) */
-    a->state_dir = env_dir && env_dir[0] && !strchr(env_dir, ':') ? env_dir : DEFAULT_STATE_DIR;
+    a->state_dir = env_dir && env_dir[0] && !strchr(env_dir, ':') && strlen(env_dir) <= STATE_DIR_MAX
+                       ? env_dir
+                       : DEFAULT_STATE_DIR;
     a->spool_limits = (struct spool_limits){SPOOL_DEFAULT_BYTES, SPOOL_DEFAULT_FRAMES};
     a->idle_timeout_s = IDLE_TIMEOUT_S;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -240,9 +243,8 @@ static int parse_args(struct agent *a, int argc, char **argv)
             a->server = optarg;
             break;
         case 'd':
-            /* room for "/spool.sqlite3" and SQLite's "-wal" after it */
-            if (!optarg[0] || strlen(optarg) > PATH_MAX - 32) {
-                sayf("--state-dir wants a directory path of 1 to %d bytes", PATH_MAX - 32);
+            if (!optarg[0] || strlen(optarg) > STATE_DIR_MAX) {
+                sayf("--state-dir wants a directory path of 1 to %d bytes", STATE_DIR_MAX);
                 return ADAPTER_EXIT_USAGE;
             }
             a->state_dir = optarg;

@@ -356,7 +356,7 @@ test('--help, and bad --adapter, --name, --server, --spool-max or --idle-timeout
   }
 });
 
-test('a state directory it cannot use: exit 11 in one line, the adapter released', async (t) => {
+test('a state directory it cannot use: exit 11, saying why', async (t) => {
   const dir = tempDir(t, 'ble-nostate-');
   const socket = path.join(dir, 'h4');
   const server = net.createServer();
