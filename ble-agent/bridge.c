@@ -358,8 +358,9 @@ static bool start_head(void *user_data, const struct spool_frame *frame)
     if ((e = backoff_find(b, frame->id)) && e->next_ms > mono_ms())
         return true;
     if ((err = forward_start(b, &b->forwards[slot], frame)) < 0) {
-        say(b, "forward failed: device %s: cannot start a transfer: %s", frame->id, strerror(-err));
-        return false;
+        say(b, "forward failed: device %s: cannot start a transfer: %s; retry in %u ms", frame->id,
+            strerror(-err), backoff_bump(b, frame->id));
+        return true;
     }
     if (e)
         e->next_ms = NO_DEADLINE; /* set again by its outcome */
@@ -369,8 +370,8 @@ static bool start_head(void *user_data, const struct spool_frame *frame)
 
 /* Starts what may start, the devices in turn from the one after the last started (so that a
  * device with a long queue takes no more than its share of the forwards). Backoffs still due
- * after a whole pass name devices that have no frame any more (or could not start): they go, so
- * that a due backoff never spins the loop. */
+ * after a whole pass name devices that have no frame any more: they go, so that a due backoff
+ * never spins the loop. */
 static void pump(struct bridge *b)
 {
     uint64_t now = mono_ms();
