@@ -200,9 +200,13 @@ test('store and forward: acknowledged frames reach provd after a disconnect, pro
   const agentArgs = ['--hci-socket', socket, '--name', 'provd-sf', '--battery-file', battery,
     '--server', stack.base, '--state-dir', stateDir];
 
-  await t.test('a write then an immediate disconnect: the reading is stored', async () => {
+  await t.test('a write then an immediate disconnect: the reading is stored (and the spool is one ble-agent\'s)', async () => {
     const agent = startAgent(t, agentArgs);
     await until('advertising', () => agent.log.includes('advertising as "provd-sf"'));
+    // One ble-agent per spool: a second would send every frame twice.
+    const second = startAgent(t, agentArgs);
+    assert.equal(await second.exited, 11, second.log);
+    assert.match(second.log, new RegExp(`the spool ${stateDir}/spool.sqlite3 is in use: another ble-agent runs with --state-dir ${stateDir}\n$`));
     const seen = await sensor([1]);
     assert.equal(seen.telemetry[0].write, 0x13, 'Write Response');
     await until(`the reading in provd (${agent.log})`, () => agent.log.includes('HTTP 201'), 10000);
