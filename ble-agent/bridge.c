@@ -314,8 +314,7 @@ static int forward_start(struct bridge *b, struct forward *f, const struct spool
     char url[BRIDGE_SERVER_MAX + TELEMETRY_ID_MAX + 32];
 
     memset(f, 0, sizeof(*f));
-    /* The id was validated by telemetry_frame_parse before it was spooled: it needs no escaping
-     * in a path. */
+    /* The id was validated (start_head): it needs no escaping in a path. */
     snprintf(url, sizeof(url), "%s/api/devices/%s/telemetry", b->server, frame->id);
     if (!(f->easy = curl_easy_init()))
         return -ENOMEM;
@@ -353,6 +352,13 @@ static bool start_head(void *user_data, const struct spool_frame *frame)
 
     if (slot == BRIDGE_MAX_IN_FLIGHT)
         return false;
+    /* The spool is a file: what it says goes near a URL only once checked again. */
+    if (!telemetry_id_valid((const uint8_t *)frame->id, strlen(frame->id))) {
+        say(b, "spool: frame %lld has no valid device id: dropped", (long long)frame->seq);
+        if (spool_remove(b->spool, frame->seq) < 0)
+            say(b, "spool: %s", spool_error(b->spool));
+        return true;
+    }
     if (device_in_flight(b, frame->id))
         return true;
     if ((e = backoff_find(b, frame->id)) && e->next_ms > mono_ms())

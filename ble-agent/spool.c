@@ -176,7 +176,7 @@ int spool_put(struct spool *sp, const char *id, const uint8_t *body, size_t body
     sqlite3_stmt *st = sp->stmt[STMT_PUT];
     int err;
 
-    if (strlen(id) > TELEMETRY_ID_MAX)
+    if (strlen(id) > TELEMETRY_ID_MAX || body_len > SPOOL_BODY_MAX)
         return -EINVAL;
     if (sp->frames + 1 > sp->limits.max_frames || sp->bytes + size > sp->limits.max_bytes)
         return -ENOSPC;
@@ -214,28 +214,32 @@ static int next_device(struct spool *sp, const char *after, char dev[TELEMETRY_I
     return rc == SQLITE_ROW;
 }
 
-/* fn with the oldest frame of dev: its answer, or -EIO (as a negative int). */
+/* fn with a copy of the oldest frame of dev, the statement already reset (so that fn may
+ * change the spool): fn's answer, or -EIO (as a negative int). A row that is no frame of ours
+ * (a body past SPOOL_BODY_MAX) is passed over. */
 static int head_of(struct spool *sp, const char *dev, bool (*fn)(void *user_data, const struct spool_frame *f),
                    void *user_data)
 {
     sqlite3_stmt *st = sp->stmt[STMT_HEAD_OF];
-    int rc, go = 1;
+    uint8_t body[SPOOL_BODY_MAX];
+    struct spool_frame f = {.id = dev, .body = body};
+    int rc;
 
     sqlite3_bind_text(st, 1, dev, -1, SQLITE_STATIC);
     if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct spool_frame f = {
-            .seq = sqlite3_column_int64(st, 0),
-            .id = dev,
-            .body = sqlite3_column_blob(st, 1),
-            .body_len = (size_t)sqlite3_column_bytes(st, 1),
-        };
+        const void *blob = sqlite3_column_blob(st, 1);
 
-        go = f.body ? fn(user_data, &f) : 1;
+        f.seq = sqlite3_column_int64(st, 0);
+        f.body_len = (size_t)sqlite3_column_bytes(st, 1);
+        if (blob && f.body_len <= sizeof(body))
+            memcpy(body, blob, f.body_len);
+        else
+            f.seq = 0;
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return fail(sp, "reading the spool");
-    return go;
+    return rc == SQLITE_ROW && f.seq ? fn(user_data, &f) : 1;
 }
 
 int spool_heads(struct spool *sp, const char *after, bool (*fn)(void *user_data, const struct spool_frame *f),

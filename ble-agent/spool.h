@@ -15,6 +15,7 @@ enum {
     SPOOL_FRAMES_MAX = 1000000,
     SPOOL_DEFAULT_BYTES = 16 * 1024 * 1024, /* --spool-max default: 16 MiB */
     SPOOL_DEFAULT_FRAMES = 65536,           /* and 65536 frames */
+    SPOOL_BODY_MAX = 512,                   /* a frame never exceeds an attribute value */
 };
 
 /* What a spool may hold: the bytes of its frames ("id\nenvelope", as written) and their number. */
@@ -23,7 +24,8 @@ struct spool_limits {
     size_t max_frames;
 };
 
-/* One stored frame; id and body are borrowed for the duration of a callback. */
+/* One stored frame; id and body are borrowed for the duration of a callback (copies: the
+ * callback may change the spool). */
 struct spool_frame {
     int64_t seq; /* > 0, increasing with arrival, never reused */
     const char *id;
@@ -47,7 +49,7 @@ const char *spool_error(const struct spool *sp);
 
 /* Appends a frame and returns only once it is on disk (fsync'd): 0 with its seq in *seq,
  * -ENOSPC when it would pass a limit (nothing stored), -EINVAL for an id of more than
- * TELEMETRY_ID_MAX bytes, or -EIO. */
+ * TELEMETRY_ID_MAX bytes or a body of more than SPOOL_BODY_MAX, or -EIO. */
 int spool_put(struct spool *sp, const char *id, const uint8_t *body, size_t body_len, int64_t *seq);
 /* Calls fn with the oldest frame of each device, devices in id order (bytewise) starting with
  * the first after `after` and wrapping around ("": from the first), each once, until fn returns

@@ -453,18 +453,25 @@ static void unreachable_then_back(void **state)
     assert_int_equal(f->done_count, 0);
 }
 
-/* Frames left in the spool by an earlier run go first, without any new write. */
+/* Frames left in the spool by an earlier run go, without any new write; one whose id is no
+ * device id (the spool is a file anyone with the rights may edit) never reaches a URL. */
 static void earlier_run_forwarded(void **state)
 {
     struct fixture *f = *state;
-    int64_t seq;
+    int64_t seq, bad;
 
     bridge_free(f->bridge);
+    assert_int_equal(spool_put(f->spool, "../admin", (const uint8_t *)"{0}", 3, &bad), 0);
     assert_int_equal(spool_put(f->spool, "dev-1", (const uint8_t *)"{1}", 3, &seq), 0);
     assert_non_null(f->bridge = bridge_for(f, f->srv.url, 2000));
     f->srv.replies[0] = CREATED;
     run_until(f, spool_empty, 3000);
+    assert_int_equal(f->srv.requests, 1);
     assert_string_equal(f->srv.bodies[0], "{1}");
+    char line[64];
+
+    snprintf(line, sizeof(line), "spool: frame %lld has no valid device id: dropped\n", (long long)bad);
+    assert_true(!strncmp(f->log, line, strlen(line)));
 }
 
 static bool timed_out(const struct fixture *f)

@@ -170,6 +170,11 @@ static void order_and_heads(void **state)
     assert_int_equal(spool_put(sp, long_id, (const uint8_t *)"{}", 2, &seq), -EINVAL);
     long_id[TELEMETRY_ID_MAX] = '\0';
     put(sp, long_id, "{}");
+    /* Nor a body longer than any attribute value */
+    uint8_t body[SPOOL_BODY_MAX + 1] = {0};
+
+    assert_int_equal(spool_put(sp, "b", body, sizeof(body), &seq), -EINVAL);
+    assert_int_equal(spool_put(sp, "b", body, SPOOL_BODY_MAX, &seq), 0);
 }
 
 static void limits(void **state)
