@@ -65,7 +65,8 @@ function ownNginx(child, dataDir) {
   return descendants(child.pid).some((p) => p.pid === pid);
 }
 
-// Options: env (PROVD_* and stack variables), dataDir (reuse one, e.g. after a crash), workers.
+// Options: env (PROVD_* and stack variables), dataDir (reuse one, e.g. after a crash), workers,
+// port (the one a stopped stack had, for a client that keeps its URL; default: a free one).
 // The stack's database: env.PROVD_DB when given (another stack's, say: this stack does not own
 // it); else with PostgreSQL the one recorded in a reused dataDir, or a new one recorded there;
 // else the SQLite file in dataDir. stop() drops a database the stack owns, unless keepData.
@@ -104,8 +105,8 @@ export async function startStack(options = {}) {
   }
 }
 
-async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers = 2 }) {
-  const port = await freePort();
+async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers = 2, port: fixedPort }) {
+  const port = fixedPort ?? await freePort();
   let output = '';
   const childEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir, WORKERS: String(workers), QUIET: '1', ...env, PROVD_DB: stackDb };
   if (!stackDb) delete childEnv.PROVD_DB; // never the caller's
@@ -133,7 +134,9 @@ async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers
 
   const stack = {
     base, port, db, dataDir, child,
-    token: provctl(db, 'token', 'create', `test-${port}`),
+    // Named after the port and the time: a stack started again on a reused dataDir and port
+    // makes a token of its own.
+    token: provctl(db, 'token', 'create', `test-${port}-${Date.now().toString(36)}`),
     logs: () => output,
     // Stops the stack with SIGTERM, as Ctrl-C would; keepData leaves the directory (and the
     // PostgreSQL database it names) for a restart.
