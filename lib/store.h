@@ -140,6 +140,16 @@ struct store *store_open(const char *target, char *err, size_t err_len);
 bool store_target_is_pg(const char *target);
 /* STORE_NEEDS_* */
 unsigned store_needs(const struct store *s);
+/* A long copy's progress: done of total pages. */
+typedef void (*store_progress_fn)(int64_t done, int64_t total, void *user_data);
+/* A copy of the whole database as of one moment, into the new file path (never overwritten),
+ * taken while provd reads and writes it. SQLite only: on PostgreSQL, STORE_ERROR naming pg_dump. */
+enum store_status store_backup(struct store *s, const char *path, store_progress_fn fn, void *user_data);
+/* Replaces every device, reading and token with those of the copy at path (store_backup()'s),
+ * checked first, then brings its schema up to date; a refused or failed restore changes
+ * nothing. SQLite only, as store_backup(). */
+enum store_status store_restore(struct store *s, const char *path, store_progress_fn fn, void *user_data);
+
 /* Writes, and frees, all the backend kept back. */
 void store_free(struct store *s);
 /* Writes what the backend kept back (STORE_NEEDS_FLUSHES): all of it, or only once it is due;

@@ -639,6 +639,15 @@ static void seen_note(struct pg_store *s, const char *id, int64_t now)
     pg_flush(&s->base, false);
 }
 
+/* A copy of a PostgreSQL database is PostgreSQL's own tools' job. */
+static enum store_status pg_no_copy(struct store *base, const char *path, store_progress_fn fn, void *user_data)
+{
+    (void)path, (void)fn, (void)user_data;
+    snprintf(base->errmsg, sizeof base->errmsg,
+             "PostgreSQL databases are backed up with pg_dump and restored with pg_restore (README: Backups)");
+    return STORE_ERROR;
+}
+
 static void pg_free(struct store *base)
 {
     struct pg_store *s = pg_of(base);
@@ -1340,6 +1349,8 @@ static const struct store_ops pg_ops = {
     .needs = STORE_NEEDS_FLUSHES,
     .free = pg_free,
     .flush = pg_flush,
+    .backup = pg_no_copy,
+    .restore = pg_no_copy,
     .ping = pg_ping,
     .sync_every_commit = pg_sync_every_commit,
     .prepare_all = pg_prepare_all,
