@@ -131,6 +131,14 @@ enum store_status store_stats(struct store *s, int64_t now, int64_t default_inte
     return s->ops->stats(s, now, default_interval, out);
 }
 
+enum store_status store_fleet(struct store *s, int64_t now, int64_t default_interval, struct store_fleet *out)
+{
+    enum store_status st = s->ops->fleet(s, now, default_interval, out);
+    if (st == STORE_OK)
+        out->offline -= out->online + out->overdue;
+    return st;
+}
+
 enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
                                       char *key, size_t key_len)
 {

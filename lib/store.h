@@ -100,6 +100,15 @@ struct store_stats {
     int64_t devices, online, pending, readings;
 };
 
+/* The fleet at a glance, for metrics (store_fleet()). Liveness as the device list has it
+ * (cgi-bin/render.c): online, seen within 2 poll intervals + 10 s; overdue, within 5 intervals;
+ * offline, the rest, never seen included. */
+struct store_fleet {
+    int64_t pending, accepted, rejected; /* devices by state */
+    int64_t online, overdue, offline;    /* devices by liveness at now */
+    int64_t database_bytes; /* SQLite: the database file and its WAL; PostgreSQL: pg_database_size() */
+};
+
 /* A stored reading. reading is the JSON the device sent, borrowed for the callback. */
 struct reading {
     int64_t id; /* the order of arrival; the cursor of pages */
@@ -204,6 +213,10 @@ enum store_status store_device_list(struct store *s, const struct device_filter 
                                     void *user_data, int *count);
 enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,
                               struct store_stats *out);
+/* Devices by state and by liveness at now (default_interval for those without their own), and
+ * the database's size: the same counts from either backend. */
+enum store_status store_fleet(struct store *s, int64_t now, int64_t default_interval,
+                              struct store_fleet *out);
 
 /* The device's state and telemetry secret, copied out ("" when it has none). */
 enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,

@@ -36,6 +36,9 @@ struct store_ops {
                                      void *user_data, int *count);
     enum store_status (*stats)(struct store *s, int64_t now, int64_t default_interval,
                                struct store_stats *out);
+    /* out->offline gets every device: store_fleet() takes the online and overdue ones off. */
+    enum store_status (*fleet)(struct store *s, int64_t now, int64_t default_interval,
+                               struct store_fleet *out);
     enum store_status (*device_secret)(struct store *s, const char *deviceid, char *state, size_t state_len,
                                        char *key, size_t key_len);
 

@@ -98,6 +98,7 @@ enum pg_stmt {
     PG_DEVICE_LIST_LAST = PG_DEVICE_LIST + 4 * DEVICE_SORT__COUNT - 1,
     PG_DEVICE_STATS,
     PG_TELEMETRY_COUNT,
+    PG_DEVICE_FLEET,
     PG_DEVICE_SECRET,
     PG_READING_ADD,
     PG_READING_LIST_ASC,
@@ -186,6 +187,15 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_DEVICE_STATS] = "SELECT count(*), count(*) FILTER (WHERE state = 'pending'), "
                         "count(*) FILTER (WHERE " ONLINE_SQL("$1", "$2") ") FROM devices",
     [PG_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
+    /* Devices by state, then online and overdue at $1 (default interval $2), then all of them,
+     * and the database's bytes: store_fleet()'s, the same counts as SQLite's statement. */
+    [PG_DEVICE_FLEET] =
+        "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'accepted'), "
+        "count(*) FILTER (WHERE state = 'rejected'), "
+        "count(*) FILTER (WHERE seen > 0 AND seen >= $1::bigint - (2 * every + 10)), "
+        "count(*) FILTER (WHERE seen > 0 AND seen < $1::bigint - (2 * every + 10) AND seen >= $1::bigint - 5 * every), "
+        "count(*), pg_database_size(current_database()) "
+        "FROM (SELECT state, lastseen AS seen, coalesce(poll_interval, $2::bigint) AS every FROM devices) d",
     [PG_DEVICE_SECRET] = "SELECT state, coalesce(key, '') FROM devices WHERE deviceid = $1",
     /* A reading in one statement: the device's last SEQN moves up to $2 only if $2 is above it, and
      * only then is the reading inserted, in the device's SEQN epoch. Concurrent sends of one
@@ -986,6 +996,26 @@ static enum store_status pg_stats(struct store *base, int64_t now, int64_t defau
     return st;
 }
 
+static enum store_status pg_fleet(struct store *base, int64_t now, int64_t default_interval,
+                                  struct store_fleet *out)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, now);
+    param_int(&p, default_interval);
+    int64_t counts[7];
+    st = read_ints(s, PG_DEVICE_FLEET, &p, "count the fleet", counts, 7);
+    if (st != STORE_OK)
+        return st;
+    *out = (struct store_fleet){.pending = counts[0], .accepted = counts[1], .rejected = counts[2],
+                                .online = counts[3], .overdue = counts[4], .offline = counts[5],
+                                .database_bytes = counts[6]};
+    return STORE_OK;
+}
+
 static enum store_status pg_device_secret(struct store *base, const char *deviceid, char *state,
                                           size_t state_len, char *key, size_t key_len)
 {
@@ -1365,6 +1395,7 @@ static const struct store_ops pg_ops = {
     .device_set_key = pg_device_set_key,
     .device_list = pg_device_list,
     .stats = pg_stats,
+    .fleet = pg_fleet,
     .device_secret = pg_device_secret,
     .reading_add = pg_reading_add,
     .reading_list = pg_reading_list,

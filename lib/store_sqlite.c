@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "migrations.h"
@@ -112,6 +113,7 @@ enum stmt {
     STMT_DEVICE_LIST_LAST = STMT_DEVICE_LIST + 2 * DEVICE_SORT__COUNT - 1,
     STMT_DEVICE_STATS,
     STMT_TELEMETRY_COUNT,
+    STMT_DEVICE_FLEET,
     STMT_DEVICE_SECRET,
     STMT_READING_SEQN_CHECK,
     STMT_READING_CLAIM,
@@ -182,6 +184,13 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_STATS] = "SELECT count(*), coalesce(sum(state = 'pending'), 0), "
                           "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
     [STMT_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
+    /* Devices by state, then online and overdue at ?1 (default interval ?2), then all of them:
+     * store_fleet()'s liveness, the same statement as PostgreSQL's. */
+    [STMT_DEVICE_FLEET] =
+        "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'accepted'), 0), "
+        "coalesce(sum(state = 'rejected'), 0), coalesce(sum(seen > 0 AND seen >= ?1 - (2 * every + 10)), 0), "
+        "coalesce(sum(seen > 0 AND seen < ?1 - (2 * every + 10) AND seen >= ?1 - 5 * every), 0), count(*) "
+        "FROM (SELECT state, " LASTSEEN_SQL " AS seen, coalesce(poll_interval, ?2) AS every FROM devices)",
     [STMT_DEVICE_SECRET] = "SELECT state, coalesce(key, '') FROM devices WHERE deviceid = ?1",
     [STMT_READING_SEQN_CHECK] =
         "SELECT id, coalesce(last_seqn, -1), seqn_epoch FROM devices WHERE deviceid = ?1",
@@ -963,6 +972,31 @@ static enum store_status sqlite_stats(struct store *base, int64_t now, int64_t d
     return result;
 }
 
+/* The bytes of a file, 0 when it does not exist (a WAL between two connections). */
+static int64_t file_bytes(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+static enum store_status sqlite_fleet(struct store *base, int64_t now, int64_t default_interval,
+                                      struct store_fleet *out)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_FLEET);
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, default_interval);
+    int64_t counts[6];
+    enum store_status result = read_counts(s, STMT_DEVICE_FLEET, counts, 6);
+    if (result != STORE_OK)
+        return result;
+    *out = (struct store_fleet){.pending = counts[0], .accepted = counts[1], .rejected = counts[2],
+                                .online = counts[3], .overdue = counts[4], .offline = counts[5]};
+    sqlite3_filename db = sqlite3_db_filename(s->db, "main");
+    out->database_bytes = file_bytes(db) + file_bytes(db ? sqlite3_filename_wal(db) : NULL);
+    return STORE_OK;
+}
+
 static enum store_status sqlite_device_secret(struct store *base, const char *deviceid, char *state,
                                               size_t state_len, char *key, size_t key_len)
 {
@@ -1294,6 +1328,7 @@ static const struct store_ops sqlite_ops = {
     .device_set_key = sqlite_device_set_key,
     .device_list = sqlite_device_list,
     .stats = sqlite_stats,
+    .fleet = sqlite_fleet,
     .device_secret = sqlite_device_secret,
     .reading_add = sqlite_reading_add,
     .reading_list = sqlite_reading_list,

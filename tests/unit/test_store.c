@@ -685,6 +685,36 @@ static void stats_counts(void **state)
     assert_int_equal(st.online, 2);
 }
 
+/* The metrics' gauges: by state, and by liveness at the edges of each window. */
+static void fleet_counts(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_fleet f;
+    assert_int_equal(store_fleet(fx->store, TEST_T0, INTERVAL, &f), STORE_OK);
+    assert_int_equal(f.pending + f.accepted + f.rejected + f.online + f.overdue + f.offline, 0);
+    assert_true(f.database_bytes > 0);
+    register_at(fx->store, "online", TEST_T0 - 130);  /* 2 * 60 + 10: online at the edge */
+    register_at(fx->store, "overdue", TEST_T0 - 131); /* just past it */
+    register_at(fx->store, "late", TEST_T0 - 300);    /* 5 * 60: overdue at the edge */
+    register_at(fx->store, "offline", TEST_T0 - 301);
+    struct device_update u = no_change();
+    struct seen d;
+    assert_int_equal(update(fx->store, "never", &u, &d), STORE_CREATED); /* accepted, never seen */
+    u.state = "rejected";
+    assert_int_equal(update(fx->store, "offline", &u, &d), STORE_OK);
+    u = no_change();
+    u.set_poll_interval = true;
+    u.poll_interval = 600; /* its own interval: online for 1210 s */
+    assert_int_equal(update(fx->store, "late", &u, &d), STORE_OK);
+    assert_int_equal(store_fleet(fx->store, TEST_T0, INTERVAL, &f), STORE_OK);
+    assert_int_equal(f.pending, 3);
+    assert_int_equal(f.accepted, 1);
+    assert_int_equal(f.rejected, 1);
+    assert_int_equal(f.online, 2);
+    assert_int_equal(f.overdue, 1);
+    assert_int_equal(f.offline, 2);
+}
+
 struct token_names {
     int n;
     char name[4][64];
@@ -794,6 +824,7 @@ int main(void)
         T(list_sorted_with_filters),
         T(list_sorted_cursor_gone),
         T(stats_counts),
+        T(fleet_counts),
         T(tokens),
         T(hostile_text_stored_literally),
     };
