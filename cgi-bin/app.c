@@ -52,6 +52,10 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
         return false;
     }
 
+    c->metrics_file = getenv("PROVD_METRICS_FILE");
+    if (c->metrics_file && !*c->metrics_file)
+        c->metrics_file = NULL;
+
     const char *synchronous = env_or("PROVD_SYNCHRONOUS", "normal");
     c->sync_every_commit = strcmp(synchronous, "full") == 0;
     if (!c->sync_every_commit && strcmp(synchronous, "normal") != 0) {

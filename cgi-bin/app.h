@@ -14,14 +14,17 @@ struct config {
     const char *fleet_key;  /* PROVD_FLEET_KEY: the secret of devices without one; NULL: none */
     int64_t retention_days; /* PROVD_RETENTION_DAYS: readings older are pruned; 0: kept */
     bool sync_every_commit; /* PROVD_SYNCHRONOUS=full: each write fsynced before its answer */
+    const char *metrics_file; /* PROVD_METRICS_FILE: the counters a host's workers share; NULL: each its own */
 };
 
 struct sqlite_writer;
+struct metrics;
 
 struct app {
     struct config config;
     struct store *store;
     struct sqlite_writer *writer; /* the stack's one writer (SQLite); NULL: write here */
+    struct metrics *metrics;      /* the host's shared counters (metrics.h); NULL: none kept */
     int thread;                   /* this request thread's number, for the writer */
     int64_t (*now)(void);         /* Unix seconds; tests set their own clock */
     unsigned readings_since_prune;
@@ -32,13 +35,18 @@ bool config_from_env(struct config *config, char *err, size_t err_len);
 
 typedef void (*handler_fn)(struct app *app, const struct request *req, struct response *res);
 
-/* Routes a request to its handler (see the route table in router.c). */
-void router_dispatch(struct app *app, struct request *req, struct response *res);
+/* Routes a request to its handler (see the route table in router.c); returns the route's index in
+ * the table, -1 when none matched (404, 405). */
+int router_dispatch(struct app *app, struct request *req, struct response *res);
+/* The route table's size and each route's name, e.g. "device_get" (the metrics' route label). */
+int router_route_count(void);
+const char *router_route_name(int route);
 
 /* Handlers, one file per endpoint family. */
 void handle_api_root(struct app *app, const struct request *req, struct response *res);
 void handle_health(struct app *app, const struct request *req, struct response *res);
 void handle_stats(struct app *app, const struct request *req, struct response *res);
+void handle_metrics(struct app *app, const struct request *req, struct response *res);
 void handle_device_list(struct app *app, const struct request *req, struct response *res);
 void handle_device_register(struct app *app, const struct request *req, struct response *res);
 void handle_device_get(struct app *app, const struct request *req, struct response *res);

@@ -5,6 +5,7 @@
 
 #include "app.h"
 #include "fields.h"
+#include "metrics.h"
 #include "render.h"
 #include "secret.h"
 #include "validate.h"
@@ -114,6 +115,7 @@ void handle_device_register(struct app *app, const struct request *req, struct r
     case STORE_CREATED:
         response_reset(res);
         response_ok(res, 201, "Device Registered");
+        metrics_registration(app->metrics);
         break;
     case STORE_OK: break;
     case STORE_REFUSED:
@@ -203,6 +205,8 @@ void handle_device_get(struct app *app, const struct request *req, struct respon
             return;
         }
         st = answer_poll(&f, applied);
+        if (st == STORE_OK && (res->status == 304 || res->status == 200))
+            metrics_poll(app->metrics, res->status == 304 ? METRICS_POLL_NOT_MODIFIED : METRICS_POLL_CONFIG);
     }
     if (st == STORE_NOT_FOUND)
         response_error(res, 404, "Device NOT Registered");

@@ -26,6 +26,7 @@ void response_reset(struct response *res)
     res->status = 500;
     res->streaming = false;
     res->body_failed = false;
+    res->content_type = NULL;
     res->headers_len = 0;
     res->headers[0] = '\0';
     res->body_len = 0;

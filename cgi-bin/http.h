@@ -21,6 +21,7 @@ struct request {
     const char *body; /* body_len bytes and then a '\0' */
     size_t body_len;
     const char *deviceid; /* the {id} of the route, set (and validated) by the router */
+    bool metrics_allowed; /* nginx says the client's address may scrape without a token */
 };
 
 /* Where a streamed response goes (the FastCGI output stream in provd); NULL: into body. */
@@ -36,6 +37,7 @@ struct response {
     void *sink_data;
     bool streaming;   /* headers are out: the rest goes straight to the sink */
     bool body_failed; /* out of memory while writing the body: it stays empty, status 500 */
+    const char *content_type; /* of the body; NULL: application/json */
 };
 
 void response_init(struct response *res);

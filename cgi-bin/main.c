@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "metrics.h"
 #include "sqlite_writer.h"
 #include "store_sqlite.h"
 #include "turns.h"
@@ -71,8 +72,20 @@ static void put_fcgi(void *stream, const char *bytes, size_t len)
     FCGX_PutStr(bytes, (int)len, stream);
 }
 
+static int64_t micros_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)(now.tv_sec - start->tv_sec) * 1000000 + (now.tv_nsec - start->tv_nsec) / 1000;
+}
+
+/* METRICS_ALLOWED is nginx's own parameter (nginx.conf: the client's address is in METRICS_ALLOW):
+ * a client's headers reach provd only as HTTP_*, so no client can set it. */
 static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct response *res)
 {
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    const char *metrics_allowed = FCGX_GetParam("METRICS_ALLOWED", fr->envp);
     struct request req = {
         .method = FCGX_GetParam("REQUEST_METHOD", fr->envp),
         .path = FCGX_GetParam("DOCUMENT_URI", fr->envp),
@@ -80,22 +93,26 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
         .authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp),
         .if_match = FCGX_GetParam("HTTP_IF_MATCH", fr->envp),
         .if_none_match = FCGX_GetParam("HTTP_IF_NONE_MATCH", fr->envp),
+        .metrics_allowed = metrics_allowed && strcmp(metrics_allowed, "1") == 0,
     };
     if (!req.query)
         req.query = "";
     response_reset(res);
     res->sink = put_fcgi;
     res->sink_data = fr->out;
+    int route = METRICS_NO_ROUTE;
     if (!req.method || !req.path)
         response_error(res, 400, "the web server sent no method or path (see nginx.conf)");
     else if (read_body(fr, &req, body_buf, res))
-        router_dispatch(app, &req, res);
+        route = router_dispatch(app, &req, res);
 
-    if (res->streaming)
-        return; /* the handler wrote everything already */
-    response_write_head(res, res->body_len > 0 ? "application/json" : NULL, put_fcgi, fr->out);
-    if (res->body_len > 0)
-        put_fcgi(fr->out, res->body, res->body_len);
+    if (!res->streaming) { /* else the handler wrote everything already */
+        const char *type = res->content_type ? res->content_type : "application/json";
+        response_write_head(res, res->body_len > 0 ? type : NULL, put_fcgi, fr->out);
+        if (res->body_len > 0)
+            put_fcgi(fr->out, res->body, res->body_len);
+    }
+    metrics_request(app->metrics, route, res->status, micros_since(&start));
 }
 
 /* libfcgi ends a connection by shutting down its side and waiting until nginx hangs up (a
@@ -232,14 +249,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "provd: %s\n", store_errmsg(app.store));
         return 1;
     }
-    /* --check: validate the configuration and database, then stop (scripts run it first). */
+    /* The host's shared counters (PROVD_METRICS_FILE), or this worker's own. */
+    app.metrics = metrics_open(app.config.metrics_file, err, sizeof err);
+    if (!app.metrics)
+        fprintf(stderr, "provd: metrics: %s\n", err);
+    /* --check: validate the configuration, database and metrics file, then stop (scripts run it
+     * first). */
     if (argc > 1 && strcmp(argv[1], "--check") == 0) {
         bool fits = store_prepare_all(app.store) == STORE_OK;
         if (!fits)
             fprintf(stderr, "provd: %s\n", store_errmsg(app.store));
         store_free(app.store);
-        return fits ? 0 : 1;
+        metrics_close(app.metrics);
+        return fits && app.metrics ? 0 : 1;
     }
+    if (!app.metrics) /* the file went bad since --check: counted, if for this worker alone */
+        app.metrics = metrics_open(NULL, err, sizeof err);
     /* A backend with one writer at a time gets the stack's one writer (sqlite_writer.h: readings,
      * heartbeat times, checkpoints); one with many (PostgreSQL) is written by every request
      * directly. Without a writer (it cannot be had here) the worker writes everything itself. */
@@ -273,5 +298,6 @@ int main(int argc, char **argv)
      * it is here, answers what it was sent, and the heartbeat times queued here are handed over. */
     sqlite_writer_free(app.writer, app.store);
     store_free(app.store);
+    metrics_close(app.metrics);
     return 0;
 }

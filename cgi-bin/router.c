@@ -1,35 +1,49 @@
 /* The route table and its dispatcher: method + path pattern -> handler, with 404, 405 + Allow,
- * admin authentication and validation of the {id} path segment done here, once, for every route. */
+ * admin authentication and validation of the {id} path segment done here, once, for every route.
+ * A route's name is its label in the metrics (metrics.h): stable, one per row. */
 #include <stdio.h>
 #include <string.h>
 
 #include "app.h"
 #include "validate.h"
 
-enum access { ACCESS_PUBLIC, ACCESS_ADMIN };
+/* ACCESS_METRICS: an admin token, or none from an address nginx lets scrape (METRICS_ALLOW). */
+enum access { ACCESS_PUBLIC, ACCESS_ADMIN, ACCESS_METRICS };
 
 struct route {
     const char *method;
     const char *pattern; /* "{id}" matches one path segment: a device id */
     enum access access;
     handler_fn handler;
+    const char *name;
 };
 
 static const struct route routes[] = {
-    {"GET", "/api/", ACCESS_PUBLIC, handle_api_root},
-    {"GET", "/api/health", ACCESS_PUBLIC, handle_health},
-    {"GET", "/api/stats", ACCESS_ADMIN, handle_stats},
-    {"GET", "/api/devices", ACCESS_ADMIN, handle_device_list},
-    {"GET", "/api/devices/{id}", ACCESS_PUBLIC, handle_device_get},
-    {"POST", "/api/devices/{id}", ACCESS_PUBLIC, handle_device_register},
-    {"PUT", "/api/devices/{id}", ACCESS_ADMIN, handle_device_update},
-    {"DELETE", "/api/devices/{id}", ACCESS_ADMIN, handle_device_delete},
-    {"POST", "/api/devices/{id}/key", ACCESS_ADMIN, handle_device_new_key},
-    {"POST", "/api/devices/{id}/telemetry", ACCESS_PUBLIC, handle_telemetry_post},
-    {"GET", "/api/devices/{id}/telemetry", ACCESS_ADMIN, handle_telemetry_get},
+    {"GET", "/api/", ACCESS_PUBLIC, handle_api_root, "api_root"},
+    {"GET", "/api/health", ACCESS_PUBLIC, handle_health, "health"},
+    {"GET", "/api/stats", ACCESS_ADMIN, handle_stats, "stats"},
+    {"GET", "/api/metrics", ACCESS_METRICS, handle_metrics, "metrics"},
+    {"GET", "/api/devices", ACCESS_ADMIN, handle_device_list, "device_list"},
+    {"GET", "/api/devices/{id}", ACCESS_PUBLIC, handle_device_get, "device_get"},
+    {"POST", "/api/devices/{id}", ACCESS_PUBLIC, handle_device_register, "device_register"},
+    {"PUT", "/api/devices/{id}", ACCESS_ADMIN, handle_device_update, "device_update"},
+    {"DELETE", "/api/devices/{id}", ACCESS_ADMIN, handle_device_delete, "device_delete"},
+    {"POST", "/api/devices/{id}/key", ACCESS_ADMIN, handle_device_new_key, "device_key"},
+    {"POST", "/api/devices/{id}/telemetry", ACCESS_PUBLIC, handle_telemetry_post, "telemetry_post"},
+    {"GET", "/api/devices/{id}/telemetry", ACCESS_ADMIN, handle_telemetry_get, "telemetry_get"},
 };
 
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+int router_route_count(void)
+{
+    return (int)ROUTE_COUNT;
+}
+
+const char *router_route_name(int route)
+{
+    return routes[route].name;
+}
 
 /* Matches path against pattern; *id gets where the {id} segment is (length 0 when none). */
 static bool path_matches(const char *pattern, const char *path, const char **id, size_t *id_len)
@@ -56,6 +70,8 @@ static void run_route(struct app *app, const struct route *route, const char *id
 {
     if (route->access == ACCESS_ADMIN && !auth_admin(app, req, res))
         return;
+    if (route->access == ACCESS_METRICS && !req->metrics_allowed && !auth_admin(app, req, res))
+        return;
     char deviceid[DEVICE_ID_MAX + 1];
     if (id_len > 0) {
         if (id_len <= DEVICE_ID_MAX) {
@@ -72,7 +88,7 @@ static void run_route(struct app *app, const struct route *route, const char *id
     route->handler(app, req, res);
 }
 
-void router_dispatch(struct app *app, struct request *req, struct response *res)
+int router_dispatch(struct app *app, struct request *req, struct response *res)
 {
     char allow[64] = "";
     const struct route *route = NULL;
@@ -91,11 +107,11 @@ void router_dispatch(struct app *app, struct request *req, struct response *res)
     if (!route && allow[0]) {
         response_header(res, "Allow", "%s", allow);
         response_error(res, 405, "%s is not allowed here; allowed: %s", req->method, allow);
-        return;
+        return -1;
     }
     if (!route) {
         response_error(res, 404, "no such endpoint: %.200s", req->path);
-        return;
+        return -1;
     }
     /* An admin's GET (list, stats, readings) only reads: the token check and the handler share
      * one snapshot, one read lock instead of two. */
@@ -104,4 +120,5 @@ void router_dispatch(struct app *app, struct request *req, struct response *res)
     run_route(app, route, id, id_len, req, res);
     if (one_read)
         store_read_end(app->store);
+    return (int)(route - routes);
 }

@@ -1,5 +1,9 @@
-/* Endpoints about the service itself: the API root, a health check for monitors, and counts. */
+/* Endpoints about the service itself: the API root, a health check for monitors, counts, and
+ * the metrics for Prometheus. */
+#include <stdio.h>
+
 #include "app.h"
+#include "metrics.h"
 
 #define PROVD_VERSION "0.1.0"
 
@@ -39,4 +43,16 @@ void handle_stats(struct app *app, const struct request *req, struct response *r
     json_object_object_add(o, "pending", json_object_new_int64(st.pending));
     json_object_object_add(o, "readings", json_object_new_int64(st.readings));
     response_json(res, 200, o);
+}
+
+/* GET /api/metrics: the host's counters and the fleet's gauges at this moment. A database that does
+ * not answer leaves the gauges out (provd_database_up 0): the counters are still worth a scrape. */
+void handle_metrics(struct app *app, const struct request *req, struct response *res)
+{
+    (void)req;
+    struct store_fleet fleet;
+    bool counted = store_fleet(app->store, app->now(), app->config.poll_interval, &fleet) == STORE_OK;
+    if (!counted)
+        fprintf(stderr, "provd: database: %s\n", store_errmsg(app->store));
+    metrics_write(app->metrics, counted ? &fleet : NULL, res);
 }

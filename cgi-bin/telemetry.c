@@ -7,6 +7,7 @@
 #include "ingest.h"
 #include "isotime.h"
 #include "json_out.h"
+#include "metrics.h"
 #include "sqlite_writer.h"
 #include "telemetry.h"
 #include "validate.h"
@@ -29,6 +30,21 @@ static void maybe_prune(struct app *app)
         fprintf(stderr, "provd: retention: %s\n", store_errmsg(app->store));
 }
 
+/* A reading's result as the metrics count it; false for a database failure (counted as a 5xx
+ * request, not as a reading). */
+static bool reading_result(enum ingest_outcome outcome, enum metrics_reading *r)
+{
+    switch (outcome) {
+    case INGEST_STORED: *r = METRICS_READING_ACCEPTED; return true;
+    case INGEST_STALE: *r = METRICS_READING_REPLAY; return true;
+    case INGEST_UNREADABLE: *r = METRICS_READING_UNREADABLE; return true;
+    case INGEST_NOT_ACCEPTED:
+    case INGEST_NO_KEY:
+    case INGEST_UNKNOWN: *r = METRICS_READING_REFUSED; return true;
+    default: return false;
+    }
+}
+
 /* POST /api/devices/{id}/telemetry: through the stack's writer when there is one. */
 void handle_telemetry_post(struct app *app, const struct request *req, struct response *res)
 {
@@ -38,6 +54,9 @@ void handle_telemetry_post(struct app *app, const struct request *req, struct re
         !sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body, req->body_len, now, &r))
         ingest_reading(app->store, &app->config, req->deviceid, req->body, req->body_len, now, &r);
     ingest_respond(&r, res);
+    enum metrics_reading counted;
+    if (reading_result((enum ingest_outcome)r.outcome, &counted))
+        metrics_reading(app->metrics, counted);
     if (r.outcome == INGEST_STORED)
         maybe_prune(app);
 }

@@ -2,7 +2,8 @@
 # `make install`: binaries, the admin page, the schema, the nginx configuration and the systemd
 # units (provd, provd-nginx, provd-prune.timer, ble-agent) under DESTDIR/PREFIX. Without DESTDIR, as root, it also
 # creates the provd system user.
-#   LISTEN (0.0.0.0) and PORT (8080): where the installed nginx listens.
+#   LISTEN (0.0.0.0) and PORT (8080): where the installed nginx listens; METRICS_ALLOW (127.0.0.1):
+#   who may read /api/metrics without a token.
 set -euo pipefail
 destdir=${1:-}
 prefix=${2:-/usr/local}
@@ -23,6 +24,7 @@ rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/sch
 
 RUN_DIR=/run/provd-nginx SOCKET=/run/provd/provd.sock WWW_DIR="$prefix/share/provd/www" \
     LISTEN=${LISTEN:-0.0.0.0} PORT=${PORT:-8080} NGINX_USER= PROVD_LISTEN= PROVD_UPSTREAM= \
+    ACCESS_LOG=/var/log/provd-nginx/access.log METRICS_ALLOW=${METRICS_ALLOW-127.0.0.1} \
     scripts/render-nginx.sh > "$destdir/etc/provd/nginx.conf"
 for unit in cgi-bin/provd.service cgi-bin/provd-nginx.service cgi-bin/provd-prune.service \
     cgi-bin/provd-prune.timer ble-agent/ble-agent.service; do

@@ -12,6 +12,7 @@ DEVICE_RATE=${DEVICE_RATE:-10r/s}
 DEVICE_BURST=${DEVICE_BURST:-50}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
 ACCESS_LOG=${ACCESS_LOG:-off}
+METRICS_ALLOW=${METRICS_ALLOW-127.0.0.1}  # addresses or CIDR ranges, comma-separated; empty: none
 LISTEN=${LISTEN:-127.0.0.1}
 NGINX_USER=${NGINX_USER:-}   # a master started as root runs its workers as this user
 PROVD_LISTEN=${PROVD_LISTEN:-}
@@ -40,6 +41,18 @@ check NGINX_WORKERS "$NGINX_WORKERS" '^(auto|[0-9]+)$'
 check ACCESS_LOG "$ACCESS_LOG" '^(off|/[A-Za-z0-9._/+-]+)$'
 check PROVD_LISTEN "$PROVD_LISTEN" "^($host_port)?\$"
 check PROVD_UPSTREAM "$PROVD_UPSTREAM" "^($host_port(,$host_port)*)?\$"
+check METRICS_ALLOW "$METRICS_ALLOW" '^([0-9A-Fa-f.:]+(/[0-9]{1,3})?(,[0-9A-Fa-f.:]+(/[0-9]{1,3})?)*)?$'
+
+# The access log in nginx.conf's logfmt format, or off.
+ACCESS_LOG_LINE=off
+[ "$ACCESS_LOG" != off ] && ACCESS_LOG_LINE="$ACCESS_LOG logfmt"
+
+# One geo line per METRICS_ALLOW entry: that address or range may scrape without a token.
+METRICS_ALLOW_LINES=""
+IFS=, read -ra allowed <<<"$METRICS_ALLOW"
+for addr in "${allowed[@]}"; do
+    METRICS_ALLOW_LINES+="${METRICS_ALLOW_LINES:+\\n        }$addr 1;"
+done
 
 # One server line each; with several, a host that fails is left alone for fail_timeout while
 # nginx's round robin sends to the others (a request it could not hand over goes to the next).
@@ -59,5 +72,6 @@ sed -e "s|@USER_LINE@|$USER_LINE|" \
     -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@UPSTREAM_SERVERS@|$UPSTREAM_SERVERS|g" -e "s|@PORT@|$PORT|g" -e "s|@LISTEN@|$LISTEN|g" \
     -e "s|@WWW_DIR@|$WWW_DIR|g" -e "s|@CORS_ORIGIN@|$CORS_ORIGIN|g" \
     -e "s|@DEVICE_RATE@|$DEVICE_RATE|g" -e "s|@DEVICE_BURST@|$DEVICE_BURST|g" \
-    -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" -e "s|@ACCESS_LOG@|$ACCESS_LOG|g" \
+    -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" -e "s|@ACCESS_LOG@|$ACCESS_LOG_LINE|g" \
+    -e "s|@METRICS_ALLOW@|$METRICS_ALLOW_LINES|g" \
     "$top/nginx.conf"

@@ -11,6 +11,9 @@
 #     a dead one skipped) instead of this stack's workers; WORKERS=0 then starts nginx alone.
 #   PRUNE_INTERVAL (3600): with PostgreSQL, seconds between two `provctl prune` runs (retention
 #     and the coming days' partitions); SQLite's workers prune as they ingest.
+#   METRICS_ALLOW (127.0.0.1): who may read /api/metrics without a token; ACCESS_LOG
+#     (RUN_DIR/access.log, or off): nginx's access log. PROVD_METRICS_FILE (DATA_DIR/provd.metrics):
+#     the counters this stack's workers share, kept across their restarts.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-8080}
@@ -25,6 +28,8 @@ export RUN_DIR=$DATA_DIR/run
 export SOCKET=$RUN_DIR/provd.sock
 export PORT PROVD_LISTEN PROVD_UPSTREAM
 export PROVD_DB=${PROVD_DB:-$DATA_DIR/provd.sqlite3}
+export ACCESS_LOG=${ACCESS_LOG:-$RUN_DIR/access.log}
+export PROVD_METRICS_FILE=${PROVD_METRICS_FILE:-$DATA_DIR/provd.metrics}
 # nginx started by root would run its workers as nobody, who cannot reach these files.
 [ "$(id -u)" -eq 0 ] && export NGINX_USER=root
 say() { [ "${QUIET:-0}" = 1 ] || echo "$@"; }
