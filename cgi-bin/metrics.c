@@ -135,10 +135,13 @@ static struct shared *map_file(const char *path, uint64_t layout, char *err, siz
             break;
         bool again = false;
         struct shared *sh = NULL;
-        if (flock(fd, LOCK_EX) == 0)
+        if (flock(fd, LOCK_EX) == 0) {
             sh = map_locked(fd, path, layout, &again);
+            /* Unlocked by hand: the mapping holds the open file, and so its lock, past close(). */
+            flock(fd, LOCK_UN);
+        }
         int saved = errno;
-        close(fd); /* the mapping stays; the lock goes */
+        close(fd); /* the mapping stays */
         errno = saved;
         if (sh || !again) {
             if (!sh)
