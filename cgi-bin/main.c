@@ -112,6 +112,8 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
         if (res->body_len > 0)
             put_fcgi(fr->out, res->body, res->body_len);
     }
+    /* Counted before FCGX_Finish_r() sends the end of the answer: a client holding its answer
+     * finds the request counted. */
     metrics_request(app->metrics, route, res->status, micros_since(&start));
 }
 
