@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "log.h"
 #include "secret.h"
 #include "validate.h"
 
@@ -67,7 +68,7 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
 
 void respond_store_error(struct app *app, struct response *res, enum store_status st)
 {
-    fprintf(stderr, "provd: database: %s\n", store_errmsg(app->store));
+    log_event("error", "database", app->request_id, NULL, "%s", store_errmsg(app->store));
     if (st == STORE_UNAVAILABLE) {
         response_error(res, 503, "the database is unavailable: try again shortly");
         response_header(res, "Retry-After", "%d", DATABASE_RETRY_AFTER_S);

@@ -26,6 +26,7 @@ struct app {
     struct sqlite_writer *writer; /* the stack's one writer (SQLite); NULL: write here */
     struct metrics *metrics;      /* the host's shared counters (metrics.h); NULL: none kept */
     int thread;                   /* this request thread's number, for the writer */
+    const char *request_id;       /* nginx's id of the request being served, for the log; NULL: none */
     int64_t (*now)(void);         /* Unix seconds; tests set their own clock */
     unsigned readings_since_prune;
 };

@@ -7,6 +7,7 @@
 
 #include "e2ee.h"
 #include "isotime.h"
+#include "log.h"
 #include "secret.h"
 
 #define SEQN_MAX ((int64_t)1 << 53) /* the largest integer every JSON reader keeps exact */
@@ -32,9 +33,10 @@ static bool read_reading(struct json_object *root, int64_t *seqn, int64_t *ts)
     return ok;
 }
 
+/* Logged here, where the store is: this may be the stack's writer, which knows no request. */
 static enum ingest_outcome store_failed(struct store *s, enum store_status st)
 {
-    fprintf(stderr, "provd: database: %s\n", store_errmsg(s));
+    log_event("error", "database", NULL, NULL, "%s", store_errmsg(s));
     return st == STORE_UNAVAILABLE ? INGEST_UNAVAILABLE : INGEST_STORE_FAILED;
 }
 
@@ -60,8 +62,7 @@ static enum ingest_outcome open_and_store(struct store *s, const struct config *
     bool readable = err == E2EE_OK && read_reading(e2ee_msg_json(msg), &r->seqn, &ts);
     explicit_bzero(key, sizeof key);
     if (!readable) {
-        fprintf(stderr, "provd: telemetry from %s refused: %s\n", deviceid,
-                err != E2EE_OK ? e2ee_strerror(err) : "no object with an integer SEQN (or a bad ts)");
+        r->reason = err;
         e2ee_msg_free(msg);
         return INGEST_UNREADABLE;
     }
@@ -80,6 +81,12 @@ void ingest_reading(struct store *s, const struct config *config, const char *de
 {
     memset(r, 0, sizeof *r);
     r->outcome = open_and_store(s, config, deviceid, body, len, now, r);
+}
+
+const char *ingest_reason(const struct ingest_result *r)
+{
+    return r->reason != E2EE_OK ? e2ee_strerror((enum e2ee_err)r->reason)
+                                : "no object with an integer SEQN (or a bad ts)";
 }
 
 void ingest_respond(const struct ingest_result *r, struct response *res)

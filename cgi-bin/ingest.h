@@ -25,11 +25,14 @@ struct ingest_result {
     int32_t outcome; /* enum ingest_outcome */
     char state[16];  /* INGEST_NOT_ACCEPTED: the device's state */
     int64_t seqn;    /* INGEST_STORED, INGEST_STALE */
+    int32_t reason;  /* INGEST_UNREADABLE: the enum e2ee_err, E2EE_OK when the JSON was wrong */
 };
 
 /* Takes the reading body (len bytes) of deviceid, received at now, into the store s. */
 void ingest_reading(struct store *s, const struct config *config, const char *deviceid, const char *body,
                     size_t len, int64_t now, struct ingest_result *r);
+/* Why a reading was unreadable, for the log (never sent to the device: no oracle). */
+const char *ingest_reason(const struct ingest_result *r);
 /* The answer to the device. */
 void ingest_respond(const struct ingest_result *r, struct response *res);
 

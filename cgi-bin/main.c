@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "log.h"
 #include "metrics.h"
 #include "sqlite_writer.h"
 #include "store_sqlite.h"
@@ -79,6 +80,14 @@ static int64_t micros_since(const struct timespec *start)
     return (int64_t)(now.tv_sec - start->tv_sec) * 1000000 + (now.tv_nsec - start->tv_nsec) / 1000;
 }
 
+/* nginx's $request_id (REQUEST_ID, nginx.conf): 32 hex digits; anything else is not logged. */
+static const char *request_id(FCGX_Request *fr)
+{
+    const char *id = FCGX_GetParam("REQUEST_ID", fr->envp);
+    size_t len = id ? strspn(id, "0123456789abcdef") : 0;
+    return len > 0 && len <= 64 && id[len] == '\0' ? id : NULL;
+}
+
 /* METRICS_ALLOWED is nginx's own parameter (nginx.conf: the client's address is in METRICS_ALLOW):
  * a client's headers reach provd only as HTTP_*, so no client can set it. */
 static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct response *res)
@@ -97,6 +106,7 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
     };
     if (!req.query)
         req.query = "";
+    app->request_id = request_id(fr);
     response_reset(res);
     res->sink = put_fcgi;
     res->sink_data = fr->out;
@@ -115,6 +125,7 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
     /* Counted before FCGX_Finish_r() sends the end of the answer: a client holding its answer
      * finds the request counted. */
     metrics_request(app->metrics, route, res->status, micros_since(&start));
+    app->request_id = NULL; /* fr's, gone with the request */
 }
 
 /* libfcgi ends a connection by shutting down its side and waiting until nginx hangs up (a

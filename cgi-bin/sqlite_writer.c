@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "store_sqlite.h"
 #include "validate.h"
 
@@ -37,7 +38,7 @@ enum kind { KIND_READING = 1, KIND_TIMES, KIND_ANSWER };
 #define TIME_LEN         16
 #define TIMES_MAX_LEN    (HEAD_LEN + WRITER_QUEUE_MAX * TIME_LEN)
 #define ANSWER_STATE_LEN 16
-#define ANSWER_LEN       (HEAD_LEN + 4 + 8 + ANSWER_STATE_LEN)
+#define ANSWER_LEN       (HEAD_LEN + 4 + 8 + ANSWER_STATE_LEN + 4)
 #define MESSAGE_MAX      (READING_MAX_LEN > TIMES_MAX_LEN ? READING_MAX_LEN : TIMES_MAX_LEN)
 
 /* A queue of times is sent as it lies in memory: a row and a time, 8 bytes each, no padding. */
@@ -132,6 +133,7 @@ static void send_answer(int conn, const struct ingest_result *r)
     memcpy(m + HEAD_LEN, &r->outcome, 4);
     memcpy(m + HEAD_LEN + 4, &r->seqn, 8);
     memcpy(m + HEAD_LEN + 12, r->state, ANSWER_STATE_LEN);
+    memcpy(m + HEAD_LEN + 12 + ANSWER_STATE_LEN, &r->reason, 4);
     send(conn, m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
@@ -143,6 +145,7 @@ static bool read_answer(const unsigned char *m, ssize_t got, struct ingest_resul
     memcpy(&r->seqn, m + HEAD_LEN + 4, 8);
     memcpy(r->state, m + HEAD_LEN + 12, ANSWER_STATE_LEN);
     r->state[ANSWER_STATE_LEN - 1] = '\0';
+    memcpy(&r->reason, m + HEAD_LEN + 12 + ANSWER_STATE_LEN, 4);
     return r->outcome >= 0 && r->outcome < INGEST__COUNT;
 }
 
@@ -171,7 +174,7 @@ static void write_times(struct store *store, struct store_seen *t, size_t n)
 {
     n = latest_by_row(t, n);
     if (n > 0 && store_device_seen(store, t, n) != STORE_OK)
-        fprintf(stderr, "provd: heartbeat times: %s\n", store_errmsg(store));
+        log_event("error", "heartbeat_times", NULL, NULL, "%s", store_errmsg(store));
 }
 
 /* ---- the writer's thread ---- */
@@ -286,7 +289,7 @@ static void commit_batch(struct leader *l, int n)
     }
     bool committed = begun && store_batch_commit(l->store) == STORE_OK;
     if (!committed)
-        fprintf(stderr, "provd: readings: %s\n", store_errmsg(l->store));
+        log_event("error", "readings", NULL, NULL, "%s", store_errmsg(l->store));
     for (int i = 0; i < n; i++) {
         struct ingest_result *r = &l->batch[i].result;
         if (!committed && r->outcome == INGEST_STORED)
@@ -378,7 +381,7 @@ static bool open_store(struct leader *l)
     char err[256];
     l->store = store_open(l->config->db_path, err, sizeof err);
     if (!l->store) {
-        fprintf(stderr, "provd: writer: %s\n", err);
+        log_event("error", "writer", NULL, NULL, "%s", err);
         return false;
     }
     store_use_small_cache(l->store);
@@ -416,7 +419,7 @@ static struct leader *leader_start(const struct config *config, const struct soc
     l->checkpoint_due = now_ms() + WRITER_CHECKPOINT_MS;
     if (ready && start_thread(l))
         return l;
-    fprintf(stderr, "provd: no writer here (store, socket, pipe or thread): the worker writes itself\n");
+    log_event("warn", "writer", NULL, NULL, "no writer here (store, socket, pipe or thread): the worker writes itself");
     leader_free(l);
     return NULL;
 }

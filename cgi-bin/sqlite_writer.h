@@ -14,7 +14,7 @@
  * if it says it is a reading, answered INGEST_UNREADABLE.
  *   reading: received_at (int64), the device id (DEVICE_ID_MAX + 1 bytes, NUL-padded), the body;
  *   times:   n heartbeat times, each a device row (int64) and a time (int64);
- *   answer:  outcome (int32), seqn (int64), state (16 bytes), to a reading.
+ *   answer:  outcome (int32), seqn (int64), state (16 bytes), reason (int32), to a reading.
  *
  * Durability: a reading is answered after the commit of its batch (each reading in a savepoint
  * of the batch's transaction), synced when PROVD_SYNCHRONOUS=full. Heartbeat times wait up to
@@ -38,7 +38,7 @@
 #include "ingest.h"
 #include "turns.h"
 
-#define WRITER_VERSION        1
+#define WRITER_VERSION        2
 #define SQLITE_WRITER_THREADS 4     /* request threads of a worker, at most */
 #define WRITER_WAIT_MS        10000 /* for a reading's answer, then the worker takes it itself */
 #define WRITER_GATHER_MS      100   /* a worker's heartbeat times wait this long to be sent */

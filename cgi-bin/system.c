@@ -1,8 +1,7 @@
 /* Endpoints about the service itself: the API root, a health check for monitors, counts, and
  * the metrics for Prometheus. */
-#include <stdio.h>
-
 #include "app.h"
+#include "log.h"
 #include "metrics.h"
 
 #define PROVD_VERSION "0.1.0"
@@ -53,6 +52,6 @@ void handle_metrics(struct app *app, const struct request *req, struct response 
     struct store_fleet fleet;
     bool counted = store_fleet(app->store, app->now(), app->config.poll_interval, &fleet) == STORE_OK;
     if (!counted)
-        fprintf(stderr, "provd: database: %s\n", store_errmsg(app->store));
+        log_event("error", "database", app->request_id, NULL, "%s", store_errmsg(app->store));
     metrics_write(app->metrics, counted ? &fleet : NULL, res);
 }

@@ -7,6 +7,7 @@
 #include "ingest.h"
 #include "isotime.h"
 #include "json_out.h"
+#include "log.h"
 #include "metrics.h"
 #include "sqlite_writer.h"
 #include "telemetry.h"
@@ -27,7 +28,7 @@ static void maybe_prune(struct app *app)
     int deleted;
     if (store_reading_prune(app->store, app->now() - app->config.retention_days * 86400, PRUNE_BATCH,
                             &deleted) != STORE_OK)
-        fprintf(stderr, "provd: retention: %s\n", store_errmsg(app->store));
+        log_event("error", "retention", app->request_id, NULL, "%s", store_errmsg(app->store));
 }
 
 /* A reading's result as the metrics count it; false for a database failure (counted as a 5xx
@@ -54,6 +55,8 @@ void handle_telemetry_post(struct app *app, const struct request *req, struct re
         !sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body, req->body_len, now, &r))
         ingest_reading(app->store, &app->config, req->deviceid, req->body, req->body_len, now, &r);
     ingest_respond(&r, res);
+    if (r.outcome == INGEST_UNREADABLE)
+        log_event("info", "reading_unreadable", app->request_id, req->deviceid, "%s", ingest_reason(&r));
     enum metrics_reading counted;
     if (reading_result((enum ingest_outcome)r.outcome, &counted))
         metrics_reading(app->metrics, counted);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "telemetry.h"
 
 #define COLUMNS_MAX  1000
@@ -191,7 +192,7 @@ void telemetry_csv(struct app *app, const char *deviceid, const struct reading_f
     end_line(&e);
     /* A failure now can only cut the stream short: the status is already out. */
     if (store_reading_list(app->store, deviceid, &all, write_row, &e) != STORE_OK)
-        fprintf(stderr, "provd: CSV export of %s cut short: %s\n", deviceid, store_errmsg(app->store));
+        log_event("error", "csv_cut_short", app->request_id, deviceid, "%s", store_errmsg(app->store));
 done:
     free(e.row);
     printbuf_free(e.line);

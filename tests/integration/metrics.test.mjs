@@ -1,6 +1,7 @@
 // GET /api/metrics through real nginx + provd: the counters of what the test did, summed over the
 // stack's workers and kept when every worker is killed, the fleet's gauges, who may scrape,
 // promtool's check of the text, and a real Prometheus scraping the stack and answering a query.
+// And the logs: nginx's request id in X-Request-Id, in its access log and in provd's logfmt lines.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -170,6 +171,39 @@ describe('metrics', () => {
       prometheus.kill('SIGTERM');
       await exited;
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('logs', () => {
+  it('a request\'s id is its X-Request-Id, in nginx\'s access log and provd\'s line, both logfmt, nothing secret', async () => {
+    const id = 'log-1';
+    assert.equal((await api('POST', `/api/devices/${id}`, { body: {} })).status, 201);
+    const secret = 'plaintext-never-logged';
+    const sealed = JSON.stringify(v2(JSON.stringify({ data: { v: secret } }), KEY, id)); // no SEQN: unreadable
+    const r = await api('POST', `/api/devices/${id}/telemetry`, { body: sealed, headers: { 'Content-Type': 'application/json' } });
+    assert.equal(r.status, 400);
+    const rid = r.headers.get('x-request-id');
+    assert.match(rid, /^[0-9a-f]{32}$/);
+    const other = (await api('GET', '/api/', { admin: true })).headers.get('x-request-id');
+    assert.match(other, /^[0-9a-f]{32}$/);
+    assert.notEqual(other, rid);
+
+    const logfmt = /^(?:[a-z_]+=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)(?: |$))+$/;
+    const access = fs.readFileSync(path.join(stack.dataDir, 'run/access.log'), 'utf8').split('\n').filter(Boolean);
+    const line = access.find((l) => l.includes(`request_id=${rid}`));
+    assert.ok(line, `the request in nginx's access log:\n${access.slice(-5).join('\n')}`);
+    assert.match(line, logfmt);
+    assert.match(line, / method=POST uri="\/api\/devices\/log-1\/telemetry" status=400 /);
+
+    const provd = stack.logs().split('\n').find((l) => l.includes(`request_id=${rid}`));
+    assert.ok(provd, `provd's line of the request:\n${stack.logs().slice(-2000)}`);
+    assert.match(provd, logfmt);
+    assert.match(provd, /^time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ level=info event=reading_unreadable request_id=[0-9a-f]{32} device=log-1 msg="[^"]+"$/);
+
+    const everything = `${access.join('\n')}\n${stack.logs()}`;
+    for (const secretText of [secret, stack.token, KEY, JSON.parse(sealed).data]) {
+      assert.ok(!everything.includes(secretText), `no secret in a log line: ${secretText}`);
     }
   });
 });

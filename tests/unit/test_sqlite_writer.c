@@ -281,7 +281,8 @@ static int answer_outcome(int fd)
     uint32_t len;
     int32_t outcome;
     memcpy(&len, m + 4, 4);
-    if (got != 36 || m[0] != WRITER_VERSION || m[1] != 3 || len != 36)
+    /* head 8, outcome 4, seqn 8, state 16, reason 4 */
+    if (got != 40 || m[0] != WRITER_VERSION || m[1] != 3 || len != 40)
         return -1;
     memcpy(&outcome, m + 8, 4);
     return outcome;
