@@ -133,9 +133,14 @@ enum store_status store_stats(struct store *s, int64_t now, int64_t default_inte
 
 enum store_status store_fleet(struct store *s, int64_t now, int64_t default_interval, struct store_fleet *out)
 {
-    enum store_status st = s->ops->fleet(s, now, default_interval, out);
+    int64_t c[FLEET__COUNT];
+    enum store_status st = s->ops->fleet(s, now, default_interval, c);
     if (st == STORE_OK)
-        out->offline -= out->online + out->overdue;
+        *out = (struct store_fleet){.pending = c[FLEET_PENDING], .accepted = c[FLEET_ACCEPTED],
+                                    .rejected = c[FLEET_REJECTED], .online = c[FLEET_ONLINE],
+                                    .overdue = c[FLEET_OVERDUE],
+                                    .offline = c[FLEET_ALL] - c[FLEET_ONLINE] - c[FLEET_OVERDUE],
+                                    .database_bytes = c[FLEET_BYTES]};
     return st;
 }
 

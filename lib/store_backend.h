@@ -6,6 +6,15 @@
 
 #include "store.h"
 
+/* What a backend's fleet operation counts, in its statement's column order; store_fleet() makes a
+ * struct store_fleet of them. FLEET_BYTES: the database's size on disk. */
+enum fleet_count {
+    FLEET_PENDING, FLEET_ACCEPTED, FLEET_REJECTED, /* by state */
+    FLEET_ONLINE, FLEET_OVERDUE, FLEET_ALL,        /* by liveness, then every device */
+    FLEET_BYTES,
+    FLEET__COUNT
+};
+
 struct store_ops {
     unsigned needs; /* STORE_NEEDS_* */
     void (*free)(struct store *s);
@@ -36,9 +45,8 @@ struct store_ops {
                                      void *user_data, int *count);
     enum store_status (*stats)(struct store *s, int64_t now, int64_t default_interval,
                                struct store_stats *out);
-    /* out->offline gets every device: store_fleet() takes the online and overdue ones off. */
     enum store_status (*fleet)(struct store *s, int64_t now, int64_t default_interval,
-                               struct store_fleet *out);
+                               int64_t counts[FLEET__COUNT]);
     enum store_status (*device_secret)(struct store *s, const char *deviceid, char *state, size_t state_len,
                                        char *key, size_t key_len);
 

@@ -188,7 +188,7 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                         "count(*) FILTER (WHERE " ONLINE_SQL("$1", "$2") ") FROM devices",
     [PG_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
     /* Devices by state, then online and overdue at $1 (default interval $2), then all of them,
-     * and the database's bytes: store_fleet()'s, the same counts as SQLite's statement. */
+     * and the database's bytes: enum fleet_count's columns, the same counts as SQLite's. */
     [PG_DEVICE_FLEET] =
         "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'accepted'), "
         "count(*) FILTER (WHERE state = 'rejected'), "
@@ -976,18 +976,25 @@ static enum store_status pg_device_list(struct store *base, const struct device_
     return STORE_OK;
 }
 
-static enum store_status pg_stats(struct store *base, int64_t now, int64_t default_interval,
-                                  struct store_stats *out)
+/* A count of devices by liveness at $1 (default interval $2) into out[0..n). */
+static enum store_status count_devices(struct pg_store *s, enum pg_stmt id, int64_t now, int64_t default_interval,
+                                       const char *what, int64_t *out, int n)
 {
-    struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
     if (st != STORE_OK)
         return st;
     struct params p = {0};
     param_int(&p, now);
     param_int(&p, default_interval);
+    return read_ints(s, id, &p, what, out, n);
+}
+
+static enum store_status pg_stats(struct store *base, int64_t now, int64_t default_interval,
+                                  struct store_stats *out)
+{
+    struct pg_store *s = pg_of(base);
     int64_t devices[3] = {0};
-    st = read_ints(s, PG_DEVICE_STATS, &p, "count devices", devices, 3);
+    enum store_status st = count_devices(s, PG_DEVICE_STATS, now, default_interval, "count devices", devices, 3);
     if (st == STORE_OK)
         st = read_ints(s, PG_TELEMETRY_COUNT, NULL, "count readings", &out->readings, 1);
     out->devices = devices[0];
@@ -997,23 +1004,10 @@ static enum store_status pg_stats(struct store *base, int64_t now, int64_t defau
 }
 
 static enum store_status pg_fleet(struct store *base, int64_t now, int64_t default_interval,
-                                  struct store_fleet *out)
+                                  int64_t counts[FLEET__COUNT])
 {
-    struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
-    struct params p = {0};
-    param_int(&p, now);
-    param_int(&p, default_interval);
-    int64_t counts[7];
-    st = read_ints(s, PG_DEVICE_FLEET, &p, "count the fleet", counts, 7);
-    if (st != STORE_OK)
-        return st;
-    *out = (struct store_fleet){.pending = counts[0], .accepted = counts[1], .rejected = counts[2],
-                                .online = counts[3], .overdue = counts[4], .offline = counts[5],
-                                .database_bytes = counts[6]};
-    return STORE_OK;
+    return count_devices(pg_of(base), PG_DEVICE_FLEET, now, default_interval, "count the fleet", counts,
+                         FLEET__COUNT);
 }
 
 static enum store_status pg_device_secret(struct store *base, const char *deviceid, char *state,

@@ -185,7 +185,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
                           "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
     [STMT_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
     /* Devices by state, then online and overdue at ?1 (default interval ?2), then all of them:
-     * store_fleet()'s liveness, the same statement as PostgreSQL's. */
+     * enum fleet_count's columns up to FLEET_BYTES, the same statement as PostgreSQL's. */
     [STMT_DEVICE_FLEET] =
         "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'accepted'), 0), "
         "coalesce(sum(state = 'rejected'), 0), coalesce(sum(seen > 0 AND seen >= ?1 - (2 * every + 10)), 0), "
@@ -955,15 +955,22 @@ static enum store_status read_counts(struct sqlite_store *s, enum stmt id, int64
     return rc == SQLITE_ROW ? STORE_OK : fail(s, stmt_sql[id]);
 }
 
+/* A count of devices by liveness at ?1 (default interval ?2) into out[0..n). */
+static enum store_status count_devices(struct sqlite_store *s, enum stmt id, int64_t now, int64_t default_interval,
+                                       int64_t *out, int n)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, default_interval);
+    return read_counts(s, id, out, n);
+}
+
 static enum store_status sqlite_stats(struct store *base, int64_t now, int64_t default_interval,
                                       struct store_stats *out)
 {
     struct sqlite_store *s = sqlite_of(base);
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_STATS);
-    sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_int64(st, 2, default_interval);
     int64_t devices[3];
-    enum store_status result = read_counts(s, STMT_DEVICE_STATS, devices, 3);
+    enum store_status result = count_devices(s, STMT_DEVICE_STATS, now, default_interval, devices, 3);
     if (result == STORE_OK)
         result = read_counts(s, STMT_TELEMETRY_COUNT, &out->readings, 1);
     out->devices = devices[0];
@@ -980,21 +987,12 @@ static int64_t file_bytes(const char *path)
 }
 
 static enum store_status sqlite_fleet(struct store *base, int64_t now, int64_t default_interval,
-                                      struct store_fleet *out)
+                                      int64_t counts[FLEET__COUNT])
 {
     struct sqlite_store *s = sqlite_of(base);
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_FLEET);
-    sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_int64(st, 2, default_interval);
-    int64_t counts[6];
-    enum store_status result = read_counts(s, STMT_DEVICE_FLEET, counts, 6);
-    if (result != STORE_OK)
-        return result;
-    *out = (struct store_fleet){.pending = counts[0], .accepted = counts[1], .rejected = counts[2],
-                                .online = counts[3], .overdue = counts[4], .offline = counts[5]};
     sqlite3_filename db = sqlite3_db_filename(s->db, "main");
-    out->database_bytes = file_bytes(db) + file_bytes(db ? sqlite3_filename_wal(db) : NULL);
-    return STORE_OK;
+    counts[FLEET_BYTES] = file_bytes(db) + file_bytes(db ? sqlite3_filename_wal(db) : NULL);
+    return count_devices(s, STMT_DEVICE_FLEET, now, default_interval, counts, FLEET_BYTES);
 }
 
 static enum store_status sqlite_device_secret(struct store *base, const char *deviceid, char *state,

@@ -310,10 +310,13 @@ describe('nginx in front', () => {
       assert.match(conf, /listen 0\.0\.0\.0:8099;/);
       const settings = conf.split('\n').filter((line) => !line.trimStart().startsWith('#')).join('\n');
       assert.doesNotMatch(settings, /@[A-Z_]+@/, 'every placeholder filled in');
-      // nginx -t with the installed file, its run directory moved into the temp tree.
+      assert.match(settings, /^\s*access_log \/var\/log\/provd-nginx\/access\.log logfmt;$/m, 'the access log on, in logfmt');
+      assert.match(settings, /^\s*127\.0\.0\.1 1;$/m, 'loopback may scrape /api/metrics');
+      // nginx -t with the installed file, its run and log directories moved into the temp tree.
       const runDir = path.join(dest, 'run');
       fs.mkdirSync(path.join(runDir, 'tmp'), { recursive: true });
-      fs.writeFileSync(path.join(runDir, 'nginx.conf'), conf.replaceAll('/run/provd-nginx', runDir));
+      fs.writeFileSync(path.join(runDir, 'nginx.conf'),
+        conf.replaceAll('/run/provd-nginx', runDir).replaceAll('/var/log/provd-nginx', runDir));
       execFileSync('nginx', ['-t', '-q', '-p', runDir, '-c', path.join(runDir, 'nginx.conf'), '-e', path.join(runDir, 'e.log')], { stdio: 'pipe' });
     } finally { fs.rmSync(dest, { recursive: true, force: true }); }
   });
