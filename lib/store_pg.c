@@ -86,7 +86,6 @@ enum pg_stmt {
     PG_DEVICE_REGISTER,
     PG_DEVICE_TOUCH,
     PG_DEVICE_POLL_CURRENT,
-    PG_DEVICE_POLL,
     PG_DEVICE_APPLIED,
     PG_DEVICE_GET,
     PG_DEVICE_EXISTS,
@@ -146,8 +145,6 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                              "ON d.deviceid = seen.id ORDER BY d.deviceid FOR UPDATE OF d) "
                              "UPDATE devices d SET lastseen = greatest(d.lastseen, locked.t) FROM async, locked "
                              "WHERE d.deviceid = locked.deviceid",
-    [PG_DEVICE_POLL] = ASYNC_COMMIT "UPDATE devices SET lastseen = greatest(lastseen, $2::bigint) "
-                                    "FROM async WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
     [PG_DEVICE_APPLIED] =
         "UPDATE devices SET cfgsn_applied = $2::bigint WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
     [PG_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = $1",
@@ -817,7 +814,7 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
     return STORE_OK;
 }
 
-/* lastseen first (a heartbeat-only write); a new cfgsn_applied, rarely, in a durable commit. */
+/* A read, its time kept back as a heartbeat's; a new cfgsn_applied, rarely, in a durable commit. */
 static enum store_status pg_device_poll(struct store *base, const char *deviceid, int64_t applied,
                                         int64_t now, store_device_fn fn, void *user_data)
 {
@@ -827,14 +824,14 @@ static enum store_status pg_device_poll(struct store *base, const char *deviceid
         return st;
     struct params p = {0};
     param_text(&p, deviceid);
-    param_int(&p, now);
-    PGresult *res = run(s, PG_DEVICE_POLL, &p, "poll device", &st);
+    PGresult *res = run(s, PG_DEVICE_GET, &p, "poll device", &st);
     if (!res)
         return st;
     if (PQntuples(res) == 0) {
         PQclear(res);
         return STORE_NOT_FOUND;
     }
+    seen_note(s, deviceid, now);
     if (applied < 0 || applied == col_int(res, 0, 7, -1)) {
         hand_devices(res, fn, user_data, &now);
         PQclear(res);

@@ -52,11 +52,13 @@
 #define ONLINE_SQL(now, def) LASTSEEN_SQL " >= " now " - (2 * coalesce(poll_interval, " def ") + 10)"
 
 /* Readings of one device in a time range, in (received_at, id) order -- the time index holds
- * both -- from the reading whose id is the cursor ?4 (NULL: from the start). */
+ * both -- from the reading whose id is the cursor ?4 (NULL: from the start; no reading of this
+ * device: no rows, as on PostgreSQL). */
 #define READING_LIST_SQL(cmp, order)                                                                         \
     "SELECT id, seqn, received_at, ts, data FROM telemetry "                                                 \
     "WHERE device = (SELECT id FROM devices WHERE deviceid = ?1) AND received_at BETWEEN ?2 AND ?3 "         \
-    "AND (?4 IS NULL OR (received_at, id) " cmp " (SELECT received_at, id FROM telemetry WHERE id = ?4)) "   \
+    "AND (?4 IS NULL OR (received_at, id) " cmp " (SELECT received_at, id FROM telemetry WHERE id = ?4 "      \
+    "AND device = (SELECT id FROM devices WHERE deviceid = ?1))) "                                           \
     "ORDER BY received_at " order ", id " order " LIMIT ?5"
 
 /* The device list after the cursor ?1 (the last device of the previous page), filtered by state

@@ -134,6 +134,20 @@ static void test_pages_and_ranges(void **state)
     assert_int_equal(json_object_get_int(json_object_object_get(json_object_array_get_idx(page, 0), "seqn")),
                      3);
     json_object_put(page);
+
+    /* A cursor that is another device's reading is no place in this device's pages: empty. */
+    add_device(f, "d6");
+    assert_int_equal(post_reading(f, "d6", "{\"SEQN\":1}"), 201);
+    assert_int_equal(call(f, "GET", "/api/devices/d6/telemetry", NULL, NULL, true), 200);
+    page = body_json(f);
+    char query[64];
+    snprintf(query, sizeof query, "after=%d",
+             json_object_get_int(json_object_object_get(json_object_array_get_idx(page, 0), "id")));
+    json_object_put(page);
+    assert_int_equal(call(f, "GET", "/api/devices/d5/telemetry", query, NULL, true), 200);
+    page = body_json(f);
+    assert_int_equal(json_object_array_length(page), 0);
+    json_object_put(page);
 }
 
 static void test_buckets(void **state)
