@@ -26,6 +26,7 @@
 #include "hci_transport.h"
 #include "services.h"
 #include "spool.h"
+#include "spool_metrics.h"
 
 #define BLE_AGENT_VERSION "0.1.0"
 
@@ -50,6 +51,9 @@ struct agent {
     const char *state_dir;
     struct spool_limits spool_limits;
     unsigned idle_timeout_s;
+    const char *metrics_path; /* --metrics-file; NULL: none written */
+    bool metrics_tried, metrics_failed;   /* the file written (or tried) once; the last try failed */
+    size_t metrics_frames, metrics_bytes; /* the figures of the last try */
 
     struct hci_transport *transport;
     struct spool *spool;
@@ -189,6 +193,8 @@ static void usage(FILE *out)
           "                       (default 16M,65536)\n"
           "  --idle-timeout S     disconnect a peer after S seconds without an ATT request\n"
           "                       (1-3600, default 30)\n"
+          "  --metrics-file FILE  the spool's figures for Prometheus, in node-exporter's\n"
+          "                       textfile format (e.g. in its textfile collector's directory)\n"
           "  --help               this text\n\n"
           "Exit codes: 2 usage, 3 no such adapter, 4 hard rfkill block, 5 soft rfkill block,\n"
           "6 bluetoothd running, 7 adapter busy, 8 no permission (CAP_NET_ADMIN),\n"
@@ -204,6 +210,7 @@ static int parse_args(struct agent *a, int argc, char **argv)
         {"btsnoop", required_argument, NULL, 'w'}, {"server", required_argument, NULL, 'u'},
         {"state-dir", required_argument, NULL, 'd'}, {"spool-max", required_argument, NULL, 'm'},
         {"idle-timeout", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+        {"metrics-file", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     const char *env_dir = getenv("STATE_DIRECTORY");
@@ -263,6 +270,13 @@ static int parse_args(struct agent *a, int argc, char **argv)
                 return ADAPTER_EXIT_USAGE;
             }
             a->idle_timeout_s = (unsigned)idle;
+            break;
+        case 'M':
+            if (!optarg[0] || strlen(optarg) > PATH_MAX - 8) {
+                sayf("--metrics-file wants a file path of 1 to %d bytes", PATH_MAX - 8);
+                return ADAPTER_EXIT_USAGE;
+            }
+            a->metrics_path = optarg;
             break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return ADAPTER_EXIT_USAGE;
@@ -464,6 +478,22 @@ static int drain(struct agent *a)
     return (int)n;
 }
 
+/* Rewrites --metrics-file when the spool's figures changed (checked once a loop: two reads). */
+static void update_metrics(struct agent *a)
+{
+    size_t frames = spool_frames(a->spool), bytes = spool_bytes(a->spool);
+    if (!a->metrics_path || (a->metrics_tried && frames == a->metrics_frames && bytes == a->metrics_bytes))
+        return;
+    int err = spool_metrics_write(a->metrics_path, frames, bytes, &a->spool_limits);
+    /* A failure is said once, and tried again at the next change. */
+    if (err < 0 && !a->metrics_failed)
+        sayf("cannot write %s: %s", a->metrics_path, strerror(-err));
+    a->metrics_failed = err < 0;
+    a->metrics_tried = true;
+    a->metrics_frames = frames;
+    a->metrics_bytes = bytes;
+}
+
 static int min_timeout(int a, int b)
 {
     if (a < 0)
@@ -474,6 +504,8 @@ static int min_timeout(int a, int b)
 static int run(struct agent *a, int sig_fd)
 {
     uint64_t next_battery = now_ms() + BATTERY_POLL_MS, stop_by = 0;
+
+    update_metrics(a);
 
     for (;;) {
         enum hci_host_state st = hci_host_state(a->host);
@@ -523,6 +555,7 @@ static int run(struct agent *a, int sig_fd)
         }
         hci_host_tick(a->host, now_ms());
         bridge_process(a->bridge, fds + 2, n_http);
+        update_metrics(a);
         if (now_ms() >= next_battery) {
             next_battery = now_ms() + BATTERY_POLL_MS;
             poll_battery(a);

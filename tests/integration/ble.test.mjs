@@ -241,10 +241,11 @@ test('store and forward: acknowledged frames reach provd after a disconnect, pro
     assert.equal(await agent.exited, 0, agent.log);
   });
 
-  await t.test('a full spool refuses the write with Insufficient Resources', async () => {
+  await t.test('a full spool refuses the write with Insufficient Resources; its figures for Prometheus', async () => {
     // A provd nobody answers at, so the first frame stays; a spool of one frame.
+    const metricsFile = path.join(tempDir(t, 'ble-metrics-'), 'ble-agent.prom');
     const agent = startAgent(t, ['--hci-socket', socket, '--name', 'provd-sf', '--battery-file', battery,
-      '--server', 'http://127.0.0.1:1', '--spool-max', '512,1']);
+      '--server', 'http://127.0.0.1:1', '--spool-max', '512,1', '--metrics-file', metricsFile]);
     await until('advertising', () => agent.log.includes('advertising as "provd-sf"'));
     const seen = await sensor([5, 6], ['--peek']);
     assert.equal(seen.telemetry[0].write, 0x13);
@@ -254,6 +255,13 @@ test('store and forward: acknowledged frames reach provd after a disconnect, pro
     assert.deepEqual(JSON.parse(seen.telemetry[1].result), { status: 0, body: 'queued' },
       'the refused write changed nothing: the result is still the first frame\'s');
     assert.match(agent.log, /telemetry refused: the spool is full \(1 frames, \d+ bytes; --spool-max 512,1\)/);
+    const figures = () => { try { return fs.readFileSync(metricsFile, 'utf8'); } catch { return ''; } };
+    await until('the spool\'s frame in --metrics-file', () => /^provd_ble_spool_frames 1$/m.test(figures()));
+    assert.match(figures(), /^provd_ble_spool_limit_frames 1$/m);
+    assert.match(figures(), /^provd_ble_spool_limit_bytes 512$/m);
+    assert.match(figures(), /^provd_ble_spool_bytes [1-9]\d*$/m);
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: figures(), encoding: 'utf8' });
+    assert.equal(check.status, 0, `promtool check metrics: ${check.stdout}${check.stderr}`);
     agent.child.kill('SIGTERM');
     assert.equal(await agent.exited, 0, agent.log);
   });
@@ -332,7 +340,7 @@ test('--help, and bad --adapter, --name, --server, --spool-max or --idle-timeout
   const help = spawnSync(agentPath, ['--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
   for (const opt of ['--adapter', '--hci-socket', '--name', '--battery-file', '--btsnoop', '--server',
-    '--state-dir', '--spool-max', '--idle-timeout']) {
+    '--state-dir', '--spool-max', '--idle-timeout', '--metrics-file']) {
     assert.ok(help.stdout.includes(opt), opt);
   }
   const bad = spawnSync(agentPath, ['--adapter', 'wlan0'], { encoding: 'utf8' });
