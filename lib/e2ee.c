@@ -3,6 +3,7 @@
 #include "e2ee.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,7 +252,7 @@ static int cbc_run(const EVP_CIPHER *cipher, int enc, const uint8_t *key, const 
     return ok ? len + last : -1;
 }
 
-/* AES-GCM over in[0..n) into out with the device id as associated data, 12-byte nonce.
+/* AES-GCM over in[0..n) into out with device_id (e2ee_v2_aad()) as associated data, 12-byte nonce.
  * Encrypting writes the tag to tag; decrypting checks tag and answers E2EE_ERR_TAG on mismatch. */
 static enum e2ee_err gcm_run(const EVP_CIPHER *cipher, int enc, const uint8_t *key, const uint8_t *nonce,
                              const char *device_id, const uint8_t *in, size_t n, uint8_t *out, uint8_t *tag)
@@ -432,7 +433,7 @@ static enum e2ee_err open_body(const char *device_id, const char *secret, const 
     if (!out)
         return E2EE_ERR_ARGS;
     *out = NULL;
-    if (!bounded(device_id, E2EE_MAX_DEVICE_ID) || !bounded(secret, E2EE_MAX_SECRET) || (!body && len))
+    if (!bounded(device_id, E2EE_MAX_AAD) || !bounded(secret, E2EE_MAX_SECRET) || (!body && len))
         return E2EE_ERR_ARGS;
     if (len > E2EE_MAX_BODY)
         return E2EE_ERR_TOO_LARGE;
@@ -594,7 +595,7 @@ enum e2ee_err e2ee_seal_v2(const char *device_id, const char *secret, const uint
 
     if (err != E2EE_OK)
         return err;
-    if (!bounded(device_id, E2EE_MAX_DEVICE_ID))
+    if (!bounded(device_id, E2EE_MAX_AAD))
         return E2EE_ERR_ARGS;
     cipher = gcm_cipher(secret_key(secret, key));
     err = cipher ? given_or_random(nonce_buf, nonce, sizeof(nonce_buf)) : E2EE_ERR_KEY;
@@ -609,4 +610,11 @@ enum e2ee_err e2ee_seal_v2(const char *device_id, const char *secret, const uint
     free(buf);
     OPENSSL_cleanse(key, sizeof(key));
     return err;
+}
+
+bool e2ee_v2_aad(const char *device_id, int64_t epoch, char out[E2EE_MAX_AAD + 1])
+{
+    int n = epoch == 0 ? snprintf(out, E2EE_MAX_AAD + 1, "%s", device_id)
+                       : snprintf(out, E2EE_MAX_AAD + 1, "%s#%lld", device_id, (long long)epoch);
+    return n > 0 && n <= E2EE_MAX_AAD;
 }
