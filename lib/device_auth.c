@@ -52,11 +52,15 @@ static bool hmac(const void *key, size_t key_len, const char *const *parts, cons
     return ok;
 }
 
-/* A key of its own for one use: HMAC-SHA256(secret, label). */
+/* A key of its own for one use: HMAC-SHA256(the secret's key, label), the key being the AES key's
+ * bytes when the secret is one (e2ee_secret_key(): what a device holds), else the secret's text. */
 static bool derive(const char *secret, const char *label, uint8_t out[DEVICE_AUTH_MAC_LEN])
 {
-    size_t len = strlen(label);
-    return hmac(secret, strlen(secret), &label, &len, 1, out);
+    uint8_t key[E2EE_KEY_MAX];
+    size_t key_len = e2ee_secret_key(secret, key), len = strlen(label);
+    bool ok = key_len ? hmac(key, key_len, &label, &len, 1, out) : hmac(secret, strlen(secret), &label, &len, 1, out);
+    OPENSSL_cleanse(key, sizeof key);
+    return ok;
 }
 
 bool device_proof_parse(const char *text, size_t len, struct device_proof *out)

@@ -34,8 +34,10 @@ bool device_proof_parse(const char *text, size_t len, struct device_proof *out);
 /* Writes the header's value for p into out (NUL-terminated). */
 void device_proof_format(const struct device_proof *p, char out[DEVICE_AUTH_PROOF_MAX + 1]);
 
-/* p->mac = HMAC-SHA256(auth key, "provd-auth-1\n" method "\n" path ["?" query] "\n"
- * hex(SHA-256(body)) "\n" t), the auth key being HMAC-SHA256(secret, "provd device auth 1").
+/* Keys are derived from the secret's key K: the AES key's bytes when the secret is 32, 48 or 64
+ * hex digits (e2ee_secret_key()), else the secret's text (a passphrase).
+ * p->mac = HMAC-SHA256(auth key, "provd-auth-1\n" method "\n" path ["?" query] "\n"
+ * hex(SHA-256(body)) "\n" t), the auth key being HMAC-SHA256(K, "provd device auth 1").
  * false when libcrypto fails. */
 bool device_proof_sign(const char *secret, const struct device_call *call, int64_t t, struct device_proof *p);
 
@@ -49,7 +51,7 @@ enum device_proof_verdict device_proof_check(const char *secret, const struct de
                                              const struct device_proof *p, int64_t now);
 
 /* The configuration for cfgsn sealed for deviceid: a v2 envelope (e2ee.h) under the config key,
- * HMAC-SHA256(secret, "provd config seal 1") cut to 16 bytes (AES-128-GCM), associated data
+ * HMAC-SHA256(K, "provd config seal 1") cut to 16 bytes (AES-128-GCM), associated data
  * "<deviceid>/config/<cfgsn>". nonce: 12 bytes, NULL for random. On success *sealed is a JSON
  * object text the caller frees. */
 bool device_config_seal(const char *secret, const char *deviceid, int64_t cfgsn, const uint8_t *nonce,

@@ -17,6 +17,7 @@
 #define E2EE_SALT_LEN      8     /* v1 passphrase: OpenSSL "Salted__" salt */
 #define E2EE_NONCE_LEN     12    /* v2: AES-GCM nonce */
 #define E2EE_TAG_LEN       16    /* v2: AES-GCM tag, appended to the ciphertext */
+#define E2EE_KEY_MAX       32    /* the longest AES key */
 
 /* Why a body was refused. Only for the server log: a client must get one answer for all of them,
  * or the server becomes a padding oracle. No code carries any of the plaintext. */
@@ -88,6 +89,10 @@ enum e2ee_err e2ee_seal_v1_passphrase(const char *secret, const uint8_t *salt, c
  * the next): the device id alone in epoch 0, as before epochs existed, else "<id>#<epoch>", so
  * that a message sealed before a reset does not open after it. False when it would not fit. */
 bool e2ee_v2_aad(const char *device_id, int64_t epoch, char out[E2EE_MAX_AAD + 1]);
+
+/* The AES key a secret stands for: its bytes when it is 32, 48 or 64 hex digits (either case).
+ * Returns the key length (16, 24 or 32), or 0 when the secret is no key (a passphrase). */
+size_t e2ee_secret_key(const char *secret, uint8_t key[E2EE_KEY_MAX]);
 
 /* A short fixed description of an error code, for the server log. */
 const char *e2ee_strerror(enum e2ee_err err);

@@ -10,11 +10,14 @@
 #define SECRET "000102030405060708090a0b0c0d0e0f"
 #define T      1764000000
 #define REGISTER_BODY "{\"ipaddr\":\"10.0.0.7\",\"ssid\":\"lab\"}"
-/* hmac.new(hmac.new(SECRET, b"provd device auth 1", sha256).digest(), b"provd-auth-1\nPOST\n"
- * b"/api/devices/AA:BB:CC:DD:EE:FF\n" + sha256(REGISTER_BODY).hexdigest() + b"\n1764000000", sha256) */
-#define REGISTER_MAC "f722ab1f226e7433be749e0c9ae5c1f8ead023109c6033c2cc8de0cf750462fa"
+/* hmac.new(hmac.new(bytes.fromhex(SECRET), b"provd device auth 1", sha256).digest(),
+ * b"provd-auth-1\nPOST\n/api/devices/AA:BB:CC:DD:EE:FF\n" + sha256(REGISTER_BODY).hexdigest()
+ * + b"\n1764000000", sha256) */
+#define REGISTER_MAC "3605c09e66ebaafd30c31b8b3795a7b2020ab1762b79614af5e8cd00a564fa7c"
 /* the same for GET /api/devices/dev1?cfgsn=3 with an empty body */
-#define POLL_MAC "73197c51cce5cfa10c26fd95b91bc7d956263f3730917db6fb26b53639a27c75"
+#define POLL_MAC "37f0f2be2e95211534f448fc5c2ddbcf9f0e6cc1ba58be085c7191486e946703"
+/* and with the passphrase "correct horse": its text is the HMAC key */
+#define PASSPHRASE_POLL_MAC "9284679343a90977548ab2b3798b8e9653ea4e7b786ae5336bf199c005a7fe01"
 
 static const struct device_call registration = {"POST", "/api/devices/AA:BB:CC:DD:EE:FF", "", REGISTER_BODY,
                                                 sizeof REGISTER_BODY - 1};
@@ -36,6 +39,13 @@ static void proofs_match_independent_vectors(void **state)
     assert_true(device_proof_sign(SECRET, &poll_call, T, &p));
     device_proof_format(&p, header);
     assert_string_equal(header, "1:1764000000:" POLL_MAC);
+    /* A hex secret stands for its key's bytes, in either case. */
+    assert_true(device_proof_sign("000102030405060708090A0B0C0D0E0F", &poll_call, T, &p));
+    device_proof_format(&p, header);
+    assert_string_equal(header, "1:1764000000:" POLL_MAC);
+    assert_true(device_proof_sign("correct horse", &poll_call, T, &p));
+    device_proof_format(&p, header);
+    assert_string_equal(header, "1:1764000000:" PASSPHRASE_POLL_MAC);
 }
 
 static void header_parser_takes_exactly_one_form(void **state)
@@ -44,8 +54,8 @@ static void header_parser_takes_exactly_one_form(void **state)
     struct device_proof p;
     assert_true(parses("1:1764000000:" REGISTER_MAC, &p));
     assert_int_equal(p.t, T);
-    assert_int_equal(p.mac[0], 0xf7);
-    assert_int_equal(p.mac[31], 0xfa);
+    assert_int_equal(p.mac[0], 0x36);
+    assert_int_equal(p.mac[31], 0x7c);
     assert_true(parses("1:0:" REGISTER_MAC, &p));
     assert_int_equal(p.t, 0);
     assert_true(parses("1:999999999999:" REGISTER_MAC, &p));
@@ -60,10 +70,10 @@ static void header_parser_takes_exactly_one_form(void **state)
         "1:1000000000000:" REGISTER_MAC,         /* 13 digits */
         "1:17640x0000:" REGISTER_MAC,            /* not a digit */
         "1:1764000000:" POLL_MAC "0",            /* 65 hex digits */
-        "1:1764000000:f722ab1f",                 /* truncated */
+        "1:1764000000:3605c09e",                 /* truncated */
         "1:1764000000",                          /* no MAC */
-        "1:1764000000:F722AB1F226E7433BE749E0C9AE5C1F8EAD023109C6033C2CC8DE0CF750462FA", /* upper case */
-        "1:1764000000:g722ab1f226e7433be749e0c9ae5c1f8ead023109c6033c2cc8de0cf750462fa",
+        "1:1764000000:3605C09E66EBAAFD30C31B8B3795A7B2020AB1762B79614AF5E8CD00A564FA7C", /* upper case */
+        "1:1764000000:g605c09e66ebaafd30c31b8b3795a7b2020ab1762b79614af5e8cd00a564fa7c",
         " 1:1764000000:" REGISTER_MAC,
         "1:1764000000:" REGISTER_MAC " ",
     };
@@ -136,8 +146,8 @@ static void sealed_configuration_opens_for_its_device_and_cfgsn_only(void **stat
     free(sealed);
 }
 
-/* The config key is HMAC-SHA256(secret, "provd config seal 1") cut to 16 bytes (Python:
- * e9a471ec07e2110c21cfb0985f331cc8): what the device's own AES-GCM opens. */
+/* The config key is HMAC-SHA256(key, "provd config seal 1") cut to 16 bytes (Python:
+ * 2b51e318cf88030b75d24660f498e89b): what the device's own AES-GCM opens. */
 static void sealed_configuration_uses_the_derived_key(void **state)
 {
     (void)state;
@@ -145,7 +155,7 @@ static void sealed_configuration_uses_the_derived_key(void **state)
     char *sealed = NULL;
     struct e2ee_msg *msg = NULL;
     assert_true(device_config_seal(SECRET, "dev1", 3, nonce, "{}", 2, &sealed));
-    assert_int_equal(e2ee_decrypt("dev1/config/3", "e9a471ec07e2110c21cfb0985f331cc8", sealed, strlen(sealed), &msg),
+    assert_int_equal(e2ee_decrypt("dev1/config/3", "2b51e318cf88030b75d24660f498e89b", sealed, strlen(sealed), &msg),
                      E2EE_OK);
     assert_string_equal(e2ee_msg_text(msg), "{}");
     e2ee_msg_free(msg);

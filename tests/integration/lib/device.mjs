@@ -4,10 +4,13 @@
 import crypto from 'node:crypto';
 
 const hmac = (key, text) => crypto.createHmac('sha256', key).update(text).digest();
+// What keys are derived from: the AES key's bytes when the secret is 32, 48 or 64 hex digits,
+// else the secret's text (a passphrase).
+const keyOf = (secret) => (/^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$/.test(secret) ? Buffer.from(secret, 'hex') : secret);
 
 // The proof header for method on target (path and query, as sent) with body at time t.
 export function proof(secret, method, target, body, t) {
-  const key = hmac(secret, 'provd device auth 1');
+  const key = hmac(keyOf(secret), 'provd device auth 1');
   const digest = crypto.createHash('sha256').update(body ?? '').digest('hex');
   return `1:${t}:${hmac(key, `provd-auth-1\n${method}\n${target}\n${digest}\n${t}`).toString('hex')}`;
 }
@@ -22,10 +25,10 @@ export function signedCall(stack, secret, method, target, { body, t = now(), hea
   return stack.api(method, target, { body: text, headers: h });
 }
 
-// The configuration inside a heartbeat's "sealed" (AES-128-GCM under HMAC(secret, "provd config
+// The configuration inside a heartbeat's "sealed" (AES-128-GCM under HMAC(key, "provd config
 // seal 1")[0..16), associated data "<id>/config/<cfgsn>"); throws when it is not authentic.
 export function openSealed(secret, id, cfgsn, sealed) {
-  const key = hmac(secret, 'provd config seal 1').subarray(0, 16);
+  const key = hmac(keyOf(secret), 'provd config seal 1').subarray(0, 16);
   const data = Buffer.from(sealed.data, 'base64');
   const decipher = crypto.createDecipheriv('aes-128-gcm', key, Buffer.from(sealed.nonce, 'base64'));
   decipher.setAAD(Buffer.from(`${id}/config/${cfgsn}`));
