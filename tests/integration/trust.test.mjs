@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { now, openSealed, proof, signedCall } from './lib/device.mjs';
+import { devsim } from './lib/devsim.mjs';
 import { v2 } from './lib/seal.mjs';
-import { startStack } from './lib/stack.mjs';
+import { provctl, startStack } from './lib/stack.mjs';
 
 const FLEET_KEY = crypto.randomBytes(16).toString('hex');
 const REFUSED = '{"status":"NOK","message":"device authentication failed"}';
@@ -17,10 +18,13 @@ let required;
 let serial = 0;
 
 before(async () => {
-  [optional, required] = await Promise.all([
+  const started = await Promise.allSettled([
     startStack({ env: { PROVD_FLEET_KEY: FLEET_KEY } }),
-    startStack({ env: { PROVD_DEVICE_AUTH: 'required' } }),
+    startStack({ env: { PROVD_DEVICE_AUTH: 'required', PROVD_POLL_INTERVAL: '5' } }),
   ]);
+  [optional, required] = started.map((r) => r.value); // after() stops whichever started
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 });
 after(async () => { await Promise.all([optional?.stop(), required?.stop()]); });
 
@@ -232,5 +236,34 @@ describe('PROVD_DEVICE_AUTH=required', () => {
     assert.equal((await signedCall(required, key, 'POST', path, { body: v1(JSON.stringify({ SEQN: 2 }), key) })).status, 201);
     assert.equal((await required.api('POST', path, { body: v2(JSON.stringify({ SEQN: 3 }), key, id) })).status, 201);
     assert.equal(await stored(required, id), 2);
+  });
+});
+
+describe('a signed devsim fleet under PROVD_DEVICE_AUTH=required', () => {
+  it('20 admin-made devices sign every call, apply their sealed configuration and log v2 readings', async () => {
+    const key = crypto.randomBytes(16).toString('hex');
+    const ids = Array.from({ length: 20 }, (_, i) => `fleet-${String(i).padStart(4, '0')}`);
+    for (const id of ids) {
+      assert.equal((await required.api('PUT', `/api/devices/${id}`, { admin: true, body: { name: id } })).status, 201);
+      provctl(required.db, 'device', 'key', id, '--set', key);
+      assert.equal((await required.api('PUT', `/api/devices/${id}`, { admin: true, body: { data: { mode: 'sealed' } } })).status, 200);
+    }
+    const args = ['--server', required.base, '--devices', String(ids.length), '--id-prefix', 'fleet-', '--key', key,
+      '--telemetry-every', '1', '--duration', '7'];
+    const [signed, unsigned] = await Promise.all([devsim([...args, '--sign']).result,
+      devsim(['--server', required.base, '--devices', '2', '--id-prefix', 'fleet-', '--key', key, '--duration', '3']).result]);
+    assert.equal(signed.code, 0, signed.stderr);
+    assert.equal(signed.summary.registered, ids.length);
+    assert.equal(signed.summary.configs_applied, ids.length);
+    assert.equal(signed.summary.readings_refused, 0);
+    assert.ok(signed.summary.readings_accepted >= ids.length * 3, `accepted: ${signed.summary.readings_accepted}`);
+    assert.equal(unsigned.code, 1, 'the same devices without proofs are refused');
+    assert.equal(unsigned.summary.registered, 0);
+    for (const id of ids) {
+      const d = await adminView(required, id);
+      assert.equal(d.signs, true, id);
+      assert.equal(d.envelope, 'v2', id);
+      assert.equal(d.cfgsn_applied, 1, id);
+    }
   });
 });
