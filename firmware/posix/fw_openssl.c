@@ -48,12 +48,13 @@ int fw_openssl_aes_gcm(const uint8_t key[16], const uint8_t nonce[12], const uin
     return ok ? 0 : -1;
 }
 
-int fw_openssl_aes_gcm_decrypt(const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
-                               const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out)
+int fw_openssl_aes_gcm_decrypt(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
+                               size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out)
 {
     EVP_CIPHER_CTX *c;
     int n = 0, fin = 0, ok;
 
+    (void)user_data;
     if (len > INT_MAX || aad_len > INT_MAX)
         return -1;
     c = EVP_CIPHER_CTX_new();
@@ -65,13 +66,14 @@ int fw_openssl_aes_gcm_decrypt(const uint8_t key[16], const uint8_t nonce[12], c
     return ok ? 0 : -1;
 }
 
-int fw_openssl_sha256(const struct fw_bytes *parts, size_t n, uint8_t out[32])
+int fw_openssl_sha256(void *user_data, const struct fw_bytes *parts, size_t n, uint8_t out[32])
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     unsigned len = 0;
     int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
     size_t i;
 
+    (void)user_data;
     for (i = 0; ok && i < n; i++)
         ok = EVP_DigestUpdate(c, parts[i].data, parts[i].len) == 1;
     ok = ok && EVP_DigestFinal_ex(c, out, &len) == 1 && len == 32;

@@ -16,11 +16,10 @@ int fw_openssl_aes_cbc(const uint8_t *key, size_t key_len, const uint8_t iv[16],
 /* AES-128-GCM, 12-byte nonce, 16-byte tag. */
 int fw_openssl_aes_gcm(const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                        const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16]);
-/* AES-128-GCM decryption checking the 16-byte tag; out may be in. */
-int fw_openssl_aes_gcm_decrypt(const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
-                               const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out);
-/* SHA-256 of the n parts one after the other. */
-int fw_openssl_sha256(const struct fw_bytes *parts, size_t n, uint8_t out[32]);
+/* struct fw_platform's aes_gcm_decrypt and sha256 as they are (user_data unused). */
+int fw_openssl_aes_gcm_decrypt(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
+                               size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out);
+int fw_openssl_sha256(void *user_data, const struct fw_bytes *parts, size_t n, uint8_t out[32]);
 /* Cryptographically strong random bytes (RAND_bytes). */
 int fw_openssl_random(uint8_t *buf, size_t len);
 

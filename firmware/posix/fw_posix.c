@@ -43,19 +43,6 @@ static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[1
     return fw_openssl_aes_gcm(key, nonce, aad, aad_len, in, len, out, tag);
 }
 
-static int aes_gcm_decrypt(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
-                           size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out)
-{
-    (void)user_data;
-    return fw_openssl_aes_gcm_decrypt(key, nonce, aad, aad_len, in, len, tag, out);
-}
-
-static int sha256(void *user_data, const struct fw_bytes *parts, size_t n, uint8_t out[32])
-{
-    (void)user_data;
-    return fw_openssl_sha256(parts, n, out);
-}
-
 /* Every line goes through here: ERROR lines are capped unless verbose, the rest need verbose. */
 static void log_line(void *user_data, enum fw_log_level level, const char *msg)
 {
@@ -96,7 +83,7 @@ static int store_write(void *user_data, const uint8_t *buf, size_t len)
 struct fw_platform fw_posix_platform(struct fw_posix_device *d)
 {
     struct fw_platform p = {d,          http_start,  rng,      aes_cbc, aes_gcm,
-                            store_read, store_write, log_line, sha256,  aes_gcm_decrypt};
+                            store_read, store_write, log_line, fw_openssl_sha256, fw_openssl_aes_gcm_decrypt};
 
     return p;
 }

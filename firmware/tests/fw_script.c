@@ -110,19 +110,6 @@ static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[1
     return fw_openssl_aes_gcm(key, nonce, aad, aad_len, in, len, out, tag);
 }
 
-static int aes_gcm_decrypt(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
-                           size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out)
-{
-    (void)user_data;
-    return fw_openssl_aes_gcm_decrypt(key, nonce, aad, aad_len, in, len, tag, out);
-}
-
-static int sha256(void *user_data, const struct fw_bytes *parts, size_t n, uint8_t out[32])
-{
-    (void)user_data;
-    return fw_openssl_sha256(parts, n, out);
-}
-
 static int store_read(void *user_data, uint8_t *buf, size_t cap)
 {
     struct script *s = user_data;
@@ -153,7 +140,7 @@ static void log_msg(void *user_data, enum fw_log_level level, const char *msg)
 
 struct fw_platform script_platform(struct script *s)
 {
-    struct fw_platform p = {s, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_msg, sha256, aes_gcm_decrypt};
+    struct fw_platform p = {s, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_msg, fw_openssl_sha256, fw_openssl_aes_gcm_decrypt};
 
     return p;
 }
