@@ -16,6 +16,8 @@
 #define REGISTER_MAC "3605c09e66ebaafd30c31b8b3795a7b2020ab1762b79614af5e8cd00a564fa7c"
 /* the same for GET /api/devices/dev1?cfgsn=3 with an empty body */
 #define POLL_MAC "37f0f2be2e95211534f448fc5c2ddbcf9f0e6cc1ba58be085c7191486e946703"
+/* and with the passphrase "a long passphrase " x 6 (108 bytes: longer than a block, hashed) */
+#define LONG_PASSPHRASE_POLL_MAC "0af933befa8f64b78fab927582328c38413f57dd7a99bff84d4da8b41b826ff5"
 /* and with the passphrase "correct horse": its text is the HMAC key */
 #define PASSPHRASE_POLL_MAC "9284679343a90977548ab2b3798b8e9653ea4e7b786ae5336bf199c005a7fe01"
 
@@ -46,6 +48,11 @@ static void proofs_match_independent_vectors(void **state)
     assert_true(device_proof_sign("correct horse", &poll_call, T, &p));
     device_proof_format(&p, header);
     assert_string_equal(header, "1:1764000000:" PASSPHRASE_POLL_MAC);
+    assert_true(device_proof_sign("a long passphrase a long passphrase a long passphrase a long passphrase "
+                                  "a long passphrase a long passphrase ",
+                                  &poll_call, T, &p));
+    device_proof_format(&p, header);
+    assert_string_equal(header, "1:1764000000:" LONG_PASSPHRASE_POLL_MAC);
 }
 
 static void header_parser_takes_exactly_one_form(void **state)
