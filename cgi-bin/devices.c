@@ -182,6 +182,8 @@ static void send_sealed_config(const struct device *d, struct found *f)
         json_out_member_raw(&out, "sealed", sealed);
         json_out_close_object(&out);
     }
+    if (plain)
+        explicit_bzero(plain, cap);
     free(plain);
     free(sealed);
 }
