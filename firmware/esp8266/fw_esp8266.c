@@ -226,35 +226,36 @@ static int aes_cbc(void *user_data, const uint8_t *key, size_t key_len, const ui
     return rc == 0 ? 0 : -1;
 }
 
-static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
-                   size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
+/* AES-128-GCM either way: encrypting writes the tag, decrypting checks it (tag is then read only). */
+static int gcm_run(int encrypt, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                   const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
 {
     mbedtls_gcm_context gcm;
     int rc;
 
-    (void)user_data;
     mbedtls_gcm_init(&gcm);
     rc = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 128);
-    if (rc == 0)
+    if (rc == 0 && encrypt)
         rc = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, len, nonce, 12, aad, aad_len, in, out, 16,
                                        tag);
+    else if (rc == 0)
+        rc = mbedtls_gcm_auth_decrypt(&gcm, len, nonce, 12, aad, aad_len, tag, 16, in, out);
     mbedtls_gcm_free(&gcm);
     return rc == 0 ? 0 : -1;
+}
+
+static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
+                   size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
+{
+    (void)user_data;
+    return gcm_run(1, key, nonce, aad, aad_len, in, len, out, tag);
 }
 
 static int aes_gcm_decrypt(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
                            size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out)
 {
-    mbedtls_gcm_context gcm;
-    int rc;
-
     (void)user_data;
-    mbedtls_gcm_init(&gcm);
-    rc = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 128);
-    if (rc == 0)
-        rc = mbedtls_gcm_auth_decrypt(&gcm, len, nonce, 12, aad, aad_len, tag, 16, in, out);
-    mbedtls_gcm_free(&gcm);
-    return rc == 0 ? 0 : -1;
+    return gcm_run(0, key, nonce, aad, aad_len, in, len, out, (uint8_t *)tag);
 }
 
 static int sha256(void *user_data, const struct fw_bytes *parts, size_t n, uint8_t out[32])
