@@ -52,6 +52,16 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
         return false;
     }
 
+    const char *device_auth = env_or("PROVD_DEVICE_AUTH", "optional");
+    if (strcmp(device_auth, "optional") == 0) {
+        c->device_auth = DEVICE_AUTH_OPTIONAL;
+    } else if (strcmp(device_auth, "required") == 0) {
+        c->device_auth = DEVICE_AUTH_REQUIRED;
+    } else {
+        snprintf(err, err_len, "PROVD_DEVICE_AUTH must be optional or required (not \"%.32s\")", device_auth);
+        return false;
+    }
+
     const char *synchronous = env_or("PROVD_SYNCHRONOUS", "normal");
     c->sync_every_commit = strcmp(synchronous, "full") == 0;
     if (!c->sync_every_commit && strcmp(synchronous, "normal") != 0) {

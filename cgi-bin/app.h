@@ -7,6 +7,12 @@
 #include "http.h"
 #include "store.h"
 
+/* PROVD_DEVICE_AUTH: which device calls must carry a proof (ARCHITECTURE.md "Device trust"). */
+enum device_auth_policy {
+    DEVICE_AUTH_OPTIONAL, /* default: those of keyed devices and of devices that have signed */
+    DEVICE_AUTH_REQUIRED, /* every one (a v2 telemetry envelope is its own proof) */
+};
+
 struct config {
     const char *db_path;                   /* PROVD_DB */
     enum registration_policy registration; /* PROVD_REGISTRATION: approve (default), open, closed */
@@ -14,6 +20,7 @@ struct config {
     const char *fleet_key;  /* PROVD_FLEET_KEY: the secret of devices without one; NULL: none */
     int64_t retention_days; /* PROVD_RETENTION_DAYS: readings older are pruned; 0: kept */
     bool sync_every_commit; /* PROVD_SYNCHRONOUS=full: each write fsynced before its answer */
+    enum device_auth_policy device_auth; /* PROVD_DEVICE_AUTH: optional (default) or required */
 };
 
 struct sqlite_writer;

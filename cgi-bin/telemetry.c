@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "device_trust.h"
 #include "ingest.h"
 #include "isotime.h"
 #include "json_out.h"
@@ -29,15 +30,23 @@ static void maybe_prune(struct app *app)
         fprintf(stderr, "provd: retention: %s\n", store_errmsg(app->store));
 }
 
-/* POST /api/devices/{id}/telemetry: through the stack's writer when there is one. */
+/* POST /api/devices/{id}/telemetry: a proof, when there is one, checked here; the envelope and
+ * whether it needed the proof (ingest.c) through the stack's writer when there is one. */
 void handle_telemetry_post(struct app *app, const struct request *req, struct response *res)
 {
     struct ingest_result r;
+    struct device_caller caller;
+    if (!device_call_check(app, req, DEVICE_CALL_READING, res, &caller))
+        return;
+    bool proved = caller.proved;
+    explicit_bzero(&caller, sizeof caller);
     int64_t now = app->now();
-    if (!app->writer ||
-        !sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body, req->body_len, now, &r))
-        ingest_reading(app->store, &app->config, req->deviceid, req->body, req->body_len, now, &r);
+    if (!app->writer || !sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body, req->body_len,
+                                              now, proved, &r))
+        ingest_reading(app->store, &app->config, req->deviceid, req->body, req->body_len, now, proved, &r);
     ingest_respond(&r, res);
+    if (proved || r.outcome == INGEST_UNAUTHENTICATED)
+        device_call_time(app, res);
     if (r.outcome == INGEST_STORED)
         maybe_prune(app);
 }

@@ -131,16 +131,21 @@ enum store_status store_stats(struct store *s, int64_t now, int64_t default_inte
     return s->ops->stats(s, now, default_interval, out);
 }
 
-enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
-                                      char *key, size_t key_len)
+enum store_status store_device_trust(struct store *s, const char *deviceid, struct device_trust *out)
 {
-    return s->ops->device_secret(s, deviceid, state, state_len, key, key_len);
+    return s->ops->device_trust(s, deviceid, out);
+}
+
+enum store_status store_device_signed(struct store *s, const char *deviceid, int64_t t, bool state_changing)
+{
+    return s->ops->device_signed(s, deviceid, t, state_changing);
 }
 
 enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
-                                    int64_t ts, const char *reading, size_t reading_len)
+                                    int64_t ts, const char *reading, size_t reading_len, int64_t epoch,
+                                    int64_t envelope)
 {
-    return s->ops->reading_add(s, deviceid, seqn, received_at, ts, reading, reading_len);
+    return s->ops->reading_add(s, deviceid, seqn, received_at, ts, reading, reading_len, epoch, envelope);
 }
 
 enum store_status store_reading_list(struct store *s, const char *deviceid, const struct reading_filter *f,

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "secret.h"
+
 enum store_status {
     STORE_OK = 0,
     STORE_CREATED, /* a new row was made */
@@ -50,6 +52,7 @@ struct device {
     int64_t datec;
     int64_t last_seqn; /* -1: no telemetry accepted yet */
     bool has_key;
+    int64_t trust; /* DEVICE_TRUST_* */
 };
 typedef void (*store_device_fn)(const struct device *device, void *user_data);
 
@@ -205,18 +208,37 @@ enum store_status store_device_list(struct store *s, const struct device_filter 
 enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,
                               struct store_stats *out);
 
-/* The device's state and telemetry secret, copied out ("" when it has none). */
-enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
-                                      char *key, size_t key_len);
+/* A device's trust (ARCHITECTURE.md "Device trust"), bits that are only ever set. */
+#define DEVICE_TRUST_SIGNED 1 /* it has made a signed call: each call of its must be signed */
+#define DEVICE_TRUST_V2     2 /* it has sent a v2 envelope: v1 is refused */
+#define DEVICE_TRUST_V1     4 /* it has sent a v1 envelope */
+
+/* What a device call is checked against, copied out of the device's row. */
+struct device_trust {
+    char state[16];
+    char key[SECRET_MAX_LEN + 1]; /* its own secret; "" when it has none */
+    int64_t trust;                /* DEVICE_TRUST_* */
+    int64_t epoch;                /* its SEQN epoch: seqn_reset starts the next */
+};
+enum store_status store_device_trust(struct store *s, const char *deviceid, struct device_trust *out);
+/* Records that deviceid made a call signed at its time t (DEVICE_TRUST_SIGNED). state_changing:
+ * only if t is after the t of every state-changing call recorded before, and t is recorded, so
+ * that a proof changes state once: else STORE_STALE and nothing is written. Concurrent calls
+ * with one proof on several hosts: one wins (a conditional UPDATE). */
+enum store_status store_device_signed(struct store *s, const char *deviceid, int64_t t, bool state_changing);
 /* A read: the lookups until store_read_end() see one snapshot of the database and take its
  * read lock once (on SQLite each lock and unlock is a system call). Writes do
  * not belong in it: an operation's own transaction cannot begin inside. */
 enum store_status store_read_begin(struct store *s);
 void store_read_end(struct store *s);
 /* Stores a reading if seqn is above the device's last accepted one, in one transaction with
- * that check: STORE_STALE for a replay or an older SEQN. Also counts as the device being seen. */
+ * that check: STORE_STALE for a replay or an older SEQN, and as well when the device's SEQN
+ * epoch is no longer epoch (the one the reading was opened in) or envelope (DEVICE_TRUST_V1 or
+ * DEVICE_TRUST_V2) is v1 and the device has sent v2. The envelope's bit is added to the device's
+ * trust. Also counts as the device being seen. */
 enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
-                                    int64_t ts, const char *reading, size_t reading_len);
+                                    int64_t ts, const char *reading, size_t reading_len, int64_t epoch,
+                                    int64_t envelope);
 enum store_status store_reading_list(struct store *s, const char *deviceid, const struct reading_filter *f,
                                      store_reading_fn fn, void *user_data);
 /* min/avg/max of every numeric field per bucket of bucket_seconds, oldest bucket first. */

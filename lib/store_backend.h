@@ -36,11 +36,12 @@ struct store_ops {
                                      void *user_data, int *count);
     enum store_status (*stats)(struct store *s, int64_t now, int64_t default_interval,
                                struct store_stats *out);
-    enum store_status (*device_secret)(struct store *s, const char *deviceid, char *state, size_t state_len,
-                                       char *key, size_t key_len);
+    enum store_status (*device_trust)(struct store *s, const char *deviceid, struct device_trust *out);
+    enum store_status (*device_signed)(struct store *s, const char *deviceid, int64_t t, bool state_changing);
 
     enum store_status (*reading_add)(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
-                                     int64_t ts, const char *reading, size_t reading_len);
+                                     int64_t ts, const char *reading, size_t reading_len, int64_t epoch,
+                                     int64_t envelope);
     enum store_status (*reading_list)(struct store *s, const char *deviceid, const struct reading_filter *f,
                                       store_reading_fn fn, void *user_data);
     enum store_status (*reading_buckets)(struct store *s, const char *deviceid, int64_t since, int64_t until,

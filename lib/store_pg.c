@@ -23,7 +23,7 @@
 /* The columns of a device (read_device()): lastseen is 0 for never seen. */
 #define DEVICE_COLUMNS                                                                                       \
     "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, poll_interval, "      \
-    "datec, key IS NOT NULL, last_seqn"
+    "datec, key IS NOT NULL, last_seqn, trust"
 
 /* Online: seen within 2 poll intervals + 10 s (store_online_window()), at now, default interval. */
 #define ONLINE_SQL(now, def)                                                                                 \
@@ -97,7 +97,8 @@ enum pg_stmt {
     PG_DEVICE_LIST_LAST = PG_DEVICE_LIST + 4 * DEVICE_SORT__COUNT - 1,
     PG_DEVICE_STATS,
     PG_TELEMETRY_COUNT,
-    PG_DEVICE_SECRET,
+    PG_DEVICE_TRUST,
+    PG_DEVICE_SIGNED,
     PG_READING_ADD,
     PG_READING_LIST_ASC,
     PG_READING_LIST_DESC,
@@ -183,14 +184,20 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_DEVICE_STATS] = "SELECT count(*), count(*) FILTER (WHERE state = 'pending'), "
                         "count(*) FILTER (WHERE " ONLINE_SQL("$1", "$2") ") FROM devices",
     [PG_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
-    [PG_DEVICE_SECRET] = "SELECT state, coalesce(key, '') FROM devices WHERE deviceid = $1",
+    [PG_DEVICE_TRUST] = "SELECT state, coalesce(key, ''), trust, seqn_epoch FROM devices WHERE deviceid = $1",
+    /* store_device_signed(): concurrent uses of one proof queue on the row lock, and each
+     * re-checks the auth_time the one before left (READ COMMITTED): one of them writes. */
+    [PG_DEVICE_SIGNED] = "UPDATE devices SET trust = trust | 1, "
+                         "auth_time = CASE WHEN $3::boolean THEN $2::bigint ELSE auth_time END "
+                         "WHERE deviceid = $1 AND (NOT $3::boolean OR auth_time < $2::bigint)",
     /* A reading in one statement: the device's last SEQN moves up to $2 only if $2 is above it, and
      * only then is the reading inserted, in the device's SEQN epoch. Concurrent sends of one
      * reading queue on the device's row lock; the later ones re-check the SEQN the first left
      * (READ COMMITTED) and insert nothing. Also counts as the device being seen at $3. */
     [PG_READING_ADD] = "WITH claimed AS (UPDATE devices SET last_seqn = $2::bigint, "
-                       "lastseen = greatest(lastseen, $3::bigint) "
+                       "lastseen = greatest(lastseen, $3::bigint), trust = trust | $7::bigint "
                        "WHERE deviceid = $1 AND coalesce(last_seqn, -1) < $2::bigint "
+                       "AND seqn_epoch = $6::bigint AND ($7::bigint = 2 OR trust & 2 = 0) "
                        "RETURNING deviceid, seqn_epoch) "
                        "INSERT INTO telemetry (deviceid, epoch, seqn, received_at, ts, data) "
                        "SELECT deviceid, seqn_epoch, $2::bigint, $3::bigint, $4::bigint, $5 FROM claimed "
@@ -457,6 +464,7 @@ static void read_device(const PGresult *res, int row, struct device *d)
     d->datec = col_int(res, row, 11, 0);
     d->has_key = PQgetvalue(res, row, 12)[0] == 't';
     d->last_seqn = col_int(res, row, 13, -1);
+    d->trust = col_int(res, row, 14, 0);
 }
 
 /* Hands each device row of res to fn (when not NULL), as seen at *seen_now when that is not NULL
@@ -774,7 +782,7 @@ static enum store_status pg_device_register(struct store *base, const char *devi
     PGresult *res = run(s, PG_DEVICE_REGISTER, &p, "register device", &st);
     if (!res)
         return st;
-    bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, 14)[0] == 't';
+    bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, 15)[0] == 't';
     hand_devices(res, fn, user_data, &now);
     PQclear(res);
     return created ? STORE_CREATED : STORE_OK;
@@ -983,8 +991,7 @@ static enum store_status pg_stats(struct store *base, int64_t now, int64_t defau
     return st;
 }
 
-static enum store_status pg_device_secret(struct store *base, const char *deviceid, char *state,
-                                          size_t state_len, char *key, size_t key_len)
+static enum store_status pg_device_trust(struct store *base, const char *deviceid, struct device_trust *out)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -992,22 +999,39 @@ static enum store_status pg_device_secret(struct store *base, const char *device
         return st;
     struct params p = {0};
     param_text(&p, deviceid);
-    PGresult *res = run(s, PG_DEVICE_SECRET, &p, "read device secret", &st);
+    PGresult *res = run(s, PG_DEVICE_TRUST, &p, "read device trust", &st);
     if (!res)
         return st;
     st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
     if (st == STORE_OK) {
-        snprintf(state, state_len, "%s", PQgetvalue(res, 0, 0));
-        snprintf(key, key_len, "%s", PQgetvalue(res, 0, 1));
+        snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, 0));
+        snprintf(out->key, sizeof out->key, "%s", PQgetvalue(res, 0, 1));
+        out->trust = col_int(res, 0, 2, 0);
+        out->epoch = col_int(res, 0, 3, 0);
     }
     PQclear(res);
     return st;
 }
 
+static enum store_status pg_device_signed(struct store *base, const char *deviceid, int64_t t, bool state_changing)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_int(&p, t);
+    param_bool(&p, state_changing);
+    int64_t rows = 0;
+    st = exec_stmt(s, PG_DEVICE_SIGNED, &p, "record signed call", &rows);
+    return st == STORE_OK && rows == 0 ? STORE_STALE : st;
+}
+
 /* PG_READING_ADD; no row: the device does not exist, or the SEQN is not above its last one. */
 static enum store_status pg_reading_add(struct store *base, const char *deviceid, int64_t seqn,
                                         int64_t received_at, int64_t ts, const char *reading,
-                                        size_t reading_len)
+                                        size_t reading_len, int64_t epoch, int64_t envelope)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1019,6 +1043,8 @@ static enum store_status pg_reading_add(struct store *base, const char *deviceid
     param_int(&p, received_at);
     param_int_or_null(&p, ts != TS_NONE, ts);
     param_bytes(&p, reading, reading_len); /* binary: exactly reading_len bytes of text */
+    param_int(&p, epoch);
+    param_int(&p, envelope);
     int64_t rows = 0;
     st = exec_stmt(s, PG_READING_ADD, &p, "store reading", &rows);
     if (st != STORE_OK || rows > 0)
@@ -1362,7 +1388,8 @@ static const struct store_ops pg_ops = {
     .device_set_key = pg_device_set_key,
     .device_list = pg_device_list,
     .stats = pg_stats,
-    .device_secret = pg_device_secret,
+    .device_trust = pg_device_trust,
+    .device_signed = pg_device_signed,
     .reading_add = pg_reading_add,
     .reading_list = pg_reading_list,
     .reading_buckets = pg_reading_buckets,

@@ -44,7 +44,7 @@
 
 #define DEVICE_COLUMNS_WITH(lastseen)                                                                        \
     "deviceid, name, state, " lastseen ", ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                 \
-    "poll_interval, datec, key IS NOT NULL, last_seqn, id"
+    "poll_interval, datec, key IS NOT NULL, last_seqn, id, trust"
 #define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(LASTSEEN_SQL)
 
 /* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
@@ -114,7 +114,8 @@ enum stmt {
     STMT_DEVICE_LIST_LAST = STMT_DEVICE_LIST + 2 * DEVICE_SORT__COUNT - 1,
     STMT_DEVICE_STATS,
     STMT_TELEMETRY_COUNT,
-    STMT_DEVICE_SECRET,
+    STMT_DEVICE_TRUST,
+    STMT_DEVICE_SIGNED,
     STMT_READING_SEQN_CHECK,
     STMT_READING_CLAIM,
     STMT_READING_INSERT,
@@ -184,7 +185,10 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_STATS] = "SELECT count(*), coalesce(sum(state = 'pending'), 0), "
                           "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
     [STMT_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
-    [STMT_DEVICE_SECRET] = "SELECT state, coalesce(key, '') FROM devices WHERE deviceid = ?1",
+    [STMT_DEVICE_TRUST] =
+        "SELECT state, coalesce(key, ''), trust, seqn_epoch FROM devices WHERE deviceid = ?1",
+    [STMT_DEVICE_SIGNED] = "UPDATE devices SET trust = trust | 1, auth_time = CASE WHEN ?3 THEN ?2 ELSE auth_time END "
+                           "WHERE deviceid = ?1 AND (NOT ?3 OR auth_time < ?2)",
     [STMT_READING_SEQN_CHECK] =
         "SELECT id, coalesce(last_seqn, -1), seqn_epoch FROM devices WHERE deviceid = ?1",
     [STMT_READING_INSERT] =
@@ -193,8 +197,8 @@ static const char *const stmt_sql[STMT__COUNT] = {
     /* The SEQN check and its move are one statement: a SEQN is taken once, by whoever moves
      * last_seqn past it (the same statement as on PostgreSQL, where writers are concurrent). */
     [STMT_READING_CLAIM] =
-        "UPDATE devices SET last_seqn = ?2 WHERE deviceid = ?1 AND coalesce(last_seqn, -1) < ?2 "
-        "RETURNING id, seqn_epoch",
+        "UPDATE devices SET last_seqn = ?2, trust = trust | ?4 WHERE deviceid = ?1 "
+        "AND coalesce(last_seqn, -1) < ?2 AND seqn_epoch = ?3 AND (?4 = 2 OR trust & 2 = 0) RETURNING id",
     [STMT_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
     [STMT_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
     /* SQLite's JSON1 walks every reading: each numeric leaf, by its path ("list[0]" written
@@ -379,6 +383,7 @@ static void read_device(sqlite3_stmt *st, struct device *d, int64_t *row)
     d->has_key = sqlite3_column_int(st, 12) != 0;
     d->last_seqn = column_int_or(st, 13, -1);
     *row = sqlite3_column_int64(st, 14);
+    d->trust = sqlite3_column_int64(st, 15);
 }
 
 /* Steps a statement returning device rows, handing each to fn; resets it. *row (when not NULL)
@@ -965,21 +970,34 @@ static enum store_status sqlite_stats(struct store *base, int64_t now, int64_t d
     return result;
 }
 
-static enum store_status sqlite_device_secret(struct store *base, const char *deviceid, char *state,
-                                              size_t state_len, char *key, size_t key_len)
+static enum store_status sqlite_device_trust(struct store *base, const char *deviceid, struct device_trust *out)
 {
     struct sqlite_store *s = sqlite_of(base);
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_SECRET);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_TRUST);
     bind_text(st, 1, deviceid);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        snprintf(state, state_len, "%s", column_text(st, 0));
-        snprintf(key, key_len, "%s", column_text(st, 1));
+        snprintf(out->state, sizeof out->state, "%s", column_text(st, 0));
+        snprintf(out->key, sizeof out->key, "%s", column_text(st, 1));
+        out->trust = sqlite3_column_int64(st, 2);
+        out->epoch = sqlite3_column_int64(st, 3);
     }
     stmt_done(st);
     if (rc == SQLITE_ROW)
         return STORE_OK;
-    return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device secret");
+    return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device trust");
+}
+
+static enum store_status sqlite_device_signed(struct store *base, const char *deviceid, int64_t t,
+                                              bool state_changing)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_SIGNED);
+    bind_text(st, 1, deviceid);
+    sqlite3_bind_int64(st, 2, t);
+    sqlite3_bind_int(st, 3, state_changing);
+    enum store_status result = write_one_row(s, STMT_DEVICE_SIGNED);
+    return result == STORE_NOT_FOUND ? STORE_STALE : result;
 }
 
 /* Records a device's last accepted SEQN, and that it was seen then (through the seen sink: a
@@ -996,7 +1014,7 @@ static enum store_status mark_last_seqn(struct sqlite_store *s, int64_t device, 
 
 static enum store_status sqlite_reading_add(struct store *base, const char *deviceid, int64_t seqn,
                                             int64_t received_at, int64_t ts, const char *reading,
-                                            size_t reading_len)
+                                            size_t reading_len, int64_t epoch, int64_t envelope)
 {
     struct sqlite_store *s = sqlite_of(base);
     enum store_status result = begin(s);
@@ -1005,18 +1023,19 @@ static enum store_status sqlite_reading_add(struct store *base, const char *devi
     sqlite3_stmt *claim = stmt(s, STMT_READING_CLAIM);
     bind_text(claim, 1, deviceid);
     sqlite3_bind_int64(claim, 2, seqn);
+    sqlite3_bind_int64(claim, 3, epoch);
+    sqlite3_bind_int64(claim, 4, envelope);
     int rc = sqlite3_step(claim);
     int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(claim, 0) : 0;
-    int64_t epoch = rc == SQLITE_ROW ? sqlite3_column_int64(claim, 1) : 0;
     if (rc == SQLITE_ROW)
         rc = sqlite3_step(claim); /* RETURNING's statement is done only once stepped to the end */
     stmt_done(claim);
     if (rc != SQLITE_DONE)
         return finish(s, fail(s, "claim SEQN"));
     if (device == 0) { /* nothing claimed: no such device, or a SEQN not above its last one */
-        bind_text(stmt(s, STMT_DEVICE_SECRET), 1, deviceid);
-        rc = sqlite3_step(stmt(s, STMT_DEVICE_SECRET));
-        stmt_done(stmt(s, STMT_DEVICE_SECRET));
+        bind_text(stmt(s, STMT_DEVICE_TRUST), 1, deviceid);
+        rc = sqlite3_step(stmt(s, STMT_DEVICE_TRUST));
+        stmt_done(stmt(s, STMT_DEVICE_TRUST));
         if (rc == SQLITE_ROW)
             return finish(s, STORE_STALE);
         return finish(s, rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device"));
@@ -1296,7 +1315,8 @@ static const struct store_ops sqlite_ops = {
     .device_set_key = sqlite_device_set_key,
     .device_list = sqlite_device_list,
     .stats = sqlite_stats,
-    .device_secret = sqlite_device_secret,
+    .device_trust = sqlite_device_trust,
+    .device_signed = sqlite_device_signed,
     .reading_add = sqlite_reading_add,
     .reading_list = sqlite_reading_list,
     .reading_buckets = sqlite_reading_buckets,

@@ -52,7 +52,7 @@ describe('registration policy', () => {
       assert.equal((await stack.api('PUT', '/api/devices/known01', { admin: true, body: { name: 'k' } })).status, 201);
       const known = await stack.api('POST', '/api/devices/known01', { body: { ipaddr: '10.1.1.1' } });
       assert.equal(known.status, 200);
-      assert.equal(known.json.ipaddr, '10.1.1.1');
+      assert.equal((await stack.api('GET', '/api/devices/known01', { admin: true })).json.ipaddr, '10.1.1.1');
     } finally { await stack.stop(); }
   });
 

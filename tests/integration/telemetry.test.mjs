@@ -144,12 +144,16 @@ describe('ingest', () => {
     assert.equal((await post(id, v2('{"SEQN":1}', key, id))).status, 409);
     const r = await stack.api('PUT', `/api/devices/${id}`, { admin: true, body: { seqn_reset: true } });
     assert.equal(r.json.last_seqn, null);
-    assert.equal((await post(id, v2('{"SEQN":1}', key, id))).status, 201);
-    assert.equal((await post(id, v2('{"SEQN":2}', key, id))).status, 201);
+    // The reset began epoch 1: what was sealed before it (a recording) opens no more.
+    const recorded = v2('{"SEQN":1}', key, id);
+    assert.equal((await post(id, recorded)).status, 400);
+    assert.equal((await post(id, v2('{"SEQN":1}', key, id, 1))).status, 201);
+    assert.equal((await post(id, v2('{"SEQN":2}', key, id, 1))).status, 201);
     // The device loses its counter once more: it may send SEQN 1 and 2 again.
     await stack.api('PUT', `/api/devices/${id}`, { admin: true, body: { seqn_reset: true } });
-    assert.equal((await post(id, v2('{"SEQN":1}', key, id))).status, 201);
-    assert.equal((await post(id, v2('{"SEQN":1}', key, id))).status, 409);
+    assert.equal((await post(id, v2('{"SEQN":1}', key, id, 1))).status, 400);
+    assert.equal((await post(id, v2('{"SEQN":1}', key, id, 2))).status, 201);
+    assert.equal((await post(id, v2('{"SEQN":1}', key, id, 2))).status, 409);
     const back = (await readings(id, '?order=asc')).json;
     assert.deepEqual(back.map((x) => x.seqn), [500, 1, 2, 1], 'every reading kept, in the order they came');
   });

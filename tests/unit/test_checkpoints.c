@@ -56,7 +56,7 @@ static off_t write_readings(struct fixture *fx, int n)
     off_t peak = 0;
     for (int i = 0; i < n; i++) {
         assert_int_equal(store_reading_add(fx->store, "meter", fx->next_seqn++, TEST_T0, TS_NONE, reading,
-                                           sizeof reading - 1),
+                                           sizeof reading - 1, 0, DEVICE_TRUST_V2),
                          STORE_OK);
         off_t size = wal_size(fx);
         peak = size > peak ? size : peak;

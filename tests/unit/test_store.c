@@ -50,14 +50,52 @@ static void seqn_reset_starts_a_new_epoch(void **state)
     struct device_update u = no_change();
     add_open(fx->store, "lost");
     for (int64_t seqn = 1; seqn <= 2; seqn++)
-        assert_int_equal(store_reading_add(fx->store, "lost", seqn, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+        assert_int_equal(store_reading_add(fx->store, "lost", seqn, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     struct seen after_reset = {0};
     u.seqn_reset = true;
     assert_int_equal(update(fx->store, "lost", &u, &after_reset), STORE_OK);
     assert_int_equal(after_reset.last_seqn, -1);
-    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2), STORE_OK);
-    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2), STORE_STALE);
+    /* A reading opened in the epoch before the reset (a recording) is not taken after it. */
+    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2),
+                     STORE_STALE);
+    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2, 1, DEVICE_TRUST_V2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2, 1, DEVICE_TRUST_V2), STORE_STALE);
     assert_int_equal(stored_readings(fx->store, "lost"), 3);
+}
+
+/* v1 until the first v2; then v1 is refused and the trust bits say which envelopes came. */
+static void no_v1_after_v2(void **state)
+{
+    struct fixture *fx = *state;
+    struct device_trust t;
+    add_open(fx->store, "downgrade");
+    assert_int_equal(store_reading_add(fx->store, "downgrade", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V1), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "downgrade", 2, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "downgrade", 3, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V1),
+                     STORE_STALE);
+    assert_int_equal(store_device_trust(fx->store, "downgrade", &t), STORE_OK);
+    assert_int_equal(t.trust, DEVICE_TRUST_V1 | DEVICE_TRUST_V2);
+    assert_int_equal(stored_readings(fx->store, "downgrade"), 2);
+}
+
+/* A signed registration's t is taken once; heartbeats (not state-changing) only mark the device. */
+static void signed_calls_change_state_once(void **state)
+{
+    struct fixture *fx = *state;
+    struct device_trust t;
+    add_open(fx->store, "signer");
+    assert_int_equal(store_device_trust(fx->store, "signer", &t), STORE_OK);
+    assert_int_equal(t.trust, 0);
+    assert_string_equal(t.key, "");
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0, false), STORE_OK);
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0, true), STORE_OK);
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0, true), STORE_STALE);
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0 - 1, true), STORE_STALE);
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0 - 1, false), STORE_OK);
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0 + 1, true), STORE_OK);
+    assert_int_equal(store_device_trust(fx->store, "signer", &t), STORE_OK);
+    assert_int_equal(t.trust, DEVICE_TRUST_SIGNED);
+    assert_int_equal(store_device_trust(fx->store, "nobody", &t), STORE_NOT_FOUND);
 }
 
 /* A read sees one snapshot: another connection's commit shows only once the read has ended. */
@@ -68,12 +106,12 @@ static void read_sees_one_snapshot(void **state)
     struct store *other = open_store(fx->db.path);
     assert_int_equal(store_read_begin(fx->store), STORE_OK);
     assert_int_equal(stored_readings(fx->store, "snap"), 0);
-    assert_int_equal(store_reading_add(other, "snap", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(other, "snap", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     assert_int_equal(stored_readings(fx->store, "snap"), 0);
     store_read_end(fx->store);
     assert_int_equal(stored_readings(fx->store, "snap"), 1);
     /* The read is over: the connection writes again. */
-    assert_int_equal(store_reading_add(fx->store, "snap", 2, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "snap", 2, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     store_free(other);
 }
 
@@ -84,7 +122,7 @@ static void prune_deletes_old_readings_in_batches(void **state)
     add_open(fx->store, "aging");
     for (int64_t seqn = 1; seqn <= 10; seqn++)
         assert_int_equal(
-            store_reading_add(fx->store, "aging", seqn, TEST_T0 + (seqn > 5 ? 100 : 0), TS_NONE, "{}", 2),
+            store_reading_add(fx->store, "aging", seqn, TEST_T0 + (seqn > 5 ? 100 : 0), TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2),
             STORE_OK);
     int deleted = -1;
     assert_int_equal(store_reading_prune(fx->store, TEST_T0 + 50, 3, &deleted), STORE_OK);
@@ -95,7 +133,7 @@ static void prune_deletes_old_readings_in_batches(void **state)
     assert_int_equal(deleted, 0);
     assert_int_equal(stored_readings(fx->store, "aging"), 5);
     /* The SEQN check still holds after the old readings went. */
-    assert_int_equal(store_reading_add(fx->store, "aging", 3, TEST_T0 + 200, TS_NONE, "{}", 2), STORE_STALE);
+    assert_int_equal(store_reading_add(fx->store, "aging", 3, TEST_T0 + 200, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_STALE);
 }
 
 /* PROVD_SYNCHRONOUS=full: the connection takes the setting and keeps working; a bulk load,
@@ -106,7 +144,7 @@ static void sync_every_commit(void **state)
     assert_int_equal(store_sync_every_commit(fx->store), STORE_OK);
     add_open(fx->store, "synced");
     assert_int_equal(store_device_bulk_add(fx->store, "bulk-", 0, 3, NULL, TEST_T0), STORE_OK);
-    assert_int_equal(store_reading_add(fx->store, "synced", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "synced", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     assert_int_equal(get(fx->store, "synced").last_seqn, 1);
 }
 
@@ -773,6 +811,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(open_again_keeps_rows),
         T(seqn_reset_starts_a_new_epoch),
+        T(no_v1_after_v2),
+        T(signed_calls_change_state_once),
         T(read_sees_one_snapshot),
         T(prune_deletes_old_readings_in_batches),
         T(sync_every_commit),
