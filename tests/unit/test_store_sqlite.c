@@ -282,7 +282,7 @@ static void backup_then_restore_brings_the_copy_back(void **state)
         add_open(fx->store, id);
     }
     for (int seqn = 1; seqn <= 5; seqn++)
-        assert_int_equal(store_reading_add(fx->store, "kept0", seqn, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+        assert_int_equal(store_reading_add(fx->store, "kept0", seqn, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     char copy[sizeof fx->db.dir + 32];
     backup_path(fx, "backup.sqlite3", copy, sizeof copy);
     struct copied progress = {0};
