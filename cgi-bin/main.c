@@ -80,6 +80,7 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
         .authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp),
         .if_match = FCGX_GetParam("HTTP_IF_MATCH", fr->envp),
         .if_none_match = FCGX_GetParam("HTTP_IF_NONE_MATCH", fr->envp),
+        .remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp),
     };
     if (!req.query)
         req.query = "";

@@ -189,8 +189,21 @@ static int run_device_key(struct store *s, char **argv, int argc)
 /* Batches of this many, so that a SQLite writer never waits long for the lock between two. */
 #define PRUNE_BATCH 5000
 
-/* Retention as one scheduled job (store.h). With no retention nothing is deleted, but the call
- * still makes the coming days' partitions (PostgreSQL). */
+/* Pending devices past PROVD_PENDING_DAYS, in batches; *total gets how many went. */
+static bool expire_pending(struct store *s, int64_t days, int64_t *total)
+{
+    int deleted;
+    *total = 0;
+    do {
+        if (store_device_expire_pending(s, now() - days * 86400, PRUNE_BATCH, &deleted) != STORE_OK)
+            return false;
+        *total += deleted;
+    } while (deleted > 0);
+    return true;
+}
+
+/* Retention as one scheduled job (store.h), and the expiry of pending devices. With no retention
+ * no reading is deleted, but the call still makes the coming days' partitions (PostgreSQL). */
 static int run_prune(struct store *s, char **argv, int argc)
 {
     char err[256];
@@ -204,13 +217,18 @@ static int run_prune(struct store *s, char **argv, int argc)
         fprintf(stderr, "provctl: DAYS must be whole days from 0 (keep all) to 36500\n");
         return EXIT_USAGE;
     }
-    int64_t before = days > 0 ? now() - days * 86400 : 0, total = 0;
+    int64_t before = days > 0 ? now() - days * 86400 : 0, total = 0, expired = 0;
     int deleted;
     do {
         if (store_reading_prune(s, before, PRUNE_BATCH, &deleted) != STORE_OK)
             return fail_store(s);
         total += deleted;
     } while (deleted > 0);
+    if (config.pending_days > 0 && !expire_pending(s, config.pending_days, &expired))
+        return fail_store(s);
+    if (expired > 0)
+        printf("deleted %lld pending devices not let in within %lld days\n", (long long)expired,
+               (long long)config.pending_days);
     if (days == 0) {
         printf("retention is off (PROVD_RETENTION_DAYS unset or 0): every reading is kept\n");
         return 0;
@@ -236,7 +254,8 @@ static const struct command commands[] = {
     {"prune", NULL, -2,
      "provctl prune [DAYS]: delete the readings received more than DAYS days ago (default\n"
      "$PROVD_RETENTION_DAYS, 0: keep all); on PostgreSQL whole days of readings go at once, and\n"
-     "the coming two weeks' day partitions are made. Run it daily (provd-prune.timer).",
+     "the coming two weeks' day partitions are made. Also deletes the devices pending for more\n"
+     "than $PROVD_PENDING_DAYS (14). Run it daily (provd-prune.timer).",
      run_prune},
 };
 

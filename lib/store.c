@@ -65,10 +65,10 @@ void store_read_end(struct store *s)
 }
 
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
-                                        const char *ssid, enum registration_policy policy, int64_t now,
+                                        const char *ssid, const struct registration *reg, int64_t now,
                                         store_device_fn fn, void *user_data)
 {
-    return s->ops->device_register(s, deviceid, ipaddr, ssid, policy, now, fn, user_data);
+    return s->ops->device_register(s, deviceid, ipaddr, ssid, reg, now, fn, user_data);
 }
 
 enum store_status store_device_heartbeat(struct store *s, const char *deviceid, int64_t now,
@@ -143,6 +143,11 @@ enum store_status store_reading_buckets(struct store *s, const char *deviceid, i
 enum store_status store_reading_prune(struct store *s, int64_t before, int max, int *deleted)
 {
     return s->ops->reading_prune(s, before, max, deleted);
+}
+
+enum store_status store_device_expire_pending(struct store *s, int64_t before, int max, int *deleted)
+{
+    return s->ops->device_expire_pending(s, before, max, deleted);
 }
 
 enum store_status store_token_add(struct store *s, const char *name,

@@ -17,6 +17,8 @@ enum store_status {
     STORE_STALE, /* what the caller has is not current: If-Match's cfgsn, a SEQN, a poller's configuration */
     STORE_ERROR, /* the database failed: store_errmsg() says how */
     STORE_UNAVAILABLE, /* the database cannot be reached now (a later call reconnects): store_errmsg() */
+    STORE_FULL,        /* a new device would pass the cap on the number of devices */
+    STORE_TOO_MANY,    /* a new device would pass the cap on registrations from one address */
 };
 
 /* What a backend needs from the program running it (store_needs()). */
@@ -32,6 +34,18 @@ enum store_need {
 };
 
 enum registration_policy { REGISTRATION_APPROVE, REGISTRATION_OPEN, REGISTRATION_CLOSED };
+
+/* How a device that registers itself may get in: the policy, and the caps on new devices. The
+ * caps hold with any number of workers and hosts: each backend checks them in SQL, serialized
+ * with every other new registration. */
+struct registration {
+    enum registration_policy policy;
+    const char *from;    /* the client's address, as counted (address_prefix()); NULL: not counted */
+    int64_t per_minute;  /* new devices from one address within 60 s; 0: no cap */
+    int64_t max_devices; /* devices in all; 0: no cap */
+};
+/* A registration under policy alone, without caps (tools, tests). */
+#define REGISTRATION_UNCAPPED(p) (&(const struct registration){.policy = (p)})
 
 struct store;
 
@@ -150,8 +164,11 @@ enum store_status store_sync_every_commit(struct store *s);
  * the database's schema (provctl init, the tests). */
 enum store_status store_prepare_all(struct store *s);
 
+/* A known device: its ipaddr and ssid updated, seen at now, STORE_OK (a rejected one too; the
+ * caller refuses it). An unknown one: STORE_REFUSED when the policy is closed, STORE_FULL or
+ * STORE_TOO_MANY past reg's caps, else inserted (pending, or accepted when open): STORE_CREATED. */
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
-                                        const char *ssid, enum registration_policy policy, int64_t now,
+                                        const char *ssid, const struct registration *reg, int64_t now,
                                         store_device_fn fn, void *user_data);
 /* What a heartbeat's answer depends on. */
 struct poll_facts {
@@ -208,6 +225,9 @@ enum store_status store_reading_buckets(struct store *s, const char *deviceid, i
  * readings are walked in arrival order, not by time: see STMT_READING_PRUNE); *deleted says
  * how many. */
 enum store_status store_reading_prune(struct store *s, int64_t before, int max, int *deleted);
+/* Deletes up to max devices still pending that registered before the given time and never had a
+ * reading accepted (an admin never let them in); *deleted says how many. */
+enum store_status store_device_expire_pending(struct store *s, int64_t before, int max, int *deleted);
 
 enum store_status store_token_add(struct store *s, const char *name,
                                   const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now);

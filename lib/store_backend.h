@@ -16,7 +16,7 @@ struct store_ops {
     void (*read_end)(struct store *s);
 
     enum store_status (*device_register)(struct store *s, const char *deviceid, const char *ipaddr,
-                                         const char *ssid, enum registration_policy policy, int64_t now,
+                                         const char *ssid, const struct registration *reg, int64_t now,
                                          store_device_fn fn, void *user_data);
     enum store_status (*device_heartbeat)(struct store *s, const char *deviceid, int64_t now,
                                           struct poll_facts *facts);
@@ -43,6 +43,7 @@ struct store_ops {
     enum store_status (*reading_buckets)(struct store *s, const char *deviceid, int64_t since, int64_t until,
                                          int64_t bucket_seconds, store_bucket_fn fn, void *user_data);
     enum store_status (*reading_prune)(struct store *s, int64_t before, int max, int *deleted);
+    enum store_status (*device_expire_pending)(struct store *s, int64_t before, int max, int *deleted);
 
     enum store_status (*token_add)(struct store *s, const char *name,
                                    const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now);
@@ -75,6 +76,21 @@ struct store *store_pg_open(const char *uri, char *err, size_t err_len);
 #define PG_MODULE_OPEN "store_pg_module_open"
 typedef struct store *(*store_open_fn)(const char *target, char *err, size_t err_len);
 struct store *store_pg_module_open(const char *uri, char *err, size_t err_len);
+
+/* New registrations from one address are counted over this many seconds (struct registration). */
+#define REGISTRATION_WINDOW_S 60
+/* Whether reg's caps let a new device in, given the devices there are and those registered from
+ * reg->from within the window: STORE_OK, STORE_FULL or STORE_TOO_MANY. (Inline: the PostgreSQL
+ * module links nothing of the programs'.) */
+static inline enum store_status store_registration_room(const struct registration *reg, int64_t devices,
+                                                        int64_t recent)
+{
+    if (reg->max_devices > 0 && devices >= reg->max_devices)
+        return STORE_FULL;
+    if (reg->per_minute > 0 && reg->from && recent >= reg->per_minute)
+        return STORE_TOO_MANY;
+    return STORE_OK;
+}
 
 /* The id of bulk device n (store.h): false when it would be longer than a device id may be. */
 bool store_bulk_id(const char *prefix, int64_t n, char *buf, size_t len);

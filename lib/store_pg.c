@@ -81,6 +81,9 @@ enum pg_stmt {
     PG_ROLLBACK,
     PG_DEVICE_REGISTER,
     PG_DEVICE_TOUCH,
+    PG_REGISTRATION_LOCK,
+    PG_REGISTRATION_COUNTS,
+    PG_DEVICE_EXPIRE_PENDING,
     PG_DEVICE_POLL_CURRENT,
     PG_DEVICE_POLL,
     PG_DEVICE_APPLIED,
@@ -118,17 +121,28 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     [PG_COMMIT] = "COMMIT",
     [PG_ROLLBACK] = "ROLLBACK",
-    /* Approve or open ($2 the new device's state): the first of concurrent registrations of one id
-     * inserts, the others wait for it and update its row (xmax is 0 only on an inserted row). */
+    /* A new device ($2 its state), under PG_REGISTRATION_LOCK: should the same id register on
+     * another host meanwhile, the later of the two updates the row the first inserted (xmax is 0
+     * only on an inserted row). */
     [PG_DEVICE_REGISTER] =
-        "INSERT INTO devices AS d (deviceid, state, ipaddr, ssid, datec, lastseen) "
-        "VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''), $5::bigint, $5::bigint) "
+        "INSERT INTO devices AS d (deviceid, state, ipaddr, ssid, datec, lastseen, registered_from) "
+        "VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''), $5::bigint, $5::bigint, $6) "
         "ON CONFLICT (deviceid) DO UPDATE SET ipaddr = coalesce($3, d.ipaddr), ssid = coalesce($4, d.ssid), "
         "lastseen = greatest(d.lastseen, $5::bigint) RETURNING " DEVICE_COLUMNS ", d.xmax = 0",
-    /* Closed: only a known device, seen again. */
+    /* A known device, seen again. */
     [PG_DEVICE_TOUCH] =
         "UPDATE devices SET ipaddr = coalesce($2, ipaddr), ssid = coalesce($3, ssid), "
         "lastseen = greatest(lastseen, $4::bigint) WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
+    /* Every new registration of the database, on any host, takes this lock for its transaction:
+     * the caps are counted (in a statement after it, so a snapshot taken after the lock) and the
+     * device inserted before the next one counts. */
+    [PG_REGISTRATION_LOCK] = "SELECT pg_advisory_xact_lock(hashtext('provd: new device'))",
+    /* What the caps on new devices count: all devices, and those registered from $1 since $2. */
+    [PG_REGISTRATION_COUNTS] = "SELECT (SELECT count(*) FROM devices), "
+                               "(SELECT count(*) FROM devices WHERE registered_from = $1 AND datec > $2::bigint)",
+    [PG_DEVICE_EXPIRE_PENDING] = "DELETE FROM devices WHERE deviceid IN (SELECT deviceid FROM devices "
+                                 "WHERE state = 'pending' AND last_seqn IS NULL AND datec < $1::bigint "
+                                 "LIMIT $2::bigint)",
     /* The 304 of a heartbeat: one round trip, a HOT update of lastseen alone (never backwards). */
     [PG_DEVICE_POLL_CURRENT] = ASYNC_COMMIT "UPDATE devices SET lastseen = greatest(lastseen, $2::bigint) "
                                             "FROM async WHERE deviceid = $1 "
@@ -661,8 +675,49 @@ static void pg_read_end(struct store *base)
         exec_stmt(s, PG_COMMIT, NULL, "end read", NULL);
 }
 
+/* A new device, in one transaction under PG_REGISTRATION_LOCK: the caps counted, then the insert. */
+static enum store_status register_new(struct pg_store *s, const char *deviceid, const char *ipaddr,
+                                      const char *ssid, const struct registration *reg, int64_t now,
+                                      store_device_fn fn, void *user_data)
+{
+    enum store_status st = exec_stmt(s, PG_BEGIN, NULL, "register device: begin", NULL);
+    if (st == STORE_OK)
+        st = exec_stmt(s, PG_REGISTRATION_LOCK, NULL, "register device: lock", NULL);
+    if (st == STORE_OK) {
+        struct params p = {0};
+        int64_t counts[2];
+        param_text(&p, reg->from);
+        param_int(&p, now - REGISTRATION_WINDOW_S);
+        st = read_ints(s, PG_REGISTRATION_COUNTS, &p, "register device: count", counts, 2);
+        if (st == STORE_OK)
+            st = store_registration_room(reg, counts[0], counts[1]);
+    }
+    PGresult *res = NULL;
+    if (st == STORE_OK) {
+        struct params p = {0};
+        param_text(&p, deviceid);
+        param_text(&p, reg->policy == REGISTRATION_OPEN ? "accepted" : "pending");
+        param_text(&p, ipaddr);
+        param_text(&p, ssid);
+        param_int(&p, now);
+        param_text(&p, reg->from);
+        res = run(s, PG_DEVICE_REGISTER, &p, "register device", &st);
+    }
+    if (res)
+        st = exec_stmt(s, PG_COMMIT, NULL, "register device: commit", NULL);
+    else if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        exec_stmt(s, PG_ROLLBACK, NULL, "register device: roll back", NULL);
+    if (res && st == STORE_OK) {
+        bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, 14)[0] == 't';
+        hand_devices(res, fn, user_data, &now);
+        st = created ? STORE_CREATED : STORE_OK;
+    }
+    PQclear(res);
+    return st;
+}
+
 static enum store_status pg_device_register(struct store *base, const char *deviceid, const char *ipaddr,
-                                            const char *ssid, enum registration_policy policy, int64_t now,
+                                            const char *ssid, const struct registration *reg, int64_t now,
                                             store_device_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
@@ -671,24 +726,15 @@ static enum store_status pg_device_register(struct store *base, const char *devi
         return st;
     struct params p = {0};
     param_text(&p, deviceid);
-    if (policy == REGISTRATION_CLOSED) {
-        param_text(&p, ipaddr);
-        param_text(&p, ssid);
-        param_int(&p, now);
-        st = device_rows(s, PG_DEVICE_TOUCH, &p, "register device", fn, user_data, &now, NULL);
-        return st == STORE_NOT_FOUND ? STORE_REFUSED : st;
-    }
-    param_text(&p, policy == REGISTRATION_OPEN ? "accepted" : "pending");
     param_text(&p, ipaddr);
     param_text(&p, ssid);
     param_int(&p, now);
-    PGresult *res = run(s, PG_DEVICE_REGISTER, &p, "register device", &st);
-    if (!res)
+    st = device_rows(s, PG_DEVICE_TOUCH, &p, "register device", fn, user_data, &now, NULL);
+    if (st != STORE_NOT_FOUND)
         return st;
-    bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, 14)[0] == 't';
-    hand_devices(res, fn, user_data, &now);
-    PQclear(res);
-    return created ? STORE_CREATED : STORE_OK;
+    if (reg->policy == REGISTRATION_CLOSED)
+        return STORE_REFUSED;
+    return register_new(s, deviceid, ipaddr, ssid, reg, now, fn, user_data);
 }
 
 static enum store_status pg_device_heartbeat(struct store *base, const char *deviceid, int64_t now,
@@ -1031,6 +1077,22 @@ static enum store_status pg_reading_buckets(struct store *base, const char *devi
  * their own) up to max received before it deleted, oldest arrivals first. A reading in a day
  * partition goes with its day, so at most a day after `before`; *deleted may exceed max. Then
  * the partitions ahead are made, from the day of `before` on (never a day just dropped). */
+static enum store_status pg_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+{
+    struct pg_store *s = pg_of(base);
+    *deleted = 0;
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, before);
+    param_int(&p, max);
+    int64_t rows = 0;
+    st = exec_stmt(s, PG_DEVICE_EXPIRE_PENDING, &p, "expire pending devices", &rows);
+    *deleted = (int)rows;
+    return st;
+}
+
 static enum store_status pg_reading_prune(struct store *base, int64_t before, int max, int *deleted)
 {
     struct pg_store *s = pg_of(base);
@@ -1274,6 +1336,7 @@ static const struct store_ops pg_ops = {
     .reading_list = pg_reading_list,
     .reading_buckets = pg_reading_buckets,
     .reading_prune = pg_reading_prune,
+    .device_expire_pending = pg_device_expire_pending,
     .token_add = pg_token_add,
     .token_check = pg_token_check,
     .token_list = pg_token_list,

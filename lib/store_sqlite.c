@@ -96,6 +96,8 @@ enum stmt {
     STMT_PING,
     STMT_DEVICE_TOUCH,
     STMT_DEVICE_REGISTER,
+    STMT_REGISTRATION_COUNTS,
+    STMT_DEVICE_EXPIRE_PENDING,
     STMT_DEVICE_POLL,
     STMT_DEVICE_SEEN,
     STMT_DEVICE_SEEN_SET,
@@ -140,8 +142,15 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_TOUCH] = "UPDATE devices SET ipaddr = coalesce(?2, ipaddr), ssid = coalesce(?3, ssid) "
                           "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_REGISTER] =
-        "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec) "
-        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5) RETURNING " DEVICE_COLUMNS,
+        "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec, registered_from) "
+        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5, ?6) RETURNING " DEVICE_COLUMNS,
+    /* What the caps on new devices count: all devices, and those registered from ?1 since ?2. */
+    [STMT_REGISTRATION_COUNTS] =
+        "SELECT (SELECT count(*) FROM devices), "
+        "(SELECT count(*) FROM devices WHERE registered_from = ?1 AND datec > ?2)",
+    [STMT_DEVICE_EXPIRE_PENDING] =
+        "DELETE FROM devices WHERE id IN (SELECT id FROM devices WHERE state = 'pending' "
+        "AND last_seqn IS NULL AND datec < ?1 LIMIT ?2)",
     [STMT_DEVICE_POLL] =
         "UPDATE devices SET cfgsn_applied = ?2 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     /* The FK column is not written: no lookup of the device. A row that is gone changes nothing. */
@@ -694,8 +703,32 @@ static enum store_status set_new_device_seen(struct sqlite_store *s, int64_t at)
     return exec_stmt(s, STMT_DEVICE_SEEN_SET);
 }
 
+/* Runs a statement returning one row of integers into out[0..n). */
+static enum store_status read_counts(struct sqlite_store *s, enum stmt id, int64_t *out, int n)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        for (int i = 0; i < n; i++)
+            out[i] = sqlite3_column_int64(st, i);
+    stmt_done(st);
+    return rc == SQLITE_ROW ? STORE_OK : fail(s, stmt_sql[id]);
+}
+
+/* Whether reg's caps let one more device in (in the registration's write transaction, which
+ * SQLite serializes with every other). */
+static enum store_status registration_room(struct sqlite_store *s, const struct registration *reg, int64_t now)
+{
+    sqlite3_stmt *st = stmt(s, STMT_REGISTRATION_COUNTS);
+    bind_text(st, 1, reg->from);
+    sqlite3_bind_int64(st, 2, now - REGISTRATION_WINDOW_S);
+    int64_t counts[2];
+    enum store_status result = read_counts(s, STMT_REGISTRATION_COUNTS, counts, 2);
+    return result == STORE_OK ? store_registration_room(reg, counts[0], counts[1]) : result;
+}
+
 static enum store_status sqlite_device_register(struct store *base, const char *deviceid, const char *ipaddr,
-                                                const char *ssid, enum registration_policy policy,
+                                                const char *ssid, const struct registration *reg,
                                                 int64_t now, store_device_fn fn, void *user_data)
 {
     struct sqlite_store *s = sqlite_of(base);
@@ -710,15 +743,16 @@ static enum store_status sqlite_device_register(struct store *base, const char *
     st = device_rows(s, STMT_DEVICE_TOUCH, hand_as_seen_now, &seen, NULL, &seen.row);
     if (st == STORE_OK) {
         st = device_seen(s, seen.row, now);
-    } else if (st == STORE_NOT_FOUND && policy == REGISTRATION_CLOSED) {
+    } else if (st == STORE_NOT_FOUND && reg->policy == REGISTRATION_CLOSED) {
         st = STORE_REFUSED;
-    } else if (st == STORE_NOT_FOUND) {
+    } else if (st == STORE_NOT_FOUND && (st = registration_room(s, reg, now)) == STORE_OK) {
         sqlite3_stmt *ins = stmt(s, STMT_DEVICE_REGISTER);
         bind_text(ins, 1, deviceid);
-        bind_text(ins, 2, policy == REGISTRATION_OPEN ? "accepted" : "pending");
+        bind_text(ins, 2, reg->policy == REGISTRATION_OPEN ? "accepted" : "pending");
         bind_text(ins, 3, ipaddr);
         bind_text(ins, 4, ssid);
         sqlite3_bind_int64(ins, 5, now);
+        bind_text(ins, 6, reg->from);
         st = device_rows(s, STMT_DEVICE_REGISTER, hand_as_seen_now, &seen, NULL, &seen.row);
         if (st == STORE_OK)
             st = set_new_device_seen(s, now) == STORE_OK ? STORE_CREATED : STORE_ERROR;
@@ -914,18 +948,6 @@ static enum store_status sqlite_device_list(struct store *base, const struct dev
     return STORE_OK;
 }
 
-/* Runs a statement returning one row of integers into out[0..n). */
-static enum store_status read_counts(struct sqlite_store *s, enum stmt id, int64_t *out, int n)
-{
-    sqlite3_stmt *st = stmt(s, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        for (int i = 0; i < n; i++)
-            out[i] = sqlite3_column_int64(st, i);
-    stmt_done(st);
-    return rc == SQLITE_ROW ? STORE_OK : fail(s, stmt_sql[id]);
-}
-
 static enum store_status sqlite_stats(struct store *base, int64_t now, int64_t default_interval,
                                       struct store_stats *out)
 {
@@ -1070,6 +1092,18 @@ static enum store_status sqlite_reading_buckets(struct store *base, const char *
     }
     stmt_done(st);
     return rc == SQLITE_DONE ? STORE_OK : fail(s, "bucket readings");
+}
+
+static enum store_status sqlite_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_EXPIRE_PENDING);
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, max);
+    int rc = sqlite3_step(st);
+    stmt_done(st);
+    *deleted = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "expire pending devices");
 }
 
 static enum store_status sqlite_reading_prune(struct store *base, int64_t before, int max, int *deleted)
@@ -1277,6 +1311,7 @@ static const struct store_ops sqlite_ops = {
     .reading_list = sqlite_reading_list,
     .reading_buckets = sqlite_reading_buckets,
     .reading_prune = sqlite_reading_prune,
+    .device_expire_pending = sqlite_device_expire_pending,
     .token_add = sqlite_token_add,
     .token_check = sqlite_token_check,
     .token_list = sqlite_token_list,

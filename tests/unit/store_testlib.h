@@ -96,7 +96,7 @@ static inline int stored_readings(struct store *s, const char *id)
 /* A new device, accepted at once. */
 static inline void add_open(struct store *s, const char *id)
 {
-    assert_int_equal(store_device_register(s, id, "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(s, id, "", "", REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, NULL, NULL),
                      STORE_CREATED);
 }
 

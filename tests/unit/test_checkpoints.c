@@ -26,7 +26,7 @@ static int setup(void **state)
     fx->store = open_store(fx->db.path);
     snprintf(fx->wal, sizeof fx->wal, "%s-wal", fx->db.path);
     assert_int_equal(
-        store_device_register(fx->store, "meter", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+        store_device_register(fx->store, "meter", "", "", REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, NULL, NULL),
         STORE_CREATED);
     fx->next_seqn = 1;
     *state = fx;

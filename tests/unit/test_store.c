@@ -34,7 +34,7 @@ static void open_again_keeps_rows(void **state)
     struct fixture *fx = *state;
     assert_int_equal(store_ping(fx->store), STORE_OK);
     assert_int_equal(store_prepare_all(fx->store), STORE_OK); /* every statement fits the schema */
-    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net", REGISTRATION_APPROVE,
+    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE),
                                            TEST_T0, NULL, NULL),
                      STORE_CREATED);
     store_free(fx->store);
@@ -115,7 +115,7 @@ static void register_approve_makes_pending(void **state)
     struct fixture *fx = *state;
     struct seen d = {0};
     assert_int_equal(store_device_register(fx->store, "AA:BB:CC:00:00:01", "192.168.1.5", "home",
-                                           REGISTRATION_APPROVE, TEST_T0, capture, &d),
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, capture, &d),
                      STORE_CREATED);
     assert_int_equal(d.calls, 1);
     assert_string_equal(d.state, "pending");
@@ -136,7 +136,7 @@ static void register_open_makes_accepted(void **state)
     struct fixture *fx = *state;
     struct seen d = {0};
     assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.2", "net", REGISTRATION_OPEN, TEST_T0, capture, &d),
+        store_device_register(fx->store, "dev", "10.0.0.2", "net", REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, capture, &d),
         STORE_CREATED);
     assert_string_equal(d.state, "accepted");
     assert_string_equal(get(fx->store, "dev").state, "accepted");
@@ -146,7 +146,7 @@ static void register_closed_only_known(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(store_device_register(fx->store, "stranger", "10.0.0.3", "net", REGISTRATION_CLOSED,
+    assert_int_equal(store_device_register(fx->store, "stranger", "10.0.0.3", "net", REGISTRATION_UNCAPPED(REGISTRATION_CLOSED),
                                            TEST_T0, capture, &d),
                      STORE_REFUSED);
     assert_int_equal(d.calls, 0);
@@ -155,7 +155,7 @@ static void register_closed_only_known(void **state)
     struct device_update u = no_change();
     assert_int_equal(update(fx->store, "known", &u, &d), STORE_CREATED);
     d = (struct seen){0};
-    assert_int_equal(store_device_register(fx->store, "known", "10.0.0.4", "net", REGISTRATION_CLOSED,
+    assert_int_equal(store_device_register(fx->store, "known", "10.0.0.4", "net", REGISTRATION_UNCAPPED(REGISTRATION_CLOSED),
                                            TEST_T0 + 5, capture, &d),
                      STORE_OK);
     assert_string_equal(d.ipaddr, "10.0.0.4");
@@ -167,7 +167,7 @@ static void register_known_updates_and_keeps_state(void **state)
 {
     struct fixture *fx = *state;
     assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.1", "one", REGISTRATION_APPROVE, TEST_T0, NULL, NULL),
+        store_device_register(fx->store, "dev", "10.0.0.1", "one", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
         STORE_CREATED);
     struct device_update u = no_change();
     u.state = "rejected";
@@ -175,7 +175,7 @@ static void register_known_updates_and_keeps_state(void **state)
     assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
     /* Registering again under an open policy does not undo the admin's decision. */
     d = (struct seen){0};
-    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two", REGISTRATION_OPEN,
+    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two", REGISTRATION_UNCAPPED(REGISTRATION_OPEN),
                                            TEST_T0 + 60, capture, &d),
                      STORE_OK);
     assert_string_equal(d.ipaddr, "fe80::2");
@@ -185,12 +185,59 @@ static void register_known_updates_and_keeps_state(void **state)
     assert_string_equal(d.state, "rejected");
     /* Absent fields keep their values. */
     assert_int_equal(
-        store_device_register(fx->store, "dev", NULL, NULL, REGISTRATION_OPEN, TEST_T0 + 61, NULL, NULL),
+        store_device_register(fx->store, "dev", NULL, NULL, REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0 + 61, NULL, NULL),
         STORE_OK);
     d = get(fx->store, "dev");
     assert_string_equal(d.ipaddr, "fe80::2");
     assert_string_equal(d.ssid, "two");
     assert_int_equal(d.lastseen, TEST_T0 + 61);
+}
+
+static enum store_status register_capped(struct store *s, const char *id, const char *from, int64_t now)
+{
+    const struct registration reg = {REGISTRATION_APPROVE, from, 2, 3};
+    return store_device_register(s, id, "10.0.0.1", "net", &reg, now, NULL, NULL);
+}
+
+/* Two new devices a minute from one address, three in all: known devices are never refused. */
+static void register_caps_new_devices(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(register_capped(fx->store, "a1", "192.0.2.1", TEST_T0), STORE_CREATED);
+    assert_int_equal(register_capped(fx->store, "a2", "192.0.2.1", TEST_T0 + 1), STORE_CREATED);
+    assert_int_equal(register_capped(fx->store, "a3", "192.0.2.1", TEST_T0 + 2), STORE_TOO_MANY);
+    assert_int_equal(store_device_get(fx->store, "a3", NULL, NULL), STORE_NOT_FOUND);
+    assert_int_equal(register_capped(fx->store, "a1", "192.0.2.1", TEST_T0 + 3), STORE_OK);
+    assert_int_equal(register_capped(fx->store, "b1", "192.0.2.2", TEST_T0 + 3), STORE_CREATED);
+    /* The cap on devices comes first, whoever asks; a minute later the address may again. */
+    assert_int_equal(register_capped(fx->store, "b2", "192.0.2.2", TEST_T0 + 4), STORE_FULL);
+    assert_int_equal(register_capped(fx->store, "a3", "192.0.2.1", TEST_T0 + 61), STORE_FULL);
+    assert_int_equal(store_device_delete(fx->store, "b1"), STORE_OK);
+    assert_int_equal(register_capped(fx->store, "a3", "192.0.2.1", TEST_T0 + 61), STORE_CREATED);
+    assert_int_equal(register_capped(fx->store, "a2", "192.0.2.9", TEST_T0 + 62), STORE_OK);
+}
+
+/* Only pending devices that registered before the limit and never sent a reading go. */
+static void expire_pending_devices(void **state)
+{
+    struct fixture *fx = *state;
+    const struct registration *approve = REGISTRATION_UNCAPPED(REGISTRATION_APPROVE);
+    assert_int_equal(store_device_register(fx->store, "old", "", "", approve, TEST_T0, NULL, NULL), STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "new", "", "", approve, TEST_T0 + 100, NULL, NULL),
+                     STORE_CREATED);
+    add_open(fx->store, "accepted");
+    struct seen d = {0};
+    struct device_update u = no_change();
+    u.state = "pending";
+    assert_int_equal(update(fx->store, "sent", &u, &d), STORE_CREATED);
+    assert_int_equal(store_reading_add(fx->store, "sent", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    int deleted = -1;
+    assert_int_equal(store_device_expire_pending(fx->store, TEST_T0 + 50, 10, &deleted), STORE_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(store_device_get(fx->store, "old", NULL, NULL), STORE_NOT_FOUND);
+    assert_int_equal(store_device_get(fx->store, "new", NULL, NULL), STORE_OK);
+    assert_int_equal(store_device_get(fx->store, "accepted", NULL, NULL), STORE_OK);
+    assert_int_equal(store_device_get(fx->store, "sent", NULL, NULL), STORE_OK);
 }
 
 static void poll_sets_lastseen_and_applied(void **state)
@@ -200,7 +247,7 @@ static void poll_sets_lastseen_and_applied(void **state)
     assert_int_equal(store_device_poll(fx->store, "ghost", 3, TEST_T0, capture, &d), STORE_NOT_FOUND);
     assert_int_equal(d.calls, 0);
     assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_APPROVE, TEST_T0, NULL, NULL),
+        store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
         STORE_CREATED);
     assert_int_equal(store_device_poll(fx->store, "dev", 4, TEST_T0 + 30, capture, &d), STORE_OK);
     assert_int_equal(d.lastseen, TEST_T0 + 30);
@@ -349,7 +396,7 @@ static void delete_and_set_key(void **state)
     assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"),
                      STORE_NOT_FOUND);
     assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_APPROVE, TEST_T0, NULL, NULL),
+        store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
         STORE_CREATED);
     assert_false(get(fx->store, "dev").has_key);
     assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"), STORE_OK);
@@ -362,7 +409,7 @@ static void delete_and_set_key(void **state)
 
 static void register_at(struct store *s, const char *id, int64_t when)
 {
-    assert_int_equal(store_device_register(s, id, "10.0.0.1", "n", REGISTRATION_APPROVE, when, NULL, NULL),
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "n", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), when, NULL, NULL),
                      STORE_CREATED);
 }
 
@@ -482,7 +529,7 @@ static void make_sort_fleet(struct store *s)
         snprintf(id, sizeof id, "dev-%d", i);
         int64_t when = TEST_T0 - (i < 4 ? 0 : 10 * i);
         assert_int_equal(store_device_register(s, id, i < 5 ? "10.0.0.1" : "10.0.0.2", i % 2 ? "home" : "lab",
-                                               REGISTRATION_APPROVE, when, NULL, NULL),
+                                               REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), when, NULL, NULL),
                          STORE_CREATED);
     }
     static const struct {
@@ -747,7 +794,7 @@ static void hostile_text_stored_literally(void **state)
     u.data = data;
     assert_int_equal(update(fx->store, id, &u, &d), STORE_CREATED);
     assert_int_equal(
-        store_device_register(fx->store, id, "::1", ssid, REGISTRATION_CLOSED, TEST_T0, NULL, NULL),
+        store_device_register(fx->store, id, "::1", ssid, REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0, NULL, NULL),
         STORE_OK);
     register_at(fx->store, "plain", TEST_T0);
     d = get(fx->store, id);
@@ -780,6 +827,8 @@ int main(void)
         T(register_open_makes_accepted),
         T(register_closed_only_known),
         T(register_known_updates_and_keeps_state),
+        T(register_caps_new_devices),
+        T(expire_pending_devices),
         T(poll_sets_lastseen_and_applied),
         T(update_raises_cfgsn_only_on_change),
         T(update_explicit_cfgsn),
