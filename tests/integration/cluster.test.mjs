@@ -14,7 +14,9 @@ import { descendants, freePort, startStack, top } from './lib/stack.mjs';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const KEY = '000102030405060708090a0b0c0d0e0f';
 const pgCluster = path.join(top, 'scripts/pg-cluster.sh');
-const env = { PROVD_REGISTRATION: 'open', PROVD_FLEET_KEY: KEY, DEVICE_RATE: '10000r/s', DEVICE_BURST: '10000' };
+// Load from one address: nginx's limits and the cap on new devices per address lifted.
+const env = { PROVD_REGISTRATION: 'open', PROVD_FLEET_KEY: KEY, DEVICE_RATE: '10000r/s', DEVICE_BURST: '10000',
+  SITE_RATE: '10000r/s', SITE_BURST: '10000', PROVD_REGISTRATIONS_PER_MIN: '0' };
 
 const reading = (id, seqn) => JSON.stringify(v2(JSON.stringify({ SEQN: seqn }), KEY, id));
 const postReading = (stack, id, seqn, body = reading(id, seqn)) => stack.api('POST', `/api/devices/${id}/telemetry`,
