@@ -189,9 +189,12 @@ export function descendants(pid) {
   return found;
 }
 
+// The stack's provd workers: build/provd, or the copy a stack started as root runs when the
+// checkout is out of its user's reach (scripts/stack.sh).
 export function workerPids(stack) {
-  const provd = path.join(top, 'build/provd');
-  return descendants(stack.child.pid).filter((p) => p.args.startsWith(provd)).map((p) => p.pid);
+  const programs = [path.join(top, 'build/provd'), path.join(stack.dataDir, 'run/bin/provd')];
+  return descendants(stack.child.pid).filter((p) => programs.some((provd) => p.args.startsWith(provd)))
+    .map((p) => p.pid);
 }
 
 export function alive(pid) {
