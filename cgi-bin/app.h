@@ -17,6 +17,7 @@ struct config {
     int64_t max_devices;    /* PROVD_MAX_DEVICES: devices registering themselves get no place past it; 0: no cap */
     int64_t registrations_per_min; /* PROVD_REGISTRATIONS_PER_MIN: new devices per client address; 0: no cap */
     int64_t pending_days; /* PROVD_PENDING_DAYS: pending devices never let in are deleted; 0: kept */
+    const struct server_key *server_key; /* from PROVD_KEY_FILE (server_key.h), loaded at start */
 };
 
 struct sqlite_writer;

@@ -1,6 +1,7 @@
 /* provctl: the admin's command line for a provd database: admin tokens, devices, device keys,
  * retention. It works on the database directly (a SQLite file or a PostgreSQL URI), so it needs no
  * running server. */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "isotime.h"
 #include "render.h"
 #include "secret.h"
+#include "server_key.h"
 #include "validate.h"
 
 #define EXIT_USAGE 2
@@ -26,8 +28,8 @@ static const char usage[] =
     "  token list                    list admin token names and when they were made\n"
     "  token revoke NAME             delete an admin token\n"
     "  device list                   list devices: id, state, liveness, last seen, name\n"
-    "  device key ID [--set SECRET]  give a device a new random telemetry key and print it,\n"
-    "                                or set SECRET (1-256 bytes of text; spaces are fine)\n"
+    "  device key ID [--set]         give a device a new random telemetry key and print it, or\n"
+    "                                set the secret read from standard input (1-256 bytes of text)\n"
     "  prune [DAYS]                  delete readings older than DAYS (default $PROVD_RETENTION_DAYS);\n"
     "                                on PostgreSQL also make the coming days' partitions: run it daily\n"
     "\n"
@@ -38,6 +40,7 @@ struct command {
     int args; /* positional arguments after the verb; -1: one or more; -2: none or one */
     const char *help;
     int (*run)(struct store *s, char **argv, int argc);
+    bool needs_key; /* device keys are sealed or opened: the server key is loaded (PROVD_KEY_FILE) */
 };
 
 static int64_t now(void)
@@ -154,33 +157,51 @@ static int run_device_list(struct store *s, char **argv, int argc)
     return 0;
 }
 
+/* The secret of --set from standard input, never the command line (which every user of the host
+ * may read in /proc): its text up to a final newline. false when it is no valid secret. */
+static bool read_secret(char secret[SECRET_MAX_LEN + 1])
+{
+    char text[SECRET_MAX_LEN + 3]; /* a secret, "\r\n", and one byte to tell it was longer */
+    size_t len = fread(text, 1, sizeof text - 1, stdin);
+    text[len] = '\0';
+    if (len > 0 && text[len - 1] == '\n')
+        text[--len] = '\0';
+    if (len > 0 && text[len - 1] == '\r')
+        text[--len] = '\0';
+    bool ok = strlen(text) == len && len <= SECRET_MAX_LEN && secret_valid_device_key(text);
+    if (ok)
+        memcpy(secret, text, len + 1);
+    else
+        fprintf(stderr, "provctl: the secret (standard input) must be 1-%d bytes of UTF-8 text without control "
+                        "characters, and one line\n", SECRET_MAX_LEN);
+    OPENSSL_cleanse(text, sizeof text);
+    return ok;
+}
+
 static int run_device_key(struct store *s, char **argv, int argc)
 {
-    char key[DEVICE_KEY_LEN + 1];
-    const char *secret = key;
+    char key[SECRET_MAX_LEN + 1];
+    bool set = argc == 2 && strcmp(argv[1], "--set") == 0;
     if (!valid_device_id(argv[0])) {
         fprintf(stderr, "provctl: ID must be 1-64 characters of A-Z a-z 0-9 . _ : -\n");
         return EXIT_USAGE;
     }
-    if (argc == 3 && strcmp(argv[1], "--set") == 0) {
-        secret = argv[2];
-        if (!secret_valid_device_key(secret)) {
-            fprintf(stderr, "provctl: SECRET must be 1-%d bytes of UTF-8 text without control characters\n",
-                    SECRET_MAX_LEN);
-            return EXIT_USAGE;
-        }
-    } else if (argc != 1) {
-        fprintf(stderr, "usage: provctl device key ID [--set SECRET]\n");
+    if (argc > 1 && !set) {
+        fprintf(stderr, "usage: provctl device key ID [--set]  (--set reads the secret from standard input: "
+                        "a command line is visible to every user of the host)\n");
         return EXIT_USAGE;
-    } else if (!secret_random_hex(key, DEVICE_KEY_LEN / 2)) {
-        fprintf(stderr, "provctl: no randomness available\n");
-        return 1;
     }
-    switch (store_device_set_key(s, argv[0], secret)) {
-    case STORE_OK:
-        if (secret == key)
-            printf("%s\n", key);
-        return 0;
+    if (set ? !read_secret(key) : !secret_random_hex(key, DEVICE_KEY_LEN / 2)) {
+        if (!set)
+            fprintf(stderr, "provctl: no randomness available\n");
+        return set ? EXIT_USAGE : 1;
+    }
+    enum store_status st = store_device_set_key(s, argv[0], key);
+    if (st == STORE_OK && !set)
+        printf("%s\n", key);
+    OPENSSL_cleanse(key, sizeof key);
+    switch (st) {
+    case STORE_OK: return 0;
     case STORE_NOT_FOUND: fprintf(stderr, "provctl: no device %s\n", argv[0]); return 1;
     default: return fail_store(s);
     }
@@ -240,23 +261,24 @@ static int run_prune(struct store *s, char **argv, int argc)
 }
 
 static const struct command commands[] = {
-    {"init", NULL, 0, "provctl init: create the database, or bring its schema up to date", run_init},
+    {"init", NULL, 0, "provctl init: create the database, or bring its schema up to date", run_init, false},
     {"token", "create", 1, "provctl token create NAME: print a new admin API token (shown once)",
-     run_token_create},
-    {"token", "list", 0, "provctl token list: admin token names and creation times", run_token_list},
-    {"token", "revoke", 1, "provctl token revoke NAME: delete the admin token NAME", run_token_revoke},
+     run_token_create, false},
+    {"token", "list", 0, "provctl token list: admin token names and creation times", run_token_list, false},
+    {"token", "revoke", 1, "provctl token revoke NAME: delete the admin token NAME", run_token_revoke, false},
     {"device", "list", 0, "provctl device list: every device with state, liveness, last seen and name",
-     run_device_list},
+     run_device_list, false},
     {"device", "key", -1,
-     "provctl device key ID [--set SECRET]: print a new random telemetry key for device ID\n"
-     "(32 hex digits, an AES-128 key), or set SECRET as its key",
-     run_device_key},
+     "provctl device key ID [--set]: print a new random telemetry key for device ID (32 hex\n"
+     "digits, an AES-128 key), or with --set make the secret read from standard input its key\n"
+     "(e.g. a crypto-js passphrase). Keys are stored sealed under the server key (PROVD_KEY_FILE).",
+     run_device_key, true},
     {"prune", NULL, -2,
      "provctl prune [DAYS]: delete the readings received more than DAYS days ago (default\n"
      "$PROVD_RETENTION_DAYS, 0: keep all); on PostgreSQL whole days of readings go at once, and\n"
      "the coming two weeks' day partitions are made. Also deletes the devices pending for more\n"
      "than $PROVD_PENDING_DAYS (14). Run it daily (provd-prune.timer).",
-     run_prune},
+     run_prune, false},
 };
 
 static bool wants_help(int argc, char **argv)
@@ -304,7 +326,18 @@ int main(int argc, char **argv)
             fprintf(stderr, "provctl: %s\n", err);
             return 1;
         }
+        struct server_key key;
+        char key_path[512];
+        if (cmd->needs_key && (!server_key_path(db, key_path, sizeof key_path, err, sizeof err) ||
+                               !server_key_load(key_path, false, &key, err, sizeof err))) {
+            fprintf(stderr, "provctl: %s\n", err);
+            store_free(s);
+            return 1;
+        }
+        if (cmd->needs_key)
+            store_use_server_key(s, &key);
         int rc = cmd->run(s, args, nargs);
+        OPENSSL_cleanse(&key, sizeof key);
         store_free(s);
         return rc;
     }

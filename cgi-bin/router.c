@@ -54,6 +54,10 @@ static bool path_matches(const char *pattern, const char *path, const char **id,
 static void run_route(struct app *app, const struct route *route, const char *id, size_t id_len,
                       struct request *req, struct response *res)
 {
+    /* What an admin sees (devices, readings, a new key) stays out of every cache, and so does
+     * the refusal of a token. */
+    if (route->access == ACCESS_ADMIN || req->authorization)
+        response_header(res, "Cache-Control", "no-store");
     if (route->access == ACCESS_ADMIN && !auth_admin(app, req, res))
         return;
     char deviceid[DEVICE_ID_MAX + 1];

@@ -151,6 +151,12 @@ struct store *store_open(const char *target, char *err, size_t err_len);
 bool store_target_is_pg(const char *target);
 /* STORE_NEEDS_* */
 unsigned store_needs(const struct store *s);
+struct server_key;
+/* Device keys are sealed and opened with key from now on: borrowed, it must outlive the store. */
+void store_use_server_key(struct store *s, const struct server_key *key);
+/* Seals every device key still stored plain (from before sealing, or a bulk load), in batches;
+ * *sealed says how many (provd --check, provctl init). */
+enum store_status store_seal_keys(struct store *s, int64_t *sealed);
 void store_free(struct store *s);
 const char *store_errmsg(const struct store *s);
 /* The seconds since the epoch a device is online within: 2 intervals + 10 s. */
@@ -196,6 +202,8 @@ enum store_status store_device_update(struct store *s, const char *deviceid,
                                       const struct device_update *update, int64_t now, store_device_fn fn,
                                       void *user_data);
 enum store_status store_device_delete(struct store *s, const char *deviceid);
+/* The device's telemetry secret, stored sealed under the server key (key_wrap.h). Without a
+ * server key (store_use_server_key()) STORE_ERROR: a key is never stored plain. */
 enum store_status store_device_set_key(struct store *s, const char *deviceid, const char *key);
 /* Calls fn for each device of the page; *count gets how many. STORE_NOT_FOUND: sorted by another
  * column than the id, the after device does not exist (deleted since the last page). */
@@ -204,7 +212,9 @@ enum store_status store_device_list(struct store *s, const struct device_filter 
 enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,
                               struct store_stats *out);
 
-/* The device's state and telemetry secret, copied out ("" when it has none). */
+/* The device's state and telemetry secret, copied out ("" when it has none): opened with the
+ * server key (a key from before sealing is read as it is). STORE_ERROR when it does not open
+ * (another server key, or a sealed key moved to another device's row). */
 enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
                                       char *key, size_t key_len);
 /* A read: the lookups until store_read_end() see one snapshot of the database and take its

@@ -6,6 +6,9 @@
 
 #include "store.h"
 
+/* A stored device key, borrowed for the call. */
+typedef void (*store_key_fn)(const char *deviceid, const char *key, void *user_data);
+
 struct store_ops {
     unsigned needs; /* STORE_NEEDS_* */
     void (*free)(struct store *s);
@@ -28,11 +31,18 @@ struct store_ops {
                                        const struct device_update *update, int64_t now, store_device_fn fn,
                                        void *user_data);
     enum store_status (*device_delete)(struct store *s, const char *deviceid);
+    /* key is stored as given (store.c seals it). */
     enum store_status (*device_set_key)(struct store *s, const char *deviceid, const char *key);
+    /* Up to max devices whose key is stored plain (not KEY_WRAP_PREFIX...), to fn. */
+    enum store_status (*device_keys_plain)(struct store *s, int max, store_key_fn fn, void *user_data);
+    /* The device's key becomes key if it is still old: STORE_NOT_FOUND otherwise. */
+    enum store_status (*device_key_replace)(struct store *s, const char *deviceid, const char *old,
+                                            const char *key);
     enum store_status (*device_list)(struct store *s, const struct device_filter *filter, store_device_fn fn,
                                      void *user_data, int *count);
     enum store_status (*stats)(struct store *s, int64_t now, int64_t default_interval,
                                struct store_stats *out);
+    /* The key as stored (store.c opens it). */
     enum store_status (*device_secret)(struct store *s, const char *deviceid, char *state, size_t state_len,
                                        char *key, size_t key_len);
 
@@ -58,11 +68,14 @@ struct store_ops {
                                           store_reading_text_fn fn, void *user_data);
 };
 
-/* Backends embed this first. errmsg holds the reason of the last STORE_ERROR/STORE_UNAVAILABLE. */
+/* Backends embed this first, zeroed. errmsg holds the reason of the last STORE_ERROR/
+ * STORE_UNAVAILABLE; server_key is store_use_server_key()'s. */
 struct store {
     const struct store_ops *ops;
     char errmsg[256];
+    const struct server_key *server_key;
 };
+
 
 /* Each backend's open: the database named by target (a file path; a libpq connection URI),
  * migrated to this binary's schema; NULL with the reason in err. */

@@ -93,6 +93,8 @@ enum pg_stmt {
     PG_DEVICE_CREATE,
     PG_DEVICE_DELETE,
     PG_DEVICE_SET_KEY,
+    PG_DEVICE_KEYS_PLAIN,
+    PG_DEVICE_KEY_REPLACE,
     PG_DEVICE_LIST, /* four per sort: see DEVICE_LIST_STMTS */
     PG_DEVICE_LIST_LAST = PG_DEVICE_LIST + 4 * DEVICE_SORT__COUNT - 1,
     PG_DEVICE_STATS,
@@ -173,6 +175,10 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                          "ON CONFLICT (deviceid) DO NOTHING RETURNING " DEVICE_COLUMNS,
     [PG_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = $1",
     [PG_DEVICE_SET_KEY] = "UPDATE devices SET key = $2 WHERE deviceid = $1",
+    /* Keys not yet sealed: without KEY_WRAP_PREFIX (key_wrap.h). */
+    [PG_DEVICE_KEYS_PLAIN] = "SELECT deviceid, key FROM devices "
+                             "WHERE key IS NOT NULL AND substr(key, 1, 11) <> 'provd-key1:' LIMIT $1::bigint",
+    [PG_DEVICE_KEY_REPLACE] = "UPDATE devices SET key = $3 WHERE deviceid = $1 AND key = $2",
     /* By id any cursor text orders, a device or not. */
     DEVICE_LIST_STMTS(DEVICE_SORT_ID, DEVICE_LIST_SQL("$1::text IS NULL", "deviceid"),
                       DEVICE_LIST_SQL("deviceid > $1", "deviceid"),
@@ -873,6 +879,35 @@ static enum store_status pg_device_delete(struct store *base, const char *device
     return write_one_row(s, PG_DEVICE_DELETE, &p, "delete device");
 }
 
+static enum store_status pg_device_keys_plain(struct store *base, int max, store_key_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, max);
+    PGresult *res = run(s, PG_DEVICE_KEYS_PLAIN, &p, "read plain keys", &st);
+    for (int i = 0; res && i < PQntuples(res); i++)
+        fn(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), user_data);
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_device_key_replace(struct store *base, const char *deviceid, const char *old,
+                                               const char *key)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_text(&p, old);
+    param_text(&p, key);
+    return write_one_row(s, PG_DEVICE_KEY_REPLACE, &p, "seal device key");
+}
+
 static enum store_status pg_device_set_key(struct store *base, const char *deviceid, const char *key)
 {
     struct pg_store *s = pg_of(base);
@@ -1329,6 +1364,8 @@ static const struct store_ops pg_ops = {
     .device_update = pg_device_update,
     .device_delete = pg_device_delete,
     .device_set_key = pg_device_set_key,
+    .device_keys_plain = pg_device_keys_plain,
+    .device_key_replace = pg_device_key_replace,
     .device_list = pg_device_list,
     .stats = pg_stats,
     .device_secret = pg_device_secret,

@@ -109,6 +109,8 @@ enum stmt {
     STMT_DEVICE_UPDATE,
     STMT_DEVICE_DELETE,
     STMT_DEVICE_SET_KEY,
+    STMT_DEVICE_KEYS_PLAIN,
+    STMT_DEVICE_KEY_REPLACE,
     STMT_DEVICE_LIST, /* one per sort and direction: see DEVICE_LIST_STMTS */
     STMT_DEVICE_LIST_LAST = STMT_DEVICE_LIST + 2 * DEVICE_SORT__COUNT - 1,
     STMT_DEVICE_STATS,
@@ -177,6 +179,10 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_SET_KEY] = "UPDATE devices SET key = ?2 WHERE deviceid = ?1",
+    /* Keys not yet sealed: without KEY_WRAP_PREFIX (key_wrap.h), compared byte for byte. */
+    [STMT_DEVICE_KEYS_PLAIN] = "SELECT deviceid, key FROM devices "
+                               "WHERE key IS NOT NULL AND substr(key, 1, 11) <> 'provd-key1:' LIMIT ?1",
+    [STMT_DEVICE_KEY_REPLACE] = "UPDATE devices SET key = ?3 WHERE deviceid = ?1 AND key = ?2",
     /* By id any cursor text orders, a device or not: '' and x'' are before and after every id. */
     DEVICE_LIST_STMTS(DEVICE_SORT_ID, DEVICE_LIST_SQL("deviceid > coalesce(?1, '')", "deviceid"),
                       DEVICE_LIST_SQL("deviceid < coalesce(?1, x'')", "deviceid DESC")),
@@ -912,6 +918,29 @@ static enum store_status sqlite_device_delete(struct store *base, const char *de
     return write_one_row(s, STMT_DEVICE_DELETE);
 }
 
+static enum store_status sqlite_device_keys_plain(struct store *base, int max, store_key_fn fn, void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_KEYS_PLAIN);
+    sqlite3_bind_int(st, 1, max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(column_text(st, 0), column_text(st, 1), user_data);
+    stmt_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "read plain keys");
+}
+
+static enum store_status sqlite_device_key_replace(struct store *base, const char *deviceid, const char *old,
+                                                   const char *key)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_KEY_REPLACE);
+    bind_text(st, 1, deviceid);
+    bind_text(st, 2, old);
+    bind_text(st, 3, key);
+    return write_one_row(s, STMT_DEVICE_KEY_REPLACE);
+}
+
 static enum store_status sqlite_device_set_key(struct store *base, const char *deviceid, const char *key)
 {
     struct sqlite_store *s = sqlite_of(base);
@@ -1304,6 +1333,8 @@ static const struct store_ops sqlite_ops = {
     .device_update = sqlite_device_update,
     .device_delete = sqlite_device_delete,
     .device_set_key = sqlite_device_set_key,
+    .device_keys_plain = sqlite_device_keys_plain,
+    .device_key_replace = sqlite_device_key_replace,
     .device_list = sqlite_device_list,
     .stats = sqlite_stats,
     .device_secret = sqlite_device_secret,

@@ -43,6 +43,8 @@ export RUN_DIR=$DATA_DIR/run
 export SOCKET=$RUN_DIR/provd.sock
 export PORT PROVD_LISTEN PROVD_UPSTREAM
 export PROVD_DB=${PROVD_DB:-$DATA_DIR/provd.sqlite3}
+# The server key device keys are sealed under: made by the first provd --check.
+export PROVD_KEY_FILE=${PROVD_KEY_FILE:-$DATA_DIR/provd.key}
 
 is_pg() { [[ "$PROVD_DB" =~ ^postgres(ql)?:// ]]; }
 # A text with every password of PROVD_DB's URI masked: user:PASSWORD@ and password=... .

@@ -46,11 +46,12 @@ function newDatabase() {
   return pgBase + name;
 }
 
-// Two hosts on one new database; the second host's token is the first's (one database).
+// Two hosts on one new database; the second host's token is the first's (one database), and so
+// is its server key file (device keys are sealed under it).
 async function twoHosts(extra = {}) {
   const db = newDatabase();
   const a = await startStack({ env: { ...env, ...extra, PROVD_DB: db } });
-  const b = await startStack({ env: { ...env, ...extra, PROVD_DB: db } });
+  const b = await startStack({ env: { ...env, ...extra, PROVD_DB: db, PROVD_KEY_FILE: a.keyFile } });
   b.token = a.token;
   return [a, b];
 }

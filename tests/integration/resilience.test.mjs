@@ -289,11 +289,15 @@ describe('running it', () => {
 
       await stack.api('POST', '/api/devices/cli01', { body: {} });
       assert.match(provctl(stack.db, 'device', 'list'), /^cli01\s+pending\s+online/m);
-      assert.match(provctl(stack.db, 'device', 'key', 'cli01'), /^[0-9a-f]{32}$/);
-      assert.equal(provctl(stack.db, 'device', 'key', 'cli01', '--set', 'my-passphrase'), '');
+      assert.match(stack.provctl(['device', 'key', 'cli01']), /^[0-9a-f]{32}$/);
+      assert.equal(stack.provctl(['device', 'key', 'cli01', '--set'], 'my passphrase\n'), '');
       assert.equal((await stack.api('GET', '/api/devices/cli01', { admin: true })).json.has_key, true);
-      assert.throws(() => provctl(stack.db, 'device', 'key', 'nobody'), (e) => /no device/.test(e.stderr));
-      assert.throws(() => provctl(stack.db, 'device', 'key', 'cli01', '--set', 'tab\there'), (e) => /SECRET/.test(e.stderr) && e.status === 2);
+      assert.throws(() => stack.provctl(['device', 'key', 'nobody']), (e) => /no device/.test(e.stderr));
+      assert.throws(() => stack.provctl(['device', 'key', 'cli01', '--set'], 'tab\there'),
+        (e) => /standard input/.test(e.stderr) && e.status === 2);
+      // Never on the command line, where every user of the host can read it.
+      assert.throws(() => stack.provctl(['device', 'key', 'cli01', '--set', 'my-passphrase']),
+        (e) => /reads the secret from standard input/.test(e.stderr) && e.status === 2);
       for (const args of [['--help'], ['token', '--help'], ['device', 'key', '--help']]) {
         assert.match(execFileSync('build/provctl', args, { encoding: 'utf8' }), /provctl/);
       }

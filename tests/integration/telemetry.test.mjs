@@ -20,7 +20,7 @@ after(async () => { await stack?.stop(); });
 async function device(secret) {
   const id = `t${++serial}-${crypto.randomBytes(3).toString('hex')}`;
   assert.equal((await stack.api('POST', `/api/devices/${id}`, { body: {} })).status, 201);
-  if (secret) provctl(stack.db, 'device', 'key', id, '--set', secret);
+  if (secret) stack.provctl(['device', 'key', id, '--set'], secret);
   return id;
 }
 
@@ -266,7 +266,7 @@ describe('fleet key', () => {
       await fleet.api('POST', '/api/devices/f1', { body: {} });
       const r = await fleet.api('POST', '/api/devices/f1/telemetry', { body: keyIv('{"SEQN":1}', KEY) });
       assert.equal(r.status, 201);
-      provctl(fleet.db, 'device', 'key', 'f1', '--set', 'ffffffffffffffffffffffffffffffff');
+      fleet.provctl(['device', 'key', 'f1', '--set'], 'ffffffffffffffffffffffffffffffff');
       assert.equal((await fleet.api('POST', '/api/devices/f1/telemetry', { body: keyIv('{"SEQN":2}', KEY) })).status, 400);
     } finally { await fleet.stop(); }
   });

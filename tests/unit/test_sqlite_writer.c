@@ -35,7 +35,8 @@ static struct worker *open_worker(const char *path)
 {
     struct worker *w = calloc(1, sizeof *w);
     assert_non_null(w);
-    w->config = (struct config){.db_path = path, .registration = REGISTRATION_OPEN, .poll_interval = 60};
+    w->config = (struct config){.db_path = path, .registration = REGISTRATION_OPEN, .poll_interval = 60,
+                                .server_key = &test_server_key};
     w->store = open_store(path);
     w->writer = sqlite_writer_open(&w->config, NULL);
     assert_non_null(w->writer);

@@ -3,6 +3,7 @@
  * updates and cfgsn rules, readings and retention, listing, stats, tokens. What only the SQLite
  * backend has is in test_store_sqlite.c, only PostgreSQL's in test_store_pg.c. */
 #include "store_testlib.h"
+#include "secret.h"
 
 /* The ids of a list page, in order. */
 struct ids {
@@ -238,6 +239,50 @@ static void expire_pending_devices(void **state)
     assert_int_equal(store_device_get(fx->store, "new", NULL, NULL), STORE_OK);
     assert_int_equal(store_device_get(fx->store, "accepted", NULL, NULL), STORE_OK);
     assert_int_equal(store_device_get(fx->store, "sent", NULL, NULL), STORE_OK);
+}
+
+/* A key as the device's secret reads it back through store, or the status of the read. */
+static enum store_status secret_of(struct store *store, const char *id, char key[SECRET_MAX_LEN + 1])
+{
+    char st[16];
+    return store_device_secret(store, id, st, sizeof st, key, SECRET_MAX_LEN + 1);
+}
+
+/* Keys are stored sealed: a store with another server key, or none, cannot read them; keys
+ * stored plain (a bulk load, a database from before sealing) read as they are until sealed. */
+static void keys_are_sealed_at_rest(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct server_key other_key = {{9}};
+    char key[SECRET_MAX_LEN + 1], err[256];
+    add_open(fx->store, "dev");
+    assert_int_equal(store_device_set_key(fx->store, "dev", "a passphrase"), STORE_OK);
+    assert_int_equal(secret_of(fx->store, "dev", key), STORE_OK);
+    assert_string_equal(key, "a passphrase");
+    assert_int_equal(store_device_bulk_add(fx->store, "B", 0, 3, "0123456789abcdef0123456789abcdef", TEST_T0),
+                     STORE_OK);
+    assert_int_equal(secret_of(fx->store, "B000001", key), STORE_OK);
+    assert_string_equal(key, "0123456789abcdef0123456789abcdef");
+
+    struct store *other = store_open(fx->db.path, err, sizeof err);
+    assert_non_null(other);
+    assert_int_equal(secret_of(other, "dev", key), STORE_ERROR);
+    assert_non_null(strstr(store_errmsg(other), "does not open with this server key"));
+    assert_int_equal(store_device_set_key(other, "dev", "x"), STORE_ERROR);
+    store_use_server_key(other, &other_key);
+    assert_int_equal(secret_of(other, "dev", key), STORE_ERROR);
+
+    int64_t sealed = 0;
+    assert_int_equal(store_seal_keys(fx->store, &sealed), STORE_OK);
+    assert_int_equal(sealed, 3);
+    assert_int_equal(store_seal_keys(fx->store, &sealed), STORE_OK);
+    assert_int_equal(sealed, 0);
+    assert_int_equal(secret_of(other, "B000001", key), STORE_ERROR);
+    assert_int_equal(secret_of(fx->store, "B000001", key), STORE_OK);
+    assert_string_equal(key, "0123456789abcdef0123456789abcdef");
+    assert_int_equal(secret_of(fx->store, "dev", key), STORE_OK);
+    assert_string_equal(key, "a passphrase");
+    store_free(other);
 }
 
 static void poll_sets_lastseen_and_applied(void **state)
@@ -829,6 +874,7 @@ int main(void)
         T(register_known_updates_and_keeps_state),
         T(register_caps_new_devices),
         T(expire_pending_devices),
+        T(keys_are_sealed_at_rest),
         T(poll_sets_lastseen_and_applied),
         T(update_raises_cfgsn_only_on_change),
         T(update_explicit_cfgsn),

@@ -24,7 +24,8 @@ static inline void testapp_open(struct tempdb *db, struct app *app, struct respo
     unsigned char hash[STORE_TOKEN_HASH_LEN];
     tempdb_make(db);
     app->store = open_store(db->path);
-    app->config = (struct config){.db_path = db->path, .registration = policy, .poll_interval = 60};
+    app->config = (struct config){
+        .db_path = db->path, .registration = policy, .poll_interval = 60, .server_key = &test_server_key};
     app->now = test_clock;
     clock_now = TEST_T0;
     assert_true(secret_new_token(token));

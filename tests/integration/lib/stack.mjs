@@ -105,6 +105,7 @@ export async function startStack(options = {}) {
 }
 
 async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers = 2 }) {
+  const keyFile = env.PROVD_KEY_FILE ?? path.join(dataDir, 'provd.key'); // scripts/stack.sh's
   const port = await freePort();
   let output = '';
   const childEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir, WORKERS: String(workers), QUIET: '1', ...env, PROVD_DB: stackDb };
@@ -132,8 +133,11 @@ async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers
   }
 
   const stack = {
-    base, port, db, dataDir, child,
+    base, port, db, dataDir, keyFile, child,
     token: provctl(db, 'token', 'create', `test-${port}`),
+    // provctl on this stack's database with its server key (device keys); input: its standard input.
+    provctl: (args, input) => execFileSync(provctlPath, ['--db', db, ...args],
+      { encoding: 'utf8', stdio: 'pipe', input, env: { ...process.env, PROVD_KEY_FILE: keyFile } }).trim(),
     logs: () => output,
     // Stops the stack with SIGTERM, as Ctrl-C would; keepData leaves the directory (and the
     // PostgreSQL database it names) for a restart.
