@@ -588,9 +588,12 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_len)
     /* WAL: readers never block the writer. synchronous=NORMAL: a commit is in the WAL (the OS's
      * page cache) before the answer, so it survives the death of any process; only a power cut
      * can lose the last commits before a checkpoint. The page cache is small (CACHE_KIB): any
-     * other worker's commit empties it, so a bigger one only adds to the worker's memory. */
+     * other worker's commit empties it, so a bigger one only adds to the worker's memory.
+     * secure_delete: what is deleted (a key replaced, a device, old readings) is overwritten with
+     * zeros, not left in free pages for whoever copies the file. */
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                     "PRAGMA secure_delete = ON; "
                      "PRAGMA cache_size = -" CACHE_KIB "; PRAGMA journal_size_limit = " WAL_LIMIT_BYTES ";",
                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->db));
