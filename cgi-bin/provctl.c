@@ -24,8 +24,9 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  init                          create the database, or bring its schema up to date\n"
-    "  token create NAME             make an admin API token; it is printed once, only its hash is kept\n"
-    "  token list                    list admin token names and when they were made\n"
+    "  token create NAME [--expires 90d]  make an admin API token (printed once, only its hash is\n"
+    "                                kept), valid for good or until it expires\n"
+    "  token list                    list admin tokens: made, expires, last used\n"
     "  token revoke NAME             delete an admin token\n"
     "  device list                   list devices: id, state, liveness, last seen, name\n"
     "  device key ID [--set]         give a device a new random telemetry key and print it, or\n"
@@ -72,11 +73,31 @@ static bool check_name_arg(const char *name)
     return false;
 }
 
+/* --expires N: N days ("90d") or hours ("12h") from now; false when the text is neither. */
+static bool parse_expiry(const char *text, int64_t *expires)
+{
+    char digits[16];
+    size_t len = strlen(text);
+    int64_t n;
+    if (len < 2 || len - 1 >= sizeof digits || (text[len - 1] != 'd' && text[len - 1] != 'h'))
+        return false;
+    memcpy(digits, text, len - 1);
+    digits[len - 1] = '\0';
+    if (!parse_int_range(digits, 1, 36500 * 24, &n))
+        return false;
+    *expires = now() + n * (text[len - 1] == 'd' ? 86400 : 3600);
+    return true;
+}
+
 static int run_token_create(struct store *s, char **argv, int argc)
 {
-    (void)argc;
     char token[TOKEN_LEN + 1];
     unsigned char hash[STORE_TOKEN_HASH_LEN];
+    int64_t expires = 0;
+    if (argc != 1 && !(argc == 3 && strcmp(argv[1], "--expires") == 0 && parse_expiry(argv[2], &expires))) {
+        fprintf(stderr, "usage: provctl token create NAME [--expires DAYSd|HOURSh]\n");
+        return EXIT_USAGE;
+    }
     if (!check_name_arg(argv[0]))
         return EXIT_USAGE;
     if (!secret_new_token(token)) {
@@ -84,7 +105,7 @@ static int run_token_create(struct store *s, char **argv, int argc)
         return 1;
     }
     secret_sha256(token, strlen(token), hash);
-    switch (store_token_add(s, argv[0], hash, now())) {
+    switch (store_token_add(s, argv[0], hash, now(), expires)) {
     case STORE_OK: printf("%s\n", token); return 0;
     case STORE_EXISTS:
         fprintf(stderr, "provctl: a token named %s exists; revoke it first or pick another name\n", argv[0]);
@@ -93,12 +114,21 @@ static int run_token_create(struct store *s, char **argv, int argc)
     }
 }
 
-static void print_token(const char *name, int64_t created, void *user_data)
+/* A time for the token list; 0 is shown as none. */
+static const char *time_or(int64_t at, const char *none, char out[ISOTIME_LEN + 1])
+{
+    if (at == 0)
+        return none;
+    isotime_format(at, out);
+    return out;
+}
+
+static void print_token(const struct token_info *t, void *user_data)
 {
     (void)user_data;
-    char when[ISOTIME_LEN + 1];
-    isotime_format(created, when);
-    printf("%-32s %s\n", name, when);
+    char created[ISOTIME_LEN + 1], expires[ISOTIME_LEN + 1], used[ISOTIME_LEN + 1];
+    printf("%-32s %-20s expires %-20s last used %s\n", t->name, time_or(t->created, "-", created),
+           time_or(t->expires, "never", expires), time_or(t->last_used, "never", used));
 }
 
 static int run_token_list(struct store *s, char **argv, int argc)
@@ -262,9 +292,12 @@ static int run_prune(struct store *s, char **argv, int argc)
 
 static const struct command commands[] = {
     {"init", NULL, 0, "provctl init: create the database, or bring its schema up to date", run_init, false},
-    {"token", "create", 1, "provctl token create NAME: print a new admin API token (shown once)",
+    {"token", "create", -1,
+     "provctl token create NAME [--expires DAYSd|HOURSh]: print a new admin API token (shown\n"
+     "once), valid for good or, with --expires (e.g. 90d), until then",
      run_token_create, false},
-    {"token", "list", 0, "provctl token list: admin token names and creation times", run_token_list, false},
+    {"token", "list", 0, "provctl token list: admin token names, when each was made, expires and was last used",
+     run_token_list, false},
     {"token", "revoke", 1, "provctl token revoke NAME: delete the admin token NAME", run_token_revoke, false},
     {"device", "list", 0, "provctl device list: every device with state, liveness, last seen and name",
      run_device_list, false},

@@ -234,14 +234,20 @@ enum store_status store_device_expire_pending(struct store *s, int64_t before, i
 }
 
 enum store_status store_token_add(struct store *s, const char *name,
-                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
+                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now, int64_t expires)
 {
-    return s->ops->token_add(s, name, hash, now);
+    return s->ops->token_add(s, name, hash, now, expires);
 }
 
-enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN])
+enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
 {
-    return s->ops->token_check(s, hash);
+    int64_t expires, last_used;
+    enum store_status st = s->ops->token_check(s, hash, &expires, &last_used);
+    if (st != STORE_OK)
+        return st;
+    if (expires != 0 && expires <= now)
+        return STORE_STALE;
+    return now - last_used >= TOKEN_USE_STEP_S ? s->ops->token_used(s, hash, now) : STORE_OK;
 }
 
 enum store_status store_token_list(struct store *s, store_token_fn fn, void *user_data)

@@ -141,7 +141,15 @@ typedef void (*store_bucket_fn)(const struct bucket_stat *b, void *user_data);
 
 #define STORE_TOKEN_HASH_LEN 32 /* SHA-256 */
 
-typedef void (*store_token_fn)(const char *name, int64_t created, void *user_data);
+/* An admin token as listed: never the token or its hash. */
+struct token_info {
+    const char *name;
+    int64_t created;
+    int64_t expires;   /* refused from then on; 0: never */
+    int64_t last_used; /* to the minute (TOKEN_USE_STEP_S); 0: never */
+};
+typedef void (*store_token_fn)(const struct token_info *token, void *user_data);
+#define TOKEN_USE_STEP_S 60
 
 /* Opens and migrates the database named by target: a libpq connection URI (postgresql://... or
  * postgres://...) for PostgreSQL, otherwise the path of a SQLite file (created if absent); err
@@ -239,9 +247,13 @@ enum store_status store_reading_prune(struct store *s, int64_t before, int max, 
  * reading accepted (an admin never let them in); *deleted says how many. */
 enum store_status store_device_expire_pending(struct store *s, int64_t before, int max, int *deleted);
 
+/* expires: when the token stops working; 0: never. */
 enum store_status store_token_add(struct store *s, const char *name,
-                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now);
-enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN]);
+                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now, int64_t expires);
+/* STORE_OK for a valid token, recorded as used at now (written when the last use recorded is
+ * TOKEN_USE_STEP_S old or more, so not every request writes); STORE_NOT_FOUND: no such token;
+ * STORE_STALE: it has expired. It may write: not inside store_read_begin(). */
+enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now);
 enum store_status store_token_list(struct store *s, store_token_fn fn, void *user_data);
 enum store_status store_token_revoke(struct store *s, const char *name);
 

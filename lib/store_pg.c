@@ -109,6 +109,7 @@ enum pg_stmt {
     PG_PRUNE_DEFAULT,
     PG_TOKEN_ADD,
     PG_TOKEN_CHECK,
+    PG_TOKEN_USED,
     PG_TOKEN_LIST,
     PG_TOKEN_REVOKE,
     PG_BULK_DEVICES,
@@ -243,9 +244,13 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_PRUNE_DEFAULT] = "DELETE FROM telemetry_default WHERE ctid = ANY (ARRAY("
                          "SELECT ctid FROM telemetry_default WHERE received_at < $1::bigint "
                          "ORDER BY id LIMIT $2::bigint))",
-    [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES ($1, $2::bytea, $3::bigint)",
-    [PG_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = $1::bytea",
-    [PG_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
+    [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created, expires) "
+                     "VALUES ($1, $2::bytea, $3::bigint, nullif($4::bigint, 0))",
+    [PG_TOKEN_CHECK] = "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = $1::bytea",
+    [PG_TOKEN_USED] = "UPDATE admin_tokens SET last_used = $2::bigint "
+                      "WHERE hash = $1::bytea AND coalesce(last_used, 0) < $2::bigint",
+    [PG_TOKEN_LIST] = "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
+                      "ORDER BY name",
     [PG_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = $1",
     /* Devices $2..$3 of prefix $1 (store_bulk_id()), accepted with key $5, seen at $4. */
     [PG_BULK_DEVICES] =
@@ -1151,7 +1156,7 @@ static enum store_status pg_reading_prune(struct store *base, int64_t before, in
 }
 
 static enum store_status pg_token_add(struct store *base, const char *name,
-                                      const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
+                                      const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now, int64_t expires)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1161,11 +1166,13 @@ static enum store_status pg_token_add(struct store *base, const char *name,
     param_text(&p, name);
     param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
     param_int(&p, now);
+    param_int(&p, expires);
     st = exec_stmt(s, PG_TOKEN_ADD, &p, "add token", NULL);
     return st == STORE_ERROR && strcmp(s->sqlstate, "23505") == 0 ? STORE_EXISTS : st; /* the name or hash */
 }
 
-static enum store_status pg_token_check(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN])
+static enum store_status pg_token_check(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                        int64_t *expires, int64_t *last_used)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1173,9 +1180,25 @@ static enum store_status pg_token_check(struct store *base, const unsigned char 
         return st;
     struct params p = {0};
     param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
-    int64_t rows = 0;
-    st = exec_stmt(s, PG_TOKEN_CHECK, &p, "check token", &rows);
-    return st == STORE_OK && rows == 0 ? STORE_NOT_FOUND : st;
+    int64_t row[2] = {0, 0};
+    st = read_ints(s, PG_TOKEN_CHECK, &p, "check token", row, 2);
+    *expires = row[0];
+    *last_used = row[1];
+    return st;
+}
+
+/* A later use already recorded (another host's) counts as this one. */
+static enum store_status pg_token_used(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                       int64_t now)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
+    param_int(&p, now);
+    return exec_stmt(s, PG_TOKEN_USED, &p, "record token use", NULL);
 }
 
 static enum store_status pg_token_list(struct store *base, store_token_fn fn, void *user_data)
@@ -1186,7 +1209,9 @@ static enum store_status pg_token_list(struct store *base, store_token_fn fn, vo
         return st;
     PGresult *res = run(s, PG_TOKEN_LIST, NULL, "list tokens", &st);
     for (int i = 0, n = res ? PQntuples(res) : 0; i < n; i++)
-        fn(PQgetvalue(res, i, 0), col_int(res, i, 1, 0), user_data);
+        fn(&(struct token_info){PQgetvalue(res, i, 0), col_int(res, i, 1, 0), col_int(res, i, 2, 0),
+                                col_int(res, i, 3, 0)},
+           user_data);
     PQclear(res);
     return st;
 }
@@ -1376,6 +1401,7 @@ static const struct store_ops pg_ops = {
     .device_expire_pending = pg_device_expire_pending,
     .token_add = pg_token_add,
     .token_check = pg_token_check,
+    .token_used = pg_token_used,
     .token_list = pg_token_list,
     .token_revoke = pg_token_revoke,
     .device_bulk_add = pg_device_bulk_add,

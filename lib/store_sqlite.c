@@ -127,6 +127,7 @@ enum stmt {
     STMT_READING_PRUNE,
     STMT_TOKEN_ADD,
     STMT_TOKEN_CHECK,
+    STMT_TOKEN_USED,
     STMT_TOKEN_LIST,
     STMT_TOKEN_REVOKE,
     STMT__COUNT
@@ -227,9 +228,11 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_READING_PRUNE] = "DELETE FROM telemetry WHERE id IN "
                            "(SELECT id FROM telemetry ORDER BY id LIMIT ?2) "
                            "AND received_at < ?1",
-    [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES (?1, ?2, ?3)",
-    [STMT_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
-    [STMT_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
+    [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created, expires) VALUES (?1, ?2, ?3, nullif(?4, 0))",
+    [STMT_TOKEN_CHECK] = "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = ?1",
+    [STMT_TOKEN_USED] = "UPDATE admin_tokens SET last_used = ?2 WHERE hash = ?1 AND coalesce(last_used, 0) < ?2",
+    [STMT_TOKEN_LIST] = "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
+                        "ORDER BY name",
     [STMT_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = ?1",
 };
 
@@ -1157,13 +1160,15 @@ static enum store_status sqlite_reading_prune(struct store *base, int64_t before
 }
 
 static enum store_status sqlite_token_add(struct store *base, const char *name,
-                                          const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
+                                          const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                          int64_t expires)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_ADD);
     bind_text(st, 1, name);
     sqlite3_bind_blob(st, 2, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, expires);
     int rc = sqlite3_step(st);
     int extended = sqlite3_extended_errcode(s->db);
     stmt_done(st);
@@ -1174,17 +1179,32 @@ static enum store_status sqlite_token_add(struct store *base, const char *name,
     return fail(s, "add token");
 }
 
-static enum store_status sqlite_token_check(struct store *base,
-                                            const unsigned char hash[STORE_TOKEN_HASH_LEN])
+static enum store_status sqlite_token_check(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                            int64_t *expires, int64_t *last_used)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_CHECK);
     sqlite3_bind_blob(st, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
     int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *expires = sqlite3_column_int64(st, 0);
+        *last_used = sqlite3_column_int64(st, 1);
+    }
     stmt_done(st);
     if (rc == SQLITE_ROW)
         return STORE_OK;
     return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "check token");
+}
+
+/* A later use already recorded (another worker's) counts as this one. */
+static enum store_status sqlite_token_used(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                           int64_t now)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_TOKEN_USED);
+    sqlite3_bind_blob(st, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    return write_one_row(s, STMT_TOKEN_USED) == STORE_ERROR ? STORE_ERROR : STORE_OK;
 }
 
 static enum store_status sqlite_token_list(struct store *base, store_token_fn fn, void *user_data)
@@ -1192,8 +1212,11 @@ static enum store_status sqlite_token_list(struct store *base, store_token_fn fn
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_LIST);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        fn(column_text(st, 0), sqlite3_column_int64(st, 1), user_data);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct token_info t = {column_text(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                               sqlite3_column_int64(st, 3)};
+        fn(&t, user_data);
+    }
     stmt_done(st);
     return rc == SQLITE_DONE ? STORE_OK : fail(s, "list tokens");
 }
@@ -1348,6 +1371,7 @@ static const struct store_ops sqlite_ops = {
     .device_expire_pending = sqlite_device_expire_pending,
     .token_add = sqlite_token_add,
     .token_check = sqlite_token_check,
+    .token_used = sqlite_token_used,
     .token_list = sqlite_token_list,
     .token_revoke = sqlite_token_revoke,
     .device_bulk_add = sqlite_device_bulk_add,

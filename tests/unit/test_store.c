@@ -780,15 +780,17 @@ static void stats_counts(void **state)
 struct token_names {
     int n;
     char name[4][64];
-    int64_t created[4];
+    int64_t created[4], expires[4], last_used[4];
 };
 
-static void collect_token(const char *name, int64_t created, void *user_data)
+static void collect_token(const struct token_info *token, void *user_data)
 {
     struct token_names *t = user_data;
     assert_true(t->n < 4);
-    copy_text(t->name[t->n], sizeof t->name[0], name);
-    t->created[t->n++] = created;
+    copy_text(t->name[t->n], sizeof t->name[0], token->name);
+    t->created[t->n] = token->created;
+    t->expires[t->n] = token->expires;
+    t->last_used[t->n++] = token->last_used;
 }
 
 static void tokens(void **state)
@@ -799,26 +801,38 @@ static void tokens(void **state)
     memset(h2, 0x22, sizeof h2);
     memcpy(h3, h1, sizeof h3);
     h3[31] ^= 1;
-    assert_int_equal(store_token_check(fx->store, h1), STORE_NOT_FOUND);
-    assert_int_equal(store_token_add(fx->store, "ops", h1, TEST_T0), STORE_OK);
-    assert_int_equal(store_token_add(fx->store, "ops", h2, TEST_T0), STORE_EXISTS);
-    assert_int_equal(store_token_add(fx->store, "other", h1, TEST_T0), STORE_EXISTS);
-    assert_int_equal(store_token_add(fx->store, "ci", h2, TEST_T0 + 1), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h1), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h2), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h3), STORE_NOT_FOUND);
+    int64_t now = TEST_T0 + 10;
+    assert_int_equal(store_token_check(fx->store, h1, now), STORE_NOT_FOUND);
+    assert_int_equal(store_token_add(fx->store, "ops", h1, TEST_T0, 0), STORE_OK);
+    assert_int_equal(store_token_add(fx->store, "ops", h2, TEST_T0, 0), STORE_EXISTS);
+    assert_int_equal(store_token_add(fx->store, "other", h1, TEST_T0, 0), STORE_EXISTS);
+    assert_int_equal(store_token_add(fx->store, "ci", h2, TEST_T0 + 1, TEST_T0 + 3600), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h1, now), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2, now), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h3, now), STORE_NOT_FOUND);
 
     struct token_names t = {0};
     assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
     assert_int_equal(t.n, 2);
     assert_string_equal(t.name[0], "ci");
     assert_int_equal(t.created[0], TEST_T0 + 1);
+    assert_int_equal(t.expires[0], TEST_T0 + 3600);
+    assert_int_equal(t.last_used[0], now);
     assert_string_equal(t.name[1], "ops");
     assert_int_equal(t.created[1], TEST_T0);
+    assert_int_equal(t.expires[1], 0);
+
+    /* A use within the minute is not written again; a later one is; an expired token is refused. */
+    assert_int_equal(store_token_check(fx->store, h2, now + TOKEN_USE_STEP_S - 1), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3599), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3600), STORE_STALE);
+    t = (struct token_names){0};
+    assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
+    assert_int_equal(t.last_used[0], TEST_T0 + 3599);
 
     assert_int_equal(store_token_revoke(fx->store, "ops"), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h1), STORE_NOT_FOUND);
-    assert_int_equal(store_token_check(fx->store, h2), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h1, now), STORE_NOT_FOUND);
+    assert_int_equal(store_token_check(fx->store, h2, now), STORE_OK);
     assert_int_equal(store_token_revoke(fx->store, "ops"), STORE_NOT_FOUND);
     t = (struct token_names){0};
     assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);

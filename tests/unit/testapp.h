@@ -30,7 +30,7 @@ static inline void testapp_open(struct tempdb *db, struct app *app, struct respo
     clock_now = TEST_T0;
     assert_true(secret_new_token(token));
     secret_sha256(token, strlen(token), hash);
-    assert_int_equal(store_token_add(app->store, "test", hash, TEST_T0), STORE_OK);
+    assert_int_equal(store_token_add(app->store, "test", hash, TEST_T0, 0), STORE_OK);
     snprintf(auth, auth_len, "Bearer %s", token);
     response_init(res);
 }
