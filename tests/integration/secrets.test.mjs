@@ -61,3 +61,23 @@ describe('device keys at rest', () => {
     } finally { fs.rmSync(dataDir, { recursive: true, force: true }); }
   });
 });
+
+describe('admin tokens', () => {
+  it('can expire, and the list shows when each was last used', async () => {
+    const stack = await startStack();
+    try {
+      const token = stack.provctl(['token', 'create', 'quarterly', '--expires', '90d']);
+      assert.match(stack.provctl(['token', 'list']), /^quarterly\s+\S+\s+expires \d{4}-\S+\s+last used never$/m);
+      const before = Math.floor(Date.now() / 1000) * 1000;
+      const r = await stack.api('GET', '/api/stats', { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('cache-control'), 'no-store');
+      const line = stack.provctl(['token', 'list']).split('\n').find((l) => l.startsWith('quarterly '));
+      const used = Date.parse(line.match(/last used (\S+)$/)[1]);
+      assert.ok(used >= before, line);
+      assert.throws(() => stack.provctl(['token', 'create', 'odd', '--expires', '90 days']),
+        (e) => e.status === 2 && /--expires DAYSd\|HOURSh/.test(e.stderr));
+    } finally { await stack.stop(); }
+  });
+});
+
