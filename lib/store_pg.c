@@ -1112,27 +1112,26 @@ static enum store_status pg_reading_buckets(struct store *base, const char *devi
     return STORE_OK;
 }
 
+static enum store_status pg_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+{
+    struct pg_store *s = pg_of(base);
+    int64_t rows = 0;
+    enum store_status st = connected(s);
+    if (st == STORE_OK) {
+        struct params p = {0};
+        param_int(&p, before);
+        param_int(&p, max);
+        st = exec_stmt(s, PG_DEVICE_EXPIRE_PENDING, &p, "expire pending devices", &rows);
+    }
+    *deleted = (int)rows;
+    return st;
+}
+
 /* Retention by days: the day partitions over by `before` are dropped whole (their readings
  * counted first), and of the readings in the default partition (days without a partition of
  * their own) up to max received before it deleted, oldest arrivals first. A reading in a day
  * partition goes with its day, so at most a day after `before`; *deleted may exceed max. Then
  * the partitions ahead are made, from the day of `before` on (never a day just dropped). */
-static enum store_status pg_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
-{
-    struct pg_store *s = pg_of(base);
-    *deleted = 0;
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
-    struct params p = {0};
-    param_int(&p, before);
-    param_int(&p, max);
-    int64_t rows = 0;
-    st = exec_stmt(s, PG_DEVICE_EXPIRE_PENDING, &p, "expire pending devices", &rows);
-    *deleted = (int)rows;
-    return st;
-}
-
 static enum store_status pg_reading_prune(struct store *base, int64_t before, int max, int *deleted)
 {
     struct pg_store *s = pg_of(base);

@@ -1129,16 +1129,22 @@ static enum store_status sqlite_reading_buckets(struct store *base, const char *
     return rc == SQLITE_DONE ? STORE_OK : fail(s, "bucket readings");
 }
 
-static enum store_status sqlite_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+/* Runs a delete of up to ?2 rows older than ?1; *deleted says how many went. */
+static enum store_status delete_batch(struct sqlite_store *s, enum stmt id, int64_t before, int max, int *deleted,
+                                      const char *what)
 {
-    struct sqlite_store *s = sqlite_of(base);
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_EXPIRE_PENDING);
+    sqlite3_stmt *st = stmt(s, id);
     sqlite3_bind_int64(st, 1, before);
     sqlite3_bind_int(st, 2, max);
     int rc = sqlite3_step(st);
     stmt_done(st);
     *deleted = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
-    return rc == SQLITE_DONE ? STORE_OK : fail(s, "expire pending devices");
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, what);
+}
+
+static enum store_status sqlite_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+{
+    return delete_batch(sqlite_of(base), STMT_DEVICE_EXPIRE_PENDING, before, max, deleted, "expire pending devices");
 }
 
 static enum store_status sqlite_reading_prune(struct store *base, int64_t before, int max, int *deleted)
@@ -1150,13 +1156,7 @@ static enum store_status sqlite_reading_prune(struct store *base, int64_t before
     enum store_status result = read_counts(s, STMT_READING_OLDEST, &any_old, 1);
     if (result != STORE_OK || !any_old)
         return result;
-    sqlite3_stmt *st = stmt(s, STMT_READING_PRUNE);
-    sqlite3_bind_int64(st, 1, before);
-    sqlite3_bind_int(st, 2, max);
-    int rc = sqlite3_step(st);
-    stmt_done(st);
-    *deleted = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
-    return rc == SQLITE_DONE ? STORE_OK : fail(s, "prune readings");
+    return delete_batch(s, STMT_READING_PRUNE, before, max, deleted, "prune readings");
 }
 
 static enum store_status sqlite_token_add(struct store *base, const char *name,
