@@ -14,9 +14,10 @@ struct config {
     const char *fleet_key;  /* PROVD_FLEET_KEY: the secret of devices without one; NULL: none */
     int64_t retention_days; /* PROVD_RETENTION_DAYS: readings older are pruned; 0: kept */
     bool sync_every_commit; /* PROVD_SYNCHRONOUS=full: each write fsynced before its answer */
-    int64_t max_devices;    /* PROVD_MAX_DEVICES: devices registering themselves get no place past it; 0: no cap */
-    int64_t registrations_per_min; /* PROVD_REGISTRATIONS_PER_MIN: new devices per client address; 0: no cap */
-    int64_t pending_days; /* PROVD_PENDING_DAYS: pending devices never let in are deleted; 0: kept */
+    /* The caps on new devices (0: none): PROVD_MAX_DEVICES, devices that registered themselves;
+     * PROVD_REGISTRATIONS_PER_MIN, new devices per client address; PROVD_PENDING_DAYS, after
+     * which pending devices never let in are deleted. */
+    int64_t max_devices, registrations_per_min, pending_days;
     const struct server_key *server_key; /* from PROVD_KEY_FILE (server_key.h), loaded at start */
 };
 

@@ -45,7 +45,9 @@ bool auth_admin(struct app *app, const struct request *req, struct response *res
     switch (st) {
     case STORE_OK: return true;
     case STORE_NOT_FOUND: unauthorized(res, "invalid admin token"); return false;
-    case STORE_STALE: unauthorized(res, "admin token expired: make a new one (provctl token create)"); return false;
+    case STORE_STALE:
+        unauthorized(res, "admin token expired: make a new one (provctl token create)");
+        return false;
     default: respond_store_error(app, res, st); return false;
     }
 }

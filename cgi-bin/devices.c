@@ -129,7 +129,8 @@ void handle_device_register(struct app *app, const struct request *req, struct r
         response_error(res, 403, "registration is closed: an admin must add this device first");
         break;
     case STORE_FULL:
-        response_error(res, 403, "this server takes no more devices (PROVD_MAX_DEVICES): an admin must make room");
+        response_error(res, 403,
+                       "this server takes no more devices (PROVD_MAX_DEVICES): an admin must make room");
         break;
     case STORE_TOO_MANY:
         response_header(res, "Retry-After", "%d", REGISTRATION_RETRY_AFTER_S);

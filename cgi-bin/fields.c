@@ -81,7 +81,8 @@ static bool parse_root(struct fields *parsed, const char *body, size_t len, char
 /* The first member of the body that fields does not declare; NULL when there is none. */
 static const char *first_unknown(struct json_object *root, const struct field *fields, size_t count)
 {
-    json_object_object_foreach(root, name, value) {
+    json_object_object_foreach(root, name, value)
+    {
         (void)value;
         size_t i = 0;
         while (i < count && strcmp(fields[i].name, name) != 0)

@@ -253,7 +253,8 @@ int main(int argc, char **argv)
      * plain, then stop (scripts run it first). */
     if (check) {
         int64_t sealed;
-        bool fits = store_prepare_all(app.store) == STORE_OK && store_seal_keys(app.store, &sealed) == STORE_OK;
+        bool fits =
+            store_prepare_all(app.store) == STORE_OK && store_seal_keys(app.store, &sealed) == STORE_OK;
         if (!fits)
             fprintf(stderr, "provd: %s\n", store_errmsg(app.store));
         store_free(app.store);

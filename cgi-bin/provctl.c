@@ -202,8 +202,10 @@ static bool read_secret(char secret[SECRET_MAX_LEN + 1])
     if (ok)
         memcpy(secret, text, len + 1);
     else
-        fprintf(stderr, "provctl: the secret (standard input) must be 1-%d bytes of UTF-8 text without control "
-                        "characters, and one line\n", SECRET_MAX_LEN);
+        fprintf(stderr,
+                "provctl: the secret (standard input) must be 1-%d bytes of UTF-8 text without control "
+                "characters, and one line\n",
+                SECRET_MAX_LEN);
     OPENSSL_cleanse(text, sizeof text);
     return ok;
 }
@@ -296,8 +298,9 @@ static const struct command commands[] = {
      "provctl token create NAME [--expires DAYSd|HOURSh]: print a new admin API token (shown\n"
      "once), valid for good or, with --expires (e.g. 90d), until then",
      run_token_create, false},
-    {"token", "list", 0, "provctl token list: admin token names, when each was made, expires and was last used",
-     run_token_list, false},
+    {"token", "list", 0,
+     "provctl token list: admin token names, when each was made, expires and was last used", run_token_list,
+     false},
     {"token", "revoke", 1, "provctl token revoke NAME: delete the admin token NAME", run_token_revoke, false},
     {"device", "list", 0, "provctl device list: every device with state, liveness, last seen and name",
      run_device_list, false},

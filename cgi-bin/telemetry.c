@@ -19,7 +19,8 @@
  * PROVD_PENDING_DAYS. Others have one scheduled job for the whole deployment (provctl prune). */
 static void maybe_prune(struct app *app)
 {
-    if (!(store_needs(app->store) & STORE_NEEDS_PRUNE_BY_WRITERS) || ++app->readings_since_prune < PRUNE_EVERY)
+    if (!(store_needs(app->store) & STORE_NEEDS_PRUNE_BY_WRITERS) ||
+        ++app->readings_since_prune < PRUNE_EVERY)
         return;
     app->readings_since_prune = 0;
     int deleted;

@@ -54,8 +54,8 @@ bool key_open(const struct server_key *key, const char *deviceid, const char *se
     size_t len;
     const char *text = sealed + sizeof KEY_WRAP_PREFIX - 1;
     if (!key_is_sealed(sealed) || b64_decoded_max(strlen(text)) > sizeof blob ||
-        b64_decode(text, strlen(text), B64_STRICT, blob, sizeof blob, &len) != 0 || len < NONCE_LEN + TAG_LEN ||
-        len > BLOB_MAX || len - NONCE_LEN - TAG_LEN >= plain_len)
+        b64_decode(text, strlen(text), B64_STRICT, blob, sizeof blob, &len) != 0 ||
+        len < NONCE_LEN + TAG_LEN || len > BLOB_MAX || len - NONCE_LEN - TAG_LEN >= plain_len)
         return false;
     size_t n = len - NONCE_LEN - TAG_LEN;
     bool ok = gcm(0, key, blob, deviceid, blob + NONCE_LEN, n, (uint8_t *)plain, blob + NONCE_LEN + n);

@@ -22,7 +22,8 @@ bool server_key_path(const char *db_target, char *path, size_t path_len, char *e
     if (set && *set) {
         len = snprintf(path, path_len, "%s", set);
     } else if (store_target_is_pg(db_target)) {
-        snprintf(err, err_len, "PROVD_KEY_FILE must name the server key file: with PostgreSQL it has no default");
+        snprintf(err, err_len,
+                 "PROVD_KEY_FILE must name the server key file: with PostgreSQL it has no default");
         return false;
     } else {
         const char *slash = strrchr(db_target, '/');
@@ -58,14 +59,18 @@ static bool create_key_file(const char *path, char *err, size_t err_len)
     if (!ok) {
         if (fd >= 0)
             unlink(path);
-        snprintf(err, err_len, "cannot create the server key file %s (PROVD_KEY_FILE): %s", path, strerror(saved));
+        snprintf(err, err_len, "cannot create the server key file %s (PROVD_KEY_FILE): %s", path,
+                 strerror(saved));
     }
     return ok;
 }
 
 static int hex_digit(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* The key from the file's text; false when it is not 64 hex digits and a newline. */
@@ -88,8 +93,8 @@ bool server_key_load(const char *path, bool create, struct server_key *key, char
         return false;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, err_len, "cannot open the server key file %s (PROVD_KEY_FILE): %s%s", path, strerror(errno),
-                 errno == ENOENT ? " (provd --check makes it)" : "");
+        snprintf(err, err_len, "cannot open the server key file %s (PROVD_KEY_FILE): %s%s", path,
+                 strerror(errno), errno == ENOENT ? " (provd --check makes it)" : "");
         return false;
     }
     struct stat st;
@@ -99,10 +104,11 @@ bool server_key_load(const char *path, bool create, struct server_key *key, char
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         snprintf(err, err_len, "the server key file %s (PROVD_KEY_FILE) is not a regular file", path);
     else if (st.st_mode & 077)
-        snprintf(err, err_len,
-                 "the server key file %s (PROVD_KEY_FILE) is open to others (mode %03o): refused; chmod 600 it "
-                 "(and replace it if others may have read it)",
-                 path, (unsigned)(st.st_mode & 0777));
+        snprintf(
+            err, err_len,
+            "the server key file %s (PROVD_KEY_FILE) is open to others (mode %03o): refused; chmod 600 it "
+            "(and replace it if others may have read it)",
+            path, (unsigned)(st.st_mode & 0777));
     else if ((got = read(fd, text, sizeof text)) < 0 || !(ok = parse_key(text, (size_t)got, key)))
         snprintf(err, err_len, "the server key file %s (PROVD_KEY_FILE) does not hold 64 hex digits", path);
     close(fd);

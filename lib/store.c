@@ -76,7 +76,8 @@ enum store_status store_seal_keys(struct store *s, int64_t *sealed)
             char text[KEY_WRAP_MAX];
             if (round->too_long[i] || !key_seal(s->server_key, round->deviceid[i], round->key[i], text))
                 st = key_error(s, round->deviceid[i], "cannot be sealed (longer than 256 bytes?)");
-            else if ((st = s->ops->device_key_replace(s, round->deviceid[i], round->key[i], text)) == STORE_NOT_FOUND)
+            else if ((st = s->ops->device_key_replace(s, round->deviceid[i], round->key[i], text)) ==
+                     STORE_NOT_FOUND)
                 st = STORE_OK; /* changed meanwhile: set sealed, or the device deleted */
             else if (st == STORE_OK)
                 done++;
@@ -234,12 +235,14 @@ enum store_status store_device_expire_pending(struct store *s, int64_t before, i
 }
 
 enum store_status store_token_add(struct store *s, const char *name,
-                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now, int64_t expires)
+                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                  int64_t expires)
 {
     return s->ops->token_add(s, name, hash, now, expires);
 }
 
-enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
+enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                    int64_t now)
 {
     int64_t expires, last_used;
     enum store_status st = s->ops->token_check(s, hash, &expires, &last_used);

@@ -249,11 +249,13 @@ enum store_status store_device_expire_pending(struct store *s, int64_t before, i
 
 /* expires: when the token stops working; 0: never. */
 enum store_status store_token_add(struct store *s, const char *name,
-                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now, int64_t expires);
+                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                  int64_t expires);
 /* STORE_OK for a valid token, recorded as used at now (written when the last use recorded is
  * TOKEN_USE_STEP_S old or more, so not every request writes); STORE_NOT_FOUND: no such token;
  * STORE_STALE: it has expired. It may write: not inside store_read_begin(). */
-enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now);
+enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                    int64_t now);
 enum store_status store_token_list(struct store *s, store_token_fn fn, void *user_data);
 enum store_status store_token_revoke(struct store *s, const char *name);
 

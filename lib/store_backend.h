@@ -56,12 +56,14 @@ struct store_ops {
     enum store_status (*device_expire_pending)(struct store *s, int64_t before, int max, int *deleted);
 
     enum store_status (*token_add)(struct store *s, const char *name,
-                                   const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now, int64_t expires);
+                                   const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                   int64_t expires);
     /* The token's expiry and last use (0: none), or STORE_NOT_FOUND; store.c decides. */
     enum store_status (*token_check)(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
                                      int64_t *expires, int64_t *last_used);
     /* Records the token as used at now, unless a later use is recorded. */
-    enum store_status (*token_used)(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now);
+    enum store_status (*token_used)(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                    int64_t now);
     enum store_status (*token_list)(struct store *s, store_token_fn fn, void *user_data);
     enum store_status (*token_revoke)(struct store *s, const char *name);
 
@@ -79,7 +81,6 @@ struct store {
     char errmsg[256];
     const struct server_key *server_key;
 };
-
 
 /* Each backend's open: the database named by target (a file path; a libpq connection URI),
  * migrated to this binary's schema; NULL with the reason in err. */

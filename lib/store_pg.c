@@ -141,8 +141,9 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
      * device inserted before the next one counts. */
     [PG_REGISTRATION_LOCK] = "SELECT pg_advisory_xact_lock(hashtext('provd: new device'))",
     /* What the caps on new devices count: all devices, and those registered from $1 since $2. */
-    [PG_REGISTRATION_COUNTS] = "SELECT (SELECT count(*) FROM devices), "
-                               "(SELECT count(*) FROM devices WHERE registered_from = $1 AND datec > $2::bigint)",
+    [PG_REGISTRATION_COUNTS] =
+        "SELECT (SELECT count(*) FROM devices), "
+        "(SELECT count(*) FROM devices WHERE registered_from = $1 AND datec > $2::bigint)",
     [PG_DEVICE_EXPIRE_PENDING] = "DELETE FROM devices WHERE deviceid IN (SELECT deviceid FROM devices "
                                  "WHERE state = 'pending' AND last_seqn IS NULL AND datec < $1::bigint "
                                  "LIMIT $2::bigint)",
@@ -246,7 +247,8 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                          "ORDER BY id LIMIT $2::bigint))",
     [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created, expires) "
                      "VALUES ($1, $2::bytea, $3::bigint, nullif($4::bigint, 0))",
-    [PG_TOKEN_CHECK] = "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = $1::bytea",
+    [PG_TOKEN_CHECK] =
+        "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = $1::bytea",
     [PG_TOKEN_USED] = "UPDATE admin_tokens SET last_used = $2::bigint "
                       "WHERE hash = $1::bytea AND coalesce(last_used, 0) < $2::bigint",
     [PG_TOKEN_LIST] = "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
@@ -1155,7 +1157,8 @@ static enum store_status pg_reading_prune(struct store *base, int64_t before, in
 }
 
 static enum store_status pg_token_add(struct store *base, const char *name,
-                                      const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now, int64_t expires)
+                                      const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                      int64_t expires)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);

@@ -148,9 +148,8 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec, registered_from) "
         "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5, ?6) RETURNING " DEVICE_COLUMNS,
     /* What the caps on new devices count: all devices, and those registered from ?1 since ?2. */
-    [STMT_REGISTRATION_COUNTS] =
-        "SELECT (SELECT count(*) FROM devices), "
-        "(SELECT count(*) FROM devices WHERE registered_from = ?1 AND datec > ?2)",
+    [STMT_REGISTRATION_COUNTS] = "SELECT (SELECT count(*) FROM devices), "
+                                 "(SELECT count(*) FROM devices WHERE registered_from = ?1 AND datec > ?2)",
     [STMT_DEVICE_EXPIRE_PENDING] =
         "DELETE FROM devices WHERE id IN (SELECT id FROM devices WHERE state = 'pending' "
         "AND last_seqn IS NULL AND datec < ?1 LIMIT ?2)",
@@ -228,11 +227,15 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_READING_PRUNE] = "DELETE FROM telemetry WHERE id IN "
                            "(SELECT id FROM telemetry ORDER BY id LIMIT ?2) "
                            "AND received_at < ?1",
-    [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created, expires) VALUES (?1, ?2, ?3, nullif(?4, 0))",
-    [STMT_TOKEN_CHECK] = "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = ?1",
-    [STMT_TOKEN_USED] = "UPDATE admin_tokens SET last_used = ?2 WHERE hash = ?1 AND coalesce(last_used, 0) < ?2",
-    [STMT_TOKEN_LIST] = "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
-                        "ORDER BY name",
+    [STMT_TOKEN_ADD] =
+        "INSERT INTO admin_tokens (name, hash, created, expires) VALUES (?1, ?2, ?3, nullif(?4, 0))",
+    [STMT_TOKEN_CHECK] =
+        "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = ?1",
+    [STMT_TOKEN_USED] =
+        "UPDATE admin_tokens SET last_used = ?2 WHERE hash = ?1 AND coalesce(last_used, 0) < ?2",
+    [STMT_TOKEN_LIST] =
+        "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
+        "ORDER BY name",
     [STMT_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = ?1",
 };
 
@@ -729,7 +732,8 @@ static enum store_status read_counts(struct sqlite_store *s, enum stmt id, int64
 
 /* Whether reg's caps let one more device in (in the registration's write transaction, which
  * SQLite serializes with every other). */
-static enum store_status registration_room(struct sqlite_store *s, const struct registration *reg, int64_t now)
+static enum store_status registration_room(struct sqlite_store *s, const struct registration *reg,
+                                           int64_t now)
 {
     sqlite3_stmt *st = stmt(s, STMT_REGISTRATION_COUNTS);
     bind_text(st, 1, reg->from);
@@ -740,8 +744,8 @@ static enum store_status registration_room(struct sqlite_store *s, const struct 
 }
 
 static enum store_status sqlite_device_register(struct store *base, const char *deviceid, const char *ipaddr,
-                                                const char *ssid, const struct registration *reg,
-                                                int64_t now, store_device_fn fn, void *user_data)
+                                                const char *ssid, const struct registration *reg, int64_t now,
+                                                store_device_fn fn, void *user_data)
 {
     struct sqlite_store *s = sqlite_of(base);
     enum store_status st = begin(s);
@@ -924,7 +928,8 @@ static enum store_status sqlite_device_delete(struct store *base, const char *de
     return write_one_row(s, STMT_DEVICE_DELETE);
 }
 
-static enum store_status sqlite_device_keys_plain(struct store *base, int max, store_key_fn fn, void *user_data)
+static enum store_status sqlite_device_keys_plain(struct store *base, int max, store_key_fn fn,
+                                                  void *user_data)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_DEVICE_KEYS_PLAIN);
@@ -1130,8 +1135,8 @@ static enum store_status sqlite_reading_buckets(struct store *base, const char *
 }
 
 /* Runs a delete of up to ?2 rows older than ?1; *deleted says how many went. */
-static enum store_status delete_batch(struct sqlite_store *s, enum stmt id, int64_t before, int max, int *deleted,
-                                      const char *what)
+static enum store_status delete_batch(struct sqlite_store *s, enum stmt id, int64_t before, int max,
+                                      int *deleted, const char *what)
 {
     sqlite3_stmt *st = stmt(s, id);
     sqlite3_bind_int64(st, 1, before);
@@ -1142,9 +1147,11 @@ static enum store_status delete_batch(struct sqlite_store *s, enum stmt id, int6
     return rc == SQLITE_DONE ? STORE_OK : fail(s, what);
 }
 
-static enum store_status sqlite_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+static enum store_status sqlite_device_expire_pending(struct store *base, int64_t before, int max,
+                                                      int *deleted)
 {
-    return delete_batch(sqlite_of(base), STMT_DEVICE_EXPIRE_PENDING, before, max, deleted, "expire pending devices");
+    return delete_batch(sqlite_of(base), STMT_DEVICE_EXPIRE_PENDING, before, max, deleted,
+                        "expire pending devices");
 }
 
 static enum store_status sqlite_reading_prune(struct store *base, int64_t before, int max, int *deleted)
@@ -1179,8 +1186,9 @@ static enum store_status sqlite_token_add(struct store *base, const char *name,
     return fail(s, "add token");
 }
 
-static enum store_status sqlite_token_check(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
-                                            int64_t *expires, int64_t *last_used)
+static enum store_status sqlite_token_check(struct store *base,
+                                            const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t *expires,
+                                            int64_t *last_used)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_CHECK);

@@ -609,8 +609,9 @@ static void put_changes_and_cfgsn(void **state)
     assert_false(jbool(fx->json, "has_key"));
     assert_int_equal(jint(fx->json, "cfgsn"), 11);
     /* A device's registration may carry more than provd reads (the original firmware does). */
-    assert_int_equal(anon(fx, "POST", "/api/devices/dev1", "{\"ipaddr\":\"10.0.0.8\",\"ssid\":\"x\",\"fw\":\"1.2\"}"),
-                     200);
+    assert_int_equal(
+        anon(fx, "POST", "/api/devices/dev1", "{\"ipaddr\":\"10.0.0.8\",\"ssid\":\"x\",\"fw\":\"1.2\"}"),
+        200);
     /* PUT to an unknown id creates an accepted device. */
     assert_int_equal(admin(fx, "PUT", "/api/devices/made", "{\"name\":\"by hand\"}"), 201);
     assert_string_equal(jstr(fx->json, "deviceid"), "made");

@@ -35,8 +35,8 @@ static void open_again_keeps_rows(void **state)
     struct fixture *fx = *state;
     assert_int_equal(store_ping(fx->store), STORE_OK);
     assert_int_equal(store_prepare_all(fx->store), STORE_OK); /* every statement fits the schema */
-    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE),
-                                           TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     store_free(fx->store);
     fx->store = open_store(fx->db.path);
@@ -136,9 +136,9 @@ static void register_open_makes_accepted(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.2", "net", REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, capture, &d),
-        STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.2", "net",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, capture, &d),
+                     STORE_CREATED);
     assert_string_equal(d.state, "accepted");
     assert_string_equal(get(fx->store, "dev").state, "accepted");
 }
@@ -147,8 +147,8 @@ static void register_closed_only_known(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(store_device_register(fx->store, "stranger", "10.0.0.3", "net", REGISTRATION_UNCAPPED(REGISTRATION_CLOSED),
-                                           TEST_T0, capture, &d),
+    assert_int_equal(store_device_register(fx->store, "stranger", "10.0.0.3", "net",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0, capture, &d),
                      STORE_REFUSED);
     assert_int_equal(d.calls, 0);
     assert_int_equal(store_device_get(fx->store, "stranger", NULL, NULL), STORE_NOT_FOUND);
@@ -156,8 +156,9 @@ static void register_closed_only_known(void **state)
     struct device_update u = no_change();
     assert_int_equal(update(fx->store, "known", &u, &d), STORE_CREATED);
     d = (struct seen){0};
-    assert_int_equal(store_device_register(fx->store, "known", "10.0.0.4", "net", REGISTRATION_UNCAPPED(REGISTRATION_CLOSED),
-                                           TEST_T0 + 5, capture, &d),
+    assert_int_equal(store_device_register(fx->store, "known", "10.0.0.4", "net",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0 + 5, capture,
+                                           &d),
                      STORE_OK);
     assert_string_equal(d.ipaddr, "10.0.0.4");
     assert_string_equal(d.state, "accepted");
@@ -167,17 +168,18 @@ static void register_closed_only_known(void **state)
 static void register_known_updates_and_keeps_state(void **state)
 {
     struct fixture *fx = *state;
-    assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.1", "one", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
-        STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "one",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
+                     STORE_CREATED);
     struct device_update u = no_change();
     u.state = "rejected";
     struct seen d = {0};
     assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
     /* Registering again under an open policy does not undo the admin's decision. */
     d = (struct seen){0};
-    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two", REGISTRATION_UNCAPPED(REGISTRATION_OPEN),
-                                           TEST_T0 + 60, capture, &d),
+    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0 + 60, capture,
+                                           &d),
                      STORE_OK);
     assert_string_equal(d.ipaddr, "fe80::2");
     assert_string_equal(d.ssid, "two");
@@ -185,9 +187,10 @@ static void register_known_updates_and_keeps_state(void **state)
     assert_int_equal(d.datec, TEST_T0);
     assert_string_equal(d.state, "rejected");
     /* Absent fields keep their values. */
-    assert_int_equal(
-        store_device_register(fx->store, "dev", NULL, NULL, REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0 + 61, NULL, NULL),
-        STORE_OK);
+    assert_int_equal(store_device_register(fx->store, "dev", NULL, NULL,
+                                           REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0 + 61, NULL,
+                                           NULL),
+                     STORE_OK);
     d = get(fx->store, "dev");
     assert_string_equal(d.ipaddr, "fe80::2");
     assert_string_equal(d.ssid, "two");
@@ -223,7 +226,8 @@ static void expire_pending_devices(void **state)
 {
     struct fixture *fx = *state;
     const struct registration *approve = REGISTRATION_UNCAPPED(REGISTRATION_APPROVE);
-    assert_int_equal(store_device_register(fx->store, "old", "", "", approve, TEST_T0, NULL, NULL), STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "old", "", "", approve, TEST_T0, NULL, NULL),
+                     STORE_CREATED);
     assert_int_equal(store_device_register(fx->store, "new", "", "", approve, TEST_T0 + 100, NULL, NULL),
                      STORE_CREATED);
     add_open(fx->store, "accepted");
@@ -291,9 +295,9 @@ static void poll_sets_lastseen_and_applied(void **state)
     struct seen d = {0};
     assert_int_equal(store_device_poll(fx->store, "ghost", 3, TEST_T0, capture, &d), STORE_NOT_FOUND);
     assert_int_equal(d.calls, 0);
-    assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
-        STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
+                     STORE_CREATED);
     assert_int_equal(store_device_poll(fx->store, "dev", 4, TEST_T0 + 30, capture, &d), STORE_OK);
     assert_int_equal(d.lastseen, TEST_T0 + 30);
     assert_int_equal(d.cfgsn_applied, 4);
@@ -440,9 +444,9 @@ static void delete_and_set_key(void **state)
     struct fixture *fx = *state;
     assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"),
                      STORE_NOT_FOUND);
-    assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
-        STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
+                     STORE_CREATED);
     assert_false(get(fx->store, "dev").has_key);
     assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"), STORE_OK);
     assert_true(get(fx->store, "dev").has_key);
@@ -454,7 +458,8 @@ static void delete_and_set_key(void **state)
 
 static void register_at(struct store *s, const char *id, int64_t when)
 {
-    assert_int_equal(store_device_register(s, id, "10.0.0.1", "n", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), when, NULL, NULL),
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "n",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), when, NULL, NULL),
                      STORE_CREATED);
 }
 
@@ -852,9 +857,9 @@ static void hostile_text_stored_literally(void **state)
     u.name = name;
     u.data = data;
     assert_int_equal(update(fx->store, id, &u, &d), STORE_CREATED);
-    assert_int_equal(
-        store_device_register(fx->store, id, "::1", ssid, REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0, NULL, NULL),
-        STORE_OK);
+    assert_int_equal(store_device_register(fx->store, id, "::1", ssid,
+                                           REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0, NULL, NULL),
+                     STORE_OK);
     register_at(fx->store, "plain", TEST_T0);
     d = get(fx->store, id);
     assert_string_equal(d.deviceid, id);
