@@ -110,8 +110,12 @@ runs=$work/runs.tsv scales=$work/scales.tsv fleet=$work/fleet.tsv
 : > "$scales"
 : > "$fleet"
 NGINX_USER=""
-[ "$(id -u)" -eq 0 ] && NGINX_USER=root    # as scripts/stack.sh: workers must reach our files
+[ "$(id -u)" -eq 0 ] && NGINX_USER=root    # workers must reach our files
 export NGINX_USER
+# The server key every run's workers read (device keys are sealed under it): made once, by
+# provd --check on a database of its own. The seeded devices' keys stay plain (a bulk load).
+export PROVD_KEY_FILE=$work/provd.key
+PROVD_DB=$work/server-key.sqlite3 "$bin/provd" --check
 
 # A port nothing uses, below the kernel's ephemeral range when there is room: the run's own
 # client connections (wrk, pgbench, libpq, curl) take local ports from that range, and one of

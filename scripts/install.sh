@@ -19,7 +19,7 @@ install -m 0644 build/provd-pg.so "$destdir$prefix/lib/provd/provd-pg.so"
 install -m 0755 build/ble-agent "$destdir$prefix/bin/ble-agent"
 cp -r www "$destdir$prefix/share/provd/"
 cp -r db "$destdir$prefix/share/provd/schema"
-rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/schema/"*.sqlite3*
+rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/schema/"*.sqlite3* "$destdir$prefix/share/provd/schema/provd.key"
 
 RUN_DIR=/run/provd-nginx SOCKET=/run/provd/provd.sock WWW_DIR="$prefix/share/provd/www" \
     LISTEN=${LISTEN:-0.0.0.0} PORT=${PORT:-8080} NGINX_USER= PROVD_LISTEN= PROVD_UPSTREAM= \
