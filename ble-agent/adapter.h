@@ -19,6 +19,7 @@ enum adapter_exit {
     ADAPTER_EXIT_NO_PERMISSION = 8,
     ADAPTER_EXIT_NO_BLUETOOTH = 9,
     ADAPTER_EXIT_CONTROLLER = 10, /* the controller failed or went away */
+    ADAPTER_EXIT_SPOOL = 11,      /* the spool in the state directory cannot be opened */
 };
 
 /* "hci0".."hci65535" to its device id; -EINVAL otherwise. */

@@ -53,6 +53,7 @@ enum att_ecode {
     ATT_ECODE_INVALID_VALUE_LEN = 0x0d,
     ATT_ECODE_UNLIKELY = 0x0e,
     ATT_ECODE_UNSUPPORTED_GROUP = 0x10,
+    ATT_ECODE_INSUFF_RESOURCES = 0x11,
     ATT_ECODE_VALUE_NOT_ALLOWED = 0x13,
     /* Common profile errors (Core Supplement Part B 1.2) */
     ATT_ECODE_CCC_IMPROPER = 0xfd,

@@ -4,8 +4,8 @@
 BLE_CORE_SRC := $(addprefix ble-agent/,bt_uuid.c gatt_db.c att.c services.c l2cap.c le_sig.c \
 	hci.c adv_data.c hci_host.c telemetry_frame.c)
 BLE_CORE_OBJ := $(BLE_CORE_SRC:%.c=$(BUILD)/obj/%.o)
-# Daemon modules that touch the system (files, sockets), still unit-tested.
-BLE_SYS_SRC := $(addprefix ble-agent/,adapter.c battery.c btsnoop.c hci_transport.c \
+# Daemon modules that touch the system (files, sockets, the spool's SQLite file), still unit-tested.
+BLE_SYS_SRC := $(addprefix ble-agent/,adapter.c battery.c btsnoop.c spool.c hci_transport.c \
 	hci_transport_socket.c)
 BLE_SYS_OBJ := $(BLE_SYS_SRC:%.c=$(BUILD)/obj/%.o)
 BLE_TEST_UTIL := $(BUILD)/obj/ble-agent/tests/att_pdu.o

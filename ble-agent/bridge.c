@@ -1,5 +1,6 @@
-/* Telemetry In -> provd over HTTP: one libcurl easy handle per forward in one multi handle,
- * whose sockets and timer the daemon's poll() loop watches; one slot per BLE connection. */
+/* Telemetry In -> provd over HTTP: frames from the spool, one libcurl easy handle per forward in
+ * one multi handle whose sockets and timer the daemon's poll() loop watches; per-device order and
+ * backoff; the Telemetry Result of each BLE connection's latest frame. */
 #include "bridge.h"
 
 #include <curl/curl.h>
@@ -15,17 +16,30 @@
 
 #define NO_DEADLINE UINT64_MAX
 
-/* One connection's forward: in flight while easy is set, then its result. */
-struct slot {
-    const void *conn; /* NULL: free */
+/* One transfer: in flight while easy is set. */
+struct forward {
     CURL *easy;
+    int64_t seq;
     char id[TELEMETRY_ID_MAX + 1];
     size_t body_len;
     size_t answer_len; /* bytes the server sent; only BRIDGE_ANSWER_MAX kept */
     uint8_t answer[BRIDGE_ANSWER_MAX];
     char error[CURL_ERROR_SIZE];
-    size_t result_len; /* 0: no forward finished yet */
+};
+
+/* One connection's Telemetry Result. */
+struct result {
+    const void *conn;  /* NULL: free */
+    int64_t seq;       /* the latest frame written on conn while it waits; 0 once it ended */
+    size_t result_len; /* 0: no frame of conn ended yet */
     char result[GATT_MAX_VALUE_LEN];
+};
+
+/* A device whose oldest frame failed: no attempt before next_ms (NO_DEADLINE while one runs). */
+struct backoff {
+    char id[TELEMETRY_ID_MAX + 1];
+    unsigned failures;
+    uint64_t next_ms;
 };
 
 struct watched {
@@ -36,6 +50,8 @@ struct watched {
 struct bridge {
     char server[BRIDGE_SERVER_MAX + 1];
     long timeout_ms;
+    unsigned retry_min_ms;
+    struct spool *spool;
     void (*done)(void *user_data, void *conn);
     void (*log)(void *user_data, const char *line);
     void *user_data;
@@ -45,8 +61,14 @@ struct bridge {
     uint64_t deadline; /* libcurl's timer, monotonic ms */
     size_t n_watched;
     struct watched watched[BRIDGE_MAX_SOCKETS];
-    size_t n_slots;
-    struct slot slots[];
+    bool rescan; /* the spool may hold a frame that can start now */
+    char cursor[TELEMETRY_ID_MAX + 1]; /* the device started last: the next pass begins after it */
+    struct forward forwards[BRIDGE_MAX_IN_FLIGHT];
+    /* At most one entry per device in the spool, so bounded by the spool's frame limit. */
+    struct backoff *backoffs;
+    size_t n_backoffs, cap_backoffs;
+    size_t n_results;
+    struct result results[];
 };
 
 /*
@@ -117,13 +139,13 @@ static int on_timer(CURLM *multi, long timeout_ms, void *user_data)
 
 static size_t on_answer(char *data, size_t size, size_t n, void *user_data)
 {
-    struct slot *s = user_data;
-    size_t len = size * n, room = BRIDGE_ANSWER_MAX - s->answer_len;
+    struct forward *f = user_data;
+    size_t len = size * n, room = BRIDGE_ANSWER_MAX - f->answer_len;
 
     /* Past the cap the answer is read and dropped, so the status still arrives. */
     if (room > 0) {
-        memcpy(s->answer + s->answer_len, data, len < room ? len : room);
-        s->answer_len += len < room ? len : room;
+        memcpy(f->answer + f->answer_len, data, len < room ? len : room);
+        f->answer_len += len < room ? len : room;
     }
     return len;
 }
@@ -142,26 +164,35 @@ bool bridge_server_ok(const char *url)
     return n > strlen("https://");
 }
 
+bool bridge_status_final(long status)
+{
+    return (status >= 200 && status < 300) || status == 400 || status == 403 || status == 404 || status == 409;
+}
+
 struct bridge *bridge_new(const struct bridge_config *cfg)
 {
     struct bridge *b;
 
-    if (!cfg->server || !bridge_server_ok(cfg->server) || !cfg->done || !cfg->log || cfg->max_conns == 0) {
+    if (!cfg->server || !bridge_server_ok(cfg->server) || !cfg->spool || !cfg->done || !cfg->log ||
+        cfg->max_conns == 0) {
         errno = EINVAL;
         return NULL;
     }
-    if (!(b = calloc(1, sizeof(*b) + cfg->max_conns * sizeof(b->slots[0]))))
+    if (!(b = calloc(1, sizeof(*b) + cfg->max_conns * sizeof(b->results[0]))))
         return NULL;
     strcpy(b->server, cfg->server);
     /* "http://host/" and "http://host" name the same API root */
     for (size_t n = strlen(b->server); n > 0 && b->server[n - 1] == '/'; n--)
         b->server[n - 1] = '\0';
     b->timeout_ms = cfg->timeout_ms ? (long)cfg->timeout_ms : BRIDGE_TIMEOUT_MS;
+    b->retry_min_ms = cfg->retry_min_ms ? cfg->retry_min_ms : BRIDGE_RETRY_MIN_MS;
+    b->spool = cfg->spool;
     b->done = cfg->done;
     b->log = cfg->log;
     b->user_data = cfg->user_data;
     b->deadline = NO_DEADLINE;
-    b->n_slots = cfg->max_conns;
+    b->rescan = true; /* frames a previous run left in the spool */
+    b->n_results = cfg->max_conns;
     b->multi = curl_multi_init();
     b->headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (!b->multi || !b->headers ||
@@ -169,7 +200,7 @@ struct bridge *bridge_new(const struct bridge_config *cfg)
         curl_multi_setopt(b->multi, CURLMOPT_SOCKETDATA, b) != CURLM_OK ||
         curl_multi_setopt(b->multi, CURLMOPT_TIMERFUNCTION, on_timer) != CURLM_OK ||
         curl_multi_setopt(b->multi, CURLMOPT_TIMERDATA, b) != CURLM_OK ||
-        curl_multi_setopt(b->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)cfg->max_conns) != CURLM_OK) {
+        curl_multi_setopt(b->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)BRIDGE_MAX_IN_FLIGHT) != CURLM_OK) {
         bridge_free(b);
         errno = ENOMEM;
         return NULL;
@@ -177,136 +208,291 @@ struct bridge *bridge_new(const struct bridge_config *cfg)
     return b;
 }
 
-static void slot_stop(struct bridge *b, struct slot *s)
+static void forward_stop(struct bridge *b, struct forward *f)
 {
-    if (!s->easy)
+    if (!f->easy)
         return;
-    curl_multi_remove_handle(b->multi, s->easy);
-    curl_easy_cleanup(s->easy);
-    s->easy = NULL;
+    curl_multi_remove_handle(b->multi, f->easy);
+    curl_easy_cleanup(f->easy);
+    f->easy = NULL;
 }
 
 void bridge_free(struct bridge *b)
 {
     if (!b)
         return;
-    for (size_t i = 0; i < b->n_slots; i++)
-        slot_stop(b, &b->slots[i]);
+    for (size_t i = 0; i < BRIDGE_MAX_IN_FLIGHT; i++)
+        forward_stop(b, &b->forwards[i]);
     curl_multi_cleanup(b->multi);
     curl_slist_free_all(b->headers);
+    free(b->backoffs);
     free(b);
 }
 
-/* The slot of conn (NULL: a free slot), or b->n_slots when there is none. */
-static size_t slot_index(const struct bridge *b, const void *conn)
+/* ---- backoff per device ---- */
+
+static struct backoff *backoff_find(const struct bridge *b, const char *id)
+{
+    for (size_t i = 0; i < b->n_backoffs; i++)
+        if (!strcmp(b->backoffs[i].id, id))
+            return &b->backoffs[i];
+    return NULL;
+}
+
+static void backoff_clear(struct bridge *b, const char *id)
+{
+    struct backoff *e = backoff_find(b, id);
+
+    if (e)
+        *e = b->backoffs[--b->n_backoffs];
+}
+
+/* One more failure of id's oldest frame: the milliseconds until its next attempt. */
+static unsigned backoff_bump(struct bridge *b, const char *id)
+{
+    struct backoff *e = backoff_find(b, id);
+    unsigned wait = b->retry_min_ms;
+
+    if (!e) {
+        if (b->n_backoffs == b->cap_backoffs) {
+            size_t cap = b->cap_backoffs ? 2 * b->cap_backoffs : 8;
+            struct backoff *grown = realloc(b->backoffs, cap * sizeof(*grown));
+
+            /* Without memory the device is retried at the next rescan instead. */
+            if (!grown)
+                return 0;
+            b->backoffs = grown;
+            b->cap_backoffs = cap;
+        }
+        e = &b->backoffs[b->n_backoffs++];
+        memset(e, 0, sizeof(*e));
+        memcpy(e->id, id, sizeof(e->id));
+    }
+    for (unsigned i = 0; i < e->failures && wait < BRIDGE_RETRY_MAX_MS; i++)
+        wait *= 2;
+    if (wait > BRIDGE_RETRY_MAX_MS)
+        wait = BRIDGE_RETRY_MAX_MS;
+    e->failures++;
+    e->next_ms = mono_ms() + wait;
+    return wait;
+}
+
+/* The earliest attempt a backoff allows, NO_DEADLINE when none waits. */
+static uint64_t backoff_next(const struct bridge *b)
+{
+    uint64_t next = NO_DEADLINE;
+
+    for (size_t i = 0; i < b->n_backoffs; i++)
+        if (b->backoffs[i].next_ms < next)
+            next = b->backoffs[i].next_ms;
+    return next;
+}
+
+/* ---- starting forwards ---- */
+
+/* The index of a forward slot with no transfer, BRIDGE_MAX_IN_FLIGHT when all are taken. */
+static size_t free_forward(const struct bridge *b)
 {
     size_t i;
 
-    for (i = 0; i < b->n_slots && b->slots[i].conn != conn; i++)
+    for (i = 0; i < BRIDGE_MAX_IN_FLIGHT && b->forwards[i].easy; i++)
         ;
     return i;
 }
 
-/* The easy handle of one forward; -EIO when libcurl refuses an option. */
-static int slot_start(struct bridge *b, struct slot *s, const struct telemetry_frame *f)
+static bool device_in_flight(const struct bridge *b, const char *id)
+{
+    for (size_t i = 0; i < BRIDGE_MAX_IN_FLIGHT; i++)
+        if (b->forwards[i].easy && !strcmp(b->forwards[i].id, id))
+            return true;
+    return false;
+}
+
+/* The easy handle of one forward; -ENOMEM, or -EIO when libcurl refuses an option. */
+static int forward_start(struct bridge *b, struct forward *f, const struct spool_frame *frame)
 {
     char url[BRIDGE_SERVER_MAX + TELEMETRY_ID_MAX + 32];
 
-    /* The id was validated by telemetry_frame_parse: it needs no escaping in a path. */
-    snprintf(url, sizeof(url), "%s/api/devices/%s/telemetry", b->server, f->id);
-    if (!(s->easy = curl_easy_init()))
+    memset(f, 0, sizeof(*f));
+    /* The id was validated (start_head): it needs no escaping in a path. */
+    snprintf(url, sizeof(url), "%s/api/devices/%s/telemetry", b->server, frame->id);
+    if (!(f->easy = curl_easy_init()))
         return -ENOMEM;
-    if (curl_easy_setopt(s->easy, CURLOPT_URL, url) != CURLE_OK ||
-        curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)f->body_len) != CURLE_OK ||
-        curl_easy_setopt(s->easy, CURLOPT_COPYPOSTFIELDS, f->body) != CURLE_OK ||
-        curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, b->headers) != CURLE_OK ||
-        curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "provd-ble-agent") != CURLE_OK ||
-        curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_answer) != CURLE_OK ||
-        curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s) != CURLE_OK ||
-        curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->error) != CURLE_OK ||
-        curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s) != CURLE_OK ||
-        curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, b->timeout_ms) != CURLE_OK ||
-        curl_multi_add_handle(b->multi, s->easy) != CURLM_OK) {
-        curl_easy_cleanup(s->easy);
-        s->easy = NULL;
+    if (curl_easy_setopt(f->easy, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+        curl_easy_setopt(f->easy, CURLOPT_POSTFIELDSIZE, (long)frame->body_len) != CURLE_OK ||
+        curl_easy_setopt(f->easy, CURLOPT_COPYPOSTFIELDS, frame->body) != CURLE_OK ||
+        curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, b->headers) != CURLE_OK ||
+        curl_easy_setopt(f->easy, CURLOPT_USERAGENT, "provd-ble-agent") != CURLE_OK ||
+        curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, on_answer) != CURLE_OK ||
+        curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f) != CURLE_OK ||
+        curl_easy_setopt(f->easy, CURLOPT_ERRORBUFFER, f->error) != CURLE_OK ||
+        curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f) != CURLE_OK ||
+        curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, b->timeout_ms) != CURLE_OK ||
+        curl_multi_add_handle(b->multi, f->easy) != CURLM_OK) {
+        curl_easy_cleanup(f->easy);
+        f->easy = NULL;
         return -EIO;
     }
+    f->seq = frame->seq;
+    snprintf(f->id, sizeof(f->id), "%s", frame->id);
+    f->body_len = frame->body_len;
     return 0;
 }
 
-int bridge_forward(struct bridge *b, void *conn, const uint8_t *value, size_t len)
+/* spool_heads callback: starts the device's oldest frame unless the device is in flight or
+ * waiting; stops when every forward slot is taken. */
+static bool start_head(void *user_data, const struct spool_frame *frame)
 {
-    struct telemetry_frame f;
-    size_t i;
+    struct bridge *b = user_data;
+    size_t slot = free_forward(b);
+    struct backoff *e;
     int err;
 
-    if (telemetry_frame_parse(value, len, &f) < 0)
-        return -EINVAL;
-    if ((i = slot_index(b, conn)) < b->n_slots && b->slots[i].easy)
-        return -EBUSY;
-    if (i == b->n_slots && (i = slot_index(b, NULL)) == b->n_slots)
-        return -ENOSPC;
-    struct slot *s = &b->slots[i];
+    if (slot == BRIDGE_MAX_IN_FLIGHT)
+        return false;
+    /* The spool is a file: what it says goes near a URL only once checked again. */
+    if (!telemetry_id_valid((const uint8_t *)frame->id, strlen(frame->id))) {
+        say(b, "spool: frame %lld has no valid device id: dropped", (long long)frame->seq);
+        if (spool_remove(b->spool, frame->seq) < 0)
+            say(b, "spool: %s", spool_error(b->spool));
+        return true;
+    }
+    if (device_in_flight(b, frame->id))
+        return true;
+    if ((e = backoff_find(b, frame->id)) && e->next_ms > mono_ms())
+        return true;
+    if ((err = forward_start(b, &b->forwards[slot], frame)) < 0) {
+        say(b, "forward failed: device %s: cannot start a transfer: %s; retry in %u ms", frame->id,
+            strerror(-err), backoff_bump(b, frame->id));
+        return true;
+    }
+    if (e)
+        e->next_ms = NO_DEADLINE; /* set again by its outcome */
+    memcpy(b->cursor, b->forwards[slot].id, sizeof(b->cursor));
+    return true;
+}
 
-    memset(s, 0, sizeof(*s));
-    if ((err = slot_start(b, s, &f)) < 0)
+/* Starts what may start, the devices in turn from the one after the last started (so that a
+ * device with a long queue takes no more than its share of the forwards). Backoffs still due
+ * after a whole pass name devices that have no frame any more: they go, so that a due backoff
+ * never spins the loop. */
+static void pump(struct bridge *b)
+{
+    uint64_t now = mono_ms();
+
+    if (!b->rescan)
+        return;
+    b->rescan = false;
+    if (spool_heads(b->spool, b->cursor, start_head, b) < 0) {
+        say(b, "spool: %s", spool_error(b->spool));
+        return;
+    }
+    if (free_forward(b) == BRIDGE_MAX_IN_FLIGHT)
+        return;
+    for (size_t i = b->n_backoffs; i-- > 0;)
+        if (b->backoffs[i].next_ms <= now)
+            b->backoffs[i] = b->backoffs[--b->n_backoffs];
+}
+
+/* ---- results per connection ---- */
+
+static struct result *result_find(const struct bridge *b, const void *conn)
+{
+    for (size_t i = 0; i < b->n_results; i++)
+        if (b->results[i].conn == conn)
+            return (struct result *)&b->results[i];
+    return NULL;
+}
+
+int bridge_submit(struct bridge *b, void *conn, const uint8_t *value, size_t len)
+{
+    struct telemetry_frame tf;
+    struct result *r;
+    int64_t seq;
+    int err;
+
+    if (telemetry_frame_parse(value, len, &tf) < 0)
+        return -EINVAL;
+    if ((err = spool_put(b->spool, tf.id, tf.body, tf.body_len, &seq)) < 0) {
+        if (err == -EIO)
+            say(b, "spool: %s", spool_error(b->spool));
         return err;
-    s->conn = conn;
-    memcpy(s->id, f.id, sizeof(s->id));
-    s->body_len = f.body_len;
+    }
+    b->rescan = true;
+    /* A connection past max_conns still has its frame forwarded; only its result is not kept. */
+    if (!(r = result_find(b, conn)) && (r = result_find(b, NULL)))
+        r->conn = conn;
+    if (r)
+        r->seq = seq;
     return 0;
 }
 
-/* The transfer on s ended: its result replaces the last one, and the daemon hears of it. */
-static void slot_finish(struct bridge *b, struct slot *s, CURLcode code)
+/* A frame's life ended with provd's answer (or our words for why): out of the spool, its
+ * device's backoff reset, and the connection that wrote it last hears of it. */
+static void frame_end(struct bridge *b, const struct forward *f, long status, const uint8_t *answer,
+                      size_t answer_len)
+{
+    say(b, "forwarded: device %s, %zu bytes, HTTP %ld", f->id, f->body_len, status);
+    if (spool_remove(b->spool, f->seq) < 0)
+        say(b, "spool: %s (the frame will be sent again; provd answers 409)", spool_error(b->spool));
+    backoff_clear(b, f->id);
+    for (size_t i = 0; i < b->n_results; i++) {
+        struct result *r = &b->results[i];
+        int n;
+
+        if (!r->conn || r->seq != f->seq)
+            continue;
+        n = telemetry_result_format((int)status, answer, answer_len, r->result, sizeof(r->result));
+        r->result_len = n > 0 ? (size_t)n : 0;
+        r->seq = 0;
+        b->done(b->user_data, (void *)r->conn);
+    }
+}
+
+/* The transfer of f ended: a definitive answer ends the frame, anything else waits and retries. */
+static void forward_finish(struct bridge *b, struct forward *f, CURLcode code)
 {
     long status = 0;
-    char why[CURL_ERROR_SIZE + 64];
-    int n;
+    unsigned wait;
 
-    if (code == CURLE_OK) {
-        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-        say(b, "forwarded: device %s, %zu bytes, HTTP %ld", s->id, s->body_len, status);
-        n = telemetry_result_format((int)status, s->answer, s->answer_len, s->result, sizeof(s->result));
+    if (code == CURLE_OK)
+        curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (code == CURLE_OK && bridge_status_final(status)) {
+        frame_end(b, f, status, f->answer, f->answer_len);
     } else {
-        /* As an HTTP gateway would answer: 504 when provd was too slow, else 502. */
-        status = code == CURLE_OPERATION_TIMEDOUT ? 504 : 502;
-        snprintf(why, sizeof(why), "ble-agent could not reach provd: %s",
-                 s->error[0] ? s->error : curl_easy_strerror(code));
-        say(b, "forward failed: device %s: %s", s->id, why + strlen("ble-agent "));
-        n = telemetry_result_format((int)status, (const uint8_t *)why, strlen(why), s->result,
-                                    sizeof(s->result));
+        wait = backoff_bump(b, f->id);
+        if (code == CURLE_OK)
+            say(b, "forward failed: device %s: HTTP %ld; retry in %u ms", f->id, status, wait);
+        else
+            say(b, "forward failed: device %s: could not reach provd: %s; retry in %u ms", f->id,
+                f->error[0] ? f->error : curl_easy_strerror(code), wait);
     }
-    slot_stop(b, s);
-    s->result_len = n > 0 ? (size_t)n : 0;
-    b->done(b->user_data, (void *)s->conn);
+    forward_stop(b, f);
+    b->rescan = true;
 }
 
 int bridge_result(const struct bridge *b, const void *conn, uint8_t *buf, size_t cap)
 {
-    size_t i = slot_index(b, conn);
-    const struct slot *s = i < b->n_slots ? &b->slots[i] : NULL;
-    const char *state = s && s->easy ? "forwarding" : "no forward yet";
+    const struct result *r = conn ? result_find(b, conn) : NULL;
+    const char *state = r && r->seq ? "queued" : "no forward yet";
 
-    if (s && !s->easy && s->result_len) {
-        if (s->result_len > cap)
+    if (r && !r->seq && r->result_len) {
+        if (r->result_len > cap)
             return -ENOSPC;
-        memcpy(buf, s->result, s->result_len);
-        return (int)s->result_len;
+        memcpy(buf, r->result, r->result_len);
+        return (int)r->result_len;
     }
     return telemetry_result_format(0, (const uint8_t *)state, strlen(state), (char *)buf, cap);
 }
 
 void bridge_drop(struct bridge *b, const void *conn)
 {
-    size_t i = conn ? slot_index(b, conn) : b->n_slots;
+    struct result *r = conn ? result_find(b, conn) : NULL;
 
-    if (i == b->n_slots)
-        return;
-    slot_stop(b, &b->slots[i]);
-    memset(&b->slots[i], 0, sizeof(b->slots[i]));
+    if (r)
+        memset(r, 0, sizeof(*r));
 }
 
 size_t bridge_pollfds(const struct bridge *b, struct pollfd *fds, size_t cap)
@@ -321,13 +507,24 @@ size_t bridge_pollfds(const struct bridge *b, struct pollfd *fds, size_t cap)
     return n;
 }
 
+/* A backoff counts only while a forward slot is free: with none, a finishing transfer rescans. */
+static uint64_t next_work_ms(const struct bridge *b)
+{
+    uint64_t next = b->deadline;
+    uint64_t retry = free_forward(b) < BRIDGE_MAX_IN_FLIGHT ? backoff_next(b) : NO_DEADLINE;
+
+    return retry < next ? retry : next;
+}
+
 int bridge_timeout_ms(const struct bridge *b)
 {
-    uint64_t now = mono_ms();
+    uint64_t now = mono_ms(), next = next_work_ms(b);
 
-    if (b->deadline == NO_DEADLINE)
+    if (b->rescan)
+        return 0;
+    if (next == NO_DEADLINE)
         return -1;
-    return b->deadline <= now ? 0 : (int)(b->deadline - now);
+    return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
 }
 
 void bridge_process(struct bridge *b, const struct pollfd *fds, size_t n)
@@ -348,10 +545,13 @@ void bridge_process(struct bridge *b, const struct pollfd *fds, size_t n)
         curl_multi_socket_action(b->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
     while ((msg = curl_multi_info_read(b->multi, &left))) {
-        struct slot *s;
+        struct forward *f;
 
         if (msg->msg == CURLMSG_DONE &&
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s) == CURLE_OK)
-            slot_finish(b, s, msg->data.result);
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f) == CURLE_OK)
+            forward_finish(b, f, msg->data.result);
     }
+    if (free_forward(b) < BRIDGE_MAX_IN_FLIGHT && backoff_next(b) <= mono_ms())
+        b->rescan = true;
+    pump(b);
 }

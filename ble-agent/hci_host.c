@@ -50,6 +50,7 @@ struct hci_conn {
     struct l2cap_rx *rx;
     unsigned in_flight; /* ACL packets the controller has not completed yet */
     unsigned queued;    /* frames in the host's ACL queue */
+    uint64_t idle_since; /* the link's start or its last ATT PDU, ms; 0 once disconnecting */
 };
 
 struct hci_host {
@@ -58,6 +59,7 @@ struct hci_host {
     size_t n_uuids;
     struct gatt_db *db;
     unsigned timeout_ms;
+    unsigned idle_ms;
     const struct hci_host_ops *ops;
     void *user_data;
 
@@ -119,6 +121,7 @@ struct hci_host *hci_host_new(const struct hci_host_config *cfg)
     h->n_uuids = cfg->n_uuids;
     h->db = cfg->db;
     h->timeout_ms = cfg->cmd_timeout_ms ? cfg->cmd_timeout_ms : HCI_HOST_CMD_TIMEOUT_MS;
+    h->idle_ms = cfg->idle_timeout_ms;
     h->ops = cfg->ops;
     h->user_data = cfg->user_data;
     h->state = HCI_HOST_STOPPED;
@@ -434,7 +437,7 @@ static int cmd_done(struct hci_host *h, uint8_t ncmd, uint16_t opcode, uint8_t s
 
 /* ---- events and data ---- */
 
-static void conn_open(struct hci_host *h, const struct hci_le_conn *lc)
+static void conn_open(struct hci_host *h, const struct hci_le_conn *lc, uint64_t now_ms)
 {
     struct hci_conn *c = NULL;
 
@@ -459,17 +462,18 @@ static void conn_open(struct hci_host *h, const struct hci_le_conn *lc)
     }
     c->used = true;
     c->handle = lc->handle;
+    c->idle_since = now_ms ? now_ms : 1;
     say(h, "connected: %02X:%02X:%02X:%02X:%02X:%02X (handle 0x%03x)", lc->peer[5], lc->peer[4], lc->peer[3],
         lc->peer[2], lc->peer[1], lc->peer[0], lc->handle);
 }
 
-static int on_le_meta(struct hci_host *h, const struct hci_event *ev)
+static int on_le_meta(struct hci_host *h, const struct hci_event *ev, uint64_t now_ms)
 {
     if (ev->le_subevent != HCI_LE_CONN_COMPLETE && ev->le_subevent != HCI_LE_ENH_CONN_COMPLETE)
         return 0;
     if (ev->le_conn.status == 0 && ev->le_conn.role == HCI_ROLE_PERIPHERAL) {
         h->advertising = false; /* a legacy advertiser stops on connection */
-        conn_open(h, &ev->le_conn);
+        conn_open(h, &ev->le_conn, now_ms);
         if (h->state == HCI_HOST_STOPPING)
             return queue_disconnect(h, ev->le_conn.handle, HCI_REASON_POWER_OFF);
     }
@@ -534,7 +538,7 @@ static int on_event(struct hci_host *h, const uint8_t *pkt, size_t len, uint64_t
         return hci_host_start(h, now_ms);
     case HCI_EV_NUM_COMPLETED_PACKETS: on_completed(h, &ev); return acl_flush(h);
     case HCI_EV_DISCONN_COMPLETE: err = on_disconnect(h, &ev); break;
-    case HCI_EV_LE_META: err = on_le_meta(h, &ev); break;
+    case HCI_EV_LE_META: err = on_le_meta(h, &ev, now_ms); break;
     default: return 0;
     }
     if (err < 0)
@@ -566,7 +570,7 @@ static int on_frame(struct hci_host *h, struct hci_conn *c, uint16_t cid, const 
     return err == -ENOBUFS ? 0 : err;
 }
 
-static int on_acl(struct hci_host *h, const uint8_t *pkt, size_t len)
+static int on_acl(struct hci_host *h, const uint8_t *pkt, size_t len, uint64_t now_ms)
 {
     uint16_t handle, cid;
     bool start;
@@ -579,6 +583,8 @@ static int on_acl(struct hci_host *h, const uint8_t *pkt, size_t len)
     if (l2cap_rx_push(c->rx, start, data, dlen) != 1)
         return 0;
     frame = l2cap_rx_frame(c->rx, &flen, &cid);
+    if (cid == L2CAP_CID_ATT && c->idle_since)
+        c->idle_since = now_ms ? now_ms : 1;
     return on_frame(h, c, cid, frame, flen);
 }
 
@@ -590,13 +596,23 @@ int hci_host_input(struct hci_host *h, const uint8_t *pkt, size_t len, uint64_t 
         return 0;
     switch (pkt[0]) {
     case H4_EVT: return on_event(h, pkt, len, now_ms);
-    case H4_ACL: return on_acl(h, pkt, len);
+    case H4_ACL: return on_acl(h, pkt, len, now_ms);
     default: return 0;
     }
 }
 
+/* When link c counts as idle (ms), or UINT64_MAX when it never will. */
+static uint64_t idle_deadline(const struct hci_host *h, const struct hci_conn *c)
+{
+    if (!h->idle_ms || !c->used || !c->idle_since || h->state != HCI_HOST_READY)
+        return UINT64_MAX;
+    return c->idle_since + h->idle_ms;
+}
+
 int hci_host_tick(struct hci_host *h, uint64_t now_ms)
 {
+    int err;
+
     if (h->state == HCI_HOST_FAILED)
         return -EIO;
     if (h->outstanding && now_ms >= h->deadline) {
@@ -605,14 +621,31 @@ int hci_host_tick(struct hci_host *h, uint64_t now_ms)
         return fail(h, -ETIMEDOUT, "HCI command %s (0x%04x) timed out after %u ms", hci_opcode_name(op), op,
                     h->timeout_ms);
     }
-    return 0;
+    for (size_t i = 0; i < HCI_HOST_MAX_CONNS; i++) {
+        struct hci_conn *c = &h->conns[i];
+
+        if (now_ms < idle_deadline(h, c))
+            continue;
+        say(h, "idle: handle 0x%03x sent no ATT request for %u ms: disconnecting", c->handle, h->idle_ms);
+        c->idle_since = 0;
+        if ((err = queue_disconnect(h, c->handle, HCI_REASON_REMOTE_USER)) < 0)
+            return err;
+    }
+    return cmd_flush(h, now_ms);
 }
 
 int hci_host_timeout_ms(const struct hci_host *h, uint64_t now_ms)
 {
-    if (!h->outstanding || h->state == HCI_HOST_FAILED)
+    uint64_t next = h->outstanding ? h->deadline : UINT64_MAX;
+
+    if (h->state == HCI_HOST_FAILED)
         return -1;
-    return h->deadline <= now_ms ? 0 : (int)(h->deadline - now_ms);
+    for (size_t i = 0; i < HCI_HOST_MAX_CONNS; i++)
+        if (idle_deadline(h, &h->conns[i]) < next)
+            next = idle_deadline(h, &h->conns[i]);
+    if (next == UINT64_MAX)
+        return -1;
+    return next <= now_ms ? 0 : (int)(next - now_ms);
 }
 
 int hci_host_shutdown(struct hci_host *h, uint64_t now_ms)

@@ -32,6 +32,9 @@ struct hci_host_config {
     size_t n_uuids;
     struct gatt_db *db;      /* borrowed; served on every connection */
     unsigned cmd_timeout_ms; /* 0: HCI_HOST_CMD_TIMEOUT_MS */
+    /* A link that sent no ATT PDU for this long is disconnected, so that idle peers cannot
+     * hold every slot; 0: never. */
+    unsigned idle_timeout_ms;
     const struct hci_host_ops *ops;
     void *user_data;
 };
@@ -58,7 +61,7 @@ int hci_host_start(struct hci_host *h, uint64_t now_ms);
 /* One H4 packet from the controller (indicator byte included). Malformed packets are
  * dropped; only failures of the host itself are errors. */
 int hci_host_input(struct hci_host *h, const uint8_t *pkt, size_t len, uint64_t now_ms);
-/* Checks the command timeout; -ETIMEDOUT when it passed. */
+/* Checks the command timeout (-ETIMEDOUT when it passed) and disconnects idle links. */
 int hci_host_tick(struct hci_host *h, uint64_t now_ms);
 /* Milliseconds until hci_host_tick() has work, or -1 when no timer runs (a poll() timeout). */
 int hci_host_timeout_ms(const struct hci_host *h, uint64_t now_ms);

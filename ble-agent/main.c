@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,13 +25,20 @@
 #include "hci_host.h"
 #include "hci_transport.h"
 #include "services.h"
+#include "spool.h"
 
 #define BLE_AGENT_VERSION "0.1.0"
 
 enum {
     BATTERY_POLL_MS = 1000, /* a change reaches subscribers within 2 s */
     STOP_GRACE_MS = 3000,   /* how long SIGTERM waits for peers to be disconnected */
+    IDLE_TIMEOUT_S = 30,    /* --idle-timeout default */
+    IDLE_TIMEOUT_MAX_S = 3600,
+    STATE_DIR_MAX = PATH_MAX - 32, /* room for "/spool.sqlite3" and SQLite's "-wal" after it */
 };
+
+#define DEFAULT_STATE_DIR "/var/lib/ble-agent"
+#define SPOOL_FILE "spool.sqlite3"
 
 struct agent {
     const char *adapter;
@@ -39,8 +47,12 @@ struct agent {
     char battery_path[PATH_MAX];
     const char *btsnoop_path;
     const char *server;
+    const char *state_dir;
+    struct spool_limits spool_limits;
+    unsigned idle_timeout_s;
 
     struct hci_transport *transport;
+    struct spool *spool;
     struct bridge *bridge;
     struct btsnoop *snoop;
     struct services *svc;
@@ -110,21 +122,24 @@ static int battery_level(void *user_data)
     return battery_read(a->battery_path);
 }
 
-/* Telemetry In: handed to the bridge, which answers later through telemetry_done(). */
+/* Telemetry In: the write is answered (success) only once the frame is in the spool, on disk;
+ * the bridge forwards it later and tells telemetry_done(). */
 static int telemetry_in(void *user_data, void *conn, const uint8_t *value, size_t len)
 {
     struct agent *a = user_data;
 
-    switch (bridge_forward(a->bridge, conn, value, len)) {
+    switch (bridge_submit(a->bridge, conn, value, len)) {
     case 0: return 0;
     case -EINVAL:
         say("telemetry refused: not \"device id, newline, envelope\" with an id of 1-64 "
             "[A-Za-z0-9._:-]");
         return -ATT_ECODE_VALUE_NOT_ALLOWED;
-    case -EBUSY:
-        say("telemetry refused: a forward is still in flight on this connection");
-        return -ATT_ECODE_PROC_IN_PROGRESS;
-    default: say("telemetry refused: cannot start a forward"); return -ATT_ECODE_UNLIKELY;
+    case -ENOSPC:
+        sayf("telemetry refused: the spool is full (%zu frames, %zu bytes; --spool-max %zu,%zu)",
+             spool_frames(a->spool), spool_bytes(a->spool), a->spool_limits.max_bytes,
+             a->spool_limits.max_frames);
+        return -ATT_ECODE_INSUFF_RESOURCES;
+    default: say("telemetry refused: the spool could not store it"); return -ATT_ECODE_UNLIKELY;
     }
 }
 
@@ -168,10 +183,16 @@ static void usage(FILE *out)
           "  --btsnoop FILE       record all HCI traffic in btsnoop format\n"
           "  --server URL         provd to forward Telemetry In to\n"
           "                       (default http://127.0.0.1:8080)\n"
+          "  --state-dir DIR      where the spool lives (default $STATE_DIRECTORY, else\n"
+          "                       " DEFAULT_STATE_DIR ")\n"
+          "  --spool-max B,N      spool limit: B bytes of frames (K, M suffixes) and N frames\n"
+          "                       (default 16M,65536)\n"
+          "  --idle-timeout S     disconnect a peer after S seconds without an ATT request\n"
+          "                       (1-3600, default 30)\n"
           "  --help               this text\n\n"
           "Exit codes: 2 usage, 3 no such adapter, 4 hard rfkill block, 5 soft rfkill block,\n"
           "6 bluetoothd running, 7 adapter busy, 8 no permission (CAP_NET_ADMIN),\n"
-          "9 no Bluetooth in this kernel, 10 controller failure.\n",
+          "9 no Bluetooth in this kernel, 10 controller failure, 11 spool unusable.\n",
           out);
 }
 
@@ -181,12 +202,23 @@ static int parse_args(struct agent *a, int argc, char **argv)
         {"adapter", required_argument, NULL, 'a'}, {"hci-socket", required_argument, NULL, 's'},
         {"name", required_argument, NULL, 'n'},    {"battery-file", required_argument, NULL, 'b'},
         {"btsnoop", required_argument, NULL, 'w'}, {"server", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"state-dir", required_argument, NULL, 'd'}, {"spool-max", required_argument, NULL, 'm'},
+        {"idle-timeout", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
+    const char *env_dir = getenv("STATE_DIRECTORY");
+    char *end;
+    unsigned long idle;
     int c;
 
     a->adapter = "hci0";
     a->server = "http://127.0.0.1:8080";
+    /* systemd's StateDirectory=ble-agent sets STATE_DIRECTORY (one directory: no colon list) */
+    a->state_dir = env_dir && env_dir[0] && !strchr(env_dir, ':') && strlen(env_dir) <= STATE_DIR_MAX
+                       ? env_dir
+                       : DEFAULT_STATE_DIR;
+    a->spool_limits = (struct spool_limits){SPOOL_DEFAULT_BYTES, SPOOL_DEFAULT_FRAMES};
+    a->idle_timeout_s = IDLE_TIMEOUT_S;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'a': a->adapter = optarg; break;
@@ -209,6 +241,28 @@ static int parse_args(struct agent *a, int argc, char **argv)
                 return ADAPTER_EXIT_USAGE;
             }
             a->server = optarg;
+            break;
+        case 'd':
+            if (!optarg[0] || strlen(optarg) > STATE_DIR_MAX) {
+                sayf("--state-dir wants a directory path of 1 to %d bytes", STATE_DIR_MAX);
+                return ADAPTER_EXIT_USAGE;
+            }
+            a->state_dir = optarg;
+            break;
+        case 'm':
+            if (spool_limits_parse(optarg, &a->spool_limits) < 0) {
+                sayf("--spool-max wants BYTES,FRAMES: %d to %d bytes (K and M allowed) and 1 to %d frames",
+                     SPOOL_BYTES_MIN, SPOOL_BYTES_MAX, SPOOL_FRAMES_MAX);
+                return ADAPTER_EXIT_USAGE;
+            }
+            break;
+        case 'i':
+            idle = strtoul(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end || idle < 1 || idle > IDLE_TIMEOUT_MAX_S) {
+                sayf("--idle-timeout wants whole seconds from 1 to %d", IDLE_TIMEOUT_MAX_S);
+                return ADAPTER_EXIT_USAGE;
+            }
+            a->idle_timeout_s = (unsigned)idle;
             break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return ADAPTER_EXIT_USAGE;
@@ -275,6 +329,31 @@ static int open_transport(struct agent *a)
     return 0;
 }
 
+/* The spool in the state directory (made if missing, for runs outside systemd, which makes it
+ * itself); an exit code on failure. */
+static int open_spool(struct agent *a)
+{
+    char path[PATH_MAX], why[200];
+    int err;
+
+    if (mkdir(a->state_dir, 0700) < 0 && errno != EEXIST) {
+        sayf("cannot make the state directory %s: %s", a->state_dir, strerror(errno));
+        return ADAPTER_EXIT_SPOOL;
+    }
+    snprintf(path, sizeof(path), "%s/" SPOOL_FILE, a->state_dir);
+    if ((err = spool_open(path, &a->spool_limits, &a->spool, why, sizeof(why))) < 0) {
+        if (err == -EBUSY)
+            sayf("the spool %s is in use: another ble-agent runs with --state-dir %s", path, a->state_dir);
+        else
+            sayf("cannot open the spool %s: %s", path, why);
+        return ADAPTER_EXIT_SPOOL;
+    }
+    if (spool_frames(a->spool))
+        sayf("spool: %zu frames (%zu bytes) to forward from an earlier run", spool_frames(a->spool),
+             spool_bytes(a->spool));
+    return 0;
+}
+
 static int build_services(struct agent *a)
 {
     struct services_config cfg = {
@@ -315,6 +394,7 @@ static int start_bridge(struct agent *a)
     struct bridge_config cfg = {
         .server = a->server,
         .max_conns = HCI_HOST_MAX_CONNS,
+        .spool = a->spool,
         .done = telemetry_done,
         .log = host_log,
         .user_data = a,
@@ -341,6 +421,7 @@ static int start_host(struct agent *a)
         .uuids = uuids,
         .n_uuids = n,
         .db = services_db(a->svc),
+        .idle_timeout_ms = a->idle_timeout_s * 1000u,
         .ops = &host_ops,
         .user_data = a,
     };
@@ -468,16 +549,18 @@ int main(int argc, char **argv)
         return ADAPTER_EXIT_USAGE;
     }
     code = ADAPTER_EXIT_CONTROLLER;
-    if (sig_fd >= 0 && (code = open_transport(&a)) == 0) {
+    if (sig_fd >= 0 && (code = open_transport(&a)) == 0 && (code = open_spool(&a)) == 0) {
         code = ADAPTER_EXIT_CONTROLLER;
         if (start_bridge(&a) == 0 && build_services(&a) == 0 && start_host(&a) == 0)
             code = run(&a, sig_fd);
         else if (a.host)
             say(hci_host_error(a.host));
     }
-    /* The host first: dropping its links drops their forwards in the bridge. */
+    /* The host first: dropping its links drops their results in the bridge. Frames in flight
+     * stay in the spool for the next run. */
     hci_host_free(a.host);
     bridge_free(a.bridge);
+    spool_close(a.spool);
     services_free(a.svc);
     hci_transport_close(a.transport);
     btsnoop_close(a.snoop);

@@ -199,7 +199,8 @@ static bool start_request_thread(struct request_thread *t)
     return started;
 }
 
-/* The idle work of a request thread waiting its turn: the worker's queued heartbeat times. */
+/* The idle work of a request thread waiting its turn: the worker's queued heartbeat times, handed
+ * to the writer or written by the store itself. */
 static int hand_over_times(void *writer)
 {
     return sqlite_writer_hand_over(writer, NULL);
@@ -219,6 +220,11 @@ static bool use_server_key(struct app *app, bool check, char *err, size_t err_le
     app->config.server_key = &server_key;
     store_use_server_key(app->store, &server_key);
     return true;
+}
+
+static int flush_store(void *store)
+{
+    return store_flush(store, false);
 }
 
 int main(int argc, char **argv)
@@ -272,6 +278,8 @@ int main(int argc, char **argv)
         turns_set_idle(turns, hand_over_times, app.writer);
         if (needs & STORE_NEEDS_CHECKPOINTS)
             store_leave_checkpoints(app.store);
+    } else if (turns && (needs & STORE_NEEDS_FLUSHES)) {
+        turns_set_idle(turns, flush_store, app.store);
     }
     struct request_thread threads[REQUEST_THREADS];
     bool ready = turns && FCGX_Init() == 0;

@@ -33,6 +33,9 @@ static const char usage[] =
     "                                set the secret read from standard input (1-256 bytes of text)\n"
     "  prune [DAYS]                  delete readings older than DAYS (default $PROVD_RETENTION_DAYS);\n"
     "                                on PostgreSQL also make the coming days' partitions: run it daily\n"
+    "  backup FILE                   copy the database, as of one moment, into the new FILE (SQLite;\n"
+    "                                provd may run meanwhile)\n"
+    "  restore FILE                  replace the database's contents with a backup's (SQLite)\n"
     "\n"
     "Every command takes --help.\n";
 
@@ -292,6 +295,43 @@ static int run_prune(struct store *s, char **argv, int argc)
     return 0;
 }
 
+/* Progress of a long copy on standard error, one line per tenth and one at the end. */
+struct progress {
+    const char *what;
+    int64_t shown; /* tenths */
+};
+
+static void show_progress(int64_t done, int64_t total, void *user_data)
+{
+    struct progress *p = user_data;
+    int64_t tenths = total > 0 ? done * 10 / total : 10;
+    if (tenths <= p->shown)
+        return;
+    p->shown = tenths;
+    fprintf(stderr, "%s: %lld%% (%lld of %lld pages)\n", p->what, (long long)(tenths * 10), (long long)done,
+            (long long)total);
+}
+
+static int run_backup(struct store *s, char **argv, int argc)
+{
+    (void)argc;
+    struct progress progress = {.what = "backup", .shown = -1};
+    if (store_backup(s, argv[0], show_progress, &progress) != STORE_OK)
+        return fail_store(s);
+    printf("backed up to %s\n", argv[0]);
+    return 0;
+}
+
+static int run_restore(struct store *s, char **argv, int argc)
+{
+    (void)argc;
+    struct progress progress = {.what = "restore", .shown = -1};
+    if (store_restore(s, argv[0], show_progress, &progress) != STORE_OK)
+        return fail_store(s);
+    printf("restored from %s\n", argv[0]);
+    return 0;
+}
+
 static const struct command commands[] = {
     {"init", NULL, 0, "provctl init: create the database, or bring its schema up to date", run_init, false},
     {"token", "create", -1,
@@ -315,6 +355,17 @@ static const struct command commands[] = {
      "the coming two weeks' day partitions are made. Also deletes the devices pending for more\n"
      "than $PROVD_PENDING_DAYS (14). Run it daily (provd-prune.timer).",
      run_prune, false},
+    {"backup", NULL, 1,
+     "provctl backup FILE: copy the whole database, as of the moment the copy starts, into FILE\n"
+     "(made 0600; an existing file is never overwritten), while provd goes on serving. SQLite only:\n"
+     "a PostgreSQL database is backed up with pg_dump. Device keys stay sealed in it: keep the\n"
+     "server key file (PROVD_KEY_FILE) apart.",
+     run_backup, false},
+    {"restore", NULL, 1,
+     "provctl restore FILE: replace every device, reading and token in the database with those of\n"
+     "the backup FILE, once FILE passes SQLite's integrity check; then bring its schema up to date.\n"
+     "Stop provd first. SQLite only: a PostgreSQL database is restored with pg_restore.",
+     run_restore, false},
 };
 
 static bool wants_help(int argc, char **argv)

@@ -53,13 +53,17 @@ static void wait_idle(struct turns *t, int *wait_ms)
     long ns = until.tv_nsec + (long)(*wait_ms % 1000) * 1000000L;
     until.tv_sec += *wait_ms / 1000 + ns / 1000000000L;
     until.tv_nsec = ns % 1000000000L;
-    if (pthread_cond_timedwait(&t->changed, &t->lock, &until) != ETIMEDOUT || t->stopping)
+    if (pthread_cond_timedwait(&t->changed, &t->lock, &until) != ETIMEDOUT || t->stopping || t->running)
         return;
-    t->idling++; /* turns_stop() waits for it: the work's data may go once the worker stops */
+    t->running = true; /* in the idle work's place nobody runs handler code */
+    t->idling++;       /* turns_stop() waits for it: the work's data may go once the worker stops */
     pthread_mutex_unlock(&t->lock);
     int next = t->idle(t->idle_data);
     pthread_mutex_lock(&t->lock);
+    t->running = false;
     if (--t->idling == 0 && t->stopping)
+        pthread_cond_broadcast(&t->changed);
+    else if (t->want_run > 0)
         pthread_cond_broadcast(&t->changed);
     *wait_ms = next > 0 && next < TURNS_IDLE_MS ? next : TURNS_IDLE_MS;
 }

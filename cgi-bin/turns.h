@@ -16,9 +16,10 @@ struct turns;
 /* NULL when out of memory. Lives as long as the worker (threads may sleep in it at exit). */
 struct turns *turns_new(void);
 /* Work for a thread that waits its turn to accept (another is in accept(), so the worker is
- * idle or nearly): idle(data) runs when the wait it asked for last has passed, and returns the
- * ms until it wants to run again (-1: nothing to do; it is asked again after TURNS_IDLE_MS).
- * Set before the threads start. */
+ * idle or nearly): idle(data) runs when the wait it asked for last has passed and no thread runs
+ * handler code, which none does meanwhile (so it may use the worker's connection); it returns
+ * the ms until it wants to run again (-1: nothing to do; it is asked again after
+ * TURNS_IDLE_MS). Set before the threads start. */
 #define TURNS_IDLE_MS 100
 typedef int (*turns_idle_fn)(void *data);
 void turns_set_idle(struct turns *t, turns_idle_fn idle, void *data);

@@ -112,6 +112,21 @@ enum store_status store_ping(struct store *s)
     return s->ops->ping(s);
 }
 
+enum store_status store_backup(struct store *s, const char *path, store_progress_fn fn, void *user_data)
+{
+    return s->ops->backup(s, path, fn, user_data);
+}
+
+enum store_status store_restore(struct store *s, const char *path, store_progress_fn fn, void *user_data)
+{
+    return s->ops->restore(s, path, fn, user_data);
+}
+
+int store_flush(struct store *s, bool all)
+{
+    return s->ops->flush ? s->ops->flush(s, all) : -1;
+}
+
 enum store_status store_sync_every_commit(struct store *s)
 {
     return s->ops->sync_every_commit(s);

@@ -31,6 +31,9 @@ enum store_need {
     /* Retention is the writers' job, a batch now and then; without it, store_reading_prune() is
      * one scheduled job for the whole deployment (provctl prune). */
     STORE_NEEDS_PRUNE_BY_WRITERS = 1 << 2,
+    /* It keeps some writes back for a moment to make one of many (PostgreSQL: heartbeat times),
+     * and wants store_flush() called while the program is idle, so that none waits long. */
+    STORE_NEEDS_FLUSHES = 1 << 3,
 };
 
 enum registration_policy { REGISTRATION_APPROVE, REGISTRATION_OPEN, REGISTRATION_CLOSED };
@@ -165,7 +168,22 @@ void store_use_server_key(struct store *s, const struct server_key *key);
 /* Seals every device key still stored plain (from before sealing, or a bulk load), in batches;
  * *sealed says how many (provd --check, provctl init). */
 enum store_status store_seal_keys(struct store *s, int64_t *sealed);
+/* A long copy's progress: done of total pages. */
+typedef void (*store_progress_fn)(int64_t done, int64_t total, void *user_data);
+/* A copy of the whole database as of one moment, into the new file path (never overwritten),
+ * taken while provd reads and writes it. SQLite only: on PostgreSQL, STORE_ERROR naming pg_dump. */
+enum store_status store_backup(struct store *s, const char *path, store_progress_fn fn, void *user_data);
+/* Replaces every device, reading and token with those of the copy at path (store_backup()'s),
+ * checked first, then brings its schema up to date; a refused or failed restore changes
+ * nothing. SQLite only, as store_backup(). */
+enum store_status store_restore(struct store *s, const char *path, store_progress_fn fn, void *user_data);
+
+/* Writes, and frees, all the backend kept back. */
 void store_free(struct store *s);
+/* Writes what the backend kept back (STORE_NEEDS_FLUSHES): all of it, or only once it is due;
+ * returns the ms until it wants to be called again, -1 when it keeps nothing back. Never inside a
+ * read (store_read_begin()). */
+int store_flush(struct store *s, bool all);
 const char *store_errmsg(const struct store *s);
 /* The seconds since the epoch a device is online within: 2 intervals + 10 s. */
 int64_t store_online_window(int64_t poll_interval);

@@ -17,6 +17,9 @@ struct store_ops {
     enum store_status (*prepare_all)(struct store *s);
     enum store_status (*read_begin)(struct store *s);
     void (*read_end)(struct store *s);
+    int (*flush)(struct store *s, bool all); /* NULL: it keeps nothing back */
+    enum store_status (*backup)(struct store *s, const char *path, store_progress_fn fn, void *user_data);
+    enum store_status (*restore)(struct store *s, const char *path, store_progress_fn fn, void *user_data);
 
     enum store_status (*device_register)(struct store *s, const char *deviceid, const char *ipaddr,
                                          const char *ssid, const struct registration *reg, int64_t now,

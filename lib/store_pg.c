@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "migrations.h"
 #include "store_backend.h"
@@ -15,6 +16,9 @@
 #define MAX_PARAMS      10
 #define BULK_CHUNK      10000     /* devices per claim and COPY of store_reading_bulk_add() */
 #define COPY_BUFFER     (1 << 18) /* bytes of COPY text sent at once */
+#define SEEN_MAX        512       /* heartbeat times kept back at most (struct seen_times) */
+#define SEEN_HOLD_MS    500       /* and for at most this long */
+#define SEEN_ID_MAX     64        /* longest device id (validate.h's DEVICE_ID_MAX) */
 
 /* The columns of a device (read_device()): lastseen is 0 for never seen. */
 #define DEVICE_COLUMNS                                                                                       \
@@ -25,8 +29,8 @@
 #define ONLINE_SQL(now, def)                                                                                 \
     "lastseen >= " now "::bigint - (2 * coalesce(poll_interval, " def "::bigint) + 10)"
 
-/* A heartbeat time alone may be lost in a crash of PostgreSQL (the next heartbeat writes it again):
- * its transaction commits without waiting for the WAL's flush. The flush was the heartbeat's
+/* A heartbeat time alone may be lost in a crash of PostgreSQL or of the worker that kept it back
+ * (the next heartbeat writes it again): its transaction commits without waiting for the WAL's flush. The flush was the heartbeat's
  * bottleneck: pgbench of this UPDATE, 8 clients on this 2-core VM, 6.7k/s with it, 14.7k/s
  * without (9.5k/s with synchronous_commit off for the whole session), pgbench -S 23k/s.
  * Everything else, readings and admin changes included, commits with synchronous_commit on. */
@@ -85,7 +89,6 @@ enum pg_stmt {
     PG_REGISTRATION_COUNTS,
     PG_DEVICE_EXPIRE_PENDING,
     PG_DEVICE_POLL_CURRENT,
-    PG_DEVICE_POLL,
     PG_DEVICE_APPLIED,
     PG_DEVICE_GET,
     PG_DEVICE_EXISTS,
@@ -114,6 +117,7 @@ enum pg_stmt {
     PG_TOKEN_REVOKE,
     PG_BULK_DEVICES,
     PG_BULK_CLAIM,
+    PG_SEEN,
     PG__COUNT
 };
 
@@ -147,12 +151,17 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_DEVICE_EXPIRE_PENDING] = "DELETE FROM devices WHERE deviceid IN (SELECT deviceid FROM devices "
                                  "WHERE state = 'pending' AND last_seqn IS NULL AND datec < $1::bigint "
                                  "LIMIT $2::bigint)",
-    /* The 304 of a heartbeat: one round trip, a HOT update of lastseen alone (never backwards). */
-    [PG_DEVICE_POLL_CURRENT] = ASYNC_COMMIT "UPDATE devices SET lastseen = greatest(lastseen, $2::bigint) "
-                                            "FROM async WHERE deviceid = $1 "
-                                            "RETURNING state, cfgsn, coalesce(cfgsn_applied, -1)",
-    [PG_DEVICE_POLL] = ASYNC_COMMIT "UPDATE devices SET lastseen = greatest(lastseen, $2::bigint) "
-                                    "FROM async WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
+    /* The 304 of a heartbeat: a read; its time is kept back and written with others (PG_SEEN). */
+    [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1) FROM devices WHERE deviceid = $1",
+    /* Heartbeat times kept back ($1 ids and $2 times, comma-separated), each device's latest, never
+     * backwards. The rows are locked in id order, so that two workers writing overlapping sets
+     * at once wait for each other instead of deadlocking. */
+    [PG_SEEN] = ASYNC_COMMIT ", seen AS (SELECT id, max(t) AS t FROM unnest(string_to_array($1, ','), "
+                             "string_to_array($2, ',')::bigint[]) AS u(id, t) GROUP BY id), "
+                             "locked AS MATERIALIZED (SELECT d.deviceid, seen.t FROM devices d JOIN seen "
+                             "ON d.deviceid = seen.id ORDER BY d.deviceid FOR UPDATE OF d) "
+                             "UPDATE devices d SET lastseen = greatest(d.lastseen, locked.t) FROM async, locked "
+                             "WHERE d.deviceid = locked.deviceid",
     [PG_DEVICE_APPLIED] =
         "UPDATE devices SET cfgsn_applied = $2::bigint WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
     [PG_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = $1",
@@ -267,9 +276,19 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
         "RETURNING deviceid, seqn_epoch) SELECT deviceid, seqn_epoch FROM claimed ORDER BY deviceid",
 };
 
+/* Heartbeat times not written yet, as PG_SEEN's two parameters: ids and times, comma-separated. */
+struct seen_times {
+    int count;
+    int64_t first_ms; /* when the first of them came, on CLOCK_MONOTONIC */
+    size_t ids_len, times_len;
+    char ids[SEEN_MAX * (SEEN_ID_MAX + 1)];
+    char times[SEEN_MAX * 21];
+};
+
 struct pg_store {
     struct store base;
     PGconn *conn;
+    struct seen_times seen;
     bool prepared[PG__COUNT]; /* on this connection: forgotten when it is reset */
     char where[128];          /* host:port/database, for messages (never the URI: its password) */
     char sqlstate[6];         /* of the last failure: "" when it had none */
@@ -585,11 +604,81 @@ static enum store_status make_partitions(struct pg_store *s, int64_t first_at)
     return exec_stmt(s, PG_PARTITIONS_MAKE, &p, "make partitions", NULL);
 }
 
+/* ---- heartbeat times, kept back to be written many at once ---- */
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Writes every time kept back. They are kept on failure (the next flush tries again). */
+static enum store_status seen_write(struct pg_store *s)
+{
+    struct seen_times *seen = &s->seen;
+    if (seen->count == 0)
+        return STORE_OK;
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, seen->ids);
+    param_text(&p, seen->times);
+    st = exec_stmt(s, PG_SEEN, &p, "write heartbeat times", NULL);
+    if (st == STORE_OK)
+        seen->count = 0, seen->ids_len = seen->times_len = 0;
+    return st;
+}
+
+static int pg_flush(struct store *base, bool all)
+{
+    struct pg_store *s = pg_of(base);
+    if (s->seen.count == 0)
+        return -1;
+    int64_t due = s->seen.first_ms + SEEN_HOLD_MS - monotonic_ms();
+    if (due > 0 && !all)
+        return (int)due;
+    return seen_write(s) == STORE_OK ? -1 : SEEN_HOLD_MS;
+}
+
+/* Keeps id's heartbeat time back, and writes all kept once they are due or fill the batch. A time
+ * that finds the batch full and the database failing is dropped (the device's next heartbeat
+ * brings a newer one). */
+static void seen_note(struct pg_store *s, const char *id, int64_t now)
+{
+    struct seen_times *seen = &s->seen;
+    size_t id_len = strlen(id);
+    if (id_len > SEEN_ID_MAX)
+        return;
+    if (seen->count == SEEN_MAX && seen_write(s) != STORE_OK)
+        return;
+    if (seen->count == 0)
+        seen->first_ms = monotonic_ms();
+    const char *sep = seen->count > 0 ? "," : "";
+    seen->ids_len += (size_t)snprintf(seen->ids + seen->ids_len, sizeof seen->ids - seen->ids_len, "%s%s", sep, id);
+    seen->times_len += (size_t)snprintf(seen->times + seen->times_len, sizeof seen->times - seen->times_len,
+                                        "%s%lld", sep, (long long)now);
+    seen->count++;
+    pg_flush(&s->base, false);
+}
+
+/* A copy of a PostgreSQL database is PostgreSQL's own tools' job. */
+static enum store_status pg_no_copy(struct store *base, const char *path, store_progress_fn fn, void *user_data)
+{
+    (void)path, (void)fn, (void)user_data;
+    snprintf(base->errmsg, sizeof base->errmsg,
+             "PostgreSQL databases are backed up with pg_dump and restored with pg_restore (README: Backups)");
+    return STORE_ERROR;
+}
+
 static void pg_free(struct store *base)
 {
     struct pg_store *s = pg_of(base);
     if (!s)
         return;
+    if (PQstatus(s->conn) == CONNECTION_OK) /* a lost connection is not waited for at exit */
+        seen_write(s);
     PQfinish(s->conn);
     free(s);
 }
@@ -759,7 +848,6 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
         return st;
     struct params p = {0};
     param_text(&p, deviceid);
-    param_int(&p, now);
     PGresult *res = run(s, PG_DEVICE_POLL_CURRENT, &p, "poll device", &st);
     if (!res)
         return st;
@@ -771,10 +859,11 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
     facts->cfgsn = col_int(res, 0, 1, 0);
     facts->cfgsn_applied = col_int(res, 0, 2, -1);
     PQclear(res);
+    seen_note(s, deviceid, now);
     return STORE_OK;
 }
 
-/* lastseen first (a heartbeat-only write); a new cfgsn_applied, rarely, in a durable commit. */
+/* A read, its time kept back as a heartbeat's; a new cfgsn_applied, rarely, in a durable commit. */
 static enum store_status pg_device_poll(struct store *base, const char *deviceid, int64_t applied,
                                         int64_t now, store_device_fn fn, void *user_data)
 {
@@ -784,14 +873,14 @@ static enum store_status pg_device_poll(struct store *base, const char *deviceid
         return st;
     struct params p = {0};
     param_text(&p, deviceid);
-    param_int(&p, now);
-    PGresult *res = run(s, PG_DEVICE_POLL, &p, "poll device", &st);
+    PGresult *res = run(s, PG_DEVICE_GET, &p, "poll device", &st);
     if (!res)
         return st;
     if (PQntuples(res) == 0) {
         PQclear(res);
         return STORE_NOT_FOUND;
     }
+    seen_note(s, deviceid, now);
     if (applied < 0 || applied == col_int(res, 0, 7, -1)) {
         hand_devices(res, fn, user_data, &now);
         PQclear(res);
@@ -1377,8 +1466,12 @@ static enum store_status pg_reading_bulk_add(struct store *base, const char *pre
 }
 
 static const struct store_ops pg_ops = {
-    .needs = 0, /* no group commit, no checkpoints; retention is a scheduled job (provctl prune) */
+    /* no group commit, no checkpoints; retention is a scheduled job (provctl prune) */
+    .needs = STORE_NEEDS_FLUSHES,
     .free = pg_free,
+    .flush = pg_flush,
+    .backup = pg_no_copy,
+    .restore = pg_no_copy,
     .ping = pg_ping,
     .sync_every_commit = pg_sync_every_commit,
     .prepare_all = pg_prepare_all,

@@ -12,6 +12,7 @@
 
 #include "migrations.h"
 #include "seen_blocks.h"
+#include "sqlite_backup.h"
 #include "store_backend.h"
 
 /* Long enough that a burst of writers queues instead of failing: callers never see "busy".
@@ -563,6 +564,25 @@ static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
 static void configure_sqlite(void)
 {
     sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
+static enum store_status sqlite_backup(struct store *base, const char *path, store_progress_fn fn,
+                                      void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    if (sqlite_backup_to(s->db, path, fn, user_data, s->base.errmsg, sizeof s->base.errmsg))
+        return STORE_OK;
+    return STORE_ERROR;
+}
+
+static enum store_status sqlite_restore(struct store *base, const char *path, store_progress_fn fn,
+                                       void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    if (!sqlite_backup_restore(s->db, path, provd_migration_count, fn, user_data, s->base.errmsg,
+                               sizeof s->base.errmsg))
+        return STORE_ERROR;
+    return migrate(s);
 }
 
 static void sqlite_free(struct store *base)
@@ -1360,6 +1380,8 @@ static const struct store_ops sqlite_ops = {
     .prepare_all = sqlite_prepare_all,
     .read_begin = sqlite_read_begin,
     .read_end = sqlite_read_end,
+    .backup = sqlite_backup,
+    .restore = sqlite_restore,
     .device_register = sqlite_device_register,
     .device_heartbeat = sqlite_device_heartbeat,
     .device_poll = sqlite_device_poll,

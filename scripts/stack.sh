@@ -111,9 +111,13 @@ nginx_args=(-p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/nginx-error.log"
 nginx -t -q "${nginx_args[@]}"
 
 pids=()
+# Every job this script started is signalled, also one started just before the signal arrived,
+# before its pid was noted in pids.
 stop() {
     trap - INT TERM EXIT
-    [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null
+    local started
+    started=$(jobs -p)
+    [ -n "$started" ] && kill -TERM $started 2>/dev/null
     wait
     rm -f "$SOCKET"
 }
@@ -160,18 +164,18 @@ fi
 # also makes the coming days' partitions, so it runs with PROVD_RETENTION_DAYS unset (0) too.
 if [ "$WORKERS" -gt 0 ] && is_pg; then
     (
-        # Whatever this job has started (the sleep, a prune) is ended and reaped with it, also
-        # a sleep started just before the signal, whose pid the job had not noted yet; and the
-        # sleep holds none of the stack's output, so that nothing waits on it.
-        trap 'pkill -P "$BASHPID" 2>/dev/null; wait; exit 0' TERM
+        # The pause between two runs is a read of a pipe nobody writes, not a sleep: no process
+        # of its own that could outlive the job or miss the signal. A prune run when the signal
+        # comes is waited for (it is one short transaction).
+        trap 'exit 0' TERM
+        exec {pause}<> <(:)
         while :; do
             if out=$("$top/build/provctl" --db "$PROVD_DB" prune "${PROVD_RETENTION_DAYS:-0}" 2>&1); then
                 say "stack: retention: $out"
             else
                 echo "stack: retention: $(redact "$out")" >&2
             fi
-            sleep "$PRUNE_INTERVAL" </dev/null >/dev/null 2>&1 &
-            wait $! || true
+            read -r -t "$PRUNE_INTERVAL" -u "$pause" _ || true
         done
     ) &
     pids+=($!)

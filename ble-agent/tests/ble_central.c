@@ -1,10 +1,14 @@
 /* Test central for the emulator test: speaks HCI over a btvirt socket, scans for ble-agent,
  * connects and runs ATT against it, then prints what it saw as one JSON object for the test.
- * usage: ble-central SOCKET NAME BATTERY_FILE [--frame FILE]... [--hold]
+ * usage: ble-central SOCKET NAME BATTERY_FILE [--frame FILE]... [--hold] [--sensor [--peek]]
  * --frame: a Telemetry In value to write; the central waits for the Telemetry Result
  * notification and reads the result (in the order given).
  * --hold: after the ATT exchange, print the JSON line, keep the link and report the reason
- * the peripheral gives when it disconnects. */
+ * the peripheral gives when it disconnects.
+ * --sensor: behave as a battery-powered sensor instead: Exchange MTU, write the frames one after
+ * the other (each a Write Request awaiting its answer) and disconnect at once; with --peek,
+ * read Telemetry Result after each write. Prints {"mtu":N,"telemetry":[...]}; with --hold it
+ * then stays connected, asking nothing, as --hold does. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -23,7 +27,7 @@
 #include "l2cap.h"
 #include "services.h"
 
-enum { WAIT_MS = 5000, MAX_SERVICES = 16, MAX_FRAMES = 4 };
+enum { WAIT_MS = 5000, MAX_SERVICES = 16, MAX_FRAMES = 8 };
 
 struct central {
     struct hci_transport *t;
@@ -455,26 +459,25 @@ static void subscribe(struct central *c, uint16_t value_handle, const char *what
 }
 
 /* One Telemetry In write (Write Request; frames over one 192-byte ACL packet are reassembled
- * by the peripheral), then the Telemetry Result notification and a read of the result. */
-static void write_telemetry(struct central *c, const char *path, bool comma)
+ * by the peripheral): prints its size, the answer's opcode and error code, and returns the
+ * answer's opcode. */
+static uint8_t write_frame(struct central *c, uint16_t in, const char *path, bool comma)
 {
-    uint8_t frame[GATT_MAX_VALUE_LEN], answer, req[3] = {ATT_OP_READ_REQ};
-    size_t n = read_file(path, frame, sizeof(frame)), len;
-    uint16_t in = find_char128(c, SERVICES_TELEMETRY_IN_UUID);
-    uint16_t result = find_char128(c, SERVICES_TELEMETRY_RESULT_UUID);
+    uint8_t frame[GATT_MAX_VALUE_LEN], answer;
+    size_t n = read_file(path, frame, sizeof(frame));
 
-    subscribe(c, result, "Telemetry Result");
-    c->have_ntf = false;
     write_req(c, in, frame, n, &answer);
     printf("%s{\"bytes\":%zu,\"write\":%u,\"errorCode\":%u", comma ? "," : "", n, answer,
            answer == ATT_OP_ERROR_RSP ? c->rsp[4] : 0);
-    if (answer == ATT_OP_WRITE_RSP) {
-        wait_for(c, &c->have_ntf, "a Telemetry Result notification");
-        if (c->ntf_len < 3 || get_le16(c->ntf + 1) != result)
-            die("notification for handle 0x%04x", c->ntf_len < 3 ? 0 : get_le16(c->ntf + 1));
-        printf(",\"notified\":");
-        print_json_string(c->ntf + 3, c->ntf_len - 3);
-    }
+    return answer;
+}
+
+/* Reads Telemetry Result (value handle result) and prints it as "result". */
+static void read_result(struct central *c, uint16_t result)
+{
+    uint8_t req[3] = {ATT_OP_READ_REQ};
+    size_t len;
+
     put_le16(req + 1, result);
     const uint8_t *rsp = att_request(c, req, 3, &len);
 
@@ -482,7 +485,46 @@ static void write_telemetry(struct central *c, const char *path, bool comma)
         die("Telemetry Result read: answer 0x%02x", rsp[0]);
     printf(",\"result\":");
     print_json_string(rsp + 1, len - 1);
+}
+
+/* One Telemetry In write, then the Telemetry Result notification and a read of the result. */
+static void write_telemetry(struct central *c, const char *path, bool comma)
+{
+    uint16_t in = find_char128(c, SERVICES_TELEMETRY_IN_UUID);
+    uint16_t result = find_char128(c, SERVICES_TELEMETRY_RESULT_UUID);
+
+    subscribe(c, result, "Telemetry Result");
+    c->have_ntf = false;
+    if (write_frame(c, in, path, comma) == ATT_OP_WRITE_RSP) {
+        wait_for(c, &c->have_ntf, "a Telemetry Result notification");
+        if (c->ntf_len < 3 || get_le16(c->ntf + 1) != result)
+            die("notification for handle 0x%04x", c->ntf_len < 3 ? 0 : get_le16(c->ntf + 1));
+        printf(",\"notified\":");
+        print_json_string(c->ntf + 3, c->ntf_len - 3);
+    }
+    read_result(c, result);
     putchar('}');
+}
+
+/* A sensor's session: MTU, the frames, (their results when peek), nothing else. */
+static void sensor_session(struct central *c, bool peek)
+{
+    size_t len;
+    const uint8_t *rsp = att_request(c, (const uint8_t[]){ATT_OP_MTU_REQ, 0x05, 0x02}, 3, &len);
+
+    if (len != 3 || rsp[0] != ATT_OP_MTU_RSP)
+        die("Exchange MTU: answer 0x%02x", rsp[0]);
+    printf("{\"mtu\":%u,\"telemetry\":[", get_le16(rsp + 1));
+    uint16_t in = find_char128(c, SERVICES_TELEMETRY_IN_UUID);
+    uint16_t result = peek ? find_char128(c, SERVICES_TELEMETRY_RESULT_UUID) : 0;
+
+    for (size_t i = 0; i < c->n_frames; i++) {
+        write_frame(c, in, c->frames[i], i > 0);
+        if (peek)
+            read_result(c, result);
+        putchar('}');
+    }
+    printf("]}\n");
 }
 
 static void att_exchange(struct central *c, const char *battery_file)
@@ -523,22 +565,36 @@ static void att_exchange(struct central *c, const char *battery_file)
     putchar(']');
 }
 
+static void disconnect(struct central *c)
+{
+    uint8_t p[3];
+
+    put_le16(p, c->handle);
+    p[2] = HCI_REASON_REMOTE_USER;
+    cmd_ok(c, HCI_OP_DISCONNECT, p, sizeof(p));
+    wait_for(c, &c->disconnected, "Disconnection Complete");
+}
+
 int main(int argc, char **argv)
 {
     struct central c = {0};
-    bool hold = false;
+    bool hold = false, sensor = false, peek = false;
     int err;
 
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--hold"))
             hold = true;
+        else if (!strcmp(argv[i], "--sensor"))
+            sensor = true;
+        else if (!strcmp(argv[i], "--peek"))
+            peek = true;
         else if (!strcmp(argv[i], "--frame") && i + 1 < argc && c.n_frames < MAX_FRAMES)
             c.frames[c.n_frames++] = argv[++i];
         else
             argc = 0;
     }
-    if (argc < 4)
-        die("usage: ble-central SOCKET NAME BATTERY_FILE [--frame FILE]... [--hold]");
+    if (argc < 4 || (peek && !sensor))
+        die("usage: ble-central SOCKET NAME BATTERY_FILE [--frame FILE]... [--hold] [--sensor [--peek]]");
     c.name = argv[2];
     if ((err = hci_transport_socket_open(argv[1], &c.t)) < 0)
         die("%s: %s", argv[1], strerror(-err));
@@ -547,20 +603,23 @@ int main(int argc, char **argv)
     bring_up(&c);
     scan(&c);
     connect_peer(&c);
-    att_exchange(&c, argv[3]);
+    if (sensor) {
+        sensor_session(&c, peek);
+    } else {
+        att_exchange(&c, argv[3]);
+        if (hold)
+            printf("}\n");
+    }
     if (hold) {
-        printf("}\n");
         fflush(stdout);
         wait_for(&c, &c.disconnected, "the peripheral to disconnect");
         printf("{\"disconnectReason\":%u}\n", c.disconnect_reason);
+    } else if (sensor) {
+        /* Leaves right after the last answer, as a sensor saving its battery does. */
+        disconnect(&c);
     } else {
         /* Disconnect, then the peripheral must advertise again. */
-        uint8_t p[3];
-
-        put_le16(p, c.handle);
-        p[2] = HCI_REASON_REMOTE_USER;
-        cmd_ok(&c, HCI_OP_DISCONNECT, p, sizeof(p));
-        wait_for(&c, &c.disconnected, "Disconnection Complete");
+        disconnect(&c);
         scan(&c);
         printf(",\"advertisedGateway\":%s,\"readvertised\":true}\n",
                c.adv_has_gateway_uuid ? "true" : "false");

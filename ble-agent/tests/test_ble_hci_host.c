@@ -21,6 +21,7 @@
 #define READ_BATTERY BYTES(0x03, 0x00, 0x04, 0x00, 0x0a, 0x05, 0x00)
 #define LONG_LEN     100
 #define MAX_SENT     64
+#define IDLE_MS      5000
 
 struct fixture {
     struct gatt_db *db;
@@ -98,6 +99,7 @@ static int setup(void **state)
                                   .n_uuids = 1,
                                   .db = f->db,
                                   .cmd_timeout_ms = 1000,
+                                  .idle_timeout_ms = IDLE_MS,
                                   .ops = &ops,
                                   .user_data = f};
     f->host = hci_host_new(&cfg);
@@ -249,6 +251,19 @@ static void send_acl(struct fixture *f, uint16_t handle, const uint8_t *frame, s
     size_t n = hci_acl(handle, true, frame, len, pkt, sizeof(pkt));
 
     feed(f, pkt, n, 0);
+}
+
+/* READ_BATTERY from the peer on handle at now_ms, and the host's answer taken. */
+static void read_battery_at(struct fixture *f, uint16_t handle, uint64_t now_ms)
+{
+    uint8_t pkt[HCI_MAX_PACKET];
+    size_t len, n = hci_acl(handle, true, READ_BATTERY, pkt, sizeof(pkt));
+    const uint8_t *rsp;
+
+    feed(f, pkt, n, now_ms);
+    rsp = next_sent(f, &len);
+    assert_int_equal(rsp[0], H4_ACL);
+    assert_int_equal(get_le16(rsp + 1) & 0x0fff, handle);
 }
 
 static void completed(struct fixture *f, uint16_t handle, uint16_t count)
@@ -443,6 +458,40 @@ static void disconnect_reclaims_and_readvertises(void **state)
     expect_nothing(f);
 }
 
+/* Every slot taken: advertising stays off. A link without an ATT request for IDLE_MS is
+ * disconnected (once), and advertising resumes as soon as its slot is free. */
+static void idle_link_disconnected(void **state)
+{
+    struct fixture *f = *state;
+    size_t len;
+
+    connected(f, HCI_HOST_MAX_CONNS);
+    connect(f, 0x0041);
+    connect(f, 0x0042);
+    conn_complete(f, 0x0043);
+    assert_int_equal(hci_host_connections(f->host), HCI_HOST_MAX_CONNS);
+    expect_nothing(f);
+    /* The links came up at time 0; the first may idle until IDLE_MS. */
+    assert_int_equal(hci_host_timeout_ms(f->host, 0), IDLE_MS + 1);
+    for (uint16_t handle = 0x0041; handle <= 0x0043; handle++)
+        read_battery_at(f, handle, 4000);
+    assert_int_equal(hci_host_tick(f->host, IDLE_MS), 0);
+    expect_nothing(f);
+    assert_int_equal(hci_host_tick(f->host, IDLE_MS + 1), 0);
+    assert_string_equal(f->last_log, "idle: handle 0x040 sent no ATT request for 5000 ms: disconnecting");
+    const uint8_t *p = next_sent(f, &len);
+    assert_memory_equal(p, ((uint8_t[]){0x01, 0x06, 0x04, 0x03, 0x40, 0x00, 0x13}), 7);
+    /* Asked once; the others' ATT requests moved their deadline to 4000 + IDLE_MS. */
+    feed(f, BYTES(0x04, 0x0f, 0x04, 0x00, 0x01, 0x06, 0x04), IDLE_MS + 2);
+    assert_int_equal(hci_host_tick(f->host, IDLE_MS + 1000), 0);
+    expect_nothing(f);
+    assert_int_equal(hci_host_timeout_ms(f->host, IDLE_MS + 1000), 4000 + IDLE_MS - (IDLE_MS + 1000));
+    feed(f, BYTES(0x04, 0x05, 0x04, 0x00, 0x40, 0x00, 0x16), IDLE_MS + 1000);
+    assert_string_equal(f->last_log, "disconnected: handle 0x040, reason 0x16");
+    ok(f, HCI_OP_LE_SET_ADV_ENABLE);
+    expect_nothing(f);
+}
+
 static void signalling_and_smp(void **state)
 {
     struct fixture *f = *state;
@@ -581,6 +630,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(no_le_support, setup, teardown),
         cmocka_unit_test_setup_teardown(flow_control_one_packet, setup, teardown),
         cmocka_unit_test_setup_teardown(disconnect_reclaims_and_readvertises, setup, teardown),
+        cmocka_unit_test_setup_teardown(idle_link_disconnected, setup, teardown),
         cmocka_unit_test_setup_teardown(signalling_and_smp, setup, teardown),
         cmocka_unit_test_setup_teardown(notify_subscribers, setup, teardown),
         cmocka_unit_test_setup_teardown(notify_one_link, setup, teardown),

@@ -46,9 +46,17 @@ async function startEmulator(t) {
   return socket;
 }
 
-// Runs ble-agent; `log` grows with its stderr, `exited` resolves to its exit code.
+function tempDir(t, prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+// Runs ble-agent (its spool in a directory of the test's unless args name one); `log` grows
+// with its stderr, `exited` resolves to its exit code.
 function startAgent(t, args) {
-  const child = spawn(agentPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const stateDir = args.includes('--state-dir') ? [] : ['--state-dir', tempDir(t, 'ble-state-')];
+  const child = spawn(agentPath, [...stateDir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   const agent = { child, log: '' };
   child.stderr.on('data', (d) => { agent.log += d; });
   agent.exited = once(child, 'exit').then(([code]) => code);
@@ -85,9 +93,7 @@ async function provdWithDevice(t, key) {
 }
 
 function batteryFile(t, value) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ble-battery-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'capacity');
+  const file = path.join(tempDir(t, 'ble-battery-'), 'capacity');
   fs.writeFileSync(file, `${value}\n`);
   return file;
 }
@@ -162,6 +168,111 @@ test('advertises, connects, serves GATT and forwards telemetry to provd, through
   assert.doesNotMatch(decoded.stdout, /Malformed/);
 });
 
+// Store and forward (issue 20): a write response means "this reading will reach provd". One
+// emulator and one provd stack for all cases; each case a sensor session of the test central
+// (--sensor: write, then disconnect at once). provd is stopped (SIGTERM to the whole stack) for
+// as long as the middle case runs, a few seconds here rather than the issue's 30: what is tested
+// is that frames arriving while it is down (across a kill -9 of ble-agent too) are all delivered,
+// in order, once it is back, which does not depend on how long it was down.
+test('store and forward: acknowledged frames reach provd after a disconnect, provd downtime and kill -9', { skip: noBtvirt }, async (t) => {
+  const key = '000102030405060708090a0b0c0d0e0f';
+  const [socket, { stack, id }] = await Promise.all([startEmulator(t), provdWithDevice(t, key)]);
+  let provd = stack;
+  t.after(() => provd.stop());
+  const battery = batteryFile(t, 60);
+  const dir = path.dirname(battery);
+  const frame = (seqn) => {
+    const file = path.join(dir, `frame-${seqn}`);
+    fs.writeFileSync(file, `${id}\n${sealV2({ data: { value: seqn }, SEQN: seqn }, key, id)}`);
+    return file;
+  };
+  // A sensor session writing these SEQNs; its JSON.
+  const sensor = async (seqns, extra = []) => {
+    const central = runCentral(socket, 'provd-sf', battery,
+      ['--sensor', ...extra, ...seqns.flatMap((n) => ['--frame', frame(n)])]);
+    assert.equal(await central.exited, 0, central.err);
+    return JSON.parse(central.out);
+  };
+  const stored = async () => (await provd.api('GET', `/api/devices/${id}/telemetry`, { admin: true })).json
+    .map((r) => r.reading.SEQN).sort((a, b) => a - b);
+  const count = (log, text) => log.split(text).length - 1;
+  const stateDir = tempDir(t, 'ble-state-');
+  const agentArgs = ['--hci-socket', socket, '--name', 'provd-sf', '--battery-file', battery,
+    '--server', stack.base, '--state-dir', stateDir];
+
+  await t.test('a write then an immediate disconnect: the reading is stored (and the spool is one ble-agent\'s)', async () => {
+    const agent = startAgent(t, agentArgs);
+    await until('advertising', () => agent.log.includes('advertising as "provd-sf"'));
+    // One ble-agent per spool: a second would send every frame twice.
+    const second = startAgent(t, agentArgs);
+    assert.equal(await second.exited, 11, second.log);
+    assert.match(second.log, new RegExp(`the spool ${stateDir}/spool.sqlite3 is in use: another ble-agent runs with --state-dir ${stateDir}\n$`));
+    const seen = await sensor([1]);
+    assert.equal(seen.telemetry[0].write, 0x13, 'Write Response');
+    await until(`the reading in provd (${agent.log})`, () => agent.log.includes('HTTP 201'), 10000);
+    assert.deepEqual(await stored(), [1]);
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 0, agent.log);
+  });
+
+  await t.test('provd down, ble-agent killed (-9) right after a write response: all delivered in order once provd is back', async () => {
+    await provd.stop({ keepData: true });
+    let agent = startAgent(t, agentArgs);
+    await until('advertising', () => agent.log.includes('advertising as "provd-sf"'));
+    const first = await sensor([2, 3], ['--peek']);
+    assert.deepEqual(first.telemetry.map((w) => w.write), [0x13, 0x13]);
+    assert.deepEqual(first.telemetry.map((w) => JSON.parse(w.result)), [{ status: 0, body: 'queued' }, { status: 0, body: 'queued' }]);
+    agent.child.kill('SIGKILL');
+    await agent.exited;
+
+    agent = startAgent(t, agentArgs);
+    await until('advertising', () => agent.log.includes('advertising as "provd-sf"'));
+    assert.match(agent.log, /spool: 2 frames \(\d+ bytes\) to forward from an earlier run/);
+    assert.equal((await sensor([4])).telemetry[0].write, 0x13);
+    // Retried while provd is away: a second attempt for the device was made and failed too.
+    const failed = `forward failed: device ${id}: could not reach provd: `;
+    await until(`two failed attempts (${agent.log})`, () => count(agent.log, failed) >= 2, 10000);
+
+    provd = await startStack({ dataDir: stack.dataDir, port: stack.port, env: { PROVD_REGISTRATION: 'open' } });
+    await until(`frames 2 to 4 in provd (${agent.log})`, () => count(agent.log, 'HTTP 201') === 3, 40000);
+    assert.deepEqual(await stored(), [1, 2, 3, 4], 'every reading, none refused as a replay');
+    assert.doesNotMatch(agent.log, /HTTP 409/);
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 0, agent.log);
+  });
+
+  await t.test('a full spool refuses the write with Insufficient Resources', async () => {
+    // A provd nobody answers at, so the first frame stays; a spool of one frame.
+    const agent = startAgent(t, ['--hci-socket', socket, '--name', 'provd-sf', '--battery-file', battery,
+      '--server', 'http://127.0.0.1:1', '--spool-max', '512,1']);
+    await until('advertising', () => agent.log.includes('advertising as "provd-sf"'));
+    const seen = await sensor([5, 6], ['--peek']);
+    assert.equal(seen.telemetry[0].write, 0x13);
+    assert.deepEqual(JSON.parse(seen.telemetry[0].result), { status: 0, body: 'queued' });
+    assert.equal(seen.telemetry[1].write, 0x01, 'an ATT Error Response');
+    assert.equal(seen.telemetry[1].errorCode, 0x11, 'Insufficient Resources');
+    assert.deepEqual(JSON.parse(seen.telemetry[1].result), { status: 0, body: 'queued' },
+      'the refused write changed nothing: the result is still the first frame\'s');
+    assert.match(agent.log, /telemetry refused: the spool is full \(1 frames, \d+ bytes; --spool-max 512,1\)/);
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 0, agent.log);
+  });
+});
+
+test('an idle peer is disconnected after --idle-timeout', { skip: noBtvirt }, async (t) => {
+  const socket = await startEmulator(t);
+  const battery = batteryFile(t, 50);
+  const agent = startAgent(t, ['--hci-socket', socket, '--name', 'provd-idle', '--battery-file', battery,
+    '--idle-timeout', '1']);
+  await until('advertising', () => agent.log.includes('advertising as "provd-idle"'));
+  // A sensor session without frames, then --hold: connected, asking nothing.
+  const central = runCentral(socket, 'provd-idle', battery, ['--sensor', '--hold']);
+  assert.equal(await central.exited, 0, central.err);
+  const reason = JSON.parse(central.out.trim().split('\n')[1]).disconnectReason;
+  assert.equal(reason, 0x13, 'Remote User Terminated Connection');
+  assert.match(agent.log, /idle: handle 0x[0-9a-f]+ sent no ATT request for 1000 ms: disconnecting\n/);
+});
+
 // One link only: btvirt 5.66 gives a peripheral's second LE link the handle of its first (0x002a),
 // so two simultaneous connections are covered by the unit tests (test_ble_hci_host) instead.
 test('SIGTERM disconnects a connected peer and exits 0', { skip: noBtvirt }, async (t) => {
@@ -217,10 +328,11 @@ test('without Bluetooth in the kernel, --adapter fails in one line, never hangs'
   if (code === 9) assert.match(agent.log, /^ble-agent: this kernel has no Bluetooth support/);
 });
 
-test('--help, and bad --adapter, --name or --server values are usage errors', () => {
+test('--help, and bad --adapter, --name, --server, --spool-max or --idle-timeout values are usage errors', () => {
   const help = spawnSync(agentPath, ['--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
-  for (const opt of ['--adapter', '--hci-socket', '--name', '--battery-file', '--btsnoop', '--server']) {
+  for (const opt of ['--adapter', '--hci-socket', '--name', '--battery-file', '--btsnoop', '--server',
+    '--state-dir', '--spool-max', '--idle-timeout']) {
     assert.ok(help.stdout.includes(opt), opt);
   }
   const bad = spawnSync(agentPath, ['--adapter', 'wlan0'], { encoding: 'utf8' });
@@ -235,6 +347,31 @@ test('--help, and bad --adapter, --name or --server values are usage errors', ()
     assert.equal(server.stderr,
       'ble-agent: --server wants an http:// or https:// URL of at most 256 characters, without spaces\n');
   }
+  for (const max of ['1K', '100,5', '1G,5', '4K,0', '4K,x']) {
+    const spool = spawnSync(agentPath, ['--spool-max', max], { encoding: 'utf8' });
+    assert.equal(spool.status, 2, max);
+    assert.equal(spool.stderr, 'ble-agent: --spool-max wants BYTES,FRAMES: 512 to 1073741824 bytes '
+      + '(K and M allowed) and 1 to 1000000 frames\n');
+  }
+  for (const idle of ['0', '3601', '1.5', '']) {
+    const r = spawnSync(agentPath, ['--idle-timeout', idle], { encoding: 'utf8' });
+    assert.equal(r.status, 2, idle);
+    assert.equal(r.stderr, 'ble-agent: --idle-timeout wants whole seconds from 1 to 3600\n');
+  }
+});
+
+test('a state directory it cannot use: exit 11, saying why', async (t) => {
+  const dir = tempDir(t, 'ble-nostate-');
+  const socket = path.join(dir, 'h4');
+  const server = net.createServer();
+  server.listen(socket);
+  await once(server, 'listening');
+  t.after(() => server.close());
+  fs.writeFileSync(path.join(dir, 'file'), '');
+  const agent = startAgent(t, ['--hci-socket', socket, '--state-dir', path.join(dir, 'file/state')]);
+  assert.equal(await agent.exited, 11, agent.log);
+  assert.equal(agent.log, `ble-agent: adapter taken: emulator socket ${socket}\n`
+    + `ble-agent: cannot make the state directory ${dir}/file/state: Not a directory\n`);
 });
 
 test('make install puts ble-agent and a unit systemd accepts in place', (t) => {
@@ -247,6 +384,7 @@ test('make install puts ble-agent and a unit systemd accepts in place', (t) => {
   assert.match(unit, /^ExecStart=\/usr\/bin\/ble-agent \$BLE_AGENT_OPTS$/m);
   assert.match(unit, /^Conflicts=bluetooth\.service$/m);
   assert.match(unit, /^CapabilityBoundingSet=CAP_NET_ADMIN$/m);
+  assert.match(unit, /^StateDirectory=ble-agent$/m, 'the spool\'s directory, writable under ProtectSystem=strict');
   assert.doesNotMatch(unit, /@[A-Z_]+@/);
   // systemd-analyze checks every setting and that ExecStart names an executable.
   const copy = path.join(dest, 'ble-agent.service');

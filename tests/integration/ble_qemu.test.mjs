@@ -160,7 +160,14 @@ function checkGuest(s) {
   assert.equal(hexValue(`value: ${notified[1]}`).toString(), expected.slice(0, 20));
   assert.equal(hexValue(s.telemetry.match(/descriptor: .*/)[0]).toString(), expected);
 
+  // Write, then gatttool disconnects at once: the frame still reaches the endpoint.
+  assert.match(s.leave, /^Characteristic value was written successfully\n/, s.leave);
+  const [, leaveHead, leaveBody] = s.leave.match(/--- request\n([\s\S]*)--- body\n([\s\S]*)\n$/);
+  assert.match(leaveHead, /^POST \/api\/devices\/qemu-leave\/telemetry HTTP\/1\.1\n/);
+  assert.equal(leaveBody, body);
+
   assert.match(s.stop, /^exit=0\n/);
   assert.match(s.stop, /forwarded: device qemu-dev, 64 bytes, HTTP 201\n/);
+  assert.match(s.stop, /forwarded: device qemu-leave, 64 bytes, HTTP 201\n/);
   assert.match(s.stop, /adapter released\n$/);
 }

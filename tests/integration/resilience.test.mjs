@@ -17,6 +17,17 @@ const postReading = (stack, id, seqn) => stack.api('POST', `/api/devices/${id}/t
 const seqnsOf = async (stack, id) =>
   (await stack.api('GET', `/api/devices/${id}/telemetry?limit=1000&order=asc`, { admin: true })).json.map((r) => r.seqn);
 
+// A program run without holding the event loop (the test's own requests go on meanwhile).
+function run(file, args) {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 async function waitFor(check, what, ms = 10_000) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (await check()) return;
   assert.fail(`timed out waiting for ${what}`);
@@ -190,6 +201,71 @@ describe('under load and failure', () => {
       assert.deepEqual(list.json.find((d) => d.deviceid === 'durable-0').data, { keep: true });
       assert.deepEqual(await seqnsOf(stack, 'durable-0'), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     } finally { await stack.stop(); }
+  });
+});
+
+describe('backups', () => {
+  // SQLite: provctl copies the live database (SQLite's online backup API) while readings flow.
+  if (backend === 'sqlite') it('provctl backup under ingest load, then restore: every reading acknowledged before the backup began, and a sound file', async () => {
+    const env = { PROVD_REGISTRATION: 'open', PROVD_FLEET_KEY: KEY, DEVICE_RATE: '10000r/s', DEVICE_BURST: '10000' };
+    const stack = await startStack({ env });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provd-backup-'));
+    try {
+      const ids = ['bk-0', 'bk-1', 'bk-2', 'bk-3'];
+      for (const id of ids) assert.equal((await stack.api('POST', `/api/devices/${id}`, { body: {} })).status, 201);
+      const acked = Object.fromEntries(ids.map((id) => [id, []]));
+      let flowing = true;
+      const refused = [];
+      const stream = async (id) => {
+        for (let seqn = 1; flowing; seqn++) {
+          const r = await postReading(stack, id, seqn);
+          if (r.status !== 201) {
+            refused.push(`reading ${seqn} of ${id}: ${r.status} ${r.text}`);
+            flowing = false;
+          } else acked[id].push(seqn);
+        }
+      };
+      const streams = ids.map(stream);
+      const total = () => ids.reduce((n, id) => n + acked[id].length, 0);
+      await waitFor(() => total() >= 200 || !flowing, '200 readings stored');
+      const before = Object.fromEntries(ids.map((id) => [id, [...acked[id]]]));
+      const file = path.join(dir, 'provd-backup.sqlite3');
+      const backup = await run(path.join(top, 'build/provctl'), ['--db', stack.db, 'backup', file]);
+      await waitFor(() => total() >= ids.reduce((n, id) => n + before[id].length, 0) + 50 || !flowing, 'readings after the backup');
+      flowing = false;
+      await Promise.all(streams);
+      assert.deepEqual(refused, []);
+      assert.equal(backup.status, 0, backup.stderr);
+      assert.match(backup.stdout, /^backed up to .*provd-backup\.sqlite3$/m);
+      assert.match(backup.stderr, /^backup: 100% \(\d+ of \d+ pages\)$/m);
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+
+      const restored = path.join(dir, 'restored.sqlite3');
+      assert.match(provctl(restored, 'restore', file), /^restored from /);
+      assert.equal(execFileSync('sqlite3', [restored, 'PRAGMA integrity_check'], { encoding: 'utf8' }).trim(), 'ok');
+      const rows = execFileSync('sqlite3', [restored,
+        'SELECT d.deviceid, t.seqn FROM telemetry t JOIN devices d ON d.id = t.device ORDER BY t.seqn'], { encoding: 'utf8' });
+      const stored = Object.fromEntries(ids.map((id) => [id, new Set()]));
+      for (const line of rows.trim().split('\n')) {
+        const [id, seqn] = line.split('|');
+        stored[id].add(Number(seqn));
+      }
+      for (const id of ids) {
+        const missing = before[id].filter((seqn) => !stored[id].has(seqn));
+        assert.deepEqual(missing, [], `${id}: acknowledged before the backup, missing from it`);
+      }
+      // Never over an existing file, and a clear line for a copy that is no database.
+      assert.throws(() => provctl(stack.db, 'backup', file), /already exists/);
+      fs.writeFileSync(path.join(dir, 'junk'), 'x'.repeat(4096));
+      assert.throws(() => provctl(restored, 'restore', path.join(dir, 'junk')), /junk: file is not a database/);
+    } finally {
+      await stack.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  if (backend === 'postgresql') it('provctl backup on PostgreSQL points to pg_dump', () => {
+    assert.throws(() => provctl(process.env.PROVD_TEST_PG + 'postgres', 'backup', path.join(os.tmpdir(), 'never')), /pg_dump/);
   });
 });
 

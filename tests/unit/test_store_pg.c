@@ -602,6 +602,90 @@ static void buckets_equal_sqlite(void **state)
     tempdb_remove(&lite);
 }
 
+/* ---- heartbeat times: a worker keeps them back and writes many at once ---- */
+
+static int64_t lastseen_of(PGconn *conn, const char *id)
+{
+    const char *const params[] = {id};
+    return query_int_with(conn, "SELECT coalesce(lastseen, 0) FROM devices WHERE deviceid = $1", 1, params);
+}
+
+static void heartbeat(struct store *s, const char *id, int64_t now)
+{
+    struct poll_facts facts;
+    assert_int_equal(store_device_heartbeat(s, id, now, &facts), STORE_OK);
+}
+
+/* A heartbeat is a read: its time is written with the others once due (or when the store is
+ * freed), each device's latest, never moving lastseen back. */
+static void heartbeat_times_are_written_together_once_due(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "hb1");
+    add_open(fx->store, "hb2");
+    heartbeat(fx->store, "hb1", TEST_T0 + 10);
+    heartbeat(fx->store, "hb2", TEST_T0 + 11);
+    heartbeat(fx->store, "hb1", TEST_T0 + 12);
+    int due = store_flush(fx->store, false);
+    assert_true(due > 0 && due <= 500);
+    assert_int_equal(lastseen_of(fx->conn, "hb1"), TEST_T0); /* the registration's, still */
+    struct timespec pause = {0, (long)(due + 20) * 1000000L};
+    nanosleep(&pause, NULL);
+    assert_int_equal(store_flush(fx->store, false), -1);
+    assert_int_equal(lastseen_of(fx->conn, "hb1"), TEST_T0 + 12);
+    assert_int_equal(lastseen_of(fx->conn, "hb2"), TEST_T0 + 11);
+
+    heartbeat(fx->store, "hb1", TEST_T0 + 5); /* late: lastseen stays */
+    assert_int_equal(store_flush(fx->store, true), -1);
+    assert_int_equal(lastseen_of(fx->conn, "hb1"), TEST_T0 + 12);
+
+    heartbeat(fx->store, "hb2", TEST_T0 + 20);
+    store_free(fx->store);
+    fx->store = open_store(fx->db.path);
+    assert_int_equal(lastseen_of(fx->conn, "hb2"), TEST_T0 + 20);
+}
+
+#define SEEN_DEVICES 100
+#define SEEN_ROUNDS  10
+
+/* Racer i: heartbeats of every device, in one order or the other, then a write of them all. */
+static enum store_status heartbeats_then_write(struct store *s, int i, const void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < SEEN_ROUNDS; round++) {
+        for (int k = 0; k < SEEN_DEVICES; k++) {
+            char id[16];
+            snprintf(id, sizeof id, "seen%03d", i % 2 ? SEEN_DEVICES - 1 - k : k);
+            struct poll_facts facts;
+            enum store_status st = store_device_heartbeat(s, id, TEST_T0 + 100 + round, &facts);
+            if (st != STORE_OK)
+                return st;
+        }
+        if (store_flush(s, true) != -1)
+            return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+/* Workers writing overlapping sets of heartbeat times at once, in opposite orders, all succeed
+ * (no deadlock) and leave each device's latest time. */
+static void overlapping_heartbeat_writes_all_succeed(void **state)
+{
+    struct fixture *fx = *state;
+    for (int k = 0; k < SEEN_DEVICES; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "seen%03d", k);
+        add_open(fx->store, id);
+    }
+    struct race r = race(fx->db.path, 4, heartbeats_then_write, NULL);
+    assert_int_equal(r.count[STORE_OK], 4);
+    char latest[24];
+    snprintf(latest, sizeof latest, "%lld", (long long)(TEST_T0 + 100 + SEEN_ROUNDS - 1));
+    const char *const params[] = {latest};
+    assert_int_equal(query_int_with(fx->conn, "SELECT count(*) FROM devices WHERE lastseen = $1::bigint", 1, params),
+                     SEEN_DEVICES);
+}
+
 int main(void)
 {
     if (!test_pg_base()) {
@@ -625,6 +709,8 @@ int main(void)
         T(open_failures_are_clear_and_keep_the_password),
         T(open_refuses_newer_schema),
         T(buckets_equal_sqlite),
+        T(heartbeat_times_are_written_together_once_due),
+        T(overlapping_heartbeat_writes_all_succeed),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -245,6 +245,110 @@ static void small_cache(void **state)
     assert_int_equal(get(fx->store, "cached").last_seqn, 1);
 }
 
+/* ---- backups ---- */
+
+struct copied {
+    int64_t done, total;
+    int calls;
+};
+
+static void note_progress(int64_t done, int64_t total, void *user_data)
+{
+    struct copied *c = user_data;
+    assert_true(done >= c->done && done <= total); /* never backwards, never past the end */
+    c->done = done, c->total = total;
+    c->calls++;
+}
+
+static void backup_path(const struct fixture *fx, const char *name, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s", fx->db.dir, name);
+}
+
+static int device_count(struct store *s)
+{
+    struct store_stats stats;
+    assert_int_equal(store_stats(s, TEST_T0, INTERVAL, &stats), STORE_OK);
+    return (int)stats.devices;
+}
+
+/* A backup is the database as it was; a restore brings exactly that back. */
+static void backup_then_restore_brings_the_copy_back(void **state)
+{
+    struct fixture *fx = *state;
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "kept%d", i);
+        add_open(fx->store, id);
+    }
+    for (int seqn = 1; seqn <= 5; seqn++)
+        assert_int_equal(store_reading_add(fx->store, "kept0", seqn, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    char copy[sizeof fx->db.dir + 32];
+    backup_path(fx, "backup.sqlite3", copy, sizeof copy);
+    struct copied progress = {0};
+    assert_int_equal(store_backup(fx->store, copy, note_progress, &progress), STORE_OK);
+    assert_true(progress.calls >= 1 && progress.total > 0 && progress.done == progress.total);
+    struct stat sb;
+    assert_int_equal(stat(copy, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(user_version(copy), provd_migration_count);
+
+    assert_int_equal(store_device_delete(fx->store, "kept1"), STORE_OK);
+    add_open(fx->store, "later");
+    assert_int_equal(store_restore(fx->store, copy, NULL, NULL), STORE_OK);
+    assert_int_equal(device_count(fx->store), 3);
+    assert_int_equal(get(fx->store, "kept1").last_seqn, -1);
+    assert_int_equal(stored_readings(fx->store, "kept0"), 5);
+    assert_int_equal(store_device_get(fx->store, "later", NULL, NULL), STORE_NOT_FOUND);
+    unlink(copy);
+}
+
+static void backup_never_overwrites(void **state)
+{
+    struct fixture *fx = *state;
+    char copy[sizeof fx->db.dir + 32];
+    backup_path(fx, "taken", copy, sizeof copy);
+    FILE *f = fopen(copy, "w");
+    assert_non_null(f);
+    fputs("not mine\n", f);
+    fclose(f);
+    assert_int_equal(store_backup(fx->store, copy, NULL, NULL), STORE_ERROR);
+    assert_non_null(strstr(store_errmsg(fx->store), "already exists"));
+    assert_int_equal(file_size(copy), 9);
+    unlink(copy);
+}
+
+/* A copy that is no database, or of a newer schema, is refused and changes nothing. */
+static void restore_refuses_what_it_cannot_use(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "stays");
+    char copy[sizeof fx->db.dir + 32];
+    backup_path(fx, "garbage", copy, sizeof copy);
+    FILE *f = fopen(copy, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 512; i++)
+        fputs("not a database ", f);
+    fclose(f);
+    assert_int_equal(store_restore(fx->store, copy, NULL, NULL), STORE_ERROR);
+    assert_non_null(strstr(store_errmsg(fx->store), "garbage"));
+    unlink(copy);
+
+    backup_path(fx, "newer", copy, sizeof copy);
+    assert_int_equal(store_backup(fx->store, copy, NULL, NULL), STORE_OK);
+    sqlite3 *db;
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", provd_migration_count + 1);
+    assert_int_equal(sqlite3_open(copy, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM devices", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, pragma, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_restore(fx->store, copy, NULL, NULL), STORE_ERROR);
+    assert_non_null(strstr(store_errmsg(fx->store), "upgrade provd"));
+    assert_int_equal(device_count(fx->store), 1);
+    unlink(copy);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -256,6 +360,9 @@ int main(void)
         T(batch_refusal_undoes_itself_alone),
         T(wal_stays_bounded_under_steady_reads),
         T(small_cache),
+        T(backup_then_restore_brings_the_copy_back),
+        T(backup_never_overwrites),
+        T(restore_refuses_what_it_cannot_use),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

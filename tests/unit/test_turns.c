@@ -29,7 +29,7 @@ static bool eventually(atomic_bool *flag)
 
 /* A worker's turns live as long as it does (threads may sleep in them at exit): kept reachable
  * here, the test's are no leak either. */
-static struct turns *kept[8];
+static struct turns *kept[16];
 static size_t n_kept;
 
 static struct turns *new_turns(void)
@@ -264,6 +264,48 @@ static void stop_waits_for_the_idle_work(void **state)
     pthread_join(thread, NULL);
 }
 
+/* The idle work may use the worker's connection: a thread waiting while another runs a long
+ * request does none. */
+static void idle_work_never_runs_beside_a_runner(void **state)
+{
+    (void)state;
+    struct turns *t = new_turns();
+    turns_set_idle(t, count_idle, NULL);
+    atomic_store(&idle_calls, 0);
+    assert_true(turns_accept(t));
+    turns_accepted(t); /* this thread runs */
+    struct waiter second = {.t = t};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, accept_once, &second), 0);
+    sleep_ms(TURNS_IDLE_MS + SETTLE_MS);
+    assert_int_equal(atomic_load(&idle_calls), 0);
+    assert_false(atomic_load(&second.returned));
+    turns_done(t);
+    assert_true(eventually(&second.returned));
+    pthread_join(thread, NULL);
+}
+
+/* A thread with a request to run waits until the idle work under way is done. */
+static void a_runner_waits_for_the_idle_work(void **state)
+{
+    (void)state;
+    struct turns *t = new_turns();
+    turns_set_idle(t, slow_idle, NULL);
+    atomic_store(&slow_started, false);
+    atomic_store(&slow_finished, false);
+    assert_true(turns_accept(t));
+    struct waiter second = {.t = t};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, accept_once, &second), 0);
+    assert_true(eventually(&slow_started));
+    turns_accepted(t);
+    assert_true(atomic_load(&slow_finished));
+    turns_done(t);
+    assert_true(eventually(&second.returned));
+    turns_stop(t);
+    pthread_join(thread, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +316,8 @@ int main(void)
         cmocka_unit_test(stop_waits_for_the_runner_then_ends_the_turns),
         cmocka_unit_test(a_thread_waiting_to_accept_does_the_idle_work),
         cmocka_unit_test(stop_waits_for_the_idle_work),
+        cmocka_unit_test(idle_work_never_runs_beside_a_runner),
+        cmocka_unit_test(a_runner_waits_for_the_idle_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

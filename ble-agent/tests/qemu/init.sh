@@ -19,6 +19,14 @@ wait_for() {
 	while ! grep -q "$1" "$3" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
 }
 gatt() { timeout 30 gatttool -i hci1 -b "$addr" "$@" 2>&1; }
+# What the HTTP endpoint (http-reply.sh) received last: its head and body.
+show_request() {
+	echo "--- request"
+	cat /tmp/http-head
+	echo "--- body"
+	cat /tmp/http-body
+	echo
+}
 
 step modules
 # Dependencies first (from modinfo; the .deb has no modules.dep).
@@ -56,7 +64,7 @@ echo 1 > "$rfkill_soft"
 echo "soft=$(cat "$rfkill_soft")"
 nc -ll -p 8080 -e /bin/http-reply.sh &
 ble-agent --adapter hci0 --name qemu-gw --battery-file /tmp/bat --server http://127.0.0.1:8080 \
-	> /tmp/agent.log 2>&1 &
+	--state-dir /tmp/ble-state > /tmp/agent.log 2>&1 &
 agent=$!
 wait_for 'advertising as' 100 /tmp/agent.log
 cat /tmp/agent.log
@@ -126,11 +134,17 @@ exec 3>&-
 grep -o -e 'written successfully' -e 'Notification handle = .*' \
 	-e 'Characteristic value/descriptor: .*' /tmp/session
 echo "result_handle=$result"
-echo "--- request"
-cat /tmp/http-head
-echo "--- body"
-cat /tmp/http-body
-echo
+show_request
+end
+
+step leave
+# A battery-powered sensor: one write (a long write, gatttool's own choice at MTU 23), then
+# gatttool disconnects at once. The frame must still reach the HTTP endpoint.
+rm -f /tmp/http-head /tmp/http-body
+frame=$(printf 'qemu-leave\n%s' "$envelope" | od -An -v -tx1 | tr -d ' \n')
+gatt --char-write-req -a "$(value_handle 2c8e0003)" -n "$frame"
+wait_for 'qemu-leave' 100 /tmp/http-head
+show_request
 end
 
 step stop

@@ -65,7 +65,8 @@ function ownNginx(child, dataDir) {
   return descendants(child.pid).some((p) => p.pid === pid);
 }
 
-// Options: env (PROVD_* and stack variables), dataDir (reuse one, e.g. after a crash), workers.
+// Options: env (PROVD_* and stack variables), dataDir (reuse one, e.g. after a crash), workers,
+// port (the one a stopped stack had, for a client that keeps its URL; default: a free one).
 // The stack's database: env.PROVD_DB when given (another stack's, say: this stack does not own
 // it); else with PostgreSQL the one recorded in a reused dataDir, or a new one recorded there;
 // else the SQLite file in dataDir. stop() drops a database the stack owns, unless keepData.
@@ -104,9 +105,9 @@ export async function startStack(options = {}) {
   }
 }
 
-async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers = 2 }) {
+async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers = 2, port: fixedPort }) {
   const keyFile = env.PROVD_KEY_FILE ?? path.join(dataDir, 'provd.key'); // scripts/stack.sh's
-  const port = await freePort();
+  const port = fixedPort ?? await freePort();
   let output = '';
   const childEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir, WORKERS: String(workers), QUIET: '1', ...env, PROVD_DB: stackDb };
   if (!stackDb) delete childEnv.PROVD_DB; // never the caller's
@@ -134,7 +135,9 @@ async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers
 
   const stack = {
     base, port, db, dataDir, keyFile, child,
-    token: provctl(db, 'token', 'create', `test-${port}`),
+    // Named after the port and the time: a stack started again on a reused dataDir and port
+    // makes a token of its own.
+    token: provctl(db, 'token', 'create', `test-${port}-${Date.now().toString(36)}`),
     // provctl on this stack's database with its server key (device keys); input: its standard input.
     provctl: (args, input) => execFileSync(provctlPath, ['--db', db, ...args],
       { encoding: 'utf8', stdio: 'pipe', input, env: { ...process.env, PROVD_KEY_FILE: keyFile } }).trim(),
