@@ -20,9 +20,12 @@ CONNECTIONS=${BENCH_CONNECTIONS:-16}
 BACKENDS=${BENCH_BACKENDS:-sqlite pg}
 THREADS=2
 WORKERS=${WORKERS:-$(( 2 * $(nproc) ))}
-# The device-facing rate limit (per address and URL) would refuse a load generator on one
-# address: set far above what the machine can do, so the bench measures the server.
-export DEVICE_RATE=100000r/s DEVICE_BURST=100000
+# nginx's limits (per address and URL, per address, admin calls, connections) and provd's cap on
+# new devices per address would refuse a load generator on one address: set far above what the
+# machine can do, or off, so the bench measures the server.
+export DEVICE_RATE=100000r/s DEVICE_BURST=100000 SITE_RATE=100000r/s SITE_BURST=100000
+export ADMIN_RATE=100000r/s ADMIN_BURST=100000 CONN_PER_ADDR=100000
+export PROVD_REGISTRATIONS_PER_MIN=0 PROVD_MAX_DEVICES=0
 export BENCH_DIR=$top/bench BENCH_PREFIX=5CCF7F
 KEY=000102030405060708090a0b0c0d0e0f       # every seeded device's telemetry key (AES-128): the fleet
 export PROVD_FLEET_KEY=$KEY                 # key, so that a device may speak plain or sign (README)
@@ -108,8 +111,12 @@ runs=$work/runs.tsv scales=$work/scales.tsv fleet=$work/fleet.tsv
 : > "$scales"
 : > "$fleet"
 NGINX_USER=""
-[ "$(id -u)" -eq 0 ] && NGINX_USER=root    # as scripts/stack.sh: workers must reach our files
+[ "$(id -u)" -eq 0 ] && NGINX_USER=root    # workers must reach our files
 export NGINX_USER
+# The server key every run's workers read (device keys are sealed under it): made once, by
+# provd --check on a database of its own. The seeded devices' keys stay plain (a bulk load).
+export PROVD_KEY_FILE=$work/provd.key
+PROVD_DB=$work/server-key.sqlite3 "$bin/provd" --check
 
 # A port nothing uses, below the kernel's ephemeral range when there is room: the run's own
 # client connections (wrk, pgbench, libpq, curl) take local ports from that range, and one of

@@ -62,6 +62,24 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
         return false;
     }
 
+    /* The caps: a flood of made-up devices fills neither the disk nor the admin's list. */
+    const struct {
+        const char *name, *fallback;
+        int64_t max;
+        int64_t *out;
+    } caps[] = {
+        {"PROVD_MAX_DEVICES", "100000", 100000000, &c->max_devices},
+        {"PROVD_REGISTRATIONS_PER_MIN", "60", 1000000, &c->registrations_per_min},
+        {"PROVD_PENDING_DAYS", "14", 36500, &c->pending_days},
+    };
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+        if (!parse_int_range(env_or(caps[i].name, caps[i].fallback), 0, caps[i].max, caps[i].out)) {
+            snprintf(err, err_len, "%s must be a whole number from 0 (no limit) to %lld", caps[i].name,
+                     (long long)caps[i].max);
+            return false;
+        }
+    }
+
     const char *synchronous = env_or("PROVD_SYNCHRONOUS", "normal");
     c->sync_every_commit = strcmp(synchronous, "full") == 0;
     if (!c->sync_every_commit && strcmp(synchronous, "normal") != 0) {

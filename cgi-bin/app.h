@@ -21,6 +21,11 @@ struct config {
     int64_t retention_days; /* PROVD_RETENTION_DAYS: readings older are pruned; 0: kept */
     bool sync_every_commit; /* PROVD_SYNCHRONOUS=full: each write fsynced before its answer */
     enum device_auth_policy device_auth; /* PROVD_DEVICE_AUTH: optional (default) or required */
+    /* The caps on new devices (0: none): PROVD_MAX_DEVICES, devices that registered themselves;
+     * PROVD_REGISTRATIONS_PER_MIN, new devices per client address; PROVD_PENDING_DAYS, after
+     * which pending devices never let in are deleted. */
+    int64_t max_devices, registrations_per_min, pending_days;
+    const struct server_key *server_key; /* from PROVD_KEY_FILE (server_key.h), loaded at start */
 };
 
 struct sqlite_writer;

@@ -100,6 +100,8 @@ static void bad_body(struct response *res, const char *err)
     response_error(res, 400, "%s", err);
 }
 
+#define REGISTRATION_RETRY_AFTER_S 60
+
 /* The end of a device's call: its secret wiped; a proved call's answer gets the server's clock. */
 static void finish_call(struct app *app, struct response *res, struct device_caller *c)
 {
@@ -123,15 +125,22 @@ void handle_device_register(struct app *app, const struct request *req, struct r
     struct device_caller caller;
     if (!device_call_check(app, req, DEVICE_CALL_WRITE, res, &caller))
         return;
-    if (!fields_parse(&body, req->body, req->body_len, fields, FIELD_COUNT, v, err, sizeof err)) {
+    if (!fields_parse(&body, req->body, req->body_len, fields, FIELD_COUNT, FIELDS_IGNORE_UNKNOWN, v, err,
+                      sizeof err)) {
         bad_body(res, err);
         finish_call(app, res, &caller);
         return;
     }
+    char from[ADDRESS_PREFIX_LEN];
+    struct registration reg = {
+        .policy = app->config.registration,
+        .from = req->remote_addr && address_prefix(req->remote_addr, from, sizeof from) ? from : NULL,
+        .per_minute = app->config.registrations_per_min,
+        .max_devices = app->config.max_devices,
+    };
     struct found f = {app, req, res, 200, &caller};
-    enum store_status st =
-        store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str, app->config.registration,
-                              app->now(), send_registration, &f);
+    enum store_status st = store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str, &reg,
+                                                 app->now(), send_registration, &f);
     switch (st) {
     case STORE_CREATED:
         response_reset(res);
@@ -140,6 +149,14 @@ void handle_device_register(struct app *app, const struct request *req, struct r
     case STORE_OK: break;
     case STORE_REFUSED:
         response_error(res, 403, "registration is closed: an admin must add this device first");
+        break;
+    case STORE_FULL:
+        response_error(res, 403,
+                       "this server takes no more devices (PROVD_MAX_DEVICES): an admin must make room");
+        break;
+    case STORE_TOO_MANY:
+        response_header(res, "Retry-After", "%d", REGISTRATION_RETRY_AFTER_S);
+        response_error(res, 429, "too many new devices from your address: try again in a minute");
         break;
     default: respond_store_error(app, res, st);
     }
@@ -312,7 +329,8 @@ void handle_device_update(struct app *app, const struct request *req, struct res
         response_error(res, 400, "If-Match must be the device's ETag, e.g. \"3\"");
         return;
     }
-    if (!fields_parse(&body, req->body, req->body_len, fields, FIELD_COUNT, v, err, sizeof err)) {
+    if (!fields_parse(&body, req->body, req->body_len, fields, FIELD_COUNT, FIELDS_REFUSE_UNKNOWN, v, err,
+                      sizeof err)) {
         bad_body(res, err);
         return;
     }

@@ -383,6 +383,7 @@ static bool open_store(struct leader *l)
         fprintf(stderr, "provd: writer: %s\n", err);
         return false;
     }
+    store_use_server_key(l->store, l->config->server_key);
     store_use_small_cache(l->store);
     store_set_seen_sink(l->store, merge_seen, l);
     return !l->config->sync_every_commit || store_sync_every_commit(l->store) == STORE_OK;

@@ -16,18 +16,23 @@
 #define PRUNE_BATCH 5000 /* readings deleted at most per pass, so an ingest never stalls long */
 
 /* Retention, for a backend that leaves it to its writers (STORE_NEEDS_PRUNE_BY_WRITERS): now and
- * then, a worker deletes a batch of readings older than the limit. Others have one scheduled job
- * for the whole deployment (provctl prune). */
+ * then, a worker deletes a batch of readings older than the limit, and of pending devices past
+ * PROVD_PENDING_DAYS. Others have one scheduled job for the whole deployment (provctl prune). */
 static void maybe_prune(struct app *app)
 {
-    if (app->config.retention_days == 0 || !(store_needs(app->store) & STORE_NEEDS_PRUNE_BY_WRITERS) ||
+    if (!(store_needs(app->store) & STORE_NEEDS_PRUNE_BY_WRITERS) ||
         ++app->readings_since_prune < PRUNE_EVERY)
         return;
     app->readings_since_prune = 0;
     int deleted;
-    if (store_reading_prune(app->store, app->now() - app->config.retention_days * 86400, PRUNE_BATCH,
+    if (app->config.retention_days > 0 &&
+        store_reading_prune(app->store, app->now() - app->config.retention_days * 86400, PRUNE_BATCH,
                             &deleted) != STORE_OK)
         fprintf(stderr, "provd: retention: %s\n", store_errmsg(app->store));
+    if (app->config.pending_days > 0 &&
+        store_device_expire_pending(app->store, app->now() - app->config.pending_days * 86400, PRUNE_BATCH,
+                                    &deleted) != STORE_OK)
+        fprintf(stderr, "provd: pending devices: %s\n", store_errmsg(app->store));
 }
 
 /* POST /api/devices/{id}/telemetry: a proof, when there is one, checked here; the envelope and

@@ -19,6 +19,8 @@ enum store_status {
     STORE_STALE, /* what the caller has is not current: If-Match's cfgsn, a SEQN, a poller's configuration */
     STORE_ERROR, /* the database failed: store_errmsg() says how */
     STORE_UNAVAILABLE, /* the database cannot be reached now (a later call reconnects): store_errmsg() */
+    STORE_FULL,        /* a new device would pass the cap on the number of devices */
+    STORE_TOO_MANY,    /* a new device would pass the cap on registrations from one address */
 };
 
 /* What a backend needs from the program running it (store_needs()). */
@@ -37,6 +39,18 @@ enum store_need {
 };
 
 enum registration_policy { REGISTRATION_APPROVE, REGISTRATION_OPEN, REGISTRATION_CLOSED };
+
+/* How a device that registers itself may get in: the policy, and the caps on new devices. The
+ * caps hold with any number of workers and hosts: each backend checks them in SQL, serialized
+ * with every other new registration. */
+struct registration {
+    enum registration_policy policy;
+    const char *from;    /* the client's address, as counted (address_prefix()); NULL: not counted */
+    int64_t per_minute;  /* new devices from one address within 60 s; 0: no cap */
+    int64_t max_devices; /* devices in all; 0: no cap */
+};
+/* A registration under policy alone, without caps (tools, tests). */
+#define REGISTRATION_UNCAPPED(p) (&(const struct registration){.policy = (p)})
 
 struct store;
 
@@ -133,7 +147,15 @@ typedef void (*store_bucket_fn)(const struct bucket_stat *b, void *user_data);
 
 #define STORE_TOKEN_HASH_LEN 32 /* SHA-256 */
 
-typedef void (*store_token_fn)(const char *name, int64_t created, void *user_data);
+/* An admin token as listed: never the token or its hash. */
+struct token_info {
+    const char *name;
+    int64_t created;
+    int64_t expires;   /* refused from then on; 0: never */
+    int64_t last_used; /* to the minute (TOKEN_USE_STEP_S); 0: never */
+};
+typedef void (*store_token_fn)(const struct token_info *token, void *user_data);
+#define TOKEN_USE_STEP_S 60
 
 /* Opens and migrates the database named by target: a libpq connection URI (postgresql://... or
  * postgres://...) for PostgreSQL, otherwise the path of a SQLite file (created if absent); err
@@ -143,6 +165,12 @@ struct store *store_open(const char *target, char *err, size_t err_len);
 bool store_target_is_pg(const char *target);
 /* STORE_NEEDS_* */
 unsigned store_needs(const struct store *s);
+struct server_key;
+/* Device keys are sealed and opened with key from now on: borrowed, it must outlive the store. */
+void store_use_server_key(struct store *s, const struct server_key *key);
+/* Seals every device key still stored plain (from before sealing, or a bulk load), in batches;
+ * *sealed says how many (provd --check, provctl init). */
+enum store_status store_seal_keys(struct store *s, int64_t *sealed);
 /* A long copy's progress: done of total pages. */
 typedef void (*store_progress_fn)(int64_t done, int64_t total, void *user_data);
 /* A copy of the whole database as of one moment, into the new file path (never overwritten),
@@ -171,8 +199,11 @@ enum store_status store_sync_every_commit(struct store *s);
  * the database's schema (provctl init, the tests). */
 enum store_status store_prepare_all(struct store *s);
 
+/* A known device: its ipaddr and ssid updated, seen at now, STORE_OK (a rejected one too; the
+ * caller refuses it). An unknown one: STORE_REFUSED when the policy is closed, STORE_FULL or
+ * STORE_TOO_MANY past reg's caps, else inserted (pending, or accepted when open): STORE_CREATED. */
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
-                                        const char *ssid, enum registration_policy policy, int64_t now,
+                                        const char *ssid, const struct registration *reg, int64_t now,
                                         store_device_fn fn, void *user_data);
 /* What a heartbeat's answer depends on. */
 struct poll_facts {
@@ -200,6 +231,8 @@ enum store_status store_device_update(struct store *s, const char *deviceid,
                                       const struct device_update *update, int64_t now, store_device_fn fn,
                                       void *user_data);
 enum store_status store_device_delete(struct store *s, const char *deviceid);
+/* The device's telemetry secret, stored sealed under the server key (key_wrap.h). Without a
+ * server key (store_use_server_key()) STORE_ERROR: a key is never stored plain. */
 enum store_status store_device_set_key(struct store *s, const char *deviceid, const char *key);
 /* Calls fn for each device of the page; *count gets how many. STORE_NOT_FOUND: sorted by another
  * column than the id, the after device does not exist (deleted since the last page). */
@@ -213,7 +246,9 @@ enum store_status store_stats(struct store *s, int64_t now, int64_t default_inte
 #define DEVICE_TRUST_V2     2 /* it has sent a v2 envelope: v1 is refused */
 #define DEVICE_TRUST_V1     4 /* it has sent a v1 envelope */
 
-/* What a device call is checked against, copied out of the device's row. */
+/* What a device call is checked against, copied out of the device's row; its key opened with the
+ * server key (a key from before sealing is read as it is). STORE_ERROR when it does not open
+ * (another server key, or a sealed key moved to another device's row). */
 struct device_trust {
     char state[16];
     char key[SECRET_MAX_LEN + 1]; /* its own secret; "" when it has none */
@@ -248,10 +283,19 @@ enum store_status store_reading_buckets(struct store *s, const char *deviceid, i
  * readings are walked in arrival order, not by time: see STMT_READING_PRUNE); *deleted says
  * how many. */
 enum store_status store_reading_prune(struct store *s, int64_t before, int max, int *deleted);
+/* Deletes up to max devices still pending that registered before the given time and never had a
+ * reading accepted (an admin never let them in); *deleted says how many. */
+enum store_status store_device_expire_pending(struct store *s, int64_t before, int max, int *deleted);
 
+/* expires: when the token stops working; 0: never. */
 enum store_status store_token_add(struct store *s, const char *name,
-                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now);
-enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN]);
+                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                  int64_t expires);
+/* STORE_OK for a valid token, recorded as used at now (written when the last use recorded is
+ * TOKEN_USE_STEP_S old or more, so not every request writes); STORE_NOT_FOUND: no such token;
+ * STORE_STALE: it has expired. It may write: not inside store_read_begin(). */
+enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                    int64_t now);
 enum store_status store_token_list(struct store *s, store_token_fn fn, void *user_data);
 enum store_status store_token_revoke(struct store *s, const char *name);
 

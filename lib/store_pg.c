@@ -85,6 +85,9 @@ enum pg_stmt {
     PG_ROLLBACK,
     PG_DEVICE_REGISTER,
     PG_DEVICE_TOUCH,
+    PG_REGISTRATION_LOCK,
+    PG_REGISTRATION_COUNTS,
+    PG_DEVICE_EXPIRE_PENDING,
     PG_DEVICE_POLL_CURRENT,
     PG_DEVICE_APPLIED,
     PG_DEVICE_GET,
@@ -93,6 +96,8 @@ enum pg_stmt {
     PG_DEVICE_CREATE,
     PG_DEVICE_DELETE,
     PG_DEVICE_SET_KEY,
+    PG_DEVICE_KEYS_PLAIN,
+    PG_DEVICE_KEY_REPLACE,
     PG_DEVICE_LIST, /* four per sort: see DEVICE_LIST_STMTS */
     PG_DEVICE_LIST_LAST = PG_DEVICE_LIST + 4 * DEVICE_SORT__COUNT - 1,
     PG_DEVICE_STATS,
@@ -108,6 +113,7 @@ enum pg_stmt {
     PG_PRUNE_DEFAULT,
     PG_TOKEN_ADD,
     PG_TOKEN_CHECK,
+    PG_TOKEN_USED,
     PG_TOKEN_LIST,
     PG_TOKEN_REVOKE,
     PG_BULK_DEVICES,
@@ -123,17 +129,29 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     [PG_COMMIT] = "COMMIT",
     [PG_ROLLBACK] = "ROLLBACK",
-    /* Approve or open ($2 the new device's state): the first of concurrent registrations of one id
-     * inserts, the others wait for it and update its row (xmax is 0 only on an inserted row). */
+    /* A new device ($2 its state), under PG_REGISTRATION_LOCK: should the same id register on
+     * another host meanwhile, the later of the two updates the row the first inserted (xmax is 0
+     * only on an inserted row). */
     [PG_DEVICE_REGISTER] =
-        "INSERT INTO devices AS d (deviceid, state, ipaddr, ssid, datec, lastseen) "
-        "VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''), $5::bigint, $5::bigint) "
+        "INSERT INTO devices AS d (deviceid, state, ipaddr, ssid, datec, lastseen, registered_from) "
+        "VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''), $5::bigint, $5::bigint, $6) "
         "ON CONFLICT (deviceid) DO UPDATE SET ipaddr = coalesce($3, d.ipaddr), ssid = coalesce($4, d.ssid), "
         "lastseen = greatest(d.lastseen, $5::bigint) RETURNING " DEVICE_COLUMNS ", d.xmax = 0",
-    /* Closed: only a known device, seen again. */
+    /* A known device, seen again. */
     [PG_DEVICE_TOUCH] =
         "UPDATE devices SET ipaddr = coalesce($2, ipaddr), ssid = coalesce($3, ssid), "
         "lastseen = greatest(lastseen, $4::bigint) WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
+    /* Every new registration of the database, on any host, takes this lock for its transaction:
+     * the caps are counted (in a statement after it, so a snapshot taken after the lock) and the
+     * device inserted before the next one counts. */
+    [PG_REGISTRATION_LOCK] = "SELECT pg_advisory_xact_lock(hashtext('provd: new device'))",
+    /* What the caps on new devices count: all devices, and those registered from $1 since $2. */
+    [PG_REGISTRATION_COUNTS] =
+        "SELECT (SELECT count(*) FROM devices), "
+        "(SELECT count(*) FROM devices WHERE registered_from = $1 AND datec > $2::bigint)",
+    [PG_DEVICE_EXPIRE_PENDING] = "DELETE FROM devices WHERE deviceid IN (SELECT deviceid FROM devices "
+                                 "WHERE state = 'pending' AND last_seqn IS NULL AND datec < $1::bigint "
+                                 "LIMIT $2::bigint)",
     /* The 304 of a heartbeat: a read; its time is kept back and written with others (PG_SEEN). */
     [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1) FROM devices WHERE deviceid = $1",
     /* Heartbeat times kept back ($1 ids and $2 times, comma-separated), each device's latest, never
@@ -169,6 +187,10 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                          "ON CONFLICT (deviceid) DO NOTHING RETURNING " DEVICE_COLUMNS,
     [PG_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = $1",
     [PG_DEVICE_SET_KEY] = "UPDATE devices SET key = $2 WHERE deviceid = $1",
+    /* Keys not yet sealed: without KEY_WRAP_PREFIX (key_wrap.h). */
+    [PG_DEVICE_KEYS_PLAIN] = "SELECT deviceid, key FROM devices "
+                             "WHERE key IS NOT NULL AND substr(key, 1, 11) <> 'provd-key1:' LIMIT $1::bigint",
+    [PG_DEVICE_KEY_REPLACE] = "UPDATE devices SET key = $3 WHERE deviceid = $1 AND key = $2",
     /* By id any cursor text orders, a device or not. */
     DEVICE_LIST_STMTS(DEVICE_SORT_ID, DEVICE_LIST_SQL("$1::text IS NULL", "deviceid"),
                       DEVICE_LIST_SQL("deviceid > $1", "deviceid"),
@@ -239,9 +261,14 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_PRUNE_DEFAULT] = "DELETE FROM telemetry_default WHERE ctid = ANY (ARRAY("
                          "SELECT ctid FROM telemetry_default WHERE received_at < $1::bigint "
                          "ORDER BY id LIMIT $2::bigint))",
-    [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES ($1, $2::bytea, $3::bigint)",
-    [PG_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = $1::bytea",
-    [PG_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
+    [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created, expires) "
+                     "VALUES ($1, $2::bytea, $3::bigint, nullif($4::bigint, 0))",
+    [PG_TOKEN_CHECK] =
+        "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = $1::bytea",
+    [PG_TOKEN_USED] = "UPDATE admin_tokens SET last_used = $2::bigint "
+                      "WHERE hash = $1::bytea AND coalesce(last_used, 0) < $2::bigint",
+    [PG_TOKEN_LIST] = "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
+                      "ORDER BY name",
     [PG_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = $1",
     /* Devices $2..$3 of prefix $1 (store_bulk_id()), accepted with key $5, seen at $4. */
     [PG_BULK_DEVICES] =
@@ -758,8 +785,49 @@ static void pg_read_end(struct store *base)
         exec_stmt(s, PG_COMMIT, NULL, "end read", NULL);
 }
 
+/* A new device, in one transaction under PG_REGISTRATION_LOCK: the caps counted, then the insert. */
+static enum store_status register_new(struct pg_store *s, const char *deviceid, const char *ipaddr,
+                                      const char *ssid, const struct registration *reg, int64_t now,
+                                      store_device_fn fn, void *user_data)
+{
+    enum store_status st = exec_stmt(s, PG_BEGIN, NULL, "register device: begin", NULL);
+    if (st == STORE_OK)
+        st = exec_stmt(s, PG_REGISTRATION_LOCK, NULL, "register device: lock", NULL);
+    if (st == STORE_OK) {
+        struct params p = {0};
+        int64_t counts[2];
+        param_text(&p, reg->from);
+        param_int(&p, now - REGISTRATION_WINDOW_S);
+        st = read_ints(s, PG_REGISTRATION_COUNTS, &p, "register device: count", counts, 2);
+        if (st == STORE_OK)
+            st = store_registration_room(reg, counts[0], counts[1]);
+    }
+    PGresult *res = NULL;
+    if (st == STORE_OK) {
+        struct params p = {0};
+        param_text(&p, deviceid);
+        param_text(&p, reg->policy == REGISTRATION_OPEN ? "accepted" : "pending");
+        param_text(&p, ipaddr);
+        param_text(&p, ssid);
+        param_int(&p, now);
+        param_text(&p, reg->from);
+        res = run(s, PG_DEVICE_REGISTER, &p, "register device", &st);
+    }
+    if (res)
+        st = exec_stmt(s, PG_COMMIT, NULL, "register device: commit", NULL);
+    else if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        exec_stmt(s, PG_ROLLBACK, NULL, "register device: roll back", NULL);
+    if (res && st == STORE_OK) {
+        bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, 15)[0] == 't'; /* after DEVICE_COLUMNS */
+        hand_devices(res, fn, user_data, &now);
+        st = created ? STORE_CREATED : STORE_OK;
+    }
+    PQclear(res);
+    return st;
+}
+
 static enum store_status pg_device_register(struct store *base, const char *deviceid, const char *ipaddr,
-                                            const char *ssid, enum registration_policy policy, int64_t now,
+                                            const char *ssid, const struct registration *reg, int64_t now,
                                             store_device_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
@@ -768,24 +836,15 @@ static enum store_status pg_device_register(struct store *base, const char *devi
         return st;
     struct params p = {0};
     param_text(&p, deviceid);
-    if (policy == REGISTRATION_CLOSED) {
-        param_text(&p, ipaddr);
-        param_text(&p, ssid);
-        param_int(&p, now);
-        st = device_rows(s, PG_DEVICE_TOUCH, &p, "register device", fn, user_data, &now, NULL);
-        return st == STORE_NOT_FOUND ? STORE_REFUSED : st;
-    }
-    param_text(&p, policy == REGISTRATION_OPEN ? "accepted" : "pending");
     param_text(&p, ipaddr);
     param_text(&p, ssid);
     param_int(&p, now);
-    PGresult *res = run(s, PG_DEVICE_REGISTER, &p, "register device", &st);
-    if (!res)
+    st = device_rows(s, PG_DEVICE_TOUCH, &p, "register device", fn, user_data, &now, NULL);
+    if (st != STORE_NOT_FOUND)
         return st;
-    bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, 15)[0] == 't';
-    hand_devices(res, fn, user_data, &now);
-    PQclear(res);
-    return created ? STORE_CREATED : STORE_OK;
+    if (reg->policy == REGISTRATION_CLOSED)
+        return STORE_REFUSED;
+    return register_new(s, deviceid, ipaddr, ssid, reg, now, fn, user_data);
 }
 
 static enum store_status pg_device_heartbeat(struct store *base, const char *deviceid, int64_t now,
@@ -924,6 +983,35 @@ static enum store_status pg_device_delete(struct store *base, const char *device
     return write_one_row(s, PG_DEVICE_DELETE, &p, "delete device");
 }
 
+static enum store_status pg_device_keys_plain(struct store *base, int max, store_key_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, max);
+    PGresult *res = run(s, PG_DEVICE_KEYS_PLAIN, &p, "read plain keys", &st);
+    for (int i = 0; res && i < PQntuples(res); i++)
+        fn(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), user_data);
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_device_key_replace(struct store *base, const char *deviceid, const char *old,
+                                               const char *key)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_text(&p, old);
+    param_text(&p, key);
+    return write_one_row(s, PG_DEVICE_KEY_REPLACE, &p, "seal device key");
+}
+
 static enum store_status pg_device_set_key(struct store *base, const char *deviceid, const char *key)
 {
     struct pg_store *s = pg_of(base);
@@ -991,7 +1079,8 @@ static enum store_status pg_stats(struct store *base, int64_t now, int64_t defau
     return st;
 }
 
-static enum store_status pg_device_trust(struct store *base, const char *deviceid, struct device_trust *out)
+static enum store_status pg_device_trust(struct store *base, const char *deviceid, struct device_trust *out,
+                                        char *stored, size_t stored_len)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1005,7 +1094,7 @@ static enum store_status pg_device_trust(struct store *base, const char *devicei
     st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
     if (st == STORE_OK) {
         snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, 0));
-        snprintf(out->key, sizeof out->key, "%s", PQgetvalue(res, 0, 1));
+        snprintf(stored, stored_len, "%s", PQgetvalue(res, 0, 1));
         out->trust = col_int(res, 0, 2, 0);
         out->epoch = col_int(res, 0, 3, 0);
     }
@@ -1141,6 +1230,21 @@ static enum store_status pg_reading_buckets(struct store *base, const char *devi
     return STORE_OK;
 }
 
+static enum store_status pg_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+{
+    struct pg_store *s = pg_of(base);
+    int64_t rows = 0;
+    enum store_status st = connected(s);
+    if (st == STORE_OK) {
+        struct params p = {0};
+        param_int(&p, before);
+        param_int(&p, max);
+        st = exec_stmt(s, PG_DEVICE_EXPIRE_PENDING, &p, "expire pending devices", &rows);
+    }
+    *deleted = (int)rows;
+    return st;
+}
+
 /* Retention by days: the day partitions over by `before` are dropped whole (their readings
  * counted first), and of the readings in the default partition (days without a partition of
  * their own) up to max received before it deleted, oldest arrivals first. A reading in a day
@@ -1169,7 +1273,8 @@ static enum store_status pg_reading_prune(struct store *base, int64_t before, in
 }
 
 static enum store_status pg_token_add(struct store *base, const char *name,
-                                      const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
+                                      const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                      int64_t expires)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1179,11 +1284,13 @@ static enum store_status pg_token_add(struct store *base, const char *name,
     param_text(&p, name);
     param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
     param_int(&p, now);
+    param_int(&p, expires);
     st = exec_stmt(s, PG_TOKEN_ADD, &p, "add token", NULL);
     return st == STORE_ERROR && strcmp(s->sqlstate, "23505") == 0 ? STORE_EXISTS : st; /* the name or hash */
 }
 
-static enum store_status pg_token_check(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN])
+static enum store_status pg_token_check(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                        int64_t *expires, int64_t *last_used)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1191,9 +1298,25 @@ static enum store_status pg_token_check(struct store *base, const unsigned char 
         return st;
     struct params p = {0};
     param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
-    int64_t rows = 0;
-    st = exec_stmt(s, PG_TOKEN_CHECK, &p, "check token", &rows);
-    return st == STORE_OK && rows == 0 ? STORE_NOT_FOUND : st;
+    int64_t row[2] = {0, 0};
+    st = read_ints(s, PG_TOKEN_CHECK, &p, "check token", row, 2);
+    *expires = row[0];
+    *last_used = row[1];
+    return st;
+}
+
+/* A later use already recorded (another host's) counts as this one. */
+static enum store_status pg_token_used(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                       int64_t now)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
+    param_int(&p, now);
+    return exec_stmt(s, PG_TOKEN_USED, &p, "record token use", NULL);
 }
 
 static enum store_status pg_token_list(struct store *base, store_token_fn fn, void *user_data)
@@ -1204,7 +1327,9 @@ static enum store_status pg_token_list(struct store *base, store_token_fn fn, vo
         return st;
     PGresult *res = run(s, PG_TOKEN_LIST, NULL, "list tokens", &st);
     for (int i = 0, n = res ? PQntuples(res) : 0; i < n; i++)
-        fn(PQgetvalue(res, i, 0), col_int(res, i, 1, 0), user_data);
+        fn(&(struct token_info){PQgetvalue(res, i, 0), col_int(res, i, 1, 0), col_int(res, i, 2, 0),
+                                col_int(res, i, 3, 0)},
+           user_data);
     PQclear(res);
     return st;
 }
@@ -1386,6 +1511,8 @@ static const struct store_ops pg_ops = {
     .device_update = pg_device_update,
     .device_delete = pg_device_delete,
     .device_set_key = pg_device_set_key,
+    .device_keys_plain = pg_device_keys_plain,
+    .device_key_replace = pg_device_key_replace,
     .device_list = pg_device_list,
     .stats = pg_stats,
     .device_trust = pg_device_trust,
@@ -1394,8 +1521,10 @@ static const struct store_ops pg_ops = {
     .reading_list = pg_reading_list,
     .reading_buckets = pg_reading_buckets,
     .reading_prune = pg_reading_prune,
+    .device_expire_pending = pg_device_expire_pending,
     .token_add = pg_token_add,
     .token_check = pg_token_check,
+    .token_used = pg_token_used,
     .token_list = pg_token_list,
     .token_revoke = pg_token_revoke,
     .device_bulk_add = pg_device_bulk_add,

@@ -99,6 +99,8 @@ enum stmt {
     STMT_PING,
     STMT_DEVICE_TOUCH,
     STMT_DEVICE_REGISTER,
+    STMT_REGISTRATION_COUNTS,
+    STMT_DEVICE_EXPIRE_PENDING,
     STMT_DEVICE_POLL,
     STMT_DEVICE_SEEN,
     STMT_DEVICE_SEEN_SET,
@@ -110,6 +112,8 @@ enum stmt {
     STMT_DEVICE_UPDATE,
     STMT_DEVICE_DELETE,
     STMT_DEVICE_SET_KEY,
+    STMT_DEVICE_KEYS_PLAIN,
+    STMT_DEVICE_KEY_REPLACE,
     STMT_DEVICE_LIST, /* one per sort and direction: see DEVICE_LIST_STMTS */
     STMT_DEVICE_LIST_LAST = STMT_DEVICE_LIST + 2 * DEVICE_SORT__COUNT - 1,
     STMT_DEVICE_STATS,
@@ -127,6 +131,7 @@ enum stmt {
     STMT_READING_PRUNE,
     STMT_TOKEN_ADD,
     STMT_TOKEN_CHECK,
+    STMT_TOKEN_USED,
     STMT_TOKEN_LIST,
     STMT_TOKEN_REVOKE,
     STMT__COUNT
@@ -144,8 +149,14 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_TOUCH] = "UPDATE devices SET ipaddr = coalesce(?2, ipaddr), ssid = coalesce(?3, ssid) "
                           "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_REGISTER] =
-        "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec) "
-        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5) RETURNING " DEVICE_COLUMNS,
+        "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec, registered_from) "
+        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5, ?6) RETURNING " DEVICE_COLUMNS,
+    /* What the caps on new devices count: all devices, and those registered from ?1 since ?2. */
+    [STMT_REGISTRATION_COUNTS] = "SELECT (SELECT count(*) FROM devices), "
+                                 "(SELECT count(*) FROM devices WHERE registered_from = ?1 AND datec > ?2)",
+    [STMT_DEVICE_EXPIRE_PENDING] =
+        "DELETE FROM devices WHERE id IN (SELECT id FROM devices WHERE state = 'pending' "
+        "AND last_seqn IS NULL AND datec < ?1 LIMIT ?2)",
     [STMT_DEVICE_POLL] =
         "UPDATE devices SET cfgsn_applied = ?2 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     /* The FK column is not written: no lookup of the device. A row that is gone changes nothing. */
@@ -172,6 +183,10 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_SET_KEY] = "UPDATE devices SET key = ?2 WHERE deviceid = ?1",
+    /* Keys not yet sealed: without KEY_WRAP_PREFIX (key_wrap.h), compared byte for byte. */
+    [STMT_DEVICE_KEYS_PLAIN] = "SELECT deviceid, key FROM devices "
+                               "WHERE key IS NOT NULL AND substr(key, 1, 11) <> 'provd-key1:' LIMIT ?1",
+    [STMT_DEVICE_KEY_REPLACE] = "UPDATE devices SET key = ?3 WHERE deviceid = ?1 AND key = ?2",
     /* By id any cursor text orders, a device or not: '' and x'' are before and after every id. */
     DEVICE_LIST_STMTS(DEVICE_SORT_ID, DEVICE_LIST_SQL("deviceid > coalesce(?1, '')", "deviceid"),
                       DEVICE_LIST_SQL("deviceid < coalesce(?1, x'')", "deviceid DESC")),
@@ -219,9 +234,15 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_READING_PRUNE] = "DELETE FROM telemetry WHERE id IN "
                            "(SELECT id FROM telemetry ORDER BY id LIMIT ?2) "
                            "AND received_at < ?1",
-    [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES (?1, ?2, ?3)",
-    [STMT_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
-    [STMT_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
+    [STMT_TOKEN_ADD] =
+        "INSERT INTO admin_tokens (name, hash, created, expires) VALUES (?1, ?2, ?3, nullif(?4, 0))",
+    [STMT_TOKEN_CHECK] =
+        "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = ?1",
+    [STMT_TOKEN_USED] =
+        "UPDATE admin_tokens SET last_used = ?2 WHERE hash = ?1 AND coalesce(last_used, 0) < ?2",
+    [STMT_TOKEN_LIST] =
+        "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
+        "ORDER BY name",
     [STMT_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = ?1",
 };
 
@@ -600,9 +621,12 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_len)
     /* WAL: readers never block the writer. synchronous=NORMAL: a commit is in the WAL (the OS's
      * page cache) before the answer, so it survives the death of any process; only a power cut
      * can lose the last commits before a checkpoint. The page cache is small (CACHE_KIB): any
-     * other worker's commit empties it, so a bigger one only adds to the worker's memory. */
+     * other worker's commit empties it, so a bigger one only adds to the worker's memory.
+     * secure_delete: what is deleted (a key replaced, a device, old readings) is overwritten with
+     * zeros, not left in free pages for whoever copies the file. */
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                     "PRAGMA secure_delete = ON; "
                      "PRAGMA cache_size = -" CACHE_KIB "; PRAGMA journal_size_limit = " WAL_LIMIT_BYTES ";",
                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->db));
@@ -721,9 +745,34 @@ static enum store_status set_new_device_seen(struct sqlite_store *s, int64_t at)
     return exec_stmt(s, STMT_DEVICE_SEEN_SET);
 }
 
+/* Runs a statement returning one row of integers into out[0..n). */
+static enum store_status read_counts(struct sqlite_store *s, enum stmt id, int64_t *out, int n)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        for (int i = 0; i < n; i++)
+            out[i] = sqlite3_column_int64(st, i);
+    stmt_done(st);
+    return rc == SQLITE_ROW ? STORE_OK : fail(s, stmt_sql[id]);
+}
+
+/* Whether reg's caps let one more device in (in the registration's write transaction, which
+ * SQLite serializes with every other). */
+static enum store_status registration_room(struct sqlite_store *s, const struct registration *reg,
+                                           int64_t now)
+{
+    sqlite3_stmt *st = stmt(s, STMT_REGISTRATION_COUNTS);
+    bind_text(st, 1, reg->from);
+    sqlite3_bind_int64(st, 2, now - REGISTRATION_WINDOW_S);
+    int64_t counts[2];
+    enum store_status result = read_counts(s, STMT_REGISTRATION_COUNTS, counts, 2);
+    return result == STORE_OK ? store_registration_room(reg, counts[0], counts[1]) : result;
+}
+
 static enum store_status sqlite_device_register(struct store *base, const char *deviceid, const char *ipaddr,
-                                                const char *ssid, enum registration_policy policy,
-                                                int64_t now, store_device_fn fn, void *user_data)
+                                                const char *ssid, const struct registration *reg, int64_t now,
+                                                store_device_fn fn, void *user_data)
 {
     struct sqlite_store *s = sqlite_of(base);
     enum store_status st = begin(s);
@@ -737,15 +786,16 @@ static enum store_status sqlite_device_register(struct store *base, const char *
     st = device_rows(s, STMT_DEVICE_TOUCH, hand_as_seen_now, &seen, NULL, &seen.row);
     if (st == STORE_OK) {
         st = device_seen(s, seen.row, now);
-    } else if (st == STORE_NOT_FOUND && policy == REGISTRATION_CLOSED) {
+    } else if (st == STORE_NOT_FOUND && reg->policy == REGISTRATION_CLOSED) {
         st = STORE_REFUSED;
-    } else if (st == STORE_NOT_FOUND) {
+    } else if (st == STORE_NOT_FOUND && (st = registration_room(s, reg, now)) == STORE_OK) {
         sqlite3_stmt *ins = stmt(s, STMT_DEVICE_REGISTER);
         bind_text(ins, 1, deviceid);
-        bind_text(ins, 2, policy == REGISTRATION_OPEN ? "accepted" : "pending");
+        bind_text(ins, 2, reg->policy == REGISTRATION_OPEN ? "accepted" : "pending");
         bind_text(ins, 3, ipaddr);
         bind_text(ins, 4, ssid);
         sqlite3_bind_int64(ins, 5, now);
+        bind_text(ins, 6, reg->from);
         st = device_rows(s, STMT_DEVICE_REGISTER, hand_as_seen_now, &seen, NULL, &seen.row);
         if (st == STORE_OK)
             st = set_new_device_seen(s, now) == STORE_OK ? STORE_CREATED : STORE_ERROR;
@@ -905,6 +955,30 @@ static enum store_status sqlite_device_delete(struct store *base, const char *de
     return write_one_row(s, STMT_DEVICE_DELETE);
 }
 
+static enum store_status sqlite_device_keys_plain(struct store *base, int max, store_key_fn fn,
+                                                  void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_KEYS_PLAIN);
+    sqlite3_bind_int(st, 1, max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(column_text(st, 0), column_text(st, 1), user_data);
+    stmt_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "read plain keys");
+}
+
+static enum store_status sqlite_device_key_replace(struct store *base, const char *deviceid, const char *old,
+                                                   const char *key)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_KEY_REPLACE);
+    bind_text(st, 1, deviceid);
+    bind_text(st, 2, old);
+    bind_text(st, 3, key);
+    return write_one_row(s, STMT_DEVICE_KEY_REPLACE);
+}
+
 static enum store_status sqlite_device_set_key(struct store *base, const char *deviceid, const char *key)
 {
     struct sqlite_store *s = sqlite_of(base);
@@ -941,18 +1015,6 @@ static enum store_status sqlite_device_list(struct store *base, const struct dev
     return STORE_OK;
 }
 
-/* Runs a statement returning one row of integers into out[0..n). */
-static enum store_status read_counts(struct sqlite_store *s, enum stmt id, int64_t *out, int n)
-{
-    sqlite3_stmt *st = stmt(s, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        for (int i = 0; i < n; i++)
-            out[i] = sqlite3_column_int64(st, i);
-    stmt_done(st);
-    return rc == SQLITE_ROW ? STORE_OK : fail(s, stmt_sql[id]);
-}
-
 static enum store_status sqlite_stats(struct store *base, int64_t now, int64_t default_interval,
                                       struct store_stats *out)
 {
@@ -970,7 +1032,8 @@ static enum store_status sqlite_stats(struct store *base, int64_t now, int64_t d
     return result;
 }
 
-static enum store_status sqlite_device_trust(struct store *base, const char *deviceid, struct device_trust *out)
+static enum store_status sqlite_device_trust(struct store *base, const char *deviceid, struct device_trust *out,
+                                            char *stored, size_t stored_len)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_DEVICE_TRUST);
@@ -978,7 +1041,7 @@ static enum store_status sqlite_device_trust(struct store *base, const char *dev
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         snprintf(out->state, sizeof out->state, "%s", column_text(st, 0));
-        snprintf(out->key, sizeof out->key, "%s", column_text(st, 1));
+        snprintf(stored, stored_len, "%s", column_text(st, 1));
         out->trust = sqlite3_column_int64(st, 2);
         out->epoch = sqlite3_column_int64(st, 3);
     }
@@ -1113,6 +1176,26 @@ static enum store_status sqlite_reading_buckets(struct store *base, const char *
     return rc == SQLITE_DONE ? STORE_OK : fail(s, "bucket readings");
 }
 
+/* Runs a delete of up to ?2 rows older than ?1; *deleted says how many went. */
+static enum store_status delete_batch(struct sqlite_store *s, enum stmt id, int64_t before, int max,
+                                      int *deleted, const char *what)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, max);
+    int rc = sqlite3_step(st);
+    stmt_done(st);
+    *deleted = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, what);
+}
+
+static enum store_status sqlite_device_expire_pending(struct store *base, int64_t before, int max,
+                                                      int *deleted)
+{
+    return delete_batch(sqlite_of(base), STMT_DEVICE_EXPIRE_PENDING, before, max, deleted,
+                        "expire pending devices");
+}
+
 static enum store_status sqlite_reading_prune(struct store *base, int64_t before, int max, int *deleted)
 {
     struct sqlite_store *s = sqlite_of(base);
@@ -1122,23 +1205,19 @@ static enum store_status sqlite_reading_prune(struct store *base, int64_t before
     enum store_status result = read_counts(s, STMT_READING_OLDEST, &any_old, 1);
     if (result != STORE_OK || !any_old)
         return result;
-    sqlite3_stmt *st = stmt(s, STMT_READING_PRUNE);
-    sqlite3_bind_int64(st, 1, before);
-    sqlite3_bind_int(st, 2, max);
-    int rc = sqlite3_step(st);
-    stmt_done(st);
-    *deleted = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
-    return rc == SQLITE_DONE ? STORE_OK : fail(s, "prune readings");
+    return delete_batch(s, STMT_READING_PRUNE, before, max, deleted, "prune readings");
 }
 
 static enum store_status sqlite_token_add(struct store *base, const char *name,
-                                          const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
+                                          const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                          int64_t expires)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_ADD);
     bind_text(st, 1, name);
     sqlite3_bind_blob(st, 2, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, expires);
     int rc = sqlite3_step(st);
     int extended = sqlite3_extended_errcode(s->db);
     stmt_done(st);
@@ -1150,16 +1229,32 @@ static enum store_status sqlite_token_add(struct store *base, const char *name,
 }
 
 static enum store_status sqlite_token_check(struct store *base,
-                                            const unsigned char hash[STORE_TOKEN_HASH_LEN])
+                                            const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t *expires,
+                                            int64_t *last_used)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_CHECK);
     sqlite3_bind_blob(st, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
     int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *expires = sqlite3_column_int64(st, 0);
+        *last_used = sqlite3_column_int64(st, 1);
+    }
     stmt_done(st);
     if (rc == SQLITE_ROW)
         return STORE_OK;
     return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "check token");
+}
+
+/* A later use already recorded (another worker's) counts as this one. */
+static enum store_status sqlite_token_used(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                           int64_t now)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_TOKEN_USED);
+    sqlite3_bind_blob(st, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    return write_one_row(s, STMT_TOKEN_USED) == STORE_ERROR ? STORE_ERROR : STORE_OK;
 }
 
 static enum store_status sqlite_token_list(struct store *base, store_token_fn fn, void *user_data)
@@ -1167,8 +1262,11 @@ static enum store_status sqlite_token_list(struct store *base, store_token_fn fn
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_LIST);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        fn(column_text(st, 0), sqlite3_column_int64(st, 1), user_data);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct token_info t = {column_text(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                               sqlite3_column_int64(st, 3)};
+        fn(&t, user_data);
+    }
     stmt_done(st);
     return rc == SQLITE_DONE ? STORE_OK : fail(s, "list tokens");
 }
@@ -1313,6 +1411,8 @@ static const struct store_ops sqlite_ops = {
     .device_update = sqlite_device_update,
     .device_delete = sqlite_device_delete,
     .device_set_key = sqlite_device_set_key,
+    .device_keys_plain = sqlite_device_keys_plain,
+    .device_key_replace = sqlite_device_key_replace,
     .device_list = sqlite_device_list,
     .stats = sqlite_stats,
     .device_trust = sqlite_device_trust,
@@ -1321,8 +1421,10 @@ static const struct store_ops sqlite_ops = {
     .reading_list = sqlite_reading_list,
     .reading_buckets = sqlite_reading_buckets,
     .reading_prune = sqlite_reading_prune,
+    .device_expire_pending = sqlite_device_expire_pending,
     .token_add = sqlite_token_add,
     .token_check = sqlite_token_check,
+    .token_used = sqlite_token_used,
     .token_list = sqlite_token_list,
     .token_revoke = sqlite_token_revoke,
     .device_bulk_add = sqlite_device_bulk_add,

@@ -25,9 +25,9 @@ static int setup(void **state)
     tempdb_make(&fx->db);
     fx->store = open_store(fx->db.path);
     snprintf(fx->wal, sizeof fx->wal, "%s-wal", fx->db.path);
-    assert_int_equal(
-        store_device_register(fx->store, "meter", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
-        STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "meter", "", "",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, NULL, NULL),
+                     STORE_CREATED);
     fx->next_seqn = 1;
     *state = fx;
     return 0;

@@ -605,13 +605,22 @@ static void put_changes_and_cfgsn(void **state)
     assert_int_equal(jint(fx->json, "cfgsn"), 10);
     assert_int_equal(admin(fx, "PUT", "/api/devices/dev1", "{\"cfgsn\":3,\"data\":{\"led\":3}}"), 200);
     assert_int_equal(jint(fx->json, "cfgsn"), 11);
-    /* Unknown members (old clients send whole devices) are ignored. */
+    /* A member provd does not know (a typo, a whole device sent back) is a 400 naming it, and
+     * nothing of the body is applied. */
+    assert_int_equal(admin(fx, "PUT", "/api/devices/dev1", "{\"name\":\"new\",\"firmwar\":\"2.0\"}"), 400);
+    assert_string_equal(jstr(fx->json, "message"), "unknown field \"firmwar\"");
     assert_int_equal(
         admin(fx, "PUT", "/api/devices/dev1", "{\"deviceid\":\"other\",\"lastseen\":\"x\",\"key\":\"k\"}"),
-        200);
-    assert_string_equal(jstr(fx->json, "deviceid"), "dev1");
+        400);
+    assert_non_null(strstr(jstr(fx->json, "message"), "unknown field \""));
+    admin_view(fx, "dev1");
+    assert_string_not_equal(jstr(fx->json, "name"), "new");
     assert_false(jbool(fx->json, "has_key"));
     assert_int_equal(jint(fx->json, "cfgsn"), 11);
+    /* A device's registration may carry more than provd reads (the original firmware does). */
+    assert_int_equal(
+        anon(fx, "POST", "/api/devices/dev1", "{\"ipaddr\":\"10.0.0.8\",\"ssid\":\"x\",\"fw\":\"1.2\"}"),
+        200);
     /* PUT to an unknown id creates an accepted device. */
     assert_int_equal(admin(fx, "PUT", "/api/devices/made", "{\"name\":\"by hand\"}"), 201);
     assert_string_equal(jstr(fx->json, "deviceid"), "made");

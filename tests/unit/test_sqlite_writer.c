@@ -35,7 +35,10 @@ static struct worker *open_worker(const char *path)
 {
     struct worker *w = calloc(1, sizeof *w);
     assert_non_null(w);
-    w->config = (struct config){.db_path = path, .registration = REGISTRATION_OPEN, .poll_interval = 60};
+    w->config = (struct config){.db_path = path,
+                                .registration = REGISTRATION_OPEN,
+                                .poll_interval = 60,
+                                .server_key = &test_server_key};
     w->store = open_store(path);
     w->writer = sqlite_writer_open(&w->config, NULL);
     assert_non_null(w->writer);
@@ -76,7 +79,8 @@ static void sleep_ms(long ms)
 
 static void add_device(struct store *s, const char *id)
 {
-    assert_int_equal(store_device_register(s, id, "10.0.0.1", "lab", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "lab", REGISTRATION_UNCAPPED(REGISTRATION_OPEN),
+                                           TEST_T0, NULL, NULL),
                      STORE_CREATED);
     assert_int_equal(store_device_set_key(s, id, KEY), STORE_OK);
 }
@@ -233,8 +237,8 @@ static void refusals_come_back_from_the_writer(void **state)
     assert_int_equal(r.outcome, INGEST_UNKNOWN);
     assert_true(sqlite_writer_submit(w->writer, 0, "keyed", "not an envelope", 15, TEST_T0, false, &r));
     assert_int_equal(r.outcome, INGEST_UNREADABLE);
-    assert_int_equal(store_device_register(w->store, "waiting", "10.0.0.2", "lab", REGISTRATION_APPROVE,
-                                           TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(w->store, "waiting", "10.0.0.2", "lab",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     assert_true(submit(w, 0, "waiting", 1, &r));
     assert_int_equal(r.outcome, INGEST_NOT_ACCEPTED);

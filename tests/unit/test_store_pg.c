@@ -141,7 +141,8 @@ static struct race race(const char *path, int n, race_fn fn, const void *arg)
 
 static void add_open(struct store *s, const char *id)
 {
-    assert_int_equal(store_device_register(s, id, "10.0.0.1", "net", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "net", REGISTRATION_UNCAPPED(REGISTRATION_OPEN),
+                                           TEST_T0, NULL, NULL),
                      STORE_CREATED);
 }
 
@@ -250,7 +251,8 @@ static void concurrent_creates_become_updates(void **state)
 static enum store_status register_newborn(struct store *s, int i, const void *arg)
 {
     (void)i, (void)arg;
-    return store_device_register(s, "newborn", "10.0.0.9", "net", REGISTRATION_APPROVE, TEST_T0, NULL, NULL);
+    return store_device_register(s, "newborn", "10.0.0.9", "net", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE),
+                                 TEST_T0, NULL, NULL);
 }
 
 /* 30 first registrations of one id at once: one row, one STORE_CREATED, the rest STORE_OK. */
