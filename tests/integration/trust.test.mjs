@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { now, openSealed, proof, signedCall } from './lib/device.mjs';
 import { devsim } from './lib/devsim.mjs';
 import { v2 } from './lib/seal.mjs';
-import { provctl, startStack } from './lib/stack.mjs';
+import { startStack } from './lib/stack.mjs';
 
 const FLEET_KEY = crypto.randomBytes(16).toString('hex');
 const REFUSED = '{"status":"NOK","message":"device authentication failed"}';
@@ -245,7 +245,7 @@ describe('a signed devsim fleet under PROVD_DEVICE_AUTH=required', () => {
     const ids = Array.from({ length: 20 }, (_, i) => `fleet-${String(i).padStart(4, '0')}`);
     for (const id of ids) {
       assert.equal((await required.api('PUT', `/api/devices/${id}`, { admin: true, body: { name: id } })).status, 201);
-      provctl(required.db, 'device', 'key', id, '--set', key);
+      required.provctl(['device', 'key', id, '--set'], key);
       assert.equal((await required.api('PUT', `/api/devices/${id}`, { admin: true, body: { data: { mode: 'sealed' } } })).status, 200);
     }
     const args = ['--server', required.base, '--devices', String(ids.length), '--id-prefix', 'fleet-', '--key', key,
