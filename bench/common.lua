@@ -13,6 +13,20 @@ function random_device(count)
     return device_id(math.random(0, (count or devices) - 1))
 end
 
+-- Requests made before the run, one per line of this thread's file PREFIX-N.txt (make(line)
+-- builds it), sent in turn by request(), past the last the first again.
+function requests_from_file(prefix, make)
+    local reqs, next_req = {}, 1
+    for line in io.lines(prefix .. "-" .. thread_index .. ".txt") do
+        reqs[#reqs + 1] = make(line)
+    end
+    function request()
+        local r = reqs[next_req]
+        next_req = next_req % #reqs + 1
+        return r
+    end
+end
+
 local threads = {}
 function setup(thread)
     thread:set("thread_index", #threads)

@@ -101,6 +101,12 @@ function pgbench_target(run, limit, s,    i) {
     if (i && has_pgbench_ratio(i))
         target(run " x pgbench -S, no errors", s, ratio_to(i, "pgbench"), limit, 0, status[i] + sockerr[i])
 }
+# A row against another of the same scale and backend (a signed heartbeat against the plain one).
+function pair_target(run, base, limit, s,    a, b) {
+    a = row[run, s]; b = row[base, s]
+    if (a && b) target(run " / " base ", no errors", s, rps[b] > 0 ? rps[a] / rps[b] : 0, limit, 0,
+        status[a] + sockerr[a])
+}
 function growth_target(run, small, large,    a, b) {
     a = row[run, small]; b = row[run, large]
     if (a && b) target(run " " scale_name(small) " / " scale_name(large) " (x FastCGI)", large,
@@ -111,6 +117,7 @@ function print_targets(rss_max, rss_scale,    k, s, i, first, last, kinds, kind,
     for (k = 1; k <= nscales; k++) {
         s = scales[k]
         ratio_target("heartbeat", 0.8, s); ratio_target("poll_304", 0.85, s)
+        pair_target("signed_heartbeat", "poll_304", 0.9, s); pair_target("pg_signed_heartbeat", "pg_poll_304", 0.9, s)
         ratio_target("ingest_v1", 0.5, s); ratio_target("ingest_v2", 0.5, s)
     }
     # PostgreSQL's: the heartbeat against both ceilings at every size, ingest v2 at 1M and above.

@@ -20,11 +20,15 @@ CONNECTIONS=${BENCH_CONNECTIONS:-16}
 BACKENDS=${BENCH_BACKENDS:-sqlite pg}
 THREADS=2
 WORKERS=${WORKERS:-$(( 2 * $(nproc) ))}
-# The device-facing rate limit (per address and URL) would refuse a load generator on one
-# address: set far above what the machine can do, so the bench measures the server.
-export DEVICE_RATE=100000r/s DEVICE_BURST=100000
+# nginx's limits (per address and URL, per address, admin calls, connections) and provd's cap on
+# new devices per address would refuse a load generator on one address: set far above what the
+# machine can do, or off, so the bench measures the server.
+export DEVICE_RATE=100000r/s DEVICE_BURST=100000 SITE_RATE=100000r/s SITE_BURST=100000
+export ADMIN_RATE=100000r/s ADMIN_BURST=100000 CONN_PER_ADDR=100000
+export PROVD_REGISTRATIONS_PER_MIN=0 PROVD_MAX_DEVICES=0
 export BENCH_DIR=$top/bench BENCH_PREFIX=5CCF7F
-KEY=000102030405060708090a0b0c0d0e0f       # every seeded device's telemetry key (AES-128)
+KEY=000102030405060708090a0b0c0d0e0f       # every seeded device's telemetry key (AES-128): the fleet
+export PROVD_FLEET_KEY=$KEY                 # key, so that a device may speak plain or sign (README)
 INGEST_DEVICES=500                          # per wrk thread: thread t sends for devices t*500 on
 INGEST_SEQN=1000000                         # v1's first SEQN - 1, v2's is twice that: above the seeded
 BODIES=${BENCH_BODIES:-100000}              # per wrk thread and envelope: more than one run can send
@@ -107,8 +111,12 @@ runs=$work/runs.tsv scales=$work/scales.tsv fleet=$work/fleet.tsv
 : > "$scales"
 : > "$fleet"
 NGINX_USER=""
-[ "$(id -u)" -eq 0 ] && NGINX_USER=root    # as scripts/stack.sh: workers must reach our files
+[ "$(id -u)" -eq 0 ] && NGINX_USER=root    # workers must reach our files
 export NGINX_USER
+# The server key every run's workers read (device keys are sealed under it): made once, by
+# provd --check on a database of its own. The seeded devices' keys stay plain (a bulk load).
+export PROVD_KEY_FILE=$work/provd.key
+PROVD_DB=$work/server-key.sqlite3 "$bin/provd" --check
 
 # A port nothing uses, below the kernel's ephemeral range when there is room: the run's own
 # client connections (wrk, pgbench, libpq, curl) take local ports from that range, and one of
@@ -304,7 +312,7 @@ pg_seed() {
     "$bin/provctl" --db "$uri" init >&2
     s0=$(pg_psql "$uri" -c 'SELECT pg_database_size(current_database())')
     t0=$EPOCHREALTIME
-    "$bin/bench/seed" --db "$uri" devices "$BENCH_PREFIX" "$n" "$KEY" >&2
+    "$bin/bench/seed" --db "$uri" devices "$BENCH_PREFIX" "$n" - >&2
     pg_psql "$uri" -c 'VACUUM (ANALYZE) devices'
     t1=$EPOCHREALTIME
     s1=$(pg_psql "$uri" -c 'SELECT pg_database_size(current_database())')
@@ -338,6 +346,25 @@ provd_rows() {
         # A warm-up must not spend the bodies: heartbeats warm the workers instead.
         BENCH_BODY_FILES=$work/$e measure "$n" "${pre}ingest_$e" ingest "$url" heartbeat
     done
+    signed_rows "$n" "$url" "$pre"
+}
+
+# signed_rows SCALE URL PREFIX: the heartbeat of devices that sign (README.md, Device trust), last
+# of a backend's rows since a device that has signed is refused unsigned (the ingest rows' v1).
+# The devices of the ingest rows, each with a proof made now (good for 120 s): the warm-up makes
+# their first signed call, the one that records them as signing, so the rows measure the steady
+# state. signed_heartbeat holds its configuration (304, beside poll_304); sealed_poll asks for it
+# (200 with the configuration sealed, beside heartbeat).
+signed_rows() {
+    local n=$1 url=$2 pre=$3 t id proof
+    for t in $(seq 0 $(( THREADS - 1 ))); do
+        "$bin/bench/seal" proof "$KEY" "$BENCH_PREFIX" $(( t * INGEST_DEVICES )) "$INGEST_DEVICES" > "$work/proof-$t.txt"
+    done
+    read -r id proof < "$work/proof-0.txt"
+    expect 304 -H "X-Provd-Auth: $proof" -H 'If-None-Match: "0"' "$url/api/devices/$id"
+    BENCH_PROOF_FILES=$work/proof BENCH_IF_NONE_MATCH='"0"' measure "$n" "${pre}signed_heartbeat" signed "$url"
+    expect 200 -H "X-Provd-Auth: $proof" "$url/api/devices/$id"
+    BENCH_PROOF_FILES=$work/proof measure "$n" "${pre}sealed_poll" signed "$url"
 }
 
 # Telemetry bodies, sealed once: every scale has the same ids and key. Each wrk thread has its own
@@ -384,7 +411,7 @@ scale() {
     if [ -n "$want_sqlite" ]; then
         echo "$n devices: seeding SQLite" >&2
         t0=$EPOCHREALTIME
-        "$bin/bench/seed" --db "$db" devices "$BENCH_PREFIX" "$n" "$KEY"
+        "$bin/bench/seed" --db "$db" devices "$BENCH_PREFIX" "$n" -
         size_devices=$(stat -c %s "$db")
         t1=$EPOCHREALTIME
         "$bin/bench/seed" --db "$db" readings "$BENCH_PREFIX" 0 "$readers" "$READ_PER_DEVICE"

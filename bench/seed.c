@@ -13,7 +13,7 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: seed --db PATH devices PREFIX COUNT KEY\n"
+            "usage: seed --db PATH devices PREFIX COUNT KEY   (KEY -: none of their own)\n"
             "       seed --db PATH readings PREFIX FIRST COUNT PER_DEVICE\n"
             "Device ids are PREFIX and the number in %d upper-case hex digits, from 0.\n",
             STORE_BULK_ID_DIGITS);
@@ -41,7 +41,7 @@ static enum store_status seed(struct store *s, int argc, char **argv)
 {
     int64_t now = (int64_t)time(NULL), first, count, per_device;
     if (argc == 4 && strcmp(argv[0], "devices") == 0 && count_arg(argv[2], 1, &count))
-        return store_device_bulk_add(s, argv[1], 0, count, argv[3], now);
+        return store_device_bulk_add(s, argv[1], 0, count, strcmp(argv[3], "-") == 0 ? NULL : argv[3], now);
     if (argc == 5 && strcmp(argv[0], "readings") == 0 && count_arg(argv[2], 0, &first) &&
         count_arg(argv[3], 1, &count) && count_arg(argv[4], 1, &per_device))
         return store_reading_bulk_add(s, argv[1], first, count, per_device, now, 60, reading_text, NULL);

@@ -53,6 +53,34 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
         return false;
     }
 
+    const char *device_auth = env_or("PROVD_DEVICE_AUTH", "optional");
+    if (strcmp(device_auth, "optional") == 0) {
+        c->device_auth = DEVICE_AUTH_OPTIONAL;
+    } else if (strcmp(device_auth, "required") == 0) {
+        c->device_auth = DEVICE_AUTH_REQUIRED;
+    } else {
+        snprintf(err, err_len, "PROVD_DEVICE_AUTH must be optional or required (not \"%.32s\")", device_auth);
+        return false;
+    }
+
+    /* The caps: a flood of made-up devices fills neither the disk nor the admin's list. */
+    const struct {
+        const char *name, *fallback;
+        int64_t max;
+        int64_t *out;
+    } caps[] = {
+        {"PROVD_MAX_DEVICES", "100000", 100000000, &c->max_devices},
+        {"PROVD_REGISTRATIONS_PER_MIN", "60", 1000000, &c->registrations_per_min},
+        {"PROVD_PENDING_DAYS", "14", 36500, &c->pending_days},
+    };
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+        if (!parse_int_range(env_or(caps[i].name, caps[i].fallback), 0, caps[i].max, caps[i].out)) {
+            snprintf(err, err_len, "%s must be a whole number from 0 (no limit) to %lld", caps[i].name,
+                     (long long)caps[i].max);
+            return false;
+        }
+    }
+
     c->metrics_file = getenv("PROVD_METRICS_FILE");
     if (c->metrics_file && !*c->metrics_file)
         c->metrics_file = NULL;

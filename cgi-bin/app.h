@@ -7,6 +7,12 @@
 #include "http.h"
 #include "store.h"
 
+/* PROVD_DEVICE_AUTH: which device calls must carry a proof (ARCHITECTURE.md "Device trust"). */
+enum device_auth_policy {
+    DEVICE_AUTH_OPTIONAL, /* default: those of keyed devices and of devices that have signed */
+    DEVICE_AUTH_REQUIRED, /* every one (a v2 telemetry envelope is its own proof) */
+};
+
 struct config {
     const char *db_path;                   /* PROVD_DB */
     enum registration_policy registration; /* PROVD_REGISTRATION: approve (default), open, closed */
@@ -14,6 +20,12 @@ struct config {
     const char *fleet_key;  /* PROVD_FLEET_KEY: the secret of devices without one; NULL: none */
     int64_t retention_days; /* PROVD_RETENTION_DAYS: readings older are pruned; 0: kept */
     bool sync_every_commit; /* PROVD_SYNCHRONOUS=full: each write fsynced before its answer */
+    enum device_auth_policy device_auth; /* PROVD_DEVICE_AUTH: optional (default) or required */
+    /* The caps on new devices (0: none): PROVD_MAX_DEVICES, devices that registered themselves;
+     * PROVD_REGISTRATIONS_PER_MIN, new devices per client address; PROVD_PENDING_DAYS, after
+     * which pending devices never let in are deleted. */
+    int64_t max_devices, registrations_per_min, pending_days;
+    const struct server_key *server_key; /* from PROVD_KEY_FILE (server_key.h), loaded at start */
     const char *metrics_file; /* PROVD_METRICS_FILE: the counters a host's workers share; NULL: each its own */
 };
 

@@ -41,10 +41,13 @@ bool auth_admin(struct app *app, const struct request *req, struct response *res
         return false;
     }
     secret_sha256(token, len, hash);
-    enum store_status st = store_token_check(app->store, hash);
+    enum store_status st = store_token_check(app->store, hash, app->now());
     switch (st) {
     case STORE_OK: return true;
     case STORE_NOT_FOUND: unauthorized(res, "invalid admin token"); return false;
+    case STORE_STALE:
+        unauthorized(res, "admin token expired: make a new one (provctl token create)");
+        return false;
     default: respond_store_error(app, res, st); return false;
     }
 }

@@ -1,9 +1,12 @@
 /* Device endpoints: registration and heartbeat polls (device-facing), and the admin's view,
  * list, change, deletion and key generation. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
+#include "device_auth.h"
+#include "device_trust.h"
 #include "fields.h"
 #include "metrics.h"
 #include "render.h"
@@ -16,6 +19,7 @@ struct found {
     const struct request *req;
     struct response *res;
     int status;
+    const struct device_caller *caller; /* a device's call: what it proved; NULL: an admin's */
 };
 
 static bool check_ipaddr(const struct field_value *v)
@@ -78,13 +82,18 @@ static void send_device(const struct device *d, void *user_data)
     device_write_json(&out, d, &f->app->config, f->app->now());
 }
 
-static void send_device_unless_rejected(const struct device *d, void *user_data)
+/* The answer to a registration of a known device: what it may learn of itself. */
+static void send_registration(const struct device *d, void *user_data)
 {
     struct found *f = user_data;
-    if (is_rejected(d))
+    if (is_rejected(d)) {
         reject_device(f->res);
-    else
-        send_device(d, user_data);
+        return;
+    }
+    etag_header(f->res, d->cfgsn);
+    struct json_out out;
+    json_out_start(&out, f->res, f->status);
+    device_write_registration(&out, d, &f->app->config, "Device already registered");
 }
 
 static void bad_body(struct response *res, const char *err)
@@ -92,7 +101,18 @@ static void bad_body(struct response *res, const char *err)
     response_error(res, 400, "%s", err);
 }
 
-/* POST /api/devices/{id}: a device says it is up, with its address and network. */
+#define REGISTRATION_RETRY_AFTER_S 60
+
+/* The end of a device's call: its secret wiped; a proved call's answer gets the server's clock. */
+static void finish_call(struct app *app, struct response *res, struct device_caller *c)
+{
+    if (c->proved && res->status != 401)
+        device_call_time(app, res);
+    explicit_bzero(c, sizeof *c);
+}
+
+/* POST /api/devices/{id}: a device says it is up, with its address and network. A keyed device
+ * proves the call; either way the answer holds what the device may know of itself. */
 void handle_device_register(struct app *app, const struct request *req, struct response *res)
 {
     enum { IPADDR, SSID, FIELD_COUNT };
@@ -103,14 +123,25 @@ void handle_device_register(struct app *app, const struct request *req, struct r
     struct field_value v[FIELD_COUNT];
     struct fields body;
     char err[160];
-    if (!fields_parse(&body, req->body, req->body_len, fields, FIELD_COUNT, v, err, sizeof err)) {
+    struct device_caller caller;
+    if (!device_call_check(app, req, DEVICE_CALL_WRITE, res, &caller))
+        return;
+    if (!fields_parse(&body, req->body, req->body_len, fields, FIELD_COUNT, FIELDS_IGNORE_UNKNOWN, v, err,
+                      sizeof err)) {
         bad_body(res, err);
+        finish_call(app, res, &caller);
         return;
     }
-    struct found f = {app, req, res, 200};
-    enum store_status st =
-        store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str, app->config.registration,
-                              app->now(), send_device_unless_rejected, &f);
+    char from[ADDRESS_PREFIX_LEN];
+    struct registration reg = {
+        .policy = app->config.registration,
+        .from = req->remote_addr && address_prefix(req->remote_addr, from, sizeof from) ? from : NULL,
+        .per_minute = app->config.registrations_per_min,
+        .max_devices = app->config.max_devices,
+    };
+    struct found f = {app, req, res, 200, &caller};
+    enum store_status st = store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str, &reg,
+                                                 app->now(), send_registration, &f);
     switch (st) {
     case STORE_CREATED:
         response_reset(res);
@@ -121,9 +152,18 @@ void handle_device_register(struct app *app, const struct request *req, struct r
     case STORE_REFUSED:
         response_error(res, 403, "registration is closed: an admin must add this device first");
         break;
+    case STORE_FULL:
+        response_error(res, 403,
+                       "this server takes no more devices (PROVD_MAX_DEVICES): an admin must make room");
+        break;
+    case STORE_TOO_MANY:
+        response_header(res, "Retry-After", "%d", REGISTRATION_RETRY_AFTER_S);
+        response_error(res, 429, "too many new devices from your address: try again in a minute");
+        break;
     default: respond_store_error(app, res, st);
     }
     fields_free(&body);
+    finish_call(app, res, &caller);
 }
 
 /* If-None-Match holds the device's current ETag (or "*"): quoting makes "5" not match "15". */
@@ -138,7 +178,37 @@ static bool etag_listed(int64_t cfgsn, const char *if_none_match)
     return strstr(if_none_match, etag) != NULL;
 }
 
-/* The heartbeat answer: the configuration, or 304 when the device already has it. */
+/* A proved poll's configuration, sealed for the device (device_config_seal()): cfgsn in clear,
+ * the rest -- data, poll_interval and the SEQN epoch its v2 telemetry binds -- in "sealed". */
+static void send_sealed_config(const struct device *d, struct found *f)
+{
+    const char *secret = device_secret(f->app, &f->caller->trust);
+    int64_t interval = device_poll_interval(d, &f->app->config);
+    size_t cap = strlen(d->data) + 96;
+    char *plain = malloc(cap), *sealed = NULL;
+    int len = plain ? snprintf(plain, cap, "{\"cfgsn\":%lld,\"data\":%s,\"poll_interval\":%lld,\"epoch\":%lld}",
+                               (long long)d->cfgsn, d->data, (long long)interval,
+                               (long long)f->caller->trust.epoch)
+                    : -1;
+    if (len < 0 || (size_t)len >= cap ||
+        !device_config_seal(secret, d->deviceid, d->cfgsn, NULL, plain, (size_t)len, &sealed)) {
+        response_error(f->res, 500, "internal error: the configuration could not be sealed");
+    } else {
+        struct json_out out;
+        json_out_start(&out, f->res, 200);
+        json_out_open_object(&out);
+        json_out_member_int(&out, "cfgsn", d->cfgsn);
+        json_out_member_raw(&out, "sealed", sealed);
+        json_out_close_object(&out);
+    }
+    if (plain)
+        explicit_bzero(plain, cap);
+    free(plain);
+    free(sealed);
+}
+
+/* The heartbeat answer: the configuration (sealed when the call was proved), or 304 when the
+ * device already has it. */
 static void send_config(const struct device *d, void *user_data)
 {
     struct found *f = user_data;
@@ -149,6 +219,10 @@ static void send_config(const struct device *d, void *user_data)
     etag_header(f->res, d->cfgsn);
     if (etag_listed(d->cfgsn, f->req->if_none_match)) {
         response_empty(f->res, 304);
+        return;
+    }
+    if (f->caller->proved) {
+        send_sealed_config(d, f);
         return;
     }
     struct json_out out;
@@ -190,28 +264,35 @@ static enum store_status answer_poll(struct found *f, int64_t applied)
  * the device, which is not a heartbeat. */
 void handle_device_get(struct app *app, const struct request *req, struct response *res)
 {
-    struct found f = {app, req, res, 200};
+    struct found f = {app, req, res, 200, NULL};
+    struct device_caller caller;
     enum store_status st;
     if (req->authorization) {
         if (!auth_admin(app, req, res))
             return;
         st = store_device_get(app->store, req->deviceid, send_device, &f);
     } else {
+        if (!device_call_check(app, req, DEVICE_CALL_READ, res, &caller))
+            return;
+        f.caller = &caller;
         char text[24];
         int64_t applied = -1;
         int has = query_param(req->query, "cfgsn", text, sizeof text);
         if (has < 0 || (has > 0 && !parse_int_range(text, 0, INT64_MAX, &applied))) {
             response_error(res, 400, "cfgsn must be a non-negative integer");
-            return;
+            st = STORE_OK;
+        } else {
+            st = answer_poll(&f, applied);
+            if (st == STORE_OK && (res->status == 304 || res->status == 200))
+                metrics_poll(app->metrics, res->status == 304 ? METRICS_POLL_NOT_MODIFIED : METRICS_POLL_CONFIG);
         }
-        st = answer_poll(&f, applied);
-        if (st == STORE_OK && (res->status == 304 || res->status == 200))
-            metrics_poll(app->metrics, res->status == 304 ? METRICS_POLL_NOT_MODIFIED : METRICS_POLL_CONFIG);
     }
     if (st == STORE_NOT_FOUND)
         response_error(res, 404, "Device NOT Registered");
     else if (st != STORE_OK)
         respond_store_error(app, res, st);
+    if (f.caller)
+        finish_call(app, res, &caller);
 }
 
 /* If-Match: absent, "*" (the device exists), or one strong ETag. */
@@ -252,7 +333,8 @@ void handle_device_update(struct app *app, const struct request *req, struct res
         response_error(res, 400, "If-Match must be the device's ETag, e.g. \"3\"");
         return;
     }
-    if (!fields_parse(&body, req->body, req->body_len, fields, FIELD_COUNT, v, err, sizeof err)) {
+    if (!fields_parse(&body, req->body, req->body_len, fields, FIELD_COUNT, FIELDS_REFUSE_UNKNOWN, v, err,
+                      sizeof err)) {
         bad_body(res, err);
         return;
     }
@@ -264,7 +346,7 @@ void handle_device_update(struct app *app, const struct request *req, struct res
     u.cfgsn = v[CFGSN].present ? v[CFGSN].num : -1;
     u.seqn_reset = v[SEQN_RESET].flag;
 
-    struct found f = {app, req, res, 200};
+    struct found f = {app, req, res, 200, NULL};
     enum store_status st = store_device_update(app->store, req->deviceid, &u, app->now(), send_device, &f);
     if (st == STORE_CREATED) {
         res->status = 201; /* the device was rendered as it was made; only the status differs */

@@ -76,12 +76,39 @@ static bool parse_root(struct fields *parsed, const char *body, size_t len, char
     return true;
 }
 
+#define UNKNOWN_NAME_SHOWN 64 /* bytes of an unknown member's name quoted in the 400 */
+
+/* The first member of the body that fields does not declare; NULL when there is none. */
+static const char *first_unknown(struct json_object *root, const struct field *fields, size_t count)
+{
+    json_object_object_foreach(root, name, value)
+    {
+        (void)value;
+        size_t i = 0;
+        while (i < count && strcmp(fields[i].name, name) != 0)
+            i++;
+        if (i == count)
+            return name;
+    }
+    return NULL;
+}
+
 bool fields_parse(struct fields *parsed, const char *body, size_t len, const struct field *fields,
-                  size_t count, struct field_value *values, char *err, size_t err_len)
+                  size_t count, enum fields_unknown unknown, struct field_value *values, char *err,
+                  size_t err_len)
 {
     parsed->root = NULL;
     if (!parse_root(parsed, body, len, err, err_len))
         return false;
+    const char *extra = unknown == FIELDS_REFUSE_UNKNOWN ? first_unknown(parsed->root, fields, count) : NULL;
+    if (extra) {
+        /* A long name is not quoted: cut, it could end inside a UTF-8 character. */
+        if (strlen(extra) <= UNKNOWN_NAME_SHOWN)
+            snprintf(err, err_len, "unknown field \"%s\"", extra);
+        else
+            snprintf(err, err_len, "unknown field (a name of %zu bytes)", strlen(extra));
+        goto fail;
+    }
     for (size_t i = 0; i < count; i++) {
         const struct field *f = &fields[i];
         struct json_object *v;

@@ -33,11 +33,16 @@ struct fields {
     struct json_object *root;
 };
 
-/* body[len] must be '\0'. An empty body counts as {}. Unknown members are ignored (old clients
- * send whole devices).
- * On failure, err says which field is wrong and how, e.g. "ssid must be at most 32 bytes". */
+/* What a member the table does not declare means: devices' bodies ignore them (the original
+ * firmware sends more than provd reads); admins' refuse them, so that a typo is not a silent no-op. */
+enum fields_unknown { FIELDS_IGNORE_UNKNOWN, FIELDS_REFUSE_UNKNOWN };
+
+/* body[len] must be '\0'. An empty body counts as {}.
+ * On failure, err says which field is wrong and how, e.g. "ssid must be at most 32 bytes", or
+ * "unknown field \"firmwar\"". */
 bool fields_parse(struct fields *parsed, const char *body, size_t len, const struct field *fields,
-                  size_t count, struct field_value *values, char *err, size_t err_len);
+                  size_t count, enum fields_unknown unknown, struct field_value *values, char *err,
+                  size_t err_len);
 void fields_free(struct fields *parsed);
 
 #endif

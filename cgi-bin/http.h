@@ -18,6 +18,8 @@ struct request {
     const char *authorization; /* header values; NULL when absent */
     const char *if_match;
     const char *if_none_match;
+    const char *device_auth; /* X-Provd-Auth: a device's proof (device_auth.h) */
+    const char *remote_addr; /* the client's address as nginx saw it; NULL when not given */
     const char *body; /* body_len bytes and then a '\0' */
     size_t body_len;
     const char *deviceid; /* the {id} of the route, set (and validated) by the router */

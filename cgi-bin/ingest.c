@@ -7,8 +7,8 @@
 
 #include "e2ee.h"
 #include "isotime.h"
+#include "device_trust.h"
 #include "log.h"
-#include "secret.h"
 
 #define SEQN_MAX ((int64_t)1 << 53) /* the largest integer every JSON reader keeps exact */
 
@@ -40,33 +40,46 @@ static enum ingest_outcome store_failed(struct store *s, enum store_status st)
     return st == STORE_UNAVAILABLE ? INGEST_UNAVAILABLE : INGEST_STORE_FAILED;
 }
 
-static enum ingest_outcome open_and_store(struct store *s, const struct config *config, const char *deviceid,
-                                          const char *body, size_t len, int64_t now, struct ingest_result *r)
+/* Whether a message in this envelope needs more than itself: v1 is not authenticated, so it needs
+ * the call's proof from a device that signs (or under `required`), and is a downgrade after v2. */
+static bool envelope_refused(const struct config *config, const struct device_trust *t, int64_t envelope,
+                             bool proved)
 {
-    char key[SECRET_MAX_LEN + 1];
-    enum store_status st = store_device_secret(s, deviceid, r->state, sizeof r->state, key, sizeof key);
-    switch (st) {
-    case STORE_OK: break;
-    case STORE_NOT_FOUND: return INGEST_UNKNOWN;
-    default: return store_failed(s, st);
-    }
+    if (envelope == DEVICE_TRUST_V2)
+        return false;
+    bool needs_proof = config->device_auth == DEVICE_AUTH_REQUIRED || (t->trust & DEVICE_TRUST_SIGNED);
+    return (t->trust & DEVICE_TRUST_V2) || (needs_proof && !proved);
+}
+
+static enum ingest_outcome open_and_store(struct store *s, const struct config *config, const char *deviceid,
+                                          const struct device_trust *t, const char *body, size_t len,
+                                          int64_t now, bool proved, struct ingest_result *r)
+{
+    char aad[E2EE_MAX_AAD + 1];
+    snprintf(r->state, sizeof r->state, "%s", t->state);
     if (strcmp(r->state, "accepted") != 0)
         return INGEST_NOT_ACCEPTED;
-    const char *secret = key[0] ? key : config->fleet_key;
+    const char *secret = t->key[0] ? t->key : config->fleet_key;
     if (!secret)
         return INGEST_NO_KEY;
 
     struct e2ee_msg *msg = NULL;
     int64_t ts = TS_NONE;
-    enum e2ee_err err = e2ee_open(deviceid, secret, body, len, &msg);
+    enum e2ee_err err = e2ee_v2_aad(deviceid, t->epoch, aad) ? e2ee_open(aad, secret, body, len, &msg) : E2EE_ERR_ARGS;
     bool readable = err == E2EE_OK && read_reading(e2ee_msg_json(msg), &r->seqn, &ts);
-    explicit_bzero(key, sizeof key);
     if (!readable) {
         r->reason = err;
         e2ee_msg_free(msg);
         return INGEST_UNREADABLE;
     }
-    st = store_reading_add(s, deviceid, r->seqn, now, ts, e2ee_msg_text(msg), e2ee_msg_len(msg));
+    int64_t envelope = e2ee_msg_envelope(msg) == E2EE_V2 ? DEVICE_TRUST_V2 : DEVICE_TRUST_V1;
+    if (envelope_refused(config, t, envelope, proved)) {
+        r->reason = (t->trust & DEVICE_TRUST_V2) != 0;
+        e2ee_msg_free(msg);
+        return INGEST_UNAUTHENTICATED;
+    }
+    enum store_status st = store_reading_add(s, deviceid, r->seqn, now, ts, e2ee_msg_text(msg), e2ee_msg_len(msg),
+                                             t->epoch, envelope);
     e2ee_msg_free(msg);
     switch (st) {
     case STORE_OK: return INGEST_STORED;
@@ -77,14 +90,22 @@ static enum ingest_outcome open_and_store(struct store *s, const struct config *
 }
 
 void ingest_reading(struct store *s, const struct config *config, const char *deviceid, const char *body,
-                    size_t len, int64_t now, struct ingest_result *r)
+                    size_t len, int64_t now, bool proved, struct ingest_result *r)
 {
+    struct device_trust t;
     memset(r, 0, sizeof *r);
-    r->outcome = open_and_store(s, config, deviceid, body, len, now, r);
+    enum store_status st = store_device_trust(s, deviceid, &t);
+    if (st == STORE_OK)
+        r->outcome = open_and_store(s, config, deviceid, &t, body, len, now, proved, r);
+    else
+        r->outcome = st == STORE_NOT_FOUND ? INGEST_UNKNOWN : store_failed(s, st);
+    explicit_bzero(&t, sizeof t);
 }
 
 const char *ingest_reason(const struct ingest_result *r)
 {
+    if (r->outcome == INGEST_UNAUTHENTICATED)
+        return r->reason ? "v1 after v2" : "v1 without a proof";
     return r->reason != E2EE_OK ? e2ee_strerror((enum e2ee_err)r->reason)
                                 : "no object with an integer SEQN (or a bad ts)";
 }
@@ -100,6 +121,7 @@ void ingest_respond(const struct ingest_result *r, struct response *res)
         break;
     }
     case INGEST_UNREADABLE: response_error(res, 400, "unreadable telemetry message"); break;
+    case INGEST_UNAUTHENTICATED: response_error(res, 401, DEVICE_CALL_REFUSED); break;
     case INGEST_NOT_ACCEPTED:
         response_error(res, 403, "the device is %.15s: an admin must accept it before it logs telemetry",
                        r->state);

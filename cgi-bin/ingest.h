@@ -11,6 +11,7 @@
 enum ingest_outcome {
     INGEST_STORED,       /* 201 */
     INGEST_UNREADABLE,   /* 400: not an envelope this device's key opens, or no SEQN */
+    INGEST_UNAUTHENTICATED, /* 401: v1 without the proof this device's calls need, or v1 after v2 */
     INGEST_NOT_ACCEPTED, /* 403: the device is pending or rejected */
     INGEST_NO_KEY,       /* 403: neither a device key nor a fleet key */
     INGEST_UNKNOWN,      /* 404 */
@@ -25,13 +26,19 @@ struct ingest_result {
     int32_t outcome; /* enum ingest_outcome */
     char state[16];  /* INGEST_NOT_ACCEPTED: the device's state */
     int64_t seqn;    /* INGEST_STORED, INGEST_STALE */
-    int32_t reason;  /* INGEST_UNREADABLE: the enum e2ee_err, E2EE_OK when the JSON was wrong */
+    /* INGEST_UNREADABLE: the enum e2ee_err, E2EE_OK when the JSON was wrong; INGEST_UNAUTHENTICATED:
+     * 1 for v1 after v2, 0 for v1 without a proof */
+    int32_t reason;
 };
 
-/* Takes the reading body (len bytes) of deviceid, received at now, into the store s. */
+/* Takes the reading body (len bytes) of deviceid, received at now, into the store s. proved: the
+ * call carried a valid proof (device_trust.h). A v2 envelope is its own proof; a v1 one needs
+ * the call's when the device has signed before or PROVD_DEVICE_AUTH is required, and is
+ * refused once the device has sent v2. */
 void ingest_reading(struct store *s, const struct config *config, const char *deviceid, const char *body,
-                    size_t len, int64_t now, struct ingest_result *r);
-/* Why a reading was unreadable, for the log (never sent to the device: no oracle). */
+                    size_t len, int64_t now, bool proved, struct ingest_result *r);
+/* Why a reading was unreadable or unauthenticated, for the log (never sent to the device: no
+ * oracle). */
 const char *ingest_reason(const struct ingest_result *r);
 /* The answer to the device. */
 void ingest_respond(const struct ingest_result *r, struct response *res);

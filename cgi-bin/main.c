@@ -16,6 +16,7 @@
 #include "app.h"
 #include "log.h"
 #include "metrics.h"
+#include "server_key.h"
 #include "sqlite_writer.h"
 #include "store_sqlite.h"
 #include "turns.h"
@@ -102,6 +103,8 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
         .authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp),
         .if_match = FCGX_GetParam("HTTP_IF_MATCH", fr->envp),
         .if_none_match = FCGX_GetParam("HTTP_IF_NONE_MATCH", fr->envp),
+        .device_auth = FCGX_GetParam("HTTP_X_PROVD_AUTH", fr->envp),
+        .remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp),
         .metrics_allowed = metrics_allowed && strcmp(metrics_allowed, "1") == 0,
     };
     if (!req.query)
@@ -234,6 +237,22 @@ static int hand_over_times(void *writer)
     return sqlite_writer_hand_over(writer, NULL);
 }
 
+/* The server key of the worker's stores, for its whole life. */
+static struct server_key server_key;
+
+/* Loads the server key into app's configuration and store; --check (check) makes the file if it
+ * is missing. false with the reason in err. */
+static bool use_server_key(struct app *app, bool check, char *err, size_t err_len)
+{
+    char path[512];
+    if (!server_key_path(app->config.db_path, path, sizeof path, err, err_len) ||
+        !server_key_load(path, check, &server_key, err, err_len))
+        return false;
+    app->config.server_key = &server_key;
+    store_use_server_key(app->store, &server_key);
+    return true;
+}
+
 static int flush_store(void *store)
 {
     return store_flush(store, false);
@@ -242,6 +261,7 @@ static int flush_store(void *store)
 int main(int argc, char **argv)
 {
     struct app app = {.now = wall_clock};
+    bool check = argc > 1 && strcmp(argv[1], "--check") == 0;
     char err[512];
     /* A client that hangs up must not kill the worker on the next write. */
     signal(SIGPIPE, SIG_IGN);
@@ -258,6 +278,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "provd: cannot open the database: %s\n", err);
         return 1;
     }
+    if (!use_server_key(&app, check, err, sizeof err)) {
+        fprintf(stderr, "provd: %s\n", err);
+        return 78; /* EX_CONFIG */
+    }
     if (app.config.sync_every_commit && store_sync_every_commit(app.store) != STORE_OK) {
         fprintf(stderr, "provd: %s\n", store_errmsg(app.store));
         return 1;
@@ -266,10 +290,12 @@ int main(int argc, char **argv)
     app.metrics = metrics_open(app.config.metrics_file, err, sizeof err);
     if (!app.metrics)
         fprintf(stderr, "provd: metrics: %s\n", err);
-    /* --check: validate the configuration, database and metrics file, then stop (scripts run it
-     * first). */
-    if (argc > 1 && strcmp(argv[1], "--check") == 0) {
-        bool fits = store_prepare_all(app.store) == STORE_OK;
+    /* --check: validate the configuration, database and metrics file, and seal the device keys
+     * still stored plain, then stop (scripts run it first). */
+    if (check) {
+        int64_t sealed;
+        bool fits =
+            store_prepare_all(app.store) == STORE_OK && store_seal_keys(app.store, &sealed) == STORE_OK;
         if (!fits)
             fprintf(stderr, "provd: %s\n", store_errmsg(app.store));
         store_free(app.store);

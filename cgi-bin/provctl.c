@@ -1,6 +1,7 @@
 /* provctl: the admin's command line for a provd database: admin tokens, devices, device keys,
  * retention. It works on the database directly (a SQLite file or a PostgreSQL URI), so it needs no
  * running server. */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "isotime.h"
 #include "render.h"
 #include "secret.h"
+#include "server_key.h"
 #include "validate.h"
 
 #define EXIT_USAGE 2
@@ -22,12 +24,13 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  init                          create the database, or bring its schema up to date\n"
-    "  token create NAME             make an admin API token; it is printed once, only its hash is kept\n"
-    "  token list                    list admin token names and when they were made\n"
+    "  token create NAME [--expires 90d]  make an admin API token (printed once, only its hash is\n"
+    "                                kept), valid for good or until it expires\n"
+    "  token list                    list admin tokens: made, expires, last used\n"
     "  token revoke NAME             delete an admin token\n"
     "  device list                   list devices: id, state, liveness, last seen, name\n"
-    "  device key ID [--set SECRET]  give a device a new random telemetry key and print it,\n"
-    "                                or set SECRET (1-256 bytes of text; spaces are fine)\n"
+    "  device key ID [--set]         give a device a new random telemetry key and print it, or\n"
+    "                                set the secret read from standard input (1-256 bytes of text)\n"
     "  prune [DAYS]                  delete readings older than DAYS (default $PROVD_RETENTION_DAYS);\n"
     "                                on PostgreSQL also make the coming days' partitions: run it daily\n"
     "  backup FILE                   copy the database, as of one moment, into the new FILE (SQLite;\n"
@@ -41,6 +44,7 @@ struct command {
     int args; /* positional arguments after the verb; -1: one or more; -2: none or one */
     const char *help;
     int (*run)(struct store *s, char **argv, int argc);
+    bool needs_key; /* device keys are sealed or opened: the server key is loaded (PROVD_KEY_FILE) */
 };
 
 static int64_t now(void)
@@ -72,11 +76,31 @@ static bool check_name_arg(const char *name)
     return false;
 }
 
+/* --expires N: N days ("90d") or hours ("12h") from now; false when the text is neither. */
+static bool parse_expiry(const char *text, int64_t *expires)
+{
+    char digits[16];
+    size_t len = strlen(text);
+    int64_t n;
+    if (len < 2 || len - 1 >= sizeof digits || (text[len - 1] != 'd' && text[len - 1] != 'h'))
+        return false;
+    memcpy(digits, text, len - 1);
+    digits[len - 1] = '\0';
+    if (!parse_int_range(digits, 1, 36500 * 24, &n))
+        return false;
+    *expires = now() + n * (text[len - 1] == 'd' ? 86400 : 3600);
+    return true;
+}
+
 static int run_token_create(struct store *s, char **argv, int argc)
 {
-    (void)argc;
     char token[TOKEN_LEN + 1];
     unsigned char hash[STORE_TOKEN_HASH_LEN];
+    int64_t expires = 0;
+    if (argc != 1 && !(argc == 3 && strcmp(argv[1], "--expires") == 0 && parse_expiry(argv[2], &expires))) {
+        fprintf(stderr, "usage: provctl token create NAME [--expires DAYSd|HOURSh]\n");
+        return EXIT_USAGE;
+    }
     if (!check_name_arg(argv[0]))
         return EXIT_USAGE;
     if (!secret_new_token(token)) {
@@ -84,7 +108,7 @@ static int run_token_create(struct store *s, char **argv, int argc)
         return 1;
     }
     secret_sha256(token, strlen(token), hash);
-    switch (store_token_add(s, argv[0], hash, now())) {
+    switch (store_token_add(s, argv[0], hash, now(), expires)) {
     case STORE_OK: printf("%s\n", token); return 0;
     case STORE_EXISTS:
         fprintf(stderr, "provctl: a token named %s exists; revoke it first or pick another name\n", argv[0]);
@@ -93,12 +117,21 @@ static int run_token_create(struct store *s, char **argv, int argc)
     }
 }
 
-static void print_token(const char *name, int64_t created, void *user_data)
+/* A time for the token list; 0 is shown as none. */
+static const char *time_or(int64_t at, const char *none, char out[ISOTIME_LEN + 1])
+{
+    if (at == 0)
+        return none;
+    isotime_format(at, out);
+    return out;
+}
+
+static void print_token(const struct token_info *t, void *user_data)
 {
     (void)user_data;
-    char when[ISOTIME_LEN + 1];
-    isotime_format(created, when);
-    printf("%-32s %s\n", name, when);
+    char created[ISOTIME_LEN + 1], expires[ISOTIME_LEN + 1], used[ISOTIME_LEN + 1];
+    printf("%-32s %-20s expires %-20s last used %s\n", t->name, time_or(t->created, "-", created),
+           time_or(t->expires, "never", expires), time_or(t->last_used, "never", used));
 }
 
 static int run_token_list(struct store *s, char **argv, int argc)
@@ -157,33 +190,53 @@ static int run_device_list(struct store *s, char **argv, int argc)
     return 0;
 }
 
+/* The secret of --set from standard input, never the command line (which every user of the host
+ * may read in /proc): its text up to a final newline. false when it is no valid secret. */
+static bool read_secret(char secret[SECRET_MAX_LEN + 1])
+{
+    char text[SECRET_MAX_LEN + 3]; /* a secret, "\r\n", and one byte to tell it was longer */
+    size_t len = fread(text, 1, sizeof text - 1, stdin);
+    text[len] = '\0';
+    if (len > 0 && text[len - 1] == '\n')
+        text[--len] = '\0';
+    if (len > 0 && text[len - 1] == '\r')
+        text[--len] = '\0';
+    bool ok = strlen(text) == len && len <= SECRET_MAX_LEN && secret_valid_device_key(text);
+    if (ok)
+        memcpy(secret, text, len + 1);
+    else
+        fprintf(stderr,
+                "provctl: the secret (standard input) must be 1-%d bytes of UTF-8 text without control "
+                "characters, and one line\n",
+                SECRET_MAX_LEN);
+    OPENSSL_cleanse(text, sizeof text);
+    return ok;
+}
+
 static int run_device_key(struct store *s, char **argv, int argc)
 {
-    char key[DEVICE_KEY_LEN + 1];
-    const char *secret = key;
+    char key[SECRET_MAX_LEN + 1];
+    bool set = argc == 2 && strcmp(argv[1], "--set") == 0;
     if (!valid_device_id(argv[0])) {
         fprintf(stderr, "provctl: ID must be 1-64 characters of A-Z a-z 0-9 . _ : -\n");
         return EXIT_USAGE;
     }
-    if (argc == 3 && strcmp(argv[1], "--set") == 0) {
-        secret = argv[2];
-        if (!secret_valid_device_key(secret)) {
-            fprintf(stderr, "provctl: SECRET must be 1-%d bytes of UTF-8 text without control characters\n",
-                    SECRET_MAX_LEN);
-            return EXIT_USAGE;
-        }
-    } else if (argc != 1) {
-        fprintf(stderr, "usage: provctl device key ID [--set SECRET]\n");
+    if (argc > 1 && !set) {
+        fprintf(stderr, "usage: provctl device key ID [--set]  (--set reads the secret from standard input: "
+                        "a command line is visible to every user of the host)\n");
         return EXIT_USAGE;
-    } else if (!secret_random_hex(key, DEVICE_KEY_LEN / 2)) {
-        fprintf(stderr, "provctl: no randomness available\n");
-        return 1;
     }
-    switch (store_device_set_key(s, argv[0], secret)) {
-    case STORE_OK:
-        if (secret == key)
-            printf("%s\n", key);
-        return 0;
+    if (set ? !read_secret(key) : !secret_random_hex(key, DEVICE_KEY_LEN / 2)) {
+        if (!set)
+            fprintf(stderr, "provctl: no randomness available\n");
+        return set ? EXIT_USAGE : 1;
+    }
+    enum store_status st = store_device_set_key(s, argv[0], key);
+    if (st == STORE_OK && !set)
+        printf("%s\n", key);
+    OPENSSL_cleanse(key, sizeof key);
+    switch (st) {
+    case STORE_OK: return 0;
     case STORE_NOT_FOUND: fprintf(stderr, "provctl: no device %s\n", argv[0]); return 1;
     default: return fail_store(s);
     }
@@ -192,8 +245,21 @@ static int run_device_key(struct store *s, char **argv, int argc)
 /* Batches of this many, so that a SQLite writer never waits long for the lock between two. */
 #define PRUNE_BATCH 5000
 
-/* Retention as one scheduled job (store.h). With no retention nothing is deleted, but the call
- * still makes the coming days' partitions (PostgreSQL). */
+/* Pending devices past PROVD_PENDING_DAYS, in batches; *total gets how many went. */
+static bool expire_pending(struct store *s, int64_t days, int64_t *total)
+{
+    int deleted;
+    *total = 0;
+    do {
+        if (store_device_expire_pending(s, now() - days * 86400, PRUNE_BATCH, &deleted) != STORE_OK)
+            return false;
+        *total += deleted;
+    } while (deleted > 0);
+    return true;
+}
+
+/* Retention as one scheduled job (store.h), and the expiry of pending devices. With no retention
+ * no reading is deleted, but the call still makes the coming days' partitions (PostgreSQL). */
 static int run_prune(struct store *s, char **argv, int argc)
 {
     char err[256];
@@ -207,13 +273,18 @@ static int run_prune(struct store *s, char **argv, int argc)
         fprintf(stderr, "provctl: DAYS must be whole days from 0 (keep all) to 36500\n");
         return EXIT_USAGE;
     }
-    int64_t before = days > 0 ? now() - days * 86400 : 0, total = 0;
+    int64_t before = days > 0 ? now() - days * 86400 : 0, total = 0, expired = 0;
     int deleted;
     do {
         if (store_reading_prune(s, before, PRUNE_BATCH, &deleted) != STORE_OK)
             return fail_store(s);
         total += deleted;
     } while (deleted > 0);
+    if (config.pending_days > 0 && !expire_pending(s, config.pending_days, &expired))
+        return fail_store(s);
+    if (expired > 0)
+        printf("deleted %lld pending devices not let in within %lld days\n", (long long)expired,
+               (long long)config.pending_days);
     if (days == 0) {
         printf("retention is off (PROVD_RETENTION_DAYS unset or 0): every reading is kept\n");
         return 0;
@@ -262,32 +333,39 @@ static int run_restore(struct store *s, char **argv, int argc)
 }
 
 static const struct command commands[] = {
-    {"init", NULL, 0, "provctl init: create the database, or bring its schema up to date", run_init},
-    {"token", "create", 1, "provctl token create NAME: print a new admin API token (shown once)",
-     run_token_create},
-    {"token", "list", 0, "provctl token list: admin token names and creation times", run_token_list},
-    {"token", "revoke", 1, "provctl token revoke NAME: delete the admin token NAME", run_token_revoke},
+    {"init", NULL, 0, "provctl init: create the database, or bring its schema up to date", run_init, false},
+    {"token", "create", -1,
+     "provctl token create NAME [--expires DAYSd|HOURSh]: print a new admin API token (shown\n"
+     "once), valid for good or, with --expires (e.g. 90d), until then",
+     run_token_create, false},
+    {"token", "list", 0,
+     "provctl token list: admin token names, when each was made, expires and was last used", run_token_list,
+     false},
+    {"token", "revoke", 1, "provctl token revoke NAME: delete the admin token NAME", run_token_revoke, false},
     {"device", "list", 0, "provctl device list: every device with state, liveness, last seen and name",
-     run_device_list},
+     run_device_list, false},
     {"device", "key", -1,
-     "provctl device key ID [--set SECRET]: print a new random telemetry key for device ID\n"
-     "(32 hex digits, an AES-128 key), or set SECRET as its key",
-     run_device_key},
+     "provctl device key ID [--set]: print a new random telemetry key for device ID (32 hex\n"
+     "digits, an AES-128 key), or with --set make the secret read from standard input its key\n"
+     "(e.g. a crypto-js passphrase). Keys are stored sealed under the server key (PROVD_KEY_FILE).",
+     run_device_key, true},
     {"prune", NULL, -2,
      "provctl prune [DAYS]: delete the readings received more than DAYS days ago (default\n"
      "$PROVD_RETENTION_DAYS, 0: keep all); on PostgreSQL whole days of readings go at once, and\n"
-     "the coming two weeks' day partitions are made. Run it daily (provd-prune.timer).",
-     run_prune},
+     "the coming two weeks' day partitions are made. Also deletes the devices pending for more\n"
+     "than $PROVD_PENDING_DAYS (14). Run it daily (provd-prune.timer).",
+     run_prune, false},
     {"backup", NULL, 1,
      "provctl backup FILE: copy the whole database, as of the moment the copy starts, into FILE\n"
      "(made 0600; an existing file is never overwritten), while provd goes on serving. SQLite only:\n"
-     "a PostgreSQL database is backed up with pg_dump.",
-     run_backup},
+     "a PostgreSQL database is backed up with pg_dump. Device keys stay sealed in it: keep the\n"
+     "server key file (PROVD_KEY_FILE) apart.",
+     run_backup, false},
     {"restore", NULL, 1,
      "provctl restore FILE: replace every device, reading and token in the database with those of\n"
      "the backup FILE, once FILE passes SQLite's integrity check; then bring its schema up to date.\n"
      "Stop provd first. SQLite only: a PostgreSQL database is restored with pg_restore.",
-     run_restore},
+     run_restore, false},
 };
 
 static bool wants_help(int argc, char **argv)
@@ -335,7 +413,18 @@ int main(int argc, char **argv)
             fprintf(stderr, "provctl: %s\n", err);
             return 1;
         }
+        struct server_key key;
+        char key_path[512];
+        if (cmd->needs_key && (!server_key_path(db, key_path, sizeof key_path, err, sizeof err) ||
+                               !server_key_load(key_path, false, &key, err, sizeof err))) {
+            fprintf(stderr, "provctl: %s\n", err);
+            store_free(s);
+            return 1;
+        }
+        if (cmd->needs_key)
+            store_use_server_key(s, &key);
         int rc = cmd->run(s, args, nargs);
+        OPENSSL_cleanse(&key, sizeof key);
         store_free(s);
         return rc;
     }

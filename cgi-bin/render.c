@@ -64,5 +64,25 @@ void device_write_json(struct json_out *out, const struct device *d, const struc
     time_or_null(out, "next_expected", d->lastseen > 0 ? d->lastseen + interval : 0);
     json_out_member_bool(out, "has_key", d->has_key);
     int_or_null(out, "last_seqn", d->last_seqn);
+    json_out_member_bool(out, "signs", d->trust & DEVICE_TRUST_SIGNED);
+    json_out_key(out, "envelope");
+    if (d->trust & (DEVICE_TRUST_V1 | DEVICE_TRUST_V2))
+        json_out_string(out, d->trust & DEVICE_TRUST_V2 ? "v2" : "v1");
+    else
+        json_out_null(out);
+    json_out_close_object(out);
+}
+
+void device_write_registration(struct json_out *out, const struct device *d, const struct config *config,
+                               const char *message)
+{
+    json_out_open_object(out);
+    json_out_member_string(out, "status", "OK");
+    json_out_member_string(out, "message", message);
+    json_out_member_string(out, "deviceid", d->deviceid);
+    json_out_member_string(out, "name", d->name);
+    json_out_member_int(out, "cfgsn", d->cfgsn);
+    time_or_null(out, "datec", d->datec);
+    json_out_member_int(out, "poll_interval", device_poll_interval(d, config));
     json_out_close_object(out);
 }

@@ -1,5 +1,6 @@
 /* How a device looks in API answers: stored fields, liveness computed from lastseen and its
- * poll interval, times as ISO-8601. The telemetry key never appears. */
+ * poll interval, whether it signs and which envelope it uses, times as ISO-8601. The telemetry
+ * key never appears. */
 #ifndef PROVD_RENDER_H
 #define PROVD_RENDER_H
 
@@ -14,5 +15,9 @@ enum liveness device_liveness(const struct device *d, const struct config *confi
 /* The device as one JSON object, written at out's position. */
 void device_write_json(struct json_out *out, const struct device *d, const struct config *config,
                        int64_t now);
+/* What a device is told of itself when it registers again: no more than the original firmware
+ * reads (name, datec) and what it polls with; nothing only an admin may see. */
+void device_write_registration(struct json_out *out, const struct device *d, const struct config *config,
+                               const char *message);
 
 #endif

@@ -64,10 +64,16 @@ static bool path_matches(const char *pattern, const char *path, const char **id,
     return *pattern == '\0' && *path == '\0';
 }
 
-/* Authentication, the {id} segment's validation, then the handler. */
+/* Authentication, the {id} segment's validation, then the handler. An admin's GET (list, stats,
+ * readings) only reads: it runs in one read transaction, one snapshot and one read lock for all
+ * its lookups (the token check, which may record the token's use, comes before). */
 static void run_route(struct app *app, const struct route *route, const char *id, size_t id_len,
                       struct request *req, struct response *res)
 {
+    /* What an admin sees (devices, readings, a new key) stays out of every cache, and so does
+     * the refusal of a token. */
+    if (route->access == ACCESS_ADMIN || req->authorization)
+        response_header(res, "Cache-Control", "no-store");
     if (route->access == ACCESS_ADMIN && !auth_admin(app, req, res))
         return;
     if (route->access == ACCESS_METRICS && !req->metrics_allowed && !auth_admin(app, req, res))
@@ -85,7 +91,11 @@ static void run_route(struct app *app, const struct route *route, const char *id
         }
         req->deviceid = deviceid;
     }
+    bool one_read = route->access == ACCESS_ADMIN && strcmp(route->method, "GET") == 0 &&
+                    store_read_begin(app->store) == STORE_OK;
     route->handler(app, req, res);
+    if (one_read)
+        store_read_end(app->store);
 }
 
 int router_dispatch(struct app *app, struct request *req, struct response *res)
@@ -113,12 +123,6 @@ int router_dispatch(struct app *app, struct request *req, struct response *res)
         response_error(res, 404, "no such endpoint: %.200s", req->path);
         return -1;
     }
-    /* An admin's GET (list, stats, readings) only reads: the token check and the handler share
-     * one snapshot, one read lock instead of two. */
-    bool one_read = route->access == ACCESS_ADMIN && strcmp(route->method, "GET") == 0 &&
-                    store_read_begin(app->store) == STORE_OK;
     run_route(app, route, id, id_len, req, res);
-    if (one_read)
-        store_read_end(app->store);
     return (int)(route - routes);
 }

@@ -33,7 +33,7 @@ enum kind { KIND_READING = 1, KIND_TIMES, KIND_ANSWER };
 /* The messages' layout (sqlite_writer.h): offsets and lengths in bytes. */
 #define HEAD_LEN         8
 #define ID_LEN           (DEVICE_ID_MAX + 1)
-#define READING_HEAD_LEN (HEAD_LEN + 8 + ID_LEN)
+#define READING_HEAD_LEN (HEAD_LEN + 8 + 1 + ID_LEN)
 #define READING_MAX_LEN  (READING_HEAD_LEN + BODY_MAX)
 #define TIME_LEN         16
 #define TIMES_MAX_LEN    (HEAD_LEN + WRITER_QUEUE_MAX * TIME_LEN)
@@ -116,14 +116,15 @@ static int64_t get_i64(const unsigned char *p)
     return v;
 }
 
-/* A reading's received_at and device id; false when the message is no readable reading. */
-static bool read_reading(const unsigned char *m, size_t got, int64_t *now, char id[ID_LEN])
+/* A reading's received_at, proof flag and device id; false when the message is no readable reading. */
+static bool read_reading(const unsigned char *m, size_t got, int64_t *now, bool *proved, char id[ID_LEN])
 {
     if (kind_of(m, (ssize_t)got, READING_MAX_LEN) != KIND_READING || got < READING_HEAD_LEN)
         return false;
     *now = get_i64(m + HEAD_LEN);
-    memcpy(id, m + HEAD_LEN + 8, ID_LEN);
-    return memchr(id, '\0', ID_LEN) && valid_device_id(id);
+    *proved = m[HEAD_LEN + 8] == 1;
+    memcpy(id, m + HEAD_LEN + 9, ID_LEN);
+    return m[HEAD_LEN + 8] <= 1 && memchr(id, '\0', ID_LEN) && valid_device_id(id);
 }
 
 static void send_answer(int conn, const struct ingest_result *r)
@@ -277,15 +278,16 @@ static void commit_batch(struct leader *l, int n)
         struct ingest_result *r = &l->batch[i].result;
         size_t length = l->batch[i].length;
         int64_t now;
+        bool proved;
         char id[ID_LEN];
         memset(r, 0, sizeof *r);
         if (!begun)
             r->outcome = INGEST_STORE_FAILED;
-        else if (!read_reading(m, length, &now, id))
+        else if (!read_reading(m, length, &now, &proved, id))
             r->outcome = INGEST_UNREADABLE;
         else
             ingest_reading(l->store, l->config, id, (const char *)m + READING_HEAD_LEN,
-                           length - READING_HEAD_LEN, now, r);
+                           length - READING_HEAD_LEN, now, proved, r);
     }
     bool committed = begun && store_batch_commit(l->store) == STORE_OK;
     if (!committed)
@@ -384,6 +386,7 @@ static bool open_store(struct leader *l)
         log_event("error", "writer", NULL, NULL, "%s", err);
         return false;
     }
+    store_use_server_key(l->store, l->config->server_key);
     store_use_small_cache(l->store);
     store_set_seen_sink(l->store, merge_seen, l);
     return !l->config->sync_every_commit || store_sync_every_commit(l->store) == STORE_OK;
@@ -564,7 +567,7 @@ static bool hand_reading(struct sqlite_writer *w, int thread, const unsigned cha
 }
 
 bool sqlite_writer_submit(struct sqlite_writer *w, int thread, const char *deviceid, const char *body,
-                          size_t len, int64_t now, struct ingest_result *r)
+                          size_t len, int64_t now, bool proved, struct ingest_result *r)
 {
     unsigned char head[READING_HEAD_LEN] = {0};
     size_t id_len = strlen(deviceid);
@@ -572,7 +575,8 @@ bool sqlite_writer_submit(struct sqlite_writer *w, int thread, const char *devic
         return false;
     put_head(head, KIND_READING, READING_HEAD_LEN + len);
     memcpy(head + HEAD_LEN, &now, 8);
-    memcpy(head + HEAD_LEN + 8, deviceid, id_len);
+    head[HEAD_LEN + 8] = proved;
+    memcpy(head + HEAD_LEN + 9, deviceid, id_len);
     /* A connection left by a writer that stopped fails once: then connect (or lead) anew. */
     for (int attempt = 0; attempt < 2; attempt++) {
         if (w->conn[thread] < 0 && (w->conn[thread] = connect_writer(w)) < 0) {

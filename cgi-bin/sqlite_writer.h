@@ -12,7 +12,8 @@
  * writer copies each field out of the bytes it received, never casting them in place; a message
  * whose version, kind or length (which must equal what was received) is wrong is dropped, and
  * if it says it is a reading, answered INGEST_UNREADABLE.
- *   reading: received_at (int64), the device id (DEVICE_ID_MAX + 1 bytes, NUL-padded), the body;
+ *   reading: received_at (int64), proved (one byte, 0 or 1: the worker checked the call's proof),
+ *            the device id (DEVICE_ID_MAX + 1 bytes, NUL-padded), the body;
  *   times:   n heartbeat times, each a device row (int64) and a time (int64);
  *   answer:  outcome (int32), seqn (int64), state (16 bytes), reason (int32), to a reading.
  *
@@ -38,7 +39,7 @@
 #include "ingest.h"
 #include "turns.h"
 
-#define WRITER_VERSION        2
+#define WRITER_VERSION        3
 #define SQLITE_WRITER_THREADS 4     /* request threads of a worker, at most */
 #define WRITER_WAIT_MS        10000 /* for a reading's answer, then the worker takes it itself */
 #define WRITER_GATHER_MS      100   /* a worker's heartbeat times wait this long to be sent */
@@ -66,11 +67,11 @@ bool sqlite_writer_seen(int64_t row, int64_t at, void *writer);
  * next call is due, -1 when nothing is queued. No system call unless something is sent. */
 int sqlite_writer_hand_over(struct sqlite_writer *w, struct store *own);
 
-/* Request thread `thread` hands a reading to the writer (becoming it first if nobody is) and
+/* Request thread `thread` hands a reading to the writer (proved: as ingest_reading()) (becoming it first if nobody is) and
  * gets what became of it in r; false when no writer answered: the caller takes it itself (should
  * the writer have stored it before it died, the SEQN check answers 409, never twice). */
 bool sqlite_writer_submit(struct sqlite_writer *w, int thread, const char *deviceid, const char *body,
-                          size_t len, int64_t now, struct ingest_result *r);
+                          size_t len, int64_t now, bool proved, struct ingest_result *r);
 
 /* Whether this worker runs the writer (for tests). */
 bool sqlite_writer_leads(struct sqlite_writer *w);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "device_trust.h"
 #include "ingest.h"
 #include "isotime.h"
 #include "json_out.h"
@@ -17,18 +18,23 @@
 #define PRUNE_BATCH 5000 /* readings deleted at most per pass, so an ingest never stalls long */
 
 /* Retention, for a backend that leaves it to its writers (STORE_NEEDS_PRUNE_BY_WRITERS): now and
- * then, a worker deletes a batch of readings older than the limit. Others have one scheduled job
- * for the whole deployment (provctl prune). */
+ * then, a worker deletes a batch of readings older than the limit, and of pending devices past
+ * PROVD_PENDING_DAYS. Others have one scheduled job for the whole deployment (provctl prune). */
 static void maybe_prune(struct app *app)
 {
-    if (app->config.retention_days == 0 || !(store_needs(app->store) & STORE_NEEDS_PRUNE_BY_WRITERS) ||
+    if (!(store_needs(app->store) & STORE_NEEDS_PRUNE_BY_WRITERS) ||
         ++app->readings_since_prune < PRUNE_EVERY)
         return;
     app->readings_since_prune = 0;
     int deleted;
-    if (store_reading_prune(app->store, app->now() - app->config.retention_days * 86400, PRUNE_BATCH,
+    if (app->config.retention_days > 0 &&
+        store_reading_prune(app->store, app->now() - app->config.retention_days * 86400, PRUNE_BATCH,
                             &deleted) != STORE_OK)
         log_event("error", "retention", app->request_id, NULL, "%s", store_errmsg(app->store));
+    if (app->config.pending_days > 0 &&
+        store_device_expire_pending(app->store, app->now() - app->config.pending_days * 86400, PRUNE_BATCH,
+                                    &deleted) != STORE_OK)
+        log_event("error", "pending_devices", app->request_id, NULL, "%s", store_errmsg(app->store));
 }
 
 /* A reading's result as the metrics count it; false for a database failure (counted as a 5xx
@@ -39,6 +45,7 @@ static bool reading_result(enum ingest_outcome outcome, enum metrics_reading *r)
     case INGEST_STORED: *r = METRICS_READING_ACCEPTED; return true;
     case INGEST_STALE: *r = METRICS_READING_REPLAY; return true;
     case INGEST_UNREADABLE: *r = METRICS_READING_UNREADABLE; return true;
+    case INGEST_UNAUTHENTICATED:
     case INGEST_NOT_ACCEPTED:
     case INGEST_NO_KEY:
     case INGEST_UNKNOWN: *r = METRICS_READING_REFUSED; return true;
@@ -46,17 +53,28 @@ static bool reading_result(enum ingest_outcome outcome, enum metrics_reading *r)
     }
 }
 
-/* POST /api/devices/{id}/telemetry: through the stack's writer when there is one. */
+/* POST /api/devices/{id}/telemetry: a proof, when there is one, checked here; the envelope and
+ * whether it needed the proof (ingest.c) through the stack's writer when there is one. */
 void handle_telemetry_post(struct app *app, const struct request *req, struct response *res)
 {
     struct ingest_result r;
+    struct device_caller caller;
+    if (!device_call_check(app, req, DEVICE_CALL_READING, res, &caller)) {
+        metrics_reading(app->metrics, METRICS_READING_REFUSED);
+        return;
+    }
+    bool proved = caller.proved;
+    explicit_bzero(&caller, sizeof caller);
     int64_t now = app->now();
-    if (!app->writer ||
-        !sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body, req->body_len, now, &r))
-        ingest_reading(app->store, &app->config, req->deviceid, req->body, req->body_len, now, &r);
+    if (!app->writer || !sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body, req->body_len,
+                                              now, proved, &r))
+        ingest_reading(app->store, &app->config, req->deviceid, req->body, req->body_len, now, proved, &r);
     ingest_respond(&r, res);
-    if (r.outcome == INGEST_UNREADABLE)
-        log_event("info", "reading_unreadable", app->request_id, req->deviceid, "%s", ingest_reason(&r));
+    if (proved || r.outcome == INGEST_UNAUTHENTICATED)
+        device_call_time(app, res);
+    if (r.outcome == INGEST_UNREADABLE || r.outcome == INGEST_UNAUTHENTICATED)
+        log_event("info", r.outcome == INGEST_UNREADABLE ? "reading_unreadable" : "reading_unauthenticated",
+                  app->request_id, req->deviceid, "%s", ingest_reason(&r));
     enum metrics_reading counted;
     if (reading_result((enum ingest_outcome)r.outcome, &counted))
         metrics_reading(app->metrics, counted);

@@ -3,6 +3,7 @@
 #include "e2ee.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 #include "json_strict.h"
 
 #define AES_BLOCK        16
-#define AES_KEY_MAX      32
+#define AES_KEY_MAX      E2EE_KEY_MAX
 #define SALTED_MAGIC     "Salted__"
 #define SALTED_MAGIC_LEN 8
 #define SALTED_HEADER    (SALTED_MAGIC_LEN + E2EE_SALT_LEN)
@@ -206,9 +207,7 @@ out:
 
 /* ---- ciphers ---- */
 
-/* The AES key a secret stands for: its bytes when it is 32, 48 or 64 hex digits.
- * Returns the key length (16, 24 or 32), or 0 when the secret is no key. */
-static size_t secret_key(const char *secret, uint8_t key[AES_KEY_MAX])
+size_t e2ee_secret_key(const char *secret, uint8_t key[E2EE_KEY_MAX])
 {
     size_t n = strlen(secret), i;
 
@@ -251,7 +250,7 @@ static int cbc_run(const EVP_CIPHER *cipher, int enc, const uint8_t *key, const 
     return ok ? len + last : -1;
 }
 
-/* AES-GCM over in[0..n) into out with the device id as associated data, 12-byte nonce.
+/* AES-GCM over in[0..n) into out with device_id (e2ee_v2_aad()) as associated data, 12-byte nonce.
  * Encrypting writes the tag to tag; decrypting checks tag and answers E2EE_ERR_TAG on mismatch. */
 static enum e2ee_err gcm_run(const EVP_CIPHER *cipher, int enc, const uint8_t *key, const uint8_t *nonce,
                              const char *device_id, const uint8_t *in, size_t n, uint8_t *out, uint8_t *tag)
@@ -340,7 +339,7 @@ static enum e2ee_err open_v1_key(const char *secret, const struct envelope *env,
                                  unsigned *pad_ok)
 {
     uint8_t key[AES_KEY_MAX];
-    size_t key_len = secret_key(secret, key);
+    size_t key_len = e2ee_secret_key(secret, key);
     enum e2ee_err err = E2EE_ERR_KEY;
 
     if (key_len)
@@ -379,7 +378,7 @@ static enum e2ee_err open_v2(const char *device_id, const char *secret, const st
                              struct e2ee_msg **out)
 {
     uint8_t key[AES_KEY_MAX];
-    const EVP_CIPHER *cipher = gcm_cipher(secret_key(secret, key));
+    const EVP_CIPHER *cipher = gcm_cipher(e2ee_secret_key(secret, key));
     struct e2ee_msg *m = NULL;
     size_t n;
     enum e2ee_err err = E2EE_ERR_KEY;
@@ -432,7 +431,7 @@ static enum e2ee_err open_body(const char *device_id, const char *secret, const 
     if (!out)
         return E2EE_ERR_ARGS;
     *out = NULL;
-    if (!bounded(device_id, E2EE_MAX_DEVICE_ID) || !bounded(secret, E2EE_MAX_SECRET) || (!body && len))
+    if (!bounded(device_id, E2EE_MAX_AAD) || !bounded(secret, E2EE_MAX_SECRET) || (!body && len))
         return E2EE_ERR_ARGS;
     if (len > E2EE_MAX_BODY)
         return E2EE_ERR_TOO_LARGE;
@@ -559,7 +558,7 @@ enum e2ee_err e2ee_seal_v1_key(const char *secret, const uint8_t *iv, const void
 
     if (err != E2EE_OK)
         return err;
-    key_len = secret_key(secret, key);
+    key_len = e2ee_secret_key(secret, key);
     err = key_len ? given_or_random(iv_buf, iv, sizeof(iv_buf)) : E2EE_ERR_KEY;
     if (err == E2EE_OK)
         err = cbc_seal(cbc_cipher(key_len), key, iv_buf, NULL, plain, len, envelope);
@@ -594,9 +593,9 @@ enum e2ee_err e2ee_seal_v2(const char *device_id, const char *secret, const uint
 
     if (err != E2EE_OK)
         return err;
-    if (!bounded(device_id, E2EE_MAX_DEVICE_ID))
+    if (!bounded(device_id, E2EE_MAX_AAD))
         return E2EE_ERR_ARGS;
-    cipher = gcm_cipher(secret_key(secret, key));
+    cipher = gcm_cipher(e2ee_secret_key(secret, key));
     err = cipher ? given_or_random(nonce_buf, nonce, sizeof(nonce_buf)) : E2EE_ERR_KEY;
     if (err == E2EE_OK) {
         buf = malloc(len + E2EE_TAG_LEN);
@@ -609,4 +608,11 @@ enum e2ee_err e2ee_seal_v2(const char *device_id, const char *secret, const uint
     free(buf);
     OPENSSL_cleanse(key, sizeof(key));
     return err;
+}
+
+bool e2ee_v2_aad(const char *device_id, int64_t epoch, char out[E2EE_MAX_AAD + 1])
+{
+    int n = epoch == 0 ? snprintf(out, E2EE_MAX_AAD + 1, "%s", device_id)
+                       : snprintf(out, E2EE_MAX_AAD + 1, "%s#%lld", device_id, (long long)epoch);
+    return n > 0 && n <= E2EE_MAX_AAD;
 }

@@ -3,6 +3,7 @@
 #ifndef PROVD_E2EE_H
 #define PROVD_E2EE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,10 +12,12 @@
 #define E2EE_MAX_BODY      16384 /* longest HTTP body accepted or produced (the server takes 16 KiB) */
 #define E2EE_MAX_SECRET    1024  /* longest device secret, in bytes */
 #define E2EE_MAX_DEVICE_ID 64    /* longest device id: 1-64 characters */
+#define E2EE_MAX_AAD       128   /* longest v2 associated data (e2ee_v2_aad(), sealed configurations) */
 #define E2EE_IV_LEN        16    /* v1 key+IV: AES-CBC IV */
 #define E2EE_SALT_LEN      8     /* v1 passphrase: OpenSSL "Salted__" salt */
 #define E2EE_NONCE_LEN     12    /* v2: AES-GCM nonce */
 #define E2EE_TAG_LEN       16    /* v2: AES-GCM tag, appended to the ciphertext */
+#define E2EE_KEY_MAX       32    /* the longest AES key */
 
 /* Why a body was refused. Only for the server log: a client must get one answer for all of them,
  * or the server becomes a padding oracle. No code carries any of the plaintext. */
@@ -45,7 +48,8 @@ enum e2ee_envelope {
 struct e2ee_msg;
 
 /* Decodes a telemetry body and returns the JSON the device sent.
- * device_id: the device's id, the associated data of v2.
+ * device_id: the associated data of v2, 1-E2EE_MAX_AAD bytes: e2ee_v2_aad() of the device's id
+ * and SEQN epoch for telemetry.
  * secret: the device's secret string. When it is exactly 32, 48 or 64 hex digits its bytes are
  * the AES key of v1 key+IV and v2; the string itself is always the passphrase of v1 passphrase.
  * On success *out holds the JSON text (UTF-8, RFC 8259, no NUL): the plaintext itself, or the
@@ -80,6 +84,15 @@ enum e2ee_err e2ee_seal_v1_key(const char *secret, const uint8_t *iv, const void
                                char **envelope);
 enum e2ee_err e2ee_seal_v1_passphrase(const char *secret, const uint8_t *salt, const void *plain, size_t len,
                                       char **envelope);
+
+/* The associated data of a device's v2 telemetry in SEQN epoch epoch (an admin's seqn_reset starts
+ * the next): the device id alone in epoch 0, as before epochs existed, else "<id>#<epoch>", so
+ * that a message sealed before a reset does not open after it. False when it would not fit. */
+bool e2ee_v2_aad(const char *device_id, int64_t epoch, char out[E2EE_MAX_AAD + 1]);
+
+/* The AES key a secret stands for: its bytes when it is 32, 48 or 64 hex digits (either case).
+ * Returns the key length (16, 24 or 32), or 0 when the secret is no key (a passphrase). */
+size_t e2ee_secret_key(const char *secret, uint8_t key[E2EE_KEY_MAX]);
 
 /* A short fixed description of an error code, for the server log. */
 const char *e2ee_strerror(enum e2ee_err err);

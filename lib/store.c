@@ -2,10 +2,16 @@
  * and the choice of that backend by the database's name. */
 #include "store.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "key_wrap.h"
 #include "store_backend.h"
+#include "validate.h"
+
+#define SEAL_BATCH 64 /* plain keys sealed per round of store_seal_keys() */
 
 bool store_target_is_pg(const char *target)
 {
@@ -21,6 +27,68 @@ struct store *store_open(const char *target, char *err, size_t err_len)
 unsigned store_needs(const struct store *s)
 {
     return s->ops->needs;
+}
+
+void store_use_server_key(struct store *s, const struct server_key *key)
+{
+    s->server_key = key;
+}
+
+static enum store_status key_error(struct store *s, const char *deviceid, const char *what)
+{
+    snprintf(s->errmsg, sizeof s->errmsg, "device %s's key: %s", deviceid, what);
+    return STORE_ERROR;
+}
+
+/* The plain keys of one round, copied out of the backend's rows. */
+struct plain_keys {
+    int count;
+    char deviceid[SEAL_BATCH][DEVICE_ID_MAX + 1];
+    char key[SEAL_BATCH][SECRET_MAX_LEN + 1];
+    bool too_long[SEAL_BATCH];
+};
+
+static void take_plain_key(const char *deviceid, const char *key, void *user_data)
+{
+    struct plain_keys *p = user_data;
+    if (p->count == SEAL_BATCH)
+        return;
+    snprintf(p->deviceid[p->count], sizeof p->deviceid[0], "%s", deviceid);
+    p->too_long[p->count] = strlen(key) > SECRET_MAX_LEN;
+    snprintf(p->key[p->count], sizeof p->key[0], "%s", key);
+    p->count++;
+}
+
+enum store_status store_seal_keys(struct store *s, int64_t *sealed)
+{
+    *sealed = 0;
+    if (!s->server_key)
+        return key_error(s, "*", "no server key to seal keys with (PROVD_KEY_FILE)");
+    struct plain_keys *round = malloc(sizeof *round);
+    if (!round)
+        return key_error(s, "*", "out of memory");
+    enum store_status st;
+    do {
+        round->count = 0;
+        st = s->ops->device_keys_plain(s, SEAL_BATCH, take_plain_key, round);
+        int done = 0;
+        for (int i = 0; st == STORE_OK && i < round->count; i++) {
+            char text[KEY_WRAP_MAX];
+            if (round->too_long[i] || !key_seal(s->server_key, round->deviceid[i], round->key[i], text))
+                st = key_error(s, round->deviceid[i], "cannot be sealed (longer than 256 bytes?)");
+            else if ((st = s->ops->device_key_replace(s, round->deviceid[i], round->key[i], text)) ==
+                     STORE_NOT_FOUND)
+                st = STORE_OK; /* changed meanwhile: set sealed, or the device deleted */
+            else if (st == STORE_OK)
+                done++;
+        }
+        *sealed += done;
+        if (st == STORE_OK && round->count > 0 && done == 0)
+            st = key_error(s, "*", "plain keys are left that cannot be replaced");
+    } while (st == STORE_OK && round->count == SEAL_BATCH);
+    OPENSSL_cleanse(round, sizeof *round);
+    free(round);
+    return st;
 }
 
 const char *store_errmsg(const struct store *s)
@@ -80,10 +148,10 @@ void store_read_end(struct store *s)
 }
 
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
-                                        const char *ssid, enum registration_policy policy, int64_t now,
+                                        const char *ssid, const struct registration *reg, int64_t now,
                                         store_device_fn fn, void *user_data)
 {
-    return s->ops->device_register(s, deviceid, ipaddr, ssid, policy, now, fn, user_data);
+    return s->ops->device_register(s, deviceid, ipaddr, ssid, reg, now, fn, user_data);
 }
 
 enum store_status store_device_heartbeat(struct store *s, const char *deviceid, int64_t now,
@@ -117,7 +185,12 @@ enum store_status store_device_delete(struct store *s, const char *deviceid)
 
 enum store_status store_device_set_key(struct store *s, const char *deviceid, const char *key)
 {
-    return s->ops->device_set_key(s, deviceid, key);
+    char sealed[KEY_WRAP_MAX];
+    if (!s->server_key)
+        return key_error(s, deviceid, "no server key to seal it with (PROVD_KEY_FILE)");
+    if (!key_seal(s->server_key, deviceid, key, sealed))
+        return key_error(s, deviceid, "cannot be sealed");
+    return s->ops->device_set_key(s, deviceid, sealed);
 }
 
 enum store_status store_device_list(struct store *s, const struct device_filter *filter, store_device_fn fn,
@@ -144,16 +217,32 @@ enum store_status store_fleet(struct store *s, int64_t now, int64_t default_inte
     return st;
 }
 
-enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
-                                      char *key, size_t key_len)
+enum store_status store_device_trust(struct store *s, const char *deviceid, struct device_trust *out)
 {
-    return s->ops->device_secret(s, deviceid, state, state_len, key, key_len);
+    char stored[KEY_WRAP_MAX];
+    enum store_status st = s->ops->device_trust(s, deviceid, out, stored, sizeof stored);
+    if (st != STORE_OK)
+        return st;
+    if (!key_is_sealed(stored)) {
+        if ((size_t)snprintf(out->key, sizeof out->key, "%s", stored) >= sizeof out->key)
+            st = key_error(s, deviceid, "too long");
+    } else if (!s->server_key || !key_open(s->server_key, deviceid, stored, out->key, sizeof out->key)) {
+        st = key_error(s, deviceid, "does not open with this server key (PROVD_KEY_FILE)");
+    }
+    OPENSSL_cleanse(stored, sizeof stored);
+    return st;
+}
+
+enum store_status store_device_signed(struct store *s, const char *deviceid, int64_t t, bool state_changing)
+{
+    return s->ops->device_signed(s, deviceid, t, state_changing);
 }
 
 enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
-                                    int64_t ts, const char *reading, size_t reading_len)
+                                    int64_t ts, const char *reading, size_t reading_len, int64_t epoch,
+                                    int64_t envelope)
 {
-    return s->ops->reading_add(s, deviceid, seqn, received_at, ts, reading, reading_len);
+    return s->ops->reading_add(s, deviceid, seqn, received_at, ts, reading, reading_len, epoch, envelope);
 }
 
 enum store_status store_reading_list(struct store *s, const char *deviceid, const struct reading_filter *f,
@@ -173,15 +262,28 @@ enum store_status store_reading_prune(struct store *s, int64_t before, int max, 
     return s->ops->reading_prune(s, before, max, deleted);
 }
 
-enum store_status store_token_add(struct store *s, const char *name,
-                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
+enum store_status store_device_expire_pending(struct store *s, int64_t before, int max, int *deleted)
 {
-    return s->ops->token_add(s, name, hash, now);
+    return s->ops->device_expire_pending(s, before, max, deleted);
 }
 
-enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN])
+enum store_status store_token_add(struct store *s, const char *name,
+                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                  int64_t expires)
 {
-    return s->ops->token_check(s, hash);
+    return s->ops->token_add(s, name, hash, now, expires);
+}
+
+enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                    int64_t now)
+{
+    int64_t expires, last_used;
+    enum store_status st = s->ops->token_check(s, hash, &expires, &last_used);
+    if (st != STORE_OK)
+        return st;
+    if (expires != 0 && expires <= now)
+        return STORE_STALE;
+    return now - last_used >= TOKEN_USE_STEP_S ? s->ops->token_used(s, hash, now) : STORE_OK;
 }
 
 enum store_status store_token_list(struct store *s, store_token_fn fn, void *user_data)

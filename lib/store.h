@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "secret.h"
+
 enum store_status {
     STORE_OK = 0,
     STORE_CREATED, /* a new row was made */
@@ -17,6 +19,8 @@ enum store_status {
     STORE_STALE, /* what the caller has is not current: If-Match's cfgsn, a SEQN, a poller's configuration */
     STORE_ERROR, /* the database failed: store_errmsg() says how */
     STORE_UNAVAILABLE, /* the database cannot be reached now (a later call reconnects): store_errmsg() */
+    STORE_FULL,        /* a new device would pass the cap on the number of devices */
+    STORE_TOO_MANY,    /* a new device would pass the cap on registrations from one address */
 };
 
 /* What a backend needs from the program running it (store_needs()). */
@@ -36,6 +40,18 @@ enum store_need {
 
 enum registration_policy { REGISTRATION_APPROVE, REGISTRATION_OPEN, REGISTRATION_CLOSED };
 
+/* How a device that registers itself may get in: the policy, and the caps on new devices. The
+ * caps hold with any number of workers and hosts: each backend checks them in SQL, serialized
+ * with every other new registration. */
+struct registration {
+    enum registration_policy policy;
+    const char *from;    /* the client's address, as counted (address_prefix()); NULL: not counted */
+    int64_t per_minute;  /* new devices from one address within 60 s; 0: no cap */
+    int64_t max_devices; /* devices in all; 0: no cap */
+};
+/* A registration under policy alone, without caps (tools, tests). */
+#define REGISTRATION_UNCAPPED(p) (&(const struct registration){.policy = (p)})
+
 struct store;
 
 /* A device row. Strings are borrowed from the database row: valid only inside the callback. */
@@ -50,6 +66,7 @@ struct device {
     int64_t datec;
     int64_t last_seqn; /* -1: no telemetry accepted yet */
     bool has_key;
+    int64_t trust; /* DEVICE_TRUST_* */
 };
 typedef void (*store_device_fn)(const struct device *device, void *user_data);
 
@@ -139,7 +156,15 @@ typedef void (*store_bucket_fn)(const struct bucket_stat *b, void *user_data);
 
 #define STORE_TOKEN_HASH_LEN 32 /* SHA-256 */
 
-typedef void (*store_token_fn)(const char *name, int64_t created, void *user_data);
+/* An admin token as listed: never the token or its hash. */
+struct token_info {
+    const char *name;
+    int64_t created;
+    int64_t expires;   /* refused from then on; 0: never */
+    int64_t last_used; /* to the minute (TOKEN_USE_STEP_S); 0: never */
+};
+typedef void (*store_token_fn)(const struct token_info *token, void *user_data);
+#define TOKEN_USE_STEP_S 60
 
 /* Opens and migrates the database named by target: a libpq connection URI (postgresql://... or
  * postgres://...) for PostgreSQL, otherwise the path of a SQLite file (created if absent); err
@@ -149,6 +174,12 @@ struct store *store_open(const char *target, char *err, size_t err_len);
 bool store_target_is_pg(const char *target);
 /* STORE_NEEDS_* */
 unsigned store_needs(const struct store *s);
+struct server_key;
+/* Device keys are sealed and opened with key from now on: borrowed, it must outlive the store. */
+void store_use_server_key(struct store *s, const struct server_key *key);
+/* Seals every device key still stored plain (from before sealing, or a bulk load), in batches;
+ * *sealed says how many (provd --check, provctl init). */
+enum store_status store_seal_keys(struct store *s, int64_t *sealed);
 /* A long copy's progress: done of total pages. */
 typedef void (*store_progress_fn)(int64_t done, int64_t total, void *user_data);
 /* A copy of the whole database as of one moment, into the new file path (never overwritten),
@@ -177,8 +208,11 @@ enum store_status store_sync_every_commit(struct store *s);
  * the database's schema (provctl init, the tests). */
 enum store_status store_prepare_all(struct store *s);
 
+/* A known device: its ipaddr and ssid updated, seen at now, STORE_OK (a rejected one too; the
+ * caller refuses it). An unknown one: STORE_REFUSED when the policy is closed, STORE_FULL or
+ * STORE_TOO_MANY past reg's caps, else inserted (pending, or accepted when open): STORE_CREATED. */
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
-                                        const char *ssid, enum registration_policy policy, int64_t now,
+                                        const char *ssid, const struct registration *reg, int64_t now,
                                         store_device_fn fn, void *user_data);
 /* What a heartbeat's answer depends on. */
 struct poll_facts {
@@ -206,6 +240,8 @@ enum store_status store_device_update(struct store *s, const char *deviceid,
                                       const struct device_update *update, int64_t now, store_device_fn fn,
                                       void *user_data);
 enum store_status store_device_delete(struct store *s, const char *deviceid);
+/* The device's telemetry secret, stored sealed under the server key (key_wrap.h). Without a
+ * server key (store_use_server_key()) STORE_ERROR: a key is never stored plain. */
 enum store_status store_device_set_key(struct store *s, const char *deviceid, const char *key);
 /* Calls fn for each device of the page; *count gets how many. STORE_NOT_FOUND: sorted by another
  * column than the id, the after device does not exist (deleted since the last page). */
@@ -218,18 +254,39 @@ enum store_status store_stats(struct store *s, int64_t now, int64_t default_inte
 enum store_status store_fleet(struct store *s, int64_t now, int64_t default_interval,
                               struct store_fleet *out);
 
-/* The device's state and telemetry secret, copied out ("" when it has none). */
-enum store_status store_device_secret(struct store *s, const char *deviceid, char *state, size_t state_len,
-                                      char *key, size_t key_len);
+/* A device's trust (ARCHITECTURE.md "Device trust"), bits that are only ever set. */
+#define DEVICE_TRUST_SIGNED 1 /* it has made a signed call: each call of its must be signed */
+#define DEVICE_TRUST_V2     2 /* it has sent a v2 envelope: v1 is refused */
+#define DEVICE_TRUST_V1     4 /* it has sent a v1 envelope */
+
+/* What a device call is checked against, copied out of the device's row; its key opened with the
+ * server key (a key from before sealing is read as it is). STORE_ERROR when it does not open
+ * (another server key, or a sealed key moved to another device's row). */
+struct device_trust {
+    char state[16];
+    char key[SECRET_MAX_LEN + 1]; /* its own secret; "" when it has none */
+    int64_t trust;                /* DEVICE_TRUST_* */
+    int64_t epoch;                /* its SEQN epoch: seqn_reset starts the next */
+};
+enum store_status store_device_trust(struct store *s, const char *deviceid, struct device_trust *out);
+/* Records that deviceid made a call signed at its time t (DEVICE_TRUST_SIGNED). state_changing:
+ * only if t is after the t of every state-changing call recorded before, and t is recorded, so
+ * that a proof changes state once: else STORE_STALE and nothing is written. Concurrent calls
+ * with one proof on several hosts: one wins (a conditional UPDATE). */
+enum store_status store_device_signed(struct store *s, const char *deviceid, int64_t t, bool state_changing);
 /* A read: the lookups until store_read_end() see one snapshot of the database and take its
  * read lock once (on SQLite each lock and unlock is a system call). Writes do
  * not belong in it: an operation's own transaction cannot begin inside. */
 enum store_status store_read_begin(struct store *s);
 void store_read_end(struct store *s);
 /* Stores a reading if seqn is above the device's last accepted one, in one transaction with
- * that check: STORE_STALE for a replay or an older SEQN. Also counts as the device being seen. */
+ * that check: STORE_STALE for a replay or an older SEQN, and as well when the device's SEQN
+ * epoch is no longer epoch (the one the reading was opened in) or envelope (DEVICE_TRUST_V1 or
+ * DEVICE_TRUST_V2) is v1 and the device has sent v2. The envelope's bit is added to the device's
+ * trust. Also counts as the device being seen. */
 enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
-                                    int64_t ts, const char *reading, size_t reading_len);
+                                    int64_t ts, const char *reading, size_t reading_len, int64_t epoch,
+                                    int64_t envelope);
 enum store_status store_reading_list(struct store *s, const char *deviceid, const struct reading_filter *f,
                                      store_reading_fn fn, void *user_data);
 /* min/avg/max of every numeric field per bucket of bucket_seconds, oldest bucket first. */
@@ -239,10 +296,19 @@ enum store_status store_reading_buckets(struct store *s, const char *deviceid, i
  * readings are walked in arrival order, not by time: see STMT_READING_PRUNE); *deleted says
  * how many. */
 enum store_status store_reading_prune(struct store *s, int64_t before, int max, int *deleted);
+/* Deletes up to max devices still pending that registered before the given time and never had a
+ * reading accepted (an admin never let them in); *deleted says how many. */
+enum store_status store_device_expire_pending(struct store *s, int64_t before, int max, int *deleted);
 
+/* expires: when the token stops working; 0: never. */
 enum store_status store_token_add(struct store *s, const char *name,
-                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now);
-enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN]);
+                                  const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                  int64_t expires);
+/* STORE_OK for a valid token, recorded as used at now (written when the last use recorded is
+ * TOKEN_USE_STEP_S old or more, so not every request writes); STORE_NOT_FOUND: no such token;
+ * STORE_STALE: it has expired. It may write: not inside store_read_begin(). */
+enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                    int64_t now);
 enum store_status store_token_list(struct store *s, store_token_fn fn, void *user_data);
 enum store_status store_token_revoke(struct store *s, const char *name);
 

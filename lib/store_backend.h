@@ -15,6 +15,9 @@ enum fleet_count {
     FLEET__COUNT
 };
 
+/* A stored device key, borrowed for the call. */
+typedef void (*store_key_fn)(const char *deviceid, const char *key, void *user_data);
+
 struct store_ops {
     unsigned needs; /* STORE_NEEDS_* */
     void (*free)(struct store *s);
@@ -28,7 +31,7 @@ struct store_ops {
     enum store_status (*restore)(struct store *s, const char *path, store_progress_fn fn, void *user_data);
 
     enum store_status (*device_register)(struct store *s, const char *deviceid, const char *ipaddr,
-                                         const char *ssid, enum registration_policy policy, int64_t now,
+                                         const char *ssid, const struct registration *reg, int64_t now,
                                          store_device_fn fn, void *user_data);
     enum store_status (*device_heartbeat)(struct store *s, const char *deviceid, int64_t now,
                                           struct poll_facts *facts);
@@ -40,27 +43,43 @@ struct store_ops {
                                        const struct device_update *update, int64_t now, store_device_fn fn,
                                        void *user_data);
     enum store_status (*device_delete)(struct store *s, const char *deviceid);
+    /* key is stored as given (store.c seals it). */
     enum store_status (*device_set_key)(struct store *s, const char *deviceid, const char *key);
+    /* Up to max devices whose key is stored plain (not KEY_WRAP_PREFIX...), to fn. */
+    enum store_status (*device_keys_plain)(struct store *s, int max, store_key_fn fn, void *user_data);
+    /* The device's key becomes key if it is still old: STORE_NOT_FOUND otherwise. */
+    enum store_status (*device_key_replace)(struct store *s, const char *deviceid, const char *old,
+                                            const char *key);
     enum store_status (*device_list)(struct store *s, const struct device_filter *filter, store_device_fn fn,
                                      void *user_data, int *count);
     enum store_status (*stats)(struct store *s, int64_t now, int64_t default_interval,
                                struct store_stats *out);
     enum store_status (*fleet)(struct store *s, int64_t now, int64_t default_interval,
                                int64_t counts[FLEET__COUNT]);
-    enum store_status (*device_secret)(struct store *s, const char *deviceid, char *state, size_t state_len,
-                                       char *key, size_t key_len);
+    /* The device's row; its key as stored into stored (store.c opens it into out->key). */
+    enum store_status (*device_trust)(struct store *s, const char *deviceid, struct device_trust *out, char *stored,
+                                      size_t stored_len);
+    enum store_status (*device_signed)(struct store *s, const char *deviceid, int64_t t, bool state_changing);
 
     enum store_status (*reading_add)(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
-                                     int64_t ts, const char *reading, size_t reading_len);
+                                     int64_t ts, const char *reading, size_t reading_len, int64_t epoch,
+                                     int64_t envelope);
     enum store_status (*reading_list)(struct store *s, const char *deviceid, const struct reading_filter *f,
                                       store_reading_fn fn, void *user_data);
     enum store_status (*reading_buckets)(struct store *s, const char *deviceid, int64_t since, int64_t until,
                                          int64_t bucket_seconds, store_bucket_fn fn, void *user_data);
     enum store_status (*reading_prune)(struct store *s, int64_t before, int max, int *deleted);
+    enum store_status (*device_expire_pending)(struct store *s, int64_t before, int max, int *deleted);
 
     enum store_status (*token_add)(struct store *s, const char *name,
-                                   const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now);
-    enum store_status (*token_check)(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN]);
+                                   const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                   int64_t expires);
+    /* The token's expiry and last use (0: none), or STORE_NOT_FOUND; store.c decides. */
+    enum store_status (*token_check)(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                     int64_t *expires, int64_t *last_used);
+    /* Records the token as used at now, unless a later use is recorded. */
+    enum store_status (*token_used)(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                    int64_t now);
     enum store_status (*token_list)(struct store *s, store_token_fn fn, void *user_data);
     enum store_status (*token_revoke)(struct store *s, const char *name);
 
@@ -71,10 +90,12 @@ struct store_ops {
                                           store_reading_text_fn fn, void *user_data);
 };
 
-/* Backends embed this first. errmsg holds the reason of the last STORE_ERROR/STORE_UNAVAILABLE. */
+/* Backends embed this first, zeroed. errmsg holds the reason of the last STORE_ERROR/
+ * STORE_UNAVAILABLE; server_key is store_use_server_key()'s. */
 struct store {
     const struct store_ops *ops;
     char errmsg[256];
+    const struct server_key *server_key;
 };
 
 /* Each backend's open: the database named by target (a file path; a libpq connection URI),
@@ -89,6 +110,21 @@ struct store *store_pg_open(const char *uri, char *err, size_t err_len);
 #define PG_MODULE_OPEN "store_pg_module_open"
 typedef struct store *(*store_open_fn)(const char *target, char *err, size_t err_len);
 struct store *store_pg_module_open(const char *uri, char *err, size_t err_len);
+
+/* New registrations from one address are counted over this many seconds (struct registration). */
+#define REGISTRATION_WINDOW_S 60
+/* Whether reg's caps let a new device in, given the devices there are and those registered from
+ * reg->from within the window: STORE_OK, STORE_FULL or STORE_TOO_MANY. (Inline: the PostgreSQL
+ * module links nothing of the programs'.) */
+static inline enum store_status store_registration_room(const struct registration *reg, int64_t devices,
+                                                        int64_t recent)
+{
+    if (reg->max_devices > 0 && devices >= reg->max_devices)
+        return STORE_FULL;
+    if (reg->per_minute > 0 && reg->from && recent >= reg->per_minute)
+        return STORE_TOO_MANY;
+    return STORE_OK;
+}
 
 /* The id of bulk device n (store.h): false when it would be longer than a device id may be. */
 bool store_bulk_id(const char *prefix, int64_t n, char *buf, size_t len);

@@ -23,7 +23,7 @@
 /* The columns of a device (read_device()): lastseen is 0 for never seen. */
 #define DEVICE_COLUMNS                                                                                       \
     "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, poll_interval, "      \
-    "datec, key IS NOT NULL, last_seqn"
+    "datec, key IS NOT NULL, last_seqn, trust"
 
 /* Online: seen within 2 poll intervals + 10 s (store_online_window()), at now, default interval. */
 #define ONLINE_SQL(now, def)                                                                                 \
@@ -85,6 +85,9 @@ enum pg_stmt {
     PG_ROLLBACK,
     PG_DEVICE_REGISTER,
     PG_DEVICE_TOUCH,
+    PG_REGISTRATION_LOCK,
+    PG_REGISTRATION_COUNTS,
+    PG_DEVICE_EXPIRE_PENDING,
     PG_DEVICE_POLL_CURRENT,
     PG_DEVICE_APPLIED,
     PG_DEVICE_GET,
@@ -93,12 +96,15 @@ enum pg_stmt {
     PG_DEVICE_CREATE,
     PG_DEVICE_DELETE,
     PG_DEVICE_SET_KEY,
+    PG_DEVICE_KEYS_PLAIN,
+    PG_DEVICE_KEY_REPLACE,
     PG_DEVICE_LIST, /* four per sort: see DEVICE_LIST_STMTS */
     PG_DEVICE_LIST_LAST = PG_DEVICE_LIST + 4 * DEVICE_SORT__COUNT - 1,
     PG_DEVICE_STATS,
     PG_TELEMETRY_COUNT,
     PG_DEVICE_FLEET,
-    PG_DEVICE_SECRET,
+    PG_DEVICE_TRUST,
+    PG_DEVICE_SIGNED,
     PG_READING_ADD,
     PG_READING_LIST_ASC,
     PG_READING_LIST_DESC,
@@ -108,6 +114,7 @@ enum pg_stmt {
     PG_PRUNE_DEFAULT,
     PG_TOKEN_ADD,
     PG_TOKEN_CHECK,
+    PG_TOKEN_USED,
     PG_TOKEN_LIST,
     PG_TOKEN_REVOKE,
     PG_BULK_DEVICES,
@@ -123,17 +130,29 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     [PG_COMMIT] = "COMMIT",
     [PG_ROLLBACK] = "ROLLBACK",
-    /* Approve or open ($2 the new device's state): the first of concurrent registrations of one id
-     * inserts, the others wait for it and update its row (xmax is 0 only on an inserted row). */
+    /* A new device ($2 its state), under PG_REGISTRATION_LOCK: should the same id register on
+     * another host meanwhile, the later of the two updates the row the first inserted (xmax is 0
+     * only on an inserted row). */
     [PG_DEVICE_REGISTER] =
-        "INSERT INTO devices AS d (deviceid, state, ipaddr, ssid, datec, lastseen) "
-        "VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''), $5::bigint, $5::bigint) "
+        "INSERT INTO devices AS d (deviceid, state, ipaddr, ssid, datec, lastseen, registered_from) "
+        "VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''), $5::bigint, $5::bigint, $6) "
         "ON CONFLICT (deviceid) DO UPDATE SET ipaddr = coalesce($3, d.ipaddr), ssid = coalesce($4, d.ssid), "
         "lastseen = greatest(d.lastseen, $5::bigint) RETURNING " DEVICE_COLUMNS ", d.xmax = 0",
-    /* Closed: only a known device, seen again. */
+    /* A known device, seen again. */
     [PG_DEVICE_TOUCH] =
         "UPDATE devices SET ipaddr = coalesce($2, ipaddr), ssid = coalesce($3, ssid), "
         "lastseen = greatest(lastseen, $4::bigint) WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
+    /* Every new registration of the database, on any host, takes this lock for its transaction:
+     * the caps are counted (in a statement after it, so a snapshot taken after the lock) and the
+     * device inserted before the next one counts. */
+    [PG_REGISTRATION_LOCK] = "SELECT pg_advisory_xact_lock(hashtext('provd: new device'))",
+    /* What the caps on new devices count: all devices, and those registered from $1 since $2. */
+    [PG_REGISTRATION_COUNTS] =
+        "SELECT (SELECT count(*) FROM devices), "
+        "(SELECT count(*) FROM devices WHERE registered_from = $1 AND datec > $2::bigint)",
+    [PG_DEVICE_EXPIRE_PENDING] = "DELETE FROM devices WHERE deviceid IN (SELECT deviceid FROM devices "
+                                 "WHERE state = 'pending' AND last_seqn IS NULL AND datec < $1::bigint "
+                                 "LIMIT $2::bigint)",
     /* The 304 of a heartbeat: a read; its time is kept back and written with others (PG_SEEN). */
     [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1) FROM devices WHERE deviceid = $1",
     /* Heartbeat times kept back ($1 ids and $2 times, comma-separated), each device's latest, never
@@ -169,6 +188,10 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                          "ON CONFLICT (deviceid) DO NOTHING RETURNING " DEVICE_COLUMNS,
     [PG_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = $1",
     [PG_DEVICE_SET_KEY] = "UPDATE devices SET key = $2 WHERE deviceid = $1",
+    /* Keys not yet sealed: without KEY_WRAP_PREFIX (key_wrap.h). */
+    [PG_DEVICE_KEYS_PLAIN] = "SELECT deviceid, key FROM devices "
+                             "WHERE key IS NOT NULL AND substr(key, 1, 11) <> 'provd-key1:' LIMIT $1::bigint",
+    [PG_DEVICE_KEY_REPLACE] = "UPDATE devices SET key = $3 WHERE deviceid = $1 AND key = $2",
     /* By id any cursor text orders, a device or not. */
     DEVICE_LIST_STMTS(DEVICE_SORT_ID, DEVICE_LIST_SQL("$1::text IS NULL", "deviceid"),
                       DEVICE_LIST_SQL("deviceid > $1", "deviceid"),
@@ -193,14 +216,20 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
         "count(*) FILTER (WHERE seen > 0 AND seen < $1::bigint - (2 * every + 10) AND seen >= $1::bigint - 5 * every), "
         "count(*), pg_database_size(current_database()) "
         "FROM (SELECT state, lastseen AS seen, coalesce(poll_interval, $2::bigint) AS every FROM devices) d",
-    [PG_DEVICE_SECRET] = "SELECT state, coalesce(key, '') FROM devices WHERE deviceid = $1",
+    [PG_DEVICE_TRUST] = "SELECT state, coalesce(key, ''), trust, seqn_epoch FROM devices WHERE deviceid = $1",
+    /* store_device_signed(): concurrent uses of one proof queue on the row lock, and each
+     * re-checks the auth_time the one before left (READ COMMITTED): one of them writes. */
+    [PG_DEVICE_SIGNED] = "UPDATE devices SET trust = trust | 1, "
+                         "auth_time = CASE WHEN $3::boolean THEN $2::bigint ELSE auth_time END "
+                         "WHERE deviceid = $1 AND (NOT $3::boolean OR auth_time < $2::bigint)",
     /* A reading in one statement: the device's last SEQN moves up to $2 only if $2 is above it, and
      * only then is the reading inserted, in the device's SEQN epoch. Concurrent sends of one
      * reading queue on the device's row lock; the later ones re-check the SEQN the first left
      * (READ COMMITTED) and insert nothing. Also counts as the device being seen at $3. */
     [PG_READING_ADD] = "WITH claimed AS (UPDATE devices SET last_seqn = $2::bigint, "
-                       "lastseen = greatest(lastseen, $3::bigint) "
+                       "lastseen = greatest(lastseen, $3::bigint), trust = trust | $7::bigint "
                        "WHERE deviceid = $1 AND coalesce(last_seqn, -1) < $2::bigint "
+                       "AND seqn_epoch = $6::bigint AND ($7::bigint = 2 OR trust & 2 = 0) "
                        "RETURNING deviceid, seqn_epoch) "
                        "INSERT INTO telemetry (deviceid, epoch, seqn, received_at, ts, data) "
                        "SELECT deviceid, seqn_epoch, $2::bigint, $3::bigint, $4::bigint, $5 FROM claimed "
@@ -242,9 +271,14 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_PRUNE_DEFAULT] = "DELETE FROM telemetry_default WHERE ctid = ANY (ARRAY("
                          "SELECT ctid FROM telemetry_default WHERE received_at < $1::bigint "
                          "ORDER BY id LIMIT $2::bigint))",
-    [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES ($1, $2::bytea, $3::bigint)",
-    [PG_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = $1::bytea",
-    [PG_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
+    [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created, expires) "
+                     "VALUES ($1, $2::bytea, $3::bigint, nullif($4::bigint, 0))",
+    [PG_TOKEN_CHECK] =
+        "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = $1::bytea",
+    [PG_TOKEN_USED] = "UPDATE admin_tokens SET last_used = $2::bigint "
+                      "WHERE hash = $1::bytea AND coalesce(last_used, 0) < $2::bigint",
+    [PG_TOKEN_LIST] = "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
+                      "ORDER BY name",
     [PG_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = $1",
     /* Devices $2..$3 of prefix $1 (store_bulk_id()), accepted with key $5, seen at $4. */
     [PG_BULK_DEVICES] =
@@ -467,6 +501,7 @@ static void read_device(const PGresult *res, int row, struct device *d)
     d->datec = col_int(res, row, 11, 0);
     d->has_key = PQgetvalue(res, row, 12)[0] == 't';
     d->last_seqn = col_int(res, row, 13, -1);
+    d->trust = col_int(res, row, 14, 0);
 }
 
 /* Hands each device row of res to fn (when not NULL), as seen at *seen_now when that is not NULL
@@ -760,8 +795,49 @@ static void pg_read_end(struct store *base)
         exec_stmt(s, PG_COMMIT, NULL, "end read", NULL);
 }
 
+/* A new device, in one transaction under PG_REGISTRATION_LOCK: the caps counted, then the insert. */
+static enum store_status register_new(struct pg_store *s, const char *deviceid, const char *ipaddr,
+                                      const char *ssid, const struct registration *reg, int64_t now,
+                                      store_device_fn fn, void *user_data)
+{
+    enum store_status st = exec_stmt(s, PG_BEGIN, NULL, "register device: begin", NULL);
+    if (st == STORE_OK)
+        st = exec_stmt(s, PG_REGISTRATION_LOCK, NULL, "register device: lock", NULL);
+    if (st == STORE_OK) {
+        struct params p = {0};
+        int64_t counts[2];
+        param_text(&p, reg->from);
+        param_int(&p, now - REGISTRATION_WINDOW_S);
+        st = read_ints(s, PG_REGISTRATION_COUNTS, &p, "register device: count", counts, 2);
+        if (st == STORE_OK)
+            st = store_registration_room(reg, counts[0], counts[1]);
+    }
+    PGresult *res = NULL;
+    if (st == STORE_OK) {
+        struct params p = {0};
+        param_text(&p, deviceid);
+        param_text(&p, reg->policy == REGISTRATION_OPEN ? "accepted" : "pending");
+        param_text(&p, ipaddr);
+        param_text(&p, ssid);
+        param_int(&p, now);
+        param_text(&p, reg->from);
+        res = run(s, PG_DEVICE_REGISTER, &p, "register device", &st);
+    }
+    if (res)
+        st = exec_stmt(s, PG_COMMIT, NULL, "register device: commit", NULL);
+    else if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        exec_stmt(s, PG_ROLLBACK, NULL, "register device: roll back", NULL);
+    if (res && st == STORE_OK) {
+        bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, 15)[0] == 't'; /* after DEVICE_COLUMNS */
+        hand_devices(res, fn, user_data, &now);
+        st = created ? STORE_CREATED : STORE_OK;
+    }
+    PQclear(res);
+    return st;
+}
+
 static enum store_status pg_device_register(struct store *base, const char *deviceid, const char *ipaddr,
-                                            const char *ssid, enum registration_policy policy, int64_t now,
+                                            const char *ssid, const struct registration *reg, int64_t now,
                                             store_device_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
@@ -770,24 +846,15 @@ static enum store_status pg_device_register(struct store *base, const char *devi
         return st;
     struct params p = {0};
     param_text(&p, deviceid);
-    if (policy == REGISTRATION_CLOSED) {
-        param_text(&p, ipaddr);
-        param_text(&p, ssid);
-        param_int(&p, now);
-        st = device_rows(s, PG_DEVICE_TOUCH, &p, "register device", fn, user_data, &now, NULL);
-        return st == STORE_NOT_FOUND ? STORE_REFUSED : st;
-    }
-    param_text(&p, policy == REGISTRATION_OPEN ? "accepted" : "pending");
     param_text(&p, ipaddr);
     param_text(&p, ssid);
     param_int(&p, now);
-    PGresult *res = run(s, PG_DEVICE_REGISTER, &p, "register device", &st);
-    if (!res)
+    st = device_rows(s, PG_DEVICE_TOUCH, &p, "register device", fn, user_data, &now, NULL);
+    if (st != STORE_NOT_FOUND)
         return st;
-    bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, 14)[0] == 't';
-    hand_devices(res, fn, user_data, &now);
-    PQclear(res);
-    return created ? STORE_CREATED : STORE_OK;
+    if (reg->policy == REGISTRATION_CLOSED)
+        return STORE_REFUSED;
+    return register_new(s, deviceid, ipaddr, ssid, reg, now, fn, user_data);
 }
 
 static enum store_status pg_device_heartbeat(struct store *base, const char *deviceid, int64_t now,
@@ -926,6 +993,35 @@ static enum store_status pg_device_delete(struct store *base, const char *device
     return write_one_row(s, PG_DEVICE_DELETE, &p, "delete device");
 }
 
+static enum store_status pg_device_keys_plain(struct store *base, int max, store_key_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, max);
+    PGresult *res = run(s, PG_DEVICE_KEYS_PLAIN, &p, "read plain keys", &st);
+    for (int i = 0; res && i < PQntuples(res); i++)
+        fn(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), user_data);
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_device_key_replace(struct store *base, const char *deviceid, const char *old,
+                                               const char *key)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_text(&p, old);
+    param_text(&p, key);
+    return write_one_row(s, PG_DEVICE_KEY_REPLACE, &p, "seal device key");
+}
+
 static enum store_status pg_device_set_key(struct store *base, const char *deviceid, const char *key)
 {
     struct pg_store *s = pg_of(base);
@@ -1007,8 +1103,8 @@ static enum store_status pg_fleet(struct store *base, int64_t now, int64_t defau
                          FLEET__COUNT);
 }
 
-static enum store_status pg_device_secret(struct store *base, const char *deviceid, char *state,
-                                          size_t state_len, char *key, size_t key_len)
+static enum store_status pg_device_trust(struct store *base, const char *deviceid, struct device_trust *out,
+                                        char *stored, size_t stored_len)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1016,22 +1112,39 @@ static enum store_status pg_device_secret(struct store *base, const char *device
         return st;
     struct params p = {0};
     param_text(&p, deviceid);
-    PGresult *res = run(s, PG_DEVICE_SECRET, &p, "read device secret", &st);
+    PGresult *res = run(s, PG_DEVICE_TRUST, &p, "read device trust", &st);
     if (!res)
         return st;
     st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
     if (st == STORE_OK) {
-        snprintf(state, state_len, "%s", PQgetvalue(res, 0, 0));
-        snprintf(key, key_len, "%s", PQgetvalue(res, 0, 1));
+        snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, 0));
+        snprintf(stored, stored_len, "%s", PQgetvalue(res, 0, 1));
+        out->trust = col_int(res, 0, 2, 0);
+        out->epoch = col_int(res, 0, 3, 0);
     }
     PQclear(res);
     return st;
 }
 
+static enum store_status pg_device_signed(struct store *base, const char *deviceid, int64_t t, bool state_changing)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_int(&p, t);
+    param_bool(&p, state_changing);
+    int64_t rows = 0;
+    st = exec_stmt(s, PG_DEVICE_SIGNED, &p, "record signed call", &rows);
+    return st == STORE_OK && rows == 0 ? STORE_STALE : st;
+}
+
 /* PG_READING_ADD; no row: the device does not exist, or the SEQN is not above its last one. */
 static enum store_status pg_reading_add(struct store *base, const char *deviceid, int64_t seqn,
                                         int64_t received_at, int64_t ts, const char *reading,
-                                        size_t reading_len)
+                                        size_t reading_len, int64_t epoch, int64_t envelope)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1043,6 +1156,8 @@ static enum store_status pg_reading_add(struct store *base, const char *deviceid
     param_int(&p, received_at);
     param_int_or_null(&p, ts != TS_NONE, ts);
     param_bytes(&p, reading, reading_len); /* binary: exactly reading_len bytes of text */
+    param_int(&p, epoch);
+    param_int(&p, envelope);
     int64_t rows = 0;
     st = exec_stmt(s, PG_READING_ADD, &p, "store reading", &rows);
     if (st != STORE_OK || rows > 0)
@@ -1139,6 +1254,21 @@ static enum store_status pg_reading_buckets(struct store *base, const char *devi
     return STORE_OK;
 }
 
+static enum store_status pg_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+{
+    struct pg_store *s = pg_of(base);
+    int64_t rows = 0;
+    enum store_status st = connected(s);
+    if (st == STORE_OK) {
+        struct params p = {0};
+        param_int(&p, before);
+        param_int(&p, max);
+        st = exec_stmt(s, PG_DEVICE_EXPIRE_PENDING, &p, "expire pending devices", &rows);
+    }
+    *deleted = (int)rows;
+    return st;
+}
+
 /* Retention by days: the day partitions over by `before` are dropped whole (their readings
  * counted first), and of the readings in the default partition (days without a partition of
  * their own) up to max received before it deleted, oldest arrivals first. A reading in a day
@@ -1167,7 +1297,8 @@ static enum store_status pg_reading_prune(struct store *base, int64_t before, in
 }
 
 static enum store_status pg_token_add(struct store *base, const char *name,
-                                      const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
+                                      const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                      int64_t expires)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1177,11 +1308,13 @@ static enum store_status pg_token_add(struct store *base, const char *name,
     param_text(&p, name);
     param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
     param_int(&p, now);
+    param_int(&p, expires);
     st = exec_stmt(s, PG_TOKEN_ADD, &p, "add token", NULL);
     return st == STORE_ERROR && strcmp(s->sqlstate, "23505") == 0 ? STORE_EXISTS : st; /* the name or hash */
 }
 
-static enum store_status pg_token_check(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN])
+static enum store_status pg_token_check(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                        int64_t *expires, int64_t *last_used)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1189,9 +1322,25 @@ static enum store_status pg_token_check(struct store *base, const unsigned char 
         return st;
     struct params p = {0};
     param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
-    int64_t rows = 0;
-    st = exec_stmt(s, PG_TOKEN_CHECK, &p, "check token", &rows);
-    return st == STORE_OK && rows == 0 ? STORE_NOT_FOUND : st;
+    int64_t row[2] = {0, 0};
+    st = read_ints(s, PG_TOKEN_CHECK, &p, "check token", row, 2);
+    *expires = row[0];
+    *last_used = row[1];
+    return st;
+}
+
+/* A later use already recorded (another host's) counts as this one. */
+static enum store_status pg_token_used(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                       int64_t now)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
+    param_int(&p, now);
+    return exec_stmt(s, PG_TOKEN_USED, &p, "record token use", NULL);
 }
 
 static enum store_status pg_token_list(struct store *base, store_token_fn fn, void *user_data)
@@ -1202,7 +1351,9 @@ static enum store_status pg_token_list(struct store *base, store_token_fn fn, vo
         return st;
     PGresult *res = run(s, PG_TOKEN_LIST, NULL, "list tokens", &st);
     for (int i = 0, n = res ? PQntuples(res) : 0; i < n; i++)
-        fn(PQgetvalue(res, i, 0), col_int(res, i, 1, 0), user_data);
+        fn(&(struct token_info){PQgetvalue(res, i, 0), col_int(res, i, 1, 0), col_int(res, i, 2, 0),
+                                col_int(res, i, 3, 0)},
+           user_data);
     PQclear(res);
     return st;
 }
@@ -1384,16 +1535,21 @@ static const struct store_ops pg_ops = {
     .device_update = pg_device_update,
     .device_delete = pg_device_delete,
     .device_set_key = pg_device_set_key,
+    .device_keys_plain = pg_device_keys_plain,
+    .device_key_replace = pg_device_key_replace,
     .device_list = pg_device_list,
     .stats = pg_stats,
     .fleet = pg_fleet,
-    .device_secret = pg_device_secret,
+    .device_trust = pg_device_trust,
+    .device_signed = pg_device_signed,
     .reading_add = pg_reading_add,
     .reading_list = pg_reading_list,
     .reading_buckets = pg_reading_buckets,
     .reading_prune = pg_reading_prune,
+    .device_expire_pending = pg_device_expire_pending,
     .token_add = pg_token_add,
     .token_check = pg_token_check,
+    .token_used = pg_token_used,
     .token_list = pg_token_list,
     .token_revoke = pg_token_revoke,
     .device_bulk_add = pg_device_bulk_add,

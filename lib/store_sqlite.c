@@ -45,7 +45,7 @@
 
 #define DEVICE_COLUMNS_WITH(lastseen)                                                                        \
     "deviceid, name, state, " lastseen ", ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                 \
-    "poll_interval, datec, key IS NOT NULL, last_seqn, id"
+    "poll_interval, datec, key IS NOT NULL, last_seqn, id, trust"
 #define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(LASTSEEN_SQL)
 
 /* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
@@ -100,6 +100,8 @@ enum stmt {
     STMT_PING,
     STMT_DEVICE_TOUCH,
     STMT_DEVICE_REGISTER,
+    STMT_REGISTRATION_COUNTS,
+    STMT_DEVICE_EXPIRE_PENDING,
     STMT_DEVICE_POLL,
     STMT_DEVICE_SEEN,
     STMT_DEVICE_SEEN_SET,
@@ -111,12 +113,15 @@ enum stmt {
     STMT_DEVICE_UPDATE,
     STMT_DEVICE_DELETE,
     STMT_DEVICE_SET_KEY,
+    STMT_DEVICE_KEYS_PLAIN,
+    STMT_DEVICE_KEY_REPLACE,
     STMT_DEVICE_LIST, /* one per sort and direction: see DEVICE_LIST_STMTS */
     STMT_DEVICE_LIST_LAST = STMT_DEVICE_LIST + 2 * DEVICE_SORT__COUNT - 1,
     STMT_DEVICE_STATS,
     STMT_TELEMETRY_COUNT,
     STMT_DEVICE_FLEET,
-    STMT_DEVICE_SECRET,
+    STMT_DEVICE_TRUST,
+    STMT_DEVICE_SIGNED,
     STMT_READING_SEQN_CHECK,
     STMT_READING_CLAIM,
     STMT_READING_INSERT,
@@ -128,6 +133,7 @@ enum stmt {
     STMT_READING_PRUNE,
     STMT_TOKEN_ADD,
     STMT_TOKEN_CHECK,
+    STMT_TOKEN_USED,
     STMT_TOKEN_LIST,
     STMT_TOKEN_REVOKE,
     STMT__COUNT
@@ -145,8 +151,14 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_TOUCH] = "UPDATE devices SET ipaddr = coalesce(?2, ipaddr), ssid = coalesce(?3, ssid) "
                           "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_REGISTER] =
-        "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec) "
-        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5) RETURNING " DEVICE_COLUMNS,
+        "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec, registered_from) "
+        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5, ?6) RETURNING " DEVICE_COLUMNS,
+    /* What the caps on new devices count: all devices, and those registered from ?1 since ?2. */
+    [STMT_REGISTRATION_COUNTS] = "SELECT (SELECT count(*) FROM devices), "
+                                 "(SELECT count(*) FROM devices WHERE registered_from = ?1 AND datec > ?2)",
+    [STMT_DEVICE_EXPIRE_PENDING] =
+        "DELETE FROM devices WHERE id IN (SELECT id FROM devices WHERE state = 'pending' "
+        "AND last_seqn IS NULL AND datec < ?1 LIMIT ?2)",
     [STMT_DEVICE_POLL] =
         "UPDATE devices SET cfgsn_applied = ?2 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     /* The FK column is not written: no lookup of the device. A row that is gone changes nothing. */
@@ -173,6 +185,10 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_SET_KEY] = "UPDATE devices SET key = ?2 WHERE deviceid = ?1",
+    /* Keys not yet sealed: without KEY_WRAP_PREFIX (key_wrap.h), compared byte for byte. */
+    [STMT_DEVICE_KEYS_PLAIN] = "SELECT deviceid, key FROM devices "
+                               "WHERE key IS NOT NULL AND substr(key, 1, 11) <> 'provd-key1:' LIMIT ?1",
+    [STMT_DEVICE_KEY_REPLACE] = "UPDATE devices SET key = ?3 WHERE deviceid = ?1 AND key = ?2",
     /* By id any cursor text orders, a device or not: '' and x'' are before and after every id. */
     DEVICE_LIST_STMTS(DEVICE_SORT_ID, DEVICE_LIST_SQL("deviceid > coalesce(?1, '')", "deviceid"),
                       DEVICE_LIST_SQL("deviceid < coalesce(?1, x'')", "deviceid DESC")),
@@ -193,7 +209,10 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "coalesce(sum(state = 'rejected'), 0), coalesce(sum(seen > 0 AND seen >= ?1 - (2 * every + 10)), 0), "
         "coalesce(sum(seen > 0 AND seen < ?1 - (2 * every + 10) AND seen >= ?1 - 5 * every), 0), count(*) "
         "FROM (SELECT state, " LASTSEEN_SQL " AS seen, coalesce(poll_interval, ?2) AS every FROM devices)",
-    [STMT_DEVICE_SECRET] = "SELECT state, coalesce(key, '') FROM devices WHERE deviceid = ?1",
+    [STMT_DEVICE_TRUST] =
+        "SELECT state, coalesce(key, ''), trust, seqn_epoch FROM devices WHERE deviceid = ?1",
+    [STMT_DEVICE_SIGNED] = "UPDATE devices SET trust = trust | 1, auth_time = CASE WHEN ?3 THEN ?2 ELSE auth_time END "
+                           "WHERE deviceid = ?1 AND (NOT ?3 OR auth_time < ?2)",
     [STMT_READING_SEQN_CHECK] =
         "SELECT id, coalesce(last_seqn, -1), seqn_epoch FROM devices WHERE deviceid = ?1",
     [STMT_READING_INSERT] =
@@ -202,8 +221,8 @@ static const char *const stmt_sql[STMT__COUNT] = {
     /* The SEQN check and its move are one statement: a SEQN is taken once, by whoever moves
      * last_seqn past it (the same statement as on PostgreSQL, where writers are concurrent). */
     [STMT_READING_CLAIM] =
-        "UPDATE devices SET last_seqn = ?2 WHERE deviceid = ?1 AND coalesce(last_seqn, -1) < ?2 "
-        "RETURNING id, seqn_epoch",
+        "UPDATE devices SET last_seqn = ?2, trust = trust | ?4 WHERE deviceid = ?1 "
+        "AND coalesce(last_seqn, -1) < ?2 AND seqn_epoch = ?3 AND (?4 = 2 OR trust & 2 = 0) RETURNING id",
     [STMT_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
     [STMT_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
     /* SQLite's JSON1 walks every reading: each numeric leaf, by its path ("list[0]" written
@@ -224,9 +243,15 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_READING_PRUNE] = "DELETE FROM telemetry WHERE id IN "
                            "(SELECT id FROM telemetry ORDER BY id LIMIT ?2) "
                            "AND received_at < ?1",
-    [STMT_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created) VALUES (?1, ?2, ?3)",
-    [STMT_TOKEN_CHECK] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
-    [STMT_TOKEN_LIST] = "SELECT name, created FROM admin_tokens ORDER BY name",
+    [STMT_TOKEN_ADD] =
+        "INSERT INTO admin_tokens (name, hash, created, expires) VALUES (?1, ?2, ?3, nullif(?4, 0))",
+    [STMT_TOKEN_CHECK] =
+        "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = ?1",
+    [STMT_TOKEN_USED] =
+        "UPDATE admin_tokens SET last_used = ?2 WHERE hash = ?1 AND coalesce(last_used, 0) < ?2",
+    [STMT_TOKEN_LIST] =
+        "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
+        "ORDER BY name",
     [STMT_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = ?1",
 };
 
@@ -388,6 +413,7 @@ static void read_device(sqlite3_stmt *st, struct device *d, int64_t *row)
     d->has_key = sqlite3_column_int(st, 12) != 0;
     d->last_seqn = column_int_or(st, 13, -1);
     *row = sqlite3_column_int64(st, 14);
+    d->trust = sqlite3_column_int64(st, 15);
 }
 
 /* Steps a statement returning device rows, handing each to fn; resets it. *row (when not NULL)
@@ -604,9 +630,12 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_len)
     /* WAL: readers never block the writer. synchronous=NORMAL: a commit is in the WAL (the OS's
      * page cache) before the answer, so it survives the death of any process; only a power cut
      * can lose the last commits before a checkpoint. The page cache is small (CACHE_KIB): any
-     * other worker's commit empties it, so a bigger one only adds to the worker's memory. */
+     * other worker's commit empties it, so a bigger one only adds to the worker's memory.
+     * secure_delete: what is deleted (a key replaced, a device, old readings) is overwritten with
+     * zeros, not left in free pages for whoever copies the file. */
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                     "PRAGMA secure_delete = ON; "
                      "PRAGMA cache_size = -" CACHE_KIB "; PRAGMA journal_size_limit = " WAL_LIMIT_BYTES ";",
                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->db));
@@ -725,9 +754,34 @@ static enum store_status set_new_device_seen(struct sqlite_store *s, int64_t at)
     return exec_stmt(s, STMT_DEVICE_SEEN_SET);
 }
 
+/* Runs a statement returning one row of integers into out[0..n). */
+static enum store_status read_counts(struct sqlite_store *s, enum stmt id, int64_t *out, int n)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        for (int i = 0; i < n; i++)
+            out[i] = sqlite3_column_int64(st, i);
+    stmt_done(st);
+    return rc == SQLITE_ROW ? STORE_OK : fail(s, stmt_sql[id]);
+}
+
+/* Whether reg's caps let one more device in (in the registration's write transaction, which
+ * SQLite serializes with every other). */
+static enum store_status registration_room(struct sqlite_store *s, const struct registration *reg,
+                                           int64_t now)
+{
+    sqlite3_stmt *st = stmt(s, STMT_REGISTRATION_COUNTS);
+    bind_text(st, 1, reg->from);
+    sqlite3_bind_int64(st, 2, now - REGISTRATION_WINDOW_S);
+    int64_t counts[2];
+    enum store_status result = read_counts(s, STMT_REGISTRATION_COUNTS, counts, 2);
+    return result == STORE_OK ? store_registration_room(reg, counts[0], counts[1]) : result;
+}
+
 static enum store_status sqlite_device_register(struct store *base, const char *deviceid, const char *ipaddr,
-                                                const char *ssid, enum registration_policy policy,
-                                                int64_t now, store_device_fn fn, void *user_data)
+                                                const char *ssid, const struct registration *reg, int64_t now,
+                                                store_device_fn fn, void *user_data)
 {
     struct sqlite_store *s = sqlite_of(base);
     enum store_status st = begin(s);
@@ -741,15 +795,16 @@ static enum store_status sqlite_device_register(struct store *base, const char *
     st = device_rows(s, STMT_DEVICE_TOUCH, hand_as_seen_now, &seen, NULL, &seen.row);
     if (st == STORE_OK) {
         st = device_seen(s, seen.row, now);
-    } else if (st == STORE_NOT_FOUND && policy == REGISTRATION_CLOSED) {
+    } else if (st == STORE_NOT_FOUND && reg->policy == REGISTRATION_CLOSED) {
         st = STORE_REFUSED;
-    } else if (st == STORE_NOT_FOUND) {
+    } else if (st == STORE_NOT_FOUND && (st = registration_room(s, reg, now)) == STORE_OK) {
         sqlite3_stmt *ins = stmt(s, STMT_DEVICE_REGISTER);
         bind_text(ins, 1, deviceid);
-        bind_text(ins, 2, policy == REGISTRATION_OPEN ? "accepted" : "pending");
+        bind_text(ins, 2, reg->policy == REGISTRATION_OPEN ? "accepted" : "pending");
         bind_text(ins, 3, ipaddr);
         bind_text(ins, 4, ssid);
         sqlite3_bind_int64(ins, 5, now);
+        bind_text(ins, 6, reg->from);
         st = device_rows(s, STMT_DEVICE_REGISTER, hand_as_seen_now, &seen, NULL, &seen.row);
         if (st == STORE_OK)
             st = set_new_device_seen(s, now) == STORE_OK ? STORE_CREATED : STORE_ERROR;
@@ -909,6 +964,30 @@ static enum store_status sqlite_device_delete(struct store *base, const char *de
     return write_one_row(s, STMT_DEVICE_DELETE);
 }
 
+static enum store_status sqlite_device_keys_plain(struct store *base, int max, store_key_fn fn,
+                                                  void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_KEYS_PLAIN);
+    sqlite3_bind_int(st, 1, max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(column_text(st, 0), column_text(st, 1), user_data);
+    stmt_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "read plain keys");
+}
+
+static enum store_status sqlite_device_key_replace(struct store *base, const char *deviceid, const char *old,
+                                                   const char *key)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_KEY_REPLACE);
+    bind_text(st, 1, deviceid);
+    bind_text(st, 2, old);
+    bind_text(st, 3, key);
+    return write_one_row(s, STMT_DEVICE_KEY_REPLACE);
+}
+
 static enum store_status sqlite_device_set_key(struct store *base, const char *deviceid, const char *key)
 {
     struct sqlite_store *s = sqlite_of(base);
@@ -943,18 +1022,6 @@ static enum store_status sqlite_device_list(struct store *base, const struct dev
     if (f->after && f->sort != DEVICE_SORT_ID)
         return sqlite_device_get(base, f->after, NULL, NULL);
     return STORE_OK;
-}
-
-/* Runs a statement returning one row of integers into out[0..n). */
-static enum store_status read_counts(struct sqlite_store *s, enum stmt id, int64_t *out, int n)
-{
-    sqlite3_stmt *st = stmt(s, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        for (int i = 0; i < n; i++)
-            out[i] = sqlite3_column_int64(st, i);
-    stmt_done(st);
-    return rc == SQLITE_ROW ? STORE_OK : fail(s, stmt_sql[id]);
 }
 
 /* A count of devices by liveness at ?1 (default interval ?2) into out[0..n). */
@@ -997,21 +1064,35 @@ static enum store_status sqlite_fleet(struct store *base, int64_t now, int64_t d
     return count_devices(s, STMT_DEVICE_FLEET, now, default_interval, counts, FLEET_BYTES);
 }
 
-static enum store_status sqlite_device_secret(struct store *base, const char *deviceid, char *state,
-                                              size_t state_len, char *key, size_t key_len)
+static enum store_status sqlite_device_trust(struct store *base, const char *deviceid, struct device_trust *out,
+                                            char *stored, size_t stored_len)
 {
     struct sqlite_store *s = sqlite_of(base);
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_SECRET);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_TRUST);
     bind_text(st, 1, deviceid);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        snprintf(state, state_len, "%s", column_text(st, 0));
-        snprintf(key, key_len, "%s", column_text(st, 1));
+        snprintf(out->state, sizeof out->state, "%s", column_text(st, 0));
+        snprintf(stored, stored_len, "%s", column_text(st, 1));
+        out->trust = sqlite3_column_int64(st, 2);
+        out->epoch = sqlite3_column_int64(st, 3);
     }
     stmt_done(st);
     if (rc == SQLITE_ROW)
         return STORE_OK;
-    return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device secret");
+    return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device trust");
+}
+
+static enum store_status sqlite_device_signed(struct store *base, const char *deviceid, int64_t t,
+                                              bool state_changing)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_SIGNED);
+    bind_text(st, 1, deviceid);
+    sqlite3_bind_int64(st, 2, t);
+    sqlite3_bind_int(st, 3, state_changing);
+    enum store_status result = write_one_row(s, STMT_DEVICE_SIGNED);
+    return result == STORE_NOT_FOUND ? STORE_STALE : result;
 }
 
 /* Records a device's last accepted SEQN, and that it was seen then (through the seen sink: a
@@ -1028,7 +1109,7 @@ static enum store_status mark_last_seqn(struct sqlite_store *s, int64_t device, 
 
 static enum store_status sqlite_reading_add(struct store *base, const char *deviceid, int64_t seqn,
                                             int64_t received_at, int64_t ts, const char *reading,
-                                            size_t reading_len)
+                                            size_t reading_len, int64_t epoch, int64_t envelope)
 {
     struct sqlite_store *s = sqlite_of(base);
     enum store_status result = begin(s);
@@ -1037,18 +1118,19 @@ static enum store_status sqlite_reading_add(struct store *base, const char *devi
     sqlite3_stmt *claim = stmt(s, STMT_READING_CLAIM);
     bind_text(claim, 1, deviceid);
     sqlite3_bind_int64(claim, 2, seqn);
+    sqlite3_bind_int64(claim, 3, epoch);
+    sqlite3_bind_int64(claim, 4, envelope);
     int rc = sqlite3_step(claim);
     int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(claim, 0) : 0;
-    int64_t epoch = rc == SQLITE_ROW ? sqlite3_column_int64(claim, 1) : 0;
     if (rc == SQLITE_ROW)
         rc = sqlite3_step(claim); /* RETURNING's statement is done only once stepped to the end */
     stmt_done(claim);
     if (rc != SQLITE_DONE)
         return finish(s, fail(s, "claim SEQN"));
     if (device == 0) { /* nothing claimed: no such device, or a SEQN not above its last one */
-        bind_text(stmt(s, STMT_DEVICE_SECRET), 1, deviceid);
-        rc = sqlite3_step(stmt(s, STMT_DEVICE_SECRET));
-        stmt_done(stmt(s, STMT_DEVICE_SECRET));
+        bind_text(stmt(s, STMT_DEVICE_TRUST), 1, deviceid);
+        rc = sqlite3_step(stmt(s, STMT_DEVICE_TRUST));
+        stmt_done(stmt(s, STMT_DEVICE_TRUST));
         if (rc == SQLITE_ROW)
             return finish(s, STORE_STALE);
         return finish(s, rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device"));
@@ -1126,6 +1208,26 @@ static enum store_status sqlite_reading_buckets(struct store *base, const char *
     return rc == SQLITE_DONE ? STORE_OK : fail(s, "bucket readings");
 }
 
+/* Runs a delete of up to ?2 rows older than ?1; *deleted says how many went. */
+static enum store_status delete_batch(struct sqlite_store *s, enum stmt id, int64_t before, int max,
+                                      int *deleted, const char *what)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, max);
+    int rc = sqlite3_step(st);
+    stmt_done(st);
+    *deleted = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, what);
+}
+
+static enum store_status sqlite_device_expire_pending(struct store *base, int64_t before, int max,
+                                                      int *deleted)
+{
+    return delete_batch(sqlite_of(base), STMT_DEVICE_EXPIRE_PENDING, before, max, deleted,
+                        "expire pending devices");
+}
+
 static enum store_status sqlite_reading_prune(struct store *base, int64_t before, int max, int *deleted)
 {
     struct sqlite_store *s = sqlite_of(base);
@@ -1135,23 +1237,19 @@ static enum store_status sqlite_reading_prune(struct store *base, int64_t before
     enum store_status result = read_counts(s, STMT_READING_OLDEST, &any_old, 1);
     if (result != STORE_OK || !any_old)
         return result;
-    sqlite3_stmt *st = stmt(s, STMT_READING_PRUNE);
-    sqlite3_bind_int64(st, 1, before);
-    sqlite3_bind_int(st, 2, max);
-    int rc = sqlite3_step(st);
-    stmt_done(st);
-    *deleted = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
-    return rc == SQLITE_DONE ? STORE_OK : fail(s, "prune readings");
+    return delete_batch(s, STMT_READING_PRUNE, before, max, deleted, "prune readings");
 }
 
 static enum store_status sqlite_token_add(struct store *base, const char *name,
-                                          const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now)
+                                          const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
+                                          int64_t expires)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_ADD);
     bind_text(st, 1, name);
     sqlite3_bind_blob(st, 2, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, expires);
     int rc = sqlite3_step(st);
     int extended = sqlite3_extended_errcode(s->db);
     stmt_done(st);
@@ -1163,16 +1261,32 @@ static enum store_status sqlite_token_add(struct store *base, const char *name,
 }
 
 static enum store_status sqlite_token_check(struct store *base,
-                                            const unsigned char hash[STORE_TOKEN_HASH_LEN])
+                                            const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t *expires,
+                                            int64_t *last_used)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_CHECK);
     sqlite3_bind_blob(st, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
     int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *expires = sqlite3_column_int64(st, 0);
+        *last_used = sqlite3_column_int64(st, 1);
+    }
     stmt_done(st);
     if (rc == SQLITE_ROW)
         return STORE_OK;
     return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "check token");
+}
+
+/* A later use already recorded (another worker's) counts as this one. */
+static enum store_status sqlite_token_used(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+                                           int64_t now)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_TOKEN_USED);
+    sqlite3_bind_blob(st, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    return write_one_row(s, STMT_TOKEN_USED) == STORE_ERROR ? STORE_ERROR : STORE_OK;
 }
 
 static enum store_status sqlite_token_list(struct store *base, store_token_fn fn, void *user_data)
@@ -1180,8 +1294,11 @@ static enum store_status sqlite_token_list(struct store *base, store_token_fn fn
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_LIST);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        fn(column_text(st, 0), sqlite3_column_int64(st, 1), user_data);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct token_info t = {column_text(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                               sqlite3_column_int64(st, 3)};
+        fn(&t, user_data);
+    }
     stmt_done(st);
     return rc == SQLITE_DONE ? STORE_OK : fail(s, "list tokens");
 }
@@ -1326,16 +1443,21 @@ static const struct store_ops sqlite_ops = {
     .device_update = sqlite_device_update,
     .device_delete = sqlite_device_delete,
     .device_set_key = sqlite_device_set_key,
+    .device_keys_plain = sqlite_device_keys_plain,
+    .device_key_replace = sqlite_device_key_replace,
     .device_list = sqlite_device_list,
     .stats = sqlite_stats,
     .fleet = sqlite_fleet,
-    .device_secret = sqlite_device_secret,
+    .device_trust = sqlite_device_trust,
+    .device_signed = sqlite_device_signed,
     .reading_add = sqlite_reading_add,
     .reading_list = sqlite_reading_list,
     .reading_buckets = sqlite_reading_buckets,
     .reading_prune = sqlite_reading_prune,
+    .device_expire_pending = sqlite_device_expire_pending,
     .token_add = sqlite_token_add,
     .token_check = sqlite_token_check,
+    .token_used = sqlite_token_used,
     .token_list = sqlite_token_list,
     .token_revoke = sqlite_token_revoke,
     .device_bulk_add = sqlite_device_bulk_add,

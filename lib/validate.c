@@ -20,6 +20,19 @@ bool valid_ipaddr(const char *text)
            (inet_pton(AF_INET, text, addr) == 1 || inet_pton(AF_INET6, text, addr) == 1);
 }
 
+bool address_prefix(const char *text, char *out, size_t out_len)
+{
+    unsigned char addr[16];
+    if (strlen(text) > INET6_ADDRSTRLEN)
+        return false;
+    if (inet_pton(AF_INET, text, addr) == 1)
+        return inet_ntop(AF_INET, addr, out, (socklen_t)out_len) != NULL;
+    if (inet_pton(AF_INET6, text, addr) != 1)
+        return false;
+    memset(addr + 8, 0, 8);
+    return inet_ntop(AF_INET6, addr, out, (socklen_t)out_len) != NULL;
+}
+
 bool valid_ssid(const char *ssid, size_t len)
 {
     return len <= SSID_MAX && memchr(ssid, '\0', len) == NULL;

@@ -21,6 +21,11 @@ bool valid_name(const char *name, size_t len);
 /* Valid UTF-8 without control characters, of any length. */
 bool valid_text(const char *text, size_t len);
 bool valid_state(const char *state);
+/* The part of a client address that counts as one client: an IPv4 address whole, an IPv6 one
+ * by its /64 (one site's network; a host can take any address in it), written to out (at least
+ * INET6_ADDRSTRLEN bytes). false when text is no address. */
+#define ADDRESS_PREFIX_LEN 46
+bool address_prefix(const char *text, char *out, size_t out_len);
 /* A whole decimal number from min to max, nothing else in the text. */
 bool parse_int_range(const char *text, int64_t min, int64_t max, int64_t *out);
 

@@ -28,11 +28,17 @@ base=$("$top/scripts/pg-cluster.sh" start "$dir/pg" "$PG_PORT")
 export PROVD_DB=${base}provd
 "$top/build/provctl" --db "$PROVD_DB" init
 
+# One server key for both hosts (device keys are sealed under it): host a makes it, b starts after.
+export PROVD_KEY_FILE=$dir/host-a/provd.key
 for host in a b; do
     port=$PORT
     [ "$host" = b ] && port=$((PORT + 1))
     PORT=$port DATA_DIR=$dir/host-$host WORKERS=${WORKERS:-2} QUIET=1 "$top/scripts/stack.sh" &
     pids+=($!)
+    for _ in $(seq 150); do
+        [ -e "$PROVD_KEY_FILE" ] && break
+        sleep 0.1
+    done
 done
 for port in "$PORT" $((PORT + 1)); do
     for _ in $(seq 150); do

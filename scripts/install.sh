@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make install`: binaries, the admin page, the schema, the nginx configuration and the systemd
 # units (provd, provd-nginx, provd-prune.timer, ble-agent) under DESTDIR/PREFIX. Without DESTDIR, as root, it also
-# creates the provd system user.
+# creates the provd system user and provd-web, the group of provd's socket (provd-nginx is in it).
 #   LISTEN (0.0.0.0) and PORT (8080): where the installed nginx listens; METRICS_ALLOW (127.0.0.1):
 #   who may read /api/metrics without a token.
 set -euo pipefail
@@ -20,7 +20,7 @@ install -m 0644 build/provd-pg.so "$destdir$prefix/lib/provd/provd-pg.so"
 install -m 0755 build/ble-agent "$destdir$prefix/bin/ble-agent"
 cp -r www "$destdir$prefix/share/provd/"
 cp -r db "$destdir$prefix/share/provd/schema"
-rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/schema/"*.sqlite3*
+rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/schema/"*.sqlite3* "$destdir$prefix/share/provd/schema/provd.key"
 
 RUN_DIR=/run/provd-nginx SOCKET=/run/provd/provd.sock WWW_DIR="$prefix/share/provd/www" \
     LISTEN=${LISTEN:-0.0.0.0} PORT=${PORT:-8080} NGINX_USER= PROVD_LISTEN= PROVD_UPSTREAM= \
@@ -36,12 +36,13 @@ done
 settings=$destdir/etc/default/provd
 if [ ! -e "$settings" ]; then
     install -d "$destdir/etc/default"
-    (umask 077 && printf '# provd settings (README: Configuration), read by provd.service and provd-prune.service\nPROVD_DB=%s\n' \
-        "${PROVD_DB:-/var/lib/provd/provd.sqlite3}" > "$settings")
+    (umask 077 && printf '# provd settings (README: Configuration), read by provd.service and provd-prune.service\nPROVD_DB=%s\nPROVD_KEY_FILE=%s\n' \
+        "${PROVD_DB:-/var/lib/provd/provd.sqlite3}" /var/lib/provd/provd.key > "$settings")
 fi
 
 if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ]; then
     id provd >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin provd
+    getent group provd-web >/dev/null || groupadd --system provd-web
     command -v systemctl >/dev/null && systemctl daemon-reload 2>/dev/null || true
 fi
 cat <<MSG

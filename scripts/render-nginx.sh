@@ -10,6 +10,14 @@ WWW_DIR=${WWW_DIR:-$top/www}
 CORS_ORIGIN=${CORS_ORIGIN:-*}
 DEVICE_RATE=${DEVICE_RATE:-10r/s}
 DEVICE_BURST=${DEVICE_BURST:-50}
+# One site (a client address) with 1,000 devices polling and logging once a minute sends 2,000
+# device calls a minute: SITE_RATE lets that through 1.5 times over, SITE_BURST a whole such
+# round at the same instant (a fleet powered up together stays in step).
+SITE_RATE=${SITE_RATE:-3000r/m}
+SITE_BURST=${SITE_BURST:-2000}
+ADMIN_RATE=${ADMIN_RATE:-50r/s}
+ADMIN_BURST=${ADMIN_BURST:-200}
+CONN_PER_ADDR=${CONN_PER_ADDR:-256}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
 ACCESS_LOG=${ACCESS_LOG:-off}
 METRICS_ALLOW=${METRICS_ALLOW-127.0.0.1}  # addresses or CIDR ranges, comma-separated; empty: none
@@ -37,6 +45,11 @@ check NGINX_USER "$NGINX_USER" '^[a-z_][a-z0-9_-]*$|^$'
 check CORS_ORIGIN "$CORS_ORIGIN" '^(\*|https?://[A-Za-z0-9.:-]+)$'
 check DEVICE_RATE "$DEVICE_RATE" '^[0-9]+r/[sm]$'
 check DEVICE_BURST "$DEVICE_BURST" '^[0-9]+$'
+check SITE_RATE "$SITE_RATE" '^[0-9]+r/[sm]$'
+check SITE_BURST "$SITE_BURST" '^[0-9]+$'
+check ADMIN_RATE "$ADMIN_RATE" '^[0-9]+r/[sm]$'
+check ADMIN_BURST "$ADMIN_BURST" '^[0-9]+$'
+check CONN_PER_ADDR "$CONN_PER_ADDR" '^[1-9][0-9]*$'
 check NGINX_WORKERS "$NGINX_WORKERS" '^(auto|[0-9]+)$'
 check ACCESS_LOG "$ACCESS_LOG" '^(off|/[A-Za-z0-9._/+-]+)$'
 check PROVD_LISTEN "$PROVD_LISTEN" "^($host_port)?\$"
@@ -72,6 +85,8 @@ sed -e "s|@USER_LINE@|$USER_LINE|" \
     -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@UPSTREAM_SERVERS@|$UPSTREAM_SERVERS|g" -e "s|@PORT@|$PORT|g" -e "s|@LISTEN@|$LISTEN|g" \
     -e "s|@WWW_DIR@|$WWW_DIR|g" -e "s|@CORS_ORIGIN@|$CORS_ORIGIN|g" \
     -e "s|@DEVICE_RATE@|$DEVICE_RATE|g" -e "s|@DEVICE_BURST@|$DEVICE_BURST|g" \
+    -e "s|@SITE_RATE@|$SITE_RATE|g" -e "s|@SITE_BURST@|$SITE_BURST|g" \
+    -e "s|@ADMIN_RATE@|$ADMIN_RATE|g" -e "s|@ADMIN_BURST@|$ADMIN_BURST|g" -e "s|@CONN_PER_ADDR@|$CONN_PER_ADDR|g" \
     -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" -e "s|@ACCESS_LOG@|$ACCESS_LOG_LINE|g" \
     -e "s|@METRICS_ALLOW@|$METRICS_ALLOW_LINES|g" \
     "$top/nginx.conf"

@@ -14,12 +14,30 @@
 #   METRICS_ALLOW (127.0.0.1): who may read /api/metrics without a token; ACCESS_LOG
 #     (RUN_DIR/access.log, or off): nginx's access log. PROVD_METRICS_FILE (DATA_DIR/provd.metrics):
 #     the counters this stack's workers share, kept across their restarts.
+#   PROVD_USER (provd): started as root, nginx's workers and provd's run as this user (created if
+#     missing), who then owns DATA_DIR. Otherwise everything runs as the caller.
+# Whatever it creates is the service user's alone (umask 077): DATA_DIR 0700, the database 0600.
 set -euo pipefail
+umask 077
 top=$(cd "$(dirname "$0")/.." && pwd)
+say() { [ "${QUIET:-0}" = 1 ] || echo "$@"; }
+die() { echo "stack: $*" >&2; exit 1; }
+
+# The user the workers run as (nginx's too), and DATA_DIR made that user's alone.
+if [ "$(id -u)" -eq 0 ]; then
+    svc_user=${PROVD_USER:-provd}
+    [[ "$svc_user" =~ ^[a-z_][a-z0-9_-]*$ ]] || die "PROVD_USER must be a user name (not \"$svc_user\")"
+    [ "$svc_user" != root ] || die "PROVD_USER=root: the workers never run as root"
+    id "$svc_user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$svc_user" ||
+        die "cannot create the user $svc_user (PROVD_USER) the workers run as"
+    export NGINX_USER=$svc_user
+    as_service() { setpriv --reuid="$svc_user" --regid="$svc_user" --init-groups -- "$@"; }
+else
+    svc_user=$(id -un)
+    as_service() { "$@"; }
+fi
 PORT=${PORT:-8080}
-DATA_DIR=${DATA_DIR:-$top/db}
-mkdir -p "$DATA_DIR"
-DATA_DIR=$(cd "$DATA_DIR" && pwd)
+DATA_DIR=$("$top/scripts/data-dir.sh" "${DATA_DIR:-$top/db}" "$svc_user") || exit 1
 WORKERS=${WORKERS:-$(( 2 * $(nproc) ))}
 PROVD_LISTEN=${PROVD_LISTEN:-}
 PROVD_UPSTREAM=${PROVD_UPSTREAM:-}
@@ -28,12 +46,10 @@ export RUN_DIR=$DATA_DIR/run
 export SOCKET=$RUN_DIR/provd.sock
 export PORT PROVD_LISTEN PROVD_UPSTREAM
 export PROVD_DB=${PROVD_DB:-$DATA_DIR/provd.sqlite3}
+# The server key device keys are sealed under: made by the first provd --check.
+export PROVD_KEY_FILE=${PROVD_KEY_FILE:-$DATA_DIR/provd.key}
 export ACCESS_LOG=${ACCESS_LOG:-$RUN_DIR/access.log}
 export PROVD_METRICS_FILE=${PROVD_METRICS_FILE:-$DATA_DIR/provd.metrics}
-# nginx started by root would run its workers as nobody, who cannot reach these files.
-[ "$(id -u)" -eq 0 ] && export NGINX_USER=root
-say() { [ "${QUIET:-0}" = 1 ] || echo "$@"; }
-die() { echo "stack: $*" >&2; exit 1; }
 
 is_pg() { [[ "$PROVD_DB" =~ ^postgres(ql)?:// ]]; }
 # A text with every password of PROVD_DB's URI masked: user:PASSWORD@ and password=... .
@@ -70,11 +86,27 @@ serving() {
 if serving; then
     die "another provd is serving $DATA_DIR (nginx pid $(cat "$RUN_DIR/nginx.pid")); use another DATA_DIR"
 fi
+# RUN_DIR is written by nginx's master (as root: root's, others may only pass through it to the
+# socket); nginx makes its temporary directories under tmp/ its workers' itself.
 mkdir -p "$RUN_DIR/tmp"
+chmod 0711 "$RUN_DIR" "$RUN_DIR/tmp"
 rm -f "$SOCKET"
+# The worker and the admin page where the service user can read them: in the checkout, or, when
+# that is out of the user's reach (a private home directory), as copies in RUN_DIR.
+bin_dir=$top/build
+export WWW_DIR=$top/www
+if ! as_service test -x "$bin_dir/provd" -a -r "$WWW_DIR/index.html"; then
+    rm -rf "$RUN_DIR/bin" "$RUN_DIR/www"
+    mkdir "$RUN_DIR/bin"
+    cp "$bin_dir/provd" "$bin_dir/provd-pg.so" "$RUN_DIR/bin/"
+    cp -r "$WWW_DIR" "$RUN_DIR/www"
+    chmod -R a+rX "$RUN_DIR/bin" "$RUN_DIR/www"
+    bin_dir=$RUN_DIR/bin WWW_DIR=$RUN_DIR/www
+fi
 # The configuration and database, before anything starts: a wrong or unreachable PROVD_DB stops
-# the stack here with provd's reason on one line, rather than workers failing over and over.
-if [ "$WORKERS" -gt 0 ] && ! check=$("$top/build/provd" --check 2>&1); then
+# the stack here with provd's reason on one line, rather than workers failing over and over. As
+# the workers' user, so that a database it creates is theirs.
+if [ "$WORKERS" -gt 0 ] && ! check=$(as_service "$bin_dir/provd" --check 2>&1); then
     check=$(redact "$(tr -s '\n\t' '  ' <<<"$check" | sed 's/ *$//')")
     [[ "$check" == *"$shown_db"* ]] || check="$check (PROVD_DB=$shown_db)"
     die "$check"
@@ -103,7 +135,10 @@ if [ "$WORKERS" -gt 0 ]; then
     else
         fcgi_at=(-s "$SOCKET" -M 0600)
     fi
-    spawn-fcgi -n "${fcgi_at[@]}" -- /usr/bin/multiwatch -f "$WORKERS" -- "$top/build/provd" &
+    # As root, spawn-fcgi binds the socket (the service user's, for nginx's workers), then becomes
+    # that user for multiwatch and the workers.
+    [ "$(id -u)" -eq 0 ] && fcgi_at+=(-u "$svc_user" -U "$svc_user" -G "$svc_user")
+    spawn-fcgi -n "${fcgi_at[@]}" -- /usr/bin/multiwatch -f "$WORKERS" -- "$bin_dir/provd" &
     pids+=($!)
 fi
 nginx "${nginx_args[@]}" -g 'daemon off;' &

@@ -81,9 +81,9 @@ static void devices_are_accepted_with_key(void **state)
     assert_int_equal(store_device_get(store, "G1000008", NULL, NULL), STORE_OK);
     assert_int_equal(store_device_get(store, "G1000007", NULL, NULL), STORE_NOT_FOUND);
     assert_int_equal(store_device_get(store, "G100000B", NULL, NULL), STORE_NOT_FOUND);
-    char st[16], key[64];
-    assert_int_equal(store_device_secret(store, "G1000009", st, sizeof st, key, sizeof key), STORE_OK);
-    assert_string_equal(key, KEY);
+    struct device_trust trust;
+    assert_int_equal(store_device_trust(store, "G1000009", &trust), STORE_OK);
+    assert_string_equal(trust.key, KEY);
     assert_int_equal(count_devices("G1"), 3);
 }
 
@@ -128,8 +128,8 @@ static void readings_are_spaced_and_mark_the_last_seqn(void **state)
     assert_int_equal(seen.last_seqn, 4);
     assert_int_equal(seen.lastseen, TEST_T0);
     /* The SEQN rule holds across the load: an old SEQN is a replay, the next one is new. */
-    assert_int_equal(store_reading_add(store, "G4000001", 4, TEST_T0, TS_NONE, "{}", 2), STORE_STALE);
-    assert_int_equal(store_reading_add(store, "G4000001", 5, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(store, "G4000001", 4, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_STALE);
+    assert_int_equal(store_reading_add(store, "G4000001", 5, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
 }
 
 static void failed_reading_loads_leave_nothing(void **state)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_auth.h"
 #include "fw_json.h"
 #include "fw_seqn.h"
 #include "fw_str.h"
@@ -34,6 +35,7 @@ struct reading {
     bool has_seqn;
     bool uncertain; /* an attempt with this SEQN may have been stored (no clear answer) */
     unsigned skips; /* 409s answered by skipping ahead */
+    bool refetched; /* a 400 sent the device for its SEQN epoch once (see on_telemetry()) */
     uint32_t seqn;
     size_t len;
     char text[FW_READING_MAX];
@@ -60,12 +62,20 @@ struct fw_ctx {
     bool answered;
     struct fw_http_response resp;
     struct fw_http_request req;
-    struct fw_http_header headers[1];
+    struct fw_http_header headers[2];
     char path[96];
     char etag[16];
     char tx[FW_TX_MAX];
     char rx[FW_RX_MAX + 1]; /* + a NUL after the config text handed to the application */
     struct fw_envelope_scratch scratch;
+
+    /* Device trust (sign): the proof's keys and clock, the opened configuration, and the SEQN
+     * epoch its v2 associated data names, "<id>" in epoch 0, else "<id>#<epoch>". */
+    bool sign;
+    bool has_epoch; /* a sealed configuration told it since boot */
+    struct fw_auth auth;
+    char aad[FW_ID_MAX + 12];
+    char config[FW_RX_MAX + 1];
 };
 
 static void fw_log(const struct fw_ctx *ctx, enum fw_log_level level, const char *fmt, ...) FW_PRINTF(3, 4);
@@ -143,6 +153,12 @@ struct fw_ctx *fw_new(const struct fw_config *cfg, const struct fw_platform *pla
         free(ctx);
         return NULL;
     }
+    ctx->sign = cfg->sign != 0;
+    if (ctx->sign && fw_auth_init(&ctx->auth, plat, cfg->key.key, cfg->key.key_len) != 0) {
+        free(ctx);
+        return NULL;
+    }
+    memcpy(ctx->aad, ctx->id, strlen(ctx->id) + 1);
     ctx->state = FW_STATE_UNREGISTERED;
     ctx->applied_cfgsn = cfg->applied_cfgsn;
     ctx->poll_interval_ms = poll_s * 1000u;
@@ -197,9 +213,11 @@ static void fail(struct fw_ctx *ctx, uint64_t now, const char *what)
     emit(ctx, FW_EV_RETRY);
 }
 
+/* 401: the proof was refused (the device's idea of the server's clock is off) and nothing was
+ * stored; the answer told the clock, so the next try may pass. */
 static bool retryable(int status)
 {
-    return status == FW_HTTP_NETWORK_ERROR || status == 429 || status >= 500;
+    return status == FW_HTTP_NETWORK_ERROR || status == 401 || status == 429 || status >= 500;
 }
 
 /* The registration body {"ipaddr":...,"ssid":...} into tx. */
@@ -214,13 +232,16 @@ static bool build_register(struct fw_ctx *ctx, struct fw_str *body)
 }
 
 /* The query and If-None-Match of a poll: both carry the applied cfgsn (the server's ETag is
- * its cfgsn, so an unchanged configuration costs a 304 without a body). */
+ * its cfgsn, so an unchanged configuration costs a 304 without a body). A signing device asks
+ * for the whole sealed configuration until it has learned its SEQN epoch from one. */
 static bool build_poll(struct fw_ctx *ctx, struct fw_str *path)
 {
     struct fw_str etag;
 
     fw_str_put(path, "?cfgsn=");
     fw_str_put_u32(path, ctx->applied_cfgsn);
+    if (ctx->sign && !ctx->has_epoch)
+        return true;
     fw_str_init(&etag, ctx->etag, sizeof ctx->etag);
     fw_str_put(&etag, "\"");
     fw_str_put_u32(&etag, ctx->applied_cfgsn);
@@ -242,7 +263,7 @@ static bool build_telemetry(struct fw_ctx *ctx, struct fw_str *path, struct fw_s
             return false;
         r->has_seqn = true;
     }
-    return fw_envelope_build(&ctx->plat, &ctx->key, ctx->id, r->text, r->len, r->seqn, &ctx->scratch, body) ==
+    return fw_envelope_build(&ctx->plat, &ctx->key, ctx->aad, r->text, r->len, r->seqn, &ctx->scratch, body) ==
            0;
 }
 
@@ -275,6 +296,16 @@ static void start(struct fw_ctx *ctx, enum request kind, uint64_t now)
     ctx->req.n_headers = 1;
     ctx->req.body = kind == REQ_POLL ? NULL : ctx->tx;
     ctx->req.body_len = kind == REQ_POLL ? 0 : body.len;
+    if (ctx->sign) {
+        if (fw_auth_sign(&ctx->auth, &ctx->plat, ctx->req.method, ctx->path, ctx->req.body, ctx->req.body_len,
+                         now) != 0) {
+            fail(ctx, now, "cannot sign request");
+            return;
+        }
+        ctx->headers[1].name = FW_AUTH_HEADER;
+        ctx->headers[1].value = ctx->auth.proof;
+        ctx->req.n_headers = 2;
+    }
     ctx->req.resp_body = ctx->rx;
     ctx->req.resp_cap = FW_RX_MAX;
     ctx->inflight = kind;
@@ -311,16 +342,17 @@ static void on_register(struct fw_ctx *ctx, uint64_t now, int status)
     }
 }
 
-/* A 200 poll body {"cfgsn":N,"data":...,"poll_interval":S}; hands a newer config to the app. */
-static bool apply_poll_body(struct fw_ctx *ctx, size_t len)
+/* A configuration {"cfgsn":N,"data":...,"poll_interval":S} in text (len bytes, room for a NUL
+ * after): hands a newer one to the app. */
+static bool apply_config(struct fw_ctx *ctx, char *text, size_t len)
 {
     struct fw_json_value v, data = {"null", 4, FW_JSON_NULL};
     uint32_t cfgsn, interval_s;
     enum fw_json_result rc;
 
-    if (fw_json_get(ctx->rx, len, "cfgsn", &v) != FW_JSON_OK || fw_json_uint32(&v, &cfgsn) != FW_JSON_OK)
+    if (fw_json_get(text, len, "cfgsn", &v) != FW_JSON_OK || fw_json_uint32(&v, &cfgsn) != FW_JSON_OK)
         return false;
-    rc = fw_json_get(ctx->rx, len, "poll_interval", &v);
+    rc = fw_json_get(text, len, "poll_interval", &v);
     if (rc == FW_JSON_OK) {
         if (fw_json_uint32(&v, &interval_s) != FW_JSON_OK)
             return false;
@@ -334,9 +366,9 @@ static bool apply_poll_body(struct fw_ctx *ctx, size_t len)
     }
     if (cfgsn <= ctx->applied_cfgsn)
         return true;
-    if (fw_json_get(ctx->rx, len, "data", &v) == FW_JSON_OK) {
+    if (fw_json_get(text, len, "data", &v) == FW_JSON_OK) {
         data = v;
-        ctx->rx[(size_t)(data.text - ctx->rx) + data.len] = '\0';
+        text[(size_t)(data.text - text) + data.len] = '\0';
     }
     if (ctx->app.apply_config(ctx->app.user_data, cfgsn, data.text, data.len) == 0) {
         ctx->applied_cfgsn = cfgsn;
@@ -349,6 +381,33 @@ static bool apply_poll_body(struct fw_ctx *ctx, size_t len)
     return true;
 }
 
+/* A signing device's poll body {"cfgsn":N,"sealed":{...}}: the sealed configuration opened with
+ * the device's key (it must name the same cfgsn), its SEQN epoch taken, then applied. */
+static bool apply_sealed(struct fw_ctx *ctx, size_t len)
+{
+    struct fw_json_value v;
+    uint32_t cfgsn, inner, epoch = 0;
+    int n;
+    struct fw_str aad;
+
+    if (fw_json_get(ctx->rx, len, "cfgsn", &v) != FW_JSON_OK || fw_json_uint32(&v, &cfgsn) != FW_JSON_OK ||
+        fw_json_get(ctx->rx, len, "sealed", &v) != FW_JSON_OK)
+        return false;
+    n = fw_auth_open_config(&ctx->auth, &ctx->plat, ctx->id, cfgsn, v.text, v.len, ctx->config, FW_RX_MAX);
+    if (n < 0 || fw_json_get(ctx->config, (size_t)n, "cfgsn", &v) != FW_JSON_OK ||
+        fw_json_uint32(&v, &inner) != FW_JSON_OK || inner != cfgsn ||
+        fw_json_get(ctx->config, (size_t)n, "epoch", &v) != FW_JSON_OK || fw_json_uint32(&v, &epoch) != FW_JSON_OK)
+        return false;
+    fw_str_init(&aad, ctx->aad, sizeof ctx->aad);
+    fw_str_put(&aad, ctx->id);
+    if (epoch > 0) {
+        fw_str_put(&aad, "#");
+        fw_str_put_u32(&aad, epoch);
+    }
+    ctx->has_epoch = true;
+    return fw_str_ok(&aad) && apply_config(ctx, ctx->config, (size_t)n);
+}
+
 static void on_poll(struct fw_ctx *ctx, uint64_t now, int status, size_t len)
 {
     if (status == 404) {
@@ -356,7 +415,7 @@ static void on_poll(struct fw_ctx *ctx, uint64_t now, int status, size_t len)
         fail(ctx, now, "device unknown to the server; registering again");
         return;
     }
-    if (status == 200 && !apply_poll_body(ctx, len)) {
+    if (status == 200 && !(ctx->sign ? apply_sealed(ctx, len) : apply_config(ctx, ctx->rx, len))) {
         fail(ctx, now, "malformed poll response");
         return;
     }
@@ -409,8 +468,14 @@ static void on_telemetry(struct fw_ctx *ctx, uint64_t now, int status)
     } else if (status == 404) {
         ctx->state = FW_STATE_UNREGISTERED;
         fail(ctx, now, "device unknown to the server; registering again");
+    } else if (status == 400 && ctx->sign && !r->refetched) {
+        /* An admin's seqn_reset began another epoch: its sealed configuration tells which. */
+        r->refetched = true;
+        ctx->has_epoch = false;
+        ctx->poll_due = now;
+        fail(ctx, now, "reading unreadable to the server; asking for the SEQN epoch");
     } else if (retryable(status)) {
-        r->uncertain = r->uncertain || status != 429;
+        r->uncertain = r->uncertain || (status != 429 && status != 401);
         fail(ctx, now, "telemetry failed");
     } else {
         fw_log(ctx, FW_LOG_ERROR, "reading refused (%d); dropped", status);
@@ -426,6 +491,10 @@ static void finish(struct fw_ctx *ctx, uint64_t now)
 
     ctx->inflight = REQ_NONE;
     ctx->answered = false;
+    if (ctx->sign && fw_auth_clock(&ctx->auth, ctx->resp.server_time, now) && status == 401) {
+        fw_log(ctx, FW_LOG_INFO, "clock taken from the server; signing again");
+        return; /* the same request is due again at once */
+    }
     if (len > FW_RX_MAX) {
         fw_log(ctx, FW_LOG_ERROR, "response of %lu bytes is too large", (unsigned long)len);
         status = FW_HTTP_NETWORK_ERROR;
@@ -490,5 +559,6 @@ int fw_submit_reading(struct fw_ctx *ctx, const char *json, size_t len)
     r->has_seqn = false;
     r->uncertain = false;
     r->skips = 0;
+    r->refetched = false;
     return 0;
 }

@@ -35,6 +35,9 @@ struct fw_config {
     struct fw_envelope_key key; /* the device key and envelope version for telemetry */
     uint32_t applied_cfgsn;     /* the configuration the device already runs (0: none) */
     uint32_t poll_interval_s;   /* until the server says otherwise; 0 means 60 */
+    /* 1: sign every call with the key (fw_auth.h) and take only sealed configurations, as a
+     * keyed device must; needs the platform's sha256 and aes_gcm_decrypt. */
+    int sign;
 };
 
 enum fw_event {

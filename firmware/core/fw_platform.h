@@ -29,6 +29,13 @@ struct fw_http_request {
 struct fw_http_response {
     int status;      /* HTTP status code, or FW_HTTP_NETWORK_ERROR */
     size_t body_len; /* full length of the body; more than resp_cap means it did not fit */
+    int64_t server_time; /* the answer's X-Provd-Time (Unix seconds); 0: it had none */
+};
+
+/* A span of bytes: one part of what a hash covers. */
+struct fw_bytes {
+    const uint8_t *data;
+    size_t len;
 };
 
 enum fw_log_level { FW_LOG_ERROR, FW_LOG_WARN, FW_LOG_INFO, FW_LOG_DEBUG };
@@ -52,6 +59,12 @@ struct fw_platform {
     int (*store_read)(void *user_data, uint8_t *buf, size_t cap);
     int (*store_write)(void *user_data, const uint8_t *buf, size_t len);
     void (*log)(void *user_data, enum fw_log_level level, const char *msg); /* may be NULL */
+    /* Device trust (fw_auth.h); both NULL for a device that does not sign its calls. */
+    /* SHA-256 of the n parts one after the other. */
+    int (*sha256)(void *user_data, const struct fw_bytes *parts, size_t n, uint8_t out[32]);
+    /* AES-128-GCM decryption that checks the 16-byte tag; out may be in (in place). */
+    int (*aes_gcm_decrypt)(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
+                           size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out);
 };
 
 #endif

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "esp_err.h"
 #include "esp_http_client.h"
@@ -19,10 +20,12 @@
 #include "esp_timer.h"
 #include "mbedtls/aes.h"
 #include "mbedtls/gcm.h"
+#include "mbedtls/sha256.h"
 #include "nvs.h"
 
-#if !defined(MBEDTLS_AES_C) || !defined(MBEDTLS_CIPHER_MODE_CBC) || !defined(MBEDTLS_GCM_C)
-#error "the telemetry envelopes need mbedTLS AES, CBC and GCM: enable them in menuconfig (mbedTLS)"
+#if !defined(MBEDTLS_AES_C) || !defined(MBEDTLS_CIPHER_MODE_CBC) || !defined(MBEDTLS_GCM_C) || \
+    !defined(MBEDTLS_SHA256_C)
+#error "the envelopes and device trust need mbedTLS AES, CBC, GCM and SHA-256: enable them in menuconfig"
 #endif
 
 #define NVS_NAMESPACE "provd"
@@ -34,6 +37,7 @@ static const char *TAG = "provd";
 
 struct fw_esp8266 {
     struct fw_ctx *ctx;
+    int64_t server_time; /* the X-Provd-Time of the answer being read; 0: none */
     nvs_handle_t nvs;
     int timeout_ms;
     size_t base_len;
@@ -116,6 +120,23 @@ static int read_body(esp_http_client_handle_t c, const struct fw_http_request *r
     return 0;
 }
 
+/* The one response header the core reads: X-Provd-Time, the server's clock (whole seconds). */
+static esp_err_t on_http_event(esp_http_client_event_t *evt)
+{
+    struct fw_esp8266 *p = evt->user_data;
+    const char *v;
+    int64_t t = 0;
+    int digits = 0;
+
+    if (evt->event_id != HTTP_EVENT_ON_HEADER || strcasecmp(evt->header_key, "X-Provd-Time") != 0)
+        return ESP_OK;
+    for (v = evt->header_value; *v >= '0' && *v <= '9' && digits < 12; v++, digits++)
+        t = t * 10 + (*v - '0');
+    if (*v == '\0' && digits > 0)
+        p->server_time = t;
+    return ESP_OK;
+}
+
 /* One exchange on a fresh client (the next poll is a minute away: an idle keep-alive connection
  * would mostly have been closed by the server by then). resp is left a network error on failure. */
 static void exchange(struct fw_esp8266 *p, const struct fw_http_request *req, struct fw_http_response *resp)
@@ -130,6 +151,9 @@ static void exchange(struct fw_esp8266 *p, const struct fw_http_request *req, st
     cfg.method = strcmp(req->method, "POST") == 0 ? HTTP_METHOD_POST : HTTP_METHOD_GET;
     cfg.timeout_ms = p->timeout_ms;
     cfg.disable_auto_redirect = true;
+    cfg.event_handler = on_http_event;
+    cfg.user_data = p;
+    p->server_time = 0;
     c = esp_http_client_init(&cfg);
     if (!c) {
         ESP_LOGW(TAG, "esp_http_client_init failed");
@@ -147,6 +171,7 @@ static void exchange(struct fw_esp8266 *p, const struct fw_http_request *req, st
     if (content_len < 0 || read_body(c, req, content_len, &resp->body_len) != 0)
         goto out;
     resp->status = esp_http_client_get_status_code(c);
+    resp->server_time = p->server_time;
 out:
     if (resp->status == FW_HTTP_NETWORK_ERROR)
         ESP_LOGD(TAG, "%s %s: no answer", req->method, p->url);
@@ -156,7 +181,7 @@ out:
 static int http_start(void *user_data, const struct fw_http_request *req)
 {
     struct fw_esp8266 *p = user_data;
-    struct fw_http_response resp = {FW_HTTP_NETWORK_ERROR, 0};
+    struct fw_http_response resp = {FW_HTTP_NETWORK_ERROR, 0, 0};
     size_t path_len = strlen(req->path);
 
     if (!p->ctx || p->base_len + path_len >= sizeof p->url || req->body_len > INT_MAX)
@@ -201,19 +226,52 @@ static int aes_cbc(void *user_data, const uint8_t *key, size_t key_len, const ui
     return rc == 0 ? 0 : -1;
 }
 
-static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
-                   size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
+/* AES-128-GCM either way: encrypting writes the tag, decrypting checks it (tag is then read only). */
+static int gcm_run(int encrypt, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                   const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
 {
     mbedtls_gcm_context gcm;
     int rc;
 
-    (void)user_data;
     mbedtls_gcm_init(&gcm);
     rc = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 128);
-    if (rc == 0)
+    if (rc == 0 && encrypt)
         rc = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, len, nonce, 12, aad, aad_len, in, out, 16,
                                        tag);
+    else if (rc == 0)
+        rc = mbedtls_gcm_auth_decrypt(&gcm, len, nonce, 12, aad, aad_len, tag, 16, in, out);
     mbedtls_gcm_free(&gcm);
+    return rc == 0 ? 0 : -1;
+}
+
+static int aes_gcm(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
+                   size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
+{
+    (void)user_data;
+    return gcm_run(1, key, nonce, aad, aad_len, in, len, out, tag);
+}
+
+static int aes_gcm_decrypt(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
+                           size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out)
+{
+    (void)user_data;
+    return gcm_run(0, key, nonce, aad, aad_len, in, len, out, (uint8_t *)tag);
+}
+
+static int sha256(void *user_data, const struct fw_bytes *parts, size_t n, uint8_t out[32])
+{
+    mbedtls_sha256_context sha;
+    size_t i;
+    int rc;
+
+    (void)user_data;
+    mbedtls_sha256_init(&sha);
+    rc = mbedtls_sha256_starts_ret(&sha, 0);
+    for (i = 0; rc == 0 && i < n; i++)
+        rc = mbedtls_sha256_update_ret(&sha, parts[i].data, parts[i].len);
+    if (rc == 0)
+        rc = mbedtls_sha256_finish_ret(&sha, out);
+    mbedtls_sha256_free(&sha);
     return rc == 0 ? 0 : -1;
 }
 
@@ -261,7 +319,8 @@ static void log_line(void *user_data, enum fw_log_level level, const char *msg)
 
 struct fw_platform fw_esp8266_platform(struct fw_esp8266 *port)
 {
-    struct fw_platform p = {port, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_line};
+    struct fw_platform p = {port,       http_start,  rng,      aes_cbc, aes_gcm,
+                            store_read, store_write, log_line, sha256,  aes_gcm_decrypt};
 
     return p;
 }

@@ -19,6 +19,8 @@ const char devsim_usage[] =
     "  --key HEX              every device's telemetry key: 32 hex digits (AES-128-GCM);\n"
     "                         with --v1 32, 48 or 64 (AES-CBC)\n"
     "  --v1                   send v1 key+IV envelopes instead of v2\n"
+    "  --sign                 sign every call with the key and take only sealed configurations,\n"
+    "                         as keyed devices must (README.md, Device trust)\n"
     "  --interval S           poll interval until the server sends its own (1-86400, default 60)\n"
     "  --telemetry-every S    one reading per device every S seconds (0-86400, 0: none, default 60)\n"
     "  --duration S           stop after S seconds (0-2592000, default 0: at SIGINT/SIGTERM)\n"
@@ -37,6 +39,7 @@ enum {
     OPT_PREFIX,
     OPT_KEY,
     OPT_V1,
+    OPT_SIGN,
     OPT_INTERVAL,
     OPT_EVERY,
     OPT_DURATION,
@@ -53,6 +56,7 @@ static const struct option options[] = {
     {"id-prefix", required_argument, NULL, OPT_PREFIX},
     {"key", required_argument, NULL, OPT_KEY},
     {"v1", no_argument, NULL, OPT_V1},
+    {"sign", no_argument, NULL, OPT_SIGN},
     {"interval", required_argument, NULL, OPT_INTERVAL},
     {"telemetry-every", required_argument, NULL, OPT_EVERY},
     {"duration", required_argument, NULL, OPT_DURATION},
@@ -185,6 +189,7 @@ int devsim_opts_parse(struct devsim_opts *o, int argc, char **argv, char *err, s
             break;
         case OPT_KEY: key_hex = arg; break;
         case OPT_V1: o->fleet.key.version = FW_ENVELOPE_V1; break;
+        case OPT_SIGN: o->fleet.sign = true; break;
         case OPT_INTERVAL:
             if (parse_uint(arg, 1, DEVSIM_MAX_INTERVAL_S, &o->fleet.interval_s) != 0)
                 FAIL("--interval must be whole seconds from 1 to %u", DEVSIM_MAX_INTERVAL_S);

@@ -137,7 +137,7 @@ static void on_answer(void *owner, const struct http_result *res, void *user_dat
 {
     struct sim *s = owner;
     struct fleet *f = user_data;
-    struct fw_http_response resp = {res->status, res->body_len};
+    struct fw_http_response resp = {res->status, res->body_len, res->server_time};
 
     f->st.requests++;
     f->st.network_errors += res->status == FW_HTTP_NETWORK_ERROR;
@@ -154,7 +154,7 @@ static int sim_init(struct fleet *f, struct sim *s, size_t i, char *err, size_t 
     const struct fleet_options *o = &f->opt;
     struct fw_platform plat;
     struct fw_app app = {s, apply_config, on_event};
-    struct fw_config cfg = {s->id, s->ipaddr, "devsim", o->key, 0, o->interval_s};
+    struct fw_config cfg = {s->id, s->ipaddr, "devsim", o->key, 0, o->interval_s, o->sign};
 
     s->fleet = f;
     s->index = i;

@@ -19,6 +19,7 @@ struct fleet_options {
     unsigned devices;           /* 1..FLEET_MAX_DEVICES */
     const char *id_prefix;      /* ids are the prefix + a 4-digit (or longer) index */
     struct fw_envelope_key key; /* every device's telemetry key */
+    bool sign;                  /* sign every call with it (device trust) */
     unsigned interval_s;        /* poll interval until the server says otherwise */
     unsigned telemetry_every_s; /* one reading per device this often; 0: none */
     unsigned ramp_ms;           /* boots spread evenly over this long */

@@ -1,4 +1,4 @@
-/* fw_openssl.c: AES-CBC (unpadded), AES-128-GCM and RAND_bytes for firmware platforms on a host
+/* fw_openssl.c: AES-CBC (unpadded), AES-128-GCM both ways, SHA-256 and RAND_bytes for firmware platforms on a host
  * with OpenSSL: one EVP context per call, so any number of simulated devices can share it. */
 #include "fw_openssl.h"
 
@@ -45,6 +45,39 @@ int fw_openssl_aes_gcm(const uint8_t key[16], const uint8_t nonce[12], const uin
          EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 && EVP_EncryptFinal_ex(c, out + n, &fin) == 1 &&
          (size_t)n + (size_t)fin == len && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
     EVP_CIPHER_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
+int fw_openssl_aes_gcm_decrypt(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
+                               size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out)
+{
+    EVP_CIPHER_CTX *c;
+    int n = 0, fin = 0, ok;
+
+    (void)user_data;
+    if (len > INT_MAX || aad_len > INT_MAX)
+        return -1;
+    c = EVP_CIPHER_CTX_new();
+    ok = c && EVP_DecryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, nonce) == 1 &&
+         EVP_DecryptUpdate(c, NULL, &n, aad, (int)aad_len) == 1 && EVP_DecryptUpdate(c, out, &n, in, (int)len) == 1 &&
+         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, (void *)tag) == 1 &&
+         EVP_DecryptFinal_ex(c, out + n, &fin) == 1 && (size_t)n + (size_t)fin == len;
+    EVP_CIPHER_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
+int fw_openssl_sha256(void *user_data, const struct fw_bytes *parts, size_t n, uint8_t out[32])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned len = 0;
+    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
+    size_t i;
+
+    (void)user_data;
+    for (i = 0; ok && i < n; i++)
+        ok = EVP_DigestUpdate(c, parts[i].data, parts[i].len) == 1;
+    ok = ok && EVP_DigestFinal_ex(c, out, &len) == 1 && len == 32;
+    EVP_MD_CTX_free(c);
     return ok ? 0 : -1;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mono_clock.h"
 
@@ -20,6 +21,7 @@ struct slot {
     void *owner;
     uint64_t submitted_us;
     size_t body_len;
+    int64_t server_time; /* X-Provd-Time of the answer so far; 0: none */
     struct slot *next_free;
     char url[URL_MAX];
 };
@@ -56,6 +58,25 @@ static size_t on_body(char *data, size_t size, size_t n, void *user_data)
     return s->body_len > s->req->resp_cap ? 0 : len;
 }
 
+/* Keeps the one header the core reads, X-Provd-Time: whole Unix seconds, 1-12 digits. */
+static size_t on_header(char *data, size_t size, size_t n, void *user_data)
+{
+    static const char name[] = "x-provd-time:";
+    struct slot *s = user_data;
+    size_t len = size * n, i = sizeof name - 1;
+    int64_t t = 0;
+
+    if (len <= i || strncasecmp(data, name, i) != 0)
+        return len;
+    while (i < len && data[i] == ' ')
+        i++;
+    for (; i < len && data[i] >= '0' && data[i] <= '9' && t < 100000000000LL; i++)
+        t = t * 10 + (data[i] - '0');
+    if (i < len && (data[i] == '\r' || data[i] == '\n'))
+        s->server_time = t;
+    return len;
+}
+
 static int slot_init(struct http_pool *pool, struct slot *s)
 {
     s->easy = curl_easy_init();
@@ -64,6 +85,8 @@ static int slot_init(struct http_pool *pool, struct slot *s)
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
     curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, pool->timeout_ms);
     curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, pool->timeout_ms);
@@ -184,6 +207,7 @@ static int slot_start(struct http_pool *pool, struct slot *s, const struct waiti
     s->owner = w->owner;
     s->submitted_us = w->submitted_us;
     s->body_len = 0;
+    s->server_time = 0;
     snprintf(s->url, sizeof s->url, "%s%s", pool->base, req->path);
     if (build_headers(s) != 0)
         return -1;
@@ -202,7 +226,7 @@ static int slot_start(struct http_pool *pool, struct slot *s, const struct waiti
 static void slot_finish(struct http_pool *pool, struct slot *s, int status, http_done_fn done,
                         void *user_data)
 {
-    struct http_result res = {s->req, status, s->body_len, mono_us() - s->submitted_us};
+    struct http_result res = {s->req, status, s->body_len, mono_us() - s->submitted_us, s->server_time};
     void *owner = s->owner;
 
     curl_slist_free_all(s->headers);

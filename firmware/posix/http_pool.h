@@ -19,6 +19,7 @@ struct http_result {
     int status;          /* HTTP status or FW_HTTP_NETWORK_ERROR */
     size_t body_len;     /* the full length, even past req->resp_cap (then cut off) */
     uint64_t latency_us; /* from http_pool_submit() to the answer, waiting time included */
+    int64_t server_time; /* the answer's X-Provd-Time header; 0: none */
 };
 
 /* Called once per submitted request, from http_pool_run(); may submit again. */

@@ -41,6 +41,7 @@ static int http_start(void *user_data, const struct fw_http_request *req)
 {
     struct script *s = user_data;
     const struct script_step *st;
+    const char *proof;
     size_t body_len;
 
     if (s->next >= s->n_steps)
@@ -59,6 +60,9 @@ static int http_start(void *user_data, const struct fw_http_request *req)
         assert_string_equal(s->sent[s->next], st->body);
     if (req->body)
         assert_string_equal(header(req, "Content-Type"), "application/json");
+    proof = header(req, FW_AUTH_HEADER);
+    assert_true(!proof || strlen(proof) <= FW_AUTH_PROOF_MAX);
+    strcpy(s->proof[s->next], proof ? proof : "");
     s->started_at[s->next++] = s->now;
     if (st->status == SCRIPT_START_FAILS)
         return -1;
@@ -68,6 +72,7 @@ static int http_start(void *user_data, const struct fw_http_request *req)
            body_len < req->resp_cap ? body_len : req->resp_cap);
     s->answer.status = st->status;
     s->answer.body_len = body_len;
+    s->answer.server_time = s->server_time;
     if (s->sync)
         assert_int_equal(fw_http_done(s->ctx, &s->answer), 0);
     else
@@ -135,7 +140,7 @@ static void log_msg(void *user_data, enum fw_log_level level, const char *msg)
 
 struct fw_platform script_platform(struct script *s)
 {
-    struct fw_platform p = {s, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_msg};
+    struct fw_platform p = {s, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_msg, fw_openssl_sha256, fw_openssl_aes_gcm_decrypt};
 
     return p;
 }
@@ -179,7 +184,7 @@ struct fw_ctx *script_device(struct script *s, enum fw_envelope_version version,
 {
     struct fw_platform plat = script_platform(s);
     struct fw_app app = script_app(s);
-    struct fw_config cfg = {SCRIPT_DEVICE_ID, "10.0.0.7", "lab", {version, {0}, key_len}, 0, 0};
+    struct fw_config cfg = {SCRIPT_DEVICE_ID, "10.0.0.7", "lab", {version, {0}, key_len}, 0, 0, s->sign};
 
     script_key(cfg.key.key, key_len);
     s->ctx = fw_new(&cfg, &plat, &app);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fw_auth.h"
 #include "fw_client.h"
 
 #define SCRIPT_MAX_STEPS 256
@@ -49,6 +50,9 @@ struct script {
     uint64_t now;
     uint64_t started_at[SCRIPT_MAX_STEPS];  /* the clock when each request started */
     char sent[SCRIPT_MAX_STEPS][FW_TX_MAX]; /* each request's body */
+    char proof[SCRIPT_MAX_STEPS][FW_AUTH_PROOF_MAX + 1]; /* each request's X-Provd-Auth, "" if none */
+    bool sign;           /* script_device() makes a device that signs */
+    int64_t server_time; /* every answer's X-Provd-Time; 0: none */
     struct fw_ctx *ctx;
     bool answer_pending;
     struct fw_http_response answer;

@@ -293,7 +293,7 @@ static void test_rejects_bad_config(void **state)
     struct script *s = *state;
     struct fw_platform plat = script_platform(s);
     struct fw_app app = script_app(s);
-    struct fw_config cfg = {"bad/id", "10.0.0.7", "lab", {FW_ENVELOPE_V2, {0}, 16}, 0, 0};
+    struct fw_config cfg = {"bad/id", "10.0.0.7", "lab", {FW_ENVELOPE_V2, {0}, 16}, 0, 0, 0};
 
     assert_null(fw_new(&cfg, &plat, &app));
     cfg.device_id = "";
@@ -306,6 +306,13 @@ static void test_rejects_bad_config(void **state)
     assert_null(fw_new(&cfg, &plat, &app));
     cfg.ssid = "lab";
     plat.aes_gcm_encrypt = NULL;
+    assert_null(fw_new(&cfg, &plat, &app));
+    plat = script_platform(s);
+    cfg.sign = 1; /* signing needs SHA-256 and AES-GCM decryption */
+    plat.sha256 = NULL;
+    assert_null(fw_new(&cfg, &plat, &app));
+    plat = script_platform(s);
+    plat.aes_gcm_decrypt = NULL;
     assert_null(fw_new(&cfg, &plat, &app));
     plat = script_platform(s);
     s->ctx = fw_new(&cfg, &plat, &app);

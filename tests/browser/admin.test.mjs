@@ -286,6 +286,9 @@ describe('admin page', () => {
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), key);
     assert.equal((await postReading(PENDING, { data: { temp: 20, humidity: 40 }, SEQN: 1 }, key)).status, 201);
     await until(async () => /set/.test(await page.locator('#device-overview dd').nth(8).textContent()), 'key set');
+    assert.match(await page.locator('#device-overview dd').nth(10).textContent(), /^no: a device with a key must/);
+    await until(async () => /^v1 \(not authenticated/.test(await page.locator('#device-overview dd').nth(11).textContent()),
+      'the v1 envelope shown once the reading is in');
 
     await page.click('text=← All devices');
     await page.locator('#list-view').waitFor({ state: 'visible' });

@@ -64,10 +64,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(authorization, sizeof authorization, "Bearer %s", token);
     static const char *const others[] = {"fy", "fz-1", "fz:2", "g.3", "Kitchen"};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-        if (store_device_register(app.store, others[i], "10.0.0.1", "net", REGISTRATION_APPROVE,
-                                  FUZZ_NOW - 100 * (int64_t)i, NULL, NULL) != STORE_CREATED)
+        if (store_device_register(app.store, others[i], "10.0.0.1", "net",
+                                  REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), FUZZ_NOW - 100 * (int64_t)i,
+                                  NULL, NULL) != STORE_CREATED)
             violated("a list device could not be made");
-    if (store_token_add(app.store, "fuzz", hash, FUZZ_NOW) != STORE_OK)
+    if (store_token_add(app.store, "fuzz", hash, FUZZ_NOW, 0) != STORE_OK)
         violated("the admin token could not be stored");
     utf8_decoder = iconv_open("UTF-32LE", "UTF-8");
     if (utf8_decoder == (iconv_t)-1)

@@ -55,16 +55,20 @@ describe('seed flow', () => {
     assert.equal(dev.ssid, 'home');
   });
 
-  it('a known device registering again gets 200 with the device and its new address', async () => {
+  it('a known device registering again gets 200 with what it may know of itself, and its new address is stored', async () => {
     const id = 'reboot01';
     assert.equal((await api('POST', `/api/devices/${id}`, { body: { ipaddr: '10.0.0.1', ssid: 'a' } })).status, 201);
     const r = await api('POST', `/api/devices/${id}`, { body: { ipaddr: 'fe80::1', ssid: 'b' } });
     assert.equal(r.status, 200);
     assert.equal(r.json.deviceid, id);
-    assert.equal(r.json.ipaddr, 'fe80::1');
-    assert.equal(r.json.ssid, 'b');
-    assert.equal(r.json.state, 'pending');
-    assert.equal('key' in r.json, false);
+    assert.equal(r.json.name, '');
+    for (const hidden of ['ipaddr', 'ssid', 'state', 'data', 'lastseen', 'has_key', 'last_seqn', 'key']) {
+      assert.equal(hidden in r.json, false, hidden);
+    }
+    const seen = (await api('GET', `/api/devices/${id}`, { admin: true })).json;
+    assert.equal(seen.ipaddr, 'fe80::1');
+    assert.equal(seen.ssid, 'b');
+    assert.equal(seen.state, 'pending');
   });
 
   it('an unknown device polling gets 404 Device NOT Registered', async () => {

@@ -21,6 +21,7 @@ const RUNS = [
   ['list_first_page', 1000, 3000, 4.0, 0, 'sqlite'],
   ['ingest_v1', 1000, 8000, 9.0, 0, 'sqlite'],
   ['ingest_v2', 1000, 8000, 9.0, 3, 'sqlite'],
+  ['signed_heartbeat', 1000, 10000, 3.0, 0, 'sqlite'],
   ['nginx_fastcgi_hello_after', 1000, 16000, 2.0, 0, '-'],
   ['nginx_fastcgi_keepalive_after', 1000, 26000, 2.0, 0, '-'],
   ['pgbench_select', 1000, 20000, 1.0, 0, '-'],
@@ -28,6 +29,7 @@ const RUNS = [
   ['pg_heartbeat', 1000, 9000, 3.0, 0, 'pg'],
   ['pg_poll_304', 1000, 9500, 3.0, 0, 'pg'],
   ['pg_ingest_v2', 1000, 5000, 9.0, 0, 'pg'],
+  ['pg_signed_heartbeat', 1000, 9000, 3.0, 2, 'pg'],
   ['pgbench_select_after', 1000, 22000, 1.0, 0, '-'],
   ['nginx_fastcgi_hello_after_pg', 1000, 15000, 2.0, 0, '-'],
   ['nginx_fastcgi_keepalive_after_pg', 1000, 23000, 2.0, 0, '-'],
@@ -138,6 +140,16 @@ describe('bench report', () => {
     assert.match(table, /^ingest_v2 x FastCGI, no errors\s+1k\s+0\.533 >=  0\.50  NO \(3 errors\)$/m);
   });
 
+  it('judges a signed heartbeat against the plain 304 poll of its own run and backend', () => {
+    const sqlite = target('signed_heartbeat / poll_304, no errors', 1000);
+    assert.equal(sqlite.value, 0.909); // 10000 / 11000
+    assert.equal(sqlite.met, true);
+    const pg = target('pg_signed_heartbeat / pg_poll_304, no errors', 1000);
+    assert.equal(pg.value, 0.947); // 9000 / 9500, but with errors
+    assert.equal(pg.met, false);
+    assert.equal(target('signed_heartbeat / poll_304, no errors', 1000000), undefined, 'no row, no target');
+  });
+
   it("judges PostgreSQL's targets: heartbeat against both ceilings, ingest v2 at 1M", () => {
     assert.equal(target('pg_heartbeat x FastCGI, no errors', 1000).met, true); // 0.581 >= 0.5
     assert.equal(target('pg_heartbeat x pgbench -S, no errors', 1000).met, false); // 0.429
@@ -167,7 +179,7 @@ describe('bench report', () => {
     assert.equal(target('list_first_page p99 ms', 1000000).met, false); // 5.2 ms
     // SQLite's workers (7900 KiB), not PostgreSQL's (9500 KiB, shown but not judged)
     assert.equal(target('worker peak RSS MB (10^6 bytes)', 1000000).value, 8.09);
-    assert.match(table, /^met: 5 of 14$/m);
+    assert.match(table, /^met: 6 of 16$/m); // the two signed heartbeat targets among them
   });
 
   it('without PostgreSQL (BENCH_BACKENDS=sqlite), has no pgbench ratios and no PostgreSQL targets', () => {
@@ -179,6 +191,6 @@ describe('bench report', () => {
     assert.deepEqual(sqliteOnly.results.pg_scales, []);
     assert.equal(sqliteOnly.results.targets.some((t) => t.target.startsWith('pg_')), false);
     assert.equal(sqliteOnly.results.runs.find((r) => r.run === 'heartbeat').ratio_to_fastcgi, 0.8);
-    assert.match(sqliteOnly.table, /^met: 3 of 9$/m);
+    assert.match(sqliteOnly.table, /^met: 4 of 10$/m);
   });
 });

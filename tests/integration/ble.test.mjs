@@ -88,7 +88,7 @@ async function provdWithDevice(t, key) {
   t.after(() => stack.stop());
   const id = `ble-${crypto.randomBytes(3).toString('hex')}`;
   assert.equal((await stack.api('POST', `/api/devices/${id}`, { body: {} })).status, 201);
-  provctl(stack.db, 'device', 'key', id, '--set', key);
+  stack.provctl(['device', 'key', id, '--set'], key);
   return { stack, id };
 }
 

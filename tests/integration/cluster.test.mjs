@@ -14,7 +14,9 @@ import { descendants, freePort, startStack, top } from './lib/stack.mjs';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const KEY = '000102030405060708090a0b0c0d0e0f';
 const pgCluster = path.join(top, 'scripts/pg-cluster.sh');
-const env = { PROVD_REGISTRATION: 'open', PROVD_FLEET_KEY: KEY, DEVICE_RATE: '10000r/s', DEVICE_BURST: '10000' };
+// Load from one address: nginx's limits and the cap on new devices per address lifted.
+const env = { PROVD_REGISTRATION: 'open', PROVD_FLEET_KEY: KEY, DEVICE_RATE: '10000r/s', DEVICE_BURST: '10000',
+  SITE_RATE: '10000r/s', SITE_BURST: '10000', PROVD_REGISTRATIONS_PER_MIN: '0' };
 
 const reading = (id, seqn) => JSON.stringify(v2(JSON.stringify({ SEQN: seqn }), KEY, id));
 const postReading = (stack, id, seqn, body = reading(id, seqn)) => stack.api('POST', `/api/devices/${id}/telemetry`,
@@ -44,11 +46,12 @@ function newDatabase() {
   return pgBase + name;
 }
 
-// Two hosts on one new database; the second host's token is the first's (one database).
+// Two hosts on one new database; the second host's token is the first's (one database), and so
+// is its server key file (device keys are sealed under it).
 async function twoHosts(extra = {}) {
   const db = newDatabase();
   const a = await startStack({ env: { ...env, ...extra, PROVD_DB: db } });
-  const b = await startStack({ env: { ...env, ...extra, PROVD_DB: db } });
+  const b = await startStack({ env: { ...env, ...extra, PROVD_DB: db, PROVD_KEY_FILE: a.keyFile } });
   b.token = a.token;
   return [a, b];
 }

@@ -96,8 +96,9 @@ static inline int stored_readings(struct store *s, const char *id)
 /* A new device, accepted at once. */
 static inline void add_open(struct store *s, const char *id)
 {
-    assert_int_equal(store_device_register(s, id, "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
-                     STORE_CREATED);
+    assert_int_equal(
+        store_device_register(s, id, "", "", REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, NULL, NULL),
+        STORE_CREATED);
 }
 
 /* After a SEQN reset the device counts from 1 again; the readings of before stay. */

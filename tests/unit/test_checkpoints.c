@@ -25,9 +25,9 @@ static int setup(void **state)
     tempdb_make(&fx->db);
     fx->store = open_store(fx->db.path);
     snprintf(fx->wal, sizeof fx->wal, "%s-wal", fx->db.path);
-    assert_int_equal(
-        store_device_register(fx->store, "meter", "", "", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
-        STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "meter", "", "",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, NULL, NULL),
+                     STORE_CREATED);
     fx->next_seqn = 1;
     *state = fx;
     return 0;
@@ -56,7 +56,7 @@ static off_t write_readings(struct fixture *fx, int n)
     off_t peak = 0;
     for (int i = 0; i < n; i++) {
         assert_int_equal(store_reading_add(fx->store, "meter", fx->next_seqn++, TEST_T0, TS_NONE, reading,
-                                           sizeof reading - 1),
+                                           sizeof reading - 1, 0, DEVICE_TRUST_V2),
                          STORE_OK);
         off_t size = wal_size(fx);
         peak = size > peak ? size : peak;

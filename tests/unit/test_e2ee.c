@@ -780,7 +780,7 @@ static void test_size_limits(void **state)
 
 static void test_args(void **state)
 {
-    char long_id[E2EE_MAX_DEVICE_ID + 2], long_secret[E2EE_MAX_SECRET + 2];
+    char long_id[E2EE_MAX_AAD + 2], long_secret[E2EE_MAX_SECRET + 2];
     char *env = NULL;
     struct e2ee_msg *m = NULL;
     const char *body = "{" IV_F "," DATA_F "}";
@@ -803,7 +803,7 @@ static void test_args(void **state)
     assert_int_equal(e2ee_open(DEVICE, BLOG_KEY, body, len, NULL), E2EE_ERR_ARGS);
     assert_int_equal(e2ee_decrypt(DEVICE, BLOG_KEY, body, len, NULL), E2EE_ERR_ARGS);
     assert_null(m);
-    long_id[E2EE_MAX_DEVICE_ID] = '\0';
+    long_id[E2EE_MAX_AAD] = '\0';
     long_secret[E2EE_MAX_SECRET] = '\0';
     expect_open(BLOG_KEY, body, E2EE_OK, BLOG_JSON);
     assert_int_equal(e2ee_open(long_id, BLOG_KEY, body, len, &m), E2EE_OK);

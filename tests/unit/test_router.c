@@ -436,16 +436,22 @@ static void registration_201_then_200(void **state)
     clock_now += 5;
     assert_int_equal(
         anon(fx, "POST", "/api/devices/AA:BB:CC:DD:EE:FF", "{\"ipaddr\":\"fe80::7\",\"ssid\":\"lab\"}"), 200);
+    /* The device learns of itself only what it needs: nothing an admin sees. */
+    const char *told[] = {"status", "message", "deviceid", "name", "cfgsn", "datec", "poll_interval"};
+    assert_int_equal(json_object_object_length(fx->json), sizeof told / sizeof told[0]);
+    for (size_t i = 0; i < sizeof told / sizeof told[0]; i++)
+        member(fx->json, told[i]);
     assert_string_equal(jstr(fx->json, "deviceid"), "AA:BB:CC:DD:EE:FF");
-    assert_string_equal(jstr(fx->json, "ipaddr"), "fe80::7");
-    assert_string_equal(jstr(fx->json, "ssid"), "lab");
-    assert_string_equal(jstr(fx->json, "state"), "pending");
-    assert_iso(fx->json, "lastseen", TEST_T0 + 5);
     assert_iso(fx->json, "datec", TEST_T0);
     assert_string_equal(header(fx, "ETag"), "\"0\"");
+    struct json_object *seen = admin_view(fx, "AA:BB:CC:DD:EE:FF");
+    assert_string_equal(jstr(seen, "ipaddr"), "fe80::7");
+    assert_string_equal(jstr(seen, "ssid"), "lab");
+    assert_string_equal(jstr(seen, "state"), "pending");
+    assert_iso(seen, "lastseen", TEST_T0 + 5);
     /* An empty body is {}: a known device keeps its address. */
     assert_int_equal(anon(fx, "POST", "/api/devices/AA:BB:CC:DD:EE:FF", NULL), 200);
-    assert_string_equal(jstr(fx->json, "ipaddr"), "fe80::7");
+    assert_string_equal(jstr(admin_view(fx, "AA:BB:CC:DD:EE:FF"), "ipaddr"), "fe80::7");
 }
 
 static void registration_validation(void **state)
@@ -487,7 +493,7 @@ static void registration_policies(void **state)
     assert_int_equal(anon(fx, "GET", "/api/devices/stranger", NULL), 404);
     assert_int_equal(admin(fx, "PUT", "/api/devices/invited", "{\"name\":\"ok\"}"), 201);
     assert_int_equal(anon(fx, "POST", "/api/devices/invited", "{\"ipaddr\":\"10.0.0.9\"}"), 200);
-    assert_string_equal(jstr(fx->json, "ipaddr"), "10.0.0.9");
+    assert_string_equal(jstr(admin_view(fx, "invited"), "ipaddr"), "10.0.0.9");
     assert_string_equal(jstr(fx->json, "state"), "accepted");
 
     fx->app.config.registration = REGISTRATION_APPROVE;
@@ -599,13 +605,22 @@ static void put_changes_and_cfgsn(void **state)
     assert_int_equal(jint(fx->json, "cfgsn"), 10);
     assert_int_equal(admin(fx, "PUT", "/api/devices/dev1", "{\"cfgsn\":3,\"data\":{\"led\":3}}"), 200);
     assert_int_equal(jint(fx->json, "cfgsn"), 11);
-    /* Unknown members (old clients send whole devices) are ignored. */
+    /* A member provd does not know (a typo, a whole device sent back) is a 400 naming it, and
+     * nothing of the body is applied. */
+    assert_int_equal(admin(fx, "PUT", "/api/devices/dev1", "{\"name\":\"new\",\"firmwar\":\"2.0\"}"), 400);
+    assert_string_equal(jstr(fx->json, "message"), "unknown field \"firmwar\"");
     assert_int_equal(
         admin(fx, "PUT", "/api/devices/dev1", "{\"deviceid\":\"other\",\"lastseen\":\"x\",\"key\":\"k\"}"),
-        200);
-    assert_string_equal(jstr(fx->json, "deviceid"), "dev1");
+        400);
+    assert_non_null(strstr(jstr(fx->json, "message"), "unknown field \""));
+    admin_view(fx, "dev1");
+    assert_string_not_equal(jstr(fx->json, "name"), "new");
     assert_false(jbool(fx->json, "has_key"));
     assert_int_equal(jint(fx->json, "cfgsn"), 11);
+    /* A device's registration may carry more than provd reads (the original firmware does). */
+    assert_int_equal(
+        anon(fx, "POST", "/api/devices/dev1", "{\"ipaddr\":\"10.0.0.8\",\"ssid\":\"x\",\"fw\":\"1.2\"}"),
+        200);
     /* PUT to an unknown id creates an accepted device. */
     assert_int_equal(admin(fx, "PUT", "/api/devices/made", "{\"name\":\"by hand\"}"), 201);
     assert_string_equal(jstr(fx->json, "deviceid"), "made");
@@ -1057,9 +1072,10 @@ static void key_is_shown_once(void **state)
     assert_null(strstr(fx->res.body, key));
     assert_int_equal(admin(fx, "GET", "/api/devices", NULL), 200);
     assert_null(strstr(fx->res.body, key));
-    assert_int_equal(anon(fx, "GET", "/api/devices/dev1", NULL), 200);
+    /* A keyed device's unsigned calls are refused (device_trust.h). */
+    assert_int_equal(anon(fx, "GET", "/api/devices/dev1", NULL), 401);
     assert_null(strstr(fx->res.body, key));
-    assert_int_equal(anon(fx, "POST", "/api/devices/dev1", "{}"), 200);
+    assert_int_equal(anon(fx, "POST", "/api/devices/dev1", "{}"), 401);
     assert_null(strstr(fx->res.body, key));
     assert_int_equal(admin(fx, "PUT", "/api/devices/dev1", "{\"name\":\"k\"}"), 200);
     assert_null(strstr(fx->res.body, key));

@@ -35,7 +35,10 @@ static struct worker *open_worker(const char *path)
 {
     struct worker *w = calloc(1, sizeof *w);
     assert_non_null(w);
-    w->config = (struct config){.db_path = path, .registration = REGISTRATION_OPEN, .poll_interval = 60};
+    w->config = (struct config){.db_path = path,
+                                .registration = REGISTRATION_OPEN,
+                                .poll_interval = 60,
+                                .server_key = &test_server_key};
     w->store = open_store(path);
     w->writer = sqlite_writer_open(&w->config, NULL);
     assert_non_null(w->writer);
@@ -76,7 +79,8 @@ static void sleep_ms(long ms)
 
 static void add_device(struct store *s, const char *id)
 {
-    assert_int_equal(store_device_register(s, id, "10.0.0.1", "lab", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "lab", REGISTRATION_UNCAPPED(REGISTRATION_OPEN),
+                                           TEST_T0, NULL, NULL),
                      STORE_CREATED);
     assert_int_equal(store_device_set_key(s, id, KEY), STORE_OK);
 }
@@ -87,7 +91,7 @@ static bool submit(struct worker *w, int thread, const char *id, int64_t seqn, s
     char json[64], *envelope = NULL;
     int len = snprintf(json, sizeof json, "{\"SEQN\":%lld,\"v\":1}", (long long)seqn);
     assert_int_equal(e2ee_seal_v2(id, KEY, NULL, json, (size_t)len, &envelope), E2EE_OK);
-    bool taken = sqlite_writer_submit(w->writer, thread, id, envelope, strlen(envelope), TEST_T0, r);
+    bool taken = sqlite_writer_submit(w->writer, thread, id, envelope, strlen(envelope), TEST_T0, false, r);
     free(envelope);
     return taken;
 }
@@ -179,7 +183,7 @@ static void *submit_readings(void *data)
             char json[64], *envelope = NULL;
             int len = snprintf(json, sizeof json, "{\"SEQN\":%lld}", (long long)seqn);
             e2ee_seal_v2(s->id, KEY, NULL, json, (size_t)len, &envelope);
-            ingest_reading(w->store, &w->config, s->id, envelope, strlen(envelope), TEST_T0, &r);
+            ingest_reading(w->store, &w->config, s->id, envelope, strlen(envelope), TEST_T0, false, &r);
             free(envelope);
         }
         s->stored += r.outcome == INGEST_STORED && r.seqn == seqn;
@@ -231,10 +235,10 @@ static void refusals_come_back_from_the_writer(void **state)
     assert_int_equal(r.seqn, 5);
     assert_true(submit(w, 0, "nobody", 1, &r));
     assert_int_equal(r.outcome, INGEST_UNKNOWN);
-    assert_true(sqlite_writer_submit(w->writer, 0, "keyed", "not an envelope", 15, TEST_T0, &r));
+    assert_true(sqlite_writer_submit(w->writer, 0, "keyed", "not an envelope", 15, TEST_T0, false, &r));
     assert_int_equal(r.outcome, INGEST_UNREADABLE);
-    assert_int_equal(store_device_register(w->store, "waiting", "10.0.0.2", "lab", REGISTRATION_APPROVE,
-                                           TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(w->store, "waiting", "10.0.0.2", "lab",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     assert_true(submit(w, 0, "waiting", 1, &r));
     assert_int_equal(r.outcome, INGEST_NOT_ACCEPTED);
@@ -259,14 +263,14 @@ static size_t put_head(unsigned char *m, int version, int kind, uint32_t length)
 /* A reading message of body for id into m; returns its length. */
 static size_t reading_message(unsigned char *m, size_t max, const char *id, const char *body)
 {
-    size_t len = 8 + 8 + ID_LEN + strlen(body);
+    size_t len = 8 + 8 + 1 + ID_LEN + strlen(body);
     int64_t now = TEST_T0;
     assert_true(len <= max);
     memset(m, 0, len);
     put_head(m, WRITER_VERSION, 1, (uint32_t)len);
     memcpy(m + 8, &now, 8);
-    memcpy(m + 16, id, strlen(id));
-    memcpy(m + 16 + ID_LEN, body, strlen(body));
+    memcpy(m + 17, id, strlen(id)); /* after the proof flag, 0 */
+    memcpy(m + 17 + ID_LEN, body, strlen(body));
     return len;
 }
 
@@ -321,7 +325,11 @@ static void bad_messages_are_dropped_or_answered_unreadable(void **state)
     assert_int_equal(send(fd, m, len, 0), (ssize_t)len);
     assert_int_equal(answer_outcome(fd), INGEST_UNREADABLE);
     put_head(m, WRITER_VERSION, 1, (uint32_t)len);
-    memset(m + 16, 'x', ID_LEN); /* a device id with no end */
+    memset(m + 17, 'x', ID_LEN); /* a device id with no end */
+    assert_int_equal(send(fd, m, len, 0), (ssize_t)len);
+    assert_int_equal(answer_outcome(fd), INGEST_UNREADABLE);
+    len = reading_message(m, sizeof m, "keyed", envelope);
+    m[16] = 2; /* a proof flag neither 0 nor 1 */
     assert_int_equal(send(fd, m, len, 0), (ssize_t)len);
     assert_int_equal(answer_outcome(fd), INGEST_UNREADABLE);
 
@@ -495,7 +503,7 @@ static void the_writers_checkpoints_keep_the_wal_bounded(void **state)
     for (int64_t seqn = 2; seqn <= 3000; seqn++) {
         int len = snprintf(json, sizeof json, "{\"SEQN\":%lld,\"pad\":\"%01000d\"}", (long long)seqn, 0);
         assert_int_equal(e2ee_seal_v2("meter", KEY, NULL, json, (size_t)len, &envelope), E2EE_OK);
-        assert_true(sqlite_writer_submit(w->writer, 0, "meter", envelope, strlen(envelope), TEST_T0, &r));
+        assert_true(sqlite_writer_submit(w->writer, 0, "meter", envelope, strlen(envelope), TEST_T0, false, &r));
         assert_int_equal(r.outcome, INGEST_STORED);
         free(envelope);
         off_t size = file_size(wal);
@@ -522,14 +530,14 @@ static void the_writer_checkpoints_other_workers_commits(void **state)
     while (file_size(wal) <= 1100 * FRAME_BYTES) {
         assert_true(seqn < 1000);
         assert_int_equal(
-            store_reading_add(w->store, "meter", seqn++, TEST_T0, TS_NONE, reading, sizeof reading - 1),
+            store_reading_add(w->store, "meter", seqn++, TEST_T0, TS_NONE, reading, sizeof reading - 1, 0, DEVICE_TRUST_V2),
             STORE_OK);
     }
     sleep_ms(5 * WRITER_CHECKPOINT_MS);
     off_t filled = file_size(wal);
     for (int i = 0; i < 100; i++)
         assert_int_equal(
-            store_reading_add(w->store, "meter", seqn++, TEST_T0, TS_NONE, reading, sizeof reading - 1),
+            store_reading_add(w->store, "meter", seqn++, TEST_T0, TS_NONE, reading, sizeof reading - 1, 0, DEVICE_TRUST_V2),
             STORE_OK);
     assert_true(file_size(wal) == filled);
     close_worker(w);

@@ -3,6 +3,7 @@
  * updates and cfgsn rules, readings and retention, listing, stats, tokens. What only the SQLite
  * backend has is in test_store_sqlite.c, only PostgreSQL's in test_store_pg.c. */
 #include "store_testlib.h"
+#include "secret.h"
 
 /* The ids of a list page, in order. */
 struct ids {
@@ -34,8 +35,8 @@ static void open_again_keeps_rows(void **state)
     struct fixture *fx = *state;
     assert_int_equal(store_ping(fx->store), STORE_OK);
     assert_int_equal(store_prepare_all(fx->store), STORE_OK); /* every statement fits the schema */
-    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net", REGISTRATION_APPROVE,
-                                           TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     store_free(fx->store);
     fx->store = open_store(fx->db.path);
@@ -50,14 +51,52 @@ static void seqn_reset_starts_a_new_epoch(void **state)
     struct device_update u = no_change();
     add_open(fx->store, "lost");
     for (int64_t seqn = 1; seqn <= 2; seqn++)
-        assert_int_equal(store_reading_add(fx->store, "lost", seqn, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+        assert_int_equal(store_reading_add(fx->store, "lost", seqn, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     struct seen after_reset = {0};
     u.seqn_reset = true;
     assert_int_equal(update(fx->store, "lost", &u, &after_reset), STORE_OK);
     assert_int_equal(after_reset.last_seqn, -1);
-    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2), STORE_OK);
-    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2), STORE_STALE);
+    /* A reading opened in the epoch before the reset (a recording) is not taken after it. */
+    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2),
+                     STORE_STALE);
+    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2, 1, DEVICE_TRUST_V2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "lost", 1, TEST_T0 + 1, TS_NONE, "{}", 2, 1, DEVICE_TRUST_V2), STORE_STALE);
     assert_int_equal(stored_readings(fx->store, "lost"), 3);
+}
+
+/* v1 until the first v2; then v1 is refused and the trust bits say which envelopes came. */
+static void no_v1_after_v2(void **state)
+{
+    struct fixture *fx = *state;
+    struct device_trust t;
+    add_open(fx->store, "downgrade");
+    assert_int_equal(store_reading_add(fx->store, "downgrade", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V1), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "downgrade", 2, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "downgrade", 3, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V1),
+                     STORE_STALE);
+    assert_int_equal(store_device_trust(fx->store, "downgrade", &t), STORE_OK);
+    assert_int_equal(t.trust, DEVICE_TRUST_V1 | DEVICE_TRUST_V2);
+    assert_int_equal(stored_readings(fx->store, "downgrade"), 2);
+}
+
+/* A signed registration's t is taken once; heartbeats (not state-changing) only mark the device. */
+static void signed_calls_change_state_once(void **state)
+{
+    struct fixture *fx = *state;
+    struct device_trust t;
+    add_open(fx->store, "signer");
+    assert_int_equal(store_device_trust(fx->store, "signer", &t), STORE_OK);
+    assert_int_equal(t.trust, 0);
+    assert_string_equal(t.key, "");
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0, false), STORE_OK);
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0, true), STORE_OK);
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0, true), STORE_STALE);
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0 - 1, true), STORE_STALE);
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0 - 1, false), STORE_OK);
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0 + 1, true), STORE_OK);
+    assert_int_equal(store_device_trust(fx->store, "signer", &t), STORE_OK);
+    assert_int_equal(t.trust, DEVICE_TRUST_SIGNED);
+    assert_int_equal(store_device_trust(fx->store, "nobody", &t), STORE_NOT_FOUND);
 }
 
 /* A read sees one snapshot: another connection's commit shows only once the read has ended. */
@@ -68,12 +107,12 @@ static void read_sees_one_snapshot(void **state)
     struct store *other = open_store(fx->db.path);
     assert_int_equal(store_read_begin(fx->store), STORE_OK);
     assert_int_equal(stored_readings(fx->store, "snap"), 0);
-    assert_int_equal(store_reading_add(other, "snap", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(other, "snap", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     assert_int_equal(stored_readings(fx->store, "snap"), 0);
     store_read_end(fx->store);
     assert_int_equal(stored_readings(fx->store, "snap"), 1);
     /* The read is over: the connection writes again. */
-    assert_int_equal(store_reading_add(fx->store, "snap", 2, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "snap", 2, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     store_free(other);
 }
 
@@ -84,7 +123,7 @@ static void prune_deletes_old_readings_in_batches(void **state)
     add_open(fx->store, "aging");
     for (int64_t seqn = 1; seqn <= 10; seqn++)
         assert_int_equal(
-            store_reading_add(fx->store, "aging", seqn, TEST_T0 + (seqn > 5 ? 100 : 0), TS_NONE, "{}", 2),
+            store_reading_add(fx->store, "aging", seqn, TEST_T0 + (seqn > 5 ? 100 : 0), TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2),
             STORE_OK);
     int deleted = -1;
     assert_int_equal(store_reading_prune(fx->store, TEST_T0 + 50, 3, &deleted), STORE_OK);
@@ -95,7 +134,7 @@ static void prune_deletes_old_readings_in_batches(void **state)
     assert_int_equal(deleted, 0);
     assert_int_equal(stored_readings(fx->store, "aging"), 5);
     /* The SEQN check still holds after the old readings went. */
-    assert_int_equal(store_reading_add(fx->store, "aging", 3, TEST_T0 + 200, TS_NONE, "{}", 2), STORE_STALE);
+    assert_int_equal(store_reading_add(fx->store, "aging", 3, TEST_T0 + 200, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_STALE);
 }
 
 /* PROVD_SYNCHRONOUS=full: the connection takes the setting and keeps working; a bulk load,
@@ -106,7 +145,7 @@ static void sync_every_commit(void **state)
     assert_int_equal(store_sync_every_commit(fx->store), STORE_OK);
     add_open(fx->store, "synced");
     assert_int_equal(store_device_bulk_add(fx->store, "bulk-", 0, 3, NULL, TEST_T0), STORE_OK);
-    assert_int_equal(store_reading_add(fx->store, "synced", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "synced", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     assert_int_equal(get(fx->store, "synced").last_seqn, 1);
 }
 
@@ -115,7 +154,7 @@ static void register_approve_makes_pending(void **state)
     struct fixture *fx = *state;
     struct seen d = {0};
     assert_int_equal(store_device_register(fx->store, "AA:BB:CC:00:00:01", "192.168.1.5", "home",
-                                           REGISTRATION_APPROVE, TEST_T0, capture, &d),
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, capture, &d),
                      STORE_CREATED);
     assert_int_equal(d.calls, 1);
     assert_string_equal(d.state, "pending");
@@ -135,9 +174,9 @@ static void register_open_makes_accepted(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.2", "net", REGISTRATION_OPEN, TEST_T0, capture, &d),
-        STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.2", "net",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, capture, &d),
+                     STORE_CREATED);
     assert_string_equal(d.state, "accepted");
     assert_string_equal(get(fx->store, "dev").state, "accepted");
 }
@@ -146,8 +185,8 @@ static void register_closed_only_known(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(store_device_register(fx->store, "stranger", "10.0.0.3", "net", REGISTRATION_CLOSED,
-                                           TEST_T0, capture, &d),
+    assert_int_equal(store_device_register(fx->store, "stranger", "10.0.0.3", "net",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0, capture, &d),
                      STORE_REFUSED);
     assert_int_equal(d.calls, 0);
     assert_int_equal(store_device_get(fx->store, "stranger", NULL, NULL), STORE_NOT_FOUND);
@@ -155,8 +194,9 @@ static void register_closed_only_known(void **state)
     struct device_update u = no_change();
     assert_int_equal(update(fx->store, "known", &u, &d), STORE_CREATED);
     d = (struct seen){0};
-    assert_int_equal(store_device_register(fx->store, "known", "10.0.0.4", "net", REGISTRATION_CLOSED,
-                                           TEST_T0 + 5, capture, &d),
+    assert_int_equal(store_device_register(fx->store, "known", "10.0.0.4", "net",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0 + 5, capture,
+                                           &d),
                      STORE_OK);
     assert_string_equal(d.ipaddr, "10.0.0.4");
     assert_string_equal(d.state, "accepted");
@@ -166,17 +206,18 @@ static void register_closed_only_known(void **state)
 static void register_known_updates_and_keeps_state(void **state)
 {
     struct fixture *fx = *state;
-    assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.1", "one", REGISTRATION_APPROVE, TEST_T0, NULL, NULL),
-        STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "one",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
+                     STORE_CREATED);
     struct device_update u = no_change();
     u.state = "rejected";
     struct seen d = {0};
     assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
     /* Registering again under an open policy does not undo the admin's decision. */
     d = (struct seen){0};
-    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two", REGISTRATION_OPEN,
-                                           TEST_T0 + 60, capture, &d),
+    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0 + 60, capture,
+                                           &d),
                      STORE_OK);
     assert_string_equal(d.ipaddr, "fe80::2");
     assert_string_equal(d.ssid, "two");
@@ -184,13 +225,108 @@ static void register_known_updates_and_keeps_state(void **state)
     assert_int_equal(d.datec, TEST_T0);
     assert_string_equal(d.state, "rejected");
     /* Absent fields keep their values. */
-    assert_int_equal(
-        store_device_register(fx->store, "dev", NULL, NULL, REGISTRATION_OPEN, TEST_T0 + 61, NULL, NULL),
-        STORE_OK);
+    assert_int_equal(store_device_register(fx->store, "dev", NULL, NULL,
+                                           REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0 + 61, NULL,
+                                           NULL),
+                     STORE_OK);
     d = get(fx->store, "dev");
     assert_string_equal(d.ipaddr, "fe80::2");
     assert_string_equal(d.ssid, "two");
     assert_int_equal(d.lastseen, TEST_T0 + 61);
+}
+
+static enum store_status register_capped(struct store *s, const char *id, const char *from, int64_t now)
+{
+    const struct registration reg = {REGISTRATION_APPROVE, from, 2, 3};
+    return store_device_register(s, id, "10.0.0.1", "net", &reg, now, NULL, NULL);
+}
+
+/* Two new devices a minute from one address, three in all: known devices are never refused. */
+static void register_caps_new_devices(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(register_capped(fx->store, "a1", "192.0.2.1", TEST_T0), STORE_CREATED);
+    assert_int_equal(register_capped(fx->store, "a2", "192.0.2.1", TEST_T0 + 1), STORE_CREATED);
+    assert_int_equal(register_capped(fx->store, "a3", "192.0.2.1", TEST_T0 + 2), STORE_TOO_MANY);
+    assert_int_equal(store_device_get(fx->store, "a3", NULL, NULL), STORE_NOT_FOUND);
+    assert_int_equal(register_capped(fx->store, "a1", "192.0.2.1", TEST_T0 + 3), STORE_OK);
+    assert_int_equal(register_capped(fx->store, "b1", "192.0.2.2", TEST_T0 + 3), STORE_CREATED);
+    /* The cap on devices comes first, whoever asks; a minute later the address may again. */
+    assert_int_equal(register_capped(fx->store, "b2", "192.0.2.2", TEST_T0 + 4), STORE_FULL);
+    assert_int_equal(register_capped(fx->store, "a3", "192.0.2.1", TEST_T0 + 61), STORE_FULL);
+    assert_int_equal(store_device_delete(fx->store, "b1"), STORE_OK);
+    assert_int_equal(register_capped(fx->store, "a3", "192.0.2.1", TEST_T0 + 61), STORE_CREATED);
+    assert_int_equal(register_capped(fx->store, "a2", "192.0.2.9", TEST_T0 + 62), STORE_OK);
+}
+
+/* Only pending devices that registered before the limit and never sent a reading go. */
+static void expire_pending_devices(void **state)
+{
+    struct fixture *fx = *state;
+    const struct registration *approve = REGISTRATION_UNCAPPED(REGISTRATION_APPROVE);
+    assert_int_equal(store_device_register(fx->store, "old", "", "", approve, TEST_T0, NULL, NULL),
+                     STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "new", "", "", approve, TEST_T0 + 100, NULL, NULL),
+                     STORE_CREATED);
+    add_open(fx->store, "accepted");
+    struct seen d = {0};
+    struct device_update u = no_change();
+    u.state = "pending";
+    assert_int_equal(update(fx->store, "sent", &u, &d), STORE_CREATED);
+    assert_int_equal(store_reading_add(fx->store, "sent", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    int deleted = -1;
+    assert_int_equal(store_device_expire_pending(fx->store, TEST_T0 + 50, 10, &deleted), STORE_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(store_device_get(fx->store, "old", NULL, NULL), STORE_NOT_FOUND);
+    assert_int_equal(store_device_get(fx->store, "new", NULL, NULL), STORE_OK);
+    assert_int_equal(store_device_get(fx->store, "accepted", NULL, NULL), STORE_OK);
+    assert_int_equal(store_device_get(fx->store, "sent", NULL, NULL), STORE_OK);
+}
+
+/* A key as the device's secret reads it back through store, or the status of the read. */
+static enum store_status secret_of(struct store *store, const char *id, char key[SECRET_MAX_LEN + 1])
+{
+    struct device_trust t = {0};
+    enum store_status st = store_device_trust(store, id, &t);
+    memcpy(key, t.key, SECRET_MAX_LEN + 1);
+    return st;
+}
+
+/* Keys are stored sealed: a store with another server key, or none, cannot read them; keys
+ * stored plain (a bulk load, a database from before sealing) read as they are until sealed. */
+static void keys_are_sealed_at_rest(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct server_key other_key = {{9}};
+    char key[SECRET_MAX_LEN + 1], err[256];
+    add_open(fx->store, "dev");
+    assert_int_equal(store_device_set_key(fx->store, "dev", "a passphrase"), STORE_OK);
+    assert_int_equal(secret_of(fx->store, "dev", key), STORE_OK);
+    assert_string_equal(key, "a passphrase");
+    assert_int_equal(store_device_bulk_add(fx->store, "B", 0, 3, "0123456789abcdef0123456789abcdef", TEST_T0),
+                     STORE_OK);
+    assert_int_equal(secret_of(fx->store, "B000001", key), STORE_OK);
+    assert_string_equal(key, "0123456789abcdef0123456789abcdef");
+
+    struct store *other = store_open(fx->db.path, err, sizeof err);
+    assert_non_null(other);
+    assert_int_equal(secret_of(other, "dev", key), STORE_ERROR);
+    assert_non_null(strstr(store_errmsg(other), "does not open with this server key"));
+    assert_int_equal(store_device_set_key(other, "dev", "x"), STORE_ERROR);
+    store_use_server_key(other, &other_key);
+    assert_int_equal(secret_of(other, "dev", key), STORE_ERROR);
+
+    int64_t sealed = 0;
+    assert_int_equal(store_seal_keys(fx->store, &sealed), STORE_OK);
+    assert_int_equal(sealed, 3);
+    assert_int_equal(store_seal_keys(fx->store, &sealed), STORE_OK);
+    assert_int_equal(sealed, 0);
+    assert_int_equal(secret_of(other, "B000001", key), STORE_ERROR);
+    assert_int_equal(secret_of(fx->store, "B000001", key), STORE_OK);
+    assert_string_equal(key, "0123456789abcdef0123456789abcdef");
+    assert_int_equal(secret_of(fx->store, "dev", key), STORE_OK);
+    assert_string_equal(key, "a passphrase");
+    store_free(other);
 }
 
 static void poll_sets_lastseen_and_applied(void **state)
@@ -199,9 +335,9 @@ static void poll_sets_lastseen_and_applied(void **state)
     struct seen d = {0};
     assert_int_equal(store_device_poll(fx->store, "ghost", 3, TEST_T0, capture, &d), STORE_NOT_FOUND);
     assert_int_equal(d.calls, 0);
-    assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_APPROVE, TEST_T0, NULL, NULL),
-        STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
+                     STORE_CREATED);
     assert_int_equal(store_device_poll(fx->store, "dev", 4, TEST_T0 + 30, capture, &d), STORE_OK);
     assert_int_equal(d.lastseen, TEST_T0 + 30);
     assert_int_equal(d.cfgsn_applied, 4);
@@ -348,9 +484,9 @@ static void delete_and_set_key(void **state)
     struct fixture *fx = *state;
     assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"),
                      STORE_NOT_FOUND);
-    assert_int_equal(
-        store_device_register(fx->store, "dev", "10.0.0.1", "n", REGISTRATION_APPROVE, TEST_T0, NULL, NULL),
-        STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
+                     STORE_CREATED);
     assert_false(get(fx->store, "dev").has_key);
     assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"), STORE_OK);
     assert_true(get(fx->store, "dev").has_key);
@@ -362,7 +498,8 @@ static void delete_and_set_key(void **state)
 
 static void register_at(struct store *s, const char *id, int64_t when)
 {
-    assert_int_equal(store_device_register(s, id, "10.0.0.1", "n", REGISTRATION_APPROVE, when, NULL, NULL),
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "n",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), when, NULL, NULL),
                      STORE_CREATED);
 }
 
@@ -482,7 +619,7 @@ static void make_sort_fleet(struct store *s)
         snprintf(id, sizeof id, "dev-%d", i);
         int64_t when = TEST_T0 - (i < 4 ? 0 : 10 * i);
         assert_int_equal(store_device_register(s, id, i < 5 ? "10.0.0.1" : "10.0.0.2", i % 2 ? "home" : "lab",
-                                               REGISTRATION_APPROVE, when, NULL, NULL),
+                                               REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), when, NULL, NULL),
                          STORE_CREATED);
     }
     static const struct {
@@ -718,15 +855,17 @@ static void fleet_counts(void **state)
 struct token_names {
     int n;
     char name[4][64];
-    int64_t created[4];
+    int64_t created[4], expires[4], last_used[4];
 };
 
-static void collect_token(const char *name, int64_t created, void *user_data)
+static void collect_token(const struct token_info *token, void *user_data)
 {
     struct token_names *t = user_data;
     assert_true(t->n < 4);
-    copy_text(t->name[t->n], sizeof t->name[0], name);
-    t->created[t->n++] = created;
+    copy_text(t->name[t->n], sizeof t->name[0], token->name);
+    t->created[t->n] = token->created;
+    t->expires[t->n] = token->expires;
+    t->last_used[t->n++] = token->last_used;
 }
 
 static void tokens(void **state)
@@ -737,26 +876,38 @@ static void tokens(void **state)
     memset(h2, 0x22, sizeof h2);
     memcpy(h3, h1, sizeof h3);
     h3[31] ^= 1;
-    assert_int_equal(store_token_check(fx->store, h1), STORE_NOT_FOUND);
-    assert_int_equal(store_token_add(fx->store, "ops", h1, TEST_T0), STORE_OK);
-    assert_int_equal(store_token_add(fx->store, "ops", h2, TEST_T0), STORE_EXISTS);
-    assert_int_equal(store_token_add(fx->store, "other", h1, TEST_T0), STORE_EXISTS);
-    assert_int_equal(store_token_add(fx->store, "ci", h2, TEST_T0 + 1), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h1), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h2), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h3), STORE_NOT_FOUND);
+    int64_t now = TEST_T0 + 10;
+    assert_int_equal(store_token_check(fx->store, h1, now), STORE_NOT_FOUND);
+    assert_int_equal(store_token_add(fx->store, "ops", h1, TEST_T0, 0), STORE_OK);
+    assert_int_equal(store_token_add(fx->store, "ops", h2, TEST_T0, 0), STORE_EXISTS);
+    assert_int_equal(store_token_add(fx->store, "other", h1, TEST_T0, 0), STORE_EXISTS);
+    assert_int_equal(store_token_add(fx->store, "ci", h2, TEST_T0 + 1, TEST_T0 + 3600), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h1, now), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2, now), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h3, now), STORE_NOT_FOUND);
 
     struct token_names t = {0};
     assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
     assert_int_equal(t.n, 2);
     assert_string_equal(t.name[0], "ci");
     assert_int_equal(t.created[0], TEST_T0 + 1);
+    assert_int_equal(t.expires[0], TEST_T0 + 3600);
+    assert_int_equal(t.last_used[0], now);
     assert_string_equal(t.name[1], "ops");
     assert_int_equal(t.created[1], TEST_T0);
+    assert_int_equal(t.expires[1], 0);
+
+    /* A use within the minute is not written again; a later one is; an expired token is refused. */
+    assert_int_equal(store_token_check(fx->store, h2, now + TOKEN_USE_STEP_S - 1), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3599), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3600), STORE_STALE);
+    t = (struct token_names){0};
+    assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
+    assert_int_equal(t.last_used[0], TEST_T0 + 3599);
 
     assert_int_equal(store_token_revoke(fx->store, "ops"), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h1), STORE_NOT_FOUND);
-    assert_int_equal(store_token_check(fx->store, h2), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h1, now), STORE_NOT_FOUND);
+    assert_int_equal(store_token_check(fx->store, h2, now), STORE_OK);
     assert_int_equal(store_token_revoke(fx->store, "ops"), STORE_NOT_FOUND);
     t = (struct token_names){0};
     assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
@@ -776,9 +927,9 @@ static void hostile_text_stored_literally(void **state)
     u.name = name;
     u.data = data;
     assert_int_equal(update(fx->store, id, &u, &d), STORE_CREATED);
-    assert_int_equal(
-        store_device_register(fx->store, id, "::1", ssid, REGISTRATION_CLOSED, TEST_T0, NULL, NULL),
-        STORE_OK);
+    assert_int_equal(store_device_register(fx->store, id, "::1", ssid,
+                                           REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0, NULL, NULL),
+                     STORE_OK);
     register_at(fx->store, "plain", TEST_T0);
     d = get(fx->store, id);
     assert_string_equal(d.deviceid, id);
@@ -803,6 +954,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(open_again_keeps_rows),
         T(seqn_reset_starts_a_new_epoch),
+        T(no_v1_after_v2),
+        T(signed_calls_change_state_once),
         T(read_sees_one_snapshot),
         T(prune_deletes_old_readings_in_batches),
         T(sync_every_commit),
@@ -810,6 +963,9 @@ int main(void)
         T(register_open_makes_accepted),
         T(register_closed_only_known),
         T(register_known_updates_and_keeps_state),
+        T(register_caps_new_devices),
+        T(expire_pending_devices),
+        T(keys_are_sealed_at_rest),
         T(poll_sets_lastseen_and_applied),
         T(update_raises_cfgsn_only_on_change),
         T(update_explicit_cfgsn),

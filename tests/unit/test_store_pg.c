@@ -141,7 +141,8 @@ static struct race race(const char *path, int n, race_fn fn, const void *arg)
 
 static void add_open(struct store *s, const char *id)
 {
-    assert_int_equal(store_device_register(s, id, "10.0.0.1", "net", REGISTRATION_OPEN, TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "net", REGISTRATION_UNCAPPED(REGISTRATION_OPEN),
+                                           TEST_T0, NULL, NULL),
                      STORE_CREATED);
 }
 
@@ -151,7 +152,7 @@ static enum store_status send_reading(struct store *s, int i, const void *arg)
     const int64_t *seqn = arg;
     char json[64];
     int len = snprintf(json, sizeof json, "{\"SEQN\":%lld}", (long long)*seqn);
-    return store_reading_add(s, "racer", *seqn, TEST_T0, TS_NONE, json, (size_t)len);
+    return store_reading_add(s, "racer", *seqn, TEST_T0, TS_NONE, json, (size_t)len, 0, DEVICE_TRUST_V2);
 }
 
 static bool count_reading(const struct reading *r, void *user_data)
@@ -250,7 +251,8 @@ static void concurrent_creates_become_updates(void **state)
 static enum store_status register_newborn(struct store *s, int i, const void *arg)
 {
     (void)i, (void)arg;
-    return store_device_register(s, "newborn", "10.0.0.9", "net", REGISTRATION_APPROVE, TEST_T0, NULL, NULL);
+    return store_device_register(s, "newborn", "10.0.0.9", "net", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE),
+                                 TEST_T0, NULL, NULL);
 }
 
 /* 30 first registrations of one id at once: one row, one STORE_CREATED, the rest STORE_OK. */
@@ -327,10 +329,10 @@ static void readings_land_in_their_day(void **state)
     struct fixture *fx = *state;
     int64_t now = time(NULL);
     add_open(fx->store, "daily");
-    assert_int_equal(store_reading_add(fx->store, "daily", 1, now - 86400, TS_NONE, "{}", 2), STORE_OK);
-    assert_int_equal(store_reading_add(fx->store, "daily", 2, now, TS_NONE, "{}", 2), STORE_OK);
-    assert_int_equal(store_reading_add(fx->store, "daily", 3, now + 14 * 86400, TS_NONE, "{}", 2), STORE_OK);
-    assert_int_equal(store_reading_add(fx->store, "daily", 4, now + 100 * 86400, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "daily", 1, now - 86400, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "daily", 2, now, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "daily", 3, now + 14 * 86400, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "daily", 4, now + 100 * 86400, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     char got[64], want[64];
     assert_string_equal(partition_of(fx->conn, "daily", 1, got, sizeof got),
                         day_partition(now - 86400, want, sizeof want));
@@ -358,11 +360,11 @@ static void prune_drops_old_days(void **state)
     int64_t seqn = 0;
     for (int i = 0; i < 3; i++) /* a day with no partition: the default one */
         assert_int_equal(
-            store_reading_add(fx->store, "aging", ++seqn, TEST_T0 - 40 * 86400, TS_NONE, "{}", 2), STORE_OK);
+            store_reading_add(fx->store, "aging", ++seqn, TEST_T0 - 40 * 86400, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     for (int i = 0; i < 4; i++)
-        assert_int_equal(store_reading_add(fx->store, "aging", ++seqn, today - 3600, TS_NONE, "{}", 2),
+        assert_int_equal(store_reading_add(fx->store, "aging", ++seqn, today - 3600, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2),
                          STORE_OK);
-    assert_int_equal(store_reading_add(fx->store, "aging", ++seqn, today + 60, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "aging", ++seqn, today + 60, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     assert_true(partition_exists(fx->conn, yesterday));
 
     int deleted = -1;
@@ -378,8 +380,8 @@ static void prune_drops_old_days(void **state)
     assert_int_equal(deleted, 0);
     assert_int_equal(stored_readings(fx->store, "aging"), 1);
     /* The SEQN check holds after its readings went. */
-    assert_int_equal(store_reading_add(fx->store, "aging", seqn, now, TS_NONE, "{}", 2), STORE_STALE);
-    assert_int_equal(store_reading_add(fx->store, "aging", seqn + 1, now, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "aging", seqn, now, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_STALE);
+    assert_int_equal(store_reading_add(fx->store, "aging", seqn + 1, now, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
 }
 
 /* A day whose readings the default partition already holds gets no partition of its own: making
@@ -389,7 +391,7 @@ static void day_already_in_default_is_skipped(void **state)
     struct fixture *fx = *state;
     int64_t later = day_start(time(NULL)) + 20 * 86400;
     add_open(fx->store, "early");
-    assert_int_equal(store_reading_add(fx->store, "early", 1, later + 5, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "early", 1, later + 5, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     char first[24], name[64], next[64];
     snprintf(first, sizeof first, "%lld", (long long)later);
     const char *params[] = {first};
@@ -406,8 +408,8 @@ static void delete_takes_readings_from_every_partition(void **state)
     struct fixture *fx = *state;
     int64_t now = time(NULL);
     add_open(fx->store, "gone");
-    assert_int_equal(store_reading_add(fx->store, "gone", 1, now, TS_NONE, "{}", 2), STORE_OK);
-    assert_int_equal(store_reading_add(fx->store, "gone", 2, TEST_T0 - 400 * 86400, TS_NONE, "{}", 2),
+    assert_int_equal(store_reading_add(fx->store, "gone", 1, now, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "gone", 2, TEST_T0 - 400 * 86400, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2),
                      STORE_OK);
     assert_int_equal(store_device_delete(fx->store, "gone"), STORE_OK);
     assert_int_equal(query_int(fx->conn, "SELECT count(*) FROM telemetry"), 0);
@@ -440,7 +442,7 @@ static void stopped_walk_leaves_the_connection_usable(void **state)
     char text[64]; /* COPY's escapes undone: the text as the callback wrote it */
     assert_int_equal(store_reading_list(fx->store, "L000000", &all, first_text, text), STORE_OK);
     assert_string_equal(text, "{\"SEQN\":20000,\"s\":\"tab\\there\"}");
-    assert_int_equal(store_reading_add(fx->store, "L000000", 20001, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "L000000", 20001, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     assert_int_equal(stored_readings(fx->store, "L000000"), 20001);
 }
 
@@ -452,7 +454,7 @@ static void reconnects_after_a_lost_connection(void **state)
 {
     struct fixture *fx = *state;
     add_open(fx->store, "steady");
-    assert_int_equal(store_reading_add(fx->store, "steady", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "steady", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     for (int round = 0; round < 2; round++) {
         int64_t killed =
             query_int(fx->conn, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -464,7 +466,7 @@ static void reconnects_after_a_lost_connection(void **state)
         if (st == STORE_UNAVAILABLE)
             assert_true(strlen(store_errmsg(fx->store)) > 0);
         assert_int_equal(store_device_get(fx->store, "steady", NULL, NULL), STORE_OK);
-        assert_int_equal(store_reading_add(fx->store, "steady", 2 + round, TEST_T0, TS_NONE, "{}", 2),
+        assert_int_equal(store_reading_add(fx->store, "steady", 2 + round, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2),
                          STORE_OK);
         assert_int_equal(store_prepare_all(fx->store), STORE_OK);
     }
@@ -558,7 +560,7 @@ static void add_bucket_readings(struct store *s)
     for (size_t i = 0; i < sizeof bucket_readings / sizeof bucket_readings[0]; i++) {
         const char *r = bucket_readings[i];
         assert_int_equal(
-            store_reading_add(s, "meter", (int64_t)i + 1, TEST_T0 + 200 * (int64_t)i, TS_NONE, r, strlen(r)),
+            store_reading_add(s, "meter", (int64_t)i + 1, TEST_T0 + 200 * (int64_t)i, TS_NONE, r, strlen(r), 0, DEVICE_TRUST_V2),
             STORE_OK);
     }
 }

@@ -82,8 +82,8 @@ static void open_creates_and_migrates_once(void **state)
     struct fixture *fx = *state;
     assert_true(provd_migration_count >= 1);
     assert_int_equal(user_version(fx->db.path), provd_migration_count);
-    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net", REGISTRATION_APPROVE,
-                                           TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net",
+                                           REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     store_free(fx->store);
     /* A second open finds the schema current: it neither migrates again nor loses rows. */
@@ -132,8 +132,8 @@ static void migration_3_keeps_readings(void **state)
     assert_int_equal(user_version(old.path), provd_migration_count);
     assert_int_equal(store_prepare_all(s), STORE_OK);
     assert_int_equal(stored_readings(s, "old"), 2);
-    assert_int_equal(store_reading_add(s, "old", 2, TEST_T0, TS_NONE, "{\"SEQN\":2}", 10), STORE_STALE);
-    assert_int_equal(store_reading_add(s, "old", 3, TEST_T0, TS_NONE, "{\"SEQN\":3}", 10), STORE_OK);
+    assert_int_equal(store_reading_add(s, "old", 2, TEST_T0, TS_NONE, "{\"SEQN\":2}", 10, 0, DEVICE_TRUST_V2), STORE_STALE);
+    assert_int_equal(store_reading_add(s, "old", 3, TEST_T0, TS_NONE, "{\"SEQN\":3}", 10, 0, DEVICE_TRUST_V2), STORE_OK);
     store_free(s);
     tempdb_remove(&old);
     (void)fx;
@@ -190,16 +190,16 @@ static void batch_refusal_undoes_itself_alone(void **state)
     add_open(fx->store, "batched");
     struct store *other = open_store(fx->db.path);
     assert_int_equal(store_batch_begin(fx->store), STORE_OK);
-    assert_int_equal(store_reading_add(fx->store, "batched", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
-    assert_int_equal(store_reading_add(fx->store, "batched", 1, TEST_T0, TS_NONE, "{}", 2), STORE_STALE);
-    assert_int_equal(store_reading_add(fx->store, "nobody", 1, TEST_T0, TS_NONE, "{}", 2), STORE_NOT_FOUND);
-    assert_int_equal(store_reading_add(fx->store, "batched", 2, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "batched", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "batched", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_STALE);
+    assert_int_equal(store_reading_add(fx->store, "nobody", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_NOT_FOUND);
+    assert_int_equal(store_reading_add(fx->store, "batched", 2, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     assert_int_equal(stored_readings(other, "batched"), 0);
     assert_int_equal(store_batch_commit(fx->store), STORE_OK);
     assert_int_equal(stored_readings(other, "batched"), 2);
     assert_int_equal(get(other, "batched").last_seqn, 2);
     /* Outside a batch, each operation is its own transaction again. */
-    assert_int_equal(store_reading_add(fx->store, "batched", 3, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "batched", 3, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     assert_int_equal(stored_readings(other, "batched"), 3);
     store_free(other);
 }
@@ -220,7 +220,7 @@ static void wal_stays_bounded_under_steady_reads(void **state)
     off_t peak = 0;
     for (int64_t seqn = 1; seqn <= 12000; seqn++) {
         assert_int_equal(
-            store_reading_add(fx->store, "busy", seqn, TEST_T0, TS_NONE, reading, sizeof reading - 1),
+            store_reading_add(fx->store, "busy", seqn, TEST_T0, TS_NONE, reading, sizeof reading - 1, 0, DEVICE_TRUST_V2),
             STORE_OK);
         off_t size = file_size(wal);
         peak = size > peak ? size : peak;
@@ -241,7 +241,7 @@ static void small_cache(void **state)
     struct fixture *fx = *state;
     assert_int_equal(store_use_small_cache(fx->store), STORE_OK);
     add_open(fx->store, "cached");
-    assert_int_equal(store_reading_add(fx->store, "cached", 1, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "cached", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     assert_int_equal(get(fx->store, "cached").last_seqn, 1);
 }
 
@@ -282,7 +282,7 @@ static void backup_then_restore_brings_the_copy_back(void **state)
         add_open(fx->store, id);
     }
     for (int seqn = 1; seqn <= 5; seqn++)
-        assert_int_equal(store_reading_add(fx->store, "kept0", seqn, TEST_T0, TS_NONE, "{}", 2), STORE_OK);
+        assert_int_equal(store_reading_add(fx->store, "kept0", seqn, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     char copy[sizeof fx->db.dir + 32];
     backup_path(fx, "backup.sqlite3", copy, sizeof copy);
     struct copied progress = {0};

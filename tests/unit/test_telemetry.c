@@ -31,14 +31,21 @@ static void add_device(struct testapp_fixture *f, const char *id)
 }
 
 /* Posts a v2 reading sealed for id; returns the status. */
-static int post_reading(struct testapp_fixture *f, const char *id, const char *json)
+/* A v2 reading of device id in SEQN epoch `epoch`. */
+static int post_reading_in(struct testapp_fixture *f, const char *id, int64_t epoch, const char *json)
 {
-    char *envelope = NULL, path[128];
-    assert_int_equal(e2ee_seal_v2(id, KEY, NULL, json, strlen(json), &envelope), E2EE_OK);
+    char *envelope = NULL, path[128], aad[E2EE_MAX_AAD + 1];
+    assert_true(e2ee_v2_aad(id, epoch, aad));
+    assert_int_equal(e2ee_seal_v2(aad, KEY, NULL, json, strlen(json), &envelope), E2EE_OK);
     snprintf(path, sizeof path, "/api/devices/%s/telemetry", id);
     int status = call(f, "POST", path, NULL, envelope, false);
     free(envelope);
     return status;
+}
+
+static int post_reading(struct testapp_fixture *f, const char *id, const char *json)
+{
+    return post_reading_in(f, id, 0, json);
 }
 
 static struct json_object *body_json(struct testapp_fixture *f)
@@ -102,7 +109,9 @@ static void test_seqn_reset(void **state)
     add_device(f, "d4");
     assert_int_equal(post_reading(f, "d4", "{\"SEQN\":100}"), 201);
     assert_int_equal(call(f, "PUT", "/api/devices/d4", NULL, "{\"seqn_reset\":true}", true), 200);
-    assert_int_equal(post_reading(f, "d4", "{\"SEQN\":1}"), 201);
+    /* The reset began epoch 1: a message of epoch 0 (a recording) does not open any more. */
+    assert_int_equal(post_reading(f, "d4", "{\"SEQN\":1}"), 400);
+    assert_int_equal(post_reading_in(f, "d4", 1, "{\"SEQN\":1}"), 201);
     assert_int_equal(call(f, "PUT", "/api/devices/d4", NULL, "{\"seqn_reset\":\"yes\"}", true), 400);
 }
 

@@ -24,12 +24,13 @@ static inline void testapp_open(struct tempdb *db, struct app *app, struct respo
     unsigned char hash[STORE_TOKEN_HASH_LEN];
     tempdb_make(db);
     app->store = open_store(db->path);
-    app->config = (struct config){.db_path = db->path, .registration = policy, .poll_interval = 60};
+    app->config = (struct config){
+        .db_path = db->path, .registration = policy, .poll_interval = 60, .server_key = &test_server_key};
     app->now = test_clock;
     clock_now = TEST_T0;
     assert_true(secret_new_token(token));
     secret_sha256(token, strlen(token), hash);
-    assert_int_equal(store_token_add(app->store, "test", hash, TEST_T0), STORE_OK);
+    assert_int_equal(store_token_add(app->store, "test", hash, TEST_T0, 0), STORE_OK);
     snprintf(auth, auth_len, "Bearer %s", token);
     response_init(res);
 }

@@ -17,7 +17,11 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
+#include "server_key.h"
 #include "store.h"
+
+/* The server key of the stores the tests open (open_store()). */
+static const struct server_key test_server_key = {{[0] = 0x70, [1] = 0x72, [31] = 0x64}};
 
 /* A fixed instant for tests: 2026-11-22T08:42:10Z. */
 #define TEST_T0 INT64_C(1795336930)
@@ -134,6 +138,7 @@ static inline struct store *open_store(const char *path)
     struct store *s = store_open(path, err, sizeof err);
     if (!s)
         fail_msg("store_open: %s", err);
+    store_use_server_key(s, &test_server_key);
     return s;
 }
 

@@ -31,6 +31,8 @@ function renderOverview() {
     ['Poll interval', `${d.poll_interval} s`],
     ['Telemetry key', d.has_key ? 'set' : 'none (the device cannot log data until it has one)'],
     ['Last SEQN', d.last_seqn === null ? 'none yet' : String(d.last_seqn)],
+    ['Signs its calls', d.signs ? 'yes' : d.has_key ? 'no: a device with a key must (its unsigned calls are refused)' : 'no'],
+    ['Envelope', d.envelope ?? 'none yet', d.envelope === 'v1' ? ' (not authenticated: move the device to v2)' : ''],
   ];
   $('device-overview').replaceChildren(...items.flatMap(([term, ...desc]) => [h('dt', {}, term), h('dd', {}, ...desc)]));
   $('approve').hidden = d.state === 'accepted';

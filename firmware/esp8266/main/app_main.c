@@ -140,6 +140,9 @@ static int core_start(struct device *d)
     cfg.ipaddr = d->ipaddr;
     cfg.ssid = CONFIG_PROVD_WIFI_SSID;
     cfg.poll_interval_s = CONFIG_PROVD_POLL_INTERVAL;
+#ifdef CONFIG_PROVD_SIGN
+    cfg.sign = 1;
+#endif
     d->port = fw_esp8266_new(CONFIG_PROVD_SERVER_URL, CONFIG_PROVD_HTTP_TIMEOUT_MS);
     if (!d->port)
         return -1;

@@ -106,6 +106,7 @@ export async function startStack(options = {}) {
 }
 
 async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers = 2, port: fixedPort }) {
+  const keyFile = env.PROVD_KEY_FILE ?? path.join(dataDir, 'provd.key'); // scripts/stack.sh's
   const port = fixedPort ?? await freePort();
   let output = '';
   const childEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir, WORKERS: String(workers), QUIET: '1', ...env, PROVD_DB: stackDb };
@@ -133,10 +134,13 @@ async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers
   }
 
   const stack = {
-    base, port, db, dataDir, child,
+    base, port, db, dataDir, keyFile, child,
     // Named after the port and the time: a stack started again on a reused dataDir and port
     // makes a token of its own.
     token: provctl(db, 'token', 'create', `test-${port}-${Date.now().toString(36)}`),
+    // provctl on this stack's database with its server key (device keys); input: its standard input.
+    provctl: (args, input) => execFileSync(provctlPath, ['--db', db, ...args],
+      { encoding: 'utf8', stdio: 'pipe', input, env: { ...process.env, PROVD_KEY_FILE: keyFile } }).trim(),
     logs: () => output,
     // Stops the stack with SIGTERM, as Ctrl-C would; keepData leaves the directory (and the
     // PostgreSQL database it names) for a restart.
@@ -192,9 +196,12 @@ export function descendants(pid) {
   return found;
 }
 
+// The stack's provd workers: build/provd, or the copy a stack started as root runs when the
+// checkout is out of its user's reach (scripts/stack.sh).
 export function workerPids(stack) {
-  const provd = path.join(top, 'build/provd');
-  return descendants(stack.child.pid).filter((p) => p.args.startsWith(provd)).map((p) => p.pid);
+  const programs = [path.join(top, 'build/provd'), path.join(stack.dataDir, 'run/bin/provd')];
+  return descendants(stack.child.pid).filter((p) => programs.some((provd) => p.args.startsWith(provd)))
+    .map((p) => p.pid);
 }
 
 export function alive(pid) {

@@ -1,0 +1,80 @@
+/* Device call policy (device_trust.h): PROVD_DEVICE_AUTH, the proof of device_auth.h checked
+ * against the device's secret, the trust bits of its row, and the uniform 401. */
+#include "device_trust.h"
+
+#include <string.h>
+
+#include "device_auth.h"
+
+const char *device_secret(const struct app *app, const struct device_trust *t)
+{
+    return t->key[0] ? t->key : app->config.fleet_key;
+}
+
+void device_call_time(struct app *app, struct response *res)
+{
+    response_header(res, DEVICE_AUTH_TIME_HEADER, "%lld", (long long)app->now());
+}
+
+void device_call_refuse(struct app *app, struct response *res)
+{
+    response_reset(res);
+    device_call_time(app, res);
+    response_error(res, 401, DEVICE_CALL_REFUSED);
+}
+
+/* Whether the device's calls of this kind must carry a proof: under `required` all (telemetry
+ * decides by envelope, in ingest.c); else a keyed device's, or one that has signed before. */
+static bool proof_needed(const struct app *app, const struct device_caller *c, enum device_call_kind kind)
+{
+    if (kind == DEVICE_CALL_READING)
+        return false;
+    return app->config.device_auth == DEVICE_AUTH_REQUIRED ||
+           (c->known && (c->trust.key[0] || (c->trust.trust & DEVICE_TRUST_SIGNED)));
+}
+
+/* The proof checked; the device marked as signing (once), and a state-changing proof used up. */
+static enum store_status check_proof(struct app *app, const struct request *req, enum device_call_kind kind,
+                                     const struct device_proof *proof, struct device_caller *c)
+{
+    const char *secret = c->known ? device_secret(app, &c->trust) : NULL;
+    struct device_call call = {req->method, req->path, req->query, req->body, req->body_len};
+    if (!secret || device_proof_check(secret, &call, proof, app->now()) != DEVICE_PROOF_OK)
+        return STORE_STALE;
+    bool writes = kind == DEVICE_CALL_WRITE;
+    if (writes || !(c->trust.trust & DEVICE_TRUST_SIGNED)) {
+        enum store_status st = store_device_signed(app->store, req->deviceid, proof->t, writes);
+        if (st != STORE_OK)
+            return st;
+        c->trust.trust |= DEVICE_TRUST_SIGNED;
+    }
+    c->proved = true;
+    return STORE_OK;
+}
+
+bool device_call_check(struct app *app, const struct request *req, enum device_call_kind kind,
+                       struct response *res, struct device_caller *c)
+{
+    struct device_proof proof;
+    memset(c, 0, sizeof *c);
+    bool has_proof = req->device_auth != NULL;
+    if (has_proof && !device_proof_parse(req->device_auth, strlen(req->device_auth), &proof)) {
+        device_call_refuse(app, res);
+        return false;
+    }
+    enum store_status st = store_device_trust(app->store, req->deviceid, &c->trust);
+    if (st != STORE_OK && st != STORE_NOT_FOUND) {
+        respond_store_error(app, res, st);
+        return false;
+    }
+    c->known = st == STORE_OK;
+    if (has_proof)
+        st = check_proof(app, req, kind, &proof, c);
+    else
+        st = proof_needed(app, c, kind) ? STORE_STALE : STORE_OK;
+    if (st == STORE_STALE)
+        device_call_refuse(app, res);
+    else if (st != STORE_OK)
+        respond_store_error(app, res, st);
+    return st == STORE_OK;
+}

@@ -1,0 +1,37 @@
+/* The policy of device calls (ARCHITECTURE.md "Device trust"): which must carry a proof, the
+ * proof checked against the device's secret, and the one answer every refused call gets. */
+#ifndef PROVD_DEVICE_TRUST_H
+#define PROVD_DEVICE_TRUST_H
+
+#include "app.h"
+
+#define DEVICE_CALL_REFUSED "device authentication failed" /* the 401's message */
+
+/* What a device call showed of its caller. */
+struct device_caller {
+    bool known;            /* the device exists: trust holds its row's facts */
+    bool proved;           /* the call carried a valid, fresh proof */
+    struct device_trust trust;
+};
+
+enum device_call_kind {
+    DEVICE_CALL_READ,      /* a heartbeat: a proof may be replayed within its window */
+    DEVICE_CALL_WRITE,     /* a registration: a proof changes state once (store_device_signed()) */
+    DEVICE_CALL_READING,   /* telemetry: the proof is optional here; ingest.c decides by envelope */
+};
+
+/* Checks the call's proof, if any, and whether the device's calls of this kind must carry one.
+ * true: the handler goes on (c says what was shown); false: res holds the answer (the uniform 401,
+ * or a database failure). An unknown device's unsigned call passes (the handler answers it) but
+ * under PROVD_DEVICE_AUTH=required. */
+bool device_call_check(struct app *app, const struct request *req, enum device_call_kind kind,
+                       struct response *res, struct device_caller *c);
+/* The secret a device's calls are checked with: its own key, else the fleet key; NULL: none. */
+const char *device_secret(const struct app *app, const struct device_trust *t);
+/* The one answer to every refused device call (bad, stale, replayed or missing proof, downgrade):
+ * 401, a fixed body, and the server's clock for a device to sign with. */
+void device_call_refuse(struct app *app, struct response *res);
+/* Adds the server's clock (DEVICE_AUTH_TIME_HEADER) to an answer. */
+void device_call_time(struct app *app, struct response *res);
+
+#endif
