@@ -24,7 +24,7 @@ WORKERS=${WORKERS:-$(( 2 * $(nproc) ))}
 # new devices per address would refuse a load generator on one address: set far above what the
 # machine can do, or off, so the bench measures the server.
 export DEVICE_RATE=100000r/s DEVICE_BURST=100000 SITE_RATE=100000r/s SITE_BURST=100000
-export ADMIN_RATE=100000r/s ADMIN_BURST=100000 CONN_PER_ADDR=100000
+export ADMIN_RATE=100000r/s ADMIN_BURST=100000 CONN_PER_ADDR=65535
 export PROVD_REGISTRATIONS_PER_MIN=0 PROVD_MAX_DEVICES=0
 export BENCH_DIR=$top/bench BENCH_PREFIX=5CCF7F
 KEY=000102030405060708090a0b0c0d0e0f       # every seeded device's telemetry key (AES-128): the fleet

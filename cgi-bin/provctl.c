@@ -312,24 +312,27 @@ static void show_progress(int64_t done, int64_t total, void *user_data)
             (long long)total);
 }
 
+/* A whole-database copy (store_backup(), store_restore()) with its progress on standard error. */
+static int run_copy(struct store *s, const char *path, const char *what,
+                    enum store_status (*copy)(struct store *, const char *, store_progress_fn, void *))
+{
+    struct progress progress = {.what = what, .shown = -1};
+    if (copy(s, path, show_progress, &progress) != STORE_OK)
+        return fail_store(s);
+    printf("%s: done, %s\n", what, path);
+    return 0;
+}
+
 static int run_backup(struct store *s, char **argv, int argc)
 {
     (void)argc;
-    struct progress progress = {.what = "backup", .shown = -1};
-    if (store_backup(s, argv[0], show_progress, &progress) != STORE_OK)
-        return fail_store(s);
-    printf("backed up to %s\n", argv[0]);
-    return 0;
+    return run_copy(s, argv[0], "backup", store_backup);
 }
 
 static int run_restore(struct store *s, char **argv, int argc)
 {
     (void)argc;
-    struct progress progress = {.what = "restore", .shown = -1};
-    if (store_restore(s, argv[0], show_progress, &progress) != STORE_OK)
-        return fail_store(s);
-    printf("restored from %s\n", argv[0]);
-    return 0;
+    return run_copy(s, argv[0], "restore", store_restore);
 }
 
 static const struct command commands[] = {

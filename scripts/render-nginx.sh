@@ -50,6 +50,10 @@ check SITE_BURST "$SITE_BURST" '^[0-9]+$'
 check ADMIN_RATE "$ADMIN_RATE" '^[0-9]+r/[sm]$'
 check ADMIN_BURST "$ADMIN_BURST" '^[0-9]+$'
 check CONN_PER_ADDR "$CONN_PER_ADDR" '^[1-9][0-9]*$'
+if (( ${#CONN_PER_ADDR} > 5 || CONN_PER_ADDR > 65535 )); then # nginx's limit_conn takes less than 65536
+    echo "render-nginx: CONN_PER_ADDR must be 1 to 65535 (not $CONN_PER_ADDR)" >&2
+    exit 1
+fi
 check NGINX_WORKERS "$NGINX_WORKERS" '^(auto|[0-9]+)$'
 check ACCESS_LOG "$ACCESS_LOG" '^(off|/[A-Za-z0-9._/+-]+)$'
 check PROVD_LISTEN "$PROVD_LISTEN" "^($host_port)?\$"

@@ -236,12 +236,12 @@ describe('backups', () => {
       await Promise.all(streams);
       assert.deepEqual(refused, []);
       assert.equal(backup.status, 0, backup.stderr);
-      assert.match(backup.stdout, /^backed up to .*provd-backup\.sqlite3$/m);
+      assert.match(backup.stdout, /^backup: done, .*provd-backup\.sqlite3$/m);
       assert.match(backup.stderr, /^backup: 100% \(\d+ of \d+ pages\)$/m);
       assert.equal(fs.statSync(file).mode & 0o777, 0o600);
 
       const restored = path.join(dir, 'restored.sqlite3');
-      assert.match(provctl(restored, 'restore', file), /^restored from /);
+      assert.match(provctl(restored, 'restore', file), /^restore: done, /);
       assert.equal(execFileSync('sqlite3', [restored, 'PRAGMA integrity_check'], { encoding: 'utf8' }).trim(), 'ok');
       const rows = execFileSync('sqlite3', [restored,
         'SELECT d.deviceid, t.seqn FROM telemetry t JOIN devices d ON d.id = t.device ORDER BY t.seqn'], { encoding: 'utf8' });
