@@ -8,7 +8,7 @@ BLE_CORE_OBJ := $(BLE_CORE_SRC:%.c=$(BUILD)/obj/%.o)
 BLE_SYS_SRC := $(addprefix ble-agent/,adapter.c battery.c btsnoop.c spool.c spool_metrics.c \
 	hci_transport.c hci_transport_socket.c)
 BLE_SYS_OBJ := $(BLE_SYS_SRC:%.c=$(BUILD)/obj/%.o)
-BLE_TEST_UTIL := $(BUILD)/obj/ble-agent/tests/att_pdu.o
+BLE_TEST_UTIL := $(BUILD)/obj/ble-agent/tests/att_pdu.o $(BUILD)/obj/ble-agent/tests/test_dirs.o
 # The Telemetry In -> provd bridge, the one module that needs libcurl.
 BLE_BRIDGE_OBJ := $(BUILD)/obj/ble-agent/bridge.o
 BLE_CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)

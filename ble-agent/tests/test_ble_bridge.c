@@ -22,6 +22,7 @@
 #include <json-c/json.h>
 
 #include "bridge.h"
+#include "test_dirs.h"
 
 #define FRAME(s) ((const uint8_t *)(s)), strlen(s)
 
@@ -226,13 +227,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[96];
-
     bridge_free(f->bridge);
     spool_close(f->spool);
     server_close(&f->srv);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    remove_tree(f->dir);
     free(f);
     return 0;
 }

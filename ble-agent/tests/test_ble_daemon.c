@@ -22,6 +22,7 @@
 #include "btsnoop.h"
 #include "hci.h"
 #include "hci_transport.h"
+#include "test_dirs.h"
 
 #define BYTES(...) ((const uint8_t[]){__VA_ARGS__}), sizeof((const uint8_t[]){__VA_ARGS__})
 
@@ -38,31 +39,6 @@ static int setup(void **state)
     assert_non_null(mkdtemp(t->root));
     *state = t;
     return 0;
-}
-
-static void remove_tree(const char *path)
-{
-    char child[PATH_MAX + 300];
-    struct stat st;
-
-    if (lstat(path, &st))
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *de;
-
-        while (d && (de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
-            remove_tree(child);
-        }
-        if (d)
-            closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 static int teardown(void **state)

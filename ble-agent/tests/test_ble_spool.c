@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "spool.h"
+#include "test_dirs.h"
 
 enum { MAX_SEEN = 64 };
 
@@ -48,11 +49,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[128];
-
     spool_close(f->sp);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    remove_tree(f->dir);
     free(f);
     return 0;
 }
