@@ -15,21 +15,32 @@ static const char *env_or(const char *name, const char *fallback)
     return v && *v ? v : fallback;
 }
 
+/* Which of the n choices the variable name holds (unset: the first); -1, with err naming the
+ * choices, for anything else. */
+static int env_choice(const char *name, const char *const *choices, int n, char *err, size_t err_len)
+{
+    const char *v = env_or(name, choices[0]);
+    for (int i = 0; i < n; i++)
+        if (strcmp(v, choices[i]) == 0)
+            return i;
+    size_t w = (size_t)snprintf(err, err_len, "%s must be ", name);
+    for (int i = 0; i < n && w < err_len; i++)
+        w += (size_t)snprintf(err + w, err_len - w, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", choices[i]);
+    if (w < err_len)
+        snprintf(err + w, err_len - w, " (not \"%.32s\")", v);
+    return -1;
+}
+
 bool config_from_env(struct config *c, char *err, size_t err_len)
 {
     c->db_path = env_or("PROVD_DB", "db/provd.sqlite3");
 
-    const char *policy = env_or("PROVD_REGISTRATION", "approve");
-    if (strcmp(policy, "approve") == 0) {
-        c->registration = REGISTRATION_APPROVE;
-    } else if (strcmp(policy, "open") == 0) {
-        c->registration = REGISTRATION_OPEN;
-    } else if (strcmp(policy, "closed") == 0) {
-        c->registration = REGISTRATION_CLOSED;
-    } else {
-        snprintf(err, err_len, "PROVD_REGISTRATION must be approve, open or closed (not \"%.32s\")", policy);
+    /* In the order of enum registration_policy. */
+    static const char *const policies[] = {"approve", "open", "closed"};
+    int policy = env_choice("PROVD_REGISTRATION", policies, 3, err, err_len);
+    if (policy < 0)
         return false;
-    }
+    c->registration = (enum registration_policy)policy;
 
     const char *interval = env_or("PROVD_POLL_INTERVAL", "60");
     if (!parse_int_range(interval, POLL_INTERVAL_MIN, POLL_INTERVAL_MAX, &c->poll_interval)) {
@@ -53,15 +64,12 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
         return false;
     }
 
-    const char *device_auth = env_or("PROVD_DEVICE_AUTH", "optional");
-    if (strcmp(device_auth, "optional") == 0) {
-        c->device_auth = DEVICE_AUTH_OPTIONAL;
-    } else if (strcmp(device_auth, "required") == 0) {
-        c->device_auth = DEVICE_AUTH_REQUIRED;
-    } else {
-        snprintf(err, err_len, "PROVD_DEVICE_AUTH must be optional or required (not \"%.32s\")", device_auth);
+    /* In the order of enum device_auth_policy. */
+    static const char *const auth_policies[] = {"optional", "required"};
+    int device_auth = env_choice("PROVD_DEVICE_AUTH", auth_policies, 2, err, err_len);
+    if (device_auth < 0)
         return false;
-    }
+    c->device_auth = (enum device_auth_policy)device_auth;
 
     /* The caps: a flood of made-up devices fills neither the disk nor the admin's list. */
     const struct {
@@ -85,13 +93,10 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
     if (c->metrics_file && !*c->metrics_file)
         c->metrics_file = NULL;
 
-    const char *synchronous = env_or("PROVD_SYNCHRONOUS", "normal");
-    c->sync_every_commit = strcmp(synchronous, "full") == 0;
-    if (!c->sync_every_commit && strcmp(synchronous, "normal") != 0) {
-        snprintf(err, err_len, "PROVD_SYNCHRONOUS must be normal or full (not \"%.32s\")", synchronous);
-        return false;
-    }
-    return true;
+    static const char *const synchronous[] = {"normal", "full"};
+    int sync = env_choice("PROVD_SYNCHRONOUS", synchronous, 2, err, err_len);
+    c->sync_every_commit = sync == 1;
+    return sync >= 0;
 }
 
 void respond_store_error(struct app *app, struct response *res, enum store_status st)
