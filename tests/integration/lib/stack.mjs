@@ -162,9 +162,15 @@ async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers
         payload = JSON.stringify(body);
         h['Content-Type'] = 'application/json';
       }
+      // A GET whose kept-alive connection was closed before any answer came is sent once more,
+      // as an HTTP client may (RFC 9112, 9.3.1: idempotent requests); anything else fails.
+      const send = () => fetch(base + urlPath, { method, headers: h, body: payload });
       let res;
       try {
-        res = await fetch(base + urlPath, { method, headers: h, body: payload });
+        res = await send().catch((err) => {
+          if (method === 'GET' && /other side closed/.test(err.cause?.message ?? '')) return send();
+          throw err;
+        });
       } catch (err) { // undici says only "fetch failed"; the why is in its cause
         throw new Error(`${method} ${base}${urlPath}: ${err.message}: ${err.cause?.message ?? err.cause}`);
       }
