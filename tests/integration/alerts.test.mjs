@@ -6,12 +6,14 @@
 // its own provd-alerts. Devices poll every 5 s (the shortest interval), so a device is overdue 21 s
 // after its last poll and offline 26 s after it; the tests wait for conditions, never for times.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backend, descendants, pgBase, pgCreateDatabase, pgDropDatabase, pgUri, startStack } from './lib/stack.mjs';
+import { backend, descendants, pgBase, pgCreateDatabase, pgDropDatabase, pgUri, startStack, top } from './lib/stack.mjs';
 
 const SECRET = 'alert-secret';
 const FLEET_KEY = '000102030405060708090a0b0c0d0e0f';
@@ -210,6 +212,16 @@ describe(`offline alerts (${backend})`, { concurrency: true }, () => {
       await Promise.all([a.stop(), b.stop()]);
       pgDropDatabase(name);
       await rx.down();
+    }
+  });
+
+  it('provd-alerts refuses a bad setting with one line and exit 78, naming the variable', () => {
+    for (const [name, value] of [['PROVD_ALERT_WEBHOOK', 'ftp://example.org/'], ['PROVD_ALERT_WEBHOOK', 'http://a b/'],
+      ['PROVD_ALERT_SWEEP_MS', '10'], ['PROVD_ALERT_RETRY_MAX_S', 'x']]) {
+      const run = spawnSync(path.join(top, 'build/provd-alerts'), [], { encoding: 'utf8',
+        env: { PATH: process.env.PATH, PROVD_DB: '/nonexistent/provd.sqlite3', PROVD_ALERT_WEBHOOK: 'http://127.0.0.1:9/', [name]: value } });
+      assert.equal(run.status, 78, `${name}=${value}: ${run.stderr}`);
+      assert.match(run.stderr, new RegExp(`^provd-alerts: ${name} must be`));
     }
   });
 });
