@@ -1497,28 +1497,32 @@ static enum store_status pg_alert_due(struct store *base, int64_t now, int max, 
     return st;
 }
 
-static enum store_status pg_alert_done(struct store *base, int64_t id, bool delivered)
+/* Statement id on alert $1 with $2 (value: an integer, or a boolean when is_bool): STORE_NOT_FOUND
+ * when the alert is not in the outbox. */
+static enum store_status alert_write(struct store *base, enum pg_stmt id, int64_t alert, int64_t value,
+                                     bool is_bool, const char *what)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
     if (st != STORE_OK)
         return st;
     struct params p = {0};
-    param_int(&p, id);
-    param_bool(&p, delivered);
-    return write_one_row(s, PG_ALERT_DONE, &p, "alert done");
+    param_int(&p, alert);
+    if (is_bool)
+        param_bool(&p, value != 0);
+    else
+        param_int(&p, value);
+    return write_one_row(s, id, &p, what);
+}
+
+static enum store_status pg_alert_done(struct store *base, int64_t id, bool delivered)
+{
+    return alert_write(base, PG_ALERT_DONE, id, delivered, true, "alert done");
 }
 
 static enum store_status pg_alert_retry(struct store *base, int64_t id, int64_t next_at)
 {
-    struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
-    struct params p = {0};
-    param_int(&p, id);
-    param_int(&p, next_at);
-    return write_one_row(s, PG_ALERT_RETRY, &p, "alert retry");
+    return alert_write(base, PG_ALERT_RETRY, id, next_at, false, "alert retry");
 }
 
 static enum store_status pg_alert_counts(struct store *base, struct alert_counts *out)
