@@ -79,6 +79,8 @@ static void on_event(void *user_data, enum fw_event ev)
         st->refused++;
         s->unconfirmed = false;
         break;
+    case FW_EV_UPDATE_BOOTING: st->updates_booted++; break;
+    case FW_EV_UPDATE_FAILED: st->updates_failed++; break;
     case FW_EV_RETRY:
         /* Requests refused while shutting down are not the server's failures. */
         st->retries += !s->fleet->host.offline;
@@ -154,7 +156,7 @@ static int sim_init(struct fleet *f, struct sim *s, size_t i, char *err, size_t 
     const struct fleet_options *o = &f->opt;
     struct fw_platform plat;
     struct fw_app app = {s, apply_config, on_event};
-    struct fw_config cfg = {s->id, s->ipaddr, "devsim", o->key, 0, o->interval_s, o->sign};
+    struct fw_config cfg = {s->id, s->ipaddr, "devsim", o->key, 0, o->interval_s, o->sign, o->server};
 
     s->fleet = f;
     s->index = i;

@@ -38,6 +38,8 @@ struct fleet_stats {
     uint64_t accepted;       /* readings the server stored (201, or 409 to a retry) */
     uint64_t refused;        /* readings the server would not take */
     uint64_t skipped;        /* readings not taken because the last one was still pending */
+    uint64_t updates_booted; /* verified images booted */
+    uint64_t updates_failed; /* images that failed verification or boot */
     uint64_t retries;        /* failed requests, tried again after a backoff */
     uint64_t requests;       /* answered requests */
     uint64_t network_errors; /* requests without an HTTP answer */

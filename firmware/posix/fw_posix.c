@@ -82,8 +82,18 @@ static int store_write(void *user_data, const uint8_t *buf, size_t len)
 
 struct fw_platform fw_posix_platform(struct fw_posix_device *d)
 {
-    struct fw_platform p = {d,          http_start,  rng,      aes_cbc, aes_gcm,
-                            store_read, store_write, log_line, fw_openssl_sha256, fw_openssl_aes_gcm_decrypt};
+    struct fw_platform p = {
+        .user_data = d,
+        .http_start = http_start,
+        .random = rng,
+        .aes_cbc_encrypt = aes_cbc,
+        .aes_gcm_encrypt = aes_gcm,
+        .store_read = store_read,
+        .store_write = store_write,
+        .log = log_line,
+        .sha256 = fw_openssl_sha256,
+        .aes_gcm_decrypt = fw_openssl_aes_gcm_decrypt,
+    };
 
     return p;
 }

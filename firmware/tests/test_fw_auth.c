@@ -104,7 +104,7 @@ static void test_signed_boot_and_sealed_config(void **state)
     static struct script_step steps[5] = {
         SCRIPT_REGISTER(401),
         SCRIPT_REGISTER(200),
-        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL}, /* the whole configuration once */
+        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL, NULL, NULL}, /* the whole configuration once */
         SCRIPT_TELEMETRY(201),
         SCRIPT_POLL(4, 304, NULL),
     };
@@ -145,9 +145,9 @@ static void test_unsealed_or_misbound_config_refused(void **state)
     char misbound[1024], tampered[1024];
     static struct script_step steps[4] = {
         SCRIPT_REGISTER(201),
-        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, "{\"cfgsn\":5,\"data\":{\"evil\":1}}"},
-        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL},
-        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL},
+        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, "{\"cfgsn\":5,\"data\":{\"evil\":1}}", NULL, NULL},
+        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL, NULL, NULL},
+        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL, NULL, NULL},
     };
 
     sealed_answer(5, 4, "{\"cfgsn\":5,\"data\":{},\"epoch\":0}", misbound, sizeof misbound);
