@@ -98,6 +98,10 @@ static void print_summary(const struct fleet *f, double elapsed_s, const char *r
         {"retries", st->retries},
         {"requests", st->requests},
         {"network_errors", st->network_errors},
+        {"firmware_updated", st->updated},
+        {"firmware_rolled_back", st->rolled_back},
+        {"firmware_refused", st->updates_failed},
+        {"firmware_bytes", st->image_bytes},
     };
     size_t i;
 
