@@ -143,19 +143,17 @@ static bool platform_complete(const struct fw_platform *p)
            p->store_write;
 }
 
-/* The update functions: all present (1), all absent (0), or some (-1: not a usable platform). */
-static int platform_updates(const struct fw_platform *p)
+/* Whether an update-capable platform has every update function. */
+static bool update_ops_complete(const struct fw_update_ops *u)
 {
-    int n = !!p->running_version + !!p->image_begin + !!p->image_write + !!p->image_finish + !!p->image_boot +
-            !!p->update_read + !!p->update_write;
-
-    return n == 7 ? 1 : n == 0 ? 0 : -1;
+    return u->running_version && u->image_begin && u->image_write && u->image_finish && u->image_boot &&
+           u->record_read && u->record_write;
 }
 
 /* The running version from the platform; false when it has none that can be reported. */
 static bool read_running(struct fw_ctx *ctx)
 {
-    int n = ctx->plat.running_version(ctx->plat.user_data, ctx->running, sizeof ctx->running);
+    int n = ctx->plat.update->running_version(ctx->plat.user_data, ctx->running, sizeof ctx->running);
 
     if (n < 0 || (size_t)n >= sizeof ctx->running || !fw_version_valid(ctx->running, (size_t)n))
         return false;
@@ -168,8 +166,8 @@ struct fw_ctx *fw_new(const struct fw_config *cfg, const struct fw_platform *pla
     struct fw_ctx *ctx;
     uint32_t poll_s = cfg->poll_interval_s ? cfg->poll_interval_s : DEFAULT_POLL_S;
 
-    if (!platform_complete(plat) || platform_updates(plat) < 0 || !app->apply_config || !cfg->device_id ||
-        !valid_id(cfg->device_id) || fw_envelope_key_valid(&cfg->key) != 0 || poll_s > MAX_POLL_S)
+    if (!platform_complete(plat) || (plat->update && !update_ops_complete(plat->update)) || !app->apply_config ||
+        !cfg->device_id || !valid_id(cfg->device_id) || fw_envelope_key_valid(&cfg->key) != 0 || poll_s > MAX_POLL_S)
         return NULL;
     ctx = calloc(1, sizeof *ctx);
     if (!ctx)
@@ -184,7 +182,7 @@ struct fw_ctx *fw_new(const struct fw_config *cfg, const struct fw_platform *pla
         free(ctx);
         return NULL;
     }
-    ctx->updates = platform_updates(plat) == 1;
+    ctx->updates = plat->update != NULL;
     if (ctx->updates && !read_running(ctx)) {
         free(ctx);
         return NULL;

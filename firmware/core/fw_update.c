@@ -6,23 +6,11 @@
 #include <string.h>
 
 #include "fw_json.h"
+#include "fw_le.h"
 
 #define RECORD_ID_LEN 16
 
 static const uint8_t magic[4] = {'F', 'W', 'U', 'P'};
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* FNV-1a over the record's fields: tells a record from a torn write or an erased sector. */
 static uint32_t check_word(const uint8_t *p, size_t n)
@@ -185,11 +173,11 @@ static int save(struct fw_update *u, const struct fw_platform *plat)
 
     memcpy(rec, magic, sizeof magic);
     memcpy(rec + 4, u->img.sha256, RECORD_ID_LEN);
-    put_le32(rec + 20, u->img.size);
-    put_le32(rec + 24, u->offset);
-    put_le32(rec + 28, u->tries);
-    put_le32(rec + 32, check_word(rec, 32));
-    if (plat->update_write(plat->user_data, rec, sizeof rec) != 0)
+    fw_put_le32(rec + 20, u->img.size);
+    fw_put_le32(rec + 24, u->offset);
+    fw_put_le32(rec + 28, u->tries);
+    fw_put_le32(rec + 32, check_word(rec, 32));
+    if (plat->update->record_write(plat->user_data, rec, sizeof rec) != 0)
         return -1;
     u->saved = u->offset;
     return 0;
@@ -200,13 +188,13 @@ void fw_update_boot(struct fw_update *u, const struct fw_platform *plat)
     uint8_t rec[FW_UPDATE_RECORD_LEN];
 
     memset(u, 0, sizeof *u);
-    if (plat->update_read(plat->user_data, rec, sizeof rec) != FW_UPDATE_RECORD_LEN ||
-        memcmp(rec, magic, sizeof magic) != 0 || get_le32(rec + 32) != check_word(rec, 32))
+    if (plat->update->record_read(plat->user_data, rec, sizeof rec) != FW_UPDATE_RECORD_LEN ||
+        memcmp(rec, magic, sizeof magic) != 0 || fw_get_le32(rec + 32) != check_word(rec, 32))
         return;
     memcpy(u->img.sha256, rec + 4, RECORD_ID_LEN);
-    u->img.size = get_le32(rec + 20);
-    u->offset = get_le32(rec + 24);
-    u->tries = (uint8_t)(get_le32(rec + 28) > 255 ? 255 : get_le32(rec + 28));
+    u->img.size = fw_get_le32(rec + 20);
+    u->offset = fw_get_le32(rec + 24);
+    u->tries = (uint8_t)(fw_get_le32(rec + 28) > 255 ? 255 : fw_get_le32(rec + 28));
     if (u->offset > u->img.size)
         u->offset = 0;
     u->saved = u->offset;
@@ -240,7 +228,7 @@ int fw_update_prepare(struct fw_update *u, const struct fw_platform *plat)
     u->in_body = false;
     u->failed = false;
     if (!u->begun) {
-        if (plat->image_begin(plat->user_data, &u->img, &offset) != 0)
+        if (plat->update->image_begin(plat->user_data, &u->img, &offset) != 0)
             return -1;
         u->offset = offset < u->offset ? offset : u->offset;
         u->begun = true;
@@ -281,7 +269,7 @@ int fw_update_body(struct fw_update *u, const struct fw_platform *plat, int stat
     if (len == 0)
         return 0;
     if (len > u->img.size - u->offset ||
-        plat->image_write(plat->user_data, u->offset, data, len) != 0)
+        plat->update->image_write(plat->user_data, u->offset, data, len) != 0)
         return refuse(u);
     u->offset += (uint32_t)len;
     u->pos += (uint32_t)len;
@@ -301,7 +289,7 @@ int fw_update_transfer_end(struct fw_update *u, const struct fw_platform *plat)
 
 int fw_update_install(struct fw_update *u, const struct fw_platform *plat)
 {
-    int verified = plat->image_finish(plat->user_data, &u->img) == 0;
+    int verified = plat->update->image_finish(plat->user_data, &u->img) == 0;
 
     if (u->tries < 255)
         u->tries++;
@@ -314,7 +302,7 @@ int fw_update_install(struct fw_update *u, const struct fw_platform *plat)
     /* The try is counted before the boot: a device that never comes back from it stops. */
     if (save(u, plat) != 0)
         return -1;
-    return plat->image_boot(plat->user_data, &u->img) == 0 ? 0 : -1;
+    return plat->update->image_boot(plat->user_data, &u->img) == 0 ? 0 : -1;
 }
 
 void fw_update_restart(struct fw_update *u, const struct fw_platform *plat)

@@ -469,27 +469,14 @@ static void log_line(void *user_data, enum fw_log_level level, const char *msg)
     }
 }
 
+static const struct fw_update_ops update_ops = {
+    running_version, image_begin, image_write, image_finish, image_boot, update_read, update_write,
+};
+
 struct fw_platform fw_esp8266_platform(struct fw_esp8266 *port)
 {
-    struct fw_platform p = {
-        .user_data = port,
-        .http_start = http_start,
-        .random = rng,
-        .aes_cbc_encrypt = aes_cbc,
-        .aes_gcm_encrypt = aes_gcm,
-        .store_read = store_read,
-        .store_write = store_write,
-        .log = log_line,
-        .sha256 = sha256,
-        .aes_gcm_decrypt = aes_gcm_decrypt,
-        .running_version = running_version,
-        .image_begin = image_begin,
-        .image_write = image_write,
-        .image_finish = image_finish,
-        .image_boot = image_boot,
-        .update_read = update_read,
-        .update_write = update_write,
-    };
+    struct fw_platform p = {port, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_line, sha256,
+                            aes_gcm_decrypt, &update_ops};
 
     return p;
 }

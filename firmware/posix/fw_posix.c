@@ -178,30 +178,14 @@ static int update_write(void *user_data, const uint8_t *buf, size_t len)
     return 0;
 }
 
+static const struct fw_update_ops update_ops = {
+    running_version, image_begin, image_write, image_finish, image_boot, update_read, update_write,
+};
+
 struct fw_platform fw_posix_platform(struct fw_posix_device *d)
 {
-    struct fw_platform p = {
-        .user_data = d,
-        .http_start = http_start,
-        .random = rng,
-        .aes_cbc_encrypt = aes_cbc,
-        .aes_gcm_encrypt = aes_gcm,
-        .store_read = store_read,
-        .store_write = store_write,
-        .log = log_line,
-        .sha256 = fw_openssl_sha256,
-        .aes_gcm_decrypt = fw_openssl_aes_gcm_decrypt,
-    };
-
-    if (d->fw.running[0]) {
-        p.running_version = running_version;
-        p.image_begin = image_begin;
-        p.image_write = image_write;
-        p.image_finish = image_finish;
-        p.image_boot = image_boot;
-        p.update_read = update_read;
-        p.update_write = update_write;
-    }
+    struct fw_platform p = {d, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_line, fw_openssl_sha256,
+                            fw_openssl_aes_gcm_decrypt, d->fw.running[0] ? &update_ops : NULL};
 
     return p;
 }

@@ -24,10 +24,17 @@
     {                                                                                                        \
         "GET", SCRIPT_DEV_PATH "?cfgsn=0&fw=" v, "\"0\"", NULL, status, resp, NULL, NULL                     \
     }
+/* A device on 1.0 registers and is offered the image (the poll answer in `offer`). */
+#define OFFERED REGISTER("1.0"), POLL("1.0", 200, offer)
 #define IMAGE_GET(range, status, stream)                                                                     \
     {                                                                                                        \
         "GET", IMAGE_PATH, NULL, NULL, status, NULL, range, stream                                           \
     }
+
+#define OFFER_MAX 600
+
+/* The whole image in one answer. */
+static const struct script_stream whole = {200, -1, 0, IMAGE_LEN};
 
 static void hex(const uint8_t *b, size_t n, char *out)
 {
@@ -61,6 +68,13 @@ static void offer_body(const struct script *s, char *buf, size_t cap)
     snprintf(buf, cap, "{\"cfgsn\":0,\"data\":{},\"poll_interval\":60,\"firmware\":%s}", member);
 }
 
+/* The device runs 1.0 and the server has the image; offer: the poll answer offering it. */
+static void offer_image(struct script *s, char *offer)
+{
+    script_enable_updates(s, "1.0", IMAGE_LEN);
+    offer_body(s, offer, OFFER_MAX);
+}
+
 static uint32_t record_offset(const struct script *s)
 {
     const uint8_t *p = s->update_record + 24;
@@ -80,11 +94,9 @@ static void assert_booted_image(const struct script *s)
 static void test_update_downloaded_verified_booted(void **state)
 {
     struct script *s = *state;
-    static const struct script_stream whole = {200, -1, 0, IMAGE_LEN};
-    char offer[600];
+    char offer[OFFER_MAX];
     struct script_step steps[] = {
-        REGISTER("1.0"),
-        POLL("1.0", 200, offer),
+        OFFERED,
         IMAGE_GET(NULL, 200, &whole),
     };
     struct script_step after[] = {
@@ -92,8 +104,7 @@ static void test_update_downloaded_verified_booted(void **state)
         POLL("2.0", 304, NULL),
     };
 
-    script_enable_updates(s, "1.0", IMAGE_LEN);
-    offer_body(s, offer, sizeof offer);
+    offer_image(s, offer);
     script_play(s, steps, 3);
     assert_string_equal(fw_running_version(s->ctx), "1.0"); /* not the new one before the reboot */
     assert_booted_image(s);
@@ -111,16 +122,14 @@ static void test_interrupted_download_resumed(void **state)
 {
     struct script *s = *state;
     static const struct script_stream head = {200, -1, 0, 70000}, rest = {206, 70000, 70000, IMAGE_LEN};
-    char offer[600];
+    char offer[OFFER_MAX];
     struct script_step steps[] = {
-        REGISTER("1.0"),
-        POLL("1.0", 200, offer),
+        OFFERED,
         IMAGE_GET(NULL, FW_HTTP_NETWORK_ERROR, &head),
         IMAGE_GET("bytes=70000-", 206, &rest),
     };
 
-    script_enable_updates(s, "1.0", IMAGE_LEN);
-    offer_body(s, offer, sizeof offer);
+    offer_image(s, offer);
     script_play(s, steps, 4);
     assert_booted_image(s);
     assert_int_equal(s->started_at[3] - s->started_at[2] >= 500, 1); /* after a backoff */
@@ -152,21 +161,18 @@ static void test_power_cut_resumes_from_record(void **state)
     struct script *s = *state;
     static const struct script_stream head = {200, -1, 0, 150000},
                                       rest = {206, 131072, 131072, IMAGE_LEN};
-    char offer[600];
+    char offer[OFFER_MAX];
     struct script_step steps[] = {
-        REGISTER("1.0"),
-        POLL("1.0", 200, offer),
+        OFFERED,
         IMAGE_GET(NULL, 200, &head),
     };
     struct script_step after[] = {
-        REGISTER("1.0"),
-        POLL("1.0", 200, offer),
+        OFFERED,
         IMAGE_GET("bytes=131072-", 206, &rest),
     };
 
-    script_enable_updates(s, "1.0", IMAGE_LEN);
+    offer_image(s, offer);
     s->sector = 4096;
-    offer_body(s, offer, sizeof offer);
     run_until_last_request(s, steps, 3);
     /* Power cut with 150000 bytes in flash: the record holds the last multiple of the save step. */
     assert_int_equal(s->flash_len, 150000);
@@ -183,18 +189,16 @@ static void test_power_cut_resumes_from_record(void **state)
 static void test_server_without_ranges(void **state)
 {
     struct script *s = *state;
-    static const struct script_stream head = {200, -1, 0, 70000}, whole = {200, -1, 0, IMAGE_LEN};
-    char offer[600];
+    static const struct script_stream head = {200, -1, 0, 70000};
+    char offer[OFFER_MAX];
     struct script_step steps[] = {
-        REGISTER("1.0"),
-        POLL("1.0", 200, offer),
+        OFFERED,
         IMAGE_GET(NULL, FW_HTTP_NETWORK_ERROR, &head),
         /* The Range is ignored: the whole image comes again and the stored part is skipped. */
         IMAGE_GET("bytes=70000-", 200, &whole),
     };
 
-    script_enable_updates(s, "1.0", IMAGE_LEN);
-    offer_body(s, offer, sizeof offer);
+    offer_image(s, offer);
     script_play(s, steps, 4);
     assert_booted_image(s);
 }
@@ -204,17 +208,15 @@ static void test_range_answer_past_stored_part_refused(void **state)
     struct script *s = *state;
     static const struct script_stream head = {200, -1, 0, 70000}, gap = {206, 80000, 80000, IMAGE_LEN},
                                       rest = {206, 70000, 70000, IMAGE_LEN};
-    char offer[600];
+    char offer[OFFER_MAX];
     struct script_step steps[] = {
-        REGISTER("1.0"),
-        POLL("1.0", 200, offer),
+        OFFERED,
         IMAGE_GET(NULL, FW_HTTP_NETWORK_ERROR, &head),
         IMAGE_GET("bytes=70000-", FW_HTTP_NETWORK_ERROR, &gap), /* refused: the host cuts it */
         IMAGE_GET("bytes=70000-", 206, &rest),
     };
 
-    script_enable_updates(s, "1.0", IMAGE_LEN);
-    offer_body(s, offer, sizeof offer);
+    offer_image(s, offer);
     script_play(s, steps, 5);
     assert_booted_image(s);
 }
@@ -222,11 +224,9 @@ static void test_range_answer_past_stored_part_refused(void **state)
 static void test_corrupted_image_never_booted(void **state)
 {
     struct script *s = *state;
-    static const struct script_stream whole = {200, -1, 0, IMAGE_LEN};
-    char offer[600];
+    char offer[OFFER_MAX];
     struct script_step steps[] = {
-        REGISTER("1.0"),
-        POLL("1.0", 200, offer),
+        OFFERED,
         IMAGE_GET(NULL, 200, &whole),
         IMAGE_GET(NULL, 200, &whole), /* from the start again */
         IMAGE_GET(NULL, 200, &whole),
@@ -234,8 +234,7 @@ static void test_corrupted_image_never_booted(void **state)
         POLL("1.0", 304, NULL),
     };
 
-    script_enable_updates(s, "1.0", IMAGE_LEN);
-    offer_body(s, offer, sizeof offer);
+    offer_image(s, offer);
     s->served[1000] ^= 0x01; /* altered on the wire after the offer was made */
     script_play(s, steps, 7);
     assert_int_equal(s->finishes, FW_UPDATE_MAX_TRIES);
@@ -248,28 +247,23 @@ static void test_corrupted_image_never_booted(void **state)
 static void test_old_version_after_reboot_given_up(void **state)
 {
     struct script *s = *state;
-    static const struct script_stream whole = {200, -1, 0, IMAGE_LEN};
-    char offer[600];
+    char offer[OFFER_MAX];
     struct script_step first[] = {
-        REGISTER("1.0"),
-        POLL("1.0", 200, offer),
+        OFFERED,
         IMAGE_GET(NULL, 200, &whole),
     };
     /* Back on 1.0 (the boot of 2.0 failed): the stored image is verified and booted again, no
      * download, until the tries are used up. */
     struct script_step again[] = {
-        REGISTER("1.0"),
-        POLL("1.0", 200, offer),
+        OFFERED,
     };
     struct script_step last[] = {
-        REGISTER("1.0"),
-        POLL("1.0", 200, offer),
+        OFFERED,
         POLL("1.0", 200, offer),
     };
     unsigned boot;
 
-    script_enable_updates(s, "1.0", IMAGE_LEN);
-    offer_body(s, offer, sizeof offer);
+    offer_image(s, offer);
     script_play(s, first, 3);
     for (boot = 2; boot <= FW_UPDATE_MAX_TRIES; boot++) {
         script_set_steps(s, again, 2);

@@ -227,15 +227,6 @@ static int on_stream(void *owner, int status, int64_t range_start, const uint8_t
     return k->stop_after && k->len >= k->stop_after ? -1 : 0;
 }
 
-static struct http_pool *new_stream_pool(const char *base, struct sink *k)
-{
-    struct http_pool_config cfg = {base, 1, 2, 5000, on_stream, k};
-    struct http_pool *pool = http_pool_new(&cfg);
-
-    assert_non_null(pool);
-    return pool;
-}
-
 static struct http_pool *new_pool(const char *base, unsigned connections, size_t waiting)
 {
     struct http_pool_config cfg = {base, connections, waiting, 5000, NULL, NULL};
@@ -389,52 +380,49 @@ static void test_refusals(void **state)
     assert_null(http_pool_new(&bad));
 }
 
-/* A streamed body goes to the consumer with its status and Content-Range start, none of it to
- * resp_body; a consumer that stops the transfer gets a network error. */
+/* A streamed GET of /image, with "Range: <range>" unless NULL, whose body goes to k; its status.
+ * Nothing of it reaches resp_body. */
+static int stream_image(const char *base, struct sink *k, const char *range)
+{
+    struct http_pool_config cfg = {base, 1, 1, 5000, on_stream, k};
+    struct http_pool *pool = http_pool_new(&cfg);
+    const struct fw_http_header header = {"Range", range};
+    struct call c;
+
+    assert_non_null(pool);
+    prepare(&c, "GET", "/image");
+    c.req.stream = 1;
+    c.req.headers = &header;
+    c.req.n_headers = range != NULL;
+    c.body[0] = 'Z';
+    assert_int_equal(http_pool_submit(pool, &c.req, &c), 0);
+    run_until_idle(pool);
+    assert_int_equal(c.body[0], 'Z');
+    http_pool_free(pool);
+    return c.res.status;
+}
+
+/* A streamed body goes to the consumer with its status and Content-Range start; a consumer that
+ * stops the transfer gets a network error. */
 static void test_streamed_ranges(void **state)
 {
     struct server *s = *state;
     struct sink whole = {0, 0, 0, 0, true}, tail = {0, 0, 0, 0, true}, stopped = {0, 0, 0, 1000, true};
-    const struct fw_http_header range = {"Range", "bytes=1200-"};
-    struct http_pool *pool;
-    struct call c;
 
-    pool = new_stream_pool(s->base, &whole);
-    prepare(&c, "GET", "/image");
-    c.req.stream = 1;
-    c.body[0] = 'Z';
-    assert_int_equal(http_pool_submit(pool, &c.req, &c), 0);
-    run_until_idle(pool);
-    assert_int_equal(c.res.status, 200);
+    assert_int_equal(stream_image(s->base, &whole, NULL), 200);
     assert_int_equal(whole.status, 200);
     assert_int_equal(whole.range_start, -1);
     assert_int_equal(whole.len, BIG_BODY);
     assert_true(whole.in_order);
-    assert_int_equal(c.body[0], 'Z');
-    http_pool_free(pool);
 
-    pool = new_stream_pool(s->base, &tail);
-    prepare(&c, "GET", "/image");
-    c.req.stream = 1;
-    c.req.headers = &range;
-    c.req.n_headers = 1;
-    assert_int_equal(http_pool_submit(pool, &c.req, &c), 0);
-    run_until_idle(pool);
-    assert_int_equal(c.res.status, 206);
+    assert_int_equal(stream_image(s->base, &tail, "bytes=1200-"), 206);
     assert_int_equal(tail.status, 206);
     assert_int_equal(tail.range_start, 1200);
     assert_int_equal(tail.len, BIG_BODY - 1200);
     assert_true(tail.in_order);
-    http_pool_free(pool);
 
-    pool = new_stream_pool(s->base, &stopped);
-    prepare(&c, "GET", "/image");
-    c.req.stream = 1;
-    assert_int_equal(http_pool_submit(pool, &c.req, &c), 0);
-    run_until_idle(pool);
-    assert_int_equal(c.res.status, FW_HTTP_NETWORK_ERROR);
+    assert_int_equal(stream_image(s->base, &stopped, NULL), FW_HTTP_NETWORK_ERROR);
     assert_true(stopped.len >= 1000); /* it was stopped after its first piece */
-    http_pool_free(pool);
 }
 
 static void test_no_server_is_a_network_error(void **state)
