@@ -502,6 +502,33 @@ static bool apply_config(struct fw_ctx *ctx, char *text, size_t len)
     return true;
 }
 
+/* The "firmware" offer of a configuration document, text (len bytes): the poll answer, or for a
+ * signing device the opened sealed configuration, so that only the server can offer it an image
+ * (its SHA-256 is what authenticates the bytes). Its absence withdraws an offer; a malformed one is
+ * ignored, not the configuration beside it. Runs before the configuration is applied (which
+ * writes into text). */
+static void take_offer(struct fw_ctx *ctx, const char *text, size_t len)
+{
+    struct fw_json_value v;
+    struct fw_image img;
+    char path[FW_IMAGE_PATH_MAX + 1];
+
+    if (!ctx->updates)
+        return;
+    if (fw_json_get(text, len, "firmware", &v) != FW_JSON_OK || v.type == FW_JSON_NULL) {
+        fw_update_offer(&ctx->update, NULL, NULL);
+        return;
+    }
+    if (fw_update_parse_offer(v.text, v.len, ctx->server[0] ? ctx->server : NULL, &img, path, sizeof path) != 0) {
+        fw_log(ctx, FW_LOG_WARN, "malformed firmware offer ignored");
+        fw_update_offer(&ctx->update, NULL, NULL);
+        return;
+    }
+    if (!ctx->update.offered || strcmp(ctx->update.img.version, img.version) != 0)
+        fw_log(ctx, FW_LOG_INFO, "firmware %s offered (%lu bytes)", img.version, (unsigned long)img.size);
+    fw_update_offer(&ctx->update, &img, path);
+}
+
 /* A signing device's poll body {"cfgsn":N,"sealed":{...}}: the sealed configuration opened with
  * the device's key (it must name the same cfgsn), its SEQN epoch taken, then applied. */
 static bool apply_sealed(struct fw_ctx *ctx, size_t len)
@@ -526,36 +553,16 @@ static bool apply_sealed(struct fw_ctx *ctx, size_t len)
         fw_str_put_u32(&aad, epoch);
     }
     ctx->has_epoch = true;
-    return fw_str_ok(&aad) && apply_config(ctx, ctx->config, (size_t)n);
-}
-
-/* The poll answer's "firmware" offer (or its absence: no update wanted any more). A malformed
- * offer is ignored, not the configuration beside it. Runs before the configuration is applied,
- * which writes into rx. */
-static void take_offer(struct fw_ctx *ctx, size_t len)
-{
-    struct fw_json_value v;
-    struct fw_image img;
-    char path[FW_IMAGE_PATH_MAX + 1];
-
-    if (fw_json_get(ctx->rx, len, "firmware", &v) != FW_JSON_OK || v.type == FW_JSON_NULL) {
-        fw_update_offer(&ctx->update, NULL, NULL);
-        return;
-    }
-    if (fw_update_parse_offer(v.text, v.len, ctx->server[0] ? ctx->server : NULL, &img, path, sizeof path) != 0) {
-        fw_log(ctx, FW_LOG_WARN, "malformed firmware offer ignored");
-        fw_update_offer(&ctx->update, NULL, NULL);
-        return;
-    }
-    if (!ctx->update.offered || strcmp(ctx->update.img.version, img.version) != 0)
-        fw_log(ctx, FW_LOG_INFO, "firmware %s offered (%lu bytes)", img.version, (unsigned long)img.size);
-    fw_update_offer(&ctx->update, &img, path);
+    if (!fw_str_ok(&aad))
+        return false;
+    take_offer(ctx, ctx->config, (size_t)n);
+    return apply_config(ctx, ctx->config, (size_t)n);
 }
 
 static void on_poll(struct fw_ctx *ctx, uint64_t now, int status, size_t len)
 {
-    if (status == 200 && ctx->updates)
-        take_offer(ctx, len);
+    if (status == 200 && !ctx->sign)
+        take_offer(ctx, ctx->rx, len);
     if (status == 404) {
         ctx->state = FW_STATE_UNREGISTERED;
         fail(ctx, now, "device unknown to the server; registering again");

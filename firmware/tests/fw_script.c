@@ -9,6 +9,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "fw_openssl.h"
 
 void script_init(struct script *s, uint32_t seed)
@@ -377,4 +380,58 @@ void script_play(struct script *s, const struct script_step *steps, size_t n)
 {
     script_start(s, steps, n);
     script_run(s);
+}
+
+/* HMAC-SHA256(device key 0..15, label): the key the server derives. */
+void script_derived(const char *label, uint8_t out[32])
+{
+    uint8_t key[16];
+    unsigned len = 32;
+
+    script_key(key, sizeof key);
+    assert_non_null(HMAC(EVP_sha256(), key, sizeof key, (const uint8_t *)label, strlen(label), out, &len));
+}
+
+/* The proof the server expects for the call at t. */
+void script_expected_proof(const char *method, const char *target, const char *body, long long t, char *out,
+                           size_t cap)
+{
+    uint8_t key[32], digest[32], mac[32];
+    char hex[65], msg[512];
+    unsigned len = 32;
+    size_t i;
+
+    script_derived("provd device auth 1", key);
+    assert_int_equal(EVP_Digest(body, strlen(body), digest, NULL, EVP_sha256(), NULL), 1);
+    for (i = 0; i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", digest[i]);
+    snprintf(msg, sizeof msg, "provd-auth-1\n%s\n%s\n%s\n%lld", method, target, hex, t);
+    assert_non_null(HMAC(EVP_sha256(), key, 32, (const uint8_t *)msg, strlen(msg), mac, &len));
+    for (i = 0; i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", mac[i]);
+    snprintf(out, cap, "1:%lld:%s", t, hex);
+}
+
+/* {"cfgsn":<outer>,"sealed":{"v":2,"nonce":...,"data":...}}, the sealed text made for cfgsn. */
+void script_sealed_answer(uint32_t outer, uint32_t cfgsn, const char *plain, char *out, size_t cap)
+{
+    uint8_t key[32], nonce[12] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2}, ct[1024];
+    char aad[96], nonce_b64[32], data_b64[1400];
+    int n = 0, fin = 0;
+    size_t len = strlen(plain);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+    script_derived("provd config seal 1", key);
+    snprintf(aad, sizeof aad, "%s/config/%u", SCRIPT_DEVICE_ID, cfgsn);
+    assert_true(len + 16 <= sizeof ct);
+    assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, nonce), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, NULL, &n, (const uint8_t *)aad, (int)strlen(aad)), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, ct, &n, (const uint8_t *)plain, (int)len), 1);
+    assert_int_equal(EVP_EncryptFinal_ex(c, ct + n, &fin), 1);
+    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, ct + len), 1);
+    EVP_CIPHER_CTX_free(c);
+    EVP_EncodeBlock((uint8_t *)nonce_b64, nonce, 12);
+    EVP_EncodeBlock((uint8_t *)data_b64, ct, (int)len + 16);
+    snprintf(out, cap, "{\"cfgsn\":%u,\"sealed\":{\"v\":2,\"nonce\":\"%s\",\"data\":\"%s\"}}", outer, nonce_b64,
+             data_b64);
 }

@@ -117,6 +117,13 @@ int fw_test_teardown(void **state);
 #define FW_TEST(f) cmocka_unit_test_setup_teardown(f, fw_test_setup, fw_test_teardown)
 /* The test key, for decrypting what the device sent. */
 void script_key(uint8_t *key, size_t key_len);
+/* What the server does for a signing device, with OpenSSL's HMAC and AES-GCM (lib/device_auth.c):
+ * HMAC-SHA256(device key, label), the key it derives; the X-Provd-Auth proof it expects for a
+ * call at t; {"cfgsn":<outer>,"sealed":{...}}, plain sealed for cfgsn, into out. */
+void script_derived(const char *label, uint8_t out[32]);
+void script_expected_proof(const char *method, const char *target, const char *body, long long t, char *out,
+                           size_t cap);
+void script_sealed_answer(uint32_t outer, uint32_t cfgsn, const char *plain, char *out, size_t cap);
 /* An update-capable device running `running`; the server's image: n deterministic bytes. */
 void script_enable_updates(struct script *s, const char *running, size_t n);
 /* A reboot: the context freed and created again (storage, flash and record kept). */

@@ -59,6 +59,16 @@ static void offer_member(const struct script *s, const char *url, char *buf, siz
              url, s->served_len, sha);
 }
 
+/* The sealed poll answer of a signing device: configuration 0 with the offer inside it. */
+static void sealed_offer_body(const struct script *s, char *buf, size_t cap)
+{
+    char member[400], plain[600];
+
+    offer_member(s, IMAGE_PATH, member, sizeof member);
+    snprintf(plain, sizeof plain, "{\"cfgsn\":0,\"data\":{},\"poll_interval\":60,\"epoch\":0,\"firmware\":%s}", member);
+    script_sealed_answer(0, 0, plain, buf, cap);
+}
+
 /* A poll answer: configuration 0 and the offer of the served image. */
 static void offer_body(const struct script *s, char *buf, size_t cap)
 {
@@ -280,6 +290,37 @@ static void test_old_version_after_reboot_given_up(void **state)
     assert_int_equal(fw_get_state(s->ctx), FW_STATE_REGISTERED);
 }
 
+/* A signing device takes the offer from its sealed configuration only, and signs the image GET. */
+static void test_signing_device_sealed_offer_signed_download(void **state)
+{
+    struct script *s = *state;
+    char sealed[2048], unsealed[2048], member[400], want[FW_AUTH_PROOF_MAX + 1];
+    struct script_step steps[] = {
+        REGISTER("1.0"),
+        /* An offer beside the sealed configuration, where anyone on the wire could put one: ignored. */
+        {"GET", SCRIPT_DEV_PATH "?cfgsn=0&fw=1.0", NULL, NULL, 200, unsealed, NULL, NULL},
+        POLL("1.0", 200, sealed),
+        IMAGE_GET(NULL, 200, &whole),
+    };
+    size_t n;
+
+    script_enable_updates(s, "1.0", IMAGE_LEN);
+    s->sign = true;
+    s->server_time = 1764000000;
+    sealed_offer_body(s, sealed, sizeof sealed);
+    script_sealed_answer(0, 0, "{\"cfgsn\":0,\"data\":{},\"poll_interval\":60,\"epoch\":0}", unsealed, sizeof unsealed);
+    offer_member(s, IMAGE_PATH, member, sizeof member);
+    n = strlen(unsealed);
+    snprintf(unsealed + n - 1, sizeof unsealed - n + 1, ",\"firmware\":%s}", member);
+    script_play(s, steps, 4);
+    assert_booted_image(s);
+    assert_true(s->started_at[2] - s->started_at[1] >= 60000); /* no download after the first poll */
+    /* Signed at the server's time, as the last answer (the sealed poll) told it. */
+    script_expected_proof("GET", IMAGE_PATH, "", 1764000000 + (long long)(s->started_at[3] - s->started_at[2]) / 1000,
+                          want, sizeof want);
+    assert_string_equal(s->proof[3], want);
+}
+
 static void test_malformed_offer_ignored_config_applied(void **state)
 {
     struct script *s = *state;
@@ -362,6 +403,7 @@ int main(void)
         FW_TEST(test_range_answer_past_stored_part_refused),
         FW_TEST(test_corrupted_image_never_booted),
         FW_TEST(test_old_version_after_reboot_given_up),
+        FW_TEST(test_signing_device_sealed_offer_signed_download),
         FW_TEST(test_malformed_offer_ignored_config_applied),
         cmocka_unit_test(test_offer_validation),
     };
