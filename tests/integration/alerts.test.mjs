@@ -6,7 +6,7 @@
 // its own provd-alerts. Devices poll every 5 s (the shortest interval), so a device is overdue 21 s
 // after its last poll and offline 26 s after it; the tests wait for conditions, never for times.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -93,6 +93,10 @@ async function metric(stack, name) {
   const m = res.text.match(new RegExp(`^${name} (\\d+)$`, 'm'));
   return m ? Number(m[1]) : NaN;
 }
+
+// One value from the database at uri (PostgreSQL), and the sweeper's lock (lib/store_pg.c's ALERT_LOCK).
+const sql = (uri, query) => execFileSync('psql', ['-X', '-q', '-A', '-t', '-d', uri, '-c', query], { encoding: 'utf8' }).trim();
+const LEAD_LOCK = "locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = 7073400002";
 
 const alertsPids = (stack) => descendants(stack.child.pid).filter((p) => /provd-alerts/.test(p.args)
   && !/bash/.test(p.args)).map((p) => p.pid);
@@ -187,7 +191,7 @@ describe(`offline alerts (${backend})`, { concurrency: true }, () => {
     });
   });
 
-  it('two hosts on one PostgreSQL: each alert under one id, none missing, the leader killed', { skip: !pgBase && 'PostgreSQL only' }, async () => {
+  it('two hosts on one PostgreSQL: each alert under one id, none missing, the leader killed, its connection broken', { skip: !pgBase && 'PostgreSQL only' }, async () => {
     const rx = await new Receiver().up();
     const name = pgCreateDatabase();
     const db = pgUri(name);
@@ -201,8 +205,12 @@ describe(`offline alerts (${backend})`, { concurrency: true }, () => {
       const leader = /event=alerts_lead msg="this process/.test(a.logs()) ? a : b;
       process.kill(alertsPids(leader)[0], 'SIGKILL');
       await until('every offline alert', () => devices.every((d) => rx.transitions(d).length >= 2));
+      // The leading session's connection broken under it (its advisory lock goes with it): a
+      // provd-alerts reconnects and takes the lead again, here or on the other host.
+      assert.equal(sql(db, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE ${LEAD_LOCK}`), '1');
       for (const [i, id] of devices.entries()) assert.equal((await poll(i % 2 ? a : b, id)).status, 200);
       await until('every online alert', () => devices.every((d) => rx.transitions(d).length >= 3));
+      await until('one leader again', () => sql(db, `SELECT count(*) FROM pg_locks WHERE ${LEAD_LOCK}`) === '1');
       for (const d of devices) assertCycle(rx, d);
       // Not one transition under two ids: no host sent an alert the other had decided too.
       const keys = rx.distinct().map((d) => `${d.body.device} ${d.body.from}>${d.body.to}`);
