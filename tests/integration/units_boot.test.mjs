@@ -1,7 +1,8 @@
 // The installed systemd units, run by a real systemd (issue 18): `make install` (scripts/install.sh)
 // inside a container booted with systemd-nspawn over a throwaway overlay of this machine's root,
 // then the units started as the README says, and checked as a user would: the API through
-// provd-nginx, who the processes run as, the socket's group and the data's modes.
+// provd-nginx, who the processes run as, the socket's group and the data's modes; provd-prune
+// once; ble-agent without Bluetooth, then on BlueZ's emulator (btvirt) with a BLE peer's reading.
 // The container shares the host's network (provd-nginx listens on a free port of 127.0.0.1, and
 // on the -pg pass provd reaches the test's PostgreSQL), nothing else: its writes go to a tmpfs.
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { v2 } from './lib/seal.mjs';
 import { backend, freePort, pgCreateDatabase, pgDropDatabase, pgUri, top } from './lib/stack.mjs';
 
 const run = promisify(execFile);
@@ -19,6 +21,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const skip = (process.getuid() !== 0 && 'only root can boot a container')
   || (!onPath('systemd-nspawn') && 'systemd-nspawn is not installed (Debian package systemd-container)');
+const noBtvirt = !onPath('btvirt') && 'btvirt is not installed (Debian package bluez-test-tools)';
 
 // Generous: a loaded 2-core CI machine boots, starts and stops the container in seconds.
 const PATIENCE_MS = 120_000;
@@ -124,12 +127,20 @@ describe('the installed units under systemd', { skip }, () => {
     if (pgName) pgDropDatabase(pgName);
   });
 
-  const api = async (method, urlPath, body) => {
-    const res = await fetch(base + urlPath, body === undefined ? { method }
-      : { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const api = async (method, urlPath, body, token) => {
+    const headers = token ? { Authorization: `Bearer ${token}` } : {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(base + urlPath, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, json: await res.json() };
   };
   const show = async (unit, property) => (await box.sh('systemctl', 'show', '--value', `--property=${property}`, unit)).stdout.trim();
+  const journal = async (unit) => (await box.sh('journalctl', '--no-pager', '--output=cat', `--unit=${unit}`)).stdout;
+  const stat = async (...files) => (await box.sh('stat', '--format=%U %G %a', ...files)).stdout.trim().split('\n');
+  // provctl as the README runs it: as provd, with the settings root alone reads in /etc/default/provd.
+  const provctl = async (...args) => (await box.sh('sh', '-c',
+    'exec runuser -u provd -- env $(grep ^PROVD_ /etc/default/provd) /usr/local/bin/provctl "$@"', 'provctl', ...args)).stdout.trim();
+  // A file written into the container (its /run or /etc: the overlay, gone with it).
+  const put = (file, text) => fs.writeFileSync(`/proc/${box.init}/root${file}`, text);
 
   it('install.sh made the service user and the socket group', async () => {
     assert.match((await box.sh('id', '-nG', 'provd')).stdout, /^provd\n$/);
@@ -155,8 +166,7 @@ describe('the installed units under systemd', { skip }, () => {
       assert.equal(await show(unit, 'NRestarts'), '0', unit);
     }
     // nginx said nothing worse than notices (it warns of a file limit below its connections).
-    const nginxLog = (await box.sh('journalctl', '--no-pager', '--output=cat', '--unit=provd-nginx.service')).stdout;
-    assert.doesNotMatch(nginxLog, /\[(warn|error|crit|alert|emerg)\]/);
+    assert.doesNotMatch(await journal('provd-nginx.service'), /\[(warn|error|crit|alert|emerg)\]/);
   });
 
   it('runs no process as root: the workers as provd (group provd-web), nginx as www-data, sandboxed', async () => {
@@ -179,8 +189,6 @@ describe('the installed units under systemd', { skip }, () => {
       assert.deepEqual([value('CapEff'), value('NoNewPrivs'), value('Seccomp')], ['0000000000000000', '1', '2'], p.args);
     }
   });
-
-  const stat = async (...files) => (await box.sh('stat', '--format=%U %G %a', ...files)).stdout.trim().split('\n');
 
   it("the socket is provd-web's, the data directory 0700, the key and database 0600", async () => {
     assert.deepEqual(await stat('/run/provd/provd.sock'), ['provd provd-web 660']);
@@ -205,17 +213,60 @@ describe('the installed units under systemd', { skip }, () => {
     const code = await until('ble-agent to exit', async () =>
       (await show('ble-agent.service', 'ExecMainExitTimestampMonotonic')) !== '0' && show('ble-agent.service', 'ExecMainStatus'));
     await box.sh('systemctl', 'stop', 'ble-agent.service'); // no restart 5 s later
-    const log = (await box.sh('journalctl', '--no-pager', '--output=cat', '--unit=ble-agent.service')).stdout;
+    const log = await journal('ble-agent.service');
     assert.ok(['3', '9'].includes(code), `exit ${code}:\n${log}`);
     assert.match(log, /ble-agent: (this kernel has no Bluetooth support|no Bluetooth adapter hci0)/);
   });
 
-  it('systemctl stop: nothing of provd is left running, its runtime directories gone', async () => {
+  it("ble-agent.service on BlueZ's emulator: a BLE peer's reading reaches provd through it", { skip: noBtvirt }, async () => {
+    // btvirt as ble.test.mjs runs it (sockets fixed under /tmp, here its /run/btvirt; the AF_ALG
+    // stand-in preloaded), as a service of the container's.
+    await box.sh('systemd-run', '--unit=btvirt', '--property=RuntimeDirectory=btvirt', '--property=BindPaths=/run/btvirt:/tmp',
+      `--property=ExecStartPre=/usr/bin/env -u LD_PRELOAD cp ${path.join(top, 'build/ble-test/afalg_shim.so')} /tmp/`,
+      '--setenv=LD_PRELOAD=/tmp/afalg_shim.so', '/usr/bin/btvirt', '-s', '-L');
+    await until("btvirt's socket", async () => (await box.status('test', '-S', '/run/btvirt/bt-server-le')).code === 0);
+
+    const id = 'unit-boot-ble';
+    const token = await provctl('token', 'create', 'unit-boot');
+    assert.equal((await api('POST', `/api/devices/${id}`, {})).status, 201);
+    assert.equal((await api('PUT', `/api/devices/${id}`, { state: 'accepted' }, token)).status, 200);
+    const key = await provctl('device', 'key', id);
+    const reading = { data: { value: 7 }, SEQN: 1 };
+    put('/run/ble-frame', `${id}\n${JSON.stringify(v2(JSON.stringify(reading), key, id))}`);
+    put('/run/ble-battery', '77\n');
+    put('/etc/default/ble-agent', `BLE_AGENT_OPTS=--hci-socket /run/btvirt/bt-server-le --server ${base} --name provd-unit --battery-file /run/ble-battery\n`);
+
+    await box.sh('systemctl', 'start', 'ble-agent.service');
+    await until('ble-agent to advertise', async () => (await journal('ble-agent.service')).includes('advertising as "provd-unit"'));
+    const central = await box.sh(path.join(top, 'build/ble-test/ble-central'), '/run/btvirt/bt-server-le', 'provd-unit',
+      '/run/ble-battery', '--frame', '/run/ble-frame');
+    const result = JSON.parse(JSON.parse(central.stdout).telemetry[0].result);
+    assert.equal(result.status, 201, central.stdout);
+    const stored = await api('GET', `/api/devices/${id}/telemetry`, undefined, token);
+    assert.deepEqual(stored.json.map((r) => r.reading), [reading]);
+
+    // ble-agent first: it says goodbye to the controller as it stops.
+    await box.sh('systemctl', 'stop', 'ble-agent.service');
+    assert.equal(await show('ble-agent.service', 'Result'), 'success', await journal('ble-agent.service'));
+    assert.equal(await show('ble-agent.service', 'NRestarts'), '0');
+    await box.sh('systemctl', 'stop', 'btvirt.service');
+    assert.deepEqual(await stat('/var/lib/ble-agent', '/var/lib/ble-agent/spool.sqlite3'), ['root root 700', 'root root 600']);
+  });
+
+  it('systemctl restart and stop: each stop is clean, and then nothing of provd is left running', async () => {
+    // A stop signalled to multiwatch and its workers at once could hang (provd.service: KillMode).
+    for (let i = 0; i < 3; i++) {
+      await box.sh('systemctl', 'restart', 'provd.service'); // provd-nginx, which requires it, too
+      await until('provd-nginx to answer again', async () => (await fetch(`${base}/api/health`)).ok);
+      assert.equal((await api('GET', '/api/devices/unit-boot-1')).status, 200);
+    }
     await box.sh('systemctl', 'stop', 'provd-nginx.service', 'provd.service');
     for (const unit of ['provd.service', 'provd-nginx.service']) {
       assert.equal(await show(unit, 'ActiveState'), 'inactive', unit);
-      assert.equal(await show(unit, 'Result'), 'success', unit);
+      assert.equal(await show(unit, 'Result'), 'success', `${unit}:\n${await journal(unit)}`);
     }
+    // A stop that hung was ended by SIGKILL after TimeoutStopSec (a restart then carries on).
+    assert.doesNotMatch(await journal('provd.service'), /timed out|Killing process/);
     assert.equal((await box.status('ps', '-u', 'provd,www-data', '-o', 'args=')).stdout, '');
     assert.notEqual((await box.status('test', '-e', '/run/provd')).code, 0);
   });
