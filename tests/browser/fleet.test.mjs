@@ -100,3 +100,81 @@ describe('plot time axis', () => {
     });
   }
 });
+
+async function confirmDialog() {
+  await page.locator('#confirm').waitFor({ state: 'visible' });
+  await page.click('#confirm-ok');
+  await page.locator('#confirm').waitFor({ state: 'hidden' });
+}
+
+describe('device list: locations, tags and bulk changes', () => {
+  const FIELD = ['field-01', 'field-02', 'field-03'];
+  const SHED = 'shed-01';
+
+  before(async () => {
+    for (const id of FIELD) assert.equal((await register(id, { location: 'North field' })).status, 201);
+    assert.equal((await register(SHED, { location: 'Tool shed' })).status, 201);
+    await admin('PUT', `/api/devices/${SHED}`, { tags: ['greenhouse', 'v2-board'] });
+    await page.goto(`${stack.base}/#/`);
+    await page.locator('#list-view').waitFor({ state: 'visible' });
+  });
+
+  it('shows locations and tag chips, searches locations, and filters by tag (a chip too)', async () => {
+    await row(SHED).waitFor();
+    assert.equal(await row(SHED).locator('td[data-column="location"]').textContent(), 'Tool shed');
+    assert.deepEqual(await row(SHED).locator('td[data-column="tags"] .tag').allTextContents(), ['greenhouse', 'v2-board']);
+    await page.getByLabel('Search id, name or location').fill('north FIELD');
+    await until(async () => JSON.stringify(await listedIds()) === JSON.stringify(FIELD), 'the location search');
+    await page.getByLabel('Search id, name or location').fill('');
+    await page.getByLabel('Tag', { exact: true }).first().fill('V2-Board');
+    await until(async () => JSON.stringify(await listedIds()) === JSON.stringify([SHED]), 'the tag filter');
+    await page.getByLabel('Tag', { exact: true }).first().fill('');
+    await until(async () => (await listedIds()).length > 1, 'the whole list');
+    await row(SHED).getByRole('button', { name: 'greenhouse' }).click();
+    await until(async () => JSON.stringify(await listedIds()) === JSON.stringify([SHED]), 'the chip\'s filter');
+    assert.equal(await page.locator('#tag-filter').inputValue(), 'greenhouse');
+    await page.locator('#tag-filter').fill('');
+    await until(async () => (await listedIds()).length > 1, 'the whole list again');
+  });
+
+  it('tags the selected devices', async () => {
+    await row(FIELD[0]).getByLabel(`Select ${FIELD[0]}`).check();
+    await row(FIELD[2]).getByLabel(`Select ${FIELD[2]}`).check();
+    assert.match(await page.locator('#bulk-target option').first().textContent(), /The 2 selected devices/);
+    await page.getByLabel('Action').selectOption('tag');
+    await page.locator('#bulk-tag').fill('Sensors');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await confirmDialog();
+    await until(async () => /^2 devices tagged\.$/.test(await page.locator('#bulk-message').textContent()), 'the count');
+    assert.deepEqual((await deviceOverApi(FIELD[0])).tags, ['sensors']);
+    assert.deepEqual((await deviceOverApi(FIELD[1])).tags, []);
+    await until(async () => (await row(FIELD[2]).locator('.tag').allTextContents()).includes('sensors'), 'the chip');
+    assert.equal(await row(FIELD[0]).getByLabel(`Select ${FIELD[0]}`).isChecked(), false, 'the selection is cleared');
+  });
+
+  it('approves and configures every device matching the filters', async () => {
+    await page.getByLabel('Search id, name or location').fill('north field');
+    await until(async () => (await listedIds()).length === 3, 'the filtered list');
+    await page.getByLabel('Apply to').selectOption('filtered');
+    await page.getByLabel('Action').selectOption('approve');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await confirmDialog();
+    await until(async () => /^3 devices approved\.$/.test(await page.locator('#bulk-message').textContent()), 'approved');
+    assert.equal((await deviceOverApi(SHED)).state, 'pending', 'outside the filter');
+
+    const before = await Promise.all(FIELD.map(deviceOverApi));
+    await page.getByLabel('Action').selectOption('set');
+    await page.getByLabel('Property').fill('period');
+    await page.getByLabel('Value (JSON, or text)').fill('30');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await confirmDialog();
+    await until(async () => /^3 devices changed\.$/.test(await page.locator('#bulk-message').textContent()), 'set');
+    for (const [i, id] of FIELD.entries()) {
+      const d = await deviceOverApi(id);
+      assert.deepEqual(d.data, { period: 30 });
+      assert.equal(d.cfgsn, before[i].cfgsn + 1);
+    }
+    await screenshot(page, 'bulk');
+    assert.deepEqual(browser.problems, []);
+  });
+});
