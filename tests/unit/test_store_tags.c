@@ -16,6 +16,16 @@ static enum store_status register_at(struct store *s, const char *id, const char
                                  TEST_T0, NULL, NULL);
 }
 
+/* Devices PREFIX1, PREFIX2 and PREFIX3, pending. */
+static void register_three(struct store *s, const char *prefix)
+{
+    for (int i = 1; i <= 3; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s%d", prefix, i);
+        assert_int_equal(register_at(s, id, NULL), STORE_CREATED);
+    }
+}
+
 static void set_tags(struct store *s, const char *id, const char *tags)
 {
     struct device_update u = no_change();
@@ -131,9 +141,7 @@ static void tags_replace_and_filter(void **state)
 static void bulk_tag_untag(void **state)
 {
     struct fixture *fx = *state;
-    register_at(fx->store, "p1", NULL);
-    register_at(fx->store, "p2", NULL);
-    register_at(fx->store, "p3", NULL);
+    register_three(fx->store, "p");
     struct device_update u = no_change();
     u.state = "accepted";
     assert_int_equal(store_device_update(fx->store, "p3", &u, TEST_T0, NULL, NULL), STORE_OK);
@@ -186,9 +194,7 @@ static void bulk_batches_and_tag_cap(void **state)
 static void bulk_set_raises_cfgsn_on_change(void **state)
 {
     struct fixture *fx = *state;
-    register_at(fx->store, "c1", NULL);
-    register_at(fx->store, "c2", NULL);
-    register_at(fx->store, "c3", NULL);
+    register_three(fx->store, "c");
     struct device_update u = no_change();
     u.data = "{\"led\":true,\"rate\":5}";
     assert_int_equal(store_device_update(fx->store, "c1", &u, TEST_T0, NULL, NULL), STORE_OK);
