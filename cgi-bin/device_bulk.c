@@ -11,7 +11,7 @@
 
 #define BULK_LIMIT_DEFAULT 1000
 #define BULK_LIMIT_MAX     5000 /* devices changed in one transaction: tens of ms of SQLite's write lock */
-#define BULK_IDS_MAX       1000
+#define BULK_IDS_MAX       200 /* 200 ids of 64 characters fit the 16 KiB body nginx takes */
 #define FILTER_TEXT_MAX    64 /* characters of filter.q, as the list's ?q= */
 #define TAG_RULE           "must be a tag: 1-32 characters of a-z 0-9 . _ -"
 

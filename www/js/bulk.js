@@ -5,7 +5,7 @@ import { $, confirmAction, say } from './dom.js';
 import { api } from './api.js';
 import * as list from './list.js';
 
-const IDS_PER_CALL = 1000;   // the server's cap on an explicit list of ids
+const IDS_PER_CALL = 200;    // the server's cap on an explicit list of ids
 const DONE = { tag: 'tagged', untag: 'untagged', approve: 'approved', set: 'changed' };
 
 // Which fields the chosen action takes.
