@@ -175,6 +175,36 @@ describe('device list: locations, tags and bulk changes', () => {
       assert.equal(d.cfgsn, before[i].cfgsn + 1);
     }
     await screenshot(page, 'bulk');
+  });
+
+  it('sets a device\'s location and tags on its page', async () => {
+    await page.goto(`${stack.base}/#/devices/${SHED}`);
+    await page.locator('#device-body').waitFor({ state: 'visible' });
+    assert.equal(await page.getByLabel('Location', { exact: true }).inputValue(), 'Tool shed');
+    assert.equal(await page.getByLabel('Tags (separated by spaces or commas)').inputValue(), 'greenhouse v2-board');
+    await page.getByLabel('Location', { exact: true }).fill('Greenhouse 2, row 4');
+    await page.getByLabel('Tags (separated by spaces or commas)').fill('greenhouse, Row-4');
+    await page.getByRole('button', { name: 'Save location and tags' }).click();
+    await until(async () => /^Saved/.test(await page.locator('#place-message').textContent()), 'saved');
+    let d = await deviceOverApi(SHED);
+    assert.equal(d.location, 'Greenhouse 2, row 4');
+    assert.deepEqual(d.tags, ['greenhouse', 'row-4']);
+    await register(SHED, { location: 'moved by itself' });
+    assert.equal((await deviceOverApi(SHED)).location, 'Greenhouse 2, row 4', 'pinned by the admin');
+
+    await page.getByLabel('Tags (separated by spaces or commas)').fill('not/a/tag');
+    await page.getByRole('button', { name: 'Save location and tags' }).click();
+    await until(async () => /^Not saved: tags\[0\] must be a tag/.test(await page.locator('#place-message').textContent()),
+      'the refusal');
+    const refused = browser.problems.findIndex((p) => /status of 400/.test(p)); // the console's note of the 400
+    if (refused >= 0) browser.problems.splice(refused, 1);
+    await page.getByLabel('Location', { exact: true }).fill('');
+    await page.getByLabel('Tags (separated by spaces or commas)').fill('greenhouse');
+    await page.getByRole('button', { name: 'Save location and tags' }).click();
+    await until(async () => /^Saved: no location/.test(await page.locator('#place-message').textContent()), 'cleared');
+    await register(SHED, { location: 'moved by itself' });
+    d = await deviceOverApi(SHED);
+    assert.equal(d.location, 'moved by itself', 'the device\'s own once the admin cleared it');
     assert.deepEqual(browser.problems, []);
   });
 });
