@@ -200,6 +200,12 @@ enum store_status store_device_list(struct store *s, const struct device_filter 
     return s->ops->device_list(s, filter, fn, user_data, count);
 }
 
+enum store_status store_device_count(struct store *s, const struct device_filter *filter, int64_t *count)
+{
+    *count = 0;
+    return s->ops->device_count(s, filter, count);
+}
+
 enum store_status store_device_bulk(struct store *s, const struct device_filter *filter,
                                     const struct device_bulk *bulk, int64_t *affected)
 {

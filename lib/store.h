@@ -259,6 +259,10 @@ enum store_status store_device_set_key(struct store *s, const char *deviceid, co
 enum store_status store_device_list(struct store *s, const struct device_filter *filter, store_device_fn fn,
                                     void *user_data, int *count);
 
+/* How many devices filter matches (its state, online, q, tag and ids; not its cursor, sort or
+ * limit), in *count: what store_device_list() pages through and store_device_bulk() changes. */
+enum store_status store_device_count(struct store *s, const struct device_filter *filter, int64_t *count);
+
 /* A change to many devices at once (store_device_bulk()). */
 enum device_bulk_action {
     DEVICE_BULK_TAG,     /* add tag (a device with DEVICE_TAGS_MAX tags already is left out) */

@@ -53,6 +53,7 @@ struct store_ops {
                                             const char *key);
     enum store_status (*device_list)(struct store *s, const struct device_filter *filter, store_device_fn fn,
                                      void *user_data, int *count);
+    enum store_status (*device_count)(struct store *s, const struct device_filter *filter, int64_t *count);
     enum store_status (*device_bulk)(struct store *s, const struct device_filter *filter,
                                      const struct device_bulk *bulk, int64_t *affected);
     enum store_status (*stats)(struct store *s, int64_t now, int64_t default_interval,

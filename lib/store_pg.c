@@ -120,6 +120,7 @@ enum pg_stmt {
     PG_DEVICE_KEY_REPLACE,
     PG_DEVICE_LIST, /* four per sort: see DEVICE_LIST_STMTS */
     PG_DEVICE_LIST_LAST = PG_DEVICE_LIST + 4 * DEVICE_SORT__COUNT - 1,
+    PG_DEVICE_COUNT,
     PG_DEVICE_BULK, /* one per enum device_bulk_action */
     PG_DEVICE_BULK_LAST = PG_DEVICE_BULK + DEVICE_BULK_SET,
     PG_TAGS_LOCK,
@@ -241,6 +242,9 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
      * their condition on the row a concurrent writer left (READ COMMITTED re-evaluates the outer
      * WHERE on the locked row), so a device counts once per change and each change raises its
      * cfgsn once. */
+    /* $1 and $7 (cursor, limit) are not used: NULL. */
+    [PG_DEVICE_COUNT] = "SELECT count(*) FROM devices WHERE $1::text IS NULL AND $7::bigint IS NULL AND "
+                        DEVICE_MATCH_SQL,
     [PG_DEVICE_BULK + DEVICE_BULK_TAG] =
         "INSERT INTO device_tags (device, tag) SELECT deviceid, $1 FROM " BULK_TARGETS_SQL(
             "deviceid NOT IN (SELECT device FROM device_tags WHERE tag = $1) "
@@ -1160,6 +1164,18 @@ static void param_filter(struct params *p, const char *first, const struct devic
 _Static_assert(DEVICE_TAGS_MAX == 16, "PG_DEVICE_BULK's tag cap");
 _Static_assert(DATA_MAX == 8192, "BULK_SET_CHANGES's size cap");
 
+static enum store_status pg_device_count(struct store *base, const struct device_filter *f, int64_t *count)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_filter(&p, NULL, f);
+    p.value[6] = NULL; /* $7, the limit: not used */
+    return read_ints(s, PG_DEVICE_COUNT, &p, "count devices", count, 1);
+}
+
 static enum store_status pg_device_bulk(struct store *base, const struct device_filter *f,
                                         const struct device_bulk *b, int64_t *affected)
 {
@@ -1679,6 +1695,7 @@ static const struct store_ops pg_ops = {
     .device_keys_plain = pg_device_keys_plain,
     .device_key_replace = pg_device_key_replace,
     .device_list = pg_device_list,
+    .device_count = pg_device_count,
     .device_bulk = pg_device_bulk,
     .stats = pg_stats,
     .fleet = pg_fleet,

@@ -139,6 +139,7 @@ enum stmt {
     STMT_DEVICE_KEY_REPLACE,
     STMT_DEVICE_LIST, /* one per sort and direction: see DEVICE_LIST_STMTS */
     STMT_DEVICE_LIST_LAST = STMT_DEVICE_LIST + 2 * DEVICE_SORT__COUNT - 1,
+    STMT_DEVICE_COUNT,
     STMT_DEVICE_BULK, /* one per enum device_bulk_action */
     STMT_DEVICE_BULK_LAST = STMT_DEVICE_BULK + DEVICE_BULK_SET,
     STMT_TAGS_KEEP,
@@ -233,6 +234,8 @@ static const char *const stmt_sql[STMT__COUNT] = {
      * to ?10. A
      * device at DEVICE_TAGS_MAX tags gets no more. SQLite runs one writer at a time, so each
      * statement sees what the one before it left. */
+    /* ?1 and ?7 (cursor, limit) are not used: NULL. */
+    [STMT_DEVICE_COUNT] = "SELECT count(*) FROM devices WHERE " DEVICE_MATCH_SQL,
     [STMT_DEVICE_BULK + DEVICE_BULK_TAG] =
         "INSERT INTO device_tags (device, tag) SELECT id, ?1 FROM " BULK_TARGETS_SQL(
             "id NOT IN (SELECT device FROM device_tags WHERE tag = ?1) "
@@ -1096,6 +1099,13 @@ static void bind_filter(sqlite3_stmt *st, const struct device_filter *f)
 _Static_assert(DEVICE_TAGS_MAX == 16, "STMT_DEVICE_BULK's tag cap");
 _Static_assert(DATA_MAX == 8192, "BULK_SET_CHANGES's size cap");
 
+static enum store_status sqlite_device_count(struct store *base, const struct device_filter *f, int64_t *count)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    bind_filter(stmt(s, STMT_DEVICE_COUNT), f);
+    return read_counts(s, STMT_DEVICE_COUNT, count, 1);
+}
+
 static enum store_status sqlite_device_bulk(struct store *base, const struct device_filter *f,
                                             const struct device_bulk *b, int64_t *affected)
 {
@@ -1560,6 +1570,7 @@ static const struct store_ops sqlite_ops = {
     .device_keys_plain = sqlite_device_keys_plain,
     .device_key_replace = sqlite_device_key_replace,
     .device_list = sqlite_device_list,
+    .device_count = sqlite_device_count,
     .device_bulk = sqlite_device_bulk,
     .stats = sqlite_stats,
     .fleet = sqlite_fleet,

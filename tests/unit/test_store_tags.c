@@ -136,6 +136,14 @@ static void tags_replace_and_filter(void **state)
     assert_int_equal(store_device_delete(fx->store, "d2"), STORE_OK);
     f.tag = "v2-board";
     assert_int_equal(count_matching(fx->store, &f), 2);
+    int64_t count = -1;
+    f.limit = 1; /* a count is not cut by the page's limit */
+    assert_int_equal(store_device_count(fx->store, &f, &count), STORE_OK);
+    assert_int_equal(count, 2);
+    f.tag = NULL;
+    f.ids = "[\"d1\",\"d4\",\"nobody\"]";
+    assert_int_equal(store_device_count(fx->store, &f, &count), STORE_OK);
+    assert_int_equal(count, 2);
 }
 
 static void bulk_tag_untag(void **state)
