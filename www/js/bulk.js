@@ -68,7 +68,9 @@ async function apply() {
     return;
   }
   const filter = list.serverFilter();
-  const what = filtered ? (Object.keys(filter).length ? 'every device matching the search and filters'
+  // The server tells online from not online only: overdue and offline go together.
+  const notOnline = ['overdue', 'offline'].includes($('status-filter').value) ? ' (overdue and offline alike)' : '';
+  const what = filtered ? (Object.keys(filter).length ? `every device matching the search and filters${notOnline}`
     : 'every device') : `the ${ids.length} selected device${ids.length === 1 ? '' : 's'}`;
   if (!await confirmAction({ title: 'Change many devices', text: `${$('bulk-action').selectedOptions[0].textContent}: ${what}?`, ok: 'Apply' }))
     return;
