@@ -24,8 +24,6 @@ function renderOverview() {
     ['Status', statusBadge(d), d.state === 'accepted' ? ' (accepted)' : ` (${d.liveness})`],
     ['Last seen', timeAgo(d.lastseen), d.lastseen ? ` · ${exactTime(d.lastseen)}` : ''],
     ['Next poll expected', d.next_expected ? timeAgo(d.next_expected) : 'after its first poll'],
-    ['Location', d.location || '–'],
-    ['Tags', d.tags.length ? d.tags.join(', ') : 'none'],
     ['IP address', d.ipaddr || '–'],
     ['SSID', d.ssid || '–'],
     ['First seen', timeAgo(d.datec)],
@@ -36,6 +34,8 @@ function renderOverview() {
     ['Last SEQN', d.last_seqn === null ? 'none yet' : String(d.last_seqn)],
     ['Signs its calls', d.signs ? 'yes' : d.has_key ? 'no: a device with a key must (its unsigned calls are refused)' : 'no'],
     ['Envelope', d.envelope ?? 'none yet', d.envelope === 'v1' ? ' (not authenticated: move the device to v2)' : ''],
+    ['Location', d.location || '–'],
+    ['Tags', d.tags.length ? d.tags.join(', ') : 'none'],
   ];
   $('device-overview').replaceChildren(...items.flatMap(([term, ...desc]) => [h('dt', {}, term), h('dd', {}, ...desc)]));
   $('approve').hidden = d.state === 'accepted';
