@@ -62,6 +62,12 @@
  * (cond). A bulk statement's $1 is the action's text: the tag, the property, the state. */
 #define BULK_TARGETS_SQL(cond)                                                                               \
     "(SELECT deviceid FROM devices WHERE " DEVICE_MATCH_SQL " AND " cond " ORDER BY deviceid LIMIT $7)"
+/* The same devices' rows locked in id order, as PG_SEEN locks them (so that the two never
+ * deadlock), each re-checked against cond on the row as a concurrent writer left it, for an
+ * UPDATE ... FROM target. */
+#define BULK_LOCKED_SQL(cond)                                                                                \
+    "WITH target AS MATERIALIZED (SELECT deviceid FROM devices WHERE " DEVICE_MATCH_SQL " AND " cond          \
+    " ORDER BY deviceid LIMIT $7 FOR UPDATE) "
 /* A bulk SET's configuration (property $1 = JSON $10) and whether it changes the device's. */
 #define BULK_SET_DATA "jsonb_set(data::jsonb, ARRAY[$1::text], $10::jsonb)::text"
 #define BULK_SET_CHANGES                                                                                     \
@@ -238,10 +244,9 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     DEVICE_LIST_BY(DEVICE_SORT_DATEC, "datec"),
     /* Bulk actions (store_device_bulk()): tag or untag $1, approve ($1 'accepted'), set property
      * $1 to $10. The tag writes run under PG_TAGS_LOCK, so that each sees the tags the one before
-     * it left (the cap of DEVICE_TAGS_MAX, and no tag counted twice). Approve and set re-check
-     * their condition on the row a concurrent writer left (READ COMMITTED re-evaluates the outer
-     * WHERE on the locked row), so a device counts once per change and each change raises its
-     * cfgsn once. */
+     * it left (the cap of DEVICE_TAGS_MAX, and no tag counted twice). Approve and set lock their
+     * rows first (BULK_LOCKED_SQL): READ COMMITTED re-checks the condition on a row a concurrent
+     * writer changed, so a device counts once per change and each change raises its cfgsn once. */
     /* $1 and $7 (cursor, limit) are not used: NULL. */
     [PG_DEVICE_COUNT] = "SELECT count(*) FROM devices WHERE $1::text IS NULL AND $7::bigint IS NULL AND "
                         DEVICE_MATCH_SQL,
@@ -254,11 +259,11 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
         "DELETE FROM device_tags WHERE tag = $1 AND device IN " BULK_TARGETS_SQL(
             "deviceid IN (SELECT device FROM device_tags WHERE tag = $1)"),
     [PG_DEVICE_BULK + DEVICE_BULK_APPROVE] =
-        "UPDATE devices SET state = $1 WHERE state = 'pending' AND deviceid IN " BULK_TARGETS_SQL(
-            "state = 'pending'"),
+        BULK_LOCKED_SQL("state = 'pending'") "UPDATE devices d SET state = $1 FROM target "
+        "WHERE d.deviceid = target.deviceid",
     [PG_DEVICE_BULK + DEVICE_BULK_SET] =
-        "UPDATE devices SET data = " BULK_SET_DATA ", cfgsn = cfgsn + 1 WHERE " BULK_SET_CHANGES
-        " AND deviceid IN " BULK_TARGETS_SQL(BULK_SET_CHANGES),
+        BULK_LOCKED_SQL(BULK_SET_CHANGES) "UPDATE devices d SET data = " BULK_SET_DATA ", cfgsn = cfgsn + 1 "
+        "FROM target WHERE d.deviceid = target.deviceid",
     /* Every write of tags, on any host, takes this lock for its transaction. */
     [PG_TAGS_LOCK] = "SELECT pg_advisory_xact_lock(hashtext('provd: device tags'))",
     /* A device's tags become the JSON array $2: the others go, the new ones come. */
