@@ -74,6 +74,7 @@ void handle_device_register(struct app *app, const struct request *req, struct r
 void handle_device_get(struct app *app, const struct request *req, struct response *res);
 void handle_device_update(struct app *app, const struct request *req, struct response *res);
 void handle_device_delete(struct app *app, const struct request *req, struct response *res);
+void handle_device_bulk(struct app *app, const struct request *req, struct response *res);
 void handle_device_new_key(struct app *app, const struct request *req, struct response *res);
 void handle_telemetry_post(struct app *app, const struct request *req, struct response *res);
 void handle_telemetry_get(struct app *app, const struct request *req, struct response *res);

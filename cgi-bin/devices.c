@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "render.h"
 #include "secret.h"
+#include "string_list.h"
 #include "validate.h"
 
 /* Hands a found device to the handler that asked for it. */
@@ -36,6 +37,13 @@ static bool check_name(const struct field_value *v)
 {
     return valid_name(v->str, v->len);
 }
+
+static bool check_location(const struct field_value *v)
+{
+    return valid_location(v->str, v->len);
+}
+
+#define LOCATION_RULE "must be at most 128 characters of UTF-8 text without control characters"
 
 static bool check_state(const struct field_value *v)
 {
@@ -115,10 +123,11 @@ static void finish_call(struct app *app, struct response *res, struct device_cal
  * proves the call; either way the answer holds what the device may know of itself. */
 void handle_device_register(struct app *app, const struct request *req, struct response *res)
 {
-    enum { IPADDR, SSID, FIELD_COUNT };
+    enum { IPADDR, SSID, LOCATION, FIELD_COUNT };
     static const struct field fields[FIELD_COUNT] = {
         [IPADDR] = {"ipaddr", FIELD_STRING, false, check_ipaddr, "must be an IPv4 or IPv6 address"},
         [SSID] = {"ssid", FIELD_STRING, false, check_ssid, "must be at most 32 bytes"},
+        [LOCATION] = {"location", FIELD_STRING, false, check_location, LOCATION_RULE},
     };
     struct field_value v[FIELD_COUNT];
     struct fields body;
@@ -140,7 +149,7 @@ void handle_device_register(struct app *app, const struct request *req, struct r
         .max_devices = app->config.max_devices,
     };
     struct found f = {app, req, res, 200, &caller};
-    enum store_status st = store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str, &reg,
+    enum store_status st = store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str, v[LOCATION].str, &reg,
                                                  app->now(), send_registration, &f);
     switch (st) {
     case STORE_CREATED:
@@ -314,7 +323,7 @@ static bool parse_if_match(const char *header, int64_t *cfgsn)
  * creates one (the only way a device gets in when registration is closed). */
 void handle_device_update(struct app *app, const struct request *req, struct response *res)
 {
-    enum { NAME, DATA, STATE, POLL_INTERVAL, CFGSN, SEQN_RESET, FIELD_COUNT };
+    enum { NAME, DATA, STATE, POLL_INTERVAL, CFGSN, SEQN_RESET, LOCATION, TAGS, FIELD_COUNT };
     static const struct field fields[FIELD_COUNT] = {
         [NAME] = {"name", FIELD_STRING, false, check_name,
                   "must be at most 64 characters of UTF-8 text without control characters"},
@@ -324,7 +333,14 @@ void handle_device_update(struct app *app, const struct request *req, struct res
                            "must be from 5 to 86400 seconds (null: the server's default)"},
         [CFGSN] = {"cfgsn", FIELD_INT, false, check_cfgsn, "must be a non-negative integer"},
         [SEQN_RESET] = {"seqn_reset", FIELD_BOOL, false, NULL, NULL},
+        [LOCATION] = {"location", FIELD_STRING, true, check_location,
+                      LOCATION_RULE " (null: cleared, for the device to set)"},
+        [TAGS] = {"tags", FIELD_ARRAY, false, NULL, NULL}, /* string_list_canonical() */
     };
+    static const struct string_list_rule tag_rule = {
+        "tags", DEVICE_TAGS_MAX, string_list_take_tag,
+        "a tag: 1-32 characters of a-z 0-9 . _ - (A-Z taken as a-z)"};
+    char tags[STRING_LIST_JSON_MAX(DEVICE_TAGS_MAX)];
     struct field_value v[FIELD_COUNT];
     struct fields body;
     char err[160];
@@ -345,6 +361,16 @@ void handle_device_update(struct app *app, const struct request *req, struct res
     u.poll_interval = v[POLL_INTERVAL].is_null ? 0 : v[POLL_INTERVAL].num;
     u.cfgsn = v[CFGSN].present ? v[CFGSN].num : -1;
     u.seqn_reset = v[SEQN_RESET].flag;
+    u.set_location = v[LOCATION].present;
+    u.location = v[LOCATION].str;
+    if (v[TAGS].present) {
+        if (!string_list_canonical(v[TAGS].json, &tag_rule, tags, sizeof tags, err, sizeof err)) {
+            bad_body(res, err);
+            fields_free(&body);
+            return;
+        }
+        u.tags = tags;
+    }
 
     struct found f = {app, req, res, 200, NULL};
     enum store_status st = store_device_update(app->store, req->deviceid, &u, app->now(), send_device, &f);

@@ -24,6 +24,7 @@ static const struct route routes[] = {
     {"GET", "/api/stats", ACCESS_ADMIN, handle_stats, "stats"},
     {"GET", "/api/metrics", ACCESS_METRICS, handle_metrics, "metrics"},
     {"GET", "/api/devices", ACCESS_ADMIN, handle_device_list, "device_list"},
+    {"POST", "/api/bulk", ACCESS_ADMIN, handle_device_bulk, "device_bulk"},
     {"GET", "/api/devices/{id}", ACCESS_PUBLIC, handle_device_get, "device_get"},
     {"POST", "/api/devices/{id}", ACCESS_PUBLIC, handle_device_register, "device_register"},
     {"PUT", "/api/devices/{id}", ACCESS_ADMIN, handle_device_update, "device_update"},

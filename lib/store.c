@@ -148,10 +148,11 @@ void store_read_end(struct store *s)
 }
 
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
-                                        const char *ssid, const struct registration *reg, int64_t now,
+                                        const char *ssid, const char *location,
+                                        const struct registration *reg, int64_t now,
                                         store_device_fn fn, void *user_data)
 {
-    return s->ops->device_register(s, deviceid, ipaddr, ssid, reg, now, fn, user_data);
+    return s->ops->device_register(s, deviceid, ipaddr, ssid, location, reg, now, fn, user_data);
 }
 
 enum store_status store_device_heartbeat(struct store *s, const char *deviceid, int64_t now,
@@ -197,6 +198,19 @@ enum store_status store_device_list(struct store *s, const struct device_filter 
                                     void *user_data, int *count)
 {
     return s->ops->device_list(s, filter, fn, user_data, count);
+}
+
+enum store_status store_device_count(struct store *s, const struct device_filter *filter, int64_t *count)
+{
+    *count = 0;
+    return s->ops->device_count(s, filter, count);
+}
+
+enum store_status store_device_bulk(struct store *s, const struct device_filter *filter,
+                                    const struct device_bulk *bulk, int64_t *affected)
+{
+    *affected = 0;
+    return s->ops->device_bulk(s, filter, bulk, affected);
 }
 
 enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval, struct store_stats *out)

@@ -67,6 +67,8 @@ struct device {
     int64_t last_seqn; /* -1: no telemetry accepted yet */
     bool has_key;
     int64_t trust; /* DEVICE_TRUST_* */
+    const char *location; /* free text; "" when none */
+    const char *tags;     /* a JSON array of its tags, sorted */
 };
 typedef void (*store_device_fn)(const struct device *device, void *user_data);
 
@@ -83,6 +85,11 @@ struct device_update {
     int64_t cfgsn;         /* an explicit cfgsn the client sent; -1: none */
     int64_t if_match;      /* the cfgsn the client last saw; IF_MATCH_NONE, IF_MATCH_ANY ("*") */
     bool seqn_reset;       /* the device lost its counter: accept SEQNs from the start again */
+    /* With set_location: location pinned (a device's registration no longer changes it), or,
+     * NULL, cleared and the device's to set again. */
+    bool set_location;
+    const char *location;
+    const char *tags; /* a JSON array of valid tags (tag_fold()), replacing the device's; NULL: unchanged */
 };
 
 /* The orders of the device list: by one column, then by id, ascending or descending. lastseen
@@ -107,7 +114,9 @@ struct device_filter {
     bool descending;
     const char *state; /* NULL: any */
     int online;        /* -1: any, 0: not online, 1: online */
-    const char *q;     /* substring of id or name, case-insensitive; NULL: any */
+    const char *q;     /* substring of id, name or location, case-insensitive; NULL: any */
+    const char *tag;   /* devices with this tag (tag_fold()); NULL: any */
+    const char *ids;   /* a JSON array of device ids: only these; NULL: any */
     int limit;
     int64_t now;
     int64_t default_interval;
@@ -208,11 +217,13 @@ enum store_status store_sync_every_commit(struct store *s);
  * the database's schema (provctl init, the tests). */
 enum store_status store_prepare_all(struct store *s);
 
-/* A known device: its ipaddr and ssid updated, seen at now, STORE_OK (a rejected one too; the
+/* A known device: its ipaddr and ssid updated (and location, when not NULL and an admin did not
+ * pin it), seen at now, STORE_OK (a rejected one too; the
  * caller refuses it). An unknown one: STORE_REFUSED when the policy is closed, STORE_FULL or
  * STORE_TOO_MANY past reg's caps, else inserted (pending, or accepted when open): STORE_CREATED. */
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
-                                        const char *ssid, const struct registration *reg, int64_t now,
+                                        const char *ssid, const char *location,
+                                        const struct registration *reg, int64_t now,
                                         store_device_fn fn, void *user_data);
 /* What a heartbeat's answer depends on. */
 struct poll_facts {
@@ -247,6 +258,33 @@ enum store_status store_device_set_key(struct store *s, const char *deviceid, co
  * column than the id, the after device does not exist (deleted since the last page). */
 enum store_status store_device_list(struct store *s, const struct device_filter *filter, store_device_fn fn,
                                     void *user_data, int *count);
+
+/* How many devices filter matches (its state, online, q, tag and ids; not its cursor, sort or
+ * limit), in *count: what store_device_list() pages through and store_device_bulk() changes. */
+enum store_status store_device_count(struct store *s, const struct device_filter *filter, int64_t *count);
+
+/* A change to many devices at once (store_device_bulk()). */
+enum device_bulk_action {
+    DEVICE_BULK_TAG,     /* add tag (a device with DEVICE_TAGS_MAX tags already is left out) */
+    DEVICE_BULK_UNTAG,   /* remove tag */
+    DEVICE_BULK_APPROVE, /* pending -> accepted */
+    DEVICE_BULK_SET,     /* configuration property key = value, cfgsn one more, as an admin's PUT */
+};
+struct device_bulk {
+    enum device_bulk_action action;
+    const char *tag;   /* TAG, UNTAG: tag_fold() */
+    const char *key;   /* SET: a top-level property, valid_property_key() */
+    const char *value; /* SET: its value, JSON text */
+};
+#define DEVICE_TAGS_MAX 16
+/* The action on the devices matching filter (its state, online, q, tag and ids; not its cursor or
+ * sort) that it would change -- those without the tag, with it, pending, whose configuration
+ * object has another value for key and stays within DATA_MAX bytes -- at most filter->limit of
+ * them, in id order, in one transaction (one statement). *affected says how many changed: as
+ * many as the limit means more may be left, and the same call again takes the next ones.
+ * Correct with concurrent calls on any number of hosts: a device counts once per change. */
+enum store_status store_device_bulk(struct store *s, const struct device_filter *filter,
+                                    const struct device_bulk *bulk, int64_t *affected);
 enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,
                               struct store_stats *out);
 /* Devices by state and by liveness at now (default_interval for those without their own), and

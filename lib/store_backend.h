@@ -31,7 +31,8 @@ struct store_ops {
     enum store_status (*restore)(struct store *s, const char *path, store_progress_fn fn, void *user_data);
 
     enum store_status (*device_register)(struct store *s, const char *deviceid, const char *ipaddr,
-                                         const char *ssid, const struct registration *reg, int64_t now,
+                                         const char *ssid, const char *location,
+                                         const struct registration *reg, int64_t now,
                                          store_device_fn fn, void *user_data);
     enum store_status (*device_heartbeat)(struct store *s, const char *deviceid, int64_t now,
                                           struct poll_facts *facts);
@@ -52,6 +53,9 @@ struct store_ops {
                                             const char *key);
     enum store_status (*device_list)(struct store *s, const struct device_filter *filter, store_device_fn fn,
                                      void *user_data, int *count);
+    enum store_status (*device_count)(struct store *s, const struct device_filter *filter, int64_t *count);
+    enum store_status (*device_bulk)(struct store *s, const struct device_filter *filter,
+                                     const struct device_bulk *bulk, int64_t *affected);
     enum store_status (*stats)(struct store *s, int64_t now, int64_t default_interval,
                                struct store_stats *out);
     enum store_status (*fleet)(struct store *s, int64_t now, int64_t default_interval,
@@ -124,6 +128,13 @@ static inline enum store_status store_registration_room(const struct registratio
     if (reg->per_minute > 0 && reg->from && recent >= reg->per_minute)
         return STORE_TOO_MANY;
     return STORE_OK;
+}
+
+/* A bulk statement's first parameter (store_device_bulk()): the tag, the property, or the state
+ * approved devices get. */
+static inline const char *bulk_text(const struct device_bulk *b)
+{
+    return b->action == DEVICE_BULK_SET ? b->key : b->action == DEVICE_BULK_APPROVE ? "accepted" : b->tag;
 }
 
 /* The id of bulk device n (store.h): false when it would be longer than a device id may be. */

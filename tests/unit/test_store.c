@@ -35,7 +35,7 @@ static void open_again_keeps_rows(void **state)
     struct fixture *fx = *state;
     assert_int_equal(store_ping(fx->store), STORE_OK);
     assert_int_equal(store_prepare_all(fx->store), STORE_OK); /* every statement fits the schema */
-    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net",
+    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     store_free(fx->store);
@@ -153,7 +153,7 @@ static void register_approve_makes_pending(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(store_device_register(fx->store, "AA:BB:CC:00:00:01", "192.168.1.5", "home",
+    assert_int_equal(store_device_register(fx->store, "AA:BB:CC:00:00:01", "192.168.1.5", "home", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, capture, &d),
                      STORE_CREATED);
     assert_int_equal(d.calls, 1);
@@ -174,7 +174,7 @@ static void register_open_makes_accepted(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.2", "net",
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.2", "net", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, capture, &d),
                      STORE_CREATED);
     assert_string_equal(d.state, "accepted");
@@ -185,7 +185,7 @@ static void register_closed_only_known(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(store_device_register(fx->store, "stranger", "10.0.0.3", "net",
+    assert_int_equal(store_device_register(fx->store, "stranger", "10.0.0.3", "net", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0, capture, &d),
                      STORE_REFUSED);
     assert_int_equal(d.calls, 0);
@@ -194,7 +194,7 @@ static void register_closed_only_known(void **state)
     struct device_update u = no_change();
     assert_int_equal(update(fx->store, "known", &u, &d), STORE_CREATED);
     d = (struct seen){0};
-    assert_int_equal(store_device_register(fx->store, "known", "10.0.0.4", "net",
+    assert_int_equal(store_device_register(fx->store, "known", "10.0.0.4", "net", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0 + 5, capture,
                                            &d),
                      STORE_OK);
@@ -206,7 +206,7 @@ static void register_closed_only_known(void **state)
 static void register_known_updates_and_keeps_state(void **state)
 {
     struct fixture *fx = *state;
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "one",
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "one", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     struct device_update u = no_change();
@@ -215,7 +215,7 @@ static void register_known_updates_and_keeps_state(void **state)
     assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
     /* Registering again under an open policy does not undo the admin's decision. */
     d = (struct seen){0};
-    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two",
+    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0 + 60, capture,
                                            &d),
                      STORE_OK);
@@ -225,7 +225,7 @@ static void register_known_updates_and_keeps_state(void **state)
     assert_int_equal(d.datec, TEST_T0);
     assert_string_equal(d.state, "rejected");
     /* Absent fields keep their values. */
-    assert_int_equal(store_device_register(fx->store, "dev", NULL, NULL,
+    assert_int_equal(store_device_register(fx->store, "dev", NULL, NULL, NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0 + 61, NULL,
                                            NULL),
                      STORE_OK);
@@ -238,7 +238,7 @@ static void register_known_updates_and_keeps_state(void **state)
 static enum store_status register_capped(struct store *s, const char *id, const char *from, int64_t now)
 {
     const struct registration reg = {REGISTRATION_APPROVE, from, 2, 3};
-    return store_device_register(s, id, "10.0.0.1", "net", &reg, now, NULL, NULL);
+    return store_device_register(s, id, "10.0.0.1", "net", NULL, &reg, now, NULL, NULL);
 }
 
 /* Two new devices a minute from one address, three in all: known devices are never refused. */
@@ -264,9 +264,9 @@ static void expire_pending_devices(void **state)
 {
     struct fixture *fx = *state;
     const struct registration *approve = REGISTRATION_UNCAPPED(REGISTRATION_APPROVE);
-    assert_int_equal(store_device_register(fx->store, "old", "", "", approve, TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(fx->store, "old", "", "", NULL, approve, TEST_T0, NULL, NULL),
                      STORE_CREATED);
-    assert_int_equal(store_device_register(fx->store, "new", "", "", approve, TEST_T0 + 100, NULL, NULL),
+    assert_int_equal(store_device_register(fx->store, "new", "", "", NULL, approve, TEST_T0 + 100, NULL, NULL),
                      STORE_CREATED);
     add_open(fx->store, "accepted");
     struct seen d = {0};
@@ -335,7 +335,7 @@ static void poll_sets_lastseen_and_applied(void **state)
     struct seen d = {0};
     assert_int_equal(store_device_poll(fx->store, "ghost", 3, TEST_T0, capture, &d), STORE_NOT_FOUND);
     assert_int_equal(d.calls, 0);
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n",
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     assert_int_equal(store_device_poll(fx->store, "dev", 4, TEST_T0 + 30, capture, &d), STORE_OK);
@@ -484,7 +484,7 @@ static void delete_and_set_key(void **state)
     struct fixture *fx = *state;
     assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"),
                      STORE_NOT_FOUND);
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n",
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     assert_false(get(fx->store, "dev").has_key);
@@ -498,7 +498,7 @@ static void delete_and_set_key(void **state)
 
 static void register_at(struct store *s, const char *id, int64_t when)
 {
-    assert_int_equal(store_device_register(s, id, "10.0.0.1", "n",
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "n", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), when, NULL, NULL),
                      STORE_CREATED);
 }
@@ -618,7 +618,7 @@ static void make_sort_fleet(struct store *s)
         char id[16];
         snprintf(id, sizeof id, "dev-%d", i);
         int64_t when = TEST_T0 - (i < 4 ? 0 : 10 * i);
-        assert_int_equal(store_device_register(s, id, i < 5 ? "10.0.0.1" : "10.0.0.2", i % 2 ? "home" : "lab",
+        assert_int_equal(store_device_register(s, id, i < 5 ? "10.0.0.1" : "10.0.0.2", i % 2 ? "home" : "lab", NULL,
                                                REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), when, NULL, NULL),
                          STORE_CREATED);
     }
@@ -927,7 +927,7 @@ static void hostile_text_stored_literally(void **state)
     u.name = name;
     u.data = data;
     assert_int_equal(update(fx->store, id, &u, &d), STORE_CREATED);
-    assert_int_equal(store_device_register(fx->store, id, "::1", ssid,
+    assert_int_equal(store_device_register(fx->store, id, "::1", ssid, NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0, NULL, NULL),
                      STORE_OK);
     register_at(fx->store, "plain", TEST_T0);

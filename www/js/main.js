@@ -4,6 +4,7 @@ import { $, ageFlash, say } from './dom.js';
 import { api, session } from './api.js';
 import * as listView from './list.js';
 import * as deviceView from './device.js';
+import './bulk.js';
 
 const VIEWS = ['signin-view', 'list-view', 'device-view'];
 let current = null;   // the module of the view on screen (list or device), null when signed out
