@@ -877,14 +877,14 @@ static void tokens(void **state)
     memcpy(h3, h1, sizeof h3);
     h3[31] ^= 1;
     int64_t now = TEST_T0 + 10;
-    assert_int_equal(store_token_check(fx->store, h1, now), STORE_NOT_FOUND);
+    assert_int_equal(store_token_check(fx->store, h1, now, NULL), STORE_NOT_FOUND);
     assert_int_equal(store_token_add(fx->store, "ops", h1, TEST_T0, 0), STORE_OK);
     assert_int_equal(store_token_add(fx->store, "ops", h2, TEST_T0, 0), STORE_EXISTS);
     assert_int_equal(store_token_add(fx->store, "other", h1, TEST_T0, 0), STORE_EXISTS);
     assert_int_equal(store_token_add(fx->store, "ci", h2, TEST_T0 + 1, TEST_T0 + 3600), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h1, now), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h2, now), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h3, now), STORE_NOT_FOUND);
+    assert_int_equal(store_token_check(fx->store, h1, now, NULL), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2, now, NULL), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h3, now, NULL), STORE_NOT_FOUND);
 
     struct token_names t = {0};
     assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
@@ -898,16 +898,16 @@ static void tokens(void **state)
     assert_int_equal(t.expires[1], 0);
 
     /* A use within the minute is not written again; a later one is; an expired token is refused. */
-    assert_int_equal(store_token_check(fx->store, h2, now + TOKEN_USE_STEP_S - 1), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3599), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3600), STORE_STALE);
+    assert_int_equal(store_token_check(fx->store, h2, now + TOKEN_USE_STEP_S - 1, NULL), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3599, NULL), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3600, NULL), STORE_STALE);
     t = (struct token_names){0};
     assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
     assert_int_equal(t.last_used[0], TEST_T0 + 3599);
 
     assert_int_equal(store_token_revoke(fx->store, "ops"), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h1, now), STORE_NOT_FOUND);
-    assert_int_equal(store_token_check(fx->store, h2, now), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h1, now, NULL), STORE_NOT_FOUND);
+    assert_int_equal(store_token_check(fx->store, h2, now, NULL), STORE_OK);
     assert_int_equal(store_token_revoke(fx->store, "ops"), STORE_NOT_FOUND);
     t = (struct token_names){0};
     assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);

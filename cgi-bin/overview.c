@@ -1,0 +1,78 @@
+/* GET /api/overview: the fleet at a glance, which the admin page polls every few seconds. Each
+ * part is one statement whatever the fleet's size: the counts are the metrics' (store_fleet()),
+ * the devices gone offline one read of every device with a top-N, the readings one number. */
+#include "app.h"
+#include "json_out.h"
+#include "render.h"
+
+#define RECENTLY_OFFLINE_MAX 10
+
+struct offline_list {
+    struct app *app;
+    struct json_out *out;
+};
+
+/* A device gone offline: when it was last seen, and when it turned offline (5 intervals later). */
+static void add_offline(const struct device *d, void *user_data)
+{
+    struct offline_list *l = user_data;
+    json_out_open_object(l->out);
+    json_out_member_string(l->out, "deviceid", d->deviceid);
+    json_out_member_string(l->out, "name", d->name);
+    json_out_member_string(l->out, "state", d->state);
+    json_out_member_isotime(l->out, "lastseen", d->lastseen);
+    json_out_member_isotime(l->out, "offline_since",
+                            d->lastseen + 5 * device_poll_interval(d, &l->app->config));
+    json_out_close_object(l->out);
+}
+
+static void write_counts(struct json_out *out, const struct store_fleet *f)
+{
+    json_out_member_int(out, "devices", f->pending + f->accepted + f->rejected);
+    json_out_key(out, "by_state");
+    json_out_open_object(out);
+    json_out_member_int(out, "pending", f->pending);
+    json_out_member_int(out, "accepted", f->accepted);
+    json_out_member_int(out, "rejected", f->rejected);
+    json_out_close_object(out);
+    json_out_key(out, "by_liveness");
+    json_out_open_object(out);
+    json_out_member_int(out, "online", f->online);
+    json_out_member_int(out, "overdue", f->overdue);
+    json_out_member_int(out, "offline", f->offline);
+    json_out_close_object(out);
+}
+
+/* {"at", "devices", "by_state", "by_liveness", "by_firmware" (null until devices have firmware),
+ * "recently_offline": [...], "readings": {"last_id"}}. readings.last_id rises by one per reading
+ * taken, on every host alike: its rise between two polls, over their "at", is the rate. */
+void handle_overview(struct app *app, const struct request *req, struct response *res)
+{
+    (void)req;
+    int64_t now = app->now(), last_id = 0;
+    struct store_fleet fleet;
+    enum store_status st = store_fleet(app->store, now, app->config.poll_interval, &fleet);
+    if (st == STORE_OK)
+        st = store_reading_last_id(app->store, &last_id);
+    struct json_out out;
+    json_out_start(&out, res, 200);
+    json_out_open_object(&out);
+    json_out_member_isotime(&out, "at", now);
+    write_counts(&out, &fleet);
+    json_out_key(&out, "by_firmware");
+    json_out_null(&out);
+    json_out_key(&out, "recently_offline");
+    json_out_open_array(&out);
+    struct offline_list list = {app, &out};
+    if (st == STORE_OK)
+        st = store_recently_offline(app->store, now, app->config.poll_interval, RECENTLY_OFFLINE_MAX,
+                                    add_offline, &list);
+    json_out_close_array(&out);
+    json_out_key(&out, "readings");
+    json_out_open_object(&out);
+    json_out_member_int(&out, "last_id", last_id);
+    json_out_close_object(&out);
+    json_out_close_object(&out);
+    if (st != STORE_OK)
+        respond_store_error(app, res, st);
+}
