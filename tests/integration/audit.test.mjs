@@ -29,7 +29,7 @@ function storedAudit() {
 
 function sql(statement) {
   if (backend === 'postgresql') return execFileSync('psql', ['-X', '-q', '-At', '-d', stack.db, '-c', statement], { encoding: 'utf8' });
-  return execFileSync('sqlite3', [stack.db, statement], { encoding: 'utf8' });
+  return execFileSync('sqlite3', ['-cmd', '.timeout 5000', stack.db, statement], { encoding: 'utf8' });
 }
 
 // Every entry of the trail for query (newest first), following the Link header page by page.
