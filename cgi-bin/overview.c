@@ -26,21 +26,23 @@ static void add_offline(const struct device *d, void *user_data)
     json_out_close_object(l->out);
 }
 
+/* "key": {"names[0]": values[0], ...} */
+static void write_group(struct json_out *out, const char *key, const char *const names[3], const int64_t values[3])
+{
+    json_out_key(out, key);
+    json_out_open_object(out);
+    for (int i = 0; i < 3; i++)
+        json_out_member_int(out, names[i], values[i]);
+    json_out_close_object(out);
+}
+
 static void write_counts(struct json_out *out, const struct store_fleet *f)
 {
+    static const char *const states[3] = {"pending", "accepted", "rejected"};
+    static const char *const liveness[3] = {"online", "overdue", "offline"};
     json_out_member_int(out, "devices", f->pending + f->accepted + f->rejected);
-    json_out_key(out, "by_state");
-    json_out_open_object(out);
-    json_out_member_int(out, "pending", f->pending);
-    json_out_member_int(out, "accepted", f->accepted);
-    json_out_member_int(out, "rejected", f->rejected);
-    json_out_close_object(out);
-    json_out_key(out, "by_liveness");
-    json_out_open_object(out);
-    json_out_member_int(out, "online", f->online);
-    json_out_member_int(out, "overdue", f->overdue);
-    json_out_member_int(out, "offline", f->offline);
-    json_out_close_object(out);
+    write_group(out, "by_state", states, (const int64_t[3]){f->pending, f->accepted, f->rejected});
+    write_group(out, "by_liveness", liveness, (const int64_t[3]){f->online, f->overdue, f->offline});
 }
 
 /* {"at", "devices", "by_state", "by_liveness", "by_firmware" (null until devices have firmware),

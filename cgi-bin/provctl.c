@@ -414,7 +414,8 @@ static const struct command commands[] = {
      "provctl prune [DAYS]: delete the readings received more than DAYS days ago (default\n"
      "$PROVD_RETENTION_DAYS, 0: keep all); on PostgreSQL whole days of readings go at once, and\n"
      "the coming two weeks' day partitions are made. Also deletes the devices pending for more\n"
-     "than $PROVD_PENDING_DAYS (14). Run it daily (provd-prune.timer).",
+     "than $PROVD_PENDING_DAYS (14) and the audit entries older than $PROVD_AUDIT_DAYS (365).\n"
+     "Run it daily (provd-prune.timer).",
      run_prune, false},
     {"backup", NULL, 1,
      "provctl backup FILE: copy the whole database, as of the moment the copy starts, into FILE\n"

@@ -1286,19 +1286,25 @@ static enum store_status pg_reading_buckets(struct store *base, const char *devi
     return STORE_OK;
 }
 
-static enum store_status pg_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+/* Runs a delete of up to $2 rows older than $1 (statement id); *deleted says how many went. */
+static enum store_status delete_batch(struct pg_store *s, enum pg_stmt id, int64_t before, int max, int *deleted,
+                                      const char *what)
 {
-    struct pg_store *s = pg_of(base);
     int64_t rows = 0;
     enum store_status st = connected(s);
     if (st == STORE_OK) {
         struct params p = {0};
         param_int(&p, before);
         param_int(&p, max);
-        st = exec_stmt(s, PG_DEVICE_EXPIRE_PENDING, &p, "expire pending devices", &rows);
+        st = exec_stmt(s, id, &p, what, &rows);
     }
     *deleted = (int)rows;
     return st;
+}
+
+static enum store_status pg_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+{
+    return delete_batch(pg_of(base), PG_DEVICE_EXPIRE_PENDING, before, max, deleted, "expire pending devices");
 }
 
 /* Retention by days: the day partitions over by `before` are dropped whole (their readings
@@ -1506,17 +1512,7 @@ static enum store_status pg_audit_list(struct store *base, const struct audit_fi
 
 static enum store_status pg_audit_prune(struct store *base, int64_t before, int max, int *deleted)
 {
-    struct pg_store *s = pg_of(base);
-    int64_t rows = 0;
-    enum store_status st = connected(s);
-    if (st == STORE_OK) {
-        struct params p = {0};
-        param_int(&p, before);
-        param_int(&p, max);
-        st = exec_stmt(s, PG_AUDIT_PRUNE, &p, "prune the audit trail", &rows);
-    }
-    *deleted = (int)rows;
-    return st;
+    return delete_batch(pg_of(base), PG_AUDIT_PRUNE, before, max, deleted, "prune the audit trail");
 }
 
 static enum store_status pg_recently_offline(struct store *base, int64_t now, int64_t default_interval, int max,
