@@ -164,6 +164,27 @@ describe('audit trail', () => {
     assert.equal((await api('GET', '/api/audit')).status, 401);
   });
 
+  it('concurrent changes each record the device as the change found it; of racing If-Match, one', async () => {
+    assert.equal((await api('PUT', '/api/devices/aud-race', { admin: true, body: { data: { v: -1 } } })).status, 201);
+    const answers = await Promise.all(Array.from({ length: 16 }, (_, i) =>
+      api('PUT', '/api/devices/aud-race', { admin: true, body: { data: { v: i } } })));
+    assert.deepEqual(answers.map((r) => r.status), Array(16).fill(200));
+    const chain = (await allEntries('?device=aud-race')).reverse(); // oldest first
+    assert.equal(chain.length, 17);
+    for (let i = 1; i < chain.length; i++) {
+      assert.deepEqual(chain[i].before, chain[i - 1].after, `entry ${i} starts where entry ${i - 1} ended`);
+      assert.equal(chain[i].after.cfgsn, i);
+    }
+
+    const racing = await Promise.all(Array.from({ length: 8 }, (_, i) => api('PUT', '/api/devices/aud-race',
+      { admin: true, headers: { 'If-Match': '"16"' }, body: { data: { winner: i } } })));
+    assert.deepEqual(racing.map((r) => r.status).sort(), [200, 412, 412, 412, 412, 412, 412, 412]);
+    const entries = await allEntries('?device=aud-race');
+    assert.equal(entries.length, 18);
+    assert.deepEqual(entries[0].after.data, racing.find((r) => r.status === 200).json.data);
+    assert.equal(entries[0].after.cfgsn, 17);
+  });
+
   it('no token and no device key is in any stored entry', async () => {
     assert.equal((await api('PUT', '/api/devices/aud-secret', { admin: true, body: { name: 's' } })).status, 201);
     const key = (await api('POST', '/api/devices/aud-secret/key', { admin: true })).json.key;
