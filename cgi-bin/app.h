@@ -29,6 +29,7 @@ struct config {
     int64_t max_devices, registrations_per_min, pending_days;
     const struct server_key *server_key; /* from PROVD_KEY_FILE (server_key.h), loaded at start */
     const char *metrics_file; /* PROVD_METRICS_FILE: the counters a host's workers share; NULL: each its own */
+    bool metrics_off;         /* PROVD_METRICS=off: nothing counted, /api/metrics a 404 */
 };
 
 struct sqlite_writer;
@@ -44,6 +45,9 @@ struct app {
     struct audit_actor actor;     /* the admin of the request being served (auth_admin()), for audit_record() */
     int64_t (*now)(void);         /* Unix seconds; tests set their own clock */
     unsigned readings_since_prune;
+    /* Set by a handler: work for this thread once its answer has gone (main.c), before it takes
+     * the next request; it may use the store. Cleared when run. */
+    void (*after_answer)(struct app *app);
 };
 
 /* Reads PROVD_* from the environment; false with the reason in err when a value is invalid. */
@@ -57,6 +61,11 @@ int router_dispatch(struct app *app, struct request *req, struct response *res);
 /* The route table's size and each route's name, e.g. "device_get" (the metrics' route label). */
 int router_route_count(void);
 const char *router_route_name(int route);
+
+/* The fleet's gauges for an answer: counted now, or while counting is slow the host's last count
+ * (metrics.h), then counted again after the answer when it is due. false: the database did not
+ * answer (logged). */
+bool fleet_gauges(struct app *app, struct store_fleet *out, int64_t *counted_at);
 
 /* Handlers, one file per endpoint family. */
 void handle_api_root(struct app *app, const struct request *req, struct response *res);

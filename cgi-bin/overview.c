@@ -1,6 +1,6 @@
-/* GET /api/overview: the fleet at a glance, which the admin page polls every few seconds. Each
- * part is one statement whatever the fleet's size: the counts are the metrics' (store_fleet()),
- * the devices gone offline one read of every device with a top-N, the readings one number. */
+/* GET /api/overview: the fleet at a glance, which the admin page polls every few seconds. The
+ * counts are the metrics' gauges (fleet_gauges(): on a large fleet the host's last count), the
+ * devices gone offline one read of every device with a top-N, the readings one number. */
 #include "app.h"
 #include "json_out.h"
 #include "render.h"
@@ -45,21 +45,26 @@ static void write_counts(struct json_out *out, const struct store_fleet *f)
     write_group(out, "by_liveness", liveness, (const int64_t[3]){f->online, f->overdue, f->offline});
 }
 
-/* {"at", "devices", "by_state", "by_liveness", "by_firmware" (null until devices have firmware),
- * "recently_offline": [...], "readings": {"last_id"}}. readings.last_id rises by one per reading
- * taken, on every host alike: its rise between two polls, over their "at", is the rate. */
+/* {"at", "counted_at", "devices", "by_state", "by_liveness", "by_firmware" (null until devices
+ * have firmware), "recently_offline": [...], "readings": {"last_id"}}. The counts are as of
+ * counted_at. readings.last_id rises by one per reading taken, on every host alike: its rise
+ * between two polls, over their "at", is the rate. */
 void handle_overview(struct app *app, const struct request *req, struct response *res)
 {
     (void)req;
-    int64_t now = app->now(), last_id = 0;
+    int64_t now = app->now(), last_id = 0, counted_at = now;
     struct store_fleet fleet;
-    enum store_status st = store_fleet(app->store, now, app->config.poll_interval, &fleet);
-    if (st == STORE_OK)
-        st = store_reading_last_id(app->store, &last_id);
+    if (!fleet_gauges(app, &fleet, &counted_at)) {
+        response_error(res, 503, "the database does not answer: try again shortly");
+        response_header(res, "Retry-After", "%d", DATABASE_RETRY_AFTER_S);
+        return;
+    }
+    enum store_status st = store_reading_last_id(app->store, &last_id);
     struct json_out out;
     json_out_start(&out, res, 200);
     json_out_open_object(&out);
     json_out_member_isotime(&out, "at", now);
+    json_out_member_isotime(&out, "counted_at", counted_at);
     write_counts(&out, &fleet);
     json_out_key(&out, "by_firmware");
     json_out_null(&out);
