@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "http.h"
+#include "overview.h"
 #include "store.h"
 
 /* PROVD_DEVICE_AUTH: which device calls must carry a proof (ARCHITECTURE.md "Device trust"). */
@@ -48,6 +49,7 @@ struct app {
     /* Set by a handler: work for this thread once its answer has gone (main.c), before it takes
      * the next request; it may use the store. Cleared when run. */
     void (*after_answer)(struct app *app);
+    struct recently_offline offline; /* GET /api/overview's, as this worker last read it */
 };
 
 /* Reads PROVD_* from the environment; false with the reason in err when a value is invalid. */

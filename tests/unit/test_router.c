@@ -1257,6 +1257,19 @@ static void overview_counts(void **state)
     assert_iso(gone, "lastseen", TEST_T0 - 1000);
     assert_iso(gone, "offline_since", TEST_T0 - 1000 + 5 * INTERVAL);
     assert_int_equal(jint(member(fx->json, "readings"), "last_id"), 0);
+
+    /* A slow read (here made to look 100 ms long) is kept for 20 reads' time: 2 s. */
+    fx->app.offline.micros = 100000;
+    clock_now = TEST_T0 - 2000;
+    register_device(fx, "gone-too");
+    clock_now = TEST_T0;
+    store_flush(fx->app.store, true);
+    assert_int_equal(admin(fx, "GET", "/api/overview", NULL), 200);
+    assert_int_equal(json_object_array_length(member(fx->json, "recently_offline")), 1);
+    assert_int_equal(jint(member(fx->json, "by_liveness"), "offline"), 2);
+    clock_now = TEST_T0 + 2;
+    assert_int_equal(admin(fx, "GET", "/api/overview", NULL), 200);
+    assert_int_equal(json_object_array_length(member(fx->json, "recently_offline")), 2);
 }
 
 int main(void)
