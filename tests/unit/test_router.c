@@ -1190,6 +1190,10 @@ static void admin_changes_are_audited(void **state)
     assert_true(jnull(e, "after"));
     assert_int_equal(audit_entries(fx, "?device=dev1"), 4);
     assert_null(strstr(fx->res.body, admin_token(fx)));
+
+    /* A name with quotes, a backslash, markup and non-ASCII is kept as the text it is. */
+    assert_int_equal(admin(fx, "PUT", "/api/devices/dev2", "{\"name\":\"a \\\"q\\\" \\\\ <b> \u00e9\"}"), 201);
+    assert_string_equal(jstr(member(newest_entry(fx, ""), "after"), "name"), "a \"q\" \\ <b> \u00e9");
 }
 
 /* Pages of the trail: limit, the Link to the next page with its after cursor, since and device. */
