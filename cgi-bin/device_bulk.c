@@ -1,10 +1,13 @@
 /* POST /api/bulk: one admin change -- tag, untag, approve, set a configuration property -- to every
  * device a filter matches (the list's: state, online, q, tag) or to a list of ids, a batch of at
  * most `limit` devices per call (store_device_bulk()). */
+#define _GNU_SOURCE /* asprintf */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
+#include "audit.h"
 #include "fields.h"
 #include "string_list.h"
 #include "validate.h"
@@ -126,6 +129,19 @@ static bool check_parts(enum device_bulk_action a, const struct field_value *tag
     return false;
 }
 
+/* One audit entry per call that changed devices: the request as the admin sent it and how many it
+ * changed (the devices' own histories do not list it). */
+static enum store_status audit_bulk(struct app *app, const struct request *req, int64_t affected)
+{
+    char *after = NULL;
+    if (asprintf(&after, "{\"request\":%.*s,\"affected\":%lld}", (int)req->body_len, req->body,
+                 (long long)affected) < 0)
+        return STORE_ERROR;
+    enum store_status st = audit_record(app->store, &app->actor, "devices.bulk", "devices", NULL, after);
+    free(after);
+    return st;
+}
+
 void handle_device_bulk(struct app *app, const struct request *req, struct response *res)
 {
     enum { ACTION, TAG, KEY, VALUE, FILTER, IDS, LIMIT, FIELD_COUNT };
@@ -182,6 +198,8 @@ void handle_device_bulk(struct app *app, const struct request *req, struct respo
         f.limit = (int)v[LIMIT].num;
     int64_t affected = 0;
     enum store_status st = ok ? store_device_bulk(app->store, &f, &b, &affected) : STORE_OK;
+    if (ok && st == STORE_OK && affected > 0)
+        st = audit_bulk(app, req, affected);
     if (!ok)
         response_error(res, 400, "%s", err);
     else if (st != STORE_OK)

@@ -164,6 +164,7 @@ struct bucket_stat {
 typedef void (*store_bucket_fn)(const struct bucket_stat *b, void *user_data);
 
 #define STORE_TOKEN_HASH_LEN 32 /* SHA-256 */
+#define STORE_TOKEN_NAME_MAX 64 /* characters, as a device id (validate.h) */
 
 /* An admin token as listed: never the token or its hash. */
 struct token_info {
@@ -343,12 +344,69 @@ enum store_status store_token_add(struct store *s, const char *name,
                                   const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
                                   int64_t expires);
 /* STORE_OK for a valid token, recorded as used at now (written when the last use recorded is
- * TOKEN_USE_STEP_S old or more, so not every request writes); STORE_NOT_FOUND: no such token;
- * STORE_STALE: it has expired. It may write: not inside store_read_begin(). */
+ * TOKEN_USE_STEP_S old or more, so not every request writes), its name into name (when not NULL);
+ * STORE_NOT_FOUND: no such token; STORE_STALE: it has expired. It may write: not inside
+ * store_read_begin(). */
 enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
-                                    int64_t now);
+                                    int64_t now, char name[STORE_TOKEN_NAME_MAX + 1]);
 enum store_status store_token_list(struct store *s, store_token_fn fn, void *user_data);
 enum store_status store_token_revoke(struct store *s, const char *name);
+
+/* ---- admin changes and their audit trail (ARCHITECTURE.md "Audit trail") ---- */
+
+/* An admin's change as one transaction: the writes until store_write_end() -- the change (a
+ * device's update, deletion or key, a token's creation or revocation, ...) and its audit entry
+ * (store_audit_add()) -- commit together or not at all. Operations that begin a transaction of
+ * their own for the device calls (registration, polls, readings) do not belong inside, nor does
+ * it go inside store_read_begin(). On PostgreSQL a connection lost inside is not reset before
+ * store_write_end(): what follows fails, and nothing commits. */
+enum store_status store_write_begin(struct store *s);
+/* Commits (commit true) or rolls back what was written since store_write_begin(); when the
+ * commit fails, nothing was written. */
+enum store_status store_write_end(struct store *s, bool commit);
+/* Inside store_write_begin(): the device as it is, kept from other changes until
+ * store_write_end() (PostgreSQL: its row locked; SQLite: the write transaction holds the
+ * database), so that what an audit entry says was before is what the change changed. */
+enum store_status store_device_lock(struct store *s, const char *deviceid, store_device_fn fn,
+                                    void *user_data);
+
+/* One entry of the audit trail. Strings are borrowed: valid only inside the callback. */
+struct audit_entry {
+    int64_t id; /* the order of entries, the cursor of pages; store_audit_add() ignores it */
+    int64_t at; /* Unix seconds */
+    const char *via;    /* "api" (an admin token) or "provctl" */
+    const char *actor;  /* the token's name, or provctl's OS user: never a secret */
+    const char *action; /* "device.update", "token.create", ...: a device's begin "device." */
+    const char *target; /* what was changed: a device id, a token name */
+    const char *before, *after; /* JSON text of what the change touched; NULL: nothing */
+};
+typedef void (*store_audit_fn)(const struct audit_entry *e, void *user_data);
+
+struct audit_filter {
+    const char *device; /* NULL: every entry; else those of this device (actions "device.*") */
+    int64_t since;      /* entries at or after this time */
+    int64_t after;      /* keyset cursor: the id of the last entry of the previous page; -1: none */
+    int limit;
+};
+
+/* Adds an entry, inside the change's store_write_begin() (or as a transaction of its own). */
+enum store_status store_audit_add(struct store *s, const struct audit_entry *e);
+/* The entries of f, newest first; *count gets how many. */
+enum store_status store_audit_list(struct store *s, const struct audit_filter *f, store_audit_fn fn,
+                                   void *user_data, int *count);
+/* Deletes up to max entries made before the given time; *deleted says how many. */
+enum store_status store_audit_prune(struct store *s, int64_t before, int max, int *deleted);
+
+/* ---- the fleet overview ---- */
+
+/* The devices that went offline most recently (seen once, not within 5 poll intervals at now;
+ * default_interval for those without their own), by when they turned offline, latest first, max
+ * at most. Reads every device, as store_fleet() does. */
+enum store_status store_recently_offline(struct store *s, int64_t now, int64_t default_interval, int max,
+                                         store_device_fn fn, void *user_data);
+/* The id of the newest reading taken (0: none yet). Ids rise by one per reading taken, so the
+ * rise of this number over a time is the readings taken in it, on every host alike. */
+enum store_status store_reading_last_id(struct store *s, int64_t *id);
 
 /* ---- bulk loading (benchmarks, imports) ----
  * Each call is one transaction with syncing off, then a checkpoint moves the WAL into the

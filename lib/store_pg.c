@@ -103,6 +103,11 @@
     "(SELECT received_at, id FROM telemetry WHERE deviceid = $1 AND id = $4)) "                              \
     "ORDER BY received_at " order ", id " order " LIMIT $5::bigint"
 
+/* The audit trail, newest first (store_audit_list()), with a filter before the cursor's. */
+#define AUDIT_LIST_SQL(filter)                                                                               \
+    "SELECT id, at, via, actor, action, target, before, after FROM audit WHERE " filter                      \
+    "($1::bigint IS NULL OR id < $1::bigint) AND at >= $2::bigint ORDER BY id DESC LIMIT $3::bigint"
+
 enum pg_stmt {
     PG_PING,
     PG_BEGIN,
@@ -151,6 +156,13 @@ enum pg_stmt {
     PG_BULK_DEVICES,
     PG_BULK_CLAIM,
     PG_SEEN,
+    PG_DEVICE_LOCK,
+    PG_AUDIT_ADD,
+    PG_AUDIT_LIST,
+    PG_AUDIT_LIST_DEVICE,
+    PG_AUDIT_PRUNE,
+    PG_RECENTLY_OFFLINE,
+    PG_READING_LAST_ID,
     PG__COUNT
 };
 
@@ -341,7 +353,7 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created, expires) "
                      "VALUES ($1, $2::bytea, $3::bigint, nullif($4::bigint, 0))",
     [PG_TOKEN_CHECK] =
-        "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = $1::bytea",
+        "SELECT coalesce(expires, 0), coalesce(last_used, 0), name FROM admin_tokens WHERE hash = $1::bytea",
     [PG_TOKEN_USED] = "UPDATE admin_tokens SET last_used = $2::bigint "
                       "WHERE hash = $1::bytea AND coalesce(last_used, 0) < $2::bigint",
     [PG_TOKEN_LIST] = "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
@@ -358,6 +370,23 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
         "lastseen = greatest(lastseen, $5::bigint) "
         "FROM generate_series($2::bigint, $3::bigint) AS n WHERE deviceid = provd_bulk_id($1, n) "
         "RETURNING deviceid, seqn_epoch) SELECT deviceid, seqn_epoch FROM claimed ORDER BY deviceid",
+    [PG_DEVICE_LOCK] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = $1 FOR UPDATE",
+    [PG_AUDIT_ADD] = "INSERT INTO audit (at, via, actor, action, target, before, after) "
+                     "VALUES ($1::bigint, $2, $3, $4, $5, $6, $7)",
+    /* As SQLite's: newest first from before the cursor $1, made at $2 or later, $3 rows; a
+     * device's ($4) from the index on (target, id). */
+    [PG_AUDIT_LIST] = AUDIT_LIST_SQL(""),
+    [PG_AUDIT_LIST_DEVICE] = AUDIT_LIST_SQL("target = $4 AND substr(action, 1, 7) = 'device.' AND "),
+    [PG_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1::bigint "
+                       "LIMIT $2::bigint)",
+    /* Seen once, not within 5 intervals at $1 (default interval $2), by when they turned offline. */
+    [PG_RECENTLY_OFFLINE] = "SELECT " DEVICE_COLUMNS " FROM devices "
+                            "WHERE lastseen > 0 AND lastseen < $1::bigint - 5 * coalesce(poll_interval, $2::bigint) "
+                            "ORDER BY lastseen + 5 * coalesce(poll_interval, $2::bigint) DESC LIMIT $3::bigint",
+    /* The identity's sequence: max(id) would read every partition (id does not lead their keys).
+     * A reading takes its id only when inserted (PG_READING_ADD), bulk loads theirs. */
+    [PG_READING_LAST_ID] =
+        "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('telemetry', 'id')::regclass), 0)",
 };
 
 /* Heartbeat times not written yet, as PG_SEEN's two parameters: ids and times, comma-separated. */
@@ -376,6 +405,7 @@ struct pg_store {
     bool prepared[PG__COUNT]; /* on this connection: forgotten when it is reset */
     char where[128];          /* host:port/database, for messages (never the URI: its password) */
     char sqlstate[6];         /* of the last failure: "" when it had none */
+    bool in_write;            /* between store_write_begin() and store_write_end() */
 };
 
 static const struct store_ops pg_ops;
@@ -444,6 +474,8 @@ static enum store_status connected(struct pg_store *s)
 {
     if (PQstatus(s->conn) == CONNECTION_OK)
         return STORE_OK;
+    if (s->in_write) /* a new connection would write what follows outside the admin's transaction */
+        return fail(s, "inside an admin's change", NULL);
     PQreset(s->conn);
     memset(s->prepared, 0, sizeof s->prepared);
     if (PQstatus(s->conn) == CONNECTION_OK)
@@ -1046,16 +1078,21 @@ static enum store_status update_row(struct pg_store *s, const char *deviceid, co
     return st;
 }
 
-/* A transaction under PG_TAGS_LOCK: begun, then ended (end_transaction()) by its caller. */
+/* A transaction under PG_TAGS_LOCK: begun, then ended (end_transaction()) by its caller. Inside
+ * an admin's change (store_write_begin()) it is that transaction, which its end commits or rolls
+ * back with the change's audit entry. */
 static enum store_status begin_tags(struct pg_store *s, const char *what)
 {
-    enum store_status st = exec_stmt(s, PG_BEGIN, NULL, what, NULL);
+    enum store_status st = s->in_write ? STORE_OK : exec_stmt(s, PG_BEGIN, NULL, what, NULL);
     return st == STORE_OK ? exec_stmt(s, PG_TAGS_LOCK, NULL, what, NULL) : st;
 }
 
-/* Commits when st is STORE_OK, else rolls back what is open; passes st (or the commit's failure) on. */
+/* Commits when st is STORE_OK, else rolls back what is open; passes st (or the commit's failure)
+ * on. Inside an admin's change, store_write_end() does either. */
 static enum store_status end_transaction(struct pg_store *s, enum store_status st, const char *what)
 {
+    if (s->in_write)
+        return st;
     if (st == STORE_OK)
         return exec_stmt(s, PG_COMMIT, NULL, what, NULL);
     if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
@@ -1416,19 +1453,25 @@ static enum store_status pg_reading_buckets(struct store *base, const char *devi
     return STORE_OK;
 }
 
-static enum store_status pg_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+/* Runs a delete of up to $2 rows older than $1 (statement id); *deleted says how many went. */
+static enum store_status delete_batch(struct pg_store *s, enum pg_stmt id, int64_t before, int max, int *deleted,
+                                      const char *what)
 {
-    struct pg_store *s = pg_of(base);
     int64_t rows = 0;
     enum store_status st = connected(s);
     if (st == STORE_OK) {
         struct params p = {0};
         param_int(&p, before);
         param_int(&p, max);
-        st = exec_stmt(s, PG_DEVICE_EXPIRE_PENDING, &p, "expire pending devices", &rows);
+        st = exec_stmt(s, id, &p, what, &rows);
     }
     *deleted = (int)rows;
     return st;
+}
+
+static enum store_status pg_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+{
+    return delete_batch(pg_of(base), PG_DEVICE_EXPIRE_PENDING, before, max, deleted, "expire pending devices");
 }
 
 /* Retention by days: the day partitions over by `before` are dropped whole (their readings
@@ -1476,7 +1519,7 @@ static enum store_status pg_token_add(struct store *base, const char *name,
 }
 
 static enum store_status pg_token_check(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
-                                        int64_t *expires, int64_t *last_used)
+                                        int64_t *expires, int64_t *last_used, char name[STORE_TOKEN_NAME_MAX + 1])
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1484,10 +1527,16 @@ static enum store_status pg_token_check(struct store *base, const unsigned char 
         return st;
     struct params p = {0};
     param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
-    int64_t row[2] = {0, 0};
-    st = read_ints(s, PG_TOKEN_CHECK, &p, "check token", row, 2);
-    *expires = row[0];
-    *last_used = row[1];
+    PGresult *res = run(s, PG_TOKEN_CHECK, &p, "check token", &st);
+    if (!res)
+        return st;
+    st = PQntuples(res) > 0 ? STORE_OK : STORE_NOT_FOUND;
+    if (st == STORE_OK) {
+        *expires = col_int(res, 0, 0, 0);
+        *last_used = col_int(res, 0, 1, 0);
+        snprintf(name, STORE_TOKEN_NAME_MAX + 1, "%s", PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
     return st;
 }
 
@@ -1529,6 +1578,130 @@ static enum store_status pg_token_revoke(struct store *base, const char *name)
     struct params p = {0};
     param_text(&p, name);
     return write_one_row(s, PG_TOKEN_REVOKE, &p, "revoke token");
+}
+
+/* ---- admin changes, the audit trail and the overview ---- */
+
+static enum store_status pg_write_begin(struct store *base)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st == STORE_OK)
+        st = exec_stmt(s, PG_BEGIN, NULL, "begin an admin's change", NULL);
+    s->in_write = st == STORE_OK;
+    return st;
+}
+
+/* A transaction that failed is rolled back whichever end was asked for (PostgreSQL answers such a
+ * COMMIT with a ROLLBACK): the commit fails then. */
+static enum store_status pg_write_end(struct store *base, bool commit)
+{
+    struct pg_store *s = pg_of(base);
+    s->in_write = false;
+    if (PQstatus(s->conn) != CONNECTION_OK)
+        return commit ? fail(s, "commit an admin's change", NULL) : STORE_OK;
+    bool failed = PQtransactionStatus(s->conn) == PQTRANS_INERROR;
+    if (!commit || failed) {
+        exec_stmt(s, PG_ROLLBACK, NULL, "roll back an admin's change", NULL);
+        if (commit)
+            snprintf(s->base.errmsg, sizeof s->base.errmsg, "commit an admin's change: it had failed");
+        return commit ? STORE_ERROR : STORE_OK;
+    }
+    return exec_stmt(s, PG_COMMIT, NULL, "commit an admin's change", NULL);
+}
+
+static enum store_status pg_device_lock(struct store *base, const char *deviceid, store_device_fn fn,
+                                        void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    return device_rows(s, PG_DEVICE_LOCK, &p, "lock device", fn, user_data, NULL, NULL);
+}
+
+static enum store_status pg_audit_add(struct store *base, const struct audit_entry *e)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, e->at);
+    param_text(&p, e->via);
+    param_text(&p, e->actor);
+    param_text(&p, e->action);
+    param_text(&p, e->target);
+    param_text(&p, e->before);
+    param_text(&p, e->after);
+    return exec_stmt(s, PG_AUDIT_ADD, &p, "add an audit entry", NULL);
+}
+
+static const char *value_or_null(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static enum store_status pg_audit_list(struct store *base, const struct audit_filter *f, store_audit_fn fn,
+                                       void *user_data, int *count)
+{
+    struct pg_store *s = pg_of(base);
+    *count = 0;
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int_or_null(&p, f->after >= 0, f->after);
+    param_int(&p, f->since);
+    param_int(&p, f->limit);
+    if (f->device)
+        param_text(&p, f->device);
+    PGresult *res = run(s, f->device ? PG_AUDIT_LIST_DEVICE : PG_AUDIT_LIST, &p, "list the audit trail", &st);
+    for (int i = 0, n = res ? PQntuples(res) : 0; i < n; i++) {
+        struct audit_entry e = {
+            .id = col_int(res, i, 0, 0),
+            .at = col_int(res, i, 1, 0),
+            .via = PQgetvalue(res, i, 2),
+            .actor = PQgetvalue(res, i, 3),
+            .action = PQgetvalue(res, i, 4),
+            .target = PQgetvalue(res, i, 5),
+            .before = value_or_null(res, i, 6),
+            .after = value_or_null(res, i, 7),
+        };
+        fn(&e, user_data);
+        ++*count;
+    }
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_audit_prune(struct store *base, int64_t before, int max, int *deleted)
+{
+    return delete_batch(pg_of(base), PG_AUDIT_PRUNE, before, max, deleted, "prune the audit trail");
+}
+
+static enum store_status pg_recently_offline(struct store *base, int64_t now, int64_t default_interval, int max,
+                                             store_device_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, now);
+    param_int(&p, default_interval);
+    param_int(&p, max);
+    st = device_rows(s, PG_RECENTLY_OFFLINE, &p, "list devices gone offline", fn, user_data, NULL, NULL);
+    return st == STORE_NOT_FOUND ? STORE_OK : st;
+}
+
+static enum store_status pg_reading_last_id(struct store *base, int64_t *id)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    return st == STORE_OK ? read_ints(s, PG_READING_LAST_ID, NULL, "read the last reading's id", id, 1) : st;
 }
 
 /* ---- bulk loading ---- */
@@ -1716,6 +1889,14 @@ static const struct store_ops pg_ops = {
     .token_used = pg_token_used,
     .token_list = pg_token_list,
     .token_revoke = pg_token_revoke,
+    .write_begin = pg_write_begin,
+    .write_end = pg_write_end,
+    .device_lock = pg_device_lock,
+    .audit_add = pg_audit_add,
+    .audit_list = pg_audit_list,
+    .audit_prune = pg_audit_prune,
+    .recently_offline = pg_recently_offline,
+    .reading_last_id = pg_reading_last_id,
     .device_bulk_add = pg_device_bulk_add,
     .reading_bulk_add = pg_reading_bulk_add,
 };

@@ -111,6 +111,11 @@
                         "UNION ALL SELECT x'', x'' WHERE ?1 IS NULL)",                                       \
                         key " DESC, deviceid DESC"))
 
+/* The audit trail, newest first (store_audit_list()), with a filter before the cursor's. */
+#define AUDIT_LIST_SQL(filter)                                                                               \
+    "SELECT id, at, via, actor, action, target, before, after FROM audit WHERE " filter                      \
+    "id < coalesce(?1, 9223372036854775807) AND at >= ?2 ORDER BY id DESC LIMIT ?3"
+
 enum stmt {
     STMT_BEGIN,
     STMT_BEGIN_READ,
@@ -163,6 +168,12 @@ enum stmt {
     STMT_TOKEN_USED,
     STMT_TOKEN_LIST,
     STMT_TOKEN_REVOKE,
+    STMT_AUDIT_ADD,
+    STMT_AUDIT_LIST,
+    STMT_AUDIT_LIST_DEVICE,
+    STMT_AUDIT_PRUNE,
+    STMT_RECENTLY_OFFLINE,
+    STMT_READING_LAST_ID,
     STMT__COUNT
 };
 
@@ -300,13 +311,26 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_TOKEN_ADD] =
         "INSERT INTO admin_tokens (name, hash, created, expires) VALUES (?1, ?2, ?3, nullif(?4, 0))",
     [STMT_TOKEN_CHECK] =
-        "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = ?1",
+        "SELECT coalesce(expires, 0), coalesce(last_used, 0), name FROM admin_tokens WHERE hash = ?1",
     [STMT_TOKEN_USED] =
         "UPDATE admin_tokens SET last_used = ?2 WHERE hash = ?1 AND coalesce(last_used, 0) < ?2",
     [STMT_TOKEN_LIST] =
         "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
         "ORDER BY name",
     [STMT_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = ?1",
+    [STMT_AUDIT_ADD] = "INSERT INTO audit (at, via, actor, action, target, before, after) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* Newest first from before the cursor ?1 (NULL: the newest), made at ?2 or later, ?3 rows;
+     * a device's (?4) from the index on (target, id). */
+    [STMT_AUDIT_LIST] = AUDIT_LIST_SQL(""),
+    [STMT_AUDIT_LIST_DEVICE] = AUDIT_LIST_SQL("target = ?4 AND substr(action, 1, 7) = 'device.' AND "),
+    [STMT_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 LIMIT ?2)",
+    /* Seen once, not within 5 intervals at ?1 (default interval ?2), by when they turned offline. */
+    [STMT_RECENTLY_OFFLINE] =
+        "SELECT " DEVICE_COLUMNS_WITH("h.at") " FROM devices JOIN heartbeat_times h ON h.device = devices.id "
+        "WHERE h.at > 0 AND h.at < ?1 - 5 * coalesce(poll_interval, ?2) "
+        "ORDER BY h.at + 5 * coalesce(poll_interval, ?2) DESC LIMIT ?3",
+    [STMT_READING_LAST_ID] = "SELECT coalesce(max(id), 0) FROM telemetry",
 };
 
 struct sqlite_store {
@@ -426,6 +450,22 @@ enum store_status store_batch_begin(struct store *base)
     enum store_status st = exec_stmt(s, STMT_BEGIN);
     s->in_batch = st == STORE_OK;
     return st;
+}
+
+/* An admin's change is a batch of its own: its operations in savepoints of one transaction. */
+static enum store_status sqlite_write_begin(struct store *base)
+{
+    return store_batch_begin(base);
+}
+
+static enum store_status sqlite_write_end(struct store *base, bool commit)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    if (commit)
+        return store_batch_commit(base);
+    s->in_batch = false;
+    roll_back(s);
+    return STORE_OK;
 }
 
 enum store_status store_batch_commit(struct store *base)
@@ -1386,7 +1426,7 @@ static enum store_status sqlite_token_add(struct store *base, const char *name,
 
 static enum store_status sqlite_token_check(struct store *base,
                                             const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t *expires,
-                                            int64_t *last_used)
+                                            int64_t *last_used, char name[STORE_TOKEN_NAME_MAX + 1])
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_CHECK);
@@ -1395,6 +1435,7 @@ static enum store_status sqlite_token_check(struct store *base,
     if (rc == SQLITE_ROW) {
         *expires = sqlite3_column_int64(st, 0);
         *last_used = sqlite3_column_int64(st, 1);
+        snprintf(name, STORE_TOKEN_NAME_MAX + 1, "%s", column_text(st, 2));
     }
     stmt_done(st);
     if (rc == SQLITE_ROW)
@@ -1432,6 +1473,87 @@ static enum store_status sqlite_token_revoke(struct store *base, const char *nam
     struct sqlite_store *s = sqlite_of(base);
     bind_text(stmt(s, STMT_TOKEN_REVOKE), 1, name);
     return write_one_row(s, STMT_TOKEN_REVOKE);
+}
+
+/* ---- the audit trail and the overview ---- */
+
+static enum store_status sqlite_device_lock(struct store *base, const char *deviceid, store_device_fn fn,
+                                            void *user_data)
+{
+    return sqlite_device_get(base, deviceid, fn, user_data); /* the write transaction holds the database */
+}
+
+static const char *column_text_or_null(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : column_text(st, i);
+}
+
+static enum store_status sqlite_audit_add(struct store *base, const struct audit_entry *e)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_AUDIT_ADD);
+    sqlite3_bind_int64(st, 1, e->at);
+    bind_text(st, 2, e->via);
+    bind_text(st, 3, e->actor);
+    bind_text(st, 4, e->action);
+    bind_text(st, 5, e->target);
+    bind_text(st, 6, e->before);
+    bind_text(st, 7, e->after);
+    return exec_stmt(s, STMT_AUDIT_ADD);
+}
+
+static enum store_status sqlite_audit_list(struct store *base, const struct audit_filter *f, store_audit_fn fn,
+                                           void *user_data, int *count)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    enum stmt id = f->device ? STMT_AUDIT_LIST_DEVICE : STMT_AUDIT_LIST;
+    sqlite3_stmt *st = stmt(s, id);
+    if (f->after >= 0)
+        sqlite3_bind_int64(st, 1, f->after);
+    sqlite3_bind_int64(st, 2, f->since);
+    sqlite3_bind_int(st, 3, f->limit);
+    if (f->device)
+        bind_text(st, 4, f->device);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct audit_entry e = {
+            .id = sqlite3_column_int64(st, 0),
+            .at = sqlite3_column_int64(st, 1),
+            .via = column_text(st, 2),
+            .actor = column_text(st, 3),
+            .action = column_text(st, 4),
+            .target = column_text(st, 5),
+            .before = column_text_or_null(st, 6),
+            .after = column_text_or_null(st, 7),
+        };
+        fn(&e, user_data);
+        n++;
+    }
+    stmt_done(st);
+    *count = n;
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "list the audit trail");
+}
+
+static enum store_status sqlite_audit_prune(struct store *base, int64_t before, int max, int *deleted)
+{
+    return delete_batch(sqlite_of(base), STMT_AUDIT_PRUNE, before, max, deleted, "prune the audit trail");
+}
+
+static enum store_status sqlite_recently_offline(struct store *base, int64_t now, int64_t default_interval,
+                                                 int max, store_device_fn fn, void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_RECENTLY_OFFLINE);
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, default_interval);
+    sqlite3_bind_int(st, 3, max);
+    enum store_status result = device_rows(s, STMT_RECENTLY_OFFLINE, fn, user_data, NULL, NULL);
+    return result == STORE_NOT_FOUND ? STORE_OK : result;
+}
+
+static enum store_status sqlite_reading_last_id(struct store *base, int64_t *id)
+{
+    return read_counts(sqlite_of(base), STMT_READING_LAST_ID, id, 1);
 }
 
 /* ---- bulk loading ---- */
@@ -1586,6 +1708,14 @@ static const struct store_ops sqlite_ops = {
     .token_used = sqlite_token_used,
     .token_list = sqlite_token_list,
     .token_revoke = sqlite_token_revoke,
+    .write_begin = sqlite_write_begin,
+    .write_end = sqlite_write_end,
+    .device_lock = sqlite_device_lock,
+    .audit_add = sqlite_audit_add,
+    .audit_list = sqlite_audit_list,
+    .audit_prune = sqlite_audit_prune,
+    .recently_offline = sqlite_recently_offline,
+    .reading_last_id = sqlite_reading_last_id,
     .device_bulk_add = sqlite_device_bulk_add,
     .reading_bulk_add = sqlite_reading_bulk_add,
 };

@@ -1,11 +1,13 @@
-// One device: its overview, rename, location and tags, approval, telemetry key, SEQN reset and deletion, its
-// configuration (config-editor.js, saved with If-Match) and its data (data.js). Refreshes
+// One device: its overview, rename, location and tags, approval, telemetry key, SEQN reset and
+// deletion, its configuration (config-editor.js, saved with If-Match), its history (history.js)
+// and its data (data.js). Refreshes
 // update the overview in place and never overwrite what a person is editing.
 import { $, confirmAction, flash, h, say } from './dom.js';
 import { api, devicePath, isDeviceId } from './api.js';
 import { configSync, exactTime, statusBadge, timeAgo } from './format.js';
 import { editor, readConfig, showConfig } from './config-editor.js';
 import * as dataView from './data.js';
+import * as historyView from './history.js';
 
 let deviceId = null;
 let device = null;        // the last answer for this device
@@ -89,9 +91,10 @@ async function load(forms = {}) {
   }
 }
 
-// A change to the device (PUT): the answer is the whole device.
+// A change to the device (PUT): the answer is the whole device; the history shows the change.
 async function update(body, options) {
   const { json } = await api('PUT', devicePath(deviceId), { body, ...options });
+  historyView.refresh();
   return json;
 }
 
@@ -187,7 +190,7 @@ action('generate-key', 'actions-message', async () => {
   $('new-key').focus();
   $('new-key').select();
   say($('actions-message'), '');
-  await load();
+  await Promise.all([load(), historyView.refresh()]);
 });
 
 $('copy-key').addEventListener('click', async () => {
@@ -238,11 +241,11 @@ export async function enter(id) {
     return;
   }
   await load({ name: true, place: true, config: true });
-  if (device) await dataView.enter(id);
+  if (device) await Promise.all([historyView.enter(id), dataView.enter(id)]);
 }
 
 export function refresh() {
-  return device ? Promise.all([load(), dataView.refresh()]) : null;
+  return device ? Promise.all([load(), historyView.refresh(), dataView.refresh()]) : null;
 }
 
 // The key shown once must not survive leaving the page.
@@ -250,5 +253,6 @@ export function leave() {
   generation++;
   $('key-panel').hidden = true;
   $('new-key').value = '';
+  historyView.leave();
   dataView.leave();
 }
