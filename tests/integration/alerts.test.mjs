@@ -96,7 +96,8 @@ async function metric(stack, name) {
 
 // One value from the database at uri (PostgreSQL), and the sweeper's lock (lib/store_pg.c's ALERT_LOCK).
 const sql = (uri, query) => execFileSync('psql', ['-X', '-q', '-A', '-t', '-d', uri, '-c', query], { encoding: 'utf8' }).trim();
-const LEAD_LOCK = "locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = 7073400002";
+const LEAD_LOCK = "locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = 7073400002 "
+  + 'AND database = (SELECT oid FROM pg_database WHERE datname = current_database())'; // pg_locks is the server's
 
 const alertsPids = (stack) => descendants(stack.child.pid).filter((p) => /provd-alerts/.test(p.args)
   && !/bash/.test(p.args)).map((p) => p.pid);
