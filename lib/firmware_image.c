@@ -12,20 +12,6 @@
 #define SIGNATURE_LEN  (RSA_BITS / 8)
 #define LENGTH_FIELD   4
 
-bool firmware_valid_version(const char *version, size_t len)
-{
-    if (len == 0 || len > FIRMWARE_VERSION_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = version[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == '+' || c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 static void to_hex(const unsigned char *in, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";

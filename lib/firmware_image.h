@@ -9,12 +9,8 @@
 
 #include <openssl/evp.h>
 
-#define FIRMWARE_VERSION_MAX 32 /* characters of [A-Za-z0-9._+-] */
 #define FIRMWARE_SHA256_HEX  64
 #define FIRMWARE_MD5_HEX     32
-
-/* 1-FIRMWARE_VERSION_MAX characters of [A-Za-z0-9._+-], len bytes (no NUL inside). */
-bool firmware_valid_version(const char *version, size_t len);
 
 /* Lower-case hex. */
 struct firmware_digests {

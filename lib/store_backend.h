@@ -71,6 +71,17 @@ struct store_ops {
     enum store_status (*reading_prune)(struct store *s, int64_t before, int max, int *deleted);
     enum store_status (*device_expire_pending)(struct store *s, int64_t before, int max, int *deleted);
 
+    enum store_status (*firmware_add)(struct store *s, const struct firmware *fw, const void *image,
+                                      store_firmware_fn fn, void *user_data);
+    enum store_status (*firmware_get)(struct store *s, const char *version, store_firmware_fn fn,
+                                      void *user_data);
+    enum store_status (*firmware_list)(struct store *s, store_firmware_fn fn, void *user_data);
+    enum store_status (*firmware_delete)(struct store *s, const char *version);
+    enum store_status (*firmware_image)(struct store *s, const char *sha256, void **image, size_t *size);
+    enum store_status (*device_firmware)(struct store *s, const char *deviceid, enum firmware_event event,
+                                         const char *version, char status[FIRMWARE_STATUS_LEN]);
+    enum store_status (*device_by_mac)(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);
+
     enum store_status (*token_add)(struct store *s, const char *name,
                                    const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
                                    int64_t expires);
@@ -125,6 +136,43 @@ static inline enum store_status store_registration_room(const struct registratio
         return STORE_TOO_MANY;
     return STORE_OK;
 }
+
+/* The firmware columns of a device (struct device), the last of each backend's: assigned, running,
+ * status, then the assigned version's size, sha256 and md5 from its row (a primary-key lookup). */
+#define FIRMWARE_OF(column) "(SELECT " column " FROM firmware WHERE version = fw_assigned)"
+#define DEVICE_FIRMWARE_COLUMNS                                                                             \
+    "fw_assigned, fw_running, fw_status, " FIRMWARE_OF("size") ", " FIRMWARE_OF("sha256") ", " FIRMWARE_OF("md5")
+
+/* A device's firmware update status moves in SQL, the same text on both backends (each passes its
+ * parameters, cast as it needs), so that two hosts writing at once cannot break it: each step
+ * is one conditional UPDATE. ARCHITECTURE.md "Firmware updates" has the table of transitions.
+ * An admin's assignment, SET clauses: set (boolean) says whether to assign, version the version
+ * (NULL: none). A new version starts pending; the same one again keeps its status, but failed
+ * starts over. */
+#define FIRMWARE_ASSIGN_SQL(set, version)                                                                   \
+    "fw_assigned = CASE WHEN " set " THEN " version " ELSE fw_assigned END, "                                \
+    "fw_status = CASE WHEN NOT " set " THEN fw_status WHEN " version " IS NULL THEN 'none' "                 \
+    "WHEN fw_assigned IS NOT DISTINCT FROM " version " AND fw_status <> 'failed' THEN fw_status "            \
+    "ELSE 'pending' END, "                                                                                   \
+    "fw_downloaded = CASE WHEN NOT " set " OR (fw_assigned IS NOT DISTINCT FROM " version " "                \
+    "AND fw_status <> 'failed') THEN fw_downloaded ELSE false END "
+/* An event of enum firmware_event (its number) for the device id, about version (the assigned one;
+ * for FIRMWARE_REPORTED the one it runs). No row: no such device, or another version assigned. */
+#define FIRMWARE_EVENT_SQL(id, event, version)                                                              \
+    "UPDATE devices SET fw_running = CASE WHEN " event " = 3 THEN " version " ELSE fw_running END, "         \
+    "fw_downloaded = fw_downloaded OR " event " = 2, "                                                       \
+    "fw_status = CASE "                                                                                      \
+    "WHEN " event " = 0 THEN CASE WHEN fw_status = 'pending' THEN 'offered' ELSE fw_status END "             \
+    "WHEN " event " IN (1, 2) THEN "                                                                         \
+    "CASE WHEN fw_status IN ('pending', 'offered') THEN 'downloading' ELSE fw_status END "                   \
+    "WHEN fw_assigned IS NULL THEN 'none' "                                                                  \
+    "WHEN fw_assigned = " version " THEN 'installed' "                                                       \
+    "WHEN fw_status = 'installed' OR (fw_status = 'downloading' AND fw_downloaded) THEN 'failed' "           \
+    "ELSE fw_status END "                                                                                    \
+    "WHERE deviceid = " id " AND (" event " = 3 OR fw_assigned = " version ") RETURNING fw_status"
+_Static_assert(FIRMWARE_OFFERED == 0 && FIRMWARE_FETCHED == 1 && FIRMWARE_FETCHED_ALL == 2 &&
+                   FIRMWARE_REPORTED == 3,
+               "FIRMWARE_EVENT_SQL's numbers");
 
 /* The id of bulk device n (store.h): false when it would be longer than a device id may be. */
 bool store_bulk_id(const char *prefix, int64_t n, char *buf, size_t len);

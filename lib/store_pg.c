@@ -13,7 +13,7 @@
 #define CONNECT_TIMEOUT "2"          /* seconds, unless the URI says otherwise; also bounds a reconnect */
 #define DAYS_AHEAD      14           /* day partitions made ahead, by open and by each prune */
 #define MIGRATION_LOCK  "7073400000" /* pg_advisory_xact_lock key; the partitions' is the next (db/pg) */
-#define MAX_PARAMS      10
+#define MAX_PARAMS      12
 #define BULK_CHUNK      10000     /* devices per claim and COPY of store_reading_bulk_add() */
 #define COPY_BUFFER     (1 << 18) /* bytes of COPY text sent at once */
 #define SEEN_MAX        512       /* heartbeat times kept back at most (struct seen_times) */
@@ -23,7 +23,8 @@
 /* The columns of a device (read_device()): lastseen is 0 for never seen. */
 #define DEVICE_COLUMNS                                                                                       \
     "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, poll_interval, "      \
-    "datec, key IS NOT NULL, last_seqn, trust"
+    "datec, key IS NOT NULL, last_seqn, trust, " DEVICE_FIRMWARE_COLUMNS
+#define DEVICE_COLUMN_COUNT 21
 
 /* Online: seen within 2 poll intervals + 10 s (store_online_window()), at now, default interval. */
 #define ONLINE_SQL(now, def)                                                                                 \
@@ -112,6 +113,13 @@ enum pg_stmt {
     PG_PARTITIONS_MAKE,
     PG_PARTITIONS_DROP,
     PG_PRUNE_DEFAULT,
+    PG_FIRMWARE_GET,
+    PG_FIRMWARE_LIST,
+    PG_FIRMWARE_ADD,
+    PG_FIRMWARE_DELETE,
+    PG_FIRMWARE_IMAGE,
+    PG_DEVICE_FIRMWARE,
+    PG_DEVICE_BY_MAC,
     PG_TOKEN_ADD,
     PG_TOKEN_CHECK,
     PG_TOKEN_USED,
@@ -154,7 +162,8 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                                  "WHERE state = 'pending' AND last_seqn IS NULL AND datec < $1::bigint "
                                  "LIMIT $2::bigint)",
     /* The 304 of a heartbeat: a read; its time is kept back and written with others (PG_SEEN). */
-    [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1) FROM devices WHERE deviceid = $1",
+    [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, coalesce(fw_running, '') "
+                               "FROM devices WHERE deviceid = $1",
     /* Heartbeat times kept back ($1 ids and $2 times, comma-separated), each device's latest, never
      * backwards. The rows are locked in id order, so that two workers writing overlapping sets
      * at once wait for each other instead of deadlocking. */
@@ -179,12 +188,15 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
         "cfgsn = greatest(CASE WHEN $3 IS NOT NULL AND $3 <> data THEN cfgsn + 1 ELSE cfgsn END, "
         "$7::bigint), "
         "last_seqn = CASE WHEN $8::boolean THEN NULL ELSE last_seqn END, "
-        "seqn_epoch = seqn_epoch + CASE WHEN $8::boolean THEN 1 ELSE 0 END "
+        "seqn_epoch = seqn_epoch + CASE WHEN $8::boolean THEN 1 ELSE 0 END, "
+        FIRMWARE_ASSIGN_SQL("$10::boolean", "$11::text")
         "WHERE deviceid = $1 AND ($9::bigint < 0 OR cfgsn = $9::bigint) RETURNING " DEVICE_COLUMNS,
     /* Never seen yet. No row when a concurrent create came first: the caller updates that one. */
-    [PG_DEVICE_CREATE] = "INSERT INTO devices (deviceid, name, data, state, poll_interval, cfgsn, datec) "
+    [PG_DEVICE_CREATE] = "INSERT INTO devices (deviceid, name, data, state, poll_interval, cfgsn, datec, "
+                         "fw_assigned, fw_status) "
                          "VALUES ($1, coalesce($2, ''), coalesce($3, '{}'), coalesce($4, 'accepted'), "
-                         "$5::bigint, $6::bigint, $7::bigint) "
+                         "$5::bigint, $6::bigint, $7::bigint, $8::text, "
+                         "CASE WHEN $8::text IS NULL THEN 'none' ELSE 'pending' END) "
                          "ON CONFLICT (deviceid) DO NOTHING RETURNING " DEVICE_COLUMNS,
     [PG_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = $1",
     [PG_DEVICE_SET_KEY] = "UPDATE devices SET key = $2 WHERE deviceid = $1",
@@ -271,6 +283,27 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_PRUNE_DEFAULT] = "DELETE FROM telemetry_default WHERE ctid = ANY (ARRAY("
                          "SELECT ctid FROM telemetry_default WHERE received_at < $1::bigint "
                          "ORDER BY id LIMIT $2::bigint))",
+    [PG_FIRMWARE_GET] = "SELECT version, sha256, md5, size, created FROM firmware WHERE version = $1",
+    [PG_FIRMWARE_LIST] = "SELECT version, sha256, md5, size, created FROM firmware ORDER BY version",
+    /* One statement: the bytes (once per SHA-256) and the version; no row when the version exists
+     * already (then PG_FIRMWARE_GET says with which bytes, and the transaction is rolled back).
+     * Concurrent uploads of one version queue on its key: one inserts. */
+    [PG_FIRMWARE_ADD] = "WITH image AS (INSERT INTO firmware_images (sha256, data) VALUES ($2, $6) "
+                        "ON CONFLICT (sha256) DO NOTHING) "
+                        "INSERT INTO firmware (version, sha256, size, md5, created) "
+                        "VALUES ($1, $2, $3::bigint, $4, $5::bigint) "
+                        "ON CONFLICT (version) DO NOTHING RETURNING version",
+    /* Never while a device has it assigned (the foreign key says so too); its bytes go with the
+     * last version holding them. No row: no such version, or assigned. */
+    [PG_FIRMWARE_DELETE] = "WITH gone AS (DELETE FROM firmware WHERE version = $1 "
+                           "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = $1) RETURNING sha256), "
+                           "bytes AS (DELETE FROM firmware_images i USING gone WHERE i.sha256 = gone.sha256 "
+                           "AND NOT EXISTS (SELECT 1 FROM firmware f WHERE f.sha256 = gone.sha256 "
+                           "AND f.version <> $1)) SELECT count(*) FROM gone",
+    [PG_FIRMWARE_IMAGE] = "SELECT data FROM firmware_images WHERE sha256 = $1",
+    [PG_DEVICE_FIRMWARE] = FIRMWARE_EVENT_SQL("$1", "$2::int", "$3::text"),
+    [PG_DEVICE_BY_MAC] = "SELECT deviceid FROM devices WHERE upper(replace(deviceid, ':', '')) = $1 "
+                         "ORDER BY deviceid LIMIT 1",
     [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created, expires) "
                      "VALUES ($1, $2::bytea, $3::bigint, nullif($4::bigint, 0))",
     [PG_TOKEN_CHECK] =
@@ -502,6 +535,12 @@ static void read_device(const PGresult *res, int row, struct device *d)
     d->has_key = PQgetvalue(res, row, 12)[0] == 't';
     d->last_seqn = col_int(res, row, 13, -1);
     d->trust = col_int(res, row, 14, 0);
+    d->firmware = PQgetisnull(res, row, 15) ? NULL : PQgetvalue(res, row, 15);
+    d->firmware_running = PQgetisnull(res, row, 16) ? NULL : PQgetvalue(res, row, 16);
+    d->firmware_status = PQgetvalue(res, row, 17);
+    d->firmware_size = col_int(res, row, 18, 0);
+    d->firmware_sha256 = PQgetisnull(res, row, 19) ? NULL : PQgetvalue(res, row, 19);
+    d->firmware_md5 = PQgetisnull(res, row, 20) ? NULL : PQgetvalue(res, row, 20);
 }
 
 /* Hands each device row of res to fn (when not NULL), as seen at *seen_now when that is not NULL
@@ -828,7 +867,7 @@ static enum store_status register_new(struct pg_store *s, const char *deviceid, 
     else if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
         exec_stmt(s, PG_ROLLBACK, NULL, "register device: roll back", NULL);
     if (res && st == STORE_OK) {
-        bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, 15)[0] == 't'; /* after DEVICE_COLUMNS */
+        bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, DEVICE_COLUMN_COUNT)[0] == 't'; /* after DEVICE_COLUMNS */
         hand_devices(res, fn, user_data, &now);
         st = created ? STORE_CREATED : STORE_OK;
     }
@@ -876,6 +915,8 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
     facts->rejected = strcmp(PQgetvalue(res, 0, 0), "rejected") == 0;
     facts->cfgsn = col_int(res, 0, 1, 0);
     facts->cfgsn_applied = col_int(res, 0, 2, -1);
+    snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", PQgetvalue(res, 0, 3));
+    snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", PQgetvalue(res, 0, 4));
     PQclear(res);
     seen_note(s, deviceid, now);
     return STORE_OK;
@@ -947,6 +988,8 @@ static enum store_status pg_device_update(struct store *base, const char *device
         param_int(&p, u->cfgsn);
         param_bool(&p, u->seqn_reset);
         param_int(&p, u->if_match);
+        param_bool(&p, u->set_firmware);
+        param_text(&p, u->set_firmware ? u->firmware : NULL);
         st = device_rows(s, PG_DEVICE_UPDATE, &p, "update device", fn, user_data, NULL, NULL);
         if (st != STORE_NOT_FOUND)
             return st;
@@ -960,6 +1003,7 @@ static enum store_status pg_device_update(struct store *base, const char *device
         param_int_or_null(&p, poll_interval > 0, poll_interval);
         param_int(&p, u->cfgsn > 0 ? u->cfgsn : 0);
         param_int(&p, now);
+        param_text(&p, u->set_firmware ? u->firmware : NULL);
         st = device_rows(s, PG_DEVICE_CREATE, &p, "create device", fn, user_data, NULL, NULL);
         if (st != STORE_NOT_FOUND)
             return st == STORE_OK ? STORE_CREATED : st;
@@ -1516,6 +1560,175 @@ static enum store_status pg_reading_bulk_add(struct store *base, const char *pre
     return st;
 }
 
+/* ---- firmware ---- */
+
+/* Runs a statement returning firmware rows, handing each to fn: STORE_NOT_FOUND for none (but
+ * the list). */
+static enum store_status firmware_rows(struct pg_store *s, enum pg_stmt id, const struct params *p,
+                                       store_firmware_fn fn, void *user_data)
+{
+    enum store_status st;
+    PGresult *res = run(s, id, p, "read firmware", &st);
+    if (!res)
+        return st;
+    int n = PQntuples(res);
+    for (int i = 0; fn && i < n; i++) {
+        struct firmware fw = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                              col_int(res, i, 3, 0), col_int(res, i, 4, 0)};
+        fn(&fw, user_data);
+    }
+    PQclear(res);
+    return n > 0 || id == PG_FIRMWARE_LIST ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status pg_firmware_get(struct store *base, const char *version, store_firmware_fn fn,
+                                         void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    struct params p = {0};
+    param_text(&p, version);
+    return st == STORE_OK ? firmware_rows(s, PG_FIRMWARE_GET, &p, fn, user_data) : st;
+}
+
+static enum store_status pg_firmware_list(struct store *base, store_firmware_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    return st == STORE_OK ? firmware_rows(s, PG_FIRMWARE_LIST, NULL, fn, user_data) : st;
+}
+
+/* The version's stored bytes compared with the upload's. */
+struct firmware_same {
+    const char *sha256;
+    bool same;
+    store_firmware_fn fn;
+    void *user_data;
+};
+
+static void compare_firmware(const struct firmware *fw, void *data)
+{
+    struct firmware_same *c = data;
+    c->same = strcmp(fw->sha256, c->sha256) == 0;
+    if (c->same && c->fn)
+        c->fn(fw, c->user_data);
+}
+
+static enum store_status pg_firmware_add(struct store *base, const struct firmware *fw, const void *image,
+                                         store_firmware_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, fw->version);
+    param_text(&p, fw->sha256);
+    param_int(&p, fw->size);
+    param_text(&p, fw->md5);
+    param_int(&p, fw->created);
+    param_bytes(&p, image, (size_t)fw->size);
+    int64_t rows = 0;
+    st = exec_stmt(s, PG_BEGIN, NULL, "add firmware: begin", NULL);
+    if (st == STORE_OK)
+        st = exec_stmt(s, PG_FIRMWARE_ADD, &p, "add firmware", &rows);
+    if (st == STORE_OK && rows == 1)
+        return exec_stmt(s, PG_COMMIT, NULL, "add firmware: commit", NULL) == STORE_OK ? STORE_CREATED : STORE_ERROR;
+    /* The version exists (bytes it may have stored for nothing go), or a failure. */
+    if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        exec_stmt(s, PG_ROLLBACK, NULL, "add firmware: roll back", NULL);
+    if (st != STORE_OK)
+        return st;
+    struct firmware_same c = {fw->sha256, false, fn, user_data};
+    p = (struct params){0};
+    param_text(&p, fw->version);
+    st = firmware_rows(s, PG_FIRMWARE_GET, &p, compare_firmware, &c);
+    return st == STORE_OK ? (c.same ? STORE_OK : STORE_EXISTS) : st;
+}
+
+static enum store_status pg_firmware_delete(struct store *base, const char *version)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, version);
+    int64_t deleted = 0;
+    st = read_ints(s, PG_FIRMWARE_DELETE, &p, "delete firmware", &deleted, 1);
+    if (st != STORE_OK || deleted == 1)
+        return st;
+    st = firmware_rows(s, PG_FIRMWARE_GET, &p, NULL, NULL);
+    return st == STORE_OK ? STORE_STALE : st;
+}
+
+static enum store_status pg_firmware_image(struct store *base, const char *sha256, void **image, size_t *size)
+{
+    struct pg_store *s = pg_of(base);
+    *image = NULL;
+    enum store_status st = prepare(s, PG_FIRMWARE_IMAGE);
+    if (st != STORE_OK)
+        return st;
+    char name[32];
+    const char *values[1] = {sha256};
+    /* The bytes in binary: text would be twice their size in hex. */
+    PGresult *res = PQexecPrepared(s->conn, stmt_name(PG_FIRMWARE_IMAGE, name, sizeof name), 1, values, NULL,
+                                   NULL, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        st = fail(s, "read firmware image", res);
+    } else if (PQntuples(res) == 0) {
+        st = STORE_NOT_FOUND;
+    } else {
+        *size = (size_t)PQgetlength(res, 0, 0);
+        *image = malloc(*size ? *size : 1);
+        if (*image)
+            memcpy(*image, PQgetvalue(res, 0, 0), *size);
+        else
+            st = STORE_ERROR;
+    }
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_device_firmware(struct store *base, const char *deviceid, enum firmware_event event,
+                                            const char *version, char status[FIRMWARE_STATUS_LEN])
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_int(&p, (int64_t)event);
+    param_text(&p, version);
+    PGresult *res = run(s, PG_DEVICE_FIRMWARE, &p, "device firmware", &st);
+    if (!res)
+        return st;
+    st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
+    if (st == STORE_OK && status)
+        snprintf(status, FIRMWARE_STATUS_LEN, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_device_by_mac(struct store *base, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, mac12);
+    PGresult *res = run(s, PG_DEVICE_BY_MAC, &p, "find device by MAC", &st);
+    if (!res)
+        return st;
+    st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
+    if (st == STORE_OK)
+        snprintf(deviceid, DEVICE_ID_MAX + 1, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return st;
+}
+
 static const struct store_ops pg_ops = {
     /* no group commit, no checkpoints; retention is a scheduled job (provctl prune) */
     .needs = STORE_NEEDS_FLUSHES,
@@ -1547,6 +1760,13 @@ static const struct store_ops pg_ops = {
     .reading_buckets = pg_reading_buckets,
     .reading_prune = pg_reading_prune,
     .device_expire_pending = pg_device_expire_pending,
+    .firmware_add = pg_firmware_add,
+    .firmware_get = pg_firmware_get,
+    .firmware_list = pg_firmware_list,
+    .firmware_delete = pg_firmware_delete,
+    .firmware_image = pg_firmware_image,
+    .device_firmware = pg_device_firmware,
+    .device_by_mac = pg_device_by_mac,
     .token_add = pg_token_add,
     .token_check = pg_token_check,
     .token_used = pg_token_used,

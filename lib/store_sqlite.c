@@ -45,7 +45,7 @@
 
 #define DEVICE_COLUMNS_WITH(lastseen)                                                                        \
     "deviceid, name, state, " lastseen ", ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                 \
-    "poll_interval, datec, key IS NOT NULL, last_seqn, id, trust"
+    "poll_interval, datec, key IS NOT NULL, last_seqn, id, trust, " DEVICE_FIRMWARE_COLUMNS
 #define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(LASTSEEN_SQL)
 
 /* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
@@ -131,6 +131,15 @@ enum stmt {
     STMT_READING_BUCKETS,
     STMT_READING_OLDEST,
     STMT_READING_PRUNE,
+    STMT_FIRMWARE_GET,
+    STMT_FIRMWARE_LIST,
+    STMT_FIRMWARE_IMAGE_ADD,
+    STMT_FIRMWARE_ADD,
+    STMT_FIRMWARE_DELETE,
+    STMT_FIRMWARE_IMAGE_DROP,
+    STMT_FIRMWARE_IMAGE,
+    STMT_DEVICE_FIRMWARE,
+    STMT_DEVICE_BY_MAC,
     STMT_TOKEN_ADD,
     STMT_TOKEN_CHECK,
     STMT_TOKEN_USED,
@@ -168,20 +177,21 @@ static const char *const stmt_sql[STMT__COUNT] = {
     /* A heartbeat moves lastseen without reading it (the batch writes only move it forward). */
     [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_COLUMNS_WITH("0") " FROM devices WHERE deviceid = ?1",
     /* INDEXED BY: the planner would take the unique index on deviceid and read the row too. */
-    [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1) "
-                                 "FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
+    [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
+                                 "coalesce(fw_running, '') FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     /* Never seen yet, whatever time a deleted device with the same id left behind. */
     [STMT_DEVICE_CREATE] =
-        "INSERT INTO devices (deviceid, state, name, data, poll_interval, cfgsn, datec) "
-        "VALUES (?1, coalesce(?4, 'accepted'), coalesce(?2, ''), coalesce(?3, '{}'), ?6, ?7, ?9) "
+        "INSERT INTO devices (deviceid, state, name, data, poll_interval, cfgsn, datec, fw_assigned, fw_status) "
+        "VALUES (?1, coalesce(?4, 'accepted'), coalesce(?2, ''), coalesce(?3, '{}'), ?6, ?7, ?9, ?11, "
+        "CASE WHEN ?11 IS NULL THEN 'none' ELSE 'pending' END) "
         "RETURNING " DEVICE_COLUMNS_WITH("0"),
     [STMT_DEVICE_UPDATE] =
         "UPDATE devices SET name = coalesce(?2, name), data = coalesce(?3, data), "
         "state = coalesce(?4, state), poll_interval = CASE WHEN ?5 THEN ?6 ELSE poll_interval END, "
         "cfgsn = ?7, last_seqn = CASE WHEN ?8 THEN NULL ELSE last_seqn END, "
-        "seqn_epoch = seqn_epoch + (?8 != 0) "
+        "seqn_epoch = seqn_epoch + (?8 != 0), " FIRMWARE_ASSIGN_SQL("?10", "?11")
         "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_SET_KEY] = "UPDATE devices SET key = ?2 WHERE deviceid = ?1",
@@ -243,6 +253,21 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_READING_PRUNE] = "DELETE FROM telemetry WHERE id IN "
                            "(SELECT id FROM telemetry ORDER BY id LIMIT ?2) "
                            "AND received_at < ?1",
+    [STMT_FIRMWARE_GET] = "SELECT version, sha256, md5, size, created FROM firmware WHERE version = ?1",
+    [STMT_FIRMWARE_LIST] = "SELECT version, sha256, md5, size, created FROM firmware ORDER BY version",
+    [STMT_FIRMWARE_IMAGE_ADD] = "INSERT INTO firmware_images (sha256, data) VALUES (?1, ?2) "
+                                "ON CONFLICT (sha256) DO NOTHING",
+    [STMT_FIRMWARE_ADD] = "INSERT INTO firmware (version, sha256, size, md5, created) VALUES (?1, ?2, ?3, ?4, ?5) "
+                          "ON CONFLICT (version) DO NOTHING",
+    /* Never while a device has it assigned (and the foreign key says so too). */
+    [STMT_FIRMWARE_DELETE] = "DELETE FROM firmware WHERE version = ?1 "
+                             "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = ?1) RETURNING sha256",
+    [STMT_FIRMWARE_IMAGE_DROP] = "DELETE FROM firmware_images WHERE sha256 = ?1 "
+                                 "AND NOT EXISTS (SELECT 1 FROM firmware WHERE sha256 = ?1)",
+    [STMT_FIRMWARE_IMAGE] = "SELECT data FROM firmware_images WHERE sha256 = ?1",
+    [STMT_DEVICE_FIRMWARE] = FIRMWARE_EVENT_SQL("?1", "?2", "?3"),
+    [STMT_DEVICE_BY_MAC] = "SELECT deviceid FROM devices WHERE upper(replace(deviceid, ':', '')) = ?1 "
+                           "ORDER BY deviceid LIMIT 1",
     [STMT_TOKEN_ADD] =
         "INSERT INTO admin_tokens (name, hash, created, expires) VALUES (?1, ?2, ?3, nullif(?4, 0))",
     [STMT_TOKEN_CHECK] =
@@ -414,6 +439,12 @@ static void read_device(sqlite3_stmt *st, struct device *d, int64_t *row)
     d->last_seqn = column_int_or(st, 13, -1);
     *row = sqlite3_column_int64(st, 14);
     d->trust = sqlite3_column_int64(st, 15);
+    d->firmware = (const char *)sqlite3_column_text(st, 16);
+    d->firmware_running = (const char *)sqlite3_column_text(st, 17);
+    d->firmware_status = column_text(st, 18);
+    d->firmware_size = column_int_or(st, 19, 0);
+    d->firmware_sha256 = (const char *)sqlite3_column_text(st, 20);
+    d->firmware_md5 = (const char *)sqlite3_column_text(st, 21);
 }
 
 /* Steps a statement returning device rows, handing each to fn; resets it. *row (when not NULL)
@@ -827,6 +858,8 @@ static enum store_status sqlite_device_heartbeat(struct store *base, const char 
     facts->rejected = strcmp(column_text(get, 1), "rejected") == 0;
     facts->cfgsn = sqlite3_column_int64(get, 2);
     facts->cfgsn_applied = sqlite3_column_int64(get, 3);
+    snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", column_text(get, 4));
+    snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", column_text(get, 5));
     stmt_done(get);
     return device_seen(s, row, now);
 }
@@ -911,6 +944,8 @@ static void bind_update(sqlite3_stmt *st, const char *deviceid, const struct dev
     if (u->set_poll_interval && u->poll_interval > 0)
         sqlite3_bind_int64(st, 6, u->poll_interval);
     sqlite3_bind_int(st, 8, u->seqn_reset);
+    sqlite3_bind_int(st, 10, u->set_firmware);
+    bind_text(st, 11, u->set_firmware ? u->firmware : NULL);
 }
 
 static enum store_status sqlite_device_update(struct store *base, const char *deviceid,
@@ -1426,6 +1461,175 @@ static enum store_status sqlite_reading_bulk_add(struct store *base, const char 
     return bulk_end(s, st);
 }
 
+/* ---- firmware ---- */
+
+static void read_firmware(sqlite3_stmt *st, struct firmware *fw)
+{
+    fw->version = column_text(st, 0);
+    fw->sha256 = column_text(st, 1);
+    fw->md5 = column_text(st, 2);
+    fw->size = sqlite3_column_int64(st, 3);
+    fw->created = sqlite3_column_int64(st, 4);
+}
+
+/* Steps a statement returning firmware rows, handing each to fn; STORE_NOT_FOUND for none. */
+static enum store_status firmware_rows(struct sqlite_store *s, enum stmt id, store_firmware_fn fn, void *user_data)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct firmware fw;
+        read_firmware(st, &fw);
+        if (fn)
+            fn(&fw, user_data);
+        n++;
+    }
+    stmt_done(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, stmt_sql[id]);
+    return n > 0 || id == STMT_FIRMWARE_LIST ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status sqlite_firmware_get(struct store *base, const char *version, store_firmware_fn fn,
+                                             void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    bind_text(stmt(s, STMT_FIRMWARE_GET), 1, version);
+    return firmware_rows(s, STMT_FIRMWARE_GET, fn, user_data);
+}
+
+static enum store_status sqlite_firmware_list(struct store *base, store_firmware_fn fn, void *user_data)
+{
+    return firmware_rows(sqlite_of(base), STMT_FIRMWARE_LIST, fn, user_data);
+}
+
+/* What a version holds already: its SHA-256 compared with the upload's. */
+struct firmware_same {
+    const char *sha256;
+    bool same;
+    store_firmware_fn fn;
+    void *user_data;
+};
+
+static void compare_firmware(const struct firmware *fw, void *data)
+{
+    struct firmware_same *c = data;
+    c->same = strcmp(fw->sha256, c->sha256) == 0;
+    if (c->same && c->fn)
+        c->fn(fw, c->user_data);
+}
+
+static enum store_status sqlite_firmware_add(struct store *base, const struct firmware *fw, const void *image,
+                                             store_firmware_fn fn, void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    struct firmware_same c = {fw->sha256, false, fn, user_data};
+    bind_text(stmt(s, STMT_FIRMWARE_GET), 1, fw->version);
+    st = firmware_rows(s, STMT_FIRMWARE_GET, compare_firmware, &c);
+    if (st == STORE_OK) {
+        st = c.same ? STORE_OK : STORE_EXISTS;
+    } else if (st == STORE_NOT_FOUND) {
+        sqlite3_stmt *img = stmt(s, STMT_FIRMWARE_IMAGE_ADD);
+        bind_text(img, 1, fw->sha256);
+        sqlite3_bind_blob64(img, 2, image, (sqlite3_uint64)fw->size, SQLITE_STATIC);
+        st = exec_stmt(s, STMT_FIRMWARE_IMAGE_ADD);
+        sqlite3_stmt *add = stmt(s, STMT_FIRMWARE_ADD);
+        bind_text(add, 1, fw->version);
+        bind_text(add, 2, fw->sha256);
+        sqlite3_bind_int64(add, 3, fw->size);
+        bind_text(add, 4, fw->md5);
+        sqlite3_bind_int64(add, 5, fw->created);
+        if (st == STORE_OK && (st = exec_stmt(s, STMT_FIRMWARE_ADD)) == STORE_OK)
+            st = STORE_CREATED;
+    }
+    if (st == STORE_CREATED)
+        return finish(s, st);
+    roll_back(s); /* the same bytes, other bytes or a failure: nothing to keep */
+    return st;
+}
+
+static enum store_status sqlite_firmware_delete(struct store *base, const char *version)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    sqlite3_stmt *del = stmt(s, STMT_FIRMWARE_DELETE);
+    bind_text(del, 1, version);
+    char sha256[65] = "";
+    int rc = sqlite3_step(del);
+    if (rc == SQLITE_ROW)
+        snprintf(sha256, sizeof sha256, "%s", column_text(del, 0));
+    stmt_done(del);
+    if (rc == SQLITE_ROW) {
+        bind_text(stmt(s, STMT_FIRMWARE_IMAGE_DROP), 1, sha256);
+        st = exec_stmt(s, STMT_FIRMWARE_IMAGE_DROP);
+    } else if (rc == SQLITE_DONE) {
+        bind_text(stmt(s, STMT_FIRMWARE_GET), 1, version);
+        st = firmware_rows(s, STMT_FIRMWARE_GET, NULL, NULL);
+        st = st == STORE_OK ? STORE_STALE : st;
+    } else {
+        st = fail(s, "delete firmware");
+    }
+    return finish(s, st);
+}
+
+static enum store_status sqlite_firmware_image(struct store *base, const char *sha256, void **image, size_t *size)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_FIRMWARE_IMAGE);
+    bind_text(st, 1, sha256);
+    int rc = sqlite3_step(st);
+    enum store_status result = STORE_OK;
+    *image = NULL;
+    if (rc == SQLITE_ROW) {
+        *size = (size_t)sqlite3_column_bytes(st, 0);
+        *image = malloc(*size ? *size : 1);
+        if (*image)
+            memcpy(*image, sqlite3_column_blob(st, 0), *size);
+        else
+            result = STORE_ERROR;
+    } else {
+        result = rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read firmware image");
+    }
+    stmt_done(st);
+    return result;
+}
+
+static enum store_status sqlite_device_firmware(struct store *base, const char *deviceid, enum firmware_event event,
+                                                const char *version, char status[FIRMWARE_STATUS_LEN])
+{
+    struct sqlite_store *s = sqlite_of(base);
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    sqlite3_stmt *up = stmt(s, STMT_DEVICE_FIRMWARE);
+    bind_text(up, 1, deviceid);
+    sqlite3_bind_int(up, 2, (int)event);
+    bind_text(up, 3, version);
+    int rc = sqlite3_step(up);
+    if (rc == SQLITE_ROW && status)
+        snprintf(status, FIRMWARE_STATUS_LEN, "%s", column_text(up, 0));
+    stmt_done(up);
+    st = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "device firmware");
+    return finish(s, st);
+}
+
+static enum store_status sqlite_device_by_mac(struct store *base, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_BY_MAC);
+    bind_text(st, 1, mac12);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(deviceid, DEVICE_ID_MAX + 1, "%s", column_text(st, 0));
+    stmt_done(st);
+    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "find device by MAC");
+}
+
 static const struct store_ops sqlite_ops = {
     .needs = STORE_NEEDS_GROUP_COMMIT | STORE_NEEDS_CHECKPOINTS | STORE_NEEDS_PRUNE_BY_WRITERS,
     .free = sqlite_free,
@@ -1455,6 +1659,13 @@ static const struct store_ops sqlite_ops = {
     .reading_buckets = sqlite_reading_buckets,
     .reading_prune = sqlite_reading_prune,
     .device_expire_pending = sqlite_device_expire_pending,
+    .firmware_add = sqlite_firmware_add,
+    .firmware_get = sqlite_firmware_get,
+    .firmware_list = sqlite_firmware_list,
+    .firmware_delete = sqlite_firmware_delete,
+    .firmware_image = sqlite_firmware_image,
+    .device_firmware = sqlite_device_firmware,
+    .device_by_mac = sqlite_device_by_mac,
     .token_add = sqlite_token_add,
     .token_check = sqlite_token_check,
     .token_used = sqlite_token_used,

@@ -7,17 +7,18 @@
 #include <openssl/pem.h>
 
 #include "firmware_image.h"
+#include "validate.h"
 
 static void versions_follow_the_rule(void **state)
 {
     (void)state;
-    assert_true(firmware_valid_version("1.2.3-rc1+b7_x", 14));
-    assert_true(firmware_valid_version("v", 1));
-    assert_false(firmware_valid_version("", 0));
-    assert_false(firmware_valid_version("1.0 beta", 8));
-    assert_false(firmware_valid_version("1/2", 3));
-    assert_false(firmware_valid_version("123456789012345678901234567890123", 33));
-    assert_true(firmware_valid_version("12345678901234567890123456789012", 32));
+    assert_true(valid_firmware_version("1.2.3-rc1+b7_x", 14));
+    assert_true(valid_firmware_version("v", 1));
+    assert_false(valid_firmware_version("", 0));
+    assert_false(valid_firmware_version("1.0 beta", 8));
+    assert_false(valid_firmware_version("1/2", 3));
+    assert_false(valid_firmware_version("123456789012345678901234567890123", 33));
+    assert_true(valid_firmware_version("12345678901234567890123456789012", 32));
 }
 
 /* md5sum / sha256sum of "abc". */
