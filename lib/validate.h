@@ -13,6 +13,7 @@
 #define POLL_INTERVAL_MIN 5
 #define POLL_INTERVAL_MAX 86400
 #define FIRMWARE_VERSION_MAX 32 /* characters of [A-Za-z0-9._+-] */
+#define FIRMWARE_VERSION_RULE "must be 1-32 characters of A-Z a-z 0-9 . _ + -"
 
 bool valid_device_id(const char *id);
 bool valid_ipaddr(const char *text);

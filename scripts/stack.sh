@@ -14,6 +14,7 @@
 #   METRICS_ALLOW (127.0.0.1): who may read /api/metrics without a token; ACCESS_LOG
 #     (RUN_DIR/access.log, or off): nginx's access log. PROVD_METRICS_FILE (DATA_DIR/provd.metrics):
 #     the counters this stack's workers share, kept across their restarts.
+#   PROVD_FIRMWARE_CACHE (DATA_DIR/firmware): the firmware images nginx sends, filled by provd.
 #   PROVD_USER (provd): started as root, nginx's workers and provd's run as this user (created if
 #     missing), who then owns DATA_DIR. Otherwise everything runs as the caller.
 # Whatever it creates is the service user's alone (umask 077): DATA_DIR 0700, the database 0600.
@@ -50,6 +51,8 @@ export PROVD_DB=${PROVD_DB:-$DATA_DIR/provd.sqlite3}
 export PROVD_KEY_FILE=${PROVD_KEY_FILE:-$DATA_DIR/provd.key}
 export ACCESS_LOG=${ACCESS_LOG:-$RUN_DIR/access.log}
 export PROVD_METRICS_FILE=${PROVD_METRICS_FILE:-$DATA_DIR/provd.metrics}
+# The firmware images provd caches for nginx to send (both read it: the service user's).
+export PROVD_FIRMWARE_CACHE=${PROVD_FIRMWARE_CACHE:-$DATA_DIR/firmware}
 
 is_pg() { [[ "$PROVD_DB" =~ ^postgres(ql)?:// ]]; }
 # A text with every password of PROVD_DB's URI masked: user:PASSWORD@ and password=... .
