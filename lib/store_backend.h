@@ -4,6 +4,8 @@
 #ifndef PROVD_STORE_BACKEND_H
 #define PROVD_STORE_BACKEND_H
 
+#include <string.h>
+
 #include "store.h"
 
 /* What a backend's fleet operation counts, in its statement's column order; store_fleet() makes a
@@ -173,6 +175,22 @@ static inline enum store_status store_registration_room(const struct registratio
 _Static_assert(FIRMWARE_OFFERED == 0 && FIRMWARE_FETCHED == 1 && FIRMWARE_FETCHED_ALL == 2 &&
                    FIRMWARE_REPORTED == 3,
                "FIRMWARE_EVENT_SQL's numbers");
+
+/* A version's stored bytes compared with an upload's (store_firmware_add()): a store_firmware_fn
+ * that sets same, and hands the stored version to fn when they are the same. */
+struct firmware_same {
+    const char *sha256;
+    bool same;
+    store_firmware_fn fn;
+    void *user_data;
+};
+static inline void firmware_compare(const struct firmware *fw, void *data)
+{
+    struct firmware_same *c = data;
+    c->same = strcmp(fw->sha256, c->sha256) == 0;
+    if (c->same && c->fn)
+        c->fn(fw, c->user_data);
+}
 
 /* The id of bulk device n (store.h): false when it would be longer than a device id may be. */
 bool store_bulk_id(const char *prefix, int64_t n, char *buf, size_t len);

@@ -1598,22 +1598,6 @@ static enum store_status pg_firmware_list(struct store *base, store_firmware_fn 
     return st == STORE_OK ? firmware_rows(s, PG_FIRMWARE_LIST, NULL, fn, user_data) : st;
 }
 
-/* The version's stored bytes compared with the upload's. */
-struct firmware_same {
-    const char *sha256;
-    bool same;
-    store_firmware_fn fn;
-    void *user_data;
-};
-
-static void compare_firmware(const struct firmware *fw, void *data)
-{
-    struct firmware_same *c = data;
-    c->same = strcmp(fw->sha256, c->sha256) == 0;
-    if (c->same && c->fn)
-        c->fn(fw, c->user_data);
-}
-
 static enum store_status pg_firmware_add(struct store *base, const struct firmware *fw, const void *image,
                                          store_firmware_fn fn, void *user_data)
 {
@@ -1642,7 +1626,7 @@ static enum store_status pg_firmware_add(struct store *base, const struct firmwa
     struct firmware_same c = {fw->sha256, false, fn, user_data};
     p = (struct params){0};
     param_text(&p, fw->version);
-    st = firmware_rows(s, PG_FIRMWARE_GET, &p, compare_firmware, &c);
+    st = firmware_rows(s, PG_FIRMWARE_GET, &p, firmware_compare, &c);
     return st == STORE_OK ? (c.same ? STORE_OK : STORE_EXISTS) : st;
 }
 
@@ -1690,43 +1674,39 @@ static enum store_status pg_firmware_image(struct store *base, const char *sha25
     return st;
 }
 
-static enum store_status pg_device_firmware(struct store *base, const char *deviceid, enum firmware_event event,
-                                            const char *version, char status[FIRMWARE_STATUS_LEN])
+/* Runs a statement and copies the first column of its one row into out (out_len bytes):
+ * STORE_NOT_FOUND when there is no row. */
+static enum store_status read_text(struct pg_store *s, enum pg_stmt id, const struct params *p, const char *what,
+                                   char *out, size_t out_len)
 {
-    struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
-    struct params p = {0};
-    param_text(&p, deviceid);
-    param_int(&p, (int64_t)event);
-    param_text(&p, version);
-    PGresult *res = run(s, PG_DEVICE_FIRMWARE, &p, "device firmware", &st);
-    if (!res)
-        return st;
-    st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
-    if (st == STORE_OK && status)
-        snprintf(status, FIRMWARE_STATUS_LEN, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return st;
-}
-
-static enum store_status pg_device_by_mac(struct store *base, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])
-{
-    struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
-    struct params p = {0};
-    param_text(&p, mac12);
-    PGresult *res = run(s, PG_DEVICE_BY_MAC, &p, "find device by MAC", &st);
+    PGresult *res = st == STORE_OK ? run(s, id, p, what, &st) : NULL;
     if (!res)
         return st;
     st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
     if (st == STORE_OK)
-        snprintf(deviceid, DEVICE_ID_MAX + 1, "%s", PQgetvalue(res, 0, 0));
+        snprintf(out, out_len, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     return st;
+}
+
+static enum store_status pg_device_firmware(struct store *base, const char *deviceid, enum firmware_event event,
+                                            const char *version, char status[FIRMWARE_STATUS_LEN])
+{
+    char after[FIRMWARE_STATUS_LEN];
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_int(&p, (int64_t)event);
+    param_text(&p, version);
+    return read_text(pg_of(base), PG_DEVICE_FIRMWARE, &p, "device firmware", status ? status : after,
+                     FIRMWARE_STATUS_LEN);
+}
+
+static enum store_status pg_device_by_mac(struct store *base, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])
+{
+    struct params p = {0};
+    param_text(&p, mac12);
+    return read_text(pg_of(base), PG_DEVICE_BY_MAC, &p, "find device by MAC", deviceid, DEVICE_ID_MAX + 1);
 }
 
 static const struct store_ops pg_ops = {

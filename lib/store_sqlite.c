@@ -1503,22 +1503,6 @@ static enum store_status sqlite_firmware_list(struct store *base, store_firmware
     return firmware_rows(sqlite_of(base), STMT_FIRMWARE_LIST, fn, user_data);
 }
 
-/* What a version holds already: its SHA-256 compared with the upload's. */
-struct firmware_same {
-    const char *sha256;
-    bool same;
-    store_firmware_fn fn;
-    void *user_data;
-};
-
-static void compare_firmware(const struct firmware *fw, void *data)
-{
-    struct firmware_same *c = data;
-    c->same = strcmp(fw->sha256, c->sha256) == 0;
-    if (c->same && c->fn)
-        c->fn(fw, c->user_data);
-}
-
 static enum store_status sqlite_firmware_add(struct store *base, const struct firmware *fw, const void *image,
                                              store_firmware_fn fn, void *user_data)
 {
@@ -1528,7 +1512,7 @@ static enum store_status sqlite_firmware_add(struct store *base, const struct fi
         return st;
     struct firmware_same c = {fw->sha256, false, fn, user_data};
     bind_text(stmt(s, STMT_FIRMWARE_GET), 1, fw->version);
-    st = firmware_rows(s, STMT_FIRMWARE_GET, compare_firmware, &c);
+    st = firmware_rows(s, STMT_FIRMWARE_GET, firmware_compare, &c);
     if (st == STORE_OK) {
         st = c.same ? STORE_OK : STORE_EXISTS;
     } else if (st == STORE_NOT_FOUND) {
@@ -1599,10 +1583,23 @@ static enum store_status sqlite_firmware_image(struct store *base, const char *s
     return result;
 }
 
+/* Steps a statement (bound) and copies the first column of its row into out (out_len bytes):
+ * STORE_NOT_FOUND when there is none. */
+static enum store_status read_text(struct sqlite_store *s, enum stmt id, char *out, size_t out_len)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(out, out_len, "%s", column_text(st, 0));
+    stmt_done(st);
+    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, stmt_sql[id]);
+}
+
 static enum store_status sqlite_device_firmware(struct store *base, const char *deviceid, enum firmware_event event,
                                                 const char *version, char status[FIRMWARE_STATUS_LEN])
 {
     struct sqlite_store *s = sqlite_of(base);
+    char after[FIRMWARE_STATUS_LEN];
     enum store_status st = begin(s);
     if (st != STORE_OK)
         return st;
@@ -1610,24 +1607,14 @@ static enum store_status sqlite_device_firmware(struct store *base, const char *
     bind_text(up, 1, deviceid);
     sqlite3_bind_int(up, 2, (int)event);
     bind_text(up, 3, version);
-    int rc = sqlite3_step(up);
-    if (rc == SQLITE_ROW && status)
-        snprintf(status, FIRMWARE_STATUS_LEN, "%s", column_text(up, 0));
-    stmt_done(up);
-    st = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "device firmware");
-    return finish(s, st);
+    return finish(s, read_text(s, STMT_DEVICE_FIRMWARE, status ? status : after, FIRMWARE_STATUS_LEN));
 }
 
 static enum store_status sqlite_device_by_mac(struct store *base, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])
 {
     struct sqlite_store *s = sqlite_of(base);
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_BY_MAC);
-    bind_text(st, 1, mac12);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(deviceid, DEVICE_ID_MAX + 1, "%s", column_text(st, 0));
-    stmt_done(st);
-    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "find device by MAC");
+    bind_text(stmt(s, STMT_DEVICE_BY_MAC), 1, mac12);
+    return read_text(s, STMT_DEVICE_BY_MAC, deviceid, DEVICE_ID_MAX + 1);
 }
 
 static const struct store_ops sqlite_ops = {
