@@ -118,6 +118,12 @@ function print_targets(rss_max, rss_scale,    k, s, i, first, last, kinds, kind,
         s = scales[k]
         ratio_target("heartbeat", 0.8, s); ratio_target("poll_304", 0.85, s)
         pair_target("signed_heartbeat", "poll_304", 0.9, s); pair_target("pg_signed_heartbeat", "pg_poll_304", 0.9, s)
+        pair_target("heartbeat", "heartbeat_metrics_off", 0.95, s)
+        if (s + 0 >= 1000000) {
+            nk = split("metrics_scrape pg_metrics_scrape", kinds, " ")
+            for (kind = 1; kind <= nk; kind++)
+                if ((i = row[kinds[kind], s])) target(kinds[kind] " p99 ms", s, p99[i], 50, 1, status[i] + sockerr[i])
+        }
         ratio_target("ingest_v1", 0.5, s); ratio_target("ingest_v2", 0.5, s)
     }
     # PostgreSQL's: the heartbeat against both ceilings at every size, ingest v2 at 1M and above.

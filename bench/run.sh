@@ -347,6 +347,10 @@ provd_rows() {
         BENCH_BODY_FILES=$work/$e measure "$n" "${pre}ingest_$e" ingest "$url" heartbeat
     done
     signed_rows "$n" "$url" "$pre"
+    # Prometheus's scrape, one at a time as Prometheus scrapes; the pre-flight makes the count a
+    # large fleet's scrapes are answered from (cgi-bin/metrics.h).
+    expect 200 "$api/metrics"
+    THREADS=1 CONNECTIONS=1 measure "$n" "${pre}metrics_scrape" metrics "$url"
 }
 
 # signed_rows SCALE URL PREFIX: the heartbeat of devices that sign (README.md, Device trust), last
@@ -440,6 +444,11 @@ scale() {
 
     if [ -n "$want_sqlite" ]; then
         local row_backend=sqlite
+        # What counting the metrics costs a heartbeat: this row with them off, the next (the
+        # first of provd_rows) with them on.
+        PROVD_DB=$db PROVD_METRICS=off serve "$data" "$bin/provd"
+        measure "$n" heartbeat_metrics_off heartbeat "$url"
+        stop_all
         PROVD_DB=$db serve "$data" "$bin/provd"
         BENCH_TOKEN=$token provd_rows "$n" "$url"
         rss=$(peak_rss "$workers_parent")

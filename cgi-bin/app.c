@@ -108,6 +108,12 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
     if (pubkey && !c->firmware_pubkey)
         return false;
 
+    static const char *const metrics[] = {"on", "off"};
+    int metrics_choice = env_choice("PROVD_METRICS", metrics, 2, err, err_len);
+    if (metrics_choice < 0)
+        return false;
+    c->metrics_off = metrics_choice == 1;
+
     static const char *const synchronous[] = {"normal", "full"};
     int sync = env_choice("PROVD_SYNCHRONOUS", synchronous, 2, err, err_len);
     c->sync_every_commit = sync == 1;

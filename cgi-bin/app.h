@@ -32,6 +32,7 @@ struct config {
     int64_t firmware_max;           /* PROVD_FIRMWARE_MAX: the largest image, bytes (4 MiB) */
     const char *firmware_cache;     /* PROVD_FIRMWARE_CACHE: the directory nginx sends images from */
     struct evp_pkey_st *firmware_pubkey; /* PROVD_FIRMWARE_PUBKEY's key: uploads must be signed; NULL: not */
+    bool metrics_off;         /* PROVD_METRICS=off: nothing counted, /api/metrics a 404 */
 };
 
 struct sqlite_writer;
@@ -46,6 +47,9 @@ struct app {
     const char *request_id;       /* nginx's id of the request being served, for the log; NULL: none */
     int64_t (*now)(void);         /* Unix seconds; tests set their own clock */
     unsigned readings_since_prune;
+    /* Set by a handler: work for this thread once its answer has gone (main.c), before it takes
+     * the next request; it may use the store. Cleared when run. */
+    void (*after_answer)(struct app *app);
 };
 
 /* Reads PROVD_* from the environment; false with the reason in err when a value is invalid. */
@@ -59,6 +63,11 @@ int router_dispatch(struct app *app, struct request *req, struct response *res);
 /* The route table's size and each route's name, e.g. "device_get" (the metrics' route label). */
 int router_route_count(void);
 const char *router_route_name(int route);
+
+/* The fleet's gauges for an answer: counted now, or while counting is slow the host's last count
+ * (metrics.h), then counted again after the answer when it is due. false: the database did not
+ * answer (logged). */
+bool fleet_gauges(struct app *app, struct store_fleet *out, int64_t *counted_at);
 
 /* Handlers, one file per endpoint family. */
 void handle_api_root(struct app *app, const struct request *req, struct response *res);

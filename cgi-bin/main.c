@@ -190,6 +190,14 @@ static void catch_stop_signals(void)
     sigaction(SIGUSR1, &stop, NULL);
 }
 
+/* Sends what is left of the answer and ends the request. */
+static void finish_request(FCGX_Request *fr)
+{
+    if (close_at_once)
+        FCGX_Detach(fr);
+    FCGX_Finish_r(fr);
+}
+
 static void *request_loop(void *data)
 {
     struct request_thread *t = data;
@@ -205,10 +213,16 @@ static void *request_loop(void *data)
         serve(&t->app, &t->fr, t->body, &t->res);
         if (t->app.writer) /* while this thread may use the connection, should it write them */
             sqlite_writer_hand_over(t->app.writer, t->app.store);
-        turns_done(t->turns);
-        if (close_at_once)
-            FCGX_Detach(&t->fr);
-        FCGX_Finish_r(&t->fr);
+        void (*after_answer)(struct app *) = t->app.after_answer;
+        t->app.after_answer = NULL;
+        if (after_answer) { /* the answer goes first; the work keeps this thread's turn */
+            finish_request(&t->fr);
+            after_answer(&t->app);
+            turns_done(t->turns);
+        } else {
+            turns_done(t->turns);
+            finish_request(&t->fr);
+        }
     }
     return NULL;
 }
@@ -296,10 +310,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "provd: %s\n", store_errmsg(app.store));
         return 1;
     }
-    /* The host's shared counters (PROVD_METRICS_FILE), or this worker's own. */
-    app.metrics = metrics_open(app.config.metrics_file, err, sizeof err);
-    if (!app.metrics)
-        fprintf(stderr, "provd: metrics: %s\n", err);
+    /* The host's shared counters (PROVD_METRICS_FILE), or this worker's own; none when off. */
+    bool metrics_on = !app.config.metrics_off;
+    if (metrics_on) {
+        app.metrics = metrics_open(app.config.metrics_file, err, sizeof err);
+        if (!app.metrics)
+            fprintf(stderr, "provd: metrics: %s\n", err);
+    }
     /* --check: validate the configuration, database and metrics file, and seal the device keys
      * still stored plain, then stop (scripts run it first). */
     if (check) {
@@ -310,9 +327,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "provd: %s\n", store_errmsg(app.store));
         store_free(app.store);
         metrics_close(app.metrics);
-        return fits && app.metrics ? 0 : 1;
+        return fits && (app.metrics || !metrics_on) ? 0 : 1;
     }
-    if (!app.metrics) /* the file went bad since --check: counted, if for this worker alone */
+    if (!app.metrics && metrics_on) /* the file went bad since --check: counted, if for this worker alone */
         app.metrics = metrics_open(NULL, err, sizeof err);
     /* A backend with one writer at a time gets the stack's one writer (sqlite_writer.h: readings,
      * heartbeat times, checkpoints); one with many (PostgreSQL) is written by every request

@@ -39,8 +39,22 @@ struct counters {
     uint64_t polls[METRICS_POLL__COUNT];
 };
 
+/* The fleet's gauges as last counted (metrics_fleet_kept()). A seqlock: seq is odd while a writer
+ * writes, readers copy and check it did not move; writers take turns by writing_since, which a
+ * writer killed mid-write leaves set: WRITER_GONE_S later another writer takes over. */
+struct kept_fleet {
+    int64_t seq;
+    int64_t writing_since;   /* Unix s; 0: nobody writes */
+    int64_t recount_claimed; /* Unix s until which one worker counts again */
+    int64_t counted_at;      /* Unix s; 0: never counted */
+    int64_t count_micros;    /* what that count took */
+    int64_t fleet[sizeof(struct store_fleet) / sizeof(int64_t)];
+};
+_Static_assert(sizeof(struct store_fleet) % sizeof(int64_t) == 0, "store_fleet is int64_t fields");
+#define WRITER_GONE_S 5
+
 #define MAGIC   "provdmet"
-#define VERSION 1
+#define VERSION 2
 
 /* The file: this header, then the counters. layout fingerprints what the slots mean (the route
  * names, the buckets): a file of another binary is made anew rather than misread. */
@@ -50,6 +64,7 @@ struct shared {
     uint32_t size; /* sizeof (struct shared) */
     uint64_t layout;
     struct counters c;
+    struct kept_fleet kept;
 };
 
 struct metrics {
@@ -238,6 +253,77 @@ void metrics_poll(struct metrics *m, enum metrics_poll p)
         add(&m->shared->c.polls[p], 1);
 }
 
+/* ---- the kept count of the fleet ---- */
+
+static int64_t load64(const int64_t *v)
+{
+    return __atomic_load_n(v, __ATOMIC_ACQUIRE);
+}
+
+static void store64(int64_t *v, int64_t n)
+{
+    __atomic_store_n(v, n, __ATOMIC_RELEASE);
+}
+
+/* A copy of the kept count, consistent, into out: false when none is kept or a writer is at it. */
+static bool read_kept(const struct kept_fleet *k, struct store_fleet *out, int64_t *counted_at, int64_t *micros)
+{
+    int64_t *to = (int64_t *)out;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int64_t seq = load64(&k->seq);
+        if (seq & 1)
+            continue;
+        *counted_at = load64(&k->counted_at);
+        *micros = load64(&k->count_micros);
+        for (size_t i = 0; i < sizeof k->fleet / sizeof k->fleet[0]; i++)
+            to[i] = __atomic_load_n(&k->fleet[i], __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (load64(&k->seq) == seq)
+            return *counted_at > 0;
+    }
+    return false;
+}
+
+enum metrics_fleet_answer metrics_fleet_kept(struct metrics *m, int64_t now, struct store_fleet *out,
+                                             int64_t *counted_at)
+{
+    int64_t micros;
+    if (!m || !read_kept(&m->shared->kept, out, counted_at, &micros) || micros < METRICS_FLEET_CHEAP_MICROS)
+        return METRICS_FLEET_COUNT;
+    int64_t recount_after = micros * METRICS_FLEET_RECOUNT_FACTOR / 1000000;
+    if (now - *counted_at < recount_after)
+        return METRICS_FLEET_KEPT;
+    /* One recount at a time; a worker that died at it leaves the claim to run out. */
+    int64_t *claim = &m->shared->kept.recount_claimed;
+    int64_t claimed = load64(claim);
+    int64_t until = now + 2 * (micros / 1000000) + 10;
+    if (claimed > now || !__atomic_compare_exchange_n(claim, &claimed, until, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return METRICS_FLEET_KEPT;
+    return METRICS_FLEET_KEPT_RECOUNT;
+}
+
+void metrics_fleet_counted(struct metrics *m, const struct store_fleet *fleet, int64_t counted_at, int64_t micros)
+{
+    if (!m)
+        return;
+    struct kept_fleet *k = &m->shared->kept;
+    int64_t since = load64(&k->writing_since);
+    if ((since != 0 && counted_at - since < WRITER_GONE_S) ||
+        !__atomic_compare_exchange_n(&k->writing_since, &since, counted_at, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return; /* another writes a count as fresh as this one */
+    int64_t seq = load64(&k->seq) | 1; /* odd: also after a writer that died mid-write */
+    store64(&k->seq, seq);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    store64(&k->counted_at, counted_at);
+    store64(&k->count_micros, micros);
+    const int64_t *from = (const int64_t *)fleet;
+    for (size_t i = 0; i < sizeof k->fleet / sizeof k->fleet[0]; i++)
+        __atomic_store_n(&k->fleet[i], from[i], __ATOMIC_RELAXED);
+    store64(&k->seq, seq + 1);
+    store64(&k->recount_claimed, 0);
+    store64(&k->writing_since, 0);
+}
+
 /* ---- the exposition ---- */
 
 static void line(struct response *res, const char *format, ...) __attribute__((format(printf, 2, 3)));
@@ -324,8 +410,11 @@ static void write_counters(const struct counters *c, struct response *res)
     write_labelled(res, "provd_polls_total", "answer", poll_answers, c->polls, METRICS_POLL__COUNT);
 }
 
-static void write_fleet(const struct store_fleet *f, struct response *res)
+static void write_fleet(const struct store_fleet *f, int64_t counted_at, struct response *res)
 {
+    family(res, "provd_fleet_counted_timestamp_seconds", "gauge",
+           "When the device gauges below were counted (a large fleet is counted now and then, not per scrape).");
+    line(res, "provd_fleet_counted_timestamp_seconds %lld\n", (long long)counted_at);
     family(res, "provd_devices", "gauge", "Devices by state.");
     line(res, "provd_devices{state=\"pending\"} %lld\n", (long long)f->pending);
     line(res, "provd_devices{state=\"accepted\"} %lld\n", (long long)f->accepted);
@@ -340,14 +429,14 @@ static void write_fleet(const struct store_fleet *f, struct response *res)
     line(res, "provd_database_bytes %lld\n", (long long)f->database_bytes);
 }
 
-void metrics_write(const struct metrics *m, const struct store_fleet *fleet, struct response *res)
+void metrics_write(const struct metrics *m, const struct store_fleet *fleet, int64_t counted_at, struct response *res)
 {
     response_body_start(res, 200);
     res->content_type = "text/plain; version=0.0.4";
     static const struct counters none; /* a program without metrics (tests) */
     write_counters(m ? &m->shared->c : &none, res);
     if (fleet)
-        write_fleet(fleet, res);
+        write_fleet(fleet, counted_at, res);
     family(res, "provd_database_up", "gauge", "1 when the database answered this scrape's counts, else 0.");
     line(res, "provd_database_up %d\n", fleet != NULL);
 }

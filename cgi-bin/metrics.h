@@ -44,9 +44,27 @@ void metrics_reading(struct metrics *m, enum metrics_reading r);
 void metrics_registration(struct metrics *m);
 void metrics_poll(struct metrics *m, enum metrics_poll p);
 
+/* The fleet's gauges (store_fleet()) as the host last counted them. Counting a million devices
+ * takes seconds, which a scrape must not: while a count takes under METRICS_FLEET_CHEAP_MICROS,
+ * each caller counts afresh; past that, callers get the last count, and once it is
+ * METRICS_FLEET_RECOUNT_FACTOR counts' time old, one of them (one at a time per host) counts again,
+ * after its answer has gone. */
+#define METRICS_FLEET_CHEAP_MICROS   10000
+#define METRICS_FLEET_RECOUNT_FACTOR 20
+enum metrics_fleet_answer {
+    METRICS_FLEET_COUNT,        /* count now, then metrics_fleet_counted() (also when m is NULL) */
+    METRICS_FLEET_KEPT,         /* *out and *counted_at: the last count */
+    METRICS_FLEET_KEPT_RECOUNT, /* the same, and this caller counts again once it has answered */
+};
+enum metrics_fleet_answer metrics_fleet_kept(struct metrics *m, int64_t now, struct store_fleet *out,
+                                             int64_t *counted_at);
+/* Keeps a count made at counted_at (Unix s) that took micros. */
+void metrics_fleet_counted(struct metrics *m, const struct store_fleet *fleet, int64_t counted_at, int64_t micros);
+
 /* The exposition into res (200, text format 0.0.4): the counters (all 0 when m is NULL), then the
- * gauges of fleet, or provd_database_up 0 in their place when fleet is NULL (the database did not
- * answer). */
-void metrics_write(const struct metrics *m, const struct store_fleet *fleet, struct response *res);
+ * gauges of fleet counted at counted_at, or provd_database_up 0 in their place when fleet is NULL
+ * (the database did not answer). */
+void metrics_write(const struct metrics *m, const struct store_fleet *fleet, int64_t counted_at,
+                   struct response *res);
 
 #endif

@@ -1,5 +1,7 @@
 /* Endpoints about the service itself: the API root, a health check for monitors, counts, and
  * the metrics for Prometheus. */
+#include <time.h>
+
 #include "app.h"
 #include "log.h"
 #include "metrics.h"
@@ -44,14 +46,53 @@ void handle_stats(struct app *app, const struct request *req, struct response *r
     response_json(res, 200, o);
 }
 
-/* GET /api/metrics: the host's counters and the fleet's gauges at this moment. A database that does
- * not answer leaves the gauges out (provd_database_up 0): the counters are still worth a scrape. */
+/* Counts the fleet into out and keeps the count for the host's next callers. */
+static bool count_fleet(struct app *app, struct store_fleet *out, int64_t *counted_at)
+{
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    *counted_at = app->now();
+    if (store_fleet(app->store, *counted_at, app->config.poll_interval, out) != STORE_OK) {
+        log_event("error", "database", app->request_id, NULL, "%s", store_errmsg(app->store));
+        return false;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    int64_t micros = (end.tv_sec - start.tv_sec) * 1000000 + (end.tv_nsec - start.tv_nsec) / 1000;
+    metrics_fleet_counted(app->metrics, out, *counted_at, micros);
+    return true;
+}
+
+static void recount_fleet(struct app *app)
+{
+    struct store_fleet fleet;
+    int64_t counted_at;
+    count_fleet(app, &fleet, &counted_at);
+}
+
+bool fleet_gauges(struct app *app, struct store_fleet *out, int64_t *counted_at)
+{
+    switch (metrics_fleet_kept(app->metrics, app->now(), out, counted_at)) {
+    case METRICS_FLEET_KEPT_RECOUNT:
+        app->after_answer = recount_fleet;
+        return true;
+    case METRICS_FLEET_KEPT:
+        return true;
+    default:
+        return count_fleet(app, out, counted_at);
+    }
+}
+
+/* GET /api/metrics: the host's counters and the fleet's gauges (fleet_gauges()). A database that
+ * does not answer leaves the gauges out (provd_database_up 0): the counters are still worth a scrape. */
 void handle_metrics(struct app *app, const struct request *req, struct response *res)
 {
     (void)req;
+    if (app->config.metrics_off) {
+        response_error(res, 404, "metrics are off here (PROVD_METRICS=off)");
+        return;
+    }
     struct store_fleet fleet;
-    bool counted = store_fleet(app->store, app->now(), app->config.poll_interval, &fleet) == STORE_OK;
-    if (!counted)
-        log_event("error", "database", app->request_id, NULL, "%s", store_errmsg(app->store));
-    metrics_write(app->metrics, counted ? &fleet : NULL, res);
+    int64_t counted_at;
+    bool counted = fleet_gauges(app, &fleet, &counted_at);
+    metrics_write(app->metrics, counted ? &fleet : NULL, counted_at, res);
 }

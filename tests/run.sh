@@ -5,11 +5,14 @@
 # throwaway cluster started here under build/ and stopped at the end, whatever happens.
 # Each suite's full output goes to build/test-logs/; a failing suite's tail is shown, and each
 # suite's line ends with its time.
+# A suite that runs past its limit is killed and counted as failed (a hang must not block CI).
 #   FUZZ_SECONDS (15); PG_PORT: the cluster's port (default: a free one);
+#   UNIT_LIMIT (300) and NODE_LIMIT (600): seconds for one unit binary and for one node suite;
 #   PROVD_TEST_PG=postgresql://...: run the -pg suites on that server instead of a cluster of ours.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+UNIT_LIMIT=${UNIT_LIMIT:-300} NODE_LIMIT=${NODE_LIMIT:-600}
 # A PROVD_DB of the caller's shell must not reach the stacks the tests start.
 unset PROVD_DB
 logs=build/test-logs
@@ -32,6 +35,13 @@ count() {
     suite_start=$SECONDS
 }
 begin() { suite_start=$SECONDS; }
+# limited SECONDS COMMAND...: runs it, killed after SECONDS (said on stderr); its status.
+limited() {
+    local secs=$1; shift
+    timeout --kill-after=10 "$secs" "$@"; local st=$?
+    if [ "$st" -eq 124 ] || [ "$st" -eq 137 ]; then echo "killed: still running after $secs s" >&2; fi
+    return "$st"
+}
 # A build's time, on a line of its own (a build is no test; one that fails is counted as a suite).
 built() { printf '%-40s built  (%d s)\n' "$1" $((SECONDS - suite_start)); }
 
@@ -40,7 +50,7 @@ run_tap() {
     local name=$1; shift
     local log="$logs/${name//\//-}.log"
     begin
-    CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$log" 2>&1
+    CMOCKA_MESSAGE_OUTPUT=TAP limited "$UNIT_LIMIT" "$@" >"$log" 2>&1
     tally_tap "$name" "$log" $?
 }
 
@@ -75,7 +85,7 @@ run_node() {
     local name=$1; shift
     local log="$logs/${name//\//-}.log"
     begin
-    node --test --test-reporter=tap "$@" >"$log" 2>&1; local st=$?
+    limited "$NODE_LIMIT" node --test --test-reporter=tap "$@" >"$log" 2>&1; local st=$?
     num() { grep -E "^# $1 [0-9]+" "$log" | tail -n 1 | awk '{print $3}'; }
     local p f c s
     p=$(num pass); f=$(num fail); c=$(num cancelled); s=$(num skipped)
@@ -144,7 +154,7 @@ if [ -n "$pg_base" ]; then
         for t in "${unit_pg[@]}"; do
             log="$logs/unit-pg-$t.log" t0=$SECONDS
             if [ -x "build/tests/$t" ]; then
-                CMOCKA_MESSAGE_OUTPUT=TAP PROVD_TEST_PG="$pg_base" "build/tests/$t" >"$log" 2>&1; st=$?
+                CMOCKA_MESSAGE_OUTPUT=TAP PROVD_TEST_PG="$pg_base" limited "$UNIT_LIMIT" "build/tests/$t" >"$log" 2>&1; st=$?
             else
                 echo "build/tests/$t was not built (no tests/unit/$t.c?)" >"$log"; st=127
             fi

@@ -16,6 +16,7 @@ const RUNS = [
   ['nginx_fastcgi_hello', 1000, 14000, 2.0, 0, '-'],
   ['nginx_fastcgi_keepalive', 1000, 24000, 2.0, 0, '-'],
   ['hello_closing_at_once', 1000, 18000, 2.0, 0, '-'], // shown against the ceiling, not part of it
+  ['heartbeat_metrics_off', 1000, 12500, 3.0, 0, 'sqlite'],
   ['heartbeat', 1000, 12000, 3.0, 0, 'sqlite'],
   ['poll_304', 1000, 11000, 3.0, 0, 'sqlite'],
   ['list_first_page', 1000, 3000, 4.0, 0, 'sqlite'],
@@ -38,11 +39,13 @@ const RUNS = [
   ['nginx_fastcgi_keepalive', 1000000, 15000, 2.0, 0, '-'],
   ['heartbeat', 1000000, 7000, 3.0, 0, 'sqlite'],
   ['list_first_page', 1000000, 1500, 5.2, 0, 'sqlite'],
+  ['metrics_scrape', 1000000, 200, 30, 0, 'sqlite'],
   ['nginx_fastcgi_hello_after', 1000000, 11000, 2.0, 0, '-'],
   ['nginx_fastcgi_keepalive_after', 1000000, 17000, 2.0, 0, '-'],
   ['pgbench_select', 1000000, 18000, 1.0, 0, '-'],
   ['pg_heartbeat', 1000000, 6000, 3.0, 0, 'pg'],
   ['pg_ingest_v2', 1000000, 2800, 9.0, 0, 'pg'],
+  ['pg_metrics_scrape', 1000000, 100, 80, 0, 'pg'],
   ['pgbench_select_after', 1000000, 18000, 1.0, 0, '-'],
   ['nginx_fastcgi_hello_after_pg', 1000000, 10000, 2.0, 0, '-'],
   ['nginx_fastcgi_keepalive_after_pg', 1000000, 13000, 2.0, 0, '-'],
@@ -163,6 +166,16 @@ describe('bench report', () => {
     assert.match(table, /^pg_heartbeat x pgbench -S, no errors\s+1M\s+0\.333 >=  0\.50  NO$/m);
   });
 
+  it('judges what metrics cost a heartbeat, and a scrape at 1M by its p99', () => {
+    assert.equal(target('heartbeat / heartbeat_metrics_off, no errors', 1000).value, 0.96);
+    assert.equal(target('heartbeat / heartbeat_metrics_off, no errors', 1000).met, true);
+    assert.equal(target('metrics_scrape p99 ms', 1000000).met, true); // 30 ms
+    assert.deepEqual(target('pg_metrics_scrape p99 ms', 1000000), {
+      target: 'pg_metrics_scrape p99 ms', devices: 1000000, value: 80, limit: 50, at_most: true, met: false,
+    });
+    assert.equal(target('metrics_scrape p99 ms', 1000), undefined); // a 1M target only
+  });
+
   it('says when the ceilings of a kind at a size are more than 15% apart', () => {
     assert.match(table, /^the FastCGI ceilings around 1M differ by 20% \(9000 and 11000 req\/s\).*run again$/m);
     assert.match(table, /^the keep-alive FastCGI ceilings around 1M differ by 27% \(13000 and 17000 req\/s\)/m);
@@ -179,7 +192,7 @@ describe('bench report', () => {
     assert.equal(target('list_first_page p99 ms', 1000000).met, false); // 5.2 ms
     // SQLite's workers (7900 KiB), not PostgreSQL's (9500 KiB, shown but not judged)
     assert.equal(target('worker peak RSS MB (10^6 bytes)', 1000000).value, 8.09);
-    assert.match(table, /^met: 6 of 16$/m); // the two signed heartbeat targets among them
+    assert.match(table, /^met: 8 of 19$/m); // the two signed heartbeat targets among them
   });
 
   it('without PostgreSQL (BENCH_BACKENDS=sqlite), has no pgbench ratios and no PostgreSQL targets', () => {
@@ -191,6 +204,6 @@ describe('bench report', () => {
     assert.deepEqual(sqliteOnly.results.pg_scales, []);
     assert.equal(sqliteOnly.results.targets.some((t) => t.target.startsWith('pg_')), false);
     assert.equal(sqliteOnly.results.runs.find((r) => r.run === 'heartbeat').ratio_to_fastcgi, 0.8);
-    assert.match(sqliteOnly.table, /^met: 4 of 10$/m);
+    assert.match(sqliteOnly.table, /^met: 6 of 12$/m);
   });
 });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { v2 } from './lib/seal.mjs';
-import { freePort, startStack, workerPids } from './lib/stack.mjs';
+import { freePort, startStack, top, workerPids } from './lib/stack.mjs';
 
 const KEY = '000102030405060708090a0b0c0d0e0f';
 // Loopback is not allowed to scrape without a token here; 127.0.0.2 is (the test connects from it).
@@ -93,6 +93,8 @@ describe('metrics', () => {
     assert.equal(s.get('provd_devices_liveness{liveness="offline"}'), 0);
     assert.ok(s.get('provd_database_bytes') > 0);
     assert.equal(s.get('provd_database_up'), 1);
+    const counted = s.get('provd_fleet_counted_timestamp_seconds'); // a small fleet: counted per scrape
+    assert.ok(Math.abs(counted - Date.now() / 1000) < 60, `counted at ${counted}`);
     assert.equal([...s.keys()].filter((k) => k.includes('m-1')).length, 0, 'no per-device labels');
 
     const check = spawnSync('promtool', ['check', 'metrics'], { input: r.text, encoding: 'utf8' });
@@ -172,6 +174,25 @@ describe('metrics', () => {
       await exited;
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('metrics off', () => {
+  it('PROVD_METRICS=off: /api/metrics is a 404 saying so, the rest of the API as before', async () => {
+    const off = await startStack({ env: { PROVD_METRICS: 'off', PROVD_REGISTRATION: 'open' } });
+    try {
+      const r = await off.api('GET', '/api/metrics', { admin: true });
+      assert.equal(r.status, 404);
+      assert.match(r.json.message, /PROVD_METRICS=off/);
+      assert.equal((await off.api('POST', '/api/devices/off-1', { body: '{}' })).status, 201);
+    } finally { await off.stop(); }
+  });
+
+  it('a PROVD_METRICS other than on or off stops provd with one line naming it', () => {
+    const r = spawnSync(path.join(top, 'build/provd'), ['--check'],
+      { env: { ...process.env, PROVD_METRICS: 'maybe', PROVD_DB: path.join(os.tmpdir(), 'provd-metrics-never.db') }, encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /PROVD_METRICS must be on or off \(not "maybe"\)/);
   });
 });
 

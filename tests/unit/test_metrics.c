@@ -1,7 +1,8 @@
 /* The shared counters (cgi-bin/metrics.c): two mappings of one file count into the same slots, as
  * a host's workers do, a new mapping finds the counts of a closed one (a restarted worker), a file
  * of another layout is made anew; and GET /api/metrics through the router: who may read it, the
- * content type, the counters and the fleet's gauges in the text. */
+ * content type, the counters and the fleet's gauges in the text; the fleet's count kept for a
+ * host's workers while counting is slow, one recount at a time. */
 #include "testapp.h"
 
 #include <fcntl.h>
@@ -54,7 +55,7 @@ static int route_named(const char *name)
 /* The exposition of m, NUL-terminated in res->body. */
 static const char *exposition(struct metrics *m, const struct store_fleet *fleet, struct response *res)
 {
-    metrics_write(m, fleet, res);
+    metrics_write(m, fleet, 1700000000, res);
     assert_int_equal(res->status, 200);
     assert_string_equal(res->content_type, "text/plain; version=0.0.4");
     return res->body;
@@ -177,11 +178,58 @@ static void metrics_route(void **state)
     metrics_close(fx->app.metrics);
 }
 
+static const struct store_fleet some_fleet = {.pending = 1, .accepted = 2, .rejected = 3, .online = 4,
+                                              .overdue = 5, .offline = 6, .database_bytes = 7};
+
+/* A cheap count is made afresh by each caller; none is kept without metrics. */
+static void cheap_counts_are_made_afresh(void **state)
+{
+    struct files *f = *state;
+    struct metrics *m = open_metrics(f->path);
+    struct store_fleet out;
+    int64_t at;
+    assert_int_equal(metrics_fleet_kept(m, 1000, &out, &at), METRICS_FLEET_COUNT); /* none yet */
+    metrics_fleet_counted(m, &some_fleet, 1000, METRICS_FLEET_CHEAP_MICROS - 1);
+    assert_int_equal(metrics_fleet_kept(m, 1000, &out, &at), METRICS_FLEET_COUNT);
+    assert_int_equal(metrics_fleet_kept(NULL, 1000, &out, &at), METRICS_FLEET_COUNT);
+    metrics_close(m);
+}
+
+/* A slow count (2 s) is kept for every mapping of the file, answered until it is 20 counts' time
+ * (40 s) old; then one caller recounts, the others keep answering it; a claim whose worker died
+ * runs out; a new count starts the wait again. */
+static void slow_counts_are_kept_and_recounted_once(void **state)
+{
+    struct files *f = *state;
+    struct metrics *a = open_metrics(f->path), *b = open_metrics(f->path);
+    struct store_fleet out;
+    int64_t at;
+    metrics_fleet_counted(a, &some_fleet, 1000, 2000000);
+    assert_int_equal(metrics_fleet_kept(b, 1039, &out, &at), METRICS_FLEET_KEPT);
+    assert_int_equal(at, 1000);
+    assert_memory_equal(&out, &some_fleet, sizeof out);
+    assert_int_equal(metrics_fleet_kept(b, 1040, &out, &at), METRICS_FLEET_KEPT_RECOUNT);
+    assert_memory_equal(&out, &some_fleet, sizeof out);
+    assert_int_equal(metrics_fleet_kept(a, 1041, &out, &at), METRICS_FLEET_KEPT); /* b counts */
+    assert_int_equal(metrics_fleet_kept(a, 1053, &out, &at), METRICS_FLEET_KEPT);
+    assert_int_equal(metrics_fleet_kept(a, 1054, &out, &at), METRICS_FLEET_KEPT_RECOUNT); /* b died */
+    struct store_fleet later = some_fleet;
+    later.online = 40;
+    metrics_fleet_counted(a, &later, 1056, 2000000);
+    assert_int_equal(metrics_fleet_kept(b, 1057, &out, &at), METRICS_FLEET_KEPT);
+    assert_int_equal(at, 1056);
+    assert_int_equal(out.online, 40);
+    metrics_close(a);
+    metrics_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(counted_across_mappings_and_restarts, setup_files, teardown_files),
         cmocka_unit_test_setup_teardown(other_layout_made_anew, setup_files, teardown_files),
+        cmocka_unit_test_setup_teardown(cheap_counts_are_made_afresh, setup_files, teardown_files),
+        cmocka_unit_test_setup_teardown(slow_counts_are_kept_and_recounted_once, setup_files, teardown_files),
         cmocka_unit_test_setup_teardown(metrics_route, testapp_setup_open, testapp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
