@@ -3,7 +3,8 @@
 // update the overview in place and never overwrite what a person is editing.
 import { $, confirmAction, flash, h, say } from './dom.js';
 import { api, devicePath, isDeviceId } from './api.js';
-import { configSync, exactTime, statusBadge, timeAgo } from './format.js';
+import { configSync, exactTime, firmwareSummary, statusBadge, timeAgo } from './format.js';
+import { assign, showAssignment } from './firmware.js';
 import { editor, readConfig, showConfig } from './config-editor.js';
 import * as dataView from './data.js';
 
@@ -33,6 +34,7 @@ function renderOverview() {
     ['Last SEQN', d.last_seqn === null ? 'none yet' : String(d.last_seqn)],
     ['Signs its calls', d.signs ? 'yes' : d.has_key ? 'no: a device with a key must (its unsigned calls are refused)' : 'no'],
     ['Envelope', d.envelope ?? 'none yet', d.envelope === 'v1' ? ' (not authenticated: move the device to v2)' : ''],
+    ['Firmware', firmwareSummary(d), d.firmware ? ` (assigned ${d.firmware})` : ' (no update assigned)'],
   ];
   $('device-overview').replaceChildren(...items.flatMap(([term, ...desc]) => [h('dt', {}, term), h('dd', {}, ...desc)]));
   $('approve').hidden = d.state === 'accepted';
@@ -51,6 +53,7 @@ function showConfigFrom(d) {
 function take(d, { name = false, config = false } = {}) {
   device = d;
   renderOverview();
+  showAssignment(d);
   if (name || !nameDirty) {
     $('device-name').value = d.name;
     nameDirty = false;
@@ -112,6 +115,15 @@ $('rename-form').addEventListener('submit', async (event) => {
   }
 });
 $('device-name').addEventListener('input', () => { nameDirty = true; });
+
+$('firmware-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  try {
+    take(await assign(deviceId));
+  } catch (err) {
+    say($('firmware-assign-message'), `Not assigned: ${err.message}`, 'error');
+  }
+});
 
 $('config-form').addEventListener('submit', async (event) => {
   event.preventDefault();

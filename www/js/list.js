@@ -3,7 +3,8 @@
 // update rows in place so the page, the sort, focus and scroll position all survive.
 import { $, h, say } from './dom.js';
 import { api, nextCursor } from './api.js';
-import { configSync, deviceStatus, statusBadge, timeAgo } from './format.js';
+import { loadVersions } from './firmware.js';
+import { configSync, deviceStatus, firmwareSummary, statusBadge, timeAgo } from './format.js';
 
 // Status filter -> the server's filters. The server tells online from not online; overdue
 // and offline are then told apart here from each device's liveness.
@@ -26,6 +27,7 @@ const COLUMNS = {
   ssid: { cell: (d) => d.ssid, wrap: true },
   cfgsn: { cell: configSync },
   datec: { cell: (d) => timeAgo(d.datec) },
+  firmware: { cell: firmwareSummary, wrap: true },   // no server sort: its header has no button
 };
 
 const state = {
@@ -159,14 +161,14 @@ $('page-prev').addEventListener('click', () => {
 });
 
 for (const th of $('device-table').tHead.rows[0].cells) {
-  th.querySelector('button').addEventListener('click', () => {
+  th.querySelector('button')?.addEventListener('click', () => {
     const key = th.dataset.sort;
     state.sort = { key, descending: state.sort?.key === key && !state.sort.descending };
     restart();
   });
 }
 
-export const enter = load;
+export const enter = () => Promise.all([load(), loadVersions()]);
 export const refresh = load;
 export function leave() {
   generation++;   // an answer still on its way is dropped
