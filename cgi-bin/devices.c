@@ -165,7 +165,7 @@ void handle_device_register(struct app *app, const struct request *req, struct r
     /* The firmware it says it runs, once it is in (a rejected device is not). */
     if ((st == STORE_OK || st == STORE_CREATED) && res->status < 300 && v[FW].str) {
         st = store_device_firmware(app->store, req->deviceid, FIRMWARE_REPORTED, v[FW].str, NULL);
-        if (st != STORE_OK)
+        if (st != STORE_OK && st != STORE_NOT_FOUND) /* not found: nothing new */
             respond_store_error(app, res, st);
     }
     fields_free(&body);
@@ -293,7 +293,7 @@ static enum store_status answer_poll(struct found *f, int64_t applied, const cha
         }
         if (fw && (strcmp(fw, facts.firmware_running) != 0 || firmware_in_progress(facts.firmware_status))) {
             st = store_device_firmware(store, req->deviceid, FIRMWARE_REPORTED, fw, facts.firmware_status);
-            if (st != STORE_OK)
+            if (st != STORE_OK && st != STORE_NOT_FOUND) /* not found: nothing changed */
                 return st;
         }
         bool applied_known = applied < 0 || applied == facts.cfgsn_applied;

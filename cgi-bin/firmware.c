@@ -250,7 +250,7 @@ void handle_device_firmware_image(struct app *app, const struct request *req, st
         bool all = range_reaches_end(request_param(req, "HTTP_RANGE"), image.size);
         st = store_device_firmware(app->store, req->deviceid, all ? FIRMWARE_FETCHED_ALL : FIRMWARE_FETCHED,
                                    version, NULL);
-        st = st == STORE_NOT_FOUND ? STORE_STALE : st; /* assigned another meanwhile */
+        st = st == STORE_NOT_FOUND ? STORE_OK : st; /* a resumed or repeated download: nothing new */
     }
     if (rejected)
         response_error(res, 403, "Device rejected: an admin has refused this device");

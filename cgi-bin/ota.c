@@ -67,16 +67,17 @@ static void answer(struct app *app, const struct request *req, const struct ota_
     struct assigned_image image = {0};
     enum store_status st = store_device_get(app->store, deviceid, assigned_image_of, &image);
     const char *running = st == STORE_OK ? running_version(req, c, &image) : NULL;
-    if (running)
+    if (running) {
         st = store_device_firmware(app->store, deviceid, FIRMWARE_REPORTED, running, image.status);
+        st = st == STORE_NOT_FOUND ? STORE_OK : st; /* nothing new */
+    }
     bool sketch = strcmp(client_header(req, c, "MODE"), "sketch") == 0;
     if (st == STORE_OK && sketch && firmware_in_progress(image.status)) {
         st = store_device_firmware(app->store, deviceid, FIRMWARE_FETCHED_ALL, image.version, NULL);
-        if (st == STORE_OK) {
+        if (st == STORE_OK || st == STORE_NOT_FOUND) { /* not found: a repeated download */
             firmware_send(app, res, &image);
             return;
         }
-        st = st == STORE_NOT_FOUND ? STORE_OK : st; /* assigned another meanwhile: next time */
     }
     if (st == STORE_OK)
         response_empty(res, 304);

@@ -353,8 +353,10 @@ enum firmware_event {
     FIRMWARE_FETCHED_ALL, /* version's image was asked for up to its last byte */
     FIRMWARE_REPORTED,    /* the device says it runs version */
 };
-/* The event for deviceid; status (when not NULL) gets the status after it. STORE_NOT_FOUND: no
- * such device, or (but for FIRMWARE_REPORTED) version is no longer the one assigned to it. */
+/* The event for deviceid, written only when it changes something: STORE_OK, and status (when not
+ * NULL) gets the status after it. STORE_NOT_FOUND: nothing written: it changes nothing (a resumed
+ * or repeated download, a version reported again), there is no such device, or (but for
+ * FIRMWARE_REPORTED) version is not the one assigned to it. */
 enum store_status store_device_firmware(struct store *s, const char *deviceid, enum firmware_event event,
                                         const char *version, char status[FIRMWARE_STATUS_LEN]);
 /* The device whose id is mac12 (12 upper-case hex digits) with or without colons, in any case,

@@ -159,19 +159,28 @@ static inline enum store_status store_registration_room(const struct registratio
     "fw_downloaded = CASE WHEN NOT " set " OR (fw_assigned IS NOT DISTINCT FROM " version " "                \
     "AND fw_status <> 'failed') THEN fw_downloaded ELSE false END "
 /* An event of enum firmware_event (its number) for the device id, about version (the assigned one;
- * for FIRMWARE_REPORTED the one it runs). No row: no such device, or another version assigned. */
-#define FIRMWARE_EVENT_SQL(id, event, version)                                                              \
-    "UPDATE devices SET fw_running = CASE WHEN " event " = 3 THEN " version " ELSE fw_running END, "         \
-    "fw_downloaded = fw_downloaded OR " event " = 2, "                                                       \
-    "fw_status = CASE "                                                                                      \
+ * for FIRMWARE_REPORTED the one it runs): the running version, fw_downloaded and the status after
+ * it. Only a change is written: a resumed or repeated download, or a poll repeating what it runs
+ * while an update is under way, matches no row, as do an unknown device and another version
+ * assigned. */
+#define FIRMWARE_RUNNING_AFTER(event, version) "CASE WHEN " event " = 3 THEN " version " ELSE fw_running END"
+#define FIRMWARE_DOWNLOADED_AFTER(event) "(fw_downloaded OR " event " = 2)"
+#define FIRMWARE_STATUS_AFTER(event, version)                                                               \
+    "CASE "                                                                                                  \
     "WHEN " event " = 0 THEN CASE WHEN fw_status = 'pending' THEN 'offered' ELSE fw_status END "             \
     "WHEN " event " IN (1, 2) THEN "                                                                         \
     "CASE WHEN fw_status IN ('pending', 'offered') THEN 'downloading' ELSE fw_status END "                   \
     "WHEN fw_assigned IS NULL THEN 'none' "                                                                  \
     "WHEN fw_assigned = " version " THEN 'installed' "                                                       \
     "WHEN fw_status = 'installed' OR (fw_status = 'downloading' AND fw_downloaded) THEN 'failed' "           \
-    "ELSE fw_status END "                                                                                    \
-    "WHERE deviceid = " id " AND (" event " = 3 OR fw_assigned = " version ") RETURNING fw_status"
+    "ELSE fw_status END"
+#define FIRMWARE_EVENT_SQL(id, event, version)                                                              \
+    "UPDATE devices SET fw_running = " FIRMWARE_RUNNING_AFTER(event, version) ", "                           \
+    "fw_downloaded = " FIRMWARE_DOWNLOADED_AFTER(event) ", fw_status = " FIRMWARE_STATUS_AFTER(event, version) \
+    " WHERE deviceid = " id " AND (" event " = 3 OR fw_assigned = " version ") "                             \
+    "AND (fw_running IS DISTINCT FROM " FIRMWARE_RUNNING_AFTER(event, version) " "                           \
+    "OR fw_downloaded <> " FIRMWARE_DOWNLOADED_AFTER(event) " "                                              \
+    "OR fw_status <> " FIRMWARE_STATUS_AFTER(event, version) ") RETURNING fw_status"
 _Static_assert(FIRMWARE_OFFERED == 0 && FIRMWARE_FETCHED == 1 && FIRMWARE_FETCHED_ALL == 2 &&
                    FIRMWARE_REPORTED == 3,
                "FIRMWARE_EVENT_SQL's numbers");
