@@ -1650,7 +1650,9 @@ static enum store_status pg_firmware_image(struct store *base, const char *sha25
 {
     struct pg_store *s = pg_of(base);
     *image = NULL;
-    enum store_status st = prepare(s, PG_FIRMWARE_IMAGE);
+    enum store_status st = connected(s);
+    if (st == STORE_OK)
+        st = prepare(s, PG_FIRMWARE_IMAGE);
     if (st != STORE_OK)
         return st;
     char name[32];
