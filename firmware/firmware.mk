@@ -1,6 +1,7 @@
 # firmware/firmware.mk: the portable device core (firmware/core), its cmocka tests over a scripted
-# platform, the JSON reader's fuzzer, a strict C99 check of the core, and the POSIX host with
-# devsim, the fleet simulator (firmware/posix) (included by the Makefile).
+# platform, the fuzzers of what it reads (JSON, update offers and records), a strict C99 check of
+# the core, and the POSIX host with devsim, the fleet simulator (firmware/posix) (included by the
+# Makefile).
 
 FW_CORE_SRC := $(wildcard firmware/core/*.c)
 FW_CORE_HDR := $(wildcard firmware/core/*.h)
@@ -19,7 +20,8 @@ CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 FW_C99_OK := $(BUILD)/firmware/c99.ok
 
 UNIT_TESTS += $(FW_TESTS) $(FW_POSIX_TESTS)
-FUZZERS += $(BUILD)/fuzz/fuzz_fw_json
+FW_FUZZERS := $(patsubst firmware/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard firmware/fuzz/fuzz_*.c))
+FUZZERS += $(FW_FUZZERS)
 EXTRA_PROGRAMS += $(BUILD)/devsim
 
 .PHONY: fw-c99
@@ -45,7 +47,7 @@ $(FW_POSIX_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/firmware/tests/%.o $(FW_POSIX_
 $(BUILD)/devsim: $(BUILD)/obj/firmware/posix/devsim.o $(FW_POSIX_OBJ) $(FW_CORE_OBJ) | $(FW_C99_OK)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(CURL_LIBS) -lcrypto
 
-$(BUILD)/fuzz/fuzz_fw_json: $(BUILD)/obj/firmware/fuzz/fuzz_fw_json.o $(FW_CORE_OBJ)
+$(FW_FUZZERS): $(BUILD)/fuzz/%: $(BUILD)/obj/firmware/fuzz/%.o $(FW_CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -fsanitize=fuzzer -o $@ $^
 

@@ -1,5 +1,6 @@
 /* fw_client.c: the client state machine: one request at a time, chosen by fw_step() from what is
- * due (register, poll, telemetry), failures retried after an exponential backoff with jitter. */
+ * due (register, poll, telemetry, a firmware image), failures retried after an exponential backoff
+ * with jitter. */
 #include "fw_client.h"
 
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include "fw_json.h"
 #include "fw_seqn.h"
 #include "fw_str.h"
+#include "fw_update.h"
 
 #define BACKOFF_BASE_MS 1000u
 #define BACKOFF_MAX_MS  300000u
@@ -28,7 +30,7 @@
 #define FW_PRINTF(f, a)
 #endif
 
-enum request { REQ_NONE, REQ_REGISTER, REQ_POLL, REQ_TELEMETRY };
+enum request { REQ_NONE, REQ_REGISTER, REQ_POLL, REQ_TELEMETRY, REQ_IMAGE };
 
 struct reading {
     bool pending;
@@ -63,7 +65,7 @@ struct fw_ctx {
     struct fw_http_response resp;
     struct fw_http_request req;
     struct fw_http_header headers[2];
-    char path[96];
+    char path[FW_PATH_MAX];
     char etag[16];
     char tx[FW_TX_MAX];
     char rx[FW_RX_MAX + 1]; /* + a NUL after the config text handed to the application */
@@ -76,6 +78,14 @@ struct fw_ctx {
     struct fw_auth auth;
     char aad[FW_ID_MAX + 12];
     char config[FW_RX_MAX + 1];
+
+    /* Firmware updates (the platform has the image functions): the running version, reported
+     * on every call, and the offered image's download. */
+    bool updates;
+    char running[FW_VERSION_MAX + 1];
+    char server[FW_SERVER_MAX + 1];
+    char range[32]; /* "bytes=N-" */
+    struct fw_update update;
 };
 
 static void fw_log(const struct fw_ctx *ctx, enum fw_log_level level, const char *fmt, ...) FW_PRINTF(3, 4);
@@ -133,13 +143,31 @@ static bool platform_complete(const struct fw_platform *p)
            p->store_write;
 }
 
+/* Whether an update-capable platform has every update function. */
+static bool update_ops_complete(const struct fw_update_ops *u)
+{
+    return u->running_version && u->image_begin && u->image_write && u->image_finish && u->image_boot &&
+           u->record_read && u->record_write;
+}
+
+/* The running version from the platform; false when it has none that can be reported. */
+static bool read_running(struct fw_ctx *ctx)
+{
+    int n = ctx->plat.update->running_version(ctx->plat.user_data, ctx->running, sizeof ctx->running);
+
+    if (n < 0 || (size_t)n >= sizeof ctx->running || !fw_version_valid(ctx->running, (size_t)n))
+        return false;
+    ctx->running[n] = '\0';
+    return true;
+}
+
 struct fw_ctx *fw_new(const struct fw_config *cfg, const struct fw_platform *plat, const struct fw_app *app)
 {
     struct fw_ctx *ctx;
     uint32_t poll_s = cfg->poll_interval_s ? cfg->poll_interval_s : DEFAULT_POLL_S;
 
-    if (!platform_complete(plat) || !app->apply_config || !cfg->device_id || !valid_id(cfg->device_id) ||
-        fw_envelope_key_valid(&cfg->key) != 0 || poll_s > MAX_POLL_S)
+    if (!platform_complete(plat) || (plat->update && !update_ops_complete(plat->update)) || !app->apply_config ||
+        !cfg->device_id || !valid_id(cfg->device_id) || fw_envelope_key_valid(&cfg->key) != 0 || poll_s > MAX_POLL_S)
         return NULL;
     ctx = calloc(1, sizeof *ctx);
     if (!ctx)
@@ -149,7 +177,13 @@ struct fw_ctx *fw_new(const struct fw_config *cfg, const struct fw_platform *pla
     ctx->key = cfg->key;
     if (!copy_text(ctx->id, sizeof ctx->id, cfg->device_id) ||
         !copy_text(ctx->ipaddr, sizeof ctx->ipaddr, cfg->ipaddr) ||
-        !copy_text(ctx->ssid, sizeof ctx->ssid, cfg->ssid)) {
+        !copy_text(ctx->ssid, sizeof ctx->ssid, cfg->ssid) ||
+        (cfg->server && !copy_text(ctx->server, sizeof ctx->server, cfg->server))) {
+        free(ctx);
+        return NULL;
+    }
+    ctx->updates = plat->update != NULL;
+    if (ctx->updates && !read_running(ctx)) {
         free(ctx);
         return NULL;
     }
@@ -164,6 +198,8 @@ struct fw_ctx *fw_new(const struct fw_config *cfg, const struct fw_platform *pla
     ctx->poll_interval_ms = poll_s * 1000u;
     if (fw_seqn_boot(&ctx->seqn, plat) != 0)
         fw_log(ctx, FW_LOG_WARN, "seqn: cannot store a reservation yet");
+    if (ctx->updates)
+        fw_update_boot(&ctx->update, plat);
     return ctx;
 }
 
@@ -180,6 +216,11 @@ enum fw_state fw_get_state(const struct fw_ctx *ctx)
 uint32_t fw_applied_cfgsn(const struct fw_ctx *ctx)
 {
     return ctx->applied_cfgsn;
+}
+
+const char *fw_running_version(const struct fw_ctx *ctx)
+{
+    return ctx->running;
 }
 
 /* Exponential from BACKOFF_BASE_MS, capped at BACKOFF_MAX_MS, then a random point in its upper
@@ -220,15 +261,33 @@ static bool retryable(int status)
     return status == FW_HTTP_NETWORK_ERROR || status == 401 || status == 429 || status >= 500;
 }
 
-/* The registration body {"ipaddr":...,"ssid":...} into tx. */
+/* The registration body {"ipaddr":...,"ssid":...[,"fw":...]} into tx. */
 static bool build_register(struct fw_ctx *ctx, struct fw_str *body)
 {
     fw_str_put(body, "{\"ipaddr\":");
     fw_str_put_json_string(body, ctx->ipaddr);
     fw_str_put(body, ",\"ssid\":");
     fw_str_put_json_string(body, ctx->ssid);
+    if (ctx->updates) {
+        fw_str_put(body, ",\"fw\":");
+        fw_str_put_json_string(body, ctx->running);
+    }
     fw_str_put(body, "}");
     return fw_str_ok(body);
+}
+
+/* "&fw=<running version>": of a version's characters only '+' needs encoding in a query. */
+static void put_fw_query(const struct fw_ctx *ctx, struct fw_str *path)
+{
+    const char *v;
+
+    fw_str_put(path, "&fw=");
+    for (v = ctx->running; *v; v++) {
+        if (*v == '+')
+            fw_str_put(path, "%2B");
+        else
+            fw_str_putn(path, v, 1);
+    }
 }
 
 /* The query and If-None-Match of a poll: both carry the applied cfgsn (the server's ETag is
@@ -240,6 +299,8 @@ static bool build_poll(struct fw_ctx *ctx, struct fw_str *path)
 
     fw_str_put(path, "?cfgsn=");
     fw_str_put_u32(path, ctx->applied_cfgsn);
+    if (ctx->updates)
+        put_fw_query(ctx, path);
     if (ctx->sign && !ctx->has_epoch)
         return true;
     fw_str_init(&etag, ctx->etag, sizeof ctx->etag);
@@ -267,7 +328,37 @@ static bool build_telemetry(struct fw_ctx *ctx, struct fw_str *path, struct fw_s
            0;
 }
 
-/* Builds and starts a request; a request that cannot even be built counts as a failure. */
+/* Signs (if the device does) and starts the request in ctx->req, whose method and body are
+ * set, to ctx->path with the first n_headers of ctx->headers (0 or 1). */
+static void send_request(struct fw_ctx *ctx, enum request kind, size_t n_headers, uint64_t now)
+{
+    ctx->req.path = ctx->path;
+    ctx->req.headers = ctx->headers;
+    ctx->req.n_headers = n_headers;
+    ctx->req.stream = kind == REQ_IMAGE;
+    if (ctx->sign) {
+        if (fw_auth_sign(&ctx->auth, &ctx->plat, ctx->req.method, ctx->path, ctx->req.body, ctx->req.body_len,
+                         now) != 0) {
+            fail(ctx, now, "cannot sign request");
+            return;
+        }
+        ctx->headers[n_headers].name = FW_AUTH_HEADER;
+        ctx->headers[n_headers].value = ctx->auth.proof;
+        ctx->req.n_headers = n_headers + 1;
+    }
+    ctx->req.resp_body = ctx->rx;
+    ctx->req.resp_cap = FW_RX_MAX;
+    ctx->inflight = kind;
+    ctx->answered = false;
+    if (ctx->plat.http_start(ctx->plat.user_data, &ctx->req) != 0 && !ctx->answered) {
+        ctx->resp.status = FW_HTTP_NETWORK_ERROR;
+        ctx->resp.body_len = 0;
+        ctx->answered = true;
+    }
+}
+
+/* Builds and starts a request to the device's resource; one that cannot even be built counts
+ * as a failure. */
 static void start(struct fw_ctx *ctx, enum request kind, uint64_t now)
 {
     struct fw_str path, body;
@@ -291,30 +382,60 @@ static void start(struct fw_ctx *ctx, enum request kind, uint64_t now)
         return;
     }
     ctx->req.method = kind == REQ_POLL ? "GET" : "POST";
-    ctx->req.path = ctx->path;
-    ctx->req.headers = ctx->headers;
-    ctx->req.n_headers = 1;
     ctx->req.body = kind == REQ_POLL ? NULL : ctx->tx;
     ctx->req.body_len = kind == REQ_POLL ? 0 : body.len;
-    if (ctx->sign) {
-        if (fw_auth_sign(&ctx->auth, &ctx->plat, ctx->req.method, ctx->path, ctx->req.body, ctx->req.body_len,
-                         now) != 0) {
-            fail(ctx, now, "cannot sign request");
-            return;
-        }
-        ctx->headers[1].name = FW_AUTH_HEADER;
-        ctx->headers[1].value = ctx->auth.proof;
-        ctx->req.n_headers = 2;
+    send_request(ctx, kind, 1, now);
+}
+
+/* The stored image is complete: verify and boot it. Booting ends this context on a simulator
+ * (FW_STATE_REBOOTING); on a device the platform restarts and never returns. */
+static void install(struct fw_ctx *ctx, uint64_t now)
+{
+    if (fw_update_install(&ctx->update, &ctx->plat) == 0) {
+        ctx->state = FW_STATE_REBOOTING;
+        fw_log(ctx, FW_LOG_INFO, "firmware %s verified; rebooting into it", ctx->update.img.version);
+        emit(ctx, FW_EV_UPDATE_BOOTING);
+        return;
     }
-    ctx->req.resp_body = ctx->rx;
-    ctx->req.resp_cap = FW_RX_MAX;
-    ctx->inflight = kind;
-    ctx->answered = false;
-    if (ctx->plat.http_start(ctx->plat.user_data, &ctx->req) != 0 && !ctx->answered) {
-        ctx->resp.status = FW_HTTP_NETWORK_ERROR;
-        ctx->resp.body_len = 0;
-        ctx->answered = true;
+    fw_log(ctx, FW_LOG_ERROR, "firmware %s failed verification or boot (try %u of %u)", ctx->update.img.version,
+           (unsigned)ctx->update.tries, FW_UPDATE_MAX_TRIES);
+    emit(ctx, FW_EV_UPDATE_FAILED);
+    fail(ctx, now, "firmware update failed");
+}
+
+/* The next piece of the offered image: a GET of its URL from the first byte not yet stored
+ * (Range), or, when all of it is stored already, its installation. */
+static void start_image(struct fw_ctx *ctx, uint64_t now)
+{
+    struct fw_update *u = &ctx->update;
+    struct fw_str range;
+
+    if (fw_update_prepare(u, &ctx->plat) != 0) {
+        fail(ctx, now, "cannot prepare to store the firmware image");
+        return;
     }
+    if (u->offset == u->img.size) {
+        install(ctx, now);
+        return;
+    }
+    memcpy(ctx->path, u->path, strlen(u->path) + 1);
+    fw_str_init(&range, ctx->range, sizeof ctx->range);
+    fw_str_put(&range, "bytes=");
+    fw_str_put_u32(&range, u->offset);
+    fw_str_put(&range, "-");
+    ctx->headers[0].name = "Range";
+    ctx->headers[0].value = ctx->range;
+    ctx->req.method = "GET";
+    ctx->req.body = NULL;
+    ctx->req.body_len = 0;
+    send_request(ctx, REQ_IMAGE, u->offset > 0, now);
+}
+
+int fw_http_body(struct fw_ctx *ctx, int status, int64_t range_start, const uint8_t *data, size_t len)
+{
+    if (ctx->inflight != REQ_IMAGE || ctx->answered)
+        return -1;
+    return fw_update_body(&ctx->update, &ctx->plat, status, range_start, data, len);
 }
 
 int fw_http_done(struct fw_ctx *ctx, const struct fw_http_response *resp)
@@ -381,6 +502,33 @@ static bool apply_config(struct fw_ctx *ctx, char *text, size_t len)
     return true;
 }
 
+/* The "firmware" offer of a configuration document, text (len bytes): the poll answer, or for a
+ * signing device the opened sealed configuration, so that only the server can offer it an image
+ * (its SHA-256 is what authenticates the bytes). Its absence withdraws an offer; a malformed one is
+ * ignored, not the configuration beside it. Runs before the configuration is applied (which
+ * writes into text). */
+static void take_offer(struct fw_ctx *ctx, const char *text, size_t len)
+{
+    struct fw_json_value v;
+    struct fw_image img;
+    char path[FW_IMAGE_PATH_MAX + 1];
+
+    if (!ctx->updates)
+        return;
+    if (fw_json_get(text, len, "firmware", &v) != FW_JSON_OK || v.type == FW_JSON_NULL) {
+        fw_update_offer(&ctx->update, NULL, NULL);
+        return;
+    }
+    if (fw_update_parse_offer(v.text, v.len, ctx->server[0] ? ctx->server : NULL, &img, path, sizeof path) != 0) {
+        fw_log(ctx, FW_LOG_WARN, "malformed firmware offer ignored");
+        fw_update_offer(&ctx->update, NULL, NULL);
+        return;
+    }
+    if (!ctx->update.offered || strcmp(ctx->update.img.version, img.version) != 0)
+        fw_log(ctx, FW_LOG_INFO, "firmware %s offered (%lu bytes)", img.version, (unsigned long)img.size);
+    fw_update_offer(&ctx->update, &img, path);
+}
+
 /* A signing device's poll body {"cfgsn":N,"sealed":{...}}: the sealed configuration opened with
  * the device's key (it must name the same cfgsn), its SEQN epoch taken, then applied. */
 static bool apply_sealed(struct fw_ctx *ctx, size_t len)
@@ -405,11 +553,16 @@ static bool apply_sealed(struct fw_ctx *ctx, size_t len)
         fw_str_put_u32(&aad, epoch);
     }
     ctx->has_epoch = true;
-    return fw_str_ok(&aad) && apply_config(ctx, ctx->config, (size_t)n);
+    if (!fw_str_ok(&aad))
+        return false;
+    take_offer(ctx, ctx->config, (size_t)n);
+    return apply_config(ctx, ctx->config, (size_t)n);
 }
 
 static void on_poll(struct fw_ctx *ctx, uint64_t now, int status, size_t len)
 {
+    if (status == 200 && !ctx->sign)
+        take_offer(ctx, ctx->rx, len);
     if (status == 404) {
         ctx->state = FW_STATE_UNREGISTERED;
         fail(ctx, now, "device unknown to the server; registering again");
@@ -483,6 +636,28 @@ static void on_telemetry(struct fw_ctx *ctx, uint64_t now, int status)
     }
 }
 
+/* The end of an image transfer: install once all of it is stored; otherwise try again later
+ * from where it stopped (a 416: the range is not there, start over). */
+static void on_image(struct fw_ctx *ctx, uint64_t now, int status)
+{
+    struct fw_update *u = &ctx->update;
+    bool ok = status == 200 || status == 206;
+
+    if (fw_update_transfer_end(u, &ctx->plat) && ok) {
+        ctx->failures = 0;
+        install(ctx, now);
+    } else if (status == 416) {
+        fw_update_restart(u, &ctx->plat);
+        fail(ctx, now, "image range refused; downloading from the start");
+    } else if (ok || status == FW_HTTP_NETWORK_ERROR) {
+        fw_log(ctx, FW_LOG_INFO, "image transfer broke off at %lu of %lu bytes", (unsigned long)u->offset,
+               (unsigned long)u->img.size);
+        fail(ctx, now, "image transfer incomplete");
+    } else {
+        fail(ctx, now, "image download failed");
+    }
+}
+
 static void finish(struct fw_ctx *ctx, uint64_t now)
 {
     enum request kind = ctx->inflight;
@@ -494,6 +669,10 @@ static void finish(struct fw_ctx *ctx, uint64_t now)
     if (ctx->sign && fw_auth_clock(&ctx->auth, ctx->resp.server_time, now) && status == 401) {
         fw_log(ctx, FW_LOG_INFO, "clock taken from the server; signing again");
         return; /* the same request is due again at once */
+    }
+    if (kind == REQ_IMAGE) {
+        on_image(ctx, now, status);
+        return;
     }
     if (len > FW_RX_MAX) {
         fw_log(ctx, FW_LOG_ERROR, "response of %lu bytes is too large", (unsigned long)len);
@@ -521,6 +700,8 @@ static enum request due(const struct fw_ctx *ctx, uint64_t now, uint64_t *wake)
         return REQ_POLL;
     if (ctx->reading.pending)
         return REQ_TELEMETRY;
+    if (ctx->updates && fw_update_wanted(&ctx->update, ctx->running))
+        return REQ_IMAGE;
     *wake = ctx->poll_due;
     return REQ_NONE;
 }
@@ -535,12 +716,15 @@ uint64_t fw_step(struct fw_ctx *ctx, uint64_t now_ms)
 
         if (ctx->answered)
             finish(ctx, now_ms);
-        if (ctx->inflight != REQ_NONE || ctx->state == FW_STATE_REFUSED)
+        if (ctx->inflight != REQ_NONE || ctx->state == FW_STATE_REFUSED || ctx->state == FW_STATE_REBOOTING)
             return FW_NEVER;
         kind = due(ctx, now_ms, &wake);
         if (kind == REQ_NONE)
             return wake;
-        start(ctx, kind, now_ms);
+        if (kind == REQ_IMAGE)
+            start_image(ctx, now_ms);
+        else
+            start(ctx, kind, now_ms);
     }
     return now_ms;
 }

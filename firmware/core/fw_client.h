@@ -27,6 +27,8 @@
 #define FW_ID_MAX     64
 #define FW_IPADDR_MAX 45
 #define FW_SSID_MAX   32
+#define FW_SERVER_MAX 256 /* fw_config.server */
+#define FW_PATH_MAX   256 /* a request's path and query */
 
 struct fw_config {
     const char *device_id;      /* 1-64 of [A-Za-z0-9._:-], e.g. the MAC address */
@@ -38,6 +40,9 @@ struct fw_config {
     /* 1: sign every call with the key (fw_auth.h) and take only sealed configurations, as a
      * keyed device must; needs the platform's sha256 and aes_gcm_decrypt. */
     int sign;
+    /* The device's base URL ("http://host:port"): an update offered as an absolute URL must be
+     * on it. NULL: only URLs relative to the server are taken. */
+    const char *server;
 };
 
 enum fw_event {
@@ -49,6 +54,8 @@ enum fw_event {
     FW_EV_CONFIG_FAILED, /* the callback refused it; it comes again with the next poll */
     FW_EV_READING_ACCEPTED,
     FW_EV_READING_REFUSED, /* dropped: the server will not take it */
+    FW_EV_UPDATE_BOOTING,  /* an image was stored, verified and is being booted */
+    FW_EV_UPDATE_FAILED,   /* a stored image failed its SHA-256 or could not be booted */
     FW_EV_RETRY,           /* a request failed; the next try waits for a backoff */
 };
 
@@ -65,6 +72,7 @@ enum fw_state {
     FW_STATE_UNREGISTERED,
     FW_STATE_REGISTERED,
     FW_STATE_REFUSED,
+    FW_STATE_REBOOTING, /* image_boot() simulated a restart: the host starts a new context */
 };
 
 struct fw_ctx;
@@ -81,6 +89,11 @@ uint64_t fw_step(struct fw_ctx *ctx, uint64_t now_ms);
  * (fw_step() acts on it). Returns 0, or -1 if no request is waiting for an answer. */
 int fw_http_done(struct fw_ctx *ctx, const struct fw_http_response *resp);
 
+/* A piece of a streamed answer (req->stream: a firmware image), in order, before fw_http_done():
+ * the HTTP status, the first byte's offset from Content-Range (-1 without one) and the bytes.
+ * Returns 0 to go on, -1 to stop the transfer (the host then ends it and answers as it ended). */
+int fw_http_body(struct fw_ctx *ctx, int status, int64_t range_start, const uint8_t *data, size_t len);
+
 /* Queues one reading to send: a JSON object's text, e.g. {"data":{"value":300}}, at most
  * FW_READING_MAX bytes; the core adds "SEQN". One reading is held at a time.
  * Returns 0, or -1 if it is not a JSON object, too long, or a reading is still pending. */
@@ -88,5 +101,7 @@ int fw_submit_reading(struct fw_ctx *ctx, const char *json, size_t len);
 
 enum fw_state fw_get_state(const struct fw_ctx *ctx);
 uint32_t fw_applied_cfgsn(const struct fw_ctx *ctx);
+/* The version the device runs, as it reports it ("" for a device without updates). */
+const char *fw_running_version(const struct fw_ctx *ctx);
 
 #endif

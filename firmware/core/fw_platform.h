@@ -24,6 +24,9 @@ struct fw_http_request {
     size_t body_len;
     char *resp_body; /* the host writes the response body here ... */
     size_t resp_cap; /* ... at most this many bytes */
+    /* 1: a firmware image: the host hands the body to fw_http_body() as it arrives (with the
+     * status and the Content-Range start) instead of writing it to resp_body. */
+    int stream;
 };
 
 struct fw_http_response {
@@ -36,6 +39,40 @@ struct fw_http_response {
 struct fw_bytes {
     const uint8_t *data;
     size_t len;
+};
+
+/* Longest firmware version: 1-32 of [A-Za-z0-9._+-]. */
+#define FW_VERSION_MAX 32
+
+/* A firmware image the server offers (fw_update.h). */
+struct fw_image {
+    char version[FW_VERSION_MAX + 1];
+    uint32_t size;      /* bytes */
+    uint8_t sha256[32]; /* of the whole image */
+};
+
+/* What a port that takes firmware updates provides (struct fw_platform.update). Every function is
+ * required and gets the platform's user_data; those returning int return 0 or -1 as below. */
+struct fw_update_ops {
+    /* The version the running image is (1-32 of [A-Za-z0-9._+-]) into buf; returns its length or -1. */
+    int (*running_version)(void *user_data, char *buf, size_t cap);
+    /* Prepares to store img from *offset on: the bytes before it were stored by an earlier
+     * attempt (possibly before a reboot). Sets *offset to where it continues, lower when it cannot
+     * keep them all (a flash sector boundary; 0: from the start). */
+    int (*image_begin)(void *user_data, const struct fw_image *img, uint32_t *offset);
+    /* Stores len bytes at offset (always the end of what is stored). Once it returns 0 the bytes
+     * survive a power cut. */
+    int (*image_write)(void *user_data, uint32_t offset, const uint8_t *data, size_t len);
+    /* All img->size bytes are stored: computes the SHA-256 of what is stored and returns 0 only
+     * when it equals img->sha256 (then, and only then, may the image be booted). */
+    int (*image_finish)(void *user_data, const struct fw_image *img);
+    /* Makes the verified image the one to boot and restarts into it: on a device it does not
+     * return unless it failed (-1). A simulator returns 0 and the core stops (FW_STATE_REBOOTING);
+     * the host then starts a new context, as a boot would. */
+    int (*image_boot)(void *user_data, const struct fw_image *img);
+    /* A second small persistent record, like store_read/store_write: the update's progress. */
+    int (*record_read)(void *user_data, uint8_t *buf, size_t cap);
+    int (*record_write)(void *user_data, const uint8_t *buf, size_t len);
 };
 
 enum fw_log_level { FW_LOG_ERROR, FW_LOG_WARN, FW_LOG_INFO, FW_LOG_DEBUG };
@@ -65,6 +102,8 @@ struct fw_platform {
     /* AES-128-GCM decryption that checks the 16-byte tag; out may be in (in place). */
     int (*aes_gcm_decrypt)(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
                            size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out);
+    /* Firmware updates (fw_update.h); NULL for a device that takes none. */
+    const struct fw_update_ops *update;
 };
 
 #endif

@@ -4,20 +4,9 @@
 
 #include <string.h>
 
+#include "fw_le.h"
+
 static const uint8_t magic[4] = {'F', 'W', 'S', 'Q'};
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* Reads the stored limit; 0 when there is no valid record. */
 static uint32_t load_limit(const struct fw_platform *plat)
@@ -28,8 +17,8 @@ static uint32_t load_limit(const struct fw_platform *plat)
     if (plat->store_read(plat->user_data, rec, sizeof rec) != FW_SEQN_RECORD_LEN ||
         memcmp(rec, magic, sizeof magic) != 0)
         return 0;
-    limit = get_le32(rec + 4);
-    return get_le32(rec + 8) == ~limit ? limit : 0;
+    limit = fw_get_le32(rec + 4);
+    return fw_get_le32(rec + 8) == ~limit ? limit : 0;
 }
 
 /* Stores a reservation up to `limit` and adopts it. */
@@ -38,8 +27,8 @@ static int reserve(struct fw_seqn *sq, const struct fw_platform *plat, uint32_t 
     uint8_t rec[FW_SEQN_RECORD_LEN];
 
     memcpy(rec, magic, sizeof magic);
-    put_le32(rec + 4, limit);
-    put_le32(rec + 8, ~limit);
+    fw_put_le32(rec + 4, limit);
+    fw_put_le32(rec + 8, ~limit);
     if (plat->store_write(plat->user_data, rec, sizeof rec) != 0)
         return -1;
     sq->limit = limit;

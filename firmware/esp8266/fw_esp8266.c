@@ -1,6 +1,11 @@
 /* fw_esp8266.c: the platform functions on ESP8266_RTOS_SDK v3.4, the only file that includes SDK
  * headers besides main/app_main.c. Compiled by the vendor SDK build only, not by `make esp8266`.
  *
+ * Firmware updates go to the OTA app partition that is not running, written with the partition
+ * API (not esp_ota_begin(), which erases the whole partition each time: a download resumed after a
+ * reboot keeps the sectors already written); esp_ota_set_boot_partition() checks the image and
+ * selects it, esp_restart() boots it. The running version is the app description's (PROJECT_VER).
+ *
  * HTTP is blocking: http_start() performs the exchange with esp_http_client and calls
  * fw_http_done() before it returns (the core supports both ways). A device hosts one context with
  * one request at a time and has nothing else to do meanwhile, so a second task, its stack (several
@@ -16,6 +21,8 @@
 #include "esp_err.h"
 #include "esp_http_client.h"
 #include "esp_log.h"
+#include "esp_ota_ops.h"
+#include "esp_partition.h"
 #include "esp_system.h"
 #include "esp_timer.h"
 #include "mbedtls/aes.h"
@@ -28,16 +35,23 @@
 #error "the envelopes and device trust need mbedTLS AES, CBC, GCM and SHA-256: enable them in menuconfig"
 #endif
 
-#define NVS_NAMESPACE "provd"
-#define NVS_KEY_SEQN  "seqn"
-/* The base URL plus the core's request path (its path buffer is 96 bytes). */
-#define URL_MAX (FW_ESP8266_BASE_MAX + 96)
+#define NVS_NAMESPACE  "provd"
+#define NVS_KEY_SEQN   "seqn"
+#define NVS_KEY_UPDATE "update"
+/* The base URL plus the core's request path. */
+#define URL_MAX (FW_ESP8266_BASE_MAX + FW_PATH_MAX)
+/* Flash is erased by 4 KiB sectors; an image is read back and received in pieces of CHUNK bytes. */
+#define FLASH_SECTOR 4096u
+#define CHUNK        1024
 
 static const char *TAG = "provd";
 
 struct fw_esp8266 {
     struct fw_ctx *ctx;
     int64_t server_time; /* the X-Provd-Time of the answer being read; 0: none */
+    int64_t range_start; /* its Content-Range start; -1: none */
+    const esp_partition_t *ota; /* where an update is written: the OTA partition not running */
+    uint8_t chunk[CHUNK];
     nvs_handle_t nvs;
     int timeout_ms;
     size_t base_len;
@@ -120,20 +134,50 @@ static int read_body(esp_http_client_handle_t c, const struct fw_http_request *r
     return 0;
 }
 
-/* The one response header the core reads: X-Provd-Time, the server's clock (whole seconds). */
+/* Streams an image body to the core piece by piece (it writes each to flash). Returns 0, or -1
+ * when the connection broke, the body fell short of its Content-Length or the core stopped it. */
+static int stream_body(struct fw_esp8266 *p, esp_http_client_handle_t c, int status, int content_len)
+{
+    int64_t got = 0;
+
+    for (;;) {
+        int n = esp_http_client_read(c, (char *)p->chunk, sizeof p->chunk);
+
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += n;
+        if (fw_http_body(p->ctx, status, p->range_start, p->chunk, (size_t)n) != 0)
+            return -1;
+    }
+    return content_len > 0 && got != content_len ? -1 : 0;
+}
+
+/* A header's value as whole digits (at most 12) up to `end`: -1 when it is not that. */
+static int64_t header_number(const char *v, char end)
+{
+    int64_t n = 0;
+    int digits = 0;
+
+    for (; *v >= '0' && *v <= '9' && digits < 12; v++, digits++)
+        n = n * 10 + (*v - '0');
+    return digits > 0 && *v == end ? n : -1;
+}
+
+/* The response headers the core reads: X-Provd-Time, the server's clock (whole seconds), and
+ * where a 206's Content-Range ("bytes N-M/T") starts. */
 static esp_err_t on_http_event(esp_http_client_event_t *evt)
 {
     struct fw_esp8266 *p = evt->user_data;
-    const char *v;
-    int64_t t = 0;
-    int digits = 0;
+    int64_t v;
 
-    if (evt->event_id != HTTP_EVENT_ON_HEADER || strcasecmp(evt->header_key, "X-Provd-Time") != 0)
+    if (evt->event_id != HTTP_EVENT_ON_HEADER)
         return ESP_OK;
-    for (v = evt->header_value; *v >= '0' && *v <= '9' && digits < 12; v++, digits++)
-        t = t * 10 + (*v - '0');
-    if (*v == '\0' && digits > 0)
-        p->server_time = t;
+    if (strcasecmp(evt->header_key, "X-Provd-Time") == 0 && (v = header_number(evt->header_value, '\0')) >= 0)
+        p->server_time = v;
+    else if (strcasecmp(evt->header_key, "Content-Range") == 0 && strncmp(evt->header_value, "bytes ", 6) == 0)
+        p->range_start = header_number(evt->header_value + 6, '-');
     return ESP_OK;
 }
 
@@ -154,6 +198,7 @@ static void exchange(struct fw_esp8266 *p, const struct fw_http_request *req, st
     cfg.event_handler = on_http_event;
     cfg.user_data = p;
     p->server_time = 0;
+    p->range_start = -1;
     c = esp_http_client_init(&cfg);
     if (!c) {
         ESP_LOGW(TAG, "esp_http_client_init failed");
@@ -168,7 +213,10 @@ static void exchange(struct fw_esp8266 *p, const struct fw_http_request *req, st
     if (req->body_len > 0 && esp_http_client_write(c, req->body, (int)req->body_len) != (int)req->body_len)
         goto out;
     content_len = esp_http_client_fetch_headers(c);
-    if (content_len < 0 || read_body(c, req, content_len, &resp->body_len) != 0)
+    if (content_len < 0)
+        goto out;
+    if (req->stream ? stream_body(p, c, esp_http_client_get_status_code(c), content_len) != 0
+                    : read_body(c, req, content_len, &resp->body_len) != 0)
         goto out;
     resp->status = esp_http_client_get_status_code(c);
     resp->server_time = p->server_time;
@@ -275,35 +323,139 @@ static int sha256(void *user_data, const struct fw_bytes *parts, size_t n, uint8
     return rc == 0 ? 0 : -1;
 }
 
-/* The SEQN record is one NVS blob: NVS spreads its writes over the partition's sectors, and the
- * core writes it once per 64 readings. */
-static int store_read(void *user_data, uint8_t *buf, size_t cap)
+/* The core's two records are NVS blobs: NVS spreads its writes over the partition's sectors; the
+ * SEQN record is written once per 64 readings, the update's once per 64 KiB downloaded. */
+static int blob_read(struct fw_esp8266 *p, const char *key, uint8_t *buf, size_t cap)
 {
-    struct fw_esp8266 *p = user_data;
     size_t len = cap;
-    esp_err_t err = nvs_get_blob(p->nvs, NVS_KEY_SEQN, buf, &len);
+    esp_err_t err = nvs_get_blob(p->nvs, key, buf, &len);
 
     if (err == ESP_ERR_NVS_NOT_FOUND)
         return -1;
     if (err != ESP_OK || len > INT_MAX) {
-        ESP_LOGE(TAG, "cannot read the SEQN record: %s", esp_err_to_name(err));
+        ESP_LOGE(TAG, "cannot read the %s record: %s", key, esp_err_to_name(err));
         return -1;
     }
     return (int)len;
 }
 
-static int store_write(void *user_data, const uint8_t *buf, size_t len)
+static int blob_write(struct fw_esp8266 *p, const char *key, const uint8_t *buf, size_t len)
 {
-    struct fw_esp8266 *p = user_data;
-    esp_err_t err = nvs_set_blob(p->nvs, NVS_KEY_SEQN, buf, len);
+    esp_err_t err = nvs_set_blob(p->nvs, key, buf, len);
 
     if (err == ESP_OK)
         err = nvs_commit(p->nvs);
     if (err != ESP_OK) {
-        ESP_LOGE(TAG, "cannot store the SEQN record: %s", esp_err_to_name(err));
+        ESP_LOGE(TAG, "cannot store the %s record: %s", key, esp_err_to_name(err));
         return -1;
     }
     return 0;
+}
+
+static int store_read(void *user_data, uint8_t *buf, size_t cap)
+{
+    return blob_read(user_data, NVS_KEY_SEQN, buf, cap);
+}
+
+static int store_write(void *user_data, const uint8_t *buf, size_t len)
+{
+    return blob_write(user_data, NVS_KEY_SEQN, buf, len);
+}
+
+static int update_read(void *user_data, uint8_t *buf, size_t cap)
+{
+    return blob_read(user_data, NVS_KEY_UPDATE, buf, cap);
+}
+
+static int update_write(void *user_data, const uint8_t *buf, size_t len)
+{
+    return blob_write(user_data, NVS_KEY_UPDATE, buf, len);
+}
+
+/* The version in the running app's description (PROJECT_VER of its build). */
+static int running_version(void *user_data, char *buf, size_t cap)
+{
+    const esp_app_desc_t *app = esp_ota_get_app_description();
+    size_t n = strnlen(app->version, sizeof app->version);
+
+    (void)user_data;
+    if (n >= cap)
+        return -1;
+    memcpy(buf, app->version, n);
+    buf[n] = '\0';
+    return (int)n;
+}
+
+/* The partition not running receives the image. What is stored from the offset's sector on is
+ * erased (the sectors before it hold the bytes already downloaded, possibly before a reboot); a
+ * complete image is kept as it is, for image_finish() to check again. */
+static int image_begin(void *user_data, const struct fw_image *img, uint32_t *offset)
+{
+    struct fw_esp8266 *p = user_data;
+    uint32_t from = *offset - *offset % FLASH_SECTOR;
+    uint32_t end = (img->size + FLASH_SECTOR - 1) / FLASH_SECTOR * FLASH_SECTOR;
+    esp_err_t err;
+
+    p->ota = esp_ota_get_next_update_partition(NULL);
+    if (!p->ota || img->size > p->ota->size) {
+        ESP_LOGE(TAG, "no OTA partition for an image of %u bytes", (unsigned)img->size);
+        return -1;
+    }
+    if (*offset == img->size)
+        return 0;
+    err = esp_partition_erase_range(p->ota, from, end - from);
+    if (err != ESP_OK) {
+        ESP_LOGE(TAG, "cannot erase the OTA partition: %s", esp_err_to_name(err));
+        return -1;
+    }
+    *offset = from;
+    return 0;
+}
+
+static int image_write(void *user_data, uint32_t offset, const uint8_t *data, size_t len)
+{
+    struct fw_esp8266 *p = user_data;
+
+    return p->ota && esp_partition_write(p->ota, offset, data, len) == ESP_OK ? 0 : -1;
+}
+
+/* The SHA-256 of what the flash holds, read back: what will boot is what was checked. */
+static int image_finish(void *user_data, const struct fw_image *img)
+{
+    struct fw_esp8266 *p = user_data;
+    mbedtls_sha256_context sha;
+    uint8_t sum[32];
+    uint32_t at;
+    int rc;
+
+    if (!p->ota)
+        return -1;
+    mbedtls_sha256_init(&sha);
+    rc = mbedtls_sha256_starts_ret(&sha, 0);
+    for (at = 0; rc == 0 && at < img->size; at += CHUNK) {
+        size_t n = img->size - at < CHUNK ? img->size - at : CHUNK;
+
+        rc = esp_partition_read(p->ota, at, p->chunk, n) == ESP_OK ? mbedtls_sha256_update_ret(&sha, p->chunk, n) : -1;
+    }
+    if (rc == 0)
+        rc = mbedtls_sha256_finish_ret(&sha, sum);
+    mbedtls_sha256_free(&sha);
+    return rc == 0 && memcmp(sum, img->sha256, sizeof sum) == 0 ? 0 : -1;
+}
+
+/* Selects the partition (the SDK checks the image first) and restarts into it: no return. */
+static int image_boot(void *user_data, const struct fw_image *img)
+{
+    struct fw_esp8266 *p = user_data;
+    esp_err_t err = p->ota ? esp_ota_set_boot_partition(p->ota) : ESP_ERR_INVALID_STATE;
+
+    if (err != ESP_OK) {
+        ESP_LOGE(TAG, "cannot boot firmware %s: %s", img->version, esp_err_to_name(err));
+        return -1;
+    }
+    ESP_LOGI(TAG, "restarting into firmware %s", img->version);
+    esp_restart();
+    return -1; /* not reached */
 }
 
 static void log_line(void *user_data, enum fw_log_level level, const char *msg)
@@ -317,10 +469,14 @@ static void log_line(void *user_data, enum fw_log_level level, const char *msg)
     }
 }
 
+static const struct fw_update_ops update_ops = {
+    running_version, image_begin, image_write, image_finish, image_boot, update_read, update_write,
+};
+
 struct fw_platform fw_esp8266_platform(struct fw_esp8266 *port)
 {
-    struct fw_platform p = {port,       http_start,  rng,      aes_cbc, aes_gcm,
-                            store_read, store_write, log_line, sha256,  aes_gcm_decrypt};
+    struct fw_platform p = {port, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_line, sha256,
+                            aes_gcm_decrypt, &update_ops};
 
     return p;
 }

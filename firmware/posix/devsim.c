@@ -62,17 +62,20 @@ static void format_ms(char *buf, size_t cap, const struct latency *l, unsigned p
 static void on_tick(const struct fleet_stats *st, uint64_t elapsed_ms, void *user_data)
 {
     int tty = *(const int *)user_data;
-    char p50[24], p99[24];
+    char p50[24], p99[24], fw[64] = "";
 
     format_ms(p50, sizeof p50, &st->window, 500);
     format_ms(p99, sizeof p99, &st->window, 990);
+    if (st->image_bytes)
+        snprintf(fw, sizeof fw, " | firmware %llu updated, %llu back old", (unsigned long long)st->updated,
+                 (unsigned long long)st->rolled_back);
     fprintf(stderr,
             "%s[%4llus] registered %u/%u | polls %llu (304: %llu) | configs %llu | readings %llu ok, "
-            "%llu refused | retries %llu | in flight %zu | p50 %s p99 %s%s",
+            "%llu refused%s | retries %llu | in flight %zu | p50 %s p99 %s%s",
             tty ? "\r" : "", (unsigned long long)(elapsed_ms / 1000u), st->registered, st->devices,
             (unsigned long long)st->polls, (unsigned long long)st->not_modified,
             (unsigned long long)st->configs_applied, (unsigned long long)st->accepted,
-            (unsigned long long)st->refused, (unsigned long long)st->retries, st->in_flight, p50, p99,
+            (unsigned long long)st->refused, fw, (unsigned long long)st->retries, st->in_flight, p50, p99,
             tty ? "\033[K" : "\n");
 }
 
@@ -98,6 +101,10 @@ static void print_summary(const struct fleet *f, double elapsed_s, const char *r
         {"retries", st->retries},
         {"requests", st->requests},
         {"network_errors", st->network_errors},
+        {"firmware_updated", st->updated},
+        {"firmware_rolled_back", st->rolled_back},
+        {"firmware_refused", st->updates_failed},
+        {"firmware_bytes", st->image_bytes},
     };
     size_t i;
 

@@ -2,6 +2,8 @@
  * the key is hex of a length the envelope takes, the server an http(s) base URL. */
 #include "devsim_opts.h"
 
+#include "fw_update.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -27,6 +29,10 @@ const char devsim_usage[] =
     "  --ramp S               spread the boots over S seconds (0-3600, default 1 ms per device)\n"
     "  --connections N        HTTP keep-alive connections at most (1-1024, default 64)\n"
     "  --state-dir DIR        keep each device's SEQN record in DIR/<id>.seqn (default: memory)\n"
+    "  --firmware-version V   the firmware every device runs at start (1-32 of [A-Za-z0-9._+-]):\n"
+    "                         devices report it and take the updates the server offers\n"
+    "  --fail-update PERCENT  that share of the devices (0-100, by a hash of their ids) comes\n"
+    "                         back with the old version after booting an update\n"
     "  --verbose              log every device's warnings, not only the first errors\n"
     "  --help                 this text\n"
     "\n"
@@ -47,6 +53,8 @@ enum {
     OPT_CONNECTIONS,
     OPT_STATE_DIR,
     OPT_VERBOSE,
+    OPT_FIRMWARE,
+    OPT_FAIL_UPDATE,
     OPT_HELP
 };
 
@@ -64,6 +72,8 @@ static const struct option options[] = {
     {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"firmware-version", required_argument, NULL, OPT_FIRMWARE},
+    {"fail-update", required_argument, NULL, OPT_FAIL_UPDATE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -149,6 +159,8 @@ static int finish(struct devsim_opts *o, const char *key_hex, bool ramp_set, cha
         FAIL("--server, --devices, --id-prefix and --key are required");
     if (parse_key(key_hex, &o->fleet.key) != 0)
         FAIL("--key must be %s hex digits", o->fleet.key.version == FW_ENVELOPE_V1 ? "32, 48 or 64" : "32");
+    if (o->fleet.fail_update_pct && !o->fleet.firmware_version)
+        FAIL("--fail-update needs --firmware-version");
     if (!ramp_set)
         o->fleet.ramp_ms = o->fleet.devices;
     return 0;
@@ -219,6 +231,15 @@ int devsim_opts_parse(struct devsim_opts *o, int argc, char **argv, char *err, s
             o->fleet.state_dir = arg;
             break;
         case OPT_VERBOSE: o->fleet.verbose = true; break;
+        case OPT_FIRMWARE:
+            if (!fw_version_valid(arg, strlen(arg)))
+                FAIL("--firmware-version must be 1-%d of [A-Za-z0-9._+-]", FW_VERSION_MAX);
+            o->fleet.firmware_version = arg;
+            break;
+        case OPT_FAIL_UPDATE:
+            if (parse_uint(arg, 0, 100, &o->fleet.fail_update_pct) != 0)
+                FAIL("--fail-update must be a whole percentage from 0 to 100");
+            break;
         case OPT_HELP: o->help = true; break;
         default:
             FAIL("unknown option or missing value: %s",

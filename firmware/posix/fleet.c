@@ -27,6 +27,7 @@ struct sim {
     uint32_t readings;   /* made so far */
     bool registered;
     bool unconfirmed; /* the last telemetry attempt got no clear answer */
+    bool fails_updates; /* its updated boots come back with the old version (--fail-update) */
     char id[FW_ID_MAX + 1];
     char ipaddr[16];
 };
@@ -79,6 +80,8 @@ static void on_event(void *user_data, enum fw_event ev)
         st->refused++;
         s->unconfirmed = false;
         break;
+    case FW_EV_UPDATE_BOOTING: st->updates_booted++; break;
+    case FW_EV_UPDATE_FAILED: st->updates_failed++; break;
     case FW_EV_RETRY:
         /* Requests refused while shutting down are not the server's failures. */
         st->retries += !s->fleet->host.offline;
@@ -96,9 +99,35 @@ static void schedule(struct fleet *f, struct sim *s)
         timer_heap_set(f->timers, s->index, t);
 }
 
+static int sim_boot(struct fleet *f, struct sim *s);
+
+/* The device booted a verified image: a new context, as after a restart, that runs the new
+ * version, or still the old one when this device fails its updates (the bootloader went back). */
+static void reboot(struct fleet *f, struct sim *s, uint64_t now)
+{
+    struct fw_posix_firmware *fw = &s->plat.fw;
+
+    fw_free(s->ctx);
+    s->ctx = NULL;
+    if (s->fails_updates) {
+        f->st.rolled_back++;
+    } else {
+        memcpy(fw->running, fw->booting, sizeof fw->running);
+        f->st.updated++;
+    }
+    fw->booting[0] = '\0';
+    if (sim_boot(f, s) != 0) {
+        s->step_at = FW_NEVER; /* out of memory: this device stays off */
+        return;
+    }
+    s->step_at = fw_step(s->ctx, now);
+}
+
 static void step(struct fleet *f, struct sim *s, uint64_t now)
 {
     s->step_at = fw_step(s->ctx, now);
+    if (fw_get_state(s->ctx) == FW_STATE_REBOOTING)
+        reboot(f, s, now);
     schedule(f, s);
 }
 
@@ -133,6 +162,18 @@ static bool is_telemetry(const struct fw_http_request *req)
     return n >= 10 && strcmp(req->path + n - 10, "/telemetry") == 0;
 }
 
+/* A piece of a firmware image on its way to the device's core (hashed there, never kept). */
+static int on_image_body(void *owner, int status, int64_t range_start, const uint8_t *data, size_t len,
+                         void *user_data)
+{
+    struct sim *s = owner;
+    struct fleet *f = user_data;
+
+    if (status == 200 || status == 206)
+        f->st.image_bytes += len;
+    return fw_http_body(s->ctx, status, range_start, data, len);
+}
+
 static void on_answer(void *owner, const struct http_result *res, void *user_data)
 {
     struct sim *s = owner;
@@ -149,25 +190,44 @@ static void on_answer(void *owner, const struct http_result *res, void *user_dat
     step(f, s, now_ms());
 }
 
+/* The device's context, as at a boot. Returns 0, or -1 when it is not valid or without memory. */
+static int sim_boot(struct fleet *f, struct sim *s)
+{
+    const struct fleet_options *o = &f->opt;
+    struct fw_platform plat = fw_posix_platform(&s->plat);
+    struct fw_app app = {s, apply_config, on_event};
+    struct fw_config cfg = {s->id, s->ipaddr, "devsim", o->key, 0, o->interval_s, o->sign, o->server};
+
+    s->ctx = fw_new(&cfg, &plat, &app);
+    return s->ctx ? 0 : -1;
+}
+
+/* Whether the device is one of the --fail-update share: by FNV-1a of its id, so the same
+ * devices fail in every run. */
+static bool fails_updates(const char *id, unsigned pct)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *id; id++)
+        h = (h ^ (uint8_t)*id) * 16777619u;
+    return h % 100u < pct;
+}
+
 static int sim_init(struct fleet *f, struct sim *s, size_t i, char *err, size_t err_len)
 {
     const struct fleet_options *o = &f->opt;
-    struct fw_platform plat;
-    struct fw_app app = {s, apply_config, on_event};
-    struct fw_config cfg = {s->id, s->ipaddr, "devsim", o->key, 0, o->interval_s, o->sign};
 
     s->fleet = f;
     s->index = i;
     snprintf(s->id, sizeof s->id, "%s%04zu", o->id_prefix, i);
     snprintf(s->ipaddr, sizeof s->ipaddr, "10.%zu.%zu.%zu", ((i + 1) >> 16) & 255, ((i + 1) >> 8) & 255,
              (i + 1) & 255);
-    if (fw_posix_device_init(&s->plat, &f->host, s->id, s) != 0) {
+    s->fails_updates = fails_updates(s->id, o->fail_update_pct);
+    if (fw_posix_device_init(&s->plat, &f->host, s->id, s, o->firmware_version) != 0) {
         snprintf(err, err_len, "%s: cannot read its state file in %s: %m", s->id, o->state_dir);
         return -1;
     }
-    plat = fw_posix_platform(&s->plat);
-    s->ctx = fw_new(&cfg, &plat, &app);
-    if (!s->ctx) {
+    if (sim_boot(f, s) != 0) {
         snprintf(err, err_len, "%s: not a valid device (id, key or interval) or out of memory", s->id);
         return -1;
     }
@@ -176,7 +236,8 @@ static int sim_init(struct fleet *f, struct sim *s, size_t i, char *err, size_t 
 
 struct fleet *fleet_new(const struct fleet_options *opt, char *err, size_t err_len)
 {
-    struct http_pool_config pc = {opt->server, opt->connections, opt->devices, FLEET_REQUEST_TIMEOUT_MS};
+    struct http_pool_config pc = {opt->server, opt->connections, opt->devices, FLEET_REQUEST_TIMEOUT_MS, on_image_body,
+                                  NULL};
     struct fleet *f;
     size_t i;
 
@@ -191,6 +252,7 @@ struct fleet *fleet_new(const struct fleet_options *opt, char *err, size_t err_l
         return NULL;
     }
     f->opt = *opt;
+    pc.body_data = f;
     f->st.devices = opt->devices;
     f->host.state_dir = opt->state_dir;
     f->host.verbose = opt->verbose;
@@ -218,8 +280,10 @@ void fleet_free(struct fleet *f)
 
     if (!f)
         return;
-    for (i = 0; f->sims && i < f->opt.devices; i++)
+    for (i = 0; f->sims && i < f->opt.devices; i++) {
         fw_free(f->sims[i].ctx);
+        fw_posix_device_free(&f->sims[i].plat);
+    }
     free(f->sims);
     timer_heap_free(f->timers);
     http_pool_free(f->host.pool);
@@ -316,7 +380,7 @@ unsigned fleet_unregistered(const struct fleet *f)
     size_t i;
 
     for (i = 0; i < f->opt.devices; i++)
-        n += fw_get_state(f->sims[i].ctx) != FW_STATE_REGISTERED;
+        n += !f->sims[i].ctx || fw_get_state(f->sims[i].ctx) != FW_STATE_REGISTERED;
     return n;
 }
 

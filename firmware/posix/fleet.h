@@ -25,6 +25,8 @@ struct fleet_options {
     unsigned ramp_ms;           /* boots spread evenly over this long */
     unsigned connections;       /* HTTP connections at most */
     const char *state_dir;      /* NULL: SEQN records in memory */
+    const char *firmware_version; /* what every device runs at start; NULL: no updates */
+    unsigned fail_update_pct;     /* share of devices whose updated boot comes back old (0-100) */
     bool verbose;
 };
 
@@ -38,6 +40,11 @@ struct fleet_stats {
     uint64_t accepted;       /* readings the server stored (201, or 409 to a retry) */
     uint64_t refused;        /* readings the server would not take */
     uint64_t skipped;        /* readings not taken because the last one was still pending */
+    uint64_t updates_booted; /* verified images booted */
+    uint64_t updates_failed; /* images that failed verification or boot */
+    uint64_t updated;        /* boots into a new version */
+    uint64_t rolled_back;    /* boots of an update that came back with the old version */
+    uint64_t image_bytes;    /* firmware bytes received */
     uint64_t retries;        /* failed requests, tried again after a backoff */
     uint64_t requests;       /* answered requests */
     uint64_t network_errors; /* requests without an HTTP answer */

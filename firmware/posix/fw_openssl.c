@@ -81,6 +81,37 @@ int fw_openssl_sha256(void *user_data, const struct fw_bytes *parts, size_t n, u
     return ok ? 0 : -1;
 }
 
+/* The stream is the EVP context itself: the struct is only declared, to keep EVP out of the header. */
+struct fw_openssl_sha256_stream *fw_openssl_sha256_begin(void)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+    if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(c);
+        c = NULL;
+    }
+    return (struct fw_openssl_sha256_stream *)c;
+}
+
+int fw_openssl_sha256_update(struct fw_openssl_sha256_stream *h, const uint8_t *data, size_t len)
+{
+    return EVP_DigestUpdate((EVP_MD_CTX *)h, data, len) == 1 ? 0 : -1;
+}
+
+int fw_openssl_sha256_end(struct fw_openssl_sha256_stream *h, uint8_t out[32])
+{
+    unsigned len = 0;
+    int ok = EVP_DigestFinal_ex((EVP_MD_CTX *)h, out, &len) == 1 && len == 32;
+
+    fw_openssl_sha256_free(h);
+    return ok ? 0 : -1;
+}
+
+void fw_openssl_sha256_free(struct fw_openssl_sha256_stream *h)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)h);
+}
+
 int fw_openssl_random(uint8_t *buf, size_t len)
 {
     return len <= INT_MAX && RAND_bytes(buf, (int)len) == 1 ? 0 : -1;

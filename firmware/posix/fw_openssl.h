@@ -20,6 +20,13 @@ int fw_openssl_aes_gcm(const uint8_t key[16], const uint8_t nonce[12], const uin
 int fw_openssl_aes_gcm_decrypt(void *user_data, const uint8_t key[16], const uint8_t nonce[12], const uint8_t *aad,
                                size_t aad_len, const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out);
 int fw_openssl_sha256(void *user_data, const struct fw_bytes *parts, size_t n, uint8_t out[32]);
+/* A SHA-256 over bytes that arrive piece by piece (a streamed firmware image): NULL without memory. */
+struct fw_openssl_sha256_stream;
+struct fw_openssl_sha256_stream *fw_openssl_sha256_begin(void);
+int fw_openssl_sha256_update(struct fw_openssl_sha256_stream *h, const uint8_t *data, size_t len);
+/* The digest into out; h is freed either way. */
+int fw_openssl_sha256_end(struct fw_openssl_sha256_stream *h, uint8_t out[32]);
+void fw_openssl_sha256_free(struct fw_openssl_sha256_stream *h);
 /* Cryptographically strong random bytes (RAND_bytes). */
 int fw_openssl_random(uint8_t *buf, size_t len);
 

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 
 #include "fw_client.h"
+#include "fw_openssl.h"
+#include "fw_update.h"
 #include "http_pool.h"
 #include "record_store.h"
 
@@ -23,16 +25,35 @@ struct fw_posix_host {
     unsigned error_lines;  /* ERROR lines so far */
 };
 
+/* A simulated device's firmware: the version it runs, and the image it "stores": only hashed as
+ * it arrives, never kept (10,000 devices downloading must not hold 10,000 images). */
+struct fw_posix_firmware {
+    char running[FW_VERSION_MAX + 1]; /* "": the device takes no updates */
+    char booting[FW_VERSION_MAX + 1]; /* set by image_boot(): the host reboots the device */
+    struct fw_openssl_sha256_stream *sha; /* over the bytes stored so far; NULL: none */
+    uint32_t hashed;                      /* how many */
+    uint8_t stored_sha[32];               /* the digest of the last complete image ... */
+    uint32_t stored_size;                 /* ... and its size (0: none): what a flash would keep */
+    uint8_t record[FW_UPDATE_RECORD_LEN]; /* the update's progress record, in memory */
+    int record_len;                       /* -1: none */
+};
+
 /* One simulated device's platform state. */
 struct fw_posix_device {
     struct fw_posix_host *host;
     const char *id; /* borrowed: the device id, also the state file's name */
     void *owner;    /* handed to the pool with each request: whose answer it is */
     struct record record;
+    struct fw_posix_firmware fw;
 };
 
-/* Loads the device's record (from the state dir, if any). Returns 0, or -1 with errno. */
-int fw_posix_device_init(struct fw_posix_device *d, struct fw_posix_host *host, const char *id, void *owner);
+/* Loads the device's record (from the state dir, if any); running: the firmware version it
+ * runs (NULL: it takes no updates). Returns 0, or -1 with errno. */
+int fw_posix_device_init(struct fw_posix_device *d, struct fw_posix_host *host, const char *id, void *owner,
+                         const char *running);
+/* Frees what a download in progress holds. */
+void fw_posix_device_free(struct fw_posix_device *d);
+/* With the image functions when the device runs a firmware version. */
 struct fw_platform fw_posix_platform(struct fw_posix_device *d);
 
 #endif

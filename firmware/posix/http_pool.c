@@ -15,6 +15,7 @@
 #define HEADER_MAX 256
 
 struct slot {
+    struct http_pool *pool;
     CURL *easy;
     struct curl_slist *headers;
     const struct fw_http_request *req;
@@ -22,6 +23,8 @@ struct slot {
     uint64_t submitted_us;
     size_t body_len;
     int64_t server_time; /* X-Provd-Time of the answer so far; 0: none */
+    int64_t range_start; /* its Content-Range start; -1: none */
+    bool refused;        /* the stream's consumer stopped the transfer */
     struct slot *next_free;
     char url[URL_MAX];
 };
@@ -36,6 +39,8 @@ struct http_pool {
     CURLM *multi;
     char base[HTTP_POOL_BASE_MAX + 1];
     long timeout_ms;
+    http_body_fn body;
+    void *body_data;
     unsigned n_slots;
     struct slot *slots;
     struct slot *free_slots;
@@ -45,10 +50,27 @@ struct http_pool {
     size_t q_cap, q_head, q_len;
 };
 
+/* A streamed body goes to the pool's consumer, piece by piece, never into memory here. */
+static size_t on_stream(struct slot *s, char *data, size_t len)
+{
+    long code = 0;
+
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+    s->body_len += len;
+    if (s->pool->body(s->owner, (int)code, s->range_start, (const uint8_t *)data, len, s->pool->body_data) != 0) {
+        s->refused = true;
+        return 0;
+    }
+    return len;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *user_data)
 {
     struct slot *s = user_data;
     size_t len = size * n, room;
+
+    if (s->req->stream)
+        return on_stream(s, data, len);
 
     room = s->body_len < s->req->resp_cap ? s->req->resp_cap - s->body_len : 0;
     memcpy(s->req->resp_body + s->body_len, data, len < room ? len : room);
@@ -58,22 +80,40 @@ static size_t on_body(char *data, size_t size, size_t n, void *user_data)
     return s->body_len > s->req->resp_cap ? 0 : len;
 }
 
-/* Keeps the one header the core reads, X-Provd-Time: whole Unix seconds, 1-12 digits. */
-static size_t on_header(char *data, size_t size, size_t n, void *user_data)
+/* The number after `name` (lower case, with its colon and any prefix such as "bytes ") in a header
+ * line: whole digits, at most 12, followed by `end` (or the line's end when end is '\r'); -1 when
+ * the line is another header or the number is malformed. */
+static int64_t header_number(const char *data, size_t len, const char *name, char end)
 {
-    static const char name[] = "x-provd-time:";
-    struct slot *s = user_data;
-    size_t len = size * n, i = sizeof name - 1;
-    int64_t t = 0;
+    size_t i = strlen(name);
+    int64_t v = 0;
+    int digits = 0;
 
     if (len <= i || strncasecmp(data, name, i) != 0)
-        return len;
+        return -1;
     while (i < len && data[i] == ' ')
         i++;
-    for (; i < len && data[i] >= '0' && data[i] <= '9' && t < 100000000000LL; i++)
-        t = t * 10 + (data[i] - '0');
-    if (i < len && (data[i] == '\r' || data[i] == '\n'))
-        s->server_time = t;
+    for (; i < len && data[i] >= '0' && data[i] <= '9' && digits < 12; i++, digits++)
+        v = v * 10 + (data[i] - '0');
+    if (digits == 0 || i == len)
+        return -1;
+    return data[i] == end || (end == '\r' && data[i] == '\n') ? v : -1;
+}
+
+/* Keeps the headers the core reads: X-Provd-Time (whole Unix seconds) and, for a streamed image,
+ * where a 206's Content-Range ("bytes N-M/T") starts. */
+static size_t on_header(char *data, size_t size, size_t n, void *user_data)
+{
+    struct slot *s = user_data;
+    size_t len = size * n;
+    int64_t v;
+
+    if (len > 5 && strncmp(data, "HTTP/", 5) == 0)
+        s->range_start = -1; /* a new answer (after a 1xx, say) */
+    else if ((v = header_number(data, len, "x-provd-time:", '\r')) >= 0)
+        s->server_time = v;
+    else if ((v = header_number(data, len, "content-range: bytes", '-')) >= 0)
+        s->range_start = v;
     return len;
 }
 
@@ -93,6 +133,7 @@ static int slot_init(struct http_pool *pool, struct slot *s)
     curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "provd-devsim/1");
     curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(s->easy, CURLOPT_TCP_NODELAY, 1L);
+    s->pool = pool;
     s->next_free = pool->free_slots;
     pool->free_slots = s;
     return 0;
@@ -123,6 +164,8 @@ struct http_pool *http_pool_new(const struct http_pool_config *cfg)
         return NULL;
     strcpy(pool->base, cfg->base_url);
     pool->timeout_ms = cfg->timeout_ms;
+    pool->body = cfg->body;
+    pool->body_data = cfg->body_data;
     pool->n_slots = cfg->connections;
     pool->q_cap = cfg->max_waiting;
     pool->multi = curl_multi_init();
@@ -168,7 +211,7 @@ void http_pool_free(struct http_pool *pool)
 int http_pool_submit(struct http_pool *pool, const struct fw_http_request *req, void *owner)
 {
     if (pool->q_len == pool->q_cap || (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0) ||
-        strlen(pool->base) + strlen(req->path) >= URL_MAX)
+        strlen(pool->base) + strlen(req->path) >= URL_MAX || (req->stream && !pool->body))
         return -1;
     pool->queue[(pool->q_head + pool->q_len++) % pool->q_cap] = (struct waiting){req, owner, mono_us()};
     return 0;
@@ -208,6 +251,8 @@ static int slot_start(struct http_pool *pool, struct slot *s, const struct waiti
     s->submitted_us = w->submitted_us;
     s->body_len = 0;
     s->server_time = 0;
+    s->range_start = -1;
+    s->refused = false;
     snprintf(s->url, sizeof s->url, "%s%s", pool->base, req->path);
     if (build_headers(s) != 0)
         return -1;
@@ -271,7 +316,7 @@ static void collect(struct http_pool *pool, http_done_fn done, void *user_data)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
         /* A body cut off for being too large still carries its status: the core refuses it by length. */
         if (code > 0 && (msg->data.result == CURLE_OK ||
-                         (msg->data.result == CURLE_WRITE_ERROR && s->body_len > s->req->resp_cap)))
+                         (msg->data.result == CURLE_WRITE_ERROR && !s->req->stream && s->body_len > s->req->resp_cap)))
             status = (int)code;
         curl_multi_remove_handle(pool->multi, msg->easy_handle);
         slot_finish(pool, s, status, done, user_data);

@@ -25,11 +25,19 @@ struct http_result {
 /* Called once per submitted request, from http_pool_run(); may submit again. */
 typedef void (*http_done_fn)(void *owner, const struct http_result *res, void *user_data);
 
+/* A streamed request's body (req->stream) as it arrives, with the answer's status and its
+ * Content-Range start (-1: none). Returns 0 to go on, -1 to stop the transfer: its answer is then
+ * FW_HTTP_NETWORK_ERROR. Nothing of a streamed body goes to req->resp_body. */
+typedef int (*http_body_fn)(void *owner, int status, int64_t range_start, const uint8_t *data, size_t len,
+                            void *user_data);
+
 struct http_pool_config {
     const char *base_url; /* scheme://host[:port], no trailing slash; paths are appended */
     unsigned connections; /* 1..HTTP_POOL_MAX_CONNECTIONS requests in flight at once */
     size_t max_waiting;   /* requests queued beyond those (e.g. one per device) */
     long timeout_ms;      /* whole request, connection included */
+    http_body_fn body;    /* streamed bodies go here (NULL: stream requests are refused) */
+    void *body_data;      /* its user_data */
 };
 
 /* Whether url is an http:// or https:// base of at most HTTP_POOL_BASE_MAX characters, without

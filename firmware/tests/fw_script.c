@@ -9,6 +9,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "fw_openssl.h"
 
 void script_init(struct script *s, uint32_t seed)
@@ -16,6 +19,7 @@ void script_init(struct script *s, uint32_t seed)
     memset(s, 0, sizeof *s);
     s->rng = seed ? seed : 1;
     s->record_len = -1;
+    s->update_record_len = -1;
     s->now = 1000;
 }
 
@@ -37,6 +41,20 @@ static const char *header(const struct fw_http_request *req, const char *name)
     return NULL;
 }
 
+/* Feeds the streamed body in pieces until it ends or the core refuses it. */
+static void stream_body(struct script *s, const struct script_stream *b)
+{
+    uint32_t at;
+
+    assert_true(b->to <= s->served_len && b->from <= b->to);
+    for (at = b->from; at < b->to; at += SCRIPT_PIECE) {
+        size_t n = b->to - at < SCRIPT_PIECE ? b->to - at : SCRIPT_PIECE;
+
+        if (fw_http_body(s->ctx, b->status, b->range_start, s->served + at, n) != 0)
+            return;
+    }
+}
+
 static int http_start(void *user_data, const struct fw_http_request *req)
 {
     struct script *s = user_data;
@@ -53,6 +71,11 @@ static int http_start(void *user_data, const struct fw_http_request *req)
         assert_string_equal(header(req, "If-None-Match"), st->if_none_match);
     else
         assert_null(header(req, "If-None-Match"));
+    if (st->range)
+        assert_string_equal(header(req, "Range"), st->range);
+    else
+        assert_null(header(req, "Range"));
+    assert_int_equal(req->stream, st->stream != NULL);
     assert_true(req->body_len < FW_TX_MAX);
     memcpy(s->sent[s->next], req->body ? req->body : "", req->body_len);
     s->sent[s->next][req->body_len] = '\0';
@@ -66,6 +89,8 @@ static int http_start(void *user_data, const struct fw_http_request *req)
     s->started_at[s->next++] = s->now;
     if (st->status == SCRIPT_START_FAILS)
         return -1;
+    if (st->stream)
+        stream_body(s, st->stream);
 
     body_len = st->resp_body ? strlen(st->resp_body) : 0;
     memcpy(req->resp_body, st->resp_body ? st->resp_body : "",
@@ -138,12 +163,121 @@ static void log_msg(void *user_data, enum fw_log_level level, const char *msg)
     print_message("# fw[%d]: %s\n", (int)level, msg);
 }
 
+static int running_version(void *user_data, char *buf, size_t cap)
+{
+    struct script *s = user_data;
+    size_t n = strlen(s->running);
+
+    if (n >= cap)
+        return -1;
+    memcpy(buf, s->running, n + 1);
+    return (int)n;
+}
+
+static int image_begin(void *user_data, const struct fw_image *img, uint32_t *offset)
+{
+    struct script *s = user_data;
+
+    s->begins++;
+    if (img->size > s->flash_cap)
+        return -1;
+    if (s->sector)
+        *offset -= *offset % s->sector;
+    if (*offset > s->flash_len)
+        *offset = 0; /* the record claims more than the flash holds: start over */
+    s->flash_len = *offset;
+    return 0;
+}
+
+static int image_write(void *user_data, uint32_t offset, const uint8_t *data, size_t len)
+{
+    struct script *s = user_data;
+
+    assert_int_equal(offset, s->flash_len); /* always appended */
+    assert_true(len <= s->flash_cap - offset);
+    memcpy(s->flash + offset, data, len);
+    s->flash_len += len;
+    return 0;
+}
+
+static int image_finish(void *user_data, const struct fw_image *img)
+{
+    struct script *s = user_data;
+    struct fw_bytes part = {s->flash, s->flash_len};
+    uint8_t sum[32];
+
+    s->finishes++;
+    assert_int_equal(s->flash_len, img->size);
+    assert_int_equal(fw_openssl_sha256(NULL, &part, 1, sum), 0);
+    return memcmp(sum, img->sha256, sizeof sum) == 0 ? 0 : -1;
+}
+
+static int image_boot(void *user_data, const struct fw_image *img)
+{
+    struct script *s = user_data;
+
+    (void)img;
+    s->boots++;
+    return 0;
+}
+
+static int update_read(void *user_data, uint8_t *buf, size_t cap)
+{
+    struct script *s = user_data;
+
+    if (s->update_record_len < 0 || (size_t)s->update_record_len > cap)
+        return -1;
+    memcpy(buf, s->update_record, (size_t)s->update_record_len);
+    return s->update_record_len;
+}
+
+static int update_write(void *user_data, const uint8_t *buf, size_t len)
+{
+    struct script *s = user_data;
+
+    if (s->store_fails || len > sizeof s->update_record)
+        return -1;
+    memcpy(s->update_record, buf, len);
+    s->update_record_len = (int)len;
+    return 0;
+}
+
+static const struct fw_update_ops update_ops = {
+    running_version, image_begin, image_write, image_finish, image_boot, update_read, update_write,
+};
+
 struct fw_platform script_platform(struct script *s)
 {
-    struct fw_platform p = {s, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_msg, fw_openssl_sha256, fw_openssl_aes_gcm_decrypt};
+    struct fw_platform p = {s, http_start, rng, aes_cbc, aes_gcm, store_read, store_write, log_msg, fw_openssl_sha256,
+                            fw_openssl_aes_gcm_decrypt, s->updates ? &update_ops : NULL};
 
     return p;
 }
+
+void script_enable_updates(struct script *s, const char *running, size_t n)
+{
+    size_t i;
+
+    assert_true(strlen(running) < sizeof s->running);
+    strcpy(s->running, running);
+    s->updates = true;
+    s->served = malloc(n);
+    s->flash = malloc(n);
+    assert_non_null(s->served);
+    assert_non_null(s->flash);
+    for (i = 0; i < n; i++)
+        s->served[i] = (uint8_t)(i * 7u + (i >> 8));
+    s->served_len = s->flash_cap = n;
+}
+
+void script_reboot(struct script *s)
+{
+    fw_free(s->ctx);
+    s->ctx = NULL;
+    s->answer_pending = false;
+    script_device(s, FW_ENVELOPE_V2, 16);
+}
+
 
 static int apply_config(void *user_data, uint32_t cfgsn, const char *data, size_t len)
 {
@@ -184,7 +318,7 @@ struct fw_ctx *script_device(struct script *s, enum fw_envelope_version version,
 {
     struct fw_platform plat = script_platform(s);
     struct fw_app app = script_app(s);
-    struct fw_config cfg = {SCRIPT_DEVICE_ID, "10.0.0.7", "lab", {version, {0}, key_len}, 0, 0, s->sign};
+    struct fw_config cfg = {SCRIPT_DEVICE_ID, "10.0.0.7", "lab", {version, {0}, key_len}, 0, 0, s->sign, NULL};
 
     script_key(cfg.key.key, key_len);
     s->ctx = fw_new(&cfg, &plat, &app);
@@ -236,6 +370,8 @@ int fw_test_teardown(void **state)
     struct script *s = *state;
 
     fw_free(s->ctx);
+    free(s->served);
+    free(s->flash);
     free(s);
     return 0;
 }
@@ -244,4 +380,58 @@ void script_play(struct script *s, const struct script_step *steps, size_t n)
 {
     script_start(s, steps, n);
     script_run(s);
+}
+
+/* HMAC-SHA256(device key 0..15, label): the key the server derives. */
+void script_derived(const char *label, uint8_t out[32])
+{
+    uint8_t key[16];
+    unsigned len = 32;
+
+    script_key(key, sizeof key);
+    assert_non_null(HMAC(EVP_sha256(), key, sizeof key, (const uint8_t *)label, strlen(label), out, &len));
+}
+
+/* The proof the server expects for the call at t. */
+void script_expected_proof(const char *method, const char *target, const char *body, long long t, char *out,
+                           size_t cap)
+{
+    uint8_t key[32], digest[32], mac[32];
+    char hex[65], msg[512];
+    unsigned len = 32;
+    size_t i;
+
+    script_derived("provd device auth 1", key);
+    assert_int_equal(EVP_Digest(body, strlen(body), digest, NULL, EVP_sha256(), NULL), 1);
+    for (i = 0; i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", digest[i]);
+    snprintf(msg, sizeof msg, "provd-auth-1\n%s\n%s\n%s\n%lld", method, target, hex, t);
+    assert_non_null(HMAC(EVP_sha256(), key, 32, (const uint8_t *)msg, strlen(msg), mac, &len));
+    for (i = 0; i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", mac[i]);
+    snprintf(out, cap, "1:%lld:%s", t, hex);
+}
+
+/* {"cfgsn":<outer>,"sealed":{"v":2,"nonce":...,"data":...}}, the sealed text made for cfgsn. */
+void script_sealed_answer(uint32_t outer, uint32_t cfgsn, const char *plain, char *out, size_t cap)
+{
+    uint8_t key[32], nonce[12] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2}, ct[1024];
+    char aad[96], nonce_b64[32], data_b64[1400];
+    int n = 0, fin = 0;
+    size_t len = strlen(plain);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+    script_derived("provd config seal 1", key);
+    snprintf(aad, sizeof aad, "%s/config/%u", SCRIPT_DEVICE_ID, cfgsn);
+    assert_true(len + 16 <= sizeof ct);
+    assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, nonce), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, NULL, &n, (const uint8_t *)aad, (int)strlen(aad)), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, ct, &n, (const uint8_t *)plain, (int)len), 1);
+    assert_int_equal(EVP_EncryptFinal_ex(c, ct + n, &fin), 1);
+    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, ct + len), 1);
+    EVP_CIPHER_CTX_free(c);
+    EVP_EncodeBlock((uint8_t *)nonce_b64, nonce, 12);
+    EVP_EncodeBlock((uint8_t *)data_b64, ct, (int)len + 16);
+    snprintf(out, cap, "{\"cfgsn\":%u,\"sealed\":{\"v\":2,\"nonce\":\"%s\",\"data\":\"%s\"}}", outer, nonce_b64,
+             data_b64);
 }

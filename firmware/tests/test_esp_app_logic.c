@@ -234,7 +234,7 @@ static void test_sleep(void **state)
 #define MAC_PATH "/api/devices/5C:CF:7F:00:00:01"
 #define MAC_POLL(applied, status, resp)                                                                      \
     {                                                                                                        \
-        "GET", MAC_PATH "?cfgsn=" #applied, "\"" #applied "\"", NULL, status, resp                           \
+        "GET", MAC_PATH "?cfgsn=" #applied, "\"" #applied "\"", NULL, status, resp, NULL, NULL               \
     }
 #define CFG(sn, data) "{\"cfgsn\":" #sn ",\"data\":" data ",\"poll_interval\":30}"
 
@@ -260,7 +260,7 @@ static struct fw_ctx *mac_device(struct script *s, struct app_state *state)
 static void test_config_through_core(void **state)
 {
     static const struct script_step steps[] = {
-        {"POST", MAC_PATH, NULL, "{\"ipaddr\":\"192.168.1.20\",\"ssid\":\"home\"}", 201, NULL},
+        {"POST", MAC_PATH, NULL, "{\"ipaddr\":\"192.168.1.20\",\"ssid\":\"home\"}", 201, NULL, NULL, NULL},
         MAC_POLL(0, 200, CFG(1, "{\"led\":\"on\",\"telemetry_interval\":300}")),
         MAC_POLL(1, 304, NULL),
         /* An admin typo: refused, so the device goes on reporting cfgsn 1 ... */

@@ -17,60 +17,6 @@
 #define T0 1764000000 /* the server's clock in every answer */
 #define REG_BODY "{\"ipaddr\":\"10.0.0.7\",\"ssid\":\"lab\"}"
 
-/* HMAC-SHA256(device key 0..15, label): the key the server derives. */
-static void derived(const char *label, uint8_t out[32])
-{
-    uint8_t key[16];
-    unsigned len = 32;
-
-    script_key(key, sizeof key);
-    assert_non_null(HMAC(EVP_sha256(), key, sizeof key, (const uint8_t *)label, strlen(label), out, &len));
-}
-
-/* The proof the server expects for the call at t. */
-static void expected_proof(const char *method, const char *target, const char *body, long long t, char *out,
-                           size_t cap)
-{
-    uint8_t key[32], digest[32], mac[32];
-    char hex[65], msg[512];
-    unsigned len = 32;
-    size_t i;
-
-    derived("provd device auth 1", key);
-    assert_int_equal(EVP_Digest(body, strlen(body), digest, NULL, EVP_sha256(), NULL), 1);
-    for (i = 0; i < 32; i++)
-        sprintf(hex + 2 * i, "%02x", digest[i]);
-    snprintf(msg, sizeof msg, "provd-auth-1\n%s\n%s\n%s\n%lld", method, target, hex, t);
-    assert_non_null(HMAC(EVP_sha256(), key, 32, (const uint8_t *)msg, strlen(msg), mac, &len));
-    for (i = 0; i < 32; i++)
-        sprintf(hex + 2 * i, "%02x", mac[i]);
-    snprintf(out, cap, "1:%lld:%s", t, hex);
-}
-
-/* {"cfgsn":<outer>,"sealed":{"v":2,"nonce":...,"data":...}}, the sealed text made for cfgsn. */
-static void sealed_answer(uint32_t outer, uint32_t cfgsn, const char *plain, char *out, size_t cap)
-{
-    uint8_t key[32], nonce[12] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2}, ct[512];
-    char aad[96], nonce_b64[32], data_b64[800];
-    int n = 0, fin = 0;
-    size_t len = strlen(plain);
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-
-    derived("provd config seal 1", key);
-    snprintf(aad, sizeof aad, "%s/config/%u", SCRIPT_DEVICE_ID, cfgsn);
-    assert_true(len + 16 <= sizeof ct);
-    assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, nonce), 1);
-    assert_int_equal(EVP_EncryptUpdate(c, NULL, &n, (const uint8_t *)aad, (int)strlen(aad)), 1);
-    assert_int_equal(EVP_EncryptUpdate(c, ct, &n, (const uint8_t *)plain, (int)len), 1);
-    assert_int_equal(EVP_EncryptFinal_ex(c, ct + n, &fin), 1);
-    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, ct + len), 1);
-    EVP_CIPHER_CTX_free(c);
-    EVP_EncodeBlock((uint8_t *)nonce_b64, nonce, 12);
-    EVP_EncodeBlock((uint8_t *)data_b64, ct, (int)len + 16);
-    snprintf(out, cap, "{\"cfgsn\":%u,\"sealed\":{\"v\":2,\"nonce\":\"%s\",\"data\":\"%s\"}}", outer, nonce_b64,
-             data_b64);
-}
-
 /* The device's v2 reading opened with associated data aad; its plaintext, or "" when it does
  * not open. */
 static void open_reading(const char *body, const char *aad, char *out, size_t cap)
@@ -104,12 +50,12 @@ static void test_signed_boot_and_sealed_config(void **state)
     static struct script_step steps[5] = {
         SCRIPT_REGISTER(401),
         SCRIPT_REGISTER(200),
-        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL}, /* the whole configuration once */
+        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL, NULL, NULL}, /* the whole configuration once */
         SCRIPT_TELEMETRY(201),
         SCRIPT_POLL(4, 304, NULL),
     };
 
-    sealed_answer(4, 4, "{\"cfgsn\":4,\"data\":{\"led\":1},\"poll_interval\":60,\"epoch\":3}", sealed, sizeof sealed);
+    script_sealed_answer(4, 4, "{\"cfgsn\":4,\"data\":{\"led\":1},\"poll_interval\":60,\"epoch\":3}", sealed, sizeof sealed);
     steps[2].resp_body = sealed;
     s->sign = true;
     s->server_time = T0;
@@ -120,12 +66,12 @@ static void test_signed_boot_and_sealed_config(void **state)
     s->next = 3;
     script_run(s);
 
-    expected_proof("POST", SCRIPT_DEV_PATH, REG_BODY, 0, want, sizeof want);
+    script_expected_proof("POST", SCRIPT_DEV_PATH, REG_BODY, 0, want, sizeof want);
     assert_string_equal(s->proof[0], want);
     assert_int_equal(s->started_at[1], s->started_at[0]); /* again at once, no backoff */
-    expected_proof("POST", SCRIPT_DEV_PATH, REG_BODY, T0, want, sizeof want);
+    script_expected_proof("POST", SCRIPT_DEV_PATH, REG_BODY, T0, want, sizeof want);
     assert_string_equal(s->proof[1], want);
-    expected_proof("GET", SCRIPT_DEV_PATH "?cfgsn=0", "", T0 + (long long)(s->started_at[2] - 1000) / 1000, want,
+    script_expected_proof("GET", SCRIPT_DEV_PATH "?cfgsn=0", "", T0 + (long long)(s->started_at[2] - 1000) / 1000, want,
                    sizeof want);
     assert_string_equal(s->proof[2], want);
     assert_int_equal(s->apply_calls, 1);
@@ -133,7 +79,7 @@ static void test_signed_boot_and_sealed_config(void **state)
     assert_string_equal(s->applied_data[0], "{\"led\":1}");
     open_reading(s->sent[3], SCRIPT_DEVICE_ID "#3", plain, sizeof plain);
     assert_string_equal(plain, "{\"data\":{\"v\":7},\"SEQN\":1}");
-    expected_proof("POST", SCRIPT_DEV_PATH "/telemetry", s->sent[3],
+    script_expected_proof("POST", SCRIPT_DEV_PATH "/telemetry", s->sent[3],
                    T0 + (long long)(s->started_at[3] - 1000) / 1000, want, sizeof want);
     assert_string_equal(s->proof[3], want);
 }
@@ -145,13 +91,13 @@ static void test_unsealed_or_misbound_config_refused(void **state)
     char misbound[1024], tampered[1024];
     static struct script_step steps[4] = {
         SCRIPT_REGISTER(201),
-        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, "{\"cfgsn\":5,\"data\":{\"evil\":1}}"},
-        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL},
-        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL},
+        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, "{\"cfgsn\":5,\"data\":{\"evil\":1}}", NULL, NULL},
+        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL, NULL, NULL},
+        {"GET", SCRIPT_DEV_PATH "?cfgsn=0", NULL, NULL, 200, NULL, NULL, NULL},
     };
 
-    sealed_answer(5, 4, "{\"cfgsn\":5,\"data\":{},\"epoch\":0}", misbound, sizeof misbound);
-    sealed_answer(5, 5, "{\"cfgsn\":5,\"data\":{},\"epoch\":0}", tampered, sizeof tampered);
+    script_sealed_answer(5, 4, "{\"cfgsn\":5,\"data\":{},\"epoch\":0}", misbound, sizeof misbound);
+    script_sealed_answer(5, 5, "{\"cfgsn\":5,\"data\":{},\"epoch\":0}", tampered, sizeof tampered);
     tampered[strlen(tampered) - 5] ^= 1; /* a base64 digit of the tag */
     steps[2].resp_body = misbound;
     steps[3].resp_body = tampered;

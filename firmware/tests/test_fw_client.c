@@ -37,7 +37,7 @@ static void test_register_known_device(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        {"POST", SCRIPT_DEV_PATH, NULL, NULL, 200, "{\"deviceid\":\"" SCRIPT_DEVICE_ID "\",\"cfgsn\":4}"},
+        {"POST", SCRIPT_DEV_PATH, NULL, NULL, 200, "{\"deviceid\":\"" SCRIPT_DEVICE_ID "\",\"cfgsn\":4}", NULL, NULL},
         SCRIPT_POLL(0, 304, NULL),
     };
 
@@ -50,7 +50,7 @@ static void test_register_refused(void **state)
 {
     struct script *s = *state;
     static const struct script_step steps[] = {
-        {"POST", SCRIPT_DEV_PATH, NULL, NULL, 403, "{\"status\":\"NOK\",\"message\":\"rejected\"}"},
+        {"POST", SCRIPT_DEV_PATH, NULL, NULL, 403, "{\"status\":\"NOK\",\"message\":\"rejected\"}", NULL, NULL},
     };
 
     script_play(s, steps, 1);
@@ -293,7 +293,7 @@ static void test_rejects_bad_config(void **state)
     struct script *s = *state;
     struct fw_platform plat = script_platform(s);
     struct fw_app app = script_app(s);
-    struct fw_config cfg = {"bad/id", "10.0.0.7", "lab", {FW_ENVELOPE_V2, {0}, 16}, 0, 0, 0};
+    struct fw_config cfg = {"bad/id", "10.0.0.7", "lab", {FW_ENVELOPE_V2, {0}, 16}, 0, 0, 0, NULL};
 
     assert_null(fw_new(&cfg, &plat, &app));
     cfg.device_id = "";

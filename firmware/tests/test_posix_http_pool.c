@@ -1,5 +1,6 @@
 /* test_posix_http_pool.c: devsim's HTTP pool against a small HTTP/1.1 keep-alive server in a
- * child process: answers, headers and bodies, oversized bodies cut off, the connection bound. */
+ * child process: answers, headers and bodies, oversized bodies cut off, the connection bound,
+ * streamed bodies with their Content-Range, and a stream its consumer stops. */
 #define _GNU_SOURCE /* memmem, strcasestr */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -43,8 +44,30 @@ static void reply(int fd, int status, const char *body, size_t len)
         _exit(3);
 }
 
+/* /image: BIG_BODY bytes (byte i is i % 251), from N on with a 206 when the request has
+ * "Range: bytes=N-". */
+static void reply_image(int fd, const char *request)
+{
+    const char *range = strcasestr(request, "\r\nRange: bytes=");
+    size_t from = range ? strtoul(range + 15, NULL, 10) : 0, i;
+    char head[160], body[BIG_BODY];
+    int n;
+
+    for (i = 0; i < BIG_BODY; i++)
+        body[i] = (char)(i % 251);
+    if (range)
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 206 X\r\nContent-Range: bytes %zu-%d/%d\r\nContent-Length: %zu\r\n\r\n", from,
+                     BIG_BODY - 1, BIG_BODY, BIG_BODY - from);
+    else
+        n = snprintf(head, sizeof head, "HTTP/1.1 200 X\r\nContent-Length: %d\r\n\r\n", BIG_BODY);
+    if (write(fd, head, (size_t)n) != n || write(fd, body + from, BIG_BODY - from) != (ssize_t)(BIG_BODY - from))
+        _exit(3);
+}
+
 /* Answers one complete request at the start of c->buf; returns its length, or 0 if incomplete.
- * /small: "hello"; /big: BIG_BODY bytes; /status/N: status N; /echo: the request itself, 201. */
+ * /small: "hello"; /big: BIG_BODY bytes; /image: see reply_image(); /status/N: status N; /echo:
+ * the request itself, 201. */
 static size_t answer(struct conn *c)
 {
     char *end = memmem(c->buf, c->len, "\r\n\r\n", 4), path[64] = "", body[BIG_BODY];
@@ -64,6 +87,10 @@ static size_t answer(struct conn *c)
     sscanf(c->buf, "%*s %63s", path);
     if (strcmp(path, "/small") == 0) {
         reply(c->fd, 200, "hello", 5);
+    } else if (strcmp(path, "/image") == 0) {
+        *end = '\0';
+        reply_image(c->fd, c->buf);
+        *end = '\r';
     } else if (strcmp(path, "/big") == 0) {
         memset(body, 'b', sizeof body);
         reply(c->fd, 200, body, sizeof body);
@@ -177,9 +204,32 @@ static void on_done(void *owner, const struct http_result *res, void *user_data)
     c->done = true;
 }
 
+/* What a stream consumer saw; it stops the transfer once it has `stop_after` bytes (0: never). */
+struct sink {
+    int status;
+    int64_t range_start;
+    size_t len, stop_after;
+    bool in_order; /* every byte was the one the server sends at its place */
+};
+
+static int on_stream(void *owner, int status, int64_t range_start, const uint8_t *data, size_t len,
+                     void *user_data)
+{
+    struct sink *k = user_data;
+    size_t first = range_start < 0 ? 0 : (size_t)range_start, i;
+
+    (void)owner;
+    k->status = status;
+    k->range_start = range_start;
+    for (i = 0; i < len; i++)
+        k->in_order = k->in_order && data[i] == (uint8_t)((first + k->len + i) % 251);
+    k->len += len;
+    return k->stop_after && k->len >= k->stop_after ? -1 : 0;
+}
+
 static struct http_pool *new_pool(const char *base, unsigned connections, size_t waiting)
 {
-    struct http_pool_config cfg = {base, connections, waiting, 5000};
+    struct http_pool_config cfg = {base, connections, waiting, 5000, NULL, NULL};
     struct http_pool *pool = http_pool_new(&cfg);
 
     assert_non_null(pool);
@@ -304,12 +354,15 @@ static void test_refusals(void **state)
     struct server *s = *state;
     struct http_pool *pool = new_pool(s->base, 1, 1);
     struct call a, b, put;
-    struct http_pool_config bad = {s->base, 0, 1, 1000};
+    struct http_pool_config bad = {s->base, 0, 1, 1000, NULL, NULL};
 
     prepare(&a, "GET", "/small");
     prepare(&b, "GET", "/small");
     prepare(&put, "PUT", "/small");
     assert_int_equal(http_pool_submit(pool, &put.req, &put), -1); /* GET and POST only */
+    prepare(&put, "GET", "/image");
+    put.req.stream = 1;
+    assert_int_equal(http_pool_submit(pool, &put.req, &put), -1); /* no stream consumer */
     assert_int_equal(http_pool_submit(pool, &a.req, &a), 0);
     assert_int_equal(http_pool_submit(pool, &b.req, &b), -1); /* the queue holds one */
     run_until_idle(pool);
@@ -325,6 +378,51 @@ static void test_refusals(void **state)
     assert_null(http_pool_new(&bad));
     bad.base_url = "ftp://127.0.0.1";
     assert_null(http_pool_new(&bad));
+}
+
+/* A streamed GET of /image, with "Range: <range>" unless NULL, whose body goes to k; its status.
+ * Nothing of it reaches resp_body. */
+static int stream_image(const char *base, struct sink *k, const char *range)
+{
+    struct http_pool_config cfg = {base, 1, 1, 5000, on_stream, k};
+    struct http_pool *pool = http_pool_new(&cfg);
+    const struct fw_http_header header = {"Range", range};
+    struct call c;
+
+    assert_non_null(pool);
+    prepare(&c, "GET", "/image");
+    c.req.stream = 1;
+    c.req.headers = &header;
+    c.req.n_headers = range != NULL;
+    c.body[0] = 'Z';
+    assert_int_equal(http_pool_submit(pool, &c.req, &c), 0);
+    run_until_idle(pool);
+    assert_int_equal(c.body[0], 'Z');
+    http_pool_free(pool);
+    return c.res.status;
+}
+
+/* A streamed body goes to the consumer with its status and Content-Range start; a consumer that
+ * stops the transfer gets a network error. */
+static void test_streamed_ranges(void **state)
+{
+    struct server *s = *state;
+    struct sink whole = {0, 0, 0, 0, true}, tail = {0, 0, 0, 0, true}, stopped = {0, 0, 0, 1000, true};
+
+    assert_int_equal(stream_image(s->base, &whole, NULL), 200);
+    assert_int_equal(whole.status, 200);
+    assert_int_equal(whole.range_start, -1);
+    assert_int_equal(whole.len, BIG_BODY);
+    assert_true(whole.in_order);
+
+    assert_int_equal(stream_image(s->base, &tail, "bytes=1200-"), 206);
+    assert_int_equal(tail.status, 206);
+    assert_int_equal(tail.range_start, 1200);
+    assert_int_equal(tail.len, BIG_BODY - 1200);
+    assert_true(tail.in_order);
+
+    assert_int_equal(stream_image(s->base, &stopped, NULL), FW_HTTP_NETWORK_ERROR);
+    assert_true(stopped.len >= 1000); /* it was stopped after its first piece */
 }
 
 static void test_no_server_is_a_network_error(void **state)
@@ -349,6 +447,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oversized_body_is_cut_off, start_server, stop_server),
         cmocka_unit_test_setup_teardown(test_connections_are_bounded_and_reused, start_server, stop_server),
         cmocka_unit_test_setup_teardown(test_refusals, start_server, stop_server),
+        cmocka_unit_test_setup_teardown(test_streamed_ranges, start_server, stop_server),
         cmocka_unit_test(test_no_server_is_a_network_error),
     };
     int rc;

@@ -53,13 +53,16 @@ static void test_defaults(void **state)
     assert_null(o.fleet.state_dir);
     assert_false(o.fleet.verbose);
     assert_false(o.help);
+    assert_null(o.fleet.firmware_version);
+    assert_int_equal(o.fleet.fail_update_pct, 0);
 }
 
 static void test_every_option(void **state)
 {
     (void)state;
     assert_int_equal(PARSE(BASE, "--interval", "5", "--telemetry-every", "0", "--duration", "90", "--ramp",
-                           "3", "--connections", "1024", "--state-dir", "/tmp/x", "--verbose"),
+                           "3", "--connections", "1024", "--state-dir", "/tmp/x", "--verbose", "--firmware-version",
+                           "1.0.0+b7", "--fail-update", "100"),
                      0);
     assert_int_equal(o.fleet.interval_s, 5);
     assert_int_equal(o.fleet.telemetry_every_s, 0);
@@ -68,6 +71,8 @@ static void test_every_option(void **state)
     assert_int_equal(o.fleet.connections, 1024);
     assert_string_equal(o.fleet.state_dir, "/tmp/x");
     assert_true(o.fleet.verbose);
+    assert_string_equal(o.fleet.firmware_version, "1.0.0+b7");
+    assert_int_equal(o.fleet.fail_update_pct, 100);
 }
 
 static void test_number_bounds(void **state)
@@ -88,6 +93,10 @@ static void test_number_bounds(void **state)
         {"--ramp", "3601"},
         {"--connections", "0"},
         {"--connections", "1025"},
+        {"--fail-update", "101"},
+        {"--firmware-version", ""},
+        {"--firmware-version", "1 0"},
+        {"--firmware-version", "123456789012345678901234567890123"},
     };
     size_t i;
 
@@ -150,6 +159,8 @@ static void test_required_and_unknown(void **state)
     assert_non_null(strstr(err, "extra"));
     assert_int_equal(PARSE("devsim", "--help"), 0);
     assert_true(o.help);
+    assert_int_equal(PARSE(BASE, "--fail-update", "5"), -1); /* nothing to update */
+    assert_non_null(strstr(err, "--firmware-version"));
 }
 
 int main(void)

@@ -140,6 +140,7 @@ static int core_start(struct device *d)
     cfg.ipaddr = d->ipaddr;
     cfg.ssid = CONFIG_PROVD_WIFI_SSID;
     cfg.poll_interval_s = CONFIG_PROVD_POLL_INTERVAL;
+    cfg.server = CONFIG_PROVD_SERVER_URL; /* an update offered as an absolute URL must be on it */
 #ifdef CONFIG_PROVD_SIGN
     cfg.sign = 1;
 #endif
