@@ -4,7 +4,9 @@
 
 #include <stdint.h>
 
+#include "audit.h"
 #include "http.h"
+#include "overview.h"
 #include "store.h"
 
 /* PROVD_DEVICE_AUTH: which device calls must carry a proof (ARCHITECTURE.md "Device trust"). */
@@ -21,6 +23,7 @@ struct config {
     int64_t poll_interval;                 /* PROVD_POLL_INTERVAL: seconds, default 60 */
     const char *fleet_key;  /* PROVD_FLEET_KEY: the secret of devices without one; NULL: none */
     int64_t retention_days; /* PROVD_RETENTION_DAYS: readings older are pruned; 0: kept */
+    int64_t audit_days;     /* PROVD_AUDIT_DAYS: audit entries older are pruned (default 365); 0: kept */
     bool sync_every_commit; /* PROVD_SYNCHRONOUS=full: each write fsynced before its answer */
     enum device_auth_policy device_auth; /* PROVD_DEVICE_AUTH: optional (default) or required */
     /* The caps on new devices (0: none): PROVD_MAX_DEVICES, devices that registered themselves;
@@ -45,11 +48,13 @@ struct app {
     struct metrics *metrics;      /* the host's shared counters (metrics.h); NULL: none kept */
     int thread;                   /* this request thread's number, for the writer */
     const char *request_id;       /* nginx's id of the request being served, for the log; NULL: none */
+    struct audit_actor actor;     /* the admin of the request being served (auth_admin()), for audit_record() */
     int64_t (*now)(void);         /* Unix seconds; tests set their own clock */
     unsigned readings_since_prune;
     /* Set by a handler: work for this thread once its answer has gone (main.c), before it takes
      * the next request; it may use the store. Cleared when run. */
     void (*after_answer)(struct app *app);
+    struct recently_offline offline; /* GET /api/overview's, as this worker last read it */
 };
 
 /* Reads PROVD_* from the environment; false with the reason in err when a value is invalid. */
@@ -79,6 +84,7 @@ void handle_device_register(struct app *app, const struct request *req, struct r
 void handle_device_get(struct app *app, const struct request *req, struct response *res);
 void handle_device_update(struct app *app, const struct request *req, struct response *res);
 void handle_device_delete(struct app *app, const struct request *req, struct response *res);
+void handle_device_bulk(struct app *app, const struct request *req, struct response *res);
 void handle_device_new_key(struct app *app, const struct request *req, struct response *res);
 void handle_telemetry_post(struct app *app, const struct request *req, struct response *res);
 void handle_telemetry_get(struct app *app, const struct request *req, struct response *res);
@@ -89,9 +95,11 @@ void handle_device_firmware_image(struct app *app, const struct request *req, st
 void handle_ota(struct app *app, const struct request *req, struct response *res);
 /* The largest body the route of method and path takes (BODY_MAX but for a firmware upload). */
 size_t router_body_max(const struct app *app, const char *method, const char *path);
+void handle_audit_list(struct app *app, const struct request *req, struct response *res);
+void handle_overview(struct app *app, const struct request *req, struct response *res);
 
-/* Admin authentication (auth.c): true when the request carries a valid admin token;
- * otherwise res holds the 401 to send. */
+/* Admin authentication (auth.c): true when the request carries a valid admin token, whose name
+ * then is app->actor's (via "api", at now); otherwise res holds the 401 to send. */
 bool auth_admin(struct app *app, const struct request *req, struct response *res);
 
 /* Answers a store failure st and logs the reason (never sent to the client): 503 with Retry-After

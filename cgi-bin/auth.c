@@ -41,9 +41,13 @@ bool auth_admin(struct app *app, const struct request *req, struct response *res
         return false;
     }
     secret_sha256(token, len, hash);
-    enum store_status st = store_token_check(app->store, hash, app->now());
+    int64_t now = app->now();
+    enum store_status st = store_token_check(app->store, hash, now, app->actor.name);
     switch (st) {
-    case STORE_OK: return true;
+    case STORE_OK:
+        app->actor.via = AUDIT_VIA_API;
+        app->actor.at = now;
+        return true;
     case STORE_NOT_FOUND: unauthorized(res, "invalid admin token"); return false;
     case STORE_STALE:
         unauthorized(res, "admin token expired: make a new one (provctl token create)");

@@ -46,6 +46,7 @@ static bool find_sort(const char *name, enum device_sort *sort)
 /* The list's query parameters, read and checked; false with the 400 sent. */
 struct list_query {
     char limit[8], after[DEVICE_ID_MAX + 1], state[16], online[8], q[4 * QUERY_TEXT_MAX + 1];
+    char tag[TAG_MAX_LEN + 1];
     int has_after, has_state, has_online, has_q;
 };
 
@@ -105,6 +106,13 @@ static bool read_query(const struct request *req, struct list_query *lq, struct 
         return false;
     }
     f->q = lq->has_q > 0 && lq->q[0] ? lq->q : NULL;
+    char tag[TAG_MAX_LEN + 1];
+    int has_tag = query_param(req->query, "tag", tag, sizeof tag);
+    if (has_tag < 0 || (has_tag > 0 && tag[0] && !tag_fold(tag, strlen(tag), lq->tag))) {
+        response_error(res, 400, "tag must be 1-%d characters of a-z 0-9 . _ -", TAG_MAX_LEN);
+        return false;
+    }
+    f->tag = has_tag > 0 && tag[0] ? lq->tag : NULL;
     return read_sort(req, f, res);
 }
 
@@ -114,7 +122,7 @@ static void next_link(struct response *res, const struct list_query *lq, const s
                       const char *last_id)
 {
     /* Room for every parameter at its longest, percent-encoded (q: 256 bytes, 3 characters each). */
-    char url[1280] = "/api/devices", limit[8];
+    char url[1344] = "/api/devices", limit[8];
     snprintf(limit, sizeof limit, "%d", f->limit);
     bool ok =
         query_append(url, sizeof url, "limit", limit) && query_append(url, sizeof url, "after", last_id);
@@ -124,6 +132,8 @@ static void next_link(struct response *res, const struct list_query *lq, const s
         ok = query_append(url, sizeof url, "online", lq->online);
     if (ok && f->q)
         ok = query_append(url, sizeof url, "q", f->q);
+    if (ok && f->tag)
+        ok = query_append(url, sizeof url, "tag", f->tag);
     if (ok && f->sort != DEVICE_SORT_ID)
         ok = query_append(url, sizeof url, "sort", sort_names[f->sort]);
     if (ok && f->descending)

@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "render.h"
 #include "secret.h"
+#include "string_list.h"
 #include "validate.h"
 
 /* Hands a found device to the handler that asked for it. */
@@ -21,6 +22,7 @@ struct found {
     struct response *res;
     int status;
     const struct device_caller *caller; /* a device's call: what it proved; NULL: an admin's */
+    char *audited;                      /* an admin's change: the device as audit_device_json() has it */
     char offered[FIRMWARE_VERSION_MAX + 1]; /* a pending version the answer offered: "" none */
 };
 
@@ -38,6 +40,13 @@ static bool check_name(const struct field_value *v)
 {
     return valid_name(v->str, v->len);
 }
+
+static bool check_location(const struct field_value *v)
+{
+    return valid_location(v->str, v->len);
+}
+
+#define LOCATION_RULE "must be at most 128 characters of UTF-8 text without control characters"
 
 static bool check_state(const struct field_value *v)
 {
@@ -89,6 +98,46 @@ static void send_device(const struct device *d, void *user_data)
     device_write_json(&out, d, &f->app->config, f->app->now());
 }
 
+/* An admin's change: the device as it became, kept for the audit trail, and sent. */
+static void send_changed_device(const struct device *d, void *user_data)
+{
+    struct found *f = user_data;
+    f->audited = audit_device_json(d);
+    send_device(d, user_data);
+}
+
+/* The device as it is before an admin's change, locked until the change's end
+ * (store_device_lock()); *before gets it for the audit trail, NULL when there is no such device. */
+static void keep_device(const struct device *d, void *user_data)
+{
+    char **before = user_data;
+    *before = audit_device_json(d);
+}
+
+/* STORE_OK with *before, STORE_NOT_FOUND (*before NULL), or the failure answered in res. */
+static enum store_status device_before(struct app *app, const char *deviceid, char **before,
+                                       struct response *res)
+{
+    *before = NULL;
+    enum store_status st = store_device_lock(app->store, deviceid, keep_device, before);
+    if (st == STORE_OK && !*before) {
+        response_error(res, 500, "internal error: out of memory");
+        st = STORE_ERROR;
+    } else if (st != STORE_OK && st != STORE_NOT_FOUND) {
+        respond_store_error(app, res, st);
+    }
+    return st;
+}
+
+/* An admin's change recorded; a failure is answered, and the router rolls the change back. */
+static void audit_or_fail(struct app *app, struct response *res, const char *action, const char *target,
+                          const char *before, const char *after)
+{
+    enum store_status st = audit_record(app->store, &app->actor, action, target, before, after);
+    if (st != STORE_OK)
+        respond_store_error(app, res, st);
+}
+
 /* The answer to a registration of a known device: what it may learn of itself. */
 static void send_registration(const struct device *d, void *user_data)
 {
@@ -114,10 +163,11 @@ static void bad_body(struct response *res, const char *err)
  * proves the call; either way the answer holds what the device may know of itself. */
 void handle_device_register(struct app *app, const struct request *req, struct response *res)
 {
-    enum { IPADDR, SSID, FW, FIELD_COUNT };
+    enum { IPADDR, SSID, LOCATION, FW, FIELD_COUNT };
     static const struct field fields[FIELD_COUNT] = {
         [IPADDR] = {"ipaddr", FIELD_STRING, false, check_ipaddr, "must be an IPv4 or IPv6 address"},
         [SSID] = {"ssid", FIELD_STRING, false, check_ssid, "must be at most 32 bytes"},
+        [LOCATION] = {"location", FIELD_STRING, false, check_location, LOCATION_RULE},
         [FW] = {"fw", FIELD_STRING, false, check_firmware, FIRMWARE_VERSION_RULE},
     };
     struct field_value v[FIELD_COUNT];
@@ -139,8 +189,8 @@ void handle_device_register(struct app *app, const struct request *req, struct r
         .per_minute = app->config.registrations_per_min,
         .max_devices = app->config.max_devices,
     };
-    struct found f = {app, req, res, 200, &caller, ""};
-    enum store_status st = store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str, &reg,
+    struct found f = {app, req, res, 200, &caller, NULL, ""};
+    enum store_status st = store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str, v[LOCATION].str, &reg,
                                                  app->now(), send_registration, &f);
     switch (st) {
     case STORE_CREATED:
@@ -318,7 +368,7 @@ static enum store_status answer_poll(struct found *f, int64_t applied, const cha
  * the device, which is not a heartbeat. */
 void handle_device_get(struct app *app, const struct request *req, struct response *res)
 {
-    struct found f = {app, req, res, 200, NULL, ""};
+    struct found f = {app, req, res, 200, NULL, NULL, ""};
     struct device_caller caller;
     enum store_status st;
     if (req->authorization) {
@@ -368,11 +418,33 @@ static bool parse_if_match(const char *header, int64_t *cfgsn)
     return parse_int_range(digits, 0, INT64_MAX, cfgsn);
 }
 
+/* The answer to an admin's change (store_device_update()'s st), and its audit entry: before and
+ * after as audit_device_json() has them (before NULL: the device did not exist). */
+static void answer_update(struct app *app, const struct request *req, struct response *res,
+                          enum store_status st, const char *before, const char *after)
+{
+    if ((st == STORE_OK || st == STORE_CREATED) && !after) {
+        response_error(res, 500, "internal error: out of memory");
+    } else if (st == STORE_CREATED) {
+        res->status = 201; /* the device was rendered as it was made; only the status differs */
+        audit_or_fail(app, res, "device.create", req->deviceid, NULL, after);
+    } else if (st == STORE_OK) {
+        audit_or_fail(app, res, "device.update", req->deviceid, before, after);
+    } else if (st == STORE_STALE) {
+        response_error(res, 412,
+                       "the device changed or is gone since you read it (If-Match %s): "
+                       "reload it and apply your change again",
+                       req->if_match);
+    } else {
+        respond_store_error(app, res, st);
+    }
+}
+
 /* PUT /api/devices/{id}: an admin renames, configures, approves or rejects a device, or
  * creates one (the only way a device gets in when registration is closed). */
 void handle_device_update(struct app *app, const struct request *req, struct response *res)
 {
-    enum { NAME, DATA, STATE, POLL_INTERVAL, CFGSN, SEQN_RESET, FIRMWARE, FIELD_COUNT };
+    enum { NAME, DATA, STATE, POLL_INTERVAL, CFGSN, SEQN_RESET, LOCATION, TAGS, FIRMWARE, FIELD_COUNT };
     static const struct field fields[FIELD_COUNT] = {
         [NAME] = {"name", FIELD_STRING, false, check_name,
                   "must be at most 64 characters of UTF-8 text without control characters"},
@@ -382,9 +454,16 @@ void handle_device_update(struct app *app, const struct request *req, struct res
                            "must be from 5 to 86400 seconds (null: the server's default)"},
         [CFGSN] = {"cfgsn", FIELD_INT, false, check_cfgsn, "must be a non-negative integer"},
         [SEQN_RESET] = {"seqn_reset", FIELD_BOOL, false, NULL, NULL},
+        [LOCATION] = {"location", FIELD_STRING, true, check_location,
+                      LOCATION_RULE " (null: cleared, for the device to set)"},
+        [TAGS] = {"tags", FIELD_ARRAY, false, NULL, NULL}, /* string_list_canonical() */
         [FIRMWARE] = {"firmware", FIELD_STRING, true, check_firmware,
                       FIRMWARE_VERSION_RULE " (null: none)"},
     };
+    static const struct string_list_rule tag_rule = {
+        "tags", DEVICE_TAGS_MAX, string_list_take_tag,
+        "a tag: 1-32 characters of a-z 0-9 . _ - (A-Z taken as a-z)"};
+    char tags[STRING_LIST_JSON_MAX(DEVICE_TAGS_MAX)];
     struct field_value v[FIELD_COUNT];
     struct fields body;
     char err[160];
@@ -405,41 +484,55 @@ void handle_device_update(struct app *app, const struct request *req, struct res
     u.poll_interval = v[POLL_INTERVAL].is_null ? 0 : v[POLL_INTERVAL].num;
     u.cfgsn = v[CFGSN].present ? v[CFGSN].num : -1;
     u.seqn_reset = v[SEQN_RESET].flag;
+    u.set_location = v[LOCATION].present;
+    u.location = v[LOCATION].str;
+    if (v[TAGS].present) {
+        if (!string_list_canonical(v[TAGS].json, &tag_rule, tags, sizeof tags, err, sizeof err)) {
+            bad_body(res, err);
+            fields_free(&body);
+            return;
+        }
+        u.tags = tags;
+    }
     u.set_firmware = v[FIRMWARE].present;
     u.firmware = v[FIRMWARE].is_null ? NULL : v[FIRMWARE].str;
-
-    struct found f = {app, req, res, 200, NULL, ""};
-    enum store_status st = u.firmware ? store_firmware_get(app->store, u.firmware, NULL, NULL) : STORE_OK;
-    if (st == STORE_NOT_FOUND) {
-        response_error(res, 400, "firmware: no version %s was uploaded (POST /api/firmware?version=%s first)",
-                       u.firmware, u.firmware);
+    enum store_status known = u.firmware ? store_firmware_get(app->store, u.firmware, NULL, NULL) : STORE_OK;
+    if (known != STORE_OK) {
+        if (known == STORE_NOT_FOUND)
+            response_error(res, 400, "firmware: no version %s was uploaded (POST /api/firmware?version=%s first)",
+                           u.firmware, u.firmware);
+        else
+            respond_store_error(app, res, known);
         fields_free(&body);
         return;
     }
-    if (st == STORE_OK)
-        st = store_device_update(app->store, req->deviceid, &u, app->now(), send_device, &f);
-    if (st == STORE_CREATED) {
-        res->status = 201; /* the device was rendered as it was made; only the status differs */
-    } else if (st == STORE_STALE) {
-        response_error(res, 412,
-                       "the device changed or is gone since you read it (If-Match %s): "
-                       "reload it and apply your change again",
-                       req->if_match);
-    } else if (st != STORE_OK) {
-        respond_store_error(app, res, st);
+
+    struct found f = {app, req, res, 200, NULL, NULL, ""};
+    char *before;
+    enum store_status st = device_before(app, req->deviceid, &before, res);
+    if (st == STORE_OK || st == STORE_NOT_FOUND) {
+        st = store_device_update(app->store, req->deviceid, &u, app->now(), send_changed_device, &f);
+        answer_update(app, req, res, st, before, f.audited);
     }
+    free(before);
+    free(f.audited);
     fields_free(&body);
 }
 
 /* DELETE /api/devices/{id}: the device and all its telemetry. */
 void handle_device_delete(struct app *app, const struct request *req, struct response *res)
 {
-    enum store_status st = store_device_delete(app->store, req->deviceid);
-    switch (st) {
-    case STORE_OK: response_empty(res, 204); break;
-    case STORE_NOT_FOUND: response_error(res, 404, "no device %s", req->deviceid); break;
-    default: respond_store_error(app, res, st);
+    char *before;
+    enum store_status st = device_before(app, req->deviceid, &before, res);
+    if (st == STORE_NOT_FOUND)
+        response_error(res, 404, "no device %s", req->deviceid);
+    if (st == STORE_OK && (st = store_device_delete(app->store, req->deviceid)) == STORE_OK) {
+        response_empty(res, 204);
+        audit_or_fail(app, res, "device.delete", req->deviceid, before, NULL);
+    } else if (before) {
+        respond_store_error(app, res, st);
     }
+    free(before);
 }
 
 /* POST /api/devices/{id}/key: a new random telemetry key, shown this once. */
@@ -451,6 +544,8 @@ void handle_device_new_key(struct app *app, const struct request *req, struct re
         return;
     }
     enum store_status st = store_device_set_key(app->store, req->deviceid, key);
+    if (st == STORE_OK)
+        st = audit_record(app->store, &app->actor, "device.key", req->deviceid, NULL, AUDIT_KEY_CHANGED);
     switch (st) {
     case STORE_OK: {
         struct json_object *o = json_object_new_object();

@@ -12,6 +12,8 @@ static const char *type_name(enum field_type type)
     case FIELD_STRING: return "a string";
     case FIELD_INT: return "an integer";
     case FIELD_BOOL: return "true or false";
+    case FIELD_ARRAY: return "an array";
+    case FIELD_OBJECT: return "an object";
     default: return "JSON";
     }
 }
@@ -40,7 +42,13 @@ static bool read_value(struct json_object *v, const struct field *f, struct fiel
             return false;
         out->flag = json_object_get_boolean(v);
         return true;
+    case FIELD_ARRAY:
+    case FIELD_OBJECT:
+        if (!json_object_is_type(v, f->type == FIELD_ARRAY ? json_type_array : json_type_object))
+            return false;
+        /* fall through */
     case FIELD_JSON:
+        out->json = v;
         /* Slashes stay unescaped: the 8 KiB limit counts what the operator wrote. */
         out->str = json_object_to_json_string_length(
             v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &out->len);

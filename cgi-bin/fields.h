@@ -8,12 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum field_type { FIELD_STRING, FIELD_INT, FIELD_BOOL, FIELD_JSON };
+/* FIELD_JSON: any JSON value; FIELD_ARRAY, FIELD_OBJECT: one of that type. */
+enum field_type { FIELD_STRING, FIELD_INT, FIELD_BOOL, FIELD_JSON, FIELD_ARRAY, FIELD_OBJECT };
 
 struct field_value {
     bool present;
     bool is_null;
-    const char *str; /* FIELD_STRING: the string; FIELD_JSON: its canonical JSON text */
+    const char *str; /* FIELD_STRING: the string; FIELD_JSON, _ARRAY, _OBJECT: canonical JSON text */
+    struct json_object *json; /* FIELD_JSON, _ARRAY, _OBJECT: the value itself */
     size_t len;
     int64_t num; /* FIELD_INT */
     bool flag;   /* FIELD_BOOL */

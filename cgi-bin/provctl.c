@@ -2,10 +2,12 @@
  * retention. It works on the database directly (a SQLite file or a PostgreSQL URI), so it needs no
  * running server. */
 #include <openssl/crypto.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "isotime.h"
@@ -58,6 +60,28 @@ static int fail_store(struct store *s)
     return 1;
 }
 
+/* Records a change of provctl's in the audit trail, inside its transaction (store_write_begin()):
+ * the actor is the OS user running provctl. */
+static enum store_status audit_provctl(struct store *s, const char *action, const char *target, const char *before,
+                                       const char *after)
+{
+    struct audit_actor actor = {.via = AUDIT_VIA_PROVCTL, .at = now()};
+    struct passwd *pw = getpwuid(getuid());
+    if (pw)
+        snprintf(actor.name, sizeof actor.name, "%s", pw->pw_name);
+    else
+        snprintf(actor.name, sizeof actor.name, "uid %u", (unsigned)getuid());
+    return audit_record(s, &actor, action, target, before, after);
+}
+
+/* Ends a change begun with store_write_begin(), whose outcome so far is st: committed when st is
+ * STORE_OK, else rolled back. */
+static enum store_status end_change(struct store *s, enum store_status st)
+{
+    enum store_status end = store_write_end(s, st == STORE_OK);
+    return st == STORE_OK ? end : st;
+}
+
 /* Opening the store created and migrated the database; every statement must then prepare. */
 static int run_init(struct store *s, char **argv, int argc)
 {
@@ -108,7 +132,19 @@ static int run_token_create(struct store *s, char **argv, int argc)
         return 1;
     }
     secret_sha256(token, strlen(token), hash);
-    switch (store_token_add(s, argv[0], hash, now(), expires)) {
+    char after[48] = "{\"expires\":null}", when[ISOTIME_LEN + 1];
+    if (expires > 0) {
+        isotime_format(expires, when);
+        snprintf(after, sizeof after, "{\"expires\":\"%s\"}", when);
+    }
+    enum store_status st = store_write_begin(s);
+    if (st == STORE_OK) {
+        st = store_token_add(s, argv[0], hash, now(), expires);
+        if (st == STORE_OK)
+            st = audit_provctl(s, "token.create", argv[0], NULL, after);
+        st = end_change(s, st);
+    }
+    switch (st) {
     case STORE_OK: printf("%s\n", token); return 0;
     case STORE_EXISTS:
         fprintf(stderr, "provctl: a token named %s exists; revoke it first or pick another name\n", argv[0]);
@@ -143,7 +179,14 @@ static int run_token_list(struct store *s, char **argv, int argc)
 static int run_token_revoke(struct store *s, char **argv, int argc)
 {
     (void)argc;
-    switch (store_token_revoke(s, argv[0])) {
+    enum store_status st = store_write_begin(s);
+    if (st == STORE_OK) {
+        st = store_token_revoke(s, argv[0]);
+        if (st == STORE_OK)
+            st = audit_provctl(s, "token.revoke", argv[0], NULL, NULL);
+        st = end_change(s, st);
+    }
+    switch (st) {
     case STORE_OK: return 0;
     case STORE_NOT_FOUND: fprintf(stderr, "provctl: no token named %s\n", argv[0]); return 1;
     default: return fail_store(s);
@@ -231,7 +274,13 @@ static int run_device_key(struct store *s, char **argv, int argc)
             fprintf(stderr, "provctl: no randomness available\n");
         return set ? EXIT_USAGE : 1;
     }
-    enum store_status st = store_device_set_key(s, argv[0], key);
+    enum store_status st = store_write_begin(s);
+    if (st == STORE_OK) {
+        st = store_device_set_key(s, argv[0], key);
+        if (st == STORE_OK)
+            st = audit_provctl(s, "device.key", argv[0], NULL, AUDIT_KEY_CHANGED);
+        st = end_change(s, st);
+    }
     if (st == STORE_OK && !set)
         printf("%s\n", key);
     OPENSSL_cleanse(key, sizeof key);
@@ -245,13 +294,16 @@ static int run_device_key(struct store *s, char **argv, int argc)
 /* Batches of this many, so that a SQLite writer never waits long for the lock between two. */
 #define PRUNE_BATCH 5000
 
-/* Pending devices past PROVD_PENDING_DAYS, in batches; *total gets how many went. */
-static bool expire_pending(struct store *s, int64_t days, int64_t *total)
+/* What is older than days, deleted in batches by delete (store_device_expire_pending(): pending
+ * devices past PROVD_PENDING_DAYS; store_audit_prune(): audit entries past PROVD_AUDIT_DAYS);
+ * *total gets how many went. */
+static bool delete_older(struct store *s, enum store_status (*delete)(struct store *, int64_t, int, int *),
+                         int64_t days, int64_t *total)
 {
     int deleted;
     *total = 0;
     do {
-        if (store_device_expire_pending(s, now() - days * 86400, PRUNE_BATCH, &deleted) != STORE_OK)
+        if (delete(s, now() - days * 86400, PRUNE_BATCH, &deleted) != STORE_OK)
             return false;
         *total += deleted;
     } while (deleted > 0);
@@ -280,8 +332,14 @@ static int run_prune(struct store *s, char **argv, int argc)
             return fail_store(s);
         total += deleted;
     } while (deleted > 0);
-    if (config.pending_days > 0 && !expire_pending(s, config.pending_days, &expired))
+    if (config.pending_days > 0 && !delete_older(s, store_device_expire_pending, config.pending_days, &expired))
         return fail_store(s);
+    int64_t audit_pruned = 0;
+    if (config.audit_days > 0 && !delete_older(s, store_audit_prune, config.audit_days, &audit_pruned))
+        return fail_store(s);
+    if (audit_pruned > 0)
+        printf("deleted %lld audit entries older than %lld days\n", (long long)audit_pruned,
+               (long long)config.audit_days);
     if (expired > 0)
         printf("deleted %lld pending devices not let in within %lld days\n", (long long)expired,
                (long long)config.pending_days);
@@ -356,7 +414,8 @@ static const struct command commands[] = {
      "provctl prune [DAYS]: delete the readings received more than DAYS days ago (default\n"
      "$PROVD_RETENTION_DAYS, 0: keep all); on PostgreSQL whole days of readings go at once, and\n"
      "the coming two weeks' day partitions are made. Also deletes the devices pending for more\n"
-     "than $PROVD_PENDING_DAYS (14). Run it daily (provd-prune.timer).",
+     "than $PROVD_PENDING_DAYS (14) and the audit entries older than $PROVD_AUDIT_DAYS (365).\n"
+     "Run it daily (provd-prune.timer).",
      run_prune, false},
     {"backup", NULL, 1,
      "provctl backup FILE: copy the whole database, as of the moment the copy starts, into FILE\n"

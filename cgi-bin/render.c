@@ -72,6 +72,8 @@ void device_write_json(struct json_out *out, const struct device *d, const struc
     json_out_member_bool(out, "online", live == LIVENESS_ONLINE);
     json_out_member_string(out, "liveness", liveness_name(live));
     time_or_null(out, "next_expected", d->lastseen > 0 ? d->lastseen + interval : 0);
+    json_out_member_string(out, "location", d->location);
+    json_out_member_raw(out, "tags", d->tags);
     json_out_member_bool(out, "has_key", d->has_key);
     int_or_null(out, "last_seqn", d->last_seqn);
     json_out_member_bool(out, "signs", d->trust & DEVICE_TRUST_SIGNED);

@@ -24,6 +24,7 @@ static const struct route routes[] = {
     {"GET", "/api/stats", ACCESS_ADMIN, handle_stats, "stats"},
     {"GET", "/api/metrics", ACCESS_METRICS, handle_metrics, "metrics"},
     {"GET", "/api/devices", ACCESS_ADMIN, handle_device_list, "device_list"},
+    {"POST", "/api/bulk", ACCESS_ADMIN, handle_device_bulk, "device_bulk"},
     {"GET", "/api/devices/{id}", ACCESS_PUBLIC, handle_device_get, "device_get"},
     {"POST", "/api/devices/{id}", ACCESS_PUBLIC, handle_device_register, "device_register"},
     {"PUT", "/api/devices/{id}", ACCESS_ADMIN, handle_device_update, "device_update"},
@@ -36,6 +37,8 @@ static const struct route routes[] = {
     {"GET", "/api/firmware", ACCESS_ADMIN, handle_firmware_list, "firmware_list"},
     {"DELETE", "/api/firmware/{version}", ACCESS_ADMIN, handle_firmware_delete, "firmware_delete"},
     {"GET", "/api/ota", ACCESS_PUBLIC, handle_ota, "ota"},
+    {"GET", "/api/audit", ACCESS_ADMIN, handle_audit_list, "audit_list"},
+    {"GET", "/api/overview", ACCESS_ADMIN, handle_overview, "overview"},
 };
 
 /* The one route whose body may be larger than BODY_MAX: an image, up to PROVD_FIRMWARE_MAX. */
@@ -77,9 +80,24 @@ static bool path_matches(const char *pattern, const char *path, const char **id,
     return *pattern == '\0' && *path == '\0';
 }
 
+/* Ends an admin's change (store_write_begin() in run_route()): committed when the handler
+ * answered success, else rolled back, so its audit entry (audit_record()) is there exactly when
+ * the change is. A commit that fails turns the answer into the store's error. */
+static void end_change(struct app *app, struct response *res)
+{
+    bool commit = res->status < 400;
+    enum store_status st = store_write_end(app->store, commit);
+    if (commit && st != STORE_OK) {
+        response_reset(res);
+        response_header(res, "Cache-Control", "no-store");
+        respond_store_error(app, res, st);
+    }
+}
+
 /* Authentication, the {id} segment's validation, then the handler. An admin's GET (list, stats,
  * readings) only reads: it runs in one read transaction, one snapshot and one read lock for all
- * its lookups (the token check, which may record the token's use, comes before). */
+ * its lookups (the token check, which may record the token's use, comes before). Any other
+ * admin call is a change: one write transaction, with its audit entry. */
 static void run_route(struct app *app, const struct route *route, const char *id, size_t id_len,
                       struct request *req, struct response *res)
 {
@@ -112,11 +130,19 @@ static void run_route(struct app *app, const struct route *route, const char *id
         }
         req->deviceid = deviceid;
     }
-    bool one_read = route->access == ACCESS_ADMIN && strcmp(route->method, "GET") == 0 &&
-                    store_read_begin(app->store) == STORE_OK;
+    bool admin_get = route->access == ACCESS_ADMIN && strcmp(route->method, "GET") == 0;
+    bool one_read = admin_get && store_read_begin(app->store) == STORE_OK;
+    bool change = route->access == ACCESS_ADMIN && !admin_get;
+    enum store_status st = change ? store_write_begin(app->store) : STORE_OK;
+    if (st != STORE_OK) {
+        respond_store_error(app, res, st);
+        return;
+    }
     route->handler(app, req, res);
     if (one_read)
         store_read_end(app->store);
+    if (change)
+        end_change(app, res);
 }
 
 int router_dispatch(struct app *app, struct request *req, struct response *res)

@@ -35,6 +35,10 @@ static void maybe_prune(struct app *app)
         store_device_expire_pending(app->store, app->now() - app->config.pending_days * 86400, PRUNE_BATCH,
                                     &deleted) != STORE_OK)
         log_event("error", "pending_devices", app->request_id, NULL, "%s", store_errmsg(app->store));
+    if (app->config.audit_days > 0 &&
+        store_audit_prune(app->store, app->now() - app->config.audit_days * 86400, PRUNE_BATCH, &deleted) !=
+            STORE_OK)
+        log_event("error", "audit_retention", app->request_id, NULL, "%s", store_errmsg(app->store));
 }
 
 /* A reading's result as the metrics count it; false for a database failure (counted as a 5xx

@@ -148,10 +148,11 @@ void store_read_end(struct store *s)
 }
 
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
-                                        const char *ssid, const struct registration *reg, int64_t now,
+                                        const char *ssid, const char *location,
+                                        const struct registration *reg, int64_t now,
                                         store_device_fn fn, void *user_data)
 {
-    return s->ops->device_register(s, deviceid, ipaddr, ssid, reg, now, fn, user_data);
+    return s->ops->device_register(s, deviceid, ipaddr, ssid, location, reg, now, fn, user_data);
 }
 
 enum store_status store_device_heartbeat(struct store *s, const char *deviceid, int64_t now,
@@ -197,6 +198,19 @@ enum store_status store_device_list(struct store *s, const struct device_filter 
                                     void *user_data, int *count)
 {
     return s->ops->device_list(s, filter, fn, user_data, count);
+}
+
+enum store_status store_device_count(struct store *s, const struct device_filter *filter, int64_t *count)
+{
+    *count = 0;
+    return s->ops->device_count(s, filter, count);
+}
+
+enum store_status store_device_bulk(struct store *s, const struct device_filter *filter,
+                                    const struct device_bulk *bulk, int64_t *affected)
+{
+    *affected = 0;
+    return s->ops->device_bulk(s, filter, bulk, affected);
 }
 
 enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval, struct store_stats *out)
@@ -313,10 +327,13 @@ enum store_status store_token_add(struct store *s, const char *name,
 }
 
 enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
-                                    int64_t now)
+                                    int64_t now, char name[STORE_TOKEN_NAME_MAX + 1])
 {
     int64_t expires, last_used;
-    enum store_status st = s->ops->token_check(s, hash, &expires, &last_used);
+    char found[STORE_TOKEN_NAME_MAX + 1] = "";
+    enum store_status st = s->ops->token_check(s, hash, &expires, &last_used, found);
+    if (name)
+        memcpy(name, found, sizeof found);
     if (st != STORE_OK)
         return st;
     if (expires != 0 && expires <= now)
@@ -332,6 +349,48 @@ enum store_status store_token_list(struct store *s, store_token_fn fn, void *use
 enum store_status store_token_revoke(struct store *s, const char *name)
 {
     return s->ops->token_revoke(s, name);
+}
+
+enum store_status store_write_begin(struct store *s)
+{
+    return s->ops->write_begin(s);
+}
+
+enum store_status store_write_end(struct store *s, bool commit)
+{
+    return s->ops->write_end(s, commit);
+}
+
+enum store_status store_device_lock(struct store *s, const char *deviceid, store_device_fn fn, void *user_data)
+{
+    return s->ops->device_lock(s, deviceid, fn, user_data);
+}
+
+enum store_status store_audit_add(struct store *s, const struct audit_entry *e)
+{
+    return s->ops->audit_add(s, e);
+}
+
+enum store_status store_audit_list(struct store *s, const struct audit_filter *f, store_audit_fn fn,
+                                   void *user_data, int *count)
+{
+    return s->ops->audit_list(s, f, fn, user_data, count);
+}
+
+enum store_status store_audit_prune(struct store *s, int64_t before, int max, int *deleted)
+{
+    return s->ops->audit_prune(s, before, max, deleted);
+}
+
+enum store_status store_recently_offline(struct store *s, int64_t now, int64_t default_interval, int max,
+                                         store_device_fn fn, void *user_data)
+{
+    return s->ops->recently_offline(s, now, default_interval, max, fn, user_data);
+}
+
+enum store_status store_reading_last_id(struct store *s, int64_t *id)
+{
+    return s->ops->reading_last_id(s, id);
 }
 
 enum store_status store_device_bulk_add(struct store *s, const char *prefix, int64_t first, int64_t count,

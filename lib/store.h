@@ -83,6 +83,8 @@ struct device {
     const char *firmware, *firmware_running, *firmware_status;
     int64_t firmware_size;
     const char *firmware_sha256, *firmware_md5;
+    const char *location; /* free text; "" when none */
+    const char *tags;     /* a JSON array of its tags, sorted */
 };
 typedef void (*store_device_fn)(const struct device *device, void *user_data);
 
@@ -102,6 +104,11 @@ struct device_update {
     bool set_firmware;     /* assign firmware (pending), or with NULL none; the same version again
                             * keeps its status but a failed one, which starts over */
     const char *firmware;
+    /* With set_location: location pinned (a device's registration no longer changes it), or,
+     * NULL, cleared and the device's to set again. */
+    bool set_location;
+    const char *location;
+    const char *tags; /* a JSON array of valid tags (tag_fold()), replacing the device's; NULL: unchanged */
 };
 
 /* The orders of the device list: by one column, then by id, ascending or descending. lastseen
@@ -126,7 +133,9 @@ struct device_filter {
     bool descending;
     const char *state; /* NULL: any */
     int online;        /* -1: any, 0: not online, 1: online */
-    const char *q;     /* substring of id or name, case-insensitive; NULL: any */
+    const char *q;     /* substring of id, name or location, case-insensitive; NULL: any */
+    const char *tag;   /* devices with this tag (tag_fold()); NULL: any */
+    const char *ids;   /* a JSON array of device ids: only these; NULL: any */
     int limit;
     int64_t now;
     int64_t default_interval;
@@ -174,6 +183,7 @@ struct bucket_stat {
 typedef void (*store_bucket_fn)(const struct bucket_stat *b, void *user_data);
 
 #define STORE_TOKEN_HASH_LEN 32 /* SHA-256 */
+#define STORE_TOKEN_NAME_MAX 64 /* characters, as a device id (validate.h) */
 
 /* An admin token as listed: never the token or its hash. */
 struct token_info {
@@ -227,11 +237,13 @@ enum store_status store_sync_every_commit(struct store *s);
  * the database's schema (provctl init, the tests). */
 enum store_status store_prepare_all(struct store *s);
 
-/* A known device: its ipaddr and ssid updated, seen at now, STORE_OK (a rejected one too; the
+/* A known device: its ipaddr and ssid updated (and location, when not NULL and an admin did not
+ * pin it), seen at now, STORE_OK (a rejected one too; the
  * caller refuses it). An unknown one: STORE_REFUSED when the policy is closed, STORE_FULL or
  * STORE_TOO_MANY past reg's caps, else inserted (pending, or accepted when open): STORE_CREATED. */
 enum store_status store_device_register(struct store *s, const char *deviceid, const char *ipaddr,
-                                        const char *ssid, const struct registration *reg, int64_t now,
+                                        const char *ssid, const char *location,
+                                        const struct registration *reg, int64_t now,
                                         store_device_fn fn, void *user_data);
 /* What a heartbeat's answer depends on. */
 struct poll_facts {
@@ -268,6 +280,33 @@ enum store_status store_device_set_key(struct store *s, const char *deviceid, co
  * column than the id, the after device does not exist (deleted since the last page). */
 enum store_status store_device_list(struct store *s, const struct device_filter *filter, store_device_fn fn,
                                     void *user_data, int *count);
+
+/* How many devices filter matches (its state, online, q, tag and ids; not its cursor, sort or
+ * limit), in *count: what store_device_list() pages through and store_device_bulk() changes. */
+enum store_status store_device_count(struct store *s, const struct device_filter *filter, int64_t *count);
+
+/* A change to many devices at once (store_device_bulk()). */
+enum device_bulk_action {
+    DEVICE_BULK_TAG,     /* add tag (a device with DEVICE_TAGS_MAX tags already is left out) */
+    DEVICE_BULK_UNTAG,   /* remove tag */
+    DEVICE_BULK_APPROVE, /* pending -> accepted */
+    DEVICE_BULK_SET,     /* configuration property key = value, cfgsn one more, as an admin's PUT */
+};
+struct device_bulk {
+    enum device_bulk_action action;
+    const char *tag;   /* TAG, UNTAG: tag_fold() */
+    const char *key;   /* SET: a top-level property, valid_property_key() */
+    const char *value; /* SET: its value, JSON text */
+};
+#define DEVICE_TAGS_MAX 16
+/* The action on the devices matching filter (its state, online, q, tag and ids; not its cursor or
+ * sort) that it would change -- those without the tag, with it, pending, whose configuration
+ * object has another value for key and stays within DATA_MAX bytes -- at most filter->limit of
+ * them, in id order, in one transaction (one statement). *affected says how many changed: as
+ * many as the limit means more may be left, and the same call again takes the next ones.
+ * Correct with concurrent calls on any number of hosts: a device counts once per change. */
+enum store_status store_device_bulk(struct store *s, const struct device_filter *filter,
+                                    const struct device_bulk *bulk, int64_t *affected);
 enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,
                               struct store_stats *out);
 /* Devices by state and by liveness at now (default_interval for those without their own), and
@@ -368,12 +407,69 @@ enum store_status store_token_add(struct store *s, const char *name,
                                   const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
                                   int64_t expires);
 /* STORE_OK for a valid token, recorded as used at now (written when the last use recorded is
- * TOKEN_USE_STEP_S old or more, so not every request writes); STORE_NOT_FOUND: no such token;
- * STORE_STALE: it has expired. It may write: not inside store_read_begin(). */
+ * TOKEN_USE_STEP_S old or more, so not every request writes), its name into name (when not NULL);
+ * STORE_NOT_FOUND: no such token; STORE_STALE: it has expired. It may write: not inside
+ * store_read_begin(). */
 enum store_status store_token_check(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
-                                    int64_t now);
+                                    int64_t now, char name[STORE_TOKEN_NAME_MAX + 1]);
 enum store_status store_token_list(struct store *s, store_token_fn fn, void *user_data);
 enum store_status store_token_revoke(struct store *s, const char *name);
+
+/* ---- admin changes and their audit trail (ARCHITECTURE.md "Audit trail") ---- */
+
+/* An admin's change as one transaction: the writes until store_write_end() -- the change (a
+ * device's update, deletion or key, a token's creation or revocation, ...) and its audit entry
+ * (store_audit_add()) -- commit together or not at all. Operations that begin a transaction of
+ * their own for the device calls (registration, polls, readings) do not belong inside, nor does
+ * it go inside store_read_begin(). On PostgreSQL a connection lost inside is not reset before
+ * store_write_end(): what follows fails, and nothing commits. */
+enum store_status store_write_begin(struct store *s);
+/* Commits (commit true) or rolls back what was written since store_write_begin(); when the
+ * commit fails, nothing was written. */
+enum store_status store_write_end(struct store *s, bool commit);
+/* Inside store_write_begin(): the device as it is, kept from other changes until
+ * store_write_end() (PostgreSQL: its row locked; SQLite: the write transaction holds the
+ * database), so that what an audit entry says was before is what the change changed. */
+enum store_status store_device_lock(struct store *s, const char *deviceid, store_device_fn fn,
+                                    void *user_data);
+
+/* One entry of the audit trail. Strings are borrowed: valid only inside the callback. */
+struct audit_entry {
+    int64_t id; /* the order of entries, the cursor of pages; store_audit_add() ignores it */
+    int64_t at; /* Unix seconds */
+    const char *via;    /* "api" (an admin token) or "provctl" */
+    const char *actor;  /* the token's name, or provctl's OS user: never a secret */
+    const char *action; /* "device.update", "token.create", ...: a device's begin "device." */
+    const char *target; /* what was changed: a device id, a token name */
+    const char *before, *after; /* JSON text of what the change touched; NULL: nothing */
+};
+typedef void (*store_audit_fn)(const struct audit_entry *e, void *user_data);
+
+struct audit_filter {
+    const char *device; /* NULL: every entry; else those of this device (actions "device.*") */
+    int64_t since;      /* entries at or after this time */
+    int64_t after;      /* keyset cursor: the id of the last entry of the previous page; -1: none */
+    int limit;
+};
+
+/* Adds an entry, inside the change's store_write_begin() (or as a transaction of its own). */
+enum store_status store_audit_add(struct store *s, const struct audit_entry *e);
+/* The entries of f, newest first; *count gets how many. */
+enum store_status store_audit_list(struct store *s, const struct audit_filter *f, store_audit_fn fn,
+                                   void *user_data, int *count);
+/* Deletes up to max entries made before the given time; *deleted says how many. */
+enum store_status store_audit_prune(struct store *s, int64_t before, int max, int *deleted);
+
+/* ---- the fleet overview ---- */
+
+/* The devices that went offline most recently (seen once, not within 5 poll intervals at now;
+ * default_interval for those without their own), by when they turned offline, latest first, max
+ * at most. Reads every device, as store_fleet() does. */
+enum store_status store_recently_offline(struct store *s, int64_t now, int64_t default_interval, int max,
+                                         store_device_fn fn, void *user_data);
+/* The id of the newest reading taken (0: none yet). Ids rise by one per reading taken, so the
+ * rise of this number over a time is the readings taken in it, on every host alike. */
+enum store_status store_reading_last_id(struct store *s, int64_t *id);
 
 /* ---- bulk loading (benchmarks, imports) ----
  * Each call is one transaction with syncing off, then a checkpoint moves the WAL into the

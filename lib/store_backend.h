@@ -33,7 +33,8 @@ struct store_ops {
     enum store_status (*restore)(struct store *s, const char *path, store_progress_fn fn, void *user_data);
 
     enum store_status (*device_register)(struct store *s, const char *deviceid, const char *ipaddr,
-                                         const char *ssid, const struct registration *reg, int64_t now,
+                                         const char *ssid, const char *location,
+                                         const struct registration *reg, int64_t now,
                                          store_device_fn fn, void *user_data);
     enum store_status (*device_heartbeat)(struct store *s, const char *deviceid, int64_t now,
                                           struct poll_facts *facts);
@@ -54,6 +55,9 @@ struct store_ops {
                                             const char *key);
     enum store_status (*device_list)(struct store *s, const struct device_filter *filter, store_device_fn fn,
                                      void *user_data, int *count);
+    enum store_status (*device_count)(struct store *s, const struct device_filter *filter, int64_t *count);
+    enum store_status (*device_bulk)(struct store *s, const struct device_filter *filter,
+                                     const struct device_bulk *bulk, int64_t *affected);
     enum store_status (*stats)(struct store *s, int64_t now, int64_t default_interval,
                                struct store_stats *out);
     enum store_status (*fleet)(struct store *s, int64_t now, int64_t default_interval,
@@ -87,14 +91,25 @@ struct store_ops {
     enum store_status (*token_add)(struct store *s, const char *name,
                                    const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
                                    int64_t expires);
-    /* The token's expiry and last use (0: none), or STORE_NOT_FOUND; store.c decides. */
+    /* The token's expiry and last use (0: none) and its name, or STORE_NOT_FOUND; store.c decides. */
     enum store_status (*token_check)(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
-                                     int64_t *expires, int64_t *last_used);
+                                     int64_t *expires, int64_t *last_used, char name[STORE_TOKEN_NAME_MAX + 1]);
     /* Records the token as used at now, unless a later use is recorded. */
     enum store_status (*token_used)(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_LEN],
                                     int64_t now);
     enum store_status (*token_list)(struct store *s, store_token_fn fn, void *user_data);
     enum store_status (*token_revoke)(struct store *s, const char *name);
+
+    enum store_status (*write_begin)(struct store *s);
+    enum store_status (*write_end)(struct store *s, bool commit);
+    enum store_status (*device_lock)(struct store *s, const char *deviceid, store_device_fn fn, void *user_data);
+    enum store_status (*audit_add)(struct store *s, const struct audit_entry *e);
+    enum store_status (*audit_list)(struct store *s, const struct audit_filter *f, store_audit_fn fn,
+                                    void *user_data, int *count);
+    enum store_status (*audit_prune)(struct store *s, int64_t before, int max, int *deleted);
+    enum store_status (*recently_offline)(struct store *s, int64_t now, int64_t default_interval, int max,
+                                          store_device_fn fn, void *user_data);
+    enum store_status (*reading_last_id)(struct store *s, int64_t *id);
 
     enum store_status (*device_bulk_add)(struct store *s, const char *prefix, int64_t first, int64_t count,
                                          const char *key, int64_t now);
@@ -199,6 +214,13 @@ static inline void firmware_compare(const struct firmware *fw, void *data)
     c->same = strcmp(fw->sha256, c->sha256) == 0;
     if (c->same && c->fn)
         c->fn(fw, c->user_data);
+}
+
+/* A bulk statement's first parameter (store_device_bulk()): the tag, the property, or the state
+ * approved devices get. */
+static inline const char *bulk_text(const struct device_bulk *b)
+{
+    return b->action == DEVICE_BULK_SET ? b->key : b->action == DEVICE_BULK_APPROVE ? "accepted" : b->tag;
 }
 
 /* The id of bulk device n (store.h): false when it would be longer than a device id may be. */

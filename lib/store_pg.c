@@ -9,22 +9,26 @@
 
 #include "migrations.h"
 #include "store_backend.h"
+#include "validate.h"
 
 #define CONNECT_TIMEOUT "2"          /* seconds, unless the URI says otherwise; also bounds a reconnect */
 #define DAYS_AHEAD      14           /* day partitions made ahead, by open and by each prune */
 #define MIGRATION_LOCK  "7073400000" /* pg_advisory_xact_lock key; the partitions' is the next (db/pg) */
-#define MAX_PARAMS      12
+#define MAX_PARAMS      14
 #define BULK_CHUNK      10000     /* devices per claim and COPY of store_reading_bulk_add() */
 #define COPY_BUFFER     (1 << 18) /* bytes of COPY text sent at once */
 #define SEEN_MAX        512       /* heartbeat times kept back at most (struct seen_times) */
 #define SEEN_HOLD_MS    500       /* and for at most this long */
 #define SEEN_ID_MAX     64        /* longest device id (validate.h's DEVICE_ID_MAX) */
 
-/* The columns of a device (read_device()): lastseen is 0 for never seen. */
+/* The columns of a device (read_device()): lastseen is 0 for never seen; the tags a JSON array
+ * written as SQLite's json_group_array() writes it (a tag needs no escaping: tag_fold()). */
 #define DEVICE_COLUMNS                                                                                       \
     "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, poll_interval, "      \
-    "datec, key IS NOT NULL, last_seqn, trust, " DEVICE_FIRMWARE_COLUMNS
-#define DEVICE_COLUMN_COUNT 21
+    "datec, key IS NOT NULL, last_seqn, trust, location, "                                                  \
+    "(SELECT '[' || coalesce(string_agg('\"' || tag || '\"', ',' ORDER BY tag), '') || ']' "             \
+    "FROM device_tags WHERE device = deviceid), " DEVICE_FIRMWARE_COLUMNS
+#define DEVICE_COLUMN_COUNT 23
 
 /* Online: seen within 2 poll intervals + 10 s (store_online_window()), at now, default interval. */
 #define ONLINE_SQL(now, def)                                                                                 \
@@ -37,17 +41,39 @@
  * Everything else, readings and admin changes included, commits with synchronous_commit on. */
 #define ASYNC_COMMIT "WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) "
 
-/* The device list ($1 cursor, the last device of the previous page; filtered by state $2, liveness
- * $3 at $4 with default interval $5, text $6; $7 rows): the same pages as SQLite's. The text is
- * a case-insensitive substring of the id or name: lower() in the "C" collation folds ASCII only,
- * as SQLite's does; strpos() takes % and _ literally. */
+/* The devices a struct device_filter matches, as SQLite's DEVICE_MATCH_SQL: state $2, liveness $3
+ * at $4 with default interval $5, text $6, tag $8 (through its index), ids $9 (a JSON array). The
+ * text is a case-insensitive substring of the id, name or location: lower() in the "C" collation
+ * folds ASCII only, as SQLite's does; strpos() takes % and _ literally. */
 /* clang-format off */
+#define TEXT_IN(column) "strpos(lower(" column "), lower($6::text COLLATE \"C\")) > 0"
+#define DEVICE_MATCH_SQL                                                                                     \
+    "($2::text IS NULL OR state = $2) AND ($3::boolean IS NULL OR (" ONLINE_SQL("$4", "$5") ") = $3) "       \
+    "AND ($6::text IS NULL OR " TEXT_IN("deviceid") " OR " TEXT_IN("name") " OR " TEXT_IN("location") ") "  \
+    "AND ($8::text IS NULL OR deviceid IN (SELECT device FROM device_tags WHERE tag = $8)) "                 \
+    "AND ($9::jsonb IS NULL OR deviceid IN (SELECT jsonb_array_elements_text($9::jsonb)))"
+
+/* The device list ($1 cursor, the last device of the previous page; DEVICE_MATCH_SQL; $7 rows):
+ * the same pages as SQLite's. */
 #define DEVICE_LIST_SQL(cursor, order_by)                                                                    \
-    "SELECT " DEVICE_COLUMNS " FROM devices WHERE " cursor " AND ($2::text IS NULL OR state = $2) "          \
-    "AND ($3::boolean IS NULL OR (" ONLINE_SQL("$4", "$5") ") = $3) "                                        \
-    "AND ($6::text IS NULL OR strpos(lower(deviceid), lower($6::text COLLATE \"C\")) > 0 "                   \
-    "OR strpos(lower(name), lower($6::text COLLATE \"C\")) > 0) "                                            \
-    "ORDER BY " order_by " LIMIT $7"
+    "SELECT " DEVICE_COLUMNS " FROM devices WHERE " cursor " AND " DEVICE_MATCH_SQL                          \
+    " ORDER BY " order_by " LIMIT $7"
+
+/* Up to $7 devices, in id order, that DEVICE_MATCH_SQL matches and a bulk action would change
+ * (cond). A bulk statement's $1 is the action's text: the tag, the property, the state. */
+#define BULK_TARGETS_SQL(cond)                                                                               \
+    "(SELECT deviceid FROM devices WHERE " DEVICE_MATCH_SQL " AND " cond " ORDER BY deviceid LIMIT $7)"
+/* The same devices' rows locked in id order, as PG_SEEN locks them (so that the two never
+ * deadlock), each re-checked against cond on the row as a concurrent writer left it, for an
+ * UPDATE ... FROM target. */
+#define BULK_LOCKED_SQL(cond)                                                                                \
+    "WITH target AS MATERIALIZED (SELECT deviceid FROM devices WHERE " DEVICE_MATCH_SQL " AND " cond          \
+    " ORDER BY deviceid LIMIT $7 FOR UPDATE) "
+/* A bulk SET's configuration (property $1 = JSON $10) and whether it changes the device's. */
+#define BULK_SET_DATA "jsonb_set(data::jsonb, ARRAY[$1::text], $10::jsonb)::text"
+#define BULK_SET_CHANGES                                                                                     \
+    "jsonb_typeof(data::jsonb) = 'object' AND (data::jsonb -> $1::text) IS DISTINCT FROM $10::jsonb "        \
+    "AND octet_length(" BULK_SET_DATA ") <= 8192"
 
 /* Four statements per sort: ascending from the start, ascending after the cursor, then the same
  * descending (pg_device_list()). Split by cursor so that each is one range of an index. */
@@ -78,6 +104,11 @@
     "(SELECT received_at, id FROM telemetry WHERE deviceid = $1 AND id = $4)) "                              \
     "ORDER BY received_at " order ", id " order " LIMIT $5::bigint"
 
+/* The audit trail, newest first (store_audit_list()), with a filter before the cursor's. */
+#define AUDIT_LIST_SQL(filter)                                                                               \
+    "SELECT id, at, via, actor, action, target, before, after FROM audit WHERE " filter                      \
+    "($1::bigint IS NULL OR id < $1::bigint) AND at >= $2::bigint ORDER BY id DESC LIMIT $3::bigint"
+
 enum pg_stmt {
     PG_PING,
     PG_BEGIN,
@@ -101,6 +132,11 @@ enum pg_stmt {
     PG_DEVICE_KEY_REPLACE,
     PG_DEVICE_LIST, /* four per sort: see DEVICE_LIST_STMTS */
     PG_DEVICE_LIST_LAST = PG_DEVICE_LIST + 4 * DEVICE_SORT__COUNT - 1,
+    PG_DEVICE_COUNT,
+    PG_DEVICE_BULK, /* one per enum device_bulk_action */
+    PG_DEVICE_BULK_LAST = PG_DEVICE_BULK + DEVICE_BULK_SET,
+    PG_TAGS_LOCK,
+    PG_TAGS_SET,
     PG_DEVICE_STATS,
     PG_TELEMETRY_COUNT,
     PG_DEVICE_FLEET,
@@ -128,6 +164,13 @@ enum pg_stmt {
     PG_BULK_DEVICES,
     PG_BULK_CLAIM,
     PG_SEEN,
+    PG_DEVICE_LOCK,
+    PG_AUDIT_ADD,
+    PG_AUDIT_LIST,
+    PG_AUDIT_LIST_DEVICE,
+    PG_AUDIT_PRUNE,
+    PG_RECENTLY_OFFLINE,
+    PG_READING_LAST_ID,
     PG__COUNT
 };
 
@@ -142,14 +185,18 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
      * another host meanwhile, the later of the two updates the row the first inserted (xmax is 0
      * only on an inserted row). */
     [PG_DEVICE_REGISTER] =
-        "INSERT INTO devices AS d (deviceid, state, ipaddr, ssid, datec, lastseen, registered_from) "
-        "VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''), $5::bigint, $5::bigint, $6) "
+        "INSERT INTO devices AS d (deviceid, state, ipaddr, ssid, datec, lastseen, registered_from, location) "
+        "VALUES ($1, $2, coalesce($3, ''), coalesce($4, ''), $5::bigint, $5::bigint, $6, coalesce($7, '')) "
         "ON CONFLICT (deviceid) DO UPDATE SET ipaddr = coalesce($3, d.ipaddr), ssid = coalesce($4, d.ssid), "
-        "lastseen = greatest(d.lastseen, $5::bigint) RETURNING " DEVICE_COLUMNS ", d.xmax = 0",
+        "lastseen = greatest(d.lastseen, $5::bigint), "
+        "location = CASE WHEN d.location_pinned THEN d.location ELSE coalesce($7, d.location) END "
+        "RETURNING " DEVICE_COLUMNS ", d.xmax = 0",
     /* A known device, seen again. */
     [PG_DEVICE_TOUCH] =
         "UPDATE devices SET ipaddr = coalesce($2, ipaddr), ssid = coalesce($3, ssid), "
-        "lastseen = greatest(lastseen, $4::bigint) WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
+        "lastseen = greatest(lastseen, $4::bigint), "
+        "location = CASE WHEN location_pinned THEN location ELSE coalesce($5, location) END "
+        "WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
     /* Every new registration of the database, on any host, takes this lock for its transaction:
      * the caps are counted (in a statement after it, so a snapshot taken after the lock) and the
      * device inserted before the next one counts. */
@@ -189,14 +236,16 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
         "$7::bigint), "
         "last_seqn = CASE WHEN $8::boolean THEN NULL ELSE last_seqn END, "
         "seqn_epoch = seqn_epoch + CASE WHEN $8::boolean THEN 1 ELSE 0 END, "
-        FIRMWARE_ASSIGN_SQL("$10::boolean", "$11::text")
+        "location = CASE WHEN $11::boolean THEN coalesce($10, '') ELSE location END, "
+        "location_pinned = CASE WHEN $11::boolean THEN $10::text IS NOT NULL ELSE location_pinned END, "
+        FIRMWARE_ASSIGN_SQL("$12::boolean", "$13::text")
         "WHERE deviceid = $1 AND ($9::bigint < 0 OR cfgsn = $9::bigint) RETURNING " DEVICE_COLUMNS,
     /* Never seen yet. No row when a concurrent create came first: the caller updates that one. */
     [PG_DEVICE_CREATE] = "INSERT INTO devices (deviceid, name, data, state, poll_interval, cfgsn, datec, "
-                         "fw_assigned, fw_status) "
+                         "location, location_pinned, fw_assigned, fw_status) "
                          "VALUES ($1, coalesce($2, ''), coalesce($3, '{}'), coalesce($4, 'accepted'), "
-                         "$5::bigint, $6::bigint, $7::bigint, $8::text, "
-                         "CASE WHEN $8::text IS NULL THEN 'none' ELSE 'pending' END) "
+                         "$5::bigint, $6::bigint, $7::bigint, coalesce($8, ''), $8::text IS NOT NULL, $9::text, "
+                         "CASE WHEN $9::text IS NULL THEN 'none' ELSE 'pending' END) "
                          "ON CONFLICT (deviceid) DO NOTHING RETURNING " DEVICE_COLUMNS,
     [PG_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = $1",
     [PG_DEVICE_SET_KEY] = "UPDATE devices SET key = $2 WHERE deviceid = $1",
@@ -216,6 +265,35 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     DEVICE_LIST_BY(DEVICE_SORT_SSID, "ssid"),
     DEVICE_LIST_BY(DEVICE_SORT_CFGSN, "cfgsn"),
     DEVICE_LIST_BY(DEVICE_SORT_DATEC, "datec"),
+    /* Bulk actions (store_device_bulk()): tag or untag $1, approve ($1 'accepted'), set property
+     * $1 to $10. The tag writes run under PG_TAGS_LOCK, so that each sees the tags the one before
+     * it left (the cap of DEVICE_TAGS_MAX, and no tag counted twice). Approve and set lock their
+     * rows first (BULK_LOCKED_SQL): READ COMMITTED re-checks the condition on a row a concurrent
+     * writer changed, so a device counts once per change and each change raises its cfgsn once. */
+    /* $1 and $7 (cursor, limit) are not used: NULL. */
+    [PG_DEVICE_COUNT] = "SELECT count(*) FROM devices WHERE $1::text IS NULL AND $7::bigint IS NULL AND "
+                        DEVICE_MATCH_SQL,
+    [PG_DEVICE_BULK + DEVICE_BULK_TAG] =
+        "INSERT INTO device_tags (device, tag) SELECT deviceid, $1 FROM " BULK_TARGETS_SQL(
+            "deviceid NOT IN (SELECT device FROM device_tags WHERE tag = $1) "
+            "AND (SELECT count(*) FROM device_tags t WHERE t.device = devices.deviceid) < 16") " AS target "
+        "ON CONFLICT DO NOTHING",
+    [PG_DEVICE_BULK + DEVICE_BULK_UNTAG] =
+        "DELETE FROM device_tags WHERE tag = $1 AND device IN " BULK_TARGETS_SQL(
+            "deviceid IN (SELECT device FROM device_tags WHERE tag = $1)"),
+    [PG_DEVICE_BULK + DEVICE_BULK_APPROVE] =
+        BULK_LOCKED_SQL("state = 'pending'") "UPDATE devices d SET state = $1 FROM target "
+        "WHERE d.deviceid = target.deviceid",
+    [PG_DEVICE_BULK + DEVICE_BULK_SET] =
+        BULK_LOCKED_SQL(BULK_SET_CHANGES) "UPDATE devices d SET data = " BULK_SET_DATA ", cfgsn = cfgsn + 1 "
+        "FROM target WHERE d.deviceid = target.deviceid",
+    /* Every write of tags, on any host, takes this lock for its transaction. */
+    [PG_TAGS_LOCK] = "SELECT pg_advisory_xact_lock(hashtext('provd: device tags'))",
+    /* A device's tags become the JSON array $2: the others go, the new ones come. */
+    [PG_TAGS_SET] = "WITH gone AS (DELETE FROM device_tags WHERE device = $1 "
+                    "AND tag NOT IN (SELECT jsonb_array_elements_text($2::jsonb))) "
+                    "INSERT INTO device_tags (device, tag) SELECT $1, jsonb_array_elements_text($2::jsonb) "
+                    "ON CONFLICT DO NOTHING",
     [PG_DEVICE_STATS] = "SELECT count(*), count(*) FILTER (WHERE state = 'pending'), "
                         "count(*) FILTER (WHERE " ONLINE_SQL("$1", "$2") ") FROM devices",
     [PG_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
@@ -307,7 +385,7 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created, expires) "
                      "VALUES ($1, $2::bytea, $3::bigint, nullif($4::bigint, 0))",
     [PG_TOKEN_CHECK] =
-        "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = $1::bytea",
+        "SELECT coalesce(expires, 0), coalesce(last_used, 0), name FROM admin_tokens WHERE hash = $1::bytea",
     [PG_TOKEN_USED] = "UPDATE admin_tokens SET last_used = $2::bigint "
                       "WHERE hash = $1::bytea AND coalesce(last_used, 0) < $2::bigint",
     [PG_TOKEN_LIST] = "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
@@ -324,6 +402,23 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
         "lastseen = greatest(lastseen, $5::bigint) "
         "FROM generate_series($2::bigint, $3::bigint) AS n WHERE deviceid = provd_bulk_id($1, n) "
         "RETURNING deviceid, seqn_epoch) SELECT deviceid, seqn_epoch FROM claimed ORDER BY deviceid",
+    [PG_DEVICE_LOCK] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = $1 FOR UPDATE",
+    [PG_AUDIT_ADD] = "INSERT INTO audit (at, via, actor, action, target, before, after) "
+                     "VALUES ($1::bigint, $2, $3, $4, $5, $6, $7)",
+    /* As SQLite's: newest first from before the cursor $1, made at $2 or later, $3 rows; a
+     * device's ($4) from the index on (target, id). */
+    [PG_AUDIT_LIST] = AUDIT_LIST_SQL(""),
+    [PG_AUDIT_LIST_DEVICE] = AUDIT_LIST_SQL("target = $4 AND substr(action, 1, 7) = 'device.' AND "),
+    [PG_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1::bigint "
+                       "LIMIT $2::bigint)",
+    /* Seen once, not within 5 intervals at $1 (default interval $2), by when they turned offline. */
+    [PG_RECENTLY_OFFLINE] = "SELECT " DEVICE_COLUMNS " FROM devices "
+                            "WHERE lastseen > 0 AND lastseen < $1::bigint - 5 * coalesce(poll_interval, $2::bigint) "
+                            "ORDER BY lastseen + 5 * coalesce(poll_interval, $2::bigint) DESC LIMIT $3::bigint",
+    /* The identity's sequence: max(id) would read every partition (id does not lead their keys).
+     * A reading takes its id only when inserted (PG_READING_ADD), bulk loads theirs. */
+    [PG_READING_LAST_ID] =
+        "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('telemetry', 'id')::regclass), 0)",
 };
 
 /* Heartbeat times not written yet, as PG_SEEN's two parameters: ids and times, comma-separated. */
@@ -342,6 +437,7 @@ struct pg_store {
     bool prepared[PG__COUNT]; /* on this connection: forgotten when it is reset */
     char where[128];          /* host:port/database, for messages (never the URI: its password) */
     char sqlstate[6];         /* of the last failure: "" when it had none */
+    bool in_write;            /* between store_write_begin() and store_write_end() */
 };
 
 static const struct store_ops pg_ops;
@@ -410,6 +506,8 @@ static enum store_status connected(struct pg_store *s)
 {
     if (PQstatus(s->conn) == CONNECTION_OK)
         return STORE_OK;
+    if (s->in_write) /* a new connection would write what follows outside the admin's transaction */
+        return fail(s, "inside an admin's change", NULL);
     PQreset(s->conn);
     memset(s->prepared, 0, sizeof s->prepared);
     if (PQstatus(s->conn) == CONNECTION_OK)
@@ -535,12 +633,14 @@ static void read_device(const PGresult *res, int row, struct device *d)
     d->has_key = PQgetvalue(res, row, 12)[0] == 't';
     d->last_seqn = col_int(res, row, 13, -1);
     d->trust = col_int(res, row, 14, 0);
-    d->firmware = PQgetisnull(res, row, 15) ? NULL : PQgetvalue(res, row, 15);
-    d->firmware_running = PQgetisnull(res, row, 16) ? NULL : PQgetvalue(res, row, 16);
-    d->firmware_status = PQgetvalue(res, row, 17);
-    d->firmware_size = col_int(res, row, 18, 0);
-    d->firmware_sha256 = PQgetisnull(res, row, 19) ? NULL : PQgetvalue(res, row, 19);
-    d->firmware_md5 = PQgetisnull(res, row, 20) ? NULL : PQgetvalue(res, row, 20);
+    d->location = PQgetvalue(res, row, 15);
+    d->tags = PQgetvalue(res, row, 16);
+    d->firmware = PQgetisnull(res, row, 17) ? NULL : PQgetvalue(res, row, 17);
+    d->firmware_running = PQgetisnull(res, row, 18) ? NULL : PQgetvalue(res, row, 18);
+    d->firmware_status = PQgetvalue(res, row, 19);
+    d->firmware_size = col_int(res, row, 20, 0);
+    d->firmware_sha256 = PQgetisnull(res, row, 21) ? NULL : PQgetvalue(res, row, 21);
+    d->firmware_md5 = PQgetisnull(res, row, 22) ? NULL : PQgetvalue(res, row, 22);
 }
 
 /* Hands each device row of res to fn (when not NULL), as seen at *seen_now when that is not NULL
@@ -836,8 +936,8 @@ static void pg_read_end(struct store *base)
 
 /* A new device, in one transaction under PG_REGISTRATION_LOCK: the caps counted, then the insert. */
 static enum store_status register_new(struct pg_store *s, const char *deviceid, const char *ipaddr,
-                                      const char *ssid, const struct registration *reg, int64_t now,
-                                      store_device_fn fn, void *user_data)
+                                      const char *ssid, const char *location, const struct registration *reg,
+                                      int64_t now, store_device_fn fn, void *user_data)
 {
     enum store_status st = exec_stmt(s, PG_BEGIN, NULL, "register device: begin", NULL);
     if (st == STORE_OK)
@@ -860,6 +960,7 @@ static enum store_status register_new(struct pg_store *s, const char *deviceid, 
         param_text(&p, ssid);
         param_int(&p, now);
         param_text(&p, reg->from);
+        param_text(&p, location);
         res = run(s, PG_DEVICE_REGISTER, &p, "register device", &st);
     }
     if (res)
@@ -876,7 +977,8 @@ static enum store_status register_new(struct pg_store *s, const char *deviceid, 
 }
 
 static enum store_status pg_device_register(struct store *base, const char *deviceid, const char *ipaddr,
-                                            const char *ssid, const struct registration *reg, int64_t now,
+                                            const char *ssid, const char *location,
+                                            const struct registration *reg, int64_t now,
                                             store_device_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
@@ -888,12 +990,13 @@ static enum store_status pg_device_register(struct store *base, const char *devi
     param_text(&p, ipaddr);
     param_text(&p, ssid);
     param_int(&p, now);
+    param_text(&p, location);
     st = device_rows(s, PG_DEVICE_TOUCH, &p, "register device", fn, user_data, &now, NULL);
     if (st != STORE_NOT_FOUND)
         return st;
     if (reg->policy == REGISTRATION_CLOSED)
         return STORE_REFUSED;
-    return register_new(s, deviceid, ipaddr, ssid, reg, now, fn, user_data);
+    return register_new(s, deviceid, ipaddr, ssid, location, reg, now, fn, user_data);
 }
 
 static enum store_status pg_device_heartbeat(struct store *base, const char *deviceid, int64_t now,
@@ -970,12 +1073,10 @@ static enum store_status pg_device_get(struct store *base, const char *deviceid,
 /* The conditional update; when no row matched, STORE_STALE if an If-Match was given (the
  * device has another cfgsn, or does not exist), else the create (PG_DEVICE_CREATE), and should
  * a concurrent create come first, the update again. */
-static enum store_status pg_device_update(struct store *base, const char *deviceid,
-                                          const struct device_update *u, int64_t now, store_device_fn fn,
-                                          void *user_data)
+static enum store_status update_row(struct pg_store *s, const char *deviceid, const struct device_update *u,
+                                    int64_t now, store_device_fn fn, void *user_data)
 {
-    struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
+    enum store_status st = STORE_OK;
     int64_t poll_interval = u->set_poll_interval && u->poll_interval > 0 ? u->poll_interval : 0;
     for (int attempt = 0; st == STORE_OK && attempt < UPDATE_ATTEMPTS; attempt++) {
         struct params p = {0};
@@ -988,6 +1089,8 @@ static enum store_status pg_device_update(struct store *base, const char *device
         param_int(&p, u->cfgsn);
         param_bool(&p, u->seqn_reset);
         param_int(&p, u->if_match);
+        param_text(&p, u->set_location ? u->location : NULL);
+        param_bool(&p, u->set_location);
         param_bool(&p, u->set_firmware);
         param_text(&p, u->set_firmware ? u->firmware : NULL);
         st = device_rows(s, PG_DEVICE_UPDATE, &p, "update device", fn, user_data, NULL, NULL);
@@ -1003,6 +1106,7 @@ static enum store_status pg_device_update(struct store *base, const char *device
         param_int_or_null(&p, poll_interval > 0, poll_interval);
         param_int(&p, u->cfgsn > 0 ? u->cfgsn : 0);
         param_int(&p, now);
+        param_text(&p, u->set_location ? u->location : NULL);
         param_text(&p, u->set_firmware ? u->firmware : NULL);
         st = device_rows(s, PG_DEVICE_CREATE, &p, "create device", fn, user_data, NULL, NULL);
         if (st != STORE_NOT_FOUND)
@@ -1015,6 +1119,53 @@ static enum store_status pg_device_update(struct store *base, const char *device
         st = STORE_ERROR;
     }
     return st;
+}
+
+/* A transaction under PG_TAGS_LOCK: begun, then ended (end_transaction()) by its caller. Inside
+ * an admin's change (store_write_begin()) it is that transaction, which its end commits or rolls
+ * back with the change's audit entry. */
+static enum store_status begin_tags(struct pg_store *s, const char *what)
+{
+    enum store_status st = s->in_write ? STORE_OK : exec_stmt(s, PG_BEGIN, NULL, what, NULL);
+    return st == STORE_OK ? exec_stmt(s, PG_TAGS_LOCK, NULL, what, NULL) : st;
+}
+
+/* Commits when st is STORE_OK, else rolls back what is open; passes st (or the commit's failure)
+ * on. Inside an admin's change, store_write_end() does either. */
+static enum store_status end_transaction(struct pg_store *s, enum store_status st, const char *what)
+{
+    if (s->in_write)
+        return st;
+    if (st == STORE_OK)
+        return exec_stmt(s, PG_COMMIT, NULL, what, NULL);
+    if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        exec_stmt(s, PG_ROLLBACK, NULL, what, NULL);
+    return st;
+}
+
+/* The row's change, then (in one transaction with it, under PG_TAGS_LOCK) its new tags; the
+ * device is handed over once they are written. */
+static enum store_status pg_device_update(struct store *base, const char *deviceid,
+                                          const struct device_update *u, int64_t now, store_device_fn fn,
+                                          void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK || !u->tags)
+        return st == STORE_OK ? update_row(s, deviceid, u, now, fn, user_data) : st;
+    st = begin_tags(s, "update device: begin");
+    enum store_status result = st == STORE_OK ? update_row(s, deviceid, u, now, NULL, NULL) : st;
+    st = result == STORE_CREATED ? STORE_OK : result;
+    if (st == STORE_OK) {
+        struct params p = {0};
+        param_text(&p, deviceid);
+        param_text(&p, u->tags);
+        st = exec_stmt(s, PG_TAGS_SET, &p, "update device: tags", NULL);
+    }
+    if (st == STORE_OK)
+        st = pg_device_get(base, deviceid, fn, user_data);
+    st = end_transaction(s, st, "update device: end");
+    return st == STORE_OK ? result : st;
 }
 
 /* A write of at most one row: STORE_NOT_FOUND when none changed. */
@@ -1078,6 +1229,62 @@ static enum store_status pg_device_set_key(struct store *base, const char *devic
     return write_one_row(s, PG_DEVICE_SET_KEY, &p, "set device key");
 }
 
+/* $1 first, then DEVICE_MATCH_SQL's parameters and the limit, $7. */
+static void param_filter(struct params *p, const char *first, const struct device_filter *f)
+{
+    param_text(p, first);
+    param_text(p, f->state);
+    if (f->online >= 0)
+        param_bool(p, f->online != 0);
+    else
+        param_text(p, NULL); /* any */
+    param_int(p, f->now);
+    param_int(p, f->default_interval);
+    param_text(p, f->q);
+    param_int(p, f->limit);
+    param_text(p, f->tag);
+    param_text(p, f->ids);
+}
+
+_Static_assert(DEVICE_TAGS_MAX == 16, "PG_DEVICE_BULK's tag cap");
+_Static_assert(DATA_MAX == 8192, "BULK_SET_CHANGES's size cap");
+
+static enum store_status pg_device_count(struct store *base, const struct device_filter *f, int64_t *count)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_filter(&p, NULL, f);
+    p.value[6] = NULL; /* $7, the limit: not used */
+    return read_ints(s, PG_DEVICE_COUNT, &p, "count devices", count, 1);
+}
+
+static enum store_status pg_device_bulk(struct store *base, const struct device_filter *f,
+                                        const struct device_bulk *b, int64_t *affected)
+{
+    struct pg_store *s = pg_of(base);
+    if ((unsigned)b->action > DEVICE_BULK_SET) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg, "bulk: no action %d", (int)b->action);
+        return STORE_ERROR;
+    }
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_filter(&p, bulk_text(b), f);
+    if (b->action == DEVICE_BULK_SET)
+        param_text(&p, b->value);
+    enum pg_stmt id = PG_DEVICE_BULK + b->action;
+    if (b->action != DEVICE_BULK_TAG && b->action != DEVICE_BULK_UNTAG)
+        return exec_stmt(s, id, &p, "bulk change", affected);
+    st = begin_tags(s, "bulk tags: begin");
+    if (st == STORE_OK)
+        st = exec_stmt(s, id, &p, "bulk tags", affected);
+    return end_transaction(s, st, "bulk tags: end");
+}
+
 static enum store_status pg_device_list(struct store *base, const struct device_filter *f, store_device_fn fn,
                                         void *user_data, int *count)
 {
@@ -1091,16 +1298,7 @@ static enum store_status pg_device_list(struct store *base, const struct device_
         return st;
     enum pg_stmt id = PG_DEVICE_LIST + 4 * f->sort + 2 * f->descending + (f->after != NULL);
     struct params p = {0};
-    param_text(&p, f->after);
-    param_text(&p, f->state);
-    if (f->online >= 0)
-        param_bool(&p, f->online != 0);
-    else
-        param_text(&p, NULL); /* any */
-    param_int(&p, f->now);
-    param_int(&p, f->default_interval);
-    param_text(&p, f->q);
-    param_int(&p, f->limit);
+    param_filter(&p, f->after, f);
     int n = 0;
     st = device_rows(s, id, &p, "list devices", fn, user_data, NULL, &n);
     if (count)
@@ -1298,19 +1496,25 @@ static enum store_status pg_reading_buckets(struct store *base, const char *devi
     return STORE_OK;
 }
 
-static enum store_status pg_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+/* Runs a delete of up to $2 rows older than $1 (statement id); *deleted says how many went. */
+static enum store_status delete_batch(struct pg_store *s, enum pg_stmt id, int64_t before, int max, int *deleted,
+                                      const char *what)
 {
-    struct pg_store *s = pg_of(base);
     int64_t rows = 0;
     enum store_status st = connected(s);
     if (st == STORE_OK) {
         struct params p = {0};
         param_int(&p, before);
         param_int(&p, max);
-        st = exec_stmt(s, PG_DEVICE_EXPIRE_PENDING, &p, "expire pending devices", &rows);
+        st = exec_stmt(s, id, &p, what, &rows);
     }
     *deleted = (int)rows;
     return st;
+}
+
+static enum store_status pg_device_expire_pending(struct store *base, int64_t before, int max, int *deleted)
+{
+    return delete_batch(pg_of(base), PG_DEVICE_EXPIRE_PENDING, before, max, deleted, "expire pending devices");
 }
 
 /* Retention by days: the day partitions over by `before` are dropped whole (their readings
@@ -1358,7 +1562,7 @@ static enum store_status pg_token_add(struct store *base, const char *name,
 }
 
 static enum store_status pg_token_check(struct store *base, const unsigned char hash[STORE_TOKEN_HASH_LEN],
-                                        int64_t *expires, int64_t *last_used)
+                                        int64_t *expires, int64_t *last_used, char name[STORE_TOKEN_NAME_MAX + 1])
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1366,10 +1570,16 @@ static enum store_status pg_token_check(struct store *base, const unsigned char 
         return st;
     struct params p = {0};
     param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
-    int64_t row[2] = {0, 0};
-    st = read_ints(s, PG_TOKEN_CHECK, &p, "check token", row, 2);
-    *expires = row[0];
-    *last_used = row[1];
+    PGresult *res = run(s, PG_TOKEN_CHECK, &p, "check token", &st);
+    if (!res)
+        return st;
+    st = PQntuples(res) > 0 ? STORE_OK : STORE_NOT_FOUND;
+    if (st == STORE_OK) {
+        *expires = col_int(res, 0, 0, 0);
+        *last_used = col_int(res, 0, 1, 0);
+        snprintf(name, STORE_TOKEN_NAME_MAX + 1, "%s", PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
     return st;
 }
 
@@ -1411,6 +1621,130 @@ static enum store_status pg_token_revoke(struct store *base, const char *name)
     struct params p = {0};
     param_text(&p, name);
     return write_one_row(s, PG_TOKEN_REVOKE, &p, "revoke token");
+}
+
+/* ---- admin changes, the audit trail and the overview ---- */
+
+static enum store_status pg_write_begin(struct store *base)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st == STORE_OK)
+        st = exec_stmt(s, PG_BEGIN, NULL, "begin an admin's change", NULL);
+    s->in_write = st == STORE_OK;
+    return st;
+}
+
+/* A transaction that failed is rolled back whichever end was asked for (PostgreSQL answers such a
+ * COMMIT with a ROLLBACK): the commit fails then. */
+static enum store_status pg_write_end(struct store *base, bool commit)
+{
+    struct pg_store *s = pg_of(base);
+    s->in_write = false;
+    if (PQstatus(s->conn) != CONNECTION_OK)
+        return commit ? fail(s, "commit an admin's change", NULL) : STORE_OK;
+    bool failed = PQtransactionStatus(s->conn) == PQTRANS_INERROR;
+    if (!commit || failed) {
+        exec_stmt(s, PG_ROLLBACK, NULL, "roll back an admin's change", NULL);
+        if (commit)
+            snprintf(s->base.errmsg, sizeof s->base.errmsg, "commit an admin's change: it had failed");
+        return commit ? STORE_ERROR : STORE_OK;
+    }
+    return exec_stmt(s, PG_COMMIT, NULL, "commit an admin's change", NULL);
+}
+
+static enum store_status pg_device_lock(struct store *base, const char *deviceid, store_device_fn fn,
+                                        void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    return device_rows(s, PG_DEVICE_LOCK, &p, "lock device", fn, user_data, NULL, NULL);
+}
+
+static enum store_status pg_audit_add(struct store *base, const struct audit_entry *e)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, e->at);
+    param_text(&p, e->via);
+    param_text(&p, e->actor);
+    param_text(&p, e->action);
+    param_text(&p, e->target);
+    param_text(&p, e->before);
+    param_text(&p, e->after);
+    return exec_stmt(s, PG_AUDIT_ADD, &p, "add an audit entry", NULL);
+}
+
+static const char *value_or_null(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static enum store_status pg_audit_list(struct store *base, const struct audit_filter *f, store_audit_fn fn,
+                                       void *user_data, int *count)
+{
+    struct pg_store *s = pg_of(base);
+    *count = 0;
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int_or_null(&p, f->after >= 0, f->after);
+    param_int(&p, f->since);
+    param_int(&p, f->limit);
+    if (f->device)
+        param_text(&p, f->device);
+    PGresult *res = run(s, f->device ? PG_AUDIT_LIST_DEVICE : PG_AUDIT_LIST, &p, "list the audit trail", &st);
+    for (int i = 0, n = res ? PQntuples(res) : 0; i < n; i++) {
+        struct audit_entry e = {
+            .id = col_int(res, i, 0, 0),
+            .at = col_int(res, i, 1, 0),
+            .via = PQgetvalue(res, i, 2),
+            .actor = PQgetvalue(res, i, 3),
+            .action = PQgetvalue(res, i, 4),
+            .target = PQgetvalue(res, i, 5),
+            .before = value_or_null(res, i, 6),
+            .after = value_or_null(res, i, 7),
+        };
+        fn(&e, user_data);
+        ++*count;
+    }
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_audit_prune(struct store *base, int64_t before, int max, int *deleted)
+{
+    return delete_batch(pg_of(base), PG_AUDIT_PRUNE, before, max, deleted, "prune the audit trail");
+}
+
+static enum store_status pg_recently_offline(struct store *base, int64_t now, int64_t default_interval, int max,
+                                             store_device_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, now);
+    param_int(&p, default_interval);
+    param_int(&p, max);
+    st = device_rows(s, PG_RECENTLY_OFFLINE, &p, "list devices gone offline", fn, user_data, NULL, NULL);
+    return st == STORE_NOT_FOUND ? STORE_OK : st;
+}
+
+static enum store_status pg_reading_last_id(struct store *base, int64_t *id)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    return st == STORE_OK ? read_ints(s, PG_READING_LAST_ID, NULL, "read the last reading's id", id, 1) : st;
 }
 
 /* ---- bulk loading ---- */
@@ -1733,6 +2067,8 @@ static const struct store_ops pg_ops = {
     .device_keys_plain = pg_device_keys_plain,
     .device_key_replace = pg_device_key_replace,
     .device_list = pg_device_list,
+    .device_count = pg_device_count,
+    .device_bulk = pg_device_bulk,
     .stats = pg_stats,
     .fleet = pg_fleet,
     .device_trust = pg_device_trust,
@@ -1754,6 +2090,14 @@ static const struct store_ops pg_ops = {
     .token_used = pg_token_used,
     .token_list = pg_token_list,
     .token_revoke = pg_token_revoke,
+    .write_begin = pg_write_begin,
+    .write_end = pg_write_end,
+    .device_lock = pg_device_lock,
+    .audit_add = pg_audit_add,
+    .audit_list = pg_audit_list,
+    .audit_prune = pg_audit_prune,
+    .recently_offline = pg_recently_offline,
+    .reading_last_id = pg_reading_last_id,
     .device_bulk_add = pg_device_bulk_add,
     .reading_bulk_add = pg_reading_bulk_add,
 };

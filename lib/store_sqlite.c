@@ -15,6 +15,7 @@
 #include "seen_blocks.h"
 #include "sqlite_backup.h"
 #include "store_backend.h"
+#include "validate.h"
 
 /* Long enough that a burst of writers queues instead of failing: callers never see "busy".
  * A writer holds the lock for tens of microseconds, so the wait is in short steps (50 us more
@@ -43,9 +44,13 @@
 /* A device's lastseen, 0 for never: heartbeat times are kept apart, a row per device (migration 9). */
 #define LASTSEEN_SQL "coalesce((SELECT at FROM heartbeat_times WHERE device = devices.id), 0)"
 
+/* A device's tags as a JSON array, sorted (device_tags, migration 13). */
+#define TAGS_SQL                                                                                             \
+    "(SELECT json_group_array(tag) FROM (SELECT tag FROM device_tags WHERE device = devices.id ORDER BY tag))"
+
 #define DEVICE_COLUMNS_WITH(lastseen)                                                                        \
     "deviceid, name, state, " lastseen ", ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                 \
-    "poll_interval, datec, key IS NOT NULL, last_seqn, id, trust, " DEVICE_FIRMWARE_COLUMNS
+    "poll_interval, datec, key IS NOT NULL, last_seqn, id, trust, location, " TAGS_SQL ", " DEVICE_FIRMWARE_COLUMNS
 #define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(LASTSEEN_SQL)
 
 /* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
@@ -61,14 +66,31 @@
     "AND device = (SELECT id FROM devices WHERE deviceid = ?1))) "                                           \
     "ORDER BY received_at " order ", id " order " LIMIT ?5"
 
-/* The device list after the cursor ?1 (the last device of the previous page), filtered by state
- * ?2, liveness ?3 (at ?4, default interval ?5) and text ?6, ?7 rows. */
+/* The devices a struct device_filter matches (store_device_list(), store_device_bulk()): state ?2,
+ * liveness ?3 (at ?4, default interval ?5), text ?6 in the id, name or location, tag ?8 (through
+ * its index), ids ?9 (a JSON array). */
+#define DEVICE_MATCH_SQL                                                                                     \
+    "(?2 IS NULL OR state = ?2) AND (?3 IS NULL OR " ONLINE_SQL("?4", "?5") " = ?3) "                        \
+    "AND (?6 IS NULL OR instr(lower(deviceid), lower(?6)) > 0 OR instr(lower(name), lower(?6)) > 0 "         \
+    "OR instr(lower(location), lower(?6)) > 0) "                                                             \
+    "AND (?8 IS NULL OR id IN (SELECT device FROM device_tags WHERE tag = ?8)) "                             \
+    "AND (?9 IS NULL OR deviceid IN (SELECT value FROM json_each(?9)))"
+
+/* The device list after the cursor ?1 (the last device of the previous page), the devices
+ * DEVICE_MATCH_SQL matches, ?7 rows. */
 #define DEVICE_LIST_SQL(cursor, order_by)                                                                    \
-    "SELECT " DEVICE_COLUMNS " FROM devices WHERE " cursor " AND (?2 IS NULL OR state = ?2) "                \
-    "AND (?3 IS NULL OR " ONLINE_SQL("?4", "?5") " = ?3) "                                                   \
-                                                 "AND (?6 IS NULL OR instr(lower(deviceid), lower(?6)) > 0 " \
-                                                 "OR instr(lower(name), lower(?6)) > 0) "                    \
-                                                 "ORDER BY " order_by " LIMIT ?7"
+    "SELECT " DEVICE_COLUMNS " FROM devices WHERE " cursor " AND " DEVICE_MATCH_SQL " ORDER BY " order_by    \
+    " LIMIT ?7"
+
+/* The ids of up to ?7 devices, in id order, that DEVICE_MATCH_SQL matches and a bulk action would
+ * change (cond). A bulk statement's ?1 is the action's text: the tag, the property, the state. */
+#define BULK_TARGETS_SQL(cond)                                                                               \
+    "(SELECT id FROM devices WHERE " DEVICE_MATCH_SQL " AND " cond " ORDER BY deviceid LIMIT ?7)"
+/* A bulk SET's configuration (property ?1 = JSON ?10) and whether it changes the device's. */
+#define BULK_SET_DATA "json_set(data, '$.\"' || ?1 || '\"', json(?10))"
+#define BULK_SET_CHANGES                                                                                     \
+    "json_type(data) = 'object' AND json_extract(data, '$.\"' || ?1 || '\"') IS NOT json_extract(?10, '$') " \
+    "AND length(CAST(" BULK_SET_DATA " AS BLOB)) <= 8192"
 
 /* The pair of statements of one sort: ascending at STMT_DEVICE_LIST + 2 * sort, descending next. */
 #define DEVICE_LIST_STMTS(sort, asc, desc)                                                                   \
@@ -88,6 +110,11 @@
         DEVICE_LIST_SQL("(" key ", deviceid) < (SELECT " key ", deviceid FROM devices WHERE deviceid = ?1 "  \
                         "UNION ALL SELECT x'', x'' WHERE ?1 IS NULL)",                                       \
                         key " DESC, deviceid DESC"))
+
+/* The audit trail, newest first (store_audit_list()), with a filter before the cursor's. */
+#define AUDIT_LIST_SQL(filter)                                                                               \
+    "SELECT id, at, via, actor, action, target, before, after FROM audit WHERE " filter                      \
+    "id < coalesce(?1, 9223372036854775807) AND at >= ?2 ORDER BY id DESC LIMIT ?3"
 
 enum stmt {
     STMT_BEGIN,
@@ -117,6 +144,11 @@ enum stmt {
     STMT_DEVICE_KEY_REPLACE,
     STMT_DEVICE_LIST, /* one per sort and direction: see DEVICE_LIST_STMTS */
     STMT_DEVICE_LIST_LAST = STMT_DEVICE_LIST + 2 * DEVICE_SORT__COUNT - 1,
+    STMT_DEVICE_COUNT,
+    STMT_DEVICE_BULK, /* one per enum device_bulk_action */
+    STMT_DEVICE_BULK_LAST = STMT_DEVICE_BULK + DEVICE_BULK_SET,
+    STMT_TAGS_KEEP,
+    STMT_TAGS_ADD,
     STMT_DEVICE_STATS,
     STMT_TELEMETRY_COUNT,
     STMT_DEVICE_FLEET,
@@ -145,6 +177,12 @@ enum stmt {
     STMT_TOKEN_USED,
     STMT_TOKEN_LIST,
     STMT_TOKEN_REVOKE,
+    STMT_AUDIT_ADD,
+    STMT_AUDIT_LIST,
+    STMT_AUDIT_LIST_DEVICE,
+    STMT_AUDIT_PRUNE,
+    STMT_RECENTLY_OFFLINE,
+    STMT_READING_LAST_ID,
     STMT__COUNT
 };
 
@@ -157,11 +195,12 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_RELEASE] = "RELEASE operation",
     [STMT_ROLLBACK_TO] = "ROLLBACK TO operation",
     [STMT_PING] = "SELECT 1",
-    [STMT_DEVICE_TOUCH] = "UPDATE devices SET ipaddr = coalesce(?2, ipaddr), ssid = coalesce(?3, ssid) "
+    [STMT_DEVICE_TOUCH] = "UPDATE devices SET ipaddr = coalesce(?2, ipaddr), ssid = coalesce(?3, ssid), "
+                          "location = CASE WHEN location_pinned THEN location ELSE coalesce(?4, location) END "
                           "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_REGISTER] =
-        "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec, registered_from) "
-        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5, ?6) RETURNING " DEVICE_COLUMNS,
+        "INSERT INTO devices (deviceid, state, ipaddr, ssid, datec, registered_from, location) "
+        "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5, ?6, coalesce(?7, '')) RETURNING " DEVICE_COLUMNS,
     /* What the caps on new devices count: all devices, and those registered from ?1 since ?2. */
     [STMT_REGISTRATION_COUNTS] = "SELECT (SELECT count(*) FROM devices), "
                                  "(SELECT count(*) FROM devices WHERE registered_from = ?1 AND datec > ?2)",
@@ -183,15 +222,19 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     /* Never seen yet, whatever time a deleted device with the same id left behind. */
     [STMT_DEVICE_CREATE] =
-        "INSERT INTO devices (deviceid, state, name, data, poll_interval, cfgsn, datec, fw_assigned, fw_status) "
-        "VALUES (?1, coalesce(?4, 'accepted'), coalesce(?2, ''), coalesce(?3, '{}'), ?6, ?7, ?9, ?11, "
-        "CASE WHEN ?11 IS NULL THEN 'none' ELSE 'pending' END) "
+        "INSERT INTO devices (deviceid, state, name, data, poll_interval, cfgsn, datec, location, location_pinned, "
+        "fw_assigned, fw_status) "
+        "VALUES (?1, coalesce(?4, 'accepted'), coalesce(?2, ''), coalesce(?3, '{}'), ?6, ?7, ?9, "
+        "coalesce(?10, ''), ?10 IS NOT NULL, ?13, CASE WHEN ?13 IS NULL THEN 'none' ELSE 'pending' END) "
         "RETURNING " DEVICE_COLUMNS_WITH("0"),
     [STMT_DEVICE_UPDATE] =
         "UPDATE devices SET name = coalesce(?2, name), data = coalesce(?3, data), "
         "state = coalesce(?4, state), poll_interval = CASE WHEN ?5 THEN ?6 ELSE poll_interval END, "
         "cfgsn = ?7, last_seqn = CASE WHEN ?8 THEN NULL ELSE last_seqn END, "
-        "seqn_epoch = seqn_epoch + (?8 != 0), " FIRMWARE_ASSIGN_SQL("?10", "?11")
+        "seqn_epoch = seqn_epoch + (?8 != 0), "
+        "location = CASE WHEN ?11 THEN coalesce(?10, '') ELSE location END, "
+        "location_pinned = CASE WHEN ?11 THEN ?10 IS NOT NULL ELSE location_pinned END, "
+        FIRMWARE_ASSIGN_SQL("?12", "?13")
         "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_SET_KEY] = "UPDATE devices SET key = ?2 WHERE deviceid = ?1",
@@ -209,6 +252,29 @@ static const char *const stmt_sql[STMT__COUNT] = {
     DEVICE_LIST_BY(DEVICE_SORT_SSID, "ssid", "''"),
     DEVICE_LIST_BY(DEVICE_SORT_CFGSN, "cfgsn", "-1"),
     DEVICE_LIST_BY(DEVICE_SORT_DATEC, "datec", "-1"),
+    /* Bulk actions (store_device_bulk()): tag or untag ?1, approve (?1 'accepted'), set property ?1
+     * to ?10. A
+     * device at DEVICE_TAGS_MAX tags gets no more. SQLite runs one writer at a time, so each
+     * statement sees what the one before it left. */
+    /* ?1 and ?7 (cursor, limit) are not used: NULL. */
+    [STMT_DEVICE_COUNT] = "SELECT count(*) FROM devices WHERE " DEVICE_MATCH_SQL,
+    [STMT_DEVICE_BULK + DEVICE_BULK_TAG] =
+        "INSERT INTO device_tags (device, tag) SELECT id, ?1 FROM " BULK_TARGETS_SQL(
+            "id NOT IN (SELECT device FROM device_tags WHERE tag = ?1) "
+            "AND (SELECT count(*) FROM device_tags WHERE device = devices.id) < 16") " WHERE true",
+    [STMT_DEVICE_BULK + DEVICE_BULK_UNTAG] =
+        "DELETE FROM device_tags WHERE tag = ?1 AND device IN " BULK_TARGETS_SQL(
+            "id IN (SELECT device FROM device_tags WHERE tag = ?1)"),
+    [STMT_DEVICE_BULK + DEVICE_BULK_APPROVE] =
+        "UPDATE devices SET state = ?1 WHERE id IN " BULK_TARGETS_SQL("state = 'pending'"),
+    [STMT_DEVICE_BULK + DEVICE_BULK_SET] =
+        "UPDATE devices SET data = " BULK_SET_DATA ", cfgsn = cfgsn + 1 WHERE id IN " BULK_TARGETS_SQL(
+            BULK_SET_CHANGES),
+    /* A device's tags become the JSON array ?2: the others go, the new ones come. */
+    [STMT_TAGS_KEEP] = "DELETE FROM device_tags WHERE device = (SELECT id FROM devices WHERE deviceid = ?1) "
+                       "AND tag NOT IN (SELECT value FROM json_each(?2))",
+    [STMT_TAGS_ADD] = "INSERT OR IGNORE INTO device_tags (device, tag) "
+                      "SELECT (SELECT id FROM devices WHERE deviceid = ?1), value FROM json_each(?2)",
     [STMT_DEVICE_STATS] = "SELECT count(*), coalesce(sum(state = 'pending'), 0), "
                           "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
     [STMT_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
@@ -271,13 +337,26 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_TOKEN_ADD] =
         "INSERT INTO admin_tokens (name, hash, created, expires) VALUES (?1, ?2, ?3, nullif(?4, 0))",
     [STMT_TOKEN_CHECK] =
-        "SELECT coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens WHERE hash = ?1",
+        "SELECT coalesce(expires, 0), coalesce(last_used, 0), name FROM admin_tokens WHERE hash = ?1",
     [STMT_TOKEN_USED] =
         "UPDATE admin_tokens SET last_used = ?2 WHERE hash = ?1 AND coalesce(last_used, 0) < ?2",
     [STMT_TOKEN_LIST] =
         "SELECT name, created, coalesce(expires, 0), coalesce(last_used, 0) FROM admin_tokens "
         "ORDER BY name",
     [STMT_TOKEN_REVOKE] = "DELETE FROM admin_tokens WHERE name = ?1",
+    [STMT_AUDIT_ADD] = "INSERT INTO audit (at, via, actor, action, target, before, after) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* Newest first from before the cursor ?1 (NULL: the newest), made at ?2 or later, ?3 rows;
+     * a device's (?4) from the index on (target, id). */
+    [STMT_AUDIT_LIST] = AUDIT_LIST_SQL(""),
+    [STMT_AUDIT_LIST_DEVICE] = AUDIT_LIST_SQL("target = ?4 AND substr(action, 1, 7) = 'device.' AND "),
+    [STMT_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 LIMIT ?2)",
+    /* Seen once, not within 5 intervals at ?1 (default interval ?2), by when they turned offline. */
+    [STMT_RECENTLY_OFFLINE] =
+        "SELECT " DEVICE_COLUMNS_WITH("h.at") " FROM devices JOIN heartbeat_times h ON h.device = devices.id "
+        "WHERE h.at > 0 AND h.at < ?1 - 5 * coalesce(poll_interval, ?2) "
+        "ORDER BY h.at + 5 * coalesce(poll_interval, ?2) DESC LIMIT ?3",
+    [STMT_READING_LAST_ID] = "SELECT coalesce(max(id), 0) FROM telemetry",
 };
 
 struct sqlite_store {
@@ -399,6 +478,22 @@ enum store_status store_batch_begin(struct store *base)
     return st;
 }
 
+/* An admin's change is a batch of its own: its operations in savepoints of one transaction. */
+static enum store_status sqlite_write_begin(struct store *base)
+{
+    return store_batch_begin(base);
+}
+
+static enum store_status sqlite_write_end(struct store *base, bool commit)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    if (commit)
+        return store_batch_commit(base);
+    s->in_batch = false;
+    roll_back(s);
+    return STORE_OK;
+}
+
 enum store_status store_batch_commit(struct store *base)
 {
     struct sqlite_store *s = sqlite_of(base);
@@ -439,12 +534,14 @@ static void read_device(sqlite3_stmt *st, struct device *d, int64_t *row)
     d->last_seqn = column_int_or(st, 13, -1);
     *row = sqlite3_column_int64(st, 14);
     d->trust = sqlite3_column_int64(st, 15);
-    d->firmware = (const char *)sqlite3_column_text(st, 16);
-    d->firmware_running = (const char *)sqlite3_column_text(st, 17);
-    d->firmware_status = column_text(st, 18);
-    d->firmware_size = column_int_or(st, 19, 0);
-    d->firmware_sha256 = (const char *)sqlite3_column_text(st, 20);
-    d->firmware_md5 = (const char *)sqlite3_column_text(st, 21);
+    d->location = column_text(st, 16);
+    d->tags = column_text(st, 17);
+    d->firmware = (const char *)sqlite3_column_text(st, 18);
+    d->firmware_running = (const char *)sqlite3_column_text(st, 19);
+    d->firmware_status = column_text(st, 20);
+    d->firmware_size = column_int_or(st, 21, 0);
+    d->firmware_sha256 = (const char *)sqlite3_column_text(st, 22);
+    d->firmware_md5 = (const char *)sqlite3_column_text(st, 23);
 }
 
 /* Steps a statement returning device rows, handing each to fn; resets it. *row (when not NULL)
@@ -811,7 +908,8 @@ static enum store_status registration_room(struct sqlite_store *s, const struct 
 }
 
 static enum store_status sqlite_device_register(struct store *base, const char *deviceid, const char *ipaddr,
-                                                const char *ssid, const struct registration *reg, int64_t now,
+                                                const char *ssid, const char *location,
+                                                const struct registration *reg, int64_t now,
                                                 store_device_fn fn, void *user_data)
 {
     struct sqlite_store *s = sqlite_of(base);
@@ -823,6 +921,7 @@ static enum store_status sqlite_device_register(struct store *base, const char *
     bind_text(touch, 1, deviceid);
     bind_text(touch, 2, ipaddr);
     bind_text(touch, 3, ssid);
+    bind_text(touch, 4, location);
     st = device_rows(s, STMT_DEVICE_TOUCH, hand_as_seen_now, &seen, NULL, &seen.row);
     if (st == STORE_OK) {
         st = device_seen(s, seen.row, now);
@@ -836,6 +935,7 @@ static enum store_status sqlite_device_register(struct store *base, const char *
         bind_text(ins, 4, ssid);
         sqlite3_bind_int64(ins, 5, now);
         bind_text(ins, 6, reg->from);
+        bind_text(ins, 7, location);
         st = device_rows(s, STMT_DEVICE_REGISTER, hand_as_seen_now, &seen, NULL, &seen.row);
         if (st == STORE_OK)
             st = set_new_device_seen(s, now) == STORE_OK ? STORE_CREATED : STORE_ERROR;
@@ -944,8 +1044,25 @@ static void bind_update(sqlite3_stmt *st, const char *deviceid, const struct dev
     if (u->set_poll_interval && u->poll_interval > 0)
         sqlite3_bind_int64(st, 6, u->poll_interval);
     sqlite3_bind_int(st, 8, u->seqn_reset);
-    sqlite3_bind_int(st, 10, u->set_firmware);
-    bind_text(st, 11, u->set_firmware ? u->firmware : NULL);
+    if (u->set_location)
+        bind_text(st, 10, u->location);
+    sqlite3_bind_int(st, 11, u->set_location);
+    sqlite3_bind_int(st, 12, u->set_firmware);
+    bind_text(st, 13, u->set_firmware ? u->firmware : NULL);
+}
+
+/* The device's tags become the JSON array tags, in the caller's transaction. */
+static enum store_status set_tags(struct sqlite_store *s, const char *deviceid, const char *tags)
+{
+    enum stmt ids[] = {STMT_TAGS_KEEP, STMT_TAGS_ADD};
+    enum store_status st = STORE_OK;
+    for (size_t i = 0; st == STORE_OK && i < sizeof ids / sizeof ids[0]; i++) {
+        sqlite3_stmt *q = stmt(s, ids[i]);
+        bind_text(q, 1, deviceid);
+        bind_text(q, 2, tags);
+        st = exec_stmt(s, ids[i]);
+    }
+    return st;
 }
 
 static enum store_status sqlite_device_update(struct store *base, const char *deviceid,
@@ -958,6 +1075,8 @@ static enum store_status sqlite_device_update(struct store *base, const char *de
         return st;
     int64_t cfgsn = 0;
     char *old_data = NULL;
+    /* New tags are written after the row: the device is handed over once they are. */
+    store_device_fn row_fn = update->tags ? NULL : fn;
     st = device_current(s, deviceid, &cfgsn, &old_data);
     if (st == STORE_NOT_FOUND && update->if_match != IF_MATCH_NONE) {
         st = STORE_STALE;
@@ -966,7 +1085,7 @@ static enum store_status sqlite_device_update(struct store *base, const char *de
         bind_update(ins, deviceid, update);
         sqlite3_bind_int64(ins, 7, update->cfgsn > 0 ? update->cfgsn : 0);
         sqlite3_bind_int64(ins, 9, now);
-        st = device_rows(s, STMT_DEVICE_CREATE, fn, user_data, NULL, NULL);
+        st = device_rows(s, STMT_DEVICE_CREATE, row_fn, user_data, NULL, NULL);
         if (st == STORE_OK)
             st = set_new_device_seen(s, 0) == STORE_OK ? STORE_CREATED : STORE_ERROR;
     } else if (st == STORE_OK && update->if_match >= 0 && update->if_match != cfgsn) {
@@ -975,9 +1094,16 @@ static enum store_status sqlite_device_update(struct store *base, const char *de
         sqlite3_stmt *up = stmt(s, STMT_DEVICE_UPDATE);
         bind_update(up, deviceid, update);
         sqlite3_bind_int64(up, 7, next_cfgsn(cfgsn, old_data, update));
-        st = device_rows(s, STMT_DEVICE_UPDATE, fn, user_data, NULL, NULL);
+        st = device_rows(s, STMT_DEVICE_UPDATE, row_fn, user_data, NULL, NULL);
     }
     free(old_data);
+    if ((st == STORE_OK || st == STORE_CREATED) && update->tags) {
+        enum store_status written = set_tags(s, deviceid, update->tags);
+        if (written == STORE_OK)
+            written = sqlite_device_get(base, deviceid, fn, user_data);
+        if (written != STORE_OK)
+            st = written;
+    }
     return finish(s, st);
 }
 
@@ -1032,6 +1158,51 @@ static enum store_status sqlite_device_set_key(struct store *base, const char *d
     return write_one_row(s, STMT_DEVICE_SET_KEY);
 }
 
+/* DEVICE_MATCH_SQL's parameters and the limit, ?7. */
+static void bind_filter(sqlite3_stmt *st, const struct device_filter *f)
+{
+    bind_text(st, 2, f->state);
+    if (f->online >= 0)
+        sqlite3_bind_int(st, 3, f->online);
+    sqlite3_bind_int64(st, 4, f->now);
+    sqlite3_bind_int64(st, 5, f->default_interval);
+    bind_text(st, 6, f->q);
+    sqlite3_bind_int(st, 7, f->limit);
+    bind_text(st, 8, f->tag);
+    bind_text(st, 9, f->ids);
+}
+
+_Static_assert(DEVICE_TAGS_MAX == 16, "STMT_DEVICE_BULK's tag cap");
+_Static_assert(DATA_MAX == 8192, "BULK_SET_CHANGES's size cap");
+
+static enum store_status sqlite_device_count(struct store *base, const struct device_filter *f, int64_t *count)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    bind_filter(stmt(s, STMT_DEVICE_COUNT), f);
+    return read_counts(s, STMT_DEVICE_COUNT, count, 1);
+}
+
+static enum store_status sqlite_device_bulk(struct store *base, const struct device_filter *f,
+                                            const struct device_bulk *b, int64_t *affected)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    if ((unsigned)b->action > DEVICE_BULK_SET) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg, "bulk: no action %d", (int)b->action);
+        return STORE_ERROR;
+    }
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    enum stmt id = STMT_DEVICE_BULK + b->action;
+    sqlite3_stmt *q = stmt(s, id);
+    bind_filter(q, f);
+    bind_text(q, 1, bulk_text(b));
+    bind_text(q, 10, b->value);
+    st = exec_stmt(s, id);
+    *affected = st == STORE_OK ? sqlite3_changes64(s->db) : 0;
+    return finish(s, st);
+}
+
 static enum store_status sqlite_device_list(struct store *base, const struct device_filter *f,
                                             store_device_fn fn, void *user_data, int *count)
 {
@@ -1043,13 +1214,7 @@ static enum store_status sqlite_device_list(struct store *base, const struct dev
     enum stmt id = STMT_DEVICE_LIST + 2 * f->sort + f->descending;
     sqlite3_stmt *st = stmt(s, id);
     bind_text(st, 1, f->after);
-    bind_text(st, 2, f->state);
-    if (f->online >= 0)
-        sqlite3_bind_int(st, 3, f->online);
-    sqlite3_bind_int64(st, 4, f->now);
-    sqlite3_bind_int64(st, 5, f->default_interval);
-    bind_text(st, 6, f->q);
-    sqlite3_bind_int(st, 7, f->limit);
+    bind_filter(st, f);
     enum store_status result = device_rows(s, id, fn, user_data, count, NULL);
     if (result != STORE_NOT_FOUND)
         return result;
@@ -1297,7 +1462,7 @@ static enum store_status sqlite_token_add(struct store *base, const char *name,
 
 static enum store_status sqlite_token_check(struct store *base,
                                             const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t *expires,
-                                            int64_t *last_used)
+                                            int64_t *last_used, char name[STORE_TOKEN_NAME_MAX + 1])
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_TOKEN_CHECK);
@@ -1306,6 +1471,7 @@ static enum store_status sqlite_token_check(struct store *base,
     if (rc == SQLITE_ROW) {
         *expires = sqlite3_column_int64(st, 0);
         *last_used = sqlite3_column_int64(st, 1);
+        snprintf(name, STORE_TOKEN_NAME_MAX + 1, "%s", column_text(st, 2));
     }
     stmt_done(st);
     if (rc == SQLITE_ROW)
@@ -1343,6 +1509,87 @@ static enum store_status sqlite_token_revoke(struct store *base, const char *nam
     struct sqlite_store *s = sqlite_of(base);
     bind_text(stmt(s, STMT_TOKEN_REVOKE), 1, name);
     return write_one_row(s, STMT_TOKEN_REVOKE);
+}
+
+/* ---- the audit trail and the overview ---- */
+
+static enum store_status sqlite_device_lock(struct store *base, const char *deviceid, store_device_fn fn,
+                                            void *user_data)
+{
+    return sqlite_device_get(base, deviceid, fn, user_data); /* the write transaction holds the database */
+}
+
+static const char *column_text_or_null(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : column_text(st, i);
+}
+
+static enum store_status sqlite_audit_add(struct store *base, const struct audit_entry *e)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_AUDIT_ADD);
+    sqlite3_bind_int64(st, 1, e->at);
+    bind_text(st, 2, e->via);
+    bind_text(st, 3, e->actor);
+    bind_text(st, 4, e->action);
+    bind_text(st, 5, e->target);
+    bind_text(st, 6, e->before);
+    bind_text(st, 7, e->after);
+    return exec_stmt(s, STMT_AUDIT_ADD);
+}
+
+static enum store_status sqlite_audit_list(struct store *base, const struct audit_filter *f, store_audit_fn fn,
+                                           void *user_data, int *count)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    enum stmt id = f->device ? STMT_AUDIT_LIST_DEVICE : STMT_AUDIT_LIST;
+    sqlite3_stmt *st = stmt(s, id);
+    if (f->after >= 0)
+        sqlite3_bind_int64(st, 1, f->after);
+    sqlite3_bind_int64(st, 2, f->since);
+    sqlite3_bind_int(st, 3, f->limit);
+    if (f->device)
+        bind_text(st, 4, f->device);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct audit_entry e = {
+            .id = sqlite3_column_int64(st, 0),
+            .at = sqlite3_column_int64(st, 1),
+            .via = column_text(st, 2),
+            .actor = column_text(st, 3),
+            .action = column_text(st, 4),
+            .target = column_text(st, 5),
+            .before = column_text_or_null(st, 6),
+            .after = column_text_or_null(st, 7),
+        };
+        fn(&e, user_data);
+        n++;
+    }
+    stmt_done(st);
+    *count = n;
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "list the audit trail");
+}
+
+static enum store_status sqlite_audit_prune(struct store *base, int64_t before, int max, int *deleted)
+{
+    return delete_batch(sqlite_of(base), STMT_AUDIT_PRUNE, before, max, deleted, "prune the audit trail");
+}
+
+static enum store_status sqlite_recently_offline(struct store *base, int64_t now, int64_t default_interval,
+                                                 int max, store_device_fn fn, void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_RECENTLY_OFFLINE);
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, default_interval);
+    sqlite3_bind_int(st, 3, max);
+    enum store_status result = device_rows(s, STMT_RECENTLY_OFFLINE, fn, user_data, NULL, NULL);
+    return result == STORE_NOT_FOUND ? STORE_OK : result;
+}
+
+static enum store_status sqlite_reading_last_id(struct store *base, int64_t *id)
+{
+    return read_counts(sqlite_of(base), STMT_READING_LAST_ID, id, 1);
 }
 
 /* ---- bulk loading ---- */
@@ -1637,6 +1884,8 @@ static const struct store_ops sqlite_ops = {
     .device_keys_plain = sqlite_device_keys_plain,
     .device_key_replace = sqlite_device_key_replace,
     .device_list = sqlite_device_list,
+    .device_count = sqlite_device_count,
+    .device_bulk = sqlite_device_bulk,
     .stats = sqlite_stats,
     .fleet = sqlite_fleet,
     .device_trust = sqlite_device_trust,
@@ -1658,6 +1907,14 @@ static const struct store_ops sqlite_ops = {
     .token_used = sqlite_token_used,
     .token_list = sqlite_token_list,
     .token_revoke = sqlite_token_revoke,
+    .write_begin = sqlite_write_begin,
+    .write_end = sqlite_write_end,
+    .device_lock = sqlite_device_lock,
+    .audit_add = sqlite_audit_add,
+    .audit_list = sqlite_audit_list,
+    .audit_prune = sqlite_audit_prune,
+    .recently_offline = sqlite_recently_offline,
+    .reading_last_id = sqlite_reading_last_id,
     .device_bulk_add = sqlite_device_bulk_add,
     .reading_bulk_add = sqlite_reading_bulk_add,
 };

@@ -1,5 +1,5 @@
-/* Validation of device ids, addresses, SSIDs, names and states. UTF-8 is checked here by
- * hand because it is one small loop and the checks need the character count as well. */
+/* Validation of device ids, addresses, SSIDs, names, locations, tags and states. UTF-8 is
+ * checked here by hand because it is one small loop and the checks need the character count too. */
 #include "validate.h"
 
 #include <arpa/inet.h>
@@ -66,6 +66,32 @@ bool valid_name(const char *name, size_t len)
 {
     long chars = utf8_printable_chars((const unsigned char *)name, len);
     return chars >= 0 && chars <= NAME_MAX_CHARS;
+}
+
+bool valid_location(const char *text, size_t len)
+{
+    long chars = utf8_printable_chars((const unsigned char *)text, len);
+    return chars >= 0 && chars <= LOCATION_MAX_CHARS;
+}
+
+bool tag_fold(const char *in, size_t len, char *out)
+{
+    if (len < 1 || len > TAG_MAX_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] - 'A' + 'a') : in[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+        out[i] = c;
+    }
+    out[len] = '\0';
+    return true;
+}
+
+bool valid_property_key(const char *key, size_t len)
+{
+    size_t span = strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+    return len >= 1 && len <= PROPERTY_KEY_MAX && span == len;
 }
 
 bool valid_text(const char *text, size_t len)

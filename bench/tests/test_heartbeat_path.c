@@ -45,7 +45,7 @@ static int64_t row_of(const char *id)
 
 static void add(const char *id, int64_t when)
 {
-    assert_int_equal(store_device_register(store, id, "10.0.0.1", "n",
+    assert_int_equal(store_device_register(store, id, "10.0.0.1", "n", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_OPEN), when, NULL, NULL),
                      STORE_CREATED);
 }

@@ -121,18 +121,18 @@ describe('admin page', () => {
     assert.equal((await register(PENDING)).status, 201);
     await row(PENDING).waitFor({ timeout: 8000 });   // by auto-refresh: no reload
     const cells = await row(PENDING).locator('td').allTextContents();
-    assert.equal(cells[0], PENDING);
-    assert.match(cells[2], /^pending$/);
+    assert.equal(cells[1], PENDING);
+    assert.match(cells[5], /^pending$/);
     assert.ok(await row(PENDING).locator('.status-pending').count(), 'status has its colour class');
-    assert.match(cells[3], /^\d+ s ago$/);
+    assert.match(cells[6], /^\d+ s ago$/);
     assert.match(await row(PENDING).locator('time').first().getAttribute('title'), /\d{4}-\d\d-\d\dT/);
-    assert.deepEqual(cells.slice(4, 7), ['192.168.1.20', 'home', '#0 waiting']);
+    assert.deepEqual(cells.slice(7, 10), ['192.168.1.20', 'home', '#0 waiting']);
     await until(async () => (await text('#count-pending')) === '1', 'the pending count');
 
     // A refresh rewrites the times, not the focused link.
     await row(PENDING).locator('a').focus();
-    const seen = await row(PENDING).locator('td').nth(3).textContent();
-    await until(async () => (await row(PENDING).locator('td').nth(3).textContent()) !== seen, 'a refresh');
+    const seen = await row(PENDING).locator('td').nth(6).textContent();
+    await until(async () => (await row(PENDING).locator('td').nth(6).textContent()) !== seen, 'a refresh');
     assert.equal(await page.evaluate(() => document.activeElement.textContent), PENDING);
   });
 
@@ -144,14 +144,14 @@ describe('admin page', () => {
     await admin('PUT', `/api/devices/${OLD}`, { state: 'rejected', name: 'Kitchen' });
     await listedExactly([PENDING, SENSOR, OLD], 'all three devices');
 
-    await page.getByLabel('Search id or name').fill('SENSOR');
+    await page.getByLabel('Search id, name or location').fill('SENSOR');
     await listedExactly([SENSOR], 'the search by id');
-    await page.getByLabel('Search id or name').fill('kitch');
+    await page.getByLabel('Search id, name or location').fill('kitch');
     await listedExactly([OLD], 'the search by name');
     await sleep(2500);                                               // an auto-refresh passes
-    assert.equal(await page.getByLabel('Search id or name').inputValue(), 'kitch');
+    assert.equal(await page.getByLabel('Search id, name or location').inputValue(), 'kitch');
     await listedExactly([OLD], 'the search after a refresh');
-    await page.getByLabel('Search id or name').fill('');
+    await page.getByLabel('Search id, name or location').fill('');
 
     for (const [status, ids] of [['pending', [PENDING]], ['online', [SENSOR]], ['rejected', [OLD]], ['offline', []]]) {
       await page.getByLabel('Status').selectOption(status);
@@ -180,7 +180,7 @@ describe('admin page', () => {
     await page.getByLabel('Per page').selectOption('25');
     const ids = Array.from({ length: 26 }, (_, i) => `zz-page-${String(i).padStart(2, '0')}`);
     await Promise.all(ids.map((id) => admin('PUT', `/api/devices/${id}`, { state: 'accepted' })));
-    await page.getByLabel('Search id or name').fill('zz-page');
+    await page.getByLabel('Search id, name or location').fill('zz-page');
     await listedExactly(ids.slice(0, 25), 'the first page');
     await page.getByRole('button', { name: 'Next page' }).click();
     await listedExactly(ids.slice(25), 'the second page');
@@ -208,7 +208,7 @@ describe('admin page', () => {
     await listedExactly(ids.slice(0, 25), 'the first page by name, descending');
     await page.locator('th[data-sort="deviceid"] button').click();
     await listedExactly(ids.slice(0, 25), 'the first page by id');
-    await page.getByLabel('Search id or name').fill('');
+    await page.getByLabel('Search id, name or location').fill('');
     await page.getByLabel('Per page').selectOption('50');
   });
 
@@ -397,7 +397,7 @@ describe('admin page', () => {
     await admin('PUT', `/api/devices/${EVIL}`, { name: EVIL_NAME, data: { note: '<script>alert(2)</script>' } });
     await page.goto(`${stack.base}/#/`);
     await row(EVIL).waitFor();
-    assert.equal(await row(EVIL).locator('td').nth(1).textContent(), EVIL_NAME);
+    assert.equal(await row(EVIL).locator('td').nth(2).textContent(), EVIL_NAME);
     assert.equal(await row(EVIL).locator('img').count(), 0);
     await openDevice(EVIL);
     assert.equal(await text('#device-title'), EVIL_NAME);

@@ -64,7 +64,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(authorization, sizeof authorization, "Bearer %s", token);
     static const char *const others[] = {"fy", "fz-1", "fz:2", "g.3", "Kitchen"};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-        if (store_device_register(app.store, others[i], "10.0.0.1", "net",
+        if (store_device_register(app.store, others[i], "10.0.0.1", "net", NULL,
                                   REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), FUZZ_NOW - 100 * (int64_t)i,
                                   NULL, NULL) != STORE_CREATED)
             violated("a list device could not be made");

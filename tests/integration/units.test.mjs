@@ -1,6 +1,6 @@
-// The installed systemd units (issue 18): least privilege as systemd-analyze rates it offline
-// (systemd cannot run units in these containers), every setting valid, and provd's socket in a
-// group of its own that only provd-nginx joins.
+// The installed systemd units (issue 18): least privilege as systemd-analyze rates it offline,
+// every setting valid, and provd's socket in a group of its own that only provd-nginx joins.
+// units_boot.test.mjs starts them under systemd.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -18,7 +18,7 @@ struct fixture {
 /* The last device a callback saw, copied out of the borrowed row. */
 struct seen {
     int calls;
-    char deviceid[128], name[512], state[16], ssid[64], ipaddr[64], data[9000];
+    char deviceid[128], name[512], state[16], ssid[64], ipaddr[64], data[9000], location[600], tags[1200];
     int64_t lastseen, cfgsn, cfgsn_applied, poll_interval, datec, last_seqn;
     bool has_key;
 };
@@ -33,6 +33,8 @@ static inline void capture(const struct device *d, void *user_data)
     copy_text(s->ssid, sizeof s->ssid, d->ssid);
     copy_text(s->ipaddr, sizeof s->ipaddr, d->ipaddr);
     copy_text(s->data, sizeof s->data, d->data);
+    copy_text(s->location, sizeof s->location, d->location);
+    copy_text(s->tags, sizeof s->tags, d->tags);
     s->lastseen = d->lastseen;
     s->cfgsn = d->cfgsn;
     s->cfgsn_applied = d->cfgsn_applied;
@@ -97,7 +99,7 @@ static inline int stored_readings(struct store *s, const char *id)
 static inline void add_open(struct store *s, const char *id)
 {
     assert_int_equal(
-        store_device_register(s, id, "", "", REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, NULL, NULL),
+        store_device_register(s, id, "", "", NULL, REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, NULL, NULL),
         STORE_CREATED);
 }
 

@@ -25,7 +25,7 @@ static int setup(void **state)
     tempdb_make(&fx->db);
     fx->store = open_store(fx->db.path);
     snprintf(fx->wal, sizeof fx->wal, "%s-wal", fx->db.path);
-    assert_int_equal(store_device_register(fx->store, "meter", "", "",
+    assert_int_equal(store_device_register(fx->store, "meter", "", "", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     fx->next_seqn = 1;

@@ -1120,6 +1120,162 @@ static void hostile_text_stored_literally(void **state)
     assert_int_equal(json_object_array_length(fx->json), 2);
 }
 
+/* GET /api/audit's entries (newest first) into fx->json; how many there are. */
+static size_t audit_entries(struct fixture *fx, const char *query)
+{
+    char target[256];
+    snprintf(target, sizeof target, "/api/audit%s", query);
+    assert_int_equal(admin(fx, "GET", target, NULL), 200);
+    return json_object_array_length(fx->json);
+}
+
+static struct json_object *newest_entry(struct fixture *fx, const char *query)
+{
+    assert_true(audit_entries(fx, query) > 0);
+    return json_object_array_get_idx(fx->json, 0);
+}
+
+/* Each kind of admin change makes one entry, with the token's name, what and when, and the device
+ * before and after; a change refused (400, 412, 404) makes none. */
+static void admin_changes_are_audited(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(admin(fx, "PUT", "/api/devices/dev1", "{\"name\":\"one\",\"data\":{\"led\":1}}"), 201);
+    struct json_object *e = newest_entry(fx, "");
+    assert_int_equal(json_object_array_length(fx->json), 1);
+    assert_string_equal(jstr(e, "action"), "device.create");
+    assert_string_equal(jstr(e, "target"), "dev1");
+    assert_string_equal(jstr(e, "actor"), "test");
+    assert_string_equal(jstr(e, "via"), "api");
+    assert_iso(e, "at", TEST_T0);
+    assert_true(jnull(e, "before"));
+    assert_string_equal(jstr(member(e, "after"), "name"), "one");
+    assert_int_equal(jint(member(member(e, "after"), "data"), "led"), 1);
+
+    clock_now = TEST_T0 + 5;
+    assert_int_equal(admin(fx, "PUT", "/api/devices/dev1", "{\"data\":{\"led\":2},\"poll_interval\":30}"), 200);
+    e = newest_entry(fx, "");
+    assert_string_equal(jstr(e, "action"), "device.update");
+    assert_iso(e, "at", TEST_T0 + 5);
+    assert_int_equal(jint(member(member(e, "before"), "data"), "led"), 1);
+    assert_int_equal(jint(member(e, "before"), "cfgsn"), 0);
+    assert_true(jnull(member(e, "before"), "poll_interval"));
+    assert_int_equal(jint(member(member(e, "after"), "data"), "led"), 2);
+    assert_int_equal(jint(member(e, "after"), "cfgsn"), 1);
+    assert_int_equal(jint(member(e, "after"), "poll_interval"), 30);
+
+    /* Refused: nothing recorded, nothing changed. */
+    assert_int_equal(dispatch(fx, &(struct call){.method = "PUT", .target = "/api/devices/dev1",
+                                                 .authorization = fx->auth, .if_match = "\"0\"",
+                                                 .body = "{\"name\":\"late\"}"}),
+                     412);
+    assert_int_equal(admin(fx, "PUT", "/api/devices/dev1", "{\"state\":\"gone\"}"), 400);
+    assert_int_equal(admin(fx, "DELETE", "/api/devices/ghost", NULL), 404);
+    assert_int_equal(admin(fx, "POST", "/api/devices/ghost/key", NULL), 404);
+    assert_int_equal(audit_entries(fx, ""), 2);
+
+    assert_int_equal(admin(fx, "POST", "/api/devices/dev1/key", NULL), 201);
+    char key[64];
+    copy_text(key, sizeof key, jstr(fx->json, "key"));
+    e = newest_entry(fx, "");
+    assert_string_equal(jstr(e, "action"), "device.key");
+    assert_true(jnull(e, "before"));
+    assert_string_equal(jstr(member(e, "after"), "key"), "changed");
+    assert_null(strstr(fx->res.body, key));
+
+    assert_int_equal(admin(fx, "DELETE", "/api/devices/dev1", NULL), 204);
+    e = newest_entry(fx, "");
+    assert_string_equal(jstr(e, "action"), "device.delete");
+    assert_string_equal(jstr(member(e, "before"), "name"), "one");
+    assert_true(jnull(e, "after"));
+    assert_int_equal(audit_entries(fx, "?device=dev1"), 4);
+    assert_null(strstr(fx->res.body, admin_token(fx)));
+
+    /* A name with quotes, a backslash, markup and non-ASCII is kept as the text it is. */
+    assert_int_equal(admin(fx, "PUT", "/api/devices/dev2", "{\"name\":\"a \\\"q\\\" \\\\ <b> \u00e9\"}"), 201);
+    assert_string_equal(jstr(member(newest_entry(fx, ""), "after"), "name"), "a \"q\" \\ <b> \u00e9");
+}
+
+/* Pages of the trail: limit, the Link to the next page with its after cursor, since and device. */
+static void audit_pages_and_refusals(void **state)
+{
+    struct fixture *fx = *state;
+    for (int i = 0; i < 3; i++) {
+        clock_now = TEST_T0 + i * 60;
+        assert_int_equal(admin(fx, "PUT", "/api/devices/a", "{\"name\":\"x\"}"), i == 0 ? 201 : 200);
+        assert_int_equal(admin(fx, "PUT", "/api/devices/b", "{\"name\":\"y\"}"), i == 0 ? 201 : 200);
+    }
+    assert_int_equal(audit_entries(fx, "?limit=4&device=a"), 3);
+    assert_null(header(fx, "Link"));
+    assert_int_equal(audit_entries(fx, "?limit=2&device=a"), 2);
+    int64_t last = jint(json_object_array_get_idx(fx->json, 1), "id");
+    char link[128];
+    snprintf(link, sizeof link, "</api/audit?limit=2&after=%lld&device=a>; rel=\"next\"", (long long)last);
+    assert_string_equal(header(fx, "Link"), link);
+    char next[64];
+    snprintf(next, sizeof next, "?limit=2&device=a&after=%lld", (long long)last);
+    assert_int_equal(audit_entries(fx, next), 1);
+    assert_true(jint(json_object_array_get_idx(fx->json, 0), "id") < last);
+    char since[ISOTIME_LEN + 1], query[64];
+    isotime_format(TEST_T0 + 60, since);
+    snprintf(query, sizeof query, "?since=%s", since);
+    assert_int_equal(audit_entries(fx, query), 4);
+
+    static const struct refusal refused[] = {
+        {"?limit=0", "limit"},        {"?limit=501", "limit"},     {"?limit=x", "limit"},
+        {"?after=0", "after"},        {"?after=-1", "after"},      {"?after=abc", "after"},
+        {"?since=yesterday", "since"}, {"?device=no%20way", "device"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char target[128];
+        snprintf(target, sizeof target, "/api/audit%s", refused[i].input);
+        assert_int_equal(admin(fx, "GET", target, NULL), 400);
+        assert_message_starts(fx, refused[i].field);
+    }
+    assert_int_equal(anon(fx, "GET", "/api/audit", NULL), 401);
+    assert_int_equal(anon(fx, "GET", "/api/overview", NULL), 401);
+}
+
+/* The overview: counts by state and liveness, the devices gone offline, the readings' last id. */
+static void overview_counts(void **state)
+{
+    struct fixture *fx = *state;
+    register_device(fx, "fresh");
+    clock_now = TEST_T0 - 1000;
+    register_device(fx, "gone");
+    clock_now = TEST_T0;
+    assert_int_equal(admin(fx, "PUT", "/api/devices/gone", "{\"state\":\"accepted\"}"), 200);
+    store_flush(fx->app.store, true);
+    assert_int_equal(admin(fx, "GET", "/api/overview", NULL), 200);
+    assert_iso(fx->json, "at", TEST_T0);
+    assert_int_equal(jint(fx->json, "devices"), 2);
+    assert_int_equal(jint(member(fx->json, "by_state"), "pending"), 1);
+    assert_int_equal(jint(member(fx->json, "by_state"), "accepted"), 1);
+    assert_int_equal(jint(member(fx->json, "by_liveness"), "online"), 1);
+    assert_int_equal(jint(member(fx->json, "by_liveness"), "offline"), 1);
+    assert_true(jnull(fx->json, "by_firmware"));
+    struct json_object *offline = member(fx->json, "recently_offline");
+    assert_int_equal(json_object_array_length(offline), 1);
+    struct json_object *gone = json_object_array_get_idx(offline, 0);
+    assert_string_equal(jstr(gone, "deviceid"), "gone");
+    assert_iso(gone, "lastseen", TEST_T0 - 1000);
+    assert_iso(gone, "offline_since", TEST_T0 - 1000 + 5 * INTERVAL);
+    assert_int_equal(jint(member(fx->json, "readings"), "last_id"), 0);
+
+    /* A slow read (here made to look 100 ms long) is kept for 20 reads' time: 2 s. */
+    fx->app.offline.micros = 100000;
+    clock_now = TEST_T0 - 2000;
+    register_device(fx, "gone-too");
+    clock_now = TEST_T0;
+    store_flush(fx->app.store, true);
+    assert_int_equal(admin(fx, "GET", "/api/overview", NULL), 200);
+    assert_int_equal(json_object_array_length(member(fx->json, "recently_offline")), 1);
+    assert_int_equal(jint(member(fx->json, "by_liveness"), "offline"), 2);
+    clock_now = TEST_T0 + 2;
+    assert_int_equal(admin(fx, "GET", "/api/overview", NULL), 200);
+    assert_int_equal(json_object_array_length(member(fx->json, "recently_offline")), 2);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1154,6 +1310,9 @@ int main(void)
         T(key_is_shown_once),
         T(delete_then_404),
         T(hostile_text_stored_literally),
+        T(admin_changes_are_audited),
+        T(audit_pages_and_refusals),
+        T(overview_counts),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,7 +79,7 @@ static void sleep_ms(long ms)
 
 static void add_device(struct store *s, const char *id)
 {
-    assert_int_equal(store_device_register(s, id, "10.0.0.1", "lab", REGISTRATION_UNCAPPED(REGISTRATION_OPEN),
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "lab", NULL, REGISTRATION_UNCAPPED(REGISTRATION_OPEN),
                                            TEST_T0, NULL, NULL),
                      STORE_CREATED);
     assert_int_equal(store_device_set_key(s, id, KEY), STORE_OK);
@@ -237,7 +237,7 @@ static void refusals_come_back_from_the_writer(void **state)
     assert_int_equal(r.outcome, INGEST_UNKNOWN);
     assert_true(sqlite_writer_submit(w->writer, 0, "keyed", "not an envelope", 15, TEST_T0, false, &r));
     assert_int_equal(r.outcome, INGEST_UNREADABLE);
-    assert_int_equal(store_device_register(w->store, "waiting", "10.0.0.2", "lab",
+    assert_int_equal(store_device_register(w->store, "waiting", "10.0.0.2", "lab", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     assert_true(submit(w, 0, "waiting", 1, &r));

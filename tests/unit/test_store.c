@@ -35,7 +35,7 @@ static void open_again_keeps_rows(void **state)
     struct fixture *fx = *state;
     assert_int_equal(store_ping(fx->store), STORE_OK);
     assert_int_equal(store_prepare_all(fx->store), STORE_OK); /* every statement fits the schema */
-    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net",
+    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     store_free(fx->store);
@@ -153,7 +153,7 @@ static void register_approve_makes_pending(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(store_device_register(fx->store, "AA:BB:CC:00:00:01", "192.168.1.5", "home",
+    assert_int_equal(store_device_register(fx->store, "AA:BB:CC:00:00:01", "192.168.1.5", "home", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, capture, &d),
                      STORE_CREATED);
     assert_int_equal(d.calls, 1);
@@ -174,7 +174,7 @@ static void register_open_makes_accepted(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.2", "net",
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.2", "net", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0, capture, &d),
                      STORE_CREATED);
     assert_string_equal(d.state, "accepted");
@@ -185,7 +185,7 @@ static void register_closed_only_known(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(store_device_register(fx->store, "stranger", "10.0.0.3", "net",
+    assert_int_equal(store_device_register(fx->store, "stranger", "10.0.0.3", "net", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0, capture, &d),
                      STORE_REFUSED);
     assert_int_equal(d.calls, 0);
@@ -194,7 +194,7 @@ static void register_closed_only_known(void **state)
     struct device_update u = no_change();
     assert_int_equal(update(fx->store, "known", &u, &d), STORE_CREATED);
     d = (struct seen){0};
-    assert_int_equal(store_device_register(fx->store, "known", "10.0.0.4", "net",
+    assert_int_equal(store_device_register(fx->store, "known", "10.0.0.4", "net", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0 + 5, capture,
                                            &d),
                      STORE_OK);
@@ -206,7 +206,7 @@ static void register_closed_only_known(void **state)
 static void register_known_updates_and_keeps_state(void **state)
 {
     struct fixture *fx = *state;
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "one",
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "one", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     struct device_update u = no_change();
@@ -215,7 +215,7 @@ static void register_known_updates_and_keeps_state(void **state)
     assert_int_equal(update(fx->store, "dev", &u, &d), STORE_OK);
     /* Registering again under an open policy does not undo the admin's decision. */
     d = (struct seen){0};
-    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two",
+    assert_int_equal(store_device_register(fx->store, "dev", "fe80::2", "two", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0 + 60, capture,
                                            &d),
                      STORE_OK);
@@ -225,7 +225,7 @@ static void register_known_updates_and_keeps_state(void **state)
     assert_int_equal(d.datec, TEST_T0);
     assert_string_equal(d.state, "rejected");
     /* Absent fields keep their values. */
-    assert_int_equal(store_device_register(fx->store, "dev", NULL, NULL,
+    assert_int_equal(store_device_register(fx->store, "dev", NULL, NULL, NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_OPEN), TEST_T0 + 61, NULL,
                                            NULL),
                      STORE_OK);
@@ -238,7 +238,7 @@ static void register_known_updates_and_keeps_state(void **state)
 static enum store_status register_capped(struct store *s, const char *id, const char *from, int64_t now)
 {
     const struct registration reg = {REGISTRATION_APPROVE, from, 2, 3};
-    return store_device_register(s, id, "10.0.0.1", "net", &reg, now, NULL, NULL);
+    return store_device_register(s, id, "10.0.0.1", "net", NULL, &reg, now, NULL, NULL);
 }
 
 /* Two new devices a minute from one address, three in all: known devices are never refused. */
@@ -264,9 +264,9 @@ static void expire_pending_devices(void **state)
 {
     struct fixture *fx = *state;
     const struct registration *approve = REGISTRATION_UNCAPPED(REGISTRATION_APPROVE);
-    assert_int_equal(store_device_register(fx->store, "old", "", "", approve, TEST_T0, NULL, NULL),
+    assert_int_equal(store_device_register(fx->store, "old", "", "", NULL, approve, TEST_T0, NULL, NULL),
                      STORE_CREATED);
-    assert_int_equal(store_device_register(fx->store, "new", "", "", approve, TEST_T0 + 100, NULL, NULL),
+    assert_int_equal(store_device_register(fx->store, "new", "", "", NULL, approve, TEST_T0 + 100, NULL, NULL),
                      STORE_CREATED);
     add_open(fx->store, "accepted");
     struct seen d = {0};
@@ -335,7 +335,7 @@ static void poll_sets_lastseen_and_applied(void **state)
     struct seen d = {0};
     assert_int_equal(store_device_poll(fx->store, "ghost", 3, TEST_T0, capture, &d), STORE_NOT_FOUND);
     assert_int_equal(d.calls, 0);
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n",
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     assert_int_equal(store_device_poll(fx->store, "dev", 4, TEST_T0 + 30, capture, &d), STORE_OK);
@@ -484,7 +484,7 @@ static void delete_and_set_key(void **state)
     struct fixture *fx = *state;
     assert_int_equal(store_device_set_key(fx->store, "dev", "00112233445566778899aabbccddeeff"),
                      STORE_NOT_FOUND);
-    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n",
+    assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     assert_false(get(fx->store, "dev").has_key);
@@ -498,7 +498,7 @@ static void delete_and_set_key(void **state)
 
 static void register_at(struct store *s, const char *id, int64_t when)
 {
-    assert_int_equal(store_device_register(s, id, "10.0.0.1", "n",
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "n", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), when, NULL, NULL),
                      STORE_CREATED);
 }
@@ -618,7 +618,7 @@ static void make_sort_fleet(struct store *s)
         char id[16];
         snprintf(id, sizeof id, "dev-%d", i);
         int64_t when = TEST_T0 - (i < 4 ? 0 : 10 * i);
-        assert_int_equal(store_device_register(s, id, i < 5 ? "10.0.0.1" : "10.0.0.2", i % 2 ? "home" : "lab",
+        assert_int_equal(store_device_register(s, id, i < 5 ? "10.0.0.1" : "10.0.0.2", i % 2 ? "home" : "lab", NULL,
                                                REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), when, NULL, NULL),
                          STORE_CREATED);
     }
@@ -877,14 +877,16 @@ static void tokens(void **state)
     memcpy(h3, h1, sizeof h3);
     h3[31] ^= 1;
     int64_t now = TEST_T0 + 10;
-    assert_int_equal(store_token_check(fx->store, h1, now), STORE_NOT_FOUND);
+    assert_int_equal(store_token_check(fx->store, h1, now, NULL), STORE_NOT_FOUND);
     assert_int_equal(store_token_add(fx->store, "ops", h1, TEST_T0, 0), STORE_OK);
     assert_int_equal(store_token_add(fx->store, "ops", h2, TEST_T0, 0), STORE_EXISTS);
     assert_int_equal(store_token_add(fx->store, "other", h1, TEST_T0, 0), STORE_EXISTS);
     assert_int_equal(store_token_add(fx->store, "ci", h2, TEST_T0 + 1, TEST_T0 + 3600), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h1, now), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h2, now), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h3, now), STORE_NOT_FOUND);
+    char name[STORE_TOKEN_NAME_MAX + 1] = "";
+    assert_int_equal(store_token_check(fx->store, h1, now, name), STORE_OK);
+    assert_string_equal(name, "ops");
+    assert_int_equal(store_token_check(fx->store, h2, now, NULL), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h3, now, NULL), STORE_NOT_FOUND);
 
     struct token_names t = {0};
     assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
@@ -898,16 +900,16 @@ static void tokens(void **state)
     assert_int_equal(t.expires[1], 0);
 
     /* A use within the minute is not written again; a later one is; an expired token is refused. */
-    assert_int_equal(store_token_check(fx->store, h2, now + TOKEN_USE_STEP_S - 1), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3599), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3600), STORE_STALE);
+    assert_int_equal(store_token_check(fx->store, h2, now + TOKEN_USE_STEP_S - 1, NULL), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3599, NULL), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h2, TEST_T0 + 3600, NULL), STORE_STALE);
     t = (struct token_names){0};
     assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
     assert_int_equal(t.last_used[0], TEST_T0 + 3599);
 
     assert_int_equal(store_token_revoke(fx->store, "ops"), STORE_OK);
-    assert_int_equal(store_token_check(fx->store, h1, now), STORE_NOT_FOUND);
-    assert_int_equal(store_token_check(fx->store, h2, now), STORE_OK);
+    assert_int_equal(store_token_check(fx->store, h1, now, NULL), STORE_NOT_FOUND);
+    assert_int_equal(store_token_check(fx->store, h2, now, NULL), STORE_OK);
     assert_int_equal(store_token_revoke(fx->store, "ops"), STORE_NOT_FOUND);
     t = (struct token_names){0};
     assert_int_equal(store_token_list(fx->store, collect_token, &t), STORE_OK);
@@ -927,7 +929,7 @@ static void hostile_text_stored_literally(void **state)
     u.name = name;
     u.data = data;
     assert_int_equal(update(fx->store, id, &u, &d), STORE_CREATED);
-    assert_int_equal(store_device_register(fx->store, id, "::1", ssid,
+    assert_int_equal(store_device_register(fx->store, id, "::1", ssid, NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_CLOSED), TEST_T0, NULL, NULL),
                      STORE_OK);
     register_at(fx->store, "plain", TEST_T0);
@@ -946,6 +948,151 @@ static void hostile_text_stored_literally(void **state)
     f = all_devices(10);
     assert_int_equal(list(fx->store, &f).n, 2);
     assert_int_equal(store_token_revoke(fx->store, "' OR '1'='1"), STORE_NOT_FOUND);
+}
+
+/* The audit entries of a page, in order. */
+struct audit_page {
+    int n;
+    int64_t id[8];
+    char action[8][32], target[8][64], actor[8][64];
+    bool before_null[8];
+};
+
+static void collect_entry(const struct audit_entry *e, void *user_data)
+{
+    struct audit_page *p = user_data;
+    assert_true(p->n < 8);
+    p->id[p->n] = e->id;
+    copy_text(p->action[p->n], sizeof p->action[0], e->action);
+    copy_text(p->target[p->n], sizeof p->target[0], e->target);
+    copy_text(p->actor[p->n], sizeof p->actor[0], e->actor);
+    p->before_null[p->n++] = e->before == NULL;
+}
+
+static struct audit_page audit_page(struct store *s, const char *device, int64_t since, int64_t after, int limit)
+{
+    struct audit_page p = {0};
+    int count = -1;
+    struct audit_filter f = {.device = device, .since = since, .after = after, .limit = limit};
+    assert_int_equal(store_audit_list(s, &f, collect_entry, &p, &count), STORE_OK);
+    assert_int_equal(count, p.n);
+    return p;
+}
+
+static enum store_status audit_at(struct store *s, int64_t at, const char *action, const char *target)
+{
+    struct audit_entry e = {.at = at, .via = "api", .actor = "ops", .action = action, .target = target,
+                            .after = "{\"x\":1}"};
+    return store_audit_add(s, &e);
+}
+
+/* A change and its audit entry commit together or not at all. */
+static void audit_entry_goes_with_its_change(void **state)
+{
+    struct fixture *fx = *state;
+    struct device_update u = no_change();
+    struct seen d;
+    assert_int_equal(store_write_begin(fx->store), STORE_OK);
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_CREATED);
+    assert_int_equal(audit_at(fx->store, TEST_T0, "device.create", "dev"), STORE_OK);
+    assert_int_equal(store_write_end(fx->store, false), STORE_OK);
+    assert_int_equal(store_device_get(fx->store, "dev", NULL, NULL), STORE_NOT_FOUND);
+    assert_int_equal(audit_page(fx->store, NULL, 0, -1, 10).n, 0);
+
+    assert_int_equal(store_write_begin(fx->store), STORE_OK);
+    assert_int_equal(store_device_lock(fx->store, "dev", NULL, NULL), STORE_NOT_FOUND);
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_CREATED);
+    assert_int_equal(audit_at(fx->store, TEST_T0, "device.create", "dev"), STORE_OK);
+    assert_int_equal(store_device_lock(fx->store, "dev", capture, &d), STORE_OK);
+    assert_string_equal(d.deviceid, "dev");
+    assert_int_equal(store_write_end(fx->store, true), STORE_OK);
+    assert_int_equal(store_device_get(fx->store, "dev", NULL, NULL), STORE_OK);
+    struct audit_page p = audit_page(fx->store, NULL, 0, -1, 10);
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.action[0], "device.create");
+    assert_string_equal(p.actor[0], "ops");
+    assert_true(p.before_null[0]);
+
+    /* A refused change inside (412) leaves the rest of the transaction usable. */
+    assert_int_equal(store_write_begin(fx->store), STORE_OK);
+    u.if_match = 99;
+    assert_int_equal(update(fx->store, "dev", &u, &d), STORE_STALE);
+    assert_int_equal(store_write_end(fx->store, false), STORE_OK);
+    assert_int_equal(audit_page(fx->store, NULL, 0, -1, 10).n, 1);
+}
+
+/* Newest first, in keyset pages; by device (its "device.*" actions only), since a time; pruned by time. */
+static void audit_pages_and_prune(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(audit_at(fx->store, TEST_T0 - 300, "device.update", "a"), STORE_OK);
+    assert_int_equal(audit_at(fx->store, TEST_T0 - 200, "device.update", "b"), STORE_OK);
+    assert_int_equal(audit_at(fx->store, TEST_T0 - 100, "token.create", "a"), STORE_OK); /* a token named a */
+    assert_int_equal(audit_at(fx->store, TEST_T0, "device.key", "a"), STORE_OK);
+    struct audit_page all = audit_page(fx->store, NULL, 0, -1, 10);
+    assert_int_equal(all.n, 4);
+    for (int i = 1; i < all.n; i++)
+        assert_true(all.id[i] < all.id[i - 1]);
+    assert_string_equal(all.action[0], "device.key");
+    struct audit_page first = audit_page(fx->store, NULL, 0, -1, 3);
+    struct audit_page next = audit_page(fx->store, NULL, 0, first.id[2], 3);
+    assert_int_equal(first.n, 3);
+    assert_int_equal(next.n, 1);
+    assert_int_equal(next.id[0], all.id[3]);
+    struct audit_page of_a = audit_page(fx->store, "a", 0, -1, 10);
+    assert_int_equal(of_a.n, 2);
+    assert_string_equal(of_a.action[0], "device.key");
+    assert_string_equal(of_a.action[1], "device.update");
+    assert_int_equal(audit_page(fx->store, "a", 0, of_a.id[0], 10).n, 1);
+    assert_int_equal(audit_page(fx->store, NULL, TEST_T0 - 200, -1, 10).n, 3);
+    assert_int_equal(audit_page(fx->store, "nobody", 0, -1, 10).n, 0);
+    int deleted = -1;
+    assert_int_equal(store_audit_prune(fx->store, TEST_T0 - 150, 1, &deleted), STORE_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(store_audit_prune(fx->store, TEST_T0 - 150, 10, &deleted), STORE_OK);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(store_audit_prune(fx->store, TEST_T0 - 150, 10, &deleted), STORE_OK);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(audit_page(fx->store, NULL, 0, -1, 10).n, 2);
+}
+
+/* The devices gone offline, latest first by when they turned offline (5 intervals after their
+ * last heartbeat); and the newest reading's id, one up per reading taken. */
+static void overview_offline_and_readings(void **state)
+{
+    struct fixture *fx = *state;
+    register_at(fx->store, "online", TEST_T0 - 10);
+    register_at(fx->store, "overdue", TEST_T0 - 200);
+    register_at(fx->store, "gone-old", TEST_T0 - 5000);
+    register_at(fx->store, "gone-new", TEST_T0 - 400);
+    register_at(fx->store, "slow", TEST_T0 - 950); /* interval 180: offline since T0 - 50 */
+    struct device_update u = no_change();
+    u.set_poll_interval = true;
+    u.poll_interval = 180;
+    struct seen d;
+    assert_int_equal(update(fx->store, "slow", &u, &d), STORE_OK);
+    u = no_change();
+    assert_int_equal(update(fx->store, "never", &u, &d), STORE_CREATED);
+    struct ids ids = {0};
+    assert_int_equal(store_recently_offline(fx->store, TEST_T0, INTERVAL, 10, collect_id, &ids), STORE_OK);
+    assert_int_equal(ids.n, 3);
+    assert_string_equal(ids.id[0], "slow");
+    assert_string_equal(ids.id[1], "gone-new");
+    assert_string_equal(ids.id[2], "gone-old");
+    ids.n = 0;
+    assert_int_equal(store_recently_offline(fx->store, TEST_T0, INTERVAL, 1, collect_id, &ids), STORE_OK);
+    assert_int_equal(ids.n, 1);
+
+    int64_t before = -1, after = -1;
+    assert_int_equal(store_reading_last_id(fx->store, &before), STORE_OK);
+    assert_int_equal(before, 0);
+    for (int seqn = 1; seqn <= 3; seqn++)
+        assert_int_equal(
+            store_reading_add(fx->store, "online", seqn, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "online", 3, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2),
+                     STORE_STALE);
+    assert_int_equal(store_reading_last_id(fx->store, &after), STORE_OK);
+    assert_int_equal(after - before, 3);
 }
 
 int main(void)
@@ -983,6 +1130,9 @@ int main(void)
         T(fleet_counts),
         T(tokens),
         T(hostile_text_stored_literally),
+        T(audit_entry_goes_with_its_change),
+        T(audit_pages_and_prune),
+        T(overview_offline_and_readings),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -141,7 +141,7 @@ static struct race race(const char *path, int n, race_fn fn, const void *arg)
 
 static void add_open(struct store *s, const char *id)
 {
-    assert_int_equal(store_device_register(s, id, "10.0.0.1", "net", REGISTRATION_UNCAPPED(REGISTRATION_OPEN),
+    assert_int_equal(store_device_register(s, id, "10.0.0.1", "net", NULL, REGISTRATION_UNCAPPED(REGISTRATION_OPEN),
                                            TEST_T0, NULL, NULL),
                      STORE_CREATED);
 }
@@ -251,7 +251,7 @@ static void concurrent_creates_become_updates(void **state)
 static enum store_status register_newborn(struct store *s, int i, const void *arg)
 {
     (void)i, (void)arg;
-    return store_device_register(s, "newborn", "10.0.0.9", "net", REGISTRATION_UNCAPPED(REGISTRATION_APPROVE),
+    return store_device_register(s, "newborn", "10.0.0.9", "net", NULL, REGISTRATION_UNCAPPED(REGISTRATION_APPROVE),
                                  TEST_T0, NULL, NULL);
 }
 

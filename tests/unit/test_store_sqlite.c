@@ -82,7 +82,7 @@ static void open_creates_and_migrates_once(void **state)
     struct fixture *fx = *state;
     assert_true(provd_migration_count >= 1);
     assert_int_equal(user_version(fx->db.path), provd_migration_count);
-    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net",
+    assert_int_equal(store_device_register(fx->store, "kept", "10.0.0.1", "net", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
     store_free(fx->store);

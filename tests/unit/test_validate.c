@@ -311,6 +311,39 @@ static void isotime_refuses_other_shapes(void **state)
     }
 }
 
+static void tags_fold_and_charset(void **state)
+{
+    (void)state;
+    char out[TAG_MAX_LEN + 1];
+    assert_true(tag_fold("Green-House_2.v", 15, out));
+    assert_string_equal(out, "green-house_2.v");
+    char longest[TAG_MAX_LEN + 2];
+    memset(longest, 'a', sizeof longest);
+    assert_true(tag_fold(longest, TAG_MAX_LEN, out));
+    assert_false(tag_fold(longest, TAG_MAX_LEN + 1, out));
+    assert_false(tag_fold("", 0, out));
+    static const char *const bad[] = {"a b", "a,b", "a\"", "caf\xc3\xa9", "a/b", "a:b", "x\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (tag_fold(bad[i], strlen(bad[i]), out))
+            fail_msg("tag \"%s\" accepted", bad[i]);
+    assert_false(tag_fold("a\0b", 3, out)); /* an embedded NUL */
+}
+
+static void locations_and_property_keys(void **state)
+{
+    (void)state;
+    char text[4 * LOCATION_MAX_CHARS + 2];
+    memset(text, 'x', sizeof text);
+    assert_true(valid_location(text, LOCATION_MAX_CHARS));
+    assert_false(valid_location(text, LOCATION_MAX_CHARS + 1));
+    assert_true(valid_location("Gew\xc3\xa4" "chshaus 3, Reihe 2", 23));
+    assert_false(valid_location("line\nbreak", 10));
+    assert_true(valid_property_key("led_on-2", 8));
+    assert_false(valid_property_key("a.b", 3));  /* a path, not a property */
+    assert_false(valid_property_key("a\"", 2)); /* would end the JSON path's quotes */
+    assert_false(valid_property_key("", 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +358,8 @@ int main(void)
         cmocka_unit_test(name_malformed_utf8),
         cmocka_unit_test(name_control_characters),
         cmocka_unit_test(states),
+        cmocka_unit_test(tags_fold_and_charset),
+        cmocka_unit_test(locations_and_property_keys),
         cmocka_unit_test(int_range_edges),
         cmocka_unit_test(isotime_round_trip),
         cmocka_unit_test(isotime_refuses_impossible_dates),

@@ -17,6 +17,7 @@ const PALETTE = ['#1a5fb4', '#c01c28', '#26a269', '#e66100', '#613583', '#865e3c
 let deviceId = null;
 let plot = null;        // the uPlot instance, while its fields stay the same
 let plotFields = '';
+let shown = null;       // { min, max }: the chosen range in seconds, what the time axis spans
 let generation = 0;
 let uPlotModule = null;
 
@@ -49,6 +50,23 @@ function chosenRange() {
   if (Number.isNaN(from) || Number.isNaN(to)) return { error: 'Choose both ends of the custom range.' };
   if (from >= to) return { error: 'The start of the range must be before its end.' };
   return { since: isoSeconds(from), until: isoSeconds(to), seconds: (to - from) / 1000 };
+}
+
+// The time axis' span for a range: its ends in seconds (a last-N range ends now).
+function axisSpan(range) {
+  return { min: Date.parse(range.since) / 1000, max: (range.until ? Date.parse(range.until) : serverNow()) / 1000 };
+}
+
+// The x scale's range: the chosen range, unless the operator zoomed in. uPlot asks with the
+// readings' first and last time when it ranges the axis by itself (on new data, on a double-click
+// that zooms out), and would span just those; when they are one time it makes that "a day" later,
+// counted in milliseconds on an axis in seconds: 1000 days. A zoom asks with the dragged span.
+function timeRange(u, min, max) {
+  const xs = u.data[0];
+  const first = xs[0];
+  const last = xs[xs.length - 1];
+  const byItself = min == null || (min === first && (max === last || first === last));
+  return byItself && shown ? [shown.min, shown.max] : [min, max];
 }
 
 // The range as query parameters, with more of them.
@@ -112,23 +130,31 @@ function destroyPlot() {
   plotFields = '';
 }
 
-function drawPlot(uPlot, fields, data, bucketed) {
+// span: the chosen range, which the time axis shows (axisSpan()).
+function drawPlot(uPlot, fields, data, bucketed, span) {
   const key = `${bucketed}|${fields.join('\n')}`;
-  const xs = plot?.data[0] ?? [];
   if (plot && key === plotFields) {
     // A person who zoomed in keeps the zoom while new points arrive.
-    const zoomed = xs.length > 1 && (plot.scales.x.min > xs[0] || plot.scales.x.max < xs[xs.length - 1]);
+    const zoomed = plot.scales.x.min !== shown.min || plot.scales.x.max !== shown.max;
+    shown = span;
     plot.setData(data, !zoomed);
     return;
   }
   destroyPlot();
+  shown = span;
   plotFields = key;
   plot = new uPlot({
     width: Math.max(200, $('plot').clientWidth),
     height: PLOT_HEIGHT,
-    // Readings a second apart (or one reading) would leave uPlot a zero-width time axis, which it
-    // pads by years: show at least a minute around them.
-    scales: { x: { time: true, range: (u, min, max) => (max - min < 60 ? [min - 30, max + 30] : [min, max]) } },
+    scales: { x: { time: true, range: timeRange } },
+    // The axis' span in the page, for whoever reads it without looking at the canvas (the tests).
+    hooks: {
+      setScale: [(u, key) => {
+        if (key !== 'x') return;
+        $('plot').dataset.xMin = String(u.scales.x.min);
+        $('plot').dataset.xMax = String(u.scales.x.max);
+      }],
+    },
     series: [
       { label: 'Time' },
       ...fields.map((field, i) => ({
@@ -162,7 +188,7 @@ async function loadPlot() {
       $('plot').setAttribute('aria-label', 'No readings to plot');
       return;
     }
-    drawPlot(uPlot, fields, data, bucketed);
+    drawPlot(uPlot, fields, data, bucketed, axisSpan(range));
     const what = bucketed ? `${points.length} averages of ${bucketSeconds(range)} s each`
       : `${points.length} readings${truncated ? ' (the first ones: choose a shorter range for the rest)' : ''}`;
     $('plot-summary').textContent = `${what} ${describeRange(range)}. Drag across the plot to zoom, double-click to zoom out.`;

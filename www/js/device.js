@@ -1,5 +1,6 @@
-// One device: its overview, rename, approval, telemetry key, SEQN reset and deletion, its
-// configuration (config-editor.js, saved with If-Match) and its data (data.js). Refreshes
+// One device: its overview, rename, location and tags, approval, telemetry key, SEQN reset and
+// deletion, its configuration (config-editor.js, saved with If-Match), its history (history.js)
+// and its data (data.js). Refreshes
 // update the overview in place and never overwrite what a person is editing.
 import { $, confirmAction, flash, h, say } from './dom.js';
 import { api, devicePath, isDeviceId } from './api.js';
@@ -7,11 +8,13 @@ import { configSync, exactTime, firmwareSummary, statusBadge, timeAgo } from './
 import { assign, showAssignment } from './firmware.js';
 import { editor, readConfig, showConfig } from './config-editor.js';
 import * as dataView from './data.js';
+import * as historyView from './history.js';
 
 let deviceId = null;
 let device = null;        // the last answer for this device
 let editedCfgsn = null;   // the cfgsn the configuration editor was loaded from: the If-Match
 let nameDirty = false;
+let placeDirty = false;   // the location or tags being edited
 let generation = 0;
 
 const title = () => device?.name || deviceId;
@@ -34,6 +37,8 @@ function renderOverview() {
     ['Last SEQN', d.last_seqn === null ? 'none yet' : String(d.last_seqn)],
     ['Signs its calls', d.signs ? 'yes' : d.has_key ? 'no: a device with a key must (its unsigned calls are refused)' : 'no'],
     ['Envelope', d.envelope ?? 'none yet', d.envelope === 'v1' ? ' (not authenticated: move the device to v2)' : ''],
+    ['Location', d.location || '–'],
+    ['Tags', d.tags.length ? d.tags.join(', ') : 'none'],
     ['Firmware', firmwareSummary(d), d.firmware ? ` (assigned ${d.firmware})` : ' (no update assigned)'],
   ];
   $('device-overview').replaceChildren(...items.flatMap(([term, ...desc]) => [h('dt', {}, term), h('dd', {}, ...desc)]));
@@ -50,13 +55,18 @@ function showConfigFrom(d) {
 
 // Takes a fresh answer for the device: the overview always; a form when asked for (`name`,
 // `config`) or when it is untouched, so a refresh never overwrites an edit.
-function take(d, { name = false, config = false } = {}) {
+function take(d, { name = false, place = false, config = false } = {}) {
   device = d;
   renderOverview();
   showAssignment(d);
   if (name || !nameDirty) {
     $('device-name').value = d.name;
     nameDirty = false;
+  }
+  if (place || !placeDirty) {
+    $('device-location').value = d.location;
+    $('device-tags').value = d.tags.join(' ');
+    placeDirty = false;
   }
   if (config || (!editor.dirty && d.cfgsn !== editedCfgsn)) {
     showConfigFrom(d);
@@ -84,9 +94,10 @@ async function load(forms = {}) {
   }
 }
 
-// A change to the device (PUT): the answer is the whole device.
+// A change to the device (PUT): the answer is the whole device; the history shows the change.
 async function update(body, options) {
   const { json } = await api('PUT', devicePath(deviceId), { body, ...options });
+  historyView.refresh();
   return json;
 }
 
@@ -124,6 +135,21 @@ $('firmware-form').addEventListener('submit', async (event) => {
     say($('firmware-assign-message'), `Not assigned: ${err.message}`, 'error');
   }
 });
+
+// The location pins it (the device's own is ignored from then on); an empty one hands it back.
+$('place-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const location = $('device-location').value.trim();
+  const tags = $('device-tags').value.split(/[\s,]+/).filter(Boolean);
+  try {
+    const d = await update({ location: location || null, tags });
+    take(d, { place: true });
+    say($('place-message'), `Saved: ${d.location || 'no location'}; tags ${d.tags.join(', ') || 'none'}.`, 'ok');
+  } catch (err) {
+    say($('place-message'), `Not saved: ${err.message}`, 'error');
+  }
+});
+for (const id of ['device-location', 'device-tags']) $(id).addEventListener('input', () => { placeDirty = true; });
 
 $('config-form').addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -176,7 +202,7 @@ action('generate-key', 'actions-message', async () => {
   $('new-key').focus();
   $('new-key').select();
   say($('actions-message'), '');
-  await load();
+  await Promise.all([load(), historyView.refresh()]);
 });
 
 $('copy-key').addEventListener('click', async () => {
@@ -216,7 +242,7 @@ export async function enter(id) {
   leave();
   deviceId = id;
   device = null;
-  for (const message of ['rename-message', 'approval-message', 'actions-message', 'config-message'])
+  for (const message of ['rename-message', 'place-message', 'approval-message', 'actions-message', 'config-message'])
     say($(message), '');
   $('device-title').textContent = id;
   $('device-subtitle').textContent = '';
@@ -226,12 +252,12 @@ export async function enter(id) {
     $('device-subtitle').textContent = 'This is not a device id: ids are 1-64 characters of A-Z a-z 0-9 . _ : -';
     return;
   }
-  await load({ name: true, config: true });
-  if (device) await dataView.enter(id);
+  await load({ name: true, place: true, config: true });
+  if (device) await Promise.all([historyView.enter(id), dataView.enter(id)]);
 }
 
 export function refresh() {
-  return device ? Promise.all([load(), dataView.refresh()]) : null;
+  return device ? Promise.all([load(), historyView.refresh(), dataView.refresh()]) : null;
 }
 
 // The key shown once must not survive leaving the page.
@@ -239,5 +265,6 @@ export function leave() {
   generation++;
   $('key-panel').hidden = true;
   $('new-key').value = '';
+  historyView.leave();
   dataView.leave();
 }

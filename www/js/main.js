@@ -1,9 +1,11 @@
-// The admin page's entry point: sign-in and sign-out, the routes (#/ the device list,
-// #/devices/ID one device), the fleet counts, and the auto-refresh timer.
+// The admin page's entry point: sign-in and sign-out, the routes (#/ the fleet overview and the
+// device list, #/devices/ID one device), the fleet counts, and the auto-refresh timer.
 import { $, ageFlash, say } from './dom.js';
 import { api, session } from './api.js';
 import * as listView from './list.js';
+import * as overview from './overview.js';
 import * as deviceView from './device.js';
+import './bulk.js';
 
 const VIEWS = ['signin-view', 'list-view', 'device-view'];
 let current = null;   // the module of the view on screen (list or device), null when signed out
@@ -42,14 +44,15 @@ async function route() {
   current = match ? deviceView : listView;
   showOnly(match ? 'device-view' : 'list-view');
   $('main').focus();
-  await Promise.all([current.enter(match?.[1]), refreshCounts()]);
+  await Promise.all([current.enter(match?.[1]), refreshCounts(), match ? null : overview.enter()]);
 }
 
 // One refresh of the view on screen and of the counts, then the next is scheduled; nothing
 // runs while the tab is hidden.
 async function tick() {
   try {
-    if (current && !document.hidden) await Promise.all([current.refresh(), refreshCounts()]);
+    if (current && !document.hidden)
+      await Promise.all([current.refresh(), refreshCounts(), current === listView ? overview.refresh() : null]);
   } finally {
     schedule();
   }
