@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "device_trust.h"
 #include "firmware_image.h"
 #include "json_out.h"
@@ -70,6 +71,13 @@ void handle_firmware_upload(struct app *app, const struct request *req, struct r
     }
     struct firmware fw = {version, d.sha256, d.md5, (int64_t)req->body_len, app->now()};
     enum store_status st = store_firmware_add(app->store, &fw, image, send_firmware, res);
+    if (st == STORE_CREATED) {
+        char after[160];
+        snprintf(after, sizeof after, "{\"size\":%lld,\"sha256\":\"%s\",\"md5\":\"%s\"}", (long long)fw.size,
+                 fw.sha256, fw.md5);
+        st = audit_record(app->store, &app->actor, "firmware.upload", version, NULL, after);
+        st = st == STORE_OK ? STORE_CREATED : st;
+    }
     if (st == STORE_CREATED)
         send_firmware(&fw, res);
     else if (st == STORE_EXISTS)
@@ -102,6 +110,8 @@ void handle_firmware_list(struct app *app, const struct request *req, struct res
 void handle_firmware_delete(struct app *app, const struct request *req, struct response *res)
 {
     enum store_status st = store_firmware_delete(app->store, req->version);
+    if (st == STORE_OK)
+        st = audit_record(app->store, &app->actor, "firmware.delete", req->version, NULL, NULL);
     switch (st) {
     case STORE_OK: response_empty(res, 204); break;
     case STORE_NOT_FOUND: response_error(res, 404, "no firmware version %s", req->version); break;

@@ -1947,14 +1947,15 @@ static enum store_status pg_firmware_add(struct store *base, const struct firmwa
     param_int(&p, fw->created);
     param_bytes(&p, image, (size_t)fw->size);
     int64_t rows = 0;
-    st = exec_stmt(s, PG_BEGIN, NULL, "add firmware: begin", NULL);
+    st = s->in_write ? STORE_OK : exec_stmt(s, PG_BEGIN, NULL, "add firmware: begin", NULL);
     if (st == STORE_OK)
         st = exec_stmt(s, PG_FIRMWARE_ADD, &p, "add firmware", &rows);
-    if (st == STORE_OK && rows == 1)
-        return exec_stmt(s, PG_COMMIT, NULL, "add firmware: commit", NULL) == STORE_OK ? STORE_CREATED : STORE_ERROR;
-    /* The version exists (bytes it may have stored for nothing go), or a failure. */
-    if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-        exec_stmt(s, PG_ROLLBACK, NULL, "add firmware: roll back", NULL);
+    /* Committed when made; else (the version exists) rolled back, with bytes it may have stored
+     * for nothing -- inside an admin's change, by its end, which rolls a refused upload back. */
+    bool created = st == STORE_OK && rows == 1;
+    enum store_status ended = end_transaction(s, created ? STORE_OK : STORE_EXISTS, "add firmware: end");
+    if (created)
+        return ended == STORE_OK ? STORE_CREATED : ended;
     if (st != STORE_OK)
         return st;
     struct firmware_same c = {fw->sha256, false, fn, user_data};

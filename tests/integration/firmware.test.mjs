@@ -53,6 +53,13 @@ async function upload(s, v, bytes, { token = s.token, type = 'application/octet-
   return { status: res.status, json, text };
 }
 
+// The audit entries about target, newest first (a version is no device id: ?device= takes none).
+async function auditOf(target) {
+  const r = await stack.api('GET', '/api/audit?limit=500', { admin: true });
+  assert.equal(r.status, 200, r.text);
+  return r.json.filter((e) => e.target === target);
+}
+
 const assign = (s, id, firmware) => s.api('PUT', `/api/devices/${id}`, { admin: true, body: { firmware } });
 const view = async (s, id) => (await s.api('GET', `/api/devices/${id}`, { admin: true })).json;
 
@@ -132,6 +139,10 @@ describe('uploads', () => {
     assert.equal(other.status, 409, other.text);
     const list = await stack.api('GET', '/api/firmware', { admin: true });
     assert.deepEqual(list.json.filter((f) => f.version === v), [first.json]);
+    // One audit entry, the first upload's: the same bytes again and the conflict change nothing.
+    const audit = await auditOf(v);
+    assert.deepEqual(audit.map((e) => [e.action, e.target, e.after]),
+      [['firmware.upload', v, { size: bytes.length, sha256: sha256(bytes), md5: md5(bytes) }]]);
   });
 
   it('refuses an empty body, a bad version, another type, no token, and a body over PROVD_FIRMWARE_MAX', async () => {
@@ -153,6 +164,7 @@ describe('uploads', () => {
     assert.equal((await stack.api('DELETE', `/api/firmware/${encodeURIComponent(v)}`, { admin: true })).status, 409);
     assert.equal((await assign(stack, id, null)).status, 200);
     assert.equal((await stack.api('DELETE', `/api/firmware/${encodeURIComponent(v)}`, { admin: true })).status, 204);
+    assert.deepEqual((await auditOf(v)).map((e) => e.action), ['firmware.delete', 'firmware.upload']);
     assert.equal((await stack.api('DELETE', `/api/firmware/${encodeURIComponent(v)}`, { admin: true })).status, 404);
     assert.equal((await stack.api('DELETE', '/api/firmware/bad%20version', { admin: true })).status, 400);
   });
@@ -173,6 +185,8 @@ describe('assignment', () => {
     assert.equal((await assign(stack, id, v)).status, 200);
     d = await view(stack, id);
     assert.deepEqual([d.firmware, d.firmware_running, d.firmware_status], [v, '0.9', 'pending']);
+    const entry = (await stack.api('GET', `/api/audit?device=${id}&limit=1`, { admin: true })).json[0];
+    assert.deepEqual([entry.action, entry.before.firmware, entry.after.firmware], ['device.update', null, v]);
     const list = await stack.api('GET', `/api/devices?q=${id}`, { admin: true });
     assert.deepEqual(list.json.map((x) => [x.firmware, x.firmware_status]), [[v, 'pending']]);
   });
