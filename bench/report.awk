@@ -119,6 +119,7 @@ function print_targets(rss_max, rss_scale,    k, s, i, first, last, kinds, kind,
         ratio_target("heartbeat", 0.8, s); ratio_target("poll_304", 0.85, s)
         pair_target("signed_heartbeat", "poll_304", 0.9, s); pair_target("pg_signed_heartbeat", "pg_poll_304", 0.9, s)
         pair_target("heartbeat", "heartbeat_metrics_off", 0.95, s)
+        pair_target("firmware_download", "firmware_static", 0.9, s); pair_target("pg_firmware_download", "pg_firmware_static", 0.9, s)
         if (s + 0 >= 1000000) {
             nk = split("metrics_scrape pg_metrics_scrape", kinds, " ")
             for (kind = 1; kind <= nk; kind++)

@@ -33,6 +33,7 @@ INGEST_DEVICES=500                          # per wrk thread: thread t sends for
 INGEST_SEQN=1000000                         # v1's first SEQN - 1, v2's is twice that: above the seeded
 BODIES=${BENCH_BODIES:-100000}              # per wrk thread and envelope: more than one run can send
 READ_PER_DEVICE=1000                        # readings per device that has any
+FIRMWARE_BYTES=1048576                      # the firmware image of the firmware rows (1 MiB)
 PGBENCH_SCALE=1                             # pgbench -i -s: 100,000 pgbench_accounts rows
 # The keep-alive FastCGI ceiling: a libfcgi process serves one connection at a time and keeps it
 # while nginx does, so every upstream connection nginx may hold needs a process of its own: up to
@@ -207,7 +208,7 @@ ceiling_nginx() {
 # alive (`keepalive` in the upstream, `fastcgi_keep_conn on`) and KEEPALIVE_PROCESSES copies.
 # PROVD_DB in the caller's environment reaches the workers as it is (a path or a URI).
 serve() {
-    local port procs=$WORKERS
+    local port procs=$WORKERS passes
     port=$(free_port)
     export RUN_DIR=$1/run SOCKET=$1/run/fcgi.sock PORT=$port
     mkdir -p "$RUN_DIR/tmp"
@@ -216,12 +217,16 @@ serve() {
         procs=$KEEPALIVE_PROCESSES
         sed -i -e "/^ *upstream provd {/a\\        keepalive $KEEPALIVE_CACHE;" \
             -e 's|^\( *\)fastcgi_pass provd;|&\n\1fastcgi_keep_conn on;|' "$RUN_DIR/nginx.conf"
-        if [ "$(grep -c -e "keepalive $KEEPALIVE_CACHE;" -e 'fastcgi_keep_conn on;' "$RUN_DIR/nginx.conf")" != 2 ]; then
+        # One keepalive, and a fastcgi_keep_conn after each fastcgi_pass (/api/ and the upload's).
+        passes=$(grep -c 'fastcgi_pass provd;' "$RUN_DIR/nginx.conf")
+        if (( passes == 0 )) ||
+            [ "$(grep -c -e "keepalive $KEEPALIVE_CACHE;" -e 'fastcgi_keep_conn on;' "$RUN_DIR/nginx.conf")" != $(( 1 + passes )) ]; then
             echo "bench: nginx.conf no longer has the upstream and fastcgi_pass the keep-alive ceiling edits" >&2
             exit 1
         fi
     fi
-    spawn-fcgi -n -s "$SOCKET" -M 0600 -- /usr/bin/multiwatch -f "$procs" -- "${@:2}" &
+    PROVD_FIRMWARE_CACHE=$RUN_DIR/firmware \
+        spawn-fcgi -n -s "$SOCKET" -M 0600 -- /usr/bin/multiwatch -f "$procs" -- "${@:2}" &
     workers_parent=$!
     pids+=($!)
     nginx -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/nginx-error.log" -g 'daemon off;' &
@@ -346,11 +351,32 @@ provd_rows() {
         # A warm-up must not spend the bodies: heartbeats warm the workers instead.
         BENCH_BODY_FILES=$work/$e measure "$n" "${pre}ingest_$e" ingest "$url" heartbeat
     done
+    # The workers' peak memory so far: a firmware upload and a cache fill hold one image (up to
+    # PROVD_FIRMWARE_MAX) for a moment, which the rows after would add to the peak.
+    rows_rss=$(peak_rss "$workers_parent")
+    firmware_rows "$n" "$url" "$pre"
     signed_rows "$n" "$url" "$pre"
     # Prometheus's scrape, one at a time as Prometheus scrapes; the pre-flight makes the count a
     # large fleet's scrapes are answered from (cgi-bin/metrics.h).
     expect 200 "$api/metrics"
     THREADS=1 CONNECTIONS=1 measure "$n" "${pre}metrics_scrape" metrics "$url"
+}
+
+# firmware_rows SCALE URL PREFIX: a device downloading its firmware image (FIRMWARE_BYTES), which
+# nginx sends from the host's cache after provd's X-Accel-Redirect, against the same bytes as a
+# static file of the same site (WWW_DIR): the download's ceiling (target: >= 0.9 x it). The device
+# is the first seeded one, before signed_rows makes it sign; each scale and backend uploads anew.
+firmware_rows() {
+    local n=$1 url=$2 pre=$3 id=${BENCH_PREFIX}000000 v=bench-$1-${3:-sqlite} auth
+    auth="Authorization: Bearer $BENCH_TOKEN"
+    expect 201 -X POST -H "$auth" -H 'Content-Type: application/octet-stream' --data-binary @"$WWW_DIR/firmware.bin" \
+        "$url/api/firmware?version=$v"
+    expect 200 -X PUT -H "$auth" -d "{\"firmware\":\"$v\"}" "$url/api/devices/$id"
+    expect 200 "$url/firmware.bin"
+    expect 200 "$url/api/devices/$id/firmware?version=$v"
+    BENCH_PATH=/firmware.bin measure "$n" "${pre}firmware_static" firmware "$url"
+    BENCH_PATH=/api/devices/$id/firmware?version=$v measure "$n" "${pre}firmware_download" firmware "$url"
+    expect 200 -X PUT -H "$auth" -d '{"firmware":null}' "$url/api/devices/$id"   # its polls get 304 again
 }
 
 # signed_rows SCALE URL PREFIX: the heartbeat of devices that sign (README.md, Device trust), last
@@ -451,7 +477,7 @@ scale() {
         stop_all
         PROVD_DB=$db serve "$data" "$bin/provd"
         BENCH_TOKEN=$token provd_rows "$n" "$url"
-        rss=$(peak_rss "$workers_parent")
+        rss=$rows_rss
         stop_all
 
         # The same ingest with every commit fsynced (PROVD_SYNCHRONOUS=full): what power-cut
@@ -475,7 +501,7 @@ scale() {
         local row_backend=pg
         PROVD_DB=$pg_uri serve "$data" "$bin/provd"
         BENCH_TOKEN=$pg_token ROW_PREFIX=pg_ provd_rows "$n" "$url"
-        rss=$(peak_rss "$workers_parent")
+        rss=$rows_rss
         stop_all
         row_backend=-
         pgbench_select "$n" pgbench_select_after
@@ -522,6 +548,11 @@ fleet() {
 }
 
 seal_bodies
+# The site's static root is the firmware rows' image alone (the admin page is not measured).
+export WWW_DIR=$work/www
+mkdir -p "$WWW_DIR"
+head -c "$FIRMWARE_BYTES" /dev/urandom > "$WWW_DIR/firmware.bin"
+chmod -R a+rX "$WWW_DIR"
 [ -n "$want_pg" ] && pg_start
 ceiling_nginx
 for n in $SCALES; do

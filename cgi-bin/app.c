@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "firmware_image.h"
 #include "log.h"
 #include "secret.h"
 #include "validate.h"
@@ -93,6 +94,20 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
     c->metrics_file = getenv("PROVD_METRICS_FILE");
     if (c->metrics_file && !*c->metrics_file)
         c->metrics_file = NULL;
+
+    if (!parse_int_range(env_or("PROVD_FIRMWARE_MAX", "4194304"), 1, FIRMWARE_MAX_LIMIT, &c->firmware_max)) {
+        snprintf(err, err_len, "PROVD_FIRMWARE_MAX must be bytes from 1 to %d", FIRMWARE_MAX_LIMIT);
+        return false;
+    }
+    c->firmware_cache = env_or("PROVD_FIRMWARE_CACHE", NULL);
+    if (c->firmware_cache && c->firmware_cache[0] != '/') {
+        snprintf(err, err_len, "PROVD_FIRMWARE_CACHE must be an absolute path");
+        return false;
+    }
+    const char *pubkey = env_or("PROVD_FIRMWARE_PUBKEY", NULL);
+    c->firmware_pubkey = pubkey ? firmware_pubkey_load(pubkey, err, err_len) : NULL;
+    if (pubkey && !c->firmware_pubkey)
+        return false;
 
     static const char *const metrics[] = {"on", "off"};
     int metrics_choice = env_choice("PROVD_METRICS", metrics, 2, err, err_len);

@@ -15,6 +15,8 @@ enum device_auth_policy {
     DEVICE_AUTH_REQUIRED, /* every one (a v2 telemetry envelope is its own proof) */
 };
 
+#define FIRMWARE_MAX_LIMIT (64 << 20) /* PROVD_FIRMWARE_MAX's largest value: 64 MiB */
+
 struct config {
     const char *db_path;                   /* PROVD_DB */
     enum registration_policy registration; /* PROVD_REGISTRATION: approve (default), open, closed */
@@ -30,6 +32,9 @@ struct config {
     int64_t max_devices, registrations_per_min, pending_days;
     const struct server_key *server_key; /* from PROVD_KEY_FILE (server_key.h), loaded at start */
     const char *metrics_file; /* PROVD_METRICS_FILE: the counters a host's workers share; NULL: each its own */
+    int64_t firmware_max;           /* PROVD_FIRMWARE_MAX: the largest image, bytes (4 MiB) */
+    const char *firmware_cache;     /* PROVD_FIRMWARE_CACHE: the directory nginx sends images from */
+    struct evp_pkey_st *firmware_pubkey; /* PROVD_FIRMWARE_PUBKEY's key: uploads must be signed; NULL: not */
     bool metrics_off;         /* PROVD_METRICS=off: nothing counted, /api/metrics a 404 */
 };
 
@@ -83,6 +88,13 @@ void handle_device_bulk(struct app *app, const struct request *req, struct respo
 void handle_device_new_key(struct app *app, const struct request *req, struct response *res);
 void handle_telemetry_post(struct app *app, const struct request *req, struct response *res);
 void handle_telemetry_get(struct app *app, const struct request *req, struct response *res);
+void handle_firmware_upload(struct app *app, const struct request *req, struct response *res);
+void handle_firmware_list(struct app *app, const struct request *req, struct response *res);
+void handle_firmware_delete(struct app *app, const struct request *req, struct response *res);
+void handle_device_firmware_image(struct app *app, const struct request *req, struct response *res);
+void handle_ota(struct app *app, const struct request *req, struct response *res);
+/* The largest body the route of method and path takes (BODY_MAX but for a firmware upload). */
+size_t router_body_max(const struct app *app, const char *method, const char *path);
 void handle_audit_list(struct app *app, const struct request *req, struct response *res);
 void handle_overview(struct app *app, const struct request *req, struct response *res);
 

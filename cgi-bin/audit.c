@@ -41,11 +41,13 @@ char *audit_device_json(const struct device *d)
     if (name && state && location &&
         asprintf(&text,
                  "{\"name\":%s,\"state\":%s,\"location\":%s,\"tags\":%s,\"cfgsn\":%lld,\"poll_interval\":%s,"
-                 "\"data\":%s}",
+                 "\"firmware\":%s%s%s,\"data\":%s}",
                  json_object_to_json_string_ext(name, JSON_C_TO_STRING_PLAIN),
                  json_object_to_json_string_ext(state, JSON_C_TO_STRING_PLAIN),
                  json_object_to_json_string_ext(location, JSON_C_TO_STRING_PLAIN),
                  d->tags && d->tags[0] ? d->tags : "[]", (long long)d->cfgsn, interval,
+                 /* a version needs no escaping (valid_firmware_version()) */
+                 d->firmware ? "\"" : "", d->firmware ? d->firmware : "null", d->firmware ? "\"" : "",
                  d->data[0] ? d->data : "null") < 0)
         text = NULL;
     json_object_put(name);

@@ -31,7 +31,7 @@ enum store_status audit_record(struct store *s, const struct audit_actor *actor,
                                const char *target, const char *before, const char *after);
 
 /* A device's configuration as the audit trail keeps it: what admins set (name, state, cfgsn,
- * poll_interval, data), not what the device reports or its key. malloc'ed JSON text; NULL when out
+ * poll_interval, assigned firmware, data), not what the device reports or its key. malloc'ed JSON text; NULL when out
  * of memory. */
 char *audit_device_json(const struct device *d);
 

@@ -16,6 +16,13 @@ void device_call_time(struct app *app, struct response *res)
     response_header(res, DEVICE_AUTH_TIME_HEADER, "%lld", (long long)app->now());
 }
 
+void device_call_finish(struct app *app, struct response *res, struct device_caller *c)
+{
+    if (c->proved && res->status != 401)
+        device_call_time(app, res);
+    explicit_bzero(c, sizeof *c);
+}
+
 void device_call_refuse(struct app *app, struct response *res)
 {
     response_reset(res);
@@ -77,4 +84,25 @@ bool device_call_check(struct app *app, const struct request *req, enum device_c
     else if (st != STORE_OK)
         respond_store_error(app, res, st);
     return st == STORE_OK;
+}
+
+bool device_basic_check(struct app *app, const struct request *req, const char *deviceid, struct response *res,
+                        struct device_caller *c)
+{
+    memset(c, 0, sizeof *c);
+    enum store_status st = store_device_trust(app->store, deviceid, &c->trust);
+    if (st != STORE_OK && st != STORE_NOT_FOUND) {
+        respond_store_error(app, res, st);
+        return false;
+    }
+    c->known = st == STORE_OK;
+    if (!proof_needed(app, c, DEVICE_CALL_READ))
+        return true;
+    const char *secret = c->known ? device_secret(app, &c->trust) : NULL;
+    c->proved = secret && device_ota_basic_check(secret, deviceid, req->authorization);
+    if (!c->proved) {
+        device_call_refuse(app, res);
+        explicit_bzero(c, sizeof *c);
+    }
+    return c->proved;
 }

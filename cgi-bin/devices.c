@@ -8,6 +8,7 @@
 #include "device_auth.h"
 #include "device_trust.h"
 #include "fields.h"
+#include "firmware.h"
 #include "metrics.h"
 #include "render.h"
 #include "secret.h"
@@ -22,6 +23,7 @@ struct found {
     int status;
     const struct device_caller *caller; /* a device's call: what it proved; NULL: an admin's */
     char *audited;                      /* an admin's change: the device as audit_device_json() has it */
+    char offered[FIRMWARE_VERSION_MAX + 1]; /* a pending version the answer offered: "" none */
 };
 
 static bool check_ipaddr(const struct field_value *v)
@@ -64,6 +66,11 @@ static bool check_poll_interval(const struct field_value *v)
 static bool check_cfgsn(const struct field_value *v)
 {
     return v->num >= 0 && v->num <= (int64_t)1 << 53;
+}
+
+static bool check_firmware(const struct field_value *v)
+{
+    return valid_firmware_version(v->str, v->len);
 }
 
 static void etag_header(struct response *res, int64_t cfgsn)
@@ -152,23 +159,16 @@ static void bad_body(struct response *res, const char *err)
 
 #define REGISTRATION_RETRY_AFTER_S 60
 
-/* The end of a device's call: its secret wiped; a proved call's answer gets the server's clock. */
-static void finish_call(struct app *app, struct response *res, struct device_caller *c)
-{
-    if (c->proved && res->status != 401)
-        device_call_time(app, res);
-    explicit_bzero(c, sizeof *c);
-}
-
 /* POST /api/devices/{id}: a device says it is up, with its address and network. A keyed device
  * proves the call; either way the answer holds what the device may know of itself. */
 void handle_device_register(struct app *app, const struct request *req, struct response *res)
 {
-    enum { IPADDR, SSID, LOCATION, FIELD_COUNT };
+    enum { IPADDR, SSID, LOCATION, FW, FIELD_COUNT };
     static const struct field fields[FIELD_COUNT] = {
         [IPADDR] = {"ipaddr", FIELD_STRING, false, check_ipaddr, "must be an IPv4 or IPv6 address"},
         [SSID] = {"ssid", FIELD_STRING, false, check_ssid, "must be at most 32 bytes"},
         [LOCATION] = {"location", FIELD_STRING, false, check_location, LOCATION_RULE},
+        [FW] = {"fw", FIELD_STRING, false, check_firmware, FIRMWARE_VERSION_RULE},
     };
     struct field_value v[FIELD_COUNT];
     struct fields body;
@@ -179,7 +179,7 @@ void handle_device_register(struct app *app, const struct request *req, struct r
     if (!fields_parse(&body, req->body, req->body_len, fields, FIELD_COUNT, FIELDS_IGNORE_UNKNOWN, v, err,
                       sizeof err)) {
         bad_body(res, err);
-        finish_call(app, res, &caller);
+        device_call_finish(app, res, &caller);
         return;
     }
     char from[ADDRESS_PREFIX_LEN];
@@ -189,7 +189,7 @@ void handle_device_register(struct app *app, const struct request *req, struct r
         .per_minute = app->config.registrations_per_min,
         .max_devices = app->config.max_devices,
     };
-    struct found f = {app, req, res, 200, &caller, NULL};
+    struct found f = {app, req, res, 200, &caller, NULL, ""};
     enum store_status st = store_device_register(app->store, req->deviceid, v[IPADDR].str, v[SSID].str, v[LOCATION].str, &reg,
                                                  app->now(), send_registration, &f);
     switch (st) {
@@ -212,8 +212,14 @@ void handle_device_register(struct app *app, const struct request *req, struct r
         break;
     default: respond_store_error(app, res, st);
     }
+    /* The firmware it says it runs, once it is in (a rejected device is not). */
+    if ((st == STORE_OK || st == STORE_CREATED) && res->status < 300 && v[FW].str) {
+        st = store_device_firmware(app->store, req->deviceid, FIRMWARE_REPORTED, v[FW].str, NULL);
+        if (st != STORE_OK && st != STORE_NOT_FOUND) /* not found: nothing new */
+            respond_store_error(app, res, st);
+    }
     fields_free(&body);
-    finish_call(app, res, &caller);
+    device_call_finish(app, res, &caller);
 }
 
 /* If-None-Match holds the device's current ETag (or "*"): quoting makes "5" not match "15". */
@@ -228,17 +234,43 @@ static bool etag_listed(int64_t cfgsn, const char *if_none_match)
     return strstr(if_none_match, etag) != NULL;
 }
 
+/* The device's update, when it should get one: {"version","url","size","sha256","md5"} into out,
+ * the URL its image is downloaded from (firmware.c), absolute when nginx passed a plain Host
+ * (REQUEST_HOST, nginx.conf: the Host the device itself named).
+ * false when there is none (or it does not fit). */
+#define FIRMWARE_OFFER_MAX 768
+static bool firmware_offer(const struct device *d, const struct request *req, char out[FIRMWARE_OFFER_MAX])
+{
+    if (!d->firmware || !d->firmware_sha256 || !d->firmware_md5 || !firmware_in_progress(d->firmware_status))
+        return false;
+    const char *scheme = request_param(req, "REQUEST_SCHEME"), *host = request_param(req, "REQUEST_HOST");
+    bool absolute = scheme && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) && host &&
+                    host[0] && strlen(host) < 256 &&
+                    strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-:[]") ==
+                        strlen(host);
+    char url[FIRMWARE_OFFER_MAX / 2];
+    snprintf(url, sizeof url, "%s%s%s/api/devices/%s/firmware", absolute ? scheme : "", absolute ? "://" : "",
+             absolute ? host : "", d->deviceid);
+    if (!query_append(url, sizeof url, "version", d->firmware))
+        return false;
+    int n = snprintf(out, FIRMWARE_OFFER_MAX,
+                     "{\"version\":\"%s\",\"url\":\"%s\",\"size\":%lld,\"sha256\":\"%s\",\"md5\":\"%s\"}",
+                     d->firmware, url, (long long)d->firmware_size, d->firmware_sha256, d->firmware_md5);
+    return n > 0 && n < FIRMWARE_OFFER_MAX;
+}
+
 /* A proved poll's configuration, sealed for the device (device_config_seal()): cfgsn in clear,
- * the rest -- data, poll_interval and the SEQN epoch its v2 telemetry binds -- in "sealed". */
-static void send_sealed_config(const struct device *d, struct found *f)
+ * the rest -- data, poll_interval, the SEQN epoch its v2 telemetry binds, and the update offered
+ * (offer, or "": none), whose SHA-256 the device checks the image with -- in "sealed". */
+static void send_sealed_config(const struct device *d, struct found *f, const char *offer)
 {
     const char *secret = device_secret(f->app, &f->caller->trust);
     int64_t interval = device_poll_interval(d, &f->app->config);
-    size_t cap = strlen(d->data) + 96;
+    size_t cap = strlen(d->data) + strlen(offer) + 112;
     char *plain = malloc(cap), *sealed = NULL;
-    int len = plain ? snprintf(plain, cap, "{\"cfgsn\":%lld,\"data\":%s,\"poll_interval\":%lld,\"epoch\":%lld}",
+    int len = plain ? snprintf(plain, cap, "{\"cfgsn\":%lld,\"data\":%s,\"poll_interval\":%lld,\"epoch\":%lld%s%s}",
                                (long long)d->cfgsn, d->data, (long long)interval,
-                               (long long)f->caller->trust.epoch)
+                               (long long)f->caller->trust.epoch, offer[0] ? ",\"firmware\":" : "", offer)
                     : -1;
     if (len < 0 || (size_t)len >= cap ||
         !device_config_seal(secret, d->deviceid, d->cfgsn, NULL, plain, (size_t)len, &sealed)) {
@@ -257,8 +289,8 @@ static void send_sealed_config(const struct device *d, struct found *f)
     free(sealed);
 }
 
-/* The heartbeat answer: the configuration (sealed when the call was proved), or 304 when the
- * device already has it. */
+/* The heartbeat answer: the configuration (sealed when the call was proved) and the update the
+ * device should get, or 304 when it already has the configuration and there is no update. */
 static void send_config(const struct device *d, void *user_data)
 {
     struct found *f = user_data;
@@ -267,12 +299,16 @@ static void send_config(const struct device *d, void *user_data)
         return;
     }
     etag_header(f->res, d->cfgsn);
-    if (etag_listed(d->cfgsn, f->req->if_none_match)) {
+    char offer[FIRMWARE_OFFER_MAX] = "";
+    bool offering = firmware_offer(d, f->req, offer);
+    if (!offering && etag_listed(d->cfgsn, f->req->if_none_match)) {
         response_empty(f->res, 304);
         return;
     }
+    if (offering && strcmp(d->firmware_status, FIRMWARE_STATUS_PENDING) == 0)
+        snprintf(f->offered, sizeof f->offered, "%s", d->firmware);
     if (f->caller->proved) {
-        send_sealed_config(d, f);
+        send_sealed_config(d, f, offer);
         return;
     }
     struct json_out out;
@@ -281,40 +317,58 @@ static void send_config(const struct device *d, void *user_data)
     json_out_member_int(&out, "cfgsn", d->cfgsn);
     json_out_member_raw(&out, "data", d->data);
     json_out_member_int(&out, "poll_interval", device_poll_interval(d, &f->app->config));
+    if (offering)
+        json_out_member_raw(&out, "firmware", offer);
     json_out_close_object(&out);
 }
 
-/* A device's heartbeat poll. Most devices hold their configuration already: they get the 304
- * that reads one index; the others (and those sending no If-None-Match) the full poll. */
-static enum store_status answer_poll(struct found *f, int64_t applied)
+/* A device's heartbeat poll. Most devices hold their configuration already and have no update:
+ * they get the 304 that reads one index, firmware facts included; the others (and those sending
+ * no If-None-Match) the full poll. fw: the firmware the device says it runs (NULL: it does not
+ * say), recorded when it is news or an update is under way (one more write, then). */
+static enum store_status answer_poll(struct found *f, int64_t applied, const char *fw)
 {
     struct store *store = f->app->store;
     const struct request *req = f->req;
     int64_t now = f->app->now();
-    if (req->if_none_match) {
+    enum store_status st;
+    if (req->if_none_match || fw) {
         struct poll_facts facts;
-        enum store_status st = store_device_heartbeat(store, req->deviceid, now, &facts);
+        st = store_device_heartbeat(store, req->deviceid, now, &facts);
         if (st != STORE_OK)
             return st;
         if (facts.rejected) {
             reject_device(f->res);
             return STORE_OK;
         }
+        if (fw && (strcmp(fw, facts.firmware_running) != 0 || firmware_in_progress(facts.firmware_status))) {
+            st = store_device_firmware(store, req->deviceid, FIRMWARE_REPORTED, fw, facts.firmware_status);
+            if (st != STORE_OK && st != STORE_NOT_FOUND) /* not found: nothing changed */
+                return st;
+        }
         bool applied_known = applied < 0 || applied == facts.cfgsn_applied;
-        if (applied_known && etag_listed(facts.cfgsn, req->if_none_match)) {
+        if (!firmware_in_progress(facts.firmware_status) && applied_known &&
+            etag_listed(facts.cfgsn, req->if_none_match)) {
             etag_header(f->res, facts.cfgsn);
             response_empty(f->res, 304);
             return STORE_OK;
         }
     }
-    return store_device_poll(store, req->deviceid, applied, now, send_config, f);
+    st = store_device_poll(store, req->deviceid, applied, now, send_config, f);
+    /* pending -> offered once the answer carries it (a conditional update: a version assigned
+     * meanwhile stays pending). */
+    if (st == STORE_OK && f->offered[0]) {
+        st = store_device_firmware(store, req->deviceid, FIRMWARE_OFFERED, f->offered, NULL);
+        st = st == STORE_NOT_FOUND ? STORE_OK : st;
+    }
+    return st;
 }
 
 /* GET /api/devices/{id}: a device's heartbeat poll; with an admin token, the admin's view of
  * the device, which is not a heartbeat. */
 void handle_device_get(struct app *app, const struct request *req, struct response *res)
 {
-    struct found f = {app, req, res, 200, NULL, NULL};
+    struct found f = {app, req, res, 200, NULL, NULL, ""};
     struct device_caller caller;
     enum store_status st;
     if (req->authorization) {
@@ -325,14 +379,18 @@ void handle_device_get(struct app *app, const struct request *req, struct respon
         if (!device_call_check(app, req, DEVICE_CALL_READ, res, &caller))
             return;
         f.caller = &caller;
-        char text[24];
+        char text[24], fw[FIRMWARE_VERSION_MAX + 2];
         int64_t applied = -1;
         int has = query_param(req->query, "cfgsn", text, sizeof text);
+        int has_fw = query_param(req->query, "fw", fw, sizeof fw);
         if (has < 0 || (has > 0 && !parse_int_range(text, 0, INT64_MAX, &applied))) {
             response_error(res, 400, "cfgsn must be a non-negative integer");
             st = STORE_OK;
+        } else if (has_fw < 0 || (has_fw > 0 && !valid_firmware_version(fw, strlen(fw)))) {
+            response_error(res, 400, "fw " FIRMWARE_VERSION_RULE);
+            st = STORE_OK;
         } else {
-            st = answer_poll(&f, applied);
+            st = answer_poll(&f, applied, has_fw > 0 ? fw : NULL);
             if (st == STORE_OK && (res->status == 304 || res->status == 200))
                 metrics_poll(app->metrics, res->status == 304 ? METRICS_POLL_NOT_MODIFIED : METRICS_POLL_CONFIG);
         }
@@ -342,7 +400,7 @@ void handle_device_get(struct app *app, const struct request *req, struct respon
     else if (st != STORE_OK)
         respond_store_error(app, res, st);
     if (f.caller)
-        finish_call(app, res, &caller);
+        device_call_finish(app, res, &caller);
 }
 
 /* If-Match: absent, "*" (the device exists), or one strong ETag. */
@@ -386,7 +444,7 @@ static void answer_update(struct app *app, const struct request *req, struct res
  * creates one (the only way a device gets in when registration is closed). */
 void handle_device_update(struct app *app, const struct request *req, struct response *res)
 {
-    enum { NAME, DATA, STATE, POLL_INTERVAL, CFGSN, SEQN_RESET, LOCATION, TAGS, FIELD_COUNT };
+    enum { NAME, DATA, STATE, POLL_INTERVAL, CFGSN, SEQN_RESET, LOCATION, TAGS, FIRMWARE, FIELD_COUNT };
     static const struct field fields[FIELD_COUNT] = {
         [NAME] = {"name", FIELD_STRING, false, check_name,
                   "must be at most 64 characters of UTF-8 text without control characters"},
@@ -399,6 +457,8 @@ void handle_device_update(struct app *app, const struct request *req, struct res
         [LOCATION] = {"location", FIELD_STRING, true, check_location,
                       LOCATION_RULE " (null: cleared, for the device to set)"},
         [TAGS] = {"tags", FIELD_ARRAY, false, NULL, NULL}, /* string_list_canonical() */
+        [FIRMWARE] = {"firmware", FIELD_STRING, true, check_firmware,
+                      FIRMWARE_VERSION_RULE " (null: none)"},
     };
     static const struct string_list_rule tag_rule = {
         "tags", DEVICE_TAGS_MAX, string_list_take_tag,
@@ -434,8 +494,20 @@ void handle_device_update(struct app *app, const struct request *req, struct res
         }
         u.tags = tags;
     }
+    u.set_firmware = v[FIRMWARE].present;
+    u.firmware = v[FIRMWARE].is_null ? NULL : v[FIRMWARE].str;
+    enum store_status known = u.firmware ? store_firmware_get(app->store, u.firmware, NULL, NULL) : STORE_OK;
+    if (known != STORE_OK) {
+        if (known == STORE_NOT_FOUND)
+            response_error(res, 400, "firmware: no version %s was uploaded (POST /api/firmware?version=%s first)",
+                           u.firmware, u.firmware);
+        else
+            respond_store_error(app, res, known);
+        fields_free(&body);
+        return;
+    }
 
-    struct found f = {app, req, res, 200, NULL, NULL};
+    struct found f = {app, req, res, 200, NULL, NULL, ""};
     char *before;
     enum store_status st = device_before(app, req->deviceid, &before, res);
     if (st == STORE_OK || st == STORE_NOT_FOUND) {

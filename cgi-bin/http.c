@@ -218,6 +218,15 @@ static int decode_value(const char *in, size_t len, char *out, size_t out_len)
     return 1;
 }
 
+const char *request_param(const struct request *req, const char *name)
+{
+    size_t len = strlen(name);
+    for (char **p = req->params; p && *p; p++)
+        if (strncmp(*p, name, len) == 0 && (*p)[len] == '=')
+            return *p + len + 1;
+    return NULL;
+}
+
 int query_param(const char *query, const char *name, char *out, size_t out_len)
 {
     size_t name_len = strlen(name);

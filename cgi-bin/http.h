@@ -23,8 +23,13 @@ struct request {
     const char *body; /* body_len bytes and then a '\0' */
     size_t body_len;
     const char *deviceid; /* the {id} of the route, set (and validated) by the router */
+    const char *version;  /* the {version} of the route (a firmware version), likewise */
     bool metrics_allowed; /* nginx says the client's address may scrape without a token */
+    char **params;        /* every FastCGI parameter, "NAME=value"; NULL-terminated; NULL: none */
 };
+
+/* The FastCGI parameter name (a header: "HTTP_USER_AGENT"), NULL when absent. */
+const char *request_param(const struct request *req, const char *name);
 
 /* Where a streamed response goes (the FastCGI output stream in provd); NULL: into body. */
 typedef void (*response_sink_fn)(void *sink_data, const char *bytes, size_t len);

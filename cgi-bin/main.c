@@ -32,17 +32,23 @@ static int64_t wall_clock(void)
     return (int64_t)time(NULL);
 }
 
-/* Reads the body into buf (BODY_MAX + 1 bytes); false with the response set when it cannot. */
-static bool read_body(FCGX_Request *fr, struct request *req, char *buf, struct response *res)
+/* Reads the body into buf (BODY_MAX + 1 bytes), or for a route that takes more (router_body_max())
+ * a larger one of its own, *big (the caller frees it); false with the response set when it cannot. */
+static bool read_body(struct app *app, FCGX_Request *fr, struct request *req, char *buf, char **big,
+                      struct response *res)
 {
     const char *length = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
-    int64_t len = 0;
+    int64_t len = 0, max = (int64_t)router_body_max(app, req->method, req->path);
     if (length && *length && !parse_int_range(length, 0, INT64_MAX, &len)) {
         response_error(res, 400, "bad Content-Length");
         return false;
     }
-    if (len > BODY_MAX) {
-        response_error(res, 413, "request body too large (at most %d bytes)", BODY_MAX);
+    if (len > max) {
+        response_error(res, 413, "request body too large (at most %lld bytes)", (long long)max);
+        return false;
+    }
+    if (len > BODY_MAX && !(buf = *big = malloc((size_t)len + 1))) {
+        response_error(res, 503, "out of memory for the request body: try again shortly");
         return false;
     }
     int got = len > 0 ? FCGX_GetStr(buf, (int)len, fr->in) : 0;
@@ -106,7 +112,9 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
         .device_auth = FCGX_GetParam("HTTP_X_PROVD_AUTH", fr->envp),
         .remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp),
         .metrics_allowed = metrics_allowed && strcmp(metrics_allowed, "1") == 0,
+        .params = fr->envp,
     };
+    char *big_body = NULL;
     if (!req.query)
         req.query = "";
     app->request_id = request_id(fr);
@@ -116,8 +124,9 @@ static void serve(struct app *app, FCGX_Request *fr, char *body_buf, struct resp
     int route = METRICS_NO_ROUTE;
     if (!req.method || !req.path)
         response_error(res, 400, "the web server sent no method or path (see nginx.conf)");
-    else if (read_body(fr, &req, body_buf, res))
+    else if (read_body(app, fr, &req, body_buf, &big_body, res))
         route = router_dispatch(app, &req, res);
+    free(big_body);
 
     if (!res->streaming) { /* else the handler wrote everything already */
         const char *type = res->content_type ? res->content_type : "application/json";

@@ -42,6 +42,16 @@ static void int_or_null(struct json_out *out, const char *key, int64_t v)
     }
 }
 
+static void string_or_null(struct json_out *out, const char *key, const char *v)
+{
+    if (v) {
+        json_out_member_string(out, key, v);
+    } else {
+        json_out_key(out, key);
+        json_out_null(out);
+    }
+}
+
 void device_write_json(struct json_out *out, const struct device *d, const struct config *config, int64_t now)
 {
     enum liveness live = device_liveness(d, config, now);
@@ -72,6 +82,9 @@ void device_write_json(struct json_out *out, const struct device *d, const struc
         json_out_string(out, d->trust & DEVICE_TRUST_V2 ? "v2" : "v1");
     else
         json_out_null(out);
+    string_or_null(out, "firmware", d->firmware);
+    string_or_null(out, "firmware_running", d->firmware_running);
+    json_out_member_string(out, "firmware_status", d->firmware_status);
     json_out_close_object(out);
 }
 

@@ -12,7 +12,7 @@ enum access { ACCESS_PUBLIC, ACCESS_ADMIN, ACCESS_METRICS };
 
 struct route {
     const char *method;
-    const char *pattern; /* "{id}" matches one path segment: a device id */
+    const char *pattern; /* "{id}" matches one path segment, a device id; "{version}", a firmware version */
     enum access access;
     handler_fn handler;
     const char *name;
@@ -32,9 +32,21 @@ static const struct route routes[] = {
     {"POST", "/api/devices/{id}/key", ACCESS_ADMIN, handle_device_new_key, "device_key"},
     {"POST", "/api/devices/{id}/telemetry", ACCESS_PUBLIC, handle_telemetry_post, "telemetry_post"},
     {"GET", "/api/devices/{id}/telemetry", ACCESS_ADMIN, handle_telemetry_get, "telemetry_get"},
+    {"GET", "/api/devices/{id}/firmware", ACCESS_PUBLIC, handle_device_firmware_image, "device_firmware"},
+    {"POST", "/api/firmware", ACCESS_ADMIN, handle_firmware_upload, "firmware_upload"},
+    {"GET", "/api/firmware", ACCESS_ADMIN, handle_firmware_list, "firmware_list"},
+    {"DELETE", "/api/firmware/{version}", ACCESS_ADMIN, handle_firmware_delete, "firmware_delete"},
+    {"GET", "/api/ota", ACCESS_PUBLIC, handle_ota, "ota"},
     {"GET", "/api/audit", ACCESS_ADMIN, handle_audit_list, "audit_list"},
     {"GET", "/api/overview", ACCESS_ADMIN, handle_overview, "overview"},
 };
+
+/* The one route whose body may be larger than BODY_MAX: an image, up to PROVD_FIRMWARE_MAX. */
+size_t router_body_max(const struct app *app, const char *method, const char *path)
+{
+    bool upload = strcmp(method, "POST") == 0 && strcmp(path, "/api/firmware") == 0;
+    return upload ? (size_t)app->config.firmware_max : BODY_MAX;
+}
 
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -48,17 +60,18 @@ const char *router_route_name(int route)
     return routes[route].name;
 }
 
-/* Matches path against pattern; *id gets where the {id} segment is (length 0 when none). */
+/* Matches path against pattern; *id gets where its one {id} or {version} segment is (length 0
+ * when none). */
 static bool path_matches(const char *pattern, const char *path, const char **id, size_t *id_len)
 {
     *id_len = 0;
     while (*pattern && *path) {
-        if (strncmp(pattern, "{id}", 4) == 0) {
+        if (*pattern == '{') {
             *id = path;
             *id_len = strcspn(path, "/");
             if (*id_len == 0)
                 return false;
-            pattern += 4;
+            pattern += strcspn(pattern, "}") + 1;
             path += *id_len;
         } else if (*pattern++ != *path++) {
             return false;
@@ -96,8 +109,16 @@ static void run_route(struct app *app, const struct route *route, const char *id
         return;
     if (route->access == ACCESS_METRICS && !req->metrics_allowed && !auth_admin(app, req, res))
         return;
-    char deviceid[DEVICE_ID_MAX + 1];
-    if (id_len > 0) {
+    char deviceid[DEVICE_ID_MAX + 1], version[FIRMWARE_VERSION_MAX + 1];
+    if (id_len > 0 && strstr(route->pattern, "{version}")) {
+        if (!valid_firmware_version(id, id_len)) {
+            response_error(res, 400, "version " FIRMWARE_VERSION_RULE);
+            return;
+        }
+        memcpy(version, id, id_len);
+        version[id_len] = '\0';
+        req->version = version;
+    } else if (id_len > 0) {
         if (id_len <= DEVICE_ID_MAX) {
             memcpy(deviceid, id, id_len);
             deviceid[id_len] = '\0';

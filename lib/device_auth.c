@@ -10,10 +10,12 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "base64.h"
 #include "e2ee.h"
 
 #define AUTH_LABEL   "provd device auth 1"
 #define SEAL_LABEL   "provd config seal 1"
+#define OTA_LABEL    "provd ota basic 1"
 #define PROOF_PREFIX "provd-auth-1\n"
 #define SEAL_KEY_LEN 16
 
@@ -202,5 +204,37 @@ bool device_config_open(const char *secret, const char *deviceid, int64_t cfgsn,
     }
     e2ee_msg_free(msg);
     OPENSSL_cleanse(key_hex, sizeof key_hex);
+    return ok;
+}
+
+bool device_ota_password(const char *secret, char out[DEVICE_OTA_PASSWORD_LEN + 1])
+{
+    uint8_t key[DEVICE_AUTH_MAC_LEN];
+    bool ok = derive(secret, OTA_LABEL, key);
+    to_hex(key, DEVICE_OTA_PASSWORD_LEN / 2, out);
+    OPENSSL_cleanse(key, sizeof key);
+    return ok;
+}
+
+/* "Basic " then base64 of user ":" password: the id (at most 64) and 32 hex digits fit in 128. */
+#define BASIC_MAX 128
+
+bool device_ota_basic_check(const char *secret, const char *deviceid, const char *authorization)
+{
+    static const char scheme[] = "Basic ";
+    uint8_t plain[BASIC_MAX + 1];
+    char expected[DEVICE_OTA_PASSWORD_LEN + 1];
+    size_t len = 0, id_len = strlen(deviceid);
+    if (!authorization || strncmp(authorization, scheme, sizeof scheme - 1) != 0)
+        return false;
+    const char *b64 = authorization + sizeof scheme - 1;
+    size_t b64_len = strlen(b64);
+    bool ok = b64_len <= b64_encoded_len(BASIC_MAX) &&
+              b64_decode(b64, b64_len, B64_STRICT, plain, BASIC_MAX, &len) == 0 &&
+              len == id_len + 1 + DEVICE_OTA_PASSWORD_LEN && memcmp(plain, deviceid, id_len) == 0 &&
+              plain[id_len] == ':' && device_ota_password(secret, expected) &&
+              CRYPTO_memcmp(plain + id_len + 1, expected, DEVICE_OTA_PASSWORD_LEN) == 0;
+    OPENSSL_cleanse(plain, sizeof plain);
+    OPENSSL_cleanse(expected, sizeof expected);
     return ok;
 }

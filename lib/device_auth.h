@@ -61,4 +61,14 @@ bool device_config_seal(const char *secret, const char *deviceid, int64_t cfgsn,
 bool device_config_open(const char *secret, const char *deviceid, int64_t cfgsn, const char *sealed,
                         size_t sealed_len, char **plain, size_t *len);
 
+/* The password of a keyed device's Arduino update client (GET /api/ota), which can send nothing
+ * but HTTP Basic (setAuthorization(id, password)): DEVICE_OTA_PASSWORD_LEN lower-case hex digits
+ * of HMAC-SHA256(K, "provd ota basic 1") cut to 16 bytes, K as above. false when libcrypto fails. */
+#define DEVICE_OTA_PASSWORD_LEN 32
+bool device_ota_password(const char *secret, char out[DEVICE_OTA_PASSWORD_LEN + 1]);
+/* Whether authorization (an Authorization header's value) is "Basic " and base64 of
+ * "<user>:<password>" with user equal to deviceid and password device_ota_password(secret); the
+ * password is compared in constant time. */
+bool device_ota_basic_check(const char *secret, const char *deviceid, const char *authorization);
+
 #endif

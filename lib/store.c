@@ -213,9 +213,9 @@ enum store_status store_device_bulk(struct store *s, const struct device_filter 
     return s->ops->device_bulk(s, filter, bulk, affected);
 }
 
-enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval, struct store_stats *out)
+enum store_status store_reading_count(struct store *s, int64_t *count)
 {
-    return s->ops->stats(s, now, default_interval, out);
+    return s->ops->reading_count(s, count);
 }
 
 enum store_status store_fleet(struct store *s, int64_t now, int64_t default_interval, struct store_fleet *out)
@@ -251,6 +251,44 @@ enum store_status store_device_trust(struct store *s, const char *deviceid, stru
     }
     OPENSSL_cleanse(stored, sizeof stored);
     return st;
+}
+
+enum store_status store_firmware_add(struct store *s, const struct firmware *fw, const void *image,
+                                     store_firmware_fn fn, void *user_data)
+{
+    return s->ops->firmware_add(s, fw, image, fn, user_data);
+}
+
+enum store_status store_firmware_get(struct store *s, const char *version, store_firmware_fn fn,
+                                     void *user_data)
+{
+    return s->ops->firmware_get(s, version, fn, user_data);
+}
+
+enum store_status store_firmware_list(struct store *s, store_firmware_fn fn, void *user_data)
+{
+    return s->ops->firmware_list(s, fn, user_data);
+}
+
+enum store_status store_firmware_delete(struct store *s, const char *version)
+{
+    return s->ops->firmware_delete(s, version);
+}
+
+enum store_status store_firmware_image(struct store *s, const char *sha256, void **image, size_t *size)
+{
+    return s->ops->firmware_image(s, sha256, image, size);
+}
+
+enum store_status store_device_firmware(struct store *s, const char *deviceid, enum firmware_event event,
+                                        const char *version, char status[FIRMWARE_STATUS_LEN])
+{
+    return s->ops->device_firmware(s, deviceid, event, version, status);
+}
+
+enum store_status store_device_by_mac(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])
+{
+    return s->ops->device_by_mac(s, mac12, deviceid);
 }
 
 enum store_status store_device_signed(struct store *s, const char *deviceid, int64_t t, bool state_changing)

@@ -9,6 +9,16 @@
 #include <stdint.h>
 
 #include "secret.h"
+#include "validate.h"
+
+/* A device's firmware update status (ARCHITECTURE.md "Firmware updates" has the transitions). */
+#define FIRMWARE_STATUS_NONE        "none"        /* nothing assigned */
+#define FIRMWARE_STATUS_PENDING     "pending"     /* assigned, not yet offered */
+#define FIRMWARE_STATUS_OFFERED     "offered"     /* a poll answer carried it */
+#define FIRMWARE_STATUS_DOWNLOADING "downloading" /* the device asked for the image */
+#define FIRMWARE_STATUS_INSTALLED   "installed"   /* the device came back running it */
+#define FIRMWARE_STATUS_FAILED      "failed"      /* it came back running another after the download */
+#define FIRMWARE_STATUS_LEN         12
 
 enum store_status {
     STORE_OK = 0,
@@ -67,6 +77,12 @@ struct device {
     int64_t last_seqn; /* -1: no telemetry accepted yet */
     bool has_key;
     int64_t trust; /* DEVICE_TRUST_* */
+    /* Firmware (ARCHITECTURE.md "Firmware updates"): the version assigned (NULL: none), the one
+     * the device last reported running (NULL: never said), the update's status (a
+     * FIRMWARE_STATUS_* name), and with an assigned version its image's size and digests. */
+    const char *firmware, *firmware_running, *firmware_status;
+    int64_t firmware_size;
+    const char *firmware_sha256, *firmware_md5;
     const char *location; /* free text; "" when none */
     const char *tags;     /* a JSON array of its tags, sorted */
 };
@@ -85,6 +101,9 @@ struct device_update {
     int64_t cfgsn;         /* an explicit cfgsn the client sent; -1: none */
     int64_t if_match;      /* the cfgsn the client last saw; IF_MATCH_NONE, IF_MATCH_ANY ("*") */
     bool seqn_reset;       /* the device lost its counter: accept SEQNs from the start again */
+    bool set_firmware;     /* assign firmware (pending), or with NULL none; the same version again
+                            * keeps its status but a failed one, which starts over */
+    const char *firmware;
     /* With set_location: location pinned (a device's registration no longer changes it), or,
      * NULL, cleared and the device's to set again. */
     bool set_location;
@@ -120,10 +139,6 @@ struct device_filter {
     int limit;
     int64_t now;
     int64_t default_interval;
-};
-
-struct store_stats {
-    int64_t devices, online, pending, readings;
 };
 
 /* The fleet at a glance, for metrics (store_fleet()). Liveness as the device list has it
@@ -232,6 +247,8 @@ struct poll_facts {
     bool rejected;
     int64_t cfgsn;
     int64_t cfgsn_applied; /* -1: the device never said */
+    char firmware_status[FIRMWARE_STATUS_LEN];       /* a FIRMWARE_STATUS_* name */
+    char firmware_running[FIRMWARE_VERSION_MAX + 1]; /* "": never said */
 };
 /* A heartbeat (on SQLite read from one index, not the device's row): records the device as seen at now,
  * as store_device_poll() does, and gives the facts its answer depends on; it writes nothing else.
@@ -287,8 +304,8 @@ struct device_bulk {
  * Correct with concurrent calls on any number of hosts: a device counts once per change. */
 enum store_status store_device_bulk(struct store *s, const struct device_filter *filter,
                                     const struct device_bulk *bulk, int64_t *affected);
-enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,
-                              struct store_stats *out);
+/* The readings stored. */
+enum store_status store_reading_count(struct store *s, int64_t *count);
 /* Devices by state and by liveness at now (default_interval for those without their own), the
  * database's size and the alert outbox's counts: the same counts from either backend. */
 enum store_status store_fleet(struct store *s, int64_t now, int64_t default_interval,
@@ -339,6 +356,48 @@ enum store_status store_reading_prune(struct store *s, int64_t before, int max, 
 /* Deletes up to max devices still pending that registered before the given time and never had a
  * reading accepted (an admin never let them in); *deleted says how many. */
 enum store_status store_device_expire_pending(struct store *s, int64_t before, int max, int *deleted);
+
+/* ---- firmware (ARCHITECTURE.md "Firmware updates") ---- */
+
+/* A stored version; strings borrowed for the callback. */
+struct firmware {
+    const char *version;
+    const char *sha256, *md5; /* lower-case hex */
+    int64_t size, created;
+};
+typedef void (*store_firmware_fn)(const struct firmware *fw, void *user_data);
+
+/* Stores image (fw->size bytes whose digests fw gives) as fw->version, in one transaction:
+ * STORE_CREATED; STORE_OK when the version holds these bytes already (fn gets the stored one,
+ * with its created); STORE_EXISTS when it holds other bytes. Bytes are stored once per SHA-256. */
+enum store_status store_firmware_add(struct store *s, const struct firmware *fw, const void *image,
+                                     store_firmware_fn fn, void *user_data);
+enum store_status store_firmware_get(struct store *s, const char *version, store_firmware_fn fn,
+                                     void *user_data);
+/* By version. */
+enum store_status store_firmware_list(struct store *s, store_firmware_fn fn, void *user_data);
+/* STORE_NOT_FOUND; STORE_STALE while a device has it assigned. Its bytes go with the last version
+ * holding them. */
+enum store_status store_firmware_delete(struct store *s, const char *version);
+/* The bytes of sha256 into *image (malloc'd, the caller frees), *size long. */
+enum store_status store_firmware_image(struct store *s, const char *sha256, void **image, size_t *size);
+
+/* What happened in a device's update; its status moves in SQL (one conditional UPDATE). */
+enum firmware_event {
+    FIRMWARE_OFFERED,     /* a poll answer carried version: pending -> offered */
+    FIRMWARE_FETCHED,     /* part of version's image was asked for (a range short of its end) */
+    FIRMWARE_FETCHED_ALL, /* version's image was asked for up to its last byte */
+    FIRMWARE_REPORTED,    /* the device says it runs version */
+};
+/* The event for deviceid, written only when it changes something: STORE_OK, and status (when not
+ * NULL) gets the status after it. STORE_NOT_FOUND: nothing written: it changes nothing (a resumed
+ * or repeated download, a version reported again), there is no such device, or (but for
+ * FIRMWARE_REPORTED) version is not the one assigned to it. */
+enum store_status store_device_firmware(struct store *s, const char *deviceid, enum firmware_event event,
+                                        const char *version, char status[FIRMWARE_STATUS_LEN]);
+/* The device whose id is mac12 (12 upper-case hex digits) with or without colons, in any case,
+ * into deviceid; of several, the first by id. */
+enum store_status store_device_by_mac(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);
 
 /* expires: when the token stops working; 0: never. */
 enum store_status store_token_add(struct store *s, const char *name,

@@ -4,6 +4,8 @@
 #ifndef PROVD_STORE_BACKEND_H
 #define PROVD_STORE_BACKEND_H
 
+#include <string.h>
+
 #include "store.h"
 
 /* What a backend's fleet operation counts, in its statement's column order; store_fleet() makes a
@@ -56,8 +58,7 @@ struct store_ops {
     enum store_status (*device_count)(struct store *s, const struct device_filter *filter, int64_t *count);
     enum store_status (*device_bulk)(struct store *s, const struct device_filter *filter,
                                      const struct device_bulk *bulk, int64_t *affected);
-    enum store_status (*stats)(struct store *s, int64_t now, int64_t default_interval,
-                               struct store_stats *out);
+    enum store_status (*reading_count)(struct store *s, int64_t *count);
     enum store_status (*fleet)(struct store *s, int64_t now, int64_t default_interval,
                                int64_t counts[FLEET__COUNT]);
     /* The device's row; its key as stored into stored (store.c opens it into out->key). */
@@ -74,6 +75,17 @@ struct store_ops {
                                          int64_t bucket_seconds, store_bucket_fn fn, void *user_data);
     enum store_status (*reading_prune)(struct store *s, int64_t before, int max, int *deleted);
     enum store_status (*device_expire_pending)(struct store *s, int64_t before, int max, int *deleted);
+
+    enum store_status (*firmware_add)(struct store *s, const struct firmware *fw, const void *image,
+                                      store_firmware_fn fn, void *user_data);
+    enum store_status (*firmware_get)(struct store *s, const char *version, store_firmware_fn fn,
+                                      void *user_data);
+    enum store_status (*firmware_list)(struct store *s, store_firmware_fn fn, void *user_data);
+    enum store_status (*firmware_delete)(struct store *s, const char *version);
+    enum store_status (*firmware_image)(struct store *s, const char *sha256, void **image, size_t *size);
+    enum store_status (*device_firmware)(struct store *s, const char *deviceid, enum firmware_event event,
+                                         const char *version, char status[FIRMWARE_STATUS_LEN]);
+    enum store_status (*device_by_mac)(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);
 
     enum store_status (*token_add)(struct store *s, const char *name,
                                    const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
@@ -150,6 +162,68 @@ static inline enum store_status store_registration_room(const struct registratio
     if (reg->per_minute > 0 && reg->from && recent >= reg->per_minute)
         return STORE_TOO_MANY;
     return STORE_OK;
+}
+
+/* The firmware columns of a device (struct device), the last of each backend's: assigned, running,
+ * status, then the assigned version's size, sha256 and md5 from its row (a primary-key lookup). */
+#define FIRMWARE_OF(column) "(SELECT " column " FROM firmware WHERE version = fw_assigned)"
+#define DEVICE_FIRMWARE_COLUMNS                                                                             \
+    "fw_assigned, fw_running, fw_status, " FIRMWARE_OF("size") ", " FIRMWARE_OF("sha256") ", " FIRMWARE_OF("md5")
+
+/* A device's firmware update status moves in SQL, the same text on both backends (each passes its
+ * parameters, cast as it needs), so that two hosts writing at once cannot break it: each step
+ * is one conditional UPDATE. ARCHITECTURE.md "Firmware updates" has the table of transitions.
+ * An admin's assignment, SET clauses: set (boolean) says whether to assign, version the version
+ * (NULL: none). A new version starts pending; the same one again keeps its status, but failed
+ * starts over. */
+#define FIRMWARE_ASSIGN_SQL(set, version)                                                                   \
+    "fw_assigned = CASE WHEN " set " THEN " version " ELSE fw_assigned END, "                                \
+    "fw_status = CASE WHEN NOT " set " THEN fw_status WHEN " version " IS NULL THEN 'none' "                 \
+    "WHEN fw_assigned IS NOT DISTINCT FROM " version " AND fw_status <> 'failed' THEN fw_status "            \
+    "ELSE 'pending' END, "                                                                                   \
+    "fw_downloaded = CASE WHEN NOT " set " OR (fw_assigned IS NOT DISTINCT FROM " version " "                \
+    "AND fw_status <> 'failed') THEN fw_downloaded ELSE false END "
+/* An event of enum firmware_event (its number) for the device id, about version (the assigned one;
+ * for FIRMWARE_REPORTED the one it runs): the running version, fw_downloaded and the status after
+ * it. Only a change is written: a resumed or repeated download, or a poll repeating what it runs
+ * while an update is under way, matches no row, as do an unknown device and another version
+ * assigned. */
+#define FIRMWARE_RUNNING_AFTER(event, version) "CASE WHEN " event " = 3 THEN " version " ELSE fw_running END"
+#define FIRMWARE_DOWNLOADED_AFTER(event) "(fw_downloaded OR " event " = 2)"
+#define FIRMWARE_STATUS_AFTER(event, version)                                                               \
+    "CASE "                                                                                                  \
+    "WHEN " event " = 0 THEN CASE WHEN fw_status = 'pending' THEN 'offered' ELSE fw_status END "             \
+    "WHEN " event " IN (1, 2) THEN "                                                                         \
+    "CASE WHEN fw_status IN ('pending', 'offered') THEN 'downloading' ELSE fw_status END "                   \
+    "WHEN fw_assigned IS NULL THEN 'none' "                                                                  \
+    "WHEN fw_assigned = " version " THEN 'installed' "                                                       \
+    "WHEN fw_status = 'installed' OR (fw_status = 'downloading' AND fw_downloaded) THEN 'failed' "           \
+    "ELSE fw_status END"
+#define FIRMWARE_EVENT_SQL(id, event, version)                                                              \
+    "UPDATE devices SET fw_running = " FIRMWARE_RUNNING_AFTER(event, version) ", "                           \
+    "fw_downloaded = " FIRMWARE_DOWNLOADED_AFTER(event) ", fw_status = " FIRMWARE_STATUS_AFTER(event, version) \
+    " WHERE deviceid = " id " AND (" event " = 3 OR fw_assigned = " version ") "                             \
+    "AND (fw_running IS DISTINCT FROM " FIRMWARE_RUNNING_AFTER(event, version) " "                           \
+    "OR fw_downloaded <> " FIRMWARE_DOWNLOADED_AFTER(event) " "                                              \
+    "OR fw_status <> " FIRMWARE_STATUS_AFTER(event, version) ") RETURNING fw_status"
+_Static_assert(FIRMWARE_OFFERED == 0 && FIRMWARE_FETCHED == 1 && FIRMWARE_FETCHED_ALL == 2 &&
+                   FIRMWARE_REPORTED == 3,
+               "FIRMWARE_EVENT_SQL's numbers");
+
+/* A version's stored bytes compared with an upload's (store_firmware_add()): a store_firmware_fn
+ * that sets same, and hands the stored version to fn when they are the same. */
+struct firmware_same {
+    const char *sha256;
+    bool same;
+    store_firmware_fn fn;
+    void *user_data;
+};
+static inline void firmware_compare(const struct firmware *fw, void *data)
+{
+    struct firmware_same *c = data;
+    c->same = strcmp(fw->sha256, c->sha256) == 0;
+    if (c->same && c->fn)
+        c->fn(fw, c->user_data);
 }
 
 /* A bulk statement's first parameter (store_device_bulk()): the tag, the property, or the state

@@ -15,7 +15,7 @@
 #define DAYS_AHEAD      14           /* day partitions made ahead, by open and by each prune */
 #define MIGRATION_LOCK  "7073400000" /* pg_advisory_xact_lock key; the partitions' is the next (db/pg) */
 #define ALERT_LOCK      "7073400002" /* the alert sweeper's session lock (pg_alert_lead()) */
-#define MAX_PARAMS      12
+#define MAX_PARAMS      14
 #define BULK_CHUNK      10000     /* devices per claim and COPY of store_reading_bulk_add() */
 #define COPY_BUFFER     (1 << 18) /* bytes of COPY text sent at once */
 #define SEEN_MAX        512       /* heartbeat times kept back at most (struct seen_times) */
@@ -28,7 +28,8 @@
     "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, poll_interval, "      \
     "datec, key IS NOT NULL, last_seqn, trust, location, "                                                  \
     "(SELECT '[' || coalesce(string_agg('\"' || tag || '\"', ',' ORDER BY tag), '') || ']' "             \
-    "FROM device_tags WHERE device = deviceid)"
+    "FROM device_tags WHERE device = deviceid), " DEVICE_FIRMWARE_COLUMNS
+#define DEVICE_COLUMN_COUNT 23
 
 /* Online: seen within 2 poll intervals + 10 s (store_online_window()), at now, default interval. */
 #define ONLINE_SQL(now, def)                                                                                 \
@@ -140,7 +141,6 @@ enum pg_stmt {
     PG_DEVICE_BULK_LAST = PG_DEVICE_BULK + DEVICE_BULK_SET,
     PG_TAGS_LOCK,
     PG_TAGS_SET,
-    PG_DEVICE_STATS,
     PG_TELEMETRY_COUNT,
     PG_DEVICE_FLEET,
     PG_DEVICE_TRUST,
@@ -152,6 +152,13 @@ enum pg_stmt {
     PG_PARTITIONS_MAKE,
     PG_PARTITIONS_DROP,
     PG_PRUNE_DEFAULT,
+    PG_FIRMWARE_GET,
+    PG_FIRMWARE_LIST,
+    PG_FIRMWARE_ADD,
+    PG_FIRMWARE_DELETE,
+    PG_FIRMWARE_IMAGE,
+    PG_DEVICE_FIRMWARE,
+    PG_DEVICE_BY_MAC,
     PG_TOKEN_ADD,
     PG_TOKEN_CHECK,
     PG_TOKEN_USED,
@@ -212,7 +219,8 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                                  "WHERE state = 'pending' AND last_seqn IS NULL AND datec < $1::bigint "
                                  "LIMIT $2::bigint)",
     /* The 304 of a heartbeat: a read; its time is kept back and written with others (PG_SEEN). */
-    [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1) FROM devices WHERE deviceid = $1",
+    [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, coalesce(fw_running, '') "
+                               "FROM devices WHERE deviceid = $1",
     /* Heartbeat times kept back ($1 ids and $2 times, comma-separated), each device's latest, never
      * backwards. The rows are locked in id order, so that two workers writing overlapping sets
      * at once wait for each other instead of deadlocking. */
@@ -239,13 +247,15 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
         "last_seqn = CASE WHEN $8::boolean THEN NULL ELSE last_seqn END, "
         "seqn_epoch = seqn_epoch + CASE WHEN $8::boolean THEN 1 ELSE 0 END, "
         "location = CASE WHEN $11::boolean THEN coalesce($10, '') ELSE location END, "
-        "location_pinned = CASE WHEN $11::boolean THEN $10::text IS NOT NULL ELSE location_pinned END "
+        "location_pinned = CASE WHEN $11::boolean THEN $10::text IS NOT NULL ELSE location_pinned END, "
+        FIRMWARE_ASSIGN_SQL("$12::boolean", "$13::text")
         "WHERE deviceid = $1 AND ($9::bigint < 0 OR cfgsn = $9::bigint) RETURNING " DEVICE_COLUMNS,
     /* Never seen yet. No row when a concurrent create came first: the caller updates that one. */
     [PG_DEVICE_CREATE] = "INSERT INTO devices (deviceid, name, data, state, poll_interval, cfgsn, datec, "
-                         "location, location_pinned) "
+                         "location, location_pinned, fw_assigned, fw_status) "
                          "VALUES ($1, coalesce($2, ''), coalesce($3, '{}'), coalesce($4, 'accepted'), "
-                         "$5::bigint, $6::bigint, $7::bigint, coalesce($8, ''), $8::text IS NOT NULL) "
+                         "$5::bigint, $6::bigint, $7::bigint, coalesce($8, ''), $8::text IS NOT NULL, $9::text, "
+                         "CASE WHEN $9::text IS NULL THEN 'none' ELSE 'pending' END) "
                          "ON CONFLICT (deviceid) DO NOTHING RETURNING " DEVICE_COLUMNS,
     [PG_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = $1",
     [PG_DEVICE_SET_KEY] = "UPDATE devices SET key = $2 WHERE deviceid = $1",
@@ -294,8 +304,6 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                     "AND tag NOT IN (SELECT jsonb_array_elements_text($2::jsonb))) "
                     "INSERT INTO device_tags (device, tag) SELECT $1, jsonb_array_elements_text($2::jsonb) "
                     "ON CONFLICT DO NOTHING",
-    [PG_DEVICE_STATS] = "SELECT count(*), count(*) FILTER (WHERE state = 'pending'), "
-                        "count(*) FILTER (WHERE " ONLINE_SQL("$1", "$2") ") FROM devices",
     [PG_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
     /* Devices by state, then online and overdue at $1 (default interval $2), then all of them,
      * and the database's bytes: enum fleet_count's columns, the same counts as SQLite's. */
@@ -361,6 +369,27 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_PRUNE_DEFAULT] = "DELETE FROM telemetry_default WHERE ctid = ANY (ARRAY("
                          "SELECT ctid FROM telemetry_default WHERE received_at < $1::bigint "
                          "ORDER BY id LIMIT $2::bigint))",
+    [PG_FIRMWARE_GET] = "SELECT version, sha256, md5, size, created FROM firmware WHERE version = $1",
+    [PG_FIRMWARE_LIST] = "SELECT version, sha256, md5, size, created FROM firmware ORDER BY version",
+    /* One statement: the bytes (once per SHA-256) and the version; no row when the version exists
+     * already (then PG_FIRMWARE_GET says with which bytes, and the transaction is rolled back).
+     * Concurrent uploads of one version queue on its key: one inserts. */
+    [PG_FIRMWARE_ADD] = "WITH image AS (INSERT INTO firmware_images (sha256, data) VALUES ($2, $6) "
+                        "ON CONFLICT (sha256) DO NOTHING) "
+                        "INSERT INTO firmware (version, sha256, size, md5, created) "
+                        "VALUES ($1, $2, $3::bigint, $4, $5::bigint) "
+                        "ON CONFLICT (version) DO NOTHING RETURNING version",
+    /* Never while a device has it assigned (the foreign key says so too); its bytes go with the
+     * last version holding them. No row: no such version, or assigned. */
+    [PG_FIRMWARE_DELETE] = "WITH gone AS (DELETE FROM firmware WHERE version = $1 "
+                           "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = $1) RETURNING sha256), "
+                           "bytes AS (DELETE FROM firmware_images i USING gone WHERE i.sha256 = gone.sha256 "
+                           "AND NOT EXISTS (SELECT 1 FROM firmware f WHERE f.sha256 = gone.sha256 "
+                           "AND f.version <> $1)) SELECT count(*) FROM gone",
+    [PG_FIRMWARE_IMAGE] = "SELECT data FROM firmware_images WHERE sha256 = $1",
+    [PG_DEVICE_FIRMWARE] = FIRMWARE_EVENT_SQL("$1", "$2::int", "$3::text"),
+    [PG_DEVICE_BY_MAC] = "SELECT deviceid FROM devices WHERE upper(replace(deviceid, ':', '')) = $1 "
+                         "ORDER BY deviceid LIMIT 1",
     [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created, expires) "
                      "VALUES ($1, $2::bytea, $3::bigint, nullif($4::bigint, 0))",
     [PG_TOKEN_CHECK] =
@@ -656,6 +685,12 @@ static void read_device(const PGresult *res, int row, struct device *d)
     d->trust = col_int(res, row, 14, 0);
     d->location = PQgetvalue(res, row, 15);
     d->tags = PQgetvalue(res, row, 16);
+    d->firmware = PQgetisnull(res, row, 17) ? NULL : PQgetvalue(res, row, 17);
+    d->firmware_running = PQgetisnull(res, row, 18) ? NULL : PQgetvalue(res, row, 18);
+    d->firmware_status = PQgetvalue(res, row, 19);
+    d->firmware_size = col_int(res, row, 20, 0);
+    d->firmware_sha256 = PQgetisnull(res, row, 21) ? NULL : PQgetvalue(res, row, 21);
+    d->firmware_md5 = PQgetisnull(res, row, 22) ? NULL : PQgetvalue(res, row, 22);
 }
 
 /* Hands each device row of res to fn (when not NULL), as seen at *seen_now when that is not NULL
@@ -983,7 +1018,7 @@ static enum store_status register_new(struct pg_store *s, const char *deviceid, 
     else if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
         exec_stmt(s, PG_ROLLBACK, NULL, "register device: roll back", NULL);
     if (res && st == STORE_OK) {
-        bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, 17)[0] == 't'; /* after DEVICE_COLUMNS */
+        bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, DEVICE_COLUMN_COUNT)[0] == 't'; /* after DEVICE_COLUMNS */
         hand_devices(res, fn, user_data, &now);
         st = created ? STORE_CREATED : STORE_OK;
     }
@@ -1033,6 +1068,8 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
     facts->rejected = strcmp(PQgetvalue(res, 0, 0), "rejected") == 0;
     facts->cfgsn = col_int(res, 0, 1, 0);
     facts->cfgsn_applied = col_int(res, 0, 2, -1);
+    snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", PQgetvalue(res, 0, 3));
+    snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", PQgetvalue(res, 0, 4));
     PQclear(res);
     seen_note(s, deviceid, now);
     return STORE_OK;
@@ -1104,6 +1141,8 @@ static enum store_status update_row(struct pg_store *s, const char *deviceid, co
         param_int(&p, u->if_match);
         param_text(&p, u->set_location ? u->location : NULL);
         param_bool(&p, u->set_location);
+        param_bool(&p, u->set_firmware);
+        param_text(&p, u->set_firmware ? u->firmware : NULL);
         st = device_rows(s, PG_DEVICE_UPDATE, &p, "update device", fn, user_data, NULL, NULL);
         if (st != STORE_NOT_FOUND)
             return st;
@@ -1118,6 +1157,7 @@ static enum store_status update_row(struct pg_store *s, const char *deviceid, co
         param_int(&p, u->cfgsn > 0 ? u->cfgsn : 0);
         param_int(&p, now);
         param_text(&p, u->set_location ? u->location : NULL);
+        param_text(&p, u->set_firmware ? u->firmware : NULL);
         st = device_rows(s, PG_DEVICE_CREATE, &p, "create device", fn, user_data, NULL, NULL);
         if (st != STORE_NOT_FOUND)
             return st == STORE_OK ? STORE_CREATED : st;
@@ -1334,18 +1374,9 @@ static enum store_status count_devices(struct pg_store *s, enum pg_stmt id, int6
     return read_ints(s, id, &p, what, out, n);
 }
 
-static enum store_status pg_stats(struct store *base, int64_t now, int64_t default_interval,
-                                  struct store_stats *out)
+static enum store_status pg_reading_count(struct store *base, int64_t *count)
 {
-    struct pg_store *s = pg_of(base);
-    int64_t devices[3] = {0};
-    enum store_status st = count_devices(s, PG_DEVICE_STATS, now, default_interval, "count devices", devices, 3);
-    if (st == STORE_OK)
-        st = read_ints(s, PG_TELEMETRY_COUNT, NULL, "count readings", &out->readings, 1);
-    out->devices = devices[0];
-    out->pending = devices[1];
-    out->online = devices[2];
-    return st;
+    return read_ints(pg_of(base), PG_TELEMETRY_COUNT, NULL, "count readings", count, 1);
 }
 
 static enum store_status pg_fleet(struct store *base, int64_t now, int64_t default_interval,
@@ -2019,6 +2050,158 @@ static enum store_status pg_reading_bulk_add(struct store *base, const char *pre
     return st;
 }
 
+/* ---- firmware ---- */
+
+/* Runs a statement returning firmware rows, handing each to fn: STORE_NOT_FOUND for none (but
+ * the list). */
+static enum store_status firmware_rows(struct pg_store *s, enum pg_stmt id, const struct params *p,
+                                       store_firmware_fn fn, void *user_data)
+{
+    enum store_status st;
+    PGresult *res = run(s, id, p, "read firmware", &st);
+    if (!res)
+        return st;
+    int n = PQntuples(res);
+    for (int i = 0; fn && i < n; i++) {
+        struct firmware fw = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                              col_int(res, i, 3, 0), col_int(res, i, 4, 0)};
+        fn(&fw, user_data);
+    }
+    PQclear(res);
+    return n > 0 || id == PG_FIRMWARE_LIST ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status pg_firmware_get(struct store *base, const char *version, store_firmware_fn fn,
+                                         void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    struct params p = {0};
+    param_text(&p, version);
+    return st == STORE_OK ? firmware_rows(s, PG_FIRMWARE_GET, &p, fn, user_data) : st;
+}
+
+static enum store_status pg_firmware_list(struct store *base, store_firmware_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    return st == STORE_OK ? firmware_rows(s, PG_FIRMWARE_LIST, NULL, fn, user_data) : st;
+}
+
+static enum store_status pg_firmware_add(struct store *base, const struct firmware *fw, const void *image,
+                                         store_firmware_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, fw->version);
+    param_text(&p, fw->sha256);
+    param_int(&p, fw->size);
+    param_text(&p, fw->md5);
+    param_int(&p, fw->created);
+    param_bytes(&p, image, (size_t)fw->size);
+    int64_t rows = 0;
+    st = s->in_write ? STORE_OK : exec_stmt(s, PG_BEGIN, NULL, "add firmware: begin", NULL);
+    if (st == STORE_OK)
+        st = exec_stmt(s, PG_FIRMWARE_ADD, &p, "add firmware", &rows);
+    /* Committed when made; else (the version exists) rolled back, with bytes it may have stored
+     * for nothing -- inside an admin's change, by its end, which rolls a refused upload back. */
+    bool created = st == STORE_OK && rows == 1;
+    enum store_status ended = end_transaction(s, created ? STORE_OK : STORE_EXISTS, "add firmware: end");
+    if (created)
+        return ended == STORE_OK ? STORE_CREATED : ended;
+    if (st != STORE_OK)
+        return st;
+    struct firmware_same c = {fw->sha256, false, fn, user_data};
+    p = (struct params){0};
+    param_text(&p, fw->version);
+    st = firmware_rows(s, PG_FIRMWARE_GET, &p, firmware_compare, &c);
+    return st == STORE_OK ? (c.same ? STORE_OK : STORE_EXISTS) : st;
+}
+
+static enum store_status pg_firmware_delete(struct store *base, const char *version)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, version);
+    int64_t deleted = 0;
+    st = read_ints(s, PG_FIRMWARE_DELETE, &p, "delete firmware", &deleted, 1);
+    if (st != STORE_OK || deleted == 1)
+        return st;
+    st = firmware_rows(s, PG_FIRMWARE_GET, &p, NULL, NULL);
+    return st == STORE_OK ? STORE_STALE : st;
+}
+
+static enum store_status pg_firmware_image(struct store *base, const char *sha256, void **image, size_t *size)
+{
+    struct pg_store *s = pg_of(base);
+    *image = NULL;
+    enum store_status st = connected(s);
+    if (st == STORE_OK)
+        st = prepare(s, PG_FIRMWARE_IMAGE);
+    if (st != STORE_OK)
+        return st;
+    char name[32];
+    const char *values[1] = {sha256};
+    /* The bytes in binary: text would be twice their size in hex. */
+    PGresult *res = PQexecPrepared(s->conn, stmt_name(PG_FIRMWARE_IMAGE, name, sizeof name), 1, values, NULL,
+                                   NULL, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        st = fail(s, "read firmware image", res);
+    } else if (PQntuples(res) == 0) {
+        st = STORE_NOT_FOUND;
+    } else {
+        *size = (size_t)PQgetlength(res, 0, 0);
+        *image = malloc(*size ? *size : 1);
+        if (*image)
+            memcpy(*image, PQgetvalue(res, 0, 0), *size);
+        else
+            st = STORE_ERROR;
+    }
+    PQclear(res);
+    return st;
+}
+
+/* Runs a statement and copies the first column of its one row into out (out_len bytes):
+ * STORE_NOT_FOUND when there is no row. */
+static enum store_status read_text(struct pg_store *s, enum pg_stmt id, const struct params *p, const char *what,
+                                   char *out, size_t out_len)
+{
+    enum store_status st = connected(s);
+    PGresult *res = st == STORE_OK ? run(s, id, p, what, &st) : NULL;
+    if (!res)
+        return st;
+    st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
+    if (st == STORE_OK)
+        snprintf(out, out_len, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_device_firmware(struct store *base, const char *deviceid, enum firmware_event event,
+                                            const char *version, char status[FIRMWARE_STATUS_LEN])
+{
+    char after[FIRMWARE_STATUS_LEN];
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_int(&p, (int64_t)event);
+    param_text(&p, version);
+    return read_text(pg_of(base), PG_DEVICE_FIRMWARE, &p, "device firmware", status ? status : after,
+                     FIRMWARE_STATUS_LEN);
+}
+
+static enum store_status pg_device_by_mac(struct store *base, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])
+{
+    struct params p = {0};
+    param_text(&p, mac12);
+    return read_text(pg_of(base), PG_DEVICE_BY_MAC, &p, "find device by MAC", deviceid, DEVICE_ID_MAX + 1);
+}
+
 static const struct store_ops pg_ops = {
     /* no group commit, no checkpoints; retention is a scheduled job (provctl prune) */
     .needs = STORE_NEEDS_FLUSHES,
@@ -2043,7 +2226,7 @@ static const struct store_ops pg_ops = {
     .device_list = pg_device_list,
     .device_count = pg_device_count,
     .device_bulk = pg_device_bulk,
-    .stats = pg_stats,
+    .reading_count = pg_reading_count,
     .fleet = pg_fleet,
     .device_trust = pg_device_trust,
     .device_signed = pg_device_signed,
@@ -2052,6 +2235,13 @@ static const struct store_ops pg_ops = {
     .reading_buckets = pg_reading_buckets,
     .reading_prune = pg_reading_prune,
     .device_expire_pending = pg_device_expire_pending,
+    .firmware_add = pg_firmware_add,
+    .firmware_get = pg_firmware_get,
+    .firmware_list = pg_firmware_list,
+    .firmware_delete = pg_firmware_delete,
+    .firmware_image = pg_firmware_image,
+    .device_firmware = pg_device_firmware,
+    .device_by_mac = pg_device_by_mac,
     .token_add = pg_token_add,
     .token_check = pg_token_check,
     .token_used = pg_token_used,

@@ -53,7 +53,7 @@
 
 #define DEVICE_COLUMNS_WITH(lastseen)                                                                        \
     "deviceid, name, state, " lastseen ", ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                 \
-    "poll_interval, datec, key IS NOT NULL, last_seqn, id, trust, location, " TAGS_SQL
+    "poll_interval, datec, key IS NOT NULL, last_seqn, id, trust, location, " TAGS_SQL ", " DEVICE_FIRMWARE_COLUMNS
 #define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(LASTSEEN_SQL)
 
 /* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
@@ -168,7 +168,6 @@ enum stmt {
     STMT_DEVICE_BULK_LAST = STMT_DEVICE_BULK + DEVICE_BULK_SET,
     STMT_TAGS_KEEP,
     STMT_TAGS_ADD,
-    STMT_DEVICE_STATS,
     STMT_TELEMETRY_COUNT,
     STMT_DEVICE_FLEET,
     STMT_DEVICE_TRUST,
@@ -182,6 +181,15 @@ enum stmt {
     STMT_READING_BUCKETS,
     STMT_READING_OLDEST,
     STMT_READING_PRUNE,
+    STMT_FIRMWARE_GET,
+    STMT_FIRMWARE_LIST,
+    STMT_FIRMWARE_IMAGE_ADD,
+    STMT_FIRMWARE_ADD,
+    STMT_FIRMWARE_DELETE,
+    STMT_FIRMWARE_IMAGE_DROP,
+    STMT_FIRMWARE_IMAGE,
+    STMT_DEVICE_FIRMWARE,
+    STMT_DEVICE_BY_MAC,
     STMT_TOKEN_ADD,
     STMT_TOKEN_CHECK,
     STMT_TOKEN_USED,
@@ -234,15 +242,16 @@ static const char *const stmt_sql[STMT__COUNT] = {
     /* A heartbeat moves lastseen without reading it (the batch writes only move it forward). */
     [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_COLUMNS_WITH("0") " FROM devices WHERE deviceid = ?1",
     /* INDEXED BY: the planner would take the unique index on deviceid and read the row too. */
-    [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1) "
-                                 "FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
+    [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
+                                 "coalesce(fw_running, '') FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     /* Never seen yet, whatever time a deleted device with the same id left behind. */
     [STMT_DEVICE_CREATE] =
-        "INSERT INTO devices (deviceid, state, name, data, poll_interval, cfgsn, datec, location, location_pinned) "
+        "INSERT INTO devices (deviceid, state, name, data, poll_interval, cfgsn, datec, location, location_pinned, "
+        "fw_assigned, fw_status) "
         "VALUES (?1, coalesce(?4, 'accepted'), coalesce(?2, ''), coalesce(?3, '{}'), ?6, ?7, ?9, "
-        "coalesce(?10, ''), ?10 IS NOT NULL) "
+        "coalesce(?10, ''), ?10 IS NOT NULL, ?13, CASE WHEN ?13 IS NULL THEN 'none' ELSE 'pending' END) "
         "RETURNING " DEVICE_COLUMNS_WITH("0"),
     [STMT_DEVICE_UPDATE] =
         "UPDATE devices SET name = coalesce(?2, name), data = coalesce(?3, data), "
@@ -250,7 +259,8 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "cfgsn = ?7, last_seqn = CASE WHEN ?8 THEN NULL ELSE last_seqn END, "
         "seqn_epoch = seqn_epoch + (?8 != 0), "
         "location = CASE WHEN ?11 THEN coalesce(?10, '') ELSE location END, "
-        "location_pinned = CASE WHEN ?11 THEN ?10 IS NOT NULL ELSE location_pinned END "
+        "location_pinned = CASE WHEN ?11 THEN ?10 IS NOT NULL ELSE location_pinned END, "
+        FIRMWARE_ASSIGN_SQL("?12", "?13")
         "WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
     [STMT_DEVICE_DELETE] = "DELETE FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_SET_KEY] = "UPDATE devices SET key = ?2 WHERE deviceid = ?1",
@@ -291,8 +301,6 @@ static const char *const stmt_sql[STMT__COUNT] = {
                        "AND tag NOT IN (SELECT value FROM json_each(?2))",
     [STMT_TAGS_ADD] = "INSERT OR IGNORE INTO device_tags (device, tag) "
                       "SELECT (SELECT id FROM devices WHERE deviceid = ?1), value FROM json_each(?2)",
-    [STMT_DEVICE_STATS] = "SELECT count(*), coalesce(sum(state = 'pending'), 0), "
-                          "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
     [STMT_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
     /* Devices by state, then online and overdue at ?1 (default interval ?2), then all of them:
      * enum fleet_count's columns up to FLEET_BYTES, the same statement as PostgreSQL's. */
@@ -335,6 +343,21 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_READING_PRUNE] = "DELETE FROM telemetry WHERE id IN "
                            "(SELECT id FROM telemetry ORDER BY id LIMIT ?2) "
                            "AND received_at < ?1",
+    [STMT_FIRMWARE_GET] = "SELECT version, sha256, md5, size, created FROM firmware WHERE version = ?1",
+    [STMT_FIRMWARE_LIST] = "SELECT version, sha256, md5, size, created FROM firmware ORDER BY version",
+    [STMT_FIRMWARE_IMAGE_ADD] = "INSERT INTO firmware_images (sha256, data) VALUES (?1, ?2) "
+                                "ON CONFLICT (sha256) DO NOTHING",
+    [STMT_FIRMWARE_ADD] = "INSERT INTO firmware (version, sha256, size, md5, created) VALUES (?1, ?2, ?3, ?4, ?5) "
+                          "ON CONFLICT (version) DO NOTHING",
+    /* Never while a device has it assigned (and the foreign key says so too). */
+    [STMT_FIRMWARE_DELETE] = "DELETE FROM firmware WHERE version = ?1 "
+                             "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = ?1) RETURNING sha256",
+    [STMT_FIRMWARE_IMAGE_DROP] = "DELETE FROM firmware_images WHERE sha256 = ?1 "
+                                 "AND NOT EXISTS (SELECT 1 FROM firmware WHERE sha256 = ?1)",
+    [STMT_FIRMWARE_IMAGE] = "SELECT data FROM firmware_images WHERE sha256 = ?1",
+    [STMT_DEVICE_FIRMWARE] = FIRMWARE_EVENT_SQL("?1", "?2", "?3"),
+    [STMT_DEVICE_BY_MAC] = "SELECT deviceid FROM devices WHERE upper(replace(deviceid, ':', '')) = ?1 "
+                           "ORDER BY deviceid LIMIT 1",
     [STMT_TOKEN_ADD] =
         "INSERT INTO admin_tokens (name, hash, created, expires) VALUES (?1, ?2, ?3, nullif(?4, 0))",
     [STMT_TOKEN_CHECK] =
@@ -558,6 +581,12 @@ static void read_device(sqlite3_stmt *st, struct device *d, int64_t *row)
     d->trust = sqlite3_column_int64(st, 15);
     d->location = column_text(st, 16);
     d->tags = column_text(st, 17);
+    d->firmware = (const char *)sqlite3_column_text(st, 18);
+    d->firmware_running = (const char *)sqlite3_column_text(st, 19);
+    d->firmware_status = column_text(st, 20);
+    d->firmware_size = column_int_or(st, 21, 0);
+    d->firmware_sha256 = (const char *)sqlite3_column_text(st, 22);
+    d->firmware_md5 = (const char *)sqlite3_column_text(st, 23);
 }
 
 /* Steps a statement returning device rows, handing each to fn; resets it. *row (when not NULL)
@@ -977,6 +1006,8 @@ static enum store_status sqlite_device_heartbeat(struct store *base, const char 
     facts->rejected = strcmp(column_text(get, 1), "rejected") == 0;
     facts->cfgsn = sqlite3_column_int64(get, 2);
     facts->cfgsn_applied = sqlite3_column_int64(get, 3);
+    snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", column_text(get, 4));
+    snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", column_text(get, 5));
     stmt_done(get);
     return device_seen(s, row, now);
 }
@@ -1064,6 +1095,8 @@ static void bind_update(sqlite3_stmt *st, const char *deviceid, const struct dev
     if (u->set_location)
         bind_text(st, 10, u->location);
     sqlite3_bind_int(st, 11, u->set_location);
+    sqlite3_bind_int(st, 12, u->set_firmware);
+    bind_text(st, 13, u->set_firmware ? u->firmware : NULL);
 }
 
 /* The device's tags become the JSON array tags, in the caller's transaction. */
@@ -1249,18 +1282,9 @@ static enum store_status count_devices(struct sqlite_store *s, enum stmt id, int
     return read_counts(s, id, out, n);
 }
 
-static enum store_status sqlite_stats(struct store *base, int64_t now, int64_t default_interval,
-                                      struct store_stats *out)
+static enum store_status sqlite_reading_count(struct store *base, int64_t *count)
 {
-    struct sqlite_store *s = sqlite_of(base);
-    int64_t devices[3];
-    enum store_status result = count_devices(s, STMT_DEVICE_STATS, now, default_interval, devices, 3);
-    if (result == STORE_OK)
-        result = read_counts(s, STMT_TELEMETRY_COUNT, &out->readings, 1);
-    out->devices = devices[0];
-    out->pending = devices[1];
-    out->online = devices[2];
-    return result;
+    return read_counts(sqlite_of(base), STMT_TELEMETRY_COUNT, count, 1);
 }
 
 /* The bytes of a file, 0 when it does not exist (a WAL between two connections). */
@@ -1846,6 +1870,162 @@ static enum store_status sqlite_reading_bulk_add(struct store *base, const char 
     return bulk_end(s, st);
 }
 
+/* ---- firmware ---- */
+
+static void read_firmware(sqlite3_stmt *st, struct firmware *fw)
+{
+    fw->version = column_text(st, 0);
+    fw->sha256 = column_text(st, 1);
+    fw->md5 = column_text(st, 2);
+    fw->size = sqlite3_column_int64(st, 3);
+    fw->created = sqlite3_column_int64(st, 4);
+}
+
+/* Steps a statement returning firmware rows, handing each to fn; STORE_NOT_FOUND for none. */
+static enum store_status firmware_rows(struct sqlite_store *s, enum stmt id, store_firmware_fn fn, void *user_data)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct firmware fw;
+        read_firmware(st, &fw);
+        if (fn)
+            fn(&fw, user_data);
+        n++;
+    }
+    stmt_done(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, stmt_sql[id]);
+    return n > 0 || id == STMT_FIRMWARE_LIST ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status sqlite_firmware_get(struct store *base, const char *version, store_firmware_fn fn,
+                                             void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    bind_text(stmt(s, STMT_FIRMWARE_GET), 1, version);
+    return firmware_rows(s, STMT_FIRMWARE_GET, fn, user_data);
+}
+
+static enum store_status sqlite_firmware_list(struct store *base, store_firmware_fn fn, void *user_data)
+{
+    return firmware_rows(sqlite_of(base), STMT_FIRMWARE_LIST, fn, user_data);
+}
+
+static enum store_status sqlite_firmware_add(struct store *base, const struct firmware *fw, const void *image,
+                                             store_firmware_fn fn, void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    struct firmware_same c = {fw->sha256, false, fn, user_data};
+    bind_text(stmt(s, STMT_FIRMWARE_GET), 1, fw->version);
+    st = firmware_rows(s, STMT_FIRMWARE_GET, firmware_compare, &c);
+    if (st == STORE_OK) {
+        st = c.same ? STORE_OK : STORE_EXISTS;
+    } else if (st == STORE_NOT_FOUND) {
+        sqlite3_stmt *img = stmt(s, STMT_FIRMWARE_IMAGE_ADD);
+        bind_text(img, 1, fw->sha256);
+        sqlite3_bind_blob64(img, 2, image, (sqlite3_uint64)fw->size, SQLITE_STATIC);
+        st = exec_stmt(s, STMT_FIRMWARE_IMAGE_ADD);
+        sqlite3_stmt *add = stmt(s, STMT_FIRMWARE_ADD);
+        bind_text(add, 1, fw->version);
+        bind_text(add, 2, fw->sha256);
+        sqlite3_bind_int64(add, 3, fw->size);
+        bind_text(add, 4, fw->md5);
+        sqlite3_bind_int64(add, 5, fw->created);
+        if (st == STORE_OK && (st = exec_stmt(s, STMT_FIRMWARE_ADD)) == STORE_OK)
+            st = STORE_CREATED;
+    }
+    if (st == STORE_CREATED)
+        return finish(s, st);
+    roll_back(s); /* the same bytes, other bytes or a failure: nothing to keep */
+    return st;
+}
+
+static enum store_status sqlite_firmware_delete(struct store *base, const char *version)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    sqlite3_stmt *del = stmt(s, STMT_FIRMWARE_DELETE);
+    bind_text(del, 1, version);
+    char sha256[65] = "";
+    int rc = sqlite3_step(del);
+    if (rc == SQLITE_ROW)
+        snprintf(sha256, sizeof sha256, "%s", column_text(del, 0));
+    stmt_done(del);
+    if (rc == SQLITE_ROW) {
+        bind_text(stmt(s, STMT_FIRMWARE_IMAGE_DROP), 1, sha256);
+        st = exec_stmt(s, STMT_FIRMWARE_IMAGE_DROP);
+    } else if (rc == SQLITE_DONE) {
+        bind_text(stmt(s, STMT_FIRMWARE_GET), 1, version);
+        st = firmware_rows(s, STMT_FIRMWARE_GET, NULL, NULL);
+        st = st == STORE_OK ? STORE_STALE : st;
+    } else {
+        st = fail(s, "delete firmware");
+    }
+    return finish(s, st);
+}
+
+static enum store_status sqlite_firmware_image(struct store *base, const char *sha256, void **image, size_t *size)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_FIRMWARE_IMAGE);
+    bind_text(st, 1, sha256);
+    int rc = sqlite3_step(st);
+    enum store_status result = STORE_OK;
+    *image = NULL;
+    if (rc == SQLITE_ROW) {
+        *size = (size_t)sqlite3_column_bytes(st, 0);
+        *image = malloc(*size ? *size : 1);
+        if (*image)
+            memcpy(*image, sqlite3_column_blob(st, 0), *size);
+        else
+            result = STORE_ERROR;
+    } else {
+        result = rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read firmware image");
+    }
+    stmt_done(st);
+    return result;
+}
+
+/* Steps a statement (bound) and copies the first column of its row into out (out_len bytes):
+ * STORE_NOT_FOUND when there is none. */
+static enum store_status read_text(struct sqlite_store *s, enum stmt id, char *out, size_t out_len)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(out, out_len, "%s", column_text(st, 0));
+    stmt_done(st);
+    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, stmt_sql[id]);
+}
+
+static enum store_status sqlite_device_firmware(struct store *base, const char *deviceid, enum firmware_event event,
+                                                const char *version, char status[FIRMWARE_STATUS_LEN])
+{
+    struct sqlite_store *s = sqlite_of(base);
+    char after[FIRMWARE_STATUS_LEN];
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    sqlite3_stmt *up = stmt(s, STMT_DEVICE_FIRMWARE);
+    bind_text(up, 1, deviceid);
+    sqlite3_bind_int(up, 2, (int)event);
+    bind_text(up, 3, version);
+    return finish(s, read_text(s, STMT_DEVICE_FIRMWARE, status ? status : after, FIRMWARE_STATUS_LEN));
+}
+
+static enum store_status sqlite_device_by_mac(struct store *base, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])
+{
+    struct sqlite_store *s = sqlite_of(base);
+    bind_text(stmt(s, STMT_DEVICE_BY_MAC), 1, mac12);
+    return read_text(s, STMT_DEVICE_BY_MAC, deviceid, DEVICE_ID_MAX + 1);
+}
+
 static const struct store_ops sqlite_ops = {
     .needs = STORE_NEEDS_GROUP_COMMIT | STORE_NEEDS_CHECKPOINTS | STORE_NEEDS_PRUNE_BY_WRITERS,
     .free = sqlite_free,
@@ -1868,7 +2048,7 @@ static const struct store_ops sqlite_ops = {
     .device_list = sqlite_device_list,
     .device_count = sqlite_device_count,
     .device_bulk = sqlite_device_bulk,
-    .stats = sqlite_stats,
+    .reading_count = sqlite_reading_count,
     .fleet = sqlite_fleet,
     .device_trust = sqlite_device_trust,
     .device_signed = sqlite_device_signed,
@@ -1877,6 +2057,13 @@ static const struct store_ops sqlite_ops = {
     .reading_buckets = sqlite_reading_buckets,
     .reading_prune = sqlite_reading_prune,
     .device_expire_pending = sqlite_device_expire_pending,
+    .firmware_add = sqlite_firmware_add,
+    .firmware_get = sqlite_firmware_get,
+    .firmware_list = sqlite_firmware_list,
+    .firmware_delete = sqlite_firmware_delete,
+    .firmware_image = sqlite_firmware_image,
+    .device_firmware = sqlite_device_firmware,
+    .device_by_mac = sqlite_device_by_mac,
     .token_add = sqlite_token_add,
     .token_check = sqlite_token_check,
     .token_used = sqlite_token_used,

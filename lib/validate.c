@@ -116,3 +116,17 @@ bool parse_int_range(const char *text, int64_t min, int64_t max, int64_t *out)
     *out = v;
     return true;
 }
+
+bool valid_firmware_version(const char *version, size_t len)
+{
+    if (len == 0 || len > FIRMWARE_VERSION_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = version[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '_' || c == '+' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}

@@ -12,6 +12,8 @@
 #define DATA_MAX          8192 /* bytes of configuration JSON */
 #define POLL_INTERVAL_MIN 5
 #define POLL_INTERVAL_MAX 86400
+#define FIRMWARE_VERSION_MAX 32 /* characters of [A-Za-z0-9._+-] */
+#define FIRMWARE_VERSION_RULE "must be 1-32 characters of A-Z a-z 0-9 . _ + -"
 #define LOCATION_MAX_CHARS 128 /* Unicode characters */
 #define TAG_MAX_LEN       32   /* characters of [a-z0-9._-] */
 #define PROPERTY_KEY_MAX  64   /* characters of [A-Za-z0-9_-] */
@@ -31,6 +33,8 @@ bool valid_property_key(const char *key, size_t len);
 /* Valid UTF-8 without control characters, of any length. */
 bool valid_text(const char *text, size_t len);
 bool valid_state(const char *state);
+/* A firmware version: 1-FIRMWARE_VERSION_MAX characters of [A-Za-z0-9._+-], len bytes. */
+bool valid_firmware_version(const char *version, size_t len);
 /* The part of a client address that counts as one client: an IPv4 address whole, an IPv6 one
  * by its /64 (one site's network; a host can take any address in it), written to out (at least
  * INET6_ADDRSTRLEN bytes). false when text is no address. */

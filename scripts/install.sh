@@ -26,7 +26,7 @@ rm -rf "$destdir$prefix/share/provd/schema/run" "$destdir$prefix/share/provd/sch
 RUN_DIR=/run/provd-nginx SOCKET=/run/provd/provd.sock WWW_DIR="$prefix/share/provd/www" \
     LISTEN=${LISTEN:-0.0.0.0} PORT=${PORT:-8080} NGINX_USER= PROVD_LISTEN= PROVD_UPSTREAM= \
     ACCESS_LOG=/var/log/provd-nginx/access.log METRICS_ALLOW=${METRICS_ALLOW-127.0.0.1} \
-    scripts/render-nginx.sh > "$destdir/etc/provd/nginx.conf"
+    PROVD_FIRMWARE_CACHE=/run/provd/firmware scripts/render-nginx.sh > "$destdir/etc/provd/nginx.conf"
 for unit in cgi-bin/provd.service cgi-bin/provd-nginx.service cgi-bin/provd-prune.service \
     cgi-bin/provd-prune.timer cgi-bin/provd-alerts.service ble-agent/ble-agent.service; do
     sed "s|@PREFIX@|$prefix|g" "$unit" > "$destdir/lib/systemd/system/$(basename "$unit")"

@@ -25,6 +25,10 @@ LISTEN=${LISTEN:-127.0.0.1}
 NGINX_USER=${NGINX_USER:-}   # a master started as root runs its workers as this user
 PROVD_LISTEN=${PROVD_LISTEN:-}
 PROVD_UPSTREAM=${PROVD_UPSTREAM:-}
+# Firmware: the largest upload, and the directory of images provd fills and nginx sends from.
+FIRMWARE_MAX=${PROVD_FIRMWARE_MAX:-4194304}
+FIRMWARE_CACHE=${PROVD_FIRMWARE_CACHE:-$RUN_DIR/firmware}
+FIRMWARE_LOCATION=/_firmware/   # cgi-bin/firmware.h's FIRMWARE_CACHE_LOCATION
 USER_LINE=""
 [ -n "$NGINX_USER" ] && USER_LINE="user $NGINX_USER;"
 
@@ -58,6 +62,8 @@ check NGINX_WORKERS "$NGINX_WORKERS" '^(auto|[0-9]+)$'
 check ACCESS_LOG "$ACCESS_LOG" '^(off|/[A-Za-z0-9._/+-]+)$'
 check PROVD_LISTEN "$PROVD_LISTEN" "^($host_port)?\$"
 check PROVD_UPSTREAM "$PROVD_UPSTREAM" "^($host_port(,$host_port)*)?\$"
+check FIRMWARE_MAX "$FIRMWARE_MAX" '^[1-9][0-9]{0,7}$'
+check FIRMWARE_CACHE "$FIRMWARE_CACHE" '^/[A-Za-z0-9._/+-]+$'
 check METRICS_ALLOW "$METRICS_ALLOW" '^([0-9A-Fa-f.:]+(/[0-9]{1,3})?(,[0-9A-Fa-f.:]+(/[0-9]{1,3})?)*)?$'
 
 # The access log in nginx.conf's logfmt format, or off.
@@ -93,4 +99,6 @@ sed -e "s|@USER_LINE@|$USER_LINE|" \
     -e "s|@ADMIN_RATE@|$ADMIN_RATE|g" -e "s|@ADMIN_BURST@|$ADMIN_BURST|g" -e "s|@CONN_PER_ADDR@|$CONN_PER_ADDR|g" \
     -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|g" -e "s|@ACCESS_LOG@|$ACCESS_LOG_LINE|g" \
     -e "s|@METRICS_ALLOW@|$METRICS_ALLOW_LINES|g" \
+    -e "s|@FIRMWARE_MAX@|$FIRMWARE_MAX|g" -e "s|@FIRMWARE_CACHE@|$FIRMWARE_CACHE|g" \
+    -e "s|@FIRMWARE_LOCATION@|$FIRMWARE_LOCATION|g" \
     "$top/nginx.conf"

@@ -16,6 +16,7 @@
 #     the counters this stack's workers share, kept across their restarts.
 #   PROVD_ALERT_WEBHOOK (README: Configuration): set, the stack also runs build/provd-alerts, started
 #     again a second after it dies; on PostgreSQL every stack runs one and one of them leads.
+#   PROVD_FIRMWARE_CACHE (DATA_DIR/firmware): the firmware images nginx sends, filled by provd.
 #   PROVD_USER (provd): started as root, nginx's workers and provd's run as this user (created if
 #     missing), who then owns DATA_DIR. Otherwise everything runs as the caller.
 # Whatever it creates is the service user's alone (umask 077): DATA_DIR 0700, the database 0600.
@@ -52,6 +53,8 @@ export PROVD_DB=${PROVD_DB:-$DATA_DIR/provd.sqlite3}
 export PROVD_KEY_FILE=${PROVD_KEY_FILE:-$DATA_DIR/provd.key}
 export ACCESS_LOG=${ACCESS_LOG:-$RUN_DIR/access.log}
 export PROVD_METRICS_FILE=${PROVD_METRICS_FILE:-$DATA_DIR/provd.metrics}
+# The firmware images provd caches for nginx to send (both read it: the service user's).
+export PROVD_FIRMWARE_CACHE=${PROVD_FIRMWARE_CACHE:-$DATA_DIR/firmware}
 
 is_pg() { [[ "$PROVD_DB" =~ ^postgres(ql)?:// ]]; }
 # A text with every password of PROVD_DB's URI masked: user:PASSWORD@ and password=... .

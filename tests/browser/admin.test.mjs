@@ -356,6 +356,40 @@ describe('admin page', () => {
     await page.getByLabel('Range', { exact: true }).selectOption('3600');
   });
 
+  it('uploads firmware, assigns it on a device\'s page, and shows the update\'s progress in the list', async () => {
+    await page.goto(`${stack.base}/#/`);
+    const image = Buffer.concat([Buffer.from([0xe9]), Buffer.alloc(5000, 7)]);
+    await page.getByLabel('Version').fill('fw-2.0');
+    await page.getByLabel('Image file').setInputFiles({ name: 'sketch.bin', mimeType: 'application/octet-stream', buffer: image });
+    await page.getByRole('button', { name: 'Upload firmware' }).click();
+    await until(async () => /^Uploaded fw-2\.0: 5,001 bytes/.test(await text('#firmware-message')), 'the upload reported');
+    await page.locator('#firmware-table tr[data-version="fw-2.0"]').waitFor();
+    // The same version with other bytes: the server's refusal, shown as it said it.
+    expectedHttpErrors.push(409);
+    await page.getByLabel('Version').fill('fw-2.0');
+    await page.getByLabel('Image file').setInputFiles({ name: 'other.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(10, 1) });
+    await page.getByRole('button', { name: 'Upload firmware' }).click();
+    await until(async () => /^Not uploaded: version fw-2\.0 exists with other bytes/.test(await text('#firmware-message')), 'the conflict shown');
+
+    await openDevice(SENSOR);
+    await page.locator('#firmware-select').selectOption('fw-2.0');
+    await page.getByRole('button', { name: 'Assign firmware' }).click();
+    await until(async () => (await deviceOverApi(SENSOR)).firmware === 'fw-2.0', 'the assignment stored');
+    await until(async () => /pending/.test(await text('#device-overview')), 'the overview shows the update pending');
+
+    // The device polls running 1.0, is offered fw-2.0, downloads it, and comes back running it.
+    const offer = (await stack.api('GET', `/api/devices/${SENSOR}?fw=1.0`)).json.firmware;
+    assert.equal(offer.version, 'fw-2.0');
+    const got = Buffer.from(await (await fetch(offer.url)).arrayBuffer());
+    assert.ok(got.equals(image));
+    await page.goto(`${stack.base}/#/`);
+    await until(async () => /1\.0 → fw-2\.0 downloading/.test(await row(SENSOR).locator('td').last().textContent()),
+      'the list shows the download');
+    assert.equal((await stack.api('GET', `/api/devices/${SENSOR}?fw=fw-2.0`, { headers: { 'If-None-Match': '*' } })).status, 304);
+    await until(async () => (await row(SENSOR).locator('td').last().textContent()) === 'fw-2.0installed', 'the list shows it installed');
+    assert.ok(await row(SENSOR).locator('.fw-installed').count(), 'installed has its colour class');
+  });
+
   it('shows a hostile device name and configuration as text, and runs nothing', async () => {
     const loadsOfX = [];
     page.on('request', (req) => { if (/\/x$/.test(new URL(req.url()).pathname)) loadsOfX.push(req.url()); });

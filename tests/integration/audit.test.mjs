@@ -72,7 +72,7 @@ describe('audit trail', () => {
     assert.equal(await count(), ++n);
     assert.deepEqual({ via: e.via, actor: e.actor, action: e.action, target: e.target, before: e.before },
       { via: 'api', actor: token, action: 'device.create', target: 'aud-1', before: null });
-    assert.deepEqual(e.after, { name: 'porch', state: 'accepted', location: '', tags: [], cfgsn: 0, poll_interval: null, data: { led: 'on' } });
+    assert.deepEqual(e.after, { name: 'porch', state: 'accepted', location: '', tags: [], cfgsn: 0, poll_interval: null, firmware: null, data: { led: 'on' } });
     assert.ok(Math.abs(Date.parse(e.at) - Date.now()) < 60_000);
 
     r = await api('PUT', '/api/devices/aud-1', { admin: true, headers: { 'If-Match': '"0"' },
@@ -81,8 +81,8 @@ describe('audit trail', () => {
     e = await newest();
     assert.equal(await count(), ++n);
     assert.equal(e.action, 'device.update');
-    assert.deepEqual(e.before, { name: 'porch', state: 'accepted', location: '', tags: [], cfgsn: 0, poll_interval: null, data: { led: 'on' } });
-    assert.deepEqual(e.after, { name: 'porch', state: 'rejected', location: '', tags: [], cfgsn: 1, poll_interval: 30, data: { led: 'off' } });
+    assert.deepEqual(e.before, { name: 'porch', state: 'accepted', location: '', tags: [], cfgsn: 0, poll_interval: null, firmware: null, data: { led: 'on' } });
+    assert.deepEqual(e.after, { name: 'porch', state: 'rejected', location: '', tags: [], cfgsn: 1, poll_interval: 30, firmware: null, data: { led: 'off' } });
 
     // Refused: a stale If-Match (412), a bad body (400), an unknown device (404): no entry.
     r = await api('PUT', '/api/devices/aud-1', { admin: true, headers: { 'If-Match': '"0"' }, body: { name: 'late' } });

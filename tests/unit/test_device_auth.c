@@ -182,6 +182,28 @@ static void v2_associated_data_names_the_epoch(void **state)
     assert_true(e2ee_v2_aad(id, INT64_MAX, aad));
 }
 
+/* The update client's password: HMAC-SHA256(key, "provd ota basic 1") cut to 16 bytes, in hex
+ * (Python's hmac), for a hex key and a passphrase; Basic "AA:BB:CC:DD:EE:FF:" + it is accepted,
+ * any other user, password or scheme is not. */
+static void ota_password_matches_independent_vectors(void **state)
+{
+    (void)state;
+    char password[DEVICE_OTA_PASSWORD_LEN + 1];
+    assert_true(device_ota_password(SECRET, password));
+    assert_string_equal(password, "6a3ebf9812185eebb80437d69cf84dc5");
+    assert_true(device_ota_password("correct horse", password));
+    assert_string_equal(password, "7b009380cf75aeea33f5cd5042466a1e");
+
+    static const char basic[] = "Basic QUE6QkI6Q0M6REQ6RUU6RkY6NmEzZWJmOTgxMjE4NWVlYmI4MDQzN2Q2OWNmODRkYzU=";
+    assert_true(device_ota_basic_check(SECRET, "AA:BB:CC:DD:EE:FF", basic));
+    assert_false(device_ota_basic_check(SECRET, "AA:BB:CC:DD:EE:FE", basic));
+    assert_false(device_ota_basic_check("000102030405060708090a0b0c0d0e0e", "AA:BB:CC:DD:EE:FF", basic));
+    assert_false(device_ota_basic_check(SECRET, "AA:BB:CC:DD:EE:FF", basic + 1));
+    assert_false(device_ota_basic_check(SECRET, "AA:BB:CC:DD:EE:FF", "Bearer x"));
+    assert_false(device_ota_basic_check(SECRET, "AA:BB:CC:DD:EE:FF", "Basic !!!!"));
+    assert_false(device_ota_basic_check(SECRET, "AA:BB:CC:DD:EE:FF", NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +213,7 @@ int main(void)
         cmocka_unit_test(sealed_configuration_opens_for_its_device_and_cfgsn_only),
         cmocka_unit_test(sealed_configuration_uses_the_derived_key),
         cmocka_unit_test(v2_associated_data_names_the_epoch),
+        cmocka_unit_test(ota_password_matches_independent_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,13 +35,15 @@ export function devicePath(id, rest = '') {
   return `/api/devices/${id}${rest}`;
 }
 
-async function request(method, path, { body, ifMatch, token = session.token() } = {}) {
+// body: sent as JSON; bytes (a File or Blob): sent as they are, application/octet-stream.
+async function request(method, path, { body, bytes, ifMatch, token = session.token() } = {}) {
   const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (bytes !== undefined) headers['Content-Type'] = 'application/octet-stream';
   if (ifMatch !== undefined) headers['If-Match'] = `"${ifMatch}"`;
   let res;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(path, { method, headers, body: bytes ?? (body === undefined ? undefined : JSON.stringify(body)) });
   } catch {
     throw new ApiError(0, 'the server cannot be reached: check the network or that provd is running');
   }

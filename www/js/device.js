@@ -4,7 +4,8 @@
 // update the overview in place and never overwrite what a person is editing.
 import { $, confirmAction, flash, h, say } from './dom.js';
 import { api, devicePath, isDeviceId } from './api.js';
-import { configSync, exactTime, statusBadge, timeAgo } from './format.js';
+import { configSync, exactTime, firmwareSummary, statusBadge, timeAgo } from './format.js';
+import { assign, showAssignment } from './firmware.js';
 import { editor, readConfig, showConfig } from './config-editor.js';
 import * as dataView from './data.js';
 import * as historyView from './history.js';
@@ -38,6 +39,7 @@ function renderOverview() {
     ['Envelope', d.envelope ?? 'none yet', d.envelope === 'v1' ? ' (not authenticated: move the device to v2)' : ''],
     ['Location', d.location || '–'],
     ['Tags', d.tags.length ? d.tags.join(', ') : 'none'],
+    ['Firmware', firmwareSummary(d), d.firmware ? ` (assigned ${d.firmware})` : ' (no update assigned)'],
   ];
   $('device-overview').replaceChildren(...items.flatMap(([term, ...desc]) => [h('dt', {}, term), h('dd', {}, ...desc)]));
   $('approve').hidden = d.state === 'accepted';
@@ -56,6 +58,7 @@ function showConfigFrom(d) {
 function take(d, { name = false, place = false, config = false } = {}) {
   device = d;
   renderOverview();
+  showAssignment(d);
   if (name || !nameDirty) {
     $('device-name').value = d.name;
     nameDirty = false;
@@ -123,6 +126,15 @@ $('rename-form').addEventListener('submit', async (event) => {
   }
 });
 $('device-name').addEventListener('input', () => { nameDirty = true; });
+
+$('firmware-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  try {
+    take(await assign(deviceId));
+  } catch (err) {
+    say($('firmware-assign-message'), `Not assigned: ${err.message}`, 'error');
+  }
+});
 
 // The location pins it (the device's own is ignored from then on); an empty one hands it back.
 $('place-form').addEventListener('submit', async (event) => {

@@ -45,3 +45,12 @@ export function configSync(d) {
       : `the device has not yet reported applying configuration ${d.cfgsn}` },
   `#${d.cfgsn} `, inSync ? 'in sync' : 'waiting');
 }
+
+// What a device runs and, while one is assigned, the update: "1.0 → 2.0 downloading".
+export function firmwareSummary(d) {
+  const running = d.firmware_running ?? 'unknown';
+  if (!d.firmware) return h('span', { className: d.firmware_running ? '' : 'muted' }, running);
+  return h('span', { title: `runs ${running}; assigned ${d.firmware}, ${d.firmware_status}` },
+    d.firmware_status === 'installed' ? running : `${running} → ${d.firmware} `,
+    h('span', { className: `fw fw-${d.firmware_status}` }, d.firmware_status));
+}

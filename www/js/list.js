@@ -4,7 +4,8 @@
 // page, the sort, focus and scroll position all survive.
 import { $, h, say } from './dom.js';
 import { api, nextCursor } from './api.js';
-import { configSync, deviceStatus, statusBadge, timeAgo } from './format.js';
+import { loadVersions } from './firmware.js';
+import { configSync, deviceStatus, firmwareSummary, statusBadge, timeAgo } from './format.js';
 
 // Status filter -> the server's filters. The server tells online from not online; overdue
 // and offline are then told apart here from each device's liveness.
@@ -30,6 +31,7 @@ const COLUMNS = {
   ssid: { cell: (d) => d.ssid, wrap: true },
   cfgsn: { cell: configSync },
   datec: { cell: (d) => timeAgo(d.datec) },
+  firmware: { cell: firmwareSummary, wrap: true },   // no server sort: its header has no button
 };
 
 const state = {
@@ -228,7 +230,7 @@ for (const th of $('device-table').tHead.querySelectorAll('th[data-sort]')) {
   });
 }
 
-export const enter = load;
+export const enter = () => Promise.all([load(), loadVersions()]);
 export const refresh = load;
 export function leave() {
   generation++;   // an answer still on its way is dropped

@@ -1,0 +1,30 @@
+/* Firmware images handed to nginx, which sends the bytes itself (ARCHITECTURE.md "Firmware
+ * updates"): a per-host cache of files named by SHA-256, filled from the database. */
+#ifndef PROVD_FIRMWARE_H
+#define PROVD_FIRMWARE_H
+
+#include "app.h"
+
+/* nginx.conf's internal location that serves PROVD_FIRMWARE_CACHE. */
+#define FIRMWARE_CACHE_LOCATION "/_firmware/"
+
+/* Whether a status means the device should get its assigned image: pending, offered or
+ * downloading (a failed update is not offered again until an admin assigns it again). */
+bool firmware_in_progress(const char *status);
+
+/* A device's assigned image, copied out of its row. */
+struct assigned_image {
+    char version[FIRMWARE_VERSION_MAX + 1]; /* "": none assigned */
+    char status[FIRMWARE_STATUS_LEN];
+    char sha256[65], md5[33];
+    int64_t size;
+};
+/* A store_device_fn: copies d's assigned image into the struct assigned_image user_data. */
+void assigned_image_of(const struct device *d, void *user_data);
+
+/* Answers with the image: its file made in the cache if missing (from the database, written to a
+ * temporary file and renamed), then X-Accel-Redirect to it with x-MD5 and x-SHA256, which nginx
+ * re-adds to its answer. 503 without PROVD_FIRMWARE_CACHE; 500 when the file cannot be made. */
+void firmware_send(struct app *app, struct response *res, const struct assigned_image *image);
+
+#endif

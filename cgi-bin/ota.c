@@ -1,0 +1,129 @@
+/* GET /api/ota: the ESP8266 and ESP32 Arduino update clients (ESPhttpUpdate, httpUpdate), unchanged.
+ * They name the device by its MAC address in x-ESP8266-* / x-ESP32-* headers and say what it runs;
+ * the answer is 304 (nothing to do) or 200 with the image, which nginx sends (firmware.h). */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "device_trust.h"
+#include "firmware.h"
+#include "validate.h"
+
+/* What a client is, by its User-Agent, and the FastCGI names of its x- headers. */
+struct ota_client {
+    const char *user_agent;
+    const char *prefix; /* "HTTP_X_ESP8266_" */
+};
+
+static const struct ota_client clients[] = {
+    {"ESP8266-http-Update", "HTTP_X_ESP8266_"},
+    {"ESP32-http-Update", "HTTP_X_ESP32_"},
+};
+
+/* The headers every version of both clients sends (x-...-sketch-md5, -Chip-ID and -version came
+ * later or are optional). */
+static const char *const required[] = {"STA_MAC", "AP_MAC", "FREE_SPACE", "SKETCH_SIZE",
+                                       "CHIP_SIZE", "SDK_VERSION", "MODE"};
+
+static const char *client_header(const struct request *req, const struct ota_client *c, const char *name)
+{
+    char param[64];
+    snprintf(param, sizeof param, "%s%s", c->prefix, name);
+    return request_param(req, param);
+}
+
+/* "5C:CF:7F:00:00:01" (any case, colons optional) as 12 upper-case hex digits. */
+static bool mac12(const char *mac, char out[13])
+{
+    size_t n = 0;
+    for (const char *p = mac; *p; p++) {
+        if (*p == ':' && n % 2 == 0 && n > 0)
+            continue;
+        if (!isxdigit((unsigned char)*p) || n == 12)
+            return false;
+        out[n++] = (char)toupper((unsigned char)*p);
+    }
+    out[n] = '\0';
+    return n == 12;
+}
+
+/* What the device runs: the assigned version when its sketch's MD5 is the assigned image's, else
+ * the version it sends; NULL when it says nothing usable. */
+static const char *running_version(const struct request *req, const struct ota_client *c,
+                                   const struct assigned_image *image)
+{
+    const char *md5 = client_header(req, c, "SKETCH_MD5");
+    if (md5 && image->version[0] && strcasecmp(md5, image->md5) == 0)
+        return image->version;
+    const char *version = client_header(req, c, "VERSION");
+    return version && valid_firmware_version(version, strlen(version)) ? version : NULL;
+}
+
+/* Records what the device runs, then answers: the image while an update is in progress for its
+ * sketch, else 304. */
+static void answer(struct app *app, const struct request *req, const struct ota_client *c, const char *deviceid,
+                   struct response *res)
+{
+    struct assigned_image image = {0};
+    enum store_status st = store_device_get(app->store, deviceid, assigned_image_of, &image);
+    const char *running = st == STORE_OK ? running_version(req, c, &image) : NULL;
+    if (running) {
+        st = store_device_firmware(app->store, deviceid, FIRMWARE_REPORTED, running, image.status);
+        st = st == STORE_NOT_FOUND ? STORE_OK : st; /* nothing new */
+    }
+    bool sketch = strcmp(client_header(req, c, "MODE"), "sketch") == 0;
+    if (st == STORE_OK && sketch && firmware_in_progress(image.status)) {
+        st = store_device_firmware(app->store, deviceid, FIRMWARE_FETCHED_ALL, image.version, NULL);
+        if (st == STORE_OK || st == STORE_NOT_FOUND) { /* not found: a repeated download */
+            firmware_send(app, res, &image);
+            return;
+        }
+    }
+    if (st == STORE_OK)
+        response_empty(res, 304);
+    else if (st == STORE_NOT_FOUND)
+        response_error(res, 404, "Device NOT Registered");
+    else
+        respond_store_error(app, res, st);
+}
+
+void handle_ota(struct app *app, const struct request *req, struct response *res)
+{
+    const char *agent = request_param(req, "HTTP_USER_AGENT");
+    const struct ota_client *c = NULL;
+    for (size_t i = 0; agent && i < sizeof clients / sizeof clients[0]; i++)
+        if (strcmp(agent, clients[i].user_agent) == 0)
+            c = &clients[i];
+    if (!c) {
+        response_error(res, 403, "only the ESP8266 and ESP32 Arduino update clients use /api/ota");
+        return;
+    }
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        if (!client_header(req, c, required[i])) {
+            response_error(res, 403, "the update client's x-*-%s header is missing", required[i]);
+            return;
+        }
+    }
+    char mac[13], deviceid[DEVICE_ID_MAX + 1];
+    if (!mac12(client_header(req, c, "STA_MAC"), mac)) {
+        response_error(res, 403, "the STA-MAC header must be a MAC address");
+        return;
+    }
+    enum store_status st = store_device_by_mac(app->store, mac, deviceid);
+    if (st == STORE_NOT_FOUND) {
+        response_error(res, 404, "Device NOT Registered");
+        return;
+    }
+    if (st != STORE_OK) {
+        respond_store_error(app, res, st);
+        return;
+    }
+    struct device_caller caller;
+    if (!device_basic_check(app, req, deviceid, res, &caller))
+        return;
+    if (caller.known && strcmp(caller.trust.state, "rejected") == 0)
+        response_error(res, 403, "Device rejected: an admin has refused this device");
+    else
+        answer(app, req, c, deviceid, res);
+    device_call_finish(app, res, &caller);
+}

@@ -1,0 +1,222 @@
+/* Unit tests of store.h's firmware on a real database (testlib.h: SQLite, or PostgreSQL with
+ * PROVD_TEST_PG): versions stored once per content and idempotent, deletion refused while
+ * assigned, and every transition of a device's update status (ARCHITECTURE.md "Firmware updates"). */
+#include "store_testlib.h"
+
+#include "firmware_image.h"
+
+static int setup(void **state)
+{
+    return store_setup_with(state, tempdb_make);
+}
+
+/* The stored version a callback saw. */
+struct fw_seen {
+    int calls;
+    char version[64], sha256[65];
+    int64_t size, created;
+};
+
+static void capture_fw(const struct firmware *fw, void *user_data)
+{
+    struct fw_seen *s = user_data;
+    s->calls++;
+    copy_text(s->version, sizeof s->version, fw->version);
+    copy_text(s->sha256, sizeof s->sha256, fw->sha256);
+    s->size = fw->size;
+    s->created = fw->created;
+}
+
+static enum store_status add(struct store *s, const char *version, const char *bytes, int64_t created,
+                             struct fw_seen *seen)
+{
+    struct firmware_digests d;
+    assert_true(firmware_digest(bytes, strlen(bytes), &d));
+    struct firmware fw = {version, d.sha256, d.md5, (int64_t)strlen(bytes), created};
+    return store_firmware_add(s, &fw, bytes, capture_fw, seen);
+}
+
+static void count_fw(const struct firmware *fw, void *user_data)
+{
+    (void)fw;
+    (*(int *)user_data)++;
+}
+
+/* A version once, the same bytes again the same answer, other bytes refused; bytes shared by two
+ * versions are stored once and stay until the last of them goes. */
+static void versions_are_idempotent_and_bytes_shared(void **state)
+{
+    struct fixture *fx = *state;
+    struct fw_seen seen = {0};
+    assert_int_equal(add(fx->store, "1.0", "image one", TEST_T0, &seen), STORE_CREATED);
+    assert_int_equal(add(fx->store, "1.0", "image one", TEST_T0 + 5, &seen), STORE_OK);
+    assert_int_equal(seen.created, TEST_T0); /* the stored one */
+    assert_int_equal(add(fx->store, "1.0", "image two", TEST_T0, &seen), STORE_EXISTS);
+    assert_int_equal(add(fx->store, "1.0-copy", "image one", TEST_T0, &seen), STORE_CREATED);
+    int n = 0;
+    assert_int_equal(store_firmware_list(fx->store, count_fw, &n), STORE_OK);
+    assert_int_equal(n, 2);
+
+    void *image = NULL;
+    size_t size = 0;
+    struct fw_seen got = {0};
+    assert_int_equal(store_firmware_get(fx->store, "1.0", capture_fw, &got), STORE_OK);
+    assert_int_equal(store_firmware_image(fx->store, got.sha256, &image, &size), STORE_OK);
+    assert_int_equal(size, 9);
+    assert_memory_equal(image, "image one", 9);
+    free(image);
+    assert_int_equal(store_firmware_delete(fx->store, "1.0"), STORE_OK);
+    assert_int_equal(store_firmware_image(fx->store, got.sha256, &image, &size), STORE_OK); /* 1.0-copy's */
+    free(image);
+    assert_int_equal(store_firmware_delete(fx->store, "1.0-copy"), STORE_OK);
+    assert_int_equal(store_firmware_image(fx->store, got.sha256, &image, &size), STORE_NOT_FOUND);
+    assert_int_equal(store_firmware_delete(fx->store, "1.0"), STORE_NOT_FOUND);
+}
+
+/* The firmware part of the device as stored now. */
+struct fw_state {
+    char assigned[40], running[40], status[16];
+    int64_t size;
+};
+
+static void capture_state(const struct device *d, void *user_data)
+{
+    struct fw_state *s = user_data;
+    copy_text(s->assigned, sizeof s->assigned, d->firmware ? d->firmware : "-");
+    copy_text(s->running, sizeof s->running, d->firmware_running ? d->firmware_running : "-");
+    copy_text(s->status, sizeof s->status, d->firmware_status);
+    s->size = d->firmware_size;
+}
+
+static struct fw_state state_of(struct store *s, const char *id)
+{
+    struct fw_state st = {0};
+    assert_int_equal(store_device_get(s, id, capture_state, &st), STORE_OK);
+    return st;
+}
+
+static enum store_status assign(struct store *s, const char *id, const char *version)
+{
+    struct device_update u = no_change();
+    u.set_firmware = true;
+    u.firmware = version;
+    return store_device_update(s, id, &u, TEST_T0, NULL, NULL);
+}
+
+/* The status after the event: the one it wrote, or as stored when it changed nothing. */
+static const char *event(struct store *s, const char *id, enum firmware_event ev, const char *version)
+{
+    static char status[FIRMWARE_STATUS_LEN];
+    enum store_status st = store_device_firmware(s, id, ev, version, status);
+    assert_true(st == STORE_OK || st == STORE_NOT_FOUND);
+    if (st == STORE_NOT_FOUND)
+        copy_text(status, sizeof status, state_of(s, id).status);
+    return status;
+}
+
+/* none -> pending -> offered -> downloading (a range) -> still downloading when the old version
+ * reports before the last byte was asked for -> failed after it was -> installed when it comes
+ * back running the version; an installed device running another version again is failed. */
+static void update_status_transitions(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *s = fx->store;
+    add_open(s, "dev");
+    assert_int_equal(add(s, "2.0", "two", TEST_T0, NULL), STORE_CREATED);
+    assert_int_equal(add(s, "3.0", "three", TEST_T0, NULL), STORE_CREATED);
+    assert_string_equal(state_of(s, "dev").status, "none");
+    assert_string_equal(event(s, "dev", FIRMWARE_REPORTED, "1.0"), "none");
+    assert_string_equal(state_of(s, "dev").running, "1.0");
+
+    assert_int_equal(assign(s, "dev", "2.0"), STORE_OK);
+    struct fw_state st = state_of(s, "dev");
+    assert_string_equal(st.status, "pending");
+    assert_string_equal(st.assigned, "2.0");
+    assert_int_equal(st.size, 3);
+    assert_int_equal(store_firmware_delete(s, "2.0"), STORE_STALE); /* assigned */
+    assert_string_equal(event(s, "dev", FIRMWARE_REPORTED, "1.0"), "pending");
+    assert_string_equal(event(s, "dev", FIRMWARE_OFFERED, "2.0"), "offered");
+    /* Again: nothing changes, nothing is written. */
+    assert_int_equal(store_device_firmware(s, "dev", FIRMWARE_OFFERED, "2.0", NULL), STORE_NOT_FOUND);
+    assert_string_equal(state_of(s, "dev").status, "offered");
+    /* An event about a version no longer assigned changes nothing. */
+    assert_int_equal(store_device_firmware(s, "dev", FIRMWARE_FETCHED, "3.0", NULL), STORE_NOT_FOUND);
+    assert_string_equal(event(s, "dev", FIRMWARE_FETCHED, "2.0"), "downloading");
+    assert_string_equal(event(s, "dev", FIRMWARE_REPORTED, "1.0"), "downloading"); /* a power cut: resumes */
+    assert_string_equal(event(s, "dev", FIRMWARE_FETCHED_ALL, "2.0"), "downloading");
+    assert_int_equal(store_device_firmware(s, "dev", FIRMWARE_FETCHED_ALL, "2.0", NULL), STORE_NOT_FOUND); /* again */
+    assert_string_equal(event(s, "dev", FIRMWARE_REPORTED, "1.0"), "failed"); /* came back on the old one */
+    assert_string_equal(event(s, "dev", FIRMWARE_OFFERED, "2.0"), "failed");
+
+    /* Assigned again: a failed update starts over; then the device comes back running it. */
+    assert_int_equal(assign(s, "dev", "2.0"), STORE_OK);
+    assert_string_equal(state_of(s, "dev").status, "pending");
+    assert_string_equal(event(s, "dev", FIRMWARE_FETCHED_ALL, "2.0"), "downloading");
+    assert_string_equal(event(s, "dev", FIRMWARE_REPORTED, "2.0"), "installed");
+    assert_int_equal(assign(s, "dev", "2.0"), STORE_OK); /* the same again: kept */
+    assert_string_equal(state_of(s, "dev").status, "installed");
+    assert_string_equal(event(s, "dev", FIRMWARE_REPORTED, "1.0"), "failed"); /* rolled back */
+
+    /* Another version restarts; null clears. */
+    assert_int_equal(assign(s, "dev", "3.0"), STORE_OK);
+    assert_string_equal(state_of(s, "dev").status, "pending");
+    assert_int_equal(assign(s, "dev", NULL), STORE_OK);
+    st = state_of(s, "dev");
+    assert_string_equal(st.status, "none");
+    assert_string_equal(st.assigned, "-");
+    assert_int_equal(store_firmware_delete(s, "2.0"), STORE_OK);
+}
+
+/* A device that already runs the assigned version (pending, never offered) is installed at its
+ * next report: there is nothing to offer it. */
+static void running_it_already_is_installed(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "dev");
+    assert_int_equal(add(fx->store, "2.0", "two", TEST_T0, NULL), STORE_CREATED);
+    assert_int_equal(assign(fx->store, "dev", "2.0"), STORE_OK);
+    assert_string_equal(event(fx->store, "dev", FIRMWARE_REPORTED, "2.0"), "installed");
+}
+
+/* The heartbeat's facts carry the status and the running version (read with the poll's index on
+ * SQLite); an admin's create may assign at once. */
+static void heartbeat_facts_and_create(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(add(fx->store, "2.0", "two", TEST_T0, NULL), STORE_CREATED);
+    assert_int_equal(assign(fx->store, "new", "2.0"), STORE_CREATED);
+    assert_string_equal(event(fx->store, "new", FIRMWARE_REPORTED, "1.5"), "pending");
+    struct poll_facts facts;
+    assert_int_equal(store_device_heartbeat(fx->store, "new", TEST_T0, &facts), STORE_OK);
+    assert_string_equal(facts.firmware_status, "pending");
+    assert_string_equal(facts.firmware_running, "1.5");
+    assert_int_equal(store_device_heartbeat(fx->store, "none", TEST_T0, &facts), STORE_NOT_FOUND);
+}
+
+/* Found by MAC address: with or without colons, any case. */
+static void devices_found_by_mac(void **state)
+{
+    struct fixture *fx = *state;
+    char id[DEVICE_ID_MAX + 1];
+    add_open(fx->store, "5c:cf:7F:00:00:01");
+    add_open(fx->store, "5CCF7F000002");
+    assert_int_equal(store_device_by_mac(fx->store, "5CCF7F000001", id), STORE_OK);
+    assert_string_equal(id, "5c:cf:7F:00:00:01");
+    assert_int_equal(store_device_by_mac(fx->store, "5CCF7F000002", id), STORE_OK);
+    assert_string_equal(id, "5CCF7F000002");
+    assert_int_equal(store_device_by_mac(fx->store, "5CCF7F000003", id), STORE_NOT_FOUND);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(versions_are_idempotent_and_bytes_shared),
+        T(update_status_transitions),
+        T(running_it_already_is_installed),
+        T(heartbeat_facts_and_create),
+        T(devices_found_by_mac),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
