@@ -7,10 +7,10 @@ import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { devsim } from './lib/devsim.mjs';
 import { startStack } from './lib/stack.mjs';
+import { until as waitFor } from './lib/wait.mjs';
 
 const KEY = crypto.randomBytes(16).toString('hex');
 const IMAGE = crypto.randomBytes(200 * 1024);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let stack;
 before(async () => {
@@ -35,16 +35,6 @@ async function view(id) {
   const r = await stack.api('GET', `/api/devices/${id}`, { admin: true });
   assert.equal(r.status, 200, r.text);
   return r.json;
-}
-
-async function waitFor(what, fn, ms) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
 }
 
 // devsim's --fail-update choice: FNV-1a of the id, modulo 100, below the percentage.
