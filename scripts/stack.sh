@@ -34,11 +34,14 @@ if [ "$(id -u)" -eq 0 ]; then
     id "$svc_user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$svc_user" ||
         die "cannot create the user $svc_user (PROVD_USER) the workers run as"
     export NGINX_USER=$svc_user
-    as_service() { setpriv --reuid="$svc_user" --regid="$svc_user" --init-groups -- "$@"; }
+    as_service=(setpriv --reuid="$svc_user" --regid="$svc_user" --init-groups --)
 else
     svc_user=$(id -un)
-    as_service() { "$@"; }
+    as_service=()
 fi
+# "${as_service[@]}" COMMAND...: runs COMMAND as the service user. A simple command, not a
+# function: started with &, its $! is the program itself (a function would run in a subshell
+# whose kill leaves the program behind).
 PORT=${PORT:-8080}
 DATA_DIR=$("$top/scripts/data-dir.sh" "${DATA_DIR:-$top/db}" "$svc_user") || exit 1
 WORKERS=${WORKERS:-$(( 2 * $(nproc) ))}
@@ -100,7 +103,7 @@ rm -f "$SOCKET"
 # that is out of the user's reach (a private home directory), as copies in RUN_DIR.
 bin_dir=$top/build
 export WWW_DIR=$top/www
-if ! as_service test -x "$bin_dir/provd" -a -r "$WWW_DIR/index.html"; then
+if ! "${as_service[@]}" test -x "$bin_dir/provd" -a -r "$WWW_DIR/index.html"; then
     rm -rf "$RUN_DIR/bin" "$RUN_DIR/www"
     mkdir "$RUN_DIR/bin"
     cp "$bin_dir/provd" "$bin_dir/provd-alerts" "$bin_dir/provd-pg.so" "$RUN_DIR/bin/"
@@ -111,7 +114,7 @@ fi
 # The configuration and database, before anything starts: a wrong or unreachable PROVD_DB stops
 # the stack here with provd's reason on one line, rather than workers failing over and over. As
 # the workers' user, so that a database it creates is theirs.
-if [ "$WORKERS" -gt 0 ] && ! check=$(as_service "$bin_dir/provd" --check 2>&1); then
+if [ "$WORKERS" -gt 0 ] && ! check=$("${as_service[@]}" "$bin_dir/provd" --check 2>&1); then
     check=$(redact "$(tr -s '\n\t' '  ' <<<"$check" | sed 's/ *$//')")
     [[ "$check" == *"$shown_db"* ]] || check="$check (PROVD_DB=$shown_db)"
     die "$check"
@@ -199,7 +202,7 @@ if [ "$WORKERS" -gt 0 ] && [ -n "${PROVD_ALERT_WEBHOOK:-}" ]; then
         trap '[ -n "$alerts" ] && kill -TERM "$alerts" 2>/dev/null; wait; exit 0' TERM
         exec {pause}<> <(:)
         while :; do
-            as_service "$bin_dir/provd-alerts" &
+            "${as_service[@]}" "$bin_dir/provd-alerts" &
             alerts=$!
             wait "$alerts" || echo "stack: provd-alerts stopped ($?); starting it again" >&2
             read -r -t 1 -u "$pause" _ || true
