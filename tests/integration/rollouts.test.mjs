@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { devsim } from './lib/devsim.mjs';
-import { startStack } from './lib/stack.mjs';
+import { pgCreateDatabase, pgDropDatabase, pgUri, startStack } from './lib/stack.mjs';
 
 const KEY = crypto.randomBytes(16).toString('hex');
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -48,9 +48,9 @@ function failsUpdates(id, pct) {
 
 const ids = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
 
-// n devsim devices running 1.0, registered and tagged; devsim runs until stopped.
-async function fleet(prefix, n, tag, extra = []) {
-  const sim = devsim(['--server', stack.base, '--devices', String(n), '--id-prefix', prefix, '--key', KEY,
+// n devsim devices running 1.0, registered (through host `on`) and tagged; devsim runs until stopped.
+async function fleet(prefix, n, tag, extra = [], on = stack) {
+  const sim = devsim(['--server', on.base, '--devices', String(n), '--id-prefix', prefix, '--key', KEY,
     '--interval', '1', '--telemetry-every', '0', '--firmware-version', '1.0', '--duration', '55', ...extra]);
   await waitFor(`${prefix} devices to register`, async () => {
     const r = await admin('GET', `/api/devices?q=${prefix}&limit=500`);
@@ -182,5 +182,51 @@ describe('staged rollouts', () => {
     const again = await admin('POST', '/api/rollouts', { firmware: '3.0', tag: 'rp', stages: [100],
       success_threshold: 50, failure_threshold: 50, timeout: 60 });
     assert.equal(again.status, 201, again.text);
+  });
+});
+
+// Stages started per sweep, as the workers log them (event=rollout_sweep ... stages=N).
+const stagesLogged = (s) => [...s.logs().matchAll(/event=rollout_sweep msg="stages=(\d+)/g)]
+  .reduce((sum, m) => sum + Number(m[1]), 0);
+
+// PostgreSQL only: two hosts (their own nginx and 2 workers each) on one database, all four
+// workers sweeping every second.
+if (process.env.PROVD_TEST_PG) describe('two provd hosts on one PostgreSQL', () => {
+  it('evaluate one rollout at once: each stage starts once', async () => {
+    const name = pgCreateDatabase();
+    const env = { PROVD_REGISTRATION: 'open', PROVD_FLEET_KEY: KEY, PROVD_POLL_INTERVAL: '5',
+      PROVD_ROLLOUT_SWEEP: '1', PROVD_REGISTRATIONS_PER_MIN: '0', SITE_RATE: '100000r/s', SITE_BURST: '100000',
+      PROVD_DB: pgUri(name) };
+    const a = await startStack({ env });
+    const b = await startStack({ env: { ...env, PROVD_KEY_FILE: a.keyFile } });
+    b.token = a.token;
+    const sims = [];
+    try {
+      const up = await fetch(`${a.base}/api/firmware?version=2.0`, { method: 'POST', body: crypto.randomBytes(20000),
+        headers: { Authorization: `Bearer ${a.token}`, 'Content-Type': 'application/octet-stream' } });
+      assert.equal(up.status, 201);
+      const saved = stack;
+      stack = a; // fleet() and admin() talk to host a; the devices poll either host
+      try {
+        sims.push(await fleet('ta-', 10, 'two', [], a));
+        sims.push(await fleet('tb-', 10, 'two', [], b));
+        const made = await admin('POST', '/api/rollouts', { firmware: '2.0', tag: 'two',
+          stages: [20, 40, 60, 80, 100], success_threshold: 100, failure_threshold: 50,
+          timeout: 600 });
+        assert.equal(made.status, 201, made.text);
+        const done = await waitFor('the rollout to finish', async () => {
+          const r = await rollout(made.json.id);
+          return r.state === 'done' && r;
+        }, 50000);
+        assert.deepEqual(done.progress.map((p) => [p.stage, p.devices, p.installed]),
+          Array.from({ length: 5 }, (_, i) => [i + 1, 4, 4]));
+      } finally { stack = saved; }
+      assert.equal(stagesLogged(a) + stagesLogged(b), 4, `${a.logs()}\n${b.logs()}`);
+    } finally {
+      for (const s of sims) s.child.kill('SIGTERM');
+      await Promise.all(sims.map((s) => s.result));
+      await Promise.all([a.stop(), b.stop()]);
+      pgDropDatabase(name);
+    }
   });
 });
