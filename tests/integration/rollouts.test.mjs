@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { devsim } from './lib/devsim.mjs';
+import { devsim, failsUpdates, waitFor } from './lib/devsim.mjs';
 import { pgCreateDatabase, pgDropDatabase, pgUri, startStack } from './lib/stack.mjs';
 
 const KEY = crypto.randomBytes(16).toString('hex');
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let stack;
 before(async () => {
@@ -29,22 +28,7 @@ after(async () => { await stack?.stop(); });
 
 const admin = (method, path, body) => stack.api(method, path, { admin: true, body });
 
-async function waitFor(what, fn, ms) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
-// devsim's --fail-update choice: FNV-1a of the id, modulo 100, below the percentage.
-function failsUpdates(id, pct) {
-  let h = 2166136261;
-  for (const c of Buffer.from(id)) h = Math.imul(h ^ c, 16777619) >>> 0;
-  return h % 100 < pct;
-}
 
 const ids = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
 

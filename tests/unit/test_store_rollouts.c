@@ -113,6 +113,16 @@ static struct counts counts_of(struct store *s, int64_t id)
     return k;
 }
 
+/* The event for devices d<first> .. d<last - 1> about 2.0. */
+static void each(struct store *s, int first, int last, enum firmware_event event)
+{
+    for (int i = first; i < last; i++) {
+        char dev[8];
+        snprintf(dev, sizeof dev, "d%02d", i);
+        assert_int_equal(store_device_firmware(s, dev, event, "2.0", NULL), STORE_OK);
+    }
+}
+
 static void report(struct store *s, const char *id, const char *version)
 {
     assert_int_equal(store_device_firmware(s, id, FIRMWARE_REPORTED, version, NULL), STORE_OK);
@@ -171,11 +181,7 @@ static void rollout_reaches_done(void **state)
     assert_int_equal(assigned, 1);
     report(fx->store, "d00", "2.0");
     assert_int_equal(sweep(fx->store, TEST_T0).stages, 1);
-    for (int i = 1; i < 4; i++) {
-        char dev[8];
-        snprintf(dev, sizeof dev, "d%02d", i);
-        report(fx->store, dev, "2.0");
-    }
+    each(fx->store, 1, 4, FIRMWARE_REPORTED);
     assert_int_equal(sweep(fx->store, TEST_T0).done, 1);
     assert_string_equal(rollout_of(fx->store, id).state, "done");
     assert_int_equal(sweep(fx->store, TEST_T0).rollouts, 0);
@@ -190,11 +196,7 @@ static void failures_stop_the_rollout(void **state)
     int64_t assigned = 0;
     int64_t id = start(fx->store, "[50,100]", 95, 20, 3600, &assigned);
     assert_int_equal(assigned, 5);
-    for (int i = 0; i < 5; i++) {
-        char dev[8];
-        snprintf(dev, sizeof dev, "d%02d", i);
-        assert_int_equal(store_device_firmware(fx->store, dev, FIRMWARE_OFFERED, "2.0", NULL), STORE_OK);
-    }
+    each(fx->store, 0, 5, FIRMWARE_OFFERED);
     assert_int_equal(store_device_firmware(fx->store, "d00", FIRMWARE_FETCHED_ALL, "2.0", NULL), STORE_OK);
     report(fx->store, "d00", "1.0");
     assert_string_equal(fw_of(fx->store, "d00").status, "failed");

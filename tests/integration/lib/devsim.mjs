@@ -24,3 +24,21 @@ export function devsim(args) {
   });
   return { child, result };
 }
+
+// devsim's --fail-update choice for a device: FNV-1a of its id, modulo 100, below the percentage.
+export function failsUpdates(id, pct) {
+  let h = 2166136261;
+  for (const c of Buffer.from(id)) h = Math.imul(h ^ c, 16777619) >>> 0;
+  return h % 100 < pct;
+}
+
+// Polls fn every 250 ms until it returns something truthy (returned), or fails after ms.
+export async function waitFor(what, fn, ms) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
