@@ -351,6 +351,9 @@ provd_rows() {
         # A warm-up must not spend the bodies: heartbeats warm the workers instead.
         BENCH_BODY_FILES=$work/$e measure "$n" "${pre}ingest_$e" ingest "$url" heartbeat
     done
+    # The workers' peak memory so far: a firmware upload and a cache fill hold one image (up to
+    # PROVD_FIRMWARE_MAX) for a moment, which the rows after would add to the peak.
+    rows_rss=$(peak_rss "$workers_parent")
     firmware_rows "$n" "$url" "$pre"
     signed_rows "$n" "$url" "$pre"
     # Prometheus's scrape, one at a time as Prometheus scrapes; the pre-flight makes the count a
@@ -474,7 +477,7 @@ scale() {
         stop_all
         PROVD_DB=$db serve "$data" "$bin/provd"
         BENCH_TOKEN=$token provd_rows "$n" "$url"
-        rss=$(peak_rss "$workers_parent")
+        rss=$rows_rss
         stop_all
 
         # The same ingest with every commit fsynced (PROVD_SYNCHRONOUS=full): what power-cut
@@ -498,7 +501,7 @@ scale() {
         local row_backend=pg
         PROVD_DB=$pg_uri serve "$data" "$bin/provd"
         BENCH_TOKEN=$pg_token ROW_PREFIX=pg_ provd_rows "$n" "$url"
-        rss=$(peak_rss "$workers_parent")
+        rss=$rows_rss
         stop_all
         row_backend=-
         pgbench_select "$n" pgbench_select_after

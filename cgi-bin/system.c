@@ -32,17 +32,19 @@ void handle_health(struct app *app, const struct request *req, struct response *
 void handle_stats(struct app *app, const struct request *req, struct response *res)
 {
     (void)req;
-    struct store_stats st;
-    enum store_status status = store_stats(app->store, app->now(), app->config.poll_interval, &st);
+    struct store_fleet fleet;
+    int64_t counted_at, readings;
+    enum store_status status = fleet_gauges(app, &fleet, &counted_at) ? store_reading_count(app->store, &readings)
+                                                                       : STORE_UNAVAILABLE;
     if (status != STORE_OK) {
         respond_store_error(app, res, status);
         return;
     }
     struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "devices", json_object_new_int64(st.devices));
-    json_object_object_add(o, "online", json_object_new_int64(st.online));
-    json_object_object_add(o, "pending", json_object_new_int64(st.pending));
-    json_object_object_add(o, "readings", json_object_new_int64(st.readings));
+    json_object_object_add(o, "devices", json_object_new_int64(fleet.pending + fleet.accepted + fleet.rejected));
+    json_object_object_add(o, "online", json_object_new_int64(fleet.online));
+    json_object_object_add(o, "pending", json_object_new_int64(fleet.pending));
+    json_object_object_add(o, "readings", json_object_new_int64(readings));
     response_json(res, 200, o);
 }
 

@@ -213,9 +213,9 @@ enum store_status store_device_bulk(struct store *s, const struct device_filter 
     return s->ops->device_bulk(s, filter, bulk, affected);
 }
 
-enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval, struct store_stats *out)
+enum store_status store_reading_count(struct store *s, int64_t *count)
 {
-    return s->ops->stats(s, now, default_interval, out);
+    return s->ops->reading_count(s, count);
 }
 
 enum store_status store_fleet(struct store *s, int64_t now, int64_t default_interval, struct store_fleet *out)

@@ -141,10 +141,6 @@ struct device_filter {
     int64_t default_interval;
 };
 
-struct store_stats {
-    int64_t devices, online, pending, readings;
-};
-
 /* The fleet at a glance, for metrics (store_fleet()). Liveness as the device list has it
  * (cgi-bin/render.c): online, seen within 2 poll intervals + 10 s; overdue, within 5 intervals;
  * offline, the rest, never seen included. */
@@ -307,8 +303,8 @@ struct device_bulk {
  * Correct with concurrent calls on any number of hosts: a device counts once per change. */
 enum store_status store_device_bulk(struct store *s, const struct device_filter *filter,
                                     const struct device_bulk *bulk, int64_t *affected);
-enum store_status store_stats(struct store *s, int64_t now, int64_t default_interval,
-                              struct store_stats *out);
+/* The readings stored. */
+enum store_status store_reading_count(struct store *s, int64_t *count);
 /* Devices by state and by liveness at now (default_interval for those without their own), and
  * the database's size: the same counts from either backend. */
 enum store_status store_fleet(struct store *s, int64_t now, int64_t default_interval,

@@ -58,8 +58,7 @@ struct store_ops {
     enum store_status (*device_count)(struct store *s, const struct device_filter *filter, int64_t *count);
     enum store_status (*device_bulk)(struct store *s, const struct device_filter *filter,
                                      const struct device_bulk *bulk, int64_t *affected);
-    enum store_status (*stats)(struct store *s, int64_t now, int64_t default_interval,
-                               struct store_stats *out);
+    enum store_status (*reading_count)(struct store *s, int64_t *count);
     enum store_status (*fleet)(struct store *s, int64_t now, int64_t default_interval,
                                int64_t counts[FLEET__COUNT]);
     /* The device's row; its key as stored into stored (store.c opens it into out->key). */

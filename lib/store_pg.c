@@ -137,7 +137,6 @@ enum pg_stmt {
     PG_DEVICE_BULK_LAST = PG_DEVICE_BULK + DEVICE_BULK_SET,
     PG_TAGS_LOCK,
     PG_TAGS_SET,
-    PG_DEVICE_STATS,
     PG_TELEMETRY_COUNT,
     PG_DEVICE_FLEET,
     PG_DEVICE_TRUST,
@@ -301,8 +300,6 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                     "AND tag NOT IN (SELECT jsonb_array_elements_text($2::jsonb))) "
                     "INSERT INTO device_tags (device, tag) SELECT $1, jsonb_array_elements_text($2::jsonb) "
                     "ON CONFLICT DO NOTHING",
-    [PG_DEVICE_STATS] = "SELECT count(*), count(*) FILTER (WHERE state = 'pending'), "
-                        "count(*) FILTER (WHERE " ONLINE_SQL("$1", "$2") ") FROM devices",
     [PG_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
     /* Devices by state, then online and overdue at $1 (default interval $2), then all of them,
      * and the database's bytes: enum fleet_count's columns, the same counts as SQLite's. */
@@ -1355,18 +1352,9 @@ static enum store_status count_devices(struct pg_store *s, enum pg_stmt id, int6
     return read_ints(s, id, &p, what, out, n);
 }
 
-static enum store_status pg_stats(struct store *base, int64_t now, int64_t default_interval,
-                                  struct store_stats *out)
+static enum store_status pg_reading_count(struct store *base, int64_t *count)
 {
-    struct pg_store *s = pg_of(base);
-    int64_t devices[3] = {0};
-    enum store_status st = count_devices(s, PG_DEVICE_STATS, now, default_interval, "count devices", devices, 3);
-    if (st == STORE_OK)
-        st = read_ints(s, PG_TELEMETRY_COUNT, NULL, "count readings", &out->readings, 1);
-    out->devices = devices[0];
-    out->pending = devices[1];
-    out->online = devices[2];
-    return st;
+    return read_ints(pg_of(base), PG_TELEMETRY_COUNT, NULL, "count readings", count, 1);
 }
 
 static enum store_status pg_fleet(struct store *base, int64_t now, int64_t default_interval,
@@ -2236,7 +2224,7 @@ static const struct store_ops pg_ops = {
     .device_list = pg_device_list,
     .device_count = pg_device_count,
     .device_bulk = pg_device_bulk,
-    .stats = pg_stats,
+    .reading_count = pg_reading_count,
     .fleet = pg_fleet,
     .device_trust = pg_device_trust,
     .device_signed = pg_device_signed,

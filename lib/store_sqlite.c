@@ -149,7 +149,6 @@ enum stmt {
     STMT_DEVICE_BULK_LAST = STMT_DEVICE_BULK + DEVICE_BULK_SET,
     STMT_TAGS_KEEP,
     STMT_TAGS_ADD,
-    STMT_DEVICE_STATS,
     STMT_TELEMETRY_COUNT,
     STMT_DEVICE_FLEET,
     STMT_DEVICE_TRUST,
@@ -286,8 +285,6 @@ static const char *const stmt_sql[STMT__COUNT] = {
                        "AND tag NOT IN (SELECT value FROM json_each(?2))",
     [STMT_TAGS_ADD] = "INSERT OR IGNORE INTO device_tags (device, tag) "
                       "SELECT (SELECT id FROM devices WHERE deviceid = ?1), value FROM json_each(?2)",
-    [STMT_DEVICE_STATS] = "SELECT count(*), coalesce(sum(state = 'pending'), 0), "
-                          "coalesce(sum(" ONLINE_SQL("?1", "?2") "), 0) FROM devices",
     [STMT_TELEMETRY_COUNT] = "SELECT count(*) FROM telemetry",
     /* Devices by state, then online and overdue at ?1 (default interval ?2), then all of them:
      * enum fleet_count's columns up to FLEET_BYTES, the same statement as PostgreSQL's. */
@@ -1263,18 +1260,9 @@ static enum store_status count_devices(struct sqlite_store *s, enum stmt id, int
     return read_counts(s, id, out, n);
 }
 
-static enum store_status sqlite_stats(struct store *base, int64_t now, int64_t default_interval,
-                                      struct store_stats *out)
+static enum store_status sqlite_reading_count(struct store *base, int64_t *count)
 {
-    struct sqlite_store *s = sqlite_of(base);
-    int64_t devices[3];
-    enum store_status result = count_devices(s, STMT_DEVICE_STATS, now, default_interval, devices, 3);
-    if (result == STORE_OK)
-        result = read_counts(s, STMT_TELEMETRY_COUNT, &out->readings, 1);
-    out->devices = devices[0];
-    out->pending = devices[1];
-    out->online = devices[2];
-    return result;
+    return read_counts(sqlite_of(base), STMT_TELEMETRY_COUNT, count, 1);
 }
 
 /* The bytes of a file, 0 when it does not exist (a WAL between two connections). */
@@ -2079,7 +2067,7 @@ static const struct store_ops sqlite_ops = {
     .device_list = sqlite_device_list,
     .device_count = sqlite_device_count,
     .device_bulk = sqlite_device_bulk,
-    .stats = sqlite_stats,
+    .reading_count = sqlite_reading_count,
     .fleet = sqlite_fleet,
     .device_trust = sqlite_device_trust,
     .device_signed = sqlite_device_signed,
