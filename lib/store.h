@@ -375,7 +375,7 @@ enum store_status store_firmware_get(struct store *s, const char *version, store
                                      void *user_data);
 /* By version. */
 enum store_status store_firmware_list(struct store *s, store_firmware_fn fn, void *user_data);
-/* STORE_NOT_FOUND; STORE_STALE while a device has it assigned. Its bytes go with the last version
+/* STORE_NOT_FOUND; STORE_STALE while a device has it assigned or an active rollout names it. Its bytes go with the last version
  * holding them. */
 enum store_status store_firmware_delete(struct store *s, const char *version);
 /* The bytes of sha256 into *image (malloc'd, the caller frees), *size long. */

@@ -251,6 +251,9 @@ _Static_assert(FIRMWARE_OFFERED == 0 && FIRMWARE_FETCHED == 1 && FIRMWARE_FETCHE
     "UPDATE devices SET fw_status = 'failed' WHERE fw_assigned = " ROLLOUT_OF(P, "firmware")                \
     " AND fw_status = 'downloading' AND fw_downloaded AND " key " IN (SELECT device FROM rollout_devices "   \
     "WHERE rollout = " P "1 AND downloaded < " P "2 - " ROLLOUT_OF(P, "timeout") ")"
+/* A version may be deleted only while no active rollout will assign it (firmware deletion). */
+#define FIRMWARE_NOT_ROLLING_OUT(version)                                                                    \
+    "AND NOT EXISTS (SELECT 1 FROM rollouts WHERE firmware = " version " AND state IN ('running', 'paused'))"
 /* A cancelled rollout's devices not yet offered lose their assignment. */
 #define ROLLOUT_UNASSIGN_SQL(P, key, version)                                                                \
     "UPDATE devices SET " FIRMWARE_ASSIGN_SQL("true", "NULL") " WHERE fw_assigned = " version               \

@@ -378,7 +378,7 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     /* Never while a device has it assigned (the foreign key says so too); its bytes go with the
      * last version holding them. No row: no such version, or assigned. */
     [PG_FIRMWARE_DELETE] = "WITH gone AS (DELETE FROM firmware WHERE version = $1 "
-                           "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = $1) RETURNING sha256), "
+                           "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = $1) " FIRMWARE_NOT_ROLLING_OUT("$1") " RETURNING sha256), "
                            "bytes AS (DELETE FROM firmware_images i USING gone WHERE i.sha256 = gone.sha256 "
                            "AND NOT EXISTS (SELECT 1 FROM firmware f WHERE f.sha256 = gone.sha256 "
                            "AND f.version <> $1)) SELECT count(*) FROM gone",

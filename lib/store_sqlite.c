@@ -335,7 +335,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
                           "ON CONFLICT (version) DO NOTHING",
     /* Never while a device has it assigned (and the foreign key says so too). */
     [STMT_FIRMWARE_DELETE] = "DELETE FROM firmware WHERE version = ?1 "
-                             "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = ?1) RETURNING sha256",
+                             "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = ?1) " FIRMWARE_NOT_ROLLING_OUT("?1") " RETURNING sha256",
     [STMT_FIRMWARE_IMAGE_DROP] = "DELETE FROM firmware_images WHERE sha256 = ?1 "
                                  "AND NOT EXISTS (SELECT 1 FROM firmware WHERE sha256 = ?1)",
     [STMT_FIRMWARE_IMAGE] = "SELECT data FROM firmware_images WHERE sha256 = ?1",

@@ -270,6 +270,19 @@ static void cancel_pause_resume(void **state)
     assert_int_equal(store_rollout_add(fx->store, &other, &other_id), STORE_CREATED);
 }
 
+/* A version an active rollout will assign stays, even with no device assigned it yet. */
+static void rolling_out_firmware_stays(void **state)
+{
+    struct fixture *fx = *state;
+    fleet(fx->store, 0);
+    int64_t assigned = -1;
+    int64_t id = start(fx->store, "[100]", 100, 100, 60, &assigned);
+    assert_int_equal(assigned, 0);
+    assert_int_equal(store_firmware_delete(fx->store, "2.0"), STORE_STALE);
+    assert_int_equal(store_rollout_state(fx->store, id, NULL, -1, "cancelled", "", TEST_T0), STORE_OK);
+    assert_int_equal(store_firmware_delete(fx->store, "2.0"), STORE_OK);
+}
+
 /* Two evaluators at once, each on its own connection: the stage starts once. */
 struct racer {
     const char *path;
@@ -329,7 +342,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(stages_advance_on_success), T(rollout_reaches_done),  T(failures_stop_the_rollout),
-        T(silent_devices_time_out),   T(cancel_pause_resume),   T(two_sweeps_start_a_stage_once),
+        T(silent_devices_time_out),   T(cancel_pause_resume),   T(two_sweeps_start_a_stage_once), T(rolling_out_firmware_stays),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
