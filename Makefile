@@ -23,12 +23,12 @@ PG_MODULE := $(BUILD)/provd-pg.so
 PG_LIBS  := $(shell pkg-config --libs libpq 2>/dev/null)
 
 # The FastCGI application: everything in cgi-bin/ except the two programs' mains.
-CGI_MAINS := cgi-bin/main.c cgi-bin/provctl.c
+CGI_MAINS := cgi-bin/main.c cgi-bin/provctl.c cgi-bin/alerts.c
 CGI_SRC  := $(filter-out $(CGI_MAINS),$(wildcard cgi-bin/*.c))
 CGI_OBJ  := $(CGI_SRC:%.c=$(BUILD)/obj/%.o)
 LIBCGI   := $(BUILD)/libprovd-cgi.a
 
-PROGRAMS   := $(BUILD)/provd $(BUILD)/provctl $(PG_MODULE)
+PROGRAMS   := $(BUILD)/provd $(BUILD)/provctl $(BUILD)/provd-alerts $(PG_MODULE)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -103,6 +103,10 @@ $(BUILD)/provd: $(BUILD)/obj/cgi-bin/main.o $(LIBCGI) $(LIBPROVD)
 
 $(BUILD)/provctl: $(BUILD)/obj/cgi-bin/provctl.o $(LIBCGI) $(LIBPROVD)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+# The alert sweeper and sender: the only program that links libcurl (cgi-bin/webhook.c).
+$(BUILD)/provd-alerts: $(BUILD)/obj/cgi-bin/alerts.o $(LIBCGI) $(LIBPROVD)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 
 # The tests make and drop their PostgreSQL databases with libpq themselves (testlib.h).
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBCGI) $(LIBPROVD)

@@ -427,6 +427,13 @@ static void write_fleet(const struct store_fleet *f, int64_t counted_at, struct 
     family(res, "provd_database_bytes", "gauge",
            "Bytes the database takes: SQLite's file and write-ahead log, or pg_database_size().");
     line(res, "provd_database_bytes %lld\n", (long long)f->database_bytes);
+    family(res, "provd_alerts_pending", "gauge", "Alerts in the outbox, not delivered yet.");
+    line(res, "provd_alerts_pending %lld\n", (long long)f->alerts_pending);
+    family(res, "provd_alerts_sent_total", "counter", "Alerts the webhook took (2xx), for the whole deployment.");
+    line(res, "provd_alerts_sent_total %lld\n", (long long)f->alerts_sent);
+    family(res, "provd_alerts_failed_total", "counter",
+           "Alerts the webhook refused for good (a 4xx) and that were dropped, for the whole deployment.");
+    line(res, "provd_alerts_failed_total %lld\n", (long long)f->alerts_failed);
 }
 
 void metrics_write(const struct metrics *m, const struct store_fleet *fleet, int64_t counted_at, struct response *res)

@@ -228,6 +228,12 @@ enum store_status store_fleet(struct store *s, int64_t now, int64_t default_inte
                                     .overdue = c[FLEET_OVERDUE],
                                     .offline = c[FLEET_ALL] - c[FLEET_ONLINE] - c[FLEET_OVERDUE],
                                     .database_bytes = c[FLEET_BYTES]};
+    struct alert_counts alerts;
+    if (st == STORE_OK && (st = s->ops->alert_counts(s, &alerts)) == STORE_OK) {
+        out->alerts_pending = alerts.pending;
+        out->alerts_sent = alerts.sent;
+        out->alerts_failed = alerts.failed;
+    }
     return st;
 }
 
@@ -437,4 +443,48 @@ enum store_status store_reading_bulk_add(struct store *s, const char *prefix, in
                                          store_reading_text_fn fn, void *user_data)
 {
     return s->ops->reading_bulk_add(s, prefix, first, count, per_device, now, step, fn, user_data);
+}
+
+const char *alert_kind_name(enum alert_kind kind)
+{
+    static const char *const names[ALERT_KIND__COUNT] = {
+        [ALERT_ONLINE] = "online", [ALERT_OVERDUE] = "overdue", [ALERT_OFFLINE] = "offline"};
+    return names[kind];
+}
+
+enum store_status store_alert_lead(struct store *s)
+{
+    return s->ops->alert_lead(s);
+}
+
+enum store_status store_alert_sweep(struct store *s, int64_t now, int64_t default_interval, int max,
+                                    int *judged)
+{
+    return s->ops->alert_sweep(s, now, default_interval, max, judged);
+}
+
+enum store_status store_alert_enqueue(struct store *s, enum alert_kind kind, const char *subject, int64_t at,
+                                      const char *detail)
+{
+    return s->ops->alert_enqueue(s, alert_kind_name(kind), subject, at, detail);
+}
+
+enum store_status store_alert_due(struct store *s, int64_t now, int max, store_alert_fn fn, void *user_data)
+{
+    return s->ops->alert_due(s, now, max, fn, user_data);
+}
+
+enum store_status store_alert_done(struct store *s, int64_t id, bool delivered)
+{
+    return s->ops->alert_done(s, id, delivered);
+}
+
+enum store_status store_alert_retry(struct store *s, int64_t id, int64_t next_at)
+{
+    return s->ops->alert_retry(s, id, next_at);
+}
+
+enum store_status store_alert_counts(struct store *s, struct alert_counts *out)
+{
+    return s->ops->alert_counts(s, out);
 }

@@ -148,6 +148,7 @@ struct store_fleet {
     int64_t pending, accepted, rejected; /* devices by state */
     int64_t online, overdue, offline;    /* devices by liveness at now */
     int64_t database_bytes; /* SQLite: the database file and its WAL; PostgreSQL: pg_database_size() */
+    int64_t alerts_pending, alerts_sent, alerts_failed; /* store_alert_counts() */
 };
 
 /* A stored reading. reading is the JSON the device sent, borrowed for the callback. */
@@ -305,8 +306,8 @@ enum store_status store_device_bulk(struct store *s, const struct device_filter 
                                     const struct device_bulk *bulk, int64_t *affected);
 /* The readings stored. */
 enum store_status store_reading_count(struct store *s, int64_t *count);
-/* Devices by state and by liveness at now (default_interval for those without their own), and
- * the database's size: the same counts from either backend. */
+/* Devices by state and by liveness at now (default_interval for those without their own), the
+ * database's size and the alert outbox's counts: the same counts from either backend. */
 enum store_status store_fleet(struct store *s, int64_t now, int64_t default_interval,
                               struct store_fleet *out);
 
@@ -516,6 +517,64 @@ enum store_status store_recently_offline(struct store *s, int64_t now, int64_t d
 /* The id of the newest reading taken (0: none yet). Ids rise by one per reading taken, so the
  * rise of this number over a time is the readings taken in it, on every host alike. */
 enum store_status store_reading_last_id(struct store *s, int64_t *id);
+
+/* ---- alerts (ARCHITECTURE.md "Alerts") ----
+ * An outbox in the database: alerts are written in the transaction that decides them and
+ * deleted once delivered, so each is delivered at least once, across restarts. */
+
+/* The kinds of alert, by name in the outbox and in what the webhook receives. The first three are
+ * a device's liveness changes (the kind is the liveness it turned to, as the sweep writes them);
+ * a new kind is one more entry here and in alert_kind_name(), enqueued with store_alert_enqueue(). */
+enum alert_kind { ALERT_ONLINE, ALERT_OVERDUE, ALERT_OFFLINE, ALERT_KIND__COUNT };
+const char *alert_kind_name(enum alert_kind kind);
+
+/* An alert in the outbox; strings borrowed for the callback. */
+struct alert {
+    int64_t id;       /* in the order alerts were written: the id the receiver deduplicates by */
+    const char *kind; /* alert_kind_name() */
+    const char *subject; /* whose alerts go out one after another: a device's id */
+    int64_t at;          /* when it was decided */
+    /* A liveness change: the device's name, the liveness it had and has, and its lastseen (0:
+     * never seen). NULL, NULL, NULL, 0 for other kinds. */
+    const char *name, *liveness_from, *liveness_to;
+    int64_t lastseen;
+    const char *detail; /* JSON object of the kind's own fields; NULL: none */
+    int64_t attempts;   /* deliveries tried so far */
+};
+typedef void (*store_alert_fn)(const struct alert *a, void *user_data);
+
+struct alert_counts {
+    int64_t pending; /* in the outbox */
+    int64_t sent, failed; /* delivered; refused by the receiver for good (4xx): since the database began */
+};
+
+/* Whether this store's connection is the deployment's one sweeper: STORE_OK when it is (again:
+ * call it before each round, since a lost connection on PostgreSQL loses the lead), STORE_STALE
+ * when another holds the lead (SQLite: a process with the file lock <db>-alerts.lock; PostgreSQL:
+ * a session with the advisory lock). */
+enum store_status store_alert_lead(struct store *s);
+/* Judges the liveness at now (default_interval for devices without their own) of up to max
+ * devices whose judgement may be stale: those whose last one said when it would turn, now
+ * past, and those not online that were seen since. Each change is an alert in the outbox (kind:
+ * the new liveness), written in the transaction that records the new judgement; a device's
+ * first judgement alerts nothing. *judged says how many were judged (0: none is due). Safe with
+ * several callers at once (each device is judged once), though one caller (store_alert_lead())
+ * is what keeps it cheap. */
+enum store_status store_alert_sweep(struct store *s, int64_t now, int64_t default_interval, int max,
+                                    int *judged);
+/* Puts an alert of kind about subject, decided at at, in the outbox, after every alert already
+ * there for subject; detail: a JSON object of its own fields (NULL: none), merged into what the
+ * receiver gets. For kinds other than the sweep's (e.g. a rollout that pauses itself). */
+enum store_status store_alert_enqueue(struct store *s, enum alert_kind kind, const char *subject, int64_t at,
+                                      const char *detail);
+/* Up to max alerts to deliver now, oldest first: of each subject only its oldest, and only once its
+ * next attempt is due (at or before now). */
+enum store_status store_alert_due(struct store *s, int64_t now, int max, store_alert_fn fn, void *user_data);
+/* Takes alert id out of the outbox, counted as sent (delivered) or failed (refused for good). */
+enum store_status store_alert_done(struct store *s, int64_t id, bool delivered);
+/* Alert id failed this time: one more attempt counted, the next not before next_at. */
+enum store_status store_alert_retry(struct store *s, int64_t id, int64_t next_at);
+enum store_status store_alert_counts(struct store *s, struct alert_counts *out);
 
 /* ---- bulk loading (benchmarks, imports) ----
  * Each call is one transaction with syncing off, then a checkpoint moves the WAL into the

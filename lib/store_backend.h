@@ -120,6 +120,17 @@ struct store_ops {
                                           store_device_fn fn, void *user_data);
     enum store_status (*reading_last_id)(struct store *s, int64_t *id);
 
+    enum store_status (*alert_lead)(struct store *s);
+    enum store_status (*alert_sweep)(struct store *s, int64_t now, int64_t default_interval, int max,
+                                     int *judged);
+    /* kind: alert_kind_name()'s. */
+    enum store_status (*alert_enqueue)(struct store *s, const char *kind, const char *subject, int64_t at,
+                                       const char *detail);
+    enum store_status (*alert_due)(struct store *s, int64_t now, int max, store_alert_fn fn, void *user_data);
+    enum store_status (*alert_done)(struct store *s, int64_t id, bool delivered);
+    enum store_status (*alert_retry)(struct store *s, int64_t id, int64_t next_at);
+    enum store_status (*alert_counts)(struct store *s, struct alert_counts *out);
+
     enum store_status (*device_bulk_add)(struct store *s, const char *prefix, int64_t first, int64_t count,
                                          const char *key, int64_t now);
     enum store_status (*reading_bulk_add)(struct store *s, const char *prefix, int64_t first, int64_t count,

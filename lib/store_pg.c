@@ -14,6 +14,7 @@
 #define CONNECT_TIMEOUT "2"          /* seconds, unless the URI says otherwise; also bounds a reconnect */
 #define DAYS_AHEAD      14           /* day partitions made ahead, by open and by each prune */
 #define MIGRATION_LOCK  "7073400000" /* pg_advisory_xact_lock key; the partitions' is the next (db/pg) */
+#define ALERT_LOCK      "7073400002" /* the alert sweeper's session lock (pg_alert_lead()) */
 #define MAX_PARAMS      14
 #define BULK_CHUNK      10000     /* devices per claim and COPY of store_reading_bulk_add() */
 #define COPY_BUFFER     (1 << 18) /* bytes of COPY text sent at once */
@@ -109,6 +110,9 @@
     "SELECT id, at, via, actor, action, target, before, after FROM audit WHERE " filter                      \
     "($1::bigint IS NULL OR id < $1::bigint) AND at >= $2::bigint ORDER BY id DESC LIMIT $3::bigint"
 
+/* A liveness's name (alert_kind_name()'s first three). */
+#define LIVENESS_NAME_SQL(x) "CASE " x " WHEN 0 THEN 'online' WHEN 1 THEN 'overdue' ELSE 'offline' END"
+
 enum pg_stmt {
     PG_PING,
     PG_BEGIN,
@@ -177,6 +181,13 @@ enum pg_stmt {
     PG_AUDIT_PRUNE,
     PG_RECENTLY_OFFLINE,
     PG_READING_LAST_ID,
+    PG_ALERT_LEAD,
+    PG_ALERT_SWEEP,
+    PG_ALERT_ENQUEUE,
+    PG_ALERT_DUE,
+    PG_ALERT_DONE,
+    PG_ALERT_RETRY,
+    PG_ALERT_COUNTS,
     PG__COUNT
 };
 
@@ -447,6 +458,48 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
      * A reading takes its id only when inserted (PG_READING_ADD), bulk loads theirs. */
     [PG_READING_LAST_ID] =
         "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('telemetry', 'id')::regclass), 0)",
+    /* Whether this session holds the sweeper's lock, else whether it gets it now (CASE: in that
+     * order; a second pg_try_advisory_lock() would only count the lock up once more). */
+    [PG_ALERT_LEAD] = "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                      "AND pid = pg_backend_pid() AND granted AND objsubid = 1 "
+                      "AND ((classid::bigint << 32) | objid::bigint) = " ALERT_LOCK ") "
+                      "THEN true ELSE pg_try_advisory_lock(" ALERT_LOCK ") END",
+    /* An alert sweep (store_alert_sweep(), as SQLite's two statements, db/pg/0007): the devices
+     * due at $1 and those not online seen since, $3 at most of each, default interval $2, each
+     * judged (became: 0 online, 1 overdue, 2 offline), an alert for each change, the judgement
+     * recorded. The rows are locked, and READ COMMITTED re-checks each against what a concurrent
+     * sweep left, so two sweeps at once judge a device once. */
+    [PG_ALERT_SWEEP] =
+        "WITH cand AS MATERIALIZED ((SELECT deviceid FROM alert_state WHERE due <= $1::bigint "
+        "ORDER BY due, deviceid LIMIT $3::bigint) UNION (SELECT a.deviceid FROM alert_state a "
+        "JOIN devices d USING (deviceid) WHERE a.liveness > 0 AND d.lastseen > a.lastseen "
+        "ORDER BY a.deviceid LIMIT $3::bigint)), "
+        "locked AS MATERIALIZED (SELECT a.deviceid, a.liveness AS old, d.name, d.lastseen AS seen, "
+        "coalesce(d.poll_interval, $2::bigint) AS every FROM alert_state a JOIN devices d USING (deviceid) "
+        "WHERE a.deviceid IN (SELECT deviceid FROM cand) "
+        "AND (a.due <= $1::bigint OR (a.liveness > 0 AND d.lastseen > a.lastseen)) "
+        "ORDER BY a.deviceid FOR UPDATE OF a), "
+        "judged AS MATERIALIZED (SELECT *, CASE WHEN seen > 0 AND seen >= $1::bigint - (2 * every + 10) THEN 0 "
+        "WHEN seen > 0 AND seen >= $1::bigint - 5 * every THEN 1 ELSE 2 END AS became FROM locked), "
+        "written AS (INSERT INTO alerts (subject, kind, at, name, liveness_from, liveness_to, lastseen) "
+        "SELECT deviceid, " LIVENESS_NAME_SQL("became") ", $1::bigint, name, " LIVENESS_NAME_SQL("old") ", "
+        LIVENESS_NAME_SQL("became") ", seen FROM judged WHERE old IS NOT NULL AND became <> old "
+        "ORDER BY deviceid) "
+        "UPDATE alert_state a SET liveness = j.became, lastseen = j.seen, "
+        "due = CASE j.became WHEN 0 THEN j.seen + 2 * j.every + 11 WHEN 1 THEN j.seen + 5 * j.every + 1 END "
+        "FROM judged j WHERE a.deviceid = j.deviceid",
+    [PG_ALERT_ENQUEUE] = "INSERT INTO alerts (subject, kind, at, detail) VALUES ($1, $2, $3::bigint, $4)",
+    /* Of each subject its oldest alert (alerts_by_subject), if due at $1, oldest first, $2 at most. */
+    [PG_ALERT_DUE] = "SELECT id, kind, subject, at, name, liveness_from, liveness_to, coalesce(lastseen, 0), "
+                     "detail, attempts FROM alerts a WHERE next_at <= $1::bigint AND NOT EXISTS "
+                     "(SELECT 1 FROM alerts b WHERE b.subject = a.subject AND b.id < a.id) "
+                     "ORDER BY id LIMIT $2::bigint",
+    /* Alert $1 out of the outbox, counted as sent ($2) or failed, once. */
+    [PG_ALERT_DONE] = "WITH gone AS (DELETE FROM alerts WHERE id = $1::bigint RETURNING id) "
+                      "UPDATE alert_counts SET sent = sent + CASE WHEN $2::boolean THEN 1 ELSE 0 END, "
+                      "failed = failed + CASE WHEN $2::boolean THEN 0 ELSE 1 END WHERE EXISTS (SELECT 1 FROM gone)",
+    [PG_ALERT_RETRY] = "UPDATE alerts SET attempts = attempts + 1, next_at = $2::bigint WHERE id = $1::bigint",
+    [PG_ALERT_COUNTS] = "SELECT (SELECT count(*) FROM alerts), sent, failed FROM alert_counts",
 };
 
 /* Heartbeat times not written yet, as PG_SEEN's two parameters: ids and times, comma-separated. */
@@ -1766,6 +1819,121 @@ static enum store_status pg_reading_last_id(struct store *base, int64_t *id)
     return st == STORE_OK ? read_ints(s, PG_READING_LAST_ID, NULL, "read the last reading's id", id, 1) : st;
 }
 
+/* ---- alerts ---- */
+
+static enum store_status pg_alert_lead(struct store *base)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    PGresult *res = run(s, PG_ALERT_LEAD, NULL, "take the alert sweeper's lock", &st);
+    if (res)
+        st = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't' ? STORE_OK : STORE_STALE;
+    PQclear(res);
+    return st;
+}
+
+static enum store_status pg_alert_sweep(struct store *base, int64_t now, int64_t default_interval, int max,
+                                        int *judged)
+{
+    struct pg_store *s = pg_of(base);
+    *judged = 0;
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, now);
+    param_int(&p, default_interval);
+    param_int(&p, max);
+    int64_t rows = 0;
+    st = exec_stmt(s, PG_ALERT_SWEEP, &p, "alert sweep", &rows);
+    *judged = (int)rows;
+    return st;
+}
+
+static enum store_status pg_alert_enqueue(struct store *base, const char *kind, const char *subject, int64_t at,
+                                          const char *detail)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, subject);
+    param_text(&p, kind);
+    param_int(&p, at);
+    param_text(&p, detail);
+    return exec_stmt(s, PG_ALERT_ENQUEUE, &p, "enqueue alert", NULL);
+}
+
+static const char *col_text_or_null(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static enum store_status pg_alert_due(struct store *base, int64_t now, int max, store_alert_fn fn, void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, now);
+    param_int(&p, max);
+    PGresult *res = run(s, PG_ALERT_DUE, &p, "alerts due", &st);
+    for (int i = 0, n = res ? PQntuples(res) : 0; i < n; i++) {
+        struct alert a = {.id = col_int(res, i, 0, 0), .kind = PQgetvalue(res, i, 1),
+                          .subject = PQgetvalue(res, i, 2), .at = col_int(res, i, 3, 0),
+                          .name = col_text_or_null(res, i, 4), .liveness_from = col_text_or_null(res, i, 5),
+                          .liveness_to = col_text_or_null(res, i, 6), .lastseen = col_int(res, i, 7, 0),
+                          .detail = col_text_or_null(res, i, 8), .attempts = col_int(res, i, 9, 0)};
+        fn(&a, user_data);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* Statement id on alert $1 with $2 (value: an integer, or a boolean when is_bool): STORE_NOT_FOUND
+ * when the alert is not in the outbox. */
+static enum store_status alert_write(struct store *base, enum pg_stmt id, int64_t alert, int64_t value,
+                                     bool is_bool, const char *what)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, alert);
+    if (is_bool)
+        param_bool(&p, value != 0);
+    else
+        param_int(&p, value);
+    return write_one_row(s, id, &p, what);
+}
+
+static enum store_status pg_alert_done(struct store *base, int64_t id, bool delivered)
+{
+    return alert_write(base, PG_ALERT_DONE, id, delivered, true, "alert done");
+}
+
+static enum store_status pg_alert_retry(struct store *base, int64_t id, int64_t next_at)
+{
+    return alert_write(base, PG_ALERT_RETRY, id, next_at, false, "alert retry");
+}
+
+static enum store_status pg_alert_counts(struct store *base, struct alert_counts *out)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    int64_t c[3] = {0};
+    st = read_ints(s, PG_ALERT_COUNTS, NULL, "count alerts", c, 3);
+    *out = (struct alert_counts){.pending = c[0], .sent = c[1], .failed = c[2]};
+    return st;
+}
+
 /* ---- bulk loading ---- */
 
 static enum store_status bulk_bad_id(struct pg_store *s, const char *prefix)
@@ -2249,6 +2417,13 @@ static const struct store_ops pg_ops = {
     .token_add = pg_token_add,
     .token_check = pg_token_check,
     .token_used = pg_token_used,
+    .alert_lead = pg_alert_lead,
+    .alert_sweep = pg_alert_sweep,
+    .alert_enqueue = pg_alert_enqueue,
+    .alert_due = pg_alert_due,
+    .alert_done = pg_alert_done,
+    .alert_retry = pg_alert_retry,
+    .alert_counts = pg_alert_counts,
     .token_list = pg_token_list,
     .token_revoke = pg_token_revoke,
     .write_begin = pg_write_begin,

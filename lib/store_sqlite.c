@@ -3,13 +3,16 @@
  * functions of seen_blocks.c include sqlite3.h. */
 #include "store_sqlite.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "migrations.h"
 #include "seen_blocks.h"
@@ -116,6 +119,22 @@
     "SELECT id, at, via, actor, action, target, before, after FROM audit WHERE " filter                      \
     "id < coalesce(?1, 9223372036854775807) AND at >= ?2 ORDER BY id DESC LIMIT ?3"
 
+/* The devices an alert sweep judges (migration 0015; ?1 now, ?2 the default interval, ?3 at most
+ * of each kind): those whose turn is due, and those not online seen since their last judgement,
+ * each with its liveness then (old) and now (became: 0 online, 1 overdue, 2 offline, as the device
+ * list's). Materialized: the statements after it change the rows it picked by. */
+#define ALERT_JUDGED_SQL                                                                                     \
+    "WITH cand AS MATERIALIZED (SELECT a.device, a.liveness AS old, d.deviceid, d.name, "                    \
+    "coalesce((SELECT at FROM heartbeat_times WHERE device = a.device), 0) AS seen, "                        \
+    "coalesce(d.poll_interval, ?2) AS every FROM alert_state a JOIN devices d ON d.id = a.device "           \
+    "WHERE a.device IN (SELECT device FROM alert_state WHERE due <= ?1 ORDER BY due, device LIMIT ?3) "      \
+    "OR a.device IN (SELECT s.device FROM alert_state s JOIN heartbeat_times h ON h.device = s.device "      \
+    "WHERE s.liveness > 0 AND h.at > s.lastseen ORDER BY s.device LIMIT ?3)), "                              \
+    "judged AS MATERIALIZED (SELECT *, CASE WHEN seen > 0 AND seen >= ?1 - (2 * every + 10) THEN 0 "         \
+    "WHEN seen > 0 AND seen >= ?1 - 5 * every THEN 1 ELSE 2 END AS became FROM cand) "
+/* A liveness's name (alert_kind_name()'s first three). */
+#define LIVENESS_NAME_SQL(x) "CASE " x " WHEN 0 THEN 'online' WHEN 1 THEN 'overdue' ELSE 'offline' END"
+
 enum stmt {
     STMT_BEGIN,
     STMT_BEGIN_READ,
@@ -193,6 +212,14 @@ enum stmt {
     STMT_AUDIT_PRUNE,
     STMT_RECENTLY_OFFLINE,
     STMT_READING_LAST_ID,
+    STMT_ALERT_WRITE,
+    STMT_ALERT_JUDGE,
+    STMT_ALERT_ENQUEUE,
+    STMT_ALERT_DUE,
+    STMT_ALERT_DELETE,
+    STMT_ALERT_COUNT,
+    STMT_ALERT_RETRY,
+    STMT_ALERT_COUNTS,
     STMT__COUNT
 };
 
@@ -383,6 +410,26 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "WHERE h.at > 0 AND h.at < ?1 - 5 * coalesce(poll_interval, ?2) "
         "ORDER BY h.at + 5 * coalesce(poll_interval, ?2) DESC LIMIT ?3",
     [STMT_READING_LAST_ID] = "SELECT coalesce(max(id), 0) FROM telemetry",
+    /* An alert for each judged device whose liveness changed since a judgement (not its first). */
+    [STMT_ALERT_WRITE] = ALERT_JUDGED_SQL
+    "INSERT INTO alerts (subject, kind, at, name, liveness_from, liveness_to, lastseen) "
+    "SELECT deviceid, " LIVENESS_NAME_SQL("became") ", ?1, name, " LIVENESS_NAME_SQL("old") ", "
+    LIVENESS_NAME_SQL("became") ", seen FROM judged WHERE old IS NOT NULL AND became <> old ORDER BY device",
+    /* The judgement recorded, and when it may turn next: online, the second after its window;
+     * overdue, the second after 5 intervals; offline, only by being seen (NULL). */
+    [STMT_ALERT_JUDGE] = ALERT_JUDGED_SQL
+    "UPDATE alert_state SET liveness = j.became, lastseen = j.seen, "
+    "due = CASE j.became WHEN 0 THEN j.seen + 2 * j.every + 11 WHEN 1 THEN j.seen + 5 * j.every + 1 END "
+    "FROM judged j WHERE alert_state.device = j.device",
+    [STMT_ALERT_ENQUEUE] = "INSERT INTO alerts (subject, kind, at, detail) VALUES (?1, ?2, ?3, ?4)",
+    /* Of each subject its oldest alert (alerts_by_subject), if due, oldest first. */
+    [STMT_ALERT_DUE] = "SELECT id, kind, subject, at, name, liveness_from, liveness_to, coalesce(lastseen, 0), "
+                       "detail, attempts FROM alerts a WHERE next_at <= ?1 AND NOT EXISTS "
+                       "(SELECT 1 FROM alerts b WHERE b.subject = a.subject AND b.id < a.id) ORDER BY id LIMIT ?2",
+    [STMT_ALERT_DELETE] = "DELETE FROM alerts WHERE id = ?1",
+    [STMT_ALERT_COUNT] = "UPDATE alert_counts SET sent = sent + ?1, failed = failed + ?2",
+    [STMT_ALERT_RETRY] = "UPDATE alerts SET attempts = attempts + 1, next_at = ?2 WHERE id = ?1",
+    [STMT_ALERT_COUNTS] = "SELECT (SELECT count(*) FROM alerts), sent, failed FROM alert_counts",
 };
 
 struct sqlite_store {
@@ -397,6 +444,7 @@ struct sqlite_store {
     bool checkpointing;         /* busy_wait gives up after checkpoint_steps */
     const char *synchronous;    /* this connection's PRAGMA synchronous value */
     bool in_batch;              /* between store_batch_begin() and store_batch_commit() */
+    int alert_lock;             /* <db>-alerts.lock, flock()ed: the stack's alert sweeper; -1: not */
 };
 
 static const struct store_ops sqlite_ops;
@@ -763,6 +811,8 @@ static void sqlite_free(struct store *base)
     for (int i = 0; i < STMT__COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
+    if (s->alert_lock >= 0)
+        close(s->alert_lock);
     free(s);
 }
 
@@ -774,6 +824,7 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_len)
         return NULL;
     }
     s->base.ops = &sqlite_ops;
+    s->alert_lock = -1;
     pthread_once(&sqlite_configured, configure_sqlite);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
@@ -1609,6 +1660,129 @@ static enum store_status sqlite_reading_last_id(struct store *base, int64_t *id)
     return read_counts(sqlite_of(base), STMT_READING_LAST_ID, id, 1);
 }
 
+/* ---- alerts ---- */
+
+/* The stack's sweeper holds the flock() of <db>-alerts.lock for its connection's life (the kernel
+ * frees it when the process dies), as the writer's election does with <db>-writer.lock. */
+static enum store_status sqlite_alert_lead(struct store *base)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    if (s->alert_lock >= 0)
+        return STORE_OK;
+    const char *db = sqlite3_db_filename(s->db, "main");
+    char path[4096];
+    if (!db || (size_t)snprintf(path, sizeof path, "%s-alerts.lock", db) >= sizeof path) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg, "the database's path is too long for its alerts lock");
+        return STORE_ERROR;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg, "%.200s: cannot open", path);
+        return STORE_ERROR;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return STORE_STALE;
+    }
+    s->alert_lock = fd;
+    return STORE_OK;
+}
+
+static void bind_sweep(struct sqlite_store *s, enum stmt id, int64_t now, int64_t default_interval, int max)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, default_interval);
+    sqlite3_bind_int(st, 3, max);
+}
+
+/* One write transaction: nothing else writes between the two statements, so both pick the
+ * same devices. */
+static enum store_status sqlite_alert_sweep(struct store *base, int64_t now, int64_t default_interval, int max,
+                                            int *judged)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    *judged = 0;
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    bind_sweep(s, STMT_ALERT_WRITE, now, default_interval, max);
+    st = exec_stmt(s, STMT_ALERT_WRITE);
+    if (st == STORE_OK) {
+        bind_sweep(s, STMT_ALERT_JUDGE, now, default_interval, max);
+        st = exec_stmt(s, STMT_ALERT_JUDGE);
+        *judged = sqlite3_changes(s->db);
+    }
+    return finish(s, st);
+}
+
+static enum store_status sqlite_alert_enqueue(struct store *base, const char *kind, const char *subject,
+                                              int64_t at, const char *detail)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_ALERT_ENQUEUE);
+    bind_text(st, 1, subject);
+    bind_text(st, 2, kind);
+    sqlite3_bind_int64(st, 3, at);
+    bind_text(st, 4, detail);
+    return exec_stmt(s, STMT_ALERT_ENQUEUE);
+}
+
+static enum store_status sqlite_alert_due(struct store *base, int64_t now, int max, store_alert_fn fn,
+                                          void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_ALERT_DUE);
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct alert a = {.id = sqlite3_column_int64(st, 0), .kind = column_text(st, 1),
+                          .subject = column_text(st, 2), .at = sqlite3_column_int64(st, 3),
+                          .name = column_text_or_null(st, 4), .liveness_from = column_text_or_null(st, 5),
+                          .liveness_to = column_text_or_null(st, 6), .lastseen = sqlite3_column_int64(st, 7),
+                          .detail = column_text_or_null(st, 8), .attempts = sqlite3_column_int64(st, 9)};
+        fn(&a, user_data);
+    }
+    stmt_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "alerts due");
+}
+
+static enum store_status sqlite_alert_done(struct store *base, int64_t id, bool delivered)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    sqlite3_bind_int64(stmt(s, STMT_ALERT_DELETE), 1, id);
+    st = write_one_row(s, STMT_ALERT_DELETE);
+    if (st == STORE_OK) {
+        sqlite3_stmt *count = stmt(s, STMT_ALERT_COUNT);
+        sqlite3_bind_int(count, 1, delivered);
+        sqlite3_bind_int(count, 2, !delivered);
+        st = exec_stmt(s, STMT_ALERT_COUNT);
+    }
+    return finish(s, st);
+}
+
+static enum store_status sqlite_alert_retry(struct store *base, int64_t id, int64_t next_at)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_ALERT_RETRY);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, next_at);
+    return write_one_row(s, STMT_ALERT_RETRY);
+}
+
+static enum store_status sqlite_alert_counts(struct store *base, struct alert_counts *out)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    int64_t c[3] = {0};
+    enum store_status st = read_counts(s, STMT_ALERT_COUNTS, c, 3);
+    *out = (struct alert_counts){.pending = c[0], .sent = c[1], .failed = c[2]};
+    return st;
+}
+
 /* ---- bulk loading ---- */
 
 /* One transaction without syncing: nothing else is acknowledged meanwhile, so only the load
@@ -2092,6 +2266,13 @@ static const struct store_ops sqlite_ops = {
     .token_add = sqlite_token_add,
     .token_check = sqlite_token_check,
     .token_used = sqlite_token_used,
+    .alert_lead = sqlite_alert_lead,
+    .alert_sweep = sqlite_alert_sweep,
+    .alert_enqueue = sqlite_alert_enqueue,
+    .alert_due = sqlite_alert_due,
+    .alert_done = sqlite_alert_done,
+    .alert_retry = sqlite_alert_retry,
+    .alert_counts = sqlite_alert_counts,
     .token_list = sqlite_token_list,
     .token_revoke = sqlite_token_revoke,
     .write_begin = sqlite_write_begin,

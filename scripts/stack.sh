@@ -14,6 +14,8 @@
 #   METRICS_ALLOW (127.0.0.1): who may read /api/metrics without a token; ACCESS_LOG
 #     (RUN_DIR/access.log, or off): nginx's access log. PROVD_METRICS_FILE (DATA_DIR/provd.metrics):
 #     the counters this stack's workers share, kept across their restarts.
+#   PROVD_ALERT_WEBHOOK (README: Configuration): set, the stack also runs build/provd-alerts, started
+#     again a second after it dies; on PostgreSQL every stack runs one and one of them leads.
 #   PROVD_FIRMWARE_CACHE (DATA_DIR/firmware): the firmware images nginx sends, filled by provd.
 #   PROVD_USER (provd): started as root, nginx's workers and provd's run as this user (created if
 #     missing), who then owns DATA_DIR. Otherwise everything runs as the caller.
@@ -101,7 +103,7 @@ export WWW_DIR=$top/www
 if ! as_service test -x "$bin_dir/provd" -a -r "$WWW_DIR/index.html"; then
     rm -rf "$RUN_DIR/bin" "$RUN_DIR/www"
     mkdir "$RUN_DIR/bin"
-    cp "$bin_dir/provd" "$bin_dir/provd-pg.so" "$RUN_DIR/bin/"
+    cp "$bin_dir/provd" "$bin_dir/provd-alerts" "$bin_dir/provd-pg.so" "$RUN_DIR/bin/"
     cp -r "$WWW_DIR" "$RUN_DIR/www"
     chmod -R a+rX "$RUN_DIR/bin" "$RUN_DIR/www"
     bin_dir=$RUN_DIR/bin WWW_DIR=$RUN_DIR/www
@@ -184,6 +186,23 @@ if [ "$WORKERS" -gt 0 ] && is_pg; then
                 echo "stack: retention: $(redact "$out")" >&2
             fi
             read -r -t "$PRUNE_INTERVAL" -u "$pause" _ || true
+        done
+    ) &
+    pids+=($!)
+fi
+
+# Alerts: one sweeper per database (provd-alerts elects it), so one per stack is enough. It is
+# started again when it dies; a stop ends the one running (the trap) and then the loop.
+if [ "$WORKERS" -gt 0 ] && [ -n "${PROVD_ALERT_WEBHOOK:-}" ]; then
+    (
+        alerts=''
+        trap '[ -n "$alerts" ] && kill -TERM "$alerts" 2>/dev/null; wait; exit 0' TERM
+        exec {pause}<> <(:)
+        while :; do
+            as_service "$bin_dir/provd-alerts" &
+            alerts=$!
+            wait "$alerts" || echo "stack: provd-alerts stopped ($?); starting it again" >&2
+            read -r -t 1 -u "$pause" _ || true
         done
     ) &
     pids+=($!)

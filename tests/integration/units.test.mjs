@@ -28,22 +28,23 @@ function exposure(name) {
 }
 
 describe('installed units', () => {
-  for (const [name, most] of [['provd.service', 1.5], ['provd-nginx.service', 2.5], ['ble-agent.service', 2.5]]) {
+  for (const [name, most] of [['provd.service', 1.5], ['provd-alerts.service', 1.5], ['provd-nginx.service', 2.5], ['ble-agent.service', 2.5]]) {
     it(`${name}: systemd-analyze security rates it ${most} or less`, () => {
       const level = exposure(name);
       assert.ok(level <= most, `${name}: ${level}`);
     });
   }
 
-  it('systemd-analyze verify accepts provd.service and provd-nginx.service as installed', () => {
-    // Their programs moved into the temporary tree, where they are; the two side by side.
+  it('systemd-analyze verify accepts provd.service, provd-alerts.service and provd-nginx.service as installed', () => {
+    // Their programs moved into the temporary tree, where they are; the three side by side.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provd-verify-'));
     try {
-      for (const name of ['provd.service', 'provd-nginx.service']) {
+      const names = ['provd.service', 'provd-alerts.service', 'provd-nginx.service'];
+      for (const name of names) {
         fs.writeFileSync(path.join(dir, name), unit(name).replaceAll(' /usr/lib/provd/', ` ${dest}/usr/lib/provd/`)
           .replaceAll('=/usr/lib/provd/', `=${dest}/usr/lib/provd/`));
       }
-      const verify = spawnSync('systemd-analyze', ['verify', path.join(dir, 'provd.service'), path.join(dir, 'provd-nginx.service')],
+      const verify = spawnSync('systemd-analyze', ['verify', ...names.map((name) => path.join(dir, name))],
         { encoding: 'utf8' });
       assert.equal(verify.status, 0, verify.stderr);
       assert.equal(verify.stderr, '');

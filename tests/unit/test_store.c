@@ -1090,11 +1090,130 @@ static void overview_offline_and_readings(void **state)
     assert_int_equal(after - before, 3);
 }
 
+/* The alerts due now, copied out: kind, subject, from, to, lastseen and detail of each. */
+struct due_alerts {
+    int n;
+    int64_t id[8], lastseen[8];
+    char kind[8][16], subject[8][32], from[8][16], to[8][16], detail[8][64];
+};
+
+static void collect_alert(const struct alert *a, void *user_data)
+{
+    struct due_alerts *d = user_data;
+    assert_true(d->n < 8);
+    d->id[d->n] = a->id;
+    d->lastseen[d->n] = a->lastseen;
+    copy_text(d->kind[d->n], sizeof d->kind[0], a->kind);
+    copy_text(d->subject[d->n], sizeof d->subject[0], a->subject);
+    copy_text(d->from[d->n], sizeof d->from[0], a->liveness_from ? a->liveness_from : "-");
+    copy_text(d->to[d->n], sizeof d->to[0], a->liveness_to ? a->liveness_to : "-");
+    copy_text(d->detail[d->n], sizeof d->detail[0], a->detail ? a->detail : "-");
+    d->n++;
+}
+
+static struct due_alerts due_at(struct store *s, int64_t now)
+{
+    struct due_alerts d = {0};
+    assert_int_equal(store_alert_due(s, now, 8, collect_alert, &d), STORE_OK);
+    return d;
+}
+
+static int sweep_at(struct store *s, int64_t now)
+{
+    int judged = -1;
+    store_flush(s, true); /* PostgreSQL's heartbeat times kept back */
+    assert_int_equal(store_alert_sweep(s, now, INTERVAL, 100, &judged), STORE_OK);
+    return judged;
+}
+
+/* A device's liveness changes become alerts in the outbox, in order, each once: the first judgement
+ * alerts nothing; online turns overdue the second after 2 intervals + 10 s, offline after 5
+ * intervals, and online again when it is seen. Only the oldest of a subject is due. */
+static void alerts_follow_liveness(void **state)
+{
+    struct fixture *fx = *state;
+    register_at(fx->store, "a", TEST_T0);
+    assert_int_equal(sweep_at(fx->store, TEST_T0), 1);
+    assert_int_equal(sweep_at(fx->store, TEST_T0 + 130), 0); /* still online: not due */
+    assert_int_equal(due_at(fx->store, TEST_T0 + 130).n, 0);
+    assert_int_equal(sweep_at(fx->store, TEST_T0 + 131), 1);
+    assert_int_equal(sweep_at(fx->store, TEST_T0 + 131), 0); /* judged once */
+    assert_int_equal(sweep_at(fx->store, TEST_T0 + 300), 0);
+    assert_int_equal(sweep_at(fx->store, TEST_T0 + 301), 1);
+    assert_int_equal(sweep_at(fx->store, TEST_T0 + 5000), 0); /* offline: never due */
+    assert_int_equal(store_device_poll(fx->store, "a", -1, TEST_T0 + 5001, NULL, NULL), STORE_OK);
+    assert_int_equal(sweep_at(fx->store, TEST_T0 + 5001), 1);
+
+    struct due_alerts d = due_at(fx->store, TEST_T0 + 5001);
+    assert_int_equal(d.n, 1); /* a's oldest only */
+    assert_string_equal(d.kind[0], "overdue");
+    assert_string_equal(d.subject[0], "a");
+    assert_string_equal(d.from[0], "online");
+    assert_string_equal(d.to[0], "overdue");
+    assert_int_equal(d.lastseen[0], TEST_T0);
+    int64_t overdue = d.id[0];
+
+    /* Another kind, with its own subject and fields; retried later, it waits, and a's is due. */
+    assert_int_equal(store_alert_enqueue(fx->store, ALERT_OFFLINE, "rollout:1", TEST_T0, "{\"rollout\":1}"), STORE_OK);
+    d = due_at(fx->store, TEST_T0 + 5001);
+    assert_int_equal(d.n, 2);
+    assert_string_equal(d.subject[1], "rollout:1");
+    assert_string_equal(d.detail[1], "{\"rollout\":1}");
+    assert_string_equal(d.to[1], "-");
+    assert_int_equal(store_alert_retry(fx->store, overdue, TEST_T0 + 6000), STORE_OK);
+    d = due_at(fx->store, TEST_T0 + 5001);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.subject[0], "rollout:1");
+    assert_int_equal(store_alert_done(fx->store, d.id[0], false), STORE_OK);
+    assert_int_equal(store_alert_done(fx->store, d.id[0], false), STORE_NOT_FOUND); /* counted once */
+
+    d = due_at(fx->store, TEST_T0 + 6000);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.id[0], overdue);
+    assert_int_equal(store_alert_done(fx->store, overdue, true), STORE_OK);
+    d = due_at(fx->store, TEST_T0 + 6000);
+    assert_string_equal(d.kind[0], "offline");
+    assert_string_equal(d.from[0], "overdue");
+    assert_int_equal(store_alert_done(fx->store, d.id[0], true), STORE_OK);
+    d = due_at(fx->store, TEST_T0 + 6000);
+    assert_string_equal(d.kind[0], "online");
+    assert_string_equal(d.from[0], "offline");
+    assert_int_equal(d.lastseen[0], TEST_T0 + 5001);
+
+    struct alert_counts c;
+    assert_int_equal(store_alert_counts(fx->store, &c), STORE_OK);
+    assert_int_equal(c.pending, 1);
+    assert_int_equal(c.sent, 2);
+    assert_int_equal(c.failed, 1);
+    /* A deleted device's alerts are still delivered. */
+    assert_int_equal(store_device_delete(fx->store, "a"), STORE_OK);
+    assert_int_equal(due_at(fx->store, TEST_T0 + 6000).n, 1);
+    assert_int_equal(sweep_at(fx->store, TEST_T0 + 7000), 0);
+}
+
+/* One sweeper per database: a second connection does not get the lead while the first holds it,
+ * and takes it once the first is gone. */
+static void alert_lead_is_one(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *other = open_store(fx->db.path);
+    assert_int_equal(store_alert_lead(fx->store), STORE_OK);
+    assert_int_equal(store_alert_lead(fx->store), STORE_OK); /* still */
+    assert_int_equal(store_alert_lead(other), STORE_STALE);
+    store_free(fx->store);
+    fx->store = open_store(fx->db.path);
+    assert_int_equal(store_alert_lead(other), STORE_OK);
+    assert_int_equal(store_alert_lead(fx->store), STORE_STALE);
+    store_free(other);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(open_again_keeps_rows),
+        T(alerts_follow_liveness),
+        T(alert_lead_is_one),
         T(seqn_reset_starts_a_new_epoch),
         T(no_v1_after_v2),
         T(signed_calls_change_state_once),

@@ -122,7 +122,8 @@ static inline void tempdb_remove(struct tempdb *t)
         PQfinish(conn);
         return;
     }
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", "-writer.lock", "-writer.sock"};
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", "-writer.lock", "-writer.sock",
+                                                 "-alerts.lock"};
     char file[sizeof t->path + 16];
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         snprintf(file, sizeof file, "%s%s", t->path, suffixes[i]);
