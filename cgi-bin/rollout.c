@@ -45,11 +45,35 @@ enum store_status rollout_start_next(struct store *s, const struct rollout *r, i
                                assigned);
 }
 
-void rollout_alert(struct store *s, const struct rollout *r, const char *reason)
+enum store_status rollout_alert(struct store *s, const struct rollout *r, const char *reason, int64_t now)
 {
-    (void)s;
-    log_event("warn", "rollout_stopped", NULL, NULL, "rollout=%lld firmware=%s tag=%s reason=\"%s\"",
-              (long long)r->id, r->firmware, r->tag, reason);
+    char subject[40];
+    snprintf(subject, sizeof subject, "rollout:%lld", (long long)r->id);
+    struct json_object *d = json_object_new_object();
+    json_object_object_add(d, "rollout", json_object_new_int64(r->id));
+    json_object_object_add(d, "firmware", json_object_new_string(r->firmware));
+    json_object_object_add(d, "tag", json_object_new_string(r->tag));
+    json_object_object_add(d, "reason", json_object_new_string(reason));
+    const char *detail = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN);
+    enum store_status st = detail ? store_alert_enqueue(s, ALERT_ROLLOUT_STOPPED, subject, now, detail) : STORE_ERROR;
+    json_object_put(d);
+    return st;
+}
+
+/* The emergency stop: the pause and its alert in one transaction. */
+static enum store_status stop(struct store *s, const struct rollout *r, const char *reason, int64_t now)
+{
+    enum store_status st = store_write_begin(s);
+    if (st != STORE_OK)
+        return st;
+    st = store_rollout_state(s, r->id, "running", r->stage, "paused", reason, now);
+    if (st == STORE_OK)
+        st = rollout_alert(s, r, reason, now);
+    enum store_status ended = store_write_end(s, st == STORE_OK);
+    if (st == STORE_OK && ended == STORE_OK)
+        log_event("warn", "rollout_stopped", NULL, NULL, "rollout=%lld firmware=%s tag=%s reason=\"%s\"",
+                  (long long)r->id, r->firmware, r->tag, reason);
+    return st == STORE_OK ? ended : st;
 }
 
 /* A running rollout as the sweep keeps it (the store's strings are borrowed). */
@@ -106,11 +130,8 @@ static enum store_status evaluate(struct store *s, const struct rollout *r, int6
         char reason[128];
         snprintf(reason, sizeof reason, "emergency stop: %lld of %lld devices offered failed (threshold %d%%)",
                  (long long)sum.failed, (long long)offered, r->failure_threshold);
-        st = store_rollout_state(s, r->id, "running", r->stage, "paused", reason, now);
-        if (st == STORE_OK) {
-            out->stopped++;
-            rollout_alert(s, r, reason);
-        }
+        st = stop(s, r, reason, now);
+        out->stopped += st == STORE_OK;
     } else if (sum.installed * 100 >= (int64_t)r->success_threshold * sum.devices) {
         int64_t assigned;
         st = rollout_start_next(s, r, now, &assigned);

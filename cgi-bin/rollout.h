@@ -34,9 +34,10 @@ struct rollout_sweep_result {
  * rollout_alert(). */
 enum store_status rollout_sweep(struct store *s, int64_t now, struct rollout_sweep_result *out);
 
-/* The alert of a rollout that paused itself (its reason says why). HOOK: provd-alerts' outbox
- * (PROVD_ALERT_WEBHOOK) is not on this branch yet; until it is, the alert is one log line
- * (event=rollout_stopped), and this is where its enqueue call goes. */
-void rollout_alert(struct store *s, const struct rollout *r, const char *reason);
+/* The alert of a rollout that paused itself at now (its reason says why): kind rollout_stopped,
+ * subject "rollout:<id>", with rollout, firmware, tag and reason, into provd-alerts' outbox
+ * (store_alert_enqueue()). The sweep calls it in the transaction of the pause, so the alert
+ * exists exactly when the pause does, and logs event=rollout_stopped once both are committed. */
+enum store_status rollout_alert(struct store *s, const struct rollout *r, const char *reason, int64_t now);
 
 #endif

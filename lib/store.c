@@ -448,7 +448,8 @@ enum store_status store_reading_bulk_add(struct store *s, const char *prefix, in
 const char *alert_kind_name(enum alert_kind kind)
 {
     static const char *const names[ALERT_KIND__COUNT] = {
-        [ALERT_ONLINE] = "online", [ALERT_OVERDUE] = "overdue", [ALERT_OFFLINE] = "offline"};
+        [ALERT_ONLINE] = "online", [ALERT_OVERDUE] = "overdue", [ALERT_OFFLINE] = "offline",
+        [ALERT_ROLLOUT_STOPPED] = "rollout_stopped"};
     return names[kind];
 }
 

@@ -525,7 +525,7 @@ enum store_status store_reading_last_id(struct store *s, int64_t *id);
 /* The kinds of alert, by name in the outbox and in what the webhook receives. The first three are
  * a device's liveness changes (the kind is the liveness it turned to, as the sweep writes them);
  * a new kind is one more entry here and in alert_kind_name(), enqueued with store_alert_enqueue(). */
-enum alert_kind { ALERT_ONLINE, ALERT_OVERDUE, ALERT_OFFLINE, ALERT_KIND__COUNT };
+enum alert_kind { ALERT_ONLINE, ALERT_OVERDUE, ALERT_OFFLINE, ALERT_ROLLOUT_STOPPED, ALERT_KIND__COUNT };
 const char *alert_kind_name(enum alert_kind kind);
 
 /* An alert in the outbox; strings borrowed for the callback. */

@@ -187,6 +187,21 @@ static void rollout_reaches_done(void **state)
     assert_int_equal(sweep(fx->store, TEST_T0).rollouts, 0);
 }
 
+/* The alerts in the outbox: how many, and the last one's kind, subject and detail. */
+struct outbox {
+    int n;
+    char kind[32], subject[40], detail[400];
+};
+
+static void keep_alert(const struct alert *a, void *data)
+{
+    struct outbox *o = data;
+    o->n++;
+    copy_text(o->kind, sizeof o->kind, a->kind);
+    copy_text(o->subject, sizeof o->subject, a->subject);
+    copy_text(o->detail, sizeof o->detail, a->detail ? a->detail : "");
+}
+
 /* A device back with its old version after downloading fails; past the threshold the rollout
  * pauses itself, says why, and stays paused; resumed, it stops again while the failures stand. */
 static void failures_stop_the_rollout(void **state)
@@ -209,10 +224,22 @@ static void failures_stop_the_rollout(void **state)
     struct kept k = rollout_of(fx->store, id);
     assert_string_equal(k.state, "paused");
     assert_non_null(strstr(k.reason, "emergency stop: 2 of 5"));
+    struct outbox o = {0};
+    assert_int_equal(store_alert_due(fx->store, TEST_T0 + 1, 10, keep_alert, &o), STORE_OK);
+    assert_int_equal(o.n, 1); /* one alert, in the pause's transaction */
+    assert_string_equal(o.kind, "rollout_stopped");
+    char subject[40];
+    snprintf(subject, sizeof subject, "rollout:%lld", (long long)id);
+    assert_string_equal(o.subject, subject);
+    assert_non_null(strstr(o.detail, "\"reason\":\"emergency stop: 2 of 5"));
+    assert_non_null(strstr(o.detail, "\"tag\":\"" TAG "\""));
     assert_int_equal(sweep(fx->store, TEST_T0).rollouts, 0);
     assert_int_equal(store_rollout_state(fx->store, id, "paused", -1, "running", "", TEST_T0), STORE_OK);
     assert_int_equal(sweep(fx->store, TEST_T0).stopped, 1);
     assert_int_equal(counts_of(fx->store, id).stages, 1);
+    o.n = 0; /* the subject's second waits for its first: one due */
+    assert_int_equal(store_alert_due(fx->store, TEST_T0 + 1, 10, keep_alert, &o), STORE_OK);
+    assert_int_equal(o.n, 1);
 }
 
 /* A device that downloaded and stays silent past the timeout fails; one within it does not. */
