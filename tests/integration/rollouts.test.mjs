@@ -52,6 +52,10 @@ async function rollout(id) {
   return r.json;
 }
 
+// The rollout once it is in state (a generous deadline: stages wait for devices' polls).
+const rolloutIn = (id, state, ms) =>
+  waitFor(`rollout ${id} to be ${state}`, async () => { const r = await rollout(id); return r.state === state && r; }, ms);
+
 describe('staged rollouts', () => {
   it('refuses bad input with 400s naming the field, and unknown rollouts with 404', async () => {
     const good = { firmware: '2.0', tag: 'nothing', stages: [5, 25, 100], success_threshold: 95,
@@ -95,10 +99,7 @@ describe('staged rollouts', () => {
     const dup = await admin('POST', '/api/rollouts', { firmware: '2.0', tag: 'ro', stages: [100],
       success_threshold: 100, failure_threshold: 20, timeout: 600 });
     assert.equal(dup.status, 409, dup.text);
-    const done = await waitFor('the rollout to finish', async () => {
-      const r = await rollout(made.json.id);
-      return r.state === 'done' && r;
-    }, 45000);
+    const done = await rolloutIn(made.json.id, 'done', 45000);
     sim.child.kill('SIGTERM');
     await sim.result;
     assert.equal(done.stage, 3);
@@ -121,10 +122,7 @@ describe('staged rollouts', () => {
     const made = await admin('POST', '/api/rollouts', { firmware: '2.0', tag: 'rf', stages: [50, 100],
       success_threshold: 60, failure_threshold: 10, timeout: 600 });
     assert.equal(made.status, 201, made.text);
-    const stopped = await waitFor('the emergency stop', async () => {
-      const r = await rollout(made.json.id);
-      return r.state === 'paused' && r;
-    }, 40000);
+    const stopped = await rolloutIn(made.json.id, 'paused', 40000);
     sim.child.kill('SIGTERM');
     await sim.result;
     assert.match(stopped.reason, /^emergency stop: \d+ of \d+ devices offered failed \(threshold 10%\)$/);
@@ -198,10 +196,7 @@ if (process.env.PROVD_TEST_PG) describe('two provd hosts on one PostgreSQL', () 
           stages: [20, 40, 60, 80, 100], success_threshold: 100, failure_threshold: 50,
           timeout: 600 });
         assert.equal(made.status, 201, made.text);
-        const done = await waitFor('the rollout to finish', async () => {
-          const r = await rollout(made.json.id);
-          return r.state === 'done' && r;
-        }, 50000);
+        const done = await rolloutIn(made.json.id, 'done', 50000);
         assert.deepEqual(done.progress.map((p) => [p.stage, p.devices, p.installed]),
           Array.from({ length: 5 }, (_, i) => [i + 1, 4, 4]));
       } finally { stack = saved; }
