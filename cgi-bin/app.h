@@ -56,6 +56,7 @@ struct app {
      * the next request; it may use the store. Cleared when run. */
     void (*after_answer)(struct app *app);
     struct recently_offline offline; /* GET /api/overview's, as this worker last read it */
+    struct firmware_counts firmware; /* the same */
 };
 
 /* Reads PROVD_* from the environment; false with the reason in err when a value is invalid. */

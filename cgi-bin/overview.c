@@ -1,6 +1,7 @@
 /* GET /api/overview: the fleet at a glance, which the admin page polls every few seconds. The
  * counts are the metrics' gauges (fleet_gauges(): on a large fleet the host's last count), the
- * devices gone offline one read of every device with a top-N, the readings one number. */
+ * devices gone offline one read of every device with a top-N, as are the versions devices run
+ * (by_firmware), the readings one number. */
 #include <stdio.h>
 #include <time.h>
 
@@ -32,12 +33,45 @@ static int64_t micros_since(const struct timespec *start)
     return micros > 0 ? micros : 1;
 }
 
-/* app->offline read again unless it is a slow read's and still fresh (struct recently_offline). */
+/* Whether a read made at read_at that took micros is kept at now rather than made again: a slow
+ * read's, while fresh (metrics.h's rule for the fleet's counts). */
+static bool still_kept(int64_t read_at, int64_t micros, int64_t now)
+{
+    return micros >= METRICS_FLEET_CHEAP_MICROS && (now - read_at) * 1000000 < METRICS_FLEET_RECOUNT_FACTOR * micros;
+}
+
+static void keep_version(const char *version, int64_t devices, void *user_data)
+{
+    struct firmware_counts *kept = user_data;
+    if (kept->count == FIRMWARE_COUNTS_MAX)
+        return;
+    snprintf(kept->running[kept->count].version, sizeof kept->running[0].version, "%s", version);
+    kept->running[kept->count++].devices = devices;
+}
+
+/* app->firmware read again unless still kept. */
+static enum store_status read_firmware(struct app *app, int64_t now)
+{
+    struct firmware_counts *kept = &app->firmware;
+    if (still_kept(kept->read_at, kept->micros, now))
+        return STORE_OK;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    kept->count = 0;
+    kept->micros = 0;
+    enum store_status st = store_firmware_running(app->store, FIRMWARE_COUNTS_MAX, keep_version, kept);
+    if (st == STORE_OK) {
+        kept->read_at = now;
+        kept->micros = micros_since(&start);
+    }
+    return st;
+}
+
+/* app->offline read again unless still kept. */
 static enum store_status read_offline(struct app *app, int64_t now)
 {
     struct recently_offline *kept = &app->offline;
-    if (kept->micros >= METRICS_FLEET_CHEAP_MICROS &&
-        (now - kept->read_at) * 1000000 < METRICS_FLEET_RECOUNT_FACTOR * kept->micros)
+    if (still_kept(kept->read_at, kept->micros, now))
         return STORE_OK;
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -50,6 +84,20 @@ static enum store_status read_offline(struct app *app, int64_t now)
         kept->micros = micros_since(&start);
     }
     return st;
+}
+
+/* "by_firmware": {"version": devices, ...}, most devices first; null while no device said. */
+static void write_firmware(struct json_out *out, const struct firmware_counts *kept)
+{
+    json_out_key(out, "by_firmware");
+    if (kept->count == 0) {
+        json_out_null(out);
+        return;
+    }
+    json_out_open_object(out);
+    for (int i = 0; i < kept->count; i++)
+        json_out_member_int(out, kept->running[i].version, kept->running[i].devices);
+    json_out_close_object(out);
 }
 
 static void write_offline(struct json_out *out, const struct recently_offline *kept)
@@ -88,8 +136,8 @@ static void write_counts(struct json_out *out, const struct store_fleet *f)
     write_group(out, "by_liveness", liveness, (const int64_t[3]){f->online, f->overdue, f->offline});
 }
 
-/* {"at", "counted_at", "devices", "by_state", "by_liveness", "by_firmware" (null until devices
- * have firmware), "recently_offline": [...], "readings": {"last_id"}}. The counts are as of
+/* {"at", "counted_at", "devices", "by_state", "by_liveness", "by_firmware" (the versions devices
+ * report running; null until one does), "recently_offline": [...], "readings": {"last_id"}}. The counts are as of
  * counted_at. readings.last_id rises by one per reading taken, on every host alike: its rise
  * between two polls, over their "at", is the rate. */
 void handle_overview(struct app *app, const struct request *req, struct response *res)
@@ -105,6 +153,8 @@ void handle_overview(struct app *app, const struct request *req, struct response
     enum store_status st = store_reading_last_id(app->store, &last_id);
     if (st == STORE_OK)
         st = read_offline(app, now);
+    if (st == STORE_OK)
+        st = read_firmware(app, now);
     if (st != STORE_OK) {
         respond_store_error(app, res, st);
         return;
@@ -115,8 +165,7 @@ void handle_overview(struct app *app, const struct request *req, struct response
     json_out_member_isotime(&out, "at", now);
     json_out_member_isotime(&out, "counted_at", counted_at);
     write_counts(&out, &fleet);
-    json_out_key(&out, "by_firmware");
-    json_out_null(&out);
+    write_firmware(&out, &app->firmware);
     write_offline(&out, &app->offline);
     json_out_key(&out, "readings");
     json_out_open_object(&out);

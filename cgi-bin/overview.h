@@ -26,4 +26,16 @@ struct recently_offline {
     struct offline_device devices[RECENTLY_OFFLINE_MAX];
 };
 
+/* The versions devices run (store_firmware_running()), most devices first, kept as
+ * struct recently_offline is. */
+#define FIRMWARE_COUNTS_MAX 12
+struct firmware_counts {
+    int count;
+    int64_t read_at, micros;
+    struct {
+        char version[FIRMWARE_VERSION_MAX + 1];
+        int64_t devices;
+    } running[FIRMWARE_COUNTS_MAX];
+};
+
 #endif

@@ -298,6 +298,11 @@ enum store_status store_firmware_get(struct store *s, const char *version, store
     return s->ops->firmware_get(s, version, fn, user_data);
 }
 
+enum store_status store_firmware_running(struct store *s, int max, store_version_count_fn fn, void *user_data)
+{
+    return s->ops->firmware_running(s, max, fn, user_data);
+}
+
 enum store_status store_firmware_list(struct store *s, store_firmware_fn fn, void *user_data)
 {
     return s->ops->firmware_list(s, fn, user_data);

@@ -376,6 +376,10 @@ enum store_status store_firmware_get(struct store *s, const char *version, store
                                      void *user_data);
 /* By version. */
 enum store_status store_firmware_list(struct store *s, store_firmware_fn fn, void *user_data);
+/* The versions devices last reported running, with how many run each: most devices first (then by
+ * version), at most max. Reads every device. */
+typedef void (*store_version_count_fn)(const char *version, int64_t devices, void *user_data);
+enum store_status store_firmware_running(struct store *s, int max, store_version_count_fn fn, void *user_data);
 /* STORE_NOT_FOUND; STORE_STALE while a device has it assigned or an active rollout names it. Its bytes go with the last version
  * holding them. */
 enum store_status store_firmware_delete(struct store *s, const char *version);

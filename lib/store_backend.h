@@ -81,6 +81,7 @@ struct store_ops {
     enum store_status (*firmware_get)(struct store *s, const char *version, store_firmware_fn fn,
                                       void *user_data);
     enum store_status (*firmware_list)(struct store *s, store_firmware_fn fn, void *user_data);
+    enum store_status (*firmware_running)(struct store *s, int max, store_version_count_fn fn, void *user_data);
     enum store_status (*firmware_delete)(struct store *s, const char *version);
     enum store_status (*firmware_image)(struct store *s, const char *sha256, void **image, size_t *size);
     enum store_status (*device_firmware)(struct store *s, const char *deviceid, enum firmware_event event,
@@ -193,6 +194,11 @@ static inline enum store_status store_registration_room(const struct registratio
     "ELSE 'pending' END, "                                                                                   \
     "fw_downloaded = CASE WHEN NOT " set " OR (fw_assigned IS NOT DISTINCT FROM " version " "                \
     "AND fw_status <> 'failed') THEN fw_downloaded ELSE false END "
+/* store_firmware_running(): the versions devices last reported, most devices first, at most max. */
+#define FIRMWARE_RUNNING_SQL(max)                                                                           \
+    "SELECT fw_running, count(*) FROM devices WHERE fw_running IS NOT NULL "                                 \
+    "GROUP BY fw_running ORDER BY count(*) DESC, fw_running LIMIT " max
+
 /* An event of enum firmware_event (its number) for the device id, about version (the assigned one;
  * for FIRMWARE_REPORTED the one it runs): the running version, fw_downloaded and the status after
  * it. Only a change is written: a resumed or repeated download, or a poll repeating what it runs

@@ -154,6 +154,7 @@ enum pg_stmt {
     PG_PRUNE_DEFAULT,
     PG_FIRMWARE_GET,
     PG_FIRMWARE_LIST,
+    PG_FIRMWARE_RUNNING,
     PG_FIRMWARE_ADD,
     PG_FIRMWARE_DELETE,
     PG_FIRMWARE_IMAGE,
@@ -378,6 +379,7 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                          "ORDER BY id LIMIT $2::bigint))",
     [PG_FIRMWARE_GET] = "SELECT version, sha256, md5, size, created FROM firmware WHERE version = $1",
     [PG_FIRMWARE_LIST] = "SELECT version, sha256, md5, size, created FROM firmware ORDER BY version",
+    [PG_FIRMWARE_RUNNING] = FIRMWARE_RUNNING_SQL("$1::integer"),
     /* One statement: the bytes (once per SHA-256) and the version; no row when the version exists
      * already (then PG_FIRMWARE_GET says with which bytes, and the transaction is rolled back).
      * Concurrent uploads of one version queue on its key: one inserts. */
@@ -2102,6 +2104,24 @@ static enum store_status firmware_rows(struct pg_store *s, enum pg_stmt id, cons
     return n > 0 || id == PG_FIRMWARE_LIST ? STORE_OK : STORE_NOT_FOUND;
 }
 
+static enum store_status pg_firmware_running(struct store *base, int max, store_version_count_fn fn,
+                                             void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, max);
+    PGresult *res = run(s, PG_FIRMWARE_RUNNING, &p, "count running firmware", &st);
+    if (!res)
+        return st;
+    for (int i = 0; i < PQntuples(res); i++)
+        fn(PQgetvalue(res, i, 0), col_int(res, i, 1, 0), user_data);
+    PQclear(res);
+    return STORE_OK;
+}
+
 static enum store_status pg_firmware_get(struct store *base, const char *version, store_firmware_fn fn,
                                          void *user_data)
 {
@@ -2404,6 +2424,7 @@ static const struct store_ops pg_ops = {
     .firmware_add = pg_firmware_add,
     .firmware_get = pg_firmware_get,
     .firmware_list = pg_firmware_list,
+    .firmware_running = pg_firmware_running,
     .firmware_delete = pg_firmware_delete,
     .firmware_image = pg_firmware_image,
     .device_firmware = pg_device_firmware,

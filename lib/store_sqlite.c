@@ -183,6 +183,7 @@ enum stmt {
     STMT_READING_PRUNE,
     STMT_FIRMWARE_GET,
     STMT_FIRMWARE_LIST,
+    STMT_FIRMWARE_RUNNING,
     STMT_FIRMWARE_IMAGE_ADD,
     STMT_FIRMWARE_ADD,
     STMT_FIRMWARE_DELETE,
@@ -356,6 +357,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
                            "AND received_at < ?1",
     [STMT_FIRMWARE_GET] = "SELECT version, sha256, md5, size, created FROM firmware WHERE version = ?1",
     [STMT_FIRMWARE_LIST] = "SELECT version, sha256, md5, size, created FROM firmware ORDER BY version",
+    [STMT_FIRMWARE_RUNNING] = FIRMWARE_RUNNING_SQL("?1"),
     [STMT_FIRMWARE_IMAGE_ADD] = "INSERT INTO firmware_images (sha256, data) VALUES (?1, ?2) "
                                 "ON CONFLICT (sha256) DO NOTHING",
     [STMT_FIRMWARE_ADD] = "INSERT INTO firmware (version, sha256, size, md5, created) VALUES (?1, ?2, ?3, ?4, ?5) "
@@ -1936,6 +1938,19 @@ static enum store_status sqlite_firmware_get(struct store *base, const char *ver
     return firmware_rows(s, STMT_FIRMWARE_GET, fn, user_data);
 }
 
+static enum store_status sqlite_firmware_running(struct store *base, int max, store_version_count_fn fn,
+                                                 void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_FIRMWARE_RUNNING);
+    sqlite3_bind_int(st, 1, max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), user_data);
+    stmt_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, stmt_sql[STMT_FIRMWARE_RUNNING]);
+}
+
 static enum store_status sqlite_firmware_list(struct store *base, store_firmware_fn fn, void *user_data)
 {
     return firmware_rows(sqlite_of(base), STMT_FIRMWARE_LIST, fn, user_data);
@@ -2253,6 +2268,7 @@ static const struct store_ops sqlite_ops = {
     .firmware_add = sqlite_firmware_add,
     .firmware_get = sqlite_firmware_get,
     .firmware_list = sqlite_firmware_list,
+    .firmware_running = sqlite_firmware_running,
     .firmware_delete = sqlite_firmware_delete,
     .firmware_image = sqlite_firmware_image,
     .device_firmware = sqlite_device_firmware,

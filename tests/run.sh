@@ -6,12 +6,12 @@
 # Each suite's full output goes to build/test-logs/; a failing suite's tail is shown, and each
 # suite's line ends with its time.
 # A suite that runs past its limit is killed and counted as failed (a hang must not block CI).
-#   FUZZ_SECONDS (15); PG_PORT: the cluster's port (default: a free one);
+#   FUZZ_SECONDS (10); PG_PORT: the cluster's port (default: a free one);
 #   UNIT_LIMIT (300) and NODE_LIMIT (600): seconds for one unit binary and for one node suite;
 #   PROVD_TEST_PG=postgresql://...: run the -pg suites on that server instead of a cluster of ours.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 UNIT_LIMIT=${UNIT_LIMIT:-300} NODE_LIMIT=${NODE_LIMIT:-600}
 # A PROVD_DB of the caller's shell must not reach the stacks the tests start.
 unset PROVD_DB
@@ -220,7 +220,9 @@ for dir in tests/integration tests/browser; do
     [ -e "${files[0]}" ] || continue
     suite="node/$(basename "$dir")"
     PROVD_TEST_PG='' run_node "$suite" "${files[@]}"
-    [ -n "$pg_base" ] && PROVD_TEST_PG="$pg_base" run_node "$suite-pg" "${files[@]}"
+    # A file whose first line says @no-database starts no provd: the same test on PostgreSQL.
+    mapfile -t pg_files < <(for f in "${files[@]}"; do head -n 1 "$f" | grep -q '^// @no-database' || echo "$f"; done)
+    [ -n "$pg_base" ] && PROVD_TEST_PG="$pg_base" run_node "$suite-pg" "${pg_files[@]}"
 done
 
 echo

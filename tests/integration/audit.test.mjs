@@ -269,4 +269,11 @@ describe('fleet overview', () => {
     assert.equal(r.json.readings.last_id - first.readings.last_id, 3);
     assert.equal((await api('GET', '/api/overview')).status, 401);
   });
+
+  it('by_firmware counts the versions devices report running, most devices first', async () => {
+    for (const [id, fw] of [['ov-f1', '1.0.0'], ['ov-f2', '2.0.0'], ['ov-f3', '2.0.0']])
+      assert.equal((await api('POST', `/api/devices/${id}`, { body: { fw } })).status, 201);
+    const r = await api('GET', '/api/overview', { admin: true });
+    assert.deepEqual(Object.entries(r.json.by_firmware), [['2.0.0', 2], ['1.0.0', 1]]);
+  });
 });

@@ -1,3 +1,4 @@
+// @no-database: it starts no provd, so tests/run.sh runs it once, not again on PostgreSQL.
 // bench/report.awk, the table `make bench` prints: each row is divided by the ceilings measured
 // around its own backend's rows at its fleet size (FastCGI, keep-alive FastCGI, and for
 // PostgreSQL's rows pgbench -S), and the targets are judged from those ratios.

@@ -1,3 +1,4 @@
+// @no-database: it starts no provd, so tests/run.sh runs it once, not again on PostgreSQL.
 // ble-agent on a real Linux kernel (BLE-TESTING.md layer 3): Debian's kernel boots in QEMU with a
 // busybox initramfs; btvirt gives it two LE controllers, ble-agent takes hci0 through the HCI user
 // channel and BlueZ's gatttool is the central on hci1. The guest's script is

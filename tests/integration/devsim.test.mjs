@@ -9,10 +9,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { devsim } from './lib/devsim.mjs';
 import { startStack } from './lib/stack.mjs';
+import { until as waitFor } from './lib/wait.mjs';
 
 const KEY = crypto.randomBytes(16).toString('hex');
 const POLL_S = 5;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let stack;
 before(async () => {
@@ -48,16 +48,6 @@ async function listDevices(prefix) {
     url = r.headers.get('link')?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
   }
   return found;
-}
-
-async function waitFor(what, fn, ms) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);

@@ -1,3 +1,4 @@
+// @no-database: it starts no provd, so tests/run.sh runs it once, not again on PostgreSQL.
 // The firmware core's updates through devsim against a small HTTP server of the test's own that
 // speaks the device side of the contract (poll answer with "firmware", the image with byte
 // ranges, ?fw= and "fw" reports): downloads resumed after a cut connection, a server without

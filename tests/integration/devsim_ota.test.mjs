@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { devsim, failsUpdates, waitFor } from './lib/devsim.mjs';
+import { devsim, failsUpdates } from './lib/devsim.mjs';
 import { startStack } from './lib/stack.mjs';
+import { until as waitFor } from './lib/wait.mjs';
 
 const KEY = crypto.randomBytes(16).toString('hex');
 const IMAGE = crypto.randomBytes(200 * 1024);
@@ -35,7 +36,6 @@ async function view(id) {
   assert.equal(r.status, 200, r.text);
   return r.json;
 }
-
 
 
 const ids = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);

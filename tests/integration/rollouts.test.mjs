@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { devsim, failsUpdates, waitFor } from './lib/devsim.mjs';
+import { devsim, failsUpdates } from './lib/devsim.mjs';
 import { pgCreateDatabase, pgDropDatabase, pgUri, startStack } from './lib/stack.mjs';
+import { until as waitFor } from './lib/wait.mjs';
 
 const KEY = crypto.randomBytes(16).toString('hex');
 

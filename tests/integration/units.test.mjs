@@ -1,3 +1,4 @@
+// @no-database: it starts no provd, so tests/run.sh runs it once, not again on PostgreSQL.
 // The installed systemd units (issue 18): least privilege as systemd-analyze rates it offline,
 // every setting valid, and provd's socket in a group of its own that only provd-nginx joins.
 // units_boot.test.mjs starts them under systemd.

@@ -220,10 +220,11 @@ describe('the installed units under systemd', { skip }, () => {
 
   it("ble-agent.service on BlueZ's emulator: a BLE peer's reading reaches provd through it", { skip: noBtvirt }, async () => {
     // btvirt as ble.test.mjs runs it (sockets fixed under /tmp, here its /run/btvirt; the AF_ALG
-    // stand-in preloaded), as a service of the container's.
+    // stand-in preloaded), as a service of the container's. The stand-in is copied out of the
+    // checkout first: a checkout under /tmp is hidden from a service whose /tmp is /run/btvirt.
+    await box.sh('cp', path.join(top, 'build/ble-test/afalg_shim.so'), '/run/afalg_shim.so');
     await box.sh('systemd-run', '--unit=btvirt', '--property=RuntimeDirectory=btvirt', '--property=BindPaths=/run/btvirt:/tmp',
-      `--property=ExecStartPre=/usr/bin/env -u LD_PRELOAD cp ${path.join(top, 'build/ble-test/afalg_shim.so')} /tmp/`,
-      '--setenv=LD_PRELOAD=/tmp/afalg_shim.so', '/usr/bin/btvirt', '-s', '-L');
+      '--setenv=LD_PRELOAD=/run/afalg_shim.so', '/usr/bin/btvirt', '-s', '-L');
     await until("btvirt's socket", async () => (await box.status('test', '-S', '/run/btvirt/bt-server-le')).code === 0);
 
     const id = 'unit-boot-ble';

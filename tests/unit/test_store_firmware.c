@@ -207,6 +207,41 @@ static void devices_found_by_mac(void **state)
     assert_int_equal(store_device_by_mac(fx->store, "5CCF7F000003", id), STORE_NOT_FOUND);
 }
 
+struct running {
+    int n;
+    char versions[4][FIRMWARE_VERSION_MAX + 1];
+    int64_t devices[4];
+};
+
+static void capture_running(const char *version, int64_t devices, void *user_data)
+{
+    struct running *r = user_data;
+    assert_true(r->n < 4);
+    copy_text(r->versions[r->n], sizeof r->versions[0], version);
+    r->devices[r->n++] = devices;
+}
+
+/* The versions devices report running (the overview's by_firmware): most devices first, then by
+ * version, at most max; devices that never said are not counted. */
+static void running_versions_counted(void **state)
+{
+    struct fixture *fx = *state;
+    const char *reports[][2] = {{"a", "1.0"}, {"b", "2.0"}, {"c", "2.0"}, {"d", "0.9"}};
+    for (size_t i = 0; i < sizeof reports / sizeof reports[0]; i++) {
+        add_open(fx->store, reports[i][0]);
+        assert_int_equal(store_device_firmware(fx->store, reports[i][0], FIRMWARE_REPORTED, reports[i][1], NULL),
+                         STORE_OK);
+    }
+    add_open(fx->store, "silent");
+    struct running r = {0};
+    assert_int_equal(store_firmware_running(fx->store, 2, capture_running, &r), STORE_OK);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.versions[0], "2.0");
+    assert_int_equal(r.devices[0], 2);
+    assert_string_equal(r.versions[1], "0.9");
+    assert_int_equal(r.devices[1], 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -217,6 +252,7 @@ int main(void)
         T(running_it_already_is_installed),
         T(heartbeat_facts_and_create),
         T(devices_found_by_mac),
+        T(running_versions_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

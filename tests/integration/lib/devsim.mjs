@@ -31,14 +31,3 @@ export function failsUpdates(id, pct) {
   for (const c of Buffer.from(id)) h = Math.imul(h ^ c, 16777619) >>> 0;
   return h % 100 < pct;
 }
-
-// Polls fn every 250 ms until it returns something truthy (returned), or fails after ms.
-export async function waitFor(what, fn, ms) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
