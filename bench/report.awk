@@ -5,6 +5,7 @@
 #             requests, worker us per request (- for none), backend of a provd row (sqlite, pg; -)
 #   scales_file: devices, readings, worker peak RSS KiB, DB bytes of the devices and of the
 #             readings, seed start, devices seeded, readings seeded (EPOCHREALTIME), backend
+#   rollout_file: devsim devices, seconds from the rollout's start to its end, its state then
 BEGIN { FS = "\t" }
 
 function scale_name(n) {
@@ -231,7 +232,16 @@ END {
         out = out sprintf("], \"largest_ok_devices\": %d, \"largest_ok_fleet_at_60s\": %d}", largest,
             largest * 60 / fleet_interval)
     } else {
-        printf "\nfleet: no run (%s)\n", fleet_skipped ? "it runs on SQLite, which BENCH_BACKENDS leaves out" : "build/devsim is not built"
+        printf "\nfleet: no run (%s)\n", fleet_skipped != "" ? fleet_skipped : "build/devsim is not built"
+        out = out "null"
+    }
+    out = out ",\n  \"rollout\": "
+    if ((getline line < rollout_file) > 0) {
+        split(line, f, "\t")
+        printf "\nrollout: %d devsim devices, stages 1, 10, 50, 100%%, each after all before it installed: %s after %.1f s\n",
+            f[1], f[3] == "done" ? "100% installed" : f[3], f[2]
+        out = out sprintf("{\"devices\": %d, \"seconds\": %s, \"state\": \"%s\"}", f[1], f[2], f[3])
+    } else {
         out = out "null"
     }
     print_targets(rss_max, rss_scale)

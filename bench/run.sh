@@ -5,7 +5,8 @@
 # machine; prints a table and writes it as JSON to build/bench/results.json. See bench/README.md.
 #   BUILD (build), WORKERS (2 x cores, as make run), BENCH_DURATION (5 s per run, at most 10),
 #   BENCH_WARMUP (1 s), BENCH_SCALES ("1000 1000000"), BENCH_CONNECTIONS (16),
-#   BENCH_BACKENDS ("sqlite pg"; "sqlite" alone starts no PostgreSQL).
+#   BENCH_BACKENDS ("sqlite pg"; "sqlite" alone starts no PostgreSQL), BENCH_FLEET (1; 0: no fleet
+#   run), BENCH_ROLLOUT (10000 devsim devices in the rollout row; 0: no rollout row).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -107,10 +108,11 @@ pg_stop                                     # a cluster left by a run killed wit
 rm -rf "$work"
 mkdir -p "$work"
 rm -f "$out/results.json"
-runs=$work/runs.tsv scales=$work/scales.tsv fleet=$work/fleet.tsv
+runs=$work/runs.tsv scales=$work/scales.tsv fleet=$work/fleet.tsv rollouts=$work/rollout.tsv
 : > "$runs"
 : > "$scales"
 : > "$fleet"
+: > "$rollouts"
 NGINX_USER=""
 [ "$(id -u)" -eq 0 ] && NGINX_USER=root    # workers must reach our files
 export NGINX_USER
@@ -548,6 +550,49 @@ fleet() {
     stop_all
 }
 
+# The rollout row: ROLLOUT_DEVICES devsim devices on 1.0, polling every 5 s (the shortest poll
+# interval provd takes), tagged; a rollout of a 64 KiB image in stages of 1, 10, 50 and 100% with a
+# success threshold of 100%, moved by the workers' sweep every second (PROVD_ROLLOUT_SWEEP=1):
+# the time from its POST to "done", every device having come back reporting the new version.
+ROLLOUT_DEVICES=${BENCH_ROLLOUT:-10000}
+ROLLOUT_WAIT=240                              # seconds at most for the registrations, then the rollout
+rollout() {
+    [ -x "$bin/devsim" ] || { echo "rollout: $bin/devsim is not built: no rollout row" >&2; return 0; }
+    local n=$ROLLOUT_DEVICES dir=$work/rollout token auth id t0 t1 state="" sim deadline
+    mkdir -p "$dir"
+    token=$("$bin/provctl" --db "$dir/provd.sqlite3" token create bench)
+    auth="Authorization: Bearer $token"
+    PROVD_DB=$dir/provd.sqlite3 PROVD_REGISTRATION=open PROVD_FLEET_KEY=$KEY PROVD_POLL_INTERVAL=5 \
+        PROVD_ROLLOUT_SWEEP=1 PROVD_REGISTRATIONS_PER_MIN=0 PROVD_MAX_DEVICES=0 serve "$dir" "$bin/provd"
+    echo "rollout ($n devsim devices)" >&2
+    "$bin/devsim" --server "$url" --devices "$n" --id-prefix "R-" --key "$KEY" --interval 5 --telemetry-every 0 \
+        --ramp 5 --firmware-version 1.0 --duration $(( 2 * ROLLOUT_WAIT )) > "$dir/devsim.out" 2>&1 &
+    sim=$!
+    deadline=$(( SECONDS + ROLLOUT_WAIT ))
+    until [ "$(curl -s -H "$auth" "$url/api/stats" | jq -r .devices)" = "$n" ] || (( SECONDS > deadline )); do
+        sleep 1
+    done
+    until [ "$(curl -s -H "$auth" -X POST "$url/api/bulk" \
+        -d '{"action":"tag","tag":"bench","filter":{},"limit":5000}' | jq -r .more)" != true ]; do :; done
+    head -c 65536 /dev/urandom | curl -s -o /dev/null -H "$auth" -H 'Content-Type: application/octet-stream' \
+        --data-binary @- "$url/api/firmware?version=2.0"
+    t0=$EPOCHREALTIME
+    id=$(curl -s -H "$auth" -X POST "$url/api/rollouts" -d '{"firmware":"2.0","tag":"bench","stages":[1,10,50,100],
+        "success_threshold":100,"failure_threshold":5,"timeout":600}' | jq -r .id)
+    deadline=$(( SECONDS + ROLLOUT_WAIT ))
+    while [ "$state" != done ] && [ "$state" != paused ] && (( SECONDS <= deadline )); do
+        sleep 0.5
+        state=$(curl -s -H "$auth" "$url/api/rollouts/$id" | jq -r .state)
+    done
+    t1=$EPOCHREALTIME
+    kill -TERM "$sim" 2>/dev/null || true
+    wait "$sim" 2>/dev/null || true
+    stop_all
+    printf '%d\t%s\t%s\n' "$n" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')" \
+        "${state:-none}" >> "$rollouts"
+    printf '  %s devices: %s after %s s\n' "$n" "${state:-none}" "$(cut -f2 "$rollouts")" >&2
+}
+
 seal_bodies
 # The site's static root is the firmware rows' image alone (the admin page is not measured).
 export WWW_DIR=$work/www
@@ -560,9 +605,10 @@ for n in $SCALES; do
     scale "$n"
 done
 pg_stop
-[ -n "$want_sqlite" ] && fleet                # devsim's fleet runs on SQLite
+[ -n "$want_sqlite" ] && [ "${BENCH_FLEET:-1}" != 0 ] && fleet   # devsim's fleet runs on SQLite
+[ -n "$want_sqlite" ] && [ "$ROLLOUT_DEVICES" != 0 ] && rollout  # and so does the rollout row
 bench/report.awk -v workers="$WORKERS" -v threads="$THREADS" -v connections="$CONNECTIONS" \
-    -v backends="$(echo $BACKENDS)" -v fleet_skipped="$([ -n "$want_sqlite" ] || echo 1)" -v keepalive_processes="$KEEPALIVE_PROCESSES" \
+    -v backends="$(echo $BACKENDS)" -v fleet_skipped="$([ -n "$want_sqlite" ] || echo "it runs on SQLite, which BENCH_BACKENDS leaves out")$([ "${BENCH_FLEET:-1}" != 0 ] || echo BENCH_FLEET=0)" -v keepalive_processes="$KEEPALIVE_PROCESSES" \
     -v pgbench_scale="$([ -n "$want_pg" ] && echo "$PGBENCH_SCALE")" -v duration="$DURATION" -v cores="$(nproc)" -v cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
     -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v json="$out/results.json" -v scales_file="$scales" \
-    -v fleet_file="$fleet" -v fleet_interval="$FLEET_INTERVAL" "$runs"
+    -v fleet_file="$fleet" -v fleet_interval="$FLEET_INTERVAL" -v rollout_file="$rollouts" "$runs"

@@ -82,6 +82,7 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
         {"PROVD_REGISTRATIONS_PER_MIN", "60", 1000000, &c->registrations_per_min},
         {"PROVD_PENDING_DAYS", "14", 36500, &c->pending_days},
         {"PROVD_AUDIT_DAYS", "365", 36500, &c->audit_days},
+        {"PROVD_ROLLOUT_SWEEP", "10", 3600, &c->rollout_sweep},
     };
     for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
         if (!parse_int_range(env_or(caps[i].name, caps[i].fallback), 0, caps[i].max, caps[i].out)) {

@@ -36,6 +36,7 @@ struct config {
     const char *firmware_cache;     /* PROVD_FIRMWARE_CACHE: the directory nginx sends images from */
     struct evp_pkey_st *firmware_pubkey; /* PROVD_FIRMWARE_PUBKEY's key: uploads must be signed; NULL: not */
     bool metrics_off;         /* PROVD_METRICS=off: nothing counted, /api/metrics a 404 */
+    int64_t rollout_sweep;    /* PROVD_ROLLOUT_SWEEP: seconds between a worker's rollout sweeps (10); 0: none here */
 };
 
 struct sqlite_writer;
@@ -98,6 +99,12 @@ void handle_ota(struct app *app, const struct request *req, struct response *res
 size_t router_body_max(const struct app *app, const char *method, const char *path);
 void handle_audit_list(struct app *app, const struct request *req, struct response *res);
 void handle_overview(struct app *app, const struct request *req, struct response *res);
+void handle_rollout_create(struct app *app, const struct request *req, struct response *res);
+void handle_rollout_list(struct app *app, const struct request *req, struct response *res);
+void handle_rollout_get(struct app *app, const struct request *req, struct response *res);
+void handle_rollout_pause(struct app *app, const struct request *req, struct response *res);
+void handle_rollout_resume(struct app *app, const struct request *req, struct response *res);
+void handle_rollout_cancel(struct app *app, const struct request *req, struct response *res);
 
 /* Admin authentication (auth.c): true when the request carries a valid admin token, whose name
  * then is app->actor's (via "api", at now); otherwise res holds the 401 to send. */

@@ -116,7 +116,8 @@ void handle_firmware_delete(struct app *app, const struct request *req, struct r
     case STORE_OK: response_empty(res, 204); break;
     case STORE_NOT_FOUND: response_error(res, 404, "no firmware version %s", req->version); break;
     case STORE_STALE:
-        response_error(res, 409, "version %s is assigned to devices: assign them another (or none) first",
+        response_error(res, 409, "version %s is assigned to devices or an active rollout: assign them another (or none), "
+                       "or cancel the rollout, first",
                        req->version);
         break;
     default: respond_store_error(app, res, st);

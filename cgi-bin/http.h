@@ -24,6 +24,7 @@ struct request {
     size_t body_len;
     const char *deviceid; /* the {id} of the route, set (and validated) by the router */
     const char *version;  /* the {version} of the route (a firmware version), likewise */
+    int64_t rollout;      /* the {rollout} of the route (a rollout's id), likewise */
     bool metrics_allowed; /* nginx says the client's address may scrape without a token */
     char **params;        /* every FastCGI parameter, "NAME=value"; NULL-terminated; NULL: none */
 };

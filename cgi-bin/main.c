@@ -16,6 +16,7 @@
 #include "app.h"
 #include "log.h"
 #include "metrics.h"
+#include "rollout.h"
 #include "server_key.h"
 #include "sqlite_writer.h"
 #include "store_sqlite.h"
@@ -253,12 +254,6 @@ static bool start_request_thread(struct request_thread *t)
     return started;
 }
 
-/* The idle work of a request thread waiting its turn: the worker's queued heartbeat times, handed
- * to the writer or written by the store itself. */
-static int hand_over_times(void *writer)
-{
-    return sqlite_writer_hand_over(writer, NULL);
-}
 
 /* The server key of the worker's stores, for its whole life. */
 static struct server_key server_key;
@@ -276,9 +271,36 @@ static bool use_server_key(struct app *app, bool check, char *err, size_t err_le
     return true;
 }
 
-static int flush_store(void *store)
+/* A rollout sweep (rollout.h) when PROVD_ROLLOUT_SWEEP seconds have passed since this worker's
+ * last. Every worker of every host sweeps: each transition is a conditional UPDATE, so however many
+ * sweep at once, a stage starts once; rollouts move with no request arriving. */
+static void sweep_rollouts(struct app *app)
 {
-    return store_flush(store, false);
+    static int64_t next_sweep;
+    int64_t now = app->now();
+    if (app->config.rollout_sweep <= 0 || now < next_sweep)
+        return;
+    next_sweep = now + app->config.rollout_sweep;
+    struct rollout_sweep_result r;
+    if (rollout_sweep(app->store, now, &r) != STORE_OK)
+        log_event("error", "rollout_sweep", NULL, NULL, "%s", store_errmsg(app->store));
+    else if (r.stages || r.done || r.stopped || r.timed_out)
+        log_event("info", "rollout_sweep", NULL, NULL, "stages=%d done=%d stopped=%d timed_out=%lld", r.stages,
+                  r.done, r.stopped, (long long)r.timed_out);
+}
+
+/* The idle work of a request thread waiting its turn: the worker's queued heartbeat times, handed
+ * to the writer (SQLite) or written by the store itself (PostgreSQL), then the rollouts' sweep. */
+static int idle_work(void *data)
+{
+    struct app *app = data;
+    int next = 0;
+    if (app->writer)
+        next = sqlite_writer_hand_over(app->writer, NULL);
+    else if (store_needs(app->store) & STORE_NEEDS_FLUSHES)
+        next = store_flush(app->store, false);
+    sweep_rollouts(app);
+    return next;
 }
 
 int main(int argc, char **argv)
@@ -340,12 +362,11 @@ int main(int argc, char **argv)
         app.writer = sqlite_writer_open(&app.config, turns);
     if (app.writer) {
         store_set_seen_sink(app.store, sqlite_writer_seen, app.writer);
-        turns_set_idle(turns, hand_over_times, app.writer);
         if (needs & STORE_NEEDS_CHECKPOINTS)
             store_leave_checkpoints(app.store);
-    } else if (turns && (needs & STORE_NEEDS_FLUSHES)) {
-        turns_set_idle(turns, flush_store, app.store);
     }
+    if (turns)
+        turns_set_idle(turns, idle_work, &app);
     struct request_thread threads[REQUEST_THREADS];
     bool ready = turns && FCGX_Init() == 0;
     close_at_once = listens_on_unix_socket();

@@ -12,7 +12,8 @@ enum access { ACCESS_PUBLIC, ACCESS_ADMIN, ACCESS_METRICS };
 
 struct route {
     const char *method;
-    const char *pattern; /* "{id}" matches one path segment, a device id; "{version}", a firmware version */
+    const char *pattern; /* "{id}" matches one path segment, a device id; "{version}", a firmware version;
+                          * "{rollout}", a rollout's id */
     enum access access;
     handler_fn handler;
     const char *name;
@@ -39,6 +40,12 @@ static const struct route routes[] = {
     {"GET", "/api/ota", ACCESS_PUBLIC, handle_ota, "ota"},
     {"GET", "/api/audit", ACCESS_ADMIN, handle_audit_list, "audit_list"},
     {"GET", "/api/overview", ACCESS_ADMIN, handle_overview, "overview"},
+    {"POST", "/api/rollouts", ACCESS_ADMIN, handle_rollout_create, "rollout_create"},
+    {"GET", "/api/rollouts", ACCESS_ADMIN, handle_rollout_list, "rollout_list"},
+    {"GET", "/api/rollouts/{rollout}", ACCESS_ADMIN, handle_rollout_get, "rollout_get"},
+    {"POST", "/api/rollouts/{rollout}/pause", ACCESS_ADMIN, handle_rollout_pause, "rollout_pause"},
+    {"POST", "/api/rollouts/{rollout}/resume", ACCESS_ADMIN, handle_rollout_resume, "rollout_resume"},
+    {"POST", "/api/rollouts/{rollout}/cancel", ACCESS_ADMIN, handle_rollout_cancel, "rollout_cancel"},
 };
 
 /* The one route whose body may be larger than BODY_MAX: an image, up to PROVD_FIRMWARE_MAX. */
@@ -118,6 +125,14 @@ static void run_route(struct app *app, const struct route *route, const char *id
         memcpy(version, id, id_len);
         version[id_len] = '\0';
         req->version = version;
+    } else if (id_len > 0 && strstr(route->pattern, "{rollout}")) {
+        char number[24] = "";
+        if (id_len < sizeof number)
+            memcpy(number, id, id_len);
+        if (!parse_int_range(number, 1, INT64_C(999999999999999), &req->rollout)) {
+            response_error(res, 404, "no such rollout: a rollout's id is a whole number");
+            return;
+        }
     } else if (id_len > 0) {
         if (id_len <= DEVICE_ID_MAX) {
             memcpy(deviceid, id, id_len);

@@ -253,6 +253,39 @@ enum store_status store_device_trust(struct store *s, const char *deviceid, stru
     return st;
 }
 
+enum store_status store_rollout_add(struct store *s, const struct rollout *r, int64_t *id)
+{
+    return s->ops->rollout_add(s, r, id);
+}
+
+enum store_status store_rollout_list(struct store *s, int64_t id, const char *state, store_rollout_fn fn,
+                                     void *user_data)
+{
+    return s->ops->rollout_list(s, id, state, fn, user_data);
+}
+
+enum store_status store_rollout_stages(struct store *s, int64_t id, store_rollout_stage_fn fn, void *user_data)
+{
+    return s->ops->rollout_stages(s, id, fn, user_data);
+}
+
+enum store_status store_rollout_state(struct store *s, int64_t id, const char *from, int stage, const char *to,
+                                      const char *reason, int64_t now)
+{
+    return s->ops->rollout_state(s, id, from, stage, to, reason, now);
+}
+
+enum store_status store_rollout_start(struct store *s, int64_t id, int stage, int64_t devices, int64_t now,
+                                      int64_t *assigned)
+{
+    return s->ops->rollout_start(s, id, stage, devices, now, assigned);
+}
+
+enum store_status store_rollout_timeouts(struct store *s, int64_t id, int64_t now, int64_t *failed)
+{
+    return s->ops->rollout_timeouts(s, id, now, failed);
+}
+
 enum store_status store_firmware_add(struct store *s, const struct firmware *fw, const void *image,
                                      store_firmware_fn fn, void *user_data)
 {
@@ -420,7 +453,8 @@ enum store_status store_reading_bulk_add(struct store *s, const char *prefix, in
 const char *alert_kind_name(enum alert_kind kind)
 {
     static const char *const names[ALERT_KIND__COUNT] = {
-        [ALERT_ONLINE] = "online", [ALERT_OVERDUE] = "overdue", [ALERT_OFFLINE] = "offline"};
+        [ALERT_ONLINE] = "online", [ALERT_OVERDUE] = "overdue", [ALERT_OFFLINE] = "offline",
+        [ALERT_ROLLOUT_STOPPED] = "rollout_stopped"};
     return names[kind];
 }
 

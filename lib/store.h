@@ -380,7 +380,7 @@ enum store_status store_firmware_list(struct store *s, store_firmware_fn fn, voi
  * version), at most max. Reads every device. */
 typedef void (*store_version_count_fn)(const char *version, int64_t devices, void *user_data);
 enum store_status store_firmware_running(struct store *s, int max, store_version_count_fn fn, void *user_data);
-/* STORE_NOT_FOUND; STORE_STALE while a device has it assigned. Its bytes go with the last version
+/* STORE_NOT_FOUND; STORE_STALE while a device has it assigned or an active rollout names it. Its bytes go with the last version
  * holding them. */
 enum store_status store_firmware_delete(struct store *s, const char *version);
 /* The bytes of sha256 into *image (malloc'd, the caller frees), *size long. */
@@ -402,6 +402,56 @@ enum store_status store_device_firmware(struct store *s, const char *deviceid, e
 /* The device whose id is mac12 (12 upper-case hex digits) with or without colons, in any case,
  * into deviceid; of several, the first by id. */
 enum store_status store_device_by_mac(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);
+
+/* ---- staged rollouts (ARCHITECTURE.md "Rollouts") ---- */
+
+#define ROLLOUT_STAGES_MAX 10
+/* A rollout; strings borrowed for the callback. */
+struct rollout {
+    int64_t id;
+    const char *firmware, *tag;
+    const char *stages; /* a JSON array of percentages, strictly increasing, ending at 100 */
+    int success_threshold, failure_threshold; /* percent */
+    int64_t timeout;                          /* seconds from a device's download to its report */
+    const char *state;                        /* running, paused, cancelled, done */
+    int stage;                                /* stages started: 0 .. the number of stages */
+    const char *reason;                       /* why it paused itself; "" */
+    int64_t created, updated;
+};
+typedef void (*store_rollout_fn)(const struct rollout *r, void *user_data);
+/* One stage's devices by their update status (of the rollout's version; a device assigned another
+ * since counts in devices alone). */
+struct rollout_stage_count {
+    int stage;
+    int64_t devices, pending, in_progress, installed, failed;
+};
+typedef void (*store_rollout_stage_fn)(const struct rollout_stage_count *c, void *user_data);
+
+/* A new rollout (r's id, state, stage, reason and updated are ignored), running at stage 0, its
+ * id into *id: STORE_CREATED; STORE_EXISTS when its tag has an active (running or paused) one. */
+enum store_status store_rollout_add(struct store *s, const struct rollout *r, int64_t *id);
+/* The rollout id (STORE_NOT_FOUND), or with id 0 every rollout in state (NULL: any), newest
+ * first. */
+enum store_status store_rollout_list(struct store *s, int64_t id, const char *state, store_rollout_fn fn,
+                                     void *user_data);
+/* The counts of each started stage of rollout id, in stage order. */
+enum store_status store_rollout_stages(struct store *s, int64_t id, store_rollout_stage_fn fn, void *user_data);
+/* Moves rollout id from state from (NULL: running or paused) to state to with reason, if it is
+ * still at stage (-1: any); cancelled also clears the assignment of its devices still pending
+ * (not yet offered). STORE_STALE when it is not in that state (or stage), STORE_NOT_FOUND when
+ * there is no such rollout. One conditional UPDATE decides: of two at once, one wins. */
+enum store_status store_rollout_state(struct store *s, int64_t id, const char *from, int stage, const char *to,
+                                      const char *reason, int64_t now);
+/* Starts stage + 1 of rollout id if it is running at stage: its devices are the first `devices`
+ * of its tag's accepted ones by id not in an earlier stage, recorded in rollout_devices, and are
+ * assigned its version (FIRMWARE_ASSIGN_SQL); how many into *assigned. STORE_STALE when it is no
+ * longer running at stage (another evaluator moved it first). */
+enum store_status store_rollout_start(struct store *s, int64_t id, int stage, int64_t devices, int64_t now,
+                                      int64_t *assigned);
+/* Rollout id's timeouts at now: notes when each of its devices was first seen with its image
+ * downloaded, and marks failed those still downloading timeout seconds after that; how many into
+ * *failed. */
+enum store_status store_rollout_timeouts(struct store *s, int64_t id, int64_t now, int64_t *failed);
 
 /* expires: when the token stops working; 0: never. */
 enum store_status store_token_add(struct store *s, const char *name,
@@ -479,7 +529,7 @@ enum store_status store_reading_last_id(struct store *s, int64_t *id);
 /* The kinds of alert, by name in the outbox and in what the webhook receives. The first three are
  * a device's liveness changes (the kind is the liveness it turned to, as the sweep writes them);
  * a new kind is one more entry here and in alert_kind_name(), enqueued with store_alert_enqueue(). */
-enum alert_kind { ALERT_ONLINE, ALERT_OVERDUE, ALERT_OFFLINE, ALERT_KIND__COUNT };
+enum alert_kind { ALERT_ONLINE, ALERT_OVERDUE, ALERT_OFFLINE, ALERT_ROLLOUT_STOPPED, ALERT_KIND__COUNT };
 const char *alert_kind_name(enum alert_kind kind);
 
 /* An alert in the outbox; strings borrowed for the callback. */

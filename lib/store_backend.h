@@ -88,6 +88,16 @@ struct store_ops {
                                          const char *version, char status[FIRMWARE_STATUS_LEN]);
     enum store_status (*device_by_mac)(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);
 
+    enum store_status (*rollout_add)(struct store *s, const struct rollout *r, int64_t *id);
+    enum store_status (*rollout_list)(struct store *s, int64_t id, const char *state, store_rollout_fn fn,
+                                      void *user_data);
+    enum store_status (*rollout_stages)(struct store *s, int64_t id, store_rollout_stage_fn fn, void *user_data);
+    enum store_status (*rollout_state)(struct store *s, int64_t id, const char *from, int stage, const char *to,
+                                       const char *reason, int64_t now);
+    enum store_status (*rollout_start)(struct store *s, int64_t id, int stage, int64_t devices, int64_t now,
+                                       int64_t *assigned);
+    enum store_status (*rollout_timeouts)(struct store *s, int64_t id, int64_t now, int64_t *failed);
+
     enum store_status (*token_add)(struct store *s, const char *name,
                                    const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
                                    int64_t expires);
@@ -215,6 +225,59 @@ static inline enum store_status store_registration_room(const struct registratio
 _Static_assert(FIRMWARE_OFFERED == 0 && FIRMWARE_FETCHED == 1 && FIRMWARE_FETCHED_ALL == 2 &&
                    FIRMWARE_REPORTED == 3,
                "FIRMWARE_EVENT_SQL's numbers");
+
+/* Staged rollouts (ARCHITECTURE.md "Rollouts"): statements both backends share, written with P
+ * the parameter prefix ("?" for SQLite, "$" for PostgreSQL: both then number them), and key the
+ * column rollout_devices.device and device_tags.device hold (SQLite: devices.id; PostgreSQL:
+ * devices.deviceid). */
+#define ROLLOUT_COLUMNS                                                                                      \
+    "id, firmware, tag, stages, success_threshold, failure_threshold, timeout, state, stage, reason, "      \
+    "created, updated"
+#define ROLLOUT_ADD_SQL(P)                                                                                   \
+    "INSERT INTO rollouts (firmware, tag, stages, success_threshold, failure_threshold, timeout, created, "  \
+    "updated) VALUES (" P "1, " P "2, " P "3, " P "4, " P "5, " P "6, " P "7, " P "7) "                     \
+    "ON CONFLICT DO NOTHING RETURNING id"
+#define ROLLOUT_LIST_SQL(P)                                                                                  \
+    "SELECT " ROLLOUT_COLUMNS " FROM rollouts WHERE (" P "1 = 0 OR id = " P "1) "                           \
+    "AND (CAST(" P "2 AS TEXT) IS NULL OR state = " P "2) ORDER BY id DESC LIMIT 1000"
+/* The conditional move of store_rollout_state(); returns the new state. */
+#define ROLLOUT_STATE_SQL(P)                                                                                 \
+    "UPDATE rollouts SET state = " P "4, reason = " P "5, updated = " P "6 WHERE id = " P "1 "              \
+    "AND (state = " P "2 OR (CAST(" P "2 AS TEXT) IS NULL AND state IN ('running', 'paused'))) "           \
+    "AND (" P "3 < 0 OR stage = " P "3) RETURNING state"
+/* The claim of store_rollout_start(): one evaluator moves it from stage P2. */
+#define ROLLOUT_CLAIM_SQL(P)                                                                                 \
+    "UPDATE rollouts SET stage = stage + 1, updated = " P "3 WHERE id = " P "1 AND state = 'running' "      \
+    "AND stage = " P "2 RETURNING id, firmware, tag, stage"
+/* The counts of each stage (store_rollout_stages()), rollout P1. */
+#define ROLLOUT_STAGES_SQL(P, key)                                                                           \
+    "SELECT r.stage, count(*), count(*) FILTER (WHERE d.fw_status = 'pending'), "                            \
+    "count(*) FILTER (WHERE d.fw_status IN ('offered', 'downloading')), "                                    \
+    "count(*) FILTER (WHERE d.fw_status = 'installed'), count(*) FILTER (WHERE d.fw_status = 'failed') "     \
+    "FROM rollout_devices r JOIN rollouts o ON o.id = r.rollout "                                           \
+    "LEFT JOIN devices d ON d." key " = r.device AND d.fw_assigned = o.firmware "                           \
+    "WHERE r.rollout = " P "1 GROUP BY r.stage ORDER BY r.stage"
+/* Timeouts of rollout P1 at P2 (store_rollout_timeouts()): first when each device of it was
+ * seen downloaded, then those still downloading timeout seconds later fail. */
+#define ROLLOUT_OF(P, column) "(SELECT " column " FROM rollouts WHERE id = " P "1)"
+#define ROLLOUT_DOWNLOADED_SQL(P, key)                                                                       \
+    "UPDATE rollout_devices SET downloaded = " P "2 WHERE rollout = " P "1 AND downloaded IS NULL "         \
+    "AND device IN (SELECT " key " FROM devices WHERE fw_assigned = " ROLLOUT_OF(P, "firmware")             \
+    " AND fw_downloaded)"
+#define ROLLOUT_TIMEOUT_SQL(P, key)                                                                          \
+    "UPDATE devices SET fw_status = 'failed' WHERE fw_assigned = " ROLLOUT_OF(P, "firmware")                \
+    " AND fw_status = 'downloading' AND fw_downloaded AND " key " IN (SELECT device FROM rollout_devices "   \
+    "WHERE rollout = " P "1 AND downloaded < " P "2 - " ROLLOUT_OF(P, "timeout") ")"
+/* A version may be deleted only while no active rollout will assign it (firmware deletion). */
+#define FIRMWARE_NOT_ROLLING_OUT(version)                                                                    \
+    "AND NOT EXISTS (SELECT 1 FROM rollouts WHERE firmware = " version " AND state IN ('running', 'paused'))"
+/* A cancelled rollout's devices not yet offered lose their assignment. */
+#define ROLLOUT_UNASSIGN_SQL(P, key, version)                                                                \
+    "UPDATE devices SET " FIRMWARE_ASSIGN_SQL("true", "NULL") " WHERE fw_assigned = " version               \
+    " AND fw_status = 'pending' AND " key " IN (SELECT device FROM rollout_devices WHERE rollout = " P "1)"
+/* A rollout's new stage's devices get its version, as an admin's assignment would. */
+#define ROLLOUT_ASSIGN_SQL(key, version, members)                                                            \
+    "UPDATE devices SET " FIRMWARE_ASSIGN_SQL("true", version) " WHERE " key " IN (" members ")"
 
 /* A version's stored bytes compared with an upload's (store_firmware_add()): a store_firmware_fn
  * that sets same, and hands the stored version to fn when they are the same. */

@@ -160,6 +160,13 @@ enum pg_stmt {
     PG_FIRMWARE_IMAGE,
     PG_DEVICE_FIRMWARE,
     PG_DEVICE_BY_MAC,
+    PG_ROLLOUT_ADD,
+    PG_ROLLOUT_LIST,
+    PG_ROLLOUT_STAGES,
+    PG_ROLLOUT_STATE,
+    PG_ROLLOUT_START,
+    PG_ROLLOUT_DOWNLOADED,
+    PG_ROLLOUT_TIMEOUT,
     PG_TOKEN_ADD,
     PG_TOKEN_CHECK,
     PG_TOKEN_USED,
@@ -384,7 +391,7 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     /* Never while a device has it assigned (the foreign key says so too); its bytes go with the
      * last version holding them. No row: no such version, or assigned. */
     [PG_FIRMWARE_DELETE] = "WITH gone AS (DELETE FROM firmware WHERE version = $1 "
-                           "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = $1) RETURNING sha256), "
+                           "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = $1) " FIRMWARE_NOT_ROLLING_OUT("$1") " RETURNING sha256), "
                            "bytes AS (DELETE FROM firmware_images i USING gone WHERE i.sha256 = gone.sha256 "
                            "AND NOT EXISTS (SELECT 1 FROM firmware f WHERE f.sha256 = gone.sha256 "
                            "AND f.version <> $1)) SELECT count(*) FROM gone",
@@ -392,6 +399,30 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_DEVICE_FIRMWARE] = FIRMWARE_EVENT_SQL("$1", "$2::int", "$3::text"),
     [PG_DEVICE_BY_MAC] = "SELECT deviceid FROM devices WHERE upper(replace(deviceid, ':', '')) = $1 "
                          "ORDER BY deviceid LIMIT 1",
+    [PG_ROLLOUT_ADD] = ROLLOUT_ADD_SQL("$"),
+    [PG_ROLLOUT_LIST] = ROLLOUT_LIST_SQL("$"),
+    [PG_ROLLOUT_STAGES] = ROLLOUT_STAGES_SQL("$", "deviceid"),
+    /* One statement (no transaction of its own, so also inside an admin's change): the move, a
+     * cancel's unassignments; how many moved and whether the rollout exists. */
+    [PG_ROLLOUT_STATE] =
+        "WITH moved AS (" ROLLOUT_STATE_SQL("$") "), cleared AS (" ROLLOUT_UNASSIGN_SQL(
+            "$", "deviceid",
+            "(SELECT firmware FROM rollouts WHERE id = $1 AND EXISTS (SELECT 1 FROM moved WHERE state = "
+            "'cancelled'))") " RETURNING 1) "
+        "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM rollouts WHERE id = $1)",
+    /* As SQLite's three statements, in one: the claim, the stage's devices (the first $4 of the
+     * tag's accepted ones by id, but those of earlier stages), their assignment. A second evaluator
+     * waits for the claimed row, then finds its stage moved: it claims nothing, so adds nothing. */
+    [PG_ROLLOUT_START] =
+        "WITH claim AS (" ROLLOUT_CLAIM_SQL("$") "), members AS (INSERT INTO rollout_devices (rollout, device, stage) "
+        "SELECT c.id, m.device, c.stage FROM claim c CROSS JOIN LATERAL (SELECT t.device FROM device_tags t "
+        "JOIN devices d ON d.deviceid = t.device WHERE t.tag = c.tag AND d.state = 'accepted' "
+        "ORDER BY t.device LIMIT $4::bigint) m WHERE NOT EXISTS (SELECT 1 FROM rollout_devices r "
+        "WHERE r.rollout = c.id AND r.device = m.device) RETURNING device), "
+        "assigned AS (" ROLLOUT_ASSIGN_SQL("deviceid", "(SELECT firmware FROM claim)", "SELECT device FROM members")
+        " RETURNING 1) SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM assigned)",
+    [PG_ROLLOUT_DOWNLOADED] = ROLLOUT_DOWNLOADED_SQL("$", "deviceid"),
+    [PG_ROLLOUT_TIMEOUT] = ROLLOUT_TIMEOUT_SQL("$", "deviceid"),
     [PG_TOKEN_ADD] = "INSERT INTO admin_tokens (name, hash, created, expires) "
                      "VALUES ($1, $2::bytea, $3::bigint, nullif($4::bigint, 0))",
     [PG_TOKEN_CHECK] =
@@ -2222,6 +2253,141 @@ static enum store_status pg_device_by_mac(struct store *base, const char *mac12,
     return read_text(pg_of(base), PG_DEVICE_BY_MAC, &p, "find device by MAC", deviceid, DEVICE_ID_MAX + 1);
 }
 
+/* ---- staged rollouts ---- */
+
+static enum store_status pg_rollout_add(struct store *base, const struct rollout *r, int64_t *id)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_text(&p, r->firmware);
+    param_text(&p, r->tag);
+    param_text(&p, r->stages);
+    param_int(&p, r->success_threshold);
+    param_int(&p, r->failure_threshold);
+    param_int(&p, r->timeout);
+    param_int(&p, r->created);
+    st = read_ints(s, PG_ROLLOUT_ADD, &p, "add rollout", id, 1);
+    return st == STORE_OK ? STORE_CREATED : st == STORE_NOT_FOUND ? STORE_EXISTS : st;
+}
+
+static enum store_status pg_rollout_list(struct store *base, int64_t id, const char *state, store_rollout_fn fn,
+                                         void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, id);
+    param_text(&p, state);
+    PGresult *res = run(s, PG_ROLLOUT_LIST, &p, "list rollouts", &st);
+    if (!res)
+        return st;
+    int n = PQntuples(res);
+    for (int i = 0; fn && i < n; i++) {
+        struct rollout r = {
+            .id = col_int(res, i, 0, 0),
+            .firmware = PQgetvalue(res, i, 1),
+            .tag = PQgetvalue(res, i, 2),
+            .stages = PQgetvalue(res, i, 3),
+            .success_threshold = (int)col_int(res, i, 4, 0),
+            .failure_threshold = (int)col_int(res, i, 5, 0),
+            .timeout = col_int(res, i, 6, 0),
+            .state = PQgetvalue(res, i, 7),
+            .stage = (int)col_int(res, i, 8, 0),
+            .reason = PQgetvalue(res, i, 9),
+            .created = col_int(res, i, 10, 0),
+            .updated = col_int(res, i, 11, 0),
+        };
+        fn(&r, user_data);
+    }
+    PQclear(res);
+    return n > 0 || id == 0 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status pg_rollout_stages(struct store *base, int64_t id, store_rollout_stage_fn fn,
+                                           void *user_data)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, id);
+    PGresult *res = run(s, PG_ROLLOUT_STAGES, &p, "rollout stages", &st);
+    if (!res)
+        return st;
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct rollout_stage_count c = {
+            .stage = (int)col_int(res, i, 0, 0),
+            .devices = col_int(res, i, 1, 0),
+            .pending = col_int(res, i, 2, 0),
+            .in_progress = col_int(res, i, 3, 0),
+            .installed = col_int(res, i, 4, 0),
+            .failed = col_int(res, i, 5, 0),
+        };
+        fn(&c, user_data);
+    }
+    PQclear(res);
+    return STORE_OK;
+}
+
+static enum store_status pg_rollout_state(struct store *base, int64_t id, const char *from, int stage,
+                                          const char *to, const char *reason, int64_t now)
+{
+    struct pg_store *s = pg_of(base);
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, id);
+    param_text(&p, from);
+    param_int(&p, stage);
+    param_text(&p, to);
+    param_text(&p, reason);
+    param_int(&p, now);
+    int64_t out[2] = {0, 0}; /* moved, exists */
+    st = read_ints(s, PG_ROLLOUT_STATE, &p, "rollout state", out, 2);
+    if (st != STORE_OK)
+        return st;
+    return out[0] ? STORE_OK : out[1] ? STORE_STALE : STORE_NOT_FOUND;
+}
+
+static enum store_status pg_rollout_start(struct store *base, int64_t id, int stage, int64_t devices, int64_t now,
+                                          int64_t *assigned)
+{
+    struct pg_store *s = pg_of(base);
+    *assigned = 0;
+    enum store_status st = connected(s);
+    if (st != STORE_OK)
+        return st;
+    struct params p = {0};
+    param_int(&p, id);
+    param_int(&p, stage);
+    param_int(&p, now);
+    param_int(&p, devices);
+    int64_t out[2] = {0, 0}; /* claimed, assigned */
+    st = read_ints(s, PG_ROLLOUT_START, &p, "start rollout stage", out, 2);
+    *assigned = out[1];
+    return st != STORE_OK ? st : out[0] ? STORE_OK : STORE_STALE;
+}
+
+static enum store_status pg_rollout_timeouts(struct store *base, int64_t id, int64_t now, int64_t *failed)
+{
+    struct pg_store *s = pg_of(base);
+    *failed = 0;
+    enum store_status st = connected(s);
+    struct params p = {0};
+    param_int(&p, id);
+    param_int(&p, now);
+    if (st == STORE_OK)
+        st = exec_stmt(s, PG_ROLLOUT_DOWNLOADED, &p, "rollout downloads", NULL);
+    return st == STORE_OK ? exec_stmt(s, PG_ROLLOUT_TIMEOUT, &p, "rollout timeouts", failed) : st;
+}
+
 static const struct store_ops pg_ops = {
     /* no group commit, no checkpoints; retention is a scheduled job (provctl prune) */
     .needs = STORE_NEEDS_FLUSHES,
@@ -2263,6 +2429,12 @@ static const struct store_ops pg_ops = {
     .firmware_image = pg_firmware_image,
     .device_firmware = pg_device_firmware,
     .device_by_mac = pg_device_by_mac,
+    .rollout_add = pg_rollout_add,
+    .rollout_list = pg_rollout_list,
+    .rollout_stages = pg_rollout_stages,
+    .rollout_state = pg_rollout_state,
+    .rollout_start = pg_rollout_start,
+    .rollout_timeouts = pg_rollout_timeouts,
     .token_add = pg_token_add,
     .token_check = pg_token_check,
     .token_used = pg_token_used,

@@ -191,6 +191,17 @@ enum stmt {
     STMT_FIRMWARE_IMAGE,
     STMT_DEVICE_FIRMWARE,
     STMT_DEVICE_BY_MAC,
+    STMT_ROLLOUT_ADD,
+    STMT_ROLLOUT_LIST,
+    STMT_ROLLOUT_STAGES,
+    STMT_ROLLOUT_STATE,
+    STMT_ROLLOUT_UNASSIGN,
+    STMT_ROLLOUT_CLAIM,
+    STMT_ROLLOUT_MEMBERS,
+    STMT_ROLLOUT_ASSIGN,
+    STMT_ROLLOUT_DOWNLOADED,
+    STMT_ROLLOUT_TIMEOUT,
+    STMT_ROLLOUT_EXISTS,
     STMT_TOKEN_ADD,
     STMT_TOKEN_CHECK,
     STMT_TOKEN_USED,
@@ -353,11 +364,29 @@ static const char *const stmt_sql[STMT__COUNT] = {
                           "ON CONFLICT (version) DO NOTHING",
     /* Never while a device has it assigned (and the foreign key says so too). */
     [STMT_FIRMWARE_DELETE] = "DELETE FROM firmware WHERE version = ?1 "
-                             "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = ?1) RETURNING sha256",
+                             "AND NOT EXISTS (SELECT 1 FROM devices WHERE fw_assigned = ?1) " FIRMWARE_NOT_ROLLING_OUT("?1") " RETURNING sha256",
     [STMT_FIRMWARE_IMAGE_DROP] = "DELETE FROM firmware_images WHERE sha256 = ?1 "
                                  "AND NOT EXISTS (SELECT 1 FROM firmware WHERE sha256 = ?1)",
     [STMT_FIRMWARE_IMAGE] = "SELECT data FROM firmware_images WHERE sha256 = ?1",
     [STMT_DEVICE_FIRMWARE] = FIRMWARE_EVENT_SQL("?1", "?2", "?3"),
+    [STMT_ROLLOUT_ADD] = ROLLOUT_ADD_SQL("?"),
+    [STMT_ROLLOUT_LIST] = ROLLOUT_LIST_SQL("?"),
+    [STMT_ROLLOUT_STAGES] = ROLLOUT_STAGES_SQL("?", "id"),
+    [STMT_ROLLOUT_STATE] = ROLLOUT_STATE_SQL("?"),
+    [STMT_ROLLOUT_UNASSIGN] = ROLLOUT_UNASSIGN_SQL("?", "id", ROLLOUT_OF("?", "firmware")),
+    [STMT_ROLLOUT_CLAIM] = ROLLOUT_CLAIM_SQL("?"),
+    /* The stage's devices (?2 the new stage): the first ?3 of the tag's accepted ones by id, but
+     * those of earlier stages. */
+    [STMT_ROLLOUT_MEMBERS] = "INSERT INTO rollout_devices (rollout, device, stage) SELECT ?1, m.id, ?2 "
+                             "FROM (SELECT d.id FROM device_tags t JOIN devices d ON d.id = t.device "
+                             "WHERE t.tag = " ROLLOUT_OF("?", "tag") " AND d.state = 'accepted' "
+                             "ORDER BY d.deviceid LIMIT ?3) m WHERE NOT EXISTS (SELECT 1 FROM rollout_devices r "
+                             "WHERE r.rollout = ?1 AND r.device = m.id)",
+    [STMT_ROLLOUT_ASSIGN] = ROLLOUT_ASSIGN_SQL("id", ROLLOUT_OF("?", "firmware"),
+                                               "SELECT device FROM rollout_devices WHERE rollout = ?1 AND stage = ?2"),
+    [STMT_ROLLOUT_DOWNLOADED] = ROLLOUT_DOWNLOADED_SQL("?", "id"),
+    [STMT_ROLLOUT_TIMEOUT] = ROLLOUT_TIMEOUT_SQL("?", "id"),
+    [STMT_ROLLOUT_EXISTS] = "SELECT state FROM rollouts WHERE id = ?1",
     [STMT_DEVICE_BY_MAC] = "SELECT deviceid FROM devices WHERE upper(replace(deviceid, ':', '')) = ?1 "
                            "ORDER BY deviceid LIMIT 1",
     [STMT_TOKEN_ADD] =
@@ -2041,6 +2070,170 @@ static enum store_status sqlite_device_by_mac(struct store *base, const char *ma
     return read_text(s, STMT_DEVICE_BY_MAC, deviceid, DEVICE_ID_MAX + 1);
 }
 
+/* ---- staged rollouts ---- */
+
+static enum store_status sqlite_rollout_add(struct store *base, const struct rollout *r, int64_t *id)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_ROLLOUT_ADD);
+    bind_text(st, 1, r->firmware);
+    bind_text(st, 2, r->tag);
+    bind_text(st, 3, r->stages);
+    sqlite3_bind_int(st, 4, r->success_threshold);
+    sqlite3_bind_int(st, 5, r->failure_threshold);
+    sqlite3_bind_int64(st, 6, r->timeout);
+    sqlite3_bind_int64(st, 7, r->created);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    stmt_done(st);
+    return rc == SQLITE_ROW ? STORE_CREATED : rc == SQLITE_DONE ? STORE_EXISTS : fail(s, "add rollout");
+}
+
+static enum store_status sqlite_rollout_list(struct store *base, int64_t id, const char *state, store_rollout_fn fn,
+                                             void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_ROLLOUT_LIST);
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, state);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct rollout r = {
+            .id = sqlite3_column_int64(st, 0),
+            .firmware = column_text(st, 1),
+            .tag = column_text(st, 2),
+            .stages = column_text(st, 3),
+            .success_threshold = sqlite3_column_int(st, 4),
+            .failure_threshold = sqlite3_column_int(st, 5),
+            .timeout = sqlite3_column_int64(st, 6),
+            .state = column_text(st, 7),
+            .stage = sqlite3_column_int(st, 8),
+            .reason = column_text(st, 9),
+            .created = sqlite3_column_int64(st, 10),
+            .updated = sqlite3_column_int64(st, 11),
+        };
+        n++;
+        if (fn)
+            fn(&r, user_data);
+    }
+    stmt_done(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, "list rollouts");
+    return n > 0 || id == 0 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status sqlite_rollout_stages(struct store *base, int64_t id, store_rollout_stage_fn fn,
+                                               void *user_data)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_ROLLOUT_STAGES);
+    sqlite3_bind_int64(st, 1, id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct rollout_stage_count c = {
+            .stage = sqlite3_column_int(st, 0),
+            .devices = sqlite3_column_int64(st, 1),
+            .pending = sqlite3_column_int64(st, 2),
+            .in_progress = sqlite3_column_int64(st, 3),
+            .installed = sqlite3_column_int64(st, 4),
+            .failed = sqlite3_column_int64(st, 5),
+        };
+        fn(&c, user_data);
+    }
+    stmt_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "rollout stages");
+}
+
+/* Runs a bound statement to its end (RETURNING rows are done only once stepped through): how many
+ * rows it returned into *rows. */
+static enum store_status step_all(struct sqlite_store *s, enum stmt id, int64_t *rows)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc;
+    *rows = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ++*rows;
+    stmt_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, stmt_sql[id]);
+}
+
+static enum store_status sqlite_rollout_state(struct store *base, int64_t id, const char *from, int stage,
+                                              const char *to, const char *reason, int64_t now)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    sqlite3_stmt *up = stmt(s, STMT_ROLLOUT_STATE);
+    sqlite3_bind_int64(up, 1, id);
+    bind_text(up, 2, from);
+    sqlite3_bind_int(up, 3, stage);
+    bind_text(up, 4, to);
+    bind_text(up, 5, reason);
+    sqlite3_bind_int64(up, 6, now);
+    int64_t moved = 0;
+    st = step_all(s, STMT_ROLLOUT_STATE, &moved);
+    if (st == STORE_OK && moved && strcmp(to, "cancelled") == 0) {
+        sqlite3_bind_int64(stmt(s, STMT_ROLLOUT_UNASSIGN), 1, id);
+        st = exec_stmt(s, STMT_ROLLOUT_UNASSIGN);
+    } else if (st == STORE_OK && !moved) {
+        char state[16];
+        sqlite3_bind_int64(stmt(s, STMT_ROLLOUT_EXISTS), 1, id);
+        st = read_text(s, STMT_ROLLOUT_EXISTS, state, sizeof state);
+        st = st == STORE_OK ? STORE_STALE : st;
+    }
+    return finish(s, st);
+}
+
+static enum store_status sqlite_rollout_start(struct store *base, int64_t id, int stage, int64_t devices,
+                                              int64_t now, int64_t *assigned)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    *assigned = 0;
+    enum store_status st = begin(s);
+    if (st != STORE_OK)
+        return st;
+    sqlite3_stmt *claim = stmt(s, STMT_ROLLOUT_CLAIM);
+    sqlite3_bind_int64(claim, 1, id);
+    sqlite3_bind_int(claim, 2, stage);
+    sqlite3_bind_int64(claim, 3, now);
+    int64_t claimed = 0;
+    st = step_all(s, STMT_ROLLOUT_CLAIM, &claimed);
+    if (st == STORE_OK && !claimed)
+        st = STORE_STALE;
+    if (st == STORE_OK) {
+        sqlite3_stmt *members = stmt(s, STMT_ROLLOUT_MEMBERS);
+        sqlite3_bind_int64(members, 1, id);
+        sqlite3_bind_int(members, 2, stage + 1);
+        sqlite3_bind_int64(members, 3, devices);
+        st = exec_stmt(s, STMT_ROLLOUT_MEMBERS);
+    }
+    if (st == STORE_OK) {
+        sqlite3_stmt *assign = stmt(s, STMT_ROLLOUT_ASSIGN);
+        sqlite3_bind_int64(assign, 1, id);
+        sqlite3_bind_int(assign, 2, stage + 1);
+        st = exec_stmt(s, STMT_ROLLOUT_ASSIGN);
+        *assigned = sqlite3_changes64(s->db);
+    }
+    return finish(s, st);
+}
+
+static enum store_status sqlite_rollout_timeouts(struct store *base, int64_t id, int64_t now, int64_t *failed)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    *failed = 0;
+    enum store_status st = STORE_OK;
+    for (enum stmt i = STMT_ROLLOUT_DOWNLOADED; st == STORE_OK && i <= STMT_ROLLOUT_TIMEOUT; i++) {
+        sqlite3_bind_int64(stmt(s, i), 1, id);
+        sqlite3_bind_int64(stmt(s, i), 2, now);
+        st = exec_stmt(s, i);
+    }
+    if (st == STORE_OK)
+        *failed = sqlite3_changes64(s->db);
+    return st;
+}
+
 static const struct store_ops sqlite_ops = {
     .needs = STORE_NEEDS_GROUP_COMMIT | STORE_NEEDS_CHECKPOINTS | STORE_NEEDS_PRUNE_BY_WRITERS,
     .free = sqlite_free,
@@ -2080,6 +2273,12 @@ static const struct store_ops sqlite_ops = {
     .firmware_image = sqlite_firmware_image,
     .device_firmware = sqlite_device_firmware,
     .device_by_mac = sqlite_device_by_mac,
+    .rollout_add = sqlite_rollout_add,
+    .rollout_list = sqlite_rollout_list,
+    .rollout_stages = sqlite_rollout_stages,
+    .rollout_state = sqlite_rollout_state,
+    .rollout_start = sqlite_rollout_start,
+    .rollout_timeouts = sqlite_rollout_timeouts,
     .token_add = sqlite_token_add,
     .token_check = sqlite_token_check,
     .token_used = sqlite_token_used,

@@ -148,7 +148,7 @@ run_unit_dir unit build/tests
 # its database there). test_store_pg is PostgreSQL's own and runs only here. They mostly wait for
 # the server (a database per test), so they run beside the sanitizer build and the fuzzers, each
 # binary's log and "NAME STATUS SECONDS" line written for the count after those.
-unit_pg=(test_store test_store_firmware test_store_tags test_router test_telemetry test_store_bulk test_store_pg)
+unit_pg=(test_store test_store_firmware test_store_tags test_store_rollouts test_router test_telemetry test_store_bulk test_store_pg)
 if [ -n "$pg_base" ]; then
     (
         for t in "${unit_pg[@]}"; do

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { devsim } from './lib/devsim.mjs';
+import { devsim, failsUpdates } from './lib/devsim.mjs';
 
 const KEY = crypto.randomBytes(16).toString('hex');
 const IMAGE = crypto.randomBytes(300 * 1024);
@@ -82,12 +82,6 @@ const run = (srv, prefix, n, extra = []) => devsim(['--server', srv.base, '--dev
   prefix, '--key', KEY, '--interval', '1', '--telemetry-every', '0', '--firmware-version', '1.0',
   '--duration', '8', ...extra]).result;
 
-// devsim's --fail-update choice: FNV-1a of the id, modulo 100, below the percentage.
-function failsUpdates(id, pct) {
-  let h = 2166136261;
-  for (const c of Buffer.from(id)) h = Math.imul(h ^ c, 16777619) >>> 0;
-  return h % 100 < pct;
-}
 
 describe('devsim firmware updates', () => {
   it('downloads, resumes a cut transfer with Range, verifies, reboots and only then reports the new version', async () => {

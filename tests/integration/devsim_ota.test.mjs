@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { devsim } from './lib/devsim.mjs';
+import { devsim, failsUpdates } from './lib/devsim.mjs';
 import { startStack } from './lib/stack.mjs';
 import { until as waitFor } from './lib/wait.mjs';
 
@@ -37,12 +37,6 @@ async function view(id) {
   return r.json;
 }
 
-// devsim's --fail-update choice: FNV-1a of the id, modulo 100, below the percentage.
-function failsUpdates(id, pct) {
-  let h = 2166136261;
-  for (const c of Buffer.from(id)) h = Math.imul(h ^ c, 16777619) >>> 0;
-  return h % 100 < pct;
-}
 
 const ids = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
 

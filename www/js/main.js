@@ -4,6 +4,7 @@ import { $, ageFlash, say } from './dom.js';
 import { api, session } from './api.js';
 import * as listView from './list.js';
 import * as overview from './overview.js';
+import * as rollouts from './rollouts.js';
 import * as deviceView from './device.js';
 import './bulk.js';
 
@@ -44,7 +45,8 @@ async function route() {
   current = match ? deviceView : listView;
   showOnly(match ? 'device-view' : 'list-view');
   $('main').focus();
-  await Promise.all([current.enter(match?.[1]), refreshCounts(), match ? null : overview.enter()]);
+  await Promise.all([current.enter(match?.[1]), refreshCounts(), match ? null : overview.enter(),
+    match ? null : rollouts.enter()]);
 }
 
 // One refresh of the view on screen and of the counts, then the next is scheduled; nothing
@@ -52,7 +54,8 @@ async function route() {
 async function tick() {
   try {
     if (current && !document.hidden)
-      await Promise.all([current.refresh(), refreshCounts(), current === listView ? overview.refresh() : null]);
+      await Promise.all([current.refresh(), refreshCounts(), current === listView ? overview.refresh() : null,
+        current === listView ? rollouts.refresh() : null]);
   } finally {
     schedule();
   }

@@ -24,3 +24,10 @@ export function devsim(args) {
   });
   return { child, result };
 }
+
+// devsim's --fail-update choice for a device: FNV-1a of its id, modulo 100, below the percentage.
+export function failsUpdates(id, pct) {
+  let h = 2166136261;
+  for (const c of Buffer.from(id)) h = Math.imul(h ^ c, 16777619) >>> 0;
+  return h % 100 < pct;
+}
