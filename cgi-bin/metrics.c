@@ -427,6 +427,9 @@ static void write_fleet(const struct store_fleet *f, int64_t counted_at, struct 
     family(res, "provd_database_bytes", "gauge",
            "Bytes the database takes: SQLite's file and write-ahead log, or pg_database_size().");
     line(res, "provd_database_bytes %lld\n", (long long)f->database_bytes);
+    family(res, "provd_rollouts", "gauge", "Firmware rollouts under way, by state.");
+    line(res, "provd_rollouts{state=\"running\"} %lld\n", (long long)f->rollouts_running);
+    line(res, "provd_rollouts{state=\"paused\"} %lld\n", (long long)f->rollouts_paused);
     family(res, "provd_alerts_pending", "gauge", "Alerts in the outbox, not delivered yet.");
     line(res, "provd_alerts_pending %lld\n", (long long)f->alerts_pending);
     family(res, "provd_alerts_sent_total", "counter", "Alerts the webhook took (2xx), for the whole deployment.");

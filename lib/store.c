@@ -218,6 +218,12 @@ enum store_status store_reading_count(struct store *s, int64_t *count)
     return s->ops->reading_count(s, count);
 }
 
+static void count_rollout(const struct rollout *r, void *user_data)
+{
+    (void)r;
+    ++*(int64_t *)user_data;
+}
+
 enum store_status store_fleet(struct store *s, int64_t now, int64_t default_interval, struct store_fleet *out)
 {
     int64_t c[FLEET__COUNT];
@@ -234,6 +240,10 @@ enum store_status store_fleet(struct store *s, int64_t now, int64_t default_inte
         out->alerts_sent = alerts.sent;
         out->alerts_failed = alerts.failed;
     }
+    if (st == STORE_OK)
+        st = store_rollout_list(s, 0, "running", count_rollout, &out->rollouts_running);
+    if (st == STORE_OK)
+        st = store_rollout_list(s, 0, "paused", count_rollout, &out->rollouts_paused);
     return st;
 }
 

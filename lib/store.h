@@ -149,6 +149,7 @@ struct store_fleet {
     int64_t online, overdue, offline;    /* devices by liveness at now */
     int64_t database_bytes; /* SQLite: the database file and its WAL; PostgreSQL: pg_database_size() */
     int64_t alerts_pending, alerts_sent, alerts_failed; /* store_alert_counts() */
+    int64_t rollouts_running, rollouts_paused;          /* the rollouts under way */
 };
 
 /* A stored reading. reading is the JSON the device sent, borrowed for the callback. */

@@ -172,6 +172,7 @@ static void metrics_route(void **state)
     assert_line(text, "provd_devices{state=\"pending\"} 0");
     assert_line(text, "provd_devices_liveness{liveness=\"online\"} 1");
     assert_line(text, "provd_devices_liveness{liveness=\"offline\"} 0");
+    assert_line(text, "provd_rollouts{state=\"running\"} 0");
     assert_line(text, "provd_database_up 1");
     assert_non_null(strstr(text, "\nprovd_database_bytes "));
     assert_null(strstr(text, "provd_database_bytes 0\n"));

@@ -275,8 +275,15 @@ static void cancel_pause_resume(void **state)
     int64_t other_id = 0;
     assert_int_equal(store_rollout_add(fx->store, &other, &other_id), STORE_EXISTS);
 
+    struct store_fleet counts;
+    assert_int_equal(store_fleet(fx->store, TEST_T0, 60, &counts), STORE_OK); /* the metrics' gauges */
+    assert_int_equal(counts.rollouts_running, 1);
+    assert_int_equal(counts.rollouts_paused, 0);
     assert_int_equal(store_rollout_state(fx->store, id, "running", -1, "paused", "", TEST_T0), STORE_OK);
     assert_int_equal(store_rollout_state(fx->store, id, "running", -1, "paused", "", TEST_T0), STORE_STALE);
+    assert_int_equal(store_fleet(fx->store, TEST_T0, 60, &counts), STORE_OK);
+    assert_int_equal(counts.rollouts_running, 0);
+    assert_int_equal(counts.rollouts_paused, 1);
     report(fx->store, "d00", "2.0");
     report(fx->store, "d01", "2.0");
     assert_int_equal(sweep(fx->store, TEST_T0).rollouts, 0); /* paused: no stage starts */
