@@ -117,7 +117,7 @@ static struct counts counts_of(struct store *s, int64_t id)
 static void each(struct store *s, int first, int last, enum firmware_event event)
 {
     for (int i = first; i < last; i++) {
-        char dev[8];
+        char dev[16];
         snprintf(dev, sizeof dev, "d%02d", i);
         assert_int_equal(store_device_firmware(s, dev, event, "2.0", NULL), STORE_OK);
     }
@@ -364,7 +364,7 @@ static void two_sweeps_start_a_stage_once(void **state)
         struct device_update u = no_change();
         u.set_firmware = true; /* d00 starts over for the next round */
         for (int i = 0; i < 10; i++) {
-            char dev[8];
+            char dev[16];
             snprintf(dev, sizeof dev, "d%02d", i);
             assert_int_equal(store_device_update(fx->store, dev, &u, TEST_T0, NULL, NULL), STORE_OK);
         }
