@@ -6,12 +6,12 @@
 # Each suite's full output goes to build/test-logs/; a failing suite's tail is shown, and each
 # suite's line ends with its time.
 # A suite that runs past its limit is killed and counted as failed (a hang must not block CI).
-#   FUZZ_SECONDS (10); PG_PORT: the cluster's port (default: a free one);
+#   FUZZ_SECONDS (5); PG_PORT: the cluster's port (default: a free one);
 #   UNIT_LIMIT (300) and NODE_LIMIT (1200): seconds for one unit binary and for one node suite;
 #   PROVD_TEST_PG=postgresql://...: run the -pg suites on that server instead of a cluster of ours.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 UNIT_LIMIT=${UNIT_LIMIT:-300} NODE_LIMIT=${NODE_LIMIT:-1200}
 # A PROVD_DB of the caller's shell must not reach the stacks the tests start.
 unset PROVD_DB
