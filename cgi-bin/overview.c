@@ -49,39 +49,32 @@ static void keep_version(const char *version, int64_t devices, void *user_data)
     kept->running[kept->count++].devices = devices;
 }
 
-/* app->firmware read again unless still kept. */
-static enum store_status read_firmware(struct app *app, int64_t now)
+static enum store_status firmware_running(struct app *app, int64_t now)
 {
-    struct firmware_counts *kept = &app->firmware;
-    if (still_kept(kept->read_at, kept->micros, now))
-        return STORE_OK;
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    kept->count = 0;
-    kept->micros = 0;
-    enum store_status st = store_firmware_running(app->store, FIRMWARE_COUNTS_MAX, keep_version, kept);
-    if (st == STORE_OK) {
-        kept->read_at = now;
-        kept->micros = micros_since(&start);
-    }
-    return st;
+    (void)now;
+    return store_firmware_running(app->store, FIRMWARE_COUNTS_MAX, keep_version, &app->firmware);
 }
 
-/* app->offline read again unless still kept. */
-static enum store_status read_offline(struct app *app, int64_t now)
+static enum store_status recently_offline(struct app *app, int64_t now)
 {
-    struct recently_offline *kept = &app->offline;
-    if (still_kept(kept->read_at, kept->micros, now))
+    return store_recently_offline(app->store, now, app->config.poll_interval, RECENTLY_OFFLINE_MAX, keep_offline, app);
+}
+
+/* One of a worker's kept reads (count entries, read at *read_at, taking *micros) made again with
+ * read() unless still kept. */
+static enum store_status read_again(struct app *app, int64_t now, int *count, int64_t *read_at, int64_t *micros,
+                                    enum store_status (*read)(struct app *app, int64_t now))
+{
+    if (still_kept(*read_at, *micros, now))
         return STORE_OK;
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    kept->count = 0;
-    kept->micros = 0;
-    enum store_status st = store_recently_offline(app->store, now, app->config.poll_interval, RECENTLY_OFFLINE_MAX,
-                                                  keep_offline, app);
+    *count = 0;
+    *micros = 0;
+    enum store_status st = read(app, now);
     if (st == STORE_OK) {
-        kept->read_at = now;
-        kept->micros = micros_since(&start);
+        *read_at = now;
+        *micros = micros_since(&start);
     }
     return st;
 }
@@ -152,9 +145,10 @@ void handle_overview(struct app *app, const struct request *req, struct response
     }
     enum store_status st = store_reading_last_id(app->store, &last_id);
     if (st == STORE_OK)
-        st = read_offline(app, now);
+        st = read_again(app, now, &app->offline.count, &app->offline.read_at, &app->offline.micros, recently_offline);
     if (st == STORE_OK)
-        st = read_firmware(app, now);
+        st = read_again(app, now, &app->firmware.count, &app->firmware.read_at, &app->firmware.micros,
+                        firmware_running);
     if (st != STORE_OK) {
         respond_store_error(app, res, st);
         return;
