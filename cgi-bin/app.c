@@ -132,3 +132,10 @@ void respond_store_error(struct app *app, struct response *res, enum store_statu
         response_error(res, 500, "internal error: the database failed (see the server log)");
     }
 }
+
+int64_t micros_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)(now.tv_sec - start->tv_sec) * 1000000 + (now.tv_nsec - start->tv_nsec) / 1000;
+}

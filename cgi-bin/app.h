@@ -3,6 +3,7 @@
 #define PROVD_APP_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "audit.h"
 #include "http.h"
@@ -70,6 +71,9 @@ int router_dispatch(struct app *app, struct request *req, struct response *res);
 /* The route table's size and each route's name, e.g. "device_get" (the metrics' route label). */
 int router_route_count(void);
 const char *router_route_name(int route);
+
+/* Microseconds on the monotonic clock since start. */
+int64_t micros_since(const struct timespec *start);
 
 /* The fleet's gauges for an answer: counted now, or while counting is slow the host's last count
  * (metrics.h), then counted again after the answer when it is due. false: the database did not

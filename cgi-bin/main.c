@@ -81,13 +81,6 @@ static void put_fcgi(void *stream, const char *bytes, size_t len)
     FCGX_PutStr(bytes, (int)len, stream);
 }
 
-static int64_t micros_since(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)(now.tv_sec - start->tv_sec) * 1000000 + (now.tv_nsec - start->tv_nsec) / 1000;
-}
-
 /* nginx's $request_id (REQUEST_ID, nginx.conf): 32 hex digits; anything else is not logged. */
 static const char *request_id(FCGX_Request *fr)
 {

@@ -25,14 +25,6 @@ static void keep_offline(const struct device *d, void *user_data)
     o->offline_since = d->lastseen + 5 * device_poll_interval(d, &app->config);
 }
 
-static int64_t micros_since(const struct timespec *start)
-{
-    struct timespec end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    int64_t micros = (end.tv_sec - start->tv_sec) * 1000000 + (end.tv_nsec - start->tv_nsec) / 1000;
-    return micros > 0 ? micros : 1;
-}
-
 /* Whether a read made at read_at that took micros is kept at now rather than made again: a slow
  * read's, while fresh (metrics.h's rule for the fleet's counts). */
 static bool still_kept(int64_t read_at, int64_t micros, int64_t now)
@@ -74,7 +66,8 @@ static enum store_status read_again(struct app *app, int64_t now, int *count, in
     enum store_status st = read(app, now);
     if (st == STORE_OK) {
         *read_at = now;
-        *micros = micros_since(&start);
+        int64_t took = micros_since(&start);
+        *micros = took > 0 ? took : 1; /* 0 is "never read" */
     }
     return st;
 }

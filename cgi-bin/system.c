@@ -51,16 +51,14 @@ void handle_stats(struct app *app, const struct request *req, struct response *r
 /* Counts the fleet into out and keeps the count for the host's next callers. */
 static bool count_fleet(struct app *app, struct store_fleet *out, int64_t *counted_at)
 {
-    struct timespec start, end;
+    struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     *counted_at = app->now();
     if (store_fleet(app->store, *counted_at, app->config.poll_interval, out) != STORE_OK) {
         log_event("error", "database", app->request_id, NULL, "%s", store_errmsg(app->store));
         return false;
     }
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    int64_t micros = (end.tv_sec - start.tv_sec) * 1000000 + (end.tv_nsec - start.tv_nsec) / 1000;
-    metrics_fleet_counted(app->metrics, out, *counted_at, micros);
+    metrics_fleet_counted(app->metrics, out, *counted_at, micros_since(&start));
     return true;
 }
 
