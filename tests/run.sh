@@ -8,11 +8,13 @@
 # A suite that runs past its limit is killed and counted as failed (a hang must not block CI).
 #   FUZZ_SECONDS (5); PG_PORT: the cluster's port (default: a free one);
 #   UNIT_LIMIT (300) and NODE_LIMIT (1200): seconds for one unit binary and for one node suite;
+#   NODE_CONCURRENCY (3): test files a node suite runs at once (they mostly wait: for polls,
+#   timeouts, restarts; each starts its own stacks on free ports);
 #   PROVD_TEST_PG=postgresql://...: run the -pg suites on that server instead of a cluster of ours.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-5}
-UNIT_LIMIT=${UNIT_LIMIT:-300} NODE_LIMIT=${NODE_LIMIT:-1200}
+UNIT_LIMIT=${UNIT_LIMIT:-300} NODE_LIMIT=${NODE_LIMIT:-1200} NODE_CONCURRENCY=${NODE_CONCURRENCY:-3}
 # A PROVD_DB of the caller's shell must not reach the stacks the tests start.
 unset PROVD_DB
 logs=build/test-logs
@@ -85,7 +87,8 @@ run_node() {
     local name=$1; shift
     local log="$logs/${name//\//-}.log"
     begin
-    limited "$NODE_LIMIT" node --test --test-reporter=tap "$@" >"$log" 2>&1; local st=$?
+    limited "$NODE_LIMIT" node --test --test-concurrency="$NODE_CONCURRENCY" --test-reporter=tap "$@" >"$log" 2>&1
+    local st=$?
     num() { grep -E "^# $1 [0-9]+" "$log" | tail -n 1 | awk '{print $3}'; }
     local p f c s
     p=$(num pass); f=$(num fail); c=$(num cancelled); s=$(num skipped)

@@ -21,11 +21,12 @@ const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 
 const noBtvirt = !onPath('btvirt') && 'btvirt is not installed (Debian package bluez-test-tools)';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(what, check, ms = 5000) {
+// what: the thing waited for, or a function making it (a log as it is when the wait fails).
+async function until(what, check, ms = 15000) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(25)) {
     if (check()) return;
   }
-  assert.fail(`timed out waiting for ${what}`);
+  assert.fail(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
 }
 
 // btvirt's socket paths are fixed under /tmp: it runs in its own mount namespace with a private
@@ -42,7 +43,7 @@ async function startEmulator(t) {
   child.stderr.on('data', (d) => { errors += d; });
   t.after(() => { child.kill('SIGTERM'); fs.rmSync(dir, { recursive: true, force: true }); });
   const socket = path.join(dir, 'bt-server-le');
-  await until(`btvirt's socket (${errors})`, () => fs.existsSync(socket));
+  await until(() => `btvirt's socket (${errors})`, () => fs.existsSync(socket));
   return socket;
 }
 
@@ -114,7 +115,7 @@ test('advertises, connects, serves GATT and forwards telemetry to provd, through
   assert.ok(frames.good.length > 192 && frames.good.length <= 512, `frame of ${frames.good.length} bytes`);
   const agent = startAgent(t, ['--hci-socket', socket, '--name', 'provd-it', '--battery-file', battery,
     '--btsnoop', snoop, '--server', stack.base]);
-  await until('advertising', () => agent.log.includes('advertising as "provd-it"'));
+  await until(() => `advertising (${agent.log})`, () => agent.log.includes('advertising as "provd-it"'));
 
   const central = runCentral(socket, 'provd-it', battery,
     Object.keys(frames).flatMap((name) => ['--frame', path.join(dir, name)]));
@@ -202,14 +203,14 @@ test('store and forward: acknowledged frames reach provd after a disconnect, pro
 
   await t.test('a write then an immediate disconnect: the reading is stored (and the spool is one ble-agent\'s)', async () => {
     const agent = startAgent(t, agentArgs);
-    await until('advertising', () => agent.log.includes('advertising as "provd-sf"'));
+    await until(() => `advertising (${agent.log})`, () => agent.log.includes('advertising as "provd-sf"'));
     // One ble-agent per spool: a second would send every frame twice.
     const second = startAgent(t, agentArgs);
     assert.equal(await second.exited, 11, second.log);
     assert.match(second.log, new RegExp(`the spool ${stateDir}/spool.sqlite3 is in use: another ble-agent runs with --state-dir ${stateDir}\n$`));
     const seen = await sensor([1]);
     assert.equal(seen.telemetry[0].write, 0x13, 'Write Response');
-    await until(`the reading in provd (${agent.log})`, () => agent.log.includes('HTTP 201'), 10000);
+    await until(() => `the reading in provd (${agent.log})`, () => agent.log.includes('HTTP 201'));
     assert.deepEqual(await stored(), [1]);
     agent.child.kill('SIGTERM');
     assert.equal(await agent.exited, 0, agent.log);
@@ -219,7 +220,7 @@ test('store and forward: acknowledged frames reach provd after a disconnect, pro
     await provd.stop({ keepData: true });
     const down = Date.now();
     let agent = startAgent(t, agentArgs);
-    await until('advertising', () => agent.log.includes('advertising as "provd-sf"'));
+    await until(() => `advertising (${agent.log})`, () => agent.log.includes('advertising as "provd-sf"'));
     const first = await sensor([2, 3], ['--peek']);
     assert.deepEqual(first.telemetry.map((w) => w.write), [0x13, 0x13]);
     assert.deepEqual(first.telemetry.map((w) => JSON.parse(w.result)), [{ status: 0, body: 'queued' }, { status: 0, body: 'queued' }]);
@@ -227,16 +228,16 @@ test('store and forward: acknowledged frames reach provd after a disconnect, pro
     await agent.exited;
 
     agent = startAgent(t, agentArgs);
-    await until('advertising', () => agent.log.includes('advertising as "provd-sf"'));
+    await until(() => `advertising (${agent.log})`, () => agent.log.includes('advertising as "provd-sf"'));
     assert.match(agent.log, /spool: 2 frames \(\d+ bytes\) to forward from an earlier run/);
     assert.equal((await sensor([4])).telemetry[0].write, 0x13);
     // Retried while provd is away: a second attempt for the device was made and failed too.
     const failed = `forward failed: device ${id}: could not reach provd: `;
-    await until(`two failed attempts (${agent.log})`, () => count(agent.log, failed) >= 2, 10000);
+    await until(() => `two failed attempts (${agent.log})`, () => count(agent.log, failed) >= 2);
     if (!process.env.PROVD_TEST_PG) await sleep(Math.max(0, down + 30000 - Date.now()));
 
     provd = await startStack({ dataDir: stack.dataDir, port: stack.port, env: { PROVD_REGISTRATION: 'open' } });
-    await until(`frames 2 to 4 in provd (${agent.log})`, () => count(agent.log, 'HTTP 201') === 3, 45000);
+    await until(() => `frames 2 to 4 in provd (${agent.log})`, () => count(agent.log, 'HTTP 201') === 3, 45000);
     assert.deepEqual(await stored(), [1, 2, 3, 4], 'every reading, none refused as a replay');
     assert.doesNotMatch(agent.log, /HTTP 409/);
     agent.child.kill('SIGTERM');
@@ -248,7 +249,7 @@ test('store and forward: acknowledged frames reach provd after a disconnect, pro
     const metricsFile = path.join(tempDir(t, 'ble-metrics-'), 'ble-agent.prom');
     const agent = startAgent(t, ['--hci-socket', socket, '--name', 'provd-sf', '--battery-file', battery,
       '--server', 'http://127.0.0.1:1', '--spool-max', '512,1', '--metrics-file', metricsFile]);
-    await until('advertising', () => agent.log.includes('advertising as "provd-sf"'));
+    await until(() => `advertising (${agent.log})`, () => agent.log.includes('advertising as "provd-sf"'));
     const seen = await sensor([5, 6], ['--peek']);
     assert.equal(seen.telemetry[0].write, 0x13);
     assert.deepEqual(JSON.parse(seen.telemetry[0].result), { status: 0, body: 'queued' });
@@ -274,7 +275,7 @@ test('an idle peer is disconnected after --idle-timeout', { skip: noBtvirt }, as
   const battery = batteryFile(t, 50);
   const agent = startAgent(t, ['--hci-socket', socket, '--name', 'provd-idle', '--battery-file', battery,
     '--idle-timeout', '1']);
-  await until('advertising', () => agent.log.includes('advertising as "provd-idle"'));
+  await until(() => `advertising (${agent.log})`, () => agent.log.includes('advertising as "provd-idle"'));
   // A sensor session without frames, then --hold: connected, asking nothing.
   const central = runCentral(socket, 'provd-idle', battery, ['--sensor', '--hold']);
   assert.equal(await central.exited, 0, central.err);
@@ -291,9 +292,9 @@ test('SIGTERM disconnects a connected peer and exits 0', { skip: noBtvirt }, asy
   // A name too long for the scan response, whose Device Name answer spans two ACL packets.
   const name = `provd-stop-${'n'.repeat(189)}`;
   const agent = startAgent(t, ['--hci-socket', socket, '--name', name, '--battery-file', battery]);
-  await until('advertising', () => agent.log.includes(`advertising as "${name}"`));
+  await until(() => `advertising (${agent.log})`, () => agent.log.includes(`advertising as "${name}"`));
   const central = runCentral(socket, name, battery, ['--hold']);
-  await until(`the central's ATT session (${central.err})`, () => central.out.includes('\n'));
+  await until(() => `the central's ATT session (${central.err})`, () => central.out.includes('\n'));
   const seen = JSON.parse(central.out);
   assert.equal(seen.advNameComplete, false, 'shortened name in the scan response');
   assert.equal(seen.deviceName, name);

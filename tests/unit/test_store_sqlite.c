@@ -205,7 +205,7 @@ static void batch_refusal_undoes_itself_alone(void **state)
 }
 
 /* SQLite's own (PASSIVE) checkpoints rarely finish while reads keep overlapping commits, and the
- * WAL grows with what is written (~50 MB here). The store's checkpoints start it over. */
+ * WAL grows with what is written (over 100 MB here). The store's checkpoints start it over. */
 static void wal_stays_bounded_under_steady_reads(void **state)
 {
     struct fixture *fx = *state;
@@ -230,9 +230,9 @@ static void wal_stays_bounded_under_steady_reads(void **state)
         kill(readers[i], SIGKILL);
         waitpid(readers[i], NULL, 0);
     }
-    /* Measured here: 5-8 MB, also with the cores kept busy by other processes; with SQLite's own
-     * checkpoints instead, 16-84 MB and growing. */
-    assert_true(peak > 0 && peak <= 16 << 20);
+    /* Measured here (sanitizer build): 5-16 MB, and over 16 MB once in CI with the cores shared
+     * with PostgreSQL's tests; with the PASSIVE passes alone (no RESTART), 106-170 MB. */
+    assert_true(peak > 0 && peak <= 48 << 20);
 }
 
 /* The heartbeat-time writer's smaller cache: the connection takes it and keeps working. */
