@@ -37,7 +37,7 @@ static bool proof_needed(const struct app *app, const struct device_caller *c, e
     if (kind == DEVICE_CALL_READING)
         return false;
     return app->config.device_auth == DEVICE_AUTH_REQUIRED ||
-           (c->known && (c->trust.key[0] || (c->trust.trust & DEVICE_TRUST_SIGNED)));
+           (c->known && device_must_sign(c->trust.key[0], c->trust.trust));
 }
 
 /* The proof checked; the device marked as signing (once), and a state-changing proof used up. */
@@ -84,6 +84,21 @@ bool device_call_check(struct app *app, const struct request *req, enum device_c
     else if (st != STORE_OK)
         respond_store_error(app, res, st);
     return st == STORE_OK;
+}
+
+bool device_heartbeat_check(struct app *app, const struct request *req, struct response *res,
+                            struct device_caller *c)
+{
+    if (!req->device_auth && app->config.device_auth != DEVICE_AUTH_REQUIRED) {
+        memset(c, 0, sizeof *c);
+        return true;
+    }
+    return device_call_check(app, req, DEVICE_CALL_READ, res, c);
+}
+
+enum store_caller device_store_caller(const struct device_caller *c)
+{
+    return c->proved ? STORE_CALLER_PROVED : STORE_CALLER_UNSIGNED;
 }
 
 bool device_basic_check(struct app *app, const struct request *req, const char *deviceid, struct response *res,

@@ -334,7 +334,7 @@ static enum store_status answer_poll(struct found *f, int64_t applied, const cha
     enum store_status st;
     if (req->if_none_match || fw) {
         struct poll_facts facts;
-        st = store_device_heartbeat(store, req->deviceid, now, &facts);
+        st = store_device_heartbeat(store, req->deviceid, device_store_caller(f->caller), now, &facts);
         if (st != STORE_OK)
             return st;
         if (facts.rejected) {
@@ -354,7 +354,8 @@ static enum store_status answer_poll(struct found *f, int64_t applied, const cha
             return STORE_OK;
         }
     }
-    st = store_device_poll(store, req->deviceid, applied, now, send_config, f);
+    st =
+        store_device_poll(store, req->deviceid, device_store_caller(f->caller), applied, now, send_config, f);
     /* pending -> offered once the answer carries it (a conditional update: a version assigned
      * meanwhile stays pending). */
     if (st == STORE_OK && f->offered[0]) {
@@ -376,7 +377,7 @@ void handle_device_get(struct app *app, const struct request *req, struct respon
             return;
         st = store_device_get(app->store, req->deviceid, send_device, &f);
     } else {
-        if (!device_call_check(app, req, DEVICE_CALL_READ, res, &caller))
+        if (!device_heartbeat_check(app, req, res, &caller))
             return;
         f.caller = &caller;
         char text[24], fw[FIRMWARE_VERSION_MAX + 2];
@@ -397,6 +398,8 @@ void handle_device_get(struct app *app, const struct request *req, struct respon
     }
     if (st == STORE_NOT_FOUND)
         response_error(res, 404, "Device NOT Registered");
+    else if (st == STORE_UNPROVED)
+        device_call_refuse(app, res);
     else if (st != STORE_OK)
         respond_store_error(app, res, st);
     if (f.caller)

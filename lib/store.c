@@ -155,16 +155,16 @@ enum store_status store_device_register(struct store *s, const char *deviceid, c
     return s->ops->device_register(s, deviceid, ipaddr, ssid, location, reg, now, fn, user_data);
 }
 
-enum store_status store_device_heartbeat(struct store *s, const char *deviceid, int64_t now,
-                                         struct poll_facts *facts)
+enum store_status store_device_heartbeat(struct store *s, const char *deviceid, enum store_caller caller,
+                                         int64_t now, struct poll_facts *facts)
 {
-    return s->ops->device_heartbeat(s, deviceid, now, facts);
+    return s->ops->device_heartbeat(s, deviceid, caller, now, facts);
 }
 
-enum store_status store_device_poll(struct store *s, const char *deviceid, int64_t applied, int64_t now,
-                                    store_device_fn fn, void *user_data)
+enum store_status store_device_poll(struct store *s, const char *deviceid, enum store_caller caller,
+                                    int64_t applied, int64_t now, store_device_fn fn, void *user_data)
 {
-    return s->ops->device_poll(s, deviceid, applied, now, fn, user_data);
+    return s->ops->device_poll(s, deviceid, caller, applied, now, fn, user_data);
 }
 
 enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn, void *user_data)

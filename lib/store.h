@@ -31,6 +31,7 @@ enum store_status {
     STORE_UNAVAILABLE, /* the database cannot be reached now (a later call reconnects): store_errmsg() */
     STORE_FULL,        /* a new device would pass the cap on the number of devices */
     STORE_TOO_MANY,    /* a new device would pass the cap on registrations from one address */
+    STORE_UNPROVED,    /* an unsigned call for a device that must sign (enum store_caller) */
 };
 
 /* What a backend needs from the program running it (store_needs()). */
@@ -251,17 +252,24 @@ struct poll_facts {
     char firmware_status[FIRMWARE_STATUS_LEN];       /* a FIRMWARE_STATUS_* name */
     char firmware_running[FIRMWARE_VERSION_MAX + 1]; /* "": never said */
 };
+/* Who makes a heartbeat. An unsigned one is answered only for a device that need not sign (no
+ * key, never signed): for one that must, STORE_UNPROVED, and nothing is recorded or handed
+ * over. The check is the same read as the heartbeat's (no lookup of the device's trust first). */
+enum store_caller {
+    STORE_CALLER_UNSIGNED,
+    STORE_CALLER_PROVED, /* its proof was checked (device_trust.h), or an admin's tool */
+};
 /* A heartbeat (on SQLite read from one index, not the device's row): records the device as seen at now,
  * as store_device_poll() does, and gives the facts its answer depends on; it writes nothing else.
  * The caller decides: a device that holds cfgsn and reports the cfgsn_applied already stored
  * needs nothing more; one that needs its configuration, or reports a new cfgsn_applied, gets
  * store_device_poll(). */
-enum store_status store_device_heartbeat(struct store *s, const char *deviceid, int64_t now,
-                                         struct poll_facts *facts);
+enum store_status store_device_heartbeat(struct store *s, const char *deviceid, enum store_caller caller,
+                                         int64_t now, struct poll_facts *facts);
 /* A heartbeat: sets lastseen (through the seen sink, when there is one) and cfgsn_applied
  * (when applied >= 0, at once), then hands over the device as seen now. */
-enum store_status store_device_poll(struct store *s, const char *deviceid, int64_t applied, int64_t now,
-                                    store_device_fn fn, void *user_data);
+enum store_status store_device_poll(struct store *s, const char *deviceid, enum store_caller caller,
+                                    int64_t applied, int64_t now, store_device_fn fn, void *user_data);
 enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn,
                                    void *user_data);
 
@@ -316,6 +324,12 @@ enum store_status store_fleet(struct store *s, int64_t now, int64_t default_inte
 #define DEVICE_TRUST_SIGNED 1 /* it has made a signed call: each call of its must be signed */
 #define DEVICE_TRUST_V2     2 /* it has sent a v2 envelope: v1 is refused */
 #define DEVICE_TRUST_V1     4 /* it has sent a v1 envelope */
+
+/* Whether each call of a device with these must carry a proof: it has a key, or has signed. */
+static inline bool device_must_sign(bool has_key, int64_t trust)
+{
+    return has_key || (trust & DEVICE_TRUST_SIGNED);
+}
 
 /* What a device call is checked against, copied out of the device's row; its key opened with the
  * server key (a key from before sealing is read as it is). STORE_ERROR when it does not open

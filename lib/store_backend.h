@@ -36,10 +36,10 @@ struct store_ops {
                                          const char *ssid, const char *location,
                                          const struct registration *reg, int64_t now,
                                          store_device_fn fn, void *user_data);
-    enum store_status (*device_heartbeat)(struct store *s, const char *deviceid, int64_t now,
-                                          struct poll_facts *facts);
-    enum store_status (*device_poll)(struct store *s, const char *deviceid, int64_t applied, int64_t now,
-                                     store_device_fn fn, void *user_data);
+    enum store_status (*device_heartbeat)(struct store *s, const char *deviceid, enum store_caller caller,
+                                          int64_t now, struct poll_facts *facts);
+    enum store_status (*device_poll)(struct store *s, const char *deviceid, enum store_caller caller,
+                                     int64_t applied, int64_t now, store_device_fn fn, void *user_data);
     enum store_status (*device_get)(struct store *s, const char *deviceid, store_device_fn fn,
                                     void *user_data);
     enum store_status (*device_update)(struct store *s, const char *deviceid,

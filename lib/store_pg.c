@@ -227,8 +227,8 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                                  "WHERE state = 'pending' AND last_seqn IS NULL AND datec < $1::bigint "
                                  "LIMIT $2::bigint)",
     /* The 304 of a heartbeat: a read; its time is kept back and written with others (PG_SEEN). */
-    [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, coalesce(fw_running, '') "
-                               "FROM devices WHERE deviceid = $1",
+    [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
+                               "coalesce(fw_running, ''), key IS NOT NULL, trust FROM devices WHERE deviceid = $1",
     /* Heartbeat times kept back ($1 ids and $2 times, comma-separated), each device's latest, never
      * backwards. The rows are locked in id order, so that two workers writing overlapping sets
      * at once wait for each other instead of deadlocking. */
@@ -698,6 +698,14 @@ static int64_t col_int(const PGresult *res, int row, int col, int64_t if_null)
     return PQgetisnull(res, row, col) ? if_null : strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
+/* Whether the caller may not be answered: unsigned, for the device of res's first row, whose
+ * columns has_key_col (key IS NOT NULL) and trust_col say it must sign. */
+static bool unproved(enum store_caller caller, const PGresult *res, int has_key_col, int trust_col)
+{
+    return caller == STORE_CALLER_UNSIGNED &&
+           device_must_sign(PQgetvalue(res, 0, has_key_col)[0] == 't', col_int(res, 0, trust_col, 0));
+}
+
 /* A device row of DEVICE_COLUMNS; its strings are borrowed from res. */
 static void read_device(const PGresult *res, int row, struct device *d)
 {
@@ -1082,8 +1090,8 @@ static enum store_status pg_device_register(struct store *base, const char *devi
     return register_new(s, deviceid, ipaddr, ssid, location, reg, now, fn, user_data);
 }
 
-static enum store_status pg_device_heartbeat(struct store *base, const char *deviceid, int64_t now,
-                                             struct poll_facts *facts)
+static enum store_status pg_device_heartbeat(struct store *base, const char *deviceid,
+                                             enum store_caller caller, int64_t now, struct poll_facts *facts)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1094,9 +1102,10 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
     PGresult *res = run(s, PG_DEVICE_POLL_CURRENT, &p, "poll device", &st);
     if (!res)
         return st;
-    if (PQntuples(res) == 0) {
+    if (PQntuples(res) == 0 || unproved(caller, res, 5, 6)) {
+        st = PQntuples(res) == 0 ? STORE_NOT_FOUND : STORE_UNPROVED;
         PQclear(res);
-        return STORE_NOT_FOUND;
+        return st;
     }
     facts->rejected = strcmp(PQgetvalue(res, 0, 0), "rejected") == 0;
     facts->cfgsn = col_int(res, 0, 1, 0);
@@ -1109,8 +1118,8 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
 }
 
 /* A read, its time kept back as a heartbeat's; a new cfgsn_applied, rarely, in a durable commit. */
-static enum store_status pg_device_poll(struct store *base, const char *deviceid, int64_t applied,
-                                        int64_t now, store_device_fn fn, void *user_data)
+static enum store_status pg_device_poll(struct store *base, const char *deviceid, enum store_caller caller,
+                                        int64_t applied, int64_t now, store_device_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1121,9 +1130,10 @@ static enum store_status pg_device_poll(struct store *base, const char *deviceid
     PGresult *res = run(s, PG_DEVICE_GET, &p, "poll device", &st);
     if (!res)
         return st;
-    if (PQntuples(res) == 0) {
+    if (PQntuples(res) == 0 || unproved(caller, res, 12, 14)) {
+        st = PQntuples(res) == 0 ? STORE_NOT_FOUND : STORE_UNPROVED;
         PQclear(res);
-        return STORE_NOT_FOUND;
+        return st;
     }
     seen_note(s, deviceid, now);
     if (applied < 0 || applied == col_int(res, 0, 7, -1)) {

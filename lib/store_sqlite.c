@@ -153,6 +153,7 @@ enum stmt {
     STMT_DEVICE_SEEN_SET,
     STMT_DEVICE_POLL_GET,
     STMT_DEVICE_POLL_CURRENT,
+    STMT_DEVICE_MUST_SIGN,
     STMT_DEVICE_GET,
     STMT_DEVICE_CURRENT,
     STMT_DEVICE_CREATE,
@@ -256,6 +257,8 @@ static const char *const stmt_sql[STMT__COUNT] = {
     /* INDEXED BY: the planner would take the unique index on deviceid and read the row too. */
     [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
                                  "coalesce(fw_running, '') FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
+    /* The rest of an unsigned heartbeat's check, by the row the index gave. */
+    [STMT_DEVICE_MUST_SIGN] = "SELECT key IS NOT NULL, trust FROM devices WHERE id = ?1",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     /* Never seen yet, whatever time a deleted device with the same id left behind. */
@@ -1022,7 +1025,24 @@ static enum store_status sqlite_device_register(struct store *base, const char *
     return finish(s, st);
 }
 
-static enum store_status sqlite_device_heartbeat(struct store *base, const char *deviceid, int64_t now,
+/* STORE_UNPROVED when an unsigned caller may not be answered for the device at row (enum store_caller). */
+static enum store_status check_caller(struct sqlite_store *s, enum store_caller caller, int64_t row)
+{
+    if (caller == STORE_CALLER_PROVED)
+        return STORE_OK;
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_MUST_SIGN);
+    sqlite3_bind_int64(st, 1, row);
+    int rc = sqlite3_step(st);
+    bool must_sign =
+        rc == SQLITE_ROW && device_must_sign(sqlite3_column_int(st, 0), sqlite3_column_int64(st, 1));
+    stmt_done(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device trust");
+    return must_sign ? STORE_UNPROVED : STORE_OK;
+}
+
+static enum store_status sqlite_device_heartbeat(struct store *base, const char *deviceid,
+                                                 enum store_caller caller, int64_t now,
                                                  struct poll_facts *facts)
 {
     struct sqlite_store *s = sqlite_of(base);
@@ -1040,13 +1060,15 @@ static enum store_status sqlite_device_heartbeat(struct store *base, const char 
     snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", column_text(get, 4));
     snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", column_text(get, 5));
     stmt_done(get);
-    return device_seen(s, row, now);
+    enum store_status st = check_caller(s, caller, row);
+    return st == STORE_OK ? device_seen(s, row, now) : st;
 }
 
 /* Most heartbeats change lastseen alone: the device is read (not its heartbeat time), and
  * lastseen moved apart. A new cfgsn_applied is written at once, with lastseen. */
-static enum store_status sqlite_device_poll(struct store *base, const char *deviceid, int64_t applied,
-                                            int64_t now, store_device_fn fn, void *user_data)
+static enum store_status sqlite_device_poll(struct store *base, const char *deviceid,
+                                            enum store_caller caller, int64_t applied, int64_t now,
+                                            store_device_fn fn, void *user_data)
 {
     struct sqlite_store *s = sqlite_of(base);
     struct seen_now seen = {fn, user_data, now, 0};
@@ -1057,6 +1079,10 @@ static enum store_status sqlite_device_poll(struct store *base, const char *devi
         struct device d;
         int64_t row;
         read_device(get, &d, &row);
+        if (caller == STORE_CALLER_UNSIGNED && device_must_sign(d.has_key, d.trust)) {
+            stmt_done(get);
+            return STORE_UNPROVED;
+        }
         if (applied < 0 || applied == d.cfgsn_applied) {
             hand_as_seen_now(&d, &seen);
             stmt_done(get);

@@ -75,13 +75,15 @@ static void poll_hands_every_heartbeat_to_the_sink(void **state)
     struct sink k = {.take = false};
     store_set_seen_sink(store, record, &k);
     struct row r = {0};
-    assert_int_equal(store_device_poll(store, "hb-a", -1, TEST_T0 + 5, capture, &r), STORE_OK);
+    assert_int_equal(store_device_poll(store, "hb-a", STORE_CALLER_UNSIGNED, -1, TEST_T0 + 5, capture, &r),
+                     STORE_OK);
     assert_int_equal(k.calls, 1);
     assert_int_equal(k.row, row_of("hb-a"));
     assert_int_equal(k.at, TEST_T0 + 5);
     assert_int_equal(r.lastseen, TEST_T0 + 5);              /* the device is answered as seen now */
     assert_int_equal(stored("hb-a").lastseen, TEST_T0 + 5); /* refused by the sink: written */
-    assert_int_equal(store_device_poll(store, "hb-a", -1, TEST_T0 + 1, capture, &r), STORE_OK);
+    assert_int_equal(store_device_poll(store, "hb-a", STORE_CALLER_UNSIGNED, -1, TEST_T0 + 1, capture, &r),
+                     STORE_OK);
     assert_int_equal(k.calls, 2);
     assert_int_equal(stored("hb-a").lastseen, TEST_T0 + 5);
     store_set_seen_sink(store, NULL, NULL);
@@ -94,16 +96,19 @@ static void poll_leaves_lastseen_to_a_sink_that_takes_it(void **state)
     struct sink k = {.take = true};
     store_set_seen_sink(store, record, &k);
     struct row r = {0};
-    assert_int_equal(store_device_poll(store, "hb-b", -1, TEST_T0 + 7, capture, &r), STORE_OK);
+    assert_int_equal(store_device_poll(store, "hb-b", STORE_CALLER_UNSIGNED, -1, TEST_T0 + 7, capture, &r),
+                     STORE_OK);
     assert_int_equal(k.calls, 1);
     assert_int_equal(r.lastseen, TEST_T0 + 7);
     assert_int_equal(stored("hb-b").lastseen, TEST_T0);
     /* A new cfgsn_applied is written at once, with lastseen, and never handed to the sink. */
-    assert_int_equal(store_device_poll(store, "hb-b", 3, TEST_T0 + 8, capture, &r), STORE_OK);
+    assert_int_equal(store_device_poll(store, "hb-b", STORE_CALLER_UNSIGNED, 3, TEST_T0 + 8, capture, &r),
+                     STORE_OK);
     assert_int_equal(k.calls, 1);
     assert_int_equal(stored("hb-b").cfgsn_applied, 3);
     assert_int_equal(stored("hb-b").lastseen, TEST_T0 + 8);
-    assert_int_equal(store_device_poll(store, "ghost", -1, TEST_T0 + 9, capture, &r), STORE_NOT_FOUND);
+    assert_int_equal(store_device_poll(store, "ghost", STORE_CALLER_UNSIGNED, -1, TEST_T0 + 9, capture, &r),
+                     STORE_NOT_FOUND);
     assert_int_equal(k.calls, 1);
     store_set_seen_sink(store, NULL, NULL);
 }
@@ -118,25 +123,31 @@ static void heartbeat_gives_the_facts_from_the_poll_index(void **state)
     struct row r = {0};
     assert_int_equal(store_device_update(store, "hb-e1", &u, TEST_T0, capture, &r), STORE_OK);
     struct poll_facts facts = {.rejected = true, .cfgsn = -9, .cfgsn_applied = -9};
-    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 3, &facts), STORE_OK);
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", STORE_CALLER_UNSIGNED, TEST_T0 + 3, &facts),
+                     STORE_OK);
     assert_false(facts.rejected);
     assert_int_equal(facts.cfgsn, 1);
     assert_int_equal(facts.cfgsn_applied, -1); /* never reported */
     assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 3);
     assert_int_equal(stored("hb-e1").cfgsn_applied, -1);
 
-    assert_int_equal(store_device_poll(store, "hb-e1", 1, TEST_T0 + 5, capture, &r), STORE_OK);
-    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 6, &facts), STORE_OK);
+    assert_int_equal(store_device_poll(store, "hb-e1", STORE_CALLER_UNSIGNED, 1, TEST_T0 + 5, capture, &r),
+                     STORE_OK);
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", STORE_CALLER_UNSIGNED, TEST_T0 + 6, &facts),
+                     STORE_OK);
     assert_int_equal(facts.cfgsn_applied, 1);
     assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 6);
-    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 1, &facts), STORE_OK);
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", STORE_CALLER_UNSIGNED, TEST_T0 + 1, &facts),
+                     STORE_OK);
     assert_int_equal(stored("hb-e1").lastseen, TEST_T0 + 6); /* never back */
 
     u = (struct device_update){.state = "rejected", .cfgsn = -1, .if_match = IF_MATCH_NONE};
     assert_int_equal(store_device_update(store, "hb-e1", &u, TEST_T0, capture, &r), STORE_OK);
-    assert_int_equal(store_device_heartbeat(store, "hb-e1", TEST_T0 + 7, &facts), STORE_OK);
+    assert_int_equal(store_device_heartbeat(store, "hb-e1", STORE_CALLER_UNSIGNED, TEST_T0 + 7, &facts),
+                     STORE_OK);
     assert_true(facts.rejected);
-    assert_int_equal(store_device_heartbeat(store, "ghost", TEST_T0 + 7, &facts), STORE_NOT_FOUND);
+    assert_int_equal(store_device_heartbeat(store, "ghost", STORE_CALLER_UNSIGNED, TEST_T0 + 7, &facts),
+                     STORE_NOT_FOUND);
 }
 
 static void seen_moves_lastseen_forward_only(void **state)

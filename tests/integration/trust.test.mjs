@@ -144,10 +144,13 @@ describe('signed calls of a keyed device', () => {
     const { id } = await keyedDevice(optional);
     assertRefused(await optional.api('POST', `/api/devices/${id}`, { body: { ipaddr: '10.3.3.3' } }), 'registration');
     assertRefused(await optional.api('GET', `/api/devices/${id}?cfgsn=7`), 'heartbeat');
+    assertRefused(await optional.api('GET', `/api/devices/${id}?fw=9.9`, { headers: { 'If-None-Match': '"0"' } }),
+      'heartbeat holding its configuration');
     const seen = await adminView(optional, id);
     assert.equal(seen.ipaddr, '');
     assert.equal(seen.cfgsn_applied, null);
     assert.equal(seen.lastseen, null);
+    assert.equal(seen.firmware_running, null);
   });
 });
 

@@ -333,20 +333,64 @@ static void poll_sets_lastseen_and_applied(void **state)
 {
     struct fixture *fx = *state;
     struct seen d = {0};
-    assert_int_equal(store_device_poll(fx->store, "ghost", 3, TEST_T0, capture, &d), STORE_NOT_FOUND);
+    assert_int_equal(store_device_poll(fx->store, "ghost", STORE_CALLER_UNSIGNED, 3, TEST_T0, capture, &d),
+                     STORE_NOT_FOUND);
     assert_int_equal(d.calls, 0);
     assert_int_equal(store_device_register(fx->store, "dev", "10.0.0.1", "n", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
-    assert_int_equal(store_device_poll(fx->store, "dev", 4, TEST_T0 + 30, capture, &d), STORE_OK);
+    assert_int_equal(store_device_poll(fx->store, "dev", STORE_CALLER_UNSIGNED, 4, TEST_T0 + 30, capture, &d),
+                     STORE_OK);
     assert_int_equal(d.lastseen, TEST_T0 + 30);
     assert_int_equal(d.cfgsn_applied, 4);
-    assert_int_equal(store_device_poll(fx->store, "dev", -1, TEST_T0 + 90, capture, &d), STORE_OK);
+    assert_int_equal(
+        store_device_poll(fx->store, "dev", STORE_CALLER_UNSIGNED, -1, TEST_T0 + 90, capture, &d), STORE_OK);
     assert_int_equal(d.lastseen, TEST_T0 + 90);
     assert_int_equal(d.cfgsn_applied, 4);
     assert_int_equal(get(fx->store, "dev").cfgsn_applied, 4);
-    assert_int_equal(store_device_poll(fx->store, "dev", 0, TEST_T0 + 91, NULL, NULL), STORE_OK);
+    assert_int_equal(store_device_poll(fx->store, "dev", STORE_CALLER_UNSIGNED, 0, TEST_T0 + 91, NULL, NULL),
+                     STORE_OK);
     assert_int_equal(get(fx->store, "dev").cfgsn_applied, 0);
+}
+
+/* An unsigned heartbeat for a device that must sign (it has a key, or has signed) is refused by
+ * the read that serves it: nothing handed over, no time or cfgsn_applied recorded. */
+static void unsigned_heartbeats_of_signing_devices_are_refused(void **state)
+{
+    struct fixture *fx = *state;
+    struct seen d = {0};
+    struct poll_facts facts;
+    add_open(fx->store, "keyed");
+    add_open(fx->store, "signer");
+    add_open(fx->store, "plain");
+    assert_int_equal(store_device_set_key(fx->store, "keyed", "00112233445566778899aabbccddeeff"), STORE_OK);
+    assert_int_equal(store_device_signed(fx->store, "signer", TEST_T0, false), STORE_OK);
+    for (int i = 0; i < 2; i++) {
+        const char *id = i == 0 ? "keyed" : "signer";
+        d.calls = 0;
+        int64_t before = get(fx->store, id).lastseen;
+        assert_int_equal(
+            store_device_poll(fx->store, id, STORE_CALLER_UNSIGNED, 7, TEST_T0 + 50, capture, &d),
+            STORE_UNPROVED);
+        assert_int_equal(store_device_heartbeat(fx->store, id, STORE_CALLER_UNSIGNED, TEST_T0 + 51, &facts),
+                         STORE_UNPROVED);
+        assert_int_equal(d.calls, 0);
+        store_flush(fx->store, true);
+        assert_int_equal(get(fx->store, id).lastseen, before);
+        assert_int_equal(get(fx->store, id).cfgsn_applied, -1);
+        assert_int_equal(store_device_poll(fx->store, id, STORE_CALLER_PROVED, 7, TEST_T0 + 52, capture, &d),
+                         STORE_OK);
+        assert_int_equal(store_device_heartbeat(fx->store, id, STORE_CALLER_PROVED, TEST_T0 + 53, &facts),
+                         STORE_OK);
+        store_flush(fx->store, true);
+        assert_int_equal(get(fx->store, id).lastseen, TEST_T0 + 53);
+        assert_int_equal(get(fx->store, id).cfgsn_applied, 7);
+    }
+    assert_int_equal(store_device_heartbeat(fx->store, "plain", STORE_CALLER_UNSIGNED, TEST_T0 + 54, &facts),
+                     STORE_OK);
+    assert_int_equal(
+        store_device_poll(fx->store, "plain", STORE_CALLER_UNSIGNED, 3, TEST_T0 + 55, capture, &d), STORE_OK);
+    assert_int_equal(d.cfgsn_applied, 3);
 }
 
 static void update_raises_cfgsn_only_on_change(void **state)
@@ -493,7 +537,8 @@ static void delete_and_set_key(void **state)
     assert_int_equal(store_device_delete(fx->store, "dev"), STORE_OK);
     assert_int_equal(store_device_get(fx->store, "dev", NULL, NULL), STORE_NOT_FOUND);
     assert_int_equal(store_device_delete(fx->store, "dev"), STORE_NOT_FOUND);
-    assert_int_equal(store_device_poll(fx->store, "dev", -1, TEST_T0, NULL, NULL), STORE_NOT_FOUND);
+    assert_int_equal(store_device_poll(fx->store, "dev", STORE_CALLER_UNSIGNED, -1, TEST_T0, NULL, NULL),
+                     STORE_NOT_FOUND);
 }
 
 static void register_at(struct store *s, const char *id, int64_t when)
@@ -1141,7 +1186,8 @@ static void alerts_follow_liveness(void **state)
     assert_int_equal(sweep_at(fx->store, TEST_T0 + 300), 0);
     assert_int_equal(sweep_at(fx->store, TEST_T0 + 301), 1);
     assert_int_equal(sweep_at(fx->store, TEST_T0 + 5000), 0); /* offline: never due */
-    assert_int_equal(store_device_poll(fx->store, "a", -1, TEST_T0 + 5001, NULL, NULL), STORE_OK);
+    assert_int_equal(store_device_poll(fx->store, "a", STORE_CALLER_UNSIGNED, -1, TEST_T0 + 5001, NULL, NULL),
+                     STORE_OK);
     assert_int_equal(sweep_at(fx->store, TEST_T0 + 5001), 1);
 
     struct due_alerts d = due_at(fx->store, TEST_T0 + 5001);
@@ -1228,6 +1274,7 @@ int main(void)
         T(expire_pending_devices),
         T(keys_are_sealed_at_rest),
         T(poll_sets_lastseen_and_applied),
+        T(unsigned_heartbeats_of_signing_devices_are_refused),
         T(update_raises_cfgsn_only_on_change),
         T(update_explicit_cfgsn),
         T(update_if_match),

@@ -187,10 +187,12 @@ static void heartbeat_facts_and_create(void **state)
     assert_int_equal(assign(fx->store, "new", "2.0"), STORE_CREATED);
     assert_string_equal(event(fx->store, "new", FIRMWARE_REPORTED, "1.5"), "pending");
     struct poll_facts facts;
-    assert_int_equal(store_device_heartbeat(fx->store, "new", TEST_T0, &facts), STORE_OK);
+    assert_int_equal(store_device_heartbeat(fx->store, "new", STORE_CALLER_UNSIGNED, TEST_T0, &facts),
+                     STORE_OK);
     assert_string_equal(facts.firmware_status, "pending");
     assert_string_equal(facts.firmware_running, "1.5");
-    assert_int_equal(store_device_heartbeat(fx->store, "none", TEST_T0, &facts), STORE_NOT_FOUND);
+    assert_int_equal(store_device_heartbeat(fx->store, "none", STORE_CALLER_UNSIGNED, TEST_T0, &facts),
+                     STORE_NOT_FOUND);
 }
 
 /* Found by MAC address: with or without colons, any case. */

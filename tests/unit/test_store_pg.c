@@ -613,7 +613,7 @@ static int64_t lastseen_of(PGconn *conn, const char *id)
 static void heartbeat(struct store *s, const char *id, int64_t now)
 {
     struct poll_facts facts;
-    assert_int_equal(store_device_heartbeat(s, id, now, &facts), STORE_OK);
+    assert_int_equal(store_device_heartbeat(s, id, STORE_CALLER_UNSIGNED, now, &facts), STORE_OK);
 }
 
 /* A heartbeat is a read: its time is written with the others once due (or when the store is
@@ -657,7 +657,8 @@ static enum store_status heartbeats_then_write(struct store *s, int i, const voi
             char id[16];
             snprintf(id, sizeof id, "seen%03d", i % 2 ? SEEN_DEVICES - 1 - k : k);
             struct poll_facts facts;
-            enum store_status st = store_device_heartbeat(s, id, TEST_T0 + 100 + round, &facts);
+            enum store_status st =
+                store_device_heartbeat(s, id, STORE_CALLER_UNSIGNED, TEST_T0 + 100 + round, &facts);
             if (st != STORE_OK)
                 return st;
         }
