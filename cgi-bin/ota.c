@@ -48,7 +48,9 @@ static bool mac12(const char *mac, char out[13])
 }
 
 /* What the device runs: the assigned version when its sketch's MD5 is the assigned image's, else
- * the version it sends; NULL when it says nothing usable. */
+ * the version it sends; NULL when it says nothing usable. The ESP32 core sends no sketch MD5 (the
+ * SHA-256 of its running partition instead, not compared: a digest of the flashed partition, not
+ * necessarily of the uploaded file), so an ESP32 is known by its x-ESP32-version alone. */
 static const char *running_version(const struct request *req, const struct ota_client *c,
                                    const struct assigned_image *image)
 {

@@ -109,13 +109,15 @@ function esp8266Request(s, mac, { ver = '1.0', sketchMd5 = 'd41d8cd98f00b204e980
   return raw(s, `GET /api/ota HTTP/1.0\r\n${lines.join('')}\r\n`);
 }
 
-// What the ESP32 core's HTTPUpdate sends: the same with x-ESP32-* and its own User-Agent.
-function esp32Request(s, mac, { ver = '1.0', sketchMd5 = 'd41d8cd98f00b204e9800998ecf8427e' } = {}) {
+// What the ESP32 core's HTTPUpdate (libraries/HTTPUpdate) sends: x-ESP32-* and its own
+// User-Agent; no sketch MD5 (the running partition's SHA-256, upper-case, instead), and
+// x-ESP32-version only when the sketch passes one (ver null: none).
+function esp32Request(s, mac, { ver = '1.0' } = {}) {
   const headers = [
-    `Host: 127.0.0.1:${s.port}`, 'User-Agent: ESP32-http-Update', 'Connection: close',
+    `Host: 127.0.0.1:${s.port}`, 'User-Agent: ESP32-http-Update', 'Connection: close', 'Cache-Control: no-cache',
     `x-ESP32-STA-MAC: ${mac}`, `x-ESP32-AP-MAC: ${mac}`, 'x-ESP32-free-space: 1310720',
-    'x-ESP32-sketch-size: 880000', `x-ESP32-sketch-md5: ${sketchMd5}`, 'x-ESP32-chip-size: 4194304',
-    'x-ESP32-sdk-version: v4.4.7', 'x-ESP32-mode: sketch', `x-ESP32-version: ${ver}`,
+    'x-ESP32-sketch-size: 880000', `x-ESP32-sketch-sha256: ${'AB'.repeat(32)}`, 'x-ESP32-chip-size: 4194304',
+    'x-ESP32-sdk-version: v4.4.7', 'x-ESP32-mode: sketch', ...(ver === null ? [] : [`x-ESP32-version: ${ver}`]),
   ];
   return raw(s, `GET /api/ota HTTP/1.0\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`);
 }
@@ -383,7 +385,7 @@ describe('GET /api/ota for the ESP32 update client', () => {
     const bytes = image(50000);
     assert.equal((await upload(stack, v, bytes)).status, 201);
     assert.equal((await assign(stack, id, v)).status, 200);
-    const r = await esp32Request(stack, mac);
+    const r = await esp32Request(stack, mac, { ver: null });
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-length'], String(bytes.length));
     assert.equal(r.headers['x-md5'], md5(bytes));
