@@ -267,7 +267,8 @@ enum store_caller {
 enum store_status store_device_heartbeat(struct store *s, const char *deviceid, enum store_caller caller,
                                          int64_t now, struct poll_facts *facts);
 /* A heartbeat: sets lastseen (through the seen sink, when there is one) and cfgsn_applied
- * (when applied >= 0, at once), then hands over the device as seen now. */
+ * (when applied >= 0, at once), then hands over the device as seen now (its tags left out: "[]",
+ * no part of a device's answer). */
 enum store_status store_device_poll(struct store *s, const char *deviceid, enum store_caller caller,
                                     int64_t applied, int64_t now, store_device_fn fn, void *user_data);
 enum store_status store_device_get(struct store *s, const char *deviceid, store_device_fn fn,

@@ -22,13 +22,19 @@
 #define SEEN_HOLD_MS    500       /* and for at most this long */
 #define SEEN_ID_MAX     64        /* longest device id (validate.h's DEVICE_ID_MAX) */
 
-/* The columns of a device (read_device()): lastseen is 0 for never seen; the tags a JSON array
- * written as SQLite's json_group_array() writes it (a tag needs no escaping: tag_fold()). */
-#define DEVICE_COLUMNS                                                                                       \
-    "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, poll_interval, "      \
-    "datec, key IS NOT NULL, last_seqn, trust, location, "                                                  \
+/* A device's tags as a JSON array, written as SQLite's json_group_array() writes it (a tag needs
+ * no escaping: tag_fold()). */
+#define TAGS_SQL                                                                                             \
     "(SELECT '[' || coalesce(string_agg('\"' || tag || '\"', ',' ORDER BY tag), '') || ']' "             \
-    "FROM device_tags WHERE device = deviceid), " DEVICE_FIRMWARE_COLUMNS
+    "FROM device_tags WHERE device = deviceid)"
+
+/* The columns of a device (read_device()): lastseen is 0 for never seen. */
+#define DEVICE_COLUMNS_WITH(tags)                                                                            \
+    "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, poll_interval, "      \
+    "datec, key IS NOT NULL, last_seqn, trust, location, " tags ", " DEVICE_FIRMWARE_COLUMNS
+#define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(TAGS_SQL)
+/* A poll's (store_device_poll()): its tags are no part of its answer. */
+#define DEVICE_POLL_COLUMNS DEVICE_COLUMNS_WITH("'[]'")
 #define DEVICE_COLUMN_COUNT 23
 
 /* Online: seen within 2 poll intervals + 10 s (store_online_window()), at now, default interval. */
@@ -127,6 +133,7 @@ enum pg_stmt {
     PG_DEVICE_POLL_CURRENT,
     PG_DEVICE_APPLIED,
     PG_DEVICE_GET,
+    PG_DEVICE_POLL,
     PG_DEVICE_EXISTS,
     PG_DEVICE_UPDATE,
     PG_DEVICE_CREATE,
@@ -239,8 +246,9 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                              "UPDATE devices d SET lastseen = greatest(d.lastseen, locked.t) FROM async, locked "
                              "WHERE d.deviceid = locked.deviceid",
     [PG_DEVICE_APPLIED] =
-        "UPDATE devices SET cfgsn_applied = $2::bigint WHERE deviceid = $1 RETURNING " DEVICE_COLUMNS,
+        "UPDATE devices SET cfgsn_applied = $2::bigint WHERE deviceid = $1 RETURNING " DEVICE_POLL_COLUMNS,
     [PG_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = $1",
+    [PG_DEVICE_POLL] = "SELECT " DEVICE_POLL_COLUMNS " FROM devices WHERE deviceid = $1",
     [PG_DEVICE_EXISTS] = "SELECT 1 FROM devices WHERE deviceid = $1",
     /* An admin's change if the device's cfgsn is still $9 (when $9 >= 0): concurrent changes with
      * one If-Match queue on the row lock and each re-checks the cfgsn the one before left, so one
@@ -1127,7 +1135,7 @@ static enum store_status pg_device_poll(struct store *base, const char *deviceid
         return st;
     struct params p = {0};
     param_text(&p, deviceid);
-    PGresult *res = run(s, PG_DEVICE_GET, &p, "poll device", &st);
+    PGresult *res = run(s, PG_DEVICE_POLL, &p, "poll device", &st);
     if (!res)
         return st;
     if (PQntuples(res) == 0 || unproved(caller, res, 12, 14)) {

@@ -51,10 +51,12 @@
 #define TAGS_SQL                                                                                             \
     "(SELECT json_group_array(tag) FROM (SELECT tag FROM device_tags WHERE device = devices.id ORDER BY tag))"
 
-#define DEVICE_COLUMNS_WITH(lastseen)                                                                        \
+#define DEVICE_COLUMNS_WITH(lastseen, tags)                                                                  \
     "deviceid, name, state, " lastseen ", ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, "                 \
-    "poll_interval, datec, key IS NOT NULL, last_seqn, id, trust, location, " TAGS_SQL ", " DEVICE_FIRMWARE_COLUMNS
-#define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(LASTSEEN_SQL)
+    "poll_interval, datec, key IS NOT NULL, last_seqn, id, trust, location, " tags ", " DEVICE_FIRMWARE_COLUMNS
+#define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(LASTSEEN_SQL, TAGS_SQL)
+/* A poll's (store_device_poll()): its time is the poll's, its tags no part of its answer. */
+#define DEVICE_POLL_COLUMNS DEVICE_COLUMNS_WITH("0", "'[]'")
 
 /* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
 #define ONLINE_SQL(now, def) LASTSEEN_SQL " >= " now " - (2 * coalesce(poll_interval, " def ") + 10)"
@@ -247,13 +249,13 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "DELETE FROM devices WHERE id IN (SELECT id FROM devices WHERE state = 'pending' "
         "AND last_seqn IS NULL AND datec < ?1 LIMIT ?2)",
     [STMT_DEVICE_POLL] =
-        "UPDATE devices SET cfgsn_applied = ?2 WHERE deviceid = ?1 RETURNING " DEVICE_COLUMNS,
+        "UPDATE devices SET cfgsn_applied = ?2 WHERE deviceid = ?1 RETURNING " DEVICE_POLL_COLUMNS,
     /* The FK column is not written: no lookup of the device. A row that is gone changes nothing. */
     [STMT_DEVICE_SEEN] = "UPDATE heartbeat_times SET at = ?2 WHERE device = ?1 AND at < ?2",
     [STMT_DEVICE_SEEN_SET] = "INSERT INTO heartbeat_times (device, at) VALUES (?1, ?2) "
                              "ON CONFLICT (device) DO UPDATE SET at = excluded.at",
     /* A heartbeat moves lastseen without reading it (the batch writes only move it forward). */
-    [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_COLUMNS_WITH("0") " FROM devices WHERE deviceid = ?1",
+    [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_POLL_COLUMNS " FROM devices WHERE deviceid = ?1",
     /* INDEXED BY: the planner would take the unique index on deviceid and read the row too. */
     [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
                                  "coalesce(fw_running, '') FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
@@ -267,7 +269,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "fw_assigned, fw_status) "
         "VALUES (?1, coalesce(?4, 'accepted'), coalesce(?2, ''), coalesce(?3, '{}'), ?6, ?7, ?9, "
         "coalesce(?10, ''), ?10 IS NOT NULL, ?13, CASE WHEN ?13 IS NULL THEN 'none' ELSE 'pending' END) "
-        "RETURNING " DEVICE_COLUMNS_WITH("0"),
+        "RETURNING " DEVICE_COLUMNS_WITH("0", TAGS_SQL),
     [STMT_DEVICE_UPDATE] =
         "UPDATE devices SET name = coalesce(?2, name), data = coalesce(?3, data), "
         "state = coalesce(?4, state), poll_interval = CASE WHEN ?5 THEN ?6 ELSE poll_interval END, "
@@ -411,7 +413,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 LIMIT ?2)",
     /* Seen once, not within 5 intervals at ?1 (default interval ?2), by when they turned offline. */
     [STMT_RECENTLY_OFFLINE] =
-        "SELECT " DEVICE_COLUMNS_WITH("h.at") " FROM devices JOIN heartbeat_times h ON h.device = devices.id "
+        "SELECT " DEVICE_COLUMNS_WITH("h.at", TAGS_SQL) " FROM devices JOIN heartbeat_times h ON h.device = devices.id "
         "WHERE h.at > 0 AND h.at < ?1 - 5 * coalesce(poll_interval, ?2) "
         "ORDER BY h.at + 5 * coalesce(poll_interval, ?2) DESC LIMIT ?3",
     [STMT_READING_LAST_ID] = "SELECT coalesce(max(id), 0) FROM telemetry",

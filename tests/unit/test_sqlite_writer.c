@@ -136,7 +136,7 @@ static int64_t wait_lastseen(struct store *s, const char *id, int64_t want)
  * about 2 s: a time nobody takes stays queued). */
 static void heartbeat(struct worker *w, const char *id, int64_t at)
 {
-    assert_int_equal(store_device_poll(w->store, id, STORE_CALLER_UNSIGNED, -1, at, NULL, NULL), STORE_OK);
+    assert_int_equal(store_device_poll(w->store, id, STORE_CALLER_PROVED, -1, at, NULL, NULL), STORE_OK);
     for (int wait, i = 0; i < 200 && (wait = sqlite_writer_hand_over(w->writer, NULL)) >= 0; i++)
         sleep_ms(wait > 0 ? wait : 5);
 }
@@ -393,7 +393,7 @@ static void times_are_written_here_when_no_writer_takes_them(void **state)
     int held = open(lock, O_RDWR);
     assert_true(held >= 0);
     assert_int_equal(flock(held, LOCK_EX | LOCK_NB), 0);
-    assert_int_equal(store_device_poll(a->store, "alone", STORE_CALLER_UNSIGNED, -1, TEST_T0 + 7, NULL, NULL),
+    assert_int_equal(store_device_poll(a->store, "alone", STORE_CALLER_PROVED, -1, TEST_T0 + 7, NULL, NULL),
                      STORE_OK);
     sleep_ms(WRITER_GATHER_MS + 20);
     assert_true(sqlite_writer_hand_over(a->writer, NULL) > 0); /* kept for later */
