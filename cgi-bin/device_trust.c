@@ -59,23 +59,24 @@ static enum store_status check_proof(struct app *app, const struct request *req,
     return STORE_OK;
 }
 
-bool device_call_check(struct app *app, const struct request *req, enum device_call_kind kind,
-                       struct response *res, struct device_caller *c)
+/* The call's proof parsed into *proof (false: a proof that does not parse; has_proof: whether
+ * there is one). */
+static bool parse_proof(const struct request *req, struct device_proof *proof, bool *has_proof)
+{
+    *has_proof = req->device_auth != NULL;
+    return !*has_proof || device_proof_parse(req->device_auth, strlen(req->device_auth), proof);
+}
+
+/* The check once c says what the device's row holds (c->known, c->trust). */
+static bool decide(struct app *app, const struct request *req, enum device_call_kind kind,
+                   struct response *res, struct device_caller *c)
 {
     struct device_proof proof;
-    memset(c, 0, sizeof *c);
-    bool has_proof = req->device_auth != NULL;
-    if (has_proof && !device_proof_parse(req->device_auth, strlen(req->device_auth), &proof)) {
-        device_call_refuse(app, res);
-        return false;
-    }
-    enum store_status st = store_device_trust(app->store, req->deviceid, &c->trust);
-    if (st != STORE_OK && st != STORE_NOT_FOUND) {
-        respond_store_error(app, res, st);
-        return false;
-    }
-    c->known = st == STORE_OK;
-    if (has_proof)
+    bool has_proof;
+    enum store_status st;
+    if (!parse_proof(req, &proof, &has_proof))
+        st = STORE_STALE;
+    else if (has_proof)
         st = check_proof(app, req, kind, &proof, c);
     else
         st = proof_needed(app, c, kind) ? STORE_STALE : STORE_OK;
@@ -86,19 +87,50 @@ bool device_call_check(struct app *app, const struct request *req, enum device_c
     return st == STORE_OK;
 }
 
+bool device_call_check(struct app *app, const struct request *req, enum device_call_kind kind,
+                       struct response *res, struct device_caller *c)
+{
+    struct device_proof proof;
+    bool has_proof;
+    memset(c, 0, sizeof *c);
+    if (!parse_proof(req, &proof, &has_proof)) { /* refused before any lookup */
+        device_call_refuse(app, res);
+        return false;
+    }
+    enum store_status st = store_device_trust(app->store, req->deviceid, &c->trust);
+    if (st != STORE_OK && st != STORE_NOT_FOUND) {
+        respond_store_error(app, res, st);
+        return false;
+    }
+    c->known = st == STORE_OK;
+    return decide(app, req, kind, res, c);
+}
+
 bool device_heartbeat_check(struct app *app, const struct request *req, struct response *res,
                             struct device_caller *c)
 {
-    if (!req->device_auth && app->config.device_auth != DEVICE_AUTH_REQUIRED) {
-        memset(c, 0, sizeof *c);
-        return true;
-    }
-    return device_call_check(app, req, DEVICE_CALL_READ, res, c);
+    bool unchecked = req->device_auth ? req->if_none_match != NULL
+                                      : app->config.device_auth != DEVICE_AUTH_REQUIRED;
+    if (!unchecked)
+        return device_call_check(app, req, DEVICE_CALL_READ, res, c);
+    memset(c, 0, sizeof *c);
+    return true;
 }
 
-enum store_caller device_store_caller(const struct device_caller *c)
+enum store_caller device_store_caller(const struct request *req, const struct device_caller *c)
 {
-    return c->proved ? STORE_CALLER_PROVED : STORE_CALLER_UNSIGNED;
+    if (c->proved)
+        return STORE_CALLER_PROVED;
+    return req->device_auth ? STORE_CALLER_TO_PROVE : STORE_CALLER_UNSIGNED;
+}
+
+bool device_heartbeat_prove(struct app *app, const struct request *req, struct response *res,
+                            struct device_caller *c, const struct device_trust *t)
+{
+    c->known = t != NULL;
+    if (t)
+        c->trust = *t;
+    return decide(app, req, DEVICE_CALL_READ, res, c);
 }
 
 bool device_basic_check(struct app *app, const struct request *req, const char *deviceid, struct response *res,

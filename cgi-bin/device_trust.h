@@ -26,13 +26,19 @@ enum device_call_kind {
  * under PROVD_DEVICE_AUTH=required. */
 bool device_call_check(struct app *app, const struct request *req, enum device_call_kind kind,
                        struct response *res, struct device_caller *c);
-/* device_call_check() for a heartbeat, whose store call checks an unsigned caller itself (enum
- * store_caller, of device_store_caller()): an unsigned call under the optional policy goes on
- * without the device being read (c: nothing known or proved). The handler turns the store's
- * STORE_UNPROVED into device_call_refuse(). */
+/* device_call_check() for a heartbeat, whose store call reads the device's trust with its facts
+ * (enum store_caller, of device_store_caller()): an unsigned call under the optional policy, and
+ * a signed one with If-None-Match (the heartbeat that usually gets a 304), go on without the
+ * device being read (c: nothing known or proved). The store checks an unsigned caller itself
+ * (the handler turns STORE_UNPROVED into device_call_refuse()); a signed one's proof is checked
+ * by device_heartbeat_prove() against the trust the heartbeat's read gave. */
 bool device_heartbeat_check(struct app *app, const struct request *req, struct response *res,
                             struct device_caller *c);
-enum store_caller device_store_caller(const struct device_caller *c);
+enum store_caller device_store_caller(const struct request *req, const struct device_caller *c);
+/* The check of device_call_check() for a heartbeat, against the trust t its read gave (NULL: an
+ * unknown device). */
+bool device_heartbeat_prove(struct app *app, const struct request *req, struct response *res,
+                            struct device_caller *c, const struct device_trust *t);
 /* The secret a device's calls are checked with: its own key, else the fleet key; NULL: none. */
 const char *device_secret(const struct app *app, const struct device_trust *t);
 /* The one answer to every refused device call (bad, stale, replayed or missing proof, downgrade):

@@ -21,7 +21,7 @@ struct found {
     const struct request *req;
     struct response *res;
     int status;
-    const struct device_caller *caller; /* a device's call: what it proved; NULL: an admin's */
+    struct device_caller *caller; /* a device's call: what it proved; NULL: an admin's */
     char *audited;                      /* an admin's change: the device as audit_device_json() has it */
     char offered[FIRMWARE_VERSION_MAX + 1]; /* a pending version the answer offered: "" none */
 };
@@ -334,7 +334,16 @@ static enum store_status answer_poll(struct found *f, int64_t applied, const cha
     enum store_status st;
     if (req->if_none_match || fw) {
         struct poll_facts facts;
-        st = store_device_heartbeat(store, req->deviceid, device_store_caller(f->caller), now, &facts);
+        enum store_caller caller = device_store_caller(req, f->caller);
+        st = store_device_heartbeat(store, req->deviceid, caller, now, &facts);
+        if (caller == STORE_CALLER_TO_PROVE && (st == STORE_OK || st == STORE_NOT_FOUND)) {
+            const struct device_trust *trust = st == STORE_OK ? &facts.trust : NULL;
+            bool proved = device_heartbeat_prove(f->app, req, f->res, f->caller, trust);
+            explicit_bzero(&facts.trust, sizeof facts.trust);
+            if (!proved)
+                return STORE_OK; /* f->res holds the refusal */
+            st = store_heartbeat_seen(store, req->deviceid, now);
+        }
         if (st != STORE_OK)
             return st;
         if (facts.rejected) {
@@ -354,8 +363,8 @@ static enum store_status answer_poll(struct found *f, int64_t applied, const cha
             return STORE_OK;
         }
     }
-    st =
-        store_device_poll(store, req->deviceid, device_store_caller(f->caller), applied, now, send_config, f);
+    enum store_caller caller = device_store_caller(req, f->caller);
+    st = store_device_poll(store, req->deviceid, caller, applied, now, send_config, f);
     /* pending -> offered once the answer carries it (a conditional update: a version assigned
      * meanwhile stays pending). */
     if (st == STORE_OK && f->offered[0]) {

@@ -40,6 +40,20 @@ static enum store_status key_error(struct store *s, const char *deviceid, const 
     return STORE_ERROR;
 }
 
+/* A device's key as its row stores it (stored) opened into out->key with the server key; a key
+ * from before sealing is taken as it is. */
+static enum store_status open_key(struct store *s, const char *deviceid, const char *stored,
+                                  struct device_trust *out)
+{
+    if (!key_is_sealed(stored)) {
+        if ((size_t)snprintf(out->key, sizeof out->key, "%s", stored) >= sizeof out->key)
+            return key_error(s, deviceid, "too long");
+    } else if (!s->server_key || !key_open(s->server_key, deviceid, stored, out->key, sizeof out->key)) {
+        return key_error(s, deviceid, "does not open with this server key (PROVD_KEY_FILE)");
+    }
+    return STORE_OK;
+}
+
 /* The plain keys of one round, copied out of the backend's rows. */
 struct plain_keys {
     int count;
@@ -158,7 +172,17 @@ enum store_status store_device_register(struct store *s, const char *deviceid, c
 enum store_status store_device_heartbeat(struct store *s, const char *deviceid, enum store_caller caller,
                                          int64_t now, struct poll_facts *facts)
 {
-    return s->ops->device_heartbeat(s, deviceid, caller, now, facts);
+    char stored[KEY_WRAP_MAX] = "";
+    enum store_status st = s->ops->device_heartbeat(s, deviceid, caller, now, facts, stored, sizeof stored);
+    if (st == STORE_OK && caller == STORE_CALLER_TO_PROVE)
+        st = open_key(s, deviceid, stored, &facts->trust);
+    OPENSSL_cleanse(stored, sizeof stored);
+    return st;
+}
+
+enum store_status store_heartbeat_seen(struct store *s, const char *deviceid, int64_t now)
+{
+    return s->ops->heartbeat_seen(s, deviceid, now);
 }
 
 enum store_status store_device_poll(struct store *s, const char *deviceid, enum store_caller caller,
@@ -251,14 +275,8 @@ enum store_status store_device_trust(struct store *s, const char *deviceid, stru
 {
     char stored[KEY_WRAP_MAX];
     enum store_status st = s->ops->device_trust(s, deviceid, out, stored, sizeof stored);
-    if (st != STORE_OK)
-        return st;
-    if (!key_is_sealed(stored)) {
-        if ((size_t)snprintf(out->key, sizeof out->key, "%s", stored) >= sizeof out->key)
-            st = key_error(s, deviceid, "too long");
-    } else if (!s->server_key || !key_open(s->server_key, deviceid, stored, out->key, sizeof out->key)) {
-        st = key_error(s, deviceid, "does not open with this server key (PROVD_KEY_FILE)");
-    }
+    if (st == STORE_OK)
+        st = open_key(s, deviceid, stored, out);
     OPENSSL_cleanse(stored, sizeof stored);
     return st;
 }

@@ -244,6 +244,39 @@ enum store_status store_device_register(struct store *s, const char *deviceid, c
                                         const char *ssid, const char *location,
                                         const struct registration *reg, int64_t now,
                                         store_device_fn fn, void *user_data);
+
+/* A device's trust (ARCHITECTURE.md "Device trust"), bits that are only ever set. */
+#define DEVICE_TRUST_SIGNED 1 /* it has made a signed call: each call of its must be signed */
+#define DEVICE_TRUST_V2     2 /* it has sent a v2 envelope: v1 is refused */
+#define DEVICE_TRUST_V1     4 /* it has sent a v1 envelope */
+
+/* Whether each call of a device with these must carry a proof: it has a key, or has signed. */
+static inline bool device_must_sign(bool has_key, int64_t trust)
+{
+    return has_key || (trust & DEVICE_TRUST_SIGNED);
+}
+
+/* What a device call is checked against, copied out of the device's row; its key opened with the
+ * server key (a key from before sealing is read as it is). STORE_ERROR when it does not open
+ * (another server key, or a sealed key moved to another device's row). */
+struct device_trust {
+    char state[16];
+    char key[SECRET_MAX_LEN + 1]; /* its own secret; "" when it has none */
+    int64_t trust;                /* DEVICE_TRUST_* */
+    int64_t epoch;                /* its SEQN epoch: seqn_reset starts the next */
+};
+
+/* Who makes a heartbeat. An unsigned one is answered only for a device that need not sign (no
+ * key, never signed): for one that must, STORE_UNPROVED, and nothing is recorded or handed
+ * over. The check is the same read as the heartbeat's (no lookup of the device's trust first). */
+enum store_caller {
+    STORE_CALLER_UNSIGNED,
+    STORE_CALLER_PROVED, /* its proof was checked (device_trust.h), or an admin's tool */
+    /* store_device_heartbeat() only (elsewhere as unsigned): a proof the caller checks after the
+     * read, against the device's trust the read gives (poll_facts.trust); nothing is recorded
+     * until then (store_heartbeat_seen()). */
+    STORE_CALLER_TO_PROVE,
+};
 /* What a heartbeat's answer depends on. */
 struct poll_facts {
     bool rejected;
@@ -251,13 +284,7 @@ struct poll_facts {
     int64_t cfgsn_applied; /* -1: the device never said */
     char firmware_status[FIRMWARE_STATUS_LEN];       /* a FIRMWARE_STATUS_* name */
     char firmware_running[FIRMWARE_VERSION_MAX + 1]; /* "": never said */
-};
-/* Who makes a heartbeat. An unsigned one is answered only for a device that need not sign (no
- * key, never signed): for one that must, STORE_UNPROVED, and nothing is recorded or handed
- * over. The check is the same read as the heartbeat's (no lookup of the device's trust first). */
-enum store_caller {
-    STORE_CALLER_UNSIGNED,
-    STORE_CALLER_PROVED, /* its proof was checked (device_trust.h), or an admin's tool */
+    struct device_trust trust; /* STORE_CALLER_TO_PROVE's: as store_device_trust() gives it */
 };
 /* A heartbeat (on SQLite read from one index, not the device's row): records the device as seen at now,
  * as store_device_poll() does, and gives the facts its answer depends on; it writes nothing else.
@@ -266,6 +293,8 @@ enum store_caller {
  * store_device_poll(). */
 enum store_status store_device_heartbeat(struct store *s, const char *deviceid, enum store_caller caller,
                                          int64_t now, struct poll_facts *facts);
+/* Records a heartbeat of deviceid at now, read before with STORE_CALLER_TO_PROVE and proved since. */
+enum store_status store_heartbeat_seen(struct store *s, const char *deviceid, int64_t now);
 /* A heartbeat: sets lastseen (through the seen sink, when there is one) and cfgsn_applied
  * (when applied >= 0, at once), then hands over the device as seen now (its tags left out: "[]",
  * no part of a device's answer). */
@@ -321,26 +350,6 @@ enum store_status store_reading_count(struct store *s, int64_t *count);
 enum store_status store_fleet(struct store *s, int64_t now, int64_t default_interval,
                               struct store_fleet *out);
 
-/* A device's trust (ARCHITECTURE.md "Device trust"), bits that are only ever set. */
-#define DEVICE_TRUST_SIGNED 1 /* it has made a signed call: each call of its must be signed */
-#define DEVICE_TRUST_V2     2 /* it has sent a v2 envelope: v1 is refused */
-#define DEVICE_TRUST_V1     4 /* it has sent a v1 envelope */
-
-/* Whether each call of a device with these must carry a proof: it has a key, or has signed. */
-static inline bool device_must_sign(bool has_key, int64_t trust)
-{
-    return has_key || (trust & DEVICE_TRUST_SIGNED);
-}
-
-/* What a device call is checked against, copied out of the device's row; its key opened with the
- * server key (a key from before sealing is read as it is). STORE_ERROR when it does not open
- * (another server key, or a sealed key moved to another device's row). */
-struct device_trust {
-    char state[16];
-    char key[SECRET_MAX_LEN + 1]; /* its own secret; "" when it has none */
-    int64_t trust;                /* DEVICE_TRUST_* */
-    int64_t epoch;                /* its SEQN epoch: seqn_reset starts the next */
-};
 enum store_status store_device_trust(struct store *s, const char *deviceid, struct device_trust *out);
 /* Records that deviceid made a call signed at its time t (DEVICE_TRUST_SIGNED). state_changing:
  * only if t is after the t of every state-changing call recorded before, and t is recorded, so

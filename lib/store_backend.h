@@ -36,8 +36,11 @@ struct store_ops {
                                          const char *ssid, const char *location,
                                          const struct registration *reg, int64_t now,
                                          store_device_fn fn, void *user_data);
+    /* STORE_CALLER_TO_PROVE: facts->trust but its key, which goes to stored as stored. */
     enum store_status (*device_heartbeat)(struct store *s, const char *deviceid, enum store_caller caller,
-                                          int64_t now, struct poll_facts *facts);
+                                          int64_t now, struct poll_facts *facts, char *stored,
+                                          size_t stored_len);
+    enum store_status (*heartbeat_seen)(struct store *s, const char *deviceid, int64_t now);
     enum store_status (*device_poll)(struct store *s, const char *deviceid, enum store_caller caller,
                                      int64_t applied, int64_t now, store_device_fn fn, void *user_data);
     enum store_status (*device_get)(struct store *s, const char *deviceid, store_device_fn fn,

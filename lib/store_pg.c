@@ -235,7 +235,8 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                                  "LIMIT $2::bigint)",
     /* The 304 of a heartbeat: a read; its time is kept back and written with others (PG_SEEN). */
     [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
-                               "coalesce(fw_running, ''), key IS NOT NULL, trust FROM devices WHERE deviceid = $1",
+                               "coalesce(fw_running, ''), key IS NOT NULL, trust, coalesce(key, ''), "
+                               "seqn_epoch FROM devices WHERE deviceid = $1",
     /* Heartbeat times kept back ($1 ids and $2 times, comma-separated), each device's latest, never
      * backwards. The rows are locked in id order, so that two workers writing overlapping sets
      * at once wait for each other instead of deadlocking. */
@@ -706,12 +707,11 @@ static int64_t col_int(const PGresult *res, int row, int col, int64_t if_null)
     return PQgetisnull(res, row, col) ? if_null : strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-/* Whether the caller may not be answered: unsigned, for the device of res's first row, whose
- * columns has_key_col (key IS NOT NULL) and trust_col say it must sign. */
-static bool unproved(enum store_caller caller, const PGresult *res, int has_key_col, int trust_col)
+/* Whether the device of res's first row must sign, by its columns has_key_col (key IS NOT NULL)
+ * and trust_col. */
+static bool must_sign(const PGresult *res, int has_key_col, int trust_col)
 {
-    return caller == STORE_CALLER_UNSIGNED &&
-           device_must_sign(PQgetvalue(res, 0, has_key_col)[0] == 't', col_int(res, 0, trust_col, 0));
+    return device_must_sign(PQgetvalue(res, 0, has_key_col)[0] == 't', col_int(res, 0, trust_col, 0));
 }
 
 /* A device row of DEVICE_COLUMNS; its strings are borrowed from res. */
@@ -1099,7 +1099,8 @@ static enum store_status pg_device_register(struct store *base, const char *devi
 }
 
 static enum store_status pg_device_heartbeat(struct store *base, const char *deviceid,
-                                             enum store_caller caller, int64_t now, struct poll_facts *facts)
+                                             enum store_caller caller, int64_t now, struct poll_facts *facts,
+                                             char *stored, size_t stored_len)
 {
     struct pg_store *s = pg_of(base);
     enum store_status st = connected(s);
@@ -1110,7 +1111,7 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
     PGresult *res = run(s, PG_DEVICE_POLL_CURRENT, &p, "poll device", &st);
     if (!res)
         return st;
-    if (PQntuples(res) == 0 || unproved(caller, res, 5, 6)) {
+    if (PQntuples(res) == 0 || (caller == STORE_CALLER_UNSIGNED && must_sign(res, 5, 6))) {
         st = PQntuples(res) == 0 ? STORE_NOT_FOUND : STORE_UNPROVED;
         PQclear(res);
         return st;
@@ -1120,8 +1121,21 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
     facts->cfgsn_applied = col_int(res, 0, 2, -1);
     snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", PQgetvalue(res, 0, 3));
     snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", PQgetvalue(res, 0, 4));
+    if (caller == STORE_CALLER_TO_PROVE) {
+        snprintf(facts->trust.state, sizeof facts->trust.state, "%s", PQgetvalue(res, 0, 0));
+        facts->trust.trust = col_int(res, 0, 6, 0);
+        snprintf(stored, stored_len, "%s", PQgetvalue(res, 0, 7));
+        facts->trust.epoch = col_int(res, 0, 8, 0);
+    } else {
+        seen_note(s, deviceid, now);
+    }
     PQclear(res);
-    seen_note(s, deviceid, now);
+    return STORE_OK;
+}
+
+static enum store_status pg_heartbeat_seen(struct store *base, const char *deviceid, int64_t now)
+{
+    seen_note(pg_of(base), deviceid, now);
     return STORE_OK;
 }
 
@@ -1138,7 +1152,7 @@ static enum store_status pg_device_poll(struct store *base, const char *deviceid
     PGresult *res = run(s, PG_DEVICE_POLL, &p, "poll device", &st);
     if (!res)
         return st;
-    if (PQntuples(res) == 0 || unproved(caller, res, 12, 14)) {
+    if (PQntuples(res) == 0 || (caller != STORE_CALLER_PROVED && must_sign(res, 12, 14))) {
         st = PQntuples(res) == 0 ? STORE_NOT_FOUND : STORE_UNPROVED;
         PQclear(res);
         return st;
@@ -2420,6 +2434,7 @@ static const struct store_ops pg_ops = {
     .read_end = pg_read_end,
     .device_register = pg_device_register,
     .device_heartbeat = pg_device_heartbeat,
+    .heartbeat_seen = pg_heartbeat_seen,
     .device_poll = pg_device_poll,
     .device_get = pg_device_get,
     .device_update = pg_device_update,

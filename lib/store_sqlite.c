@@ -155,7 +155,8 @@ enum stmt {
     STMT_DEVICE_SEEN_SET,
     STMT_DEVICE_POLL_GET,
     STMT_DEVICE_POLL_CURRENT,
-    STMT_DEVICE_MUST_SIGN,
+    STMT_DEVICE_TRUST_BY_ROW,
+    STMT_DEVICE_ROW,
     STMT_DEVICE_GET,
     STMT_DEVICE_CURRENT,
     STMT_DEVICE_CREATE,
@@ -259,8 +260,10 @@ static const char *const stmt_sql[STMT__COUNT] = {
     /* INDEXED BY: the planner would take the unique index on deviceid and read the row too. */
     [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
                                  "coalesce(fw_running, '') FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
-    /* The rest of an unsigned heartbeat's check, by the row the index gave. */
-    [STMT_DEVICE_MUST_SIGN] = "SELECT key IS NOT NULL, trust FROM devices WHERE id = ?1",
+    /* The rest of a heartbeat's check (but a proved caller's), by the row the index gave. */
+    [STMT_DEVICE_TRUST_BY_ROW] =
+        "SELECT state, coalesce(key, ''), trust, seqn_epoch FROM devices WHERE id = ?1",
+    [STMT_DEVICE_ROW] = "SELECT id FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     /* Never seen yet, whatever time a deleted device with the same id left behind. */
@@ -1027,25 +1030,34 @@ static enum store_status sqlite_device_register(struct store *base, const char *
     return finish(s, st);
 }
 
-/* STORE_UNPROVED when an unsigned caller may not be answered for the device at row (enum store_caller). */
-static enum store_status check_caller(struct sqlite_store *s, enum store_caller caller, int64_t row)
+/* A heartbeat's caller and the device at row (enum store_caller): STORE_UNPROVED for an unsigned
+ * one the device must not answer; for one to prove, the device's trust into *t and its key as
+ * stored into stored. */
+static enum store_status check_caller(struct sqlite_store *s, enum store_caller caller, int64_t row,
+                                      struct device_trust *t, char *stored, size_t stored_len)
 {
     if (caller == STORE_CALLER_PROVED)
         return STORE_OK;
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_MUST_SIGN);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_TRUST_BY_ROW);
     sqlite3_bind_int64(st, 1, row);
     int rc = sqlite3_step(st);
-    bool must_sign =
-        rc == SQLITE_ROW && device_must_sign(sqlite3_column_int(st, 0), sqlite3_column_int64(st, 1));
+    bool must_sign = false;
+    if (rc == SQLITE_ROW) {
+        snprintf(t->state, sizeof t->state, "%s", column_text(st, 0));
+        snprintf(stored, stored_len, "%s", column_text(st, 1));
+        t->trust = sqlite3_column_int64(st, 2);
+        t->epoch = sqlite3_column_int64(st, 3);
+        must_sign = device_must_sign(stored[0], t->trust);
+    }
     stmt_done(st);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device trust");
-    return must_sign ? STORE_UNPROVED : STORE_OK;
+    return caller == STORE_CALLER_UNSIGNED && must_sign ? STORE_UNPROVED : STORE_OK;
 }
 
 static enum store_status sqlite_device_heartbeat(struct store *base, const char *deviceid,
                                                  enum store_caller caller, int64_t now,
-                                                 struct poll_facts *facts)
+                                                 struct poll_facts *facts, char *stored, size_t stored_len)
 {
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *get = stmt(s, STMT_DEVICE_POLL_CURRENT);
@@ -1062,8 +1074,21 @@ static enum store_status sqlite_device_heartbeat(struct store *base, const char 
     snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", column_text(get, 4));
     snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", column_text(get, 5));
     stmt_done(get);
-    enum store_status st = check_caller(s, caller, row);
-    return st == STORE_OK ? device_seen(s, row, now) : st;
+    enum store_status st = check_caller(s, caller, row, &facts->trust, stored, stored_len);
+    return st == STORE_OK && caller != STORE_CALLER_TO_PROVE ? device_seen(s, row, now) : st;
+}
+
+static enum store_status sqlite_heartbeat_seen(struct store *base, const char *deviceid, int64_t now)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_ROW);
+    bind_text(st, 1, deviceid);
+    int rc = sqlite3_step(st);
+    int64_t row = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    stmt_done(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
+    return device_seen(s, row, now);
 }
 
 /* Most heartbeats change lastseen alone: the device is read (not its heartbeat time), and
@@ -1081,7 +1106,7 @@ static enum store_status sqlite_device_poll(struct store *base, const char *devi
         struct device d;
         int64_t row;
         read_device(get, &d, &row);
-        if (caller == STORE_CALLER_UNSIGNED && device_must_sign(d.has_key, d.trust)) {
+        if (caller != STORE_CALLER_PROVED && device_must_sign(d.has_key, d.trust)) {
             stmt_done(get);
             return STORE_UNPROVED;
         }
@@ -2274,6 +2299,7 @@ static const struct store_ops sqlite_ops = {
     .restore = sqlite_restore,
     .device_register = sqlite_device_register,
     .device_heartbeat = sqlite_device_heartbeat,
+    .heartbeat_seen = sqlite_heartbeat_seen,
     .device_poll = sqlite_device_poll,
     .device_get = sqlite_device_get,
     .device_update = sqlite_device_update,

@@ -10,6 +10,7 @@ import { now, openSealed, proof, signedCall } from './lib/device.mjs';
 import { devsim } from './lib/devsim.mjs';
 import { v2 } from './lib/seal.mjs';
 import { startStack } from './lib/stack.mjs';
+import { until } from './lib/wait.mjs';
 
 const FLEET_KEY = crypto.randomBytes(16).toString('hex');
 const REFUSED = '{"status":"NOK","message":"device authentication failed"}';
@@ -111,6 +112,8 @@ describe('signed calls of a keyed device', () => {
       const headers = { 'Content-Type': 'application/json', ...(header ? { 'X-Provd-Auth': header } : {}) };
       assertRefused(await optional.api('POST', target, { body, headers }), what);
       assertRefused(await optional.api('GET', target, { headers }), `${what} (heartbeat)`);
+      assertRefused(await optional.api('GET', target, { headers: { ...headers, 'If-None-Match': '"0"' } }),
+        `${what} (heartbeat holding its configuration)`);
     }
     // The body cut short under a proof for the whole of it.
     assertRefused(await optional.api('POST', target, { body: body.slice(0, -3), headers: { 'X-Provd-Auth': good } }), 'truncated body');
@@ -138,6 +141,13 @@ describe('signed calls of a keyed device', () => {
     // A heartbeat writes nothing to remember proofs: within the window its proof is a read again.
     const poll = proof(key, 'GET', target, '', now());
     for (let i = 0; i < 2; i++) assert.equal((await optional.api('GET', target, { headers: { 'X-Provd-Auth': poll } })).status, 200);
+    // The same for the heartbeat holding its configuration (proved against the read that serves it).
+    const held = { 'X-Provd-Auth': poll, 'If-None-Match': `"${(await adminView(optional, id)).cfgsn}"` };
+    for (let i = 0; i < 2; i++) assert.equal((await optional.api('GET', target, { headers: held })).status, 304);
+    await until('the proved heartbeats recorded', async () => (await adminView(optional, id)).lastseen !== null);
+    const ghost = `/api/devices/${id}-none`;
+    assertRefused(await optional.api('GET', ghost, { headers: { 'X-Provd-Auth': proof(key, 'GET', ghost, '', now()), 'If-None-Match': '"0"' } }),
+      'an unknown device\'s heartbeat');
   });
 
   it('unsigned calls for a keyed device are refused and change nothing', async () => {

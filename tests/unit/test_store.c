@@ -393,6 +393,29 @@ static void unsigned_heartbeats_of_signing_devices_are_refused(void **state)
     assert_int_equal(d.cfgsn_applied, 3);
 }
 
+/* A signed heartbeat's read gives the device's trust, its key opened, and records nothing: the
+ * caller checks the proof, then records the heartbeat. */
+static void heartbeats_to_prove_record_only_once_proved(void **state)
+{
+    struct fixture *fx = *state;
+    struct poll_facts facts;
+    add_open(fx->store, "signs");
+    assert_int_equal(store_device_set_key(fx->store, "signs", "00112233445566778899aabbccddeeff"), STORE_OK);
+    int64_t before = get(fx->store, "signs").lastseen;
+    assert_int_equal(store_device_heartbeat(fx->store, "signs", STORE_CALLER_TO_PROVE, TEST_T0 + 60, &facts),
+                     STORE_OK);
+    assert_string_equal(facts.trust.key, "00112233445566778899aabbccddeeff");
+    assert_string_equal(facts.trust.state, "accepted");
+    assert_int_equal(facts.trust.trust, 0);
+    store_flush(fx->store, true);
+    assert_int_equal(get(fx->store, "signs").lastseen, before);
+    assert_int_equal(store_heartbeat_seen(fx->store, "signs", TEST_T0 + 61), STORE_OK);
+    store_flush(fx->store, true);
+    assert_int_equal(get(fx->store, "signs").lastseen, TEST_T0 + 61);
+    assert_int_equal(store_device_heartbeat(fx->store, "ghost", STORE_CALLER_TO_PROVE, TEST_T0, &facts),
+                     STORE_NOT_FOUND);
+}
+
 static void update_raises_cfgsn_only_on_change(void **state)
 {
     struct fixture *fx = *state;
@@ -1275,6 +1298,7 @@ int main(void)
         T(keys_are_sealed_at_rest),
         T(poll_sets_lastseen_and_applied),
         T(unsigned_heartbeats_of_signing_devices_are_refused),
+        T(heartbeats_to_prove_record_only_once_proved),
         T(update_raises_cfgsn_only_on_change),
         T(update_explicit_cfgsn),
         T(update_if_match),
