@@ -31,11 +31,13 @@ async function until(what, check, ms = 15000) {
 
 // btvirt's socket paths are fixed under /tmp: it runs in its own mount namespace with a private
 // directory bound over /tmp, so parallel runs do not meet. The shim stands in for AF_ALG; it is
-// copied into that directory, since a build tree under /tmp is hidden behind the mount.
+// copied into that directory, since a build tree under /tmp is hidden behind the mount. SIGPIPE
+// is ignored (and stays so across exec): btvirt writing to a controller's client just killed
+// (-9) would die of it, and every later ble-agent's connection be refused.
 async function startEmulator(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ble-emu-'));
   fs.copyFileSync(shimPath, path.join(dir, 'afalg_shim.so'));
-  const child = spawn('unshare', ['-rm', 'sh', '-c', 'mount --bind "$0" /tmp && exec btvirt -s -L', dir], {
+  const child = spawn('unshare', ['-rm', 'sh', '-c', 'trap "" PIPE; mount --bind "$0" /tmp && exec btvirt -s -L', dir], {
     env: { ...process.env, LD_PRELOAD: '/tmp/afalg_shim.so' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
