@@ -59,25 +59,24 @@ static enum store_status check_proof(struct app *app, const struct request *req,
     return STORE_OK;
 }
 
-/* The call's proof parsed into *proof (false: a proof that does not parse; has_proof: whether
- * there is one). */
-static bool parse_proof(const struct request *req, struct device_proof *proof, bool *has_proof)
+/* The call's proof, if it has one, parsed into *proof; false (res: the 401) when it does not parse. */
+static bool parse_proof(struct app *app, const struct request *req, struct response *res,
+                        struct device_proof *proof)
 {
-    *has_proof = req->device_auth != NULL;
-    return !*has_proof || device_proof_parse(req->device_auth, strlen(req->device_auth), proof);
+    if (!req->device_auth || device_proof_parse(req->device_auth, strlen(req->device_auth), proof))
+        return true;
+    device_call_refuse(app, res);
+    return false;
 }
 
-/* The check once c says what the device's row holds (c->known, c->trust). */
+/* The check once c says what the device's row holds (c->known, c->trust); proof: the call's,
+ * parsed (parse_proof()), NULL when it has none. */
 static bool decide(struct app *app, const struct request *req, enum device_call_kind kind,
-                   struct response *res, struct device_caller *c)
+                   const struct device_proof *proof, struct response *res, struct device_caller *c)
 {
-    struct device_proof proof;
-    bool has_proof;
     enum store_status st;
-    if (!parse_proof(req, &proof, &has_proof))
-        st = STORE_STALE;
-    else if (has_proof)
-        st = check_proof(app, req, kind, &proof, c);
+    if (proof)
+        st = check_proof(app, req, kind, proof, c);
     else
         st = proof_needed(app, c, kind) ? STORE_STALE : STORE_OK;
     if (st == STORE_STALE)
@@ -91,19 +90,16 @@ bool device_call_check(struct app *app, const struct request *req, enum device_c
                        struct response *res, struct device_caller *c)
 {
     struct device_proof proof;
-    bool has_proof;
     memset(c, 0, sizeof *c);
-    if (!parse_proof(req, &proof, &has_proof)) { /* refused before any lookup */
-        device_call_refuse(app, res);
+    if (!parse_proof(app, req, res, &proof)) /* refused before any lookup */
         return false;
-    }
     enum store_status st = store_device_trust(app->store, req->deviceid, &c->trust);
     if (st != STORE_OK && st != STORE_NOT_FOUND) {
         respond_store_error(app, res, st);
         return false;
     }
     c->known = st == STORE_OK;
-    return decide(app, req, kind, res, c);
+    return decide(app, req, kind, req->device_auth ? &proof : NULL, res, c);
 }
 
 bool device_heartbeat_check(struct app *app, const struct request *req, struct response *res,
@@ -127,10 +123,13 @@ enum store_caller device_store_caller(const struct request *req, const struct de
 bool device_heartbeat_prove(struct app *app, const struct request *req, struct response *res,
                             struct device_caller *c, const struct device_trust *t)
 {
+    struct device_proof proof;
+    if (!parse_proof(app, req, res, &proof))
+        return false;
     c->known = t != NULL;
     if (t)
         c->trust = *t;
-    return decide(app, req, DEVICE_CALL_READ, res, c);
+    return decide(app, req, DEVICE_CALL_READ, req->device_auth ? &proof : NULL, res, c);
 }
 
 bool device_basic_check(struct app *app, const struct request *req, const char *deviceid, struct response *res,

@@ -33,6 +33,8 @@
     "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, poll_interval, "      \
     "datec, key IS NOT NULL, last_seqn, trust, location, " tags ", " DEVICE_FIRMWARE_COLUMNS
 #define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(TAGS_SQL)
+/* What a device call is checked against (read_trust()). */
+#define TRUST_COLUMNS "state, coalesce(key, ''), trust, seqn_epoch"
 /* A poll's (store_device_poll()): its tags are no part of its answer. */
 #define DEVICE_POLL_COLUMNS DEVICE_COLUMNS_WITH("'[]'")
 #define DEVICE_COLUMN_COUNT 23
@@ -235,8 +237,7 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                                  "LIMIT $2::bigint)",
     /* The 304 of a heartbeat: a read; its time is kept back and written with others (PG_SEEN). */
     [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
-                               "coalesce(fw_running, ''), key IS NOT NULL, trust, coalesce(key, ''), "
-                               "seqn_epoch FROM devices WHERE deviceid = $1",
+                               "coalesce(fw_running, ''), " TRUST_COLUMNS " FROM devices WHERE deviceid = $1",
     /* Heartbeat times kept back ($1 ids and $2 times, comma-separated), each device's latest, never
      * backwards. The rows are locked in id order, so that two workers writing overlapping sets
      * at once wait for each other instead of deadlocking. */
@@ -331,7 +332,7 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
         "count(*) FILTER (WHERE seen > 0 AND seen < $1::bigint - (2 * every + 10) AND seen >= $1::bigint - 5 * every), "
         "count(*), pg_database_size(current_database()) "
         "FROM (SELECT state, lastseen AS seen, coalesce(poll_interval, $2::bigint) AS every FROM devices) d",
-    [PG_DEVICE_TRUST] = "SELECT state, coalesce(key, ''), trust, seqn_epoch FROM devices WHERE deviceid = $1",
+    [PG_DEVICE_TRUST] = "SELECT " TRUST_COLUMNS " FROM devices WHERE deviceid = $1",
     /* store_device_signed(): concurrent uses of one proof queue on the row lock, and each
      * re-checks the auth_time the one before left (READ COMMITTED): one of them writes. */
     [PG_DEVICE_SIGNED] = "UPDATE devices SET trust = trust | 1, "
@@ -707,11 +708,15 @@ static int64_t col_int(const PGresult *res, int row, int col, int64_t if_null)
     return PQgetisnull(res, row, col) ? if_null : strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-/* Whether the device of res's first row must sign, by its columns has_key_col (key IS NOT NULL)
- * and trust_col. */
-static bool must_sign(const PGresult *res, int has_key_col, int trust_col)
+/* The TRUST_COLUMNS of res's first row from column col on: the trust into *out, the key as
+ * stored into stored. */
+static void read_trust(const PGresult *res, int col, struct device_trust *out, char *stored,
+                       size_t stored_len)
 {
-    return device_must_sign(PQgetvalue(res, 0, has_key_col)[0] == 't', col_int(res, 0, trust_col, 0));
+    snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, col));
+    snprintf(stored, stored_len, "%s", PQgetvalue(res, 0, col + 1));
+    out->trust = col_int(res, 0, col + 2, 0);
+    out->epoch = col_int(res, 0, col + 3, 0);
 }
 
 /* A device row of DEVICE_COLUMNS; its strings are borrowed from res. */
@@ -1111,25 +1116,23 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
     PGresult *res = run(s, PG_DEVICE_POLL_CURRENT, &p, "poll device", &st);
     if (!res)
         return st;
-    if (PQntuples(res) == 0 || (caller == STORE_CALLER_UNSIGNED && must_sign(res, 5, 6))) {
-        st = PQntuples(res) == 0 ? STORE_NOT_FOUND : STORE_UNPROVED;
+    if (PQntuples(res) == 0) {
         PQclear(res);
-        return st;
+        return STORE_NOT_FOUND;
+    }
+    read_trust(res, 5, &facts->trust, stored, stored_len);
+    if (caller == STORE_CALLER_UNSIGNED && device_must_sign(stored[0], facts->trust.trust)) {
+        PQclear(res);
+        return STORE_UNPROVED;
     }
     facts->rejected = strcmp(PQgetvalue(res, 0, 0), "rejected") == 0;
     facts->cfgsn = col_int(res, 0, 1, 0);
     facts->cfgsn_applied = col_int(res, 0, 2, -1);
     snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", PQgetvalue(res, 0, 3));
     snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", PQgetvalue(res, 0, 4));
-    if (caller == STORE_CALLER_TO_PROVE) {
-        snprintf(facts->trust.state, sizeof facts->trust.state, "%s", PQgetvalue(res, 0, 0));
-        facts->trust.trust = col_int(res, 0, 6, 0);
-        snprintf(stored, stored_len, "%s", PQgetvalue(res, 0, 7));
-        facts->trust.epoch = col_int(res, 0, 8, 0);
-    } else {
-        seen_note(s, deviceid, now);
-    }
     PQclear(res);
+    if (caller != STORE_CALLER_TO_PROVE)
+        seen_note(s, deviceid, now);
     return STORE_OK;
 }
 
@@ -1152,10 +1155,15 @@ static enum store_status pg_device_poll(struct store *base, const char *deviceid
     PGresult *res = run(s, PG_DEVICE_POLL, &p, "poll device", &st);
     if (!res)
         return st;
-    if (PQntuples(res) == 0 || (caller != STORE_CALLER_PROVED && must_sign(res, 12, 14))) {
-        st = PQntuples(res) == 0 ? STORE_NOT_FOUND : STORE_UNPROVED;
+    if (PQntuples(res) == 0) {
         PQclear(res);
-        return st;
+        return STORE_NOT_FOUND;
+    }
+    /* Columns 12 and 14 of DEVICE_COLUMNS: key IS NOT NULL, trust. */
+    bool has_key = PQgetvalue(res, 0, 12)[0] == 't';
+    if (caller != STORE_CALLER_PROVED && device_must_sign(has_key, col_int(res, 0, 14, 0))) {
+        PQclear(res);
+        return STORE_UNPROVED;
     }
     seen_note(s, deviceid, now);
     if (applied < 0 || applied == col_int(res, 0, 7, -1)) {
@@ -1464,12 +1472,8 @@ static enum store_status pg_device_trust(struct store *base, const char *devicei
     if (!res)
         return st;
     st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
-    if (st == STORE_OK) {
-        snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, 0));
-        snprintf(stored, stored_len, "%s", PQgetvalue(res, 0, 1));
-        out->trust = col_int(res, 0, 2, 0);
-        out->epoch = col_int(res, 0, 3, 0);
-    }
+    if (st == STORE_OK)
+        read_trust(res, 0, out, stored, stored_len);
     PQclear(res);
     return st;
 }

@@ -57,6 +57,8 @@
 #define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(LASTSEEN_SQL, TAGS_SQL)
 /* A poll's (store_device_poll()): its time is the poll's, its tags no part of its answer. */
 #define DEVICE_POLL_COLUMNS DEVICE_COLUMNS_WITH("0", "'[]'")
+/* What a device call is checked against (read_trust()). */
+#define TRUST_COLUMNS "state, coalesce(key, ''), trust, seqn_epoch"
 
 /* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
 #define ONLINE_SQL(now, def) LASTSEEN_SQL " >= " now " - (2 * coalesce(poll_interval, " def ") + 10)"
@@ -261,8 +263,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
                                  "coalesce(fw_running, '') FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
     /* The rest of a heartbeat's check (but a proved caller's), by the row the index gave. */
-    [STMT_DEVICE_TRUST_BY_ROW] =
-        "SELECT state, coalesce(key, ''), trust, seqn_epoch FROM devices WHERE id = ?1",
+    [STMT_DEVICE_TRUST_BY_ROW] = "SELECT " TRUST_COLUMNS " FROM devices WHERE id = ?1",
     [STMT_DEVICE_ROW] = "SELECT id FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
@@ -329,8 +330,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "coalesce(sum(state = 'rejected'), 0), coalesce(sum(seen > 0 AND seen >= ?1 - (2 * every + 10)), 0), "
         "coalesce(sum(seen > 0 AND seen < ?1 - (2 * every + 10) AND seen >= ?1 - 5 * every), 0), count(*) "
         "FROM (SELECT state, " LASTSEEN_SQL " AS seen, coalesce(poll_interval, ?2) AS every FROM devices)",
-    [STMT_DEVICE_TRUST] =
-        "SELECT state, coalesce(key, ''), trust, seqn_epoch FROM devices WHERE deviceid = ?1",
+    [STMT_DEVICE_TRUST] = "SELECT " TRUST_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_SIGNED] = "UPDATE devices SET trust = trust | 1, auth_time = CASE WHEN ?3 THEN ?2 ELSE auth_time END "
                            "WHERE deviceid = ?1 AND (NOT ?3 OR auth_time < ?2)",
     [STMT_READING_SEQN_CHECK] =
@@ -1030,6 +1030,23 @@ static enum store_status sqlite_device_register(struct store *base, const char *
     return finish(s, st);
 }
 
+/* Steps st, a bound TRUST_COLUMNS statement: the trust into *out, the key as stored into stored. */
+static enum store_status read_trust(struct sqlite_store *s, sqlite3_stmt *st, struct device_trust *out,
+                                    char *stored, size_t stored_len)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(out->state, sizeof out->state, "%s", column_text(st, 0));
+        snprintf(stored, stored_len, "%s", column_text(st, 1));
+        out->trust = sqlite3_column_int64(st, 2);
+        out->epoch = sqlite3_column_int64(st, 3);
+    }
+    stmt_done(st);
+    if (rc == SQLITE_ROW)
+        return STORE_OK;
+    return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device trust");
+}
+
 /* A heartbeat's caller and the device at row (enum store_caller): STORE_UNPROVED for an unsigned
  * one the device must not answer; for one to prove, the device's trust into *t and its key as
  * stored into stored. */
@@ -1040,19 +1057,10 @@ static enum store_status check_caller(struct sqlite_store *s, enum store_caller 
         return STORE_OK;
     sqlite3_stmt *st = stmt(s, STMT_DEVICE_TRUST_BY_ROW);
     sqlite3_bind_int64(st, 1, row);
-    int rc = sqlite3_step(st);
-    bool must_sign = false;
-    if (rc == SQLITE_ROW) {
-        snprintf(t->state, sizeof t->state, "%s", column_text(st, 0));
-        snprintf(stored, stored_len, "%s", column_text(st, 1));
-        t->trust = sqlite3_column_int64(st, 2);
-        t->epoch = sqlite3_column_int64(st, 3);
-        must_sign = device_must_sign(stored[0], t->trust);
-    }
-    stmt_done(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device trust");
-    return caller == STORE_CALLER_UNSIGNED && must_sign ? STORE_UNPROVED : STORE_OK;
+    enum store_status result = read_trust(s, st, t, stored, stored_len);
+    if (result == STORE_OK && caller == STORE_CALLER_UNSIGNED && device_must_sign(stored[0], t->trust))
+        result = STORE_UNPROVED;
+    return result;
 }
 
 static enum store_status sqlite_device_heartbeat(struct store *base, const char *deviceid,
@@ -1393,17 +1401,7 @@ static enum store_status sqlite_device_trust(struct store *base, const char *dev
     struct sqlite_store *s = sqlite_of(base);
     sqlite3_stmt *st = stmt(s, STMT_DEVICE_TRUST);
     bind_text(st, 1, deviceid);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        snprintf(out->state, sizeof out->state, "%s", column_text(st, 0));
-        snprintf(stored, stored_len, "%s", column_text(st, 1));
-        out->trust = sqlite3_column_int64(st, 2);
-        out->epoch = sqlite3_column_int64(st, 3);
-    }
-    stmt_done(st);
-    if (rc == SQLITE_ROW)
-        return STORE_OK;
-    return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device trust");
+    return read_trust(s, st, out, stored, stored_len);
 }
 
 static enum store_status sqlite_device_signed(struct store *base, const char *deviceid, int64_t t,
