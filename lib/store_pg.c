@@ -236,8 +236,8 @@ static const char *const pg_stmt_sql[PG__COUNT] = {
                                  "WHERE state = 'pending' AND last_seqn IS NULL AND datec < $1::bigint "
                                  "LIMIT $2::bigint)",
     /* The 304 of a heartbeat: a read; its time is kept back and written with others (PG_SEEN). */
-    [PG_DEVICE_POLL_CURRENT] = "SELECT state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
-                               "coalesce(fw_running, ''), " TRUST_COLUMNS " FROM devices WHERE deviceid = $1",
+    [PG_DEVICE_POLL_CURRENT] = "SELECT " TRUST_COLUMNS ", cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
+                               "coalesce(fw_running, '') FROM devices WHERE deviceid = $1",
     /* Heartbeat times kept back ($1 ids and $2 times, comma-separated), each device's latest, never
      * backwards. The rows are locked in id order, so that two workers writing overlapping sets
      * at once wait for each other instead of deadlocking. */
@@ -1120,16 +1120,16 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
         PQclear(res);
         return STORE_NOT_FOUND;
     }
-    read_trust(res, 5, &facts->trust, stored, stored_len);
+    read_trust(res, 0, &facts->trust, stored, stored_len);
     if (caller == STORE_CALLER_UNSIGNED && device_must_sign(stored[0], facts->trust.trust)) {
         PQclear(res);
         return STORE_UNPROVED;
     }
-    facts->rejected = strcmp(PQgetvalue(res, 0, 0), "rejected") == 0;
-    facts->cfgsn = col_int(res, 0, 1, 0);
-    facts->cfgsn_applied = col_int(res, 0, 2, -1);
-    snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", PQgetvalue(res, 0, 3));
-    snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", PQgetvalue(res, 0, 4));
+    facts->rejected = strcmp(facts->trust.state, "rejected") == 0;
+    facts->cfgsn = col_int(res, 0, 4, 0);
+    facts->cfgsn_applied = col_int(res, 0, 5, -1);
+    snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", PQgetvalue(res, 0, 6));
+    snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", PQgetvalue(res, 0, 7));
     PQclear(res);
     if (caller != STORE_CALLER_TO_PROVE)
         seen_note(s, deviceid, now);
