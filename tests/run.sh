@@ -33,8 +33,24 @@ count() {
     printf '%-40s %4d passed, %d failed%s  (%d s)\n' "$name" "$p" "$f" "$([ "$s" -gt 0 ] && echo ", $s skipped")" "$secs"
     if [ "$f" -gt 0 ]; then
         echo "---- $log (last 40 lines) ----"; tail -n 40 "$log"; echo "----"
+        { echo "$name:"; failed_tests "$log"; } >>"$logs/failures.txt"
     fi
     suite_start=$SECONDS
+}
+# failed_tests LOG: each failed test of a TAP log with its location and the first lines of its
+# error (a suite that failed only because a subtest did is left out: the subtest says it all).
+failed_tests() {
+    awk '
+    function flush() { if (head != "" && kind != "subtestsFailed") printf "%s%s", head, body; head = body = "" }
+    /^ *not ok / { flush(); head = $0 "\n"; kind = ""; inerr = 0; errlines = 0; next }
+    head == "" { next }
+    /^ *\.\.\.$/ { flush(); next }
+    /failureType:/ { kind = $2; gsub(/\047/, "", kind); next }
+    /location:/ { body = body $0 "\n"; next }
+    /^ *error:/ { inerr = 1; body = body $0 "\n"; next }
+    /^ *(code|name|stack|expected|actual|operator):/ { inerr = 0; next }
+    inerr && errlines++ < 8 { body = body $0 "\n" }
+    END { flush() }' "$1" | head -n 60
 }
 begin() { suite_start=$SECONDS; }
 # limited SECONDS COMMAND...: runs it, killed after SECONDS (said on stderr); its status.
@@ -229,6 +245,8 @@ for dir in tests/integration tests/browser; do
 done
 
 echo
+# The failed tests again, last, where a reader of only the output's tail finds them.
+if [ -s "$logs/failures.txt" ]; then echo "failed tests:"; head -n 150 "$logs/failures.txt"; echo; fi
 echo "all suites: $((SECONDS - started)) s"
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
