@@ -530,7 +530,8 @@ struct pg_store {
     bool prepared[PG__COUNT]; /* on this connection: forgotten when it is reset */
     char where[128];          /* host:port/database, for messages (never the URI: its password) */
     char sqlstate[6];         /* of the last failure: "" when it had none */
-    bool in_write;            /* between store_write_begin() and store_write_end() */
+    bool in_txn;              /* a transaction of ours is open (begin_transaction()) */
+    bool in_write;            /* between store_write_begin() and store_write_end() (in_txn too) */
 };
 
 static const struct store_ops pg_ops;
@@ -593,14 +594,15 @@ static enum store_status fail(struct pg_store *s, const char *what, const PGresu
 
 /* ---- the connection and its statements ---- */
 
-/* At the start of every operation: a connection found lost is reset once (connect_timeout
- * bounds the wait), and its statements are prepared again as they are used. */
+/* Before each statement: a connection found lost (by the statement before) is reset, connect_timeout
+ * bounding the wait, and its statements are prepared again as they are used. Never inside a
+ * transaction: what follows would run outside it, on the new connection. */
 static enum store_status connected(struct pg_store *s)
 {
     if (PQstatus(s->conn) == CONNECTION_OK)
         return STORE_OK;
-    if (s->in_write) /* a new connection would write what follows outside the admin's transaction */
-        return fail(s, "inside an admin's change", NULL);
+    if (s->in_txn)
+        return fail(s, "connection lost inside a transaction", NULL);
     PQreset(s->conn);
     memset(s->prepared, 0, sizeof s->prepared);
     if (PQstatus(s->conn) == CONNECTION_OK)
@@ -655,13 +657,14 @@ static const char *stmt_name(enum pg_stmt id, char *buf, size_t len)
     return buf;
 }
 
+/* Every statement is run through here: it is where a lost connection is replaced. */
 static enum store_status prepare(struct pg_store *s, enum pg_stmt id)
 {
-    if (s->prepared[id])
-        return STORE_OK;
+    enum store_status st = connected(s);
+    if (st != STORE_OK || s->prepared[id])
+        return st;
     char name[32];
     PGresult *res = PQprepare(s->conn, stmt_name(id, name, sizeof name), pg_stmt_sql[id], 0, NULL);
-    enum store_status st = STORE_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         st = fail(s, pg_stmt_sql[id], res);
     PQclear(res);
@@ -793,6 +796,36 @@ static enum store_status read_ints(struct pg_store *s, enum pg_stmt id, const st
     return st;
 }
 
+/* begin (PG_BEGIN or PG_BEGIN_READ) run; the transaction is open when it succeeded. */
+static enum store_status begin_transaction(struct pg_store *s, enum pg_stmt begin, const char *what)
+{
+    enum store_status st = exec_stmt(s, begin, NULL, what, NULL);
+    s->in_txn = st == STORE_OK;
+    return st;
+}
+
+/* Commits, or rolls back what is open; a commit's failure is returned. */
+static enum store_status finish_transaction(struct pg_store *s, bool commit, const char *what)
+{
+    enum store_status st = STORE_OK;
+    if (commit)
+        st = exec_stmt(s, PG_COMMIT, NULL, what, NULL);
+    else if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        exec_stmt(s, PG_ROLLBACK, NULL, what, NULL);
+    s->in_txn = false;
+    return st;
+}
+
+/* Commits when st is STORE_OK, else rolls back; passes st (or the commit's failure) on. Inside an
+ * admin's change it does neither: store_write_end() does either. */
+static enum store_status end_transaction(struct pg_store *s, enum store_status st, const char *what)
+{
+    if (s->in_write)
+        return st;
+    enum store_status ended = finish_transaction(s, st == STORE_OK, what);
+    return st == STORE_OK ? ended : st;
+}
+
 /* ---- opening: connection, migration, partitions ---- */
 
 static void ignore_notice(void *arg, const char *message)
@@ -880,13 +913,10 @@ static enum store_status seen_write(struct pg_store *s)
     struct seen_times *seen = &s->seen;
     if (seen->count == 0)
         return STORE_OK;
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, seen->ids);
     param_text(&p, seen->times);
-    st = exec_stmt(s, PG_SEEN, &p, "write heartbeat times", NULL);
+    enum store_status st = exec_stmt(s, PG_SEEN, &p, "write heartbeat times", NULL);
     if (st == STORE_OK)
         seen->count = 0, seen->ids_len = seen->times_len = 0;
     return st;
@@ -1003,8 +1033,7 @@ fail:
 static enum store_status pg_ping(struct store *base)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    return st == STORE_OK ? exec_stmt(s, PG_PING, NULL, "ping", NULL) : st;
+    return exec_stmt(s, PG_PING, NULL, "ping", NULL);
 }
 
 /* Each commit is flushed to disk before it returns already (synchronous_commit is on by
@@ -1018,7 +1047,7 @@ static enum store_status pg_sync_every_commit(struct store *base)
 static enum store_status pg_prepare_all(struct store *base)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
+    enum store_status st = STORE_OK;
     for (int i = 0; st == STORE_OK && i < PG__COUNT; i++)
         st = prepare(s, i);
     return st;
@@ -1027,15 +1056,14 @@ static enum store_status pg_prepare_all(struct store *base)
 static enum store_status pg_read_begin(struct store *base)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    return st == STORE_OK ? exec_stmt(s, PG_BEGIN_READ, NULL, "begin read", NULL) : st;
+    return begin_transaction(s, PG_BEGIN_READ, "begin read");
 }
 
 static void pg_read_end(struct store *base)
 {
     struct pg_store *s = pg_of(base);
-    if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-        exec_stmt(s, PG_COMMIT, NULL, "end read", NULL);
+    if (s->in_txn)
+        finish_transaction(s, PQstatus(s->conn) == CONNECTION_OK, "end read");
 }
 
 /* A new device, in one transaction under PG_REGISTRATION_LOCK: the caps counted, then the insert. */
@@ -1043,7 +1071,7 @@ static enum store_status register_new(struct pg_store *s, const char *deviceid, 
                                       const char *ssid, const char *location, const struct registration *reg,
                                       int64_t now, store_device_fn fn, void *user_data)
 {
-    enum store_status st = exec_stmt(s, PG_BEGIN, NULL, "register device: begin", NULL);
+    enum store_status st = begin_transaction(s, PG_BEGIN, "register device: begin");
     if (st == STORE_OK)
         st = exec_stmt(s, PG_REGISTRATION_LOCK, NULL, "register device: lock", NULL);
     if (st == STORE_OK) {
@@ -1067,10 +1095,7 @@ static enum store_status register_new(struct pg_store *s, const char *deviceid, 
         param_text(&p, location);
         res = run(s, PG_DEVICE_REGISTER, &p, "register device", &st);
     }
-    if (res)
-        st = exec_stmt(s, PG_COMMIT, NULL, "register device: commit", NULL);
-    else if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-        exec_stmt(s, PG_ROLLBACK, NULL, "register device: roll back", NULL);
+    st = end_transaction(s, st, "register device: end");
     if (res && st == STORE_OK) {
         bool created = PQntuples(res) == 1 && PQgetvalue(res, 0, DEVICE_COLUMN_COUNT)[0] == 't'; /* after DEVICE_COLUMNS */
         hand_devices(res, fn, user_data, &now);
@@ -1086,16 +1111,13 @@ static enum store_status pg_device_register(struct store *base, const char *devi
                                             store_device_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, deviceid);
     param_text(&p, ipaddr);
     param_text(&p, ssid);
     param_int(&p, now);
     param_text(&p, location);
-    st = device_rows(s, PG_DEVICE_TOUCH, &p, "register device", fn, user_data, &now, NULL);
+    enum store_status st = device_rows(s, PG_DEVICE_TOUCH, &p, "register device", fn, user_data, &now, NULL);
     if (st != STORE_NOT_FOUND)
         return st;
     if (reg->policy == REGISTRATION_CLOSED)
@@ -1108,9 +1130,7 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
                                              char *stored, size_t stored_len)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     struct params p = {0};
     param_text(&p, deviceid);
     PGresult *res = run(s, PG_DEVICE_POLL_CURRENT, &p, "poll device", &st);
@@ -1147,9 +1167,7 @@ static enum store_status pg_device_poll(struct store *base, const char *deviceid
                                         int64_t applied, int64_t now, store_device_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     struct params p = {0};
     param_text(&p, deviceid);
     PGresult *res = run(s, PG_DEVICE_POLL, &p, "poll device", &st);
@@ -1182,9 +1200,6 @@ static enum store_status pg_device_get(struct store *base, const char *deviceid,
                                        void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, deviceid);
     return device_rows(s, PG_DEVICE_GET, &p, "read device", fn, user_data, NULL, NULL);
@@ -1249,21 +1264,8 @@ static enum store_status update_row(struct pg_store *s, const char *deviceid, co
  * back with the change's audit entry. */
 static enum store_status begin_tags(struct pg_store *s, const char *what)
 {
-    enum store_status st = s->in_write ? STORE_OK : exec_stmt(s, PG_BEGIN, NULL, what, NULL);
+    enum store_status st = s->in_write ? STORE_OK : begin_transaction(s, PG_BEGIN, what);
     return st == STORE_OK ? exec_stmt(s, PG_TAGS_LOCK, NULL, what, NULL) : st;
-}
-
-/* Commits when st is STORE_OK, else rolls back what is open; passes st (or the commit's failure)
- * on. Inside an admin's change, store_write_end() does either. */
-static enum store_status end_transaction(struct pg_store *s, enum store_status st, const char *what)
-{
-    if (s->in_write)
-        return st;
-    if (st == STORE_OK)
-        return exec_stmt(s, PG_COMMIT, NULL, what, NULL);
-    if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-        exec_stmt(s, PG_ROLLBACK, NULL, what, NULL);
-    return st;
 }
 
 /* The row's change, then (in one transaction with it, under PG_TAGS_LOCK) its new tags; the
@@ -1273,10 +1275,9 @@ static enum store_status pg_device_update(struct store *base, const char *device
                                           void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK || !u->tags)
-        return st == STORE_OK ? update_row(s, deviceid, u, now, fn, user_data) : st;
-    st = begin_tags(s, "update device: begin");
+    if (!u->tags)
+        return update_row(s, deviceid, u, now, fn, user_data);
+    enum store_status st = begin_tags(s, "update device: begin");
     enum store_status result = st == STORE_OK ? update_row(s, deviceid, u, now, NULL, NULL) : st;
     st = result == STORE_CREATED ? STORE_OK : result;
     if (st == STORE_OK) {
@@ -1303,9 +1304,6 @@ static enum store_status write_one_row(struct pg_store *s, enum pg_stmt id, cons
 static enum store_status pg_device_delete(struct store *base, const char *deviceid)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, deviceid);
     return write_one_row(s, PG_DEVICE_DELETE, &p, "delete device");
@@ -1314,9 +1312,7 @@ static enum store_status pg_device_delete(struct store *base, const char *device
 static enum store_status pg_device_keys_plain(struct store *base, int max, store_key_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     struct params p = {0};
     param_int(&p, max);
     PGresult *res = run(s, PG_DEVICE_KEYS_PLAIN, &p, "read plain keys", &st);
@@ -1330,9 +1326,6 @@ static enum store_status pg_device_key_replace(struct store *base, const char *d
                                                const char *key)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, deviceid);
     param_text(&p, old);
@@ -1343,9 +1336,6 @@ static enum store_status pg_device_key_replace(struct store *base, const char *d
 static enum store_status pg_device_set_key(struct store *base, const char *deviceid, const char *key)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, deviceid);
     param_text(&p, key);
@@ -1375,9 +1365,6 @@ _Static_assert(DATA_MAX == 8192, "BULK_SET_CHANGES's size cap");
 static enum store_status pg_device_count(struct store *base, const struct device_filter *f, int64_t *count)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_filter(&p, NULL, f);
     p.value[6] = NULL; /* $7, the limit: not used */
@@ -1392,9 +1379,6 @@ static enum store_status pg_device_bulk(struct store *base, const struct device_
         snprintf(s->base.errmsg, sizeof s->base.errmsg, "bulk: no action %d", (int)b->action);
         return STORE_ERROR;
     }
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_filter(&p, bulk_text(b), f);
     if (b->action == DEVICE_BULK_SET)
@@ -1402,7 +1386,7 @@ static enum store_status pg_device_bulk(struct store *base, const struct device_
     enum pg_stmt id = PG_DEVICE_BULK + b->action;
     if (b->action != DEVICE_BULK_TAG && b->action != DEVICE_BULK_UNTAG)
         return exec_stmt(s, id, &p, "bulk change", affected);
-    st = begin_tags(s, "bulk tags: begin");
+    enum store_status st = begin_tags(s, "bulk tags: begin");
     if (st == STORE_OK)
         st = exec_stmt(s, id, &p, "bulk tags", affected);
     return end_transaction(s, st, "bulk tags: end");
@@ -1416,14 +1400,11 @@ static enum store_status pg_device_list(struct store *base, const struct device_
         snprintf(s->base.errmsg, sizeof s->base.errmsg, "list devices: no sort %d", (int)f->sort);
         return STORE_ERROR;
     }
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     enum pg_stmt id = PG_DEVICE_LIST + 4 * f->sort + 2 * f->descending + (f->after != NULL);
     struct params p = {0};
     param_filter(&p, f->after, f);
     int n = 0;
-    st = device_rows(s, id, &p, "list devices", fn, user_data, NULL, &n);
+    enum store_status st = device_rows(s, id, &p, "list devices", fn, user_data, NULL, &n);
     if (count)
         *count = n;
     if (st != STORE_NOT_FOUND)
@@ -1438,9 +1419,6 @@ static enum store_status pg_device_list(struct store *base, const struct device_
 static enum store_status count_devices(struct pg_store *s, enum pg_stmt id, int64_t now, int64_t default_interval,
                                        const char *what, int64_t *out, int n)
 {
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_int(&p, now);
     param_int(&p, default_interval);
@@ -1463,9 +1441,7 @@ static enum store_status pg_device_trust(struct store *base, const char *devicei
                                         char *stored, size_t stored_len)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     struct params p = {0};
     param_text(&p, deviceid);
     PGresult *res = run(s, PG_DEVICE_TRUST, &p, "read device trust", &st);
@@ -1481,15 +1457,12 @@ static enum store_status pg_device_trust(struct store *base, const char *devicei
 static enum store_status pg_device_signed(struct store *base, const char *deviceid, int64_t t, bool state_changing)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, deviceid);
     param_int(&p, t);
     param_bool(&p, state_changing);
     int64_t rows = 0;
-    st = exec_stmt(s, PG_DEVICE_SIGNED, &p, "record signed call", &rows);
+    enum store_status st = exec_stmt(s, PG_DEVICE_SIGNED, &p, "record signed call", &rows);
     return st == STORE_OK && rows == 0 ? STORE_STALE : st;
 }
 
@@ -1499,9 +1472,6 @@ static enum store_status pg_reading_add(struct store *base, const char *deviceid
                                         size_t reading_len, int64_t epoch, int64_t envelope)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, deviceid);
     param_int(&p, seqn);
@@ -1511,7 +1481,7 @@ static enum store_status pg_reading_add(struct store *base, const char *deviceid
     param_int(&p, epoch);
     param_int(&p, envelope);
     int64_t rows = 0;
-    st = exec_stmt(s, PG_READING_ADD, &p, "store reading", &rows);
+    enum store_status st = exec_stmt(s, PG_READING_ADD, &p, "store reading", &rows);
     if (st != STORE_OK || rows > 0)
         return st;
     p = (struct params){0};
@@ -1537,9 +1507,7 @@ static enum store_status pg_reading_list(struct store *base, const char *devicei
 {
     struct pg_store *s = pg_of(base);
     enum pg_stmt id = f->ascending ? PG_READING_LIST_ASC : PG_READING_LIST_DESC;
-    enum store_status st = connected(s);
-    if (st == STORE_OK)
-        st = prepare(s, id);
+    enum store_status st = prepare(s, id);
     if (st != STORE_OK)
         return st;
     struct params p = {0};
@@ -1580,9 +1548,7 @@ static enum store_status pg_reading_buckets(struct store *base, const char *devi
                                             void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     struct params p = {0};
     param_text(&p, deviceid);
     param_int(&p, since);
@@ -1611,13 +1577,10 @@ static enum store_status delete_batch(struct pg_store *s, enum pg_stmt id, int64
                                       const char *what)
 {
     int64_t rows = 0;
-    enum store_status st = connected(s);
-    if (st == STORE_OK) {
-        struct params p = {0};
-        param_int(&p, before);
-        param_int(&p, max);
-        st = exec_stmt(s, id, &p, what, &rows);
-    }
+    struct params p = {0};
+    param_int(&p, before);
+    param_int(&p, max);
+    enum store_status st = exec_stmt(s, id, &p, what, &rows);
     *deleted = (int)rows;
     return st;
 }
@@ -1636,13 +1599,10 @@ static enum store_status pg_reading_prune(struct store *base, int64_t before, in
 {
     struct pg_store *s = pg_of(base);
     *deleted = 0;
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_int(&p, before);
     int64_t dropped = 0, rows = 0;
-    st = read_ints(s, PG_PARTITIONS_DROP, &p, "drop old partitions", &dropped, 1);
+    enum store_status st = read_ints(s, PG_PARTITIONS_DROP, &p, "drop old partitions", &dropped, 1);
     if (st == STORE_OK) {
         param_int(&p, max);
         st = exec_stmt(s, PG_PRUNE_DEFAULT, &p, "prune readings", &rows);
@@ -1659,15 +1619,12 @@ static enum store_status pg_token_add(struct store *base, const char *name,
                                       int64_t expires)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, name);
     param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
     param_int(&p, now);
     param_int(&p, expires);
-    st = exec_stmt(s, PG_TOKEN_ADD, &p, "add token", NULL);
+    enum store_status st = exec_stmt(s, PG_TOKEN_ADD, &p, "add token", NULL);
     return st == STORE_ERROR && strcmp(s->sqlstate, "23505") == 0 ? STORE_EXISTS : st; /* the name or hash */
 }
 
@@ -1675,9 +1632,7 @@ static enum store_status pg_token_check(struct store *base, const unsigned char 
                                         int64_t *expires, int64_t *last_used, char name[STORE_TOKEN_NAME_MAX + 1])
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     struct params p = {0};
     param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
     PGresult *res = run(s, PG_TOKEN_CHECK, &p, "check token", &st);
@@ -1698,9 +1653,6 @@ static enum store_status pg_token_used(struct store *base, const unsigned char h
                                        int64_t now)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_bytes(&p, hash, STORE_TOKEN_HASH_LEN);
     param_int(&p, now);
@@ -1710,9 +1662,7 @@ static enum store_status pg_token_used(struct store *base, const unsigned char h
 static enum store_status pg_token_list(struct store *base, store_token_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     PGresult *res = run(s, PG_TOKEN_LIST, NULL, "list tokens", &st);
     for (int i = 0, n = res ? PQntuples(res) : 0; i < n; i++)
         fn(&(struct token_info){PQgetvalue(res, i, 0), col_int(res, i, 1, 0), col_int(res, i, 2, 0),
@@ -1725,9 +1675,6 @@ static enum store_status pg_token_list(struct store *base, store_token_fn fn, vo
 static enum store_status pg_token_revoke(struct store *base, const char *name)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, name);
     return write_one_row(s, PG_TOKEN_REVOKE, &p, "revoke token");
@@ -1738,9 +1685,7 @@ static enum store_status pg_token_revoke(struct store *base, const char *name)
 static enum store_status pg_write_begin(struct store *base)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st == STORE_OK)
-        st = exec_stmt(s, PG_BEGIN, NULL, "begin an admin's change", NULL);
+    enum store_status st = begin_transaction(s, PG_BEGIN, "begin an admin's change");
     s->in_write = st == STORE_OK;
     return st;
 }
@@ -1751,25 +1696,24 @@ static enum store_status pg_write_end(struct store *base, bool commit)
 {
     struct pg_store *s = pg_of(base);
     s->in_write = false;
-    if (PQstatus(s->conn) != CONNECTION_OK)
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        s->in_txn = false;
         return commit ? fail(s, "commit an admin's change", NULL) : STORE_OK;
+    }
     bool failed = PQtransactionStatus(s->conn) == PQTRANS_INERROR;
     if (!commit || failed) {
-        exec_stmt(s, PG_ROLLBACK, NULL, "roll back an admin's change", NULL);
+        finish_transaction(s, false, "roll back an admin's change");
         if (commit)
             snprintf(s->base.errmsg, sizeof s->base.errmsg, "commit an admin's change: it had failed");
         return commit ? STORE_ERROR : STORE_OK;
     }
-    return exec_stmt(s, PG_COMMIT, NULL, "commit an admin's change", NULL);
+    return finish_transaction(s, true, "commit an admin's change");
 }
 
 static enum store_status pg_device_lock(struct store *base, const char *deviceid, store_device_fn fn,
                                         void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, deviceid);
     return device_rows(s, PG_DEVICE_LOCK, &p, "lock device", fn, user_data, NULL, NULL);
@@ -1778,9 +1722,6 @@ static enum store_status pg_device_lock(struct store *base, const char *deviceid
 static enum store_status pg_audit_add(struct store *base, const struct audit_entry *e)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_int(&p, e->at);
     param_text(&p, e->via);
@@ -1802,9 +1743,7 @@ static enum store_status pg_audit_list(struct store *base, const struct audit_fi
 {
     struct pg_store *s = pg_of(base);
     *count = 0;
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     struct params p = {0};
     param_int_or_null(&p, f->after >= 0, f->after);
     param_int(&p, f->since);
@@ -1839,22 +1778,19 @@ static enum store_status pg_recently_offline(struct store *base, int64_t now, in
                                              store_device_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_int(&p, now);
     param_int(&p, default_interval);
     param_int(&p, max);
-    st = device_rows(s, PG_RECENTLY_OFFLINE, &p, "list devices gone offline", fn, user_data, NULL, NULL);
+    enum store_status st =
+        device_rows(s, PG_RECENTLY_OFFLINE, &p, "list devices gone offline", fn, user_data, NULL, NULL);
     return st == STORE_NOT_FOUND ? STORE_OK : st;
 }
 
 static enum store_status pg_reading_last_id(struct store *base, int64_t *id)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    return st == STORE_OK ? read_ints(s, PG_READING_LAST_ID, NULL, "read the last reading's id", id, 1) : st;
+    return read_ints(s, PG_READING_LAST_ID, NULL, "read the last reading's id", id, 1);
 }
 
 /* ---- alerts ---- */
@@ -1862,9 +1798,7 @@ static enum store_status pg_reading_last_id(struct store *base, int64_t *id)
 static enum store_status pg_alert_lead(struct store *base)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     PGresult *res = run(s, PG_ALERT_LEAD, NULL, "take the alert sweeper's lock", &st);
     if (res)
         st = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't' ? STORE_OK : STORE_STALE;
@@ -1877,15 +1811,12 @@ static enum store_status pg_alert_sweep(struct store *base, int64_t now, int64_t
 {
     struct pg_store *s = pg_of(base);
     *judged = 0;
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_int(&p, now);
     param_int(&p, default_interval);
     param_int(&p, max);
     int64_t rows = 0;
-    st = exec_stmt(s, PG_ALERT_SWEEP, &p, "alert sweep", &rows);
+    enum store_status st = exec_stmt(s, PG_ALERT_SWEEP, &p, "alert sweep", &rows);
     *judged = (int)rows;
     return st;
 }
@@ -1894,9 +1825,6 @@ static enum store_status pg_alert_enqueue(struct store *base, const char *kind, 
                                           const char *detail)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, subject);
     param_text(&p, kind);
@@ -1913,9 +1841,7 @@ static const char *col_text_or_null(const PGresult *res, int row, int col)
 static enum store_status pg_alert_due(struct store *base, int64_t now, int max, store_alert_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     struct params p = {0};
     param_int(&p, now);
     param_int(&p, max);
@@ -1938,9 +1864,6 @@ static enum store_status alert_write(struct store *base, enum pg_stmt id, int64_
                                      bool is_bool, const char *what)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_int(&p, alert);
     if (is_bool)
@@ -1963,11 +1886,8 @@ static enum store_status pg_alert_retry(struct store *base, int64_t id, int64_t 
 static enum store_status pg_alert_counts(struct store *base, struct alert_counts *out)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     int64_t c[3] = {0};
-    st = read_ints(s, PG_ALERT_COUNTS, NULL, "count alerts", c, 3);
+    enum store_status st = read_ints(s, PG_ALERT_COUNTS, NULL, "count alerts", c, 3);
     *out = (struct alert_counts){.pending = c[0], .sent = c[1], .failed = c[2]};
     return st;
 }
@@ -1989,9 +1909,6 @@ static enum store_status pg_device_bulk_add(struct store *base, const char *pref
     char id[80];
     if (!store_bulk_id(prefix, count > 0 ? first + count - 1 : first, id, sizeof id))
         return bulk_bad_id(s, prefix);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, prefix);
     param_int(&p, first);
@@ -2087,15 +2004,12 @@ static enum store_status pg_reading_bulk_add(struct store *base, const char *pre
     char id[80];
     if (!store_bulk_id(prefix, count > 0 ? first + count - 1 : first, id, sizeof id))
         return bulk_bad_id(s, prefix);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct copy_buffer b = {malloc(COPY_BUFFER), 0};
     if (!b.data) {
         snprintf(s->base.errmsg, sizeof s->base.errmsg, "bulk readings: out of memory");
         return STORE_ERROR;
     }
-    st = exec_stmt(s, PG_BEGIN, NULL, "bulk readings: begin", NULL);
+    enum store_status st = begin_transaction(s, PG_BEGIN, "bulk readings: begin");
     for (int64_t n = first; st == STORE_OK && n < first + count; n += BULK_CHUNK) {
         int64_t last = n + BULK_CHUNK - 1 < first + count - 1 ? n + BULK_CHUNK - 1 : first + count - 1;
         struct params p = {0};
@@ -2112,11 +2026,7 @@ static enum store_status pg_reading_bulk_add(struct store *base, const char *pre
         PQclear(claimed);
     }
     free(b.data);
-    if (st == STORE_OK)
-        return exec_stmt(s, PG_COMMIT, NULL, "bulk readings: commit", NULL);
-    if (PQstatus(s->conn) == CONNECTION_OK)
-        exec_stmt(s, PG_ROLLBACK, NULL, "bulk readings: roll back", NULL);
-    return st;
+    return end_transaction(s, st, "bulk readings: end");
 }
 
 /* ---- firmware ---- */
@@ -2144,9 +2054,7 @@ static enum store_status pg_firmware_running(struct store *base, int max, store_
                                              void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     struct params p = {0};
     param_int(&p, max);
     PGresult *res = run(s, PG_FIRMWARE_RUNNING, &p, "count running firmware", &st);
@@ -2162,26 +2070,21 @@ static enum store_status pg_firmware_get(struct store *base, const char *version
                                          void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
     struct params p = {0};
     param_text(&p, version);
-    return st == STORE_OK ? firmware_rows(s, PG_FIRMWARE_GET, &p, fn, user_data) : st;
+    return firmware_rows(s, PG_FIRMWARE_GET, &p, fn, user_data);
 }
 
 static enum store_status pg_firmware_list(struct store *base, store_firmware_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    return st == STORE_OK ? firmware_rows(s, PG_FIRMWARE_LIST, NULL, fn, user_data) : st;
+    return firmware_rows(s, PG_FIRMWARE_LIST, NULL, fn, user_data);
 }
 
 static enum store_status pg_firmware_add(struct store *base, const struct firmware *fw, const void *image,
                                          store_firmware_fn fn, void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, fw->version);
     param_text(&p, fw->sha256);
@@ -2190,7 +2093,7 @@ static enum store_status pg_firmware_add(struct store *base, const struct firmwa
     param_int(&p, fw->created);
     param_bytes(&p, image, (size_t)fw->size);
     int64_t rows = 0;
-    st = s->in_write ? STORE_OK : exec_stmt(s, PG_BEGIN, NULL, "add firmware: begin", NULL);
+    enum store_status st = s->in_write ? STORE_OK : begin_transaction(s, PG_BEGIN, "add firmware: begin");
     if (st == STORE_OK)
         st = exec_stmt(s, PG_FIRMWARE_ADD, &p, "add firmware", &rows);
     /* Committed when made; else (the version exists) rolled back, with bytes it may have stored
@@ -2211,13 +2114,10 @@ static enum store_status pg_firmware_add(struct store *base, const struct firmwa
 static enum store_status pg_firmware_delete(struct store *base, const char *version)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, version);
     int64_t deleted = 0;
-    st = read_ints(s, PG_FIRMWARE_DELETE, &p, "delete firmware", &deleted, 1);
+    enum store_status st = read_ints(s, PG_FIRMWARE_DELETE, &p, "delete firmware", &deleted, 1);
     if (st != STORE_OK || deleted == 1)
         return st;
     st = firmware_rows(s, PG_FIRMWARE_GET, &p, NULL, NULL);
@@ -2228,9 +2128,7 @@ static enum store_status pg_firmware_image(struct store *base, const char *sha25
 {
     struct pg_store *s = pg_of(base);
     *image = NULL;
-    enum store_status st = connected(s);
-    if (st == STORE_OK)
-        st = prepare(s, PG_FIRMWARE_IMAGE);
+    enum store_status st = prepare(s, PG_FIRMWARE_IMAGE);
     if (st != STORE_OK)
         return st;
     char name[32];
@@ -2259,8 +2157,8 @@ static enum store_status pg_firmware_image(struct store *base, const char *sha25
 static enum store_status read_text(struct pg_store *s, enum pg_stmt id, const struct params *p, const char *what,
                                    char *out, size_t out_len)
 {
-    enum store_status st = connected(s);
-    PGresult *res = st == STORE_OK ? run(s, id, p, what, &st) : NULL;
+    enum store_status st;
+    PGresult *res = run(s, id, p, what, &st);
     if (!res)
         return st;
     st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
@@ -2294,9 +2192,6 @@ static enum store_status pg_device_by_mac(struct store *base, const char *mac12,
 static enum store_status pg_rollout_add(struct store *base, const struct rollout *r, int64_t *id)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_text(&p, r->firmware);
     param_text(&p, r->tag);
@@ -2305,7 +2200,7 @@ static enum store_status pg_rollout_add(struct store *base, const struct rollout
     param_int(&p, r->failure_threshold);
     param_int(&p, r->timeout);
     param_int(&p, r->created);
-    st = read_ints(s, PG_ROLLOUT_ADD, &p, "add rollout", id, 1);
+    enum store_status st = read_ints(s, PG_ROLLOUT_ADD, &p, "add rollout", id, 1);
     return st == STORE_OK ? STORE_CREATED : st == STORE_NOT_FOUND ? STORE_EXISTS : st;
 }
 
@@ -2313,9 +2208,7 @@ static enum store_status pg_rollout_list(struct store *base, int64_t id, const c
                                          void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     struct params p = {0};
     param_int(&p, id);
     param_text(&p, state);
@@ -2348,9 +2241,7 @@ static enum store_status pg_rollout_stages(struct store *base, int64_t id, store
                                            void *user_data)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
+    enum store_status st;
     struct params p = {0};
     param_int(&p, id);
     PGresult *res = run(s, PG_ROLLOUT_STAGES, &p, "rollout stages", &st);
@@ -2375,9 +2266,6 @@ static enum store_status pg_rollout_state(struct store *base, int64_t id, const 
                                           const char *to, const char *reason, int64_t now)
 {
     struct pg_store *s = pg_of(base);
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_int(&p, id);
     param_text(&p, from);
@@ -2386,7 +2274,7 @@ static enum store_status pg_rollout_state(struct store *base, int64_t id, const 
     param_text(&p, reason);
     param_int(&p, now);
     int64_t out[2] = {0, 0}; /* moved, exists */
-    st = read_ints(s, PG_ROLLOUT_STATE, &p, "rollout state", out, 2);
+    enum store_status st = read_ints(s, PG_ROLLOUT_STATE, &p, "rollout state", out, 2);
     if (st != STORE_OK)
         return st;
     return out[0] ? STORE_OK : out[1] ? STORE_STALE : STORE_NOT_FOUND;
@@ -2397,16 +2285,13 @@ static enum store_status pg_rollout_start(struct store *base, int64_t id, int st
 {
     struct pg_store *s = pg_of(base);
     *assigned = 0;
-    enum store_status st = connected(s);
-    if (st != STORE_OK)
-        return st;
     struct params p = {0};
     param_int(&p, id);
     param_int(&p, stage);
     param_int(&p, now);
     param_int(&p, devices);
     int64_t out[2] = {0, 0}; /* claimed, assigned */
-    st = read_ints(s, PG_ROLLOUT_START, &p, "start rollout stage", out, 2);
+    enum store_status st = read_ints(s, PG_ROLLOUT_START, &p, "start rollout stage", out, 2);
     *assigned = out[1];
     return st != STORE_OK ? st : out[0] ? STORE_OK : STORE_STALE;
 }
@@ -2415,12 +2300,10 @@ static enum store_status pg_rollout_timeouts(struct store *base, int64_t id, int
 {
     struct pg_store *s = pg_of(base);
     *failed = 0;
-    enum store_status st = connected(s);
     struct params p = {0};
     param_int(&p, id);
     param_int(&p, now);
-    if (st == STORE_OK)
-        st = exec_stmt(s, PG_ROLLOUT_DOWNLOADED, &p, "rollout downloads", NULL);
+    enum store_status st = exec_stmt(s, PG_ROLLOUT_DOWNLOADED, &p, "rollout downloads", NULL);
     return st == STORE_OK ? exec_stmt(s, PG_ROLLOUT_TIMEOUT, &p, "rollout timeouts", failed) : st;
 }
 

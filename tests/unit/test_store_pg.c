@@ -448,6 +448,14 @@ static void stopped_walk_leaves_the_connection_usable(void **state)
 
 /* ---- connections ---- */
 
+/* Has the server end the store's connection. */
+static void cut_store_connection(struct fixture *fx)
+{
+    int64_t killed = query_int(fx->conn, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                         "WHERE datname = current_database() AND application_name = 'provd'");
+    assert_int_equal(killed, 1);
+}
+
 /* The store's connection cut by the server: the next operation says the database is unavailable
  * or (having reconnected) succeeds, and the one after works, its statements prepared again. */
 static void reconnects_after_a_lost_connection(void **state)
@@ -456,10 +464,7 @@ static void reconnects_after_a_lost_connection(void **state)
     add_open(fx->store, "steady");
     assert_int_equal(store_reading_add(fx->store, "steady", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
     for (int round = 0; round < 2; round++) {
-        int64_t killed =
-            query_int(fx->conn, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                "WHERE datname = current_database() AND application_name = 'provd'");
-        assert_int_equal(killed, 1);
+        cut_store_connection(fx);
         enum store_status st = store_device_get(fx->store, "steady", NULL, NULL);
         if (st != STORE_UNAVAILABLE && st != STORE_OK)
             fail_msg("after the cut: %d %s", st, store_errmsg(fx->store));
@@ -471,6 +476,30 @@ static void reconnects_after_a_lost_connection(void **state)
         assert_int_equal(store_prepare_all(fx->store), STORE_OK);
     }
     assert_int_equal(stored_readings(fx->store, "steady"), 3);
+}
+
+/* A connection cut inside an admin's change is not replaced until the change ends (what the change
+ * wrote next would be committed outside it): every operation of the change after the cut fails, its
+ * commit fails, the device keeps its name, and the operation after the change reconnects. */
+static void a_connection_lost_inside_a_change_fails_it_whole(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "inside");
+    assert_int_equal(store_write_begin(fx->store), STORE_OK);
+    struct device_update u = {.name = "first", .cfgsn = -1, .if_match = IF_MATCH_NONE};
+    assert_int_equal(store_device_update(fx->store, "inside", &u, TEST_T0, NULL, NULL), STORE_OK);
+    cut_store_connection(fx);
+    u.name = "second"; /* finds the connection lost */
+    assert_int_equal(store_device_update(fx->store, "inside", &u, TEST_T0, NULL, NULL), STORE_UNAVAILABLE);
+    u.name = "third"; /* would reconnect */
+    assert_int_equal(store_device_update(fx->store, "inside", &u, TEST_T0, NULL, NULL), STORE_UNAVAILABLE);
+    assert_int_not_equal(store_write_end(fx->store, true), STORE_OK);
+    const char *id[] = {"inside"};
+    char name[32];
+    assert_string_equal(query_text_with(fx->conn, "SELECT name FROM devices WHERE deviceid = $1", 1, id, name,
+                                        sizeof name),
+                        "");
+    assert_int_equal(store_device_get(fx->store, "inside", NULL, NULL), STORE_OK);
 }
 
 /* What store_open() says when it cannot open: one line, and never the password. */
@@ -707,6 +736,7 @@ int main(void)
         T(delete_takes_readings_from_every_partition),
         T(stopped_walk_leaves_the_connection_usable),
         T(reconnects_after_a_lost_connection),
+        T(a_connection_lost_inside_a_change_fails_it_whole),
         T(open_failures_are_clear_and_keep_the_password),
         T(open_refuses_newer_schema),
         T(buckets_equal_sqlite),
