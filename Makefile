@@ -15,8 +15,10 @@ DESTDIR  ?=
 # Shared code (lib/) is one static library linked into every program that needs it, but for the
 # PostgreSQL backend: a module of its own (lib/store_backend.h), loaded only by programs opening a
 # PostgreSQL database, so that those on SQLite never map libpq and the libraries it brings.
-PG_MODULE_SRC := lib/store_pg.c lib/bulk_id.c
-LIB_SRC  := $(filter-out lib/store_pg.c,$(wildcard lib/*.c))
+# The backend is lib/store_pg*.c but its loader, store_pg_module.c, which is shared code.
+PG_STORE_SRC  := $(filter-out lib/store_pg_module.c,$(wildcard lib/store_pg*.c))
+PG_MODULE_SRC := $(PG_STORE_SRC) lib/bulk_id.c
+LIB_SRC  := $(filter-out $(PG_STORE_SRC),$(wildcard lib/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/schema_sql.o
 LIBPROVD := $(BUILD)/libprovd.a
 PG_MODULE := $(BUILD)/provd-pg.so
