@@ -6,6 +6,8 @@
 
 #include "store_pg_internal.h"
 
+/* ---- messages ---- */
+
 /* Copies the first line of msg into dst. */
 void first_line(char *dst, size_t len, const char *msg)
 {

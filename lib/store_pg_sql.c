@@ -1,6 +1,7 @@
 /* The PostgreSQL backend's statements (store_pg.c): every SQL text it prepares, in one table
  * indexed by enum pg_stmt. */
 #include "store_pg_internal.h"
+#include "validate.h"
 
 #define ALERT_LOCK      "7073400002" /* the alert sweeper's session lock (pg_alert_lead()) */
 
@@ -415,5 +416,5 @@ const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_ALERT_COUNTS] = "SELECT (SELECT count(*) FROM alerts), sent, failed FROM alert_counts",
 };
 
-
 _Static_assert(DEVICE_TAGS_MAX == 16, "PG_DEVICE_BULK's tag cap");
+_Static_assert(DATA_MAX == 8192, "BULK_SET_CHANGES's size cap");
