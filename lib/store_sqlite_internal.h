@@ -153,7 +153,9 @@ enum store_status delete_batch(struct sqlite_store *s, enum stmt id, int64_t bef
 enum store_status device_rows(struct sqlite_store *s, enum stmt id, store_device_fn fn, void *user_data,
                               int *count, int64_t *row);
 
-/* The operations of store_sqlite_devices.c (devices and readings). */
+/* The backend's operations, in its table sqlite_ops (store_sqlite.c): each has the contract of the
+ * store.h call of the same name. */
+/* store_sqlite_devices.c: devices and readings. */
 enum store_status sqlite_device_register(struct store *base, const char *deviceid, const char *ipaddr,
                                          const char *ssid, const char *location,
                                          const struct registration *reg, int64_t now, store_device_fn fn,
@@ -203,7 +205,7 @@ enum store_status sqlite_device_bulk_add(struct store *base, const char *prefix,
 enum store_status sqlite_reading_bulk_add(struct store *base, const char *prefix, int64_t first,
                                           int64_t count, int64_t per_device, int64_t now, int64_t step,
                                           store_reading_text_fn fn, void *user_data);
-/* The operations of store_sqlite_firmware.c (firmware and rollouts). */
+/* store_sqlite_firmware.c: firmware and rollouts. */
 enum store_status sqlite_firmware_get(struct store *base, const char *version, store_firmware_fn fn,
                                       void *user_data);
 enum store_status sqlite_firmware_running(struct store *base, int max, store_version_count_fn fn,
@@ -227,7 +229,7 @@ enum store_status sqlite_rollout_state(struct store *base, int64_t id, const cha
 enum store_status sqlite_rollout_start(struct store *base, int64_t id, int stage, int64_t devices,
                                        int64_t now, int64_t *assigned);
 enum store_status sqlite_rollout_timeouts(struct store *base, int64_t id, int64_t now, int64_t *failed);
-/* The operations of store_sqlite_admin.c (the administrators' side). */
+/* store_sqlite_admin.c: tokens, the audit trail, the overview and alerts. */
 enum store_status sqlite_token_add(struct store *base, const char *name,
                                    const unsigned char hash[STORE_TOKEN_HASH_LEN], int64_t now,
                                    int64_t expires);

@@ -1,5 +1,5 @@
-/* The SQLite backend's statements (store_sqlite_internal.h's enum stmt): every SQL text the
- * backend prepares, in one table, with the column lists and clauses several of them share. */
+/* The SQLite backend's table of statements (enum stmt, store_sqlite_internal.h): the SQL of each,
+ * and the column lists and clauses several share. PRAGMAs and the bulk load's insert stay by their code. */
 #include "store_sqlite_internal.h"
 
 #include "validate.h"
