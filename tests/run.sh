@@ -8,13 +8,13 @@
 # A suite that runs past its limit is killed and counted as failed (a hang must not block CI).
 #   FUZZ_SECONDS (5); PG_PORT: the cluster's port (default: a free one);
 #   UNIT_LIMIT (300) and NODE_LIMIT (1200): seconds for one unit binary and for one node suite;
-#   NODE_CONCURRENCY (3): test files a node suite runs at once (they mostly wait: for polls,
+#   NODE_CONCURRENCY (2): test files a node suite runs at once (they mostly wait: for polls,
 #   timeouts, restarts; each starts its own stacks on free ports);
 #   PROVD_TEST_PG=postgresql://...: run the -pg suites on that server instead of a cluster of ours.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-5}
-UNIT_LIMIT=${UNIT_LIMIT:-300} NODE_LIMIT=${NODE_LIMIT:-1200} NODE_CONCURRENCY=${NODE_CONCURRENCY:-3}
+UNIT_LIMIT=${UNIT_LIMIT:-300} NODE_LIMIT=${NODE_LIMIT:-1200} NODE_CONCURRENCY=${NODE_CONCURRENCY:-2}
 # A PROVD_DB of the caller's shell must not reach the stacks the tests start.
 unset PROVD_DB
 logs=build/test-logs

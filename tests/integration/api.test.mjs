@@ -79,7 +79,9 @@ describe('seed flow', () => {
 });
 
 describe('heartbeat times', () => {
-  it('heartbeats through either worker show in the list within 0.8 s (asserted: 1.5 s)', async () => {
+  // Kept back at most 0.5 s, they show within about 0.6 s; asserted with room for a busy machine
+  // (three test files at once on two cores), which still catches times held until some later event.
+  it('heartbeats through either worker show in the list within 0.6 s (asserted: 4 s)', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `hbtime-${String(i).padStart(2, '0')}`);
     for (const id of ids) assert.equal((await api('POST', `/api/devices/${id}`, { body: {} })).status, 201);
     await sleep(1100); // heartbeats in a later second than the registrations
@@ -90,14 +92,14 @@ describe('heartbeat times', () => {
     }
     const sent = Date.now();
     let late = ids;
-    while (late.length > 0 && Date.now() - sent < 3000) {
+    while (late.length > 0 && Date.now() - sent < 10_000) {
       const r = await api('GET', '/api/devices?q=hbtime-&limit=50', { admin: true });
       const seen = Object.fromEntries(r.json.map((d) => [d.deviceid, Date.parse(d.lastseen)]));
       late = ids.filter((id) => !(seen[id] >= second[id]));
       if (late.length > 0) await sleep(50);
     }
     assert.deepEqual(late, [], `every heartbeat is in the list; provd's log: ${stack.logs().slice(-2000)}`);
-    assert.ok(Date.now() - sent < 1500, `shown after ${Date.now() - sent} ms`);
+    assert.ok(Date.now() - sent < 4000, `shown after ${Date.now() - sent} ms`);
     // SQLite only: its one writer takes every worker's writes; PostgreSQL's workers write themselves.
     if (backend === 'sqlite') assert.ok(fs.existsSync(`${stack.db}-writer.sock`), 'one worker writes for the stack');
   });
