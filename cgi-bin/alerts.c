@@ -11,6 +11,7 @@
 
 #include "alert_payload.h"
 #include "app.h"
+#include "isotime.h"
 #include "log.h"
 #include "validate.h"
 #include "webhook.h"
@@ -130,7 +131,7 @@ static bool send_batch(struct store *s, struct webhook *w, const struct alert_co
             int64_t wait = backoff_s(o->attempts + 1, c->retry_max_s);
             log_event("warn", "alert_retry", NULL, o->subject, "alert %s not delivered (%s): attempt %lld, next in %lld s",
                       o->id_text, why, (long long)o->attempts + 1, (long long)wait);
-            st = store_alert_retry(s, o->id, (int64_t)time(NULL) + wait);
+            st = store_alert_retry(s, o->id, isotime_now() + wait);
             all = false;
         } else {
             if (r == WEBHOOK_REFUSED)
@@ -155,7 +156,7 @@ static bool round_once(struct store *s, struct webhook *w, const struct config *
     int judged = 0;
     enum store_status st;
     do
-        st = store_alert_sweep(s, (int64_t)time(NULL), config->poll_interval, SWEEP_BATCH, &judged);
+        st = store_alert_sweep(s, isotime_now(), config->poll_interval, SWEEP_BATCH, &judged);
     while (st == STORE_OK && judged >= SWEEP_BATCH && !stopping);
     if (st != STORE_OK)
         log_store(s, "alert sweep");
@@ -163,7 +164,7 @@ static bool round_once(struct store *s, struct webhook *w, const struct config *
     static struct batch b;
     b.count = 0;
     b.short_of_memory = false;
-    if ((st = store_alert_due(s, (int64_t)time(NULL), SEND_BATCH, take, &b)) != STORE_OK) {
+    if ((st = store_alert_due(s, isotime_now(), SEND_BATCH, take, &b)) != STORE_OK) {
         log_store(s, "alerts due");
         b.short_of_memory = false;
     }

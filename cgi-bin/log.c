@@ -4,7 +4,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "isotime.h"
@@ -40,7 +39,7 @@ void log_event(const char *level, const char *event, const char *request_id, con
     va_start(ap, format);
     vsnprintf(msg, sizeof msg, format, ap);
     va_end(ap);
-    isotime_format((int64_t)time(NULL), when);
+    isotime_format(isotime_now(), when);
 
     char line[2 * LOG_MSG_MAX + 256];
     int n = snprintf(line, sizeof line, "time=%s level=%s event=%s", when, level, event);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "isotime.h"
 #include "log.h"
 #include "metrics.h"
 #include "rollout.h"
@@ -27,11 +28,6 @@
  * for the writer's answer to a reading (see turns.h). */
 #define REQUEST_THREADS 2
 _Static_assert(REQUEST_THREADS <= SQLITE_WRITER_THREADS, "a writer connection per request thread");
-
-static int64_t wall_clock(void)
-{
-    return (int64_t)time(NULL);
-}
 
 /* Reads the body into buf (BODY_MAX + 1 bytes), or for a route that takes more (router_body_max())
  * a larger one of its own, *big (the caller frees it); false with the response set when it cannot. */
@@ -298,7 +294,7 @@ static int idle_work(void *data)
 
 int main(int argc, char **argv)
 {
-    struct app app = {.now = wall_clock};
+    struct app app = {.now = isotime_now};
     bool check = argc > 1 && strcmp(argv[1], "--check") == 0;
     char err[512];
     /* A client that hangs up must not kill the worker on the next write. */

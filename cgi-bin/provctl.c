@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -49,11 +48,6 @@ struct command {
     bool needs_key; /* device keys are sealed or opened: the server key is loaded (PROVD_KEY_FILE) */
 };
 
-static int64_t now(void)
-{
-    return (int64_t)time(NULL);
-}
-
 static int fail_store(struct store *s)
 {
     fprintf(stderr, "provctl: %s\n", store_errmsg(s));
@@ -65,7 +59,7 @@ static int fail_store(struct store *s)
 static enum store_status audit_provctl(struct store *s, const char *action, const char *target, const char *before,
                                        const char *after)
 {
-    struct audit_actor actor = {.via = AUDIT_VIA_PROVCTL, .at = now()};
+    struct audit_actor actor = {.via = AUDIT_VIA_PROVCTL, .at = isotime_now()};
     struct passwd *pw = getpwuid(getuid());
     if (pw)
         snprintf(actor.name, sizeof actor.name, "%s", pw->pw_name);
@@ -112,7 +106,7 @@ static bool parse_expiry(const char *text, int64_t *expires)
     digits[len - 1] = '\0';
     if (!parse_int_range(digits, 1, 36500 * 24, &n))
         return false;
-    *expires = now() + n * (text[len - 1] == 'd' ? 86400 : 3600);
+    *expires = isotime_now() + n * (text[len - 1] == 'd' ? 86400 : 3600);
     return true;
 }
 
@@ -139,7 +133,7 @@ static int run_token_create(struct store *s, char **argv, int argc)
     }
     enum store_status st = store_write_begin(s);
     if (st == STORE_OK) {
-        st = store_token_add(s, argv[0], hash, now(), expires);
+        st = store_token_add(s, argv[0], hash, isotime_now(), expires);
         if (st == STORE_OK)
             st = audit_provctl(s, "token.create", argv[0], NULL, after);
         st = end_change(s, st);
@@ -214,7 +208,7 @@ static int run_device_list(struct store *s, char **argv, int argc)
 {
     (void)argv, (void)argc;
     char err[256];
-    struct listing l = {.now = now()};
+    struct listing l = {.now = isotime_now()};
     if (!config_from_env(&l.config, err, sizeof err)) {
         fprintf(stderr, "provctl: %s\n", err);
         return 1;
@@ -303,7 +297,7 @@ static bool delete_older(struct store *s, enum store_status (*delete)(struct sto
     int deleted;
     *total = 0;
     do {
-        if (delete(s, now() - days * 86400, PRUNE_BATCH, &deleted) != STORE_OK)
+        if (delete(s, isotime_now() - days * 86400, PRUNE_BATCH, &deleted) != STORE_OK)
             return false;
         *total += deleted;
     } while (deleted > 0);
@@ -325,7 +319,7 @@ static int run_prune(struct store *s, char **argv, int argc)
         fprintf(stderr, "provctl: DAYS must be whole days from 0 (keep all) to 36500\n");
         return EXIT_USAGE;
     }
-    int64_t before = days > 0 ? now() - days * 86400 : 0, total = 0, expired = 0;
+    int64_t before = days > 0 ? isotime_now() - days * 86400 : 0, total = 0, expired = 0;
     int deleted;
     do {
         if (store_reading_prune(s, before, PRUNE_BATCH, &deleted) != STORE_OK)

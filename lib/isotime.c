@@ -6,6 +6,13 @@
 #include <string.h>
 #include <time.h>
 
+int64_t isotime_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec;
+}
+
 void isotime_format(int64_t unix_seconds, char out[ISOTIME_LEN + 1])
 {
     time_t t = (time_t)unix_seconds;

@@ -2,6 +2,8 @@
  * lib/isotime.c (ISO-8601 UTC to and from Unix seconds), edge by edge. */
 #include "testlib.h"
 
+#include <time.h>
+
 #include "isotime.h"
 #include "validate.h"
 
@@ -245,6 +247,23 @@ static void int_range_edges(void **state)
     assert_false(parse_int_range("-6", -5, 5, &v));
 }
 
+/* isotime_now() read after the precise clock is never on an earlier second, across a whole second
+ * boundary (time() was, for up to a tick after one: tens of thousands of reads each time). */
+static void isotime_now_is_never_behind_the_precise_clock(void **state)
+{
+    (void)state;
+    struct timespec precise;
+    clock_gettime(CLOCK_REALTIME, &precise);
+    int64_t last = (int64_t)precise.tv_sec + 2;
+    do {
+        clock_gettime(CLOCK_REALTIME, &precise);
+        int64_t seconds = isotime_now();
+        if (seconds < (int64_t)precise.tv_sec)
+            fail_msg("isotime_now() %lld after the precise clock's %lld.%09ld", (long long)seconds,
+                     (long long)precise.tv_sec, precise.tv_nsec);
+    } while ((int64_t)precise.tv_sec < last);
+}
+
 static void isotime_round_trip(void **state)
 {
     (void)state;
@@ -361,6 +380,7 @@ int main(void)
         cmocka_unit_test(tags_fold_and_charset),
         cmocka_unit_test(locations_and_property_keys),
         cmocka_unit_test(int_range_edges),
+        cmocka_unit_test(isotime_now_is_never_behind_the_precise_clock),
         cmocka_unit_test(isotime_round_trip),
         cmocka_unit_test(isotime_refuses_impossible_dates),
         cmocka_unit_test(isotime_refuses_other_shapes),
