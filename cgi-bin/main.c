@@ -188,6 +188,20 @@ static void finish_request(FCGX_Request *fr)
     FCGX_Finish_r(fr);
 }
 
+/* The worker's queued heartbeat times, once due: handed to the writer (SQLite; should none take
+ * them, written on own, a connection the caller may use now, or with own NULL kept), or written
+ * by the store itself (PostgreSQL). Returns the ms until they are due, -1 when none are queued.
+ * Called after every request and by the idle work: traffic can keep the idle work from running
+ * (it runs only while no request does), and an idle worker runs no request. */
+static int write_due_times(struct app *app, struct store *own)
+{
+    if (app->writer)
+        return sqlite_writer_hand_over(app->writer, own);
+    if (store_needs(app->store) & STORE_NEEDS_FLUSHES)
+        return store_flush(app->store, false);
+    return -1;
+}
+
 static void *request_loop(void *data)
 {
     struct request_thread *t = data;
@@ -201,8 +215,7 @@ static void *request_loop(void *data)
         }
         turns_accepted(t->turns);
         serve(&t->app, &t->fr, t->body, &t->res);
-        if (t->app.writer) /* while this thread may use the connection, should it write them */
-            sqlite_writer_hand_over(t->app.writer, t->app.store);
+        write_due_times(&t->app, t->app.store); /* while this thread may use the connection */
         void (*after_answer)(struct app *) = t->app.after_answer;
         t->app.after_answer = NULL;
         if (after_answer) { /* the answer goes first; the work keeps this thread's turn */
@@ -278,16 +291,11 @@ static void sweep_rollouts(struct app *app)
                   r.done, r.stopped, (long long)r.timed_out);
 }
 
-/* The idle work of a request thread waiting its turn: the worker's queued heartbeat times, handed
- * to the writer (SQLite) or written by the store itself (PostgreSQL), then the rollouts' sweep. */
+/* The idle work of a request thread waiting its turn: the heartbeat times, then the rollouts' sweep. */
 static int idle_work(void *data)
 {
     struct app *app = data;
-    int next = 0;
-    if (app->writer)
-        next = sqlite_writer_hand_over(app->writer, NULL);
-    else if (store_needs(app->store) & STORE_NEEDS_FLUSHES)
-        next = store_flush(app->store, false);
+    int next = write_due_times(app, NULL);
     sweep_rollouts(app);
     return next;
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backend, startStack } from './lib/stack.mjs';
+import { backend, startStack, workerPids } from './lib/stack.mjs';
 
 let stack;
 before(async () => { stack = await startStack(); });
@@ -91,14 +91,18 @@ describe('heartbeat times', () => {
       assert.equal((await api('GET', `/api/devices/${id}`)).status, 200);
     }
     const sent = Date.now();
+    const workersBefore = workerPids(stack).join(' ');
     let late = ids;
+    let seen = {};
     while (late.length > 0 && Date.now() - sent < 10_000) {
       const r = await api('GET', '/api/devices?q=hbtime-&limit=50', { admin: true });
-      const seen = Object.fromEntries(r.json.map((d) => [d.deviceid, Date.parse(d.lastseen)]));
+      seen = Object.fromEntries(r.json.map((d) => [d.deviceid, Date.parse(d.lastseen)]));
       late = ids.filter((id) => !(seen[id] >= second[id]));
       if (late.length > 0) await sleep(50);
     }
-    assert.deepEqual(late, [], `every heartbeat is in the list; provd's log: ${stack.logs().slice(-2000)}`);
+    const why = late.map((id) => `${id}: heartbeat in ${second[id]}, lastseen ${seen[id]}`).join('; ');
+    assert.deepEqual(late, [], `every heartbeat is in the list (${why}; workers ${workersBefore}, then ` +
+      `${workerPids(stack).join(' ')}); provd's log: ${stack.logs().slice(-2000)}`);
     assert.ok(Date.now() - sent < 4000, `shown after ${Date.now() - sent} ms`);
     // SQLite only: its one writer takes every worker's writes; PostgreSQL's workers write themselves.
     if (backend === 'sqlite') assert.ok(fs.existsSync(`${stack.db}-writer.sock`), 'one worker writes for the stack');
