@@ -1,6 +1,7 @@
-/* Storage in the domain's terms, for provd workers and provctl: devices, readings, tokens. One
- * backend per file behind it (store_sqlite.c, store_pg.c), chosen by the database's name; every
- * statement is prepared once per connection from a table and bound with parameters. */
+/* Storage in the domain's terms, for provd workers and provctl: devices, readings, tokens. Two
+ * backends behind it, each in files of its own (store_sqlite*.c, store_pg*.c), chosen by the
+ * database's name; every statement is prepared once per connection from a table and bound with
+ * parameters. */
 #ifndef PROVD_STORE_H
 #define PROVD_STORE_H
 

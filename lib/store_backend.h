@@ -1,5 +1,5 @@
-/* What a storage backend provides behind store.h: one table of operations per backend file
- * (store_sqlite.c, store_pg.c), each with the contract of the store.h function of the same name.
+/* What a storage backend provides behind store.h: one table of operations per backend
+ * (store_sqlite.c's, store_pg.c's), each with the contract of the store.h function of the same name.
  * Only lib/store*.c include this. */
 #ifndef PROVD_STORE_BACKEND_H
 #define PROVD_STORE_BACKEND_H
@@ -155,7 +155,7 @@ struct store {
 struct store *store_sqlite_open(const char *path, char *err, size_t err_len);
 struct store *store_pg_open(const char *uri, char *err, size_t err_len);
 
-/* The PostgreSQL backend is a module of its own, PG_MODULE_NAME (store_pg.c linked with libpq),
+/* The PostgreSQL backend is a module of its own, PG_MODULE_NAME (store_pg*.c linked with libpq),
  * which store_pg_open() loads at its first call and whose PG_MODULE_OPEN it then calls: programs
  * on SQLite never map libpq and the libraries it brings. */
 #define PG_MODULE_NAME "provd-pg.so"

@@ -156,7 +156,7 @@ const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_DEVICE_EXISTS] = "SELECT 1 FROM devices WHERE deviceid = $1",
     /* An admin's change if the device's cfgsn is still $9 (when $9 >= 0): concurrent changes with
      * one If-Match queue on the row lock and each re-checks the cfgsn the one before left, so one
-     * of them wins. The cfgsn as next_cfgsn() in store_sqlite.c: one more when the data changes
+     * of them wins. The cfgsn as next_cfgsn() in store_sqlite_devices.c: one more when the data changes
      * (SET's right-hand sides read the row as it was), an explicit higher one ($7) wins. */
     [PG_DEVICE_UPDATE] =
         "UPDATE devices SET name = coalesce($2, name), data = coalesce($3, data), state = coalesce($4, "
@@ -254,7 +254,7 @@ const char *const pg_stmt_sql[PG__COUNT] = {
                        "RETURNING id",
     [PG_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
     [PG_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
-    /* SQLite's json_tree query (store_sqlite.c) walked by hand: every leaf of each reading with
+    /* SQLite's json_tree query (store_sqlite_sql.c) walked by hand: every leaf of each reading with
      * its path as SQLite 3.40 writes it ("$.a.b[0]"; a key that is not a letter and letters or
      * digits quoted, "$.\"k_1\"", with JSON's escapes: PostgreSQL's, which differ from the
      * device's own only for a key written with needless \u escapes), the numeric ones grouped by
