@@ -132,7 +132,7 @@ const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_REGISTRATION_LOCK] = "SELECT pg_advisory_xact_lock(hashtext('provd: new device'))",
     /* What the caps on new devices count: all devices, and those registered from $1 since $2. */
     [PG_REGISTRATION_COUNTS] =
-        "SELECT (SELECT count(*) FROM devices), "
+        "SELECT (SELECT devices FROM device_count), "
         "(SELECT count(*) FROM devices WHERE registered_from = $1 AND datec > $2::bigint)",
     [PG_DEVICE_EXPIRE_PENDING] = "DELETE FROM devices WHERE deviceid IN (SELECT deviceid FROM devices "
                                  "WHERE state = 'pending' AND last_seqn IS NULL AND datec < $1::bigint "

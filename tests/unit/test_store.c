@@ -259,6 +259,35 @@ static void register_caps_new_devices(void **state)
     assert_int_equal(register_capped(fx->store, "a2", "192.0.2.9", TEST_T0 + 62), STORE_OK);
 }
 
+/* The cap on devices counts every device however it came or went: a bulk load, an admin's
+ * create, registrations, a delete, the expiry of pending devices (migration 17's count). */
+static void device_cap_counts_every_way_in_and_out(void **state)
+{
+    struct fixture *fx = *state;
+    const struct registration cap = {REGISTRATION_APPROVE, NULL, 0, 4};
+    assert_int_equal(store_device_bulk_add(fx->store, "BULK", 0, 2, "0123456789abcdef", TEST_T0), STORE_OK);
+    struct device_update create = {.cfgsn = -1, .if_match = IF_MATCH_NONE};
+    assert_int_equal(store_device_update(fx->store, "made", &create, TEST_T0, NULL, NULL), STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "r1", NULL, NULL, NULL, &cap, TEST_T0, NULL, NULL),
+                     STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "r2", NULL, NULL, NULL, &cap, TEST_T0, NULL, NULL),
+                     STORE_FULL);
+    assert_int_equal(store_device_delete(fx->store, "made"), STORE_OK);
+    assert_int_equal(store_device_register(fx->store, "r2", NULL, NULL, NULL, &cap, TEST_T0, NULL, NULL),
+                     STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "r3", NULL, NULL, NULL, &cap, TEST_T0, NULL, NULL),
+                     STORE_FULL);
+    int deleted = 0;
+    assert_int_equal(store_device_expire_pending(fx->store, TEST_T0 + 1, 10, &deleted), STORE_OK);
+    assert_int_equal(deleted, 2); /* r1 and r2: the bulk load's are accepted */
+    assert_int_equal(store_device_register(fx->store, "r3", NULL, NULL, NULL, &cap, TEST_T0, NULL, NULL),
+                     STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "r4", NULL, NULL, NULL, &cap, TEST_T0, NULL, NULL),
+                     STORE_CREATED);
+    assert_int_equal(store_device_register(fx->store, "r5", NULL, NULL, NULL, &cap, TEST_T0, NULL, NULL),
+                     STORE_FULL);
+}
+
 /* Only pending devices that registered before the limit and never sent a reading go. */
 static void expire_pending_devices(void **state)
 {
@@ -1294,6 +1323,7 @@ int main(void)
         T(register_closed_only_known),
         T(register_known_updates_and_keeps_state),
         T(register_caps_new_devices),
+        T(device_cap_counts_every_way_in_and_out),
         T(expire_pending_devices),
         T(keys_are_sealed_at_rest),
         T(poll_sets_lastseen_and_applied),
