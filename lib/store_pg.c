@@ -295,6 +295,7 @@ static enum store_status register_new(struct pg_store *s, const char *deviceid, 
         int64_t counts[2];
         param_text(&p, reg->from);
         param_int(&p, now - REGISTRATION_WINDOW_S);
+        param_int(&p, reg->per_minute);
         st = read_ints(s, PG_REGISTRATION_COUNTS, &p, "register device: count", counts, 2);
         if (st == STORE_OK)
             st = store_registration_room(reg, counts[0], counts[1]);

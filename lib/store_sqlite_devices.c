@@ -126,6 +126,7 @@ static enum store_status registration_room(struct sqlite_store *s, const struct 
     sqlite3_stmt *st = stmt(s, STMT_REGISTRATION_COUNTS);
     bind_text(st, 1, reg->from);
     sqlite3_bind_int64(st, 2, now - REGISTRATION_WINDOW_S);
+    sqlite3_bind_int64(st, 3, reg->per_minute);
     int64_t counts[2];
     enum store_status result = read_counts(s, STMT_REGISTRATION_COUNTS, counts, 2);
     return result == STORE_OK ? store_registration_room(reg, counts[0], counts[1]) : result;
