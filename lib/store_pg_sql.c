@@ -133,8 +133,8 @@ const char *const pg_stmt_sql[PG__COUNT] = {
     /* What the caps on new devices count: all devices, and those registered from $1 since $2, up
      * to the cap on them, $3 (0: none counted, no cap). */
     [PG_REGISTRATION_COUNTS] =
-        "SELECT (SELECT devices FROM device_count), (SELECT count(*) FROM "
-        "(SELECT 1 FROM devices WHERE registered_from = $1 AND datec > $2::bigint LIMIT $3::bigint) AS recent)",
+        "SELECT (SELECT devices FROM device_count), (SELECT count(*) FROM (SELECT 1 FROM devices "
+        "WHERE registered_from = $1 AND datec > $2::bigint LIMIT $3::bigint) AS recent)",
     [PG_DEVICE_EXPIRE_PENDING] = "DELETE FROM devices WHERE deviceid IN (SELECT deviceid FROM devices "
                                  "WHERE state = 'pending' AND last_seqn IS NULL AND datec < $1::bigint "
                                  "LIMIT $2::bigint)",

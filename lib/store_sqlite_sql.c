@@ -117,7 +117,8 @@ const char *const stmt_sql[STMT__COUNT] = {
     /* What the caps on new devices count: all devices, and those registered from ?1 since ?2, up
      * to the cap on them, ?3 (0: none counted, no cap). */
     [STMT_REGISTRATION_COUNTS] = "SELECT (SELECT devices FROM device_count), (SELECT count(*) FROM "
-                                 "(SELECT 1 FROM devices WHERE registered_from = ?1 AND datec > ?2 LIMIT ?3))",
+                                 "(SELECT 1 FROM devices WHERE registered_from = ?1 AND datec > ?2 "
+                                 "LIMIT ?3))",
     [STMT_DEVICE_EXPIRE_PENDING] =
         "DELETE FROM devices WHERE id IN (SELECT id FROM devices WHERE state = 'pending' "
         "AND last_seqn IS NULL AND datec < ?1 LIMIT ?2)",
