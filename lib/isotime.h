@@ -1,4 +1,5 @@
-/* ISO-8601 UTC times ("2026-11-22T08:42:10Z"), the API's only time format, to and from Unix seconds. */
+/* ISO-8601 UTC times ("2026-11-22T08:42:10Z"), the API's only time format, to and from Unix seconds;
+ * and now, in Unix seconds, the one clock provd's times come from. */
 #ifndef PROVD_ISOTIME_H
 #define PROVD_ISOTIME_H
 

@@ -481,7 +481,7 @@ static enum store_status update_row(struct pg_store *s, const char *deviceid, co
  * back with the change's audit entry. */
 static enum store_status begin_tags(struct pg_store *s, const char *what)
 {
-    enum store_status st = s->in_write ? STORE_OK : begin_transaction(s, PG_BEGIN, what);
+    enum store_status st = join_or_begin(s, what);
     return st == STORE_OK ? exec_stmt(s, PG_TAGS_LOCK, NULL, what, NULL) : st;
 }
 

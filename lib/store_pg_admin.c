@@ -85,7 +85,7 @@ enum store_status pg_write_end(struct store *base, bool commit)
     struct pg_store *s = pg_of(base);
     s->in_write = false;
     if (PQstatus(s->conn) != CONNECTION_OK) {
-        s->in_txn = false;
+        finish_transaction(s, false, "roll back an admin's change"); /* nothing to send: ends it */
         return commit ? fail(s, "commit an admin's change", NULL) : STORE_OK;
     }
     bool failed = PQtransactionStatus(s->conn) == PQTRANS_INERROR;

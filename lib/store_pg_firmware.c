@@ -70,7 +70,7 @@ enum store_status pg_firmware_add(struct store *base, const struct firmware *fw,
     param_int(&p, fw->created);
     param_bytes(&p, image, (size_t)fw->size);
     int64_t rows = 0;
-    enum store_status st = s->in_write ? STORE_OK : begin_transaction(s, PG_BEGIN, "add firmware: begin");
+    enum store_status st = join_or_begin(s, "add firmware: begin");
     if (st == STORE_OK)
         st = exec_stmt(s, PG_FIRMWARE_ADD, &p, "add firmware", &rows);
     /* Committed when made; else (the version exists) rolled back, with bytes it may have stored

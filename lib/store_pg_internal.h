@@ -177,6 +177,8 @@ enum store_status read_text(struct pg_store *s, enum pg_stmt id, const struct pa
                             char *out, size_t out_len);
 /* Opens a transaction of ours (begin: PG_BEGIN or PG_BEGIN_READ). */
 enum store_status begin_transaction(struct pg_store *s, enum pg_stmt begin, const char *what);
+/* begin_transaction(), or inside an admin's change joining it. */
+enum store_status join_or_begin(struct pg_store *s, const char *what);
 /* Commits, or rolls back what is open. */
 enum store_status finish_transaction(struct pg_store *s, bool commit, const char *what);
 /* Commits when st is STORE_OK, else rolls back; passes st (or the commit's failure) on. */

@@ -234,6 +234,13 @@ enum store_status begin_transaction(struct pg_store *s, enum pg_stmt begin, cons
     return st;
 }
 
+/* Begins a transaction (as begin_transaction()), or inside an admin's change joins it: then
+ * end_transaction() leaves its end to store_write_end(). */
+enum store_status join_or_begin(struct pg_store *s, const char *what)
+{
+    return s->in_write ? STORE_OK : begin_transaction(s, PG_BEGIN, what);
+}
+
 /* Commits, or rolls back what is open; a commit's failure is returned. */
 enum store_status finish_transaction(struct pg_store *s, bool commit, const char *what)
 {
