@@ -342,7 +342,7 @@ static enum store_status answer_poll(struct found *f, int64_t applied, const cha
             explicit_bzero(&facts.trust, sizeof facts.trust);
             if (!proved)
                 return STORE_OK; /* f->res holds the refusal */
-            st = store_heartbeat_seen(store, req->deviceid, now);
+            st = store_heartbeat_seen(store, req->deviceid, &facts, now);
         }
         if (st != STORE_OK)
             return st;

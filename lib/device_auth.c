@@ -2,7 +2,6 @@
  * labels over the device's secret so that telemetry, proofs and configurations use three keys. */
 #include "device_auth.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "base64.h"
 #include "e2ee.h"
+#include "evp_fetch.h"
 
 #define AUTH_LABEL   "provd device auth 1"
 #define SEAL_LABEL   "provd config seal 1"
@@ -37,29 +37,6 @@ static int hex_value(char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* SHA-256, fetched once per process: a fetch per use (what EVP_MAC and HMAC() do, by name) took
- * twice the time of the digests themselves. Read-only once made, so every thread may share it. */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_fetched = PTHREAD_ONCE_INIT;
-
-static void free_sha256(void)
-{
-    EVP_MD_free(sha256_md);
-}
-
-/* Freed at exit, before libcrypto's own clean-up (registered earlier, so run later). */
-static void fetch_sha256(void)
-{
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    atexit(free_sha256);
-}
-
-static const EVP_MD *sha256(void)
-{
-    pthread_once(&sha256_fetched, fetch_sha256);
-    return sha256_md;
-}
-
 #define HMAC_BLOCK 64 /* SHA-256's block */
 
 /* HMAC-SHA256 (RFC 2104) of the n parts of text under key; a key longer than a block is hashed
@@ -68,7 +45,7 @@ static bool hmac(const void *key, size_t key_len, const char *const *parts, cons
                  uint8_t out[DEVICE_AUTH_MAC_LEN])
 {
     uint8_t pad[HMAC_BLOCK] = {0}, inner[DEVICE_AUTH_MAC_LEN];
-    const EVP_MD *md = sha256();
+    const EVP_MD *md = evp_sha256();
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     bool ok = ctx && md;
     if (ok && key_len > HMAC_BLOCK)
@@ -138,7 +115,7 @@ bool device_proof_sign(const char *secret, const struct device_call *call, int64
     uint8_t key[DEVICE_AUTH_MAC_LEN], digest[32];
     char digest_hex[65], tail[2 + DEVICE_AUTH_T_DIGITS + 2];
     bool ok = derive(secret, AUTH_LABEL, key) &&
-              EVP_Digest(call->body ? call->body : "", call->body_len, digest, NULL, sha256(), NULL) == 1;
+              EVP_Digest(call->body ? call->body : "", call->body_len, digest, NULL, evp_sha256(), NULL) == 1;
     if (ok) {
         to_hex(digest, sizeof digest, digest_hex);
         snprintf(tail, sizeof tail, "\n%lld", (long long)t);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base64.h"
+#include "evp_fetch.h"
 
 #define NONCE_LEN 12
 #define TAG_LEN   16
@@ -25,7 +26,7 @@ static bool gcm(int seal, const struct server_key *key, const uint8_t *nonce, co
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int len = 0;
-    bool ok = ctx && EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->bytes, nonce, seal) == 1 &&
+    bool ok = ctx && EVP_CipherInit_ex(ctx, evp_aes_256_gcm(), NULL, key->bytes, nonce, seal) == 1 &&
               EVP_CipherUpdate(ctx, NULL, &len, (const uint8_t *)deviceid, (int)strlen(deviceid)) == 1 &&
               EVP_CipherUpdate(ctx, out, &len, in, (int)n) == 1 &&
               (seal || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1) &&

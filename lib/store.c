@@ -180,9 +180,10 @@ enum store_status store_device_heartbeat(struct store *s, const char *deviceid, 
     return st;
 }
 
-enum store_status store_heartbeat_seen(struct store *s, const char *deviceid, int64_t now)
+enum store_status store_heartbeat_seen(struct store *s, const char *deviceid, const struct poll_facts *facts,
+                                       int64_t now)
 {
-    return s->ops->heartbeat_seen(s, deviceid, now);
+    return s->ops->heartbeat_seen(s, deviceid, facts->row, now);
 }
 
 enum store_status store_device_poll(struct store *s, const char *deviceid, enum store_caller caller,

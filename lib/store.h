@@ -286,6 +286,7 @@ struct poll_facts {
     char firmware_status[FIRMWARE_STATUS_LEN];       /* a FIRMWARE_STATUS_* name */
     char firmware_running[FIRMWARE_VERSION_MAX + 1]; /* "": never said */
     struct device_trust trust; /* STORE_CALLER_TO_PROVE's: as store_device_trust() gives it */
+    int64_t row; /* the device as the backend finds it again (store_heartbeat_seen()); SQLite's rowid */
 };
 /* A heartbeat (on SQLite read from one index, not the device's row): records the device as seen at now,
  * as store_device_poll() does, and gives the facts its answer depends on; it writes nothing else.
@@ -294,8 +295,10 @@ struct poll_facts {
  * store_device_poll(). */
 enum store_status store_device_heartbeat(struct store *s, const char *deviceid, enum store_caller caller,
                                          int64_t now, struct poll_facts *facts);
-/* Records a heartbeat of deviceid at now, read before with STORE_CALLER_TO_PROVE and proved since. */
-enum store_status store_heartbeat_seen(struct store *s, const char *deviceid, int64_t now);
+/* Records a heartbeat of deviceid at now, read before with STORE_CALLER_TO_PROVE (into *facts)
+ * and proved since: no second lookup of the device. */
+enum store_status store_heartbeat_seen(struct store *s, const char *deviceid, const struct poll_facts *facts,
+                                       int64_t now);
 /* A heartbeat: sets lastseen (through the seen sink, when there is one) and cfgsn_applied
  * (when applied >= 0, at once), then hands over the device as seen now (its tags left out: "[]",
  * no part of a device's answer). */

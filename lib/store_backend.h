@@ -40,7 +40,8 @@ struct store_ops {
     enum store_status (*device_heartbeat)(struct store *s, const char *deviceid, enum store_caller caller,
                                           int64_t now, struct poll_facts *facts, char *stored,
                                           size_t stored_len);
-    enum store_status (*heartbeat_seen)(struct store *s, const char *deviceid, int64_t now);
+    /* row: poll_facts.row, as device_heartbeat gave it. */
+    enum store_status (*heartbeat_seen)(struct store *s, const char *deviceid, int64_t row, int64_t now);
     enum store_status (*device_poll)(struct store *s, const char *deviceid, enum store_caller caller,
                                      int64_t applied, int64_t now, store_device_fn fn, void *user_data);
     enum store_status (*device_get)(struct store *s, const char *deviceid, store_device_fn fn,

@@ -363,6 +363,7 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
         return STORE_UNPROVED;
     }
     facts->rejected = strcmp(facts->trust.state, "rejected") == 0;
+    facts->row = 0;
     facts->cfgsn = col_int(res, 0, 4, 0);
     facts->cfgsn_applied = col_int(res, 0, 5, -1);
     snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", PQgetvalue(res, 0, 6));
@@ -373,8 +374,9 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
     return STORE_OK;
 }
 
-static enum store_status pg_heartbeat_seen(struct store *base, const char *deviceid, int64_t now)
+static enum store_status pg_heartbeat_seen(struct store *base, const char *deviceid, int64_t row, int64_t now)
 {
+    (void)row; /* the id names the device here */
     seen_note(pg_of(base), deviceid, now);
     return STORE_OK;
 }

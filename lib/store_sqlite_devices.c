@@ -214,6 +214,7 @@ enum store_status sqlite_device_heartbeat(struct store *base, const char *device
         return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
     }
     int64_t row = sqlite3_column_int64(get, 0);
+    facts->row = row;
     facts->rejected = strcmp(column_text(get, 1), "rejected") == 0;
     facts->cfgsn = sqlite3_column_int64(get, 2);
     facts->cfgsn_applied = sqlite3_column_int64(get, 3);
@@ -224,17 +225,11 @@ enum store_status sqlite_device_heartbeat(struct store *base, const char *device
     return st == STORE_OK && caller != STORE_CALLER_TO_PROVE ? device_seen(s, row, now) : st;
 }
 
-enum store_status sqlite_heartbeat_seen(struct store *base, const char *deviceid, int64_t now)
+/* By the rowid the heartbeat's read gave: a device deleted since changes nothing (device_seen()). */
+enum store_status sqlite_heartbeat_seen(struct store *base, const char *deviceid, int64_t row, int64_t now)
 {
-    struct sqlite_store *s = sqlite_of(base);
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_ROW);
-    bind_text(st, 1, deviceid);
-    int rc = sqlite3_step(st);
-    int64_t row = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    stmt_done(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
-    return device_seen(s, row, now);
+    (void)deviceid;
+    return device_seen(sqlite_of(base), row, now);
 }
 
 /* Most heartbeats change lastseen alone: the device is read (not its heartbeat time), and

@@ -29,7 +29,6 @@ enum stmt {
     STMT_DEVICE_POLL_GET,
     STMT_DEVICE_POLL_CURRENT,
     STMT_DEVICE_TRUST_BY_ROW,
-    STMT_DEVICE_ROW,
     STMT_DEVICE_GET,
     STMT_DEVICE_CURRENT,
     STMT_DEVICE_CREATE,
@@ -163,7 +162,7 @@ enum store_status sqlite_device_register(struct store *base, const char *devicei
 enum store_status sqlite_device_heartbeat(struct store *base, const char *deviceid, enum store_caller caller,
                                           int64_t now, struct poll_facts *facts, char *stored,
                                           size_t stored_len);
-enum store_status sqlite_heartbeat_seen(struct store *base, const char *deviceid, int64_t now);
+enum store_status sqlite_heartbeat_seen(struct store *base, const char *deviceid, int64_t row, int64_t now);
 enum store_status sqlite_device_poll(struct store *base, const char *deviceid, enum store_caller caller,
                                      int64_t applied, int64_t now, store_device_fn fn, void *user_data);
 enum store_status sqlite_device_get(struct store *base, const char *deviceid, store_device_fn fn,

@@ -135,7 +135,6 @@ const char *const stmt_sql[STMT__COUNT] = {
                                  "coalesce(fw_running, '') FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
     /* The rest of a heartbeat's check (but a proved caller's), by the row the index gave. */
     [STMT_DEVICE_TRUST_BY_ROW] = "SELECT " TRUST_COLUMNS " FROM devices WHERE id = ?1",
-    [STMT_DEVICE_ROW] = "SELECT id FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     /* Never seen yet, whatever time a deleted device with the same id left behind. */

@@ -438,11 +438,30 @@ static void heartbeats_to_prove_record_only_once_proved(void **state)
     assert_int_equal(facts.trust.trust, 0);
     store_flush(fx->store, true);
     assert_int_equal(get(fx->store, "signs").lastseen, before);
-    assert_int_equal(store_heartbeat_seen(fx->store, "signs", TEST_T0 + 61), STORE_OK);
+    assert_int_equal(store_heartbeat_seen(fx->store, "signs", &facts, TEST_T0 + 61), STORE_OK);
     store_flush(fx->store, true);
     assert_int_equal(get(fx->store, "signs").lastseen, TEST_T0 + 61);
     assert_int_equal(store_device_heartbeat(fx->store, "ghost", STORE_CALLER_TO_PROVE, TEST_T0, &facts),
                      STORE_NOT_FOUND);
+}
+
+/* The proved heartbeat is recorded by what its read gave, with no second lookup: a device deleted
+ * in between takes nothing, and no other device does either. */
+static void heartbeat_seen_after_delete_records_nothing(void **state)
+{
+    struct fixture *fx = *state;
+    struct poll_facts facts;
+    add_open(fx->store, "stays");
+    add_open(fx->store, "goes");
+    int64_t before = get(fx->store, "stays").lastseen;
+    assert_int_equal(store_device_heartbeat(fx->store, "goes", STORE_CALLER_TO_PROVE, TEST_T0 + 70, &facts),
+                     STORE_OK);
+    assert_int_equal(store_device_delete(fx->store, "goes"), STORE_OK);
+    assert_int_equal(store_heartbeat_seen(fx->store, "goes", &facts, TEST_T0 + 71), STORE_OK);
+    store_flush(fx->store, true);
+    assert_int_equal(get(fx->store, "stays").lastseen, before);
+    struct seen d = {0};
+    assert_int_equal(store_device_get(fx->store, "goes", capture, &d), STORE_NOT_FOUND);
 }
 
 static void update_raises_cfgsn_only_on_change(void **state)
@@ -1329,6 +1348,7 @@ int main(void)
         T(poll_sets_lastseen_and_applied),
         T(unsigned_heartbeats_of_signing_devices_are_refused),
         T(heartbeats_to_prove_record_only_once_proved),
+        T(heartbeat_seen_after_delete_records_nothing),
         T(update_raises_cfgsn_only_on_change),
         T(update_explicit_cfgsn),
         T(update_if_match),
