@@ -288,7 +288,7 @@ struct poll_facts {
     struct device_trust trust; /* STORE_CALLER_TO_PROVE's: as store_device_trust() gives it */
     int64_t row; /* the device as the backend finds it again (store_heartbeat_seen()); SQLite's rowid */
 };
-/* A heartbeat (on SQLite read from one index, not the device's row): records the device as seen at now,
+/* A heartbeat (one read, with the caller's trust check): records the device as seen at now,
  * as store_device_poll() does, and gives the facts its answer depends on; it writes nothing else.
  * The caller decides: a device that holds cfgsn and reports the cfgsn_applied already stored
  * needs nothing more; one that needs its configuration, or reports a new cfgsn_applied, gets

@@ -168,61 +168,63 @@ enum store_status sqlite_device_register(struct store *base, const char *devicei
     return finish(s, st);
 }
 
+/* The TRUST_COLUMNS of st's row: the trust into *out, the key as stored into stored. */
+static void trust_columns(sqlite3_stmt *st, struct device_trust *out, char *stored, size_t stored_len)
+{
+    snprintf(out->state, sizeof out->state, "%s", column_text(st, 0));
+    snprintf(stored, stored_len, "%s", column_text(st, 1));
+    out->trust = sqlite3_column_int64(st, 2);
+    out->epoch = sqlite3_column_int64(st, 3);
+}
+
 /* Steps st, a bound TRUST_COLUMNS statement: the trust into *out, the key as stored into stored. */
 static enum store_status read_trust(struct sqlite_store *s, sqlite3_stmt *st, struct device_trust *out,
                                     char *stored, size_t stored_len)
 {
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        snprintf(out->state, sizeof out->state, "%s", column_text(st, 0));
-        snprintf(stored, stored_len, "%s", column_text(st, 1));
-        out->trust = sqlite3_column_int64(st, 2);
-        out->epoch = sqlite3_column_int64(st, 3);
-    }
+    if (rc == SQLITE_ROW)
+        trust_columns(st, out, stored, stored_len);
     stmt_done(st);
     if (rc == SQLITE_ROW)
         return STORE_OK;
     return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device trust");
 }
 
-/* A heartbeat's caller and the device at row (enum store_caller): STORE_UNPROVED for an unsigned
- * one the device must not answer; for one to prove, the device's trust into *t and its key as
- * stored into stored. */
-static enum store_status check_caller(struct sqlite_store *s, enum store_caller caller, int64_t row,
-                                      struct device_trust *t, char *stored, size_t stored_len)
+/* The POLL_FACT_COLUMNS of st's row, from column col on. */
+static void poll_fact_columns(sqlite3_stmt *st, int col, struct poll_facts *facts)
 {
-    if (caller == STORE_CALLER_PROVED)
-        return STORE_OK;
-    sqlite3_stmt *st = stmt(s, STMT_DEVICE_TRUST_BY_ROW);
-    sqlite3_bind_int64(st, 1, row);
-    enum store_status result = read_trust(s, st, t, stored, stored_len);
-    if (result == STORE_OK && caller == STORE_CALLER_UNSIGNED && device_must_sign(stored[0], t->trust))
-        result = STORE_UNPROVED;
-    return result;
+    facts->row = sqlite3_column_int64(st, col);
+    facts->rejected = strcmp(column_text(st, col + 1), "rejected") == 0;
+    facts->cfgsn = sqlite3_column_int64(st, col + 2);
+    facts->cfgsn_applied = sqlite3_column_int64(st, col + 3);
+    snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", column_text(st, col + 4));
+    snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", column_text(st, col + 5));
 }
 
+/* One read: a proved caller's from the index devices_poll alone; any other's with the trust it is
+ * checked against (enum store_caller): STORE_UNPROVED for an unsigned one the device must not
+ * answer; for one to prove, the trust into facts->trust and the key as stored into stored. */
 enum store_status sqlite_device_heartbeat(struct store *base, const char *deviceid, enum store_caller caller,
                                           int64_t now, struct poll_facts *facts, char *stored,
                                           size_t stored_len)
 {
     struct sqlite_store *s = sqlite_of(base);
-    sqlite3_stmt *get = stmt(s, STMT_DEVICE_POLL_CURRENT);
+    bool proved = caller == STORE_CALLER_PROVED;
+    sqlite3_stmt *get = stmt(s, proved ? STMT_DEVICE_POLL_CURRENT : STMT_DEVICE_POLL_TRUST);
     bind_text(get, 1, deviceid);
     int rc = sqlite3_step(get);
-    if (rc != SQLITE_ROW) {
-        stmt_done(get);
-        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
+    if (rc == SQLITE_ROW && !proved) {
+        trust_columns(get, &facts->trust, stored, stored_len);
+        poll_fact_columns(get, 4, facts); /* after TRUST_COLUMNS */
+    } else if (rc == SQLITE_ROW) {
+        poll_fact_columns(get, 0, facts);
     }
-    int64_t row = sqlite3_column_int64(get, 0);
-    facts->row = row;
-    facts->rejected = strcmp(column_text(get, 1), "rejected") == 0;
-    facts->cfgsn = sqlite3_column_int64(get, 2);
-    facts->cfgsn_applied = sqlite3_column_int64(get, 3);
-    snprintf(facts->firmware_status, sizeof facts->firmware_status, "%s", column_text(get, 4));
-    snprintf(facts->firmware_running, sizeof facts->firmware_running, "%s", column_text(get, 5));
     stmt_done(get);
-    enum store_status st = check_caller(s, caller, row, &facts->trust, stored, stored_len);
-    return st == STORE_OK && caller != STORE_CALLER_TO_PROVE ? device_seen(s, row, now) : st;
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device");
+    if (caller == STORE_CALLER_UNSIGNED && device_must_sign(stored[0], facts->trust.trust))
+        return STORE_UNPROVED;
+    return caller != STORE_CALLER_TO_PROVE ? device_seen(s, facts->row, now) : STORE_OK;
 }
 
 /* By the rowid the heartbeat's read gave: a device deleted since changes nothing (device_seen()). */

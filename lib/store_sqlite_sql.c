@@ -19,6 +19,8 @@
 #define DEVICE_POLL_COLUMNS DEVICE_COLUMNS_WITH("0", "'[]'")
 /* What a device call is checked against (read_trust()). */
 #define TRUST_COLUMNS "state, coalesce(key, ''), trust, seqn_epoch"
+/* What a heartbeat's answer depends on, and the row (struct poll_facts). */
+#define POLL_FACT_COLUMNS "id, state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, coalesce(fw_running, '')"
 
 /* Online: seen within 2 poll intervals + 10 s (?now, ?default interval as numbered below). */
 #define ONLINE_SQL(now, def) LASTSEEN_SQL " >= " now " - (2 * coalesce(poll_interval, " def ") + 10)"
@@ -130,11 +132,12 @@ const char *const stmt_sql[STMT__COUNT] = {
                              "ON CONFLICT (device) DO UPDATE SET at = excluded.at",
     /* A heartbeat moves lastseen without reading it (the batch writes only move it forward). */
     [STMT_DEVICE_POLL_GET] = "SELECT " DEVICE_POLL_COLUMNS " FROM devices WHERE deviceid = ?1",
-    /* INDEXED BY: the planner would take the unique index on deviceid and read the row too. */
-    [STMT_DEVICE_POLL_CURRENT] = "SELECT id, state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, "
-                                 "coalesce(fw_running, '') FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
-    /* The rest of a heartbeat's check (but a proved caller's), by the row the index gave. */
-    [STMT_DEVICE_TRUST_BY_ROW] = "SELECT " TRUST_COLUMNS " FROM devices WHERE id = ?1",
+    /* A proved caller's: INDEXED BY, since the planner would take the unique index on deviceid
+     * and read the row too. */
+    [STMT_DEVICE_POLL_CURRENT] =
+        "SELECT " POLL_FACT_COLUMNS " FROM devices INDEXED BY devices_poll WHERE deviceid = ?1",
+    /* Any other caller's: the trust it is checked against too, from the row, in the same read. */
+    [STMT_DEVICE_POLL_TRUST] = "SELECT " TRUST_COLUMNS ", " POLL_FACT_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = ?1",
     [STMT_DEVICE_CURRENT] = "SELECT cfgsn, data FROM devices WHERE deviceid = ?1",
     /* Never seen yet, whatever time a deleted device with the same id left behind. */
