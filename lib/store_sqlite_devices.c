@@ -227,7 +227,8 @@ enum store_status sqlite_device_heartbeat(struct store *base, const char *device
     return caller != STORE_CALLER_TO_PROVE ? device_seen(s, facts->row, now) : STORE_OK;
 }
 
-/* By the rowid the heartbeat's read gave: a device deleted since changes nothing (device_seen()). */
+/* By the rowid the heartbeat's read gave (device_seen()): a device deleted since takes nothing;
+ * a new one that took its row meanwhile takes this time, as store_seen says of any queued time. */
 enum store_status sqlite_heartbeat_seen(struct store *base, const char *deviceid, int64_t row, int64_t now)
 {
     (void)deviceid;
