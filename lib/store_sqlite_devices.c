@@ -168,17 +168,21 @@ enum store_status sqlite_device_register(struct store *base, const char *devicei
     return finish(s, st);
 }
 
+void column_trust(sqlite3_stmt *st, int col, struct device_trust *out, char *stored, size_t stored_len)
+{
+    snprintf(out->state, sizeof out->state, "%s", column_text(st, col));
+    snprintf(stored, stored_len, "%s", column_text(st, col + 1));
+    out->trust = sqlite3_column_int64(st, col + 2);
+    out->epoch = sqlite3_column_int64(st, col + 3);
+}
+
 /* Steps st, a bound TRUST_COLUMNS statement: the trust into *out, the key as stored into stored. */
 static enum store_status read_trust(struct sqlite_store *s, sqlite3_stmt *st, struct device_trust *out,
                                     char *stored, size_t stored_len)
 {
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        snprintf(out->state, sizeof out->state, "%s", column_text(st, 0));
-        snprintf(stored, stored_len, "%s", column_text(st, 1));
-        out->trust = sqlite3_column_int64(st, 2);
-        out->epoch = sqlite3_column_int64(st, 3);
-    }
+    if (rc == SQLITE_ROW)
+        column_trust(st, 0, out, stored, stored_len);
     stmt_done(st);
     if (rc == SQLITE_ROW)
         return STORE_OK;
