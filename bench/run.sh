@@ -6,7 +6,8 @@
 #   BUILD (build), WORKERS (2 x cores, as make run), BENCH_DURATION (5 s per run, at most 10),
 #   BENCH_WARMUP (1 s), BENCH_SCALES ("1000 1000000"), BENCH_CONNECTIONS (16),
 #   BENCH_BACKENDS ("sqlite pg"; "sqlite" alone starts no PostgreSQL), BENCH_FLEET (1; 0: no fleet
-#   run), BENCH_ROLLOUT (10000 devsim devices in the rollout row; 0: no rollout row).
+#   run), BENCH_ROLLOUT (10000 devsim devices in the rollout row; 0: no rollout row), BENCH_ROWS
+#   (shell patterns of the row names to measure, e.g. "*firmware*"; unset: all).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -164,10 +165,24 @@ workers_cpu() {
     echo "$ticks"
 }
 
+# row_wanted NAME: whether BENCH_ROWS (shell patterns, unset: every row) names the row.
+row_wanted() {
+    local p pats
+    [ -z "${BENCH_ROWS+set}" ] && return 0
+    read -ra pats <<<"$BENCH_ROWS"          # split, not expanded as file names
+    for p in "${pats[@]}"; do
+        # shellcheck disable=SC2053  # a pattern, on purpose
+        [[ $1 == $p ]] && return 0
+    done
+    return 1
+}
+
 # measure SCALE NAME SCRIPT URL [WARMUP_SCRIPT]: a short warm-up, then the timed wrk run, with the
-# workers' CPU time over it (when serve started workers: workers_parent).
+# workers' CPU time over it (when serve started workers: workers_parent). Nothing for a row
+# BENCH_ROWS leaves out.
 measure() {
     local scale=$1 name=$2 script=$3 url=$4 warm=${5:-$3} line cpu0="" cpu_us=-
+    row_wanted "$name" || return 0
     (( WARMUP > 0 )) && wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "bench/$warm.lua" "$url" >/dev/null
     [ -n "$workers_parent" ] && cpu0=$(workers_cpu "$workers_parent")
     line=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "bench/$script.lua" "$url" | grep '^BENCH')
@@ -279,6 +294,7 @@ pg_start() {
 pgbench_run() {
     local scale=$1 name=$2 db=$3 log=$work/pgbench-log out tps failed n p
     shift 3
+    row_wanted "$name" || return 0
     if (( WARMUP > 0 )); then
         out=$("$pg_bin/pgbench" -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$WARMUP" "$@" "$db" 2>&1) ||
             { echo "bench: pgbench (warm-up of $name) said:" >&2; echo "$out" >&2; exit 1; }

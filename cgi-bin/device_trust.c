@@ -102,11 +102,10 @@ bool device_call_check(struct app *app, const struct request *req, enum device_c
     return decide(app, req, kind, req->device_auth ? &proof : NULL, res, c);
 }
 
-bool device_heartbeat_check(struct app *app, const struct request *req, struct response *res,
-                            struct device_caller *c)
+bool device_read_check(struct app *app, const struct request *req, bool proved_after, struct response *res,
+                       struct device_caller *c)
 {
-    bool unchecked = req->device_auth ? req->if_none_match != NULL
-                                      : app->config.device_auth != DEVICE_AUTH_REQUIRED;
+    bool unchecked = req->device_auth ? proved_after : app->config.device_auth != DEVICE_AUTH_REQUIRED;
     if (!unchecked)
         return device_call_check(app, req, DEVICE_CALL_READ, res, c);
     memset(c, 0, sizeof *c);
@@ -120,8 +119,8 @@ enum store_caller device_store_caller(const struct request *req, const struct de
     return req->device_auth ? STORE_CALLER_TO_PROVE : STORE_CALLER_UNSIGNED;
 }
 
-bool device_heartbeat_prove(struct app *app, const struct request *req, struct response *res,
-                            struct device_caller *c, const struct device_trust *t)
+bool device_read_prove(struct app *app, const struct request *req, struct response *res,
+                       struct device_caller *c, const struct device_trust *t)
 {
     struct device_proof proof;
     if (!parse_proof(app, req, res, &proof))

@@ -26,19 +26,20 @@ enum device_call_kind {
  * under PROVD_DEVICE_AUTH=required. */
 bool device_call_check(struct app *app, const struct request *req, enum device_call_kind kind,
                        struct response *res, struct device_caller *c);
-/* device_call_check() for a heartbeat, whose store call reads the device's trust with its facts
- * (enum store_caller, of device_store_caller()): an unsigned call under the optional policy, and
- * a signed one with If-None-Match (the heartbeat that usually gets a 304), go on without the
- * device being read (c: nothing known or proved). The store checks an unsigned caller itself
- * (the handler turns STORE_UNPROVED into device_call_refuse()); a signed one's proof is checked
- * by device_heartbeat_prove() against the trust the heartbeat's read gave. */
-bool device_heartbeat_check(struct app *app, const struct request *req, struct response *res,
-                            struct device_caller *c);
+/* device_call_check() for a call whose store call reads the device's trust with what it serves
+ * (enum store_caller, of device_store_caller(): a heartbeat, an image download): an unsigned call
+ * under the optional policy, and a signed one when proved_after (the store call can take
+ * STORE_CALLER_TO_PROVE: a heartbeat with If-None-Match, a download), go on without the device
+ * being read (c: nothing known or proved). The store checks an unsigned caller itself (the
+ * handler turns STORE_UNPROVED into device_call_refuse()); a signed one's proof is checked by
+ * device_read_prove() against the trust the store's read gave. */
+bool device_read_check(struct app *app, const struct request *req, bool proved_after, struct response *res,
+                       struct device_caller *c);
 enum store_caller device_store_caller(const struct request *req, const struct device_caller *c);
-/* The check of device_call_check() for a heartbeat, against the trust t its read gave (NULL: an
- * unknown device). */
-bool device_heartbeat_prove(struct app *app, const struct request *req, struct response *res,
-                            struct device_caller *c, const struct device_trust *t);
+/* The check of device_call_check() (a read's: DEVICE_CALL_READ), against the trust t the store's
+ * read gave (NULL: an unknown device). */
+bool device_read_prove(struct app *app, const struct request *req, struct response *res,
+                       struct device_caller *c, const struct device_trust *t);
 /* The secret a device's calls are checked with: its own key, else the fleet key; NULL: none. */
 const char *device_secret(const struct app *app, const struct device_trust *t);
 /* The one answer to every refused device call (bad, stale, replayed or missing proof, downgrade):

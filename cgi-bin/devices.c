@@ -338,7 +338,7 @@ static enum store_status answer_poll(struct found *f, int64_t applied, const cha
         st = store_device_heartbeat(store, req->deviceid, caller, now, &facts);
         if (caller == STORE_CALLER_TO_PROVE && (st == STORE_OK || st == STORE_NOT_FOUND)) {
             const struct device_trust *trust = st == STORE_OK ? &facts.trust : NULL;
-            bool proved = device_heartbeat_prove(f->app, req, f->res, f->caller, trust);
+            bool proved = device_read_prove(f->app, req, f->res, f->caller, trust);
             explicit_bzero(&facts.trust, sizeof facts.trust);
             if (!proved)
                 return STORE_OK; /* f->res holds the refusal */
@@ -386,7 +386,7 @@ void handle_device_get(struct app *app, const struct request *req, struct respon
             return;
         st = store_device_get(app->store, req->deviceid, send_device, &f);
     } else {
-        if (!device_heartbeat_check(app, req, res, &caller))
+        if (!device_read_check(app, req, req->if_none_match != NULL, res, &caller))
             return;
         f.caller = &caller;
         char text[24], fw[FIRMWARE_VERSION_MAX + 2];

@@ -158,7 +158,7 @@ static bool write_all(int fd, const uint8_t *bytes, size_t len)
 /* The cache's file of image, made if it is missing: the bytes read from the database and checked
  * against their SHA-256, written to a temporary file, synced and renamed, so that nginx never sees
  * a partial one. Two workers or hosts may make it at once: each renames a whole file. */
-static bool cache_image(struct app *app, const struct assigned_image *image, const char *path)
+static bool cache_image(struct app *app, const struct firmware *image, const char *path)
 {
     struct stat st;
     if (stat(path, &st) == 0 && st.st_size == image->size)
@@ -196,7 +196,7 @@ static bool cache_image(struct app *app, const struct assigned_image *image, con
     return ok;
 }
 
-void firmware_send(struct app *app, struct response *res, const struct assigned_image *image)
+void firmware_send(struct app *app, struct response *res, const struct firmware *image)
 {
     char path[PATH_MAX];
     if (!app->config.firmware_cache) {
@@ -214,31 +214,50 @@ void firmware_send(struct app *app, struct response *res, const struct assigned_
     response_empty(res, 200);
 }
 
-/* Whether a Range header asks for the image's last byte; no Range (or one nginx ignores) is the
- * whole image. Written by hand: RFC 9110 14.1.2's byte ranges, only the ends matter here. */
-static bool range_reaches_end(const char *range, int64_t size)
+/* The last byte a Range header asks for: INT64_MAX for the image's end (no Range, one nginx
+ * ignores, a suffix or open range). Written by hand: RFC 9110 14.1.2's byte ranges, only the ends
+ * matter here. */
+static int64_t range_last(const char *range)
 {
     if (!range || strncmp(range, "bytes=", 6) != 0)
-        return true;
+        return INT64_MAX;
+    int64_t last = -1;
     for (const char *p = range + 6; *p;) {
         p += strspn(p, " ");
         const char *dash = strchr(p, '-'), *comma = strchr(p, ',');
         if (!dash || (comma && dash > comma) || dash == p)
-            return true; /* a suffix range (-N) ends at the end; a malformed one is ignored */
+            return INT64_MAX; /* a suffix range (-N) ends at the end; a malformed one is ignored */
         char *end;
-        const char *last = dash + 1;
-        if (*last == '\0' || *last == ',' || *last == ' ')
-            return true;
-        long long to = strtoll(last, &end, 10);
-        if (end == last || to >= size - 1)
-            return true;
+        const char *to_text = dash + 1;
+        if (*to_text == '\0' || *to_text == ',' || *to_text == ' ')
+            return INT64_MAX;
+        long long to = strtoll(to_text, &end, 10);
+        if (end == to_text)
+            return INT64_MAX;
+        last = to > last ? to : last;
         p = comma ? comma + 1 : end + strlen(end);
     }
-    return false;
+    return last;
+}
+
+/* The download's facts for a signed caller (STORE_CALLER_TO_PROVE): its proof checked against
+ * the trust they give, then the event written when it changes something. false: res holds the
+ * 401. */
+static bool prove_download(struct app *app, const struct request *req, struct response *res,
+                           struct device_caller *caller, enum store_status *st, struct image_facts *facts)
+{
+    bool proved = device_read_prove(app, req, res, caller, *st == STORE_OK ? &facts->trust : NULL);
+    explicit_bzero(facts->trust.key, sizeof facts->trust.key);
+    if (proved && *st == STORE_OK && facts->changes) {
+        *st = store_device_firmware(app->store, req->deviceid, facts->event, facts->assigned, NULL);
+        *st = *st == STORE_NOT_FOUND ? STORE_OK : *st; /* another call wrote it meanwhile */
+    }
+    return proved;
 }
 
 /* GET /api/devices/{id}/firmware?version=V: the device's assigned image, authenticated as its
- * polls; with Range for a resumed download. */
+ * polls; with Range for a resumed download. One read of the device (store_device_image()), and a
+ * write only when its update status moves. */
 void handle_device_firmware_image(struct app *app, const struct request *req, struct response *res)
 {
     char version[FIRMWARE_VERSION_MAX + 2];
@@ -248,29 +267,27 @@ void handle_device_firmware_image(struct app *app, const struct request *req, st
         return;
     }
     struct device_caller caller;
-    if (!device_call_check(app, req, DEVICE_CALL_READ, res, &caller))
+    if (!device_read_check(app, req, true, res, &caller))
         return;
-    struct assigned_image image = {0};
-    bool rejected = caller.known && strcmp(caller.trust.state, "rejected") == 0;
-    enum store_status st = caller.known && !rejected ? store_device_get(app->store, req->deviceid,
-                                                                        assigned_image_of, &image)
-                                                     : STORE_NOT_FOUND;
-    if (st == STORE_OK && strcmp(image.version, version) != 0)
-        st = STORE_STALE;
-    if (st == STORE_OK) {
-        bool all = range_reaches_end(request_param(req, "HTTP_RANGE"), image.size);
-        st = store_device_firmware(app->store, req->deviceid, all ? FIRMWARE_FETCHED_ALL : FIRMWARE_FETCHED,
-                                   version, NULL);
-        st = st == STORE_NOT_FOUND ? STORE_OK : st; /* a resumed or repeated download: nothing new */
+    struct image_facts facts = {0};
+    enum store_caller who = device_store_caller(req, &caller);
+    enum store_status st = store_device_image(app->store, req->deviceid, who, version,
+                                              range_last(request_param(req, "HTTP_RANGE")), &facts);
+    if (who == STORE_CALLER_TO_PROVE && (st == STORE_OK || st == STORE_NOT_FOUND) &&
+        !prove_download(app, req, res, &caller, &st, &facts)) {
+        device_call_finish(app, res, &caller); /* res holds the 401 */
+        return;
     }
-    if (rejected)
+    if (st == STORE_OK && strcmp(facts.trust.state, "rejected") == 0)
         response_error(res, 403, "Device rejected: an admin has refused this device");
-    else if (st == STORE_OK)
-        firmware_send(app, res, &image);
-    else if (st == STORE_STALE)
+    else if (st == STORE_OK && strcmp(facts.assigned, version) != 0)
         response_error(res, 404, "firmware %s is not assigned to this device", version);
+    else if (st == STORE_OK)
+        firmware_send(app, res, &(struct firmware){facts.assigned, facts.sha256, facts.md5, facts.size, 0});
     else if (st == STORE_NOT_FOUND)
         response_error(res, 404, "Device NOT Registered");
+    else if (st == STORE_UNPROVED)
+        device_call_refuse(app, res);
     else
         respond_store_error(app, res, st);
     device_call_finish(app, res, &caller);

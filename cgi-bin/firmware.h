@@ -22,9 +22,10 @@ struct assigned_image {
 /* A store_device_fn: copies d's assigned image into the struct assigned_image user_data. */
 void assigned_image_of(const struct device *d, void *user_data);
 
-/* Answers with the image: its file made in the cache if missing (from the database, written to a
- * temporary file and renamed), then X-Accel-Redirect to it with x-MD5 and x-SHA256, which nginx
- * re-adds to its answer. 503 without PROVD_FIRMWARE_CACHE; 500 when the file cannot be made. */
-void firmware_send(struct app *app, struct response *res, const struct assigned_image *image);
+/* Answers with the image (its sha256, md5 and size): its file made in the cache if missing (from
+ * the database, written to a temporary file and renamed), then X-Accel-Redirect to it with x-MD5
+ * and x-SHA256, which nginx re-adds to its answer. 503 without PROVD_FIRMWARE_CACHE; 500 when the
+ * file cannot be made. */
+void firmware_send(struct app *app, struct response *res, const struct firmware *image);
 
 #endif

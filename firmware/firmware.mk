@@ -1,7 +1,7 @@
 # firmware/firmware.mk: the portable device core (firmware/core), its cmocka tests over a scripted
 # platform, the fuzzers of what it reads (JSON, update offers and records), a strict C99 check of
-# the core, and the POSIX host with devsim, the fleet simulator (firmware/posix) (included by the
-# Makefile).
+# the core, its cross-compile for the ESP8266 with checks of the object, and the POSIX host with
+# devsim, the fleet simulator (firmware/posix) (included by the Makefile).
 
 FW_CORE_SRC := $(wildcard firmware/core/*.c)
 FW_CORE_HDR := $(wildcard firmware/core/*.h)
@@ -51,40 +51,45 @@ $(FW_FUZZERS): $(BUILD)/fuzz/%: $(BUILD)/obj/firmware/fuzz/%.o $(FW_CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -fsanitize=fuzzer -o $@ $^
 
-# `make esp8266`: the core cross-compiled for the device with Debian's gcc-xtensa-lx106 and
-# picolibc-xtensa-lx106-elf (no vendor SDK needed), as objects and one archive for an SDK build.
+# `make esp8266` (run by `make test`): the core and the port's SDK-free app_logic.c built for the
+# device with Debian's gcc-xtensa-lx106 and picolibc-xtensa-lx106-elf (no vendor SDK needed), with
+# the host's warnings as errors and a bound on every function's stack frame (the device task has
+# 8 KiB), linked into one relocatable object that firmware/esp8266/check-object.sh checks against
+# the target's C library, libgcc and ROM. fw_esp8266.c and main/app_main.c need ESP8266_RTOS_SDK
+# headers: only the vendor SDK build compiles them (firmware/esp8266/README.md). app_logic.c also
+# runs on the host in test_esp_app_logic, against the core and its scripted platform.
 ESP_CC := xtensa-lx106-elf-gcc
-ESP_AR := xtensa-lx106-elf-ar
-ESP_CFLAGS := --specs=/usr/lib/xtensa-lx106-elf/picolibc.specs -std=c99 -pedantic $(WARN) -Os \
-              -mlongcalls -ffunction-sections -fdata-sections
-ESP_OBJ := $(FW_CORE_SRC:firmware/core/%.c=$(BUILD)/esp8266/%.o)
-
-.PHONY: esp8266
-esp8266: $(BUILD)/esp8266/libfwcore.a
-
-$(ESP_OBJ): $(BUILD)/esp8266/%.o: firmware/core/%.c $(FW_CORE_HDR)
-	@mkdir -p $(@D)
-	$(ESP_CC) $(ESP_CFLAGS) -c $< -o $@
-
-$(BUILD)/esp8266/libfwcore.a: $(ESP_OBJ)
-	@rm -f $@
-	$(ESP_AR) rcs $@ $^
-
-# firmware/esp8266, the port to the real target. app_logic.c is its SDK-free part: `make esp8266`
-# cross-compiles it with the core, and test_esp_app_logic runs it on the host against the core and
-# its scripted platform. fw_esp8266.c and main/app_main.c need ESP8266_RTOS_SDK headers: only the
-# vendor SDK build compiles them (firmware/esp8266/README.md).
-ESP_PORT_SRC := firmware/esp8266/app_logic.c
-ESP_PORT_OBJ := $(ESP_PORT_SRC:firmware/esp8266/%.c=$(BUILD)/esp8266/port/%.o)
+ESP_SPECS := --specs=/usr/lib/xtensa-lx106-elf/picolibc.specs
+ESP_CFLAGS := $(ESP_SPECS) -std=c99 -pedantic $(WARN) -Wstack-usage=512 \
+              -Os -mlongcalls -ffunction-sections -fdata-sections
+ESP_SRC := $(FW_CORE_SRC) firmware/esp8266/app_logic.c
+ESP_OBJ := $(patsubst firmware/%.c,$(BUILD)/esp8266/obj/%.o,$(ESP_SRC))
+ESP_FW := $(BUILD)/esp8266/provd-fw.o
+# One of each fault the check must refuse (proof that it can fail).
+ESP_FAULTS := $(BUILD)/esp8266/obj/tests/esp_check_faults.o
+ESP_CHECK = firmware/esp8266/check-object.sh xtensa-lx106-elf- $(1) \
+            "$$($(ESP_CC) $(ESP_SPECS) -print-file-name=libc.a)" "$$($(ESP_CC) -print-libgcc-file-name)"
 ESP_APP_TEST := $(BUILD)/tests/test_esp_app_logic
 
 UNIT_TESTS += $(ESP_APP_TEST)
 
-esp8266: $(ESP_PORT_OBJ)
+.PHONY: esp8266
+esp8266: $(ESP_FW).checked
 
-$(ESP_PORT_OBJ): $(BUILD)/esp8266/port/%.o: firmware/esp8266/%.c firmware/esp8266/app_logic.h $(FW_CORE_HDR)
+$(ESP_OBJ) $(ESP_FAULTS): $(BUILD)/esp8266/obj/%.o: firmware/%.c $(FW_CORE_HDR) firmware/esp8266/app_logic.h
 	@mkdir -p $(@D)
 	$(ESP_CC) $(ESP_CFLAGS) -Ifirmware/core -c $< -o $@
+
+$(ESP_FW): $(ESP_OBJ)
+	xtensa-lx106-elf-ld -r -o $@ $^
+
+# The check's report (sizes, symbols, formats) is kept beside the object.
+$(ESP_FW).checked: $(ESP_FW) $(ESP_FAULTS) firmware/esp8266/check-object.sh
+	! $(call ESP_CHECK,$(ESP_FAULTS)) >/dev/null 2>$@.faults
+	@for f in getaddrinfo 'outside fw_' 'writable static' %lld %f; do \
+	    grep -qF -- "$$f" $@.faults || { echo "check-object.sh missed $$f in $(ESP_FAULTS)"; exit 1; }; done
+	$(call ESP_CHECK,$<) >$@.tmp
+	@mv $@.tmp $@ && cat $@
 
 $(BUILD)/obj/firmware/esp8266/%.o: ALL_CFLAGS += -Ifirmware/core
 $(BUILD)/obj/firmware/tests/test_esp_app_logic.o: ALL_CFLAGS += -Ifirmware/esp8266

@@ -353,6 +353,23 @@ enum store_status store_device_firmware(struct store *s, const char *deviceid, e
     return s->ops->device_firmware(s, deviceid, event, version, status);
 }
 
+enum store_status store_device_image(struct store *s, const char *deviceid, enum store_caller caller,
+                                     const char *version, int64_t last, struct image_facts *facts)
+{
+    char stored[KEY_WRAP_MAX] = "";
+    enum store_status st = s->ops->device_image(s, deviceid, version, last, facts, stored, sizeof stored);
+    if (st == STORE_OK && caller == STORE_CALLER_TO_PROVE) {
+        st = open_key(s, deviceid, stored, &facts->trust);
+    } else if (st == STORE_OK && caller == STORE_CALLER_UNSIGNED && device_must_sign(stored[0], facts->trust.trust)) {
+        st = STORE_UNPROVED;
+    } else if (st == STORE_OK && facts->changes) {
+        st = s->ops->device_firmware(s, deviceid, facts->event, version, NULL);
+        st = st == STORE_NOT_FOUND ? STORE_OK : st; /* another call wrote it meanwhile */
+    }
+    OPENSSL_cleanse(stored, sizeof stored);
+    return st;
+}
+
 enum store_status store_device_by_mac(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])
 {
     return s->ops->device_by_mac(s, mac12, deviceid);

@@ -273,9 +273,10 @@ struct device_trust {
 enum store_caller {
     STORE_CALLER_UNSIGNED,
     STORE_CALLER_PROVED, /* its proof was checked (device_trust.h), or an admin's tool */
-    /* store_device_heartbeat() only (elsewhere as unsigned): a proof the caller checks after the
-     * read, against the device's trust the read gives (poll_facts.trust); nothing is recorded
-     * until then (store_heartbeat_seen()). */
+    /* store_device_heartbeat() and store_device_image() only (elsewhere as unsigned): a proof the
+     * caller checks after the read, against the device's trust the read gives (poll_facts.trust,
+     * image_facts.trust); nothing is recorded until then (store_heartbeat_seen(),
+     * store_device_firmware()). */
     STORE_CALLER_TO_PROVE,
 };
 /* What a heartbeat's answer depends on. */
@@ -428,6 +429,25 @@ enum firmware_event {
  * FIRMWARE_REPORTED) version is not the one assigned to it. */
 enum store_status store_device_firmware(struct store *s, const char *deviceid, enum firmware_event event,
                                         const char *version, char status[FIRMWARE_STATUS_LEN]);
+/* What a device's download of its assigned image depends on (store_device_image()). */
+struct image_facts {
+    struct device_trust trust; /* its key only for STORE_CALLER_TO_PROVE, as store_device_trust() gives it */
+    char assigned[FIRMWARE_VERSION_MAX + 1]; /* "": none */
+    char sha256[65], md5[33];                /* the assigned version's */
+    int64_t size;
+    enum firmware_event event; /* FIRMWARE_FETCHED_ALL when the download reaches the image's end, else FETCHED */
+    bool changes;              /* the event changes the device's update status (see store_device_image()) */
+};
+/* A device's download of version's image up to its byte last (INT64_MAX: to the end), in one read
+ * (no lookup of the device's trust first): the device's trust and assigned image into facts, and
+ * the event written (store_device_firmware()) only when it changes something -- the device not
+ * rejected, version the one assigned, and its status or fw_downloaded moving -- so that a repeated
+ * or resumed download is a read alone. STORE_NOT_FOUND: no such device. The caller as for a
+ * heartbeat: an unsigned one for a device that must sign gets STORE_UNPROVED, nothing written;
+ * one STORE_CALLER_TO_PROVE gets the facts with nothing written, and writes facts->event itself
+ * once proved, when facts->changes. */
+enum store_status store_device_image(struct store *s, const char *deviceid, enum store_caller caller,
+                                     const char *version, int64_t last, struct image_facts *facts);
 /* The device whose id is mac12 (12 upper-case hex digits) with or without colons, in any case,
  * into deviceid; of several, the first by id. */
 enum store_status store_device_by_mac(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);

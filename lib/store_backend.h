@@ -91,6 +91,10 @@ struct store_ops {
     enum store_status (*device_firmware)(struct store *s, const char *deviceid, enum firmware_event event,
                                          const char *version, char status[FIRMWARE_STATUS_LEN]);
     enum store_status (*device_by_mac)(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);
+    /* FIRMWARE_DOWNLOAD_SQL's read alone (store.c checks the caller and writes the event); the
+     * device's key as stored into stored. */
+    enum store_status (*device_image)(struct store *s, const char *deviceid, const char *version, int64_t last,
+                                      struct image_facts *facts, char *stored, size_t stored_len);
 
     enum store_status (*rollout_add)(struct store *s, const struct rollout *r, int64_t *id);
     enum store_status (*rollout_list)(struct store *s, int64_t id, const char *state, store_rollout_fn fn,
@@ -219,16 +223,30 @@ static inline enum store_status store_registration_room(const struct registratio
     "WHEN fw_assigned = " version " THEN 'installed' "                                                       \
     "WHEN fw_status = 'installed' OR (fw_status = 'downloading' AND fw_downloaded) THEN 'failed' "           \
     "ELSE fw_status END"
+/* Whether the event changes the row: its running version, fw_downloaded or its status. */
+#define FIRMWARE_EVENT_CHANGES(event, version)                                                              \
+    "(fw_running IS DISTINCT FROM " FIRMWARE_RUNNING_AFTER(event, version) " "                               \
+    "OR fw_downloaded <> " FIRMWARE_DOWNLOADED_AFTER(event) " "                                              \
+    "OR fw_status <> " FIRMWARE_STATUS_AFTER(event, version) ")"
 #define FIRMWARE_EVENT_SQL(id, event, version)                                                              \
     "UPDATE devices SET fw_running = " FIRMWARE_RUNNING_AFTER(event, version) ", "                           \
     "fw_downloaded = " FIRMWARE_DOWNLOADED_AFTER(event) ", fw_status = " FIRMWARE_STATUS_AFTER(event, version) \
     " WHERE deviceid = " id " AND (" event " = 3 OR fw_assigned = " version ") "                             \
-    "AND (fw_running IS DISTINCT FROM " FIRMWARE_RUNNING_AFTER(event, version) " "                           \
-    "OR fw_downloaded <> " FIRMWARE_DOWNLOADED_AFTER(event) " "                                              \
-    "OR fw_status <> " FIRMWARE_STATUS_AFTER(event, version) ") RETURNING fw_status"
+    "AND " FIRMWARE_EVENT_CHANGES(event, version) " RETURNING fw_status"
 _Static_assert(FIRMWARE_OFFERED == 0 && FIRMWARE_FETCHED == 1 && FIRMWARE_FETCHED_ALL == 2 &&
                    FIRMWARE_REPORTED == 3,
                "FIRMWARE_EVENT_SQL's numbers");
+/* store_device_image()'s read, one statement: the device id's trust (trust: each backend's
+ * TRUST_COLUMNS), then its assigned version ('' for none) with that version's size, sha256 and md5,
+ * the download's event (FIRMWARE_FETCHED_ALL when the byte last reaches the image's end, else
+ * FIRMWARE_FETCHED) and whether it would change the row: the device not rejected, version the
+ * one assigned, and FIRMWARE_EVENT_CHANGES. No row: no such device. */
+#define FIRMWARE_FETCH_EVENT(last) "(CASE WHEN " last " >= image.size - 1 THEN 2 ELSE 1 END)"
+#define FIRMWARE_DOWNLOAD_SQL(trust, id, version, last)                                                     \
+    "SELECT " trust ", coalesce(fw_assigned, ''), image.size, image.sha256, image.md5, "                    \
+    FIRMWARE_FETCH_EVENT(last) ", coalesce(state <> 'rejected' AND fw_assigned = " version " AND "           \
+    FIRMWARE_EVENT_CHANGES(FIRMWARE_FETCH_EVENT(last), version) ", false) "                                  \
+    "FROM devices LEFT JOIN firmware image ON image.version = fw_assigned WHERE deviceid = " id
 
 /* Staged rollouts (ARCHITECTURE.md "Rollouts"): statements both backends share, written with P
  * the parameter prefix ("?" for SQLite, "$" for PostgreSQL: both then number them), and key the

@@ -850,6 +850,7 @@ static const struct store_ops pg_ops = {
     .firmware_image = pg_firmware_image,
     .device_firmware = pg_device_firmware,
     .device_by_mac = pg_device_by_mac,
+    .device_image = pg_device_image,
     .rollout_add = pg_rollout_add,
     .rollout_list = pg_rollout_list,
     .rollout_stages = pg_rollout_stages,

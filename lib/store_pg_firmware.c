@@ -148,6 +148,34 @@ enum store_status pg_device_by_mac(struct store *base, const char *mac12, char d
     return read_text(pg_of(base), PG_DEVICE_BY_MAC, &p, "find device by MAC", deviceid, DEVICE_ID_MAX + 1);
 }
 
+/* FIRMWARE_DOWNLOAD_SQL's columns after the TRUST_COLUMNS (read_trust()). */
+enum { IMAGE_ASSIGNED = 4, IMAGE_SIZE, IMAGE_SHA256, IMAGE_MD5, IMAGE_EVENT, IMAGE_CHANGES };
+
+enum store_status pg_device_image(struct store *base, const char *deviceid, const char *version, int64_t last,
+                                  struct image_facts *facts, char *stored, size_t stored_len)
+{
+    enum store_status st;
+    struct params p = {0};
+    param_text(&p, deviceid);
+    param_text(&p, version);
+    param_int(&p, last);
+    PGresult *res = run(pg_of(base), PG_DEVICE_IMAGE, &p, "read device image", &st);
+    if (!res)
+        return st;
+    st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
+    if (st == STORE_OK) {
+        read_trust(res, 0, &facts->trust, stored, stored_len);
+        snprintf(facts->assigned, sizeof facts->assigned, "%s", PQgetvalue(res, 0, IMAGE_ASSIGNED));
+        facts->size = col_int(res, 0, IMAGE_SIZE, 0);
+        snprintf(facts->sha256, sizeof facts->sha256, "%s", PQgetvalue(res, 0, IMAGE_SHA256));
+        snprintf(facts->md5, sizeof facts->md5, "%s", PQgetvalue(res, 0, IMAGE_MD5));
+        facts->event = (enum firmware_event)col_int(res, 0, IMAGE_EVENT, FIRMWARE_FETCHED);
+        facts->changes = PQgetvalue(res, 0, IMAGE_CHANGES)[0] == 't';
+    }
+    PQclear(res);
+    return st;
+}
+
 /* ---- staged rollouts ---- */
 
 enum store_status pg_rollout_add(struct store *base, const struct rollout *r, int64_t *id)

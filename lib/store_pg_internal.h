@@ -63,6 +63,7 @@ enum pg_stmt {
     PG_FIRMWARE_IMAGE,
     PG_DEVICE_FIRMWARE,
     PG_DEVICE_BY_MAC,
+    PG_DEVICE_IMAGE,
     PG_ROLLOUT_ADD,
     PG_ROLLOUT_LIST,
     PG_ROLLOUT_STAGES,
@@ -238,6 +239,8 @@ enum store_status pg_firmware_image(struct store *base, const char *sha256, void
 enum store_status pg_device_firmware(struct store *base, const char *deviceid, enum firmware_event event,
                                      const char *version, char status[FIRMWARE_STATUS_LEN]);
 enum store_status pg_device_by_mac(struct store *base, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);
+enum store_status pg_device_image(struct store *base, const char *deviceid, const char *version, int64_t last,
+                                  struct image_facts *facts, char *stored, size_t stored_len);
 enum store_status pg_rollout_add(struct store *base, const struct rollout *r, int64_t *id);
 enum store_status pg_rollout_list(struct store *base, int64_t id, const char *state, store_rollout_fn fn,
                                   void *user_data);

@@ -312,6 +312,7 @@ const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_DEVICE_FIRMWARE] = FIRMWARE_EVENT_SQL("$1", "$2::int", "$3::text"),
     [PG_DEVICE_BY_MAC] = "SELECT deviceid FROM devices WHERE upper(replace(deviceid, ':', '')) = $1 "
                          "ORDER BY deviceid LIMIT 1",
+    [PG_DEVICE_IMAGE] = FIRMWARE_DOWNLOAD_SQL(TRUST_COLUMNS, "$1", "$2::text", "$3::bigint"),
     [PG_ROLLOUT_ADD] = ROLLOUT_ADD_SQL("$"),
     [PG_ROLLOUT_LIST] = ROLLOUT_LIST_SQL("$"),
     [PG_ROLLOUT_STAGES] = ROLLOUT_STAGES_SQL("$", "deviceid"),

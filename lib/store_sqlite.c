@@ -513,6 +513,7 @@ static const struct store_ops sqlite_ops = {
     .firmware_image = sqlite_firmware_image,
     .device_firmware = sqlite_device_firmware,
     .device_by_mac = sqlite_device_by_mac,
+    .device_image = sqlite_device_image,
     .rollout_add = sqlite_rollout_add,
     .rollout_list = sqlite_rollout_list,
     .rollout_stages = sqlite_rollout_stages,

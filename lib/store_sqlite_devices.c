@@ -168,13 +168,12 @@ enum store_status sqlite_device_register(struct store *base, const char *devicei
     return finish(s, st);
 }
 
-/* The TRUST_COLUMNS of st's row: the trust into *out, the key as stored into stored. */
-static void trust_columns(sqlite3_stmt *st, struct device_trust *out, char *stored, size_t stored_len)
+void column_trust(sqlite3_stmt *st, int col, struct device_trust *out, char *stored, size_t stored_len)
 {
-    snprintf(out->state, sizeof out->state, "%s", column_text(st, 0));
-    snprintf(stored, stored_len, "%s", column_text(st, 1));
-    out->trust = sqlite3_column_int64(st, 2);
-    out->epoch = sqlite3_column_int64(st, 3);
+    snprintf(out->state, sizeof out->state, "%s", column_text(st, col));
+    snprintf(stored, stored_len, "%s", column_text(st, col + 1));
+    out->trust = sqlite3_column_int64(st, col + 2);
+    out->epoch = sqlite3_column_int64(st, col + 3);
 }
 
 /* Steps st, a bound TRUST_COLUMNS statement: the trust into *out, the key as stored into stored. */
@@ -183,7 +182,7 @@ static enum store_status read_trust(struct sqlite_store *s, sqlite3_stmt *st, st
 {
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        trust_columns(st, out, stored, stored_len);
+        column_trust(st, 0, out, stored, stored_len);
     stmt_done(st);
     if (rc == SQLITE_ROW)
         return STORE_OK;
@@ -214,7 +213,7 @@ enum store_status sqlite_device_heartbeat(struct store *base, const char *device
     bind_text(get, 1, deviceid);
     int rc = sqlite3_step(get);
     if (rc == SQLITE_ROW && !proved) {
-        trust_columns(get, &facts->trust, stored, stored_len);
+        column_trust(get, 0, &facts->trust, stored, stored_len);
         poll_fact_columns(get, 4, facts); /* after TRUST_COLUMNS */
     } else if (rc == SQLITE_ROW) {
         poll_fact_columns(get, 0, facts);

@@ -178,6 +178,28 @@ enum store_status sqlite_device_by_mac(struct store *base, const char *mac12,
     return read_text(s, STMT_DEVICE_BY_MAC, deviceid, DEVICE_ID_MAX + 1);
 }
 
+enum store_status sqlite_device_image(struct store *base, const char *deviceid, const char *version, int64_t last,
+                                      struct image_facts *facts, char *stored, size_t stored_len)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_IMAGE);
+    bind_text(st, 1, deviceid);
+    bind_text(st, 2, version);
+    sqlite3_bind_int64(st, 3, last);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) { /* FIRMWARE_DOWNLOAD_SQL's columns after the four of TRUST_COLUMNS */
+        column_trust(st, 0, &facts->trust, stored, stored_len);
+        snprintf(facts->assigned, sizeof facts->assigned, "%s", column_text(st, 4));
+        facts->size = sqlite3_column_int64(st, 5);
+        snprintf(facts->sha256, sizeof facts->sha256, "%s", column_text(st, 6));
+        snprintf(facts->md5, sizeof facts->md5, "%s", column_text(st, 7));
+        facts->event = (enum firmware_event)column_int_or(st, 8, FIRMWARE_FETCHED);
+        facts->changes = sqlite3_column_int(st, 9) != 0;
+    }
+    stmt_done(st);
+    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device image");
+}
+
 /* ---- staged rollouts ---- */
 
 enum store_status sqlite_rollout_add(struct store *base, const struct rollout *r, int64_t *id)

@@ -67,6 +67,7 @@ enum stmt {
     STMT_FIRMWARE_IMAGE,
     STMT_DEVICE_FIRMWARE,
     STMT_DEVICE_BY_MAC,
+    STMT_DEVICE_IMAGE,
     STMT_ROLLOUT_ADD,
     STMT_ROLLOUT_LIST,
     STMT_ROLLOUT_STAGES,
@@ -151,6 +152,9 @@ enum store_status delete_batch(struct sqlite_store *s, enum stmt id, int64_t bef
 /* Device rows (store_sqlite_devices.c): steps statement id, handing each device to fn. */
 enum store_status device_rows(struct sqlite_store *s, enum stmt id, store_device_fn fn, void *user_data,
                               int *count, int64_t *row);
+/* The TRUST_COLUMNS of st's row from column col on (store_sqlite_devices.c): the trust into *out,
+ * the key as stored into stored. */
+void column_trust(sqlite3_stmt *st, int col, struct device_trust *out, char *stored, size_t stored_len);
 
 /* The backend's operations, in its table sqlite_ops (store_sqlite.c): each has the contract of the
  * store.h call of the same name. */
@@ -216,6 +220,8 @@ enum store_status sqlite_firmware_delete(struct store *base, const char *version
 enum store_status sqlite_firmware_image(struct store *base, const char *sha256, void **image, size_t *size);
 enum store_status sqlite_device_firmware(struct store *base, const char *deviceid, enum firmware_event event,
                                          const char *version, char status[FIRMWARE_STATUS_LEN]);
+enum store_status sqlite_device_image(struct store *base, const char *deviceid, const char *version, int64_t last,
+                                      struct image_facts *facts, char *stored, size_t stored_len);
 enum store_status sqlite_device_by_mac(struct store *base, const char *mac12,
                                        char deviceid[DEVICE_ID_MAX + 1]);
 enum store_status sqlite_rollout_add(struct store *base, const struct rollout *r, int64_t *id);

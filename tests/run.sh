@@ -216,7 +216,9 @@ else
     count "fuzz/build" "$fuzzlog" 1 0 1 0
 fi
 
-# The firmware core must cross-compile for the ESP8266 with every warning an error.
+# The firmware core and the port's SDK-free part must cross-compile for the ESP8266 with every
+# warning an error, and their object pass firmware/esp8266/check-object.sh (symbols, static data,
+# formats).
 begin
 log="$logs/esp8266.log"
 if make --no-print-directory esp8266 >"$log" 2>&1; then count "esp8266/cross-compile" "$log" 0 1 0 0

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { now, proof } from './lib/device.mjs';
 import { startStack } from './lib/stack.mjs';
 
 const FIRMWARE_MAX = 262144;
@@ -288,6 +289,36 @@ describe('updates through the poll', () => {
     assert.equal((await stack.api('GET', `/api/devices/${id}/firmware?version=x`)).status, 404);
     assert.equal((await stack.api('PUT', `/api/devices/${id}`, { admin: true, body: { state: 'rejected' } })).status, 200);
     assert.equal((await stack.api('GET', url(id))).status, 403);
+  });
+
+  it("takes a keyed device's download only with a proof, and records it only then", async () => {
+    const id = await pollingDevice();
+    const key = (await stack.api('POST', `/api/devices/${id}/key`, { admin: true })).json.key;
+    const v = version();
+    const bytes = image();
+    assert.equal((await upload(stack, v, bytes)).status, 201);
+    assert.equal((await assign(stack, id, v)).status, 200);
+    const target = `/api/devices/${id}/firmware?version=${encodeURIComponent(v)}`;
+    const signed = (headers = {}, path = target) => fetch(`${stack.base}${target}`,
+      { headers: { ...headers, 'X-Provd-Auth': proof(key, 'GET', path, '', now()) } });
+    for (const r of [await stack.api('GET', target), await signed({}, `/api/devices/${id}/firmware?version=x`)]) {
+      assert.equal(r.status, 401);
+      assert.match(r.headers.get('x-provd-time') ?? '', /^\d+$/);
+    }
+    assert.equal((await view(stack, id)).firmware_status, 'pending'); // nothing recorded
+    const part = await signed({ Range: 'bytes=0-999' });
+    assert.equal(part.status, 206);
+    assert.ok(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(0, 1000)));
+    assert.equal((await view(stack, id)).firmware_status, 'downloading');
+    const whole = await signed();
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers.get('x-md5'), md5(bytes));
+    assert.ok(Buffer.from(await whole.arrayBuffer()).equals(bytes));
+    // The whole image was asked for: back on the old version, the update failed.
+    const pollPath = `/api/devices/${id}?fw=0.9`;
+    const back = await stack.api('GET', pollPath, { headers: { 'X-Provd-Auth': proof(key, 'GET', pollPath, '', now()) } });
+    assert.equal(back.status, 200);
+    assert.equal((await view(stack, id)).firmware_status, 'failed');
   });
 });
 

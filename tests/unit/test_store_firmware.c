@@ -195,6 +195,89 @@ static void heartbeat_facts_and_create(void **state)
                      STORE_NOT_FOUND);
 }
 
+/* A download (store_device_image()): the device's trust and assigned image in one read, the event
+ * by the range's last byte, written only when it changes something; a resumed or repeated one,
+ * another version, a rejected device and a caller still to prove write nothing. */
+static void downloads_write_only_a_change(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *s = fx->store;
+    struct image_facts f;
+    struct firmware_digests d;
+    assert_true(firmware_digest("two", 3, &d));
+    add_open(s, "dev");
+    assert_int_equal(add(s, "2.0", "two", TEST_T0, NULL), STORE_CREATED);
+    assert_int_equal(add(s, "3.0", "three", TEST_T0, NULL), STORE_CREATED);
+    assert_int_equal(store_device_image(s, "dev", STORE_CALLER_UNSIGNED, "2.0", INT64_MAX, &f), STORE_OK);
+    assert_string_equal(f.assigned, "");
+    assert_false(f.changes);
+    assert_int_equal(assign(s, "dev", "2.0"), STORE_OK);
+
+    /* Bytes 0-1 of 3: part of it, downloading; again, nothing to write. */
+    assert_int_equal(store_device_image(s, "dev", STORE_CALLER_UNSIGNED, "2.0", 1, &f), STORE_OK);
+    assert_string_equal(f.trust.state, "accepted");
+    assert_string_equal(f.assigned, "2.0");
+    assert_int_equal(f.size, 3);
+    assert_string_equal(f.sha256, d.sha256);
+    assert_string_equal(f.md5, d.md5);
+    assert_int_equal(f.event, FIRMWARE_FETCHED);
+    assert_true(f.changes);
+    assert_string_equal(state_of(s, "dev").status, "downloading");
+    assert_int_equal(store_device_image(s, "dev", STORE_CALLER_UNSIGNED, "2.0", 1, &f), STORE_OK);
+    assert_false(f.changes);
+    /* The old version reported before the last byte was asked for: a cut download, it resumes. */
+    assert_string_equal(event(s, "dev", FIRMWARE_REPORTED, "1.0"), "downloading");
+    /* Another version than the one assigned: the facts of the assigned one, nothing written. */
+    assert_int_equal(store_device_image(s, "dev", STORE_CALLER_UNSIGNED, "3.0", INT64_MAX, &f), STORE_OK);
+    assert_string_equal(f.assigned, "2.0");
+    assert_false(f.changes);
+    assert_string_equal(event(s, "dev", FIRMWARE_REPORTED, "1.0"), "downloading");
+    /* Up to the last byte (2): the whole image asked for, once; then the old version is a failure. */
+    assert_int_equal(store_device_image(s, "dev", STORE_CALLER_UNSIGNED, "2.0", 2, &f), STORE_OK);
+    assert_int_equal(f.event, FIRMWARE_FETCHED_ALL);
+    assert_true(f.changes);
+    assert_int_equal(store_device_image(s, "dev", STORE_CALLER_UNSIGNED, "2.0", INT64_MAX, &f), STORE_OK);
+    assert_int_equal(f.event, FIRMWARE_FETCHED_ALL);
+    assert_false(f.changes);
+    assert_string_equal(event(s, "dev", FIRMWARE_REPORTED, "1.0"), "failed");
+    assert_int_equal(store_device_image(s, "ghost", STORE_CALLER_UNSIGNED, "2.0", INT64_MAX, &f), STORE_NOT_FOUND);
+
+    /* Rejected: the facts say so, nothing written. */
+    assert_int_equal(assign(s, "dev", "2.0"), STORE_OK); /* failed starts over: pending */
+    struct device_update u = no_change();
+    u.state = "rejected";
+    assert_int_equal(store_device_update(s, "dev", &u, TEST_T0, NULL, NULL), STORE_OK);
+    assert_int_equal(store_device_image(s, "dev", STORE_CALLER_UNSIGNED, "2.0", INT64_MAX, &f), STORE_OK);
+    assert_string_equal(f.trust.state, "rejected");
+    assert_false(f.changes);
+    assert_string_equal(state_of(s, "dev").status, "pending");
+}
+
+/* A keyed device's download: unsigned, refused with nothing written; to prove, its key opened and
+ * nothing written (the caller writes the event once proved); proved, written. */
+static void downloads_of_signing_devices(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *s = fx->store;
+    struct image_facts f;
+    add_open(s, "keyed");
+    assert_int_equal(store_device_set_key(s, "keyed", "00112233445566778899aabbccddeeff"), STORE_OK);
+    assert_int_equal(add(s, "2.0", "two", TEST_T0, NULL), STORE_CREATED);
+    assert_int_equal(assign(s, "keyed", "2.0"), STORE_OK);
+    assert_int_equal(store_device_image(s, "keyed", STORE_CALLER_UNSIGNED, "2.0", INT64_MAX, &f), STORE_UNPROVED);
+    assert_string_equal(state_of(s, "keyed").status, "pending");
+    assert_int_equal(store_device_image(s, "keyed", STORE_CALLER_TO_PROVE, "2.0", INT64_MAX, &f), STORE_OK);
+    assert_string_equal(f.trust.key, "00112233445566778899aabbccddeeff");
+    assert_true(f.changes);
+    assert_int_equal(f.event, FIRMWARE_FETCHED_ALL);
+    assert_string_equal(state_of(s, "keyed").status, "pending");
+    assert_int_equal(store_device_image(s, "keyed", STORE_CALLER_PROVED, "2.0", INT64_MAX, &f), STORE_OK);
+    assert_true(f.changes);
+    assert_string_equal(state_of(s, "keyed").status, "downloading");
+    assert_string_equal(event(s, "keyed", FIRMWARE_REPORTED, "1.0"), "failed"); /* the whole image was asked for */
+    assert_int_equal(store_device_image(s, "ghost", STORE_CALLER_TO_PROVE, "2.0", INT64_MAX, &f), STORE_NOT_FOUND);
+}
+
 /* Found by MAC address: with or without colons, any case. */
 static void devices_found_by_mac(void **state)
 {
@@ -253,6 +336,8 @@ int main(void)
         T(update_status_transitions),
         T(running_it_already_is_installed),
         T(heartbeat_facts_and_create),
+        T(downloads_write_only_a_change),
+        T(downloads_of_signing_devices),
         T(devices_found_by_mac),
         T(running_versions_counted),
     };
