@@ -21,9 +21,10 @@ enum device_call_kind {
 };
 
 /* Checks the call's proof, if any, and whether the device's calls of this kind must carry one.
- * true: the handler goes on (c says what was shown); false: res holds the answer (the uniform 401,
- * or a database failure). An unknown device's unsigned call passes (the handler answers it) but
- * under PROVD_DEVICE_AUTH=required. */
+ * true: the handler goes on (c says what was shown: c->known, the device was read into c->trust);
+ * false: res holds the answer (the uniform 401, or a database failure). An unknown device's
+ * unsigned call passes (the handler answers it) but under PROVD_DEVICE_AUTH=required. An unsigned
+ * reading passes unread (ingest.c decides by its envelope). */
 bool device_call_check(struct app *app, const struct request *req, enum device_call_kind kind,
                        struct response *res, struct device_caller *c);
 /* device_call_check() for a call whose store call reads the device's trust with what it serves

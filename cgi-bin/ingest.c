@@ -93,13 +93,22 @@ void ingest_reading(struct store *s, const struct config *config, const char *de
                     size_t len, int64_t now, bool proved, struct ingest_result *r)
 {
     struct device_trust t;
-    memset(r, 0, sizeof *r);
     enum store_status st = store_device_trust(s, deviceid, &t);
-    if (st == STORE_OK)
-        r->outcome = open_and_store(s, config, deviceid, &t, body, len, now, proved, r);
-    else
+    if (st == STORE_OK) {
+        ingest_reading_known(s, config, deviceid, &t, body, len, now, proved, r);
+    } else {
+        memset(r, 0, sizeof *r);
         r->outcome = st == STORE_NOT_FOUND ? INGEST_UNKNOWN : store_failed(s, st);
+    }
     explicit_bzero(&t, sizeof t);
+}
+
+void ingest_reading_known(struct store *s, const struct config *config, const char *deviceid,
+                          const struct device_trust *t, const char *body, size_t len, int64_t now, bool proved,
+                          struct ingest_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->outcome = open_and_store(s, config, deviceid, t, body, len, now, proved, r);
 }
 
 const char *ingest_reason(const struct ingest_result *r)

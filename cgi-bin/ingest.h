@@ -37,6 +37,10 @@ struct ingest_result {
  * refused once the device has sent v2. */
 void ingest_reading(struct store *s, const struct config *config, const char *deviceid, const char *body,
                     size_t len, int64_t now, bool proved, struct ingest_result *r);
+/* ingest_reading() of a device whose trust t was read just before on s (device_call_check()). */
+void ingest_reading_known(struct store *s, const struct config *config, const char *deviceid,
+                          const struct device_trust *t, const char *body, size_t len, int64_t now, bool proved,
+                          struct ingest_result *r);
 /* Why a reading was unreadable or unauthenticated, for the log (never sent to the device: no
  * oracle). */
 const char *ingest_reason(const struct ingest_result *r);

@@ -68,11 +68,15 @@ void handle_telemetry_post(struct app *app, const struct request *req, struct re
         return;
     }
     bool proved = caller.proved;
-    explicit_bzero(&caller, sizeof caller);
     int64_t now = app->now();
-    if (!app->writer || !sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body, req->body_len,
-                                              now, proved, &r))
+    bool taken = app->writer && sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body,
+                                                     req->body_len, now, proved, &r);
+    if (!taken && caller.known) /* read by the proof's check: not read again */
+        ingest_reading_known(app->store, &app->config, req->deviceid, &caller.trust, req->body, req->body_len,
+                             now, proved, &r);
+    else if (!taken)
         ingest_reading(app->store, &app->config, req->deviceid, req->body, req->body_len, now, proved, &r);
+    explicit_bzero(&caller, sizeof caller);
     ingest_respond(&r, res);
     if (proved || r.outcome == INGEST_UNAUTHENTICATED)
         device_call_time(app, res);

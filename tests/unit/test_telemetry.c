@@ -2,6 +2,7 @@
  * refusal, reading back in pages and buckets, CSV, SEQN reset and retention pruning. */
 #include "testapp.h"
 
+#include "device_trust.h"
 #include "e2ee.h"
 #include "telemetry.h"
 
@@ -53,6 +54,20 @@ static struct json_object *body_json(struct testapp_fixture *f)
     struct json_object *o = json_tokener_parse(f->res.body);
     assert_non_null(o);
     return o;
+}
+
+/* An unsigned reading's check reads nothing: ingest.c reads the device once, for its key and
+ * envelope rules. */
+static void test_unsigned_reading_checked_unread(void **state)
+{
+    struct testapp_fixture *f = *state;
+    add_device(f, "quiet");
+    struct request req = {.method = "POST", .path = "/api/devices/quiet/telemetry", .query = "", .deviceid = "quiet"};
+    struct device_caller c;
+    assert_true(device_call_check(&f->app, &req, DEVICE_CALL_READING, &f->res, &c));
+    assert_false(c.known);
+    assert_false(c.proved);
+    assert_int_equal(post_reading(f, "quiet", "{\"SEQN\":1}"), 201);
 }
 
 static void test_ingest_and_replay(void **state)
@@ -235,6 +250,7 @@ static void test_bad_queries(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_unsigned_reading_checked_unread, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_and_replay, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_uniform_refusal, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_states_and_keys, testapp_setup_open, testapp_teardown),
