@@ -15,6 +15,7 @@ let device = null;        // the last answer for this device
 let editedCfgsn = null;   // the cfgsn the configuration editor was loaded from: the If-Match
 let nameDirty = false;
 let placeDirty = false;   // the location or tags being edited
+let firmwareDirty = false; // a firmware chosen, not yet assigned
 let generation = 0;
 
 const title = () => device?.name || deviceId;
@@ -55,10 +56,13 @@ function showConfigFrom(d) {
 
 // Takes a fresh answer for the device: the overview always; a form when asked for (`name`,
 // `config`) or when it is untouched, so a refresh never overwrites an edit.
-function take(d, { name = false, place = false, config = false } = {}) {
+function take(d, { name = false, place = false, config = false, firmware = false } = {}) {
   device = d;
   renderOverview();
-  showAssignment(d);
+  if (firmware || !firmwareDirty) {
+    showAssignment(d);
+    firmwareDirty = false;
+  }
   if (name || !nameDirty) {
     $('device-name').value = d.name;
     nameDirty = false;
@@ -126,11 +130,12 @@ $('rename-form').addEventListener('submit', async (event) => {
   }
 });
 $('device-name').addEventListener('input', () => { nameDirty = true; });
+$('firmware-select').addEventListener('change', () => { firmwareDirty = true; });
 
 $('firmware-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   try {
-    take(await assign(deviceId));
+    take(await assign(deviceId), { firmware: true });
   } catch (err) {
     say($('firmware-assign-message'), `Not assigned: ${err.message}`, 'error');
   }
@@ -252,7 +257,7 @@ export async function enter(id) {
     $('device-subtitle').textContent = 'This is not a device id: ids are 1-64 characters of A-Z a-z 0-9 . _ : -';
     return;
   }
-  await load({ name: true, place: true, config: true });
+  await load({ name: true, place: true, config: true, firmware: true });
   if (device) await Promise.all([historyView.enter(id), dataView.enter(id)]);
 }
 

@@ -37,7 +37,8 @@ export async function loadVersions() {
   }
 }
 
-// The device page's form, for the device d (the last answer for it).
+// The device page's form, for the device d (the last answer for it): the versions and its
+// assignment, replacing any choice on it (device.js keeps an unassigned choice from refreshes).
 export async function showAssignment(d) {
   await loadVersions();
   renderChoice(d.firmware);
