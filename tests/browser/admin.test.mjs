@@ -375,6 +375,7 @@ describe('admin page', () => {
     await page.locator('#firmware-select').selectOption('fw-2.0');
     // A refresh of the page (every 2 s here) keeps a choice not yet assigned.
     await page.waitForResponse((r) => r.request().method() === 'GET' && new URL(r.url()).pathname === `/api/devices/${SENSOR}`);
+    await page.waitForResponse((r) => r.request().method() === 'GET' && new URL(r.url()).pathname === '/api/firmware');
     await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 0)));
     assert.equal(await page.locator('#firmware-select').inputValue(), 'fw-2.0', 'a refresh kept the choice');
     await page.getByRole('button', { name: 'Assign firmware' }).click();

@@ -15,7 +15,6 @@ let device = null;        // the last answer for this device
 let editedCfgsn = null;   // the cfgsn the configuration editor was loaded from: the If-Match
 let nameDirty = false;
 let placeDirty = false;   // the location or tags being edited
-let firmwareDirty = false; // a firmware chosen, not yet assigned
 let generation = 0;
 
 const title = () => device?.name || deviceId;
@@ -59,10 +58,7 @@ function showConfigFrom(d) {
 function take(d, { name = false, place = false, config = false, firmware = false } = {}) {
   device = d;
   renderOverview();
-  if (firmware || !firmwareDirty) {
-    showAssignment(d);
-    firmwareDirty = false;
-  }
+  showAssignment(d, { replace: firmware });
   if (name || !nameDirty) {
     $('device-name').value = d.name;
     nameDirty = false;
@@ -130,7 +126,6 @@ $('rename-form').addEventListener('submit', async (event) => {
   }
 });
 $('device-name').addEventListener('input', () => { nameDirty = true; });
-$('firmware-select').addEventListener('change', () => { firmwareDirty = true; });
 
 $('firmware-form').addEventListener('submit', async (event) => {
   event.preventDefault();

@@ -17,10 +17,14 @@ function renderTable() {
   $('firmware-empty').hidden = versions.length > 0;
 }
 
+// A version chosen on the device page and not yet assigned: no refresh replaces it.
+let choiceMade = false;
+$('firmware-select').addEventListener('change', () => { choiceMade = true; });
+
 // The device page's choice: no update, or one of the versions; assigned selects its version.
 function renderChoice(assigned) {
   const select = $('firmware-select');
-  if (document.activeElement === select) return;   // never change a choice being made
+  if (document.activeElement === select || choiceMade) return;   // never change a choice made
   const names = versions.map((fw) => fw.version);
   if (assigned && !names.includes(assigned)) names.push(assigned);
   select.replaceChildren(h('option', { value: '' }, 'No firmware update'),
@@ -38,8 +42,10 @@ export async function loadVersions() {
 }
 
 // The device page's form, for the device d (the last answer for it): the versions and its
-// assignment, replacing any choice on it (device.js keeps an unassigned choice from refreshes).
-export async function showAssignment(d) {
+// assignment; a choice made and not assigned stays, unless replace (a device opened, an
+// assignment made).
+export async function showAssignment(d, { replace = false } = {}) {
+  if (replace) choiceMade = false;
   await loadVersions();
   renderChoice(d.firmware);
 }
