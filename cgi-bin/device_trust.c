@@ -30,11 +30,18 @@ void device_call_refuse(struct app *app, struct response *res)
     response_error(res, 401, DEVICE_CALL_REFUSED);
 }
 
-/* Whether the device's calls of this kind must carry a proof: under `required` all (telemetry
- * decides by envelope, in ingest.c); else a keyed device's, or one that has signed before. */
+/* Whether a call of this kind may have to carry a proof: all but telemetry, which decides by
+ * envelope (ingest.c). */
+static bool kind_takes_proof(enum device_call_kind kind)
+{
+    return kind != DEVICE_CALL_READING;
+}
+
+/* Whether the device's calls of this kind must carry a proof: under `required` all that take one;
+ * else a keyed device's, or one that has signed before. */
 static bool proof_needed(const struct app *app, const struct device_caller *c, enum device_call_kind kind)
 {
-    if (kind == DEVICE_CALL_READING)
+    if (!kind_takes_proof(kind))
         return false;
     return app->config.device_auth == DEVICE_AUTH_REQUIRED ||
            (c->known && device_must_sign(c->trust.key[0], c->trust.trust));
@@ -93,7 +100,7 @@ bool device_call_check(struct app *app, const struct request *req, enum device_c
     memset(c, 0, sizeof *c);
     if (!parse_proof(app, req, res, &proof)) /* refused before any lookup */
         return false;
-    if (kind == DEVICE_CALL_READING && !req->device_auth) /* no proof to check, none needed here */
+    if (!req->device_auth && !kind_takes_proof(kind)) /* nothing the device's row could decide */
         return true;
     enum store_status st = store_device_trust(app->store, req->deviceid, &c->trust);
     if (st != STORE_OK && st != STORE_NOT_FOUND) {

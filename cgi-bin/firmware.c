@@ -248,10 +248,8 @@ static bool prove_download(struct app *app, const struct request *req, struct re
 {
     bool proved = device_read_prove(app, req, res, caller, *st == STORE_OK ? &facts->trust : NULL);
     explicit_bzero(facts->trust.key, sizeof facts->trust.key);
-    if (proved && *st == STORE_OK && facts->changes) {
-        *st = store_device_firmware(app->store, req->deviceid, facts->event, facts->assigned, NULL);
-        *st = *st == STORE_NOT_FOUND ? STORE_OK : *st; /* another call wrote it meanwhile */
-    }
+    if (proved && *st == STORE_OK)
+        *st = store_image_fetched(app->store, req->deviceid, facts);
     return proved;
 }
 
@@ -283,7 +281,9 @@ void handle_device_firmware_image(struct app *app, const struct request *req, st
     else if (st == STORE_OK && strcmp(facts.assigned, version) != 0)
         response_error(res, 404, "firmware %s is not assigned to this device", version);
     else if (st == STORE_OK)
-        firmware_send(app, res, &(struct firmware){facts.assigned, facts.sha256, facts.md5, facts.size, 0});
+        firmware_send(app, res,
+                      &(struct firmware){.version = facts.assigned, .sha256 = facts.sha256, .md5 = facts.md5,
+                                         .size = facts.size});
     else if (st == STORE_NOT_FOUND)
         response_error(res, 404, "Device NOT Registered");
     else if (st == STORE_UNPROVED)

@@ -77,7 +77,8 @@ static void answer(struct app *app, const struct request *req, const struct ota_
     if (st == STORE_OK && sketch && firmware_in_progress(image.status)) {
         st = store_device_firmware(app->store, deviceid, FIRMWARE_FETCHED_ALL, image.version, NULL);
         if (st == STORE_OK || st == STORE_NOT_FOUND) { /* not found: a repeated download */
-            firmware_send(app, res, &(struct firmware){image.version, image.sha256, image.md5, image.size, 0});
+            firmware_send(app, res, &(struct firmware){.version = image.version, .sha256 = image.sha256,
+                                                        .md5 = image.md5, .size = image.size});
             return;
         }
     }

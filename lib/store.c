@@ -362,12 +362,19 @@ enum store_status store_device_image(struct store *s, const char *deviceid, enum
         st = open_key(s, deviceid, stored, &facts->trust);
     } else if (st == STORE_OK && caller == STORE_CALLER_UNSIGNED && device_must_sign(stored[0], facts->trust.trust)) {
         st = STORE_UNPROVED;
-    } else if (st == STORE_OK && facts->changes) {
-        st = s->ops->device_firmware(s, deviceid, facts->event, version, NULL);
-        st = st == STORE_NOT_FOUND ? STORE_OK : st; /* another call wrote it meanwhile */
+    } else if (st == STORE_OK) {
+        st = store_image_fetched(s, deviceid, facts);
     }
     OPENSSL_cleanse(stored, sizeof stored);
     return st;
+}
+
+enum store_status store_image_fetched(struct store *s, const char *deviceid, const struct image_facts *facts)
+{
+    if (!facts->changes)
+        return STORE_OK;
+    enum store_status st = s->ops->device_firmware(s, deviceid, facts->event, facts->assigned, NULL);
+    return st == STORE_NOT_FOUND ? STORE_OK : st; /* another call wrote it meanwhile */
 }
 
 enum store_status store_device_by_mac(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])

@@ -444,10 +444,14 @@ struct image_facts {
  * rejected, version the one assigned, and its status or fw_downloaded moving -- so that a repeated
  * or resumed download is a read alone. STORE_NOT_FOUND: no such device. The caller as for a
  * heartbeat: an unsigned one for a device that must sign gets STORE_UNPROVED, nothing written;
- * one STORE_CALLER_TO_PROVE gets the facts with nothing written, and writes facts->event itself
- * once proved, when facts->changes. */
+ * one STORE_CALLER_TO_PROVE gets the facts with nothing written, and writes them with
+ * store_image_fetched() once proved. */
 enum store_status store_device_image(struct store *s, const char *deviceid, enum store_caller caller,
                                      const char *version, int64_t last, struct image_facts *facts);
+/* The download's event as store_device_image() read it into facts, written when it changes
+ * something (facts->changes): by store_device_image() itself, or by a STORE_CALLER_TO_PROVE
+ * caller once proved. Another call having written it meanwhile is no failure. */
+enum store_status store_image_fetched(struct store *s, const char *deviceid, const struct image_facts *facts);
 /* The device whose id is mac12 (12 upper-case hex digits) with or without colons, in any case,
  * into deviceid; of several, the first by id. */
 enum store_status store_device_by_mac(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);
