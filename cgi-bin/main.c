@@ -202,6 +202,13 @@ static int write_due_times(struct app *app, struct store *own)
     return -1;
 }
 
+/* Whether the worker's kept heartbeat times (PostgreSQL's) are due: then they are written once the
+ * answer is out, so that no device waits for a batch of others' times to be written. */
+static bool times_due(const struct app *app)
+{
+    return !app->writer && store_flush_due_in(app->store) == 0;
+}
+
 static void *request_loop(void *data)
 {
     struct request_thread *t = data;
@@ -215,12 +222,17 @@ static void *request_loop(void *data)
         }
         turns_accepted(t->turns);
         serve(&t->app, &t->fr, t->body, &t->res);
-        write_due_times(&t->app, t->app.store); /* while this thread may use the connection */
+        bool write_after = times_due(&t->app);
+        if (!write_after) /* the writer's hand-over: a send at most */
+            write_due_times(&t->app, t->app.store);
         void (*after_answer)(struct app *) = t->app.after_answer;
         t->app.after_answer = NULL;
-        if (after_answer) { /* the answer goes first; the work keeps this thread's turn */
+        if (after_answer || write_after) { /* the answer goes first; the work keeps this thread's turn */
             finish_request(&t->fr);
-            after_answer(&t->app);
+            if (after_answer)
+                after_answer(&t->app);
+            if (write_after) /* while this thread may use the connection */
+                write_due_times(&t->app, t->app.store);
             turns_done(t->turns);
         } else {
             turns_done(t->turns);

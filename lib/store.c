@@ -141,6 +141,11 @@ int store_flush(struct store *s, bool all)
     return s->ops->flush ? s->ops->flush(s, all) : -1;
 }
 
+int store_flush_due_in(const struct store *s)
+{
+    return s->ops->flush_due_in ? s->ops->flush_due_in(s) : -1;
+}
+
 enum store_status store_sync_every_commit(struct store *s)
 {
     return s->ops->sync_every_commit(s);

@@ -225,6 +225,9 @@ void store_free(struct store *s);
  * returns the ms until it wants to be called again, -1 when it keeps nothing back. Never inside a
  * read (store_read_begin()). */
 int store_flush(struct store *s, bool all);
+/* The ms until store_flush() would write (0: it would now), -1 when the backend keeps nothing
+ * back; writes nothing, so that a caller can first finish what it is doing (an answer). */
+int store_flush_due_in(const struct store *s);
 const char *store_errmsg(const struct store *s);
 /* The seconds since the epoch a device is online within: 2 intervals + 10 s. */
 int64_t store_online_window(int64_t poll_interval);

@@ -29,6 +29,7 @@ struct store_ops {
     enum store_status (*read_begin)(struct store *s);
     void (*read_end)(struct store *s);
     int (*flush)(struct store *s, bool all); /* NULL: it keeps nothing back */
+    int (*flush_due_in)(const struct store *s); /* NULL: it keeps nothing back */
     enum store_status (*backup)(struct store *s, const char *path, store_progress_fn fn, void *user_data);
     enum store_status (*restore)(struct store *s, const char *path, store_progress_fn fn, void *user_data);
 

@@ -15,6 +15,8 @@
 #define DAYS_AHEAD      14           /* day partitions made ahead, by open and by each prune */
 #define MIGRATION_LOCK  "7073400000" /* pg_advisory_xact_lock key; the partitions' is the next (db/pg) */
 #define SEEN_HOLD_MS    500          /* heartbeat times kept back for at most this long */
+#define SEEN_BATCH      (SEEN_MAX / 2) /* or until this many: the rest is room for those that come
+                                          before the caller flushes (it does after its answer) */
 
 static const struct store_ops pg_ops;
 
@@ -138,20 +140,29 @@ static enum store_status seen_write(struct pg_store *s)
     return st;
 }
 
-static int pg_flush(struct store *base, bool all)
+static int pg_flush_due_in(const struct store *base)
 {
-    struct pg_store *s = pg_of(base);
-    if (s->seen.count == 0)
+    const struct seen_times *seen = &((const struct pg_store *)base)->seen;
+    if (seen->count == 0)
         return -1;
-    int64_t due = s->seen.first_ms + SEEN_HOLD_MS - monotonic_ms();
-    if (due > 0 && !all)
-        return (int)due;
-    return seen_write(s) == STORE_OK ? -1 : SEEN_HOLD_MS;
+    if (seen->count >= SEEN_BATCH)
+        return 0;
+    int64_t due = seen->first_ms + SEEN_HOLD_MS - monotonic_ms();
+    return due > 0 ? (int)due : 0;
 }
 
-/* Keeps id's heartbeat time back, and writes all kept once they are due or fill the batch. A time
- * that finds the batch full and the database failing is dropped (the device's next heartbeat
- * brings a newer one). */
+static int pg_flush(struct store *base, bool all)
+{
+    int due = pg_flush_due_in(base);
+    if (due < 0 || (due > 0 && !all))
+        return due;
+    return seen_write(pg_of(base)) == STORE_OK ? -1 : SEEN_HOLD_MS;
+}
+
+/* Keeps id's heartbeat time back for the caller's store_flush(). Only a full batch is written
+ * here, in the heartbeat's own call: a caller that flushes after each answer, as the workers do,
+ * never lets it fill. A time that finds the batch full and the database failing is dropped (the
+ * device's next heartbeat brings a newer one). */
 static void seen_note(struct pg_store *s, const char *id, int64_t now)
 {
     struct seen_times *seen = &s->seen;
@@ -167,7 +178,6 @@ static void seen_note(struct pg_store *s, const char *id, int64_t now)
     seen->times_len += (size_t)snprintf(seen->times + seen->times_len, sizeof seen->times - seen->times_len,
                                         "%s%lld", sep, (long long)now);
     seen->count++;
-    pg_flush(&s->base, false);
 }
 
 /* A copy of a PostgreSQL database is PostgreSQL's own tools' job. */
@@ -813,6 +823,7 @@ static const struct store_ops pg_ops = {
     .needs = STORE_NEEDS_FLUSHES,
     .free = pg_free,
     .flush = pg_flush,
+    .flush_due_in = pg_flush_due_in,
     .backup = pg_no_copy,
     .restore = pg_no_copy,
     .ping = pg_ping,

@@ -645,8 +645,8 @@ static void heartbeat(struct store *s, const char *id, int64_t now)
     assert_int_equal(store_device_heartbeat(s, id, STORE_CALLER_UNSIGNED, now, &facts), STORE_OK);
 }
 
-/* A heartbeat is a read: its time is written with the others once due (or when the store is
- * freed), each device's latest, never moving lastseen back. */
+/* A heartbeat is a read: its time is written with the others by the caller's flush once due (or
+ * when the store is freed), each device's latest, never moving lastseen back. */
 static void heartbeat_times_are_written_together_once_due(void **state)
 {
     struct fixture *fx = *state;
@@ -660,6 +660,9 @@ static void heartbeat_times_are_written_together_once_due(void **state)
     assert_int_equal(lastseen_of(fx->conn, "hb1"), TEST_T0); /* the registration's, still */
     struct timespec pause = {0, (long)(due + 20) * 1000000L};
     nanosleep(&pause, NULL);
+    assert_int_equal(store_flush_due_in(fx->store), 0);
+    heartbeat(fx->store, "hb2", TEST_T0 + 11); /* due, yet a heartbeat writes nothing itself */
+    assert_int_equal(lastseen_of(fx->conn, "hb1"), TEST_T0);
     assert_int_equal(store_flush(fx->store, false), -1);
     assert_int_equal(lastseen_of(fx->conn, "hb1"), TEST_T0 + 12);
     assert_int_equal(lastseen_of(fx->conn, "hb2"), TEST_T0 + 11);
@@ -672,6 +675,24 @@ static void heartbeat_times_are_written_together_once_due(void **state)
     store_free(fx->store);
     fx->store = open_store(fx->db.path);
     assert_int_equal(lastseen_of(fx->conn, "hb2"), TEST_T0 + 20);
+}
+
+/* Half a batch kept back (256 times, half of store_pg_internal.h's SEEN_MAX) is due at once, not
+ * after 500 ms: the worker writes it after its answer, before the batch can fill. */
+static void heartbeat_times_are_due_at_half_a_batch(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "hb1");
+    assert_int_equal(store_flush_due_in(fx->store), -1);
+    for (int i = 1; i < 256; i++)
+        heartbeat(fx->store, "hb1", TEST_T0 + i);
+    assert_true(store_flush_due_in(fx->store) > 0);
+    heartbeat(fx->store, "hb1", TEST_T0 + 256);
+    assert_int_equal(store_flush_due_in(fx->store), 0);
+    assert_int_equal(lastseen_of(fx->conn, "hb1"), TEST_T0);
+    assert_int_equal(store_flush(fx->store, false), -1);
+    assert_int_equal(lastseen_of(fx->conn, "hb1"), TEST_T0 + 256);
+    assert_int_equal(store_flush_due_in(fx->store), -1);
 }
 
 #define SEEN_DEVICES 100
@@ -741,6 +762,7 @@ int main(void)
         T(open_refuses_newer_schema),
         T(buckets_equal_sqlite),
         T(heartbeat_times_are_written_together_once_due),
+        T(heartbeat_times_are_due_at_half_a_batch),
         T(overlapping_heartbeat_writes_all_succeed),
     };
 #undef T
