@@ -350,7 +350,7 @@ static enum store_status answer_poll(struct found *f, int64_t applied, const cha
             reject_device(f->res);
             return STORE_OK;
         }
-        if (fw && (strcmp(fw, facts.firmware_running) != 0 || firmware_in_progress(facts.firmware_status))) {
+        if (fw && firmware_report_changes(fw, facts.firmware_running, facts.firmware_status)) {
             st = store_device_firmware(store, req->deviceid, FIRMWARE_REPORTED, fw, facts.firmware_status);
             if (st != STORE_OK && st != STORE_NOT_FOUND) /* not found: nothing changed */
                 return st;

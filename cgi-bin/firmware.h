@@ -11,10 +11,16 @@
 /* Whether a status means the device should get its assigned image: pending, offered or
  * downloading (a failed update is not offered again until an admin assigns it again). */
 bool firmware_in_progress(const char *status);
+/* Whether a device's report that it runs version reported can change its row (given the version
+ * it last reported, running, and its update status): another version than the last, or any
+ * report while an update is under way, which store_device_firmware() then judges. One that
+ * cannot is not written: devices repeat it in every poll and update check. */
+bool firmware_report_changes(const char *reported, const char *running, const char *status);
 
 /* A device's assigned image, copied out of its row. */
 struct assigned_image {
     char version[FIRMWARE_VERSION_MAX + 1]; /* "": none assigned */
+    char running[FIRMWARE_VERSION_MAX + 1]; /* what the device last reported; "": never said */
     char status[FIRMWARE_STATUS_LEN];
     char sha256[65], md5[33];
     int64_t size;

@@ -61,15 +61,15 @@ static const char *running_version(const struct request *req, const struct ota_c
     return version && valid_firmware_version(version, strlen(version)) ? version : NULL;
 }
 
-/* Records what the device runs, then answers: the image while an update is in progress for its
- * sketch, else 304. */
+/* Records what the device runs (when that can change its row), then answers: the image while an
+ * update is in progress for its sketch, else 304. */
 static void answer(struct app *app, const struct request *req, const struct ota_client *c, const char *deviceid,
                    struct response *res)
 {
     struct assigned_image image = {0};
     enum store_status st = store_device_get(app->store, deviceid, assigned_image_of, &image);
     const char *running = st == STORE_OK ? running_version(req, c, &image) : NULL;
-    if (running) {
+    if (running && firmware_report_changes(running, image.running, image.status)) {
         st = store_device_firmware(app->store, deviceid, FIRMWARE_REPORTED, running, image.status);
         st = st == STORE_NOT_FOUND ? STORE_OK : st; /* nothing new */
     }

@@ -3,6 +3,7 @@
 #include "testapp.h"
 
 #include <json-c/json.h>
+#include <sqlite3.h>
 #include <strings.h>
 
 #include "isotime.h"
@@ -34,7 +35,8 @@ static const char *admin_token(const struct fixture *fx)
 /* One request; target is the path with an optional "?query". */
 struct call {
     const char *method, *target, *authorization, *if_match, *if_none_match, *body;
-    size_t body_len; /* 0: strlen(body) */
+    size_t body_len;   /* 0: strlen(body) */
+    char *const *params; /* other FastCGI parameters ("HTTP_USER_AGENT=..."), NULL-terminated */
 };
 
 static int setup(void **state)
@@ -124,6 +126,7 @@ static int dispatch(struct fixture *fx, const struct call *c)
         .if_none_match = c->if_none_match,
         .body = c->body,
         .body_len = c->body && !c->body_len ? strlen(c->body) : c->body_len,
+        .params = (char **)c->params,
     };
     response_reset(&fx->res);
     router_dispatch(&fx->app, &req, &fx->res);
@@ -501,6 +504,47 @@ static void registration_policies(void **state)
     assert_string_equal(jstr(admin_view(fx, "newcomer"), "state"), "pending");
     /* Pending devices may poll. */
     assert_int_equal(anon(fx, "GET", "/api/devices/newcomer", NULL), 200);
+}
+
+/* An update client's check repeating what its device runs, as it does every time, writes nothing:
+ * on SQLite it is answered while another connection holds the write lock, which a write would
+ * wait for (BUSY_TIMEOUT_MS) and then fail; on PostgreSQL an update that changes nothing never
+ * waits for a row's lock in any case. A new version is still recorded. */
+static void ota_check_repeating_its_version_writes_nothing(void **state)
+{
+    struct fixture *fx = *state;
+    const char *id = "5C:CF:7F:00:00:01";
+    register_device(fx, id);
+    assert_int_equal(admin(fx, "PUT", "/api/devices/5C:CF:7F:00:00:01", "{\"state\":\"accepted\"}"), 200);
+    char version[64] = "HTTP_X_ESP8266_VERSION=1.0";
+    char *const params[] = {"HTTP_USER_AGENT=ESP8266-http-Update",
+                            "HTTP_X_ESP8266_STA_MAC=5C:CF:7F:00:00:01",
+                            "HTTP_X_ESP8266_AP_MAC=5E:CF:7F:00:00:01",
+                            "HTTP_X_ESP8266_FREE_SPACE=1000000",
+                            "HTTP_X_ESP8266_SKETCH_SIZE=300000",
+                            "HTTP_X_ESP8266_CHIP_SIZE=4194304",
+                            "HTTP_X_ESP8266_SDK_VERSION=2.2.2-dev(38a443e)",
+                            "HTTP_X_ESP8266_MODE=sketch",
+                            version,
+                            NULL};
+    const struct call check = {.method = "GET", .target = "/api/ota", .params = params};
+    assert_int_equal(dispatch(fx, &check), 304);
+    assert_string_equal(jstr(admin_view(fx, id), "firmware_running"), "1.0");
+
+    sqlite3 *other = NULL;
+    if (!test_pg_base()) {
+        assert_int_equal(sqlite3_open(fx->db.path, &other), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    }
+    assert_int_equal(dispatch(fx, &check), 304);
+    if (other) {
+        assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(other);
+    }
+
+    snprintf(version, sizeof version, "HTTP_X_ESP8266_VERSION=1.1");
+    assert_int_equal(dispatch(fx, &check), 304);
+    assert_string_equal(jstr(admin_view(fx, id), "firmware_running"), "1.1");
 }
 
 static void rejected_device_403(void **state)
@@ -1292,6 +1336,7 @@ int main(void)
         T(registration_validation),
         T(registration_policies),
         T(rejected_device_403),
+        T(ota_check_repeating_its_version_writes_nothing),
         T(poll_config_and_applied),
         T(poll_if_none_match),
         T(put_changes_and_cfgsn),
