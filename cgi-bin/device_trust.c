@@ -140,19 +140,15 @@ bool device_read_prove(struct app *app, const struct request *req, struct respon
     return decide(app, req, DEVICE_CALL_READ, req->device_auth ? &proof : NULL, res, c);
 }
 
-bool device_basic_check(struct app *app, const struct request *req, const char *deviceid, struct response *res,
-                        struct device_caller *c)
+bool device_basic_check(struct app *app, const struct request *req, const char *deviceid,
+                        const struct device_trust *t, struct response *res, struct device_caller *c)
 {
     memset(c, 0, sizeof *c);
-    enum store_status st = store_device_trust(app->store, deviceid, &c->trust);
-    if (st != STORE_OK && st != STORE_NOT_FOUND) {
-        respond_store_error(app, res, st);
-        return false;
-    }
-    c->known = st == STORE_OK;
+    c->trust = *t;
+    c->known = true;
     if (!proof_needed(app, c, DEVICE_CALL_READ))
         return true;
-    const char *secret = c->known ? device_secret(app, &c->trust) : NULL;
+    const char *secret = device_secret(app, &c->trust);
     c->proved = secret && device_ota_basic_check(secret, deviceid, req->authorization);
     if (!c->proved) {
         device_call_refuse(app, res);

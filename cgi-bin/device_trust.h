@@ -48,13 +48,12 @@ const char *device_secret(const struct app *app, const struct device_trust *t);
 void device_call_refuse(struct app *app, struct response *res);
 /* The end of a device's call: its secret wiped; a proved call's answer gets the server's clock. */
 void device_call_finish(struct app *app, struct response *res, struct device_caller *c);
-/* An Arduino update client's call (GET /api/ota) for deviceid, which can carry nothing but HTTP
- * Basic: where a proof would be needed (as device_call_check() decides), the Authorization must be
- * the device id and device_ota_password() of its secret. true: go on (c says what was shown, known
- * false for an unknown device); false: res holds the answer (the uniform 401, or a database
- * failure). */
-bool device_basic_check(struct app *app, const struct request *req, const char *deviceid, struct response *res,
-                        struct device_caller *c);
+/* An Arduino update client's call (GET /api/ota) for deviceid, whose trust t the store's read gave,
+ * which can carry nothing but HTTP Basic: where a proof would be needed (as device_call_check()
+ * decides), the Authorization must be the device id and device_ota_password() of its secret.
+ * true: go on (c says what was shown); false: res holds the uniform 401. */
+bool device_basic_check(struct app *app, const struct request *req, const char *deviceid,
+                        const struct device_trust *t, struct response *res, struct device_caller *c);
 /* Adds the server's clock (DEVICE_AUTH_TIME_HEADER) to an answer. */
 void device_call_time(struct app *app, struct response *res);
 

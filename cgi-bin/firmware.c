@@ -135,17 +135,6 @@ bool firmware_report_changes(const char *reported, const char *running, const ch
     return strcmp(reported, running) != 0 || firmware_in_progress(status);
 }
 
-void assigned_image_of(const struct device *d, void *user_data)
-{
-    struct assigned_image *a = user_data;
-    snprintf(a->version, sizeof a->version, "%s", d->firmware ? d->firmware : "");
-    snprintf(a->running, sizeof a->running, "%s", d->firmware_running ? d->firmware_running : "");
-    snprintf(a->status, sizeof a->status, "%s", d->firmware_status);
-    snprintf(a->sha256, sizeof a->sha256, "%s", d->firmware_sha256 ? d->firmware_sha256 : "");
-    snprintf(a->md5, sizeof a->md5, "%s", d->firmware_md5 ? d->firmware_md5 : "");
-    a->size = d->firmware_size;
-}
-
 /* Writes len bytes to fd; false on a failure. */
 static bool write_all(int fd, const uint8_t *bytes, size_t len)
 {

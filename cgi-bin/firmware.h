@@ -17,17 +17,6 @@ bool firmware_in_progress(const char *status);
  * cannot is not written: devices repeat it in every poll and update check. */
 bool firmware_report_changes(const char *reported, const char *running, const char *status);
 
-/* A device's assigned image, copied out of its row. */
-struct assigned_image {
-    char version[FIRMWARE_VERSION_MAX + 1]; /* "": none assigned */
-    char running[FIRMWARE_VERSION_MAX + 1]; /* what the device last reported; "": never said */
-    char status[FIRMWARE_STATUS_LEN];
-    char sha256[65], md5[33];
-    int64_t size;
-};
-/* A store_device_fn: copies d's assigned image into the struct assigned_image user_data. */
-void assigned_image_of(const struct device *d, void *user_data);
-
 /* Answers with the image (its sha256, md5 and size): its file made in the cache if missing (from
  * the database, written to a temporary file and renamed), then X-Accel-Redirect to it with x-MD5
  * and x-SHA256, which nginx re-adds to its answer. 503 without PROVD_FIRMWARE_CACHE; 500 when the

@@ -52,40 +52,37 @@ static bool mac12(const char *mac, char out[13])
  * SHA-256 of its running partition instead, not compared: a digest of the flashed partition, not
  * necessarily of the uploaded file), so an ESP32 is known by its x-ESP32-version alone. */
 static const char *running_version(const struct request *req, const struct ota_client *c,
-                                   const struct assigned_image *image)
+                                   const struct ota_facts *device)
 {
     const char *md5 = client_header(req, c, "SKETCH_MD5");
-    if (md5 && image->version[0] && strcasecmp(md5, image->md5) == 0)
-        return image->version;
+    if (md5 && device->assigned[0] && strcasecmp(md5, device->md5) == 0)
+        return device->assigned;
     const char *version = client_header(req, c, "VERSION");
     return version && valid_firmware_version(version, strlen(version)) ? version : NULL;
 }
 
-/* Records what the device runs (when that can change its row), then answers: the image while an
- * update is in progress for its sketch, else 304. */
-static void answer(struct app *app, const struct request *req, const struct ota_client *c, const char *deviceid,
-                   struct response *res)
+/* Records what the device runs (when that can change its row: device->status then follows), then
+ * answers: the image while an update is in progress for its sketch, else 304. */
+static void answer(struct app *app, const struct request *req, const struct ota_client *c,
+                   struct ota_facts *device, struct response *res)
 {
-    struct assigned_image image = {0};
-    enum store_status st = store_device_get(app->store, deviceid, assigned_image_of, &image);
-    const char *running = st == STORE_OK ? running_version(req, c, &image) : NULL;
-    if (running && firmware_report_changes(running, image.running, image.status)) {
-        st = store_device_firmware(app->store, deviceid, FIRMWARE_REPORTED, running, image.status);
+    enum store_status st = STORE_OK;
+    const char *running = running_version(req, c, device);
+    if (running && firmware_report_changes(running, device->running, device->status)) {
+        st = store_device_firmware(app->store, device->deviceid, FIRMWARE_REPORTED, running, device->status);
         st = st == STORE_NOT_FOUND ? STORE_OK : st; /* nothing new */
     }
     bool sketch = strcmp(client_header(req, c, "MODE"), "sketch") == 0;
-    if (st == STORE_OK && sketch && firmware_in_progress(image.status)) {
-        st = store_device_firmware(app->store, deviceid, FIRMWARE_FETCHED_ALL, image.version, NULL);
+    if (st == STORE_OK && sketch && firmware_in_progress(device->status)) {
+        st = store_device_firmware(app->store, device->deviceid, FIRMWARE_FETCHED_ALL, device->assigned, NULL);
         if (st == STORE_OK || st == STORE_NOT_FOUND) { /* not found: a repeated download */
-            firmware_send(app, res, &(struct firmware){.version = image.version, .sha256 = image.sha256,
-                                                        .md5 = image.md5, .size = image.size});
+            firmware_send(app, res, &(struct firmware){.version = device->assigned, .sha256 = device->sha256,
+                                                        .md5 = device->md5, .size = device->size});
             return;
         }
     }
     if (st == STORE_OK)
         response_empty(res, 304);
-    else if (st == STORE_NOT_FOUND)
-        response_error(res, 404, "Device NOT Registered");
     else
         respond_store_error(app, res, st);
 }
@@ -107,12 +104,13 @@ void handle_ota(struct app *app, const struct request *req, struct response *res
             return;
         }
     }
-    char mac[13], deviceid[DEVICE_ID_MAX + 1];
+    char mac[13];
     if (!mac12(client_header(req, c, "STA_MAC"), mac)) {
         response_error(res, 403, "the STA-MAC header must be a MAC address");
         return;
     }
-    enum store_status st = store_device_by_mac(app->store, mac, deviceid);
+    struct ota_facts device;
+    enum store_status st = store_device_by_mac(app->store, mac, &device);
     if (st == STORE_NOT_FOUND) {
         response_error(res, 404, "Device NOT Registered");
         return;
@@ -122,11 +120,13 @@ void handle_ota(struct app *app, const struct request *req, struct response *res
         return;
     }
     struct device_caller caller;
-    if (!device_basic_check(app, req, deviceid, res, &caller))
+    bool go_on = device_basic_check(app, req, device.deviceid, &device.trust, res, &caller);
+    explicit_bzero(&device.trust, sizeof device.trust); /* the key: caller holds its copy */
+    if (!go_on)
         return;
-    if (caller.known && strcmp(caller.trust.state, "rejected") == 0)
+    if (strcmp(caller.trust.state, "rejected") == 0)
         response_error(res, 403, "Device rejected: an admin has refused this device");
     else
-        answer(app, req, c, deviceid, res);
+        answer(app, req, c, &device, res);
     device_call_finish(app, res, &caller);
 }

@@ -382,9 +382,14 @@ enum store_status store_image_fetched(struct store *s, const char *deviceid, con
     return st == STORE_NOT_FOUND ? STORE_OK : st; /* another call wrote it meanwhile */
 }
 
-enum store_status store_device_by_mac(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])
+enum store_status store_device_by_mac(struct store *s, const char *mac12, struct ota_facts *facts)
 {
-    return s->ops->device_by_mac(s, mac12, deviceid);
+    char stored[KEY_WRAP_MAX] = "";
+    enum store_status st = s->ops->device_by_mac(s, mac12, facts, stored, sizeof stored);
+    if (st == STORE_OK)
+        st = open_key(s, facts->deviceid, stored, &facts->trust);
+    OPENSSL_cleanse(stored, sizeof stored);
+    return st;
 }
 
 enum store_status store_device_signed(struct store *s, const char *deviceid, int64_t t, bool state_changing)

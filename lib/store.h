@@ -455,9 +455,19 @@ enum store_status store_device_image(struct store *s, const char *deviceid, enum
  * something (facts->changes): by store_device_image() itself, or by a STORE_CALLER_TO_PROVE
  * caller once proved. Another call having written it meanwhile is no failure. */
 enum store_status store_image_fetched(struct store *s, const char *deviceid, const struct image_facts *facts);
-/* The device whose id is mac12 (12 upper-case hex digits) with or without colons, in any case,
- * into deviceid; of several, the first by id. */
-enum store_status store_device_by_mac(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);
+/* What an Arduino update client's check (GET /api/ota) needs of its device (store_device_by_mac()). */
+struct ota_facts {
+    char deviceid[DEVICE_ID_MAX + 1];
+    struct device_trust trust;               /* as store_device_trust() gives it */
+    char assigned[FIRMWARE_VERSION_MAX + 1]; /* "": none */
+    char sha256[65], md5[33];                /* the assigned version's */
+    int64_t size;
+    char running[FIRMWARE_VERSION_MAX + 1]; /* what it last reported; "": never said */
+    char status[FIRMWARE_STATUS_LEN];       /* its update status */
+};
+/* The device whose id is mac12 (12 upper-case hex digits) with or without colons, in any case (of
+ * several, the first by id), in one read: its id, trust, assigned image and update status. */
+enum store_status store_device_by_mac(struct store *s, const char *mac12, struct ota_facts *facts);
 
 /* ---- staged rollouts (ARCHITECTURE.md "Rollouts") ---- */
 

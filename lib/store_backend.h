@@ -91,7 +91,8 @@ struct store_ops {
     enum store_status (*firmware_image)(struct store *s, const char *sha256, void **image, size_t *size);
     enum store_status (*device_firmware)(struct store *s, const char *deviceid, enum firmware_event event,
                                          const char *version, char status[FIRMWARE_STATUS_LEN]);
-    enum store_status (*device_by_mac)(struct store *s, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);
+    enum store_status (*device_by_mac)(struct store *s, const char *mac12, struct ota_facts *facts, char *stored,
+                                       size_t stored_len);
     /* FIRMWARE_DOWNLOAD_SQL's read alone (store.c checks the caller and writes the event); the
      * device's key as stored into stored. */
     enum store_status (*device_image)(struct store *s, const char *deviceid, const char *version, int64_t last,
@@ -248,6 +249,15 @@ _Static_assert(FIRMWARE_OFFERED == 0 && FIRMWARE_FETCHED == 1 && FIRMWARE_FETCHE
     FIRMWARE_FETCH_EVENT(last) ", coalesce(state <> 'rejected' AND fw_assigned = " version " AND "           \
     FIRMWARE_EVENT_CHANGES(FIRMWARE_FETCH_EVENT(last), version) ", false) "                                  \
     "FROM devices LEFT JOIN firmware image ON image.version = fw_assigned WHERE deviceid = " id
+
+/* store_device_by_mac()'s read, one statement: the device's id, its trust (trust: each backend's
+ * TRUST_COLUMNS), its assigned version ('' for none) with that version's size, sha256 and md5,
+ * the version it last reported ('' for none) and its update status. */
+#define DEVICE_BY_MAC_SQL(trust, mac12)                                                                     \
+    "SELECT deviceid, " trust ", coalesce(fw_assigned, ''), coalesce(image.size, 0), "                      \
+    "coalesce(image.sha256, ''), coalesce(image.md5, ''), coalesce(fw_running, ''), fw_status "             \
+    "FROM devices LEFT JOIN firmware image ON image.version = fw_assigned "                                 \
+    "WHERE upper(replace(deviceid, ':', '')) = " mac12 " ORDER BY deviceid LIMIT 1"
 
 /* Staged rollouts (ARCHITECTURE.md "Rollouts"): statements both backends share, written with P
  * the parameter prefix ("?" for SQLite, "$" for PostgreSQL: both then number them), and key the

@@ -141,11 +141,31 @@ enum store_status pg_device_firmware(struct store *base, const char *deviceid, e
                      FIRMWARE_STATUS_LEN);
 }
 
-enum store_status pg_device_by_mac(struct store *base, const char *mac12, char deviceid[DEVICE_ID_MAX + 1])
+/* DEVICE_BY_MAC_SQL's columns after the id and the TRUST_COLUMNS (read_trust()). */
+enum { OTA_ASSIGNED = 5, OTA_SIZE, OTA_SHA256, OTA_MD5, OTA_RUNNING, OTA_STATUS };
+
+enum store_status pg_device_by_mac(struct store *base, const char *mac12, struct ota_facts *facts, char *stored,
+                                   size_t stored_len)
 {
+    enum store_status st;
     struct params p = {0};
     param_text(&p, mac12);
-    return read_text(pg_of(base), PG_DEVICE_BY_MAC, &p, "find device by MAC", deviceid, DEVICE_ID_MAX + 1);
+    PGresult *res = run(pg_of(base), PG_DEVICE_BY_MAC, &p, "find device by MAC", &st);
+    if (!res)
+        return st;
+    st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
+    if (st == STORE_OK) {
+        snprintf(facts->deviceid, sizeof facts->deviceid, "%s", PQgetvalue(res, 0, 0));
+        read_trust(res, 1, &facts->trust, stored, stored_len);
+        snprintf(facts->assigned, sizeof facts->assigned, "%s", PQgetvalue(res, 0, OTA_ASSIGNED));
+        facts->size = col_int(res, 0, OTA_SIZE, 0);
+        snprintf(facts->sha256, sizeof facts->sha256, "%s", PQgetvalue(res, 0, OTA_SHA256));
+        snprintf(facts->md5, sizeof facts->md5, "%s", PQgetvalue(res, 0, OTA_MD5));
+        snprintf(facts->running, sizeof facts->running, "%s", PQgetvalue(res, 0, OTA_RUNNING));
+        snprintf(facts->status, sizeof facts->status, "%s", PQgetvalue(res, 0, OTA_STATUS));
+    }
+    PQclear(res);
+    return st;
 }
 
 /* FIRMWARE_DOWNLOAD_SQL's columns after the TRUST_COLUMNS (read_trust()). */

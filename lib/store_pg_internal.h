@@ -238,7 +238,8 @@ enum store_status pg_firmware_delete(struct store *base, const char *version);
 enum store_status pg_firmware_image(struct store *base, const char *sha256, void **image, size_t *size);
 enum store_status pg_device_firmware(struct store *base, const char *deviceid, enum firmware_event event,
                                      const char *version, char status[FIRMWARE_STATUS_LEN]);
-enum store_status pg_device_by_mac(struct store *base, const char *mac12, char deviceid[DEVICE_ID_MAX + 1]);
+enum store_status pg_device_by_mac(struct store *base, const char *mac12, struct ota_facts *facts, char *stored,
+                                   size_t stored_len);
 enum store_status pg_device_image(struct store *base, const char *deviceid, const char *version, int64_t last,
                                   struct image_facts *facts, char *stored, size_t stored_len);
 enum store_status pg_rollout_add(struct store *base, const struct rollout *r, int64_t *id);

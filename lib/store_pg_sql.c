@@ -310,8 +310,7 @@ const char *const pg_stmt_sql[PG__COUNT] = {
                            "AND f.version <> $1)) SELECT count(*) FROM gone",
     [PG_FIRMWARE_IMAGE] = "SELECT data FROM firmware_images WHERE sha256 = $1",
     [PG_DEVICE_FIRMWARE] = FIRMWARE_EVENT_SQL("$1", "$2::int", "$3::text"),
-    [PG_DEVICE_BY_MAC] = "SELECT deviceid FROM devices WHERE upper(replace(deviceid, ':', '')) = $1 "
-                         "ORDER BY deviceid LIMIT 1",
+    [PG_DEVICE_BY_MAC] = DEVICE_BY_MAC_SQL(TRUST_COLUMNS, "$1"),
     [PG_DEVICE_IMAGE] = FIRMWARE_DOWNLOAD_SQL(TRUST_COLUMNS, "$1", "$2::text", "$3::bigint"),
     [PG_ROLLOUT_ADD] = ROLLOUT_ADD_SQL("$"),
     [PG_ROLLOUT_LIST] = ROLLOUT_LIST_SQL("$"),

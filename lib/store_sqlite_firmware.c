@@ -170,12 +170,28 @@ enum store_status sqlite_device_firmware(struct store *base, const char *devicei
     return finish(s, read_text(s, STMT_DEVICE_FIRMWARE, status ? status : after, FIRMWARE_STATUS_LEN));
 }
 
-enum store_status sqlite_device_by_mac(struct store *base, const char *mac12,
-                                       char deviceid[DEVICE_ID_MAX + 1])
+/* DEVICE_BY_MAC_SQL's columns after the id and the four of TRUST_COLUMNS. */
+enum { OTA_ASSIGNED = 5, OTA_SIZE, OTA_SHA256, OTA_MD5, OTA_RUNNING, OTA_STATUS };
+
+enum store_status sqlite_device_by_mac(struct store *base, const char *mac12, struct ota_facts *facts, char *stored,
+                                       size_t stored_len)
 {
     struct sqlite_store *s = sqlite_of(base);
-    bind_text(stmt(s, STMT_DEVICE_BY_MAC), 1, mac12);
-    return read_text(s, STMT_DEVICE_BY_MAC, deviceid, DEVICE_ID_MAX + 1);
+    sqlite3_stmt *st = stmt(s, STMT_DEVICE_BY_MAC);
+    bind_text(st, 1, mac12);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(facts->deviceid, sizeof facts->deviceid, "%s", column_text(st, 0));
+        column_trust(st, 1, &facts->trust, stored, stored_len);
+        snprintf(facts->assigned, sizeof facts->assigned, "%s", column_text(st, OTA_ASSIGNED));
+        facts->size = sqlite3_column_int64(st, OTA_SIZE);
+        snprintf(facts->sha256, sizeof facts->sha256, "%s", column_text(st, OTA_SHA256));
+        snprintf(facts->md5, sizeof facts->md5, "%s", column_text(st, OTA_MD5));
+        snprintf(facts->running, sizeof facts->running, "%s", column_text(st, OTA_RUNNING));
+        snprintf(facts->status, sizeof facts->status, "%s", column_text(st, OTA_STATUS));
+    }
+    stmt_done(st);
+    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "find device by MAC");
 }
 
 enum store_status sqlite_device_image(struct store *base, const char *deviceid, const char *version, int64_t last,

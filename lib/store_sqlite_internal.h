@@ -222,8 +222,8 @@ enum store_status sqlite_device_firmware(struct store *base, const char *devicei
                                          const char *version, char status[FIRMWARE_STATUS_LEN]);
 enum store_status sqlite_device_image(struct store *base, const char *deviceid, const char *version, int64_t last,
                                       struct image_facts *facts, char *stored, size_t stored_len);
-enum store_status sqlite_device_by_mac(struct store *base, const char *mac12,
-                                       char deviceid[DEVICE_ID_MAX + 1]);
+enum store_status sqlite_device_by_mac(struct store *base, const char *mac12, struct ota_facts *facts, char *stored,
+                                       size_t stored_len);
 enum store_status sqlite_rollout_add(struct store *base, const struct rollout *r, int64_t *id);
 enum store_status sqlite_rollout_list(struct store *base, int64_t id, const char *state, store_rollout_fn fn,
                                       void *user_data);

@@ -269,8 +269,7 @@ const char *const stmt_sql[STMT__COUNT] = {
     [STMT_ROLLOUT_TIMEOUT] = ROLLOUT_TIMEOUT_SQL("?", "id"),
     [STMT_ROLLOUT_EXISTS] = "SELECT state FROM rollouts WHERE id = ?1",
     [STMT_DEVICE_IMAGE] = FIRMWARE_DOWNLOAD_SQL(TRUST_COLUMNS, "?1", "?2", "?3"),
-    [STMT_DEVICE_BY_MAC] = "SELECT deviceid FROM devices WHERE upper(replace(deviceid, ':', '')) = ?1 "
-                           "ORDER BY deviceid LIMIT 1",
+    [STMT_DEVICE_BY_MAC] = DEVICE_BY_MAC_SQL(TRUST_COLUMNS, "?1"),
     [STMT_TOKEN_ADD] =
         "INSERT INTO admin_tokens (name, hash, created, expires) VALUES (?1, ?2, ?3, nullif(?4, 0))",
     [STMT_TOKEN_CHECK] =

@@ -278,18 +278,36 @@ static void downloads_of_signing_devices(void **state)
     assert_int_equal(store_device_image(s, "ghost", STORE_CALLER_TO_PROVE, "2.0", INT64_MAX, &f), STORE_NOT_FOUND);
 }
 
-/* Found by MAC address: with or without colons, any case. */
+/* Found by MAC address: with or without colons, any case; with its trust, assigned image, the
+ * version it last reported and its update status, in the one read an update check makes. */
 static void devices_found_by_mac(void **state)
 {
     struct fixture *fx = *state;
-    char id[DEVICE_ID_MAX + 1];
-    add_open(fx->store, "5c:cf:7F:00:00:01");
-    add_open(fx->store, "5CCF7F000002");
-    assert_int_equal(store_device_by_mac(fx->store, "5CCF7F000001", id), STORE_OK);
-    assert_string_equal(id, "5c:cf:7F:00:00:01");
-    assert_int_equal(store_device_by_mac(fx->store, "5CCF7F000002", id), STORE_OK);
-    assert_string_equal(id, "5CCF7F000002");
-    assert_int_equal(store_device_by_mac(fx->store, "5CCF7F000003", id), STORE_NOT_FOUND);
+    struct store *s = fx->store;
+    struct ota_facts f;
+    struct firmware_digests d;
+    assert_true(firmware_digest("two", 3, &d));
+    add_open(s, "5c:cf:7F:00:00:01");
+    add_open(s, "5CCF7F000002");
+    assert_int_equal(store_device_by_mac(s, "5CCF7F000001", &f), STORE_OK);
+    assert_string_equal(f.deviceid, "5c:cf:7F:00:00:01");
+    assert_string_equal(f.trust.state, "accepted");
+    assert_string_equal(f.assigned, "");
+    assert_string_equal(f.running, "");
+    assert_string_equal(f.status, "none");
+    assert_int_equal(store_device_by_mac(s, "5CCF7F000003", &f), STORE_NOT_FOUND);
+
+    assert_int_equal(add(s, "2.0", "two", TEST_T0, NULL), STORE_CREATED);
+    assert_int_equal(assign(s, "5CCF7F000002", "2.0"), STORE_OK);
+    assert_string_equal(event(s, "5CCF7F000002", FIRMWARE_REPORTED, "1.0"), "pending");
+    assert_int_equal(store_device_by_mac(s, "5CCF7F000002", &f), STORE_OK);
+    assert_string_equal(f.deviceid, "5CCF7F000002");
+    assert_string_equal(f.assigned, "2.0");
+    assert_int_equal(f.size, 3);
+    assert_string_equal(f.sha256, d.sha256);
+    assert_string_equal(f.md5, d.md5);
+    assert_string_equal(f.running, "1.0");
+    assert_string_equal(f.status, "pending");
 }
 
 struct running {
