@@ -350,11 +350,16 @@ pg_seed() {
 # provd_rows SCALE URL API: the rows both backends have, each after one request of its shape got
 # the status the row is about. ROWS (all: the SQLite set) picks the PostgreSQL set; PREFIX names them.
 provd_rows() {
-    local n=$1 url=$2 api=$2/api pre=${ROW_PREFIX:-} e
+    local n=$1 url=$2 api=$2/api pre=${ROW_PREFIX:-} e mac
     expect 200 "$api/devices/${BENCH_PREFIX}000000"
     measure "$n" "${pre}heartbeat" heartbeat "$url"
     expect 304 -H 'If-None-Match: "0"' "$api/devices/${BENCH_PREFIX}000000"
     measure "$n" "${pre}poll_304" poll304 "$url"
+    mac=$(sed 's/../&:/g; s/:$//' <<< "${BENCH_PREFIX}000000")
+    expect 304 -H 'User-Agent: ESP8266-http-Update' -H "x-ESP8266-STA-MAC: $mac" -H "x-ESP8266-AP-MAC: $mac" \
+        -H 'x-ESP8266-free-space: 1' -H 'x-ESP8266-sketch-size: 1' -H 'x-ESP8266-chip-size: 1' \
+        -H 'x-ESP8266-sdk-version: 1' -H 'x-ESP8266-mode: sketch' "$api/ota"
+    measure "$n" "${pre}ota_check" ota "$url"
     expect 200 -X POST -H 'Content-Type: application/json' -d '{"ipaddr":"192.168.1.20","ssid":"bench"}' \
         "$api/devices/${BENCH_PREFIX}000000"
     measure "$n" "${pre}register" register "$url"
