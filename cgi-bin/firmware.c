@@ -153,7 +153,7 @@ static bool write_all(int fd, const uint8_t *bytes, size_t len)
 /* The cache's file of image, made if it is missing: the bytes read from the database and checked
  * against their SHA-256, written to a temporary file, synced and renamed, so that nginx never sees
  * a partial one. Two workers or hosts may make it at once: each renames a whole file. */
-static bool cache_image(struct app *app, const struct firmware *image, const char *path)
+static bool cache_image(struct app *app, const struct assigned_image *image, const char *path)
 {
     struct stat st;
     if (stat(path, &st) == 0 && st.st_size == image->size)
@@ -191,7 +191,7 @@ static bool cache_image(struct app *app, const struct firmware *image, const cha
     return ok;
 }
 
-void firmware_send(struct app *app, struct response *res, const struct firmware *image)
+void firmware_send(struct app *app, struct response *res, const struct assigned_image *image)
 {
     char path[PATH_MAX];
     if (!app->config.firmware_cache) {
@@ -273,12 +273,10 @@ void handle_device_firmware_image(struct app *app, const struct request *req, st
     }
     if (st == STORE_OK && strcmp(facts.trust.state, "rejected") == 0)
         response_error(res, 403, "Device rejected: an admin has refused this device");
-    else if (st == STORE_OK && strcmp(facts.assigned, version) != 0)
+    else if (st == STORE_OK && strcmp(facts.assigned.version, version) != 0)
         response_error(res, 404, "firmware %s is not assigned to this device", version);
     else if (st == STORE_OK)
-        firmware_send(app, res,
-                      &(struct firmware){.version = facts.assigned, .sha256 = facts.sha256, .md5 = facts.md5,
-                                         .size = facts.size});
+        firmware_send(app, res, &facts.assigned);
     else if (st == STORE_NOT_FOUND)
         response_error(res, 404, "Device NOT Registered");
     else if (st == STORE_UNPROVED)

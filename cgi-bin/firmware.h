@@ -17,10 +17,10 @@ bool firmware_in_progress(const char *status);
  * cannot is not written: devices repeat it in every poll and update check. */
 bool firmware_report_changes(const char *reported, const char *running, const char *status);
 
-/* Answers with the image (its sha256, md5 and size): its file made in the cache if missing (from
+/* Answers with the assigned image (its sha256, md5 and size): its file made in the cache if missing (from
  * the database, written to a temporary file and renamed), then X-Accel-Redirect to it with x-MD5
  * and x-SHA256, which nginx re-adds to its answer. 503 without PROVD_FIRMWARE_CACHE; 500 when the
  * file cannot be made. */
-void firmware_send(struct app *app, struct response *res, const struct firmware *image);
+void firmware_send(struct app *app, struct response *res, const struct assigned_image *image);
 
 #endif

@@ -55,8 +55,9 @@ static const char *running_version(const struct request *req, const struct ota_c
                                    const struct ota_facts *device)
 {
     const char *md5 = client_header(req, c, "SKETCH_MD5");
-    if (md5 && device->assigned[0] && strcasecmp(md5, device->md5) == 0)
-        return device->assigned;
+    const struct assigned_image *image = &device->assigned;
+    if (md5 && image->version[0] && strcasecmp(md5, image->md5) == 0)
+        return image->version;
     const char *version = client_header(req, c, "VERSION");
     return version && valid_firmware_version(version, strlen(version)) ? version : NULL;
 }
@@ -74,10 +75,10 @@ static void answer(struct app *app, const struct request *req, const struct ota_
     }
     bool sketch = strcmp(client_header(req, c, "MODE"), "sketch") == 0;
     if (st == STORE_OK && sketch && firmware_in_progress(device->status)) {
-        st = store_device_firmware(app->store, device->deviceid, FIRMWARE_FETCHED_ALL, device->assigned, NULL);
+        st = store_device_firmware(app->store, device->deviceid, FIRMWARE_FETCHED_ALL, device->assigned.version,
+                                   NULL);
         if (st == STORE_OK || st == STORE_NOT_FOUND) { /* not found: a repeated download */
-            firmware_send(app, res, &(struct firmware){.version = device->assigned, .sha256 = device->sha256,
-                                                        .md5 = device->md5, .size = device->size});
+            firmware_send(app, res, &device->assigned);
             return;
         }
     }

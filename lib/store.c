@@ -378,7 +378,7 @@ enum store_status store_image_fetched(struct store *s, const char *deviceid, con
 {
     if (!facts->changes)
         return STORE_OK;
-    enum store_status st = s->ops->device_firmware(s, deviceid, facts->event, facts->assigned, NULL);
+    enum store_status st = s->ops->device_firmware(s, deviceid, facts->event, facts->assigned.version, NULL);
     return st == STORE_NOT_FOUND ? STORE_OK : st; /* another call wrote it meanwhile */
 }
 

@@ -433,11 +433,15 @@ enum firmware_event {
 enum store_status store_device_firmware(struct store *s, const char *deviceid, enum firmware_event event,
                                         const char *version, char status[FIRMWARE_STATUS_LEN]);
 /* What a device's download of its assigned image depends on (store_device_image()). */
+/* A device's assigned firmware, as its row and the firmware table give it. */
+struct assigned_image {
+    char version[FIRMWARE_VERSION_MAX + 1]; /* "": none */
+    char sha256[65], md5[33];               /* the assigned version's */
+    int64_t size;
+};
 struct image_facts {
     struct device_trust trust; /* its key only for STORE_CALLER_TO_PROVE, as store_device_trust() gives it */
-    char assigned[FIRMWARE_VERSION_MAX + 1]; /* "": none */
-    char sha256[65], md5[33];                /* the assigned version's */
-    int64_t size;
+    struct assigned_image assigned;
     enum firmware_event event; /* FIRMWARE_FETCHED_ALL when the download reaches the image's end, else FETCHED */
     bool changes;              /* the event changes the device's update status (see store_device_image()) */
 };
@@ -458,10 +462,8 @@ enum store_status store_image_fetched(struct store *s, const char *deviceid, con
 /* What an Arduino update client's check (GET /api/ota) needs of its device (store_device_by_mac()). */
 struct ota_facts {
     char deviceid[DEVICE_ID_MAX + 1];
-    struct device_trust trust;               /* as store_device_trust() gives it */
-    char assigned[FIRMWARE_VERSION_MAX + 1]; /* "": none */
-    char sha256[65], md5[33];                /* the assigned version's */
-    int64_t size;
+    struct device_trust trust; /* as store_device_trust() gives it */
+    struct assigned_image assigned;
     char running[FIRMWARE_VERSION_MAX + 1]; /* what it last reported; "": never said */
     char status[FIRMWARE_STATUS_LEN];       /* its update status */
 };

@@ -238,6 +238,11 @@ static inline enum store_status store_registration_room(const struct registratio
 _Static_assert(FIRMWARE_OFFERED == 0 && FIRMWARE_FETCHED == 1 && FIRMWARE_FETCHED_ALL == 2 &&
                    FIRMWARE_REPORTED == 3,
                "FIRMWARE_EVENT_SQL's numbers");
+/* A device's struct assigned_image, four columns (each backend's column_image()/read_image()), from
+ * ASSIGNED_IMAGE_FROM: its assigned version ('' for none) and that version's size, sha256, md5. */
+#define ASSIGNED_IMAGE_COLUMNS                                                                              \
+    "coalesce(fw_assigned, ''), coalesce(image.size, 0), coalesce(image.sha256, ''), coalesce(image.md5, '')"
+#define ASSIGNED_IMAGE_FROM "devices LEFT JOIN firmware image ON image.version = fw_assigned"
 /* store_device_image()'s read, one statement: the device id's trust (trust: each backend's
  * TRUST_COLUMNS), then its assigned version ('' for none) with that version's size, sha256 and md5,
  * the download's event (FIRMWARE_FETCHED_ALL when the byte last reaches the image's end, else
@@ -245,19 +250,17 @@ _Static_assert(FIRMWARE_OFFERED == 0 && FIRMWARE_FETCHED == 1 && FIRMWARE_FETCHE
  * one assigned, and FIRMWARE_EVENT_CHANGES. No row: no such device. */
 #define FIRMWARE_FETCH_EVENT(last) "(CASE WHEN " last " >= image.size - 1 THEN 2 ELSE 1 END)"
 #define FIRMWARE_DOWNLOAD_SQL(trust, id, version, last)                                                     \
-    "SELECT " trust ", coalesce(fw_assigned, ''), image.size, image.sha256, image.md5, "                    \
-    FIRMWARE_FETCH_EVENT(last) ", coalesce(state <> 'rejected' AND fw_assigned = " version " AND "           \
+    "SELECT " trust ", " ASSIGNED_IMAGE_COLUMNS ", " FIRMWARE_FETCH_EVENT(last) ", "                         \
+    "coalesce(state <> 'rejected' AND fw_assigned = " version " AND "                                        \
     FIRMWARE_EVENT_CHANGES(FIRMWARE_FETCH_EVENT(last), version) ", false) "                                  \
-    "FROM devices LEFT JOIN firmware image ON image.version = fw_assigned WHERE deviceid = " id
+    "FROM " ASSIGNED_IMAGE_FROM " WHERE deviceid = " id
 
 /* store_device_by_mac()'s read, one statement: the device's id, its trust (trust: each backend's
  * TRUST_COLUMNS), its assigned version ('' for none) with that version's size, sha256 and md5,
  * the version it last reported ('' for none) and its update status. */
 #define DEVICE_BY_MAC_SQL(trust, mac12)                                                                     \
-    "SELECT deviceid, " trust ", coalesce(fw_assigned, ''), coalesce(image.size, 0), "                      \
-    "coalesce(image.sha256, ''), coalesce(image.md5, ''), coalesce(fw_running, ''), fw_status "             \
-    "FROM devices LEFT JOIN firmware image ON image.version = fw_assigned "                                 \
-    "WHERE upper(replace(deviceid, ':', '')) = " mac12 " ORDER BY deviceid LIMIT 1"
+    "SELECT deviceid, " trust ", " ASSIGNED_IMAGE_COLUMNS ", coalesce(fw_running, ''), fw_status "          \
+    "FROM " ASSIGNED_IMAGE_FROM " WHERE upper(replace(deviceid, ':', '')) = " mac12 " ORDER BY deviceid LIMIT 1"
 
 /* Staged rollouts (ARCHITECTURE.md "Rollouts"): statements both backends share, written with P
  * the parameter prefix ("?" for SQLite, "$" for PostgreSQL: both then number them), and key the

@@ -141,8 +141,17 @@ enum store_status pg_device_firmware(struct store *base, const char *deviceid, e
                      FIRMWARE_STATUS_LEN);
 }
 
+/* ASSIGNED_IMAGE_COLUMNS from column col of res's first row. */
+static void read_image(const PGresult *res, int col, struct assigned_image *out)
+{
+    snprintf(out->version, sizeof out->version, "%s", PQgetvalue(res, 0, col));
+    out->size = col_int(res, 0, col + 1, 0);
+    snprintf(out->sha256, sizeof out->sha256, "%s", PQgetvalue(res, 0, col + 2));
+    snprintf(out->md5, sizeof out->md5, "%s", PQgetvalue(res, 0, col + 3));
+}
+
 /* DEVICE_BY_MAC_SQL's columns after the id and the TRUST_COLUMNS (read_trust()). */
-enum { OTA_ASSIGNED = 5, OTA_SIZE, OTA_SHA256, OTA_MD5, OTA_RUNNING, OTA_STATUS };
+enum { OTA_ASSIGNED = 5, OTA_RUNNING = OTA_ASSIGNED + 4, OTA_STATUS };
 
 enum store_status pg_device_by_mac(struct store *base, const char *mac12, struct ota_facts *facts, char *stored,
                                    size_t stored_len)
@@ -157,10 +166,7 @@ enum store_status pg_device_by_mac(struct store *base, const char *mac12, struct
     if (st == STORE_OK) {
         snprintf(facts->deviceid, sizeof facts->deviceid, "%s", PQgetvalue(res, 0, 0));
         read_trust(res, 1, &facts->trust, stored, stored_len);
-        snprintf(facts->assigned, sizeof facts->assigned, "%s", PQgetvalue(res, 0, OTA_ASSIGNED));
-        facts->size = col_int(res, 0, OTA_SIZE, 0);
-        snprintf(facts->sha256, sizeof facts->sha256, "%s", PQgetvalue(res, 0, OTA_SHA256));
-        snprintf(facts->md5, sizeof facts->md5, "%s", PQgetvalue(res, 0, OTA_MD5));
+        read_image(res, OTA_ASSIGNED, &facts->assigned);
         snprintf(facts->running, sizeof facts->running, "%s", PQgetvalue(res, 0, OTA_RUNNING));
         snprintf(facts->status, sizeof facts->status, "%s", PQgetvalue(res, 0, OTA_STATUS));
     }
@@ -169,7 +175,7 @@ enum store_status pg_device_by_mac(struct store *base, const char *mac12, struct
 }
 
 /* FIRMWARE_DOWNLOAD_SQL's columns after the TRUST_COLUMNS (read_trust()). */
-enum { IMAGE_ASSIGNED = 4, IMAGE_SIZE, IMAGE_SHA256, IMAGE_MD5, IMAGE_EVENT, IMAGE_CHANGES };
+enum { IMAGE_ASSIGNED = 4, IMAGE_EVENT = IMAGE_ASSIGNED + 4, IMAGE_CHANGES };
 
 enum store_status pg_device_image(struct store *base, const char *deviceid, const char *version, int64_t last,
                                   struct image_facts *facts, char *stored, size_t stored_len)
@@ -185,10 +191,7 @@ enum store_status pg_device_image(struct store *base, const char *deviceid, cons
     st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
     if (st == STORE_OK) {
         read_trust(res, 0, &facts->trust, stored, stored_len);
-        snprintf(facts->assigned, sizeof facts->assigned, "%s", PQgetvalue(res, 0, IMAGE_ASSIGNED));
-        facts->size = col_int(res, 0, IMAGE_SIZE, 0);
-        snprintf(facts->sha256, sizeof facts->sha256, "%s", PQgetvalue(res, 0, IMAGE_SHA256));
-        snprintf(facts->md5, sizeof facts->md5, "%s", PQgetvalue(res, 0, IMAGE_MD5));
+        read_image(res, IMAGE_ASSIGNED, &facts->assigned);
         facts->event = (enum firmware_event)col_int(res, 0, IMAGE_EVENT, FIRMWARE_FETCHED);
         facts->changes = PQgetvalue(res, 0, IMAGE_CHANGES)[0] == 't';
     }

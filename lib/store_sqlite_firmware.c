@@ -170,8 +170,17 @@ enum store_status sqlite_device_firmware(struct store *base, const char *devicei
     return finish(s, read_text(s, STMT_DEVICE_FIRMWARE, status ? status : after, FIRMWARE_STATUS_LEN));
 }
 
+/* ASSIGNED_IMAGE_COLUMNS from column col. */
+static void column_image(sqlite3_stmt *st, int col, struct assigned_image *out)
+{
+    snprintf(out->version, sizeof out->version, "%s", column_text(st, col));
+    out->size = sqlite3_column_int64(st, col + 1);
+    snprintf(out->sha256, sizeof out->sha256, "%s", column_text(st, col + 2));
+    snprintf(out->md5, sizeof out->md5, "%s", column_text(st, col + 3));
+}
+
 /* DEVICE_BY_MAC_SQL's columns after the id and the four of TRUST_COLUMNS. */
-enum { OTA_ASSIGNED = 5, OTA_SIZE, OTA_SHA256, OTA_MD5, OTA_RUNNING, OTA_STATUS };
+enum { OTA_ASSIGNED = 5, OTA_RUNNING = OTA_ASSIGNED + 4, OTA_STATUS };
 
 enum store_status sqlite_device_by_mac(struct store *base, const char *mac12, struct ota_facts *facts, char *stored,
                                        size_t stored_len)
@@ -183,10 +192,7 @@ enum store_status sqlite_device_by_mac(struct store *base, const char *mac12, st
     if (rc == SQLITE_ROW) {
         snprintf(facts->deviceid, sizeof facts->deviceid, "%s", column_text(st, 0));
         column_trust(st, 1, &facts->trust, stored, stored_len);
-        snprintf(facts->assigned, sizeof facts->assigned, "%s", column_text(st, OTA_ASSIGNED));
-        facts->size = sqlite3_column_int64(st, OTA_SIZE);
-        snprintf(facts->sha256, sizeof facts->sha256, "%s", column_text(st, OTA_SHA256));
-        snprintf(facts->md5, sizeof facts->md5, "%s", column_text(st, OTA_MD5));
+        column_image(st, OTA_ASSIGNED, &facts->assigned);
         snprintf(facts->running, sizeof facts->running, "%s", column_text(st, OTA_RUNNING));
         snprintf(facts->status, sizeof facts->status, "%s", column_text(st, OTA_STATUS));
     }
@@ -205,10 +211,7 @@ enum store_status sqlite_device_image(struct store *base, const char *deviceid, 
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) { /* FIRMWARE_DOWNLOAD_SQL's columns after the four of TRUST_COLUMNS */
         column_trust(st, 0, &facts->trust, stored, stored_len);
-        snprintf(facts->assigned, sizeof facts->assigned, "%s", column_text(st, 4));
-        facts->size = sqlite3_column_int64(st, 5);
-        snprintf(facts->sha256, sizeof facts->sha256, "%s", column_text(st, 6));
-        snprintf(facts->md5, sizeof facts->md5, "%s", column_text(st, 7));
+        column_image(st, 4, &facts->assigned);
         facts->event = (enum firmware_event)column_int_or(st, 8, FIRMWARE_FETCHED);
         facts->changes = sqlite3_column_int(st, 9) != 0;
     }

@@ -209,17 +209,17 @@ static void downloads_write_only_a_change(void **state)
     assert_int_equal(add(s, "2.0", "two", TEST_T0, NULL), STORE_CREATED);
     assert_int_equal(add(s, "3.0", "three", TEST_T0, NULL), STORE_CREATED);
     assert_int_equal(store_device_image(s, "dev", STORE_CALLER_UNSIGNED, "2.0", INT64_MAX, &f), STORE_OK);
-    assert_string_equal(f.assigned, "");
+    assert_string_equal(f.assigned.version, "");
     assert_false(f.changes);
     assert_int_equal(assign(s, "dev", "2.0"), STORE_OK);
 
     /* Bytes 0-1 of 3: part of it, downloading; again, nothing to write. */
     assert_int_equal(store_device_image(s, "dev", STORE_CALLER_UNSIGNED, "2.0", 1, &f), STORE_OK);
     assert_string_equal(f.trust.state, "accepted");
-    assert_string_equal(f.assigned, "2.0");
-    assert_int_equal(f.size, 3);
-    assert_string_equal(f.sha256, d.sha256);
-    assert_string_equal(f.md5, d.md5);
+    assert_string_equal(f.assigned.version, "2.0");
+    assert_int_equal(f.assigned.size, 3);
+    assert_string_equal(f.assigned.sha256, d.sha256);
+    assert_string_equal(f.assigned.md5, d.md5);
     assert_int_equal(f.event, FIRMWARE_FETCHED);
     assert_true(f.changes);
     assert_string_equal(state_of(s, "dev").status, "downloading");
@@ -229,7 +229,7 @@ static void downloads_write_only_a_change(void **state)
     assert_string_equal(event(s, "dev", FIRMWARE_REPORTED, "1.0"), "downloading");
     /* Another version than the one assigned: the facts of the assigned one, nothing written. */
     assert_int_equal(store_device_image(s, "dev", STORE_CALLER_UNSIGNED, "3.0", INT64_MAX, &f), STORE_OK);
-    assert_string_equal(f.assigned, "2.0");
+    assert_string_equal(f.assigned.version, "2.0");
     assert_false(f.changes);
     assert_string_equal(event(s, "dev", FIRMWARE_REPORTED, "1.0"), "downloading");
     /* Up to the last byte (2): the whole image asked for, once; then the old version is a failure. */
@@ -292,7 +292,7 @@ static void devices_found_by_mac(void **state)
     assert_int_equal(store_device_by_mac(s, "5CCF7F000001", &f), STORE_OK);
     assert_string_equal(f.deviceid, "5c:cf:7F:00:00:01");
     assert_string_equal(f.trust.state, "accepted");
-    assert_string_equal(f.assigned, "");
+    assert_string_equal(f.assigned.version, "");
     assert_string_equal(f.running, "");
     assert_string_equal(f.status, "none");
     assert_int_equal(store_device_by_mac(s, "5CCF7F000003", &f), STORE_NOT_FOUND);
@@ -302,10 +302,10 @@ static void devices_found_by_mac(void **state)
     assert_string_equal(event(s, "5CCF7F000002", FIRMWARE_REPORTED, "1.0"), "pending");
     assert_int_equal(store_device_by_mac(s, "5CCF7F000002", &f), STORE_OK);
     assert_string_equal(f.deviceid, "5CCF7F000002");
-    assert_string_equal(f.assigned, "2.0");
-    assert_int_equal(f.size, 3);
-    assert_string_equal(f.sha256, d.sha256);
-    assert_string_equal(f.md5, d.md5);
+    assert_string_equal(f.assigned.version, "2.0");
+    assert_int_equal(f.assigned.size, 3);
+    assert_string_equal(f.assigned.sha256, d.sha256);
+    assert_string_equal(f.assigned.md5, d.md5);
     assert_string_equal(f.running, "1.0");
     assert_string_equal(f.status, "pending");
 }
