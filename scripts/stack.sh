@@ -98,7 +98,8 @@ fi
 # socket); nginx makes its temporary directories under tmp/ its workers' itself.
 mkdir -p "$RUN_DIR/tmp"
 chmod 0711 "$RUN_DIR" "$RUN_DIR/tmp"
-rm -f "$SOCKET"
+# A stack killed with SIGKILL leaves its sockets behind, which would block the binds.
+rm -f "$SOCKET" "$RUN_DIR/health.sock"
 # The worker and the admin page where the service user can read them: in the checkout, or, when
 # that is out of the user's reach (a private home directory), as copies in RUN_DIR.
 bin_dir=$top/build
@@ -155,12 +156,14 @@ pids+=($nginx_pid)
 
 # Healthy means our nginx answers: it writes its pid file only once it holds the port, so a
 # server already on that port (another stack, while nginx retries its bind) is not taken for it.
-# nginx alone (WORKERS=0) is healthy once it answers at all: its upstream hosts may come later.
+# Asked on nginx.conf's probe socket, which no limit counts. nginx alone (WORKERS=0) is healthy
+# once it answers at all: its upstream hosts may come later.
 url="http://127.0.0.1:$PORT/"
 healthy() {
     local fail=-f
     [ "$WORKERS" -eq 0 ] && fail=
-    [ "$(cat "$RUN_DIR/nginx.pid" 2>/dev/null)" = "$nginx_pid" ] && curl $fail -sS -o /dev/null "${url}api/health" 2>/dev/null
+    [ "$(cat "$RUN_DIR/nginx.pid" 2>/dev/null)" = "$nginx_pid" ] &&
+        curl $fail -sS -o /dev/null --unix-socket "$RUN_DIR/health.sock" http://localhost/api/health 2>/dev/null
 }
 for _ in $(seq 100); do
     healthy && break

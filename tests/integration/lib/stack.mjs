@@ -5,6 +5,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,6 +66,17 @@ function ownNginx(child, dataDir) {
   return descendants(child.pid).some((p) => p.pid === pid);
 }
 
+// The status of provd's health check asked on the stack's probe socket (nginx.conf), which no
+// limit counts: probing through the port would spend a test's small budgets.
+function probeHealth(dataDir) {
+  return new Promise((resolve, reject) => {
+    http.get({ socketPath: path.join(dataDir, 'run/health.sock'), path: '/api/health' }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    }).on('error', reject);
+  });
+}
+
 // Options: env (PROVD_* and stack variables), dataDir (reuse one, e.g. after a crash), workers,
 // port (the one a stopped stack had, for a client that keeps its URL; default: a free one).
 // The stack's database: env.PROVD_DB when given (another stack's, say: this stack does not own
@@ -123,7 +135,7 @@ async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers
       throw new PortTaken(`port ${port} taken`);
     }
     try {
-      if ((await fetch(`${base}/api/health`)).ok && ownNginx(child, dataDir)) break;
+      if (await probeHealth(dataDir) === 200 && ownNginx(child, dataDir)) break;
     } catch { /* not listening yet */ }
     if (i > 150) {
       child.kill('SIGTERM');
@@ -135,6 +147,7 @@ async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers
 
   const stack = {
     base, port, db, dataDir, keyFile, child,
+    probeHealth: () => probeHealth(dataDir),
     // Named after the port and the time: a stack started again on a reused dataDir and port
     // makes a token of its own.
     token: provctl(db, 'token', 'create', `test-${port}-${Date.now().toString(36)}`),
