@@ -262,6 +262,23 @@ hello() {
     stop_all
 }
 
+# firmware_redirect SCALE: the hello answering every request as provd answers a firmware download,
+# with nothing but the X-Accel-Redirect to the cached image (from the same cache location of the
+# same site): what any FastCGI application could reach on the firmware rows, where
+# firmware_static is what nginx alone reaches.
+firmware_redirect() {
+    local row_backend=- cache=$work/fastcgi/run/firmware sha md5
+    row_wanted firmware_redirect || return 0
+    sha=$(sha256sum < "$WWW_DIR/firmware.bin" | cut -d' ' -f1)
+    md5=$(md5sum < "$WWW_DIR/firmware.bin" | cut -d' ' -f1)
+    mkdir -p "$cache"
+    cp "$WWW_DIR/firmware.bin" "$cache/$sha"
+    serve "$work/fastcgi" "$bin/bench/fcgi_hello" --redirect "/_firmware/$sha" "$md5" "$sha"
+    expect 200 "$url/api/devices/any/firmware"
+    BENCH_PATH=/api/devices/any/firmware measure "$1" firmware_redirect firmware "$url"
+    stop_all
+}
+
 # ceilings SCALE SUFFIX: the FastCGI ceiling and the keep-alive one (nginx_fastcgi_keepalive*),
 # measured before a scale's provd rows (SUFFIX empty) and after each backend's (_after, _after_pg).
 ceilings() {
@@ -491,6 +508,7 @@ scale() {
     ceilings "$n" ""
     # Not a ceiling: the same hello closing like provd (see fcgi_hello.c), against the ceiling.
     hello "$n" hello_closing_at_once --close-at-once
+    firmware_redirect "$n"
 
     if [ -n "$want_sqlite" ]; then
         local row_backend=sqlite
