@@ -148,6 +148,10 @@ void ingest_respond(const struct ingest_result *r, struct response *res)
         response_error(res, 503, "the database is unavailable: try again shortly");
         response_header(res, "Retry-After", "%d", DATABASE_RETRY_AFTER_S);
         break;
+    case INGEST_IN_DOUBT:
+        response_error(res, 503, "the reading may not have been stored: send it again (a 409 then means it was)");
+        response_header(res, "Retry-After", "%d", DATABASE_RETRY_AFTER_S);
+        break;
     default: response_error(res, 500, "internal error: the database failed (see the server log)");
     }
 }

@@ -18,6 +18,7 @@ enum ingest_outcome {
     INGEST_STALE,        /* 409: SEQN not above the last accepted one */
     INGEST_STORE_FAILED, /* 500 */
     INGEST_UNAVAILABLE,  /* 503: the database cannot be reached now */
+    INGEST_IN_DOUBT,     /* 503: the stack's writer took it and stopped before answering */
     INGEST__COUNT
 };
 

@@ -543,53 +543,56 @@ int sqlite_writer_hand_over(struct sqlite_writer *w, struct store *own)
 }
 
 /* Sends the reading (head, then body: one message) on the thread's connection and waits for its
- * answer, another request thread of the worker running meanwhile; false (and disconnected) when
- * there was none. */
-static bool hand_reading(struct sqlite_writer *w, int thread, const unsigned char *head, const char *body,
-                         size_t len, struct ingest_result *r)
+ * answer, another request thread of the worker running meanwhile. Not answered, the connection
+ * is dropped: WRITER_NOT_TAKEN when the message did not go (a connection whose writer has gone),
+ * WRITER_IN_DOUBT when it went. */
+static enum writer_submit hand_reading(struct sqlite_writer *w, int thread, const unsigned char *head,
+                                       const char *body, size_t len, struct ingest_result *r)
 {
     struct iovec parts[2] = {{(void *)head, READING_HEAD_LEN}, {(void *)body, len}};
     struct msghdr message = {.msg_iov = parts, .msg_iovlen = 2};
     unsigned char answer[ANSWER_LEN];
     ssize_t got = -1;
-    if (sendmsg(w->conn[thread], &message, MSG_NOSIGNAL) == (ssize_t)(READING_HEAD_LEN + len)) {
+    bool sent = sendmsg(w->conn[thread], &message, MSG_NOSIGNAL) == (ssize_t)(READING_HEAD_LEN + len);
+    if (sent) {
         if (w->turns)
             turns_step_aside(w->turns);
         got = recv(w->conn[thread], answer, sizeof answer, MSG_TRUNC);
         if (w->turns)
             turns_back(w->turns);
     }
-    if (read_answer(answer, got, r))
-        return true;
+    if (sent && read_answer(answer, got, r))
+        return WRITER_ANSWERED;
     close(w->conn[thread]);
     w->conn[thread] = -1;
-    return false;
+    return sent ? WRITER_IN_DOUBT : WRITER_NOT_TAKEN;
 }
 
-bool sqlite_writer_submit(struct sqlite_writer *w, int thread, const char *deviceid, const char *body,
-                          size_t len, int64_t now, bool proved, struct ingest_result *r)
+enum writer_submit sqlite_writer_submit(struct sqlite_writer *w, int thread, const char *deviceid,
+                                        const char *body, size_t len, int64_t now, bool proved,
+                                        struct ingest_result *r)
 {
     unsigned char head[READING_HEAD_LEN] = {0};
     size_t id_len = strlen(deviceid);
     if (thread < 0 || thread >= SQLITE_WRITER_THREADS || len > BODY_MAX || id_len >= ID_LEN)
-        return false;
+        return WRITER_NOT_TAKEN;
     put_head(head, KIND_READING, READING_HEAD_LEN + len);
     memcpy(head + HEAD_LEN, &now, 8);
     head[HEAD_LEN + 8] = proved;
     memcpy(head + HEAD_LEN + 9, deviceid, id_len);
     /* A connection left by a writer that stopped fails once: then connect (or lead) anew. */
-    for (int attempt = 0; attempt < 2; attempt++) {
+    enum writer_submit outcome = WRITER_NOT_TAKEN;
+    for (int attempt = 0; attempt < 2 && outcome == WRITER_NOT_TAKEN; attempt++) {
         if (w->conn[thread] < 0 && (w->conn[thread] = connect_writer(w)) < 0) {
             pthread_mutex_lock(&w->lock);
             bool leading = lead(w);
             pthread_mutex_unlock(&w->lock);
             if (!leading || (w->conn[thread] = connect_writer(w)) < 0)
-                return false;
+                return WRITER_NOT_TAKEN;
         }
-        if (hand_reading(w, thread, head, body, len, r))
-            return true;
+        outcome = hand_reading(w, thread, head, body, len, r);
     }
-    return false;
+    return outcome;
 }
 
 bool sqlite_writer_leads(struct sqlite_writer *w)

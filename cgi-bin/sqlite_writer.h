@@ -5,7 +5,10 @@
  * on <db>-writer.sock (SOCK_SEQPACKET, mode 0600). Nobody is elected until a worker needs the
  * writer; when the writer's worker dies the kernel frees the lock, and the next worker that
  * cannot reach the writer takes over. A worker that can neither reach the writer nor become it
- * writes itself: no heartbeat or reading is refused or lost because of the writer.
+ * writes itself: no heartbeat or reading is refused or lost because of the writer. A reading the
+ * writer took but did not answer (its worker died, or WRITER_WAIT_MS passed) may be stored, or be
+ * stored yet: it is answered 503, as a broken connection to PostgreSQL is, and sent again gets
+ * 201, or 409 if it was stored; taking it again here could answer 409 to the reading's first send.
  *
  * Messages, both ways: an 8-byte head (a version byte, WRITER_VERSION; a kind byte; two zero
  * bytes; the length of the whole message, 32 bits in host order), then the kind's fields. The
@@ -67,11 +70,18 @@ bool sqlite_writer_seen(int64_t row, int64_t at, void *writer);
  * next call is due, -1 when nothing is queued. No system call unless something is sent. */
 int sqlite_writer_hand_over(struct sqlite_writer *w, struct store *own);
 
-/* Request thread `thread` hands a reading to the writer (proved: as ingest_reading()) (becoming it first if nobody is) and
- * gets what became of it in r; false when no writer answered: the caller takes it itself (should
- * the writer have stored it before it died, the SEQN check answers 409, never twice). */
-bool sqlite_writer_submit(struct sqlite_writer *w, int thread, const char *deviceid, const char *body,
-                          size_t len, int64_t now, bool proved, struct ingest_result *r);
+enum writer_submit {
+    WRITER_ANSWERED,  /* r holds what became of the reading */
+    WRITER_NOT_TAKEN, /* no writer took it: the caller takes it itself */
+    WRITER_IN_DOUBT,  /* a writer took it and gave no answer: it may be stored (answer 503) */
+};
+
+/* Request thread `thread` hands a reading to the writer (proved: as ingest_reading()), becoming it
+ * first if nobody is; a connection whose writer has gone, which takes nothing, is tried once more,
+ * anew. */
+enum writer_submit sqlite_writer_submit(struct sqlite_writer *w, int thread, const char *deviceid,
+                                        const char *body, size_t len, int64_t now, bool proved,
+                                        struct ingest_result *r);
 
 /* Whether this worker runs the writer (for tests). */
 bool sqlite_writer_leads(struct sqlite_writer *w);

@@ -69,12 +69,15 @@ void handle_telemetry_post(struct app *app, const struct request *req, struct re
     }
     bool proved = caller.proved;
     int64_t now = app->now();
-    bool taken = app->writer && sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body,
-                                                     req->body_len, now, proved, &r);
-    if (!taken && caller.known) /* read by the proof's check: not read again */
+    enum writer_submit sent = app->writer ? sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body,
+                                                                 req->body_len, now, proved, &r)
+                                          : WRITER_NOT_TAKEN;
+    if (sent == WRITER_IN_DOUBT)
+        r = (struct ingest_result){.outcome = INGEST_IN_DOUBT};
+    else if (sent == WRITER_NOT_TAKEN && caller.known) /* read by the proof's check: not read again */
         ingest_reading_known(app->store, &app->config, req->deviceid, &caller.trust, req->body, req->body_len,
                              now, proved, &r);
-    else if (!taken)
+    else if (sent == WRITER_NOT_TAKEN)
         ingest_reading(app->store, &app->config, req->deviceid, req->body, req->body_len, now, proved, &r);
     explicit_bzero(&caller, sizeof caller);
     ingest_respond(&r, res);

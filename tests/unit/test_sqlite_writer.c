@@ -85,15 +85,16 @@ static void add_device(struct store *s, const char *id)
     assert_int_equal(store_device_set_key(s, id, KEY), STORE_OK);
 }
 
-/* Hands one reading {"SEQN":seqn} of id to the writer; r says what became of it. */
-static bool submit(struct worker *w, int thread, const char *id, int64_t seqn, struct ingest_result *r)
+/* Hands one reading {"SEQN":seqn} of id to the writer; r says what became of it when answered. */
+static enum writer_submit submit(struct worker *w, int thread, const char *id, int64_t seqn,
+                                 struct ingest_result *r)
 {
     char json[64], *envelope = NULL;
     int len = snprintf(json, sizeof json, "{\"SEQN\":%lld,\"v\":1}", (long long)seqn);
     assert_int_equal(e2ee_seal_v2(id, KEY, NULL, json, (size_t)len, &envelope), E2EE_OK);
-    bool taken = sqlite_writer_submit(w->writer, thread, id, envelope, strlen(envelope), TEST_T0, false, r);
+    enum writer_submit sent = sqlite_writer_submit(w->writer, thread, id, envelope, strlen(envelope), TEST_T0, false, r);
     free(envelope);
-    return taken;
+    return sent;
 }
 
 static bool count_reading(const struct reading *r, void *count)
@@ -178,8 +179,8 @@ static void *submit_readings(void *data)
     struct worker *w = open_worker(s->path);
     pthread_barrier_wait(s->start);
     for (int64_t seqn = 1; seqn <= READINGS; seqn++) {
-        struct ingest_result r;
-        if (!submit(w, (int)(seqn % 2), s->id, seqn, &r)) {
+        struct ingest_result r = {0};
+        if (submit(w, (int)(seqn % 2), s->id, seqn, &r) == WRITER_NOT_TAKEN) {
             char json[64], *envelope = NULL;
             int len = snprintf(json, sizeof json, "{\"SEQN\":%lld}", (long long)seqn);
             e2ee_seal_v2(s->id, KEY, NULL, json, (size_t)len, &envelope);
@@ -226,21 +227,22 @@ static void refusals_come_back_from_the_writer(void **state)
     struct worker *w = open_worker(f->db.path);
     add_device(w->store, "keyed");
     struct ingest_result r;
-    assert_true(submit(w, 0, "keyed", 5, &r));
+    assert_int_equal(submit(w, 0, "keyed", 5, &r), WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_STORED);
     assert_true(sqlite_writer_leads(w->writer));
     assert_true(thread_named("provd-writer"));
-    assert_true(submit(w, 1, "keyed", 5, &r));
+    assert_int_equal(submit(w, 1, "keyed", 5, &r), WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_STALE);
     assert_int_equal(r.seqn, 5);
-    assert_true(submit(w, 0, "nobody", 1, &r));
+    assert_int_equal(submit(w, 0, "nobody", 1, &r), WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_UNKNOWN);
-    assert_true(sqlite_writer_submit(w->writer, 0, "keyed", "not an envelope", 15, TEST_T0, false, &r));
+    assert_int_equal(sqlite_writer_submit(w->writer, 0, "keyed", "not an envelope", 15, TEST_T0, false, &r),
+                     WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_UNREADABLE);
     assert_int_equal(store_device_register(w->store, "waiting", "10.0.0.2", "lab", NULL,
                                            REGISTRATION_UNCAPPED(REGISTRATION_APPROVE), TEST_T0, NULL, NULL),
                      STORE_CREATED);
-    assert_true(submit(w, 0, "waiting", 1, &r));
+    assert_int_equal(submit(w, 0, "waiting", 1, &r), WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_NOT_ACCEPTED);
     assert_string_equal(r.state, "pending");
     assert_int_equal(reading_count(w->store, "keyed"), 1);
@@ -310,7 +312,7 @@ static void bad_messages_are_dropped_or_answered_unreadable(void **state)
     struct worker *w = open_worker(f->db.path);
     add_device(w->store, "keyed");
     struct ingest_result r;
-    assert_true(submit(w, 0, "keyed", 1, &r)); /* elects the writer */
+    assert_int_equal(submit(w, 0, "keyed", 1, &r), WRITER_ANSWERED); /* elects the writer */
     assert_int_equal(r.outcome, INGEST_STORED);
     int fd = connect_to_writer(f->db.path);
     unsigned char m[512];
@@ -350,7 +352,7 @@ static void bad_messages_are_dropped_or_answered_unreadable(void **state)
     assert_int_equal(answer_outcome(fd), INGEST_STORED);
     free(envelope);
     close(fd);
-    assert_true(submit(w, 0, "keyed", 3, &r));
+    assert_int_equal(submit(w, 0, "keyed", 3, &r), WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_STORED);
     assert_int_equal(reading_count(w->store, "keyed"), 3);
     close_worker(w);
@@ -415,7 +417,7 @@ static void run_writer_child(const char *path, int ready)
     add_device(w->store, "kill-1");
     add_device(w->store, "kill-2");
     struct ingest_result r;
-    bool led = submit(w, 0, "kill-1", 1, &r) && r.outcome == INGEST_STORED && sqlite_writer_leads(w->writer);
+    bool led = submit(w, 0, "kill-1", 1, &r) == WRITER_ANSWERED && r.outcome == INGEST_STORED && sqlite_writer_leads(w->writer);
     if (write(ready, led ? "L" : "F", 1) != 1)
         _exit(2);
     for (;;)
@@ -457,7 +459,7 @@ static void kill_the_writer_and_later_heartbeats_are_still_recorded(void **state
     assert_int_equal(wait_lastseen(w->store, "kill-2", TEST_T0 + 9), TEST_T0 + 9);
     assert_true(sqlite_writer_leads(w->writer));
     struct ingest_result r;
-    assert_true(submit(w, 1, "kill-1", 2, &r));
+    assert_int_equal(submit(w, 1, "kill-1", 2, &r), WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_STORED);
     assert_int_equal(reading_count(w->store, "kill-1"), 2);
     heartbeat(w, "kill-1", TEST_T0 + 11);
@@ -465,6 +467,54 @@ static void kill_the_writer_and_later_heartbeats_are_still_recorded(void **state
     close_worker(w);
     remove_run_files(db.path);
     tempdb_remove(&db);
+}
+
+/* A writer that takes one message and stops before answering it: its listening socket and the
+ * election's lock are the test's. */
+static void *take_one_and_stop(void *listener)
+{
+    unsigned char message[1024];
+    int conn = accept(*(int *)listener, NULL, NULL);
+    assert_true(conn >= 0);
+    assert_true(recv(conn, message, sizeof message, MSG_TRUNC) > 0);
+    close(conn);
+    return NULL;
+}
+
+/* A reading the writer took and did not answer may have been stored: the worker says so (the
+ * request is answered 503) and does not take it again, which could answer 409 to its first send.
+ * Sent again, once a writer answers, it is stored. */
+static void a_reading_the_writer_took_and_did_not_answer_is_in_doubt(void **state)
+{
+    struct testapp_fixture *f = *state;
+    char lock[400];
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(lock, sizeof lock, "%s-writer.lock", f->db.path);
+    assert_true(snprintf(addr.sun_path, sizeof addr.sun_path, "%s-writer.sock", f->db.path) <
+                (int)sizeof addr.sun_path);
+    int held = open(lock, O_RDWR | O_CREAT, 0600);
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_EX | LOCK_NB), 0);
+    int listener = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    assert_int_equal(bind(listener, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(listener, 4), 0);
+    pthread_t writer;
+    assert_int_equal(pthread_create(&writer, NULL, take_one_and_stop, &listener), 0);
+
+    struct worker *w = open_worker(f->db.path);
+    add_device(w->store, "doubt");
+    struct ingest_result r;
+    assert_int_equal(submit(w, 0, "doubt", 1, &r), WRITER_IN_DOUBT);
+    assert_int_equal(pthread_join(writer, NULL), 0);
+    assert_int_equal(reading_count(w->store, "doubt"), 0);
+
+    close(listener);
+    close(held); /* the writer is gone: the worker becomes the next one */
+    assert_int_equal(submit(w, 0, "doubt", 1, &r), WRITER_ANSWERED);
+    assert_int_equal(r.outcome, INGEST_STORED);
+    assert_true(sqlite_writer_leads(w->writer));
+    assert_int_equal(reading_count(w->store, "doubt"), 1);
+    close_worker(w);
 }
 
 /* ---- checkpoints ---- */
@@ -485,7 +535,7 @@ static void elect_with_meter(struct testapp_fixture *f, struct worker **writer, 
     *w = open_worker(f->db.path);
     add_device((*w)->store, "meter");
     struct ingest_result r;
-    assert_true(submit(*writer, 0, "meter", 1, &r));
+    assert_int_equal(submit(*writer, 0, "meter", 1, &r), WRITER_ANSWERED);
     assert_true(sqlite_writer_leads((*writer)->writer));
 }
 
@@ -504,7 +554,8 @@ static void the_writers_checkpoints_keep_the_wal_bounded(void **state)
     for (int64_t seqn = 2; seqn <= 3000; seqn++) {
         int len = snprintf(json, sizeof json, "{\"SEQN\":%lld,\"pad\":\"%01000d\"}", (long long)seqn, 0);
         assert_int_equal(e2ee_seal_v2("meter", KEY, NULL, json, (size_t)len, &envelope), E2EE_OK);
-        assert_true(sqlite_writer_submit(w->writer, 0, "meter", envelope, strlen(envelope), TEST_T0, false, &r));
+        assert_int_equal(sqlite_writer_submit(w->writer, 0, "meter", envelope, strlen(envelope), TEST_T0, false, &r),
+                         WRITER_ANSWERED);
         assert_int_equal(r.outcome, INGEST_STORED);
         free(envelope);
         off_t size = file_size(wal);
@@ -555,6 +606,7 @@ int main(void)
         T(heartbeat_times_reach_the_table),
         T(times_are_written_here_when_no_writer_takes_them),
         cmocka_unit_test(kill_the_writer_and_later_heartbeats_are_still_recorded),
+        T(a_reading_the_writer_took_and_did_not_answer_is_in_doubt),
         T(the_writers_checkpoints_keep_the_wal_bounded),
         T(the_writer_checkpoints_other_workers_commits),
     };
