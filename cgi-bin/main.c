@@ -178,6 +178,9 @@ static void catch_stop_signals(void)
     sigfillset(&stop.sa_mask);
     sigaction(SIGTERM, &stop, NULL);
     sigaction(SIGUSR1, &stop, NULL);
+    /* A Ctrl-C reaches the whole stack: multiwatch, which gets it too, stops the workers (with
+     * SIGUSR1). A worker that stopped by itself first would be started again. */
+    signal(SIGINT, SIG_IGN);
 }
 
 /* Sends what is left of the answer and ends the request. */

@@ -14,9 +14,12 @@ rm -rf "$dir"
 mkdir -p "$dir"
 
 pids=()
+# Signals are ignored while it stops: make passes a Ctrl-C on once more, and a second one
+# would cut the stop short (the rest left running, the stop reported as a failure).
 stop() {
-    trap - INT TERM EXIT
-    [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null
+    trap '' INT TERM
+    trap - EXIT
+    kill -TERM "${pids[@]}" 2>/dev/null || true # those already gone (on a Ctrl-C) fail it
     wait
     "$top/scripts/pg-cluster.sh" stop "$dir/pg"
 }

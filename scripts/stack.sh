@@ -126,12 +126,14 @@ nginx -t -q "${nginx_args[@]}"
 
 pids=()
 # Every job this script started is signalled, also one started just before the signal arrived,
-# before its pid was noted in pids.
+# before its pid was noted in pids. Signals are ignored while it stops: make passes a Ctrl-C on
+# once more, and a second one would cut the stop short (the stop reported as a failure).
 stop() {
-    trap - INT TERM EXIT
+    trap '' INT TERM
+    trap - EXIT
     local started
     started=$(jobs -p)
-    [ -n "$started" ] && kill -TERM $started 2>/dev/null
+    kill -TERM $started 2>/dev/null || true # those already gone (nginx, on a Ctrl-C) fail it
     wait
     rm -f "$SOCKET"
 }

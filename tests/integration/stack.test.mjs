@@ -88,6 +88,21 @@ describe('the database', () => {
 });
 
 describe('FastCGI over TCP', () => {
+  // A terminal's Ctrl-C signals the whole foreground process group, and make passes it on to the
+  // script once more.
+  it('Ctrl-C stops it all cleanly: no worker started again, no error, nothing left running', async () => {
+    const stack = await startStack({ detached: true });
+    try {
+      const pids = descendants(stack.child.pid).map((p) => p.pid);
+      const exited = new Promise((resolve) => stack.child.once('exit', (code, signal) => resolve({ code, signal })));
+      process.kill(-stack.child.pid, 'SIGINT');
+      stack.child.kill('SIGINT');
+      assert.deepEqual(await exited, { code: 0, signal: null }, stack.logs());
+      assert.doesNotMatch(stack.logs(), /stopping the rest|respawn|Spawning child/);
+      await waitFor(() => pids.every((pid) => !alive(pid)), 'every process of the stack to end');
+    } finally { await stack.stop(); }
+  });
+
   it('PROVD_LISTEN: the workers listen on host:port and nginx reaches them there', async () => {
     const fcgi = await freePort();
     const stack = await startStack({ env: { PROVD_LISTEN: `127.0.0.1:${fcgi}` } });

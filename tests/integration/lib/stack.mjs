@@ -78,7 +78,8 @@ function probeHealth(dataDir) {
 }
 
 // Options: env (PROVD_* and stack variables), dataDir (reuse one, e.g. after a crash), workers,
-// port (the one a stopped stack had, for a client that keeps its URL; default: a free one).
+// port (the one a stopped stack had, for a client that keeps its URL; default: a free one),
+// detached (the stack in a process group of its own, as a terminal's foreground job is).
 // The stack's database: env.PROVD_DB when given (another stack's, say: this stack does not own
 // it); else with PostgreSQL the one recorded in a reused dataDir, or a new one recorded there;
 // else the SQLite file in dataDir. stop() drops a database the stack owns, unless keepData.
@@ -117,13 +118,13 @@ export async function startStack(options = {}) {
   }
 }
 
-async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers = 2, port: fixedPort }) {
+async function startOnFreePort({ env = {}, dataDir, db, stackDb, pgName, workers = 2, port: fixedPort, detached = false }) {
   const keyFile = env.PROVD_KEY_FILE ?? path.join(dataDir, 'provd.key'); // scripts/stack.sh's
   const port = fixedPort ?? await freePort();
   let output = '';
   const childEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir, WORKERS: String(workers), QUIET: '1', ...env, PROVD_DB: stackDb };
   if (!stackDb) delete childEnv.PROVD_DB; // never the caller's
-  const child = spawn(path.join(top, 'scripts/stack.sh'), [], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(path.join(top, 'scripts/stack.sh'), [], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached });
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
   const exited = once(child, 'exit');
