@@ -432,13 +432,13 @@ enum firmware_event {
  * FIRMWARE_REPORTED) version is not the one assigned to it. */
 enum store_status store_device_firmware(struct store *s, const char *deviceid, enum firmware_event event,
                                         const char *version, char status[FIRMWARE_STATUS_LEN]);
-/* What a device's download of its assigned image depends on (store_device_image()). */
 /* A device's assigned firmware, as its row and the firmware table give it. */
 struct assigned_image {
     char version[FIRMWARE_VERSION_MAX + 1]; /* "": none */
     char sha256[65], md5[33];               /* the assigned version's */
     int64_t size;
 };
+/* What a device's download of its assigned image depends on (store_device_image()). */
 struct image_facts {
     struct device_trust trust; /* its key only for STORE_CALLER_TO_PROVE, as store_device_trust() gives it */
     struct assigned_image assigned;

@@ -238,29 +238,37 @@ static inline enum store_status store_registration_room(const struct registratio
 _Static_assert(FIRMWARE_OFFERED == 0 && FIRMWARE_FETCHED == 1 && FIRMWARE_FETCHED_ALL == 2 &&
                    FIRMWARE_REPORTED == 3,
                "FIRMWARE_EVENT_SQL's numbers");
+/* What a device call is checked against (struct device_trust), four columns: each backend reads
+ * them with its column_trust()/read_trust(). */
+#define TRUST_COLUMNS      "state, coalesce(key, ''), trust, seqn_epoch"
+#define TRUST_COLUMN_COUNT 4
 /* A device's struct assigned_image, four columns (each backend's column_image()/read_image()), from
  * ASSIGNED_IMAGE_FROM: its assigned version ('' for none) and that version's size, sha256, md5. */
 #define ASSIGNED_IMAGE_COLUMNS                                                                              \
     "coalesce(fw_assigned, ''), coalesce(image.size, 0), coalesce(image.sha256, ''), coalesce(image.md5, '')"
-#define ASSIGNED_IMAGE_FROM "devices LEFT JOIN firmware image ON image.version = fw_assigned"
-/* store_device_image()'s read, one statement: the device id's trust (trust: each backend's
- * TRUST_COLUMNS), then its assigned version ('' for none) with that version's size, sha256 and md5,
+#define ASSIGNED_IMAGE_COLUMN_COUNT 4
+#define ASSIGNED_IMAGE_FROM         "devices LEFT JOIN firmware image ON image.version = fw_assigned"
+/* store_device_image()'s read, one statement: the device id's TRUST_COLUMNS, then its
+ * ASSIGNED_IMAGE_COLUMNS,
  * the download's event (FIRMWARE_FETCHED_ALL when the byte last reaches the image's end, else
  * FIRMWARE_FETCHED) and whether it would change the row: the device not rejected, version the
  * one assigned, and FIRMWARE_EVENT_CHANGES. No row: no such device. */
 #define FIRMWARE_FETCH_EVENT(last) "(CASE WHEN " last " >= image.size - 1 THEN 2 ELSE 1 END)"
-#define FIRMWARE_DOWNLOAD_SQL(trust, id, version, last)                                                     \
-    "SELECT " trust ", " ASSIGNED_IMAGE_COLUMNS ", " FIRMWARE_FETCH_EVENT(last) ", "                         \
+#define FIRMWARE_DOWNLOAD_SQL(id, version, last)                                                            \
+    "SELECT " TRUST_COLUMNS ", " ASSIGNED_IMAGE_COLUMNS ", " FIRMWARE_FETCH_EVENT(last) ", "                         \
     "coalesce(state <> 'rejected' AND fw_assigned = " version " AND "                                        \
     FIRMWARE_EVENT_CHANGES(FIRMWARE_FETCH_EVENT(last), version) ", false) "                                  \
     "FROM " ASSIGNED_IMAGE_FROM " WHERE deviceid = " id
+/* Its columns after the TRUST_COLUMNS (from 0). */
+enum { IMAGE_ASSIGNED = TRUST_COLUMN_COUNT, IMAGE_EVENT = IMAGE_ASSIGNED + ASSIGNED_IMAGE_COLUMN_COUNT, IMAGE_CHANGES };
 
-/* store_device_by_mac()'s read, one statement: the device's id, its trust (trust: each backend's
- * TRUST_COLUMNS), its assigned version ('' for none) with that version's size, sha256 and md5,
- * the version it last reported ('' for none) and its update status. */
-#define DEVICE_BY_MAC_SQL(trust, mac12)                                                                     \
-    "SELECT deviceid, " trust ", " ASSIGNED_IMAGE_COLUMNS ", coalesce(fw_running, ''), fw_status "          \
+/* store_device_by_mac()'s read, one statement: the device's id, its TRUST_COLUMNS, its
+ * ASSIGNED_IMAGE_COLUMNS, the version it last reported ('' for none) and its update status. */
+#define DEVICE_BY_MAC_SQL(mac12)                                                                            \
+    "SELECT deviceid, " TRUST_COLUMNS ", " ASSIGNED_IMAGE_COLUMNS ", coalesce(fw_running, ''), fw_status "  \
     "FROM " ASSIGNED_IMAGE_FROM " WHERE upper(replace(deviceid, ':', '')) = " mac12 " ORDER BY deviceid LIMIT 1"
+/* Its columns after the id (0) and the TRUST_COLUMNS (from 1). */
+enum { OTA_ASSIGNED = 1 + TRUST_COLUMN_COUNT, OTA_RUNNING = OTA_ASSIGNED + ASSIGNED_IMAGE_COLUMN_COUNT, OTA_STATUS };
 
 /* Staged rollouts (ARCHITECTURE.md "Rollouts"): statements both backends share, written with P
  * the parameter prefix ("?" for SQLite, "$" for PostgreSQL: both then number them), and key the

@@ -150,9 +150,6 @@ static void read_image(const PGresult *res, int col, struct assigned_image *out)
     snprintf(out->md5, sizeof out->md5, "%s", PQgetvalue(res, 0, col + 3));
 }
 
-/* DEVICE_BY_MAC_SQL's columns after the id and the TRUST_COLUMNS (read_trust()). */
-enum { OTA_ASSIGNED = 5, OTA_RUNNING = OTA_ASSIGNED + 4, OTA_STATUS };
-
 enum store_status pg_device_by_mac(struct store *base, const char *mac12, struct ota_facts *facts, char *stored,
                                    size_t stored_len)
 {
@@ -173,9 +170,6 @@ enum store_status pg_device_by_mac(struct store *base, const char *mac12, struct
     PQclear(res);
     return st;
 }
-
-/* FIRMWARE_DOWNLOAD_SQL's columns after the TRUST_COLUMNS (read_trust()). */
-enum { IMAGE_ASSIGNED = 4, IMAGE_EVENT = IMAGE_ASSIGNED + 4, IMAGE_CHANGES };
 
 enum store_status pg_device_image(struct store *base, const char *deviceid, const char *version, int64_t last,
                                   struct image_facts *facts, char *stored, size_t stored_len)

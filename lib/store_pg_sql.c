@@ -16,8 +16,6 @@
     "deviceid, name, state, lastseen, ssid, ipaddr, cfgsn, cfgsn_applied, flags, data, poll_interval, "      \
     "datec, key IS NOT NULL, last_seqn, trust, location, " tags ", " DEVICE_FIRMWARE_COLUMNS
 #define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(TAGS_SQL)
-/* What a device call is checked against (read_trust()). */
-#define TRUST_COLUMNS "state, coalesce(key, ''), trust, seqn_epoch"
 /* A poll's (store_device_poll()): its tags are no part of its answer. */
 #define DEVICE_POLL_COLUMNS DEVICE_COLUMNS_WITH("'[]'")
 
@@ -310,8 +308,8 @@ const char *const pg_stmt_sql[PG__COUNT] = {
                            "AND f.version <> $1)) SELECT count(*) FROM gone",
     [PG_FIRMWARE_IMAGE] = "SELECT data FROM firmware_images WHERE sha256 = $1",
     [PG_DEVICE_FIRMWARE] = FIRMWARE_EVENT_SQL("$1", "$2::int", "$3::text"),
-    [PG_DEVICE_BY_MAC] = DEVICE_BY_MAC_SQL(TRUST_COLUMNS, "$1"),
-    [PG_DEVICE_IMAGE] = FIRMWARE_DOWNLOAD_SQL(TRUST_COLUMNS, "$1", "$2::text", "$3::bigint"),
+    [PG_DEVICE_BY_MAC] = DEVICE_BY_MAC_SQL("$1"),
+    [PG_DEVICE_IMAGE] = FIRMWARE_DOWNLOAD_SQL("$1", "$2::text", "$3::bigint"),
     [PG_ROLLOUT_ADD] = ROLLOUT_ADD_SQL("$"),
     [PG_ROLLOUT_LIST] = ROLLOUT_LIST_SQL("$"),
     [PG_ROLLOUT_STAGES] = ROLLOUT_STAGES_SQL("$", "deviceid"),

@@ -214,7 +214,7 @@ enum store_status sqlite_device_heartbeat(struct store *base, const char *device
     int rc = sqlite3_step(get);
     if (rc == SQLITE_ROW && !proved) {
         column_trust(get, 0, &facts->trust, stored, stored_len);
-        poll_fact_columns(get, 4, facts); /* after TRUST_COLUMNS */
+        poll_fact_columns(get, TRUST_COLUMN_COUNT, facts);
     } else if (rc == SQLITE_ROW) {
         poll_fact_columns(get, 0, facts);
     }

@@ -179,9 +179,6 @@ static void column_image(sqlite3_stmt *st, int col, struct assigned_image *out)
     snprintf(out->md5, sizeof out->md5, "%s", column_text(st, col + 3));
 }
 
-/* DEVICE_BY_MAC_SQL's columns after the id and the four of TRUST_COLUMNS. */
-enum { OTA_ASSIGNED = 5, OTA_RUNNING = OTA_ASSIGNED + 4, OTA_STATUS };
-
 enum store_status sqlite_device_by_mac(struct store *base, const char *mac12, struct ota_facts *facts, char *stored,
                                        size_t stored_len)
 {
@@ -209,11 +206,11 @@ enum store_status sqlite_device_image(struct store *base, const char *deviceid, 
     bind_text(st, 2, version);
     sqlite3_bind_int64(st, 3, last);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) { /* FIRMWARE_DOWNLOAD_SQL's columns after the four of TRUST_COLUMNS */
+    if (rc == SQLITE_ROW) {
         column_trust(st, 0, &facts->trust, stored, stored_len);
-        column_image(st, 4, &facts->assigned);
-        facts->event = (enum firmware_event)column_int_or(st, 8, FIRMWARE_FETCHED);
-        facts->changes = sqlite3_column_int(st, 9) != 0;
+        column_image(st, IMAGE_ASSIGNED, &facts->assigned);
+        facts->event = (enum firmware_event)column_int_or(st, IMAGE_EVENT, FIRMWARE_FETCHED);
+        facts->changes = sqlite3_column_int(st, IMAGE_CHANGES) != 0;
     }
     stmt_done(st);
     return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device image");

@@ -17,8 +17,6 @@
 #define DEVICE_COLUMNS DEVICE_COLUMNS_WITH(LASTSEEN_SQL, TAGS_SQL)
 /* A poll's (store_device_poll()): its time is the poll's, its tags no part of its answer. */
 #define DEVICE_POLL_COLUMNS DEVICE_COLUMNS_WITH("0", "'[]'")
-/* What a device call is checked against (read_trust()). */
-#define TRUST_COLUMNS "state, coalesce(key, ''), trust, seqn_epoch"
 /* What a heartbeat's answer depends on, and the row (struct poll_facts). */
 #define POLL_FACT_COLUMNS "id, state, cfgsn, coalesce(cfgsn_applied, -1), fw_status, coalesce(fw_running, '')"
 
@@ -268,8 +266,8 @@ const char *const stmt_sql[STMT__COUNT] = {
     [STMT_ROLLOUT_DOWNLOADED] = ROLLOUT_DOWNLOADED_SQL("?", "id"),
     [STMT_ROLLOUT_TIMEOUT] = ROLLOUT_TIMEOUT_SQL("?", "id"),
     [STMT_ROLLOUT_EXISTS] = "SELECT state FROM rollouts WHERE id = ?1",
-    [STMT_DEVICE_IMAGE] = FIRMWARE_DOWNLOAD_SQL(TRUST_COLUMNS, "?1", "?2", "?3"),
-    [STMT_DEVICE_BY_MAC] = DEVICE_BY_MAC_SQL(TRUST_COLUMNS, "?1"),
+    [STMT_DEVICE_IMAGE] = FIRMWARE_DOWNLOAD_SQL("?1", "?2", "?3"),
+    [STMT_DEVICE_BY_MAC] = DEVICE_BY_MAC_SQL("?1"),
     [STMT_TOKEN_ADD] =
         "INSERT INTO admin_tokens (name, hash, created, expires) VALUES (?1, ?2, ?3, nullif(?4, 0))",
     [STMT_TOKEN_CHECK] =
