@@ -226,7 +226,7 @@ static void *request_loop(void *data)
         turns_accepted(t->turns);
         serve(&t->app, &t->fr, t->body, &t->res);
         bool write_after = times_due(&t->app);
-        if (!write_after) /* the writer's hand-over: a send at most */
+        if (t->app.writer) /* its hand-over: a send at most */
             write_due_times(&t->app, t->app.store);
         void (*after_answer)(struct app *) = t->app.after_answer;
         t->app.after_answer = NULL;
