@@ -10,11 +10,8 @@ const statuses = (answers) => answers.map((r) => r.status);
 const count = (answers, status) => answers.filter((r) => r.status === status).length;
 // A connection refused or reset before any answer is tried again, up to 20 times 100 ms apart:
 // such a call got no status from nginx's limits, which are what is tested here, so trying again
-// changes none of them. One failing throughout counts as status 0, with its error. Refusals were
-// seen in three full runs and a reset in one, in the admin burst after the flood, never with this
-// file alone. Once every admin call was refused for 2 s: the stack had stopped, since its own
-// health probe then went through the port and the test's 1r/m budget refused it (it now asks
-// nginx's probe socket, which no limit counts); the admin burst's message says whether it stopped.
+// changes none of them. One failing throughout counts as status 0, with its error; the admin
+// burst's message then also says whether the stack had stopped, and what it printed.
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function refusedAsZero(call) {
   for (let attempt = 1; ; attempt++) {

@@ -87,7 +87,7 @@ describe('the database', () => {
   });
 });
 
-describe('FastCGI over TCP', () => {
+describe('stopping', () => {
   // A terminal's Ctrl-C signals the whole foreground process group, and make passes it on to the
   // script once more.
   it('Ctrl-C stops it all cleanly: no worker started again, no error, nothing left running', async () => {
@@ -102,7 +102,9 @@ describe('FastCGI over TCP', () => {
       await waitFor(() => pids.every((pid) => !alive(pid)), 'every process of the stack to end');
     } finally { await stack.stop(); }
   });
+});
 
+describe('FastCGI over TCP', () => {
   it('PROVD_LISTEN: the workers listen on host:port and nginx reaches them there', async () => {
     const fcgi = await freePort();
     const stack = await startStack({ env: { PROVD_LISTEN: `127.0.0.1:${fcgi}` } });
