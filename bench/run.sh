@@ -273,7 +273,7 @@ firmware_redirect() {
     md5=$(md5sum < "$WWW_DIR/firmware.bin" | cut -d' ' -f1)
     mkdir -p "$cache"
     cp "$WWW_DIR/firmware.bin" "$cache/$sha"
-    serve "$work/fastcgi" "$bin/bench/fcgi_hello" --redirect "/_firmware/$sha" "$md5" "$sha"
+    serve "$work/fastcgi" "$bin/bench/fcgi_hello" --redirect "/_firmware/$sha" "$md5" "$sha" # render-nginx.sh's FIRMWARE_LOCATION
     expect 200 "$url/api/devices/any/firmware"
     BENCH_PATH=/api/devices/any/firmware measure "$1" firmware_redirect firmware "$url"
     stop_all
