@@ -15,13 +15,15 @@ static const char hello[] = "Status: 200 OK\r\nContent-Type: application/json\r\
 int main(int argc, char **argv)
 {
     bool close_at_once = argc == 2 && strcmp(argv[1], "--close-at-once") == 0;
-    char reply[512];
+    const char *reply = hello;
     int len = (int)sizeof hello - 1;
-    memcpy(reply, hello, sizeof hello);
+    char redirect[512];
     if (argc == 5 && strcmp(argv[1], "--redirect") == 0) {
-        len = snprintf(reply, sizeof reply, "Status: 200 OK\r\nX-Accel-Redirect: %s\r\nx-MD5: %s\r\nx-SHA256: %s\r\n\r\n",
-                       argv[2], argv[3], argv[4]);
-        if (len < 0 || len >= (int)sizeof reply) {
+        reply = redirect;
+        len = snprintf(redirect, sizeof redirect,
+                       "Status: 200 OK\r\nX-Accel-Redirect: %s\r\nx-MD5: %s\r\nx-SHA256: %s\r\n\r\n", argv[2],
+                       argv[3], argv[4]);
+        if (len < 0 || len >= (int)sizeof redirect) {
             fprintf(stderr, "fcgi_hello: --redirect's arguments are too long\n");
             return 1;
         }
