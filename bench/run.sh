@@ -243,7 +243,7 @@ serve() {
         fi
     fi
     # As make run and the installed units: the host's counters (and its kept fleet count) in one file.
-    PROVD_FIRMWARE_CACHE=$RUN_DIR/firmware PROVD_METRICS_FILE=$RUN_DIR/provd.metrics \
+    PROVD_FIRMWARE_CACHE=$RUN_DIR/firmware PROVD_METRICS_FILE=$RUN_DIR/provd.metrics PROVD_RUN_DIR=$RUN_DIR \
         spawn-fcgi -n -s "$SOCKET" -M 0600 -- /usr/bin/multiwatch -f "$procs" -- "${@:2}" &
     workers_parent=$!
     pids+=($!)

@@ -1,8 +1,10 @@
 /* What handlers share beyond the router: the worker's configuration, read from PROVD_*
  * environment variables once at start, and the answer to a failed database call. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "firmware_image.h"
@@ -95,6 +97,14 @@ bool config_from_env(struct config *c, char *err, size_t err_len)
     c->metrics_file = getenv("PROVD_METRICS_FILE");
     if (c->metrics_file && !*c->metrics_file)
         c->metrics_file = NULL;
+    c->run_dir = getenv("PROVD_RUN_DIR");
+    if (c->run_dir && !*c->run_dir)
+        c->run_dir = NULL;
+    if (c->run_dir && access(c->run_dir, W_OK | X_OK) != 0) {
+        snprintf(err, err_len, "PROVD_RUN_DIR: %s is not a directory provd can write to (%s)", c->run_dir,
+                 strerror(errno));
+        return false;
+    }
 
     if (!parse_int_range(env_or("PROVD_FIRMWARE_MAX", "4194304"), 1, FIRMWARE_MAX_LIMIT, &c->firmware_max)) {
         snprintf(err, err_len, "PROVD_FIRMWARE_MAX must be bytes from 1 to %d", FIRMWARE_MAX_LIMIT);

@@ -33,6 +33,9 @@ struct config {
     int64_t max_devices, registrations_per_min, pending_days;
     const struct server_key *server_key; /* from PROVD_KEY_FILE (server_key.h), loaded at start */
     const char *metrics_file; /* PROVD_METRICS_FILE: the counters a host's workers share; NULL: each its own */
+    /* PROVD_RUN_DIR: this host's own directory, where a writer that is not the database's (writer.h)
+     * has its socket and lock; NULL: none, each worker writes its own readings */
+    const char *run_dir;
     int64_t firmware_max;           /* PROVD_FIRMWARE_MAX: the largest image, bytes (4 MiB) */
     const char *firmware_cache;     /* PROVD_FIRMWARE_CACHE: the directory nginx sends images from */
     struct evp_pkey_st *firmware_pubkey; /* PROVD_FIRMWARE_PUBKEY's key: uploads must be signed; NULL: not */
@@ -40,13 +43,13 @@ struct config {
     int64_t rollout_sweep;    /* PROVD_ROLLOUT_SWEEP: seconds between a worker's rollout sweeps (10); 0: none here */
 };
 
-struct sqlite_writer;
+struct writer;
 struct metrics;
 
 struct app {
     struct config config;
     struct store *store;
-    struct sqlite_writer *writer; /* the stack's one writer (SQLite); NULL: write here */
+    struct writer *writer; /* the stack's writer of readings (writer.h); NULL: write here */
     struct metrics *metrics;      /* the host's shared counters (metrics.h); NULL: none kept */
     int thread;                   /* this request thread's number, for the writer */
     const char *request_id;       /* nginx's id of the request being served, for the log; NULL: none */

@@ -1,6 +1,6 @@
 /* Taking one telemetry reading: the device's state and key, the E2EE envelope opened, the SEQN
- * checked and the reading stored. The worker does this itself, or the stack's writer
- * (sqlite_writer.h) does it for a batch of workers' readings in one transaction. */
+ * checked and the reading stored. The worker does this itself, or the stack's writer (writer.h)
+ * does it for a batch of workers' readings (ingest_batch()). */
 #ifndef PROVD_INGEST_H
 #define PROVD_INGEST_H
 
@@ -22,7 +22,7 @@ enum ingest_outcome {
     INGEST__COUNT
 };
 
-/* What the writer answers a worker (sqlite_writer.h copies each field into its message). */
+/* What the writer answers a worker (writer.h copies each field into its message). */
 struct ingest_result {
     int32_t outcome; /* enum ingest_outcome */
     char state[16];  /* INGEST_NOT_ACCEPTED: the device's state */
@@ -42,6 +42,20 @@ void ingest_reading(struct store *s, const struct config *config, const char *de
 void ingest_reading_known(struct store *s, const struct config *config, const char *deviceid,
                           const struct device_trust *t, const char *body, size_t len, int64_t now, bool proved,
                           struct ingest_result *r);
+/* A reading for ingest_batch(): ingest_reading()'s arguments, and its result. */
+struct ingest_item {
+    const char *deviceid;
+    const char *body;
+    size_t len;
+    int64_t now;
+    bool proved;
+    struct ingest_result result;
+};
+/* Takes n readings, each as ingest_reading() does, with their devices read in one step
+ * (store_devices_trust(): one statement on PostgreSQL) and the readings stored together
+ * (store_readings_add(), in rounds of different devices, so that each device's readings are
+ * taken in the order given): the stack's writer's batch. */
+void ingest_batch(struct store *s, const struct config *config, struct ingest_item *items, size_t n);
 /* Why a reading was unreadable or unauthenticated, for the log (never sent to the device: no
  * oracle). */
 const char *ingest_reason(const struct ingest_result *r);

@@ -19,15 +19,17 @@
 #include "metrics.h"
 #include "rollout.h"
 #include "server_key.h"
-#include "sqlite_writer.h"
+#include "writer.h"
 #include "store_sqlite.h"
 #include "turns.h"
 #include "validate.h"
 
 /* Request threads per worker: one runs at a time; the others take requests while it waits
- * for the writer's answer to a reading (see turns.h). */
-#define REQUEST_THREADS 2
-_Static_assert(REQUEST_THREADS <= SQLITE_WRITER_THREADS, "a writer connection per request thread");
+ * for the writer's answer to a reading (see turns.h). Four, so that a stack has up to four
+ * readings per worker in flight to join the writer's batches (why, measured: bench/README.md,
+ * History, "PostgreSQL's readings through a writer"). */
+#define REQUEST_THREADS 4
+_Static_assert(REQUEST_THREADS <= WRITER_THREADS, "a writer connection per request thread");
 
 /* Reads the body into buf (BODY_MAX + 1 bytes), or for a route that takes more (router_body_max())
  * a larger one of its own, *big (the caller frees it); false with the response set when it cannot. */
@@ -191,6 +193,23 @@ static void finish_request(FCGX_Request *fr)
     FCGX_Finish_r(fr);
 }
 
+/* Whether the stack's writer takes this worker's heartbeat times (the database's one writer). */
+static bool writer_takes_times(const struct app *app)
+{
+    return app->writer && (store_needs(app->store) & STORE_NEEDS_ONE_WRITER);
+}
+
+/* Where the writer's lock and socket are named from (writer.h), into buf: beside the database when
+ * it is the database's one writer, else in this host's run directory; NULL: no writer here. */
+static const char *writer_at(const struct config *c, unsigned needs, char *buf, size_t len)
+{
+    if (needs & STORE_NEEDS_ONE_WRITER)
+        return c->db_path;
+    if (!c->run_dir || snprintf(buf, len, "%s/provd", c->run_dir) >= (int)len)
+        return NULL;
+    return buf;
+}
+
 /* The worker's queued heartbeat times, once due: handed to the writer (SQLite; should none take
  * them, written on own, a connection the caller may use now, or with own NULL kept), or written
  * by the store itself (PostgreSQL). Returns the ms until they are due, -1 when none are queued.
@@ -198,8 +217,8 @@ static void finish_request(FCGX_Request *fr)
  * (it runs only while no request does), and an idle worker runs no request. */
 static int write_due_times(struct app *app, struct store *own)
 {
-    if (app->writer)
-        return sqlite_writer_hand_over(app->writer, own);
+    if (writer_takes_times(app))
+        return writer_hand_over(app->writer, own);
     if (store_needs(app->store) & STORE_NEEDS_FLUSHES)
         return store_flush(app->store, false);
     return -1;
@@ -209,7 +228,7 @@ static int write_due_times(struct app *app, struct store *own)
  * answer is out, so that no device waits for a batch of others' times to be written. */
 static bool times_due(const struct app *app)
 {
-    return !app->writer && store_flush_due_in(app->store) == 0;
+    return !writer_takes_times(app) && store_flush_due_in(app->store) == 0;
 }
 
 static void *request_loop(void *data)
@@ -226,7 +245,7 @@ static void *request_loop(void *data)
         turns_accepted(t->turns);
         serve(&t->app, &t->fr, t->body, &t->res);
         bool write_after = times_due(&t->app);
-        if (t->app.writer) /* its hand-over: a send at most */
+        if (writer_takes_times(&t->app)) /* its hand-over: a send at most */
             write_due_times(&t->app, t->app.store);
         void (*after_answer)(struct app *) = t->app.after_answer;
         t->app.after_answer = NULL;
@@ -365,15 +384,17 @@ int main(int argc, char **argv)
     }
     if (!app.metrics && metrics_on) /* the file went bad since --check: counted, if for this worker alone */
         app.metrics = metrics_open(NULL, err, sizeof err);
-    /* A backend with one writer at a time gets the stack's one writer (sqlite_writer.h: readings,
-     * heartbeat times, checkpoints); one with many (PostgreSQL) is written by every request
-     * directly. Without a writer (it cannot be had here) the worker writes everything itself. */
+    /* Readings go to the stack's writer (writer.h), which group-commits them; where the database
+     * has one writer at a time it also takes heartbeat times and runs checkpoints. Without a
+     * writer (it cannot be had here) the worker writes everything itself. */
     unsigned needs = store_needs(app.store);
     struct turns *turns = turns_new();
-    if (turns && (needs & STORE_NEEDS_GROUP_COMMIT))
-        app.writer = sqlite_writer_open(&app.config, turns);
-    if (app.writer) {
-        store_set_seen_sink(app.store, sqlite_writer_seen, app.writer);
+    char writer_path[4096];
+    const char *at = writer_at(&app.config, needs, writer_path, sizeof writer_path);
+    if (turns && at && (needs & STORE_NEEDS_GROUP_COMMIT))
+        app.writer = writer_open(&app.config, at, turns);
+    if (writer_takes_times(&app)) {
+        store_set_seen_sink(app.store, writer_seen, app.writer);
         if (needs & STORE_NEEDS_CHECKPOINTS)
             store_leave_checkpoints(app.store);
     }
@@ -395,7 +416,7 @@ int main(int argc, char **argv)
     request_loop(&threads[0]);
     /* No thread runs handler code or waits for the writer any more (turns_stop): the writer, if
      * it is here, answers what it was sent, and the heartbeat times queued here are handed over. */
-    sqlite_writer_free(app.writer, app.store);
+    writer_free(app.writer, app.store);
     store_free(app.store);
     metrics_close(app.metrics);
     return 0;

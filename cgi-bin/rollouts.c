@@ -79,7 +79,7 @@ static void write_stage(const struct rollout_stage_count *c, void *data)
 }
 
 /* What the rollouts' callback writes with: the answer, and the store for each one's stages. */
-struct writer {
+struct rollout_writer {
     struct json_out out;
     struct store *store;
     enum store_status st;
@@ -87,7 +87,7 @@ struct writer {
 
 static void write_rollout(const struct rollout *r, void *data)
 {
-    struct writer *w = data;
+    struct rollout_writer *w = data;
     struct json_out *out = &w->out;
     json_out_open_object(out);
     json_out_member_int(out, "id", r->id);
@@ -114,7 +114,7 @@ static void write_rollout(const struct rollout *r, void *data)
 /* Answers with rollout id as it is now (status: 200 or 201). */
 static void send_rollout(struct app *app, struct response *res, int64_t id, int status)
 {
-    struct writer w = {.store = app->store, .st = STORE_OK};
+    struct rollout_writer w = {.store = app->store, .st = STORE_OK};
     json_out_start(&w.out, res, status);
     enum store_status st = store_rollout_list(app->store, id, NULL, write_rollout, &w);
     if (st == STORE_OK)
@@ -185,7 +185,7 @@ void handle_rollout_create(struct app *app, const struct request *req, struct re
 void handle_rollout_list(struct app *app, const struct request *req, struct response *res)
 {
     (void)req;
-    struct writer w = {.store = app->store, .st = STORE_OK};
+    struct rollout_writer w = {.store = app->store, .st = STORE_OK};
     json_out_start(&w.out, res, 200);
     json_out_open_array(&w.out);
     enum store_status st = store_rollout_list(app->store, 0, NULL, write_rollout, &w);

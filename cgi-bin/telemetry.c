@@ -10,7 +10,7 @@
 #include "json_out.h"
 #include "log.h"
 #include "metrics.h"
-#include "sqlite_writer.h"
+#include "writer.h"
 #include "telemetry.h"
 #include "validate.h"
 
@@ -69,8 +69,8 @@ void handle_telemetry_post(struct app *app, const struct request *req, struct re
     }
     bool proved = caller.proved;
     int64_t now = app->now();
-    enum writer_submit sent = app->writer ? sqlite_writer_submit(app->writer, app->thread, req->deviceid, req->body,
-                                                                 req->body_len, now, proved, &r)
+    enum writer_submit sent = app->writer ? writer_submit(app->writer, app->thread, req->deviceid, req->body,
+                                                          req->body_len, now, proved, &r)
                                           : WRITER_NOT_TAKEN;
     if (sent == WRITER_IN_DOUBT)
         r = (struct ingest_result){.outcome = INGEST_IN_DOUBT};

@@ -1,7 +1,7 @@
 /* The request threads of one worker take turns. One thread at a time runs handler code (the
  * worker's database connection and state are not shared between threads), one at a time
  * waits in accept(), and the others sleep. A running thread that is about to wait for the
- * writer's answer to a reading (sqlite_writer.h) steps aside, so that the worker takes the next
+ * writer's answer to a reading (writer.h) steps aside, so that the worker takes the next
  * request meanwhile, a reading too, which then joins the same batch of the writer's (why,
  * measured: bench/README.md, "Two request threads per worker"). A worker whose
  * threads never step aside (heartbeats, lists) runs as if it had one thread: the others stay asleep, so the

@@ -401,7 +401,50 @@ enum store_status store_reading_add(struct store *s, const char *deviceid, int64
                                     int64_t ts, const char *reading, size_t reading_len, int64_t epoch,
                                     int64_t envelope)
 {
-    return s->ops->reading_add(s, deviceid, seqn, received_at, ts, reading, reading_len, epoch, envelope);
+    struct reading_new r = {deviceid, seqn, received_at, ts, reading, reading_len, epoch, envelope};
+    enum store_status st;
+    s->ops->readings_add(s, &r, 1, &st);
+    return st;
+}
+
+/* The first failure among n statuses (STORE_STALE and STORE_NOT_FOUND are answers, not
+ * failures), else STORE_OK. */
+static enum store_status first_failure(const enum store_status *status, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (status[i] != STORE_OK && status[i] != STORE_STALE && status[i] != STORE_NOT_FOUND)
+            return status[i];
+    return STORE_OK;
+}
+
+enum store_status store_readings_add(struct store *s, const struct reading_new *r, size_t n,
+                                     enum store_status *status)
+{
+    s->ops->readings_add(s, r, n, status);
+    return first_failure(status, n);
+}
+
+enum store_status store_devices_trust(struct store *s, const char *const *ids, size_t n, struct device_trust *out,
+                                      enum store_status *status)
+{
+    if (!s->ops->devices_trust) {
+        for (size_t i = 0; i < n; i++)
+            status[i] = store_device_trust(s, ids[i], &out[i]);
+        return first_failure(status, n);
+    }
+    char *stored = calloc(n, KEY_WRAP_MAX);
+    if (!stored) {
+        for (size_t i = 0; i < n; i++)
+            status[i] = STORE_ERROR;
+        return STORE_ERROR;
+    }
+    s->ops->devices_trust(s, ids, n, out, stored, KEY_WRAP_MAX, status);
+    for (size_t i = 0; i < n; i++)
+        if (status[i] == STORE_OK)
+            status[i] = open_key(s, ids[i], stored + i * KEY_WRAP_MAX, &out[i]);
+    OPENSSL_cleanse(stored, n * KEY_WRAP_MAX);
+    free(stored);
+    return first_failure(status, n);
 }
 
 enum store_status store_reading_list(struct store *s, const char *deviceid, const struct reading_filter *f,

@@ -37,8 +37,8 @@ enum store_status {
 
 /* What a backend needs from the program running it (store_needs()). */
 enum store_need {
-    /* One writer at a time: readings and heartbeat times want one group-committing writer per
-     * database (store_sqlite.h), not every worker writing its own. */
+    /* Readings want a group-committing writer (cgi-bin/writer.h): each commit is a flush of the
+     * log, and one for many readings is what lets them in fast. */
     STORE_NEEDS_GROUP_COMMIT = 1 << 0,
     /* Its write-ahead log is copied into the database by checkpoints the program runs. */
     STORE_NEEDS_CHECKPOINTS = 1 << 1,
@@ -48,6 +48,10 @@ enum store_need {
     /* It keeps some writes back for a moment to make one of many (PostgreSQL: heartbeat times),
      * and wants store_flush() called while the program is idle, so that none waits long. */
     STORE_NEEDS_FLUSHES = 1 << 3,
+    /* One writer at a time for the whole database (SQLite): the group-committing writer is the
+     * database's, its readings share one transaction, and heartbeat times go through it too
+     * (store_sqlite.h). Without it, the writer is one host's and the others write beside it. */
+    STORE_NEEDS_ONE_WRITER = 1 << 4,
 };
 
 enum registration_policy { REGISTRATION_APPROVE, REGISTRATION_OPEN, REGISTRATION_CLOSED };
@@ -377,6 +381,24 @@ void store_read_end(struct store *s);
 enum store_status store_reading_add(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
                                     int64_t ts, const char *reading, size_t reading_len, int64_t epoch,
                                     int64_t envelope);
+/* A reading for store_readings_add(): store_reading_add()'s arguments. */
+struct reading_new {
+    const char *deviceid;
+    int64_t seqn, received_at, ts;
+    const char *text;
+    size_t len;
+    int64_t epoch, envelope;
+};
+/* Stores readings of n different devices, each as store_reading_add() would, status[i] saying
+ * what became of r[i]; a backend with many writers (PostgreSQL) writes them in one statement, so
+ * that they share one commit. Returns the first status that is a failure, else STORE_OK. */
+enum store_status store_readings_add(struct store *s, const struct reading_new *r, size_t n,
+                                     enum store_status *status);
+/* The trust of n devices, each as store_device_trust() gives it (status[i]: STORE_OK,
+ * STORE_NOT_FOUND or why it failed), in one read where the backend is a server. Returns the first
+ * status that is a failure, else STORE_OK. */
+enum store_status store_devices_trust(struct store *s, const char *const *ids, size_t n, struct device_trust *out,
+                                      enum store_status *status);
 enum store_status store_reading_list(struct store *s, const char *deviceid, const struct reading_filter *f,
                                      store_reading_fn fn, void *user_data);
 /* min/avg/max of every numeric field per bucket of bucket_seconds, oldest bucket first. */

@@ -71,9 +71,12 @@ struct store_ops {
                                       size_t stored_len);
     enum store_status (*device_signed)(struct store *s, const char *deviceid, int64_t t, bool state_changing);
 
-    enum store_status (*reading_add)(struct store *s, const char *deviceid, int64_t seqn, int64_t received_at,
-                                     int64_t ts, const char *reading, size_t reading_len, int64_t epoch,
-                                     int64_t envelope);
+    /* Many devices' rows at once (store_devices_trust()), device i's key as stored into
+     * stored + i * stored_len; NULL: one device_trust() each. */
+    void (*devices_trust)(struct store *s, const char *const *ids, size_t n, struct device_trust *out,
+                          char *stored, size_t stored_len, enum store_status *status);
+    /* store_readings_add(): readings of different devices. */
+    void (*readings_add)(struct store *s, const struct reading_new *r, size_t n, enum store_status *status);
     enum store_status (*reading_list)(struct store *s, const char *deviceid, const struct reading_filter *f,
                                       store_reading_fn fn, void *user_data);
     enum store_status (*reading_buckets)(struct store *s, const char *deviceid, int64_t since, int64_t until,

@@ -367,7 +367,7 @@ static enum store_status pg_device_heartbeat(struct store *base, const char *dev
         PQclear(res);
         return STORE_NOT_FOUND;
     }
-    read_trust(res, 0, &facts->trust, stored, stored_len);
+    read_trust(res, 0, 0, &facts->trust, stored, stored_len);
     if (caller == STORE_CALLER_UNSIGNED && device_must_sign(stored[0], facts->trust.trust)) {
         PQclear(res);
         return STORE_UNPROVED;
@@ -666,7 +666,7 @@ static enum store_status pg_device_trust(struct store *base, const char *devicei
         return st;
     st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
     if (st == STORE_OK)
-        read_trust(res, 0, out, stored, stored_len);
+        read_trust(res, 0, 0, out, stored, stored_len);
     PQclear(res);
     return st;
 }
@@ -683,28 +683,157 @@ static enum store_status pg_device_signed(struct store *base, const char *device
     return st == STORE_OK && rows == 0 ? STORE_STALE : st;
 }
 
-/* PG_READING_ADD; no row: the device does not exist, or the SEQN is not above its last one. */
-static enum store_status pg_reading_add(struct store *base, const char *deviceid, int64_t seqn,
-                                        int64_t received_at, int64_t ts, const char *reading,
-                                        size_t reading_len, int64_t epoch, int64_t envelope)
+/* An array literal being written (PG_READINGS_ADD's and PG_DEVICES_TRUST's parameters), by hand:
+ * libpq quotes SQL literals and identifiers, not array elements. */
+struct array_literal {
+    char *text;
+    size_t len, cap;
+    bool failed; /* out of memory, or an element no text parameter can carry (a NUL) */
+};
+
+static void literal_put(struct array_literal *a, const char *v, size_t n)
+{
+    if (a->failed)
+        return;
+    if (a->len + n + 2 > a->cap) {
+        size_t cap = (a->len + n + 2) * 2;
+        char *text = realloc(a->text, cap);
+        if (!text) {
+            a->failed = true;
+            return;
+        }
+        a->text = text;
+        a->cap = cap;
+    }
+    memcpy(a->text + a->len, v, n);
+    a->len += n;
+    a->text[a->len] = '\0';
+}
+
+/* The separator before an element: '{' before the first, ',' before the others. */
+static void literal_next(struct array_literal *a)
+{
+    literal_put(a, a->len == 0 ? "{" : ",", 1);
+}
+
+/* An element in double quotes, with '"' and '\\' escaped by a backslash. */
+static void literal_text(struct array_literal *a, const char *v, size_t n)
+{
+    literal_next(a);
+    literal_put(a, "\"", 1);
+    for (size_t start = 0, i = 0; i <= n; i++) {
+        if (i < n && v[i] == '\0')
+            a->failed = true;
+        if (i == n || v[i] == '"' || v[i] == '\\') {
+            literal_put(a, v + start, i - start);
+            if (i < n)
+                literal_put(a, "\\", 1);
+            start = i;
+        }
+    }
+    literal_put(a, "\"", 1);
+}
+
+static void literal_int(struct array_literal *a, bool has, int64_t v)
+{
+    char digits[24];
+    literal_next(a);
+    int n = has ? snprintf(digits, sizeof digits, "%lld", (long long)v) : snprintf(digits, sizeof digits, "NULL");
+    literal_put(a, digits, (size_t)n);
+}
+
+/* Closes the literal: false when it failed (then it is freed). */
+static bool literal_end(struct array_literal *a)
+{
+    literal_put(a, a->len == 0 ? "{}" : "}", a->len == 0 ? 2 : 1);
+    if (a->failed) {
+        free(a->text);
+        a->text = NULL;
+    }
+    return !a->failed;
+}
+
+enum { READINGS_ARRAYS = 7 }; /* PG_READINGS_ADD's parameters */
+
+/* PG_READINGS_ADD for r[0..n), each one's status from its row; a failure of the statement is
+ * every reading's. */
+static enum store_status add_together(struct pg_store *s, const struct reading_new *r, size_t n,
+                                      enum store_status *status)
+{
+    struct array_literal a[READINGS_ARRAYS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        literal_text(&a[0], r[i].deviceid, strlen(r[i].deviceid));
+        literal_int(&a[1], true, r[i].seqn);
+        literal_int(&a[2], true, r[i].received_at);
+        literal_int(&a[3], r[i].ts != TS_NONE, r[i].ts);
+        literal_text(&a[4], r[i].text, r[i].len);
+        literal_int(&a[5], true, r[i].epoch);
+        literal_int(&a[6], true, r[i].envelope);
+    }
+    struct params p = {0};
+    bool written = true;
+    for (int k = 0; k < READINGS_ARRAYS; k++) {
+        written = literal_end(&a[k]) && written;
+        param_text(&p, a[k].text);
+    }
+    enum store_status st = STORE_ERROR;
+    PGresult *res = NULL;
+    if (!written)
+        snprintf(s->base.errmsg, sizeof s->base.errmsg, "store readings: a reading no text can hold (a NUL byte)");
+    else
+        res = run(s, PG_READINGS_ADD, &p, "store readings", &st);
+    for (int k = 0; k < READINGS_ARRAYS; k++)
+        free(a[k].text);
+    if (res && PQntuples(res) != (int)n) {
+        st = fail(s, "store readings", res);
+        PQclear(res);
+        res = NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        status[i] = !res                                 ? st
+                    : *PQgetvalue(res, (int)i, 0) == 't' ? STORE_OK
+                    : *PQgetvalue(res, (int)i, 1) == 't' ? STORE_STALE
+                                                         : STORE_NOT_FOUND;
+    PQclear(res);
+    return res ? STORE_OK : st;
+}
+
+/* Together; should the statement fail other than by a lost connection, one reading the database
+ * refuses may be why: then each alone, so that it fails alone. */
+static void pg_readings_add(struct store *base, const struct reading_new *r, size_t n, enum store_status *status)
 {
     struct pg_store *s = pg_of(base);
-    struct params p = {0};
-    param_text(&p, deviceid);
-    param_int(&p, seqn);
-    param_int(&p, received_at);
-    param_int_or_null(&p, ts != TS_NONE, ts);
-    param_bytes(&p, reading, reading_len); /* binary: exactly reading_len bytes of text */
-    param_int(&p, epoch);
-    param_int(&p, envelope);
-    int64_t rows = 0;
-    enum store_status st = exec_stmt(s, PG_READING_ADD, &p, "store reading", &rows);
-    if (st != STORE_OK || rows > 0)
-        return st;
-    p = (struct params){0};
-    param_text(&p, deviceid);
-    st = exec_stmt(s, PG_DEVICE_EXISTS, &p, "read last SEQN", &rows);
-    return st != STORE_OK ? st : rows > 0 ? STORE_STALE : STORE_NOT_FOUND;
+    enum store_status st = add_together(s, r, n, status);
+    if (st != STORE_OK && st != STORE_UNAVAILABLE && n > 1)
+        for (size_t i = 0; i < n; i++)
+            add_together(s, &r[i], 1, &status[i]);
+}
+
+/* PG_DEVICES_TRUST: each row to every place its device has in ids. */
+static void pg_devices_trust(struct store *base, const char *const *ids, size_t n, struct device_trust *out,
+                             char *stored, size_t stored_len, enum store_status *status)
+{
+    struct pg_store *s = pg_of(base);
+    struct array_literal a = {0};
+    for (size_t i = 0; i < n; i++)
+        literal_text(&a, ids[i], strlen(ids[i]));
+    enum store_status st = STORE_ERROR;
+    PGresult *res = NULL;
+    if (literal_end(&a)) {
+        struct params p = {0};
+        param_text(&p, a.text);
+        res = run(s, PG_DEVICES_TRUST, &p, "read devices' trust", &st);
+        free(a.text);
+    }
+    for (size_t i = 0; i < n; i++)
+        status[i] = res ? STORE_NOT_FOUND : st;
+    for (int row = 0; res && row < PQntuples(res); row++)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(ids[i], PQgetvalue(res, row, 0)) == 0) {
+                read_trust(res, row, 1, &out[i], stored + i * stored_len, stored_len);
+                status[i] = STORE_OK;
+            }
+    PQclear(res);
 }
 
 /* Stops the connection's running statement (the caller then reads its results to the end). */
@@ -820,7 +949,7 @@ static enum store_status pg_reading_prune(struct store *base, int64_t before, in
 
 static const struct store_ops pg_ops = {
     /* no group commit, no checkpoints; retention is a scheduled job (provctl prune) */
-    .needs = STORE_NEEDS_FLUSHES,
+    .needs = STORE_NEEDS_GROUP_COMMIT | STORE_NEEDS_FLUSHES,
     .free = pg_free,
     .flush = pg_flush,
     .flush_due_in = pg_flush_due_in,
@@ -848,7 +977,8 @@ static const struct store_ops pg_ops = {
     .fleet = pg_fleet,
     .device_trust = pg_device_trust,
     .device_signed = pg_device_signed,
-    .reading_add = pg_reading_add,
+    .devices_trust = pg_devices_trust,
+    .readings_add = pg_readings_add,
     .reading_list = pg_reading_list,
     .reading_buckets = pg_reading_buckets,
     .reading_prune = pg_reading_prune,

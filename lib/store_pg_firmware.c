@@ -162,7 +162,7 @@ enum store_status pg_device_by_mac(struct store *base, const char *mac12, struct
     st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
     if (st == STORE_OK) {
         snprintf(facts->deviceid, sizeof facts->deviceid, "%s", PQgetvalue(res, 0, 0));
-        read_trust(res, 1, &facts->trust, stored, stored_len);
+        read_trust(res, 0, 1, &facts->trust, stored, stored_len);
         read_image(res, OTA_ASSIGNED, &facts->assigned);
         snprintf(facts->running, sizeof facts->running, "%s", PQgetvalue(res, 0, OTA_RUNNING));
         snprintf(facts->status, sizeof facts->status, "%s", PQgetvalue(res, 0, OTA_STATUS));
@@ -184,7 +184,7 @@ enum store_status pg_device_image(struct store *base, const char *deviceid, cons
         return st;
     st = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
     if (st == STORE_OK) {
-        read_trust(res, 0, &facts->trust, stored, stored_len);
+        read_trust(res, 0, 0, &facts->trust, stored, stored_len);
         read_image(res, IMAGE_ASSIGNED, &facts->assigned);
         facts->event = (enum firmware_event)col_int(res, 0, IMAGE_EVENT, FIRMWARE_FETCHED);
         facts->changes = PQgetvalue(res, 0, IMAGE_CHANGES)[0] == 't';

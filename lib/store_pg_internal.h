@@ -30,7 +30,6 @@ enum pg_stmt {
     PG_DEVICE_APPLIED,
     PG_DEVICE_GET,
     PG_DEVICE_POLL,
-    PG_DEVICE_EXISTS,
     PG_DEVICE_UPDATE,
     PG_DEVICE_CREATE,
     PG_DEVICE_DELETE,
@@ -47,8 +46,9 @@ enum pg_stmt {
     PG_TELEMETRY_COUNT,
     PG_DEVICE_FLEET,
     PG_DEVICE_TRUST,
+    PG_DEVICES_TRUST,
     PG_DEVICE_SIGNED,
-    PG_READING_ADD,
+    PG_READINGS_ADD,
     PG_READING_LIST_ASC,
     PG_READING_LIST_DESC,
     PG_READING_BUCKETS,
@@ -163,8 +163,8 @@ enum store_status delete_batch(struct pg_store *s, enum pg_stmt id, int64_t befo
                                const char *what);
 /* Column col of row as an integer, if_null when NULL. */
 int64_t col_int(const PGresult *res, int row, int col, int64_t if_null);
-/* The TRUST_COLUMNS of res's first row from column col on. */
-void read_trust(const PGresult *res, int col, struct device_trust *out, char *stored, size_t stored_len);
+/* The TRUST_COLUMNS of res's row from column col on. */
+void read_trust(const PGresult *res, int row, int col, struct device_trust *out, char *stored, size_t stored_len);
 /* Hands each device row of res to fn; returns how many there were. */
 int hand_devices(const PGresult *res, store_device_fn fn, void *user_data, const int64_t *seen_now);
 /* Runs a statement returning device rows and hands them over: STORE_NOT_FOUND for none. */

@@ -1,5 +1,6 @@
 /* The PostgreSQL backend's statements runner (store_pg_internal.h): parameters, a statement run on
  * the connection (prepared first, a lost connection replaced), its rows read, and transactions. */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,26 @@ enum store_status fail(struct pg_store *s, const char *what, const PGresult *res
 
 /* ---- the connection and its statements ---- */
 
-/* Before each statement: a connection found lost (by the statement before) is reset, connect_timeout
- * bounding the wait, and its statements are prepared again as they are used. Never inside a
- * transaction: what follows would run outside it, on the new connection. */
+/* Whether an idle connection was closed by the server meanwhile (a restart of PostgreSQL). An
+ * idle client gets little but the server's last message before it goes: what waits is read and
+ * parsed (libpq hands an error that comes while idle to the notice processor), and read again,
+ * which meets the socket's end if the server has gone. One poll(), no wait. */
+static bool closed_while_idle(struct pg_store *s)
+{
+    struct pollfd p = {.fd = PQsocket(s->conn), .events = POLLIN};
+    if (p.fd < 0 || poll(&p, 1, 0) != 1)
+        return false;
+    for (int read = 0; read < 2 && PQconsumeInput(s->conn); read++)
+        PQisBusy(s->conn);
+    return PQstatus(s->conn) != CONNECTION_OK;
+}
+
+/* Before each statement: a connection found lost (by the statement before, or closed while idle)
+ * is reset, connect_timeout bounding the wait, and its statements are prepared again as they are
+ * used. Never inside a transaction: what follows would run outside it, on the new connection. */
 static enum store_status connected(struct pg_store *s)
 {
-    if (PQstatus(s->conn) == CONNECTION_OK)
+    if (PQstatus(s->conn) == CONNECTION_OK && (s->in_txn || !closed_while_idle(s)))
         return STORE_OK;
     if (s->in_txn)
         return fail(s, "connection lost inside a transaction", NULL);
@@ -143,13 +158,13 @@ int64_t col_int(const PGresult *res, int row, int col, int64_t if_null)
 
 /* The TRUST_COLUMNS of res's first row from column col on: the trust into *out, the key as
  * stored into stored. */
-void read_trust(const PGresult *res, int col, struct device_trust *out, char *stored,
+void read_trust(const PGresult *res, int row, int col, struct device_trust *out, char *stored,
                 size_t stored_len)
 {
-    snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, col));
-    snprintf(stored, stored_len, "%s", PQgetvalue(res, 0, col + 1));
-    out->trust = col_int(res, 0, col + 2, 0);
-    out->epoch = col_int(res, 0, col + 3, 0);
+    snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, row, col));
+    snprintf(stored, stored_len, "%s", PQgetvalue(res, row, col + 1));
+    out->trust = col_int(res, row, col + 2, 0);
+    out->epoch = col_int(res, row, col + 3, 0);
 }
 
 /* A device row of DEVICE_COLUMNS; its strings are borrowed from res. */

@@ -152,7 +152,6 @@ const char *const pg_stmt_sql[PG__COUNT] = {
         "UPDATE devices SET cfgsn_applied = $2::bigint WHERE deviceid = $1 RETURNING " DEVICE_POLL_COLUMNS,
     [PG_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE deviceid = $1",
     [PG_DEVICE_POLL] = "SELECT " DEVICE_POLL_COLUMNS " FROM devices WHERE deviceid = $1",
-    [PG_DEVICE_EXISTS] = "SELECT 1 FROM devices WHERE deviceid = $1",
     /* An admin's change if the device's cfgsn is still $9 (when $9 >= 0): concurrent changes with
      * one If-Match queue on the row lock and each re-checks the cfgsn the one before left, so one
      * of them wins. The cfgsn as next_cfgsn() in store_sqlite_devices.c: one more when the data changes
@@ -234,23 +233,16 @@ const char *const pg_stmt_sql[PG__COUNT] = {
         "count(*), pg_database_size(current_database()) "
         "FROM (SELECT state, lastseen AS seen, coalesce(poll_interval, $2::bigint) AS every FROM devices) d",
     [PG_DEVICE_TRUST] = "SELECT " TRUST_COLUMNS " FROM devices WHERE deviceid = $1",
+    /* The devices of $1 (an array) that exist, each with its TRUST_COLUMNS. */
+    [PG_DEVICES_TRUST] = "SELECT deviceid, " TRUST_COLUMNS " FROM devices WHERE deviceid = ANY ($1::text[])",
     /* store_device_signed(): concurrent uses of one proof queue on the row lock, and each
      * re-checks the auth_time the one before left (READ COMMITTED): one of them writes. */
     [PG_DEVICE_SIGNED] = "UPDATE devices SET trust = trust | 1, "
                          "auth_time = CASE WHEN $3::boolean THEN $2::bigint ELSE auth_time END "
                          "WHERE deviceid = $1 AND (NOT $3::boolean OR auth_time < $2::bigint)",
-    /* A reading in one statement: the device's last SEQN moves up to $2 only if $2 is above it, and
-     * only then is the reading inserted, in the device's SEQN epoch. Concurrent sends of one
-     * reading queue on the device's row lock; the later ones re-check the SEQN the first left
-     * (READ COMMITTED) and insert nothing. Also counts as the device being seen at $3. */
-    [PG_READING_ADD] = "WITH claimed AS (UPDATE devices SET last_seqn = $2::bigint, "
-                       "lastseen = greatest(lastseen, $3::bigint), trust = trust | $7::bigint "
-                       "WHERE deviceid = $1 AND coalesce(last_seqn, -1) < $2::bigint "
-                       "AND seqn_epoch = $6::bigint AND ($7::bigint = 2 OR trust & 2 = 0) "
-                       "RETURNING deviceid, seqn_epoch) "
-                       "INSERT INTO telemetry (deviceid, epoch, seqn, received_at, ts, data) "
-                       "SELECT deviceid, seqn_epoch, $2::bigint, $3::bigint, $4::bigint, $5 FROM claimed "
-                       "RETURNING id",
+    /* Readings of different devices in one statement, so one commit (db/pg/0010: what holds). */
+    [PG_READINGS_ADD] = "SELECT * FROM provd_readings_add($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], "
+                        "$5::text[], $6::bigint[], $7::bigint[])",
     [PG_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
     [PG_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
     /* SQLite's json_tree query (store_sqlite_sql.c) walked by hand: every leaf of each reading with
@@ -368,7 +360,7 @@ const char *const pg_stmt_sql[PG__COUNT] = {
                             "WHERE lastseen > 0 AND lastseen < $1::bigint - 5 * coalesce(poll_interval, $2::bigint) "
                             "ORDER BY lastseen + 5 * coalesce(poll_interval, $2::bigint) DESC LIMIT $3::bigint",
     /* The identity's sequence: max(id) would read every partition (id does not lead their keys).
-     * A reading takes its id only when inserted (PG_READING_ADD), bulk loads theirs. */
+     * A reading takes its id only when inserted (PG_READINGS_ADD), bulk loads theirs. */
     [PG_READING_LAST_ID] =
         "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('telemetry', 'id')::regclass), 0)",
     /* Whether this session holds the sweeper's lock, else whether it gets it now (CASE: in that

@@ -276,7 +276,7 @@ static enum store_status migrate(struct sqlite_store *s)
  * A PASSIVE pass goes first: it copies and syncs nearly everything while other writers go on,
  * so RESTART, which holds them off, has little left (at 1M devices, registrations' p99 32-49 ms
  * instead of 49-70: they no longer wait out a whole checkpoint). Under a writer, its connection
- * does both, between its batches (cgi-bin/sqlite_writer.h). */
+ * does both, between its batches (cgi-bin/writer.h). */
 static void checkpoint_schedule_first(struct sqlite_store *s)
 {
     s->checkpoint_at = CHECKPOINT_PAGES;
@@ -474,7 +474,7 @@ void store_set_seen_sink(struct store *base, store_seen_fn fn, void *user_data)
 }
 
 static const struct store_ops sqlite_ops = {
-    .needs = STORE_NEEDS_GROUP_COMMIT | STORE_NEEDS_CHECKPOINTS | STORE_NEEDS_PRUNE_BY_WRITERS,
+    .needs = STORE_NEEDS_GROUP_COMMIT | STORE_NEEDS_ONE_WRITER | STORE_NEEDS_CHECKPOINTS | STORE_NEEDS_PRUNE_BY_WRITERS,
     .free = sqlite_free,
     .ping = sqlite_ping,
     .sync_every_commit = sqlite_sync_every_commit,
@@ -500,7 +500,7 @@ static const struct store_ops sqlite_ops = {
     .fleet = sqlite_fleet,
     .device_trust = sqlite_device_trust,
     .device_signed = sqlite_device_signed,
-    .reading_add = sqlite_reading_add,
+    .readings_add = sqlite_readings_add,
     .reading_list = sqlite_reading_list,
     .reading_buckets = sqlite_reading_buckets,
     .reading_prune = sqlite_reading_prune,

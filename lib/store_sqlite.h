@@ -1,5 +1,5 @@
-/* What only the SQLite backend has, for the single writer that serves it (STORE_NEEDS_GROUP_COMMIT,
- * STORE_NEEDS_CHECKPOINTS, cgi-bin/sqlite_writer.h): heartbeat times written in batches,
+/* What only the SQLite backend has, for the single writer that serves it (STORE_NEEDS_ONE_WRITER,
+ * STORE_NEEDS_CHECKPOINTS, cgi-bin/writer.h): heartbeat times written in batches,
  * checkpoints on the writer's connection, a smaller page cache, and batches of operations in one
  * transaction. Each call takes a store opened on a SQLite file (store_needs() has those needs). */
 #ifndef PROVD_STORE_SQLITE_H
@@ -11,7 +11,7 @@
  * at a million devices read most of those pages once each, so its cache keeps little from one
  * batch to the next. */
 enum store_status store_use_small_cache(struct store *s);
-/* A heartbeat whose lastseen write waits for a batch (see cgi-bin/sqlite_writer.h). The device
+/* A heartbeat whose lastseen write waits for a batch (see cgi-bin/writer.h). The device
  * is named by its row, a 16-byte entry and no index lookup to write it. Should the device be
  * deleted and its row reused by a new one meanwhile, the new device gets this time, which is
  * within a batch of its own registration. */

@@ -547,11 +547,11 @@ static enum store_status mark_last_seqn(struct sqlite_store *s, int64_t device, 
     return rc == SQLITE_DONE ? device_seen(s, device, at) : fail(s, "record SEQN");
 }
 
-enum store_status sqlite_reading_add(struct store *base, const char *deviceid, int64_t seqn,
+/* One reading in a transaction of its own (a savepoint inside a batch). */
+static enum store_status add_reading(struct sqlite_store *s, const char *deviceid, int64_t seqn,
                                      int64_t received_at, int64_t ts, const char *reading, size_t reading_len,
                                      int64_t epoch, int64_t envelope)
 {
-    struct sqlite_store *s = sqlite_of(base);
     enum store_status result = begin(s);
     if (result != STORE_OK)
         return result;
@@ -589,6 +589,15 @@ enum store_status sqlite_reading_add(struct store *base, const char *deviceid, i
     if (rc != SQLITE_DONE)
         return finish(s, fail(s, "store reading"));
     return finish(s, device_seen(s, device, received_at));
+}
+
+/* In process: one add_reading() after the other. */
+void sqlite_readings_add(struct store *base, const struct reading_new *r, size_t n, enum store_status *status)
+{
+    struct sqlite_store *s = sqlite_of(base);
+    for (size_t i = 0; i < n; i++)
+        status[i] = add_reading(s, r[i].deviceid, r[i].seqn, r[i].received_at, r[i].ts, r[i].text, r[i].len,
+                                r[i].epoch, r[i].envelope);
 }
 
 enum store_status sqlite_reading_list(struct store *base, const char *deviceid,

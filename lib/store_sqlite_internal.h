@@ -191,9 +191,7 @@ enum store_status sqlite_device_trust(struct store *base, const char *deviceid, 
                                       char *stored, size_t stored_len);
 enum store_status sqlite_device_signed(struct store *base, const char *deviceid, int64_t t,
                                        bool state_changing);
-enum store_status sqlite_reading_add(struct store *base, const char *deviceid, int64_t seqn,
-                                     int64_t received_at, int64_t ts, const char *reading, size_t reading_len,
-                                     int64_t epoch, int64_t envelope);
+void sqlite_readings_add(struct store *base, const struct reading_new *r, size_t n, enum store_status *status);
 enum store_status sqlite_reading_list(struct store *base, const char *deviceid,
                                       const struct reading_filter *f, store_reading_fn fn, void *user_data);
 enum store_status sqlite_reading_buckets(struct store *base, const char *deviceid, int64_t since,

@@ -14,6 +14,8 @@
 #   METRICS_ALLOW (127.0.0.1): who may read /api/metrics without a token; ACCESS_LOG
 #     (RUN_DIR/access.log, or off): nginx's access log. PROVD_METRICS_FILE (DATA_DIR/provd.metrics):
 #     the counters this stack's workers share, kept across their restarts.
+#   PROVD_RUN_DIR (DATA_DIR): the stack's own directory, where its writer of readings has its
+#     socket when the database is PostgreSQL.
 #   PROVD_ALERT_WEBHOOK (README: Configuration): set, the stack also runs build/provd-alerts, started
 #     again a second after it dies; on PostgreSQL every stack runs one and one of them leads.
 #   PROVD_FIRMWARE_CACHE (DATA_DIR/firmware): the firmware images nginx sends, filled by provd.
@@ -56,6 +58,7 @@ export PROVD_DB=${PROVD_DB:-$DATA_DIR/provd.sqlite3}
 export PROVD_KEY_FILE=${PROVD_KEY_FILE:-$DATA_DIR/provd.key}
 export ACCESS_LOG=${ACCESS_LOG:-$RUN_DIR/access.log}
 export PROVD_METRICS_FILE=${PROVD_METRICS_FILE:-$DATA_DIR/provd.metrics}
+export PROVD_RUN_DIR=${PROVD_RUN_DIR:-$DATA_DIR}
 # The firmware images provd caches for nginx to send (both read it: the service user's).
 export PROVD_FIRMWARE_CACHE=${PROVD_FIRMWARE_CACHE:-$DATA_DIR/firmware}
 

@@ -1,5 +1,5 @@
 /* Unit tests of the heartbeat's fast path in the store (store_device_poll, store_device_heartbeat,
- * store_device_seen, the seen sink); the writer that takes the sink's times is test_sqlite_writer. */
+ * store_device_seen, the seen sink); the writer that takes the sink's times is test_writer. */
 #include "store_fixture.h"
 
 #include <sqlite3.h>

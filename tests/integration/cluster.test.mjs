@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { v2 } from './lib/seal.mjs';
@@ -212,5 +213,14 @@ if (process.env.PROVD_TEST_PG) describe('two provd hosts on one PostgreSQL', () 
     const bad = spawnSync(path.join(top, 'build/provd'), ['--check'], { env: { ...process.env, PROVD_DB: 'postgresql://[nope' }, encoding: 'utf8' });
     assert.notEqual(bad.status, 0);
     assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  });
+
+  it('a PROVD_RUN_DIR provd cannot write to stops it with one line naming it', () => {
+    const missing = path.join(os.tmpdir(), `provd-no-run-dir-${process.pid}`);
+    const r = spawnSync(path.join(top, 'build/provd'), ['--check'],
+      { env: { ...process.env, PROVD_DB: path.join(os.tmpdir(), 'provd-run-dir-never.db'), PROVD_RUN_DIR: missing }, encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`PROVD_RUN_DIR: ${missing} is not a directory provd can write to`));
   });
 });

@@ -153,8 +153,9 @@ describe('under load and failure', () => {
     } finally { await stack.stop(); }
   });
 
-  // SQLite only: the readings committer is SQLite's single writer, held here by the sqlite3 CLI.
-  if (backend === 'sqlite') it('a worker answers other requests while its reading waits for the committer', async () => {
+  // The writer of readings is held up by another program: on SQLite the sqlite3 CLI holding the
+  // write lock, on PostgreSQL psql holding the device's row.
+  it('a worker answers other requests while its reading waits for the writer', async () => {
     const env = { PROVD_REGISTRATION: 'open', PROVD_FLEET_KEY: KEY };
     const stack = await startStack({ workers: 1, env });
     let holder;
@@ -162,9 +163,12 @@ describe('under load and failure', () => {
       for (const id of ['waiting-reading', 'meanwhile']) {
         assert.equal((await stack.api('POST', `/api/devices/${id}`, { body: {} })).status, 201);
       }
-      // Another program holds the database's write lock: the committer waits for it.
-      holder = spawn('sqlite3', [stack.db], { stdio: ['pipe', 'pipe', 'inherit'] });
-      holder.stdin.write("BEGIN IMMEDIATE; SELECT 'locked';\n");
+      // Another program holds the database's write lock, or the device's row: the writer waits.
+      holder = backend === 'sqlite'
+        ? spawn('sqlite3', [stack.db], { stdio: ['pipe', 'pipe', 'inherit'] })
+        : spawn('psql', ['-X', '-q', '-At', '-d', stack.db], { stdio: ['pipe', 'pipe', 'inherit'] });
+      holder.stdin.write(backend === 'sqlite' ? "BEGIN IMMEDIATE; SELECT 'locked';\n"
+        : "BEGIN; SELECT 'locked' FROM devices WHERE deviceid = 'waiting-reading' FOR UPDATE;\n");
       await new Promise((resolve) => holder.stdout.once('data', resolve));
       let settled = false;
       const reading = postReading(stack, 'waiting-reading', 1).finally(() => { settled = true; });
@@ -175,6 +179,8 @@ describe('under load and failure', () => {
       holder.stdin.end('COMMIT;\n');
       assert.equal((await reading).status, 201);
       assert.deepEqual(await seqnsOf(stack, 'waiting-reading'), [1]);
+      const socket = backend === 'sqlite' ? `${stack.db}-writer.sock` : path.join(stack.dataDir, 'provd-writer.sock');
+      assert.ok(fs.existsSync(socket), `the reading went through the stack's writer (${socket})`);
       // The worker's second thread now waits in accept(); SIGTERM still stops the worker.
       const procs = descendants(stack.child.pid);
       const stopped = stack.stop().then(() => true);

@@ -1,6 +1,6 @@
 /* Checkpoints away from the commits: a connection that leaves them to the writer does not
  * checkpoint until the WAL grows four times as long as a checkpoint lets it; a checkpoint on
- * another connection (the writer's, test_sqlite_writer) starts the WAL over. A WAL that was
+ * another connection (the writer's, test_writer) starts the WAL over. A WAL that was
  * started over takes the next frames at its beginning, so its file does not grow: that is what
  * the tests look at. */
 #include <sys/stat.h>

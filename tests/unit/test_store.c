@@ -64,6 +64,38 @@ static void seqn_reset_starts_a_new_epoch(void **state)
     assert_int_equal(stored_readings(fx->store, "lost"), 3);
 }
 
+static bool keep_text(const struct reading *r, void *text)
+{
+    snprintf(text, 128, "%s", r->reading);
+    return true;
+}
+
+/* Readings of several devices in one call: each its own answer, and each text stored byte for
+ * byte (what an array literal must quote on PostgreSQL). */
+static void readings_of_many_devices_at_once(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "one");
+    add_open(fx->store, "two");
+    assert_int_equal(store_reading_add(fx->store, "two", 9, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    const char *tricky = "{\"SEQN\":1,\"q\":\"a \\\"b\\\" \\\\ {c},NULL\",\"u\":\"\u00e9\u2603\"}";
+    struct reading_new r[] = {
+        {"one", 1, TEST_T0, TS_NONE, tricky, strlen(tricky), 0, DEVICE_TRUST_V2},
+        {"two", 9, TEST_T0, 1700000000, "{}", 2, 0, DEVICE_TRUST_V2},
+        {"nobody", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2},
+    };
+    enum store_status status[3];
+    assert_int_equal(store_readings_add(fx->store, r, 3, status), STORE_OK);
+    assert_int_equal(status[0], STORE_OK);
+    assert_int_equal(status[1], STORE_STALE);
+    assert_int_equal(status[2], STORE_NOT_FOUND);
+    char text[128] = "";
+    struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .limit = -1};
+    assert_int_equal(store_reading_list(fx->store, "one", &all, keep_text, text), STORE_OK);
+    assert_string_equal(text, tricky);
+    assert_int_equal(stored_readings(fx->store, "two"), 1);
+}
+
 /* v1 until the first v2; then v1 is refused and the trust bits say which envelopes came. */
 static void no_v1_after_v2(void **state)
 {
@@ -1333,6 +1365,7 @@ int main(void)
         T(alert_lead_is_one),
         T(seqn_reset_starts_a_new_epoch),
         T(no_v1_after_v2),
+        T(readings_of_many_devices_at_once),
         T(signed_calls_change_state_once),
         T(read_sees_one_snapshot),
         T(prune_deletes_old_readings_in_batches),

@@ -186,6 +186,70 @@ static void same_reading_at_once_stored_once(void **state)
     assert_int_equal(query_int(fx->conn, "SELECT last_seqn FROM devices WHERE deviceid = 'racer'"), 5);
 }
 
+#define BATCH_DEVICES 40
+#define BATCH_ROUNDS  3
+
+/* Racer i's batches: one reading of each of BATCH_DEVICES devices per round, in id order for an
+ * even i and in the reverse order for an odd one. Returns the first failure. */
+static enum store_status send_batches(struct store *s, int i, const void *arg)
+{
+    (void)arg;
+    char ids[BATCH_DEVICES][16];
+    struct reading_new r[BATCH_DEVICES];
+    enum store_status status[BATCH_DEVICES], st = STORE_OK;
+    for (int round = 0; round < BATCH_ROUNDS && st == STORE_OK; round++) {
+        for (int k = 0; k < BATCH_DEVICES; k++) {
+            snprintf(ids[k], sizeof ids[k], "b%02d", i % 2 ? BATCH_DEVICES - 1 - k : k);
+            r[k] = (struct reading_new){ids[k], round * 8 + i + 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2};
+        }
+        st = store_readings_add(s, r, BATCH_DEVICES, status);
+    }
+    return st;
+}
+
+/* Batches of the same devices in opposite orders from 8 connections at once: the rows are locked
+ * in one order, so none waits for another forever (a deadlock would fail one of them). */
+static void overlapping_batches_at_once_never_deadlock(void **state)
+{
+    struct fixture *fx = *state;
+    char id[16];
+    for (int k = 0; k < BATCH_DEVICES; k++) {
+        snprintf(id, sizeof id, "b%02d", k);
+        add_open(fx->store, id);
+    }
+    struct race r = race(fx->db.path, 8, send_batches, NULL);
+    if (r.count[STORE_OK] != 8)
+        fail_msg("%d of 8 racers' batches all went through", r.count[STORE_OK]);
+    /* every device holds the last round's highest SEQN */
+    assert_int_equal(query_int(fx->conn, "SELECT count(*) FROM devices WHERE deviceid LIKE 'b__' AND last_seqn = 24"),
+                     BATCH_DEVICES);
+}
+
+/* A reading the database refuses (not UTF-8), or that no text parameter can carry (a NUL), fails
+ * alone: the others of its batch are stored. */
+static void a_refused_reading_fails_alone(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "good");
+    add_open(fx->store, "latin1");
+    add_open(fx->store, "nul");
+    const char *latin1 = "{\"a\":\"\xe9\"}";
+    struct reading_new r[] = {
+        {"latin1", 1, TEST_T0, TS_NONE, latin1, strlen(latin1), 0, DEVICE_TRUST_V2},
+        {"good", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2},
+        {"nul", 1, TEST_T0, TS_NONE, "{\"a\":\"\0\"}", 10, 0, DEVICE_TRUST_V2},
+    };
+    enum store_status status[3];
+    assert_int_equal(store_readings_add(fx->store, r, 3, status), STORE_ERROR);
+    assert_int_equal(status[0], STORE_ERROR);
+    assert_int_equal(status[1], STORE_OK);
+    assert_int_equal(status[2], STORE_ERROR);
+    assert_int_equal(stored_readings(fx->store, "good"), 1);
+    assert_int_equal(stored_readings(fx->store, "latin1") + stored_readings(fx->store, "nul"), 0);
+    r[0] = (struct reading_new){"latin1", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2};
+    assert_int_equal(store_readings_add(fx->store, r, 1, status), STORE_OK); /* nothing claimed its SEQN */
+}
+
 struct if_match {
     int64_t cfgsn;
     int round; /* in the data too: each change is a change (the same data keeps the cfgsn) */
@@ -481,6 +545,21 @@ static void reconnects_after_a_lost_connection(void **state)
 /* A connection cut inside an admin's change is not replaced until the change ends (what the change
  * wrote next would be committed outside it): every operation of the change after the cut fails, its
  * commit fails, the device keeps its name, and the operation after the change reconnects. */
+/* A connection the server closed while it sat idle (PostgreSQL restarted meanwhile) is replaced
+ * before the next statement, which succeeds: no request pays for the restart afterwards. */
+static void an_idle_connection_the_server_closed_is_replaced_first(void **state)
+{
+    struct fixture *fx = *state;
+    add_open(fx->store, "idle");
+    cut_store_connection(fx);
+    for (int i = 0; i < 500 && query_int(fx->conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                                   "current_database() AND application_name = 'provd'") > 0;
+         i++)
+        usleep(10000); /* until the backend is gone */
+    usleep(50000);     /* and its end has reached this process */
+    assert_int_equal(store_device_get(fx->store, "idle", NULL, NULL), STORE_OK);
+}
+
 static void a_connection_lost_inside_a_change_fails_it_whole(void **state)
 {
     struct fixture *fx = *state;
@@ -747,6 +826,8 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(same_reading_at_once_stored_once),
+        T(overlapping_batches_at_once_never_deadlock),
+        T(a_refused_reading_fails_alone),
         T(same_if_match_at_once_one_wins),
         T(concurrent_creates_become_updates),
         T(first_registrations_at_once_make_one_device),
@@ -757,6 +838,7 @@ int main(void)
         T(delete_takes_readings_from_every_partition),
         T(stopped_walk_leaves_the_connection_usable),
         T(reconnects_after_a_lost_connection),
+        T(an_idle_connection_the_server_closed_is_replaced_first),
         T(a_connection_lost_inside_a_change_fails_it_whole),
         T(open_failures_are_clear_and_keep_the_password),
         T(open_refuses_newer_schema),

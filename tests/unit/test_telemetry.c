@@ -4,6 +4,7 @@
 
 #include "device_trust.h"
 #include "e2ee.h"
+#include "ingest.h"
 #include "telemetry.h"
 
 #define KEY "000102030405060708090a0b0c0d0e0f"
@@ -68,6 +69,47 @@ static void test_unsigned_reading_checked_unread(void **state)
     assert_false(c.known);
     assert_false(c.proved);
     assert_int_equal(post_reading(f, "quiet", "{\"SEQN\":1}"), 201);
+}
+
+/* The sealed envelope of a v2 reading of id (epoch 0), for the caller to free. */
+static char *sealed(const char *id, const char *json)
+{
+    char *envelope = NULL, aad[E2EE_MAX_AAD + 1];
+    assert_true(e2ee_v2_aad(id, 0, aad));
+    assert_int_equal(e2ee_seal_v2(aad, KEY, NULL, json, strlen(json), &envelope), E2EE_OK);
+    return envelope;
+}
+
+/* A writer's batch (ingest_batch()): the devices read in one step, each reading answered for
+ * itself, a device's readings taken in the order given. */
+static void test_batch_of_envelopes(void **state)
+{
+    struct testapp_fixture *f = *state;
+    add_device(f, "first");
+    add_device(f, "held");
+    assert_int_equal(call(f, "PUT", "/api/devices/held", NULL, "{\"state\":\"pending\"}", true), 200);
+    char *one = sealed("first", "{\"SEQN\":1}"), *three = sealed("first", "{\"SEQN\":3}"),
+         *two = sealed("first", "{\"SEQN\":2}"), *held = sealed("held", "{\"SEQN\":1}"),
+         *nobody = sealed("nobody", "{\"SEQN\":1}");
+    struct ingest_item items[] = {
+        {"first", one, strlen(one), TEST_T0, false, {0}},
+        {"first", three, strlen(three), TEST_T0, false, {0}},
+        {"held", held, strlen(held), TEST_T0, false, {0}},
+        {"first", two, strlen(two), TEST_T0, false, {0}},
+        {"nobody", nobody, strlen(nobody), TEST_T0, false, {0}},
+        {"first", "not an envelope", 15, TEST_T0, false, {0}},
+    };
+    ingest_batch(f->app.store, &f->app.config, items, 6);
+    int want[] = {INGEST_STORED, INGEST_STORED, INGEST_NOT_ACCEPTED, INGEST_STALE, INGEST_UNKNOWN, INGEST_UNREADABLE};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(items[i].result.outcome, want[i]);
+    assert_int_equal(items[1].result.seqn, 3);
+    assert_string_equal(items[2].result.state, "pending");
+    free(one);
+    free(three);
+    free(two);
+    free(held);
+    free(nobody);
 }
 
 static void test_ingest_and_replay(void **state)
@@ -252,6 +294,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unsigned_reading_checked_unread, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_and_replay, testapp_setup_open, testapp_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_of_envelopes, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_uniform_refusal, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_states_and_keys, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_seqn_reset, testapp_setup_open, testapp_teardown),

@@ -2,7 +2,7 @@
  * group-committed and answered, refusals answered, malformed messages dropped or answered
  * unreadable, heartbeat times reaching the table, one writer elected among several workers, a
  * killed writer replaced, and checkpoints that keep the WAL bounded. A "worker" here is what a
- * provd process has: a connection of its own and a struct sqlite_writer. */
+ * provd process has: a connection of its own and a struct writer. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -18,7 +18,7 @@
 #include "testapp.h"
 
 #include "e2ee.h"
-#include "sqlite_writer.h"
+#include "writer.h"
 #include "store_sqlite.h"
 
 #define KEY      "000102030405060708090a0b0c0d0e0f"
@@ -28,7 +28,7 @@
 struct worker {
     struct config config; /* the writer keeps a pointer to it */
     struct store *store;
-    struct sqlite_writer *writer;
+    struct writer *writer;
 };
 
 static struct worker *open_worker(const char *path)
@@ -40,16 +40,16 @@ static struct worker *open_worker(const char *path)
                                 .poll_interval = 60,
                                 .server_key = &test_server_key};
     w->store = open_store(path);
-    w->writer = sqlite_writer_open(&w->config, NULL);
+    w->writer = writer_open(&w->config, w->config.db_path, NULL);
     assert_non_null(w->writer);
-    store_set_seen_sink(w->store, sqlite_writer_seen, w->writer);
+    store_set_seen_sink(w->store, writer_seen, w->writer);
     store_leave_checkpoints(w->store);
     return w;
 }
 
 static void close_worker(struct worker *w)
 {
-    sqlite_writer_free(w->writer, w->store);
+    writer_free(w->writer, w->store);
     store_free(w->store);
     free(w);
 }
@@ -92,7 +92,7 @@ static enum writer_submit submit(struct worker *w, int thread, const char *id, i
     char json[64], *envelope = NULL;
     int len = snprintf(json, sizeof json, "{\"SEQN\":%lld,\"v\":1}", (long long)seqn);
     assert_int_equal(e2ee_seal_v2(id, KEY, NULL, json, (size_t)len, &envelope), E2EE_OK);
-    enum writer_submit sent = sqlite_writer_submit(w->writer, thread, id, envelope, strlen(envelope), TEST_T0, false, r);
+    enum writer_submit sent = writer_submit(w->writer, thread, id, envelope, strlen(envelope), TEST_T0, false, r);
     free(envelope);
     return sent;
 }
@@ -138,7 +138,7 @@ static int64_t wait_lastseen(struct store *s, const char *id, int64_t want)
 static void heartbeat(struct worker *w, const char *id, int64_t at)
 {
     assert_int_equal(store_device_poll(w->store, id, STORE_CALLER_PROVED, -1, at, NULL, NULL), STORE_OK);
-    for (int wait, i = 0; i < 200 && (wait = sqlite_writer_hand_over(w->writer, NULL)) >= 0; i++)
+    for (int wait, i = 0; i < 200 && (wait = writer_hand_over(w->writer, NULL)) >= 0; i++)
         sleep_ms(wait > 0 ? wait : 5);
 }
 
@@ -189,7 +189,7 @@ static void *submit_readings(void *data)
         }
         s->stored += r.outcome == INGEST_STORED && r.seqn == seqn;
     }
-    s->led = sqlite_writer_leads(w->writer);
+    s->led = writer_leads(w->writer);
     pthread_barrier_wait(s->start); /* every worker has asked whether it leads before one stops */
     close_worker(w);
     return NULL;
@@ -229,14 +229,14 @@ static void refusals_come_back_from_the_writer(void **state)
     struct ingest_result r;
     assert_int_equal(submit(w, 0, "keyed", 5, &r), WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_STORED);
-    assert_true(sqlite_writer_leads(w->writer));
+    assert_true(writer_leads(w->writer));
     assert_true(thread_named("provd-writer"));
     assert_int_equal(submit(w, 1, "keyed", 5, &r), WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_STALE);
     assert_int_equal(r.seqn, 5);
     assert_int_equal(submit(w, 0, "nobody", 1, &r), WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_UNKNOWN);
-    assert_int_equal(sqlite_writer_submit(w->writer, 0, "keyed", "not an envelope", 15, TEST_T0, false, &r),
+    assert_int_equal(writer_submit(w->writer, 0, "keyed", "not an envelope", 15, TEST_T0, false, &r),
                      WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_UNREADABLE);
     assert_int_equal(store_device_register(w->store, "waiting", "10.0.0.2", "lab", NULL,
@@ -249,7 +249,7 @@ static void refusals_come_back_from_the_writer(void **state)
     close_worker(w);
 }
 
-/* ---- the wire, written by hand from sqlite_writer.h's description ---- */
+/* ---- the wire, written by hand from writer.h's description ---- */
 
 #define ID_LEN 65 /* DEVICE_ID_MAX + 1 */
 
@@ -367,18 +367,18 @@ static void heartbeat_times_reach_the_table(void **state)
     add_device(a->store, "hb-1");
     add_device(a->store, "hb-2");
     heartbeat(a, "hb-1", TEST_T0 + 10); /* a becomes the writer */
-    assert_true(sqlite_writer_leads(a->writer));
+    assert_true(writer_leads(a->writer));
     assert_int_equal(wait_lastseen(b->store, "hb-1", TEST_T0 + 10), TEST_T0 + 10);
     heartbeat(b, "hb-2", TEST_T0 + 20);
     heartbeat(b, "hb-2", TEST_T0 + 15); /* never back */
-    assert_false(sqlite_writer_leads(b->writer));
+    assert_false(writer_leads(b->writer));
     assert_int_equal(wait_lastseen(b->store, "hb-2", TEST_T0 + 20), TEST_T0 + 20);
 
     heartbeat(b, "hb-1", TEST_T0 + 30);
     close_worker(a); /* at once: the time b sent is written as the writer stops */
     assert_int_equal(lastseen_of(b->store, "hb-1"), TEST_T0 + 30);
     heartbeat(b, "hb-1", TEST_T0 + 40); /* b takes over */
-    assert_true(sqlite_writer_leads(b->writer));
+    assert_true(writer_leads(b->writer));
     assert_int_equal(wait_lastseen(b->store, "hb-1", TEST_T0 + 40), TEST_T0 + 40);
     close_worker(b);
 }
@@ -398,12 +398,12 @@ static void times_are_written_here_when_no_writer_takes_them(void **state)
     assert_int_equal(store_device_poll(a->store, "alone", STORE_CALLER_PROVED, -1, TEST_T0 + 7, NULL, NULL),
                      STORE_OK);
     sleep_ms(WRITER_GATHER_MS + 20);
-    assert_true(sqlite_writer_hand_over(a->writer, NULL) > 0); /* kept for later */
+    assert_true(writer_hand_over(a->writer, NULL) > 0); /* kept for later */
     assert_int_equal(lastseen_of(a->store, "alone"), TEST_T0);
     sleep_ms(WRITER_GATHER_MS + 20);
-    assert_int_equal(sqlite_writer_hand_over(a->writer, a->store), -1);
+    assert_int_equal(writer_hand_over(a->writer, a->store), -1);
     assert_int_equal(lastseen_of(a->store, "alone"), TEST_T0 + 7);
-    assert_false(sqlite_writer_leads(a->writer));
+    assert_false(writer_leads(a->writer));
     close(held);
     close_worker(a);
 }
@@ -417,7 +417,7 @@ static void run_writer_child(const char *path, int ready)
     add_device(w->store, "kill-1");
     add_device(w->store, "kill-2");
     struct ingest_result r;
-    bool led = submit(w, 0, "kill-1", 1, &r) == WRITER_ANSWERED && r.outcome == INGEST_STORED && sqlite_writer_leads(w->writer);
+    bool led = submit(w, 0, "kill-1", 1, &r) == WRITER_ANSWERED && r.outcome == INGEST_STORED && writer_leads(w->writer);
     if (write(ready, led ? "L" : "F", 1) != 1)
         _exit(2);
     for (;;)
@@ -448,7 +448,7 @@ static void kill_the_writer_and_later_heartbeats_are_still_recorded(void **state
     struct worker *w = open_worker(db.path);
     heartbeat(w, "kill-2", TEST_T0 + 5); /* to the child's writer */
     assert_int_equal(wait_lastseen(w->store, "kill-2", TEST_T0 + 5), TEST_T0 + 5);
-    assert_false(sqlite_writer_leads(w->writer));
+    assert_false(writer_leads(w->writer));
 
     assert_int_equal(kill(child, SIGKILL), 0);
     int status;
@@ -457,7 +457,7 @@ static void kill_the_writer_and_later_heartbeats_are_still_recorded(void **state
 
     heartbeat(w, "kill-2", TEST_T0 + 9);
     assert_int_equal(wait_lastseen(w->store, "kill-2", TEST_T0 + 9), TEST_T0 + 9);
-    assert_true(sqlite_writer_leads(w->writer));
+    assert_true(writer_leads(w->writer));
     struct ingest_result r;
     assert_int_equal(submit(w, 1, "kill-1", 2, &r), WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_STORED);
@@ -512,7 +512,7 @@ static void a_reading_the_writer_took_and_did_not_answer_is_in_doubt(void **stat
     close(held); /* the writer is gone: the worker becomes the next one */
     assert_int_equal(submit(w, 0, "doubt", 1, &r), WRITER_ANSWERED);
     assert_int_equal(r.outcome, INGEST_STORED);
-    assert_true(sqlite_writer_leads(w->writer));
+    assert_true(writer_leads(w->writer));
     assert_int_equal(reading_count(w->store, "doubt"), 1);
     close_worker(w);
 }
@@ -536,7 +536,7 @@ static void elect_with_meter(struct testapp_fixture *f, struct worker **writer, 
     add_device((*w)->store, "meter");
     struct ingest_result r;
     assert_int_equal(submit(*writer, 0, "meter", 1, &r), WRITER_ANSWERED);
-    assert_true(sqlite_writer_leads((*writer)->writer));
+    assert_true(writer_leads((*writer)->writer));
 }
 
 /* A stream of 1 KB readings through the writer (three or four frames each, some 10000 in all):
@@ -554,7 +554,7 @@ static void the_writers_checkpoints_keep_the_wal_bounded(void **state)
     for (int64_t seqn = 2; seqn <= 3000; seqn++) {
         int len = snprintf(json, sizeof json, "{\"SEQN\":%lld,\"pad\":\"%01000d\"}", (long long)seqn, 0);
         assert_int_equal(e2ee_seal_v2("meter", KEY, NULL, json, (size_t)len, &envelope), E2EE_OK);
-        assert_int_equal(sqlite_writer_submit(w->writer, 0, "meter", envelope, strlen(envelope), TEST_T0, false, &r),
+        assert_int_equal(writer_submit(w->writer, 0, "meter", envelope, strlen(envelope), TEST_T0, false, &r),
                          WRITER_ANSWERED);
         assert_int_equal(r.outcome, INGEST_STORED);
         free(envelope);

@@ -1,7 +1,7 @@
-/* The writer of sqlite_writer.h: a worker's side (its queue of heartbeat times, its connections,
+/* The writer of writer.h: a worker's side (its queue of heartbeat times, its connections,
  * the election) and the writer's thread (its poll loop, batches and checkpoints). */
 #define _GNU_SOURCE /* accept4, pipe2, pthread_setname_np */
-#include "sqlite_writer.h"
+#include "writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,15 +22,15 @@
 #include "store_sqlite.h"
 #include "validate.h"
 
-/* The connections the writer serves: three per worker (two request threads and the times), so
- * stacks of up to 85 workers; the inbox is touched only as far as batches reach. A connection past
+/* The connections the writer serves: five per worker (four request threads and the times), so
+ * stacks of up to 51 workers; the inbox is touched only as far as batches reach. A connection past
  * it is closed at once, and its worker writes its own readings and times from then on. */
 #define CONNECTIONS_MAX 256
 #define MERGED_MAX      (8 * WRITER_QUEUE_MAX) /* the writer's merge of times; written when full */
 
 enum kind { KIND_READING = 1, KIND_TIMES, KIND_ANSWER };
 
-/* The messages' layout (sqlite_writer.h): offsets and lengths in bytes. */
+/* The messages' layout (writer.h): offsets and lengths in bytes. */
 #define HEAD_LEN         8
 #define ID_LEN           (DEVICE_ID_MAX + 1)
 #define READING_HEAD_LEN (HEAD_LEN + 8 + 1 + ID_LEN)
@@ -58,19 +58,22 @@ struct leader {
     size_t n_merged;
     int64_t seen_due, checkpoint_due; /* monotonic ms */
     unsigned char *inbox;             /* one MESSAGE_MAX slot per reading of a batch */
+    bool one_writer;                  /* STORE_NEEDS_ONE_WRITER: times, checkpoints, one transaction */
     struct {
         int conn; /* the connection to answer */
         size_t length;
         struct ingest_result result;
     } batch[CONNECTIONS_MAX];
+    struct ingest_item items[CONNECTIONS_MAX]; /* the batch's readable readings */
+    char ids[CONNECTIONS_MAX][ID_LEN];
 };
 
-struct sqlite_writer {
+struct writer {
     const struct config *config;
     struct turns *turns;
     int lock_fd;
     struct sockaddr_un addr;
-    int conn[SQLITE_WRITER_THREADS]; /* each request thread's connection for readings; -1: none */
+    int conn[WRITER_THREADS]; /* each request thread's connection for readings; -1: none */
     pthread_mutex_t lock;            /* what follows */
     int times_conn;                  /* the connection times are sent on; -1: none */
     struct store_seen queue[WRITER_QUEUE_MAX];
@@ -269,31 +272,35 @@ static int receive(struct leader *l, bool all)
     return n;
 }
 
-/* Takes the batch's readings in one transaction and answers each after its commit. */
+/* Takes the batch's readings (ingest_batch(): in one transaction when the database has one
+ * writer, else in one statement's) and answers each after its commit. */
 static void commit_batch(struct leader *l, int n)
 {
-    bool begun = store_batch_begin(l->store) == STORE_OK;
+    bool begun = !l->one_writer || store_batch_begin(l->store) == STORE_OK;
+    int at[CONNECTIONS_MAX]; /* each message's reading in l->items; -1: none */
+    size_t k = 0;
     for (int i = 0; i < n; i++) {
         const unsigned char *m = l->inbox + (size_t)i * MESSAGE_MAX;
-        struct ingest_result *r = &l->batch[i].result;
         size_t length = l->batch[i].length;
         int64_t now;
         bool proved;
-        char id[ID_LEN];
-        memset(r, 0, sizeof *r);
-        if (!begun)
-            r->outcome = INGEST_STORE_FAILED;
-        else if (!read_reading(m, length, &now, &proved, id))
-            r->outcome = INGEST_UNREADABLE;
-        else
-            ingest_reading(l->store, l->config, id, (const char *)m + READING_HEAD_LEN,
-                           length - READING_HEAD_LEN, now, proved, r);
+        at[i] = -1;
+        if (!read_reading(m, length, &now, &proved, l->ids[k]))
+            continue;
+        l->items[k] = (struct ingest_item){l->ids[k], (const char *)m + READING_HEAD_LEN, length - READING_HEAD_LEN,
+                                           now, proved, {0}};
+        at[i] = (int)k++;
     }
-    bool committed = begun && store_batch_commit(l->store) == STORE_OK;
+    if (begun)
+        ingest_batch(l->store, l->config, l->items, k);
+    bool committed = begun && (!l->one_writer || store_batch_commit(l->store) == STORE_OK);
     if (!committed)
         log_event("error", "readings", NULL, NULL, "%s", store_errmsg(l->store));
     for (int i = 0; i < n; i++) {
         struct ingest_result *r = &l->batch[i].result;
+        *r = (struct ingest_result){.outcome = INGEST_UNREADABLE};
+        if (at[i] >= 0)
+            *r = begun ? l->items[at[i]].result : (struct ingest_result){.outcome = INGEST_STORE_FAILED};
         if (!committed && r->outcome == INGEST_STORED)
             r->outcome = INGEST_STORE_FAILED;
         send_answer(l->batch[i].conn, r);
@@ -318,10 +325,10 @@ static void *write_loop(void *data)
     struct leader *l = data;
     pthread_setname_np(pthread_self(), "provd-writer"); /* for top -H, ps -L, strace */
     for (bool stopping = false; !stopping;) {
-        int64_t now = now_ms(), due = l->checkpoint_due;
+        int64_t now = now_ms(), due = l->one_writer ? l->checkpoint_due : INT64_MAX;
         if (l->n_merged > 0 && l->seen_due < due)
             due = l->seen_due;
-        if (poll(l->fds, (nfds_t)l->nfds, due > now ? (int)(due - now) : 0) < 0)
+        if (poll(l->fds, (nfds_t)l->nfds, due == INT64_MAX ? -1 : due > now ? (int)(due - now) : 0) < 0)
             continue; /* EINTR */
         stopping = l->fds[0].revents != 0;
         if (stopping)
@@ -336,7 +343,7 @@ static void *write_loop(void *data)
         now = now_ms();
         if (l->n_merged > 0 && (stopping || now >= l->seen_due))
             write_merged(l);
-        if (now >= l->checkpoint_due) {
+        if (l->one_writer && now >= l->checkpoint_due) {
             store_checkpoint(l->store);
             l->checkpoint_due = now_ms() + WRITER_CHECKPOINT_MS;
         }
@@ -387,8 +394,11 @@ static bool open_store(struct leader *l)
         return false;
     }
     store_use_server_key(l->store, l->config->server_key);
-    store_use_small_cache(l->store);
-    store_set_seen_sink(l->store, merge_seen, l);
+    l->one_writer = store_needs(l->store) & STORE_NEEDS_ONE_WRITER;
+    if (l->one_writer) {
+        store_use_small_cache(l->store);
+        store_set_seen_sink(l->store, merge_seen, l);
+    }
     return !l->config->sync_every_commit || store_sync_every_commit(l->store) == STORE_OK;
 }
 
@@ -436,23 +446,23 @@ static void leader_stop(struct leader *l)
 
 /* ---- a worker's side ---- */
 
-struct sqlite_writer *sqlite_writer_open(const struct config *config, struct turns *turns)
+struct writer *writer_open(const struct config *config, const char *at, struct turns *turns)
 {
-    struct sqlite_writer *w = calloc(1, sizeof *w);
+    struct writer *w = calloc(1, sizeof *w);
     char lock_path[4096];
     if (!w)
         return NULL;
     w->config = config;
     w->turns = turns;
     w->addr.sun_family = AF_UNIX;
-    int len = snprintf(w->addr.sun_path, sizeof w->addr.sun_path, "%s-writer.sock", config->db_path);
+    int len = snprintf(w->addr.sun_path, sizeof w->addr.sun_path, "%s-writer.sock", at);
     if (len < 0 || (size_t)len >= sizeof w->addr.sun_path ||
-        snprintf(lock_path, sizeof lock_path, "%s-writer.lock", config->db_path) >= (int)sizeof lock_path ||
+        snprintf(lock_path, sizeof lock_path, "%s-writer.lock", at) >= (int)sizeof lock_path ||
         (w->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
         free(w);
         return NULL;
     }
-    for (int i = 0; i < SQLITE_WRITER_THREADS; i++)
+    for (int i = 0; i < WRITER_THREADS; i++)
         w->conn[i] = -1;
     w->times_conn = -1;
     pthread_mutex_init(&w->lock, NULL);
@@ -460,7 +470,7 @@ struct sqlite_writer *sqlite_writer_open(const struct config *config, struct tur
 }
 
 /* Becomes the writer if nobody is (the caller holds w->lock). */
-static bool lead(struct sqlite_writer *w)
+static bool lead(struct writer *w)
 {
     if (w->leader || flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0)
         return false;
@@ -471,7 +481,7 @@ static bool lead(struct sqlite_writer *w)
 }
 
 /* A connection to the writer, waiting at most WRITER_WAIT_MS for an answer; -1 when none. */
-static int connect_writer(const struct sqlite_writer *w)
+static int connect_writer(const struct writer *w)
 {
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     struct timeval wait = {WRITER_WAIT_MS / 1000, WRITER_WAIT_MS % 1000 * 1000};
@@ -485,7 +495,7 @@ static int connect_writer(const struct sqlite_writer *w)
 
 /* Sends the queue to the writer (the caller holds w->lock); may_lead: becoming the writer first
  * if nobody is. A connection whose writer is gone is tried once more, anew. */
-static bool send_times(struct sqlite_writer *w, bool may_lead)
+static bool send_times(struct writer *w, bool may_lead)
 {
     unsigned char head[HEAD_LEN];
     size_t bytes = w->queued * sizeof w->queue[0];
@@ -508,9 +518,9 @@ static bool send_times(struct sqlite_writer *w, bool may_lead)
     return false;
 }
 
-bool sqlite_writer_seen(int64_t row, int64_t at, void *writer)
+bool writer_seen(int64_t row, int64_t at, void *writer)
 {
-    struct sqlite_writer *w = writer;
+    struct writer *w = writer;
     pthread_mutex_lock(&w->lock);
     bool taken = w->queued < WRITER_QUEUE_MAX;
     if (taken) {
@@ -522,7 +532,7 @@ bool sqlite_writer_seen(int64_t row, int64_t at, void *writer)
     return taken;
 }
 
-int sqlite_writer_hand_over(struct sqlite_writer *w, struct store *own)
+int writer_hand_over(struct writer *w, struct store *own)
 {
     pthread_mutex_lock(&w->lock);
     int64_t now = now_ms();
@@ -546,7 +556,7 @@ int sqlite_writer_hand_over(struct sqlite_writer *w, struct store *own)
  * answer, another request thread of the worker running meanwhile. Not answered, the connection
  * is dropped: WRITER_NOT_TAKEN when the message did not go (a connection whose writer has gone),
  * WRITER_IN_DOUBT when it went. */
-static enum writer_submit hand_reading(struct sqlite_writer *w, int thread, const unsigned char *head,
+static enum writer_submit hand_reading(struct writer *w, int thread, const unsigned char *head,
                                        const char *body, size_t len, struct ingest_result *r)
 {
     struct iovec parts[2] = {{(void *)head, READING_HEAD_LEN}, {(void *)body, len}};
@@ -568,13 +578,12 @@ static enum writer_submit hand_reading(struct sqlite_writer *w, int thread, cons
     return sent ? WRITER_IN_DOUBT : WRITER_NOT_TAKEN;
 }
 
-enum writer_submit sqlite_writer_submit(struct sqlite_writer *w, int thread, const char *deviceid,
-                                        const char *body, size_t len, int64_t now, bool proved,
-                                        struct ingest_result *r)
+enum writer_submit writer_submit(struct writer *w, int thread, const char *deviceid, const char *body,
+                                 size_t len, int64_t now, bool proved, struct ingest_result *r)
 {
     unsigned char head[READING_HEAD_LEN] = {0};
     size_t id_len = strlen(deviceid);
-    if (thread < 0 || thread >= SQLITE_WRITER_THREADS || len > BODY_MAX || id_len >= ID_LEN)
+    if (thread < 0 || thread >= WRITER_THREADS || len > BODY_MAX || id_len >= ID_LEN)
         return WRITER_NOT_TAKEN;
     put_head(head, KIND_READING, READING_HEAD_LEN + len);
     memcpy(head + HEAD_LEN, &now, 8);
@@ -595,7 +604,7 @@ enum writer_submit sqlite_writer_submit(struct sqlite_writer *w, int thread, con
     return outcome;
 }
 
-bool sqlite_writer_leads(struct sqlite_writer *w)
+bool writer_leads(struct writer *w)
 {
     pthread_mutex_lock(&w->lock);
     bool leading = w->leader != NULL;
@@ -603,7 +612,7 @@ bool sqlite_writer_leads(struct sqlite_writer *w)
     return leading;
 }
 
-void sqlite_writer_free(struct sqlite_writer *w, struct store *own)
+void writer_free(struct writer *w, struct store *own)
 {
     if (!w)
         return;
@@ -614,7 +623,7 @@ void sqlite_writer_free(struct sqlite_writer *w, struct store *own)
     w->queued = 0;
     if (w->times_conn >= 0)
         close(w->times_conn);
-    for (int i = 0; i < SQLITE_WRITER_THREADS; i++)
+    for (int i = 0; i < WRITER_THREADS; i++)
         if (w->conn[i] >= 0)
             close(w->conn[i]);
     if (w->leader)
