@@ -25,11 +25,17 @@
 #include "validate.h"
 
 /* Request threads per worker: one runs at a time; the others take requests while it waits
- * for the writer's answer to a reading (see turns.h). Four, so that a stack has up to four
- * readings per worker in flight to join the writer's batches (why, measured: bench/README.md,
- * History, "PostgreSQL's readings through a writer"). */
-#define REQUEST_THREADS 4
-_Static_assert(REQUEST_THREADS <= WRITER_THREADS, "a writer connection per request thread");
+ * for the writer's answer to a reading (see turns.h). Two; four where each commit waits for its
+ * flush (STORE_NEEDS_FLUSHED_COMMITS), so that a stack has readings enough in flight to fill the
+ * writer's batches (why, measured: bench/README.md, History, "PostgreSQL's readings through a
+ * writer"). */
+#define REQUEST_THREADS_MAX 4
+_Static_assert(REQUEST_THREADS_MAX <= WRITER_THREADS, "a writer connection per request thread");
+
+static int request_threads(unsigned needs)
+{
+    return needs & STORE_NEEDS_FLUSHED_COMMITS ? REQUEST_THREADS_MAX : 2;
+}
 
 /* Reads the body into buf (BODY_MAX + 1 bytes), or for a route that takes more (router_body_max())
  * a larger one of its own, *big (the caller frees it); false with the response set when it cannot. */
@@ -161,7 +167,7 @@ struct request_thread {
 /* SIGTERM and SIGUSR1 stop the worker: libfcgi's accept gives up once told, and the signal
  * breaks the accept() under way. It may reach a thread other than the one in accept(): then it
  * is passed on to that one. Written before the second thread starts, read-only afterwards. */
-static pthread_t request_pthreads[REQUEST_THREADS];
+static pthread_t request_pthreads[REQUEST_THREADS_MAX];
 static atomic_int in_accept = -1; /* the index of the thread in accept(); -1: none */
 
 static void stop_on_signal(int sig)
@@ -400,14 +406,15 @@ int main(int argc, char **argv)
     }
     if (turns)
         turns_set_idle(turns, idle_work, &app);
-    struct request_thread threads[REQUEST_THREADS];
+    struct request_thread threads[REQUEST_THREADS_MAX];
+    int n_threads = request_threads(needs);
     bool ready = turns && FCGX_Init() == 0;
     close_at_once = listens_on_unix_socket();
-    for (int i = 0; ready && i < REQUEST_THREADS; i++)
+    for (int i = 0; ready && i < n_threads; i++)
         ready = request_thread_init(&threads[i], i, &app, turns);
     catch_stop_signals();
     request_pthreads[0] = pthread_self();
-    for (int i = 1; ready && i < REQUEST_THREADS; i++)
+    for (int i = 1; ready && i < n_threads; i++)
         ready = start_request_thread(&threads[i]);
     if (!ready) {
         fprintf(stderr, "provd: cannot start FastCGI (run it under spawn-fcgi)\n");

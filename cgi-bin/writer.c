@@ -22,8 +22,8 @@
 #include "store_sqlite.h"
 #include "validate.h"
 
-/* The connections the writer serves: five per worker (four request threads and the times), so
- * stacks of up to 51 workers; the inbox is touched only as far as batches reach. A connection past
+/* The connections the writer serves: up to five per worker (four request threads and the times),
+ * so stacks of up to 51 workers; the inbox is touched only as far as batches reach. A connection past
  * it is closed at once, and its worker writes its own readings and times from then on. */
 #define CONNECTIONS_MAX 256
 #define MERGED_MAX      (8 * WRITER_QUEUE_MAX) /* the writer's merge of times; written when full */

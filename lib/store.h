@@ -52,6 +52,10 @@ enum store_need {
      * database's, its readings share one transaction, and heartbeat times go through it too
      * (store_sqlite.h). Without it, the writer is one host's and the others write beside it. */
     STORE_NEEDS_ONE_WRITER = 1 << 4,
+    /* Each commit waits for its flush of the log (PostgreSQL's synchronous_commit; SQLite's do
+     * not, but under PROVD_SYNCHRONOUS=full): a writer's batch waits as long for one reading as
+     * for many, so the program keeps more readings in flight. */
+    STORE_NEEDS_FLUSHED_COMMITS = 1 << 5,
 };
 
 enum registration_policy { REGISTRATION_APPROVE, REGISTRATION_OPEN, REGISTRATION_CLOSED };

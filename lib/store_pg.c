@@ -949,7 +949,7 @@ static enum store_status pg_reading_prune(struct store *base, int64_t before, in
 
 static const struct store_ops pg_ops = {
     /* no group commit, no checkpoints; retention is a scheduled job (provctl prune) */
-    .needs = STORE_NEEDS_GROUP_COMMIT | STORE_NEEDS_FLUSHES,
+    .needs = STORE_NEEDS_GROUP_COMMIT | STORE_NEEDS_FLUSHES | STORE_NEEDS_FLUSHED_COMMITS,
     .free = pg_free,
     .flush = pg_flush,
     .flush_due_in = pg_flush_due_in,
