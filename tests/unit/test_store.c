@@ -84,11 +84,7 @@ static void readings_of_many_devices_at_once(void **state)
         {"two", 9, TEST_T0, 1700000000, "{}", 2, 0, DEVICE_TRUST_V2},
         {"nobody", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2},
     };
-    enum store_status status[3];
-    assert_int_equal(store_readings_add(fx->store, r, 3, status), STORE_OK);
-    assert_int_equal(status[0], STORE_OK);
-    assert_int_equal(status[1], STORE_STALE);
-    assert_int_equal(status[2], STORE_NOT_FOUND);
+    readings_answer(fx->store, r, 3, STORE_OK, (enum store_status[]){STORE_OK, STORE_STALE, STORE_NOT_FOUND});
     char text[128] = "";
     struct reading_filter all = {.since = 0, .until = INT64_MAX, .after = -1, .limit = -1};
     assert_int_equal(store_reading_list(fx->store, "one", &all, keep_text, text), STORE_OK);

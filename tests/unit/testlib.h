@@ -143,6 +143,17 @@ static inline struct store *open_store(const char *path)
     return s;
 }
 
+/* store_readings_add() of r[0..n) (at most 8) answers want, and each reading the status in each. */
+static inline void readings_answer(struct store *s, const struct reading_new *r, size_t n, enum store_status want,
+                                   const enum store_status *each)
+{
+    enum store_status status[8];
+    assert_true(n <= 8);
+    assert_int_equal(store_readings_add(s, r, n, status), want);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(status[i], each[i]);
+}
+
 /* Copies src into a fixed buffer, failing the test rather than truncating. */
 static inline void copy_text(char *dst, size_t dst_len, const char *src)
 {
