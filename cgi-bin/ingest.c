@@ -137,9 +137,15 @@ static void store_readings(struct store *s, const struct reading_new *ready, siz
 void ingest_reading(struct store *s, const struct config *config, const char *deviceid, const char *body,
                     size_t len, int64_t now, bool proved, struct ingest_result *r)
 {
-    struct ingest_item item = {deviceid, body, len, now, proved, {0}};
-    ingest_batch(s, config, &item, 1);
-    *r = item.result;
+    struct device_trust t;
+    enum store_status st = store_device_trust(s, deviceid, &t);
+    if (st == STORE_OK) {
+        ingest_reading_known(s, config, deviceid, &t, body, len, now, proved, r);
+    } else {
+        memset(r, 0, sizeof *r);
+        r->outcome = st == STORE_NOT_FOUND ? INGEST_UNKNOWN : store_failed(s, st);
+    }
+    explicit_bzero(&t, sizeof t);
 }
 
 void ingest_reading_known(struct store *s, const struct config *config, const char *deviceid,

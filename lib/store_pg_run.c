@@ -156,7 +156,7 @@ int64_t col_int(const PGresult *res, int row, int col, int64_t if_null)
     return PQgetisnull(res, row, col) ? if_null : strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-/* The TRUST_COLUMNS of res's first row from column col on: the trust into *out, the key as
+/* The TRUST_COLUMNS of res's row from column col on: the trust into *out, the key as
  * stored into stored. */
 void read_trust(const PGresult *res, int row, int col, struct device_trust *out, char *stored,
                 size_t stored_len)

@@ -548,18 +548,16 @@ static enum store_status mark_last_seqn(struct sqlite_store *s, int64_t device, 
 }
 
 /* One reading in a transaction of its own (a savepoint inside a batch). */
-static enum store_status add_reading(struct sqlite_store *s, const char *deviceid, int64_t seqn,
-                                     int64_t received_at, int64_t ts, const char *reading, size_t reading_len,
-                                     int64_t epoch, int64_t envelope)
+static enum store_status add_reading(struct sqlite_store *s, const struct reading_new *r)
 {
     enum store_status result = begin(s);
     if (result != STORE_OK)
         return result;
     sqlite3_stmt *claim = stmt(s, STMT_READING_CLAIM);
-    bind_text(claim, 1, deviceid);
-    sqlite3_bind_int64(claim, 2, seqn);
-    sqlite3_bind_int64(claim, 3, epoch);
-    sqlite3_bind_int64(claim, 4, envelope);
+    bind_text(claim, 1, r->deviceid);
+    sqlite3_bind_int64(claim, 2, r->seqn);
+    sqlite3_bind_int64(claim, 3, r->epoch);
+    sqlite3_bind_int64(claim, 4, r->envelope);
     int rc = sqlite3_step(claim);
     int64_t device = rc == SQLITE_ROW ? sqlite3_column_int64(claim, 0) : 0;
     if (rc == SQLITE_ROW)
@@ -568,7 +566,7 @@ static enum store_status add_reading(struct sqlite_store *s, const char *devicei
     if (rc != SQLITE_DONE)
         return finish(s, fail(s, "claim SEQN"));
     if (device == 0) { /* nothing claimed: no such device, or a SEQN not above its last one */
-        bind_text(stmt(s, STMT_DEVICE_TRUST), 1, deviceid);
+        bind_text(stmt(s, STMT_DEVICE_TRUST), 1, r->deviceid);
         rc = sqlite3_step(stmt(s, STMT_DEVICE_TRUST));
         stmt_done(stmt(s, STMT_DEVICE_TRUST));
         if (rc == SQLITE_ROW)
@@ -578,17 +576,17 @@ static enum store_status add_reading(struct sqlite_store *s, const char *devicei
 
     sqlite3_stmt *ins = stmt(s, STMT_READING_INSERT);
     sqlite3_bind_int64(ins, 1, device);
-    sqlite3_bind_int64(ins, 2, seqn);
-    sqlite3_bind_int64(ins, 3, received_at);
-    if (ts != TS_NONE)
-        sqlite3_bind_int64(ins, 4, ts);
-    sqlite3_bind_text(ins, 5, reading, (int)reading_len, SQLITE_STATIC);
-    sqlite3_bind_int64(ins, 6, epoch);
+    sqlite3_bind_int64(ins, 2, r->seqn);
+    sqlite3_bind_int64(ins, 3, r->received_at);
+    if (r->ts != TS_NONE)
+        sqlite3_bind_int64(ins, 4, r->ts);
+    sqlite3_bind_text(ins, 5, r->text, (int)r->len, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 6, r->epoch);
     rc = sqlite3_step(ins);
     stmt_done(ins);
     if (rc != SQLITE_DONE)
         return finish(s, fail(s, "store reading"));
-    return finish(s, device_seen(s, device, received_at));
+    return finish(s, device_seen(s, device, r->received_at));
 }
 
 /* In process: one add_reading() after the other. */
@@ -596,8 +594,7 @@ void sqlite_readings_add(struct store *base, const struct reading_new *r, size_t
 {
     struct sqlite_store *s = sqlite_of(base);
     for (size_t i = 0; i < n; i++)
-        status[i] = add_reading(s, r[i].deviceid, r[i].seqn, r[i].received_at, r[i].ts, r[i].text, r[i].len,
-                                r[i].epoch, r[i].envelope);
+        status[i] = add_reading(s, &r[i]);
 }
 
 enum store_status sqlite_reading_list(struct store *base, const char *deviceid,
