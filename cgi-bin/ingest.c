@@ -89,10 +89,13 @@ static enum ingest_outcome open_reading(const struct config *config, const char 
 }
 
 /* What became of a reading the store was given. */
-static enum ingest_outcome stored(struct store *s, enum store_status st)
+static enum ingest_outcome stored(struct store *s, enum store_status st, struct ingest_result *r)
 {
     switch (st) {
     case STORE_OK: return INGEST_STORED;
+    case STORE_REFUSED: /* rejected (or sent back to pending) since its trust was read */
+        snprintf(r->state, sizeof r->state, "not accepted");
+        return INGEST_NOT_ACCEPTED;
     case STORE_STALE: return INGEST_STALE;
     case STORE_NOT_FOUND: return INGEST_UNKNOWN;
     default: return store_failed(s, st);
@@ -107,7 +110,7 @@ static void store_round(struct store *s, const struct reading_new *round, const 
     enum store_status status[ROUND_MAX];
     store_readings_add(s, round, k, status);
     for (size_t j = 0; j < k; j++) {
-        r[at[j]].outcome = stored(s, status[j]);
+        r[at[j]].outcome = stored(s, status[j], &r[at[j]]);
         r[at[j]].seqn = round[j].seqn;
     }
 }

@@ -407,12 +407,13 @@ enum store_status store_reading_add(struct store *s, const char *deviceid, int64
     return st;
 }
 
-/* The first failure among n statuses (STORE_STALE and STORE_NOT_FOUND are answers, not
- * failures), else STORE_OK. */
+/* The first failure among n statuses (STORE_STALE, STORE_NOT_FOUND and STORE_REFUSED are
+ * answers, not failures), else STORE_OK. */
 static enum store_status first_failure(const enum store_status *status, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (status[i] != STORE_OK && status[i] != STORE_STALE && status[i] != STORE_NOT_FOUND)
+        if (status[i] != STORE_OK && status[i] != STORE_STALE && status[i] != STORE_NOT_FOUND &&
+            status[i] != STORE_REFUSED)
             return status[i];
     return STORE_OK;
 }

@@ -26,7 +26,7 @@ enum store_status {
     STORE_CREATED, /* a new row was made */
     STORE_NOT_FOUND,
     STORE_EXISTS,  /* the name is taken */
-    STORE_REFUSED, /* the registration policy refuses a new device */
+    STORE_REFUSED, /* the registration policy refuses a new device; a reading's device is not accepted */
     STORE_STALE, /* what the caller has is not current: If-Match's cfgsn, a SEQN, a poller's configuration */
     STORE_ERROR, /* the database failed: store_errmsg() says how */
     STORE_UNAVAILABLE, /* the database cannot be reached now (a later call reconnects): store_errmsg() */
@@ -377,8 +377,9 @@ enum store_status store_device_signed(struct store *s, const char *deviceid, int
  * not belong in it: an operation's own transaction cannot begin inside. */
 enum store_status store_read_begin(struct store *s);
 void store_read_end(struct store *s);
-/* Stores a reading if seqn is above the device's last accepted one, in one transaction with
- * that check: STORE_STALE for a replay or an older SEQN, and as well when the device's SEQN
+/* Stores a reading if the device is accepted and seqn is above its last accepted one, in one
+ * transaction with that check: STORE_REFUSED when the device is not accepted (an admin's reject
+ * since the reading was opened), STORE_STALE for a replay or an older SEQN, and as well when the device's SEQN
  * epoch is no longer epoch (the one the reading was opened in) or envelope (DEVICE_TRUST_V1 or
  * DEVICE_TRUST_V2) is v1 and the device has sent v2. The envelope's bit is added to the device's
  * trust. Also counts as the device being seen. */

@@ -792,8 +792,9 @@ static enum store_status add_together(struct pg_store *s, const struct reading_n
     for (size_t i = 0; i < n; i++)
         status[i] = !res                                 ? st
                     : *PQgetvalue(res, (int)i, 0) == 't' ? STORE_OK
-                    : *PQgetvalue(res, (int)i, 1) == 't' ? STORE_STALE
-                                                         : STORE_NOT_FOUND;
+                    : *PQgetvalue(res, (int)i, 1) != 't' ? STORE_NOT_FOUND
+                    : *PQgetvalue(res, (int)i, 2) == 't' ? STORE_STALE
+                                                         : STORE_REFUSED;
     PQclear(res);
     return res ? STORE_OK : st;
 }

@@ -240,9 +240,10 @@ const char *const pg_stmt_sql[PG__COUNT] = {
     [PG_DEVICE_SIGNED] = "UPDATE devices SET trust = trust | 1, "
                          "auth_time = CASE WHEN $3::boolean THEN $2::bigint ELSE auth_time END "
                          "WHERE deviceid = $1 AND (NOT $3::boolean OR auth_time < $2::bigint)",
-    /* Readings of different devices in one statement, so one commit (db/pg/0010: what holds). */
-    [PG_READINGS_ADD] = "SELECT * FROM provd_readings_add($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], "
-                        "$5::text[], $6::bigint[], $7::bigint[])",
+    /* Readings of different devices in one statement, so one commit (db/pg/0010 and 0011: what
+     * holds). Its columns named, so that a later change of the function's cannot change its result. */
+    [PG_READINGS_ADD] = "SELECT stored, known, accepted FROM provd_readings_add_accepted($1::text[], $2::bigint[], "
+                        "$3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[])",
     [PG_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
     [PG_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),
     /* SQLite's json_tree query (store_sqlite_sql.c) walked by hand: every leaf of each reading with

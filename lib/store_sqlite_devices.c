@@ -565,12 +565,14 @@ static enum store_status add_reading(struct sqlite_store *s, const struct readin
     stmt_done(claim);
     if (rc != SQLITE_DONE)
         return finish(s, fail(s, "claim SEQN"));
-    if (device == 0) { /* nothing claimed: no such device, or a SEQN not above its last one */
-        bind_text(stmt(s, STMT_DEVICE_TRUST), 1, r->deviceid);
-        rc = sqlite3_step(stmt(s, STMT_DEVICE_TRUST));
-        stmt_done(stmt(s, STMT_DEVICE_TRUST));
+    if (device == 0) { /* nothing claimed: no such device, one not accepted, or an old SEQN */
+        sqlite3_stmt *trust = stmt(s, STMT_DEVICE_TRUST);
+        bind_text(trust, 1, r->deviceid);
+        rc = sqlite3_step(trust);
+        bool accepted = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(trust, 0), "accepted") == 0;
+        stmt_done(trust);
         if (rc == SQLITE_ROW)
-            return finish(s, STORE_STALE);
+            return finish(s, accepted ? STORE_STALE : STORE_REFUSED);
         return finish(s, rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(s, "read device"));
     }
 

@@ -212,7 +212,7 @@ const char *const stmt_sql[STMT__COUNT] = {
     /* The SEQN check and its move are one statement: a SEQN is taken once, by whoever moves
      * last_seqn past it (the same statement as on PostgreSQL, where writers are concurrent). */
     [STMT_READING_CLAIM] =
-        "UPDATE devices SET last_seqn = ?2, trust = trust | ?4 WHERE deviceid = ?1 "
+        "UPDATE devices SET last_seqn = ?2, trust = trust | ?4 WHERE deviceid = ?1 AND state = 'accepted' "
         "AND coalesce(last_seqn, -1) < ?2 AND seqn_epoch = ?3 AND (?4 = 2 OR trust & 2 = 0) RETURNING id",
     [STMT_READING_LIST_ASC] = READING_LIST_SQL(">", "ASC"),
     [STMT_READING_LIST_DESC] = READING_LIST_SQL("<", "DESC"),

@@ -64,6 +64,35 @@ static void seqn_reset_starts_a_new_epoch(void **state)
     assert_int_equal(stored_readings(fx->store, "lost"), 3);
 }
 
+/* A reading is stored only while its device is accepted, whatever the state it was opened
+ * against: a reject between the two (an admin's, on another host) refuses it, alone or in a batch. */
+static void a_device_rejected_since_takes_no_reading(void **state)
+{
+    struct fixture *fx = *state;
+    struct device_update u = no_change();
+    struct seen after = {0};
+    add_open(fx->store, "banned");
+    add_open(fx->store, "fine");
+    assert_int_equal(store_reading_add(fx->store, "banned", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    u.state = "rejected";
+    assert_int_equal(update(fx->store, "banned", &u, &after), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "banned", 2, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2),
+                     STORE_REFUSED);
+    struct reading_new r[] = {
+        {"fine", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2},
+        {"banned", 3, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2},
+    };
+    readings_answer(fx->store, r, 2, STORE_OK, (enum store_status[]){STORE_OK, STORE_REFUSED});
+    assert_int_equal(stored_readings(fx->store, "banned"), 1);
+    assert_int_equal(get(fx->store, "banned").last_seqn, 1);
+    /* Accepted again: taken, and an old SEQN is a replay again. */
+    u.state = "accepted";
+    assert_int_equal(update(fx->store, "banned", &u, &after), STORE_OK);
+    assert_int_equal(store_reading_add(fx->store, "banned", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_STALE);
+    assert_int_equal(store_reading_add(fx->store, "banned", 4, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    assert_int_equal(stored_readings(fx->store, "banned"), 2);
+}
+
 static bool keep_text(const struct reading *r, void *text)
 {
     snprintf(text, 128, "%s", r->reading);
@@ -328,9 +357,11 @@ static void expire_pending_devices(void **state)
     add_open(fx->store, "accepted");
     struct seen d = {0};
     struct device_update u = no_change();
-    u.state = "pending";
+    u.state = "accepted";
     assert_int_equal(update(fx->store, "sent", &u, &d), STORE_CREATED);
     assert_int_equal(store_reading_add(fx->store, "sent", 1, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
+    u.state = "pending"; /* sent back to pending after its reading */
+    assert_int_equal(update(fx->store, "sent", &u, &d), STORE_OK);
     int deleted = -1;
     assert_int_equal(store_device_expire_pending(fx->store, TEST_T0 + 50, 10, &deleted), STORE_OK);
     assert_int_equal(deleted, 1);
@@ -1225,6 +1256,8 @@ static void overview_offline_and_readings(void **state)
     int64_t before = -1, after = -1;
     assert_int_equal(store_reading_last_id(fx->store, &before), STORE_OK);
     assert_int_equal(before, 0);
+    u.state = "accepted";
+    assert_int_equal(update(fx->store, "online", &u, &d), STORE_OK);
     for (int seqn = 1; seqn <= 3; seqn++)
         assert_int_equal(
             store_reading_add(fx->store, "online", seqn, TEST_T0, TS_NONE, "{}", 2, 0, DEVICE_TRUST_V2), STORE_OK);
@@ -1360,6 +1393,7 @@ int main(void)
         T(alerts_follow_liveness),
         T(alert_lead_is_one),
         T(seqn_reset_starts_a_new_epoch),
+    T(a_device_rejected_since_takes_no_reading),
         T(no_v1_after_v2),
         T(readings_of_many_devices_at_once),
         T(signed_calls_change_state_once),

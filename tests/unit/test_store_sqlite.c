@@ -124,7 +124,7 @@ static void migration_3_keeps_readings(void **state)
     struct fixture *fx = *state;
     struct tempdb old;
     old_database(&old, 2,
-                 "INSERT INTO devices (deviceid, datec, last_seqn) VALUES ('old', 1, 2);"
+                 "INSERT INTO devices (deviceid, datec, last_seqn, state) VALUES ('old', 1, 2, 'accepted');"
                  "INSERT INTO telemetry VALUES (1, 1, 100, NULL, '{\"SEQN\":1}');"
                  "INSERT INTO telemetry VALUES (1, 2, 160, NULL, '{\"SEQN\":2}');");
 

@@ -32,8 +32,7 @@ static void add_device(struct testapp_fixture *f, const char *id)
     assert_int_equal(store_device_set_key(f->app.store, id, KEY), STORE_OK);
 }
 
-/* Posts a v2 reading sealed for id; returns the status. */
-/* A v2 reading of device id in SEQN epoch `epoch`. */
+/* Posts a v2 reading of device id in SEQN epoch `epoch`, sealed for it; returns the status. */
 static int post_reading_in(struct testapp_fixture *f, const char *id, int64_t epoch, const char *json)
 {
     char *envelope = NULL, path[128], aad[E2EE_MAX_AAD + 1];
@@ -110,6 +109,28 @@ static void test_batch_of_envelopes(void **state)
     free(two);
     free(held);
     free(nobody);
+}
+
+/* A reading opened against its device as read before an admin rejected it (the start of a
+ * writer's batch, another host's reject) is refused when it is stored: 403, nothing stored. */
+static void test_rejected_between_read_and_write(void **state)
+{
+    struct testapp_fixture *f = *state;
+    add_device(f, "turned");
+    struct device_trust before;
+    assert_int_equal(store_device_trust(f->app.store, "turned", &before), STORE_OK);
+    assert_int_equal(call(f, "PUT", "/api/devices/turned", NULL, "{\"state\":\"rejected\"}", true), 200);
+    char *one = sealed("turned", "{\"SEQN\":1}");
+    struct ingest_result r;
+    ingest_reading_known(f->app.store, &f->app.config, "turned", &before, one, strlen(one), TEST_T0, false, &r);
+    assert_int_equal(r.outcome, INGEST_NOT_ACCEPTED);
+    response_reset(&f->res);
+    ingest_respond(&r, &f->res);
+    assert_int_equal(f->res.status, 403);
+    assert_non_null(strstr(f->res.body, "the device is not accepted"));
+    assert_int_equal(call(f, "GET", "/api/devices/turned/telemetry", NULL, NULL, true), 200);
+    assert_null(strstr(f->res.body, "SEQN"));
+    free(one);
 }
 
 static void test_ingest_and_replay(void **state)
@@ -295,6 +316,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsigned_reading_checked_unread, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_ingest_and_replay, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_batch_of_envelopes, testapp_setup_open, testapp_teardown),
+        cmocka_unit_test_setup_teardown(test_rejected_between_read_and_write, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_uniform_refusal, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_states_and_keys, testapp_setup_open, testapp_teardown),
         cmocka_unit_test_setup_teardown(test_seqn_reset, testapp_setup_open, testapp_teardown),
