@@ -186,6 +186,7 @@ static void seen_batch_of_many_devices(void **state)
 
 int main(void)
 {
+    test_on_sqlite_only();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(poll_hands_every_heartbeat_to_the_sink),
         cmocka_unit_test(poll_leaves_lastseen_to_a_sink_that_takes_it),

@@ -106,6 +106,7 @@ static void a_checkpoint_starts_the_wal_over(void **state)
 
 int main(void)
 {
+    test_on_sqlite_only();
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(commits_leave_checkpoints_to_the_writer),

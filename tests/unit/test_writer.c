@@ -598,6 +598,7 @@ static void the_writer_checkpoints_other_workers_commits(void **state)
 
 int main(void)
 {
+    test_on_sqlite_only();
 #define T(name) cmocka_unit_test_setup_teardown(name, testapp_setup_open, teardown)
     const struct CMUnitTest tests[] = {
         T(workers_readings_committed_by_one_writer),

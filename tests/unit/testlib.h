@@ -39,6 +39,13 @@ static inline const char *test_pg_base(void)
     return base && *base ? base : NULL;
 }
 
+/* For the programs that test what only SQLite has (its one writer, checkpoints, the seen sink):
+ * called first in main(), it makes every tempdb_make() a SQLite file, PROVD_TEST_PG or not. */
+static inline void test_on_sqlite_only(void)
+{
+    unsetenv("PROVD_TEST_PG");
+}
+
 static inline void test_pg_quiet(void *arg, const char *message)
 {
     (void)arg, (void)message;
