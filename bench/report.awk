@@ -161,15 +161,17 @@ function backend_divisor(b, s, k,    i) {
 
 END {
     kind_label["fastcgi"] = "FastCGI"; kind_label["keepalive"] = "keep-alive FastCGI"; kind_label["pgbench"] = "pgbench -S"
-    printf "provd bench %s: %d cores (%s), %d provd workers, wrk %d threads x %d connections, %d s per run\n\n",
-        date, cores, cpu, workers, threads, connections, duration
+    printf "provd bench %s: %d cores (%s), %d provd workers, wrk %d threads x %d connections, %d s per run%s\n\n",
+        date, cores, cpu, workers, threads, connections, duration,
+        pg_huge_pages == "" ? "" : sprintf("; PostgreSQL on %d huge pages", pg_huge_pages)
     printf "%-32s %8s %10s %8s %8s %8s %10s %12s %10s %11s\n", "run", "devices", "req/s", "p50 ms", "p99 ms", "errors",
         "x FastCGI", "x keep-alive", "x pgbench", "worker us"
     out = "{\n  " js("date") ": " js(date) ",\n  \"machine\": {\"cores\": " cores ", \"cpu\": " js(cpu) "},\n"
     out = out "  \"settings\": {\"workers\": " workers ", \"wrk_threads\": " threads ", \"connections\": " connections
     out = out ", \"seconds_per_run\": " duration ", \"backends\": " js(backends) ", \"keepalive_processes\": "
     out = out (keepalive_processes == "" ? "null" : keepalive_processes) ", \"pgbench_scale\": "
-    out = out (pgbench_scale == "" ? "null" : pgbench_scale) "},\n"
+    out = out (pgbench_scale == "" ? "null" : pgbench_scale) ", \"pg_huge_pages\": "
+    out = out (pg_huge_pages == "" ? "null" : pg_huge_pages) "},\n"
     out = out "  \"runs\": ["
     for (i = 1; i <= runs; i++) {
         ratio = ratio_of(i)

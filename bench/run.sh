@@ -93,8 +93,38 @@ stop_all() {
     pids=()
     workers_parent=""
 }
+# Huge pages for the server's shared memory, as PostgreSQL's documentation advises for buffers
+# this large and as an operator would set them (README.md, Deploying on several hosts): without
+# them a lookup among a million devices spends much of its time translating addresses
+# (bench/README.md, History, "Huge pages"). Reserved only where the bench may (as root), and given
+# back when the cluster stops; a run killed with SIGKILL leaves them reserved (vm.nr_hugepages).
+pg_huge_pages=0 hugepages_before=""
+pg_reserve_huge_pages() {
+    local need free
+    if [ "$(id -u)" -ne 0 ] || [ ! -w /proc/sys/vm/nr_hugepages ]; then
+        echo "postgresql: without huge pages (reserving them takes root)" >&2
+        return 0
+    fi
+    need=$(scripts/pg-cluster.sh huge-pages "$pg_dir")
+    hugepages_before=$(cat /proc/sys/vm/nr_hugepages)
+    echo $(( hugepages_before + need )) > /proc/sys/vm/nr_hugepages
+    free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+    if (( free >= need )); then
+        export PG_HUGE_PAGES=on
+        pg_huge_pages=$need
+    else
+        echo "postgresql: without huge pages (the kernel had $free of the $need it needs free)" >&2
+        pg_release_huge_pages
+    fi
+}
+pg_release_huge_pages() {
+    [ -z "$hugepages_before" ] || echo "$hugepages_before" > /proc/sys/vm/nr_hugepages
+    hugepages_before=""
+}
+
 pg_stop() {
     [ -n "$want_pg" ] && scripts/pg-cluster.sh stop "$pg_dir" 2>/dev/null || true
+    pg_release_huge_pages
 }
 cleanup() {
     trap - EXIT INT TERM
@@ -296,13 +326,15 @@ pg_start() {
     local t0=$EPOCHREALTIME
     # Shared buffers that hold the 1M fleet's devices and indexes (~400 MB), as an operator
     # would size them for such a fleet; PostgreSQL's default 128 MB would measure its misses.
-    pg_base=$(PG_SHARED_BUFFERS=1GB scripts/pg-cluster.sh start "$pg_dir" "$(free_port)")
+    export PG_SHARED_BUFFERS=1GB
+    pg_reserve_huge_pages
+    pg_base=$(scripts/pg-cluster.sh start "$pg_dir" "$(free_port)")
     scripts/pg-cluster.sh createdb "$pg_dir" pgbench
     # pgbench's own tables for `pgbench -S`, at a small scale (cached whole, as a hot devices table).
     "$pg_bin/pgbench" -i -q -s "$PGBENCH_SCALE" "${pg_base}pgbench" >"$work/pgbench-init.log" 2>&1 ||
         { cat "$work/pgbench-init.log" >&2; exit 1; }
-    printf 'postgresql: cluster at %s, pgbench -i -s %s, in %.1f s\n' "$pg_base" "$PGBENCH_SCALE" \
-        "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" >&2
+    printf 'postgresql: cluster at %s, %s huge pages, pgbench -i -s %s, in %.1f s\n' "$pg_base" "$pg_huge_pages" \
+        "$PGBENCH_SCALE" "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" >&2
 }
 
 # pgbench_run SCALE NAME DATABASE [ARGS...]: a warm-up, then one timed pgbench run of CONNECTIONS
@@ -648,6 +680,6 @@ pg_stop
 [ -n "$want_sqlite" ] && [ "$ROLLOUT_DEVICES" != 0 ] && rollout  # and so does the rollout row
 bench/report.awk -v workers="$WORKERS" -v threads="$THREADS" -v connections="$CONNECTIONS" \
     -v backends="$(echo $BACKENDS)" -v fleet_skipped="$([ -n "$want_sqlite" ] || echo "it runs on SQLite, which BENCH_BACKENDS leaves out")$([ "${BENCH_FLEET:-1}" != 0 ] || echo BENCH_FLEET=0)" -v keepalive_processes="$KEEPALIVE_PROCESSES" \
-    -v pgbench_scale="$([ -n "$want_pg" ] && echo "$PGBENCH_SCALE")" -v duration="$DURATION" -v cores="$(nproc)" -v cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
+    -v pgbench_scale="$([ -n "$want_pg" ] && echo "$PGBENCH_SCALE")" -v pg_huge_pages="$([ -n "$want_pg" ] && echo "$pg_huge_pages")" -v duration="$DURATION" -v cores="$(nproc)" -v cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
     -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v json="$out/results.json" -v scales_file="$scales" \
     -v fleet_file="$fleet" -v fleet_interval="$FLEET_INTERVAL" -v rollout_file="$rollouts" "$runs"

@@ -76,7 +76,7 @@ function report(keepRun = () => true, keepScale = () => true) {
   fs.writeFileSync(path.join(dir, 'fleet.tsv'), '');
   const json = path.join(dir, 'results.json');
   const vars = { workers: 4, threads: 2, connections: 16, duration: 5, cores: 2, cpu: 'test', date: 'now', json };
-  const more = { backends: 'sqlite pg', keepalive_processes: 32, pgbench_scale: 1 };
+  const more = { backends: 'sqlite pg', keepalive_processes: 32, pgbench_scale: 1, pg_huge_pages: 542 };
   const args = Object.entries({ ...vars, ...more, scales_file: 'scales.tsv', fleet_file: 'fleet.tsv' }).flatMap(
     ([k, v]) => ['-v', `${k}=${v}`],
   );
@@ -108,6 +108,11 @@ describe('bench report', () => {
     assert.equal(run('nginx_fastcgi_keepalive', 1000).ratio_to_fastcgi, 1.6); // 24000 / 15000
     assert.deepEqual(results.scales.map((s) => s.fastcgi_keepalive_ceiling_per_s), [25000, 16000]);
     assert.equal(results.settings.keepalive_processes, 32);
+  });
+
+  it('says how many huge pages PostgreSQL ran on', () => {
+    assert.equal(results.settings.pg_huge_pages, 542);
+    assert.match(table, /^provd bench .*; PostgreSQL on 542 huge pages$/m);
   });
 
   it("divides PostgreSQL's rows by the ceilings around them, pgbench -S among them", () => {
