@@ -94,9 +94,9 @@ stop_all() {
     workers_parent=""
 }
 # Huge pages for the server's shared memory, as PostgreSQL's documentation advises for buffers
-# this large and as an operator would set them (README.md, Deploying on several hosts): without
+# this large and as an operator would set them (README.md, Deploying on one host): without
 # them a lookup among a million devices spends much of its time translating addresses
-# (bench/README.md, History, "Huge pages"). Reserved only where the bench may (as root), and given
+# (bench/README.md, History, "huge pages"). Reserved only where the bench may (as root), and given
 # back when the cluster stops; a run killed with SIGKILL leaves them reserved (vm.nr_hugepages).
 pg_huge_pages=0 hugepages_before=""
 pg_reserve_huge_pages() {
