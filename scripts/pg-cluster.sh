@@ -27,6 +27,9 @@ as_owner() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# What sizes the server's shared memory, for start and huge-pages alike.
+memory="-c max_connections=300 -c shared_buffers=${PG_SHARED_BUFFERS:-128MB} -c huge_pages=${PG_HUGE_PAGES:-try}"
+
 start() {
     local port=$1
     init
@@ -36,9 +39,6 @@ start() {
         start >/dev/null || { tail -n 20 "$dir/server.log" >&2; exit 1; }
     echo "postgresql://provd@127.0.0.1:$port/"
 }
-
-# What sizes the server's shared memory, for start and huge-pages alike.
-memory="-c max_connections=300 -c shared_buffers=${PG_SHARED_BUFFERS:-128MB} -c huge_pages=${PG_HUGE_PAGES:-try}"
 
 init() {
     if [ "$(id -u)" -eq 0 ]; then

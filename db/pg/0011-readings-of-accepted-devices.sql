@@ -25,7 +25,7 @@ BEGIN
         INSERT INTO telemetry (deviceid, epoch, seqn, received_at, ts, data)
         SELECT deviceid, seqn_epoch, seqns[i], arrivals[i], times[i], texts[i] FROM claimed;
         was_stored[i] := FOUND;
-        now_state := CASE WHEN FOUND THEN 'accepted' ELSE (SELECT state FROM devices WHERE deviceid = ids[i]) END;
+        now_state := CASE WHEN was_stored[i] THEN 'accepted' ELSE (SELECT state FROM devices WHERE deviceid = ids[i]) END;
         was_known[i] := now_state IS NOT NULL;
         was_accepted[i] := now_state IS NOT DISTINCT FROM 'accepted';
     END LOOP;

@@ -22,7 +22,7 @@ static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    tempdb_make(&fx->db);
+    tempdb_make_sqlite(&fx->db);
     fx->store = open_store(fx->db.path);
     snprintf(fx->wal, sizeof fx->wal, "%s-wal", fx->db.path);
     assert_int_equal(store_device_register(fx->store, "meter", "", "", NULL,
@@ -106,7 +106,6 @@ static void a_checkpoint_starts_the_wal_over(void **state)
 
 int main(void)
 {
-    test_on_sqlite_only();
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(commits_leave_checkpoints_to_the_writer),

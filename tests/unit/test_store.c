@@ -1393,7 +1393,7 @@ int main(void)
         T(alerts_follow_liveness),
         T(alert_lead_is_one),
         T(seqn_reset_starts_a_new_epoch),
-    T(a_device_rejected_since_takes_no_reading),
+        T(a_device_rejected_since_takes_no_reading),
         T(no_v1_after_v2),
         T(readings_of_many_devices_at_once),
         T(signed_calls_change_state_once),

@@ -39,8 +39,10 @@ static inline const char *test_pg_base(void)
     return base && *base ? base : NULL;
 }
 
-/* For the programs that test what only SQLite has (its one writer, checkpoints, the seen sink):
- * called first in main(), it makes every tempdb_make() a SQLite file, PROVD_TEST_PG or not. */
+/* For the programs that test what only SQLite has through fixtures the tests of both backends
+ * share (testapp.h, store_fixture.h), which call tempdb_make(): called first in main(), it makes
+ * every database a SQLite file, PROVD_TEST_PG or not. A fixture of its own calls
+ * tempdb_make_sqlite() instead. */
 static inline void test_on_sqlite_only(void)
 {
     unsetenv("PROVD_TEST_PG");
